@@ -1,0 +1,83 @@
+"""Self-describing model artefacts: `<name>.keras` beside its `<name>.json` card.
+
+The `.keras` file is the source of truth for the network; the card says what it
+was trained on, which preprocessing it expects and how well it does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: The bundled models, in the order the UI lists them.
+BUNDLED = ("mnist-cnn", "mnist-mlp", "fashion-cnn")
+
+
+class ModelNotFoundError(LookupError):
+    """No bundled model of that name, and no such file."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Where a model lives and what its card says."""
+
+    name: str
+    keras_path: Path
+    card: dict[str, Any]
+
+    @property
+    def card_path(self) -> Path:
+        return self.keras_path.with_suffix(".json")
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(self.card.get("class_names", [str(d) for d in range(10)]))
+
+    @property
+    def preprocessing(self) -> str:
+        """The recipe that turns a real image into this model's input: `mnist` or `fashion`."""
+        return self.card.get("preprocessing", {}).get("recipe", "mnist")
+
+
+def card_path_for(keras_path: str | os.PathLike) -> Path:
+    return Path(keras_path).with_suffix(".json")
+
+
+def read_card(keras_path: str | os.PathLike) -> dict[str, Any]:
+    """The card beside a `.keras` file, or `{}` when there is none."""
+    path = card_path_for(keras_path)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_card(keras_path: str | os.PathLike, card: dict[str, Any]) -> Path:
+    path = card_path_for(keras_path)
+    path.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def resolve(name_or_path: str | os.PathLike) -> Artifact:
+    """A bundled model name (`mnist-cnn`) or a path to a `.keras` file -> its Artifact."""
+    text = str(name_or_path)
+    if text in BUNDLED:
+        path = WEIGHTS_DIR / f"{text}.keras"
+    else:
+        path = Path(text).expanduser()
+        if path.suffix != ".keras":
+            raise ModelNotFoundError(
+                f"{text!r} is neither a bundled model ({', '.join(BUNDLED)}) nor a .keras file"
+            )
+    if not path.is_file():
+        raise ModelNotFoundError(f"model file not found: {path}")
+    card = read_card(path)
+    return Artifact(card.get("name", path.stem), path, card)
+
+
+def load_keras_model(path: str | os.PathLike):
+    """Load a `.keras` file in safe mode (no arbitrary code), without compiling it."""
+    import keras  # heavy import, kept out of module import time
+
+    return keras.saving.load_model(path, compile=False, safe_mode=True)

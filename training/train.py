@@ -1,0 +1,236 @@
+"""Train one named model: `python -m training.train --model mnist-cnn`.
+
+Seeded and deterministic, augmented on the fly, early-stopped on a validation
+split of the training set with the best weights restored, resumable after an
+interrupt (run the same command again), and finished by an evaluation that
+writes the model card beside the `.keras` file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from model.artifacts import WEIGHTS_DIR, write_card
+from training.recipes import RECIPES
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "mnist-cnn"
+    epochs: int | None = None  # None: the recipe's
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    seed: int = 42
+    val_fraction: float = 0.1
+    data_dir: str | None = None
+    output: str | None = None  # default: model/weights/<model>.keras
+    run_dir: str = "runs"
+    limit: int | None = None  # train on the first N training images (smoke runs)
+    distribute: str = "none"  # none | mirrored | multiworker
+    tensorboard: bool = False
+    deterministic: bool = True
+    verbose: int = 2
+
+
+def make_strategy(kind: str):
+    """The tf.distribute strategy for `--distribute` (multiworker reads TF_CONFIG)."""
+    import tensorflow as tf
+
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if kind == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "none":
+        return tf.distribute.get_strategy()
+    raise ValueError(f"unknown --distribute {kind!r}: none, mirrored or multiworker")
+
+
+def _best_so_far(log_path: Path, monitor: str = "val_loss") -> float | None:
+    """Best monitored value in an earlier, interrupted run's CSV log (for resuming)."""
+    if not log_path.is_file():
+        return None
+    with log_path.open() as f:
+        values = [float(row[monitor]) for row in csv.DictReader(f) if row.get(monitor)]
+    return min(values) if values else None
+
+
+def _read_history(log_path: Path) -> dict[str, list[float]]:
+    with log_path.open() as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) for r in rows] for k in rows[0] if k != "epoch"} if rows else {}
+
+
+def train(cfg: TrainConfig, command: str | None = None) -> Path:
+    """Train, save `<output>.keras` (no optimizer state) and its card; return the path."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from model.architecture import build_from_config
+    from training.augment import training_dataset
+    from training.data import load_dataset, to_model_input
+    from training.evaluate import evaluate_and_write_card
+
+    recipe = RECIPES[cfg.model]
+    epochs = cfg.epochs or recipe.epochs
+    batch_size = cfg.batch_size or recipe.batch_size
+    lr = cfg.learning_rate or recipe.learning_rate
+
+    keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+    data = load_dataset(recipe.dataset, cfg.data_dir, cfg.val_fraction, cfg.seed)
+    x_train, y_train = to_model_input(data.train.images), data.train.labels
+    if cfg.limit:
+        x_train, y_train = x_train[: cfg.limit], y_train[: cfg.limit]
+    x_val, y_val = to_model_input(data.val.images), data.val.labels
+    if cfg.limit:
+        x_val, y_val = (
+            x_val[: max(cfg.limit // 5, batch_size)],
+            y_val[: max(cfg.limit // 5, batch_size)],
+        )
+
+    strategy = make_strategy(cfg.distribute)
+    global_batch = batch_size * strategy.num_replicas_in_sync
+    steps = max(len(y_train) // global_batch, 1)
+    train_ds = training_dataset(x_train, y_train, global_batch, recipe.augment, cfg.seed)
+    val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(512)
+
+    with strategy.scope():
+        net = build_from_config(recipe.architecture.to_dict())
+        net.compile(
+            optimizer=keras.optimizers.Adam(lr),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+
+    output = Path(cfg.output or WEIGHTS_DIR / f"{cfg.model}.keras")
+    run_dir = Path(cfg.run_dir) / output.stem
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "history.csv"
+    best_path = run_dir / "best.weights.h5"
+    callbacks = [
+        # Resume: an interrupted run restarts from its last finished epoch.
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        # Logged right after the backup, so that a resumed run's log has each epoch once.
+        keras.callbacks.CSVLogger(str(log_path), append=True),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path),
+            monitor="val_loss",
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=_best_so_far(log_path),
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.patience),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.3, patience=2, min_lr=1e-5, verbose=1
+        ),
+    ]
+    if cfg.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+
+    start = time.time()
+    net.fit(
+        train_ds,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        validation_data=val_ds,
+        callbacks=callbacks,
+        verbose=cfg.verbose,
+        shuffle=False,
+    )
+    seconds = time.time() - start
+    net.load_weights(str(best_path))
+
+    # Save a fresh, uncompiled copy: no optimizer state, half the size, loads anywhere.
+    clean = build_from_config(recipe.architecture.to_dict())
+    clean.set_weights(net.get_weights())
+    output.parent.mkdir(parents=True, exist_ok=True)
+    clean.save(output)
+
+    history = _read_history(log_path)
+    val_losses = history.get("val_loss", [])
+    card = {
+        "name": output.stem,
+        "dataset": recipe.dataset,
+        "class_names": list(data.class_names),
+        "architecture": recipe.architecture.to_dict(),
+        "preprocessing": {
+            "recipe": recipe.preprocessing,
+            "input": "(N, 28, 28, 1) float32 in [0, 1], white ink on black",
+        },
+        "training": {
+            "command": command or "python -m training.train " + shlex.join(sys.argv[1:]),
+            "seed": cfg.seed,
+            "epochs_run": len(val_losses),
+            "best_epoch": int(np.argmin(val_losses)) + 1 if val_losses else None,
+            "batch_size": global_batch,
+            "learning_rate": lr,
+            "validation_fraction": cfg.val_fraction,
+            "train_samples": int(len(y_train)),
+            "augmentation": recipe.augment.to_dict(),
+            "distribute": cfg.distribute,
+            "replicas": strategy.num_replicas_in_sync,
+            "seconds": round(seconds, 1),
+            "history": history,
+        },
+    }
+    write_card(output, card)
+    evaluate_and_write_card(output, data_dir=cfg.data_dir)
+    return output
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    p = argparse.ArgumentParser(
+        prog="python -m training.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", choices=sorted(RECIPES), default=TrainConfig.model)
+    p.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--batch-size", type=int, help="per-replica batch size")
+    p.add_argument("--learning-rate", "--lr", type=float, dest="learning_rate")
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--val-fraction", type=float, default=TrainConfig.val_fraction)
+    p.add_argument("--data-dir", help="folder with the IDX .gz files (or $DIGITLENS_DATA_DIR)")
+    p.add_argument("--output", help="where to write the .keras file (default model/weights/)")
+    p.add_argument("--run-dir", default=TrainConfig.run_dir, help="logs, checkpoints, backups")
+    p.add_argument("--limit", type=int, help="use only the first N training images (smoke test)")
+    p.add_argument("--distribute", choices=["none", "mirrored", "multiworker"], default="none")
+    p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs")
+    p.add_argument(
+        "--no-deterministic",
+        dest="deterministic",
+        action="store_false",
+        help="allow non-deterministic (possibly faster) kernels",
+    )
+    p.add_argument("--verbose", type=int, default=TrainConfig.verbose, choices=[0, 1, 2])
+    return replace(TrainConfig(), **vars(p.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    from training.data import DatasetError
+
+    try:
+        path = train(cfg)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    card = json.loads(path.with_suffix(".json").read_text())
+    print(f"saved {path} (test accuracy {card['metrics']['accuracy']:.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())
