@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.samples import drawn_digit  # noqa: F401  (re-exported for tests)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,3 +58,11 @@ def real_data_dir() -> Path:
             f"real MNIST not found at {SHARED_DATA} (set DIGITLENS_TEST_DATA to its folder)"
         )
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def mnist_cnn():
+    """The real bundled mnist-cnn, loaded once."""
+    from model import load_classifier
+
+    return load_classifier("mnist-cnn")

@@ -1,0 +1,200 @@
+"""Realistic drawn and photographed digits, and how well each preprocessing reads them.
+
+    python -m benchmarks.realistic --data-dir ../shared/datasets --n 1000
+
+Three independent generators, none used for training or tuning:
+- `canvas`: real handwriting (MNIST *test* digits) redrawn the way people use the
+  app's 280x280 canvas: any size, anywhere, thin or thick pen, white on black,
+  black on white, or opaque strokes on a transparent field (RGBA);
+- `photo`: the same digits as dark ink on paper in a phone photo: uneven
+  light, shading, paper grain, blur, slight rotation, sensor noise, JPEG;
+- `font`: typed digits in the fonts this machine has, placed and lit like `photo`
+  (printed shapes, not handwriting: an out-of-distribution check).
+
+Each set is scored with our pipeline and with naive resizing (grayscale,
+squash to 28x28), the baseline of many tutorials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import sys
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+FONT_GLOBS = ("/usr/share/fonts/truetype/*/*.ttf",)
+
+
+def _upscale(digit: np.ndarray, height: int, rng: np.random.Generator) -> Image.Image:
+    """A 28x28 MNIST digit as a smooth (height x height) stroke image ('L', ink bright)."""
+    img = Image.fromarray(digit).crop(Image.fromarray(digit).getbbox() or (0, 0, 28, 28))
+    w, h = img.size
+    s = height / h
+    img = img.resize((max(int(w * s), 1), max(int(h * s), 1)), Image.Resampling.BICUBIC)
+    img = img.filter(ImageFilter.GaussianBlur(s * 0.3))
+    # Pen width: thicken with a max filter or thin with a min filter.
+    pen = rng.choice(["thin", "normal", "thick", "very thick"], p=[0.2, 0.35, 0.3, 0.15])
+    k = {"thin": -1, "normal": 0, "thick": 1, "very thick": 2}[pen] * max(int(s * 0.6), 1)
+    if k > 0:
+        img = img.filter(ImageFilter.MaxFilter(2 * k + 1))
+    elif k < 0:
+        img = img.filter(ImageFilter.MinFilter(2 * -k + 1))
+    # Hard-ish stroke edges like a canvas pen.
+    a = np.asarray(img, np.float32) / 255
+    a = np.clip((a - 0.3) / 0.3, 0, 1)
+    return Image.fromarray((a * 255).astype(np.uint8))
+
+
+def canvas(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A digit drawn on the 280x280 canvas."""
+    strokes = _upscale(digit, int(rng.integers(70, 250)), rng)
+    w, h = strokes.size
+    if w > 270:
+        strokes = strokes.resize((270, h))
+        w = 270
+    field = Image.new("L", (280, 280), 0)
+    field.paste(strokes, (int(rng.integers(0, 280 - w + 1)), int(rng.integers(0, 280 - h + 1))))
+    ink = np.asarray(field)
+    style = rng.choice(["white-on-black", "black-on-white", "transparent"])
+    if style == "white-on-black":
+        return Image.fromarray(ink).convert("RGB")
+    if style == "black-on-white":
+        return Image.fromarray(255 - ink).convert("RGB")
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., :3] = rng.integers(0, 256, 3)  # any pen colour
+    rgba[..., 3] = ink
+    return Image.fromarray(rgba, "RGBA")
+
+
+def _paper(strokes: Image.Image, rng: np.random.Generator, size=(640, 480)) -> bytes:
+    """Dark ink `strokes` ('L', ink bright) photographed on paper, as JPEG bytes."""
+    W, H = size
+    strokes = strokes.rotate(
+        float(rng.uniform(-10, 10)), resample=Image.Resampling.BILINEAR, expand=True
+    )
+    w, h = strokes.size
+    ink = np.zeros((H, W), np.float32)
+    x0, y0 = int(rng.integers(0, W - w)), int(rng.integers(0, H - h))
+    ink[y0 : y0 + h, x0 : x0 + w] = np.asarray(strokes, np.float32) / 255
+    yy, xx = np.mgrid[0:H, 0:W] / max(H, W)
+    light = (
+        rng.uniform(0.65, 0.95)
+        + rng.uniform(-0.25, 0.25) * (xx - 0.5)
+        + rng.uniform(-0.25, 0.25) * (yy - 0.5)
+    )
+    cy, cx = rng.uniform(0, 1, 2)
+    light -= rng.uniform(0, 0.3) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 0.08)  # shadow
+    grain = (
+        np.asarray(
+            Image.fromarray((rng.random((H, W)) * 255).astype(np.uint8)).filter(
+                ImageFilter.GaussianBlur(1.5)
+            ),
+            np.float32,
+        )
+        / 255
+        - 0.5
+    )
+    paper = np.clip(light + 0.08 * grain, 0, 1)
+    ink_level = rng.uniform(0.05, 0.35)
+    tint = np.array([1.0, 1.0, 1.0]) - rng.uniform(0, 0.15, 3)  # blue/black pens, warm paper
+    gray = paper * (1 - ink) + ink_level * ink
+    rgb = np.clip(gray[..., None] * tint + rng.normal(0, 0.02, (H, W, 3)), 0, 1)
+    img = Image.fromarray((rgb * 255).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.5)))
+    )
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=int(rng.integers(45, 90)))
+    return buf.getvalue()
+
+
+def photo(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """A digit written with a pen on paper and photographed."""
+    return _paper(_upscale(digit, int(rng.integers(90, 300)), rng), rng)
+
+
+def font_digit(label: int, rng: np.random.Generator, fonts: list[str]) -> bytes:
+    """A typed digit in a random font, photographed on paper."""
+    font = ImageFont.truetype(str(rng.choice(fonts)), int(rng.integers(90, 260)))
+    left, top, right, bottom = font.getbbox(str(label))
+    img = Image.new("L", (right - left + 20, bottom - top + 20), 0)
+    ImageDraw.Draw(img).text((10 - left, 10 - top), str(label), fill=255, font=font)
+    return _paper(img, rng)
+
+
+def fonts_available() -> list[str]:
+    return sorted(f for g in FONT_GLOBS for f in glob.glob(g))
+
+
+def make_set(
+    kind: str, images: np.ndarray, labels: np.ndarray, n: int, seed: int
+) -> tuple[list, np.ndarray]:
+    """n realistic inputs of one kind and their labels."""
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(labels), size=n, replace=False)
+    if kind == "font":
+        fonts = fonts_available()
+        ys = rng.integers(0, 10, n)
+        return [font_digit(int(y), rng, fonts) for y in ys], ys
+    make: Callable = {"canvas": canvas, "photo": photo}[kind]
+    return [make(images[i], rng) for i in idx], labels[idx]
+
+
+def score(clf, inputs: list, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy of our pipeline and of naive resizing on the same inputs (one batch each)."""
+    from model.preprocessing import ImageError, naive_resize
+
+    ours, ok = [], []
+    for item in inputs:
+        try:
+            ours.append(clf.preprocess(item))
+            ok.append(True)
+        except ImageError:
+            ours.append(np.zeros((28, 28), np.float32))  # counted as wrong
+            ok.append(False)
+    naive = np.stack([naive_resize(item) for item in inputs])
+    # Naive resizing keeps the polarity: a black-on-white image stays black on white.
+    p_ours = clf.probabilities(np.stack(ours)).argmax(axis=1)
+    p_naive = clf.probabilities(naive).argmax(axis=1)
+    return {
+        "ours": float(((p_ours == labels) & np.array(ok)).mean()),
+        "naive": float((p_naive == labels).mean()),
+        "rejected_blank": int((~np.array(ok)).sum()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.realistic",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data-dir", help="folder with the MNIST IDX files")
+    p.add_argument("--model", default="mnist-cnn")
+    p.add_argument("--n", type=int, default=1000, help="inputs per set")
+    p.add_argument("--seed", type=int, default=2026)
+    args = p.parse_args(argv)
+
+    from model import load_classifier
+    from training.data import load_split, locate, to_model_input
+
+    test = load_split(locate("mnist", args.data_dir), "test")
+    clf = load_classifier(args.model)
+    mnist_acc = float(
+        (clf.probabilities(to_model_input(test.images)).argmax(1) == test.labels).mean()
+    )
+    print(f"model {args.model}; MNIST test set (already in MNIST format): {mnist_acc:.2%}")
+    print("| set | n | naive resize | DigitLens pipeline |\n| --- | --- | --- | --- |")
+    kinds = ["canvas", "photo"] + (["font"] if fonts_available() else [])
+    for k, kind in enumerate(kinds):
+        inputs, labels = make_set(kind, test.images, test.labels, args.n, args.seed + k)
+        r = score(clf, inputs, labels)
+        print(f"| {kind} | {args.n} | {r['naive']:.1%} | {r['ours']:.1%} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

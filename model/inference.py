@@ -1,0 +1,234 @@
+"""The Classifier: preprocessing, fast prediction and explanations behind one object.
+
+    from model import load_classifier
+    clf = load_classifier("mnist-cnn")
+    clf.predict("seven.png").label
+
+The `.keras` file is the source of truth. Where an ONNX export of exactly that
+file lies beside it (the card records the `.keras` file's SHA-256), prediction
+runs on ONNX Runtime (~0.3 ms an image here); otherwise on one compiled
+`tf.function` (~2 ms). Never on `model.predict`, which costs ~90 ms a call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from model.artifacts import Artifact, load_keras_model, resolve
+from model.preprocessing import ImageInput, Preprocessed, preprocess_stages
+
+if TYPE_CHECKING:
+    import keras
+
+    from model.explain import Explanation
+
+#: Threads for the ONNX Runtime session (this machine has 2 cores).
+THREADS_ENV = "DIGITLENS_THREADS"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model reads in one image."""
+
+    label: int
+    probability: float
+    probabilities: np.ndarray  # (10,) float32, sums to 1
+    class_name: str
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "class_name": self.class_name,
+            "probability": self.probability,
+            "probabilities": [float(p) for p in self.probabilities],
+        }
+
+
+class Runtime(Protocol):
+    name: str
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """(N, 28, 28, 1) float32 -> (N, 10) float32 probabilities, in one call."""
+
+
+class KerasRuntime:
+    """One traced `tf.function` with a fixed signature: no retracing for any batch size."""
+
+    name = "tf.function"
+
+    def __init__(self, net: keras.Model):
+        import tensorflow as tf
+
+        self._fn = tf.function(
+            lambda x: net(x, training=False),
+            input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],
+        )
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self._fn(x).numpy()
+
+
+class OnnxRuntime:
+    """ONNX Runtime session; `run` is thread-safe, so one session serves every thread."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or int(os.environ.get(THREADS_ENV, "2"))
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input: x})[0]
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def onnx_path_for(artifact: Artifact) -> Path | None:
+    """The ONNX export beside the `.keras` file, if it was made from exactly this file."""
+    info = artifact.card.get("runtimes", {}).get("onnx")
+    if not info:
+        return None
+    path = artifact.keras_path.parent / info["file"]
+    if not path.is_file() or info.get("keras_sha256") != file_sha256(artifact.keras_path):
+        return None
+    return path
+
+
+@dataclass
+class Classifier:
+    """A loaded model with its card; thread-safe for prediction."""
+
+    artifact: Artifact
+    net: keras.Model
+    runtime: Runtime
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _explainers: dict = field(default_factory=dict, repr=False)
+
+    # -------------------------------------------------------------- facts
+    @property
+    def name(self) -> str:
+        return self.artifact.name
+
+    @property
+    def card(self) -> dict:
+        return self.artifact.card
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.artifact.class_names
+
+    @property
+    def recipe(self) -> str:
+        return self.artifact.preprocessing
+
+    @cached_property
+    def conv_layers(self) -> tuple[str, ...]:
+        """The public convolutional layers this model offers for explanations."""
+        from model.architecture import conv_layer_names
+
+        return conv_layer_names(self.net)
+
+    # -------------------------------------------------------------- inputs
+    def preprocess_stages(self, image: ImageInput) -> Preprocessed:
+        """Every preprocessing stage for `image`, with this model's recipe."""
+        return preprocess_stages(image, self.recipe)
+
+    def preprocess(self, image: ImageInput) -> np.ndarray:
+        """(28, 28) float32 in [0, 1]: what the model sees."""
+        return self.preprocess_stages(image).x
+
+    # -------------------------------------------------------------- prediction
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """(N, 28, 28[, 1]) model-format inputs -> (N, 10) probabilities, in one call."""
+        x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
+        if len(x) == 0:
+            return np.zeros((0, 10), np.float32)
+        return np.asarray(self.runtime(x), dtype=np.float32)
+
+    def to_prediction(self, probs: np.ndarray) -> Prediction:
+        label = int(np.argmax(probs))
+        return Prediction(label, float(probs[label]), probs, self.class_names[label])
+
+    def predict_input(self, x: np.ndarray) -> Prediction:
+        """Predict a (28, 28) input already in model format (e.g. a test-set image)."""
+        return self.to_prediction(self.probabilities(x)[0])
+
+    def predict(self, image: ImageInput) -> Prediction:
+        """Preprocess and predict one image. Raises ImageError / BlankImageError."""
+        return self.predict_input(self.preprocess(image))
+
+    def predict_batch(self, images: Sequence[ImageInput]) -> list[Prediction]:
+        """Preprocess each image, then predict all of them in one batched call."""
+        x = np.stack([self.preprocess(img) for img in images]) if images else np.zeros((0, 28, 28))
+        return [self.to_prediction(p) for p in self.probabilities(x)]
+
+    # -------------------------------------------------------------- explanations
+    def explain(
+        self, image: ImageInput, method: str = "gradcam", layer: str | None = None
+    ) -> Explanation:
+        """Explain the prediction for `image`; the map is also projected onto the original."""
+        from model.explain import explain
+
+        return explain(self, self.preprocess_stages(image), method=method, layer=layer)
+
+    def explain_input(
+        self, x: np.ndarray, method: str = "gradcam", layer: str | None = None
+    ) -> Explanation:
+        """Explain a (28, 28) input already in model format."""
+        from model.explain import explain
+
+        return explain(self, np.asarray(x, np.float32).reshape(28, 28), method=method, layer=layer)
+
+
+def load_classifier(
+    name_or_path: str | os.PathLike = "mnist-cnn", runtime: str = "auto"
+) -> Classifier:
+    """Load a bundled model by name, or any `.keras` file, in safe mode.
+
+    runtime: `auto` (ONNX Runtime where a matching export exists, else tf.function),
+    `onnx` (fail if there is no matching export) or `keras`.
+    """
+    artifact = resolve(name_or_path)
+    try:
+        net = load_keras_model(artifact.keras_path)
+    except Exception as exc:  # Keras raises many types for a bad or unsafe file
+        raise ValueError(
+            f"cannot load {artifact.keras_path.name} as a Keras model in safe mode: {exc}"
+        ) from exc
+    _check_contract(net, artifact.keras_path)
+    onnx = onnx_path_for(artifact) if runtime in ("auto", "onnx") else None
+    if runtime == "onnx" and onnx is None:
+        raise ValueError(
+            f"{artifact.name} has no ONNX export matching its .keras file; "
+            f"run: python -m model.export --model {artifact.keras_path}"
+        )
+    rt: Runtime = OnnxRuntime(onnx) if onnx else KerasRuntime(net)
+    return Classifier(artifact, net, rt)
+
+
+def _check_contract(net: keras.Model, path: Path) -> None:
+    """A usable model takes (N, 28, 28, 1) and gives (N, 10)."""
+    in_shape = tuple(net.inputs[0].shape[1:]) if getattr(net, "inputs", None) else None
+    out_shape = tuple(net.outputs[0].shape[1:]) if getattr(net, "outputs", None) else None
+    if in_shape != (28, 28, 1) or out_shape != (10,):
+        raise ValueError(
+            f"{path.name} takes {in_shape} and returns {out_shape}; DigitLens needs a model "
+            "that takes (28, 28, 1) images and returns 10 class probabilities"
+        )

@@ -1,0 +1,247 @@
+"""Apply a model to images, folders (recursively) and videos.
+
+    python -m model.predict digit.png scans/ clip.mp4 --model mnist-cnn --json
+    python -m model.predict scans/ --explain gradcam --out heatmaps/
+
+One line per input (one JSON object with `--json`: path, label, probability,
+probabilities, and frame for videos). Unreadable files are reported one line
+each on stderr and skipped; the exit code is 1 if any input failed, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".bmp",
+    ".webp",
+    ".tif",
+    ".tiff",
+    ".pgm",
+    ".ppm",
+    ".pbm",
+}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing to predict: an image file, or one frame of a video."""
+
+    path: Path
+    image: object  # a path or an (H, W, 3) uint8 frame
+    frame: int | None = None
+    time_s: float | None = None
+
+
+def collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """Expand folders recursively into supported files; return (files, errors)."""
+    files, errors = [], []
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            files += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append(f"{path}: no such file or folder")
+    return files, errors
+
+
+def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(frame index, time in s, (H, W, 3) uint8) sampled at `fps` frames per second."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        next_t = 0.0
+        for i, frame in enumerate(container.decode(stream)):
+            t = (
+                float(frame.time)
+                if frame.time is not None
+                else i / float(stream.average_rate or 25)
+            )
+            if t + 1e-9 >= next_t:
+                yield i, t, frame.to_ndarray(format="rgb24")
+                next_t += 1.0 / fps
+
+
+def count_samples(path: Path, fps: float) -> int | None:
+    """How many frames `video_frames` will yield, for the progress bar (None if unknown)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if stream.duration and stream.time_base:
+                return int(float(stream.duration * stream.time_base) * fps) + 1
+    except Exception:
+        return None
+    return None
+
+
+def _stem(item: Item) -> str:
+    name = "__".join(item.path.with_suffix("").parts[-3:]).lstrip("._")
+    return name if item.frame is None else f"{name}.f{item.frame:06d}"
+
+
+def _write_explanation(clf, item: Item, stages, method: str, layer: str | None, out: Path) -> None:
+    from PIL import Image
+
+    from model.explain import explain, overlay
+
+    e = explain(clf, stages, method=method, layer=layer)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / f"{_stem(item)}.{method}.npy", e.heatmap)
+    Image.fromarray(overlay(stages.original, e.heatmap_original)).save(
+        out / f"{_stem(item)}.{method}.png"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from model import load_classifier
+    from model.explain import check
+    from model.preprocessing import BlankImageError, ImageError
+
+    clf = load_classifier(args.model)
+    if args.explain:
+        check(clf, args.explain, args.layer)
+    files, errors = collect(args.inputs)
+    failed = len(errors)
+    for e in errors:
+        print(e, file=sys.stderr)
+
+    def items(path: Path) -> Iterator[Item]:
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            yield Item(path, path)
+            return
+        try:
+            frames = tqdm(
+                video_frames(path, args.fps),
+                total=count_samples(path, args.fps),
+                desc=path.name,
+                unit="frame",
+                disable=args.quiet,
+                leave=False,
+                file=sys.stderr,
+            )
+            for i, t, rgb in frames:
+                yield Item(path, rgb, i, round(t, 3))
+        except Exception as exc:  # PyAV raises its own error types
+            yield Item(path, exc)
+
+    batch: list[tuple[Item, object]] = []
+
+    def flush() -> None:
+        probs = clf.probabilities(np.stack([s.x for _, s in batch]))
+        for (item, stages), p in zip(batch, probs, strict=True):
+            pred = clf.to_prediction(p)
+            record = {"path": str(item.path), **pred.to_dict()}
+            if item.frame is not None:
+                record.update(frame=item.frame, time_s=item.time_s)
+            if args.json:
+                print(json.dumps(record))
+            else:
+                where = "" if item.frame is None else f" frame {item.frame} ({item.time_s:.2f}s)"
+                print(f"{item.path}{where}: {pred.class_name} ({pred.probability:.1%})")
+            if args.explain:
+                _write_explanation(clf, item, stages, args.explain, args.layer, args.out)
+        batch.clear()
+
+    progress = tqdm(
+        files, desc="inputs", unit="file", disable=args.quiet or len(files) < 2, file=sys.stderr
+    )
+    for item in (item for path in progress for item in items(path)):
+        if isinstance(item.image, Exception):
+            failed += 1
+            print(f"{item.path}: cannot read the video ({item.image})", file=sys.stderr)
+            continue
+        try:
+            batch.append((item, clf.preprocess_stages(item.image)))
+        except BlankImageError as exc:
+            if item.frame is None:  # a blank frame in a video is normal, a blank file is not
+                failed += 1
+                print(f"{item.path}: {exc}", file=sys.stderr)
+            elif args.json:
+                print(
+                    json.dumps(
+                        {
+                            "path": str(item.path),
+                            "frame": item.frame,
+                            "time_s": item.time_s,
+                            "label": None,
+                            "blank": True,
+                        }
+                    )
+                )
+            continue
+        except ImageError as exc:
+            failed += 1
+            print(f"{item.path}: {exc}", file=sys.stderr)
+            continue
+        if len(batch) >= BATCH:
+            flush()
+    if batch:
+        flush()
+    return 1 if failed else 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from model.explain import METHODS
+
+    p = argparse.ArgumentParser(
+        prog="python -m model.predict",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", help="image files, folders and videos")
+    p.add_argument("--model", default="mnist-cnn", help="bundled name or path to a .keras file")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--explain", choices=list(METHODS), help="also write heatmaps (needs --out)")
+    p.add_argument("--layer", help="layer for class-activation methods (default conv3)")
+    p.add_argument("--out", type=Path, help="folder for overlays (.png) and maps (.npy)")
+    p.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    if args.explain and not args.out:
+        p.error("--explain needs --out DIR")
+    if args.fps <= 0:
+        p.error("--fps must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from model.artifacts import ModelNotFoundError
+    from model.explain import ExplanationError
+
+    try:
+        return run(args)
+    except (ModelNotFoundError, ExplanationError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.exit(main())

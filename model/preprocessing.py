@@ -1,0 +1,430 @@
+"""Any image -> a 28x28 input in the format the model was trained on.
+
+MNIST was made by fitting each digit into a 20x20 box (keeping its aspect
+ratio, with antialiasing) and moving its centre of mass to the centre of a
+28x28 field, white ink on black. Real input (a 280x280 canvas stroke, a phone
+photo of paper) gets the same treatment here:
+
+    decode ─ working copy ─ ink map ─ mask & specks ─ crop ─ fit 20x20 ─ centre (28x28)
+
+Fashion-MNIST used its own recipe (trim, fit the longest side to 28, centre the
+box), which `recipe="fashion"` follows. Every stage is kept in `Preprocessed`
+so the UI can show them and explanations can be projected back onto the
+original image.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+Recipe = Literal["mnist", "fashion"]
+ImageInput = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
+
+#: Images above this many pixels are refused before decoding (decompression bombs).
+MAX_PIXELS = 50_000_000
+#: Ink analysis runs on a copy whose longest side is at most this (speed on phone photos).
+WORKING_SIDE = 448
+#: Below this contrast (0..1) between ink and background there is nothing drawn.
+MIN_CONTRAST = 0.12
+#: Specks smaller than this fraction of the largest ink component are noise.
+SPECK_FRACTION = 0.04
+#: MNIST's stroke width in pixels of the 20x20 box: 5th, 50th and 95th percentiles
+#: measured on its test set with `stroke_width` (1.6, 2.5, 4.0). Pens outside the
+#: band are brought to the median; MNIST-like strokes are left alone.
+STROKE_BAND = (1.7, 3.9)
+STROKE_TARGET = 2.5
+#: Stroke normalisation runs on the crop resized to this many times the box side.
+STROKE_OVERSAMPLE = 4
+
+
+class ImageError(ValueError):
+    """The input cannot be used as an image; the message says why, for a person."""
+
+
+class BlankImageError(ImageError):
+    """The image holds no ink: nothing was drawn or written on it."""
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How the 28x28 input maps back onto the original image.
+
+    The working copy is the original scaled by `work_scale`; `box` (y0, y1, x0, x1)
+    is the crop in working pixels; the crop was resized to `fitted_hw` and pasted
+    with its top-left corner at `offset` (row, col) in the 28x28 field.
+    """
+
+    original_hw: tuple[int, int]
+    work_scale: float
+    box: tuple[int, int, int, int]
+    fitted_hw: tuple[int, int]
+    offset: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """Every stage, for inspection. All maps are float32 in [0, 1]."""
+
+    original: np.ndarray  # (H, W, 3) uint8, EXIF-rotated, alpha flattened for display
+    gray: np.ndarray  # (h, w) luminance of the working copy
+    ink: np.ndarray  # (h, w) ink strength, background removed, polarity fixed
+    mask: np.ndarray  # (h, w) bool, the ink that was kept (specks removed)
+    cropped: np.ndarray  # ink inside the bounding box
+    fitted: np.ndarray  # the crop resized to fit 20x20 (or 28x28 for fashion)
+    x: np.ndarray  # (28, 28) the model input, MNIST format
+    geometry: Geometry
+    polarity: Literal["dark-on-light", "light-on-dark", "alpha"]
+    recipe: Recipe
+
+    def project_back(self, heatmap: np.ndarray) -> np.ndarray:
+        """A (28, 28) map on the model input -> (H, W) float32 on the original image."""
+        return project_back(heatmap, self.geometry)
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _decode(image: ImageInput, max_pixels: int) -> Image.Image:
+    """Open any supported input as a PIL image, EXIF orientation applied."""
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, np.ndarray):
+        return _from_array(image)
+    if isinstance(image, (bytes, bytearray)):
+        if not image:
+            raise ImageError("the file is empty (0 bytes)")
+        source: object = io.BytesIO(image)
+    elif isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        if not path.is_file():
+            raise ImageError(f"no such file: {path}")
+        if path.stat().st_size == 0:
+            raise ImageError("the file is empty (0 bytes)")
+        source = path
+    else:
+        raise ImageError(f"unsupported input type {type(image).__name__}")
+
+    previous = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(source)
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageError(
+                    f"the image is too large ({w}x{h} pixels; the limit is {max_pixels:,} pixels)"
+                )
+            img.load()  # decode now, so corrupt data fails here
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"the image is too large to decode safely ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError("not an image, or a format that cannot be read") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"the image is corrupt or truncated ({exc})") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+    if getattr(img, "n_frames", 1) > 1:
+        img.seek(0)  # animated GIF/WebP, multi-page TIFF: the first frame
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block must not lose the picture
+        return img
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array, uint8 or float in [0, 1]."""
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or min(a.shape[:2]) < 1:
+        raise ImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4); got {a.shape}")
+    if a.dtype != np.uint8:
+        a = a.astype(np.float64)
+        if not np.isfinite(a).all():
+            raise ImageError("the image array holds NaN or infinite values")
+        if a.max() > 1.0:  # 0..255 (or 16-bit) values given as floats/ints
+            a = a / (65535.0 if a.max() > 255 else 255.0)
+        a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return Image.fromarray(a)
+
+
+def _to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """(luminance (H, W), alpha (H, W) or None), float32 in [0, 1], for any PIL mode."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(img, dtype=np.float32)
+        lo, hi = float(a.min()), float(a.max())
+        scale = 65535.0 if hi > 255 else 255.0
+        return np.clip(a / scale, 0, 1) if hi <= scale else (a - lo) / max(hi - lo, 1e-6), None
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La")
+    alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255.0 if has_alpha else None
+    gray = np.asarray(img.convert("L"), dtype=np.float32) / 255.0  # CMYK, YCbCr, 1, P: all fine
+    return gray, alpha
+
+
+def _display_rgb(img: Image.Image, alpha_bg: int = 0) -> np.ndarray:
+    """(H, W, 3) uint8 to show the user; transparency over black, like the canvas."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        gray, _ = _to_float(img)
+        return np.repeat((gray[..., None] * 255).astype(np.uint8), 3, axis=2)
+    rgba = img.convert("RGBA")
+    bg = Image.new("RGBA", rgba.size, (alpha_bg, alpha_bg, alpha_bg, 255))
+    return np.asarray(Image.alpha_composite(bg, rgba).convert("RGB"))
+
+
+# ---------------------------------------------------------------- ink
+
+
+def _resize(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Antialiased resize of a float map (area filter down, bilinear up)."""
+    h, w = hw
+    if a.shape == (h, w):
+        return a.astype(np.float32, copy=True)
+    down = h < a.shape[0] or w < a.shape[1]
+    out = Image.fromarray(a.astype(np.float32), mode="F").resize(
+        (w, h), Image.Resampling.BOX if down else Image.Resampling.BILINEAR
+    )
+    return np.asarray(out, dtype=np.float32)
+
+
+def ink_map(
+    gray: np.ndarray, alpha: np.ndarray | None, strokes: bool = True
+) -> tuple[np.ndarray, str]:
+    """(ink (h, w) float32 in [0, 1], polarity): how strongly each pixel is ink.
+
+    Transparency, where the image has any, marks the ink (the canvas draws
+    opaque strokes on a transparent field). Otherwise the background's
+    brightness sets the polarity, and a white top-hat (the image minus its
+    morphological opening, larger than any stroke) removes uneven lighting
+    and paper shading, leaving only thin, locally contrasting marks. With
+    `strokes=False` (filled objects such as garments) only the background level
+    is subtracted, so large solid shapes survive.
+    """
+    if alpha is not None and (alpha < 0.5).mean() > 0.05:
+        return alpha.astype(np.float32), "alpha"
+
+    h, w = gray.shape
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    dark_on_light = float(np.median(border)) > 0.5
+    x = 1.0 - gray if dark_on_light else gray
+    polarity = "dark-on-light" if dark_on_light else "light-on-dark"
+
+    # Background estimate on a coarse grid: the opening removes everything narrower
+    # than ~1/5 of the image (strokes), keeping the slow lighting gradient.
+    background_level = float(np.median(1.0 - border if dark_on_light else border))
+    ink = x - background_level
+    if strokes:
+        # Background estimate on a coarse grid: the opening removes everything narrower
+        # than a third of the image (strokes), keeping slow lighting gradients and shadows.
+        small_side = 64
+        f = small_side / max(h, w)
+        small = _resize(x, (max(int(h * f), 1), max(int(w * f), 1)))
+        size = max(small_side // 3, 3)
+        background = ndimage.uniform_filter(ndimage.grey_opening(small, size=size), size=size)
+        # Only uneven light needs the top-hat; on a flat field (the canvas, a scan) it
+        # would only hollow out very thick strokes.
+        if float(np.ptp(background)) > 0.08:
+            ink = x - _resize(background, (h, w))
+
+    # Paper grain and sensor noise: a light blur, then everything below a noise
+    # floor goes to zero and the rest is stretched to full strength.
+    ink = ndimage.gaussian_filter(ink, sigma=max(min(h, w) / 400, 0.5))
+    peak = float(np.percentile(ink, 99.9))
+    if peak < MIN_CONTRAST:
+        return np.zeros_like(ink, dtype=np.float32), polarity
+    floor = max(_otsu(ink[ink > 0]) * 0.5, 0.25 * peak) if (ink > 0).any() else peak
+    ink = np.clip((ink - floor) / max(peak - floor, 1e-6), 0.0, 1.0)
+    return ink.astype(np.float32), polarity
+
+
+def _otsu(values: np.ndarray, bins: int = 64) -> float:
+    """Otsu's threshold of a 1-D sample."""
+    hist, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centres) / np.maximum(w0, 1)
+    m1 = (np.sum(hist * centres) - np.cumsum(hist * centres)) / np.maximum(w1, 1)
+    return float(centres[np.argmax(w0 * w1 * (m0 - m1) ** 2)])
+
+
+def ink_mask(ink: np.ndarray) -> np.ndarray:
+    """Bool mask of the ink worth keeping: strong pixels, minus specks far smaller than the rest."""
+    mask = ink > 0.2
+    if not mask.any():
+        return mask
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    if n > 1:
+        sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
+        keep = np.flatnonzero(sizes >= SPECK_FRACTION * sizes.max()) + 1
+        mask = np.isin(labels, keep)
+    return mask
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width in pixels of a binary drawing: 2 * area / boundary length."""
+    boundary = mask & ~ndimage.binary_erosion(mask)
+    return 2.0 * float(mask.sum()) / max(float(boundary.sum()), 1.0)
+
+
+def _disk(radius: int) -> np.ndarray:
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    return xx**2 + yy**2 <= radius**2 + radius * 0.5
+
+
+def normalise_stroke(crop: np.ndarray, per_px: float) -> np.ndarray:
+    """Bring a pen far thinner or thicker than MNIST's to MNIST's stroke width.
+
+    crop: ink of the digit, oversampled (with room around it to grow);
+    per_px: pixels of the final 20x20 box per crop pixel. A 1-pixel pen or a
+    marker that fills the loops are both far from what the model learnt;
+    the crop is returned unchanged (the same object) when the pen is MNIST-like.
+    """
+    mask = crop > 0.35
+    if not mask.any():
+        return crop
+    width = stroke_width(mask) * per_px
+    if STROKE_BAND[0] <= width <= STROKE_BAND[1]:
+        return crop
+    radius = round(abs(STROKE_TARGET - width) / per_px / 2)
+    if radius < 1:
+        return crop
+    op = ndimage.grey_dilation if width < STROKE_TARGET else ndimage.grey_erosion
+    out = op(crop, footprint=_disk(radius))
+    return out if (out > 0.35).any() else crop
+
+
+# ---------------------------------------------------------------- geometry
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _fit(crop: np.ndarray, side: int) -> np.ndarray:
+    """Resize so the longest side is `side`, keeping the aspect ratio (antialiased)."""
+    h, w = crop.shape
+    s = side / max(h, w)
+    return _resize(crop, (max(round(h * s), 1), max(round(w * s), 1)))
+
+
+def _paste(fitted: np.ndarray, centre_of_mass: bool) -> tuple[np.ndarray, tuple[int, int]]:
+    """Place `fitted` in a 28x28 field, by centre of mass (MNIST) or by its box (Fashion)."""
+    h, w = fitted.shape
+    if centre_of_mass and fitted.sum() > 0:
+        cy, cx = ndimage.center_of_mass(fitted)
+        oy, ox = round(14 - cy - 0.5), round(14 - cx - 0.5)
+    else:
+        oy, ox = (28 - h) // 2, (28 - w) // 2
+    # Keep the whole digit inside the field even if its mass is far off-centre.
+    oy, ox = int(np.clip(oy, 0, 28 - h)), int(np.clip(ox, 0, 28 - w))
+    field = np.zeros((28, 28), np.float32)
+    field[oy : oy + h, ox : ox + w] = fitted
+    return field, (oy, ox)
+
+
+def project_back(heatmap: np.ndarray, g: Geometry) -> np.ndarray:
+    """Undo centring, fitting, cropping and working-copy scaling: (28, 28) -> (H, W)."""
+    oy, ox = g.offset
+    fh, fw = g.fitted_hw
+    y0, y1, x0, x1 = g.box
+    patch = _resize(np.asarray(heatmap, np.float32)[oy : oy + fh, ox : ox + fw], (y1 - y0, x1 - x0))
+    H, W = g.original_hw
+    h, w = max(round(H * g.work_scale), 1), max(round(W * g.work_scale), 1)
+    # The box may reach past the image (a pen thickened at the edge): paste with margins.
+    m = max(0, -y0, -x0, y1 - h, x1 - w)
+    work = np.zeros((h + 2 * m, w + 2 * m), np.float32)
+    work[y0 + m : y1 + m, x0 + m : x1 + m] = patch
+    return np.clip(_resize(work[m : m + h, m : m + w], (H, W)), 0.0, 1.0)
+
+
+# ---------------------------------------------------------------- pipeline
+
+
+def load_image(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode any supported input to a PIL image (EXIF-rotated), or raise ImageError."""
+    return _decode(image, max_pixels)
+
+
+def preprocess_stages(
+    image: ImageInput, recipe: Recipe = "mnist", max_pixels: int = MAX_PIXELS
+) -> Preprocessed:
+    """Run the whole pipeline and keep every stage. Raises ImageError / BlankImageError."""
+    img = _decode(image, max_pixels)
+    W, H = img.size
+    if W < 1 or H < 1:
+        raise ImageError("the image has no pixels")
+    gray, alpha = _to_float(img)
+    scale = min(1.0, WORKING_SIDE / max(H, W))
+    work_hw = (max(round(H * scale), 1), max(round(W * scale), 1))
+    gray = _resize(gray, work_hw)
+    alpha = _resize(alpha, work_hw) if alpha is not None else None
+
+    ink, polarity = ink_map(gray, alpha, strokes=recipe == "mnist")
+    mask = ink_mask(ink)
+    if mask.sum() < 4:
+        raise BlankImageError("the image looks blank: no digit or drawing was found on it")
+    box = _bbox(mask)
+    y0, y1, x0, x1 = box
+    # Soft ink inside the kept components (with a 1-pixel halo for antialiased edges).
+    keep = ndimage.binary_dilation(mask, iterations=1)
+    cropped = (ink * keep)[y0:y1, x0:x1]
+
+    side = 20 if recipe == "mnist" else 28
+    fitted = _fit(cropped, side)
+    if recipe == "mnist":
+        # Stroke width is set on an oversampled crop with room to grow; a changed
+        # pen changes the box, which is re-trimmed and mapped back to working pixels.
+        big = _fit(cropped, side * STROKE_OVERSAMPLE)
+        f = big.shape[0] / cropped.shape[0]  # oversampled pixels per working pixel
+        pad = side * STROKE_OVERSAMPLE // 8
+        big = np.pad(big / max(float(big.max()), 1e-6), pad)
+        normalised = normalise_stroke(big, side / (side * STROKE_OVERSAMPLE))
+        if normalised is not big:
+            by0, by1, bx0, bx1 = _bbox(normalised > 0.05)
+            fitted = _fit(normalised[by0:by1, bx0:bx1], side)
+            box = (
+                round(y0 + (by0 - pad) / f),
+                round(y0 + (by1 - pad) / f),
+                round(x0 + (bx0 - pad) / f),
+                round(x0 + (bx1 - pad) / f),
+            )
+    if fitted.max() > 0:
+        fitted = fitted / fitted.max()
+    x, offset = _paste(fitted, centre_of_mass=recipe == "mnist")
+    geometry = Geometry((H, W), scale, box, fitted.shape, offset)
+    return Preprocessed(
+        original=_display_rgb(img),
+        gray=gray,
+        ink=ink,
+        mask=mask,
+        cropped=cropped,
+        fitted=fitted,
+        x=x,
+        geometry=geometry,
+        polarity=polarity,
+        recipe=recipe,
+    )
+
+
+def preprocess(image: ImageInput, recipe: Recipe = "mnist") -> np.ndarray:
+    """Any image -> (28, 28) float32 in [0, 1], white ink on black, ready for the model."""
+    return preprocess_stages(image, recipe).x
+
+
+def naive_resize(image: ImageInput) -> np.ndarray:
+    """The baseline many tutorials use: grayscale, squash to 28x28, nothing else."""
+    img = _decode(image, MAX_PIXELS).convert("L").resize((28, 28), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.float32) / 255.0

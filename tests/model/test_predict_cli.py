@@ -1,0 +1,105 @@
+"""`python -m model.predict` on files, folders and a video, run as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, drawn_digit
+
+
+def cli(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "model.predict", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def write_video(path, digits, fps=10, seconds_each=1.0):
+    """An MPEG-4 clip showing each digit in turn, then a blank second."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 280, 280, "yuv420p"
+        frames = [np.asarray(drawn_digit(d).convert("RGB")) for d in digits]
+        frames.append(np.zeros((280, 280, 3), np.uint8))
+        for rgb in frames:
+            for _ in range(int(fps * seconds_each)):
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inputs")
+    (root / "nested" / "deeper").mkdir(parents=True)
+    drawn_digit(7).save(root / "seven.png")
+    drawn_digit(1).convert("RGB").save(root / "nested" / "one.jpg")
+    drawn_digit(0).save(root / "nested" / "deeper" / "zero.bmp")
+    (root / "nested" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    (root / "notes.txt").write_text("not an image, and ignored in folders")
+    write_video(root / "clip.mp4", [4, 7])
+    return root
+
+
+def test_folder_recursive_json(inputs):
+    out = cli(inputs / "seven.png", inputs / "nested", "--json")
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    got = {os.path.basename(r["path"]): r["label"] for r in records}
+    assert got == {"seven.png": 7, "one.jpg": 1, "zero.bmp": 0}
+    for r in records:
+        assert len(r["probabilities"]) == 10 and 0 < r["probability"] <= 1
+    assert "broken.png" in out.stderr and out.stderr.count("\n") >= 1
+    assert out.returncode == 1  # one input failed
+
+
+def test_all_good_exits_zero_with_plain_output(inputs):
+    out = cli(inputs / "seven.png")
+    assert out.returncode == 0, out.stderr
+    assert "seven.png: 7 (" in out.stdout and out.stderr.strip() == ""
+
+
+def test_video_frames(inputs):
+    out = cli(inputs / "clip.mp4", "--json", "--fps", "2")
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    labels = [r["label"] for r in records]
+    assert labels[:2] == [4, 4] and labels[2:4] == [7, 7]
+    assert all(r.get("blank") for r in records[4:])  # the blank last second
+    assert [r["frame"] for r in records[:3]] == [0, 5, 10]
+
+
+def test_explain_writes_overlays_and_maps(inputs, tmp_path):
+    out = cli(
+        inputs / "seven.png",
+        inputs / "nested" / "one.jpg",
+        "--explain",
+        "gradcam",
+        "--out",
+        tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    maps = sorted(tmp_path.glob("*.npy"))
+    assert len(maps) == 2 and len(list(tmp_path.glob("*.png"))) == 2
+    m = np.load(maps[0])
+    assert m.shape == (28, 28) and m.min() >= 0 and m.max() <= 1
+
+
+def test_usage_errors(inputs, tmp_path):
+    assert cli(inputs / "seven.png", "--explain", "gradcam").returncode == 2  # no --out
+    bad = cli(
+        inputs / "seven.png", "--model", "mnist-mlp", "--explain", "gradcam", "--out", tmp_path
+    )
+    assert bad.returncode == 2 and "has none" in bad.stderr
+    missing = cli(inputs / "nope.png")
+    assert missing.returncode == 1 and "no such file" in missing.stderr

@@ -1,0 +1,216 @@
+"""The preprocessing pipeline on synthetic drawings: invariants, odd inputs, bad inputs."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from model.preprocessing import (
+    BlankImageError,
+    ImageError,
+    naive_resize,
+    preprocess,
+    preprocess_stages,
+    stroke_width,
+)
+
+
+def draw_seven(size=280, offset=(0, 0), scale=1.0, width=20, fg=255, bg=0, mode="L"):
+    """A '7' drawn with a pen, like the canvas does."""
+    img = Image.new(mode, (size, size), bg)
+    ox, oy = offset
+    pts = [(100, 60), (180, 60), (130, 220)]
+    pts = [(ox + 140 + (x - 140) * scale, oy + 140 + (y - 140) * scale) for x, y in pts]
+    ImageDraw.Draw(img).line(pts, fill=fg, width=int(width * scale), joint="curve")
+    return img
+
+
+def assert_mnist_format(x):
+    assert x.shape == (28, 28) and x.dtype == np.float32
+    assert x.min() >= 0.0 and x.max() == pytest.approx(1.0)
+    rows, cols = np.flatnonzero(x.max(1) > 0.05), np.flatnonzero(x.max(0) > 0.05)
+    assert rows[-1] - rows[0] < 22 and cols[-1] - cols[0] < 22  # fits the 20x20 box
+    cy = (x.sum(1) * np.arange(28)).sum() / x.sum()
+    cx = (x.sum(0) * np.arange(28)).sum() / x.sum()
+    assert abs(cy - 13.5) < 1.0 and abs(cx - 13.5) < 1.0  # centre of mass in the middle
+
+
+def test_canvas_drawing_becomes_mnist_format():
+    assert_mnist_format(preprocess(draw_seven()))
+
+
+@pytest.mark.parametrize("offset", [(-90, -50), (80, 40), (0, 0)])
+def test_invariant_to_where_the_digit_is_drawn(offset):
+    ref = preprocess(draw_seven())
+    np.testing.assert_allclose(preprocess(draw_seven(offset=offset)), ref, atol=1e-5)
+
+
+def test_invariant_to_polarity_and_transparency():
+    ref = preprocess(draw_seven())
+    black_on_white = preprocess(draw_seven(fg=0, bg=255))
+    rgba = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    rgba.putalpha(draw_seven())
+    transparent = preprocess(rgba)
+    assert np.abs(black_on_white - ref).mean() < 0.02
+    assert np.abs(transparent - ref).mean() < 0.02
+
+
+def test_nearly_invariant_to_size():
+    small, big = preprocess(draw_seven(scale=0.4)), preprocess(draw_seven(scale=1.2))
+    assert np.abs(small - big).mean() < 0.06
+
+
+def test_thin_and_thick_pens_are_brought_to_mnist_stroke_width():
+    for width in (2, 60):
+        x = preprocess(draw_seven(width=width, scale=1.0))
+        w = stroke_width(x > 0.5)
+        assert 1.5 < w < 4.5, (width, w)
+
+
+def test_uneven_lighting_and_noise_of_a_photo():
+    rng = np.random.default_rng(0)
+    xx = np.mgrid[0:480, 0:480][1]
+    paper = 0.55 + 0.4 * xx / 480 + rng.normal(0, 0.03, (480, 480))
+    ink = np.asarray(draw_seven(size=480), np.float32) / 255
+    photo = np.clip(paper * (1 - ink) + 0.15 * ink, 0, 1)
+    buf = io.BytesIO()
+    Image.fromarray((photo * 255).astype(np.uint8)).save(buf, "JPEG", quality=60)
+    stages = preprocess_stages(buf.getvalue())
+    assert stages.polarity == "dark-on-light"
+    ref = preprocess(draw_seven(size=480))
+    assert np.corrcoef(stages.x.ravel(), ref.ravel())[0, 1] > 0.8
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("RGB", (280, 280)),
+        Image.new("RGB", (280, 280), "white"),
+        Image.new("RGBA", (280, 280), (0, 0, 0, 0)),
+        Image.fromarray((np.random.default_rng(1).normal(128, 4, (100, 100))).astype(np.uint8)),
+    ],
+    ids=["black", "white", "transparent", "faint-noise"],
+)
+def test_blank_input_is_not_a_digit(image):
+    with pytest.raises(BlankImageError, match="blank"):
+        preprocess(image)
+
+
+def _encoded(img, fmt, **kw):
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda im: im.convert("RGB"),
+        lambda im: im.convert("RGBA"),
+        lambda im: im.convert("LA"),
+        lambda im: im.convert("P"),
+        lambda im: im.convert("1"),
+        lambda im: im.convert("CMYK"),
+        lambda im: Image.fromarray(np.asarray(im).astype(np.uint16) * 257),  # 16-bit
+        lambda im: im.convert("F"),
+    ],
+    ids=["RGB", "RGBA", "LA", "P", "1", "CMYK", "I;16", "F"],
+)
+def test_odd_image_modes(convert):
+    ref = preprocess(draw_seven())
+    x = preprocess(convert(draw_seven()))
+    assert np.abs(x - ref).mean() < 0.03
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"])
+def test_file_formats_as_bytes(fmt):
+    data = _encoded(draw_seven().convert("RGB"), fmt)
+    lossy = fmt in ("JPEG", "WEBP")
+    assert np.abs(preprocess(data) - preprocess(draw_seven())).mean() < (0.06 if lossy else 0.01)
+
+
+def test_palette_with_transparency():
+    rgba = Image.new("RGBA", (280, 280), (255, 255, 255, 0))
+    rgba.paste((20, 20, 200, 255), mask=draw_seven())
+    p = rgba.convert("P")  # keeps a transparent palette entry
+    assert "transparency" in Image.open(io.BytesIO(_encoded(p, "PNG"))).info
+    assert np.abs(preprocess(_encoded(p, "PNG")) - preprocess(draw_seven())).mean() < 0.03
+
+
+def test_exif_rotation_is_applied():
+    upright = draw_seven().convert("RGB")
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # the camera stored it sideways
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 CW to display
+    data = _encoded(stored, "JPEG", exif=exif, quality=95)
+    assert np.abs(preprocess(data) - preprocess(upright)).mean() < 0.03
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"%PDF-1.4 definitely not a picture", "not an image"),
+        (_encoded(Image.new("RGB", (64, 64), "white"), "PNG")[:60], "corrupt or truncated"),
+    ],
+    ids=["empty", "not-an-image", "truncated"],
+)
+def test_bad_bytes_give_a_clear_error(data, message):
+    with pytest.raises(ImageError, match=message):
+        preprocess(data)
+
+
+def test_decompression_bomb_is_refused():
+    data = _encoded(Image.new("L", (4000, 3000)), "PNG")  # 12 MP of zeros: a few KB
+    with pytest.raises(ImageError, match="too large"):
+        preprocess_stages(data, max_pixels=1_000_000)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        preprocess(tmp_path / "nope.png")
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.asarray(draw_seven()),
+        np.asarray(draw_seven()).astype(np.float32) / 255,
+        np.asarray(draw_seven().convert("RGB")),
+        np.asarray(draw_seven().convert("RGBA")),
+    ],
+    ids=["HW-uint8", "HW-float", "HW3", "HW4"],
+)
+def test_numpy_inputs(array):
+    assert np.abs(preprocess(array) - preprocess(draw_seven())).mean() < 0.01
+
+
+def test_bad_arrays():
+    with pytest.raises(ImageError, match="must be"):
+        preprocess(np.zeros((4, 4, 7)))
+    with pytest.raises(ImageError, match="NaN"):
+        preprocess(np.full((10, 10), np.nan))
+
+
+def test_every_stage_is_kept_and_projection_lands_on_the_strokes():
+    s = preprocess_stages(draw_seven(offset=(60, 30)))
+    assert s.original.shape == (280, 280, 3) and s.ink.shape == s.mask.shape == (280, 280)
+    assert s.fitted.shape[0] == 20 or s.fitted.shape[1] == 20
+    back = s.project_back(s.x)  # the input itself, mapped back, should cover the drawing
+    strokes = np.asarray(draw_seven(offset=(60, 30))) > 128
+    assert back.shape == (280, 280)
+    assert back[strokes].mean() > 5 * back[~strokes].mean()
+
+
+def test_fashion_recipe_fits_the_longest_side_to_28():
+    img = Image.new("L", (200, 100), 255)
+    ImageDraw.Draw(img).rectangle([20, 30, 180, 70], fill=40)  # a dark wide object on white
+    s = preprocess_stages(img, recipe="fashion")
+    assert max(s.fitted.shape) == 28
+    assert s.x[14].max() > 0.5  # the object is in the field, filled, not just its outline
+
+
+def test_naive_resize_baseline_keeps_polarity():
+    x = naive_resize(draw_seven(fg=0, bg=255))
+    assert x.shape == (28, 28) and x.mean() > 0.5  # still black on white
