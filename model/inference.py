@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from model.artifacts import Artifact, load_keras_model, resolve
-from model.preprocessing import ImageInput, Preprocessed, preprocess_stages
+from model.preprocessing import ImageError, ImageInput, Preprocessed, preprocess_stages
 
 if TYPE_CHECKING:
     import keras
@@ -149,6 +149,16 @@ class Classifier:
     def preprocess_stages(self, image: ImageInput) -> Preprocessed:
         """Every preprocessing stage for `image`, with this model's recipe."""
         return preprocess_stages(image, self.recipe)
+
+    def preprocess_many(self, images: Sequence[ImageInput]) -> list[Preprocessed | ImageError]:
+        """Preprocess each image; a bad one yields its ImageError instead of raising."""
+        out: list[Preprocessed | ImageError] = []
+        for image in images:
+            try:
+                out.append(self.preprocess_stages(image))
+            except ImageError as exc:
+                out.append(exc)
+        return out
 
     def preprocess(self, image: ImageInput) -> np.ndarray:
         """(28, 28) float32 in [0, 1]: what the model sees."""

@@ -1,0 +1,90 @@
+"""Upload images (or take a photo): a prediction, histogram and heatmap for each."""
+
+import base64
+import io
+import json
+
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from model import BlankImageError, ImageError
+from model.explain import explain_many
+from ui.sidebar import current
+from ui.widgets import heatmap_views, prediction_header, probability_chart
+
+TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+
+choice = current()
+clf = choice.clf
+
+st.title("Upload images")
+col_files, col_camera = st.columns([2, 1])
+files = col_files.file_uploader("Images of digits: drawings, scans, photos of paper",
+                                type=TYPES, accept_multiple_files=True, key="uploads")
+with col_camera:
+    use_camera = st.toggle("Use the camera", key="camera_on")
+    photo = st.camera_input("A photo of a digit on paper", key="camera") if use_camera else None
+
+inputs = [(f.name, f.getvalue()) for f in files or []]
+if photo is not None:
+    inputs.append(("camera photo", photo.getvalue()))
+if not inputs:
+    st.info("Choose one or more images (PNG, JPEG, GIF, BMP, WebP, TIFF), or take a photo.",
+            icon="📤")
+    st.stop()
+
+progress = st.progress(0.0, text="Reading the images...") if len(inputs) > 3 else None
+stages = []
+for i, (_, data) in enumerate(inputs):
+    stages.extend(clf.preprocess_many([data]))
+    if progress:
+        progress.progress((i + 1) / len(inputs), text=f"Reading {i + 1} of {len(inputs)}")
+good = [s for s in stages if not isinstance(s, ImageError)]
+explanations = iter(explain_many(clf, good, choice.method, choice.layer))
+if progress:
+    progress.empty()
+
+
+def thumbnail(e) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(heatmap_views(e, 84)[0]).resize((64, 64)).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+rows = []
+for (name, _), s in zip(inputs, stages, strict=True):
+    if isinstance(s, ImageError):
+        kind = "looks blank" if isinstance(s, BlankImageError) else "cannot be used"
+        st.error(f"**{name}** {kind}: {s}")
+        rows.append({"file": name, "thumbnail": None, "label": None, "class": None,
+                     "probability": None, "error": str(s)})
+        continue
+    e = next(explanations)
+    pred = clf.to_prediction(e.probabilities)
+    rows.append({"file": name, "thumbnail": thumbnail(e), "label": pred.label,
+                 "class": pred.class_name, "probability": round(pred.probability, 4),
+                 "error": None})
+    with st.container(border=True):
+        a, b, c = st.columns([1.1, 1, 1.4])
+        full, _ = heatmap_views(e)
+        a.image(full, caption=name, width="stretch")
+        with b:
+            prediction_header(pred)
+            st.image(heatmap_views(e, 140)[1], caption="model input + heatmap", width=140)
+        with c:
+            probability_chart(pred, clf.class_names, height=180)
+
+st.subheader("Results")
+table = pd.DataFrame(rows)
+st.dataframe(
+    table, hide_index=True, width="stretch",
+    column_config={"thumbnail": st.column_config.ImageColumn("heatmap", width="small"),
+                   "probability": st.column_config.ProgressColumn(
+                       "probability", min_value=0.0, max_value=1.0, format="percent")},
+)
+plain = table.drop(columns=["thumbnail"])
+d1, d2, _ = st.columns([1, 1, 4])
+d1.download_button("Download CSV", plain.to_csv(index=False), "digitlens.csv", "text/csv")
+d2.download_button("Download JSON", json.dumps(plain.to_dict("records"), indent=2),
+                   "digitlens.json", "application/json")

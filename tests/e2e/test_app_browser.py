@@ -1,0 +1,100 @@
+"""The real app in real Chromium: draw with the mouse, upload a file, read the answers."""
+
+import time
+
+import pytest
+
+from tests.conftest import drawn_digit
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+
+def draw(page, strokes):
+    """Drag the mouse along each stroke (points in canvas pixels) on the fabric.js canvas."""
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.down()
+        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
+            for t in range(1, 9):
+                page.mouse.move(box["x"] + x0 + (x1 - x0) * t / 8,
+                                box["y"] + y0 + (y1 - y0) * t / 8)
+        page.mouse.up()
+    return time.perf_counter()
+
+
+def answer(page, expected: str, timeout_ms: int = 30_000) -> str:
+    label = page.locator(".dl-label").first
+    label.wait_for(timeout=timeout_ms)
+    page.wait_for_function(
+        "e => document.querySelector('.dl-label') && "
+        "document.querySelector('.dl-label').textContent === e", arg=expected, timeout=timeout_ms)
+    return label.text_content()
+
+
+def test_draw_a_seven_and_see_prediction_and_heatmap(page, streamlit_url):
+    page.goto(streamlit_url)
+    page.get_by_text("Draw a digit on the black square").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "draw-empty.png"))
+
+    released = draw(page, [[(90, 60), (190, 60), (120, 230)]])
+    assert answer(page, "7") == "7"
+    first = time.perf_counter() - released
+    page.get_by_text("over your strokes").wait_for()  # the heatmap overlay
+    page.get_by_text("the 28x28 model input").wait_for()
+    images = page.locator("[data-testid='stImage'] img")
+    images.nth(1).wait_for()
+    assert images.count() >= 2
+    assert images.first.evaluate("img => img.naturalWidth") == 280  # full canvas size
+    page.screenshot(path=str(ARTIFACTS / "draw-seven.png"), full_page=True)
+
+    print(f"\nmouse-up to first prediction (cold model and charts): {first * 1e3:.0f} ms")
+
+
+def test_mouse_up_to_result_latency(page, streamlit_url):
+    """Draw 1, then turn it into 4 with a second stroke; time each mouse-up to the new answer."""
+    page.goto(streamlit_url)
+    page.get_by_text("Draw a digit on the black square").wait_for()
+    results = []
+    released = draw(page, [[(150, 50), (150, 230)]])
+    answer(page, "1")
+    results.append(time.perf_counter() - released)
+    released = draw(page, [[(150, 50), (80, 170), (210, 170)]])
+    answer(page, "4")
+    results.append(time.perf_counter() - released)
+    page.screenshot(path=str(ARTIFACTS / "draw-four.png"), full_page=True)
+    print("\nmouse-up to updated prediction: " + ", ".join(f"{t * 1e3:.0f} ms" for t in results))
+
+
+def test_upload_an_image_file(page, streamlit_url, tmp_path):
+    path = tmp_path / "zero.png"
+    drawn_digit(0).save(path)
+    page.goto(streamlit_url + "/upload")
+    page.locator("input[type='file']").first.set_input_files(str(path))
+    assert answer(page, "0") == "0"
+    page.get_by_text("Results").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "upload-zero.png"), full_page=True)
+
+
+def test_bad_upload_gets_a_message_not_a_traceback(page, streamlit_url, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    page.goto(streamlit_url + "/upload")
+    page.locator("input[type='file']").first.set_input_files(str(bad))
+    page.get_by_text("cannot be used").wait_for()
+    assert page.locator("text=Traceback").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "upload-broken.png"), full_page=True)
+
+
+def test_other_pages_render(page, streamlit_url):
+    for path, text in (("/explain", "Faithfulness"), ("/model_card", "Architecture")):
+        page.goto(streamlit_url + path)
+        page.get_by_text(text).first.wait_for()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ARTIFACTS / f"page{path.replace('/', '-')}.png"),
+                        full_page=True)
+        assert page.locator("text=Traceback").count() == 0

@@ -1,0 +1,101 @@
+"""Every page of the app runs headless (streamlit.testing) on the real bundled models."""
+
+import io
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from model.artifacts import BUNDLED
+from tests.conftest import ROOT, drawn_digit
+
+PAGES = ["pages/draw.py", "pages/upload.py", "pages/explain.py", "pages/model_card.py"]
+
+
+def app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def png(img) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.error] + [i.value for i in at.info]
+    parts += [w.value for w in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("model", BUNDLED)
+def test_every_page_runs_with_every_bundled_model(page, model):
+    at = app()
+    at.sidebar.selectbox(key="model_name").set_value(model).run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+
+
+def test_draw_page_starts_with_a_prompt_not_a_prediction():
+    at = app()
+    assert "Draw a digit on the black square" in texts(at)
+    assert "dl-label" not in texts(at)
+
+
+def test_upload_predicts_each_file_and_reports_bad_ones():
+    at = app()
+    at.switch_page("pages/upload.py").run()
+    at.file_uploader(key="uploads").set_value([
+        ("seven.png", png(drawn_digit(7)), "image/png"),
+        ("one.png", png(drawn_digit(1)), "image/png"),
+        ("broken.png", b"\x89PNG garbage", "image/png"),
+        ("blank.png", png(Image.new("L", (100, 100))), "image/png"),
+    ]).run()
+    assert not at.exception, at.exception
+    page = texts(at)
+    assert "dl-label'>7<" in page and "dl-label'>1<" in page
+    errors = "\n".join(e.value for e in at.error)
+    assert "broken.png" in errors and "cannot be used" in errors
+    assert "blank.png" in errors and "blank" in errors
+    table = at.dataframe[0].value
+    assert list(table["label"][:2]) == [7, 1]
+    assert len(at.get("download_button")) == 2
+
+
+def test_own_model_upload_with_a_bad_file_explains_why(tmp_path):
+    at = app()
+    at.sidebar.selectbox(key="model_name").set_value("Your own .keras file").run()
+    at.sidebar.file_uploader(key="own_model").set_value(
+        ("junk.keras", b"PK\x03\x04 not a model", "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    assert "cannot be used" in "\n".join(e.value for e in at.sidebar.error)
+
+
+def test_explain_page_shows_every_method_with_a_score():
+    at = app()
+    at.switch_page("pages/explain.py").run()
+    titles = {m.value for m in at.markdown}
+    for title in ("**Grad-CAM**", "**Grad-CAM++**", "**Score-CAM (faster)**", "**Layer-CAM**",
+                  "**Saliency**", "**SmoothGrad**"):
+        assert title in titles
+    assert len([m for m in at.metric if m.label == "faithfulness"]) == 6
+
+
+def test_mlp_offers_gradient_methods_only():
+    at = app()
+    at.sidebar.selectbox(key="model_name").set_value("mnist-mlp").run()
+    assert at.sidebar.selectbox(key="method").options == ["Saliency", "SmoothGrad"]
+    assert "gradient methods only" in "\n".join(c.value for c in at.sidebar.caption)
+
+
+def test_model_page_shows_the_card():
+    at = app()
+    at.switch_page("pages/model_card.py").run()
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["accuracy"].endswith("%")
+    assert "calibration error (ECE)" in labels

@@ -1,0 +1,1 @@
+"""Shared Streamlit code: cached resources, the sidebar and widgets. No ML logic here."""

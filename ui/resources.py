@@ -1,0 +1,62 @@
+"""Everything heavy loads once per process here (`st.cache_resource`), never on a rerun.
+
+A `Classifier` is thread-safe for prediction, so one instance serves every session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from model import Classifier, load_classifier
+from model.artifacts import BUNDLED
+
+
+@st.cache_resource(show_spinner="Loading the model...")
+def bundled_classifier(name: str) -> Classifier:
+    clf = load_classifier(name)
+    clf.probabilities(np.zeros((1, 28, 28), np.float32))  # first call traces/warms up
+    return clf
+
+
+@st.cache_resource(show_spinner="Loading your model...", max_entries=4)
+def uploaded_classifier(digest: str, data: bytes, filename: str) -> Classifier:
+    """A user's own .keras file (safe mode), cached by content hash."""
+    folder = Path(tempfile.gettempdir()) / "digitlens-uploads" / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (Path(filename).stem + ".keras")
+    path.write_bytes(data)
+    return load_classifier(path)
+
+
+def classifier_from_upload(data: bytes, filename: str) -> Classifier:
+    return uploaded_classifier(hashlib.sha256(data).hexdigest(), data, filename)
+
+
+@st.cache_resource(show_spinner="Loading the test set...", max_entries=2)
+def test_split(dataset: str, data_dir: str):
+    """The real test set from a local folder (None when it is not there)."""
+    from training.data import DatasetError, load_split, locate
+
+    try:
+        return load_split(locate(dataset, data_dir), "test")
+    except DatasetError:
+        return None
+
+
+def default_data_dir() -> str | None:
+    """$DIGITLENS_DATA_DIR, else ../shared/datasets beside the checkout, else None."""
+    env = os.environ.get("DIGITLENS_DATA_DIR")
+    if env:
+        return env
+    shared = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    return str(shared) if shared.is_dir() else None
+
+
+__all__ = ["BUNDLED", "bundled_classifier", "classifier_from_upload", "default_data_dir",
+           "test_split"]

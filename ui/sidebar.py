@@ -1,0 +1,84 @@
+"""The sidebar every page shares: which model, which explanation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from model import Classifier
+from model.explain import DEFAULT_METHOD, METHODS, available_methods
+from ui.resources import BUNDLED, bundled_classifier, classifier_from_upload
+
+OWN_MODEL = "Your own .keras file"
+
+
+@dataclass(frozen=True)
+class Choice:
+    clf: Classifier
+    method: str
+    layer: str | None
+
+
+def card_line(clf: Classifier) -> str:
+    """The model's card in one line."""
+    card = clf.card
+    metrics = card.get("metrics", {})
+    dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(card.get("dataset", ""))
+    parts = [dataset or "unknown data set"]
+    if "accuracy" in metrics:
+        parts.append(f"test accuracy {metrics['accuracy']:.2%}")
+    if "parameters" in card:
+        parts.append(f"{card['parameters']:,} parameters")
+    parts.append(f"runs on {clf.runtime.name}")
+    return " · ".join(parts)
+
+
+def model_picker() -> Classifier:
+    options = [*BUNDLED, OWN_MODEL]
+    name = st.sidebar.selectbox("Model", options, key="model_name",
+                                help="The bundled models ship with DigitLens; or use your own.")
+    if name == OWN_MODEL:
+        upload = st.sidebar.file_uploader("A .keras file (loaded in safe mode)", type=["keras"],
+                                          key="own_model")
+        if upload is not None:
+            try:
+                clf = classifier_from_upload(upload.getvalue(), upload.name)
+                st.sidebar.success(f"Loaded {upload.name}")
+                return clf
+            except (ValueError, LookupError) as exc:
+                st.sidebar.error(f"This file cannot be used: {exc}")
+        st.sidebar.info("Until then, mnist-cnn answers.")
+        return bundled_classifier("mnist-cnn")
+    return bundled_classifier(name)
+
+
+def explanation_picker(clf: Classifier) -> tuple[str, str | None]:
+    methods = available_methods(clf)
+    default = DEFAULT_METHOD if DEFAULT_METHOD in methods else methods[0]
+    if st.session_state.get("method") not in methods:
+        st.session_state["method"] = default
+    method = st.sidebar.selectbox("Explanation", methods, key="method",
+                                  format_func=lambda m: METHODS[m].title)
+    if not clf.conv_layers:
+        st.sidebar.caption(f"{clf.name} has no convolutions: gradient methods only.")
+    layer = None
+    if METHODS[method].needs_conv:
+        if st.session_state.get("layer") not in clf.conv_layers:
+            st.session_state["layer"] = clf.conv_layers[-1]
+        layer = st.sidebar.selectbox("Layer", clf.conv_layers, key="layer",
+                                     help="conv3 joins both branches; conv1 sees strokes.")
+    return method, layer
+
+
+def sidebar() -> Choice:
+    """Draw the sidebar; return the chosen classifier, method and layer."""
+    clf = model_picker()
+    st.sidebar.caption(card_line(clf))
+    method, layer = explanation_picker(clf)
+    return Choice(clf, method, layer)
+
+
+def current() -> Choice:
+    """The choice made in the sidebar on this run (set by app.py before the page runs)."""
+    return st.session_state["_choice"]

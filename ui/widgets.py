@@ -1,0 +1,96 @@
+"""Rendering helpers: predictions, histograms, heatmaps and preprocessing stages."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from model import Prediction
+from model.explain import Explanation, overlay
+from model.preprocessing import Preprocessed
+
+
+def enlarge(a: np.ndarray, size: int = 140) -> Image.Image:
+    """A small map (floats in [0, 1] or uint8) shown large with crisp pixels."""
+    a = np.asarray(a)
+    if a.dtype != np.uint8:
+        a = (np.clip(a, 0, 1) * 255).astype(np.uint8)
+    img = Image.fromarray(a)
+    scale = size / max(img.size)
+    return img.resize((max(round(img.width * scale), 1), max(round(img.height * scale), 1)),
+                      Image.Resampling.NEAREST)
+
+
+def prediction_header(pred: Prediction) -> None:
+    st.markdown(
+        f"<div class='dl-answer'><span class='dl-label'>{pred.class_name}</span>"
+        f"<span class='dl-prob'>{pred.probability:.1%} sure</span></div>",
+        unsafe_allow_html=True,
+    )
+
+
+def probability_chart(pred: Prediction, class_names: tuple[str, ...], height: int = 200) -> None:
+    """The probability of each class as bars, the winner highlighted.
+
+    Plain HTML rather than a chart library: it renders in the same frame as the
+    rest of the page, which keeps the draw loop instant.
+    """
+    bars = []
+    for i, (name, p) in enumerate(zip(class_names, pred.probabilities, strict=True)):
+        cls = "dl-bar dl-win" if i == pred.label else "dl-bar"
+        short = name if len(name) <= 6 else name[:5] + "."
+        bars.append(
+            f"<div class='dl-col' title='{name}: {p:.2%}'>"
+            f"<div class='dl-pct'>{p:.0%}</div>"
+            f"<div class='dl-track'><div class='{cls}' style='height:{max(p * 100, 0.5):.1f}%'>"
+            f"</div></div><div class='dl-name'>{short}</div></div>"
+        )
+    st.markdown(f"<div class='dl-hist' style='height:{height}px' role='img' "
+                f"aria-label='class probabilities'>{''.join(bars)}</div>",
+                unsafe_allow_html=True)
+
+
+def heatmap_views(e: Explanation, size: int = 280) -> tuple[np.ndarray, np.ndarray]:
+    """(overlay on the user's own image at full size, overlay on the 28x28 input)."""
+    on_input = overlay(np.asarray(enlarge(e.x, size)), e.heatmap)
+    if e.stages is None:
+        return on_input, on_input
+    return overlay(e.stages.original, e.heatmap_original), on_input
+
+
+STAGE_TITLES = ("your image", "ink found", "ink kept", "cropped", "fitted", "model input")
+
+
+def inspector(s: Preprocessed, size: int = 110) -> None:
+    """The preprocessing stages from the raw image to the 28x28 model input."""
+    stages = (s.original, s.ink, s.mask.astype(np.float32), s.cropped, s.fitted, s.x)
+    cols = st.columns(len(stages))
+    for col, title, img in zip(cols, STAGE_TITLES, stages, strict=True):
+        col.image(enlarge(img, size) if img.ndim == 2 else Image.fromarray(img).resize(
+            (size, max(round(size * img.shape[0] / img.shape[1]), 1))), caption=title)
+    st.caption(f"Polarity: {s.polarity}. Recipe: {s.recipe} "
+               + ("(fit 20x20, centre of mass at the centre of 28x28)." if s.recipe == "mnist"
+                  else "(longest side to 28, box centred)."))
+
+
+CSS = """
+<style>
+.dl-answer {display:flex; align-items:baseline; gap:1rem; margin:0.2rem 0 0.4rem 0;}
+.dl-label {font-size:4.2rem; font-weight:700; line-height:1;}
+.dl-prob {font-size:1.3rem; color:#52606d;}
+.block-container {padding-top:2.2rem; padding-left:2rem; padding-right:2rem; max-width:none;}
+.dl-hist {display:flex; gap:6px; align-items:stretch; margin-top:0.4rem;}
+.dl-col {flex:1; display:flex; flex-direction:column; align-items:center; min-width:0;}
+.dl-pct {font-size:0.72rem; color:#52606d; height:1.1rem;}
+.dl-track {flex:1; width:100%; display:flex; align-items:flex-end; background:#f3f4f6;
+           border-radius:3px;}
+.dl-bar {width:100%; background:#9aa5b1; border-radius:3px 3px 0 0;}
+.dl-win {background:#e4572e;}
+.dl-name {font-size:0.8rem; margin-top:3px; white-space:nowrap;}
+</style>
+"""
+
+
+def style() -> None:
+    st.markdown(CSS, unsafe_allow_html=True)
