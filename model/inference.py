@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from model.artifacts import Artifact, load_keras_model, resolve
-from model.preprocessing import ImageError, ImageInput, Preprocessed, preprocess_stages
+from model.preprocessing import (
+    MAX_PIXELS,
+    ImageError,
+    ImageInput,
+    Preprocessed,
+    preprocess_stages,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -146,9 +152,9 @@ class Classifier:
         return conv_layer_names(self.net)
 
     # -------------------------------------------------------------- inputs
-    def preprocess_stages(self, image: ImageInput) -> Preprocessed:
+    def preprocess_stages(self, image: ImageInput, max_pixels: int = MAX_PIXELS) -> Preprocessed:
         """Every preprocessing stage for `image`, with this model's recipe."""
-        return preprocess_stages(image, self.recipe)
+        return preprocess_stages(image, self.recipe, max_pixels)
 
     def preprocess_many(self, images: Sequence[ImageInput]) -> list[Preprocessed | ImageError]:
         """Preprocess each image; a bad one yields its ImageError instead of raising."""

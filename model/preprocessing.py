@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -52,6 +51,10 @@ class ImageError(ValueError):
 
 class BlankImageError(ImageError):
     """The image holds no ink: nothing was drawn or written on it."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image has more pixels than allowed (a decompression bomb, or just huge)."""
 
 
 @dataclass(frozen=True)
@@ -113,26 +116,22 @@ def _decode(image: ImageInput, max_pixels: int) -> Image.Image:
     else:
         raise ImageError(f"unsupported input type {type(image).__name__}")
 
-    previous = Image.MAX_IMAGE_PIXELS
     try:
-        Image.MAX_IMAGE_PIXELS = max_pixels
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(source)
-            w, h = img.size
-            if w * h > max_pixels:
-                raise ImageError(
-                    f"the image is too large ({w}x{h} pixels; the limit is {max_pixels:,} pixels)"
-                )
-            img.load()  # decode now, so corrupt data fails here
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"the image is too large to decode safely ({exc})") from exc
+        img = Image.open(source)  # reads the header only
+        w, h = img.size
+        # Our own cap, checked before decoding; no global PIL state is touched, so
+        # concurrent requests with different caps are safe.
+        if w * h > max_pixels:
+            raise ImageTooLargeError(
+                f"the image is too large ({w}x{h} pixels; the limit is {max_pixels:,} pixels)"
+            )
+        img.load()  # decode now, so corrupt data fails here
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"the image is too large to decode safely ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise ImageError("not an image, or a format that cannot be read") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"the image is corrupt or truncated ({exc})") from exc
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
     if getattr(img, "n_frames", 1) > 1:
         img.seek(0)  # animated GIF/WebP, multi-page TIFF: the first frame
     try:

@@ -132,7 +132,7 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path:
         ),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.patience),
         keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.3, patience=2, min_lr=1e-5, verbose=1
+            monitor="val_loss", factor=0.3, patience=recipe.lr_patience, min_lr=1e-5, verbose=1
         ),
     ]
     if cfg.tensorboard:

@@ -1,0 +1,1 @@
+"""DigitLens' inference server: a thin HTTP layer over `model/`."""

@@ -1,0 +1,64 @@
+"""`python -m server`: run the inference server with uvicorn.
+
+Every flag has a DIGITLENS_* environment variable (flags win), e.g.
+DIGITLENS_PORT=9000 DIGITLENS_MAX_BODY_BYTES=1000000 python -m server --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+
+from server.config import ServerConfig
+
+
+def parse_args(argv: list[str] | None = None) -> ServerConfig:
+    base = ServerConfig.from_env()
+    p = argparse.ArgumentParser(
+        prog="python -m server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default=base.host, help="bind address (default: loopback only)")
+    p.add_argument("--port", type=int, default=base.port)
+    p.add_argument("--workers", type=int, default=base.workers, help="processes")
+    p.add_argument("--default-model", default=base.default_model)
+    p.add_argument("--models", default=",".join(base.models), help="comma-separated to load")
+    p.add_argument("--max-body-bytes", type=int, default=base.max_body_bytes)
+    p.add_argument("--max-pixels", type=int, default=base.max_pixels)
+    p.add_argument("--max-files", type=int, default=base.max_files)
+    p.add_argument("--batch-max-size", type=int, default=base.batch_max_size)
+    p.add_argument("--batch-max-wait-ms", type=float, default=base.batch_max_wait_ms)
+    p.add_argument("--log-level", default=base.log_level)
+    args = vars(p.parse_args(argv))
+    args["models"] = tuple(m for m in args["models"].split(",") if m)
+    return dataclasses.replace(base, **args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    cfg = parse_args(argv)
+    # Workers are separate processes: they read the configuration from the environment.
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        os.environ[f"DIGITLENS_{f.name.upper()}"] = (
+            ",".join(value) if isinstance(value, tuple) else str(value)
+        )
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    uvicorn.run(
+        "server.main:create_app",
+        factory=True,
+        host=cfg.host,
+        port=cfg.port,
+        workers=cfg.workers,
+        log_level=cfg.log_level,
+        access_log=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Micro-batching: concurrent requests share one model call.
+
+Each request submits its (28, 28) input and awaits its row of probabilities.
+A single worker task takes the first waiting input, gathers more for at most
+`max_wait` seconds (or until `max_size`), runs one batched call in a thread,
+and answers everyone. While a call runs, new requests queue up, so batches
+grow with the load by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    probabilities: np.ndarray  # (10,)
+    batch_size: int
+    queue_ms: float
+    inference_ms: float
+
+
+class MicroBatcher:
+    def __init__(
+        self,
+        fn: Callable[[np.ndarray], np.ndarray],
+        max_size: int = 64,
+        max_wait_s: float = 0.002,
+        on_batch: Callable[[int, float], None] | None = None,
+    ):
+        self._fn = fn
+        self._max_size = max_size
+        self._max_wait = max_wait_s
+        self._on_batch = on_batch
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batcher")
+        self._task: asyncio.Task | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def submit(self, x: np.ndarray) -> BatchResult:
+        """Queue one (28, 28) input; return its probabilities once its batch has run."""
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((x, future, time.perf_counter()))
+        return await future
+
+    async def _gather(self) -> list:
+        batch = [await self._queue.get()]
+        deadline = time.perf_counter() + self._max_wait
+        while len(batch) < self._max_size:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._gather()
+            live = [item for item in batch if not item[1].done()]  # skip cancelled clients
+            if not live:
+                continue
+            x = np.stack([item[0] for item in live])
+            start = time.perf_counter()
+            try:
+                probs = await loop.run_in_executor(self._executor, self._fn, x)
+            except Exception as exc:  # answer everyone, keep serving
+                for _, future, _ in live:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            ms = (time.perf_counter() - start) * 1e3
+            if self._on_batch:
+                self._on_batch(len(live), ms / 1e3)
+            for (_, future, queued), p in zip(live, probs, strict=True):
+                if not future.done():
+                    future.set_result(BatchResult(p, len(live), (start - queued) * 1e3, ms))

@@ -1,0 +1,40 @@
+"""Server settings: a frozen dataclass with defaults, overridden by DIGITLENS_* variables
+and then by command-line flags. Nothing here does work at import."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+
+from model.artifacts import BUNDLED
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"  # loopback only unless asked otherwise
+    port: int = 8000
+    workers: int = 1
+    default_model: str = "mnist-cnn"
+    models: tuple[str, ...] = BUNDLED  # loaded at start-up
+    max_body_bytes: int = 8 * 2**20  # a request body above this gets 413
+    max_pixels: int = 25_000_000  # an image above this gets 413 (decompression bombs)
+    max_files: int = 64  # files in one multipart request
+    batch_max_size: int = 64  # requests answered by one model call
+    batch_max_wait_ms: float = 2.0  # how long the first request waits for company
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
+        """Defaults overridden by DIGITLENS_<FIELD> variables (e.g. DIGITLENS_PORT=9000)."""
+        env = os.environ if environ is None else environ
+        changes = {}
+        for f in fields(cls):
+            raw = env.get(f"DIGITLENS_{f.name.upper()}")
+            if raw is None:
+                continue
+            default = getattr(cls, f.name)
+            if isinstance(default, tuple):
+                changes[f.name] = tuple(v.strip() for v in raw.split(",") if v.strip())
+            else:
+                changes[f.name] = type(default)(raw)
+        return replace(cls(), **changes)

@@ -1,0 +1,251 @@
+"""The HTTP API: predict, explain, models, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from model import Classifier
+from model.explain import METHODS, ExplanationError, available_methods, explain, overlay
+from model.preprocessing import BlankImageError, ImageError, ImageTooLargeError
+from server import schemas
+from server.batching import MicroBatcher
+from server.errors import ApiError
+
+router = APIRouter()
+
+IMAGE_TYPES = ("image/", "application/octet-stream")
+OVERLAY_SIDE = 280  # the overlay PNG's longest side
+
+
+@dataclass
+class Served:
+    clf: Classifier
+    batcher: MicroBatcher
+
+
+def _served(request: Request, name: str | None) -> Served:
+    models: dict[str, Served] = request.app.state.models
+    name = name or request.app.state.config.default_model
+    if name not in models:
+        raise ApiError(404, "unknown_model", f"no model {name!r}; available: {', '.join(models)}")
+    return models[name]
+
+
+async def _read_images(request: Request) -> tuple[list[tuple[str | None, bytes]], bool]:
+    """([(filename, bytes)], is_multipart) from a raw image body or multipart/form-data."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        cfg = request.app.state.config
+        try:
+            form = await request.form(max_files=cfg.max_files, max_fields=cfg.max_files)
+        except ApiError:
+            raise
+        except Exception as exc:  # malformed multipart, too many files
+            raise ApiError(400, "bad_multipart", f"cannot read the form: {exc}") from exc
+        files = [(v.filename, await v.read()) for _, v in form.multi_items() if hasattr(v, "read")]
+        if not files:
+            raise ApiError(422, "no_files", "the form holds no files; send images as file fields")
+        return files, True
+    if not ctype.startswith(IMAGE_TYPES):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"send an image (Content-Type image/png, image/jpeg, ...) or "
+            f"multipart/form-data, not {ctype or 'no Content-Type'!r}",
+        )
+    return [(None, await request.body())], False
+
+
+def _image_error(exc: ImageError) -> ApiError:
+    if isinstance(exc, BlankImageError):
+        return ApiError(422, "blank_image", str(exc))
+    if isinstance(exc, ImageTooLargeError):
+        return ApiError(413, "image_too_large", str(exc))
+    if "empty" in str(exc):
+        return ApiError(400, "empty_body", str(exc))
+    return ApiError(400, "not_an_image", str(exc))
+
+
+async def _predict_one(
+    request: Request, served: Served, filename: str | None, data: bytes
+) -> schemas.Prediction:
+    cfg = request.app.state.config
+    metrics = request.app.state.metrics
+    start = time.perf_counter()
+    try:
+        stages = await run_in_threadpool(served.clf.preprocess_stages, data, cfg.max_pixels)
+    except ImageError as exc:
+        metrics.images.labels(served.clf.name, "rejected").inc()
+        raise _image_error(exc) from exc
+    prep_ms = (time.perf_counter() - start) * 1e3
+    result = await served.batcher.submit(stages.x)
+    metrics.images.labels(served.clf.name, "predicted").inc()
+    pred = served.clf.to_prediction(result.probabilities)
+    return schemas.Prediction(
+        label=pred.label,
+        class_name=pred.class_name,
+        probability=pred.probability,
+        probabilities=[float(p) for p in pred.probabilities],
+        model=served.clf.name,
+        batch_size=result.batch_size,
+        filename=filename,
+        timings=schemas.Timings(
+            preprocess_ms=round(prep_ms, 3),
+            queue_ms=round(result.queue_ms, 3),
+            inference_ms=round(result.inference_ms, 3),
+            total_ms=round((time.perf_counter() - start) * 1e3, 3),
+        ),
+    )
+
+
+ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 404, 413, 415, 422)}
+MODEL_QUERY = Query(None, description="a bundled model name (default: the server's default)")
+
+
+@router.post(
+    "/v1/predict",
+    response_model=schemas.Prediction | schemas.BatchPrediction,
+    responses=ERRORS,
+    summary="Read the digit in one image, or in each of several",
+)
+async def predict(request: Request, model: str | None = MODEL_QUERY):
+    """The body is raw image bytes (`Content-Type: image/png`, `image/jpeg`, ...), or
+    `multipart/form-data` with one or more image files. A raw body answers one
+    prediction; a form answers `results`, one per file, each a prediction or an error."""
+    served = _served(request, model)
+    files, multipart = await _read_images(request)
+    if not multipart:
+        return await _predict_one(request, served, *files[0])
+
+    async def one(name, data):
+        try:
+            return await _predict_one(request, served, name, data)
+        except ApiError as exc:
+            return schemas.ItemError(filename=name, error=exc.detail_model)
+
+    results = await asyncio.gather(*(one(n, d) for n, d in files))
+    return schemas.BatchPrediction(model=served.clf.name, results=list(results))
+
+
+@router.post(
+    "/v1/explain",
+    response_model=schemas.Explanation,
+    responses=ERRORS,
+    summary="Predict and explain one image",
+)
+async def explain_image(
+    request: Request,
+    model: str | None = MODEL_QUERY,
+    method: str = Query("gradcam", description=f"one of: {', '.join(METHODS)}"),
+    layer: str | None = Query(None, description="conv1 ... conv3 (default conv3)"),
+):
+    served = _served(request, model)
+    files, _ = await _read_images(request)
+    if len(files) != 1:
+        raise ApiError(422, "one_image", f"explain takes one image, got {len(files)}")
+    cfg = request.app.state.config
+    start = time.perf_counter()
+    try:
+        stages = await run_in_threadpool(served.clf.preprocess_stages, files[0][1], cfg.max_pixels)
+    except ImageError as exc:
+        raise _image_error(exc) from exc
+    prep_ms = (time.perf_counter() - start) * 1e3
+    try:
+        t = time.perf_counter()
+        e = await run_in_threadpool(explain, served.clf, stages, method, layer)
+        infer_ms = (time.perf_counter() - t) * 1e3
+    except ExplanationError as exc:
+        raise ApiError(422, "bad_explanation", str(exc)) from exc
+    img = stages.original
+    scale = OVERLAY_SIDE / max(img.shape[:2])
+    png = io.BytesIO()
+    from PIL import Image
+
+    shown = Image.fromarray(overlay(img, e.heatmap_original))
+    if scale < 1:
+        shown = shown.resize(
+            (max(round(shown.width * scale), 1), max(round(shown.height * scale), 1))
+        )
+    shown.save(png, "PNG")
+    pred = served.clf.to_prediction(e.probabilities)
+    total = (time.perf_counter() - start) * 1e3
+    return schemas.Explanation(
+        prediction=schemas.Prediction(
+            label=pred.label,
+            class_name=pred.class_name,
+            probability=pred.probability,
+            probabilities=[float(p) for p in pred.probabilities],
+            model=served.clf.name,
+            batch_size=1,
+            filename=files[0][0],
+            timings=schemas.Timings(
+                preprocess_ms=round(prep_ms, 3),
+                queue_ms=0.0,
+                inference_ms=round(infer_ms, 3),
+                total_ms=round(total, 3),
+            ),
+        ),
+        method=e.method,
+        layer=e.layer,
+        heatmap=np.round(e.heatmap, 4).tolist(),
+        overlay_png_base64=base64.b64encode(png.getvalue()).decode(),
+    )
+
+
+def _summary(clf: Classifier) -> schemas.ModelSummary:
+    card = clf.card
+    return schemas.ModelSummary(
+        name=clf.name,
+        dataset=card.get("dataset"),
+        class_names=list(clf.class_names),
+        accuracy=card.get("metrics", {}).get("accuracy"),
+        parameters=card.get("parameters"),
+        preprocessing=clf.recipe,
+        runtime=clf.runtime.name,
+        methods=available_methods(clf),
+        layers=list(clf.conv_layers),
+    )
+
+
+@router.get("/v1/models", response_model=list[schemas.ModelSummary], summary="Loaded models")
+async def models(request: Request):
+    return [_summary(s.clf) for s in request.app.state.models.values()]
+
+
+@router.get("/v1/models/{name}", summary="A model's full card", responses=ERRORS)
+async def model_card(request: Request, name: str) -> dict:
+    return _served(request, name).clf.card
+
+
+@router.get("/healthz", response_model=schemas.Health, summary="Liveness")
+async def healthz():
+    return schemas.Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=schemas.Health,
+    summary="Readiness",
+    responses={503: {"model": schemas.ErrorResponse}},
+)
+async def readyz(request: Request):
+    served = getattr(request.app.state, "models", {})
+    if not served or not all(s.batcher.running for s in served.values()):
+        raise ApiError(503, "not_ready", "models are still loading")
+    return schemas.Health(status="ready")
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request):
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

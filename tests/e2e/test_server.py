@@ -1,0 +1,182 @@
+"""The real server under uvicorn on a free port, over real HTTP."""
+
+import concurrent.futures
+import io
+import re
+import sys
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import drawn_digit
+from tests.e2e.conftest import ARTIFACTS, free_port, start
+
+pytestmark = pytest.mark.e2e
+MAX_BODY = 2_000_000
+MAX_PIXELS = 4_000_000
+
+
+@pytest.fixture(scope="module")
+def url():
+    port = free_port()
+    proc, log = start([sys.executable, "-m", "server", "--port", str(port),
+                       "--max-body-bytes", str(MAX_BODY), "--max-pixels", str(MAX_PIXELS),
+                       "--batch-max-wait-ms", "5"],
+                      f"http://127.0.0.1:{port}/readyz", ARTIFACTS / "server.log")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+def encode(img, fmt="PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def post(url, path, data, ctype="image/png", **params):
+    return httpx.post(url + path, content=data, headers={"Content-Type": ctype},
+                      params=params, timeout=60)
+
+
+@pytest.mark.parametrize(("digit", "fmt"), [(0, "PNG"), (1, "JPEG"), (4, "BMP"), (7, "WEBP")])
+def test_predicts_real_digits(url, digit, fmt):
+    r = post(url, "/v1/predict", encode(drawn_digit(digit).convert("RGB"), fmt),
+             f"image/{fmt.lower()}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["label"] == digit and body["model"] == "mnist-cnn"
+    assert len(body["probabilities"]) == 10 and body["probability"] > 0.5
+    assert set(body["timings"]) == {"preprocess_ms", "queue_ms", "inference_ms", "total_ms"}
+
+
+def test_other_bundled_model_by_query(url):
+    r = post(url, "/v1/predict", encode(drawn_digit(7)), model="mnist-mlp")
+    assert r.status_code == 200 and r.json()["model"] == "mnist-mlp"
+
+
+def test_multipart_batch_with_a_bad_file(url):
+    files = [("files", ("seven.png", encode(drawn_digit(7)), "image/png")),
+             ("files", ("one.png", encode(drawn_digit(1)), "image/png")),
+             ("files", ("junk.png", b"nope", "image/png"))]
+    r = httpx.post(url + "/v1/predict", files=files, timeout=60)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x.get("label") for x in results[:2]] == [7, 1]
+    assert results[2]["filename"] == "junk.png" and results[2]["error"]["code"] == "not_an_image"
+
+
+def bomb() -> bytes:
+    return encode(Image.new("L", (3000, 3000)))  # 9 MP of zeros: ~9 KB of PNG
+
+
+@pytest.mark.parametrize(
+    ("data", "ctype", "params", "status", "code"),
+    [
+        (b"this is text", "text/plain", {}, 415, "unsupported_media_type"),
+        (b"GIF89a not really", "image/gif", {}, 400, "not_an_image"),
+        (encode(drawn_digit(7))[:200], "image/png", {}, 400, "not_an_image"),
+        (b"", "image/png", {}, 400, "empty_body"),
+        (encode(Image.new("L", (280, 280))), "image/png", {}, 422, "blank_image"),
+        (bomb(), "image/png", {}, 413, "image_too_large"),
+        (b"\0" * (MAX_BODY + 1), "image/png", {}, 413, "body_too_large"),
+        (encode(drawn_digit(7)), "image/png", {"model": "resnet"}, 404, "unknown_model"),
+    ],
+    ids=["text", "corrupt", "truncated", "zero-bytes", "blank", "bomb", "oversized",
+         "unknown-model"],
+)
+def test_bad_input_gets_a_clear_4xx(url, data, ctype, params, status, code):
+    r = post(url, "/v1/predict", data, ctype, **params)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code
+    assert "Traceback" not in r.text
+
+
+def test_chunked_body_over_the_limit(url):
+    def chunks():
+        for _ in range(MAX_BODY // 65536 + 2):
+            yield b"\0" * 65536
+
+    r = httpx.post(url + "/v1/predict", content=chunks(), headers={"Content-Type": "image/png"},
+                   timeout=60)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"method": "magic"}, "unknown explanation method"),
+    ({"layer": "fc1"}, "unknown layer"),
+    ({"model": "mnist-mlp", "method": "gradcam"}, "has none"),
+])
+def test_bad_explanation_requests(url, params, message):
+    r = post(url, "/v1/explain", encode(drawn_digit(7)), **params)
+    assert r.status_code == 422 and message in r.json()["error"]["message"]
+
+
+def test_explain_returns_prediction_map_and_overlay(url):
+    r = post(url, "/v1/explain", encode(drawn_digit(7)), method="gradcam", layer="conv2_1")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["prediction"]["label"] == 7 and body["layer"] == "conv2_1"
+    heat = np.array(body["heatmap"])
+    assert heat.shape == (28, 28) and heat.min() >= 0 and heat.max() <= 1
+    import base64
+
+    overlay = Image.open(io.BytesIO(base64.b64decode(body["overlay_png_base64"])))
+    assert overlay.size == (280, 280) and overlay.mode == "RGB"
+
+
+def test_still_serving_after_bad_input(url):
+    for data in (b"", b"junk", bomb()):
+        post(url, "/v1/predict", data)
+    assert httpx.get(url + "/healthz").json() == {"status": "ok"}
+    assert post(url, "/v1/predict", encode(drawn_digit(1))).json()["label"] == 1
+
+
+def test_concurrent_requests_are_batched_and_match_unbatched(url):
+    images = [encode(drawn_digit(d, offset=(k * 7 - 20, k * 5 - 20)))
+              for k in range(8) for d in (0, 1, 4, 7)]
+    sequential = [post(url, "/v1/predict", im).json() for im in images]
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        concurrent_ = list(pool.map(lambda im: post(url, "/v1/predict", im).json(), images))
+    for a, b in zip(sequential, concurrent_, strict=True):
+        assert a["label"] == b["label"]
+        np.testing.assert_allclose(a["probabilities"], b["probabilities"], atol=1e-5)
+    assert max(b["batch_size"] for b in concurrent_) > 1
+
+
+def metric(text: str, name: str, **labels) -> float:
+    sel = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    m = re.search(rf"^{re.escape(name)}\{{{re.escape(sel)}\}} ([0-9.e+]+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_metrics_counters_move(url):
+    before = httpx.get(url + "/metrics").text
+    for _ in range(3):
+        post(url, "/v1/predict", encode(drawn_digit(4)))
+    post(url, "/v1/predict", b"junk")
+    after = httpx.get(url + "/metrics").text
+    ok = dict(route="/v1/predict", method="POST", status="200")
+    bad = dict(route="/v1/predict", method="POST", status="400")
+    assert metric(after, "digitlens_requests_total", **ok) - metric(
+        before, "digitlens_requests_total", **ok) == 3
+    assert metric(after, "digitlens_requests_total", **bad) > metric(
+        before, "digitlens_requests_total", **bad)
+    assert metric(after, "digitlens_batch_size_count", model="mnist-cnn") > metric(
+        before, "digitlens_batch_size_count", model="mnist-cnn")
+    assert "digitlens_request_seconds_bucket" in after
+
+
+def test_models_health_and_docs(url):
+    models = httpx.get(url + "/v1/models").json()
+    assert {m["name"] for m in models} == {"mnist-cnn", "mnist-mlp", "fashion-cnn"}
+    mlp = next(m for m in models if m["name"] == "mnist-mlp")
+    assert mlp["methods"] == ["saliency", "smoothgrad"] and mlp["layers"] == []
+    assert httpx.get(url + "/v1/models/mnist-cnn").json()["metrics"]["accuracy"] > 0.99
+    assert httpx.get(url + "/readyz").status_code == 200
+    assert httpx.get(url + "/docs").status_code == 200
+    assert "/v1/predict" in httpx.get(url + "/openapi.json").json()["paths"]
+    assert httpx.get(url + "/v1/predict").status_code == 405

@@ -1,0 +1,50 @@
+"""Exports: a verified ONNX file recorded in the card, and a servable SavedModel."""
+
+import json
+
+import numpy as np
+import pytest
+
+from model.architecture import CNNConfig, build_cnn
+from model.export import export_onnx, export_savedmodel, main
+from model.inference import file_sha256, load_classifier
+
+TINY = CNNConfig(conv1_filters=4, conv2_filters=4, conv3_filters=4, fc1_units=8, fc2_units=8)
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    path = tmp_path / "tiny.keras"
+    build_cnn(TINY).save(path)
+    return path
+
+
+def test_onnx_export_matches_and_is_recorded(tiny_model):
+    out = export_onnx(tiny_model)
+    card = json.loads(tiny_model.with_suffix(".json").read_text())
+    assert card["runtimes"]["onnx"]["keras_sha256"] == file_sha256(tiny_model)
+    assert card["runtimes"]["onnx"]["max_abs_diff_random"] < 1e-4
+    fast, ref = load_classifier(tiny_model), load_classifier(tiny_model, runtime="keras")
+    assert fast.runtime.name == "onnxruntime" and out.is_file()
+    x = np.random.default_rng(1).random((16, 28, 28), dtype=np.float32)
+    np.testing.assert_allclose(fast.probabilities(x), ref.probabilities(x), atol=1e-5)
+
+
+def test_savedmodel_has_a_serving_signature(tiny_model, tmp_path):
+    import tensorflow as tf
+
+    out = export_savedmodel(tiny_model, tmp_path / "serving" / "tiny" / "1")
+    loaded = tf.saved_model.load(str(out))
+    fn = loaded.signatures["serving_default"]
+    spec = fn.structured_input_signature[1]["image"]
+    assert spec.shape.as_list() == [None, 28, 28, 1] and spec.dtype == tf.float32
+    assert list(fn.structured_outputs) == ["probabilities"]
+    x = np.random.default_rng(2).random((3, 28, 28, 1), dtype=np.float32)
+    got = fn(image=tf.constant(x))["probabilities"].numpy()
+    ref = load_classifier(tiny_model, runtime="keras").probabilities(x)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_cli_reports_unknown_models(capsys):
+    assert main(["--model", "nope"]) == 1
+    assert "nope" in capsys.readouterr().err
