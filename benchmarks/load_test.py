@@ -25,6 +25,7 @@ from statistics import median
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+MAX_SOAK_GROWTH = 0.05  # "no memory growth beyond a few percent"
 
 
 @dataclass
@@ -77,7 +78,8 @@ def launch(cmd: list[str], health: str) -> subprocess.Popen:
             if httpx.get(health, timeout=2).status_code == 200:
                 return proc
         except httpx.HTTPError:
-            time.sleep(0.3)
+            pass
+        time.sleep(0.3)
     proc.kill()
     raise RuntimeError(f"{cmd} did not become healthy")
 
@@ -228,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(sizes) == 2:
         total, count = (float(s.split()[-1]) for s in sizes)
         print(f"mean batch size on the DigitLens server: {total / max(count, 1):.1f}")
+    growth = [r.rss_end_mb / r.rss_start_mb - 1 for r in results if r.name.startswith("DigitLens")]
+    if args.soak and growth and growth[0] > MAX_SOAK_GROWTH:
+        print(f"FAIL: server memory grew {growth[0]:.1%} (> {MAX_SOAK_GROWTH:.0%})")
+        return 1
     return 1 if any(r.errors for r in results) else 0
 
 

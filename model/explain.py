@@ -166,8 +166,10 @@ class FusedGradCAM:
         )
         def run(x, target):
             with tf.GradientTape() as tape:
+                # Watching the input records every op after it, so the map has gradients
+                # even where layers are frozen (no trainable variables to watch).
+                tape.watch(x)
                 fmap, head = self._sub(x, training=False)  # (N, h, w, C), (N, D)
-                tape.watch(fmap)
                 if self._dense:
                     logits = tf.matmul(head, kernel) + bias  # (N, 10)
                 else:
@@ -313,8 +315,12 @@ def explain(
     )
 
 
-def explain_many(clf: Classifier, sources: list[Preprocessed], method: str = DEFAULT_METHOD,
-                 layer: str | None = None) -> list[Explanation]:
+def explain_many(
+    clf: Classifier,
+    sources: list[Preprocessed],
+    method: str = DEFAULT_METHOD,
+    layer: str | None = None,
+) -> list[Explanation]:
     """Explain several inputs; Grad-CAM runs them as one batch through the fused pass."""
     layer = check(clf, method, layer)
     if method != "gradcam" or not sources:
@@ -324,7 +330,6 @@ def explain_many(clf: Classifier, sources: list[Preprocessed], method: str = DEF
         Explanation(method, layer, int(k), clf.class_names[int(k)], float(p[int(k)]), p, m, s.x, s)
         for s, p, m, k in zip(sources, probs, maps, labels, strict=True)
     ]
-
 
 
 def overlay(

@@ -96,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"bundled name or .keras path (repeatable; default: all of {BUNDLED})",
     )
     p.add_argument("--format", choices=["onnx", "savedmodel"], default="onnx")
-    p.add_argument("--out", type=Path,
-                   help="savedmodel: the version folder (default serving/<name>/1)")
+    p.add_argument(
+        "--out", type=Path, help="savedmodel: the version folder (default serving/<name>/1)"
+    )
     args = p.parse_args(argv)
     names = args.model or BUNDLED
     if args.out and len(names) > 1:
@@ -108,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.format == "onnx":
                 path = export_onnx(keras_path)
             else:
-                path = export_savedmodel(keras_path,
-                                         args.out or Path("serving") / keras_path.stem / "1")
+                path = export_savedmodel(
+                    keras_path, args.out or Path("serving") / keras_path.stem / "1"
+                )
         except (LookupError, ValueError, RuntimeError) as exc:
             print(f"error: {name}: {exc}", file=sys.stderr)
             return 1

@@ -192,7 +192,9 @@ class Classifier:
 
     def predict_batch(self, images: Sequence[ImageInput]) -> list[Prediction]:
         """Preprocess each image, then predict all of them in one batched call."""
-        x = np.stack([self.preprocess(img) for img in images]) if images else np.zeros((0, 28, 28))
+        if len(images) == 0:
+            return []
+        x = np.stack([self.preprocess(img) for img in images])
         return [self.to_prediction(p) for p in self.probabilities(x)]
 
     # -------------------------------------------------------------- explanations

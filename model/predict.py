@@ -97,21 +97,32 @@ def count_samples(path: Path, fps: float) -> int | None:
 
 
 def _stem(item: Item) -> str:
-    name = "__".join(item.path.with_suffix("").parts[-3:]).lstrip("._")
+    """A flat, unique-enough output name: the last folders and the file name, suffix kept."""
+    parts = [p for p in item.path.parts[-3:] if p not in (item.path.anchor, "..", ".")]
+    name = "__".join(parts).lstrip("._") or "input"
     return name if item.frame is None else f"{name}.f{item.frame:06d}"
 
 
-def _write_explanation(clf, item: Item, stages, method: str, layer: str | None, out: Path) -> None:
+def _write_explanation(clf, item: Item, stages, method: str, layer: str | None, out: Path) -> dict:
+    """Write the overlay (.png) and the 28x28 map (.npy); describe them, with faithfulness."""
     from PIL import Image
 
     from model.explain import explain, overlay
+    from model.faithfulness import faithfulness
 
     e = explain(clf, stages, method=method, layer=layer)
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / f"{_stem(item)}.{method}.npy", e.heatmap)
-    Image.fromarray(overlay(stages.original, e.heatmap_original)).save(
-        out / f"{_stem(item)}.{method}.png"
-    )
+    npy, png = out / f"{_stem(item)}.{method}.npy", out / f"{_stem(item)}.{method}.png"
+    np.save(npy, e.heatmap)
+    Image.fromarray(overlay(stages.original, e.heatmap_original)).save(png)
+    score = faithfulness(clf.probabilities, e.x, e.heatmap, e.label).score
+    return {
+        "method": method,
+        "layer": e.layer,
+        "faithfulness": round(score, 4),
+        "map": str(npy),
+        "overlay": str(png),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,13 +168,15 @@ def run(args: argparse.Namespace) -> int:
             record = {"path": str(item.path), **pred.to_dict()}
             if item.frame is not None:
                 record.update(frame=item.frame, time_s=item.time_s)
+            if args.explain:
+                record["explanation"] = _write_explanation(
+                    clf, item, stages, args.explain, args.layer, args.out
+                )
             if args.json:
-                print(json.dumps(record))
+                print(json.dumps(record), flush=True)
             else:
                 where = "" if item.frame is None else f" frame {item.frame} ({item.time_s:.2f}s)"
                 print(f"{item.path}{where}: {pred.class_name} ({pred.probability:.1%})")
-            if args.explain:
-                _write_explanation(clf, item, stages, args.explain, args.layer, args.out)
         batch.clear()
 
     progress = tqdm(

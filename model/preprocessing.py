@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,8 @@ ImageInput = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
 MAX_PIXELS = 50_000_000
 #: Ink analysis runs on a copy whose longest side is at most this (speed on phone photos).
 WORKING_SIDE = 448
+#: The copy kept for display and heatmap overlays: longest side at most this.
+DISPLAY_SIDE = 1024
 #: Below this contrast (0..1) between ink and background there is nothing drawn.
 MIN_CONTRAST = 0.12
 #: Specks smaller than this fraction of the largest ink component are noise.
@@ -57,17 +60,22 @@ class ImageTooLargeError(ImageError):
     """The image has more pixels than allowed (a decompression bomb, or just huge)."""
 
 
+class EmptyImageError(ImageError):
+    """The input has no bytes at all."""
+
+
 @dataclass(frozen=True)
 class Geometry:
-    """How the 28x28 input maps back onto the original image.
+    """How the 28x28 input maps back onto the (display copy of the) original image.
 
-    The working copy is the original scaled by `work_scale`; `box` (y0, y1, x0, x1)
-    is the crop in working pixels; the crop was resized to `fitted_hw` and pasted
-    with its top-left corner at `offset` (row, col) in the 28x28 field.
+    The ink was analysed on a working copy of `work_hw` pixels; `box` (y0, y1,
+    x0, x1) is the crop in working pixels; the crop was resized to `fitted_hw`
+    and pasted with its top-left corner at `offset` (row, col) in the 28x28
+    field. `display_hw` is the size of `Preprocessed.original`.
     """
 
-    original_hw: tuple[int, int]
-    work_scale: float
+    display_hw: tuple[int, int]
+    work_hw: tuple[int, int]
     box: tuple[int, int, int, int]
     fitted_hw: tuple[int, int]
     offset: tuple[int, int]
@@ -77,7 +85,7 @@ class Geometry:
 class Preprocessed:
     """Every stage, for inspection. All maps are float32 in [0, 1]."""
 
-    original: np.ndarray  # (H, W, 3) uint8, EXIF-rotated, alpha flattened for display
+    display: Image.Image  # the input, EXIF-rotated, longest side <= DISPLAY_SIDE
     gray: np.ndarray  # (h, w) luminance of the working copy
     ink: np.ndarray  # (h, w) ink strength, background removed, polarity fixed
     mask: np.ndarray  # (h, w) bool, the ink that was kept (specks removed)
@@ -88,8 +96,13 @@ class Preprocessed:
     polarity: Literal["dark-on-light", "light-on-dark", "alpha"]
     recipe: Recipe
 
+    @cached_property
+    def original(self) -> np.ndarray:
+        """(H, W, 3) uint8 for display: transparency shown over black, like the canvas."""
+        return _display_rgb(self.display)
+
     def project_back(self, heatmap: np.ndarray) -> np.ndarray:
-        """A (28, 28) map on the model input -> (H, W) float32 on the original image."""
+        """A (28, 28) map on the model input -> (H, W) float32 on `original`."""
         return project_back(heatmap, self.geometry)
 
 
@@ -104,14 +117,14 @@ def _decode(image: ImageInput, max_pixels: int) -> Image.Image:
         return _from_array(image)
     if isinstance(image, (bytes, bytearray)):
         if not image:
-            raise ImageError("the file is empty (0 bytes)")
+            raise EmptyImageError("the file is empty (0 bytes)")
         source: object = io.BytesIO(image)
     elif isinstance(image, (str, os.PathLike)):
         path = Path(image)
         if not path.is_file():
             raise ImageError(f"no such file: {path}")
         if path.stat().st_size == 0:
-            raise ImageError("the file is empty (0 bytes)")
+            raise EmptyImageError("the file is empty (0 bytes)")
         source = path
     else:
         raise ImageError(f"unsupported input type {type(image).__name__}")
@@ -125,7 +138,11 @@ def _decode(image: ImageInput, max_pixels: int) -> Image.Image:
             raise ImageTooLargeError(
                 f"the image is too large ({w}x{h} pixels; the limit is {max_pixels:,} pixels)"
             )
+        if img.format == "JPEG" and max(w, h) > 2 * DISPLAY_SIDE:
+            img.draft(img.mode, (DISPLAY_SIDE, DISPLAY_SIDE))  # decode at 1/2..1/8 scale
         img.load()  # decode now, so corrupt data fails here
+    except ImageError:
+        raise
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"the image is too large to decode safely ({exc})") from exc
     except UnidentifiedImageError as exc:
@@ -157,24 +174,55 @@ def _from_array(a: np.ndarray) -> Image.Image:
     return Image.fromarray(a)
 
 
+_NATIVE = ("L", "LA", "RGB", "RGBA", "I", "F")
+
+
+def _normalise_mode(img: Image.Image) -> Image.Image:
+    """Any PIL mode -> L, LA, RGB, RGBA, I (16/32-bit integer) or F; keeps transparency."""
+    if img.mode in _NATIVE:
+        return img
+    try:
+        if img.mode.startswith("I;16"):
+            return img.convert("I")
+        if img.mode in ("P", "PA") or "transparency" in img.info:
+            return img.convert("RGBA")
+        if img.mode in ("La", "RGBa"):
+            return img.convert("RGBA")
+        if img.mode == "1":
+            return img.convert("L")
+        return img.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+    except (ValueError, OSError) as exc:
+        raise ImageError(f"unsupported colour mode {img.mode!r} ({exc})") from exc
+
+
+def _shrink(img: Image.Image, side: int) -> Image.Image:
+    """Antialiased copy whose longest side is at most `side` (the image itself if smaller)."""
+    w, h = img.size
+    if max(w, h) <= side:
+        return img
+    s = side / max(w, h)
+    return img.resize((max(round(w * s), 1), max(round(h * s), 1)), Image.Resampling.BOX)
+
+
 def _to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """(luminance (H, W), alpha (H, W) or None), float32 in [0, 1], for any PIL mode."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    """(luminance (H, W), alpha (H, W) or None), float32 in [0, 1], from a normalised mode."""
+    if img.mode in ("I", "F"):
         a = np.asarray(img, dtype=np.float32)
         lo, hi = float(a.min()), float(a.max())
         scale = 65535.0 if hi > 255 else 255.0
-        return np.clip(a / scale, 0, 1) if hi <= scale else (a - lo) / max(hi - lo, 1e-6), None
-    if img.mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La")
-    alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255.0 if has_alpha else None
-    gray = np.asarray(img.convert("L"), dtype=np.float32) / 255.0  # CMYK, YCbCr, 1, P: all fine
+        if lo >= 0 and hi <= scale:
+            return a / scale, None
+        return (a - lo) / max(hi - lo, 1e-6), None  # signed or float data: stretch
+    alpha = None
+    if img.mode in ("LA", "RGBA"):
+        alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255.0
+    gray = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
     return gray, alpha
 
 
 def _display_rgb(img: Image.Image, alpha_bg: int = 0) -> np.ndarray:
     """(H, W, 3) uint8 to show the user; transparency over black, like the canvas."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if img.mode in ("I", "F"):
         gray, _ = _to_float(img)
         return np.repeat((gray[..., None] * 255).astype(np.uint8), 3, axis=2)
     rgba = img.convert("RGBA")
@@ -335,18 +383,17 @@ def _paste(fitted: np.ndarray, centre_of_mass: bool) -> tuple[np.ndarray, tuple[
 
 
 def project_back(heatmap: np.ndarray, g: Geometry) -> np.ndarray:
-    """Undo centring, fitting, cropping and working-copy scaling: (28, 28) -> (H, W)."""
+    """Undo centring, fitting, cropping and scaling: (28, 28) -> display (H, W)."""
     oy, ox = g.offset
     fh, fw = g.fitted_hw
     y0, y1, x0, x1 = g.box
     patch = _resize(np.asarray(heatmap, np.float32)[oy : oy + fh, ox : ox + fw], (y1 - y0, x1 - x0))
-    H, W = g.original_hw
-    h, w = max(round(H * g.work_scale), 1), max(round(W * g.work_scale), 1)
+    h, w = g.work_hw
     # The box may reach past the image (a pen thickened at the edge): paste with margins.
     m = max(0, -y0, -x0, y1 - h, x1 - w)
     work = np.zeros((h + 2 * m, w + 2 * m), np.float32)
     work[y0 + m : y1 + m, x0 + m : x1 + m] = patch
-    return np.clip(_resize(work[m : m + h, m : m + w], (H, W)), 0.0, 1.0)
+    return np.clip(_resize(work[m : m + h, m : m + w], g.display_hw), 0.0, 1.0)
 
 
 # ---------------------------------------------------------------- pipeline
@@ -361,15 +408,14 @@ def preprocess_stages(
     image: ImageInput, recipe: Recipe = "mnist", max_pixels: int = MAX_PIXELS
 ) -> Preprocessed:
     """Run the whole pipeline and keep every stage. Raises ImageError / BlankImageError."""
-    img = _decode(image, max_pixels)
-    W, H = img.size
-    if W < 1 or H < 1:
+    img = _normalise_mode(_decode(image, max_pixels))
+    if min(img.size) < 1:
         raise ImageError("the image has no pixels")
-    gray, alpha = _to_float(img)
-    scale = min(1.0, WORKING_SIDE / max(H, W))
-    work_hw = (max(round(H * scale), 1), max(round(W * scale), 1))
-    gray = _resize(gray, work_hw)
-    alpha = _resize(alpha, work_hw) if alpha is not None else None
+    work = _shrink(img, WORKING_SIDE)
+    display = _shrink(img, DISPLAY_SIDE)
+    del img  # a large original need not outlive this call
+    gray, alpha = _to_float(work)
+    work_hw = gray.shape
 
     ink, polarity = ink_map(gray, alpha, strokes=recipe == "mnist")
     mask = ink_mask(ink)
@@ -403,9 +449,9 @@ def preprocess_stages(
     if fitted.max() > 0:
         fitted = fitted / fitted.max()
     x, offset = _paste(fitted, centre_of_mass=recipe == "mnist")
-    geometry = Geometry((H, W), scale, box, fitted.shape, offset)
+    geometry = Geometry((display.height, display.width), work_hw, box, fitted.shape, offset)
     return Preprocessed(
-        original=_display_rgb(img),
+        display=display,
         gray=gray,
         ink=ink,
         mask=mask,
@@ -425,5 +471,6 @@ def preprocess(image: ImageInput, recipe: Recipe = "mnist") -> np.ndarray:
 
 def naive_resize(image: ImageInput) -> np.ndarray:
     """The baseline many tutorials use: grayscale, squash to 28x28, nothing else."""
-    img = _decode(image, MAX_PIXELS).convert("L").resize((28, 28), Image.Resampling.BILINEAR)
+    img = _normalise_mode(_decode(image, MAX_PIXELS)).convert("L")
+    img = img.resize((28, 28), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.float32) / 255.0

@@ -35,13 +35,15 @@ if not inputs:
     st.stop()
 
 progress = st.progress(0.0, text="Reading the images...") if len(inputs) > 3 else None
-stages = []
+stages, explanations = [], []
 for i, (_, data) in enumerate(inputs):
-    stages.extend(clf.preprocess_many([data]))
+    (s,) = clf.preprocess_many([data])
+    stages.append(s)
+    if not isinstance(s, ImageError):
+        explanations.extend(explain_many(clf, [s], choice.method, choice.layer))
     if progress:
-        progress.progress((i + 1) / len(inputs), text=f"Reading {i + 1} of {len(inputs)}")
-good = [s for s in stages if not isinstance(s, ImageError)]
-explanations = iter(explain_many(clf, good, choice.method, choice.layer))
+        progress.progress((i + 1) / len(inputs), text=f"Explained {i + 1} of {len(inputs)}")
+explanations = iter(explanations)
 if progress:
     progress.empty()
 

@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--max-files", type=int, default=base.max_files)
     p.add_argument("--batch-max-size", type=int, default=base.batch_max_size)
     p.add_argument("--batch-max-wait-ms", type=float, default=base.batch_max_wait_ms)
+    p.add_argument("--decode-concurrency", type=int, default=base.decode_concurrency)
     p.add_argument("--log-level", default=base.log_level)
     args = vars(p.parse_args(argv))
     args["models"] = tuple(m for m in args["models"].split(",") if m)

@@ -88,18 +88,22 @@ class MicroBatcher:
             live = [item for item in batch if not item[1].done()]  # skip cancelled clients
             if not live:
                 continue
-            x = np.stack([item[0] for item in live])
-            start = time.perf_counter()
             try:
+                x = np.stack([item[0] for item in live])
+                start = time.perf_counter()
                 probs = await loop.run_in_executor(self._executor, self._fn, x)
-            except Exception as exc:  # answer everyone, keep serving
+                ms = (time.perf_counter() - start) * 1e3
+                results = [
+                    BatchResult(p, len(live), (start - queued) * 1e3, ms)
+                    for (_, _, queued), p in zip(live, probs, strict=True)
+                ]
+                if self._on_batch:
+                    self._on_batch(len(live), ms / 1e3)
+            except Exception as exc:  # answer everyone with the error, keep serving
                 for _, future, _ in live:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            ms = (time.perf_counter() - start) * 1e3
-            if self._on_batch:
-                self._on_batch(len(live), ms / 1e3)
-            for (_, future, queued), p in zip(live, probs, strict=True):
+            for (_, future, _), result in zip(live, results, strict=True):
                 if not future.done():
-                    future.set_result(BatchResult(p, len(live), (start - queued) * 1e3, ms))
+                    future.set_result(result)

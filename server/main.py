@@ -5,6 +5,8 @@ uvicorn --factory server.main:create_app      # or: python -m server
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from contextlib import asynccontextmanager
 
@@ -18,6 +20,8 @@ from server.config import ServerConfig
 from server.metrics import Metrics
 from server.routes import Served, router
 
+log = logging.getLogger("digitlens.server")
+
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     cfg = config or ServerConfig.from_env()
@@ -26,8 +30,15 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         served: dict[str, Served] = {}
+        app.state.decode_slots = asyncio.Semaphore(cfg.decode_concurrency)
         for name in dict.fromkeys((cfg.default_model, *cfg.models)):
-            clf = load_classifier(name)
+            try:
+                clf = load_classifier(name)
+            except (LookupError, ValueError) as exc:
+                if name == cfg.default_model:
+                    raise  # nothing sensible to serve
+                log.error("skipping model %s: %s", name, exc)
+                continue
             clf.probabilities(np.zeros((1, 28, 28), np.float32))  # warm up
 
             def record(n: int, seconds: float, model: str = clf.name) -> None:

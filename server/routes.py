@@ -15,7 +15,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from model import Classifier
 from model.explain import METHODS, ExplanationError, available_methods, explain, overlay
-from model.preprocessing import BlankImageError, ImageError, ImageTooLargeError
+from model.faithfulness import faithfulness
+from model.preprocessing import (
+    BlankImageError,
+    EmptyImageError,
+    ImageError,
+    ImageTooLargeError,
+)
 from server import schemas
 from server.batching import MicroBatcher
 from server.errors import ApiError
@@ -70,19 +76,26 @@ def _image_error(exc: ImageError) -> ApiError:
         return ApiError(422, "blank_image", str(exc))
     if isinstance(exc, ImageTooLargeError):
         return ApiError(413, "image_too_large", str(exc))
-    if "empty" in str(exc):
+    if isinstance(exc, EmptyImageError):
         return ApiError(400, "empty_body", str(exc))
     return ApiError(400, "not_an_image", str(exc))
+
+
+async def _preprocess(request: Request, clf: Classifier, data: bytes):
+    """Decode and preprocess in a worker thread; at most a few at once bound the memory."""
+    async with request.app.state.decode_slots:
+        return await run_in_threadpool(
+            clf.preprocess_stages, data, request.app.state.config.max_pixels
+        )
 
 
 async def _predict_one(
     request: Request, served: Served, filename: str | None, data: bytes
 ) -> schemas.Prediction:
-    cfg = request.app.state.config
     metrics = request.app.state.metrics
     start = time.perf_counter()
     try:
-        stages = await run_in_threadpool(served.clf.preprocess_stages, data, cfg.max_pixels)
+        stages = await _preprocess(request, served.clf, data)
     except ImageError as exc:
         metrics.images.labels(served.clf.name, "rejected").inc()
         raise _image_error(exc) from exc
@@ -152,10 +165,9 @@ async def explain_image(
     files, _ = await _read_images(request)
     if len(files) != 1:
         raise ApiError(422, "one_image", f"explain takes one image, got {len(files)}")
-    cfg = request.app.state.config
     start = time.perf_counter()
     try:
-        stages = await run_in_threadpool(served.clf.preprocess_stages, files[0][1], cfg.max_pixels)
+        stages = await _preprocess(request, served.clf, files[0][1])
     except ImageError as exc:
         raise _image_error(exc) from exc
     prep_ms = (time.perf_counter() - start) * 1e3
@@ -165,6 +177,7 @@ async def explain_image(
         infer_ms = (time.perf_counter() - t) * 1e3
     except ExplanationError as exc:
         raise ApiError(422, "bad_explanation", str(exc)) from exc
+    score = await run_in_threadpool(faithfulness, served.clf.probabilities, e.x, e.heatmap, e.label)
     img = stages.original
     scale = OVERLAY_SIDE / max(img.shape[:2])
     png = io.BytesIO()
@@ -196,6 +209,13 @@ async def explain_image(
         ),
         method=e.method,
         layer=e.layer,
+        faithfulness=schemas.Faithfulness(
+            score=score.score,
+            deletion_auc=score.deletion_auc,
+            insertion_auc=score.insertion_auc,
+            random_deletion_auc=score.random_deletion_auc,
+            random_insertion_auc=score.random_insertion_auc,
+        ),
         heatmap=np.round(e.heatmap, 4).tolist(),
         overlay_png_base64=base64.b64encode(png.getvalue()).decode(),
     )

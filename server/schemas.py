@@ -42,10 +42,22 @@ class BatchPrediction(BaseModel):
     results: list[Prediction | ItemError]
 
 
+class Faithfulness(BaseModel):
+    score: float = Field(
+        description="insertion - deletion AUC, minus the same for random "
+        "pixel orders: above 0 beats random"
+    )
+    deletion_auc: float
+    insertion_auc: float
+    random_deletion_auc: float
+    random_insertion_auc: float
+
+
 class Explanation(BaseModel):
     prediction: Prediction
     method: str
     layer: str | None
+    faithfulness: Faithfulness
     heatmap: list[list[float]] = Field(description="28x28 values in [0, 1] on the model input")
     overlay_png_base64: str = Field(description="the heatmap over the uploaded image, PNG")
 

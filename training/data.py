@@ -118,12 +118,15 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
 
 def _find_local(name: str, data_dir: Path) -> Path:
     """The folder inside `data_dir` that holds `name`'s four files."""
-    for candidate in (data_dir / name, data_dir):
+    # DIR/<name>/ (a folder of data sets), or DIR itself when it is named after the set;
+    # never an unnamed folder, which could hold the other data set's identical file names.
+    candidates = [data_dir / name] + ([data_dir] if data_dir.name == name else [])
+    for candidate in candidates:
         if all((candidate / f).is_file() for f in FILES.values()):
             return candidate
     missing = [f for f in FILES.values() if not (data_dir / name / f).is_file()]
     raise DatasetError(
-        f"{data_dir}: no {name} files there (looked in {data_dir / name} and {data_dir}; "
+        f"{data_dir}: no {name} files there (looked in {data_dir / name}; "
         f"missing {', '.join(missing)})"
     )
 

@@ -14,6 +14,7 @@ import json
 import os
 import shlex
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,6 +52,17 @@ def make_strategy(kind: str):
     if kind == "none":
         return tf.distribute.get_strategy()
     raise ValueError(f"unknown --distribute {kind!r}: none, mirrored or multiworker")
+
+
+def _is_chief(strategy) -> bool:
+    """Whether this process writes the model, card and logs (worker 0 without a chief)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
 def _best_so_far(log_path: Path, monitor: str = "val_loss") -> float | None:
@@ -115,9 +127,17 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path:
 
     output = Path(cfg.output or WEIGHTS_DIR / f"{cfg.model}.keras")
     run_dir = Path(cfg.run_dir) / output.stem
+    chief = _is_chief(strategy)
+    if not chief:  # other workers train in step but write nothing shared
+        run_dir = Path(tempfile.mkdtemp(prefix="digitlens-worker-"))
+        output = run_dir / output.name
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "history.csv"
     best_path = run_dir / "best.weights.h5"
+    if not (run_dir / "backup").exists():
+        # No interrupted run to resume: start afresh, not from an older run's log and best.
+        log_path.unlink(missing_ok=True)
+        best_path.unlink(missing_ok=True)
     callbacks = [
         # Resume: an interrupted run restarts from its last finished epoch.
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
@@ -184,9 +204,25 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path:
             "history": history,
         },
     }
+    if not chief:
+        return output
     write_card(output, card)
     evaluate_and_write_card(output, data_dir=cfg.data_dir)
+    _export_fast_runtime(output)
     return output
+
+
+def _export_fast_runtime(output: Path) -> None:
+    """Ship the ONNX export beside the model, so prediction takes the fast path."""
+    try:
+        from model.export import export_onnx
+
+        export_onnx(output)
+    except ImportError as exc:  # tf2onnx is a development dependency
+        print(
+            f"note: no ONNX export ({exc}); run python -m model.export --model {output}",
+            file=sys.stderr,
+        )
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:

@@ -120,6 +120,7 @@ def test_explain_returns_prediction_map_and_overlay(url):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["prediction"]["label"] == 7 and body["layer"] == "conv2_1"
+    assert body["faithfulness"]["score"] > 0  # the map beats a random ranking
     heat = np.array(body["heatmap"])
     assert heat.shape == (28, 28) and heat.min() >= 0 and heat.max() <= 1
     import base64

@@ -1,5 +1,6 @@
 """The preprocessing pipeline on synthetic drawings: invariants, odd inputs, bad inputs."""
 
+import contextlib
 import io
 
 import numpy as np
@@ -9,6 +10,7 @@ from PIL import Image, ImageDraw
 from model.preprocessing import (
     BlankImageError,
     ImageError,
+    ImageTooLargeError,
     naive_resize,
     preprocess,
     preprocess_stages,
@@ -163,8 +165,29 @@ def test_bad_bytes_give_a_clear_error(data, message):
 
 def test_decompression_bomb_is_refused():
     data = _encoded(Image.new("L", (4000, 3000)), "PNG")  # 12 MP of zeros: a few KB
-    with pytest.raises(ImageError, match="too large"):
+    with pytest.raises(ImageTooLargeError, match="too large"):
         preprocess_stages(data, max_pixels=1_000_000)
+
+
+def test_huge_photo_is_handled_at_display_size():
+    big = draw_seven(size=280).resize((5000, 5000))
+    s = preprocess_stages(_encoded(big.convert("RGB"), "JPEG"))
+    assert max(s.original.shape[:2]) <= 1024 and s.project_back(s.x).shape == s.original.shape[:2]
+    assert np.abs(s.x - preprocess(draw_seven())).mean() < 0.06
+
+
+@pytest.mark.parametrize("mode", ["LAB", "HSV", "YCbCr", "PA", "La", "I;16B"])
+def test_exotic_modes_never_escape_as_other_errors(mode):
+    try:
+        if mode == "I;16B":
+            big_endian = (np.asarray(draw_seven()).astype(np.uint16) * 257).astype(">u2")
+            img = Image.frombytes(mode, (280, 280), big_endian.tobytes())
+        else:
+            img = draw_seven().convert("RGB").convert(mode)
+    except (ValueError, OSError):
+        pytest.skip(f"Pillow cannot make {mode} here")
+    with contextlib.suppress(ImageError):  # a clear ImageError is fine; anything else is a bug
+        preprocess(img)
 
 
 def test_missing_file(tmp_path):

@@ -86,6 +86,12 @@ def test_wrong_image_size(fake_data_dir):
         load_split(fake_data_dir / "mnist", "test")
 
 
+def test_folder_named_after_the_data_set(fake_data_dir):
+    assert locate("mnist", fake_data_dir / "mnist") == fake_data_dir / "mnist"
+    with pytest.raises(DatasetError):  # MNIST's files are never taken for Fashion-MNIST's
+        locate("fashion-mnist", fake_data_dir / "mnist")
+
+
 def test_missing_folder_says_which_files(tmp_path):
     with pytest.raises(DatasetError, match="missing"):
         locate("mnist", tmp_path)

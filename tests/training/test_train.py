@@ -74,6 +74,15 @@ def test_resume_continues_after_an_interrupt(tmp_path, fake_data_dir, monkeypatc
     assert epochs == [0, 1, 2]  # epochs 1-2 from the first run, only epoch 3 from the second
 
 
+def test_a_new_run_in_the_same_folder_starts_afresh(tmp_path, fake_data_dir):
+    _smoke(tmp_path, fake_data_dir)
+    path = _smoke(tmp_path, fake_data_dir)  # finished runs leave no backup: a fresh run
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["training"]["epochs_run"] == 3
+    rows = (tmp_path / "runs" / "smoke" / "history.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 3
+
+
 @pytest.mark.slow
 def test_smoke_training_of_the_reference_cnn(tmp_path, fake_data_dir):
     cfg = TrainConfig(

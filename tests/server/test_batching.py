@@ -1,0 +1,86 @@
+"""MicroBatcher and ServerConfig, without a network."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from server.__main__ import parse_args
+from server.batching import MicroBatcher
+from server.config import ServerConfig
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_concurrent_submits_share_one_call():
+    calls = []
+
+    def fn(x):
+        calls.append(len(x))
+        return np.repeat(x.reshape(len(x), -1)[:, :1], 10, axis=1)
+
+    async def main():
+        b = MicroBatcher(fn, max_size=64, max_wait_s=0.05)
+        b.start()
+        xs = [np.full((28, 28), i, np.float32) for i in range(10)]
+        results = await asyncio.gather(*(b.submit(x) for x in xs))
+        await b.stop()
+        return results
+
+    results = run(main())
+    assert calls == [10]
+    for i, r in enumerate(results):
+        assert r.batch_size == 10 and r.probabilities[0] == i  # each gets its own row
+
+
+def test_batches_never_exceed_max_size():
+    calls = []
+
+    async def main():
+        b = MicroBatcher(
+            lambda x: calls.append(len(x)) or np.zeros((len(x), 10)), max_size=4, max_wait_s=0.05
+        )
+        b.start()
+        await asyncio.gather(*(b.submit(np.zeros((28, 28))) for _ in range(10)))
+        await b.stop()
+
+    run(main())
+    assert max(calls) <= 4 and sum(calls) == 10
+
+
+def test_a_failing_call_fails_its_requests_and_the_batcher_keeps_serving():
+    state = {"fail": True}
+
+    def fn(x):
+        if state.pop("fail", False):
+            raise RuntimeError("boom")
+        return np.ones((len(x), 10))
+
+    async def main():
+        b = MicroBatcher(fn, max_wait_s=0.0)
+        b.start()
+        with pytest.raises(RuntimeError, match="boom"):
+            await b.submit(np.zeros((28, 28)))
+        ok = await b.submit(np.zeros((28, 28)))
+        running = b.running
+        await b.stop()
+        return ok, running
+
+    ok, running = run(main())
+    assert ok.probabilities.sum() == 10 and running
+
+
+def test_config_from_environment_and_flags():
+    cfg = ServerConfig.from_env(
+        {
+            "DIGITLENS_PORT": "9001",
+            "DIGITLENS_MODELS": "mnist-cnn, mnist-mlp",
+            "DIGITLENS_BATCH_MAX_WAIT_MS": "0.5",
+        }
+    )
+    assert (cfg.port, cfg.models, cfg.batch_max_wait_ms) == (9001, ("mnist-cnn", "mnist-mlp"), 0.5)
+    assert cfg.host == "127.0.0.1"  # loopback unless asked
+    flags = parse_args(["--port", "9100", "--max-body-bytes", "1000"])
+    assert (flags.port, flags.max_body_bytes, flags.host) == (9100, 1000, "127.0.0.1")
