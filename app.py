@@ -1,6 +1,6 @@
 """DigitLens: draw a digit, see what the network reads and why.
 
-    streamlit run app.py
+streamlit run app.py
 """
 
 import streamlit as st

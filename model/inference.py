@@ -95,6 +95,9 @@ class OnnxRuntime:
         opts.intra_op_num_threads = threads or int(os.environ.get(THREADS_ENV, "2"))
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # No busy-waiting between calls: on a small machine the spinning threads would
+        # take the cores that decoding and the web server need.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
 

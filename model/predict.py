@@ -159,15 +159,22 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # PyAV raises its own error types
             yield Item(path, exc)
 
-    batch: list[tuple[Item, object]] = []
+    batch: list[tuple[Item, object]] = []  # (item, its stages, or None for a blank frame)
 
     def flush() -> None:
-        probs = clf.probabilities(np.stack([s.x for _, s in batch]))
-        for (item, stages), p in zip(batch, probs, strict=True):
-            pred = clf.to_prediction(p)
-            record = {"path": str(item.path), **pred.to_dict()}
+        """Predict the waiting inputs in one call; print every result in input order."""
+        ready = [s for _, s in batch if s is not None]
+        probs = iter(clf.probabilities(np.stack([s.x for s in ready])) if ready else [])
+        for item, stages in batch:
+            record: dict = {"path": str(item.path)}
             if item.frame is not None:
                 record.update(frame=item.frame, time_s=item.time_s)
+            if stages is None:  # a blank video frame
+                if args.json:
+                    print(json.dumps({**record, "label": None, "blank": True}), flush=True)
+                continue
+            pred = clf.to_prediction(next(probs))
+            record.update(pred.to_dict())
             if args.explain:
                 record["explanation"] = _write_explanation(
                     clf, item, stages, args.explain, args.layer, args.out
@@ -193,18 +200,8 @@ def run(args: argparse.Namespace) -> int:
             if item.frame is None:  # a blank frame in a video is normal, a blank file is not
                 failed += 1
                 print(f"{item.path}: {exc}", file=sys.stderr)
-            elif args.json:
-                print(
-                    json.dumps(
-                        {
-                            "path": str(item.path),
-                            "frame": item.frame,
-                            "time_s": item.time_s,
-                            "label": None,
-                            "blank": True,
-                        }
-                    )
-                )
+            else:
+                batch.append((item, None))
             continue
         except ImageError as exc:
             failed += 1

@@ -30,14 +30,24 @@ try:
         digit = st.select_slider("Example", EXAMPLES, value=7, key="explain_example")
         stages = clf.preprocess_stages(drawn_digit(digit))
     elif source == "Draw":
-        canvas = st_canvas(stroke_width=20, stroke_color="#FFFFFF", background_color="#000000",
-                           width=280, height=280, return_image_data=True, key="explain_canvas")
+        canvas = st_canvas(
+            stroke_width=20,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            width=280,
+            height=280,
+            return_image_data=True,
+            key="explain_canvas",
+        )
         if canvas.image_data is None:
             raise BlankImageError("nothing drawn yet")
         stages = clf.preprocess_stages(canvas.image_data)
     elif source == "Upload":
-        f = st.file_uploader("An image", type=["png", "jpg", "jpeg", "gif", "bmp", "webp",
-                                               "tif", "tiff"], key="explain_upload")
+        f = st.file_uploader(
+            "An image",
+            type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"],
+            key="explain_upload",
+        )
         if f is None:
             st.info("Choose an image to explain.")
             st.stop()
@@ -46,8 +56,10 @@ try:
         data_dir = default_data_dir()
         split = test_split(clf.card.get("dataset", "mnist"), data_dir) if data_dir else None
         if split is None:
-            st.warning("The test set is not available locally: set DIGITLENS_DATA_DIR to the "
-                       "folder with the IDX files.")
+            st.warning(
+                "The test set is not available locally: set DIGITLENS_DATA_DIR to the "
+                "folder with the IDX files."
+            )
             st.stop()
         index = st.number_input("Test image index", 0, len(split) - 1, key="explain_test_index")
         x = split.images[int(index)].astype(np.float32) / 255.0
@@ -70,7 +82,7 @@ head[1].caption(
     f"Each map explains **{pred.class_name}** for {clf.name}"
     + (f", on layer **{choice.layer or 'conv3'}**" if clf.conv_layers else "")
     + ". Faithfulness: insertion minus deletion AUC, relative to a random ranking of the "
-      "pixels (above 0 beats random; higher is better)."
+    "pixels (above 0 beats random; higher is better)."
 )
 
 methods = available_methods(clf)
@@ -84,30 +96,40 @@ for col, method in zip(cols, methods, strict=True):
     with col:
         st.markdown(f"**{METHODS[method].title}**")
         st.image(heatmap_views(e, 200)[1], width="stretch")
-        st.metric("faithfulness", f"{f.score:+.2f}", help=f"deletion AUC {f.deletion_auc:.2f} "
-                  f"(random {f.random_deletion_auc:.2f}), insertion AUC {f.insertion_auc:.2f} "
-                  f"(random {f.random_insertion_auc:.2f})")
-        st.caption(f"{METHODS[method].description} Cost: {METHODS[method].cost}; "
-                   f"{ms:.0f} ms here.")
+        st.metric(
+            "faithfulness",
+            f"{f.score:+.2f}",
+            help=f"deletion AUC {f.deletion_auc:.2f} "
+            f"(random {f.random_deletion_auc:.2f}), insertion AUC {f.insertion_auc:.2f} "
+            f"(random {f.random_insertion_auc:.2f})",
+        )
+        st.caption(f"{METHODS[method].description} Cost: {METHODS[method].cost}; {ms:.0f} ms here.")
 
 st.divider()
 st.subheader("Compare two models")
 others = [n for n in BUNDLED if n != clf.name] or list(BUNDLED)
 other_name = st.selectbox("Compare with", others, key="compare_with")
 other = bundled_classifier(other_name)
-st.caption("Both models get the same 28x28 input; each map is on the same 0-1 colour scale. "
-           "Models without convolutions show saliency.")
+st.caption(
+    "Both models get the same 28x28 input; each map is on the same 0-1 colour scale. "
+    "Models without convolutions show saliency."
+)
 x_in = stages.x if stages is not None else x
 pair = st.columns(2)
 for col, model in zip(pair, (clf, other), strict=True):
     method = choice.method if choice.method in available_methods(model) else "saliency"
-    layer = (choice.layer if choice.layer in model.conv_layers else None) \
-        if METHODS[method].needs_conv else None
+    layer = (
+        (choice.layer if choice.layer in model.conv_layers else None)
+        if METHODS[method].needs_conv
+        else None
+    )
     e = explain(model, x_in, method=method, layer=layer)
     p = model.to_prediction(e.probabilities)
     with col:
-        st.markdown(f"**{model.name}** reads **{p.class_name}** ({p.probability:.1%}) "
-                    f"· {METHODS[method].title}" + (f" on {layer}" if layer else ""))
+        st.markdown(
+            f"**{model.name}** reads **{p.class_name}** ({p.probability:.1%}) "
+            f"· {METHODS[method].title}" + (f" on {layer}" if layer else "")
+        )
         st.image(heatmap_views(e, 260)[1], width=260)
 if stages is not None:
     st.image(enlarge(stages.x, 112), caption="the shared input", width=112)

@@ -27,10 +27,15 @@ st.subheader("Architecture")
 rows = []
 for layer in clf.net.layers:
     shape = getattr(layer, "output", None)
-    rows.append({"layer": layer.name, "type": type(layer).__name__,
-                 "output shape": str(tuple(shape.shape[1:])) if shape is not None else "",
-                 "parameters": layer.count_params(),
-                 "explainable": "yes" if layer.name in CONV_LAYERS else ""})
+    rows.append(
+        {
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "output shape": str(tuple(shape.shape[1:])) if shape is not None else "",
+            "parameters": layer.count_params(),
+            "explainable": "yes" if layer.name in CONV_LAYERS else "",
+        }
+    )
 table, diagram = st.columns([1.2, 1])
 table.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=420)
 edges = []
@@ -41,12 +46,20 @@ for layer in clf.net.layers:
         if src is not None:
             edges.append(f'"{src[0].name}" -> "{layer.name}"')
 highlight = " ".join(f'"{n}" [style=filled fillcolor="#fde2d8"]' for n in CONV_LAYERS)
-diagram.graphviz_chart("digraph { rankdir=TB; node [shape=box fontsize=10 height=0.25]; "
-                       + highlight + " " + "; ".join(edges) + " }", width="stretch")
+diagram.graphviz_chart(
+    "digraph { rankdir=TB; node [shape=box fontsize=10 height=0.25]; "
+    + highlight
+    + " "
+    + "; ".join(edges)
+    + " }",
+    width="stretch",
+)
 
 if not metrics:
-    st.info("This model has no card with metrics: run `python -m training.evaluate --model "
-            "PATH` to make one.")
+    st.info(
+        "This model has no card with metrics: run `python -m training.evaluate --model "
+        "PATH` to make one."
+    )
     st.stop()
 
 # ---------------------------------------------------------------- metrics
@@ -57,52 +70,81 @@ m2.metric("errors", f"{len(metrics['misclassified'])} of {metrics['test_samples'
 m3.metric("calibration error (ECE)", f"{metrics['ece']:.4f}")
 m4.metric("parameters", f"{card.get('parameters', 0):,}")
 
-per_class = pd.DataFrame({"class": names, **{k: metrics["per_class"][k]
-                                             for k in ("precision", "recall", "support")}})
+per_class = pd.DataFrame(
+    {"class": names, **{k: metrics["per_class"][k] for k in ("precision", "recall", "support")}}
+)
 cm = np.array(metrics["confusion_matrix"])
-cm_df = pd.DataFrame([{"true": names[i], "predicted": names[j], "count": int(cm[i, j])}
-                      for i in range(len(names)) for j in range(len(names))])
+cm_df = pd.DataFrame(
+    [
+        {"true": names[i], "predicted": names[j], "count": int(cm[i, j])}
+        for i in range(len(names))
+        for j in range(len(names))
+    ]
+)
 left, right = st.columns(2)
-left.dataframe(per_class, hide_index=True, width="stretch",
-               column_config={k: st.column_config.NumberColumn(format="%.4f")
-                              for k in ("precision", "recall")})
+left.dataframe(
+    per_class,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        k: st.column_config.NumberColumn(format="%.4f") for k in ("precision", "recall")
+    },
+)
 base = alt.Chart(cm_df, height=320, title="confusion matrix (off-diagonal: errors)")
 heat = base.mark_rect().encode(
-    x=alt.X("predicted:N", sort=names), y=alt.Y("true:N", sort=names),
-    color=alt.condition("datum.true == datum.predicted", alt.value("#e6e9ee"),
-                        alt.Color("count:Q", scale=alt.Scale(scheme="orangered"), legend=None)),
-    tooltip=["true", "predicted", "count"])
-text = base.mark_text(fontSize=9).encode(x=alt.X("predicted:N", sort=names),
-                                         y=alt.Y("true:N", sort=names), text="count:Q")
+    x=alt.X("predicted:N", sort=names),
+    y=alt.Y("true:N", sort=names),
+    color=alt.condition(
+        "datum.true == datum.predicted",
+        alt.value("#e6e9ee"),
+        alt.Color("count:Q", scale=alt.Scale(scheme="orangered"), legend=None),
+    ),
+    tooltip=["true", "predicted", "count"],
+)
+text = base.mark_text(fontSize=9).encode(
+    x=alt.X("predicted:N", sort=names), y=alt.Y("true:N", sort=names), text="count:Q"
+)
 right.altair_chart(heat + text, width="stretch")
 
 left, right = st.columns(2)
 rel = pd.DataFrame(metrics.get("reliability", []))
 if not rel.empty:
-    diag = alt.Chart(pd.DataFrame({"c": [0, 1]})).mark_line(strokeDash=[4, 4], color="gray") \
+    diag = (
+        alt.Chart(pd.DataFrame({"c": [0, 1]}))
+        .mark_line(strokeDash=[4, 4], color="gray")
         .encode(x="c:Q", y="c:Q")
-    pts = alt.Chart(rel, height=300, title="calibration: accuracy against confidence").mark_line(
-        point=True).encode(x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1])),
-                           y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
-                           tooltip=["confidence", "accuracy", "count"])
+    )
+    pts = (
+        alt.Chart(rel, height=300, title="calibration: accuracy against confidence")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
+            tooltip=["confidence", "accuracy", "count"],
+        )
+    )
     left.altair_chart(diag + pts, width="stretch")
 curves = clf.artifact.keras_path.parent / card.get("curves", "")
 if card.get("curves") and curves.is_file():
     right.image(str(curves), caption="training curves", width="stretch")
 training = card.get("training", {})
 if training:
-    st.caption(f"Trained with `{training.get('command')}` · seed {training.get('seed')} · "
-               f"{training.get('epochs_run')} epochs (best {training.get('best_epoch')}) · "
-               f"{training.get('seconds', 0) / 60:.0f} min on {training.get('replicas', 1)} "
-               f"replica(s)")
+    st.caption(
+        f"Trained with `{training.get('command')}` · seed {training.get('seed')} · "
+        f"{training.get('epochs_run')} epochs (best {training.get('best_epoch')}) · "
+        f"{training.get('seconds', 0) / 60:.0f} min on {training.get('replicas', 1)} "
+        f"replica(s)"
+    )
 
 # ---------------------------------------------------------------- gallery
 st.subheader("What it gets wrong")
 data_dir = default_data_dir()
 split = test_split(card.get("dataset", "mnist"), data_dir) if data_dir else None
 if split is None:
-    st.info("The gallery needs the test set locally: set DIGITLENS_DATA_DIR to the folder "
-            "with the IDX files.")
+    st.info(
+        "The gallery needs the test set locally: set DIGITLENS_DATA_DIR to the folder "
+        "with the IDX files."
+    )
     st.stop()
 wrong = metrics["misclassified"][:GALLERY]
 probs = clf.probabilities(split.images[wrong].astype(np.float32) / 255.0)

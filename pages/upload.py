@@ -20,8 +20,12 @@ clf = choice.clf
 
 st.title("Upload images")
 col_files, col_camera = st.columns([2, 1])
-files = col_files.file_uploader("Images of digits: drawings, scans, photos of paper",
-                                type=TYPES, accept_multiple_files=True, key="uploads")
+files = col_files.file_uploader(
+    "Images of digits: drawings, scans, photos of paper",
+    type=TYPES,
+    accept_multiple_files=True,
+    key="uploads",
+)
 with col_camera:
     use_camera = st.toggle("Use the camera", key="camera_on")
     photo = st.camera_input("A photo of a digit on paper", key="camera") if use_camera else None
@@ -30,8 +34,9 @@ inputs = [(f.name, f.getvalue()) for f in files or []]
 if photo is not None:
     inputs.append(("camera photo", photo.getvalue()))
 if not inputs:
-    st.info("Choose one or more images (PNG, JPEG, GIF, BMP, WebP, TIFF), or take a photo.",
-            icon="📤")
+    st.info(
+        "Choose one or more images (PNG, JPEG, GIF, BMP, WebP, TIFF), or take a photo.", icon="📤"
+    )
     st.stop()
 
 progress = st.progress(0.0, text="Reading the images...") if len(inputs) > 3 else None
@@ -59,14 +64,29 @@ for (name, _), s in zip(inputs, stages, strict=True):
     if isinstance(s, ImageError):
         kind = "looks blank" if isinstance(s, BlankImageError) else "cannot be used"
         st.error(f"**{name}** {kind}: {s}")
-        rows.append({"file": name, "thumbnail": None, "label": None, "class": None,
-                     "probability": None, "error": str(s)})
+        rows.append(
+            {
+                "file": name,
+                "thumbnail": None,
+                "label": None,
+                "class": None,
+                "probability": None,
+                "error": str(s),
+            }
+        )
         continue
     e = next(explanations)
     pred = clf.to_prediction(e.probabilities)
-    rows.append({"file": name, "thumbnail": thumbnail(e), "label": pred.label,
-                 "class": pred.class_name, "probability": round(pred.probability, 4),
-                 "error": None})
+    rows.append(
+        {
+            "file": name,
+            "thumbnail": thumbnail(e),
+            "label": pred.label,
+            "class": pred.class_name,
+            "probability": round(pred.probability, 4),
+            "error": None,
+        }
+    )
     with st.container(border=True):
         a, b, c = st.columns([1.1, 1, 1.4])
         full, _ = heatmap_views(e)
@@ -80,13 +100,22 @@ for (name, _), s in zip(inputs, stages, strict=True):
 st.subheader("Results")
 table = pd.DataFrame(rows)
 st.dataframe(
-    table, hide_index=True, width="stretch",
-    column_config={"thumbnail": st.column_config.ImageColumn("heatmap", width="small"),
-                   "probability": st.column_config.ProgressColumn(
-                       "probability", min_value=0.0, max_value=1.0, format="percent")},
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "thumbnail": st.column_config.ImageColumn("heatmap", width="small"),
+        "probability": st.column_config.ProgressColumn(
+            "probability", min_value=0.0, max_value=1.0, format="percent"
+        ),
+    },
 )
 plain = table.drop(columns=["thumbnail"])
 d1, d2, _ = st.columns([1, 1, 4])
 d1.download_button("Download CSV", plain.to_csv(index=False), "digitlens.csv", "text/csv")
-d2.download_button("Download JSON", json.dumps(plain.to_dict("records"), indent=2),
-                   "digitlens.json", "application/json")
+d2.download_button(
+    "Download JSON",
+    json.dumps(plain.to_dict("records"), indent=2),
+    "digitlens.json",
+    "application/json",
+)

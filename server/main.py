@@ -11,7 +11,7 @@ import time
 from contextlib import asynccontextmanager
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from model import load_classifier
 from server import errors
@@ -21,6 +21,33 @@ from server.metrics import Metrics
 from server.routes import Served, router
 
 log = logging.getLogger("digitlens.server")
+
+
+class Observe:
+    """ASGI middleware counting requests and timing them by route template (plain ASGI:
+    no per-request task and body copy as with `@app.middleware`)."""
+
+    def __init__(self, app, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(path, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(path).observe(time.perf_counter() - start)
 
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
@@ -68,15 +95,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=cfg.max_body_bytes)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - start)
-        return response
-
+    app.add_middleware(Observe, metrics=metrics)
     app.include_router(router)
     return app

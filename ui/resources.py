@@ -58,5 +58,10 @@ def default_data_dir() -> str | None:
     return str(shared) if shared.is_dir() else None
 
 
-__all__ = ["BUNDLED", "bundled_classifier", "classifier_from_upload", "default_data_dir",
-           "test_split"]
+__all__ = [
+    "BUNDLED",
+    "bundled_classifier",
+    "classifier_from_upload",
+    "default_data_dir",
+    "test_split",
+]

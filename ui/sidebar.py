@@ -36,11 +36,16 @@ def card_line(clf: Classifier) -> str:
 
 def model_picker() -> Classifier:
     options = [*BUNDLED, OWN_MODEL]
-    name = st.sidebar.selectbox("Model", options, key="model_name",
-                                help="The bundled models ship with DigitLens; or use your own.")
+    name = st.sidebar.selectbox(
+        "Model",
+        options,
+        key="model_name",
+        help="The bundled models ship with DigitLens; or use your own.",
+    )
     if name == OWN_MODEL:
-        upload = st.sidebar.file_uploader("A .keras file (loaded in safe mode)", type=["keras"],
-                                          key="own_model")
+        upload = st.sidebar.file_uploader(
+            "A .keras file (loaded in safe mode)", type=["keras"], key="own_model"
+        )
         if upload is not None:
             try:
                 clf = classifier_from_upload(upload.getvalue(), upload.name)
@@ -58,16 +63,21 @@ def explanation_picker(clf: Classifier) -> tuple[str, str | None]:
     default = DEFAULT_METHOD if DEFAULT_METHOD in methods else methods[0]
     if st.session_state.get("method") not in methods:
         st.session_state["method"] = default
-    method = st.sidebar.selectbox("Explanation", methods, key="method",
-                                  format_func=lambda m: METHODS[m].title)
+    method = st.sidebar.selectbox(
+        "Explanation", methods, key="method", format_func=lambda m: METHODS[m].title
+    )
     if not clf.conv_layers:
         st.sidebar.caption(f"{clf.name} has no convolutions: gradient methods only.")
     layer = None
     if METHODS[method].needs_conv:
         if st.session_state.get("layer") not in clf.conv_layers:
             st.session_state["layer"] = clf.conv_layers[-1]
-        layer = st.sidebar.selectbox("Layer", clf.conv_layers, key="layer",
-                                     help="conv3 joins both branches; conv1 sees strokes.")
+        layer = st.sidebar.selectbox(
+            "Layer",
+            clf.conv_layers,
+            key="layer",
+            help="conv3 joins both branches; conv1 sees strokes.",
+        )
     return method, layer
 
 
@@ -80,5 +90,11 @@ def sidebar() -> Choice:
 
 
 def current() -> Choice:
-    """The choice made in the sidebar on this run (set by app.py before the page runs)."""
-    return st.session_state["_choice"]
+    """The sidebar's choice for this run.
+
+    app.py draws the sidebar before the page runs and leaves its choice here; a
+    page run on its own (`streamlit run pages/draw.py`, or a test harness that
+    reruns only the page) draws the sidebar itself.
+    """
+    choice = st.session_state.pop("_choice", None)
+    return choice if choice is not None else sidebar()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+
 import numpy as np
 import streamlit as st
 from PIL import Image
@@ -18,8 +22,27 @@ def enlarge(a: np.ndarray, size: int = 140) -> Image.Image:
         a = (np.clip(a, 0, 1) * 255).astype(np.uint8)
     img = Image.fromarray(a)
     scale = size / max(img.size)
-    return img.resize((max(round(img.width * scale), 1), max(round(img.height * scale), 1)),
-                      Image.Resampling.NEAREST)
+    return img.resize(
+        (max(round(img.width * scale), 1), max(round(img.height * scale), 1)),
+        Image.Resampling.NEAREST,
+    )
+
+
+def inline_image(img: np.ndarray | Image.Image, caption: str, width: int) -> None:
+    """An image sent inside the page update itself (a data URL), not fetched afterwards.
+
+    `st.image` serves pictures from a media endpoint that the browser requests after
+    the update arrives: an extra round trip that the draw loop does not need.
+    """
+    pil = img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img))
+    buf = io.BytesIO()
+    pil.save(buf, "PNG", compress_level=1)
+    data = base64.b64encode(buf.getvalue()).decode()
+    st.markdown(
+        f"<figure class='dl-fig'><img src='data:image/png;base64,{data}' width='{width}' "
+        f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>",
+        unsafe_allow_html=True,
+    )
 
 
 def prediction_header(pred: Prediction) -> None:
@@ -46,9 +69,11 @@ def probability_chart(pred: Prediction, class_names: tuple[str, ...], height: in
             f"<div class='dl-track'><div class='{cls}' style='height:{max(p * 100, 0.5):.1f}%'>"
             f"</div></div><div class='dl-name'>{short}</div></div>"
         )
-    st.markdown(f"<div class='dl-hist' style='height:{height}px' role='img' "
-                f"aria-label='class probabilities'>{''.join(bars)}</div>",
-                unsafe_allow_html=True)
+    st.markdown(
+        f"<div class='dl-hist' style='height:{height}px' role='img' "
+        f"aria-label='class probabilities'>{''.join(bars)}</div>",
+        unsafe_allow_html=True,
+    )
 
 
 def heatmap_views(e: Explanation, size: int = 280) -> tuple[np.ndarray, np.ndarray]:
@@ -67,11 +92,22 @@ def inspector(s: Preprocessed, size: int = 110) -> None:
     stages = (s.original, s.ink, s.mask.astype(np.float32), s.cropped, s.fitted, s.x)
     cols = st.columns(len(stages))
     for col, title, img in zip(cols, STAGE_TITLES, stages, strict=True):
-        col.image(enlarge(img, size) if img.ndim == 2 else Image.fromarray(img).resize(
-            (size, max(round(size * img.shape[0] / img.shape[1]), 1))), caption=title)
-    st.caption(f"Polarity: {s.polarity}. Recipe: {s.recipe} "
-               + ("(fit 20x20, centre of mass at the centre of 28x28)." if s.recipe == "mnist"
-                  else "(longest side to 28, box centred)."))
+        col.image(
+            enlarge(img, size)
+            if img.ndim == 2
+            else Image.fromarray(img).resize(
+                (size, max(round(size * img.shape[0] / img.shape[1]), 1))
+            ),
+            caption=title,
+        )
+    st.caption(
+        f"Polarity: {s.polarity}. Recipe: {s.recipe} "
+        + (
+            "(fit 20x20, centre of mass at the centre of 28x28)."
+            if s.recipe == "mnist"
+            else "(longest side to 28, box centred)."
+        )
+    )
 
 
 CSS = """
@@ -87,6 +123,8 @@ CSS = """
            border-radius:3px;}
 .dl-bar {width:100%; background:#9aa5b1; border-radius:3px 3px 0 0;}
 .dl-win {background:#e4572e;}
+.dl-fig {margin:0;} .dl-fig img {display:block; image-rendering:pixelated; border-radius:2px;}
+.dl-fig figcaption {font-size:0.85rem; color:#6b7280; margin-top:0.3rem;}
 .dl-name {font-size:0.8rem; margin-top:3px; white-space:nowrap;}
 </style>
 """

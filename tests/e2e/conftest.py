@@ -18,9 +18,17 @@ from tests.conftest import ROOT
 CHROMIUM = os.environ.get("DIGITLENS_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 #: Flags for a sandboxed, offline machine (root, no GPU, no network but loopback).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 def free_port() -> int:
@@ -46,8 +54,13 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
 def start(cmd: list[str], health: str, log: Path, env: dict | None = None):
     log.parent.mkdir(parents=True, exist_ok=True)
     f = log.open("w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=f,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+    )
     try:
         wait_http(health, proc)
     except Exception:
@@ -59,9 +72,23 @@ def start(cmd: list[str], health: str, log: Path, env: dict | None = None):
 @pytest.fixture(scope="session")
 def streamlit_url():
     port = free_port()
-    proc, log = start([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
-                       str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-                      f"http://127.0.0.1:{port}/_stcore/health", ARTIFACTS / "streamlit.log")
+    proc, log = start(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        f"http://127.0.0.1:{port}/_stcore/health",
+        ARTIFACTS / "streamlit.log",
+    )
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=20)

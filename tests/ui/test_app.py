@@ -13,7 +13,12 @@ PAGES = ["pages/draw.py", "pages/upload.py", "pages/explain.py", "pages/model_ca
 
 
 def app() -> AppTest:
+    """The app after its first run. AppTest reruns only the page script after the first
+    run, so the page draws the sidebar itself (ui.sidebar.current); the second run makes
+    the tree hold those widgets, which later set_value calls then drive."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
     at.run()
     assert not at.exception, at.exception
     return at
@@ -36,26 +41,31 @@ def texts(at) -> str:
 @pytest.mark.parametrize("model", BUNDLED)
 def test_every_page_runs_with_every_bundled_model(page, model):
     at = app()
-    at.sidebar.selectbox(key="model_name").set_value(model).run()
     at.switch_page(page).run()
+    at.run()  # the page now draws the sidebar (see app())
+    at.sidebar.selectbox(key="model_name").set_value(model).run()
     assert not at.exception, at.exception
+    card = "\n".join(c.value for c in at.sidebar.caption)
+    assert ("Fashion-MNIST" if model == "fashion-cnn" else "MNIST ·") in card  # that model ran
 
 
 def test_draw_page_starts_with_a_prompt_not_a_prediction():
     at = app()
     assert "Draw a digit on the black square" in texts(at)
-    assert "dl-label" not in texts(at)
+    assert "class='dl-label'" not in texts(at)
 
 
 def test_upload_predicts_each_file_and_reports_bad_ones():
     at = app()
     at.switch_page("pages/upload.py").run()
-    at.file_uploader(key="uploads").set_value([
-        ("seven.png", png(drawn_digit(7)), "image/png"),
-        ("one.png", png(drawn_digit(1)), "image/png"),
-        ("broken.png", b"\x89PNG garbage", "image/png"),
-        ("blank.png", png(Image.new("L", (100, 100))), "image/png"),
-    ]).run()
+    at.file_uploader(key="uploads").set_value(
+        [
+            ("seven.png", png(drawn_digit(7)), "image/png"),
+            ("one.png", png(drawn_digit(1)), "image/png"),
+            ("broken.png", b"\x89PNG garbage", "image/png"),
+            ("blank.png", png(Image.new("L", (100, 100))), "image/png"),
+        ]
+    ).run()
     assert not at.exception, at.exception
     page = texts(at)
     assert "dl-label'>7<" in page and "dl-label'>1<" in page
@@ -71,7 +81,8 @@ def test_own_model_upload_with_a_bad_file_explains_why(tmp_path):
     at = app()
     at.sidebar.selectbox(key="model_name").set_value("Your own .keras file").run()
     at.sidebar.file_uploader(key="own_model").set_value(
-        ("junk.keras", b"PK\x03\x04 not a model", "application/octet-stream")).run()
+        ("junk.keras", b"PK\x03\x04 not a model", "application/octet-stream")
+    ).run()
     assert not at.exception, at.exception
     assert "cannot be used" in "\n".join(e.value for e in at.sidebar.error)
 
@@ -80,8 +91,14 @@ def test_explain_page_shows_every_method_with_a_score():
     at = app()
     at.switch_page("pages/explain.py").run()
     titles = {m.value for m in at.markdown}
-    for title in ("**Grad-CAM**", "**Grad-CAM++**", "**Score-CAM (faster)**", "**Layer-CAM**",
-                  "**Saliency**", "**SmoothGrad**"):
+    for title in (
+        "**Grad-CAM**",
+        "**Grad-CAM++**",
+        "**Score-CAM (faster)**",
+        "**Layer-CAM**",
+        "**Saliency**",
+        "**SmoothGrad**",
+    ):
         assert title in titles
     assert len([m for m in at.metric if m.label == "faithfulness"]) == 6
 
