@@ -20,8 +20,9 @@ clf = choice.clf
 st.header("Draw a digit")
 
 
+@st.fragment
 def draw_and_explain() -> None:
-    """Canvas, prediction and heatmap; each stroke reruns the page."""
+    """Canvas, prediction and heatmap: each stroke reruns only this fragment."""
     draw_col, heat_col, answer_col = st.columns([29, 29, 34], gap="small")
     with draw_col:
         stroke = st.slider("Pen width", 6, 40, 20, key="pen")
@@ -59,7 +60,7 @@ def draw_and_explain() -> None:
     full, small = heatmap_views(e)
     with heat_col:
         st.markdown("<div style='height:3.1rem'></div>", unsafe_allow_html=True)
-        inline_image(full, f"{where}, over your strokes", 280)
+        inline_image(full, f"{where}, over your strokes", 280, fmt="JPEG")
     with answer_col:
         st.caption(f"{clf.name} reads")
         prediction_header(pred)

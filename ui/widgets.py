@@ -28,7 +28,9 @@ def enlarge(a: np.ndarray, size: int = 140) -> Image.Image:
     )
 
 
-def inline_image(img: np.ndarray | Image.Image, caption: str, width: int) -> None:
+def inline_image(
+    img: np.ndarray | Image.Image, caption: str, width: int, fmt: str = "PNG"
+) -> None:
     """An image sent inside the page update itself (a data URL), not fetched afterwards.
 
     `st.image` serves pictures from a media endpoint that the browser requests after
@@ -36,10 +38,14 @@ def inline_image(img: np.ndarray | Image.Image, caption: str, width: int) -> Non
     """
     pil = img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img))
     buf = io.BytesIO()
-    pil.save(buf, "PNG", compress_level=1)
+    if fmt == "JPEG":
+        pil.convert("RGB").save(buf, "JPEG", quality=90)
+    else:
+        pil.save(buf, "PNG", compress_level=1)
     data = base64.b64encode(buf.getvalue()).decode()
     st.markdown(
-        f"<figure class='dl-fig'><img src='data:image/png;base64,{data}' width='{width}' "
+        f"<figure class='dl-fig'><img src='data:image/{fmt.lower()};base64,{data}' "
+        f"width='{width}' "
         f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>",
         unsafe_allow_html=True,
     )
