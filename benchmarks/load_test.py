@@ -222,14 +222,14 @@ def main(argv: list[str] | None = None) -> int:
             f"\nthroughput ratio: {(a.requests / a.seconds) / (b.requests / b.seconds):.1f}x; "
             f"p50 ratio: {median(b.latencies_ms) / median(a.latencies_ms):.1f}x"
         )
-    sizes = [
-        line
+    sums = {
+        line.split("{")[0]: float(line.split()[-1])
         for line in metrics.splitlines()
         if line.startswith(("digitlens_batch_size_sum", "digitlens_batch_size_count"))
-    ]
-    if len(sizes) == 2:
-        total, count = (float(s.split()[-1]) for s in sizes)
-        print(f"mean batch size on the DigitLens server: {total / max(count, 1):.1f}")
+    }
+    if len(sums) == 2:
+        mean = sums["digitlens_batch_size_sum"] / max(sums["digitlens_batch_size_count"], 1)
+        print(f"mean batch size on the DigitLens server: {mean:.1f}")
     growth = [r.rss_end_mb / r.rss_start_mb - 1 for r in results if r.name.startswith("DigitLens")]
     if args.soak and growth and growth[0] > MAX_SOAK_GROWTH:
         print(f"FAIL: server memory grew {growth[0]:.1%} (> {MAX_SOAK_GROWTH:.0%})")
