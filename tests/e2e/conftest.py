@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,48 +53,51 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise TimeoutError(f"{url} did not answer in {timeout} s")
 
 
-def start(cmd: list[str], health: str, log: Path, env: dict | None = None):
+@contextlib.contextmanager
+def serving(args: list[str], health_path: str, log_name: str) -> Iterator[str]:
+    """Run `python -m <args>` on a free loopback port (`{port}` in args is replaced);
+    yield its base URL once `health_path` answers 200; stop it afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = ARTIFACTS / log_name
     log.parent.mkdir(parents=True, exist_ok=True)
-    f = log.open("w")
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        stdout=f,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
-    )
-    try:
-        wait_http(health, proc)
-    except Exception:
-        proc.kill()
-        raise
-    return proc, f
+    with log.open("w") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *(a.replace("{port}", str(port)) for a in args)],
+            cwd=ROOT,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        try:
+            wait_http(base + health_path, proc)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @pytest.fixture(scope="session")
 def streamlit_url():
-    port = free_port()
-    proc, log = start(
+    with serving(
         [
-            sys.executable,
-            "-m",
             "streamlit",
             "run",
             "app.py",
             "--server.port",
-            str(port),
+            "{port}",
             "--server.address",
             "127.0.0.1",
             "--server.headless",
             "true",
         ],
-        f"http://127.0.0.1:{port}/_stcore/health",
-        ARTIFACTS / "streamlit.log",
-    )
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+        "/_stcore/health",
+        "streamlit.log",
+    ) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

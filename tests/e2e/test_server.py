@@ -3,7 +3,6 @@
 import concurrent.futures
 import io
 import re
-import sys
 
 import httpx
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import drawn_digit
-from tests.e2e.conftest import ARTIFACTS, free_port, start
+from tests.e2e.conftest import serving
 
 pytestmark = pytest.mark.e2e
 MAX_BODY = 2_000_000
@@ -20,14 +19,11 @@ MAX_PIXELS = 4_000_000
 
 @pytest.fixture(scope="module")
 def url():
-    port = free_port()
-    proc, log = start(
+    with serving(
         [
-            sys.executable,
-            "-m",
             "server",
             "--port",
-            str(port),
+            "{port}",
             "--max-body-bytes",
             str(MAX_BODY),
             "--max-pixels",
@@ -35,13 +31,10 @@ def url():
             "--batch-max-wait-ms",
             "5",
         ],
-        f"http://127.0.0.1:{port}/readyz",
-        ARTIFACTS / "server.log",
-    )
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+        "/readyz",
+        "server.log",
+    ) as base:
+        yield base
 
 
 def encode(img, fmt="PNG") -> bytes:
