@@ -12,10 +12,10 @@ st.set_page_config(page_title="DigitLens", page_icon=":material/search:", layout
 style()
 
 pages = [
-    st.Page("pages/draw.py", title="Draw", icon=":material/draw:", default=True),
-    st.Page("pages/upload.py", title="Upload", icon=":material/upload:"),
-    st.Page("pages/explain.py", title="Explain", icon=":material/biotech:"),
-    st.Page("pages/model_card.py", title="Model", icon=":material/account_tree:"),
+    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
+    st.Page("app_pages/upload.py", title="Upload", icon=":material/upload:"),
+    st.Page("app_pages/explain.py", title="Explain", icon=":material/biotech:"),
+    st.Page("app_pages/model_card.py", title="Model", icon=":material/account_tree:"),
 ]
 page = st.navigation(pages)
 st.session_state["_choice"] = sidebar()

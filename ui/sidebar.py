@@ -93,8 +93,7 @@ def current() -> Choice:
     """The sidebar's choice for this run.
 
     app.py draws the sidebar before the page runs and leaves its choice here; a
-    page run on its own (`streamlit run pages/draw.py`, or a test harness that
-    reruns only the page) draws the sidebar itself.
+    page run on its own (`streamlit run app_pages/draw.py`) draws it itself.
     """
     choice = st.session_state.pop("_choice", None)
     return choice if choice is not None else sidebar()

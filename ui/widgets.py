@@ -29,7 +29,7 @@ def enlarge(a: np.ndarray, size: int = 140) -> Image.Image:
 
 
 def inline_image(
-    img: np.ndarray | Image.Image, caption: str, width: int, fmt: str = "PNG"
+    img: np.ndarray | Image.Image, caption: str, width: int | str, fmt: str = "PNG"
 ) -> None:
     """An image sent inside the page update itself (a data URL), not fetched afterwards.
 
@@ -45,7 +45,7 @@ def inline_image(
     data = base64.b64encode(buf.getvalue()).decode()
     st.markdown(
         f"<figure class='dl-fig'><img src='data:image/{fmt.lower()};base64,{data}' "
-        f"width='{width}' "
+        f"style='width:{width if isinstance(width, str) else f'{width}px'}; max-width:100%' "
         f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>",
         unsafe_allow_html=True,
     )

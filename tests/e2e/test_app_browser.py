@@ -28,6 +28,14 @@ def draw(page, strokes):
     return time.perf_counter()
 
 
+def settle(page, timeout_ms: int = 30_000) -> None:
+    """Wait until every image on the page has loaded (for screenshots)."""
+    page.wait_for_function(
+        "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)",
+        timeout=timeout_ms,
+    )
+
+
 def answer(page, expected: str, timeout_ms: int = 30_000) -> str:
     label = page.locator(".dl-label").first
     label.wait_for(timeout=timeout_ms)
@@ -107,6 +115,8 @@ def test_upload_an_image_file(page, streamlit_url, tmp_path):
     page.locator("input[type='file']").first.set_input_files(str(path))
     assert answer(page, "0") == "0"
     page.get_by_text("Results").wait_for()
+    page.locator("[data-testid='stDataFrame'] canvas").first.wait_for()
+    settle(page)
     page.screenshot(path=str(ARTIFACTS / "upload-zero.png"), full_page=True)
 
 
@@ -121,9 +131,9 @@ def test_bad_upload_gets_a_message_not_a_traceback(page, streamlit_url, tmp_path
 
 
 def test_other_pages_render(page, streamlit_url):
-    for path, text in (("/explain", "Faithfulness"), ("/model_card", "Architecture")):
+    for path, text in (("/explain", "SmoothGrad"), ("/model_card", "What it gets wrong")):
         page.goto(streamlit_url + path)
         page.get_by_text(text).first.wait_for()
-        page.wait_for_timeout(1500)
+        settle(page)
         page.screenshot(path=str(ARTIFACTS / f"page{path.replace('/', '-')}.png"), full_page=True)
         assert page.locator("text=Traceback").count() == 0

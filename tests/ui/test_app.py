@@ -9,16 +9,16 @@ from streamlit.testing.v1 import AppTest
 from model.artifacts import BUNDLED
 from tests.conftest import ROOT, drawn_digit
 
-PAGES = ["pages/draw.py", "pages/upload.py", "pages/explain.py", "pages/model_card.py"]
+PAGES = [
+    "app_pages/draw.py",
+    "app_pages/upload.py",
+    "app_pages/explain.py",
+    "app_pages/model_card.py",
+]
 
 
 def app() -> AppTest:
-    """The app after its first run. AppTest reruns only the page script after the first
-    run, so the page draws the sidebar itself (ui.sidebar.current); the second run makes
-    the tree hold those widgets, which later set_value calls then drive."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
     at.run()
     assert not at.exception, at.exception
     return at
@@ -41,9 +41,8 @@ def texts(at) -> str:
 @pytest.mark.parametrize("model", BUNDLED)
 def test_every_page_runs_with_every_bundled_model(page, model):
     at = app()
-    at.switch_page(page).run()
-    at.run()  # the page now draws the sidebar (see app())
     at.sidebar.selectbox(key="model_name").set_value(model).run()
+    at.switch_page(page).run()
     assert not at.exception, at.exception
     card = "\n".join(c.value for c in at.sidebar.caption)
     assert ("Fashion-MNIST" if model == "fashion-cnn" else "MNIST ·") in card  # that model ran
@@ -57,7 +56,7 @@ def test_draw_page_starts_with_a_prompt_not_a_prediction():
 
 def test_upload_predicts_each_file_and_reports_bad_ones():
     at = app()
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("app_pages/upload.py").run()
     at.file_uploader(key="uploads").set_value(
         [
             ("seven.png", png(drawn_digit(7)), "image/png"),
@@ -89,7 +88,7 @@ def test_own_model_upload_with_a_bad_file_explains_why(tmp_path):
 
 def test_explain_page_shows_every_method_with_a_score():
     at = app()
-    at.switch_page("pages/explain.py").run()
+    at.switch_page("app_pages/explain.py").run()
     titles = {m.value for m in at.markdown}
     for title in (
         "**Grad-CAM**",
@@ -112,7 +111,7 @@ def test_mlp_offers_gradient_methods_only():
 
 def test_model_page_shows_the_card():
     at = app()
-    at.switch_page("pages/model_card.py").run()
+    at.switch_page("app_pages/model_card.py").run()
     labels = {m.label: m.value for m in at.metric}
     assert labels["accuracy"].endswith("%")
     assert "calibration error (ECE)" in labels

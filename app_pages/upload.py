@@ -11,7 +11,7 @@ from PIL import Image
 from model import BlankImageError, ImageError
 from model.explain import explain_many
 from ui.sidebar import current
-from ui.widgets import heatmap_views, prediction_header, probability_chart
+from ui.widgets import heatmap_views, inline_image, prediction_header, probability_chart
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
@@ -90,10 +90,11 @@ for (name, _), s in zip(inputs, stages, strict=True):
     with st.container(border=True):
         a, b, c = st.columns([1.1, 1, 1.4])
         full, _ = heatmap_views(e)
-        a.image(full, caption=name, width="stretch")
+        with a:
+            inline_image(full, name, "100%", fmt="JPEG")
         with b:
             prediction_header(pred)
-            st.image(heatmap_views(e, 140)[1], caption="model input + heatmap", width=140)
+            inline_image(heatmap_views(e, 140)[1], "model input + heatmap", 140)
         with c:
             probability_chart(pred, clf.class_names, height=180)
 

@@ -36,8 +36,8 @@ for layer in clf.net.layers:
             "explainable": "yes" if layer.name in CONV_LAYERS else "",
         }
     )
-table, diagram = st.columns([1.2, 1])
-table.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=420)
+with st.expander("Layer table", expanded=False):
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 edges = []
 for layer in clf.net.layers:
     inbound = layer.input if isinstance(layer.input, list) else [layer.input]
@@ -46,8 +46,9 @@ for layer in clf.net.layers:
         if src is not None:
             edges.append(f'"{src[0].name}" -> "{layer.name}"')
 highlight = " ".join(f'"{n}" [style=filled fillcolor="#fde2d8"]' for n in CONV_LAYERS)
-diagram.graphviz_chart(
-    "digraph { rankdir=TB; node [shape=box fontsize=10 height=0.25]; "
+st.graphviz_chart(
+    "digraph { rankdir=LR; nodesep=0.15; ranksep=0.25; "
+    "node [shape=box fontsize=11 height=0.3 margin=0.05]; "
     + highlight
     + " "
     + "; ".join(edges)
@@ -156,4 +157,4 @@ for k, (idx, p) in enumerate(zip(wrong, probs, strict=True)):
         if st.button("Explain", key=f"gallery_{idx}"):
             st.session_state["explain_test_index"] = int(idx)
             st.session_state["_from_gallery"] = True
-            st.switch_page("pages/explain.py")
+            st.switch_page("app_pages/explain.py")
