@@ -355,5 +355,6 @@ def overlay(
         hm = np.asarray(Image.fromarray(hm, mode="F").resize((w, h), Image.Resampling.BILINEAR))
     hm = np.clip(np.nan_to_num(hm), 0, 1)
     colour = colormaps[cmap](hm)[..., :3] * 255  # (H, W, 3)
-    a = alpha * np.sqrt(hm)[..., None]  # weak evidence shows less
+    # Weak evidence (below 15 % of the peak) shows not at all, the rest increasingly.
+    a = alpha * np.sqrt(np.clip((hm - 0.15) / 0.85, 0, 1))[..., None]
     return (img * (1 - a) + colour * a).round().astype(np.uint8)
