@@ -115,3 +115,17 @@ def test_model_page_shows_the_card():
     labels = {m.label: m.value for m in at.metric}
     assert labels["accuracy"].endswith("%")
     assert "calibration error (ECE)" in labels
+
+
+@pytest.mark.data
+def test_gallery_image_opens_in_the_explain_view(real_data_dir, monkeypatch):
+    monkeypatch.setenv("DIGITLENS_DATA_DIR", str(real_data_dir))
+    at = app()
+    at.switch_page("app_pages/model_card.py").run()
+    first = next(b for b in at.button if b.key and b.key.startswith("gallery_"))
+    index = int(first.key.removeprefix("gallery_"))
+    first.click().run()
+    assert not at.exception, at.exception
+    assert at.radio(key="explain_source").value == "Test-set image"
+    assert at.number_input(key="explain_test_index").value == index
+    assert any("true label" in c.value for c in at.caption)
