@@ -29,10 +29,10 @@ RECIPES: dict[str, Recipe] = {
         CNNConfig(dropout=0.25),
         FASHION,
         "fashion",
-        epochs=30,
+        epochs=45,
         learning_rate=1e-3,
-        patience=6,
-        lr_patience=3,
+        patience=8,
+        lr_patience=4,
     ),
     "mnist-mlp": Recipe(
         "mnist", MLPConfig(), HANDWRITING_MILD, "mnist", epochs=40, learning_rate=1e-3
