@@ -5,10 +5,12 @@ streamlit run app.py
 
 import streamlit as st
 
+from ui.resources import keep_keras_state
 from ui.sidebar import sidebar
 from ui.widgets import style
 
 st.set_page_config(page_title="DigitLens", page_icon=":material/search:", layout="wide")
+keep_keras_state()
 style()
 
 pages = [

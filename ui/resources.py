@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,6 +16,25 @@ import streamlit as st
 
 from model import Classifier, load_classifier
 from model.artifacts import BUNDLED
+
+
+def keep_keras_state() -> None:
+    """Stop Streamlit from resetting Keras after every script run.
+
+    Streamlit calls `keras.backend.clear_session()` when each run ends, for apps that
+    build models in the script. DigitLens builds none per run: the models are loaded
+    once (below) and shared. The reset only made the next TensorFlow call rebuild its
+    state, about 100 ms on every stroke of the draw page. Matplotlib figures are still
+    closed, as Streamlit does.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def close_figures_only() -> None:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = close_figures_only
 
 
 @st.cache_resource(show_spinner="Loading the model...")
