@@ -9,7 +9,7 @@ import streamlit as st
 from PIL import Image
 
 from model import BlankImageError, ImageError
-from model.explain import explain_many
+from model.explain import explain
 from ui.sidebar import current
 from ui.widgets import heatmap_views, inline_image, prediction_header, probability_chart
 
@@ -42,10 +42,12 @@ if not inputs:
 progress = st.progress(0.0, text="Reading the images...") if len(inputs) > 3 else None
 stages, explanations = [], []
 for i, (_, data) in enumerate(inputs):
-    (s,) = clf.preprocess_many([data])
+    try:
+        s = clf.preprocess_stages(data)
+        explanations.append(explain(clf, s, choice.method, choice.layer))
+    except ImageError as exc:
+        s = exc
     stages.append(s)
-    if not isinstance(s, ImageError):
-        explanations.extend(explain_many(clf, [s], choice.method, choice.layer))
     if progress:
         progress.progress((i + 1) / len(inputs), text=f"Explained {i + 1} of {len(inputs)}")
 explanations = iter(explanations)

@@ -315,23 +315,6 @@ def explain(
     )
 
 
-def explain_many(
-    clf: Classifier,
-    sources: list[Preprocessed],
-    method: str = DEFAULT_METHOD,
-    layer: str | None = None,
-) -> list[Explanation]:
-    """Explain several inputs; Grad-CAM runs them as one batch through the fused pass."""
-    layer = check(clf, method, layer)
-    if method != "gradcam" or not sources:
-        return [explain(clf, s, method, layer) for s in sources]
-    probs, maps, labels = fused_gradcam(clf, layer)(np.stack([s.x for s in sources]))
-    return [
-        Explanation(method, layer, int(k), clf.class_names[int(k)], float(p[int(k)]), p, m, s.x, s)
-        for s, p, m, k in zip(sources, probs, maps, labels, strict=True)
-    ]
-
-
 def overlay(
     image: np.ndarray, heatmap: np.ndarray, cmap: str = "jet", alpha: float = 0.45
 ) -> np.ndarray:

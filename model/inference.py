@@ -26,7 +26,6 @@ import numpy as np
 from model.artifacts import Artifact, load_keras_model, resolve
 from model.preprocessing import (
     MAX_PIXELS,
-    ImageError,
     ImageInput,
     Preprocessed,
     preprocess_stages,
@@ -168,16 +167,6 @@ class Classifier:
     def preprocess_stages(self, image: ImageInput, max_pixels: int = MAX_PIXELS) -> Preprocessed:
         """Every preprocessing stage for `image`, with this model's recipe."""
         return preprocess_stages(image, self.recipe, max_pixels)
-
-    def preprocess_many(self, images: Sequence[ImageInput]) -> list[Preprocessed | ImageError]:
-        """Preprocess each image; a bad one yields its ImageError instead of raising."""
-        out: list[Preprocessed | ImageError] = []
-        for image in images:
-            try:
-                out.append(self.preprocess_stages(image))
-            except ImageError as exc:
-                out.append(exc)
-        return out
 
     def preprocess(self, image: ImageInput) -> np.ndarray:
         """(28, 28) float32 in [0, 1]: what the model sees."""
