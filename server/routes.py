@@ -89,6 +89,34 @@ async def _preprocess(request: Request, clf: Classifier, data: bytes):
         )
 
 
+def _prediction_body(
+    clf: Classifier,
+    probs: np.ndarray,
+    batch_size: int,
+    filename: str | None,
+    preprocess_ms: float,
+    queue_ms: float,
+    inference_ms: float,
+    total_ms: float,
+) -> schemas.Prediction:
+    pred = clf.to_prediction(probs)
+    return schemas.Prediction(
+        label=pred.label,
+        class_name=pred.class_name,
+        probability=pred.probability,
+        probabilities=[float(p) for p in pred.probabilities],
+        model=clf.name,
+        batch_size=batch_size,
+        filename=filename,
+        timings=schemas.Timings(
+            preprocess_ms=round(preprocess_ms, 3),
+            queue_ms=round(queue_ms, 3),
+            inference_ms=round(inference_ms, 3),
+            total_ms=round(total_ms, 3),
+        ),
+    )
+
+
 async def _predict_one(
     request: Request, served: Served, filename: str | None, data: bytes
 ) -> schemas.Prediction:
@@ -102,21 +130,15 @@ async def _predict_one(
     prep_ms = (time.perf_counter() - start) * 1e3
     result = await served.batcher.submit(stages.x)
     metrics.images.labels(served.clf.name, "predicted").inc()
-    pred = served.clf.to_prediction(result.probabilities)
-    return schemas.Prediction(
-        label=pred.label,
-        class_name=pred.class_name,
-        probability=pred.probability,
-        probabilities=[float(p) for p in pred.probabilities],
-        model=served.clf.name,
-        batch_size=result.batch_size,
-        filename=filename,
-        timings=schemas.Timings(
-            preprocess_ms=round(prep_ms, 3),
-            queue_ms=round(result.queue_ms, 3),
-            inference_ms=round(result.inference_ms, 3),
-            total_ms=round((time.perf_counter() - start) * 1e3, 3),
-        ),
+    return _prediction_body(
+        served.clf,
+        result.probabilities,
+        result.batch_size,
+        filename,
+        prep_ms,
+        result.queue_ms,
+        result.inference_ms,
+        (time.perf_counter() - start) * 1e3,
     )
 
 
@@ -178,34 +200,16 @@ async def explain_image(
     except ExplanationError as exc:
         raise ApiError(422, "bad_explanation", str(exc)) from exc
     score = await run_in_threadpool(faithfulness, served.clf.probabilities, e.x, e.heatmap, e.label)
-    img = stages.original
-    scale = OVERLAY_SIDE / max(img.shape[:2])
     png = io.BytesIO()
     from PIL import Image
 
-    shown = Image.fromarray(overlay(img, e.heatmap_original))
-    if scale < 1:
-        shown = shown.resize(
-            (max(round(shown.width * scale), 1), max(round(shown.height * scale), 1))
-        )
+    shown = Image.fromarray(overlay(stages.original, e.heatmap_original))
+    shown.thumbnail((OVERLAY_SIDE, OVERLAY_SIDE))  # shrinks only, keeps the aspect ratio
     shown.save(png, "PNG")
-    pred = served.clf.to_prediction(e.probabilities)
     total = (time.perf_counter() - start) * 1e3
     return schemas.Explanation(
-        prediction=schemas.Prediction(
-            label=pred.label,
-            class_name=pred.class_name,
-            probability=pred.probability,
-            probabilities=[float(p) for p in pred.probabilities],
-            model=served.clf.name,
-            batch_size=1,
-            filename=files[0][0],
-            timings=schemas.Timings(
-                preprocess_ms=round(prep_ms, 3),
-                queue_ms=0.0,
-                inference_ms=round(infer_ms, 3),
-                total_ms=round(total, 3),
-            ),
+        prediction=_prediction_body(
+            served.clf, e.probabilities, 1, files[0][0], prep_ms, 0.0, infer_ms, total
         ),
         method=e.method,
         layer=e.layer,

@@ -25,22 +25,6 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n: int = 10) -> np.
     return np.bincount(y_true.astype(int) * n + y_pred.astype(int), minlength=n * n).reshape(n, n)
 
 
-def expected_calibration_error(
-    probs: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS
-) -> float:
-    """ECE: mean |accuracy - confidence| over equal-width confidence bins, weighted by size."""
-    conf = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == y_true
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
-    return float(ece)
-
-
 def reliability(probs: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS) -> list[dict]:
     """Per-bin confidence, accuracy and count, for a reliability diagram."""
     conf = probs.max(axis=1)
@@ -61,6 +45,19 @@ def reliability(probs: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS) -> 
                 }
             )
     return out
+
+
+def expected_calibration_error(
+    probs: np.ndarray, y_true: np.ndarray, bins: int = ECE_BINS
+) -> float:
+    """ECE: mean |accuracy - confidence| over equal-width confidence bins, weighted by size."""
+    n = len(y_true)
+    return float(
+        sum(
+            b["count"] / n * abs(b["accuracy"] - b["confidence"])
+            for b in reliability(probs, y_true, bins)
+        )
+    )
 
 
 def classification_metrics(probs: np.ndarray, y_true: np.ndarray) -> dict[str, Any]:
