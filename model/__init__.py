@@ -3,7 +3,24 @@
 Importing this package is cheap; TensorFlow loads with the first model.
 """
 
+from model.errors import (
+    BlankImageError,
+    DigitLensError,
+    ExplanationError,
+    ImageError,
+    ModelLoadError,
+    ModelNotFoundError,
+)
 from model.inference import Classifier, Prediction, load_classifier
-from model.preprocessing import BlankImageError, ImageError
 
-__all__ = ["BlankImageError", "Classifier", "ImageError", "Prediction", "load_classifier"]
+__all__ = [
+    "BlankImageError",
+    "Classifier",
+    "DigitLensError",
+    "ExplanationError",
+    "ImageError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "Prediction",
+    "load_classifier",
+]

@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from model.errors import ModelNotFoundError
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: The bundled models, in the order the UI lists them.
 BUNDLED = ("mnist-cnn", "mnist-mlp", "fashion-cnn")
-
-
-class ModelNotFoundError(LookupError):
-    """No bundled model of that name, and no such file."""
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,11 @@ import numpy as np
 from scipy import ndimage
 
 from model.architecture import DEFAULT_CAM_LAYER, OUTPUT
+from model.errors import ExplanationError
 from model.preprocessing import Preprocessed
 
 if TYPE_CHECKING:
     from model.inference import Classifier
-
-
-class ExplanationError(ValueError):
-    """The method or layer cannot be used with this model; the message says why."""
 
 
 @dataclass(frozen=True)

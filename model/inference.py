@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from model.artifacts import Artifact, load_keras_model, resolve
+from model.errors import ModelLoadError
 from model.preprocessing import (
     MAX_PIXELS,
     ImageInput,
@@ -229,13 +230,13 @@ def load_classifier(
     try:
         net = load_keras_model(artifact.keras_path)
     except Exception as exc:  # Keras raises many types for a bad or unsafe file
-        raise ValueError(
+        raise ModelLoadError(
             f"cannot load {artifact.keras_path.name} as a Keras model in safe mode: {exc}"
         ) from exc
     _check_contract(net, artifact.keras_path)
     onnx = onnx_path_for(artifact) if runtime in ("auto", "onnx") else None
     if runtime == "onnx" and onnx is None:
-        raise ValueError(
+        raise ModelLoadError(
             f"{artifact.name} has no ONNX export matching its .keras file; "
             f"run: python -m model.export --model {artifact.keras_path}"
         )
@@ -248,7 +249,7 @@ def _check_contract(net: keras.Model, path: Path) -> None:
     in_shape = tuple(net.inputs[0].shape[1:]) if getattr(net, "inputs", None) else None
     out_shape = tuple(net.outputs[0].shape[1:]) if getattr(net, "outputs", None) else None
     if in_shape != (28, 28, 1) or out_shape != (10,):
-        raise ValueError(
+        raise ModelLoadError(
             f"{path.name} takes {in_shape} and returns {out_shape}; DigitLens needs a model "
             "that takes (28, 28, 1) images and returns 10 class probabilities"
         )

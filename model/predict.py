@@ -240,12 +240,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from model.artifacts import ModelNotFoundError
-    from model.explain import ExplanationError
+    from model.errors import DigitLensError
 
     try:
         return run(args)
-    except (ModelNotFoundError, ExplanationError, ValueError) as exc:
+    except DigitLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -26,6 +26,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from model.errors import BlankImageError, EmptyImageError, ImageError, ImageTooLargeError
+
 Recipe = Literal["mnist", "fashion"]
 ImageInput = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
 
@@ -46,22 +48,6 @@ STROKE_BAND = (1.7, 3.9)
 STROKE_TARGET = 2.5
 #: Stroke normalisation runs on the crop resized to this many times the box side.
 STROKE_OVERSAMPLE = 4
-
-
-class ImageError(ValueError):
-    """The input cannot be used as an image; the message says why, for a person."""
-
-
-class BlankImageError(ImageError):
-    """The image holds no ink: nothing was drawn or written on it."""
-
-
-class ImageTooLargeError(ImageError):
-    """The image has more pixels than allowed (a decompression bomb, or just huge)."""
-
-
-class EmptyImageError(ImageError):
-    """The input has no bytes at all."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import numpy as np
 from fastapi import FastAPI
 
-from model import load_classifier
+from model import ModelLoadError, load_classifier
 from server import errors
 from server.batching import MicroBatcher
 from server.config import ServerConfig
@@ -61,7 +61,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         for name in dict.fromkeys((cfg.default_model, *cfg.models)):
             try:
                 clf = load_classifier(name)
-            except (LookupError, ValueError) as exc:
+            except ModelLoadError as exc:
                 if name == cfg.default_model:
                     raise  # nothing sensible to serve
                 log.error("skipping model %s: %s", name, exc)

@@ -80,6 +80,35 @@ def _read_history(log_path: Path) -> dict[str, list[float]]:
     return {k: [float(r[k]) for r in rows] for k in rows[0] if k != "epoch"} if rows else {}
 
 
+#: Flags that only say where files are on the machine that trained: the card records
+#: a placeholder (or nothing), so no path of ours reaches a user of the model.
+PATH_FLAGS = {"--data-dir": "DATA_DIR"}
+WHERE_FLAGS = ("--output", "--run-dir")
+
+
+def neutral_command(argv: list[str]) -> str:
+    """The training command for the card, with machine-specific paths left out.
+
+    `--data-dir /home/me/data` becomes `--data-dir DATA_DIR`; `--output` and
+    `--run-dir` (where the files went, not how the model was made) are dropped.
+    """
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        flag, eq, value = arg.partition("=")
+        if flag in WHERE_FLAGS:
+            if not eq:
+                next(args, None)
+            continue
+        if flag in PATH_FLAGS:
+            if not eq:
+                next(args, None)
+            out += [flag, PATH_FLAGS[flag]]
+            continue
+        out.append(arg)
+    return "python -m training.train " + shlex.join(out)
+
+
 def train(cfg: TrainConfig, command: str | None = None) -> Path:
     """Train, save `<output>.keras` (no optimizer state) and its card; return the path."""
     import keras
@@ -189,7 +218,7 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path:
             "input": "(N, 28, 28, 1) float32 in [0, 1], white ink on black",
         },
         "training": {
-            "command": command or "python -m training.train " + shlex.join(sys.argv[1:]),
+            "command": command or neutral_command(sys.argv[1:]),
             "seed": cfg.seed,
             "epochs_run": len(val_losses),
             "best_epoch": int(np.argmin(val_losses)) + 1 if val_losses else None,

@@ -70,12 +70,8 @@ def test_split(dataset: str, data_dir: str):
 
 
 def default_data_dir() -> str | None:
-    """$DIGITLENS_DATA_DIR, else ../shared/datasets beside the checkout, else None."""
-    env = os.environ.get("DIGITLENS_DATA_DIR")
-    if env:
-        return env
-    shared = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-    return str(shared) if shared.is_dir() else None
+    """The local data folder named by $DIGITLENS_DATA_DIR, or None (no gallery then)."""
+    return os.environ.get("DIGITLENS_DATA_DIR") or None
 
 
 __all__ = [

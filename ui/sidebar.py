@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from model import Classifier
+from model import Classifier, ModelLoadError
 from model.explain import DEFAULT_METHOD, METHODS, available_methods
 from ui.resources import BUNDLED, bundled_classifier, classifier_from_upload
 
@@ -51,7 +51,7 @@ def model_picker() -> Classifier:
                 clf = classifier_from_upload(upload.getvalue(), upload.name)
                 st.sidebar.success(f"Loaded {upload.name}")
                 return clf
-            except (ValueError, LookupError) as exc:
+            except ModelLoadError as exc:
                 st.sidebar.error(f"This file cannot be used: {exc}")
         st.sidebar.info("Until then, mnist-cnn answers.")
         return bundled_classifier("mnist-cnn")

@@ -4,8 +4,7 @@ import time
 
 import pytest
 
-from tests.conftest import drawn_digit
-from tests.e2e.conftest import ARTIFACTS
+from tests.helpers import ARTIFACTS, drawn_digit
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import drawn_digit
-from tests.e2e.conftest import serving
+from tests.helpers import drawn_digit, serving
 
 pytestmark = pytest.mark.e2e
 MAX_BODY = 2_000_000

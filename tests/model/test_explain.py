@@ -14,7 +14,7 @@ from model.explain import (
     tf_keras_vis_map,
 )
 from model.faithfulness import faithfulness
-from tests.conftest import drawn_digit
+from tests.helpers import drawn_digit
 
 
 def pearson(a, b):

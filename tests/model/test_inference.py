@@ -9,7 +9,7 @@ from PIL import Image
 
 from model import BlankImageError, ImageError, load_classifier
 from model.artifacts import ModelNotFoundError
-from tests.conftest import drawn_digit
+from tests.helpers import drawn_digit
 
 
 @pytest.mark.parametrize("digit", [0, 1, 4, 7])

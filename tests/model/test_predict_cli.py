@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, drawn_digit
+from tests.helpers import ROOT, drawn_digit
 
 
 def cli(*args):

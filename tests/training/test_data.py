@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from tests.conftest import write_idx
+from tests.helpers import write_idx
 from training.data import (
     DATA_DIR_ENV,
     FILES,

@@ -7,7 +7,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from model.artifacts import BUNDLED
-from tests.conftest import ROOT, drawn_digit
+from tests.helpers import ROOT, drawn_digit
 
 PAGES = [
     "app_pages/draw.py",

@@ -1,0 +1,44 @@
+"""One family of errors for the engine: callers catch what they mean.
+
+    DigitLensError
+    ├── ModelLoadError       a model cannot be found or used (ModelNotFoundError below it)
+    ├── ImageError           an input cannot be read as an image (BlankImageError, ...)
+    └── ExplanationError     a method or layer does not fit this model
+
+Each message is written for a person: it says what is wrong and, where it can,
+what to do instead. None of them carries a stack trace to the user.
+"""
+
+from __future__ import annotations
+
+
+class DigitLensError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class ModelLoadError(DigitLensError, ValueError):
+    """The model file cannot be loaded or does not fit DigitLens' contract."""
+
+
+class ModelNotFoundError(ModelLoadError, LookupError):
+    """No bundled model of that name, and no such file."""
+
+
+class ImageError(DigitLensError, ValueError):
+    """The input cannot be used as an image; the message says why, for a person."""
+
+
+class BlankImageError(ImageError):
+    """The image holds no ink: nothing was drawn or written on it."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image has more pixels than allowed (a decompression bomb, or just huge)."""
+
+
+class EmptyImageError(ImageError):
+    """The input has no bytes at all."""
+
+
+class ExplanationError(DigitLensError, ValueError):
+    """The method or layer cannot be used with this model; the message says why."""

@@ -1,0 +1,114 @@
+"""Helpers the tests share: import them from here, never from a conftest.
+
+Synthetic IDX files, the real data sets' folder (from $DIGITLENS_TEST_DATA only),
+and real servers on free loopback ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from model.samples import drawn_digit
+
+__all__ = [
+    "ARTIFACTS",
+    "ROOT",
+    "TEST_DATA",
+    "drawn_digit",
+    "free_port",
+    "make_idx_dataset",
+    "serving",
+    "wait_http",
+    "write_idx",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The real MNIST / Fashion-MNIST folder, only where the environment names it.
+_TEST_DATA_ENV = os.environ.get("DIGITLENS_TEST_DATA")
+TEST_DATA = Path(_TEST_DATA_ENV) if _TEST_DATA_ENV else None
+#: Screenshots and server logs of the end-to-end tests.
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int) -> Path:
+    """Write `array` (uint8) as a gzip-compressed IDX file with the given magic number."""
+    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+    return path
+
+
+def make_idx_dataset(folder: Path, n_train: int = 200, n_test: int = 50, seed: int = 0) -> Path:
+    """A small, learnable fake data set: class c is a bright bar at row 2c+4."""
+    from training.data import FILES, IMAGES_MAGIC, LABELS_MAGIC
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = np.arange(n) % 10
+        rng.shuffle(labels)
+        images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+        for i, c in enumerate(labels):
+            images[i, 2 * c + 4 : 2 * c + 6, 4:24] = 255
+        write_idx(folder / FILES[f"{split}_images"], images, IMAGES_MAGIC)
+        write_idx(folder / FILES[f"{split}_labels"], labels, LABELS_MAGIC)
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer in {timeout} s")
+
+
+@contextlib.contextmanager
+def serving(args: list[str], health_path: str, log_name: str) -> Iterator[str]:
+    """Run `python -m <args>` on a free loopback port (`{port}` in args is replaced);
+    yield its base URL once `health_path` answers 200; stop it afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = ARTIFACTS / log_name
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *(a.replace("{port}", str(port)) for a in args)],
+            cwd=ROOT,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        try:
+            wait_http(base + health_path, proc)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
