@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from model.architecture import CONV_LAYERS
+from model.graph import layer_edges, layer_table
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import card_line, current
 from ui.widgets import enlarge
@@ -24,27 +25,19 @@ st.caption(card_line(clf))
 
 # ---------------------------------------------------------------- architecture
 st.subheader("Architecture")
-rows = []
-for layer in clf.net.layers:
-    shape = getattr(layer, "output", None)
-    rows.append(
-        {
-            "layer": layer.name,
-            "type": type(layer).__name__,
-            "output shape": str(tuple(shape.shape[1:])) if shape is not None else "",
-            "parameters": layer.count_params(),
-            "explainable": "yes" if layer.name in CONV_LAYERS else "",
-        }
-    )
+rows = [
+    {
+        "layer": r.name,
+        "type": r.kind,
+        "output shape": str(r.output_shape),
+        "parameters": r.parameters,
+        "explainable": "yes" if r.name in CONV_LAYERS else "",
+    }
+    for r in layer_table(clf.net)
+]
 with st.expander("Layer table", expanded=False):
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-edges = []
-for layer in clf.net.layers:
-    inbound = layer.input if isinstance(layer.input, list) else [layer.input]
-    for t in inbound:
-        src = getattr(t, "_keras_history", None)
-        if src is not None:
-            edges.append(f'"{src[0].name}" -> "{layer.name}"')
+edges = [f'"{src}" -> "{dst}"' for src, dst in layer_edges(clf.net)]
 highlight = " ".join(f'"{n}" [style=filled fillcolor="#fde2d8"]' for n in CONV_LAYERS)
 st.graphviz_chart(
     "digraph { rankdir=LR; nodesep=0.15; ranksep=0.25; "

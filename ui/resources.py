@@ -9,6 +9,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,24 +18,45 @@ import streamlit as st
 from model import Classifier, load_classifier
 from model.artifacts import BUNDLED
 
+#: Streamlit versions whose script runner was read and found to call
+#: `keras.backend.clear_session()` after every run from `_clean_problem_modules`.
+#: A new Streamlit must be checked again (tests/ui/test_resources.py fails until it is).
+KERAS_RESET_CHECKED = ("1.67",)
 
-def keep_keras_state() -> None:
-    """Stop Streamlit from resetting Keras after every script run.
+
+def keep_keras_state() -> bool:
+    """Stop Streamlit from resetting Keras after every script run; True when it is stopped.
 
     Streamlit calls `keras.backend.clear_session()` when each run ends, for apps that
     build models in the script. DigitLens builds none per run: the models are loaded
     once (below) and shared. The reset only made the next TensorFlow call rebuild its
     state, about 100 ms on every stroke of the draw page. Matplotlib figures are still
     closed, as Streamlit does.
+
+    There is no supported switch for this, so the private hook is replaced only on the
+    Streamlit versions listed in `KERAS_RESET_CHECKED`; on any other version, or if the
+    hook has moved, it warns once instead of guessing. Idempotent: every page calls it.
     """
     from streamlit.runtime.scriptrunner import script_runner
+
+    if getattr(script_runner._clean_problem_modules, "_digitlens", False):
+        return True
+    version = ".".join(st.__version__.split(".")[:2])
+    if version not in KERAS_RESET_CHECKED or not hasattr(script_runner, "_clean_problem_modules"):
+        warnings.warn(
+            f"Streamlit {st.__version__} is not one DigitLens has checked: Keras state is "
+            "reset after every run, which slows each stroke (see ui/resources.py)",
+            stacklevel=2,
+        )
+        return False
 
     def close_figures_only() -> None:
         if "matplotlib.pyplot" in sys.modules:
             sys.modules["matplotlib.pyplot"].close("all")
 
-    if hasattr(script_runner, "_clean_problem_modules"):
-        script_runner._clean_problem_modules = close_figures_only
+    close_figures_only._digitlens = True  # type: ignore[attr-defined]
+    script_runner._clean_problem_modules = close_figures_only
+    return True
 
 
 @st.cache_resource(show_spinner="Loading the model...")

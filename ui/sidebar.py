@@ -8,7 +8,7 @@ import streamlit as st
 
 from model import Classifier, ModelLoadError
 from model.explain import DEFAULT_METHOD, METHODS, available_methods
-from ui.resources import BUNDLED, bundled_classifier, classifier_from_upload
+from ui.resources import BUNDLED, bundled_classifier, classifier_from_upload, keep_keras_state
 
 OWN_MODEL = "Your own .keras file"
 
@@ -95,5 +95,6 @@ def current() -> Choice:
     app.py draws the sidebar before the page runs and leaves its choice here; a
     page run on its own (`streamlit run app_pages/draw.py`) draws it itself.
     """
+    keep_keras_state()  # also when a page runs on its own, without app.py
     choice = st.session_state.pop("_choice", None)
     return choice if choice is not None else sidebar()
