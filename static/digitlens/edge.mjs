@@ -21,6 +21,9 @@ export const SPECK_FRACTION = 0.04;
 /** Fewer ink pixels than this is a blank drawing. */
 export const MIN_INK_PIXELS = 4;
 
+// numpy compares float32 maps with a float32 threshold (NEP 50): so do we.
+const THRESHOLD32 = Math.fround(INK_THRESHOLD);
+
 let ortPromise = null;
 
 /** The ONNX Runtime Web module, loaded once from the vendored files. */
@@ -221,7 +224,7 @@ export function toModelInput(ink, h, w, recipe = "mnist", largestOnly = false) {
   const raw = new Uint8Array(h * w);
   let count = 0;
   for (let i = 0; i < h * w; i++) {
-    raw[i] = ink[i] > INK_THRESHOLD ? 1 : 0;
+    raw[i] = ink[i] > THRESHOLD32 ? 1 : 0;
     count += raw[i];
   }
   if (!count) return null;
@@ -368,8 +371,12 @@ export function exposeHook(url) {
       xs.forEach((x, i) => flat.set(x, i * SIDE * SIDE));
       return (await m.probabilities(flat)).map((p) => Array.from(p));
     },
-    async preprocessCanvas(rgba, w, h, recipe = "mnist") {
-      const x = fromCanvas({ width: w, height: h, data: rgba }, recipe);
+    /** The canvas path on an alpha channel given as base64 bytes (h*w). */
+    preprocessAlpha(b64, w, h, recipe = "mnist") {
+      const alpha = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const data = new Uint8ClampedArray(w * h * 4);
+      alpha.forEach((v, i) => (data[4 * i + 3] = v));
+      const x = fromCanvas({ width: w, height: h, data }, recipe);
       return x && Array.from(x);
     },
   };
