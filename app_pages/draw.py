@@ -45,11 +45,12 @@ def title(e: Explanation) -> str:
     return METHODS[e.method].title + (f" on {e.layer}" if e.layer else "")
 
 
-def read_drawing() -> Drawing | None:
+def read_drawing() -> tuple[Drawing | None, str | None]:
+    """(the pad's last drawing or None, a message when what arrived cannot be read)."""
     try:
-        return drawing_from_state(st.session_state.get(PAD) or {})
-    except ImageError:
-        return None
+        return drawing_from_state(st.session_state.get(PAD) or {}), None
+    except ImageError as exc:
+        return None, str(exc)
 
 
 @st.fragment
@@ -68,8 +69,8 @@ def draw_and_explain() -> None:
             help="Where the model reads your drawing while the pen moves. The server "
             "always answers each finished stroke with the heatmaps.",
         )
-        drawing = read_drawing()
-        answer, server, error = None, None, None
+        drawing, error = read_drawing()
+        answer, server = None, None
         if drawing is not None and drawing.png is not None:
             t0 = time.perf_counter()
             try:

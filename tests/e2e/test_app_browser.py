@@ -216,8 +216,14 @@ def test_touch_on_a_phone(phone, streamlit_url):
     touch.stroke(page, STROKES[1], expect_live="1")
     server_answer(page, "1")
 
-    page.locator("[data-testid='stExpandSidebarButton']").click()
-    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.wait_for()
+    # The sidebar's choices: one tap away, and then on screen.
+    touch.tap(page, "[data-testid='stExpandSidebarButton']")
+    page.wait_for_function(
+        "() => { const r = document.querySelector(\"[data-testid='stSidebar'] "
+        "[data-testid='stSelectbox']\")?.getBoundingClientRect();"
+        " return r && r.left >= 0 && r.right <= 390 && r.bottom <= 844; }"
+    )
+    page.wait_for_timeout(500)  # the slide-in animation, for the screenshot
     page.screenshot(path=str(ARTIFACTS / "phone-sidebar.png"))
 
 
