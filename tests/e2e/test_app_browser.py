@@ -128,9 +128,33 @@ def timings(page) -> dict:
 
 def test_mouse_strokes_are_read_while_drawing_and_after(page, streamlit_url):
     """Each digit: live answer before mouse-up, then the server's answer and heatmaps."""
+    loaded: dict[str, int] = {}
+    page.on(
+        "requestfinished",
+        lambda r: loaded.__setitem__(r.url.split("?")[0], r.sizes()["responseBodySize"]),
+    )
     page.goto(streamlit_url)
     prompt_shown(page)
     wait_ready(page)
+    print(
+        f"\nfirst load of the Draw page: {sum(loaded.values()) / 1e6:.1f} MB over HTTP, of which "
+        f"the ONNX Runtime wasm {sum(v for k, v in loaded.items() if '.wasm' in k) / 1e6:.1f} MB"
+        f" and the model {sum(v for k, v in loaded.items() if k.endswith('.onnx')) / 1e6:.1f} MB"
+    )
+    frames = {"sent": 0, "received": 0}
+
+    def count(ws) -> None:
+        def add(kind, payload):
+            frames[kind] += len(payload)
+
+        ws.on("framesent", lambda p: add("sent", p))
+        ws.on("framereceived", lambda p: add("received", p))
+
+    page.on("websocket", count)  # opened before this; counted from the next reload
+    page.reload()
+    prompt_shown(page)
+    wait_ready(page)
+    frames.update(sent=0, received=0)
     if "cold" not in STARTED:
         STARTED["cold"] = time.perf_counter()
         print(
@@ -155,6 +179,11 @@ def test_mouse_strokes_are_read_while_drawing_and_after(page, streamlit_url):
             assert page.get_by_text("Grad-CAM on conv3, over your strokes").count() == 1
             page.screenshot(path=str(ARTIFACTS / "draw-seven.png"))
     t = timings(page)
+    print(
+        f"per stroke over the WebSocket (drawing up, answer with heatmaps down; clears "
+        f"included): {frames['sent'] / len(waits) / 1e3:.1f} kB up, "
+        f"{frames['received'] / len(waits) / 1e3:.1f} kB down"
+    )
     print(
         f"\npen movement to updated digit and histogram on screen (browser model): median "
         f"{statistics.median(t['penToDisplay']):.1f} ms over {len(t['penToDisplay'])} frames; "
