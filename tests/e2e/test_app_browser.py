@@ -136,8 +136,10 @@ def test_mouse_strokes_are_read_while_drawing_and_after(page, streamlit_url):
     page.goto(streamlit_url)
     prompt_shown(page)
     wait_ready(page)
+    load_ms = page.evaluate("() => window.digitlens.pad.model.loadMs")
     print(
-        f"\nfirst load of the Draw page: {sum(loaded.values()) / 1e6:.1f} MB over HTTP, of which "
+        f"\nONNX Runtime Web start (wasm fetch + compile + session): {load_ms:.0f} ms; "
+        f"first load of the Draw page: {sum(loaded.values()) / 1e6:.1f} MB over HTTP, of which "
         f"the ONNX Runtime wasm {sum(v for k, v in loaded.items() if '.wasm' in k) / 1e6:.1f} MB"
         f" and the model {sum(v for k, v in loaded.items() if k.endswith('.onnx')) / 1e6:.1f} MB"
     )
