@@ -51,6 +51,7 @@ def streamlit_url():
         "/_stcore/health",
         "streamlit.log",
     ) as base:
+        STARTED["healthy"] = time.perf_counter()
         yield base
 
 

@@ -161,7 +161,8 @@ def test_mouse_strokes_are_read_while_drawing_and_after(page, streamlit_url):
         STARTED["cold"] = time.perf_counter()
         print(
             f"\ncold start, fresh `streamlit run` to a usable canvas with the model loaded "
-            f"in the page: {STARTED['cold'] - STARTED['streamlit']:.1f} s"
+            f"in the page: {STARTED['cold'] - STARTED['streamlit']:.1f} s (server healthy after "
+            f"{STARTED['healthy'] - STARTED['streamlit']:.1f} s)"
         )
     page.screenshot(path=str(ARTIFACTS / "draw-empty.png"))
 
