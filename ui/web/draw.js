@@ -13,6 +13,8 @@
 // state (to Python):  drawing = {png: data URL or null, seq, final, strokes}
 
 const app = new WeakMap();
+/** A server-mode read not answered within this long was lost (its run was dropped). */
+const STALE_MS = 2000;
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
@@ -175,8 +177,9 @@ function createPad(root) {
     const d = pad.data;
     if (!d) return;
     if (d.mode === "server") {
-      // One request in flight at most; a stale one (lost rerun) is given up after 2 s.
-      const stale = pad.inflight && performance.now() - pad.sentAt.get(pad.inflight) > 2000;
+      // One request in flight at most; a lost one is given up after STALE_MS.
+      const sent = pad.sentAt.get(pad.inflight);
+      const stale = pad.inflight && (sent === undefined || performance.now() - sent > STALE_MS);
       if (pad.drawing && (!pad.inflight || stale)) send(false);
       return;
     }
@@ -307,7 +310,8 @@ function createPad(root) {
     const srv = d.server;
     if (srv && pad.sentAt.has(srv.seq)) {
       pad.timings.server.push(performance.now() - pad.sentAt.get(srv.seq));
-      pad.sentAt.delete(srv.seq);
+      // Sends overtaken by a newer one are never answered (Streamlit drops their runs).
+      for (const seq of pad.sentAt.keys()) if (seq <= srv.seq) pad.sentAt.delete(seq);
       if (pad.inflight === srv.seq) pad.inflight = null;
       if (d.mode === "server" && srv.seq === pad.seq && srv.probs) {
         showAnswer(srv.label, srv.probs, "server");
