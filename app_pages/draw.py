@@ -1,18 +1,23 @@
-"""Draw a digit; see the prediction, the probabilities and the heatmap after each stroke."""
+"""Draw a digit: the answer moves with the pen (in the browser), the server explains each stroke."""
+
+from __future__ import annotations
+
+import time
 
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
-from model import BlankImageError, ImageError
-from model.explain import METHODS
-from ui.sidebar import current
-from ui.widgets import (
-    heatmap_views,
-    inline_image,
-    inspector,
-    prediction_header,
-    probability_chart,
-)
+from model import BlankImageError, Classifier, ImageError
+from model.explain import METHODS, Explanation
+from ui.canvas import CANVAS_SIZE, Drawing, drawing_from_state, drawing_pad, model_url
+from ui.sidebar import Choice, current
+from ui.widgets import heatmap_views, inline_image, inspector, prediction_header
+
+#: The pad's key in session state (its drawing lives there).
+PAD = "pad"
+#: The live-answer switch: where the prediction runs while the pen moves.
+WHERE = {"browser": "In the browser", "server": "On the server"}
+#: Grad-CAM always reads the last convolution (it joins both branches of the CNN).
+GRADCAM = "gradcam"
 
 choice = current()
 clf = choice.clf
@@ -20,63 +25,115 @@ clf = choice.clf
 st.header("Draw a digit")
 
 
+def default_map(clf: Classifier, image: bytes, choice: Choice) -> Explanation:
+    """The map shown beside Grad-CAM: today the sidebar's method.
+
+    At merge this becomes the model's measured default (`clf.explain(image)` with
+    method=None, issue #8); the page only calls this function.
+    """
+    return clf.explain(image, method=choice.method, layer=choice.layer)
+
+
+def gradcam(clf: Classifier, image: bytes) -> Explanation | None:
+    """Grad-CAM on the last convolution, or None for a model without convolutions."""
+    if not clf.conv_layers:
+        return None
+    return clf.explain(image, method=GRADCAM, layer=clf.conv_layers[-1])
+
+
+def title(e: Explanation) -> str:
+    return METHODS[e.method].title + (f" on {e.layer}" if e.layer else "")
+
+
+def read_drawing() -> tuple[Drawing | None, str | None]:
+    """(the pad's last drawing or None, a message when what arrived cannot be read)."""
+    try:
+        return drawing_from_state(st.session_state.get(PAD) or {}), None
+    except ImageError as exc:
+        return None, str(exc)
+
+
 @st.fragment
 def draw_and_explain() -> None:
-    """Canvas, prediction and heatmap: each stroke reruns only this fragment."""
-    draw_col, heat_col, answer_col = st.columns([29, 29, 34], gap="small")
-    with draw_col:
-        stroke = st.slider("Pen width", 6, 40, 20, key="pen")
-        canvas = st_canvas(
-            stroke_width=stroke,
-            stroke_color="#FFFFFF",
-            background_color="#000000",
-            width=280,
-            height=280,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key="canvas",
+    """Pad, server answer and heatmaps: each stroke reruns only this fragment."""
+    pad_col, answer_col = st.columns([34, 66], gap="medium")
+    edge = model_url(clf) is not None
+    with pad_col:
+        mode = st.segmented_control(
+            "Live answer",
+            list(WHERE),
+            format_func=WHERE.get,
+            default="browser" if edge else "server",
+            key="live_mode",
+            disabled=not edge,
+            help="Where the model reads your drawing while the pen moves. The server "
+            "always answers each finished stroke with the heatmaps.",
         )
-        st.caption("Undo, redo and clear are in the canvas toolbar.")
+        drawing, error = read_drawing()
+        answer, server = None, None
+        if drawing is not None and drawing.png is not None:
+            t0 = time.perf_counter()
+            try:
+                answer = (gradcam(clf, drawing.png), default_map(clf, drawing.png, choice))
+            except BlankImageError:
+                pass
+            except ImageError as exc:
+                error = str(exc)
+            ms = (time.perf_counter() - t0) * 1e3
+            if answer is not None:
+                e = answer[1]
+                server = {
+                    "seq": drawing.seq,
+                    "label": e.class_name,
+                    "probs": [float(p) for p in e.probabilities],
+                    "ms": ms,
+                }
+        if drawing is not None and server is None:
+            server = {"seq": drawing.seq, "label": None, "probs": None, "ms": 0.0}
+        drawing_pad(PAD, clf, mode=mode or "browser", server=server)
 
-    image = canvas.image_data  # (H, W, 4) uint8 RGBA, or None before the first stroke
-    try:
-        if image is None:
-            raise BlankImageError("nothing drawn yet")
-        e = clf.explain(image, method=choice.method, layer=choice.layer)
-    except BlankImageError:
-        with answer_col:
+    with answer_col:
+        if error is not None:
+            st.error(f"That drawing could not be read: {error}")
+            return
+        if answer is None:
             st.info(
-                "Draw a digit on the black square: the prediction and the heatmap appear "
-                "as soon as you lift the mouse.",
+                "Draw a digit on the black square: the answer follows your pen, and the "
+                "heatmaps appear as soon as you lift it.",
                 icon=":material/draw:",
             )
-        return
-    except ImageError as exc:
-        answer_col.error(f"That drawing could not be read: {exc}")
-        return
-
-    pred = clf.to_prediction(e.probabilities)
-    where = METHODS[e.method].title + (f" on {e.layer}" if e.layer else "")
-    full, small = heatmap_views(e)
-    with heat_col:
-        st.markdown("<div style='height:3.1rem'></div>", unsafe_allow_html=True)
-        inline_image(full, f"{where}, over your strokes", 280, fmt="JPEG")
-    with answer_col:
-        st.caption(f"{clf.name} reads")
+            return
+        cam, best = answer
+        pred = clf.to_prediction(best.probabilities)
+        st.caption(f"{clf.name} on the server reads · {server['ms']:.0f} ms")
         prediction_header(pred)
-        probability_chart(pred, clf.class_names, height=200)
-
-    a, b = st.columns([29, 63], gap="small")
-    with a:
-        inline_image(small, "the 28x28 model input, same map", 150)
-    b.markdown(
-        f"**Why {pred.class_name}?** Warm colours mark where the evidence for "
-        f"*{pred.class_name}* lies in the layer's view of your drawing. "
-        f"{METHODS[e.method].description} Change the method or layer in the sidebar; "
-        "compare them all on the Explain page."
-    )
-    with b.expander("Preprocessing inspector: from your canvas to the model input"):
-        inspector(e.stages, size=96)
+        maps = (
+            [cam, best]
+            if cam is not None
+            and (cam.method, cam.layer)
+            != (
+                best.method,
+                best.layer,
+            )
+            else [best if cam is None else cam]
+        )
+        cols = st.columns(len(maps), gap="small")
+        for col, e in zip(cols, maps, strict=True):
+            full, _ = heatmap_views(e, CANVAS_SIZE)
+            with col:
+                inline_image(full, f"{title(e)}, over your strokes", CANVAS_SIZE, fmt="JPEG")
+        if cam is None:
+            st.caption(f"{clf.name} has no convolutions, so no Grad-CAM map.")
+        st.markdown(
+            f"**Why {pred.class_name}?** Warm colours mark where the evidence for "
+            f"*{pred.class_name}* lies. {METHODS[best.method].description} Change the "
+            "method in the sidebar; compare them all on the Explain page."
+        )
+        with st.expander("Preprocessing inspector: from your canvas to the model input"):
+            _, small = heatmap_views(best, CANVAS_SIZE)
+            inline_image(small, "the 28x28 model input, same map", 150)
+            if best.stages is not None:
+                inspector(best.stages, size=96)
 
 
 draw_and_explain()

@@ -17,6 +17,7 @@ from model import ModelLoadError, load_classifier
 from server import errors
 from server.batching import MicroBatcher
 from server.config import ServerConfig
+from server.docs import install_docs
 from server.metrics import Metrics
 from server.routes import Served, router
 
@@ -86,6 +87,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         title="DigitLens inference server",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by server/docs.py from vendored assets (no CDN)
         description="Raw image bytes in, the digit and its probability out. "
         "Concurrent requests are answered in shared batches.",
     )
@@ -97,4 +99,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     app.add_middleware(Observe, metrics=metrics)
     app.include_router(router)
+    install_docs(app)
     return app

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -25,8 +27,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: A phone: iPhone 12-14 class viewport, touch only.
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+#: When the app under test was started (cold start is measured from here).
+STARTED: dict[str, float] = {}
+
+
 @pytest.fixture(scope="session")
 def streamlit_url():
+    STARTED["streamlit"] = time.perf_counter()
     with serving(
         [
             "streamlit",
@@ -42,6 +51,7 @@ def streamlit_url():
         "/_stcore/health",
         "streamlit.log",
     ) as base:
+        STARTED["healthy"] = time.perf_counter()
         yield base
 
 
@@ -59,11 +69,42 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+def watch_hosts(p, allowed: str) -> list[str]:
+    """Collect every request the page makes to a host other than `allowed` (host:port)."""
+    foreign: list[str] = []
+
+    def note(request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc != allowed:
+            foreign.append(request.url)
+
+    p.on("request", note)
+    return foreign
+
+
+def open_page(browser, base: str, **options):
+    """A new page in its own context that fails the test if it requests another host."""
+    context = browser.new_context(**options)
     p = context.new_page()
     p.set_default_timeout(60_000)
+    p.foreign = watch_hosts(p, urlsplit(base).netloc)
+    return context, p
+
+
+@pytest.fixture
+def page(browser, streamlit_url):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, p = open_page(browser, streamlit_url, viewport={"width": 1280, "height": 800})
     yield p
     context.close()
+    assert not p.foreign, f"the page requested other hosts: {p.foreign}"
+
+
+@pytest.fixture
+def phone(browser, streamlit_url):
+    """A 390x844 touch screen."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, p = open_page(browser, streamlit_url, **PHONE)
+    yield p
+    context.close()
+    assert not p.foreign, f"the page requested other hosts: {p.foreign}"

@@ -1,17 +1,21 @@
 """Every page of the app runs headless (streamlit.testing) on the real bundled models."""
 
+import base64
 import io
+import re
 
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from model.artifacts import BUNDLED
+from model.explain import METHODS
 from tests.helpers import ROOT, drawn_digit
 
 PAGES = [
     "app_pages/draw.py",
     "app_pages/upload.py",
+    "app_pages/camera.py",
     "app_pages/explain.py",
     "app_pages/model_card.py",
 ]
@@ -129,3 +133,54 @@ def test_gallery_image_opens_in_the_explain_view(real_data_dir, monkeypatch):
     assert at.radio(key="explain_source").value == "Test-set image"
     assert at.number_input(key="explain_test_index").value == index
     assert any("true label" in c.value for c in at.caption)
+
+
+def pad_state(image, seq: int = 1) -> dict:
+    """What the drawing pad leaves in session state after a stroke: a PNG data URL."""
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return {"drawing": {"png": url, "seq": seq, "final": True, "strokes": 1}}
+
+
+def canvas_image(digit: int) -> Image.Image:
+    """A drawn digit as the pad sends it: white strokes on a transparent field."""
+    ink = drawn_digit(digit)
+    rgba = Image.new("RGBA", ink.size, (255, 255, 255, 0))
+    rgba.putalpha(ink)
+    return rgba
+
+
+def figure_captions(at) -> list[str]:
+    return re.findall(r"<figcaption>([^<]*)</figcaption>", texts(at))
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "gradcam"][:2])
+def test_draw_page_shows_gradcam_beside_the_chosen_map(method):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["pad"] = pad_state(canvas_image(7))
+    at.run()
+    at.sidebar.selectbox(key="method").set_value(method).run()
+    assert not at.exception, at.exception
+    assert "dl-label'>7<" in texts(at)
+    captions = figure_captions(at)
+    assert any(c.startswith(METHODS["gradcam"].title + " on ") for c in captions), captions
+    assert any(c.startswith(METHODS[method].title) for c in captions), captions
+
+
+def test_draw_page_without_convolutions_says_why_there_is_no_gradcam():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["pad"] = pad_state(canvas_image(1))
+    at.run()
+    at.sidebar.selectbox(key="model_name").set_value("mnist-mlp").run()
+    assert not at.exception, at.exception
+    assert "no convolutions, so no Grad-CAM" in texts(at)
+    assert not any(c.startswith(METHODS["gradcam"].title) for c in figure_captions(at))
+
+
+def test_draw_page_refuses_a_drawing_that_is_not_a_png():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["pad"] = {"drawing": {"png": "data:text/html,<b>x</b>", "seq": 1}}
+    at.run()
+    assert not at.exception, at.exception
+    assert "could not be read" in texts(at) and "PNG" in texts(at)

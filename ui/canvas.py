@@ -1,0 +1,156 @@
+"""The DigitLens drawing pad: a Streamlit components v2 element (inline JS/CSS, no build).
+
+The pad draws with pointer events (mouse, touch and pen), shows the model's answer
+while the pen moves (ONNX Runtime Web in the page, or the server), and sends the
+drawing to Python the moment a stroke ends. Its JavaScript lives in `ui/web/` and
+the in-browser pipeline in `static/digitlens/edge.mjs`, served by the app itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import streamlit as st
+
+from model import Classifier, ImageError
+from model.inference import onnx_path_for
+
+WEB = Path(__file__).with_name("web")
+#: The app's static folder (Streamlit serves it at /app/static/ with enableStaticServing).
+STATIC = Path(__file__).resolve().parents[1] / "static"
+#: URL of that folder, relative to the page (works under a --server.baseUrlPath too).
+STATIC_URL = "app/static/"
+#: Content-addressed copies of the ONNX exports the page runs (not committed).
+MODELS_DIR = STATIC / "models"
+
+#: The canvas is this many pixels square inside (its on-screen size follows the layout).
+CANVAS_SIZE = 280
+#: Pen width in canvas pixels: default and range. 20 px on 280 is MNIST's stroke
+#: width once the digit is fitted into 20x20 (about 2.5 px there).
+PEN_DEFAULT = 20
+PEN_MIN = 6
+PEN_MAX = 40
+#: A drawing arrives as a PNG data URL; nothing bigger than this is decoded.
+MAX_DRAWING_BYTES = 2_000_000
+PNG_PREFIX = "data:image/png;base64,"
+
+Mode = Literal["browser", "server"]
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """What the pad sent: the canvas as PNG (None when empty), its sequence number."""
+
+    png: bytes | None
+    seq: int
+    final: bool  # the stroke ended (False: a read while the pen moves, server mode)
+    strokes: int
+
+
+@functools.cache
+def _component() -> Any:
+    """Register the component once per process (inline HTML/CSS/JS)."""
+    return st.components.v2.component(
+        "digitlens.drawing_pad",
+        css=(WEB / "draw.css").read_text(),
+        js=(WEB / "draw.js").read_text(),
+    )
+
+
+def model_url(clf: Classifier) -> str | None:
+    """The URL the page loads `clf`'s ONNX export from, or None when it has none.
+
+    The export is copied into the static folder under its content hash, so a new
+    model is a new URL (browsers never run a stale cached model) and the same model
+    is fetched once. None also when the static folder cannot be written.
+    """
+    source = onnx_path_for(clf.artifact)
+    if source is None:
+        return None
+    return _published(str(source))
+
+
+@functools.cache
+def _published(source: str) -> str | None:
+    data = Path(source).read_bytes()
+    name = f"{Path(source).stem}-{hashlib.sha256(data).hexdigest()[:16]}.onnx"
+    target = MODELS_DIR / name
+    try:
+        if not target.is_file():
+            MODELS_DIR.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+    except OSError:
+        return None
+    return STATIC_URL + "models/" + name
+
+
+def decode_png(url: str | None) -> bytes | None:
+    """The PNG bytes of a data URL from the pad; ImageError for anything else."""
+    if url is None:
+        return None
+    if not isinstance(url, str) or not url.startswith(PNG_PREFIX):
+        raise ImageError("the drawing did not arrive as a PNG")
+    if len(url) > MAX_DRAWING_BYTES:
+        raise ImageError("the drawing is too large")
+    try:
+        return base64.b64decode(url[len(PNG_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageError(f"the drawing could not be decoded ({exc})") from exc
+
+
+def drawing_from_state(state: Any) -> Drawing | None:
+    """The pad's last drawing from its session state (None before the first stroke)."""
+    value = state.get("drawing") if hasattr(state, "get") else None
+    if not isinstance(value, dict):
+        return None
+    return Drawing(
+        png=decode_png(value.get("png")),
+        seq=int(value.get("seq", 0)),
+        final=bool(value.get("final", True)),
+        strokes=int(value.get("strokes", 0)),
+    )
+
+
+def drawing_pad(
+    key: str,
+    clf: Classifier,
+    mode: Mode = "browser",
+    server: dict | None = None,
+    command: tuple[str, int] | None = None,
+) -> None:
+    """Draw the pad. Its drawing is read with `drawing_from_state(st.session_state[key])`.
+
+    server: the server's answer to the pad's latest send ({seq, label, probs, ms}),
+    shown live in server mode and used to measure the round trip; command:
+    ("undo" | "clear", id) applies once per new id, so Python can drive the pad.
+    """
+    url = model_url(clf)  # loaded in either mode, so switching is instant
+    data = {
+        "size": CANVAS_SIZE,
+        "pen": PEN_DEFAULT,
+        "penMin": PEN_MIN,
+        "penMax": PEN_MAX,
+        "mode": mode if url else "server",
+        "modelUrl": url,
+        "recipe": clf.recipe,
+        "classes": list(clf.class_names),
+        "staticUrl": STATIC_URL,
+        "server": server,
+        "command": {"op": command[0], "id": command[1]} if command else None,
+    }
+    _component()(
+        key=key,
+        data=data,
+        default={"drawing": None},
+        on_drawing_change=lambda: None,
+        width="stretch",
+    )

@@ -1,0 +1,185 @@
+// The DigitLens live camera (Streamlit components v2): getUserMedia frames read by
+// the in-browser pipeline (static/digitlens/edge.mjs). A frame that arrives while
+// the model is still busy with the previous one is dropped, never queued, so the
+// answer always belongs to a recent frame; the page shows frames read per second
+// and frames dropped. Frames never leave the browser.
+//
+// data (from Python): {modelUrl, staticUrl, classes, side}
+
+const app = new WeakMap();
+
+export default function (component) {
+  const { data, parentElement } = component;
+  let cam = app.get(parentElement);
+  if (!cam) {
+    cam = createCamera(parentElement);
+    app.set(parentElement, cam);
+  }
+  cam.update(data);
+  return cam.destroy;
+}
+
+function el(parent, tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  parent.appendChild(e);
+  return e;
+}
+
+function createCamera(root) {
+  const cam = {
+    data: null, edge: null, model: null, stream: null, running: false, busy: false,
+    stats: { read: 0, dropped: 0, frames: 0, label: null, fps: 0, ms: 0 },
+    times: [], // when each of the last second's reads finished
+  };
+  const box = el(root, "div", "dl-cam");
+  const view = el(box, "div", "dl-cam-view");
+  const video = el(view, "video", "dl-cam-video");
+  video.muted = true;
+  video.playsInline = true;
+  video.setAttribute("playsinline", "");
+  const side = el(box, "div", "dl-cam-side");
+  const digit = el(side, "div", "dl-live-digit", "–");
+  const sure = el(side, "div", "dl-live-sure", "starting the camera…");
+  const input = el(side, "canvas", "dl-cam-input");
+  input.width = input.height = 28;
+  const stats = el(side, "div", "dl-stats", "");
+  const toggle = el(side, "button", "dl-btn", "Stop");
+  toggle.type = "button";
+  const work = document.createElement("canvas");
+  const wctx = work.getContext("2d", { willReadFrequently: true });
+  const ictx = input.getContext("2d");
+  window.digitlens = window.digitlens || {};
+  window.digitlens.camera = cam.stats;
+
+  function showInput(x) {
+    const img = ictx.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const v = x ? Math.round(x[i] * 255) : 0;
+      img.data.set([v, v, v, 255], 4 * i);
+    }
+    ictx.putImageData(img, 0, 0);
+  }
+
+  function showStats() {
+    const s = cam.stats;
+    stats.textContent =
+      `${s.fps.toFixed(1)} frames/s read · ${s.dropped} dropped of ${s.frames}` +
+      ` · ${s.ms.toFixed(1)} ms/read`;
+  }
+
+  async function read() {
+    const side = cam.data.side;
+    const vw = video.videoWidth;
+    const vh = video.videoHeight;
+    if (!vw || !vh) return;
+    const s = side / Math.max(vw, vh);
+    work.width = Math.round(vw * s);
+    work.height = Math.round(vh * s);
+    wctx.drawImage(video, 0, 0, work.width, work.height);
+    const t0 = performance.now();
+    const x = cam.edge.fromFrame(wctx.getImageData(0, 0, work.width, work.height));
+    showInput(x);
+    if (!x) {
+      digit.textContent = "–";
+      sure.textContent = "no digit in view";
+      cam.stats.label = null;
+      return;
+    }
+    const [probs] = await cam.model.probabilities(x);
+    let best = 0;
+    probs.forEach((p, i) => {
+      if (p > probs[best]) best = i;
+    });
+    const label = (cam.data.classes || [])[best] ?? String(best);
+    digit.textContent = label;
+    sure.textContent = `${(probs[best] * 100).toFixed(1)}% sure`;
+    cam.stats.label = label;
+    cam.stats.ms = performance.now() - t0;
+  }
+
+  function onFrame() {
+    if (!cam.running) return;
+    schedule();
+    if (!cam.model) return; // still loading: nothing to read with yet
+    cam.stats.frames++;
+    if (cam.busy) {
+      cam.stats.dropped++; // dropped, not queued
+      return;
+    }
+    cam.busy = true;
+    read()
+      .catch((e) => {
+        sure.textContent = String(e);
+      })
+      .finally(() => {
+        cam.busy = false;
+        const now = performance.now();
+        const t = cam.times;
+        t.push(now);
+        while (t.length && now - t[0] > 1000) t.shift();
+        cam.stats.read++;
+        cam.stats.fps = t.length;
+        showStats();
+      });
+  }
+
+  function schedule() {
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(onFrame);
+    else requestAnimationFrame(onFrame);
+  }
+
+  async function start() {
+    try {
+      cam.stream = await navigator.mediaDevices.getUserMedia({
+        video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "environment" },
+        audio: false,
+      });
+    } catch (e) {
+      sure.textContent = `no camera: ${e.name || e}`;
+      return;
+    }
+    video.srcObject = cam.stream;
+    await video.play();
+    cam.running = true;
+    toggle.textContent = "Stop";
+    sure.textContent = "looking for a digit…";
+    schedule();
+  }
+
+  function stop() {
+    cam.running = false;
+    cam.stream?.getTracks().forEach((t) => t.stop());
+    cam.stream = null;
+    toggle.textContent = "Start";
+    sure.textContent = "camera off";
+  }
+
+  toggle.addEventListener("click", () => (cam.running ? stop() : start()));
+
+  cam.update = (d) => {
+    const first = !cam.data;
+    cam.data = d;
+    if (!d.modelUrl) {
+      sure.textContent = "this model has no ONNX export: the camera needs one";
+      return;
+    }
+    const url = new URL(d.modelUrl, document.baseURI).href;
+    if (url === cam.url) return;
+    cam.url = url;
+    const base = new URL(d.staticUrl, document.baseURI);
+    import(new URL("digitlens/edge.mjs", base).href).then(async (edge) => {
+      cam.edge = edge;
+      cam.model = await edge.model(url);
+      box.dataset.ready = "1";
+    });
+    if (first) start();
+  };
+
+  cam.destroy = () => {
+    stop();
+    app.delete(root);
+  };
+  return cam;
+}

@@ -1,0 +1,347 @@
+// The DigitLens drawing pad (Streamlit components v2, no build step).
+//
+// Pointer events (mouse, touch, pen) draw on a fixed-resolution canvas; the page
+// never scrolls under the pen (`touch-action: none`). While the pen moves, the
+// model runs in the page (ONNX Runtime Web, static/digitlens/edge.mjs) once per
+// animation frame, skipping frames while it is busy; or, in server mode, the
+// drawing goes to Python with at most one request in flight. When a stroke ends
+// the drawing goes to Python at once, from the event handler itself (no debounce;
+// a value set while the component mounts can be lost, streamlit#16732).
+//
+// data (from Python): {size, pen, penMin, penMax, mode, modelUrl, recipe, classes,
+//                      staticUrl, command: {op, id}, server: {seq, label, probs, ms}}
+// state (to Python):  drawing = {png: data URL or null, seq, final, strokes}
+
+const app = new WeakMap();
+/** A server-mode read not answered within this long was lost (its run was dropped). */
+const STALE_MS = 2000;
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  let pad = app.get(parentElement);
+  if (!pad) {
+    pad = createPad(parentElement);
+    app.set(parentElement, pad);
+  }
+  pad.setStateValue = setStateValue;
+  pad.update(data);
+  return pad.destroy;
+}
+
+function el(parent, tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  parent.appendChild(e);
+  return e;
+}
+
+function createPad(root) {
+  const pad = {
+    data: null,
+    strokes: [], // [{w, pts: [[x, y], ...]}] in canvas pixels
+    seq: 0,
+    sentAt: new Map(), // seq -> performance.now() when sent
+    inflight: null,
+    lastCommand: null,
+    edge: null, // the edge.mjs module
+    model: null, // EdgeModel for data.modelUrl
+    modelUrl: null,
+    moveAt: 0, // time of the newest pen movement not yet shown
+    frameQueued: false,
+    timings: { browser: [], server: [], penToDisplay: [] },
+    live: { label: null, source: null, at: 0, frames: 0, skipped: 0 },
+  };
+
+  const box = el(root, "div", "dl-pad");
+  const live = el(box, "div", "dl-live");
+  const digit = el(live, "div", "dl-live-digit", "–");
+  const side = el(live, "div", "dl-live-side");
+  const sure = el(side, "div", "dl-live-sure", "draw a digit");
+  const hist = el(side, "div", "dl-live-hist");
+  const bars = [];
+  for (let i = 0; i < 10; i++) {
+    const col = el(hist, "div", "dl-live-col");
+    const track = el(col, "div", "dl-live-track");
+    bars.push(el(track, "div", "dl-live-bar"));
+    el(col, "div", "dl-live-name", String(i));
+  }
+  const surface = el(box, "div", "dl-surface");
+  const canvas = el(surface, "canvas", "dl-canvas");
+  canvas.setAttribute("aria-label", "drawing pad: draw a digit");
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  const tools = el(box, "div", "dl-tools");
+  const undo = el(tools, "button", "dl-btn dl-undo", "↶ Undo");
+  const clear = el(tools, "button", "dl-btn dl-clear", "✕ Clear");
+  const penBox = el(tools, "label", "dl-pen");
+  const penDot = el(penBox, "span", "dl-pen-dot");
+  const pen = el(penBox, "input", "dl-pen-range");
+  pen.type = "range";
+  pen.setAttribute("aria-label", "pen width");
+  const stats = el(box, "div", "dl-stats", "");
+  undo.type = clear.type = "button";
+
+  function median(a) {
+    if (!a.length) return null;
+    const s = [...a].sort((x, y) => x - y);
+    return s[s.length >> 1];
+  }
+
+  function showStats() {
+    const d = pad.data || {};
+    const b = median(pad.timings.browser.slice(-30));
+    const p = median(pad.timings.penToDisplay.slice(-30));
+    const s = median(pad.timings.server.slice(-30));
+    const parts = [];
+    if (d.modelUrl) {
+      parts.push(
+        pad.model
+          ? `browser ${b === null ? "–" : b.toFixed(1)} ms/read` +
+              (p === null ? "" : `, pen→screen ${p.toFixed(0)} ms`)
+          : "browser: loading the model…",
+      );
+    } else parts.push("browser: no ONNX export for this model");
+    parts.push(`server ${s === null ? "–" : s.toFixed(0)} ms round trip`);
+    stats.textContent = parts.join(" · ");
+  }
+
+  function showAnswer(label, probs, source) {
+    digit.textContent = label;
+    let best = 0;
+    probs.forEach((p, i) => {
+      if (p > probs[best]) best = i;
+    });
+    sure.textContent = `${(probs[best] * 100).toFixed(1)}% · ${source}`;
+    probs.forEach((p, i) => {
+      bars[i].style.height = `${Math.max(p * 100, 1).toFixed(1)}%`;
+      bars[i].classList.toggle("dl-win", i === best);
+    });
+    pad.live.label = label;
+    pad.live.source = source;
+    pad.live.at = performance.now();
+    digit.dataset.source = source;
+  }
+
+  function showBlank() {
+    digit.textContent = "–";
+    sure.textContent = "draw a digit";
+    bars.forEach((b) => {
+      b.style.height = "1%";
+      b.classList.remove("dl-win");
+    });
+    pad.live.label = null;
+  }
+
+  function setPenUi() {
+    const w = Number(pen.value);
+    const scale = canvas.getBoundingClientRect().width / canvas.width || 1;
+    penDot.style.width = penDot.style.height = `${Math.max(w * scale, 2)}px`;
+  }
+
+  function drawStroke(s, from = 0) {
+    ctx.strokeStyle = "#fff";
+    ctx.fillStyle = "#fff";
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.lineWidth = s.w;
+    const p = s.pts;
+    if (p.length === 1 || from === 0) {
+      ctx.beginPath();
+      ctx.arc(p[0][0], p[0][1], s.w / 2, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+    if (p.length > 1) {
+      ctx.beginPath();
+      ctx.moveTo(p[Math.max(from - 1, 0)][0], p[Math.max(from - 1, 0)][1]);
+      for (let i = Math.max(from, 1); i < p.length; i++) ctx.lineTo(p[i][0], p[i][1]);
+      ctx.stroke();
+    }
+  }
+
+  function redraw() {
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    pad.strokes.forEach((s) => drawStroke(s));
+  }
+
+  function send(final) {
+    const seq = ++pad.seq;
+    const png = pad.strokes.length ? canvas.toDataURL("image/png") : null;
+    pad.sentAt.set(seq, performance.now());
+    pad.inflight = seq;
+    pad.setStateValue("drawing", { png, seq, final, strokes: pad.strokes.length });
+  }
+
+  // ---------------------------------------------------------------- live reading
+  function liveFrame() {
+    pad.frameQueued = false;
+    const d = pad.data;
+    if (!d) return;
+    if (d.mode === "server") {
+      // One request in flight at most; a lost one is given up after STALE_MS.
+      const sent = pad.sentAt.get(pad.inflight);
+      const stale = pad.inflight && (sent === undefined || performance.now() - sent > STALE_MS);
+      if (pad.drawing && (!pad.inflight || stale)) send(false);
+      return;
+    }
+    if (!pad.model) return;
+    if (pad.model.busy) {
+      pad.live.skipped++;
+      queueFrame(); // try again next frame with the newest drawing
+      return;
+    }
+    const moved = pad.moveAt;
+    const t0 = performance.now();
+    const x = pad.edge.fromCanvas(ctx.getImageData(0, 0, canvas.width, canvas.height), d.recipe);
+    if (!x) {
+      showBlank();
+      return;
+    }
+    pad.model.probabilities(x).then(([probs]) => {
+      const now = performance.now();
+      let best = 0;
+      probs.forEach((p, i) => {
+        if (p > probs[best]) best = i;
+      });
+      showAnswer((d.classes || [])[best] ?? String(best), Array.from(probs), "browser");
+      pad.live.frames++;
+      pad.timings.browser.push(now - t0);
+      if (moved) pad.timings.penToDisplay.push(now - moved);
+      showStats();
+    });
+  }
+
+  function queueFrame() {
+    if (!pad.frameQueued) {
+      pad.frameQueued = true;
+      requestAnimationFrame(liveFrame);
+    }
+  }
+
+  // ---------------------------------------------------------------- pointer events
+  function point(e) {
+    const r = canvas.getBoundingClientRect();
+    return [
+      ((e.clientX - r.left) * canvas.width) / r.width,
+      ((e.clientY - r.top) * canvas.height) / r.height,
+    ];
+  }
+
+  function down(e) {
+    if (e.button !== undefined && e.button > 0) return;
+    e.preventDefault();
+    canvas.setPointerCapture?.(e.pointerId);
+    pad.drawing = { id: e.pointerId };
+    const s = { w: Number(pen.value), pts: [point(e)] };
+    pad.strokes.push(s);
+    drawStroke(s);
+    pad.moveAt = performance.now();
+    queueFrame();
+  }
+
+  function move(e) {
+    if (!pad.drawing || pad.drawing.id !== e.pointerId) return;
+    e.preventDefault();
+    const s = pad.strokes[pad.strokes.length - 1];
+    const from = s.pts.length;
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+    (events.length ? events : [e]).forEach((ce) => s.pts.push(point(ce)));
+    drawStroke(s, from);
+    pad.moveAt = performance.now();
+    queueFrame();
+  }
+
+  function up(e) {
+    if (!pad.drawing || pad.drawing.id !== e.pointerId) return;
+    e.preventDefault();
+    pad.drawing = null;
+    send(true); // at once, from the handler
+    pad.moveAt = 0;
+    queueFrame();
+  }
+
+  canvas.addEventListener("pointerdown", down);
+  canvas.addEventListener("pointermove", move);
+  canvas.addEventListener("pointerup", up);
+  canvas.addEventListener("pointercancel", up);
+  // Belt and braces for browsers that start a scroll before pointer events settle.
+  const noScroll = (e) => e.preventDefault();
+  canvas.addEventListener("touchstart", noScroll, { passive: false });
+  canvas.addEventListener("touchmove", noScroll, { passive: false });
+
+  function doUndo() {
+    if (!pad.strokes.length) return;
+    pad.strokes.pop();
+    redraw();
+    send(true);
+    if (pad.strokes.length) queueFrame();
+    else showBlank();
+  }
+  function doClear() {
+    pad.strokes = [];
+    redraw();
+    send(true);
+    showBlank();
+  }
+  undo.addEventListener("click", doUndo);
+  clear.addEventListener("click", doClear);
+  pen.addEventListener("input", setPenUi);
+  const resize = new ResizeObserver(setPenUi);
+  resize.observe(canvas);
+
+  pad.update = (d) => {
+    const first = !pad.data;
+    pad.data = d;
+    if (first) {
+      canvas.width = canvas.height = d.size;
+      pen.min = d.penMin;
+      pen.max = d.penMax;
+      pen.value = d.pen;
+      setPenUi();
+    }
+    box.dataset.mode = d.mode;
+    // Commands from Python (undo / clear buttons there), each applied once.
+    const cmd = d.command;
+    if (cmd && cmd.id !== pad.lastCommand) {
+      // A command older than this pad (a page reload) is not replayed.
+      if (!first && cmd.op) (cmd.op === "undo" ? doUndo : doClear)();
+      pad.lastCommand = cmd.id;
+    }
+    // The server's answer to one of our sends.
+    const srv = d.server;
+    if (srv && pad.sentAt.has(srv.seq)) {
+      pad.timings.server.push(performance.now() - pad.sentAt.get(srv.seq));
+      // Sends overtaken by a newer one are never answered (Streamlit drops their runs).
+      for (const seq of pad.sentAt.keys()) if (seq <= srv.seq) pad.sentAt.delete(seq);
+      if (pad.inflight === srv.seq) pad.inflight = null;
+      if (d.mode === "server" && srv.seq === pad.seq && srv.probs) {
+        showAnswer(srv.label, srv.probs, "server");
+      }
+      if (d.mode === "server" && pad.drawing) queueFrame(); // the next read, if still drawing
+    }
+    if (d.modelUrl && d.modelUrl !== pad.modelUrl) {
+      pad.modelUrl = d.modelUrl;
+      pad.model = null;
+      const base = new URL(d.staticUrl, document.baseURI);
+      const url = new URL(d.modelUrl, document.baseURI).href;
+      import(new URL("digitlens/edge.mjs", base).href).then(async (edge) => {
+        pad.edge = edge;
+        edge.exposeHook(url);
+        const m = await edge.model(url);
+        if (pad.modelUrl !== d.modelUrl) return;
+        pad.model = m;
+        box.dataset.ready = "1";
+        window.digitlens.pad = pad;
+        showStats();
+        if (pad.strokes.length && pad.data.mode === "browser") queueFrame();
+      });
+    }
+    if (!d.modelUrl) pad.modelUrl = null;
+    showStats();
+  };
+
+  pad.destroy = () => {
+    resize.disconnect();
+    app.delete(root);
+  };
+  return pad;
+}
