@@ -51,6 +51,8 @@ class Method:
     description: str
     cost: str
     params: Mapping[str, Any] = field(default_factory=dict)  # defaults; overridable per call
+    #: The map is the input times something: zero wherever the input is zero (black).
+    multiplies_input: bool = False
 
 
 def _entries(*methods: Method) -> Mapping[str, Method]:
@@ -131,6 +133,7 @@ METHODS: Mapping[str, Method] = _entries(
         "Each pixel's gradient times its value: how much the score would drop, to first "
         "order, if that pixel were blacked out.",
         "one forward+backward pass",
+        multiplies_input=True,
     ),
     Method(
         "integrated_gradients",
@@ -141,6 +144,7 @@ METHODS: Mapping[str, Method] = _entries(
         "pixel's share of the score, and the shares sum to the score's change.",
         "32 forward+backward passes, in one batch",
         MappingProxyType({"steps": 32, "baseline": "black"}),
+        multiplies_input=True,
     ),
 )
 
