@@ -101,6 +101,9 @@ TRUST_RANDOM_ORDERS = 2
 #: A map "beats" the best input-only reference when its score exceeds this (and is
 #: "no better than the input itself" within +-this): a tenth of the gap to random.
 TRUST_MARGIN = 0.1
+#: Perturbed inputs per `probabilities` call when many inputs are scored at once (the
+#: one-input trust of 5 orders x 50 points is a single call of 250).
+DELETION_BATCH = 4096
 #: References, in the order they are stacked after the map.
 REFERENCES = ("ink", "edges", "random")
 
@@ -222,20 +225,27 @@ def deletion_probabilities(
     """Zero-deletion curves: x (N, H, W[, C]), maps (N, M, H, W) -> (N, M, S, K) probabilities.
 
     Pixels are removed in the order each map ranks them (ties broken randomly, not
-    by position); everything runs in one batched `probabilities` call.
+    by position); one input's curves run in one batched `probabilities` call, many
+    inputs' in calls of about `DELETION_BATCH` images.
     """
     x = np.asarray(x, np.float32)
     n, m, h, w = maps.shape
-    flat = x.reshape(n, h * w, -1)  # (N, P, C)
     counts = trust_counts((h, w))
     jitter = np.random.default_rng(seed).random(h * w) * 1e-6
-    order = np.argsort(-(maps.reshape(n, m, h * w).astype(np.float64) + jitter), axis=-1)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(h * w)[None, None], axis=-1)  # position in order
-    removed = rank[:, :, None, :] < counts[None, None, :, None]  # (N, M, S, P)
-    batch = np.where(removed[..., None], 0.0, flat[:, None, None]).astype(np.float32)
-    probs = probabilities(batch.reshape(-1, *x.shape[1:]))
-    return probs.reshape(n, m, len(counts), -1)
+    per_input = m * len(counts)
+    step = max(1, DELETION_BATCH // per_input)  # inputs per call: bounds the memory
+    out = []
+    for i in range(0, n, step):
+        flat = x[i : i + step].reshape(-1, h * w, x[0].size // (h * w))  # (n_i, P, C)
+        mi = maps[i : i + step].reshape(len(flat), m, h * w).astype(np.float64)
+        order = np.argsort(-(mi + jitter), axis=-1)
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(h * w)[None, None], axis=-1)  # place in order
+        removed = rank[:, :, None, :] < counts[None, None, :, None]  # (n_i, M, S, P)
+        batch = np.where(removed[..., None], 0.0, flat[:, None, None]).astype(np.float32)
+        probs = probabilities(batch.reshape(-1, *x.shape[1:]))
+        out.append(probs.reshape(len(flat), m, len(counts), -1))
+    return np.concatenate(out)
 
 
 def trust_batch(
