@@ -36,8 +36,6 @@ DEFAULT_CAM_LAYER = "conv3"
 FALLBACK_METHOD = "gradcam"
 #: ... and for a model without convolutions.
 FALLBACK_GRADIENT_METHOD = "integrated_gradients"
-#: Kept for callers that want the name of the old default.
-DEFAULT_METHOD = FALLBACK_METHOD
 
 
 @dataclass(frozen=True)
