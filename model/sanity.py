@@ -182,7 +182,8 @@ def card_section(results: list[SanityResult], n: int) -> dict:
     """The card's "sanity" entry: plain pass/fail and numbers per method and layer."""
     return {
         "test": "cascading randomisation (Adebayo et al. 2018), output layer down to the first "
-        "convolution; Spearman r of the map before and after, median over inputs",
+        "layer with weights (conv1 on a CNN); Spearman r of the map before and after, median "
+        "over inputs",
         "pass_if": f"rank_r_all < {SANITY_MAX_R} and rank_r_ink < {SANITY_MAX_R} "
         "(input-multiplied methods: rank_r_ink only)",
         "inputs": n,
