@@ -104,6 +104,10 @@ TRUST_MARGIN = 0.1
 #: Perturbed inputs per `probabilities` call when many inputs are scored at once (the
 #: one-input trust of 5 orders x 50 points is a single call of 250).
 DELETION_BATCH = 4096
+#: Smallest gap between random and the reference used as the negative scale: where
+#: random order hurts the answer about as much as the ink does (some clothes), the
+#: ratio would otherwise explode.
+TRUST_MIN_GAP = 0.05
 #: References, in the order they are stacked after the map.
 REFERENCES = ("ink", "edges", "random")
 
@@ -136,16 +140,14 @@ class Trust:
 
     @property
     def score(self) -> float:
-        """0: exactly as good as the better input-only reference; -1: as bad as random;
-        above 0, the share of the reference's AUC the map removes (1: AUC 0).
+        """0: exactly as good as the better input-only reference; -1: as bad as random
+        (or worse); above 0, the share of the reference's AUC the map removes (1: AUC 0).
         An input-only map can therefore never score above 0.
         """
-        gap = self.random_auc - self.reference_auc
-        if gap <= 1e-6:  # the model does not care where the ink is: nothing to compare
-            return 0.0
+        gap = max(self.random_auc - self.reference_auc, TRUST_MIN_GAP)
         if self.deletion_auc <= self.reference_auc:
             return (self.reference_auc - self.deletion_auc) / max(self.reference_auc, 1e-6)
-        return (self.reference_auc - self.deletion_auc) / gap
+        return max((self.reference_auc - self.deletion_auc) / gap, -1.0)
 
     @property
     def beats_ink(self) -> bool:
