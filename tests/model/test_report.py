@@ -100,3 +100,35 @@ def test_cli_json_carries_trust_and_the_default_method(tmp_path):
     assert (rec["method"], rec["layer"]) == default_method(load_classifier("mnist-cnn"))
     assert rec["contrast"] == 1 and rec["trust"]["verdict"]
     assert np.load(rec["map"]).shape == (28, 28)
+
+
+def test_server_explain_answers_trust_sanity_and_contrast():
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from server.config import ServerConfig
+    from server.main import create_app
+
+    buf = io.BytesIO()
+    drawn_digit(7).save(buf, "PNG")
+    app = create_app(ServerConfig(models=("mnist-cnn",)))
+    with TestClient(app) as client:
+        r = client.post(
+            "/v1/explain",
+            content=buf.getvalue(),
+            headers={"Content-Type": "image/png"},
+            params={"method": "gradcam", "contrast": 1},
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["contrast"] == 1 and body["target"] == 7 and body["layer"] == "conv3"
+        assert body["trust"]["verdict"] and body["sanity"]["pass"] is True
+        assert "faithfulness" in body and len(body["heatmap"]) == 28  # older fields kept
+        bad = client.post(
+            "/v1/explain",
+            content=buf.getvalue(),
+            headers={"Content-Type": "image/png"},
+            params={"contrast": 7},  # the prediction itself
+        )
+        assert bad.status_code == 422 and "same class" in bad.json()["error"]["message"]
