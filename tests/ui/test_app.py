@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from model.artifacts import BUNDLED
+from model.artifacts import BUNDLED, resolve
 from model.explain import METHODS
 from tests.helpers import ROOT, drawn_digit
 
@@ -46,7 +46,9 @@ def test_every_page_runs_with_every_bundled_model(page, model):
     at.switch_page(page).run()
     assert not at.exception, at.exception
     card = "\n".join(c.value for c in at.sidebar.caption)
-    assert ("Fashion-MNIST" if model == "fashion-cnn" else "MNIST ·") in card  # that model ran
+    dataset = resolve(model).card["dataset"]  # e.g. "fashion-mnist"
+    shown = {"mnist": "MNIST ·", "fashion-mnist": "Fashion-MNIST ·"}[dataset]
+    assert shown in card and (dataset != "mnist" or "Fashion" not in card)  # that model ran
 
 
 def test_draw_page_starts_with_a_prompt_not_a_prediction():
