@@ -136,6 +136,17 @@ with head_cols[1]:
     )
 
 dm, dl = default_method(clf)
+if stages is not None:  # the measured default map over the user's own image, whole
+    r, _ = cached_report(dm, dl, contrast)
+    big, note = st.columns([2, 3])
+    if r.explanation.empty:
+        big.info(f"The default map is empty: {r.explanation.summary}.")
+    else:
+        big.image(heatmap_views(r.explanation, 280, opacity)[0], width=280)
+        big.caption(f"{map_caption(r.explanation)}, over your image (the model's default)")
+    note.markdown(
+        f"**Trust:** {r.trust.sentence}  \n**{r.sanity_text[0].upper()}{r.sanity_text[1:]}.**"
+    )
 methods = available_methods(clf)
 PER_ROW = 3
 for start in range(0, len(methods), PER_ROW):
