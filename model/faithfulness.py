@@ -108,8 +108,6 @@ DELETION_BATCH = 4096
 #: random order hurts the answer about as much as the ink does (some clothes), the
 #: ratio would otherwise explode.
 TRUST_MIN_GAP = 0.05
-#: References, in the order they are stacked after the map.
-REFERENCES = ("ink", "edges", "random")
 
 
 @dataclass(frozen=True)
