@@ -227,3 +227,9 @@ def test_overlay_is_rgb_and_keeps_the_image_where_there_is_no_heat():
     assert (out[0, 0] == 200).all()  # no heat: the image shows through unchanged
     assert not (out[25, 25] == 200).all()
     assert (overlay(img, heat, alpha=0.0) == 200).all()  # opacity 0: the image alone
+
+
+def test_heatmap_follows_the_drawing_when_it_moves(mnist_cnn):
+    here = mnist_cnn.explain(drawn_digit(7), "gradcam").heatmap_original
+    moved = mnist_cnn.explain(drawn_digit(7, offset=(60, 30)), "gradcam").heatmap_original
+    assert pearson(np.roll(here, (30, 60), axis=(0, 1)), moved) > 0.95
