@@ -1,5 +1,7 @@
-"""Every explanation method side by side on one input, and two models compared."""
+"""Every explanation method side by side on one input, each with its trust score and
+sanity check, and two models compared. Results are cached per input."""
 
+import hashlib
 import time
 
 import numpy as np
@@ -7,12 +9,18 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from model import BlankImageError, ImageError
-from model.explain import METHODS, available_methods, explain
-from model.faithfulness import faithfulness
+from model.explain import (
+    METHODS,
+    OVERLAY_OPACITY,
+    available_methods,
+    default_method,
+    explain,
+)
+from model.report import Report, report
 from model.samples import EXAMPLES, drawn_digit
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
 from ui.sidebar import current
-from ui.widgets import enlarge, heatmap_views, prediction_header
+from ui.widgets import colour_legend, enlarge, heatmap_views, map_caption, prediction_header
 
 choice = current()
 clf = choice.clf
@@ -71,39 +79,96 @@ except ImageError as exc:
     st.error(f"That image cannot be used: {exc}")
     st.stop()
 
-target = stages if stages is not None else x
-pred = clf.to_prediction(clf.probabilities((stages.x if stages is not None else x)[None])[0])
-head = st.columns([1, 3])
-with head[0]:
+x_in = stages.x if stages is not None else x
+source = stages if stages is not None else x
+probs = clf.probabilities(x_in[None])[0]
+pred = clf.to_prediction(probs)
+ranked = [int(c) for c in np.argsort(-probs) if int(c) != pred.label]
+
+#: Reports kept per session (each input x method x layer x contrast is computed once).
+MAX_CACHED_REPORTS = 256
+
+
+def cached_report(method: str, layer: str | None, contrast: int | None) -> tuple[Report, float]:
+    """report() for this input, computed once per session; (report, ms it took)."""
+    cache = st.session_state.setdefault("_explain_reports", {})
+    key = (
+        clf.name,
+        str(clf.artifact.keras_path),
+        hashlib.sha1(np.ascontiguousarray(x_in).tobytes()).hexdigest(),
+        method,
+        layer,
+        contrast,
+    )
+    if key not in cache:
+        if len(cache) >= MAX_CACHED_REPORTS:
+            cache.clear()
+        start = time.perf_counter()
+        r = report(clf, source, method, layer, None, contrast)
+        cache[key] = (r, (time.perf_counter() - start) * 1e3)
+    return cache[key]
+
+
+head_cols = st.columns([1, 3])
+with head_cols[0]:
     prediction_header(pred)
     if label_note:
         st.caption(label_note)
-head[1].caption(
-    f"Each map explains **{pred.class_name}** for {clf.name}"
-    + (f", on layer **{choice.layer or 'conv3'}**" if clf.conv_layers else "")
-    + ". Faithfulness: insertion minus deletion AUC, relative to a random ranking of the "
-    "pixels (above 0 beats random; higher is better)."
-)
+with head_cols[1]:
+    contrast = st.selectbox(
+        "Why not …",
+        [None, *ranked],
+        index=1,  # the runner-up: "why 9 and not 4?"
+        format_func=lambda c: (
+            f"no contrast: all evidence for {pred.class_name}"
+            if c is None
+            else f"why {pred.class_name} and not {clf.class_names[c]}? ({probs[c]:.1%})"
+        ),
+        help="A contrastive map shows the evidence for the prediction against one other "
+        "class (the difference of their scores); the runner-up is the natural question.",
+    )
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, OVERLAY_OPACITY, 0.05, key="explain_opacity")
+    st.caption(
+        "**Trust**: pixels are blacked out in the order the map ranks them; a map is "
+        "trusted when the answer falls faster than when the input's own ink (or its edges) "
+        "is removed: 0 is as good as the input itself, −1 as bad as random. **Sanity**: does "
+        "the map change when the model's weights are randomised (it should)?"
+    )
 
+dm, dl = default_method(clf)
+if stages is not None:  # the measured default map over the user's own image, whole
+    r, _ = cached_report(dm, dl, contrast)
+    big, note = st.columns([2, 3])
+    if r.explanation.empty:
+        big.info(f"The default map is empty: {r.explanation.summary}.")
+    else:
+        big.image(heatmap_views(r.explanation, 280, opacity)[0], width=280)
+        big.caption(f"{map_caption(r.explanation)}, over your image (the model's default)")
+    note.markdown(
+        f"**Trust:** {r.trust.sentence}  \n**{r.sanity_text[0].upper()}{r.sanity_text[1:]}.**"
+    )
 methods = available_methods(clf)
-cols = st.columns(len(methods))
-for col, method in zip(cols, methods, strict=True):
-    layer = choice.layer if METHODS[method].needs_conv else None
-    start = time.perf_counter()
-    e = explain(clf, target, method=method, layer=layer)
-    ms = (time.perf_counter() - start) * 1e3
-    f = faithfulness(clf.probabilities, e.x, e.heatmap, e.label)
-    with col:
-        st.markdown(f"**{METHODS[method].title}**")
-        st.image(heatmap_views(e, 200)[1], width="stretch")
-        st.metric(
-            "faithfulness",
-            f"{f.score:+.2f}",
-            help=f"deletion AUC {f.deletion_auc:.2f} "
-            f"(random {f.random_deletion_auc:.2f}), insertion AUC {f.insertion_auc:.2f} "
-            f"(random {f.random_insertion_auc:.2f})",
-        )
-        st.caption(f"{METHODS[method].description} Cost: {METHODS[method].cost}; {ms:.0f} ms here.")
+PER_ROW = 3
+for start in range(0, len(methods), PER_ROW):
+    row = methods[start : start + PER_ROW]
+    for col, method in zip(st.columns(PER_ROW), row, strict=False):
+        layer = choice.layer if METHODS[method].needs_conv else None
+        r, ms = cached_report(method, layer, contrast)
+        e, tr = r.explanation, r.trust
+        with col:
+            is_default = method == dm and (layer or None) == dl
+            st.markdown(f"**{METHODS[method].title}**" + (" · default" if is_default else ""))
+            if e.empty:
+                st.info(f"The map is empty: {e.summary}.")
+            else:
+                st.image(heatmap_views(e, 200, opacity)[1], width="stretch")
+                st.caption(map_caption(e))
+            st.metric("trust", f"{tr.score:+.2f}", help=tr.sentence)
+            st.caption(f"{tr.verdict}; {r.sanity_text}")
+            st.caption(
+                f"{METHODS[method].description} Cost: {METHODS[method].cost}; {ms:.0f} ms here."
+            )
+colour_legend()
 
 st.divider()
 st.subheader("Compare two models")
@@ -112,24 +177,29 @@ other_name = st.selectbox("Compare with", others, key="compare_with")
 other = bundled_classifier(other_name)
 st.caption(
     "Both models get the same 28x28 input; each map is on the same 0-1 colour scale. "
-    "Models without convolutions show saliency."
+    "Each model shows its own measured default map unless the chosen method fits both."
 )
-x_in = stages.x if stages is not None else x
 pair = st.columns(2)
 for col, model in zip(pair, (clf, other), strict=True):
-    method = choice.method if choice.method in available_methods(model) else "saliency"
-    layer = (
-        (choice.layer if choice.layer in model.conv_layers else None)
-        if METHODS[method].needs_conv
-        else None
-    )
+    if choice.method in available_methods(model):
+        method = choice.method
+        layer = (
+            (choice.layer if choice.layer in model.conv_layers else None)
+            if METHODS[method].needs_conv
+            else None
+        )
+    else:
+        method, layer = default_method(model)
     e = explain(model, x_in, method=method, layer=layer)
     p = model.to_prediction(e.probabilities)
     with col:
         st.markdown(
             f"**{model.name}** reads **{p.class_name}** ({p.probability:.1%}) "
-            f"· {METHODS[method].title}" + (f" on {layer}" if layer else "")
+            f"· {METHODS[method].title}" + (f" on {e.layer}" if e.layer else "")
         )
-        st.image(heatmap_views(e, 260)[1], width=260)
+        if e.empty:
+            st.info(f"The map is empty: {e.summary}.")
+        else:
+            st.image(heatmap_views(e, 260, opacity)[1], width=260)
 if stages is not None:
     st.image(enlarge(stages.x, 112), caption="the shared input", width=112)

@@ -1,324 +1,400 @@
-"""Explanations: why did the model read this digit this way?
+"""Explanations: why did the model read this input this way?
 
-One registry (`METHODS`) serves the API, the CLI, the server and the UI:
+One registry (`METHODS`) serves the API, the CLI, the server and the UI. An
+entry is the whole method: its name, title, whether it reads a convolutional
+layer, its parameters (as data the front ends can show), its compute function
+(from `model.attribution`, batched over `(N, H, W, C)`), a description and its
+cost. Adding a method is one entry here and one test.
 
-| name | what it computes | where it comes from |
-| --- | --- | --- |
-| `gradcam` | feature maps weighted by their mean gradient | our fused, compiled pass |
-| `gradcam++` | Grad-CAM with higher-order pixel weights | tf-keras-vis |
-| `scorecam` | feature maps weighted by the score they cause (faster, max_N=10) | tf-keras-vis |
-| `layercam` | feature maps weighted by their positive gradients, per pixel | tf-keras-vis |
-| `saliency` | absolute input gradient | tf-keras-vis |
-| `smoothgrad` | saliency averaged over noisy copies | tf-keras-vis |
-
-Class-activation methods read a convolutional layer (`conv1` ... `conv3`,
-default `conv3`); the gradient methods work on any model, the MLP included.
-Scores are taken on the logits (the softmax replaced by a linear output), as
-tf-keras-vis' `ReplaceToLinear` does.
+The compiled passes of each network are cached here, per network object, so a
+model loaded once is traced once; a modified (e.g. randomised) copy of a network
+gets its own passes.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import ndimage
 
-from model.architecture import DEFAULT_CAM_LAYER, OUTPUT
+from model import attribution as attr
 from model.errors import ExplanationError
 from model.preprocessing import Preprocessed
 
 if TYPE_CHECKING:
     from model.inference import Classifier
 
+#: The layer a class-activation method reads when none is named: the last spatial map
+#: of the reference CNN (the concatenation of both branches).
+DEFAULT_CAM_LAYER = "conv3"
+#: Used where a model's card names no measured default (e.g. a user's own .keras file).
+FALLBACK_METHOD = "gradcam"
+#: ... and for a model without convolutions.
+FALLBACK_GRADIENT_METHOD = "integrated_gradients"
+
 
 @dataclass(frozen=True)
 class Method:
+    """One explanation method: everything a front end needs to offer and run it."""
+
     name: str
     title: str
     needs_conv: bool
+    compute: Callable[..., np.ndarray]  # (Passes, x, target, contrast, layer, **params) -> maps
     description: str
     cost: str
+    params: Mapping[str, Any] = field(default_factory=dict)  # defaults; overridable per call
+    #: The map is the input times something: zero wherever the input is zero (black).
+    multiplies_input: bool = False
 
 
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method(
-            "gradcam",
-            "Grad-CAM",
-            True,
-            "Weights each feature map of the layer by the average gradient of the class "
-            "score and keeps the positive evidence.",
-            "one forward+backward pass (~1.4x a prediction)",
-        ),
-        Method(
-            "gradcam++",
-            "Grad-CAM++",
-            True,
-            "Like Grad-CAM, but weights each location by higher-order gradients, which "
-            "separates several pieces of evidence better.",
-            "one pass, run eagerly",
-        ),
-        Method(
-            "scorecam",
-            "Score-CAM (faster)",
-            True,
-            "Masks the input with each of the 10 strongest feature maps and weights them by "
-            "how much the class score rises: no gradients at all.",
-            "11 forward passes",
-        ),
-        Method(
-            "layercam",
-            "Layer-CAM",
-            True,
-            "Weights every location of every feature map by its own positive gradient; "
-            "sharper maps on early layers.",
-            "one pass, run eagerly",
-        ),
-        Method(
-            "saliency",
-            "Saliency",
-            False,
-            "The absolute gradient of the class score for each input pixel: which pixels, "
-            "changed a little, would change the score most.",
-            "one backward pass",
-        ),
-        Method(
-            "smoothgrad",
-            "SmoothGrad",
-            False,
-            "Saliency averaged over 20 noisy copies of the input, which removes the "
-            "speckle of raw gradients.",
-            "20 backward passes",
-        ),
-    )
-}
-DEFAULT_METHOD = "gradcam"
+def _entries(*methods: Method) -> Mapping[str, Method]:
+    return MappingProxyType({m.name: m for m in methods})
+
+
+METHODS: Mapping[str, Method] = _entries(
+    Method(
+        "gradcam",
+        "Grad-CAM",
+        True,
+        attr.gradcam,
+        "Weights each feature map of the layer by the average gradient of the class "
+        "score and keeps the positive evidence.",
+        "one forward+backward pass",
+    ),
+    Method(
+        "gradcam++",
+        "Grad-CAM++",
+        True,
+        attr.gradcam_plus_plus,
+        "Like Grad-CAM, but weights each location by higher-order gradients, which "
+        "separates several pieces of evidence better.",
+        "one forward+backward pass",
+    ),
+    Method(
+        "hirescam",
+        "HiResCAM",
+        True,
+        attr.hirescam,
+        "Multiplies each feature map by its own gradient, location by location, and "
+        "sums: the layer's exact share of the score, without Grad-CAM's averaging.",
+        "one forward+backward pass",
+    ),
+    Method(
+        "layercam",
+        "Layer-CAM",
+        True,
+        attr.layercam,
+        "Weights every location of every feature map by its own positive gradient; "
+        "sharper maps on early layers.",
+        "one forward+backward pass",
+    ),
+    Method(
+        "scorecam",
+        "Score-CAM (faster)",
+        True,
+        attr.scorecam,
+        "Masks the input with each of the 10 most varied feature maps and weights them by "
+        "the class probability each mask leaves: no gradients at all.",
+        "one pass + 10 masked forward passes, in one batch",
+        MappingProxyType({"max_n": 10}),
+    ),
+    Method(
+        "saliency",
+        "Saliency",
+        False,
+        attr.saliency,
+        "The absolute gradient of the class score for each input pixel: which pixels, "
+        "changed a little, would change the score most.",
+        "one forward+backward pass",
+    ),
+    Method(
+        "smoothgrad",
+        "SmoothGrad",
+        False,
+        attr.smoothgrad,
+        "Saliency averaged over 20 noisy copies of the input, which removes the "
+        "speckle of raw gradients.",
+        "20 forward+backward passes, in one batch",
+        MappingProxyType({"samples": 20, "noise": 0.2}),
+    ),
+    Method(
+        "gradient_x_input",
+        "Gradient x Input",
+        False,
+        attr.gradient_x_input,
+        "Each pixel's gradient times its value: how much the score would drop, to first "
+        "order, if that pixel were blacked out.",
+        "one forward+backward pass",
+        multiplies_input=True,
+    ),
+    Method(
+        "integrated_gradients",
+        "Integrated Gradients",
+        False,
+        attr.integrated_gradients,
+        "Adds up the gradients along the way from a black image to the input: each "
+        "pixel's share of the score, and the shares sum to the score's change.",
+        "32 forward+backward passes, in one batch",
+        MappingProxyType({"steps": 32, "baseline": "black"}),
+        multiplies_input=True,
+    ),
+)
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """A heatmap on the model input, and where possible on the original image."""
+    """A map on the model input, and where possible on the original image."""
 
     method: str
-    layer: str | None  # None for the gradient methods
-    label: int
+    layer: str | None  # None for the input-gradient methods
+    label: int  # the class explained (the prediction unless a target was given)
     class_name: str
-    probability: float
-    probabilities: np.ndarray  # (10,)
-    heatmap: np.ndarray  # (28, 28) float32 in [0, 1] on the model input
-    x: np.ndarray  # (28, 28) the model input that was explained
+    probability: float  # of `label`
+    probabilities: np.ndarray  # (K,)
+    heatmap: np.ndarray  # (H, W) float32 in [0, 1] on the model input; all zero when `empty`
+    x: np.ndarray  # (H, W) or (H, W, C): the model input that was explained
     stages: Preprocessed | None = None  # None when explaining a model-format input
+    contrast: int | None = None  # the class the map argues against ("why 9 and not 4?")
+    contrast_name: str | None = None
+    empty: bool = False  # no positive evidence anywhere: the map is all zero
+    native_hw: tuple[int, int] = (28, 28)  # the map's own resolution before upsampling
 
     @property
     def heatmap_original(self) -> np.ndarray | None:
         """(H, W) float32 in [0, 1]: the map projected back onto the original image."""
         return None if self.stages is None else self.stages.project_back(self.heatmap)
 
+    @property
+    def where(self) -> str:
+        return f"at {self.layer}" if self.layer else "in the input pixels"
+
+    @property
+    def question(self) -> str:
+        """What the map answers, in words: "why 9?" or "why 9 and not 4?"."""
+        base = f"why {self.class_name}"
+        return f"{base} and not {self.contrast_name}?" if self.contrast is not None else f"{base}?"
+
+    @property
+    def summary(self) -> str:
+        """One sentence for a person; says so when the map is empty."""
+        against = f" against {self.contrast_name}" if self.contrast is not None else ""
+        if self.empty:
+            return f"no positive evidence for {self.class_name}{against} {self.where}"
+        return f"evidence for {self.class_name}{against} {self.where}"
+
+    @property
+    def resolution(self) -> str:
+        """ "7x7 map, upsampled" or "28x28 map"."""
+        h, w = self.native_hw
+        full = self.heatmap.shape
+        return f"{h}x{w} map" + (", upsampled" if (h, w) != tuple(full) else "")
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "layer": self.layer,
+            "label": self.label,
+            "class_name": self.class_name,
+            "probability": self.probability,
+            "contrast": self.contrast,
+            "contrast_name": self.contrast_name,
+            "empty": self.empty,
+            "summary": self.summary,
+            "resolution": self.resolution,
+        }
+
+
+# -------------------------------------------------------------------- the cache
+
+_PASSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PASSES_LOCK = threading.Lock()
+
+
+def passes_for(net: Any) -> attr.Passes:
+    """The compiled passes of `net`, built once per network object (thread-safe)."""
+    with _PASSES_LOCK:
+        p = _PASSES.get(net)
+        if p is None:
+            p = _PASSES[net] = attr.Passes(net)
+        return p
+
+
+# -------------------------------------------------------------------- choices
+
 
 def available_methods(clf: Classifier) -> list[str]:
-    """The methods this model supports (the gradient ones only without convolutions)."""
+    """The methods this model supports (the input-gradient ones only without convolutions)."""
     return [m.name for m in METHODS.values() if clf.conv_layers or not m.needs_conv]
 
 
-def _normalise(maps: np.ndarray) -> np.ndarray:
-    """Scale each map to [0, 1]; an all-zero (or non-finite) map stays all zero."""
-    maps = np.nan_to_num(np.asarray(maps, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    maps = np.maximum(maps, 0.0)
-    peak = maps.reshape(len(maps), -1).max(axis=1)[:, None, None]
-    return np.where(peak > 0, maps / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
+def default_cam_layer(clf: Classifier) -> str:
+    """conv3 where the model has it, else its last public convolutional layer."""
+    return DEFAULT_CAM_LAYER if DEFAULT_CAM_LAYER in clf.conv_layers else clf.conv_layers[-1]
 
 
-# ------------------------------------------------------------------ fused Grad-CAM
+def default_method(clf: Classifier) -> tuple[str, str | None]:
+    """(method, layer) measured best for this model (its card), or a fallback."""
+    chosen = clf.card.get("explanations", {}).get("default") or {}
+    method, layer = chosen.get("method"), chosen.get("layer")
+    if method in METHODS and method in available_methods(clf):
+        if not METHODS[method].needs_conv:
+            return method, None
+        if layer in clf.conv_layers:
+            return method, layer
+    if clf.conv_layers:
+        return FALLBACK_METHOD, default_cam_layer(clf)
+    return FALLBACK_GRADIENT_METHOD, None
 
 
-class FusedGradCAM:
-    """Probabilities and the Grad-CAM map of one layer in one compiled GradientTape pass.
-
-    The class score is the logit (pre-softmax) of the predicted class, or of
-    `target` where given. The 7x7 (or 14x14, 28x28) map is upsampled to 28x28
-    with the same linear `scipy.ndimage.zoom` that tf-keras-vis uses.
-    """
-
-    def __init__(self, net, layer: str):
-        import keras
-        import tensorflow as tf
-
-        out_layer = (
-            net.get_layer(OUTPUT) if OUTPUT in [ly.name for ly in net.layers] else net.layers[-1]
-        )
-        self._dense = isinstance(out_layer, keras.layers.Dense)
-        head_input = out_layer.input if self._dense else net.output
-        self._sub = keras.Model(net.inputs, [net.get_layer(layer).output, head_input])
-        kernel, bias = (out_layer.kernel, out_layer.bias) if self._dense else (None, None)
-
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec([None, 28, 28, 1], tf.float32),
-                tf.TensorSpec([None], tf.int32),
-            ]
-        )
-        def run(x, target):
-            with tf.GradientTape() as tape:
-                # Watching the input records every op after it, so the map has gradients
-                # even where layers are frozen (no trainable variables to watch).
-                tape.watch(x)
-                fmap, head = self._sub(x, training=False)  # (N, h, w, C), (N, D)
-                if self._dense:
-                    logits = tf.matmul(head, kernel) + bias  # (N, 10)
-                else:
-                    logits = tf.math.log(tf.maximum(head, 1e-12))
-                probs = tf.nn.softmax(logits)
-                target_ = tf.where(
-                    target < 0, tf.argmax(logits, axis=1, output_type=tf.int32), target
-                )
-                score = tf.gather(logits, target_, batch_dims=1)  # (N,)
-            grads = tape.gradient(score, fmap)  # (N, h, w, C)
-            weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # (N, 1, 1, C)
-            cam = tf.nn.relu(tf.reduce_sum(weights * fmap, axis=-1))  # (N, h, w)
-            return probs, cam, target_
-
-        self._run = run
-
-    def __call__(
-        self, x: np.ndarray, target: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """x (N, 28, 28, 1) -> probabilities (N, 10), maps (N, 28, 28) in [0, 1], targets (N,)."""
-        x = np.asarray(x, np.float32).reshape(-1, 28, 28, 1)
-        t = np.full(len(x), -1, np.int32) if target is None else np.asarray(target, np.int32)
-        probs, cam, tgt = self._run(x, t)
-        cam = cam.numpy()
-        if cam.shape[1:] != (28, 28):
-            cam = ndimage.zoom(cam, (1, 28 / cam.shape[1], 28 / cam.shape[2]), order=1)
-        return probs.numpy(), _normalise(cam), tgt.numpy()
-
-
-# ------------------------------------------------------------------ tf-keras-vis methods
-
-_VIS_LOCK = threading.Lock()  # tf-keras-vis objects keep per-call state
-
-
-def _vis_explainer(clf: Classifier, method: str):
-    """The tf-keras-vis object for `method`, built once per classifier (it clones the model)."""
-    key = ("vis", method)
-    if key not in clf._explainers:
-        from tf_keras_vis.gradcam import Gradcam
-        from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
-        from tf_keras_vis.layercam import Layercam
-        from tf_keras_vis.saliency import Saliency
-        from tf_keras_vis.scorecam import Scorecam
-        from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
-
-        cls = {
-            "gradcam": Gradcam,
-            "gradcam++": GradcamPlusPlus,
-            "scorecam": Scorecam,
-            "layercam": Layercam,
-            "saliency": Saliency,
-            "smoothgrad": Saliency,
-        }[method]
-        clf._explainers[key] = cls(clf.net, model_modifier=ReplaceToLinear(), clone=True)
-    return clf._explainers[key]
-
-
-def tf_keras_vis_map(
-    clf: Classifier, x: np.ndarray, method: str, layer: str | None, target: int
-) -> np.ndarray:
-    """One (28, 28) map from tf-keras-vis, in [0, 1]."""
-    from tf_keras_vis.utils.scores import CategoricalScore
-
-    x = np.asarray(x, np.float32).reshape(1, 28, 28, 1)
-    score = CategoricalScore([int(target)])
-    with _VIS_LOCK:
-        vis = _vis_explainer(clf, method)
-        if method in ("saliency", "smoothgrad"):
-            kwargs = {"smooth_samples": 20, "smooth_noise": 0.2} if method == "smoothgrad" else {}
-            maps = vis(score, x, **kwargs)
-        else:
-            # seek_penultimate_conv_layer=False: otherwise tf-keras-vis silently moves
-            # from `conv3` (a Concatenate) to the nearest Conv2D, one branch only.
-            kwargs = {"max_N": 10} if method == "scorecam" else {}
-            import keras
-
-            keras.config.disable_interactive_logging()  # Score-CAM's model.predict bars
-            try:
-                maps = vis(
-                    score, x, penultimate_layer=layer, seek_penultimate_conv_layer=False, **kwargs
-                )
-            finally:
-                keras.config.enable_interactive_logging()
-    return _normalise(np.asarray(maps).reshape(1, 28, 28))[0]
-
-
-# ------------------------------------------------------------------ entry point
-
-
-def fused_gradcam(clf: Classifier, layer: str) -> FusedGradCAM:
-    """The compiled Grad-CAM for `layer`, built once per classifier and layer."""
-    key = ("fused", layer)
-    if key not in clf._explainers:
-        with clf._lock:
-            if key not in clf._explainers:
-                clf._explainers[key] = FusedGradCAM(clf.net, layer)
-    return clf._explainers[key]
-
-
-def check(clf: Classifier, method: str, layer: str | None) -> str | None:
-    """Validate method and layer for this model; return the layer to use (None: no layer)."""
+def check(clf: Classifier, method: str | None, layer: str | None) -> tuple[str, str | None]:
+    """Validate method and layer for this model; return (method, layer to use)."""
+    if method is None:
+        dm, dl = default_method(clf)
+        return dm, (layer if layer is not None and METHODS[dm].needs_conv else dl)
     if method not in METHODS:
         raise ExplanationError(
             f"unknown explanation method {method!r}; choose from {', '.join(METHODS)}"
         )
     if not METHODS[method].needs_conv:
-        return None
+        return method, None
     if not clf.conv_layers:
         raise ExplanationError(
             f"{METHODS[method].title} needs a convolutional layer and {clf.name} has none; "
             f"use one of: {', '.join(available_methods(clf))}"
         )
-    layer = layer or DEFAULT_CAM_LAYER
+    layer = layer or default_cam_layer(clf)
     if layer not in clf.conv_layers:
         raise ExplanationError(
             f"unknown layer {layer!r} for {clf.name}; choose from {', '.join(clf.conv_layers)}"
         )
-    return layer
+    return method, layer
+
+
+def _check_class(value: int | None, n: int, what: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, (int, np.integer)) or not 0 <= int(value) < n:
+        raise ExplanationError(f"{what} must be a class index from 0 to {n - 1}, not {value!r}")
+    return int(value)
+
+
+# -------------------------------------------------------------------- computing
+
+
+def normalise(maps: np.ndarray) -> np.ndarray:
+    """Scale each map to [0, 1]; an all-zero (or non-finite) map stays all zero."""
+    maps = np.nan_to_num(np.asarray(maps, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    maps = np.maximum(maps, 0.0)
+    peak = maps.reshape(len(maps), -1).max(axis=1).reshape(-1, *[1] * (maps.ndim - 1))
+    return np.where(peak > 0, maps / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
+
+
+def compute_maps(
+    net: Any,
+    x: np.ndarray,
+    method: str,
+    layer: str | None,
+    target: np.ndarray,
+    contrast: np.ndarray | None = None,
+    **params: Any,
+) -> np.ndarray:
+    """Maps for a batch: x (N, H, W[, C]) on `net` -> (N, H, W) float32 in [0, 1].
+
+    Runs on the Keras network itself (never ONNX), so it explains modified
+    networks too (the sanity check's randomised copies).
+    """
+    m = METHODS[method]
+    p = passes_for(net)
+    x = np.asarray(x, np.float32).reshape(-1, *p.input_shape)
+    kwargs = {**m.params, **params}
+    return normalise(m.compute(p, x, target, contrast, layer, **kwargs))
+
+
+def native_hw(net: Any, layer: str | None) -> tuple[int, int]:
+    """The resolution a map on `layer` has before upsampling (the input's for None)."""
+    shape = net.inputs[0].shape if layer is None else net.get_layer(layer).output.shape
+    return int(shape[1]), int(shape[2])
 
 
 def explain(
     clf: Classifier,
     source: Preprocessed | np.ndarray,
-    method: str = DEFAULT_METHOD,
+    method: str | None = None,
     layer: str | None = None,
     target: int | None = None,
+    contrast: int | None = None,
 ) -> Explanation:
-    """Explain one input (preprocessed stages, or a (28, 28) model-format array)."""
-    layer = check(clf, method, layer)
+    """Explain one input (preprocessed stages, or a model-format array).
+
+    method/layer None: the model's measured default (`default_method`). target:
+    the class to explain (default: the prediction); contrast: a class to argue
+    against, which maps logit[target] - logit[contrast].
+    """
+    method, layer = check(clf, method, layer)
+    k = len(clf.class_names)
+    target = _check_class(target, k, "target")
+    contrast = _check_class(contrast, k, "contrast")
     stages = source if isinstance(source, Preprocessed) else None
-    x = stages.x if stages is not None else np.asarray(source, np.float32).reshape(28, 28)
-    if method == "gradcam":
-        probs, maps, tgt = fused_gradcam(clf, layer)(
-            x[None], None if target is None else np.array([target])
-        )
-        probs, heatmap, label = probs[0], maps[0], int(tgt[0])
-    else:
-        probs = clf.probabilities(x[None])[0]
-        label = int(np.argmax(probs)) if target is None else int(target)
-        heatmap = tf_keras_vis_map(clf, x, method, layer, label)
+    p = passes_for(clf.net)
+    shape = p.input_shape
+    x = stages.x if stages is not None else np.asarray(source, np.float32)
+    if x.size != int(np.prod(shape)):
+        raise ExplanationError(f"the input has {x.shape} values; {clf.name} takes {shape}")
+    x = np.asarray(x, np.float32).reshape(shape)
+    probs = clf.probabilities(x[None])[0]
+    label = int(np.argmax(probs)) if target is None else target
+    if contrast == label:
+        raise ExplanationError(f"contrast and target are the same class ({label})")
+    heatmap = compute_maps(
+        clf.net,
+        x[None],
+        method,
+        layer,
+        np.array([label]),
+        None if contrast is None else np.array([contrast]),
+    )[0]
     return Explanation(
-        method, layer, label, clf.class_names[label], float(probs[label]), probs, heatmap, x, stages
+        method=method,
+        layer=layer,
+        label=label,
+        class_name=clf.class_names[label],
+        probability=float(probs[label]),
+        probabilities=probs,
+        heatmap=heatmap,
+        x=x[..., 0] if shape[-1] == 1 else x,
+        stages=stages,
+        contrast=contrast,
+        contrast_name=None if contrast is None else clf.class_names[contrast],
+        empty=not bool(heatmap.max() > 0),
+        native_hw=native_hw(clf.net, layer),
     )
 
 
+# -------------------------------------------------------------------- overlay
+
+#: Evidence below this share of the map's peak is not drawn, so the image shows through.
+OVERLAY_FLOOR = 0.15
+#: How strongly the strongest evidence covers the image (0: invisible, 1: opaque).
+OVERLAY_OPACITY = 0.45
+
+
 def overlay(
-    image: np.ndarray, heatmap: np.ndarray, cmap: str = "jet", alpha: float = 0.45
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    cmap: str = "jet",
+    alpha: float = OVERLAY_OPACITY,
+    floor: float = OVERLAY_FLOOR,
 ) -> np.ndarray:
     """Blend a [0, 1] heatmap over an image: (H, W) or (H, W, 3) -> (H, W, 3) uint8 RGB.
 
-    The heatmap is resized to the image; its weak parts fade out so the strokes
-    underneath stay visible.
+    The heatmap is resized to the image; evidence under `floor` x the peak is not
+    drawn and the rest increasingly, so the strokes underneath stay visible.
     """
     from matplotlib import colormaps
     from PIL import Image
@@ -335,6 +411,5 @@ def overlay(
         hm = np.asarray(Image.fromarray(hm, mode="F").resize((w, h), Image.Resampling.BILINEAR))
     hm = np.clip(np.nan_to_num(hm), 0, 1)
     colour = colormaps[cmap](hm)[..., :3] * 255  # (H, W, 3)
-    # Weak evidence (below 15 % of the peak) shows not at all, the rest increasingly.
-    a = alpha * np.sqrt(np.clip((hm - 0.15) / 0.85, 0, 1))[..., None]
+    a = alpha * np.sqrt(np.clip((hm - floor) / (1 - floor), 0, 1))[..., None]
     return (img * (1 - a) + colour * a).round().astype(np.uint8)

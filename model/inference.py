@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -137,8 +136,6 @@ class Classifier:
     artifact: Artifact
     net: keras.Model
     runtime: Runtime
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _explainers: dict = field(default_factory=dict, repr=False)
 
     # -------------------------------------------------------------- facts
     @property
@@ -202,20 +199,34 @@ class Classifier:
 
     # -------------------------------------------------------------- explanations
     def explain(
-        self, image: ImageInput, method: str = "gradcam", layer: str | None = None
+        self,
+        image: ImageInput,
+        method: str | None = None,
+        layer: str | None = None,
+        target: int | None = None,
+        contrast: int | None = None,
     ) -> Explanation:
-        """Explain the prediction for `image`; the map is also projected onto the original."""
+        """Explain the prediction for `image`; the map is also projected onto the original.
+
+        method/layer None: the model's measured default (`model.explain.default_method`).
+        """
+        # Deferred: explanations load TensorFlow, which plain ONNX prediction never needs.
         from model.explain import explain
 
-        return explain(self, self.preprocess_stages(image), method=method, layer=layer)
+        return explain(self, self.preprocess_stages(image), method, layer, target, contrast)
 
     def explain_input(
-        self, x: np.ndarray, method: str = "gradcam", layer: str | None = None
+        self,
+        x: np.ndarray,
+        method: str | None = None,
+        layer: str | None = None,
+        target: int | None = None,
+        contrast: int | None = None,
     ) -> Explanation:
-        """Explain a (28, 28) input already in model format."""
+        """Explain an input already in model format, e.g. a (28, 28) test image."""
         from model.explain import explain
 
-        return explain(self, np.asarray(x, np.float32).reshape(28, 28), method=method, layer=layer)
+        return explain(self, np.asarray(x, np.float32), method, layer, target, contrast)
 
 
 def load_classifier(

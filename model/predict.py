@@ -2,6 +2,11 @@
 
     python -m model.predict digit.png scans/ clip.mp4 --model mnist-cnn --json
     python -m model.predict scans/ --explain gradcam --out heatmaps/
+    python -m model.predict nine.png --json --out heatmaps/ --explain --contrast 4
+
+`--explain` without a method uses the model's measured default; `--contrast C`
+maps the evidence for the prediction (or `--target`) against class C. With
+`--json`, each explanation carries its trust score and the card's sanity check.
 
 One line per input (one JSON object with `--json`: path, label, probability,
 probabilities, and frame for videos). Unreadable files are reported one line
@@ -34,6 +39,8 @@ IMAGE_SUFFIXES = {
 }
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 BATCH = 64
+#: `--explain` without a method: the model's measured default (its card).
+DEFAULT_EXPLAIN = "default"
 
 
 @dataclass(frozen=True)
@@ -103,26 +110,29 @@ def _stem(item: Item) -> str:
     return name if item.frame is None else f"{name}.f{item.frame:06d}"
 
 
-def _write_explanation(clf, item: Item, stages, method: str, layer: str | None, out: Path) -> dict:
-    """Write the overlay (.png) and the 28x28 map (.npy); describe them, with faithfulness."""
+def _write_explanation(
+    clf,
+    item: Item,
+    stages,
+    method: str | None,
+    layer: str | None,
+    out: Path,
+    target: int | None = None,
+    contrast: int | None = None,
+) -> dict:
+    """Write the overlay (.png) and the map (.npy); describe them, with trust and sanity."""
     from PIL import Image
 
-    from model.explain import explain, overlay
-    from model.faithfulness import faithfulness
+    from model.report import report
 
-    e = explain(clf, stages, method=method, layer=layer)
+    r = report(clf, stages, method, layer, target, contrast)
+    e = r.explanation
     out.mkdir(parents=True, exist_ok=True)
-    npy, png = out / f"{_stem(item)}.{method}.npy", out / f"{_stem(item)}.{method}.png"
+    tag = e.method + (f".vs{e.contrast}" if e.contrast is not None else "")
+    npy, png = out / f"{_stem(item)}.{tag}.npy", out / f"{_stem(item)}.{tag}.png"
     np.save(npy, e.heatmap)
-    Image.fromarray(overlay(stages.original, e.heatmap_original)).save(png)
-    score = faithfulness(clf.probabilities, e.x, e.heatmap, e.label).score
-    return {
-        "method": method,
-        "layer": e.layer,
-        "faithfulness": round(score, 4),
-        "map": str(npy),
-        "overlay": str(png),
-    }
+    Image.fromarray(r.overlay).save(png)
+    return {**r.to_dict(), "map": str(npy), "overlay": str(png)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,8 +143,9 @@ def run(args: argparse.Namespace) -> int:
     from model.preprocessing import BlankImageError, ImageError
 
     clf = load_classifier(args.model)
+    method = None if args.explain == DEFAULT_EXPLAIN else args.explain
     if args.explain:
-        check(clf, args.explain, args.layer)
+        check(clf, method, args.layer)
     files, errors = collect(args.inputs)
     failed = len(errors)
     for e in errors:
@@ -177,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
             record.update(pred.to_dict())
             if args.explain:
                 record["explanation"] = _write_explanation(
-                    clf, item, stages, args.explain, args.layer, args.out
+                    clf, item, stages, method, args.layer, args.out, args.target, args.contrast
                 )
             if args.json:
                 print(json.dumps(record), flush=True)
@@ -225,14 +236,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("inputs", nargs="+", help="image files, folders and videos")
     p.add_argument("--model", default="mnist-cnn", help="bundled name or path to a .keras file")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--explain", choices=list(METHODS), help="also write heatmaps (needs --out)")
+    p.add_argument(
+        "--explain",
+        nargs="?",
+        const=DEFAULT_EXPLAIN,
+        choices=[DEFAULT_EXPLAIN, *METHODS],
+        metavar="METHOD",
+        help="also write heatmaps, with their trust score (needs --out); without METHOD the "
+        f"model's measured default; one of: {', '.join(METHODS)}",
+    )
     p.add_argument("--layer", help="layer for class-activation methods (default conv3)")
+    p.add_argument("--target", type=int, help="class to explain (default: the prediction)")
+    p.add_argument("--contrast", type=int, help="explain 'target and not this class'")
     p.add_argument("--out", type=Path, help="folder for overlays (.png) and maps (.npy)")
     p.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     if args.explain and not args.out:
         p.error("--explain needs --out DIR")
+    if (args.target is not None or args.contrast is not None) and not args.explain:
+        p.error("--target and --contrast go with --explain")
     if args.fps <= 0:
         p.error("--fps must be positive")
     return args

@@ -372,17 +372,27 @@ def _paste(fitted: np.ndarray, centre_of_mass: bool) -> tuple[np.ndarray, tuple[
 
 
 def project_back(heatmap: np.ndarray, g: Geometry) -> np.ndarray:
-    """Undo centring, fitting, cropping and scaling: (28, 28) -> display (H, W)."""
+    """Undo centring, fitting, cropping and scaling: (28, 28) -> display (H, W).
+
+    The whole 28x28 field is mapped back through the inverse of the pipeline's
+    affine steps, not just the part where the ink's box was pasted: evidence the
+    model found beside the strokes stays beside them. Where the field reaches past
+    the image it is clipped; display pixels outside the field get 0.
+    """
+    hm = np.asarray(heatmap, np.float32)
     oy, ox = g.offset
     fh, fw = g.fitted_hw
     y0, y1, x0, x1 = g.box
-    patch = _resize(np.asarray(heatmap, np.float32)[oy : oy + fh, ox : ox + fw], (y1 - y0, x1 - x0))
-    h, w = g.work_hw
-    # The box may reach past the image (a pen thickened at the edge): paste with margins.
-    m = max(0, -y0, -x0, y1 - h, x1 - w)
-    work = np.zeros((h + 2 * m, w + 2 * m), np.float32)
-    work[y0 + m : y1 + m, x0 + m : x1 + m] = patch
-    return np.clip(_resize(work[m : m + h, m : m + w], g.display_hw), 0.0, 1.0)
+    sy, sx = (y1 - y0) / fh, (x1 - x0) / fw  # working pixels per field pixel
+    (dh, dw), (wh, ww) = g.display_hw, g.work_hw
+    # Pixel centres of the display, in working pixels, then in field pixels.
+    wy = (np.arange(dh, dtype=np.float64) + 0.5) * wh / dh
+    wx = (np.arange(dw, dtype=np.float64) + 0.5) * ww / dw
+    fy = (wy - y0) / sy + oy - 0.5
+    fx = (wx - x0) / sx + ox - 0.5
+    coords = np.meshgrid(fy, fx, indexing="ij")
+    out = ndimage.map_coordinates(hm, coords, order=1, mode="constant", cval=0.0)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 # ---------------------------------------------------------------- pipeline

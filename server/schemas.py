@@ -45,7 +45,7 @@ class BatchPrediction(BaseModel):
 class Faithfulness(BaseModel):
     score: float = Field(
         description="insertion - deletion AUC, minus the same for random "
-        "pixel orders: above 0 beats random"
+        "pixel orders: above 0 beats random (legacy: the input itself scores high; see trust)"
     )
     deletion_auc: float
     insertion_auc: float
@@ -53,10 +53,49 @@ class Faithfulness(BaseModel):
     random_insertion_auc: float
 
 
+class Trust(BaseModel):
+    verdict: str = Field(
+        description="the map against maps that ignore the model: 'beats the ink map', "
+        "'no better than the input itself', 'worse than the input itself', "
+        "'no better than random', or 'empty map: nothing to check'"
+    )
+    score: float = Field(
+        description="0: as good as the better input-only map (the ink or its edges), "
+        "-1: as bad as random, above 0: better (1: perfect); an input-only map scores <= 0"
+    )
+    beats_ink: bool
+    sentence: str
+    deletion_auc: float = Field(description="mean class probability while pixels are blacked out")
+    ink_auc: float
+    edges_auc: float
+    random_auc: float
+    pixels_to_flip: int | None = Field(description="null: not within max_pixels")
+    ink_pixels_to_flip: int | None
+    edges_pixels_to_flip: int | None
+    random_pixels_to_flip: int | None
+    max_pixels: int
+    perturbation: str
+
+
+class Sanity(BaseModel):
+    passed: bool = Field(alias="pass", description="cascading randomisation sanity check")
+    rank_r_all: float
+    rank_r_ink: float
+
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
+
+
 class Explanation(BaseModel):
     prediction: Prediction
     method: str
     layer: str | None
+    target: int = Field(description="the class explained")
+    contrast: int | None = Field(description="the class argued against, if any")
+    empty: bool = Field(description="no positive evidence: the map is all zero")
+    summary: str
+    resolution: str = Field(description="e.g. '7x7 map, upsampled'")
+    trust: Trust
+    sanity: Sanity | None = Field(description="null: not measured for this model")
     faithfulness: Faithfulness
     heatmap: list[list[float]] = Field(description="28x28 values in [0, 1] on the model input")
     overlay_png_base64: str = Field(description="the heatmap over the uploaded image, PNG")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from model import Classifier, ModelLoadError
-from model.explain import DEFAULT_METHOD, METHODS, available_methods
+from model.explain import METHODS, available_methods, default_method
 from ui.resources import BUNDLED, bundled_classifier, classifier_from_upload, keep_keras_state
 
 OWN_MODEL = "Your own .keras file"
@@ -60,7 +60,7 @@ def model_picker() -> Classifier:
 
 def explanation_picker(clf: Classifier) -> tuple[str, str | None]:
     methods = available_methods(clf)
-    default = DEFAULT_METHOD if DEFAULT_METHOD in methods else methods[0]
+    default = default_method(clf)[0]
     if st.session_state.get("method") not in methods:
         st.session_state["method"] = default
     method = st.sidebar.selectbox(

@@ -11,7 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from model import Prediction
-from model.explain import Explanation, overlay
+from model.explain import OVERLAY_FLOOR, OVERLAY_OPACITY, Explanation, overlay
 from model.preprocessing import Preprocessed
 
 
@@ -82,12 +82,50 @@ def probability_chart(pred: Prediction, class_names: tuple[str, ...], height: in
     )
 
 
-def heatmap_views(e: Explanation, size: int = 280) -> tuple[np.ndarray, np.ndarray]:
-    """(overlay on the user's own image at full size, overlay on the 28x28 input)."""
-    on_input = overlay(np.asarray(enlarge(e.x, size)), e.heatmap)
+def heatmap_views(
+    e: Explanation, size: int = 280, opacity: float = OVERLAY_OPACITY
+) -> tuple[np.ndarray, np.ndarray]:
+    """(overlay on the user's own image at full size, overlay on the model input).
+
+    The whole map is projected back onto the user's image (nothing outside the
+    ink's box is dropped); `opacity` is how strongly the strongest evidence shows.
+    """
+    on_input = overlay(np.asarray(enlarge(e.x, size)), e.heatmap, alpha=opacity)
     if e.stages is None:
         return on_input, on_input
-    return overlay(e.stages.original, e.heatmap_original), on_input
+    return overlay(e.stages.original, e.heatmap_original, alpha=opacity), on_input
+
+
+#: Colour bar size in pixels (width x height).
+COLOUR_BAR_HW = (14, 256)
+
+
+def colour_bar(cmap: str = "jet", width: int = COLOUR_BAR_HW[1], height: int = COLOUR_BAR_HW[0]):
+    """A horizontal colour bar for the overlays: (height, width, 3) uint8, weak -> strong.
+
+    The part under OVERLAY_FLOOR is grey: that evidence is not drawn on the image.
+    """
+    from matplotlib import colormaps
+
+    ramp = np.linspace(0.0, 1.0, width)
+    rgb = colormaps[cmap](ramp)[:, :3] * 255
+    rgb[ramp < OVERLAY_FLOOR] = 128
+    return np.repeat(rgb[None].round().astype(np.uint8), height, axis=0)
+
+
+def map_caption(e: Explanation) -> str:
+    """What the map shows, at which resolution, in words."""
+    where = f" on {e.layer}" if e.layer else ""
+    return f"{e.question[0].upper()}{e.question[1:]} {e.method}{where} · {e.resolution}"
+
+
+def colour_legend(cmap: str = "jet") -> None:
+    """The colour bar with its meaning, under a row of maps."""
+    st.image(colour_bar(cmap), width=COLOUR_BAR_HW[1])
+    st.caption(
+        f"weak → strong evidence, relative to the map's peak; below {OVERLAY_FLOOR:.0%} of the "
+        "peak (grey) is not drawn"
+    )
 
 
 STAGE_TITLES = ("your image", "ink found", "ink kept", "cropped", "fitted", "model input")

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from model.artifacts import BUNDLED
+from model.artifacts import BUNDLED, resolve
 from model.explain import METHODS
 from tests.helpers import ROOT, drawn_digit
 
@@ -49,7 +49,9 @@ def test_every_page_runs_with_every_bundled_model(page, model):
     at.switch_page(page).run()
     assert not at.exception, at.exception
     card = "\n".join(c.value for c in at.sidebar.caption)
-    assert ("Fashion-MNIST" if model == "fashion-cnn" else "MNIST ·") in card  # that model ran
+    dataset = resolve(model).card["dataset"]  # e.g. "fashion-mnist"
+    shown = {"mnist": "MNIST ·", "fashion-mnist": "Fashion-MNIST ·"}[dataset]
+    assert shown in card and (dataset != "mnist" or "Fashion" not in card)  # that model ran
 
 
 def test_draw_page_starts_with_a_prompt_not_a_prediction():
@@ -90,26 +92,29 @@ def test_own_model_upload_with_a_bad_file_explains_why(tmp_path):
     assert "cannot be used" in "\n".join(e.value for e in at.sidebar.error)
 
 
-def test_explain_page_shows_every_method_with_a_score():
+def test_explain_page_shows_every_method_with_trust_and_sanity():
+    from model import load_classifier
+    from model.explain import available_methods
+
     at = app()
     at.switch_page("app_pages/explain.py").run()
-    titles = {m.value for m in at.markdown}
-    for title in (
-        "**Grad-CAM**",
-        "**Grad-CAM++**",
-        "**Score-CAM (faster)**",
-        "**Layer-CAM**",
-        "**Saliency**",
-        "**SmoothGrad**",
-    ):
-        assert title in titles
-    assert len([m for m in at.metric if m.label == "faithfulness"]) == 6
+    assert not at.exception, at.exception
+    methods = available_methods(load_classifier(BUNDLED[0]))
+    shown = " ".join(m.value for m in at.markdown)
+    for method in methods:
+        assert f"**{METHODS[method].title}**" in shown
+    assert len([m for m in at.metric if m.label == "trust"]) == len(methods)
+    assert "sanity check: pass" in texts(at) and "sanity check: FAIL" in texts(at)
+    # The runner-up is the default contrast: "why 7 and not <runner-up>?"
+    why_not = next(b for b in at.selectbox if b.label == "Why not …")
+    assert why_not.index == 1 and why_not.options[1].startswith(f"why 7 and not {why_not.value}?")
 
 
-def test_mlp_offers_gradient_methods_only():
+def test_mlp_offers_input_gradient_methods_only():
     at = app()
     at.sidebar.selectbox(key="model_name").set_value("mnist-mlp").run()
-    assert at.sidebar.selectbox(key="method").options == ["Saliency", "SmoothGrad"]
+    expected = [m.title for m in METHODS.values() if not m.needs_conv]
+    assert at.sidebar.selectbox(key="method").options == expected
     assert "gradient methods only" in "\n".join(c.value for c in at.sidebar.caption)
 
 

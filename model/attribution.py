@@ -1,0 +1,290 @@
+"""Attribution maps computed by our own compiled passes over any Keras classifier.
+
+Every function here is batched and model-agnostic: it takes inputs shaped like
+the network's input, `(N, H, W, C)`, read from `net.inputs`, and returns raw,
+non-negative maps `(N, H, W)` on the input grid (`model.explain` scales them to
+[0, 1]). A map explains the score
+
+    logit[target] - logit[contrast]      (just logit[target] without a contrast)
+
+so "why 9 and not 4?" is the same pass with another score. Scores are taken on
+the logits (before the softmax), as tf-keras-vis' `ReplaceToLinear` does.
+
+One `Passes` object holds the compiled `tf.function`s of one network, one per
+layer: forward and backward in a single traced GradientTape call with a fixed
+input signature, so any batch size runs without retracing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+#: Inputs per compiled call: big batches (Integrated Gradients' N x steps) are chunked.
+CHUNK = 1024
+#: `contrast` value meaning "no contrast class" inside the compiled pass.
+NO_CLASS = -1
+
+
+class Passes:
+    """The compiled gradient passes of one Keras network, built lazily per layer.
+
+    `gradients(x, target, contrast, layer)` returns the logits, the layer's
+    feature maps and the gradient of the score with respect to them (`layer=None`:
+    with respect to the input itself).
+    """
+
+    def __init__(self, net: Any):
+        import keras
+
+        self.net = net
+        self.input_shape: tuple[int, ...] = tuple(int(d) for d in net.inputs[0].shape[1:])
+        out = net.layers[-1]
+        # A softmax Dense head: recompute its logits from its input (ReplaceToLinear).
+        act = getattr(out, "activation", None)
+        self._dense_softmax = (
+            isinstance(out, keras.layers.Dense)
+            and act is not None
+            and (getattr(act, "__name__", "") == "softmax")
+        )
+        self._head_out = out.input if self._dense_softmax else net.outputs[0]
+        self._out = out
+        self._fns: dict[str | None, Any] = {}
+
+    # ---------------------------------------------------------------- compiled
+    def _fn(self, layer: str | None):
+        if layer in self._fns:
+            return self._fns[layer]
+        import keras
+        import tensorflow as tf
+
+        outputs = [self._head_out] if layer is None else [self.net.get_layer(layer).output]
+        if layer is not None:
+            outputs.append(self._head_out)
+        sub = keras.Model(self.net.inputs, outputs)
+        dense = self._dense_softmax
+        out = self._out
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, *self.input_shape], tf.float32),
+                tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None], tf.int32),
+            ]
+        )
+        def run(x, target, contrast):
+            with tf.GradientTape() as tape:
+                # Watching the input records every op after it, so there are gradients
+                # even where layers are frozen (no trainable variables to watch).
+                tape.watch(x)
+                res = sub(x, training=False)
+                if layer is None:
+                    fmap, head = x, res
+                else:
+                    fmap, head = res  # (N, h, w, C), (N, D)
+                if dense:
+                    logits = tf.matmul(head, out.kernel) + out.bias  # (N, K)
+                else:
+                    logits = tf.math.log(tf.maximum(head, 1e-12))
+                score = tf.gather(logits, target, batch_dims=1)  # (N,)
+                other = tf.gather(logits, tf.maximum(contrast, 0), batch_dims=1)
+                score = score - tf.where(contrast >= 0, other, tf.zeros_like(other))
+            grads = tape.gradient(score, fmap)
+            return logits, fmap, grads
+
+        self._fns[layer] = run
+        return run
+
+    def gradients(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        contrast: np.ndarray | None = None,
+        layer: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x (N, H, W, C) -> logits (N, K), feature maps (N, h, w, c), score gradients (same)."""
+        x = np.asarray(x, np.float32).reshape(-1, *self.input_shape)
+        t = np.asarray(target, np.int32).reshape(-1)
+        c = (
+            np.full(len(x), NO_CLASS, np.int32)
+            if contrast is None
+            else np.asarray(contrast, np.int32).reshape(-1)
+        )
+        fn = self._fn(layer)
+        parts = [
+            fn(x[i : i + CHUNK], t[i : i + CHUNK], c[i : i + CHUNK])
+            for i in range(0, len(x), CHUNK)
+        ]
+        return tuple(np.concatenate([p[k].numpy() for p in parts]) for k in range(3))  # type: ignore[return-value]
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """x (N, H, W, C) -> logits (N, K)."""
+        x = np.asarray(x, np.float32).reshape(-1, *self.input_shape)
+        zeros = np.zeros(len(x), np.int32)
+        return self.gradients(x, zeros, None, None)[0]
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def upsample(maps: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(N, h, w) -> (N, H, W) by linear `scipy.ndimage.zoom`, as tf-keras-vis does."""
+    maps = np.asarray(maps, np.float32)
+    if maps.shape[1:] == tuple(hw):
+        return maps
+    return ndimage.zoom(maps, (1, hw[0] / maps.shape[1], hw[1] / maps.shape[2]), order=1)
+
+
+def _hw(p: Passes) -> tuple[int, int]:
+    return p.input_shape[0], p.input_shape[1]
+
+
+def _relu(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0.0)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# -------------------------------------------------------------------- CAM family
+# Each takes the layer's feature maps A (N, h, w, C) and score gradients G (same shape).
+
+
+def gradcam(p: Passes, x, target, contrast, layer: str) -> np.ndarray:
+    """Grad-CAM (Selvaraju 2017): feature maps weighted by their mean gradient."""
+    _, a, g = p.gradients(x, target, contrast, layer)
+    w = g.mean(axis=(1, 2), keepdims=True)  # (N, 1, 1, C)
+    return upsample(_relu((w * a).sum(-1)), _hw(p))
+
+
+def gradcam_plus_plus(p: Passes, x, target, contrast, layer: str) -> np.ndarray:
+    """Grad-CAM++ (Chattopadhay 2018), with the exponential-score closed form.
+
+    alpha = g^2 / (2 g^2 + sum(A) g^3); the exp(score) factors cancel in alpha
+    and scale each map by a positive constant, which the [0, 1] scaling removes.
+    """
+    _, a, g = p.gradients(x, target, contrast, layer)
+    g2, g3 = g**2, g**3
+    denom = 2.0 * g2 + g3 * a.sum(axis=(1, 2), keepdims=True)
+    denom = denom + (g2 == 0.0)
+    alphas = g2 / denom
+    norm = alphas.sum(axis=(1, 2), keepdims=True)
+    alphas = alphas / (norm + (norm == 0.0))
+    w = (_relu(g) * alphas).sum(axis=(1, 2), keepdims=True)  # (N, 1, 1, C)
+    return upsample(_relu((w * a).sum(-1)), _hw(p))
+
+
+def hirescam(p: Passes, x, target, contrast, layer: str) -> np.ndarray:
+    """HiResCAM (Draelos 2020): gradient times feature map at each location, summed."""
+    _, a, g = p.gradients(x, target, contrast, layer)
+    return upsample(_relu((g * a).sum(-1)), _hw(p))
+
+
+def layercam(p: Passes, x, target, contrast, layer: str) -> np.ndarray:
+    """Layer-CAM (Jiang 2021): positive gradients times feature maps, per location."""
+    _, a, g = p.gradients(x, target, contrast, layer)
+    return upsample(_relu((_relu(g) * a).sum(-1)), _hw(p))
+
+
+def scorecam(p: Passes, x, target, contrast, layer: str, max_n: int = 10) -> np.ndarray:
+    """Score-CAM (Wang 2020), the "faster" variant: the `max_n` feature maps with the
+    largest spatial spread mask the input; each weighs by the class probability it
+    yields. All N x max_n masked inputs run in one batched call.
+    """
+    x = np.asarray(x, np.float32).reshape(-1, *p.input_shape)
+    _, a, _ = p.gradients(x, target, contrast, layer)  # (N, h, w, C)
+    n, h, w, c = a.shape
+    k = min(max_n, c) if max_n and max_n > 0 else c
+    top = np.argsort(-a.reshape(n, h * w, c).std(axis=1), axis=1)[:, :k]  # (N, k)
+    sel = np.take_along_axis(a, top[:, None, None, :], axis=3)  # (N, h, w, k)
+    up = ndimage.zoom(
+        sel, (1, p.input_shape[0] / h, p.input_shape[1] / w, 1), order=1, mode="nearest"
+    )
+    lo, hi = up.min(axis=(1, 2), keepdims=True), up.max(axis=(1, 2), keepdims=True)
+    masks = (up - lo) / (hi - lo + 1e-7)  # (N, H, W, k) in [0, 1]
+    masked = x[:, None] * np.moveaxis(masks, -1, 1)[..., None]  # (N, k, H, W, C)
+    probs = _softmax(p.logits(masked.reshape(-1, *p.input_shape))).reshape(n, k, -1)
+    t = np.asarray(target).reshape(-1)
+    weights = probs[np.arange(n), :, t]  # (N, k)
+    if contrast is not None:
+        weights = weights - probs[np.arange(n), :, np.asarray(contrast).reshape(-1)]
+    return upsample(_relu((sel * weights[:, None, None, :]).sum(-1)), _hw(p))
+
+
+# -------------------------------------------------------------------- input gradients
+
+
+def saliency(p: Passes, x, target, contrast, layer: None = None) -> np.ndarray:
+    """Saliency (Simonyan 2014): the absolute input gradient, max over channels."""
+    _, _, g = p.gradients(x, target, contrast, None)
+    return np.abs(g).max(axis=-1)
+
+
+def smoothgrad(
+    p: Passes,
+    x,
+    target,
+    contrast,
+    layer: None = None,
+    samples: int = 20,
+    noise: float = 0.2,
+    seed: int = 0,
+) -> np.ndarray:
+    """SmoothGrad (Smilkov 2017): saliency averaged over noisy copies, one batched call.
+
+    Noise: Gaussian with sigma = `noise` x (max - min) of each input; seeded, so
+    the same input always gives the same map.
+    """
+    x = np.asarray(x, np.float32).reshape(-1, *p.input_shape)
+    n = len(x)
+    span = np.ptp(x.reshape(n, -1), axis=1).reshape(n, *[1] * x.ndim)  # (N, 1, 1, 1, 1)
+    rng = np.random.default_rng(seed)
+    shape = (n, samples, *p.input_shape)
+    noisy = x[:, None] + rng.normal(size=shape).astype(np.float32) * (noise * span)
+    rep = lambda v: None if v is None else np.repeat(np.asarray(v).reshape(-1), samples)  # noqa: E731
+    _, _, g = p.gradients(noisy.reshape(-1, *p.input_shape), rep(target), rep(contrast), None)
+    return np.abs(g).reshape(n, samples, *p.input_shape).mean(axis=1).max(axis=-1)
+
+
+def gradient_x_input(p: Passes, x, target, contrast, layer: None = None) -> np.ndarray:
+    """Gradient x input (Shrikumar 2016): the first-order effect of blacking out each pixel."""
+    x = np.asarray(x, np.float32).reshape(-1, *p.input_shape)
+    _, _, g = p.gradients(x, target, contrast, None)
+    return _relu((g * x).sum(-1))
+
+
+#: Gaussian sigma of the blurred baseline, as a fraction of the input's side.
+BLUR_SIGMA_FRACTION = 0.2
+
+
+def baseline_for(x: np.ndarray, kind: str) -> np.ndarray:
+    """The reference input Integrated Gradients starts from: `black` or `blur`."""
+    if kind == "black":
+        return np.zeros_like(x)
+    if kind == "blur":
+        sigma = BLUR_SIGMA_FRACTION * x.shape[1]
+        return ndimage.gaussian_filter(x, sigma=(0, sigma, sigma, 0)).astype(np.float32)
+    raise ValueError(f"unknown baseline {kind!r}; choose black or blur")
+
+
+def integrated_gradients(
+    p: Passes, x, target, contrast, layer: None = None, steps: int = 32, baseline: str = "black"
+) -> np.ndarray:
+    """Integrated Gradients (Sundararajan 2017): gradients along the straight path from a
+    baseline to the input (midpoint rule, `steps` points, one batched call), times the
+    input minus the baseline; the positive part, summed over channels.
+    """
+    x = np.asarray(x, np.float32).reshape(-1, *p.input_shape)
+    n = len(x)
+    b = baseline_for(x, baseline)
+    alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
+    path = b[:, None] + alphas[None, :, None, None, None] * (x - b)[:, None]  # (N, S, H, W, C)
+    rep = lambda v: None if v is None else np.repeat(np.asarray(v).reshape(-1), steps)  # noqa: E731
+    _, _, g = p.gradients(path.reshape(-1, *p.input_shape), rep(target), rep(contrast), None)
+    avg = g.reshape(n, steps, *p.input_shape).mean(axis=1)
+    return _relu((avg * (x - b)).sum(-1))

@@ -1,0 +1,109 @@
+"""One report per explanation: the map, its overlay, its trust and the card's sanity check.
+
+The CLI, the server and the Explain page all call `report()`, so they show the
+same numbers:
+
+    from model import load_classifier
+    from model.report import report
+    r = report(load_classifier("mnist-cnn"), "seven.png", contrast=1)
+    r.trust.verdict, r.sanity, r.to_dict()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from model.explain import OVERLAY_OPACITY, Explanation, explain, overlay
+from model.faithfulness import Trust, trust
+from model.preprocessing import ImageInput, Preprocessed
+
+if TYPE_CHECKING:
+    from model.inference import Classifier
+
+#: Side of the overlay drawn on the model input when there is no original image.
+INPUT_OVERLAY_SIDE = 280
+
+
+@dataclass(frozen=True)
+class Report:
+    """An explanation with everything needed to judge it."""
+
+    explanation: Explanation
+    overlay: np.ndarray  # (H, W, 3) uint8: the map over the original image (or the input)
+    trust: Trust
+    sanity: dict[str, Any] | None  # {"pass", "rank_r_all", "rank_r_ink"}; None: not measured
+
+    @property
+    def sanity_text(self) -> str:
+        """ "sanity check: pass (r = 0.04)" in words, or that it was not run."""
+        s = self.sanity
+        if s is None:
+            return "sanity check: not run for this model (python -m model.sanity)"
+        verdict = "pass" if s["pass"] else "FAIL"
+        return (
+            f"sanity check: {verdict} (rank r with the randomised model: "
+            f"{s['rank_r_all']:+.2f} over all pixels, {s['rank_r_ink']:+.2f} on the ink)"
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the explanation's facts, its trust and its sanity check."""
+        return {
+            **self.explanation.to_dict(),
+            "trust": self.trust.to_dict(),
+            "sanity": self.sanity,
+        }
+
+
+def sanity_for(clf: Classifier, method: str, layer: str | None) -> dict[str, Any] | None:
+    """The card's sanity result for this method and layer (without its cascade)."""
+    from model.sanity import key
+
+    entry = clf.card.get("explanations", {}).get("sanity", {}).get("methods", {})
+    found = entry.get(key(method, layer))
+    if found is None:
+        return None
+    return {k: found[k] for k in ("pass", "rank_r_all", "rank_r_ink")}
+
+
+def _as_source(clf: Classifier, source: ImageInput | Preprocessed) -> Preprocessed | np.ndarray:
+    """Stages as they are; a model-format array (the input's shape) as it is; else preprocess."""
+    if isinstance(source, Preprocessed):
+        return source
+    if isinstance(source, np.ndarray) and source.dtype != np.uint8:
+        shape = tuple(int(d) for d in clf.net.inputs[0].shape[1:])
+        if source.size == int(np.prod(shape)) and source.shape[:2] == shape[:2]:
+            return source
+    return clf.preprocess_stages(source)
+
+
+def report(
+    clf: Classifier,
+    source: ImageInput | Preprocessed,
+    method: str | None = None,
+    layer: str | None = None,
+    target: int | None = None,
+    contrast: int | None = None,
+    opacity: float = OVERLAY_OPACITY,
+) -> Report:
+    """Explain `source` and judge the map.
+
+    source: preprocessed stages, a model-format float array, or any image the
+    preprocessing takes (path, bytes, PIL image, uint8 array). method/layer None:
+    the model's measured default. Raises ExplanationError / ImageError.
+    """
+    from PIL import Image
+
+    src = _as_source(clf, source)
+    e = explain(clf, src, method, layer, target, contrast)
+    if e.stages is not None:
+        shown = overlay(e.stages.original, e.heatmap_original, alpha=opacity)
+    else:
+        big = Image.fromarray((np.clip(e.x, 0, 1) * 255).astype(np.uint8)).resize(
+            (INPUT_OVERLAY_SIDE, INPUT_OVERLAY_SIDE), Image.Resampling.NEAREST
+        )
+        shown = overlay(np.asarray(big), e.heatmap, alpha=opacity)
+    t = trust(clf.probabilities, e.x, e.heatmap, e.label)
+    return Report(e, shown, t, sanity_for(clf, e.method, e.layer))

@@ -1,0 +1,86 @@
+"""The trust score: relative to the ink map, its edges and random, so that a map
+which ignores the model cannot win."""
+
+import numpy as np
+import pytest
+
+from model.explain import compute_maps
+from model.faithfulness import (
+    TRUST_RANDOM_ORDERS,
+    Trust,
+    faithfulness,
+    reference_maps,
+    trust,
+    trust_batch,
+    trust_counts,
+)
+from tests.helpers import drawn_digit
+
+N_DIGITS = 24  # the first test digits: a fixed set
+
+
+@pytest.fixture(scope="module")
+def digits(real_data_dir, mnist_cnn):
+    from training.data import load_split, locate, to_model_input
+
+    test = load_split(locate("mnist", real_data_dir), "test")
+    x = to_model_input(test.images[:N_DIGITS])[..., 0]  # (N, 28, 28)
+    return x, mnist_cnn.probabilities(x).argmax(axis=1)
+
+
+def scores(clf, x, maps, labels) -> np.ndarray:
+    return np.array([t.score for t in trust_batch(clf.probabilities, x, maps, labels)])
+
+
+@pytest.mark.data
+def test_trust_ranks_random_below_ink_below_a_good_method(mnist_cnn, digits):
+    x, labels = digits
+    refs = reference_maps(x)
+    ig = compute_maps(mnist_cnn.net, x, "integrated_gradients", None, labels)
+    random_s, ink_s, ig_s = (scores(mnist_cnn, x, m, labels) for m in (refs[:, 2], refs[:, 0], ig))
+    assert random_s.mean() < ink_s.mean() < ig_s.mean()
+    assert ig_s.mean() > 0  # beats the input itself on average
+
+
+@pytest.mark.data
+def test_an_input_only_map_cannot_score_above_zero(mnist_cnn, digits):
+    x, labels = digits
+    refs = reference_maps(x)
+    for k in (0, 1):  # the ink itself, its Sobel edges
+        assert (scores(mnist_cnn, x, refs[:, k], labels) <= 1e-6).all()
+    # The old insertion-deletion score is exactly what the ink map wins:
+    assert faithfulness(mnist_cnn.probabilities, x[0], x[0], int(labels[0])).score > 0.2
+
+
+def test_one_map_is_one_batched_call_with_every_reference(mnist_cnn):
+    x = mnist_cnn.preprocess(drawn_digit(7))
+    calls = []
+
+    def probabilities(batch):
+        calls.append(len(batch))
+        return mnist_cnn.probabilities(batch)
+
+    t = trust(probabilities, x, x, 7)
+    assert calls == [(3 + TRUST_RANDOM_ORDERS) * len(trust_counts((28, 28)))]
+    assert t.verdict in {"no better than the input itself", "beats the ink map"}
+    d = t.to_dict()
+    assert d["verdict"] == t.verdict and d["pixels_to_flip"] == t.pixels_to_flip
+
+
+def test_verdicts_in_words():
+    base = dict(
+        ink_auc=0.4,
+        edges_auc=0.6,
+        random_auc=0.9,
+        pixels_to_flip=20,
+        ink_pixels_to_flip=60,
+        edges_pixels_to_flip=None,
+        random_pixels_to_flip=None,
+        max_pixels=196,
+    )
+    assert Trust(deletion_auc=0.2, **base).verdict == "beats the ink map"
+    assert Trust(deletion_auc=0.41, **base).verdict == "no better than the input itself"
+    assert Trust(deletion_auc=0.7, **base).verdict == "worse than the input itself"
+    assert Trust(deletion_auc=0.95, **base).verdict == "no better than random"
+    assert Trust(deletion_auc=0.9, empty=True, **base).verdict == "empty map: nothing to check"
+    assert "more than 196" in Trust(deletion_auc=0.2, **base).sentence
