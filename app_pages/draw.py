@@ -8,9 +8,11 @@ import streamlit as st
 
 from model import BlankImageError, Classifier, ImageError
 from model.explain import METHODS, Explanation
+from model.preprocessing import Preprocessed
+from model.report import Report, report
 from ui.canvas import CANVAS_SIZE, Drawing, drawing_from_state, drawing_pad, model_url
 from ui.sidebar import Choice, current
-from ui.widgets import heatmap_views, inline_image, inspector, prediction_header
+from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
 
 #: The pad's key in session state (its drawing lives there).
 PAD = "pad"
@@ -25,20 +27,27 @@ clf = choice.clf
 st.header("Draw a digit")
 
 
-def default_map(clf: Classifier, image: bytes, choice: Choice) -> Explanation:
-    """The map shown beside Grad-CAM: today the sidebar's method.
-
-    At merge this becomes the model's measured default (`clf.explain(image)` with
-    method=None, issue #8); the page only calls this function.
-    """
-    return clf.explain(image, method=choice.method, layer=choice.layer)
+def default_map(clf: Classifier, stages: Preprocessed, choice: Choice) -> Report:
+    """The map shown beside Grad-CAM: the sidebar's method, which starts at the model's
+    measured default (`model.explain.default_method`, chosen by the explanation benchmark)."""
+    return report(clf, stages, method=choice.method, layer=choice.layer)
 
 
-def gradcam(clf: Classifier, image: bytes) -> Explanation | None:
+def gradcam(clf: Classifier, stages: Preprocessed) -> Report | None:
     """Grad-CAM on the last convolution, or None for a model without convolutions."""
     if not clf.conv_layers:
         return None
-    return clf.explain(image, method=GRADCAM, layer=clf.conv_layers[-1])
+    return report(clf, stages, method=GRADCAM, layer=clf.conv_layers[-1])
+
+
+def show_map(r: Report) -> None:
+    """One map over the user's strokes with how far to trust it; an empty map in words."""
+    e = r.explanation
+    if e.empty:
+        st.info(f"{title(e)}: {e.summary}.", icon=":material/visibility_off:")
+    else:
+        inline_image(r.overlay, f"{title(e)}, over your strokes", CANVAS_SIZE, fmt="JPEG")
+    st.caption(f"{e.resolution}. {r.trust.sentence} {r.sanity_text[0].upper()}{r.sanity_text[1:]}.")
 
 
 def title(e: Explanation) -> str:
@@ -74,14 +83,15 @@ def draw_and_explain() -> None:
         if drawing is not None and drawing.png is not None:
             t0 = time.perf_counter()
             try:
-                answer = (gradcam(clf, drawing.png), default_map(clf, drawing.png, choice))
+                stages = clf.preprocess_stages(drawing.png)
+                answer = (gradcam(clf, stages), default_map(clf, stages, choice))
             except BlankImageError:
                 pass
             except ImageError as exc:
                 error = str(exc)
             ms = (time.perf_counter() - t0) * 1e3
             if answer is not None:
-                e = answer[1]
+                e = answer[1].explanation
                 server = {
                     "seq": drawing.seq,
                     "label": e.class_name,
@@ -103,25 +113,21 @@ def draw_and_explain() -> None:
                 icon=":material/draw:",
             )
             return
-        cam, best = answer
+        cam, best_report = answer
+        best = best_report.explanation
         pred = clf.to_prediction(best.probabilities)
         st.caption(f"{clf.name} on the server reads · {server['ms']:.0f} ms")
         prediction_header(pred)
-        maps = (
-            [cam, best]
-            if cam is not None
-            and (cam.method, cam.layer)
-            != (
-                best.method,
-                best.layer,
-            )
-            else [best if cam is None else cam]
+        same = cam is not None and (cam.explanation.method, cam.explanation.layer) == (
+            best.method,
+            best.layer,
         )
+        maps = [best_report] if cam is None else [cam] if same else [cam, best_report]
         cols = st.columns(len(maps), gap="small")
-        for col, e in zip(cols, maps, strict=True):
-            full, _ = heatmap_views(e, CANVAS_SIZE)
+        for col, r in zip(cols, maps, strict=True):
             with col:
-                inline_image(full, f"{title(e)}, over your strokes", CANVAS_SIZE, fmt="JPEG")
+                show_map(r)
+        colour_legend()
         if cam is None:
             st.caption(f"{clf.name} has no convolutions, so no Grad-CAM map.")
         st.markdown(
