@@ -111,7 +111,9 @@ function createPad(root) {
     probs.forEach((p, i) => {
       if (p > probs[best]) best = i;
     });
-    sure.textContent = `${(probs[best] * 100).toFixed(1)}% · ${source}`;
+    // Never "100.0%": a rounded certainty is a claim the model cannot make (issue #9).
+    const pct = probs[best] * 100;
+    sure.textContent = `${pct > 99.9 ? "> 99.9" : pct.toFixed(1)}% · ${source}`;
     probs.forEach((p, i) => {
       bars[i].style.height = `${Math.max(p * 100, 1).toFixed(1)}%`;
       bars[i].classList.toggle("dl-win", i === best);
