@@ -1,0 +1,190 @@
+"""`--distribute`: one process (`none`), several local devices (`mirrored`), or a cluster
+of worker processes (`multiworker`, read from `TF_CONFIG`).
+
+Multi-worker training follows three rules:
+
+- the strategy is created before any other TensorFlow state: it configures the
+  collective ops of the eager context, which TensorFlow allows only at start-up;
+- every worker runs the same collectives in the same order (variable creation,
+  the resume broadcast below, each training step), or the cluster hangs;
+- the chief (`chief`, or worker 0 when there is none) alone writes the model, the
+  card and the logs; it also holds the resume state, which it broadcasts to the
+  others, so that a resumed run needs no shared disk.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from training.augment import AugmentConfig, training_dataset
+
+KINDS = ("none", "mirrored", "multiworker")
+
+#: Seconds a worker waits for a lost peer before it gives up (see `cluster_timeout`).
+CLUSTER_TIMEOUT_ENV = "DIGITLENS_CLUSTER_TIMEOUT"
+#: Generous enough for a slow worker's start-up (TensorFlow import ~5 s, more when the
+#: machine is busy), short enough that a lost worker ends the run within minutes.
+DEFAULT_CLUSTER_TIMEOUT_S = 120.0
+
+
+class ClusterError(RuntimeError):
+    """A multi-worker run lost a worker (or never saw one); the message says what to do."""
+
+
+def cluster_timeout() -> float:
+    """`$DIGITLENS_CLUSTER_TIMEOUT` in seconds, or the default."""
+    raw = os.environ.get(CLUSTER_TIMEOUT_ENV)
+    if not raw:
+        return DEFAULT_CLUSTER_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ClusterError(f"{CLUSTER_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ClusterError(f"{CLUSTER_TIMEOUT_ENV} must be positive, got {raw}")
+    return value
+
+
+class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """`MultiWorkerMirroredStrategy` whose `reduce` takes what Keras 3's `fit` passes it.
+
+    Keras 3.15's TensorFlow trainer calls `strategy.reduce` in two ways that only
+    a multi-worker strategy rejects (keras-team/keras#20585; Keras tests only
+    `MirroredStrategy`, which takes the first by accident and never sees the second):
+
+    - `_maybe_symbolic_build` reduces the first input batch, an `(x, y)` tuple of
+      `PerReplica` values, in one call. `Strategy.reduce` takes no nests; with more
+      than one worker the tuple reaches `convert_to_tensor` and `fit` fails with
+      "Attempt to convert a value (PerReplica...) ... to a Tensor". Here each leaf
+      is reduced.
+    - `reduce_per_replica` averages each step's logs, which are scalars, with
+      `axis=0`. A scalar has no axis 0 ("Invalid reduction dimension 0 for input
+      with 0 dimensions"); the mean over replicas (`axis=None`) is what it means,
+      and what the one-worker branch of that function computes.
+    """
+
+    def reduce(self, reduce_op, value, axis=None):
+        parent = super()
+
+        def reduce_one(v):
+            local = self.experimental_local_results(v)[0]
+            scalar = getattr(local, "shape", None) is not None and local.shape.rank == 0
+            return parent.reduce(reduce_op, v, None if scalar else axis)
+
+        return tf.nest.map_structure(reduce_one, value)
+
+
+def make_strategy(kind: str) -> tf.distribute.Strategy:
+    """The strategy for `--distribute`; call it before any other TensorFlow work."""
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if kind == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ClusterError(
+                "--distribute multiworker needs TF_CONFIG (the cluster and this worker's "
+                "index); start the workers with python -m training.launch, or see the README"
+            )
+        return MultiWorkerStrategy()
+    if kind == "none":
+        return tf.distribute.get_strategy()
+    raise ValueError(f"unknown --distribute {kind!r}: {', '.join(KINDS)}")
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the model, card and logs (worker 0 without a chief)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def worker_name(strategy: tf.distribute.Strategy) -> str:
+    """`worker 1`, `chief 0`, or `local` for a one-process run."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return "local"
+    return f"{resolver.task_type} {resolver.task_id}"
+
+
+def distributed_training_dataset(
+    strategy: tf.distribute.Strategy,
+    images: np.ndarray,
+    labels: np.ndarray,
+    global_batch: int,
+    augment: AugmentConfig,
+    seed: int,
+):
+    """Each worker reads, shuffles and augments only its own shard of the training set.
+
+    images: (N, 28, 28, 1) float32 in [0, 1]. Worker i of W takes every W-th image
+    from i, batched per replica (global batch / replicas); a step of the cluster
+    sees `global_batch` images, as one process with that batch would. Letting Keras
+    shard a global pipeline instead would make every worker augment every image.
+    """
+
+    def dataset_fn(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+        shard = slice(ctx.input_pipeline_id, None, ctx.num_input_pipelines)
+        return training_dataset(
+            images[shard],
+            labels[shard],
+            ctx.get_per_replica_batch_size(global_batch),
+            augment,
+            seed + ctx.input_pipeline_id,  # the shards' augmentations differ
+        )
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def _broadcast(strategy: tf.distribute.Strategy, value, chief: bool) -> tf.Tensor:
+    """The chief's `value` on every worker: an all-reduce sum to which the others add 0."""
+    tensor = tf.convert_to_tensor(value)
+    return strategy.reduce("SUM", tensor if chief else tf.zeros_like(tensor), axis=None)
+
+
+#: Files keras.callbacks.BackupAndRestore (Keras 3) keeps in its folder.
+BACKUP_WEIGHTS = "latest.weights.h5"
+BACKUP_METADATA = "training_metadata.json"
+
+
+def sync_resume_state(
+    strategy: tf.distribute.Strategy,
+    net,
+    backup_dir: Path,
+    best_so_far: float | None,
+) -> tuple[int, float | None]:
+    """Give every worker the chief's resume state; return (first epoch, best val_loss).
+
+    The chief loads its backup (weights and optimizer state) if it has one and
+    sends it, the epoch to start from and the best validation loss so far to every
+    worker, so that all take the same steps and the same callback decisions. Call
+    it on every worker, inside no `strategy.scope()` of its own.
+    """
+    chief = is_chief(strategy)
+    with strategy.scope():
+        net.optimizer.build(net.trainable_variables)  # creating variables is collective
+    epoch = 0
+    weights = backup_dir / BACKUP_WEIGHTS
+    if chief and weights.is_file():
+        net.load_weights(str(weights))
+        metadata = backup_dir / BACKUP_METADATA
+        epoch = int(json.loads(metadata.read_text())["epoch"]) if metadata.is_file() else 0
+    resumed = int(_broadcast(strategy, epoch, chief))
+    if resumed:
+        for variable in [*net.weights, *net.optimizer.variables]:
+            variable.assign(_broadcast(strategy, variable.value, chief))
+    best = best_so_far if best_so_far is not None else math.inf
+    best = float(_broadcast(strategy, np.float64(best), chief))
+    return resumed, (best if math.isfinite(best) else None)
