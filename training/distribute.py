@@ -14,9 +14,13 @@ Multi-worker training follows three rules:
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import math
 import os
+import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +35,10 @@ CLUSTER_TIMEOUT_ENV = "DIGITLENS_CLUSTER_TIMEOUT"
 #: Generous enough for a slow worker's start-up (TensorFlow import ~5 s, more when the
 #: machine is busy), short enough that a lost worker ends the run within minutes.
 DEFAULT_CLUSTER_TIMEOUT_S = 120.0
+
+
+#: Exit status of a worker that lost its cluster (2 is a data error).
+CLUSTER_ERROR_EXIT = 3
 
 
 class ClusterError(RuntimeError):
@@ -49,6 +57,100 @@ def cluster_timeout() -> float:
     if value <= 0:
         raise ClusterError(f"{CLUSTER_TIMEOUT_ENV} must be positive, got {raw}")
     return value
+
+
+#: Extra seconds before the hard backstop fires, so that the clear message comes first.
+_BACKSTOP_GRACE_S = 15.0
+
+
+class Watchdog:
+    """Ends this process, with a message and `CLUSTER_ERROR_EXIT`, when the cluster stalls.
+
+    TensorFlow notices a dead peer by itself during training (its coordination
+    service stops getting heartbeats and aborts the collectives, seen here after
+    2-25 s), but a worker that never starts leaves the others waiting inside
+    `MultiWorkerMirroredStrategy()` for good, and a worker alive but stuck is never
+    noticed. So every worker expects progress (the cluster assembling, each batch,
+    each epoch) at least every `timeout_s` seconds.
+
+    Two layers: a Python thread that prints what this worker was waiting for and
+    exits with `CLUSTER_ERROR_EXIT`; and, for waits inside TensorFlow that hold the
+    GIL (joining the cluster does), `faulthandler`'s C-level timer, re-armed by
+    that thread, which dumps the stacks and exits with status 1 a little later.
+    """
+
+    def __init__(self, timeout_s: float, name: str = "this worker") -> None:
+        self.timeout_s = timeout_s
+        self.name = name
+        self._waiting_for = "the cluster"
+        self._last = time.monotonic()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="cluster-watchdog", daemon=True)
+
+    def start(self, waiting_for: str) -> Watchdog:
+        self.kick(waiting_for)
+        self._arm_backstop()  # now: the main thread may block inside TensorFlow next
+        self._thread.start()
+        return self
+
+    def kick(self, waiting_for: str | None = None) -> None:
+        """Progress was made; `waiting_for` says what comes next (for the message)."""
+        self._last = time.monotonic()
+        if waiting_for:
+            self._waiting_for = waiting_for
+
+    def stop(self) -> None:
+        self._stopped.set()
+        faulthandler.cancel_dump_traceback_later()
+
+    def _arm_backstop(self) -> None:
+        left = self.timeout_s - (time.monotonic() - self._last)
+        faulthandler.dump_traceback_later(max(left, 0.0) + _BACKSTOP_GRACE_S, exit=True)
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(min(1.0, self.timeout_s / 10)):
+            if time.monotonic() - self._last <= self.timeout_s:
+                self._arm_backstop()
+                continue
+            print(
+                f"error: {self.name} waited {self.timeout_s:.0f} s for {self._waiting_for}: "
+                "another worker is down, stuck or never started. Check the other "
+                "workers' output, then start the same command on every worker again (a "
+                f"started run resumes from its last finished epoch). {CLUSTER_TIMEOUT_ENV} "
+                "sets how long to wait.",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(CLUSTER_ERROR_EXIT)
+
+
+def task_from_env() -> str:
+    """`worker 1` (from `$TF_CONFIG`), for messages printed before the strategy exists."""
+    try:
+        task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+        return f"{task['type']} {task['index']}"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "this worker"
+
+
+def progress_callback(watchdog: Watchdog):
+    """A Keras callback that tells `watchdog` about each finished batch and epoch."""
+    import keras
+
+    class Progress(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            watchdog.kick("the next training step")
+
+        def on_test_batch_end(self, batch, logs=None):
+            watchdog.kick("the next validation step")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            watchdog.kick(f"the first step of epoch {epoch + 1}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            watchdog.kick("the next epoch")
+
+    return Progress()
 
 
 class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):

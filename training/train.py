@@ -58,8 +58,6 @@ def _read_history(log_path: Path) -> dict[str, list[float]]:
 
 #: Flags that only say where files are on the machine that trained: the card records
 #: a placeholder (or nothing), so no path of ours reaches a user of the model.
-#: Exit status of a worker that lost its cluster (2 is a data error).
-CLUSTER_ERROR_EXIT = 3
 #: Validation batch (evaluation only, so larger than any training batch).
 VAL_BATCH = 512
 
@@ -104,17 +102,34 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path | None:
     from training.augment import training_dataset
     from training.data import load_dataset, to_model_input
     from training.distribute import (
+        CLUSTER_TIMEOUT_ENV,
+        Watchdog,
+        cluster_timeout,
         distributed_training_dataset,
         is_chief,
         is_multi_worker,
         make_strategy,
+        task_from_env,
+        worker_name,
     )
     from training.evaluate import evaluate_and_write_card
 
     # First, before any other TensorFlow state: a multi-worker strategy configures the
     # eager context's collective ops, which TensorFlow allows only at start-up.
+    watchdog = None
+    if cfg.distribute == "multiworker":  # a worker that never comes must not hang the rest
+        watchdog = Watchdog(cluster_timeout(), task_from_env())
+        print(
+            f"{watchdog.name}: joining the cluster (waiting up to {watchdog.timeout_s:.0f} s "
+            f"for every worker, then exits; {CLUSTER_TIMEOUT_ENV} sets it)",
+            flush=True,
+        )
+        watchdog.start("every worker to join the cluster")
     strategy = make_strategy(cfg.distribute)
     multi_worker = is_multi_worker(strategy)
+    if watchdog:
+        watchdog.name = worker_name(strategy)
+        watchdog.kick("the first training step")
 
     recipe = RECIPES[cfg.model]
     epochs = cfg.epochs or recipe.epochs
@@ -167,11 +182,13 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path | None:
     chief = is_chief(strategy)
     if not chief:  # the other workers train in step but keep their files to themselves
         with tempfile.TemporaryDirectory(prefix="digitlens-worker-") as scratch:
-            _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, Path(scratch))
+            _fit(
+                cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, Path(scratch), watchdog
+            )
         return None
     run_dir = Path(cfg.run_dir) / output.stem
     seconds, best_path, log_path = _fit(
-        cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir
+        cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir, watchdog
     )
     net.load_weights(str(best_path))
 
@@ -214,7 +231,7 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path | None:
     return output
 
 
-def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: Path):
+def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: Path, watchdog):
     """Run `net.fit` with logs, best checkpoint and backup in `run_dir`; resume if it can.
 
     Returns (seconds, best weights path, CSV log path). On a multi-worker run every
@@ -224,7 +241,12 @@ def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: P
     import keras
     import tensorflow as tf
 
-    from training.distribute import ClusterError, is_multi_worker, sync_resume_state
+    from training.distribute import (
+        ClusterError,
+        is_multi_worker,
+        progress_callback,
+        sync_resume_state,
+    )
 
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "history.csv"
@@ -258,6 +280,8 @@ def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: P
     ]
     if cfg.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    if watchdog:
+        callbacks.append(progress_callback(watchdog))
 
     start = time.time()
     try:
@@ -281,11 +305,28 @@ def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: P
         if not multi_worker:
             raise
         raise ClusterError(
-            f"lost contact with another worker during training ({type(exc).__name__}: "
-            f"{str(exc).strip().splitlines()[0][:300]}). Start the same command on every "
-            "worker again: it resumes from the chief's last finished epoch."
+            f"lost contact with another worker during training ({_root_cause(exc)}). Start "
+            "the same command on every worker again: it resumes from the chief's last "
+            "finished epoch."
         ) from exc
+    finally:
+        if watchdog:  # what follows (evaluation, export) is the chief's alone
+            watchdog.stop()
     return time.time() - start, best_path, log_path
+
+
+#: Words of the line that says why TensorFlow aborted a collective (its message also
+#: holds the stack where the failing op was defined).
+_CAUSE_WORDS = ("unhealthy", "heartbeat", "aborted", "connection", "unavailable", "deadline")
+_MAX_CAUSE_CHARS = 300
+
+
+def _root_cause(exc: Exception) -> str:
+    """The most telling line of a TensorFlow error, e.g. 'task 1 stopped sending heartbeats'."""
+    lines = [line.strip() for line in str(getattr(exc, "message", exc)).splitlines()]
+    lines = [line for line in lines if line]
+    cause = next((ln for ln in lines if any(w in ln.lower() for w in _CAUSE_WORDS)), None)
+    return f"{type(exc).__name__}: {(cause or (lines or [''])[0])[:_MAX_CAUSE_CHARS]}"
 
 
 def _export_fast_runtime(output: Path) -> None:
@@ -332,7 +373,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     from training.data import DatasetError
-    from training.distribute import ClusterError
+    from training.distribute import CLUSTER_ERROR_EXIT, ClusterError
 
     try:
         path = train(cfg)
