@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import shlex
+import statistics
 import sys
 import tempfile
 import time
@@ -187,7 +188,7 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path | None:
             )
         return None
     run_dir = Path(cfg.run_dir) / output.stem
-    seconds, best_path, log_path = _fit(
+    seconds, best_path, log_path, speed = _fit(
         cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir, watchdog
     )
     net.load_weights(str(best_path))
@@ -222,6 +223,9 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path | None:
             "distribute": cfg.distribute,
             "replicas": strategy.num_replicas_in_sync,
             "seconds": round(seconds, 1),
+            # Training images per second of the whole cluster (median epoch, the first
+            # one, which traces the step function, left out where there are more).
+            "images_per_second": speed,
             "history": history,
         },
     }
@@ -234,9 +238,9 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path | None:
 def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: Path, watchdog):
     """Run `net.fit` with logs, best checkpoint and backup in `run_dir`; resume if it can.
 
-    Returns (seconds, best weights path, CSV log path). On a multi-worker run every
-    worker calls this, the chief with the real run folder and the others with a
-    scratch one, and the chief's resume state is broadcast first.
+    Returns (seconds, best weights path, CSV log path, training images/s). On a
+    multi-worker run every worker calls this, the chief with the real run folder and
+    the others with a scratch one, and the chief's resume state is broadcast first.
     """
     import keras
     import tensorflow as tf
@@ -283,6 +287,8 @@ def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: P
     if watchdog:
         callbacks.append(progress_callback(watchdog))
 
+    speed = _epoch_speed(steps * global_batch_of(strategy, cfg, recipe))
+    callbacks.append(speed)
     start = time.time()
     try:
         net.fit(
@@ -312,7 +318,40 @@ def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: P
     finally:
         if watchdog:  # what follows (evaluation, export) is the chief's alone
             watchdog.stop()
-    return time.time() - start, best_path, log_path
+    return time.time() - start, best_path, log_path, speed.median()
+
+
+def global_batch_of(strategy, cfg: TrainConfig, recipe) -> int:
+    """Images per step of the whole cluster: the per-replica batch times the replicas."""
+    return (cfg.batch_size or recipe.batch_size) * strategy.num_replicas_in_sync
+
+
+def _epoch_speed(images_per_epoch: int):
+    """A Keras callback timing each epoch's training steps (validation excluded)."""
+    import keras
+
+    class EpochSpeed(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rates: list[float] = []
+            self._start: float | None = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_test_begin(self, logs=None):  # validation starts: the steps are done
+            if self._start is not None:
+                self.rates.append(images_per_epoch / (time.perf_counter() - self._start))
+                self._start = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.on_test_begin()  # an epoch without validation
+
+        def median(self) -> float | None:
+            rates = self.rates[1:] or self.rates
+            return round(statistics.median(rates), 1) if rates else None
+
+    return EpochSpeed()
 
 
 #: Words of the line that says why TensorFlow aborted a collective (its message also

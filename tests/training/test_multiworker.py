@@ -109,6 +109,7 @@ def test_two_workers_train_like_one_process(tmp_path, data_dir):
     assert card["training"]["replicas"] == WORKERS
     assert card["training"]["batch_size"] == GLOBAL_BATCH
     assert card["training"]["epochs_run"] == 2
+    assert card["training"]["images_per_second"] > 0
 
     one = train(
         TrainConfig(
