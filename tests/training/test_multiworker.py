@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT, make_idx_dataset
-from training.distribute import CLUSTER_ERROR_EXIT, CLUSTER_TIMEOUT_ENV
+from training.distribute import (
+    CLUSTER_ERROR_EXIT,
+    CLUSTER_TIMEOUT_ENV,
+    ClusterError,
+    cluster_timeout,
+    make_strategy,
+)
 from training.launch import free_ports, supervise, tf_config, train_command
 
 #: Synthetic data: enough images for several steps per epoch at a global batch of 32.
@@ -74,6 +80,17 @@ def test_train_command_runs_multiworker_only():
     config = json.loads(tf_config(["127.0.0.1:1", "127.0.0.1:2"], 1))
     assert config["task"] == {"type": "worker", "index": 1}
     assert len(set(free_ports(3))) == 3
+
+
+def test_multiworker_without_a_cluster_says_what_to_do(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ClusterError, match="TF_CONFIG"):
+        make_strategy("multiworker")
+    monkeypatch.setenv(CLUSTER_TIMEOUT_ENV, "soon")
+    with pytest.raises(ClusterError, match="not a number"):
+        cluster_timeout()
+    monkeypatch.setenv(CLUSTER_TIMEOUT_ENV, "45")
+    assert cluster_timeout() == 45.0
 
 
 def test_launcher_stops_the_others_when_one_fails(capsys):
