@@ -57,11 +57,11 @@ def _read_history(log_path: Path) -> dict[str, list[float]]:
     return {k: [float(r[k]) for r in rows] for k in rows[0] if k != "epoch"} if rows else {}
 
 
-#: Flags that only say where files are on the machine that trained: the card records
-#: a placeholder (or nothing), so no path of ours reaches a user of the model.
 #: Validation batch (evaluation only, so larger than any training batch).
 VAL_BATCH = 512
 
+#: Flags that only say where files are on the machine that trained: the card records
+#: a placeholder (or nothing), so no path of ours reaches a user of the model.
 PATH_FLAGS = {"--data-dir": "DATA_DIR"}
 WHERE_FLAGS = ("--output", "--run-dir")
 
@@ -287,7 +287,8 @@ def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: P
     if watchdog:
         callbacks.append(progress_callback(watchdog))
 
-    speed = _epoch_speed(steps * global_batch_of(strategy, cfg, recipe))
+    global_batch = (cfg.batch_size or recipe.batch_size) * strategy.num_replicas_in_sync
+    speed = _epoch_speed(steps * global_batch)
     callbacks.append(speed)
     start = time.time()
     try:
@@ -319,11 +320,6 @@ def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: P
         if watchdog:  # what follows (evaluation, export) is the chief's alone
             watchdog.stop()
     return time.time() - start, best_path, log_path, speed.median()
-
-
-def global_batch_of(strategy, cfg: TrainConfig, recipe) -> int:
-    """Images per step of the whole cluster: the per-replica batch times the replicas."""
-    return (cfg.batch_size or recipe.batch_size) * strategy.num_replicas_in_sync
 
 
 def _epoch_speed(images_per_epoch: int):
