@@ -30,7 +30,7 @@ from training.augment import AugmentConfig, training_dataset
 
 KINDS = ("none", "mirrored", "multiworker")
 
-#: Seconds a worker waits for a lost peer before it gives up (see `cluster_timeout`).
+#: Seconds a worker waits without progress (a peer joining, a step) before it gives up.
 CLUSTER_TIMEOUT_ENV = "DIGITLENS_CLUSTER_TIMEOUT"
 #: Generous enough for a slow worker's start-up (TensorFlow import ~5 s, more when the
 #: machine is busy), short enough that a lost worker ends the run within minutes.
@@ -256,7 +256,8 @@ def _broadcast(strategy: tf.distribute.Strategy, value, chief: bool) -> tf.Tenso
     return strategy.reduce("SUM", tensor if chief else tf.zeros_like(tensor), axis=None)
 
 
-#: Files keras.callbacks.BackupAndRestore (Keras 3) keeps in its folder.
+#: Files keras.callbacks.BackupAndRestore (Keras 3.15) keeps in its folder; not an API,
+#: so a test checks them (tests/training/test_multiworker.py).
 BACKUP_WEIGHTS = "latest.weights.h5"
 BACKUP_METADATA = "training_metadata.json"
 

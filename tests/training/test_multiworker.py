@@ -14,10 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.helpers import ROOT, make_idx_dataset
 from training.distribute import (
+    BACKUP_METADATA,
+    BACKUP_WEIGHTS,
     CLUSTER_ERROR_EXIT,
     CLUSTER_TIMEOUT_ENV,
     ClusterError,
@@ -91,6 +94,17 @@ def test_multiworker_without_a_cluster_says_what_to_do(monkeypatch):
         cluster_timeout()
     monkeypatch.setenv(CLUSTER_TIMEOUT_ENV, "45")
     assert cluster_timeout() == 45.0
+
+
+def test_keras_backup_files_are_where_the_resume_broadcast_reads_them(tmp_path):
+    import keras
+
+    net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    net.compile(optimizer="adam", loss="mse")
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False)
+    net.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=2, callbacks=[backup], verbose=0)
+    assert (tmp_path / BACKUP_WEIGHTS).is_file()
+    assert json.loads((tmp_path / BACKUP_METADATA).read_text())["epoch"] == 2
 
 
 def test_launcher_stops_the_others_when_one_fails(capsys):
