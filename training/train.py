@@ -305,6 +305,7 @@ def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: P
     except (
         tf.errors.UnavailableError,
         tf.errors.DeadlineExceededError,
+        tf.errors.FailedPreconditionError,  # a peer restarted under the others
         tf.errors.CancelledError,
         tf.errors.AbortedError,
         tf.errors.InternalError,
