@@ -162,7 +162,9 @@ def test_two_workers_train_like_one_process(tmp_path, data_dir):
 
 def _start_workers(args: list[str], log_dir: Path) -> list[subprocess.Popen]:
     hosts = [f"127.0.0.1:{p}" for p in free_ports(WORKERS)]
-    env = _env(**{CLUSTER_TIMEOUT_ENV: str(CLUSTER_TIMEOUT_S)})
+    scratch = log_dir / "tmp"  # a killed worker cannot delete its scratch folder
+    scratch.mkdir(exist_ok=True)
+    env = _env(**{CLUSTER_TIMEOUT_ENV: str(CLUSTER_TIMEOUT_S), "TMPDIR": str(scratch)})
     procs = []
     for i in range(WORKERS):
         log = (log_dir / f"worker{i}.log").open("w")
