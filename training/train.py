@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import shlex
+import statistics
 import sys
 import tempfile
 import time
@@ -41,30 +42,6 @@ class TrainConfig:
     verbose: int = 2
 
 
-def make_strategy(kind: str):
-    """The tf.distribute strategy for `--distribute` (multiworker reads TF_CONFIG)."""
-    import tensorflow as tf
-
-    if kind == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if kind == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if kind == "none":
-        return tf.distribute.get_strategy()
-    raise ValueError(f"unknown --distribute {kind!r}: none, mirrored or multiworker")
-
-
-def _is_chief(strategy) -> bool:
-    """Whether this process writes the model, card and logs (worker 0 without a chief)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    if resolver.task_type == "chief":
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
-
-
 def _best_so_far(log_path: Path, monitor: str = "val_loss") -> float | None:
     """Best monitored value in an earlier, interrupted run's CSV log (for resuming)."""
     if not log_path.is_file():
@@ -79,6 +56,9 @@ def _read_history(log_path: Path) -> dict[str, list[float]]:
         rows = list(csv.DictReader(f))
     return {k: [float(r[k]) for r in rows] for k in rows[0] if k != "epoch"} if rows else {}
 
+
+#: Validation batch (evaluation only, so larger than any training batch).
+VAL_BATCH = 512
 
 #: Flags that only say where files are on the machine that trained: the card records
 #: a placeholder (or nothing), so no path of ours reaches a user of the model.
@@ -109,8 +89,12 @@ def neutral_command(argv: list[str]) -> str:
     return "python -m training.train " + shlex.join(out)
 
 
-def train(cfg: TrainConfig, command: str | None = None) -> Path:
-    """Train, save `<output>.keras` (no optimizer state) and its card; return the path."""
+def train(cfg: TrainConfig, command: str | None = None) -> Path | None:
+    """Train, save `<output>.keras` (no optimizer state) and its card; return the path.
+
+    On a multi-worker run only the chief writes and returns the path; the other
+    workers return None.
+    """
     import keras
     import numpy as np
     import tensorflow as tf
@@ -118,7 +102,35 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path:
     from model.architecture import build_from_config
     from training.augment import training_dataset
     from training.data import load_dataset, to_model_input
+    from training.distribute import (
+        CLUSTER_TIMEOUT_ENV,
+        Watchdog,
+        cluster_timeout,
+        distributed_training_dataset,
+        is_chief,
+        is_multi_worker,
+        make_strategy,
+        task_from_env,
+        worker_name,
+    )
     from training.evaluate import evaluate_and_write_card
+
+    # First, before any other TensorFlow state: a multi-worker strategy configures the
+    # eager context's collective ops, which TensorFlow allows only at start-up.
+    watchdog = None
+    if cfg.distribute == "multiworker":  # a worker that never comes must not hang the rest
+        watchdog = Watchdog(cluster_timeout(), task_from_env())
+        print(
+            f"{watchdog.name}: joining the cluster (waiting up to {watchdog.timeout_s:.0f} s "
+            f"for every worker, then exits; {CLUSTER_TIMEOUT_ENV} sets it)",
+            flush=True,
+        )
+        watchdog.start("every worker to join the cluster")
+    strategy = make_strategy(cfg.distribute)
+    multi_worker = is_multi_worker(strategy)
+    if watchdog:
+        watchdog.name = worker_name(strategy)
+        watchdog.kick("the first training step")
 
     recipe = RECIPES[cfg.model]
     epochs = cfg.epochs or recipe.epochs
@@ -140,11 +152,24 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path:
             y_val[: max(cfg.limit // 5, batch_size)],
         )
 
-    strategy = make_strategy(cfg.distribute)
+    if multi_worker:
+        # Keras all-reduces the first batch of each dataset across workers (to learn its
+        # shapes), and collectives take no uint8.
+        y_train, y_val = y_train.astype(np.int32), y_val.astype(np.int32)
     global_batch = batch_size * strategy.num_replicas_in_sync
     steps = max(len(y_train) // global_batch, 1)
-    train_ds = training_dataset(x_train, y_train, global_batch, recipe.augment, cfg.seed)
-    val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(512)
+    if multi_worker:
+        train_ds = distributed_training_dataset(
+            strategy, x_train, y_train, global_batch, recipe.augment, cfg.seed
+        )
+    else:
+        train_ds = training_dataset(x_train, y_train, global_batch, recipe.augment, cfg.seed)
+    val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(VAL_BATCH)
+    if multi_worker:  # in-memory arrays have no files to shard: each worker takes batches
+        options = tf.data.Options()
+        shard_by = tf.data.experimental.AutoShardPolicy.DATA
+        options.experimental_distribute.auto_shard_policy = shard_by
+        val_ds = val_ds.with_options(options)
 
     with strategy.scope():
         net = build_from_config(recipe.architecture.to_dict())
@@ -155,49 +180,17 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path:
         )
 
     output = Path(cfg.output or WEIGHTS_DIR / f"{cfg.model}.keras")
+    chief = is_chief(strategy)
+    if not chief:  # the other workers train in step but keep their files to themselves
+        with tempfile.TemporaryDirectory(prefix="digitlens-worker-") as scratch:
+            _fit(
+                cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, Path(scratch), watchdog
+            )
+        return None
     run_dir = Path(cfg.run_dir) / output.stem
-    chief = _is_chief(strategy)
-    if not chief:  # other workers train in step but write nothing shared
-        run_dir = Path(tempfile.mkdtemp(prefix="digitlens-worker-"))
-        output = run_dir / output.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = run_dir / "history.csv"
-    best_path = run_dir / "best.weights.h5"
-    if not (run_dir / "backup").exists():
-        # No interrupted run to resume: start afresh, not from an older run's log and best.
-        log_path.unlink(missing_ok=True)
-        best_path.unlink(missing_ok=True)
-    callbacks = [
-        # Resume: an interrupted run restarts from its last finished epoch.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        # Logged right after the backup, so that a resumed run's log has each epoch once.
-        keras.callbacks.CSVLogger(str(log_path), append=True),
-        keras.callbacks.ModelCheckpoint(
-            str(best_path),
-            monitor="val_loss",
-            save_best_only=True,
-            save_weights_only=True,
-            initial_value_threshold=_best_so_far(log_path),
-        ),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.patience),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.3, patience=recipe.lr_patience, min_lr=1e-5, verbose=1
-        ),
-    ]
-    if cfg.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
-
-    start = time.time()
-    net.fit(
-        train_ds,
-        epochs=epochs,
-        steps_per_epoch=steps,
-        validation_data=val_ds,
-        callbacks=callbacks,
-        verbose=cfg.verbose,
-        shuffle=False,
+    seconds, best_path, log_path, speed = _fit(
+        cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir, watchdog
     )
-    seconds = time.time() - start
     net.load_weights(str(best_path))
 
     # Save a fresh, uncompiled copy: no optimizer state, half the size, loads anywhere.
@@ -230,15 +223,146 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path:
             "distribute": cfg.distribute,
             "replicas": strategy.num_replicas_in_sync,
             "seconds": round(seconds, 1),
+            # Training images per second of the whole cluster (median epoch, the first
+            # one, which traces the step function, left out where there are more).
+            "images_per_second": speed,
             "history": history,
         },
     }
-    if not chief:
-        return output
     write_card(output, card)
     evaluate_and_write_card(output, data_dir=cfg.data_dir)
     _export_fast_runtime(output)
     return output
+
+
+def _fit(cfg, strategy, net, train_ds, val_ds, steps, epochs, recipe, run_dir: Path, watchdog):
+    """Run `net.fit` with logs, best checkpoint and backup in `run_dir`; resume if it can.
+
+    Returns (seconds, best weights path, CSV log path, training images/s). On a
+    multi-worker run every worker calls this, the chief with the real run folder and
+    the others with a scratch one, and the chief's resume state is broadcast first.
+    """
+    import keras
+    import tensorflow as tf
+
+    from training.distribute import (
+        ClusterError,
+        is_multi_worker,
+        progress_callback,
+        sync_resume_state,
+    )
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "history.csv"
+    best_path = run_dir / "best.weights.h5"
+    backup_dir = run_dir / "backup"
+    if not backup_dir.exists():
+        # No interrupted run to resume: start afresh, not from an older run's log and best.
+        log_path.unlink(missing_ok=True)
+        best_path.unlink(missing_ok=True)
+    best_so_far = _best_so_far(log_path)
+    initial_epoch = 0
+    multi_worker = is_multi_worker(strategy)
+    if multi_worker:
+        initial_epoch, best_so_far = sync_resume_state(strategy, net, backup_dir, best_so_far)
+    callbacks = [
+        # Resume: an interrupted run restarts from its last finished epoch.
+        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        # Logged right after the backup, so that a resumed run's log has each epoch once.
+        keras.callbacks.CSVLogger(str(log_path), append=True),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path),
+            monitor="val_loss",
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=best_so_far,
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.patience),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.3, patience=recipe.lr_patience, min_lr=1e-5, verbose=1
+        ),
+    ]
+    if cfg.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    if watchdog:
+        callbacks.append(progress_callback(watchdog))
+
+    global_batch = (cfg.batch_size or recipe.batch_size) * strategy.num_replicas_in_sync
+    speed = _epoch_speed(steps * global_batch)
+    callbacks.append(speed)
+    start = time.time()
+    try:
+        net.fit(
+            train_ds,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            validation_data=val_ds,
+            callbacks=callbacks,
+            verbose=cfg.verbose,
+            shuffle=False,
+        )
+    except (
+        tf.errors.UnavailableError,
+        tf.errors.DeadlineExceededError,
+        tf.errors.FailedPreconditionError,  # a peer restarted under the others
+        tf.errors.CancelledError,
+        tf.errors.AbortedError,
+        tf.errors.InternalError,
+    ) as exc:
+        if not multi_worker:
+            raise
+        raise ClusterError(
+            f"lost contact with another worker during training ({_root_cause(exc)}). Start "
+            "the same command on every worker again: it resumes from the chief's last "
+            "finished epoch."
+        ) from exc
+    finally:
+        if watchdog:  # what follows (evaluation, export) is the chief's alone
+            watchdog.stop()
+    return time.time() - start, best_path, log_path, speed.median()
+
+
+def _epoch_speed(images_per_epoch: int):
+    """A Keras callback timing each epoch's training steps (validation excluded)."""
+    import keras
+
+    class EpochSpeed(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rates: list[float] = []
+            self._start: float | None = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_test_begin(self, logs=None):  # validation starts: the steps are done
+            if self._start is not None:
+                self.rates.append(images_per_epoch / (time.perf_counter() - self._start))
+                self._start = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.on_test_begin()  # an epoch without validation
+
+        def median(self) -> float | None:
+            rates = self.rates[1:] or self.rates
+            return round(statistics.median(rates), 1) if rates else None
+
+    return EpochSpeed()
+
+
+#: Words of the line that says why TensorFlow aborted a collective (its message also
+#: holds the stack where the failing op was defined).
+_CAUSE_WORDS = ("unhealthy", "heartbeat", "aborted", "connection", "unavailable", "deadline")
+_MAX_CAUSE_CHARS = 300
+
+
+def _root_cause(exc: Exception) -> str:
+    """The most telling line of a TensorFlow error, e.g. 'task 1 stopped sending heartbeats'."""
+    lines = [line.strip() for line in str(getattr(exc, "message", exc)).splitlines()]
+    lines = [line for line in lines if line]
+    cause = next((ln for ln in lines if any(w in ln.lower() for w in _CAUSE_WORDS)), None)
+    return f"{type(exc).__name__}: {(cause or (lines or [''])[0])[:_MAX_CAUSE_CHARS]}"
 
 
 def _export_fast_runtime(output: Path) -> None:
@@ -285,12 +409,19 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     from training.data import DatasetError
+    from training.distribute import CLUSTER_ERROR_EXIT, ClusterError
 
     try:
         path = train(cfg)
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return CLUSTER_ERROR_EXIT
+    if path is None:
+        print("done: this worker trained in step with the chief, which writes the model")
+        return 0
     card = json.loads(path.with_suffix(".json").read_text())
     print(f"saved {path} (test accuracy {card['metrics']['accuracy']:.4f})")
     return 0
