@@ -11,6 +11,8 @@ import dataclasses
 import os
 import sys
 
+from model.backend import quiet_tensorflow
+from model.inference import THREADS_ENV
 from server.config import ServerConfig
 
 
@@ -48,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[f"DIGITLENS_{f.name.upper()}"] = (
             ",".join(value) if isinstance(value, tuple) else str(value)
         )
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Each worker's ONNX batch session gets its share of the cores, not all of them.
+    os.environ.setdefault(THREADS_ENV, str(max(1, (os.cpu_count() or 1) // cfg.workers)))
+    quiet_tensorflow()  # only /v1/explain loads TensorFlow: errors only, no banner
     uvicorn.run(
         "server.main:create_app",
         factory=True,
