@@ -310,7 +310,7 @@ def load_classifier(
         if runtime != "auto":
             raise ModelLoadError(
                 f"{artifact.name} has no {runtime} export matching its .keras file; "
-                f"run: python -m model.export --model {artifact.keras_path}"
+                f"run: python -m model.export --model {name_or_path}"
                 + ("" if runtime == "onnx" else " --quantize")
             )
     net = _load_net(artifact.keras_path)

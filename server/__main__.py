@@ -12,7 +12,7 @@ import os
 import sys
 
 from model.backend import quiet_tensorflow
-from model.inference import THREADS_ENV
+from model.inference import RUNTIMES, THREADS_ENV
 from server.config import ServerConfig
 
 
@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--workers", type=int, default=base.workers, help="processes")
     p.add_argument("--default-model", default=base.default_model)
     p.add_argument("--models", default=",".join(base.models), help="comma-separated to load")
+    p.add_argument("--runtime", default=base.runtime, choices=RUNTIMES, help="the default runtime")
     p.add_argument("--max-body-bytes", type=int, default=base.max_body_bytes)
     p.add_argument("--max-pixels", type=int, default=base.max_pixels)
     p.add_argument("--max-files", type=int, default=base.max_files)
