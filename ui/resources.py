@@ -38,8 +38,8 @@ def keep_keras_state() -> None:
 
 
 @st.cache_resource(show_spinner="Loading the model...")
-def bundled_classifier(name: str) -> Classifier:
-    clf = load_classifier(name)
+def bundled_classifier(name: str, runtime: str = "auto") -> Classifier:
+    clf = load_classifier(name, runtime=runtime)
     clf.probabilities(np.zeros((1, 28, 28), np.float32))  # first call traces/warms up
     return clf
 
