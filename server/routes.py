@@ -11,6 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from model import Classifier, ModelLoadError
 from model.errors import ModelNotFoundError
@@ -173,7 +174,7 @@ async def predict(
     served = await served_runtime(request, model, runtime)
     files, multipart = await _read_images(request)
     if not multipart:
-        return await _predict_one(request, served, *files[0])
+        return _json(await _predict_one(request, served, *files[0]))
 
     async def one(name, data):
         try:
@@ -182,7 +183,13 @@ async def predict(
             return schemas.ItemError(filename=name, error=exc.detail_model)
 
     results = await asyncio.gather(*(one(n, d) for n, d in files))
-    return schemas.BatchPrediction(model=served.clf.name, results=list(results))
+    return _json(schemas.BatchPrediction(model=served.clf.name, results=list(results)))
+
+
+def _json(body: BaseModel) -> Response:
+    """The body as JSON, serialised once by pydantic (FastAPI would validate it again
+    against `response_model` first: the hot path's largest share after preprocessing)."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 @router.post(
