@@ -213,17 +213,23 @@ async def _drive(
 
 
 def drive(
-    url: str, clients: int, seconds: float, max_requests: int | None, pid: int, name: str
+    url: str,
+    clients: int,
+    seconds: float,
+    max_requests: int | None,
+    pid: int,
+    name: str,
+    warmup_s: float = 3.0,
 ) -> Result:
-    with httpx.Client(timeout=60) as c:  # warm-up, not counted
-        for b in payloads() * 3:
-            c.post(url, content=b, headers={"Content-Type": "image/png"})
-    rss0, cpu0 = tree_rss_mb(pid), tree_cpu_s(pid)
     runner = asyncio.run
     with contextlib.suppress(ImportError):
         import uvloop
 
         runner = uvloop.run
+    # Warm-up, not counted, with every client at once so that every worker process
+    # warms up too (for /v1/explain each worker imports TensorFlow on its first call).
+    runner(_drive(url, clients, warmup_s, None))
+    rss0, cpu0 = tree_rss_mb(pid), tree_cpu_s(pid)
     latencies, errors, elapsed = runner(_drive(url, clients, seconds, max_requests))
     cpu = tree_cpu_s(pid) - cpu0
     return Result(name, len(latencies), errors, elapsed, latencies, rss0, tree_rss_mb(pid), cpu)
@@ -242,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--soak", type=int, help="send exactly this many requests to DigitLens only")
     p.add_argument("--explain-seconds", type=float, default=0.0, help="also load /v1/explain")
     p.add_argument("--explain-clients", type=int, default=4)
+    p.add_argument(
+        "--explain-warmup", type=float, default=20.0, help="s: TensorFlow loads in each worker"
+    )
     p.add_argument("--no-baseline", action="store_true")
     args = p.parse_args(argv)
 
@@ -281,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                     None,
                     ours.pid,
                     f"DigitLens /v1/explain ({args.explain_clients} clients)",
+                    warmup_s=args.explain_warmup,
                 )
             )
     finally:
