@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import json
 import os
 import statistics
 import subprocess
@@ -156,6 +157,35 @@ def http_request(url: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
+def v2_fp32_request(url: str) -> bytes:
+    """One Open Inference Protocol request with one drawing already in model format
+    (binary tensor extension, as tritonclient sends it): the server's cost without
+    decoding and preprocessing."""
+    from model import load_classifier
+    from model.samples import drawn_digit
+
+    x = load_classifier("mnist-cnn").preprocess(drawn_digit(7)).astype("<f4")
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "image",
+                    "shape": [1, 28, 28, 1],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": x.nbytes},
+                }
+            ]
+        }
+    ).encode()
+    body = head + x.tobytes()
+    u = urlsplit(url)
+    return (
+        f"POST {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\n"
+        "Content-Type: application/octet-stream\r\n"
+        f"Inference-Header-Content-Length: {len(head)}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     """(status, keep-alive) of one response, its body read and dropped."""
     head = await reader.readuntil(b"\r\n\r\n")
@@ -171,13 +201,17 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
 
 
 async def _drive(
-    url: str, clients: int, seconds: float, max_requests: int | None
+    url: str,
+    clients: int,
+    seconds: float,
+    max_requests: int | None,
+    requests: list[bytes] | None = None,
 ) -> tuple[list[float], int, float]:
     """Closed loop: `clients` connections, each sending its next request when the last
     one is answered. One event loop, prepared request bytes, a minimal HTTP parser:
     the generator takes a few percent of a core at the rates measured here."""
     u = urlsplit(url)
-    requests = [http_request(url, b) for b in payloads()]
+    requests = requests or [http_request(url, b) for b in payloads()]
     latencies: list[float] = []
     errors = 0
     sent = 0
@@ -224,6 +258,7 @@ def drive(
     pid: int,
     name: str,
     warmup_s: float = 3.0,
+    requests: list[bytes] | None = None,
 ) -> Result:
     runner = asyncio.run
     with contextlib.suppress(ImportError):
@@ -235,11 +270,11 @@ def drive(
     # rounds of WARMUP_ROUND_S until no request in a round is slow, at most `warmup_s`.
     deadline = time.perf_counter() + warmup_s
     while True:
-        lat, _, _ = runner(_drive(url, clients, min(WARMUP_ROUND_S, warmup_s), None))
+        lat, _, _ = runner(_drive(url, clients, min(WARMUP_ROUND_S, warmup_s), None, requests))
         if max(lat, default=0) < WARM_MS or time.perf_counter() > deadline:
             break
     rss0, cpu0 = tree_rss_mb(pid), tree_cpu_s(pid)
-    latencies, errors, elapsed = runner(_drive(url, clients, seconds, max_requests))
+    latencies, errors, elapsed = runner(_drive(url, clients, seconds, max_requests, requests))
     cpu = tree_cpu_s(pid) - cpu0
     return Result(name, len(latencies), errors, elapsed, latencies, rss0, tree_rss_mb(pid), cpu)
 
@@ -259,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--explain-clients", type=int, default=4)
     p.add_argument(
         "--explain-warmup", type=float, default=90.0, help="at most, s (TensorFlow loads)"
+    )
+    p.add_argument(
+        "--v2-seconds",
+        type=float,
+        default=0.0,
+        help="also load /v2/models/mnist-cnn/infer with model-format FP32 (no preprocessing)",
     )
     p.add_argument("--no-baseline", action="store_true")
     args = p.parse_args(argv)
@@ -290,6 +331,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             results.append(drive(url, args.clients, args.seconds, None, ours.pid, name))
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        if args.v2_seconds:
+            v2 = f"http://127.0.0.1:{port}/v2/models/mnist-cnn/infer"
+            results.append(
+                drive(
+                    v2,
+                    args.clients,
+                    args.v2_seconds,
+                    None,
+                    ours.pid,
+                    "DigitLens v2 FP32 tensor (no preprocessing)",
+                    requests=[v2_fp32_request(v2)],
+                )
+            )
         if args.explain_seconds:
             results.append(
                 drive(
