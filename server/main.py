@@ -1,6 +1,7 @@
-"""The FastAPI app: models load once at start-up (lifespan); routes live in routes.py.
+"""The FastAPI app: models load once at start-up (lifespan, `server.models.ModelPool`);
+our own `/v1` routes live in routes.py, the Open Inference Protocol (`/v2`) in v2.py.
 
-uvicorn --factory server.main:create_app      # or: python -m server
+uvicorn --factory server.main:create_app      # or: python -m server --workers 2
 """
 
 from __future__ import annotations
