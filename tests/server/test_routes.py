@@ -292,3 +292,18 @@ def test_v2_bad_bodies_and_models(client):
         "/v2/models/mnist-cnn/infer", content=body[:-4], headers={HEADER_LENGTH: str(size)}
     )
     assert r.status_code == 400 and "binary_data_size" in r.json()["error"]
+
+
+def test_v2_errors_outside_the_routes_keep_the_protocol_shape(client):
+    """Body limit, unknown route and wrong method under /v2 answer {"error": "..."};
+    the same under /v1 keep our {"error": {"code", "message"}}."""
+    big = b"\0" * (MAX_BODY + 1)
+    for r in (
+        client.post("/v2/models/mnist-cnn/infer", content=big),
+        client.get("/v2/nothing"),
+        client.get("/v2/models/mnist-cnn/infer"),
+    ):
+        assert 400 <= r.status_code < 500 and isinstance(r.json()["error"], str), r.text
+    assert client.post("/v2/models/mnist-cnn/infer", content=big).status_code == 413
+    r = client.get("/v1/nothing")
+    assert r.json()["error"]["code"] == "not_found"
