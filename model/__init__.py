@@ -1,7 +1,11 @@
 """DigitLens' engine: the network, preprocessing, inference and explanations.
 
-Importing this package is cheap; TensorFlow loads with the first model.
+Importing this package is cheap: `Classifier`, `Prediction` and `load_classifier`
+load `model.inference` on first use (so `python -m model.predict --help` stays
+fast), and TensorFlow loads only when a Keras path needs it (`model.backend`).
 """
+
+from typing import TYPE_CHECKING
 
 from model.errors import (
     BlankImageError,
@@ -11,7 +15,21 @@ from model.errors import (
     ModelLoadError,
     ModelNotFoundError,
 )
-from model.inference import Classifier, Prediction, load_classifier
+
+if TYPE_CHECKING:
+    from model.inference import Classifier, Prediction, load_classifier
+
+_LAZY = ("Classifier", "Prediction", "load_classifier")
+
+
+def __getattr__(name: str):
+    """`from model import load_classifier` imports model.inference only then (PEP 562)."""
+    if name in _LAZY:
+        from model import inference
+
+        return getattr(inference, name)
+    raise AttributeError(f"module 'model' has no attribute {name!r}")
+
 
 __all__ = [
     "BlankImageError",

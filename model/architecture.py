@@ -11,10 +11,14 @@ names below are public: explanations, the UI and the server refer to them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+from model.backend import import_keras
+
+if TYPE_CHECKING:  # Keras loads only when a network is built: the names below are keras-free
+    import keras
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -69,6 +73,8 @@ def _conv(
     The named layer's output is the post-ReLU feature map that Grad-CAM reads;
     batch norm (after the ReLU) only conditions what the next layer sees.
     """
+    from keras import layers
+
     x = layers.Conv2D(filters, cfg.kernel_size, padding="same", activation="relu", name=name)(x)
     if cfg.batch_norm and norm:
         x = layers.BatchNormalization(name=f"{name}_bn")(x)
@@ -77,6 +83,8 @@ def _conv(
 
 def build_cnn(config: CNNConfig | None = None) -> keras.Model:
     """Build the reference CNN: (N, 28, 28, 1) float32 in [0, 1] -> (N, 10) softmax."""
+    keras = import_keras()
+    layers = keras.layers
     cfg = config or CNNConfig()
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = _conv(inputs, cfg.conv1_filters, CONV1, cfg)  # (N, 28, 28, c1)
@@ -105,6 +113,8 @@ def build_cnn(config: CNNConfig | None = None) -> keras.Model:
 
 def build_mlp(config: MLPConfig | None = None) -> keras.Model:
     """Build the dense baseline: (N, 28, 28, 1) -> flatten -> 256 -> 128 -> (N, 10) softmax."""
+    keras = import_keras()
+    layers = keras.layers
     cfg = config or MLPConfig()
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = layers.Flatten(name="flatten")(inputs)
@@ -126,5 +136,10 @@ def build_from_config(config: dict) -> keras.Model:
 
 def conv_layer_names(model: keras.Model) -> tuple[str, ...]:
     """The public spatial layers this model has (empty for the MLP)."""
-    names = {layer.name for layer in model.layers}
+    return public_conv_layers(layer.name for layer in model.layers)
+
+
+def public_conv_layers(layer_names: Iterable[str]) -> tuple[str, ...]:
+    """The public spatial layers among `layer_names`, in forward order."""
+    names = set(layer_names)
     return tuple(name for name in CONV_LAYERS if name in names)

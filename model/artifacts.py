@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,18 @@ def read_card(keras_path: str | os.PathLike) -> dict[str, Any]:
     """The card beside a `.keras` file, or `{}` when there is none."""
     path = card_path_for(keras_path)
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def keras_layer_names(keras_path: str | os.PathLike) -> tuple[str, ...]:
+    """The layer names stored in a `.keras` file, read from its JSON config without Keras
+    (a `.keras` file is a zip holding `config.json`); empty if the file has none."""
+    try:
+        with zipfile.ZipFile(keras_path) as z:
+            config = json.loads(z.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return ()
+    layers = config.get("config", {}).get("layers", []) if isinstance(config, dict) else []
+    return tuple(str(layer.get("name") or layer.get("config", {}).get("name")) for layer in layers)
 
 
 def write_card(keras_path: str | os.PathLike, card: dict[str, Any]) -> Path:

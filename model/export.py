@@ -8,6 +8,14 @@ and real-looking inputs (max abs difference < 1e-4), and records the export
 in the card together with the SHA-256 of the `.keras` file it came from, so a
 stale export is never used. The `.keras` file stays the source of truth.
 
+`onnx-int8` and `onnx-fp16` write quantized variants of the float ONNX export
+beside it (`<name>.int8.onnx`, `<name>.fp16.onnx`), each described by a small
+sidecar `<name>.int8.json` (source SHA-256, method, calibration, agreement with
+the float model), so the card is not touched. int8 is static QDQ quantization
+(per-channel weights), calibrated on training images from `--data-dir` or
+$DIGITLENS_DATA_DIR; fp16 stores the weights as float16 (half the file) and
+computes in float32. `--quantize` writes both after the float export.
+
 `savedmodel` writes a TensorFlow SavedModel with a `serving_default` signature
 (input `image`: float32 (N, 28, 28, 1) in [0, 1]; output `probabilities`:
 (N, 10)) that TensorFlow Serving and KServe load as they are. It is a build
@@ -17,6 +25,7 @@ artefact for deployment, not committed; the folder name is the model version.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -24,18 +33,26 @@ from pathlib import Path
 import numpy as np
 
 from model.artifacts import BUNDLED, read_card, resolve, write_card
-from model.inference import file_sha256
+from model.inference import ONNX_VARIANTS, OnnxRuntime, file_sha256, onnx_path_for, variant_path
 
 MAX_ABS_DIFF = 1e-4
+QUANTIZED = tuple(r for r in ONNX_VARIANTS if r != "onnx")  # onnx-int8, onnx-fp16
+#: A quantized variant must give the float model's label on at least this share of
+#: the check images, or it is not written.
+MIN_AGREEMENT = 0.99
+#: Training images that calibrate int8 activation ranges, and test images that check
+#: a variant against the float model (both seeded, both from the model's data set).
+CALIBRATION_IMAGES = 512
+CHECK_IMAGES = 2000
+SEED = 0
 
 
 def export_onnx(keras_path: Path, out: Path | None = None) -> Path:
     """Write the ONNX export of `keras_path`, verify it, and record it in the card."""
-    import keras
-
     from model.artifacts import load_keras_model
-    from model.inference import OnnxRuntime
+    from model.backend import import_keras
 
+    keras = import_keras()
     net = load_keras_model(keras_path)
     probe = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
     expected = np.asarray(net(probe))  # also builds the model, which export needs
@@ -61,9 +78,11 @@ def export_onnx(keras_path: Path, out: Path | None = None) -> Path:
 
 def export_savedmodel(keras_path: Path, out: Path) -> Path:
     """Write a SavedModel with a `serving_default` signature and check it reloads equal."""
-    import tensorflow as tf
-
     from model.artifacts import load_keras_model
+    from model.backend import import_keras
+
+    import_keras()
+    import tensorflow as tf
 
     net = load_keras_model(keras_path)
 
@@ -84,6 +103,125 @@ def export_savedmodel(keras_path: Path, out: Path) -> Path:
     return out
 
 
+def _model_data(keras_path: Path, split: str, n: int, data_dir: str | None) -> np.ndarray:
+    """(n, 28, 28, 1) float32 images of the model's own data set, a seeded sample."""
+    from training.data import DatasetError, load_split, locate, to_model_input
+
+    dataset = read_card(keras_path).get("dataset", "mnist")
+    try:
+        images = load_split(locate(dataset, data_dir), split).images
+    except DatasetError as exc:
+        raise RuntimeError(f"quantizing needs {dataset} images: {exc}") from exc
+    pick = np.random.default_rng(SEED).choice(len(images), min(n, len(images)), replace=False)
+    return to_model_input(images[np.sort(pick)])
+
+
+def _quantize_int8(src: Path, out: Path, calibration: np.ndarray) -> dict:
+    """Static QDQ int8 (per-channel weights, uint8 activations) calibrated on `calibration`."""
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    input_name = onnx.load(str(src)).graph.input[0].name
+    batch = 32
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter(range(0, len(calibration), batch))
+
+        def get_next(self):
+            i = next(self._it, None)
+            return None if i is None else {input_name: calibration[i : i + batch]}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        quantize_static(
+            str(pre),
+            str(out),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
+    return {
+        "method": "onnxruntime static QDQ: int8 per-channel weights, uint8 activations",
+        "calibration": {"split": "train", "images": len(calibration), "seed": SEED},
+    }
+
+
+def _to_fp16_weights(src: Path, out: Path) -> dict:
+    """Store every float32 weight as float16, cast back to float32 where it is used: half
+    the file, float32 arithmetic (ONNX Runtime folds the casts when it loads the model)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.load(str(src))
+    g = m.graph
+    casts = []
+    for init in list(g.initializer):
+        if init.data_type != TensorProto.FLOAT or len(init.dims) == 0:
+            continue
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name)
+        init.CopyFrom(half)
+        init.name = f"{half.name}_fp16"
+        casts.append(
+            helper.make_node("Cast", [init.name], [half.name], to=TensorProto.FLOAT, name=half.name)
+        )
+    for i, node in enumerate(casts):
+        g.node.insert(i, node)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(out))
+    return {"method": "float16 weights, float32 arithmetic", "calibration": None}
+
+
+def export_quantized(keras_path: Path, runtime: str, data_dir: str | None = None) -> Path:
+    """Write the `runtime` (`onnx-int8` or `onnx-fp16`) variant of the float ONNX export,
+    check it against the float model on test images, and write its sidecar JSON."""
+    artifact = resolve(keras_path)
+    src = onnx_path_for(artifact, "onnx") or export_onnx(keras_path)
+    out = variant_path(keras_path, runtime)
+    with tempfile.TemporaryDirectory() as tmp:  # write, check, then move into place
+        tmp_path = Path(tmp) / out.name
+        if runtime == "onnx-int8":
+            cal = _model_data(keras_path, "train", CALIBRATION_IMAGES, data_dir)
+            info = _quantize_int8(src, tmp_path, cal)
+        else:
+            info = _to_fp16_weights(src, tmp_path)
+        x = _model_data(keras_path, "test", CHECK_IMAGES, data_dir)
+        ref = OnnxRuntime(src)(x)
+        got = OnnxRuntime(tmp_path)(x)
+        agreement = float((ref.argmax(1) == got.argmax(1)).mean())
+        if agreement < MIN_AGREEMENT:
+            raise RuntimeError(
+                f"{runtime} agrees with the float model on {agreement:.2%} of test images "
+                f"(< {MIN_AGREEMENT:.0%}); not written"
+            )
+        out.write_bytes(tmp_path.read_bytes())
+    sidecar = {
+        "runtime": runtime,
+        "file": out.name,
+        "source": src.name,
+        "keras_sha256": file_sha256(keras_path),
+        **info,
+        "check": {
+            "split": "test",
+            "images": len(x),
+            "top1_agreement_with_float": round(agreement, 5),
+            "max_abs_diff": round(float(np.abs(got - ref).max()), 6),
+        },
+    }
+    sidecar_path = variant_path(keras_path, runtime, ".json")
+    sidecar_path.write_text(json.dumps(sidecar, indent=2) + "\n")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m model.export",
@@ -95,7 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help=f"bundled name or .keras path (repeatable; default: all of {BUNDLED})",
     )
-    p.add_argument("--format", choices=["onnx", "savedmodel"], default="onnx")
+    p.add_argument(
+        "--format", choices=["onnx", *QUANTIZED, "savedmodel"], default="onnx", help="what to write"
+    )
+    p.add_argument(
+        "--quantize", action="store_true", help="onnx: also write the int8 and fp16 variants"
+    )
+    p.add_argument("--data-dir", help="int8 calibration data (default: $DIGITLENS_DATA_DIR)")
     p.add_argument(
         "--out", type=Path, help="savedmodel: the version folder (default serving/<name>/1)"
     )
@@ -108,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
             keras_path = resolve(name).keras_path
             if args.format == "onnx":
                 path = export_onnx(keras_path)
+                if args.quantize:
+                    for runtime in QUANTIZED:
+                        print(f"wrote {export_quantized(keras_path, runtime, args.data_dir)}")
+            elif args.format in QUANTIZED:
+                path = export_quantized(keras_path, args.format, args.data_dir)
             else:
                 path = export_savedmodel(
                     keras_path, args.out or Path("serving") / keras_path.stem / "1"

@@ -6,14 +6,17 @@
 
 The `.keras` file is the source of truth. Where an ONNX export of exactly that
 file lies beside it (the card records the `.keras` file's SHA-256), prediction
-runs on ONNX Runtime (~0.3 ms an image here); otherwise on one compiled
-`tf.function` (~2 ms). Never on `model.predict`, which costs ~90 ms a call.
+runs on ONNX Runtime without importing TensorFlow; otherwise on one compiled
+`tf.function`. Never on `model.predict` (tens of ms a call). Quantized exports
+(`<name>.int8.onnx`, `<name>.fp16.onnx`) are chosen with `runtime=`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,7 +25,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from model.artifacts import Artifact, load_keras_model, resolve
+from model.architecture import conv_layer_names, public_conv_layers
+from model.artifacts import Artifact, keras_layer_names, load_keras_model, resolve
+from model.backend import import_keras
 from model.errors import ModelLoadError
 from model.preprocessing import (
     MAX_PIXELS,
@@ -36,8 +41,18 @@ if TYPE_CHECKING:
 
     from model.explain import Explanation
 
-#: Threads for the ONNX Runtime session (this machine has 2 cores).
+#: Overrides the ONNX Runtime thread count for batches (default: every core).
 THREADS_ENV = "DIGITLENS_THREADS"
+#: What `load_classifier(runtime=...)` accepts. `auto`: the float ONNX export where one
+#: matches the `.keras` file, else Keras.
+RUNTIMES = ("auto", "onnx", "onnx-int8", "onnx-fp16", "keras")
+#: The ONNX file of each ONNX runtime, by what goes between the model name and `.onnx`.
+ONNX_VARIANTS = {"onnx": "", "onnx-int8": ".int8", "onnx-fp16": ".fp16"}
+
+
+def default_threads() -> int:
+    """Intra-op threads for batches: $DIGITLENS_THREADS, else one per core of this machine."""
+    return int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ class KerasRuntime:
     name = "tf.function"
 
     def __init__(self, net: keras.Model):
+        import_keras()
         import tensorflow as tf
 
         self._fn = tf.function(
@@ -86,15 +102,14 @@ class OnnxRuntime:
     """ONNX Runtime; `run` is thread-safe, so one instance serves every thread.
 
     Two sessions of the same file: a single-threaded one for small inputs (no thread
-    pool to wake: 0.26 ms an image here) and a multi-threaded one for batches (twice
-    the throughput of one thread). Neither busy-waits between calls, so idle inference
-    threads never take the cores that decoding and the web server need.
+    pool to wake) and a multi-threaded one for batches. Neither busy-waits between
+    calls, so idle inference threads never take the cores that decoding and the web
+    server need.
     """
 
-    name = "onnxruntime"
     SMALL = 4  # inputs up to this many go to the single-threaded session
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, name: str = "onnxruntime"):
         import onnxruntime as ort
 
         def session(n_threads: int):
@@ -105,9 +120,16 @@ class OnnxRuntime:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
+        self.name = name
+        self.path = Path(path)
         self._small = session(1)
-        self._batch = session(threads or int(os.environ.get(THREADS_ENV, "2")))
-        self._input = self._small.get_inputs()[0].name
+        n = threads or default_threads()
+        self._batch = self._small if n == 1 else session(n)
+        inp, out = self._small.get_inputs()[0], self._small.get_outputs()[0]
+        self._input = inp.name
+        # Dimensions as ONNX states them: None or a name for a free batch dimension.
+        self.input_shape = tuple(d if isinstance(d, int) else None for d in inp.shape)
+        self.output_shape = tuple(d if isinstance(d, int) else None for d in out.shape)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         s = self._small if len(x) <= self.SMALL else self._batch
@@ -118,9 +140,24 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def onnx_path_for(artifact: Artifact) -> Path | None:
-    """The ONNX export beside the `.keras` file, if it was made from exactly this file."""
-    info = artifact.card.get("runtimes", {}).get("onnx")
+def variant_path(keras_path: Path, runtime: str, suffix: str = ".onnx") -> Path:
+    """`<name><variant>.onnx` (or the variant's `.json` sidecar) beside the `.keras` file."""
+    return keras_path.with_name(keras_path.stem + ONNX_VARIANTS[runtime] + suffix)
+
+
+def variant_info(artifact: Artifact, runtime: str = "onnx") -> dict | None:
+    """What is recorded about an ONNX runtime: the card's `runtimes.onnx` entry for the
+    float export, a `<name>.<variant>.json` sidecar for quantized ones (so they never
+    need the card edited)."""
+    if runtime == "onnx":
+        return artifact.card.get("runtimes", {}).get("onnx")
+    sidecar = variant_path(artifact.keras_path, runtime, ".json")
+    return json.loads(sidecar.read_text()) if sidecar.is_file() else None
+
+
+def onnx_path_for(artifact: Artifact, runtime: str = "onnx") -> Path | None:
+    """The ONNX file for `runtime` beside the `.keras` file, if made from exactly this file."""
+    info = variant_info(artifact, runtime)
     if not info:
         return None
     path = artifact.keras_path.parent / info["file"]
@@ -129,13 +166,44 @@ def onnx_path_for(artifact: Artifact) -> Path | None:
     return path
 
 
-@dataclass
+def _load_net(path: Path) -> keras.Model:
+    """The Keras network of a `.keras` file (safe mode), checked against our contract."""
+    import_keras()
+    try:
+        net = load_keras_model(path)
+    except Exception as exc:  # Keras raises many types for a bad or unsafe file
+        raise ModelLoadError(
+            f"cannot load {path.name} as a Keras model in safe mode: {exc}"
+        ) from exc
+    in_shape = tuple(net.inputs[0].shape[1:]) if getattr(net, "inputs", None) else None
+    out_shape = tuple(net.outputs[0].shape[1:]) if getattr(net, "outputs", None) else None
+    _check_contract(in_shape, out_shape, path)
+    return net
+
+
+@dataclass(init=False, eq=False)
 class Classifier:
-    """A loaded model with its card; thread-safe for prediction."""
+    """A loaded model with its card; thread-safe for prediction.
+
+    The Keras network (`net`) loads on first use: prediction on ONNX Runtime never
+    imports TensorFlow; explanations, the Keras runtime and exports do.
+    """
 
     artifact: Artifact
-    net: keras.Model
     runtime: Runtime
+
+    def __init__(self, artifact: Artifact, net: keras.Model | None, runtime: Runtime):
+        self.artifact, self.runtime, self._net = artifact, runtime, net
+        self._net_lock = threading.Lock()
+
+    @property
+    def net(self) -> keras.Model:
+        """The Keras network, loaded (TensorFlow imported) on first use."""
+        if self._net is None:
+            with self._net_lock:
+                if self._net is None:
+                    self._net = _load_net(self.artifact.keras_path)
+        return self._net
 
     # -------------------------------------------------------------- facts
     @property
@@ -156,10 +224,11 @@ class Classifier:
 
     @cached_property
     def conv_layers(self) -> tuple[str, ...]:
-        """The public convolutional layers this model offers for explanations."""
-        from model.architecture import conv_layer_names
-
-        return conv_layer_names(self.net)
+        """The public convolutional layers this model offers for explanations (read from
+        the `.keras` file's config while the network is not loaded: no TensorFlow)."""
+        if self._net is not None:
+            return conv_layer_names(self._net)
+        return public_conv_layers(keras_layer_names(self.artifact.keras_path))
 
     # -------------------------------------------------------------- inputs
     def preprocess_stages(self, image: ImageInput, max_pixels: int = MAX_PIXELS) -> Preprocessed:
@@ -232,33 +301,46 @@ class Classifier:
 def load_classifier(
     name_or_path: str | os.PathLike = "mnist-cnn", runtime: str = "auto"
 ) -> Classifier:
-    """Load a bundled model by name, or any `.keras` file, in safe mode.
+    """Load a bundled model by name, or any `.keras` file (Keras parts in safe mode).
 
-    runtime: `auto` (ONNX Runtime where a matching export exists, else tf.function),
-    `onnx` (fail if there is no matching export) or `keras`.
+    runtime: `auto` (the float ONNX export where one matches the `.keras` file, else
+    Keras), `onnx`, `onnx-int8` or `onnx-fp16` (fail if that export is missing or
+    stale), or `keras` (one compiled tf.function). ONNX runtimes never import TensorFlow.
     """
+    if runtime not in RUNTIMES:
+        raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     artifact = resolve(name_or_path)
-    try:
-        net = load_keras_model(artifact.keras_path)
-    except Exception as exc:  # Keras raises many types for a bad or unsafe file
-        raise ModelLoadError(
-            f"cannot load {artifact.keras_path.name} as a Keras model in safe mode: {exc}"
-        ) from exc
-    _check_contract(net, artifact.keras_path)
-    onnx = onnx_path_for(artifact) if runtime in ("auto", "onnx") else None
-    if runtime == "onnx" and onnx is None:
-        raise ModelLoadError(
-            f"{artifact.name} has no ONNX export matching its .keras file; "
-            f"run: python -m model.export --model {artifact.keras_path}"
-        )
-    rt: Runtime = OnnxRuntime(onnx) if onnx else KerasRuntime(net)
-    return Classifier(artifact, net, rt)
+    if runtime != "keras":
+        onnx_runtime = "onnx" if runtime == "auto" else runtime
+        path = onnx_path_for(artifact, onnx_runtime)
+        if path is not None:
+            rt = OnnxRuntime(path, name=ONNX_NAMES[onnx_runtime])
+            _check_contract(rt.input_shape[1:], rt.output_shape[1:], path)
+            return Classifier(artifact, None, rt)
+        if runtime != "auto":
+            raise ModelLoadError(
+                f"{artifact.name} has no {runtime} export matching its .keras file; "
+                f"run: python -m model.export --model {name_or_path}"
+                + ("" if runtime == "onnx" else " --quantize")
+            )
+    net = _load_net(artifact.keras_path)
+    return Classifier(artifact, net, KerasRuntime(net))
 
 
-def _check_contract(net: keras.Model, path: Path) -> None:
+#: `Runtime.name` of each ONNX runtime, as `/v1/models` and the app show it.
+ONNX_NAMES = {
+    "onnx": "onnxruntime",
+    "onnx-int8": "onnxruntime-int8",
+    "onnx-fp16": "onnxruntime-fp16",
+}
+
+
+def _check_contract(in_shape: tuple | None, out_shape: tuple | None, path: Path) -> None:
     """A usable model takes (N, 28, 28, 1) and gives (N, 10)."""
-    in_shape = tuple(net.inputs[0].shape[1:]) if getattr(net, "inputs", None) else None
-    out_shape = tuple(net.outputs[0].shape[1:]) if getattr(net, "outputs", None) else None
+    if in_shape is not None:
+        in_shape = tuple(in_shape)
+    if out_shape is not None:
+        out_shape = tuple(out_shape)
     if in_shape != (28, 28, 1) or out_shape != (10,):
         raise ModelLoadError(
             f"{path.name} takes {in_shape} and returns {out_shape}; DigitLens needs a model "

@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from model.explain import check
     from model.preprocessing import BlankImageError, ImageError
 
-    clf = load_classifier(args.model)
+    clf = load_classifier(args.model, runtime=args.runtime)
     method = None if args.explain == DEFAULT_EXPLAIN else args.explain
     if args.explain:
         check(clf, method, args.layer)
@@ -227,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from model.explain import METHODS
+    from model.inference import RUNTIMES
 
     p = argparse.ArgumentParser(
         prog="python -m model.predict",
@@ -235,6 +236,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("inputs", nargs="+", help="image files, folders and videos")
     p.add_argument("--model", default="mnist-cnn", help="bundled name or path to a .keras file")
+    p.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="auto",
+        help="auto: float ONNX where exported, else Keras; onnx-int8/onnx-fp16: quantized",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument(
         "--explain",
@@ -273,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import os
+    from model.backend import quiet_tensorflow
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()  # if an explanation loads TensorFlow: errors only, no banner
     sys.exit(main())

@@ -11,6 +11,8 @@ import dataclasses
 import os
 import sys
 
+from model.backend import quiet_tensorflow
+from model.inference import RUNTIMES, THREADS_ENV
 from server.config import ServerConfig
 
 
@@ -26,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--workers", type=int, default=base.workers, help="processes")
     p.add_argument("--default-model", default=base.default_model)
     p.add_argument("--models", default=",".join(base.models), help="comma-separated to load")
+    p.add_argument("--runtime", default=base.runtime, choices=RUNTIMES, help="the default runtime")
     p.add_argument("--max-body-bytes", type=int, default=base.max_body_bytes)
     p.add_argument("--max-pixels", type=int, default=base.max_pixels)
     p.add_argument("--max-files", type=int, default=base.max_files)
@@ -48,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[f"DIGITLENS_{f.name.upper()}"] = (
             ",".join(value) if isinstance(value, tuple) else str(value)
         )
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Each worker's ONNX batch session gets its share of the cores, not all of them.
+    os.environ.setdefault(THREADS_ENV, str(max(1, (os.cpu_count() or 1) // cfg.workers)))
+    quiet_tensorflow()  # only /v1/explain loads TensorFlow: errors only, no banner
     uvicorn.run(
         "server.main:create_app",
         factory=True,

@@ -16,6 +16,7 @@ class ServerConfig:
     workers: int = 1
     default_model: str = "mnist-cnn"
     models: tuple[str, ...] = BUNDLED  # loaded at start-up
+    runtime: str = "auto"  # loaded at start-up; others (`?runtime=onnx-int8`) on first use
     max_body_bytes: int = 8 * 2**20  # a request body above this gets 413
     max_pixels: int = 25_000_000  # an image above this gets 413 (decompression bombs)
     max_files: int = 64  # files in one multipart request

@@ -24,7 +24,14 @@ class ApiError(Exception):
         return schemas.ErrorDetail(code=self.code, message=self.message)
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+#: Routes of the Open Inference Protocol, whose errors are `{"error": "<message>"}`.
+V2_PREFIX = "/v2"
+
+
+def error_response(status: int, code: str, message: str, path: str = "") -> JSONResponse:
+    """Our `/v1` error body, or the Open Inference Protocol's for `/v2` paths."""
+    if path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
+        return JSONResponse({"error": message}, status_code=status)
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
@@ -47,7 +54,8 @@ class BodyLimit:
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             err = BodyTooLarge(self.max_bytes)
-            return await error_response(err.status, err.code, err.message)(scope, receive, send)
+            response = error_response(err.status, err.code, err.message, scope.get("path", ""))
+            return await response(scope, receive, send)
         seen = 0
 
         async def limited():
@@ -64,20 +72,21 @@ class BodyLimit:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message)
+    async def api_error(request: Request, exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException):
+    async def http_error(request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(exc.status_code, code, str(exc.detail), request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError):
+    async def validation_error(request: Request, exc: RequestValidationError):
         msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return error_response(422, "invalid_request", msg)
+        return error_response(422, "invalid_request", msg, request.url.path)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception):
+    async def unexpected(request: Request, exc: Exception):
         log.exception("unexpected error")  # the trace goes to the log, not to the client
-        return error_response(500, "internal_error", "unexpected server error; see the log")
+        message = "unexpected server error; see the log"
+        return error_response(500, "internal_error", message, request.url.path)

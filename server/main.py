@@ -1,6 +1,7 @@
-"""The FastAPI app: models load once at start-up (lifespan); routes live in routes.py.
+"""The FastAPI app: models load once at start-up (lifespan, `server.models.ModelPool`);
+our own `/v1` routes live in routes.py, the Open Inference Protocol (`/v2`) in v2.py.
 
-uvicorn --factory server.main:create_app      # or: python -m server
+uvicorn --factory server.main:create_app      # or: python -m server --workers 2
 """
 
 from __future__ import annotations
@@ -10,16 +11,14 @@ import logging
 import time
 from contextlib import asynccontextmanager
 
-import numpy as np
 from fastapi import FastAPI
 
-from model import ModelLoadError, load_classifier
-from server import errors
-from server.batching import MicroBatcher
+from server import errors, v2
 from server.config import ServerConfig
 from server.docs import install_docs
 from server.metrics import Metrics
-from server.routes import Served, router
+from server.models import ModelPool
+from server.routes import router
 
 log = logging.getLogger("digitlens.server")
 
@@ -57,31 +56,13 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        served: dict[str, Served] = {}
         app.state.decode_slots = asyncio.Semaphore(cfg.decode_concurrency)
-        for name in dict.fromkeys((cfg.default_model, *cfg.models)):
-            try:
-                clf = load_classifier(name)
-            except ModelLoadError as exc:
-                if name == cfg.default_model:
-                    raise  # nothing sensible to serve
-                log.error("skipping model %s: %s", name, exc)
-                continue
-            clf.probabilities(np.zeros((1, 28, 28), np.float32))  # warm up
-
-            def record(n: int, seconds: float, model: str = clf.name) -> None:
-                metrics.batch_size.labels(model).observe(n)
-                metrics.inference.labels(model).observe(seconds)
-
-            batcher = MicroBatcher(
-                clf.probabilities, cfg.batch_max_size, cfg.batch_max_wait_ms / 1e3, on_batch=record
-            )
-            batcher.start()
-            served[name] = Served(clf, batcher)
-        app.state.models = served
+        pool = ModelPool(cfg, metrics)
+        await pool.start()
+        app.state.pool = pool
+        app.state.models = pool.default  # name -> Served on the default runtime
         yield
-        for s in served.values():
-            await s.batcher.stop()
+        await pool.stop()
 
     app = FastAPI(
         title="DigitLens inference server",
@@ -94,10 +75,12 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.config = cfg
     app.state.metrics = metrics
     app.state.models = {}
+    app.state.pool = None
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=cfg.max_body_bytes)
 
     app.add_middleware(Observe, metrics=metrics)
     app.include_router(router)
+    app.include_router(v2.router)
     install_docs(app)
     return app

@@ -6,16 +6,18 @@ import asyncio
 import base64
 import io
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
-from model import Classifier
+from model import Classifier, ModelLoadError
+from model.errors import ModelNotFoundError
 from model.explain import METHODS, ExplanationError, available_methods
 from model.faithfulness import faithfulness
+from model.inference import RUNTIMES
 from model.preprocessing import (
     BlankImageError,
     EmptyImageError,
@@ -24,8 +26,8 @@ from model.preprocessing import (
 )
 from model.report import report
 from server import schemas
-from server.batching import MicroBatcher
 from server.errors import ApiError
+from server.models import Served
 
 router = APIRouter()
 
@@ -33,18 +35,26 @@ IMAGE_TYPES = ("image/", "application/octet-stream")
 OVERLAY_SIDE = 280  # the overlay PNG's longest side
 
 
-@dataclass
-class Served:
-    clf: Classifier
-    batcher: MicroBatcher
-
-
 def _served(request: Request, name: str | None) -> Served:
+    """The model on the server's default runtime."""
     models: dict[str, Served] = request.app.state.models
     name = name or request.app.state.config.default_model
     if name not in models:
         raise ApiError(404, "unknown_model", f"no model {name!r}; available: {', '.join(models)}")
     return models[name]
+
+
+async def served_runtime(request: Request, name: str | None, runtime: str | None) -> Served:
+    """The model on `runtime` (None: the default), loading that runtime on first use."""
+    if runtime is None:
+        return _served(request, name)
+    name = name or request.app.state.config.default_model
+    try:
+        return await request.app.state.pool.get(name, runtime)
+    except ModelNotFoundError as exc:
+        raise ApiError(404, "unknown_model", str(exc)) from exc
+    except ModelLoadError as exc:
+        raise ApiError(422, "unknown_runtime", str(exc)) from exc
 
 
 async def _read_images(request: Request) -> tuple[list[tuple[str | None, bytes]], bool]:
@@ -145,6 +155,9 @@ async def _predict_one(
 
 ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 404, 413, 415, 422)}
 MODEL_QUERY = Query(None, description="a bundled model name (default: the server's default)")
+RUNTIME_QUERY = Query(
+    None, description=f"one of: {', '.join(RUNTIMES)} (default: the server's runtime)"
+)
 
 
 @router.post(
@@ -153,14 +166,16 @@ MODEL_QUERY = Query(None, description="a bundled model name (default: the server
     responses=ERRORS,
     summary="Read the digit in one image, or in each of several",
 )
-async def predict(request: Request, model: str | None = MODEL_QUERY):
+async def predict(
+    request: Request, model: str | None = MODEL_QUERY, runtime: str | None = RUNTIME_QUERY
+):
     """The body is raw image bytes (`Content-Type: image/png`, `image/jpeg`, ...), or
     `multipart/form-data` with one or more image files. A raw body answers one
     prediction; a form answers `results`, one per file, each a prediction or an error."""
-    served = _served(request, model)
+    served = await served_runtime(request, model, runtime)
     files, multipart = await _read_images(request)
     if not multipart:
-        return await _predict_one(request, served, *files[0])
+        return _json(await _predict_one(request, served, *files[0]))
 
     async def one(name, data):
         try:
@@ -169,7 +184,13 @@ async def predict(request: Request, model: str | None = MODEL_QUERY):
             return schemas.ItemError(filename=name, error=exc.detail_model)
 
     results = await asyncio.gather(*(one(n, d) for n, d in files))
-    return schemas.BatchPrediction(model=served.clf.name, results=list(results))
+    return _json(schemas.BatchPrediction(model=served.clf.name, results=list(results)))
+
+
+def _json(body: BaseModel) -> Response:
+    """The body as JSON, serialised once by pydantic (FastAPI would validate it again
+    against `response_model` first: the hot path's largest share after preprocessing)."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 @router.post(

@@ -55,13 +55,14 @@ def keep_keras_state() -> bool:
             sys.modules["matplotlib.pyplot"].close("all")
 
     close_figures_only._digitlens = True  # type: ignore[attr-defined]
+    close_figures_only.replaced = script_runner._clean_problem_modules  # type: ignore[attr-defined]
     script_runner._clean_problem_modules = close_figures_only
     return True
 
 
 @st.cache_resource(show_spinner="Loading the model...")
-def bundled_classifier(name: str) -> Classifier:
-    clf = load_classifier(name)
+def bundled_classifier(name: str, runtime: str = "auto") -> Classifier:
+    clf = load_classifier(name, runtime=runtime)
     clf.probabilities(np.zeros((1, 28, 28), np.float32))  # first call traces/warms up
     return clf
 

@@ -11,6 +11,8 @@ from model.explain import METHODS, available_methods, default_method
 from ui.resources import BUNDLED, bundled_classifier, classifier_from_upload, keep_keras_state
 
 OWN_MODEL = "Your own .keras file"
+#: Runtimes offered for bundled models (`auto` is the float ONNX export).
+APP_RUNTIMES = ("auto", "onnx-int8", "onnx-fp16")
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,14 @@ def model_picker() -> Classifier:
                 st.sidebar.error(f"This file cannot be used: {exc}")
         st.sidebar.info("Until then, mnist-cnn answers.")
         return bundled_classifier("mnist-cnn")
-    return bundled_classifier(name)
+    runtime = st.sidebar.selectbox(
+        "Runtime",
+        APP_RUNTIMES,
+        key="runtime",
+        help="int8/fp16: the quantized copies of the model (smaller files, same answers "
+        "on >= 99% of test images); see the README's table.",
+    )
+    return bundled_classifier(name, runtime)
 
 
 def explanation_picker(clf: Classifier) -> tuple[str, str | None]:

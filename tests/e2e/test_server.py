@@ -3,12 +3,15 @@
 import concurrent.futures
 import io
 import re
+import time
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
+from model.explain import METHODS
 from tests.helpers import drawn_digit, serving
 
 pytestmark = pytest.mark.e2e
@@ -127,7 +130,7 @@ def test_chunked_body_over_the_limit(url):
     ("params", "message"),
     [
         ({"method": "magic"}, "unknown explanation method"),
-        ({"layer": "fc1"}, "unknown layer"),
+        ({"method": "gradcam", "layer": "fc1"}, "unknown layer"),
         ({"model": "mnist-mlp", "method": "gradcam"}, "has none"),
     ],
 )
@@ -215,9 +218,160 @@ def test_models_health_and_docs(url):
     models = httpx.get(url + "/v1/models").json()
     assert {m["name"] for m in models} == {"mnist-cnn", "mnist-mlp", "fashion-cnn"}
     mlp = next(m for m in models if m["name"] == "mnist-mlp")
-    assert mlp["methods"] == ["saliency", "smoothgrad"] and mlp["layers"] == []
+    gradient_only = [m.name for m in METHODS.values() if not m.needs_conv]
+    assert mlp["methods"] == gradient_only and mlp["layers"] == []
     assert httpx.get(url + "/v1/models/mnist-cnn").json()["metrics"]["accuracy"] > 0.99
     assert httpx.get(url + "/readyz").status_code == 200
     assert httpx.get(url + "/docs").status_code == 200
     assert "/v1/predict" in httpx.get(url + "/openapi.json").json()["paths"]
     assert httpx.get(url + "/v1/predict").status_code == 405
+
+
+# ---------------------------------------------------------------- Open Inference Protocol (v2)
+
+
+@pytest.fixture(scope="module")
+def triton_client(url):
+    import tritonclient.http as triton
+
+    client = triton.InferenceServerClient(url.removeprefix("http://"), network_timeout=60)
+    yield client
+    client.close()
+
+
+def canvas_batch(digits=(0, 1, 4, 7)) -> np.ndarray:
+    """Drawings in model format: (N, 28, 28, 1) float32, as a v2 client sends them."""
+    from model import load_classifier
+
+    clf = load_classifier("mnist-cnn")
+    return np.stack([clf.preprocess(drawn_digit(d)) for d in digits])[..., None]
+
+
+def test_v2_health_and_metadata_with_tritonclient(triton_client):
+    assert triton_client.is_server_live() and triton_client.is_server_ready()
+    assert triton_client.is_model_ready("mnist-cnn") and not triton_client.is_model_ready("nope")
+    assert "binary_tensor_data" in triton_client.get_server_metadata()["extensions"]
+    meta = triton_client.get_model_metadata("mnist-cnn")
+    assert meta["inputs"][0] == {"name": "image", "datatype": "FP32", "shape": [-1, 28, 28, 1]}
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_v2_fp32_tensor_with_tritonclient(url, triton_client, binary):
+    import tritonclient.http as triton
+
+    x = canvas_batch()
+    inp = triton.InferInput("image", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x, binary_data=binary)
+    outputs = [
+        triton.InferRequestedOutput(n, binary_data=binary) for n in ("probabilities", "label")
+    ]
+    result = triton_client.infer("mnist-cnn", [inp], outputs=outputs)
+    assert result.as_numpy("label").tolist() == [0, 1, 4, 7]
+    probs = result.as_numpy("probabilities")
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
+    v1 = post(url, "/v1/predict", encode(drawn_digit(7))).json()["probabilities"]
+    np.testing.assert_allclose(probs[3], v1, atol=1e-5)  # same answer as /v1
+
+
+def test_v2_encoded_images_as_bytes_with_tritonclient(triton_client):
+    import tritonclient.http as triton
+
+    images = [encode(drawn_digit(d).convert("RGB"), fmt) for d, fmt in ((4, "JPEG"), (7, "PNG"))]
+    inp = triton.InferInput("images", [2], "BYTES")
+    inp.set_data_from_numpy(np.array(images, dtype=np.object_))
+    result = triton_client.infer("mnist-cnn", [inp])
+    assert result.as_numpy("label").tolist() == [4, 7]
+    assert result.get_response()["model_name"] == "mnist-cnn"
+
+
+@pytest.mark.parametrize(
+    ("shape", "datatype", "message"),
+    [
+        ([1, 28, 28], "FP32", "[N, 28, 28, 1]"),
+        ([1, 784], "FP32", "[N, 28, 28, 1]"),
+        ([1, 28, 28, 1], "INT32", "datatype"),
+        ([1, 28, 28, 1], "FP64", "datatype"),
+    ],
+)
+def test_v2_bad_shapes_and_datatypes_get_4xx_json(url, triton_client, shape, datatype, message):
+    import tritonclient.http as triton
+    from tritonclient.utils import InferenceServerException, triton_to_np_dtype
+
+    inp = triton.InferInput("image", shape, datatype)
+    inp.set_data_from_numpy(np.zeros(shape, triton_to_np_dtype(datatype)))
+    with pytest.raises(InferenceServerException) as err:
+        triton_client.infer("mnist-cnn", [inp])
+    assert err.value.status() == "400" and message in err.value.message()
+    # The raw answer is the protocol's JSON error object.
+    r = httpx.post(
+        url + "/v2/models/mnist-cnn/infer",
+        json={"inputs": [{"name": "image", "shape": shape, "datatype": datatype, "data": [0]}]},
+    )
+    assert 400 <= r.status_code < 500 and isinstance(r.json()["error"], str)
+
+
+def test_quantized_runtimes_agree_with_float_over_http(url, triton_client):
+    import tritonclient.http as triton
+
+    images = [encode(drawn_digit(d, offset=(k * 8, -k * 6))) for d in (0, 1, 4, 7) for k in (0, 1)]
+    ref = [post(url, "/v1/predict", im).json() for im in images]
+    for runtime in ("onnx-int8", "onnx-fp16"):
+        got = [post(url, "/v1/predict", im, runtime=runtime).json() for im in images]
+        assert [g["label"] for g in got] == [r["label"] for r in ref], runtime
+    x = canvas_batch()
+    inp = triton.InferInput("image", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x)
+    result = triton_client.infer("mnist-cnn", [inp], query_params={"runtime": "onnx-int8"})
+    assert result.as_numpy("label").tolist() == [0, 1, 4, 7]
+
+
+# ---------------------------------------------------------------- several worker processes
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.is_file() else []
+
+
+def test_several_workers_share_the_port_and_answer_identically(url):
+    """Two uvicorn workers on one port: both serve, and every answer equals the
+    single-process server's."""
+    images = [encode(drawn_digit(d, offset=(k * 5, k * 3))) for d in (0, 1, 4, 7) for k in range(6)]
+    expected = [post(url, "/v1/predict", im).json() for im in images]
+    with serving(
+        ["server", "--port", "{port}", "--workers", "2", "--models", "mnist-cnn"],
+        "/readyz",
+        "server-workers.log",
+    ) as multi:
+        port = int(multi.rsplit(":", 1)[1])
+        server_pid = next(
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit()
+            and f"--port\0{port}\0" in (p / "cmdline").read_text(errors="replace")
+        )
+        workers = _children(server_pid)
+        deadline = time.time() + 60
+        while len(workers) < 2 and time.time() < deadline:  # the second may still start
+            time.sleep(0.5)
+            workers = _children(server_pid)
+        before = {w: _cpu_ticks(w) for w in workers}
+
+        def fresh(im):  # a new connection each time, so the kernel spreads them
+            with httpx.Client(timeout=60) as c:
+                return c.post(
+                    multi + "/v1/predict", content=im, headers={"Content-Type": "image/png"}
+                ).json()
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(fresh, images * 3))
+        busy = [w for w in workers if _cpu_ticks(w) > before[w]]
+    assert len(workers) >= 2 and len(busy) >= 2, (workers, busy)
+    for a, b in zip(expected * 3, got, strict=True):
+        assert a["label"] == b["label"]
+        np.testing.assert_allclose(a["probabilities"], b["probabilities"], atol=1e-6)

@@ -1,12 +1,13 @@
 """Exports: a verified ONNX file recorded in the card, and a servable SavedModel."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from model.architecture import CNNConfig, build_cnn
-from model.export import export_onnx, export_savedmodel, main
+from model.export import export_onnx, export_quantized, export_savedmodel, main
 from model.inference import file_sha256, load_classifier
 
 TINY = CNNConfig(conv1_filters=4, conv2_filters=4, conv3_filters=4, fc1_units=8, fc2_units=8)
@@ -48,3 +49,28 @@ def test_savedmodel_has_a_serving_signature(tiny_model, tmp_path):
 def test_cli_reports_unknown_models(capsys):
     assert main(["--model", "nope"]) == 1
     assert "nope" in capsys.readouterr().err
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("runtime", ["onnx-int8", "onnx-fp16"])
+def test_quantized_export_is_checked_and_recorded_beside_the_model(
+    tmp_path, runtime, real_data_dir
+):
+    from model.artifacts import WEIGHTS_DIR
+
+    for suffix in (".keras", ".json", ".onnx"):  # a trained model: the MLP, small and quick
+        shutil.copy(WEIGHTS_DIR / f"mnist-mlp{suffix}", tmp_path / f"mnist-mlp{suffix}")
+    model = tmp_path / "mnist-mlp.keras"
+    out = export_quantized(model, runtime, str(real_data_dir))
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert out.name == f"mnist-mlp.{runtime.split('-')[1]}.onnx" and sidecar["file"] == out.name
+    assert sidecar["keras_sha256"] == file_sha256(model)
+    assert sidecar["check"]["top1_agreement_with_float"] >= 0.99
+    assert json.loads(model.with_suffix(".json").read_text()) == json.loads(
+        (WEIGHTS_DIR / "mnist-mlp.json").read_text()
+    )  # the card is untouched
+    quantized, ref = load_classifier(model, runtime=runtime), load_classifier(model)
+    assert quantized.runtime.path == out
+    x = np.random.default_rng(3).random((8, 28, 28), dtype=np.float32)
+    tol = 1e-3 if runtime == "onnx-fp16" else 0.2
+    np.testing.assert_allclose(quantized.probabilities(x), ref.probabilities(x), atol=tol)

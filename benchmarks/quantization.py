@@ -1,0 +1,111 @@
+"""Float against quantized runtimes of each bundled model, side by side in one run.
+
+    python -m benchmarks.quantization --data-dir DIR [--n-realistic 300] [--repeats 300]
+
+For every bundled model and every ONNX runtime that ships beside it: file size,
+single-image latency (median), batch-of-64 throughput, top-1 agreement with the
+float model and accuracy on the whole test set, and accuracy on the realistic
+drawn/photographed digit sets of `benchmarks.realistic` (digit models only; the
+inputs are preprocessed once and shared by every runtime). Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+BATCH = 64
+
+
+def median_ms(fn, repeats: int, warmup: int = 10) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.quantization", description=__doc__)
+    p.add_argument("--data-dir", help="folder with the data sets (default $DIGITLENS_DATA_DIR)")
+    p.add_argument("--repeats", type=int, default=300)
+    p.add_argument("--n-realistic", type=int, default=300, help="inputs per realistic set")
+    p.add_argument("--seed", type=int, default=2026)
+    args = p.parse_args(argv)
+
+    from benchmarks.realistic import make_set
+    from model import load_classifier
+    from model.artifacts import BUNDLED
+    from model.errors import ModelLoadError
+    from model.inference import ONNX_VARIANTS
+    from model.preprocessing import ImageError
+    from training.data import load_split, locate, to_model_input
+
+    print(
+        f"{os.cpu_count()} cores (shared; load average {os.getloadavg()[0]:.1f} at start); "
+        f"medians of {args.repeats} calls; realistic sets of {args.n_realistic} inputs each\n"
+    )
+    print(
+        "| model | runtime | file KB | 1 image ms | batch 64 img/s | top-1 agreement "
+        "with float | test accuracy | realistic canvas | realistic photo |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name in BUNDLED:
+        ref = load_classifier(name, runtime="onnx")
+        test = load_split(locate(ref.card["dataset"], args.data_dir), "test")
+        x = to_model_input(test.images)
+        realistic = {}
+        if ref.recipe == "mnist":
+            for k, kind in enumerate(("canvas", "photo")):
+                inputs, labels = make_set(
+                    kind, test.images, test.labels, args.n_realistic, args.seed + k
+                )
+                rows, ok = [], []
+                for item in inputs:
+                    try:
+                        rows.append(ref.preprocess(item))
+                        ok.append(True)
+                    except ImageError:  # counted as wrong, as benchmarks.realistic does
+                        rows.append(np.zeros((28, 28), np.float32))
+                        ok.append(False)
+                realistic[kind] = (np.stack(rows), labels, np.array(ok))
+        float_labels = ref.probabilities(x).argmax(1)
+        for runtime in ONNX_VARIANTS:
+            try:
+                clf = load_classifier(name, runtime=runtime)
+            except ModelLoadError:
+                continue
+            one, batch = x[:1], x[:BATCH]
+            single = median_ms(lambda clf=clf, one=one: clf.probabilities(one), args.repeats)
+            batch_ms = median_ms(
+                lambda clf=clf, batch=batch: clf.probabilities(batch), args.repeats // 3
+            )
+            got = clf.probabilities(x).argmax(1)
+            cells = []
+            for kind in ("canvas", "photo"):
+                if kind in realistic:
+                    rx, ry, ok = realistic[kind]
+                    acc = float(((clf.probabilities(rx).argmax(1) == ry) & ok).mean())
+                    cells.append(f"{acc:.1%}")
+                else:
+                    cells.append("n/a")
+            print(
+                f"| {name} | {runtime} | {clf.runtime.path.stat().st_size / 1024:,.0f} "
+                f"| {single:.3f} | {BATCH / batch_ms * 1e3:,.0f} "
+                f"| {(got == float_labels).mean():.2%} | {(got == test.labels).mean():.2%} "
+                f"| {' | '.join(cells)} |",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Keras and TensorFlow, imported only where a Keras path needs them, and quietly.
+
+Prediction runs on ONNX Runtime and never imports TensorFlow (a ~4 s, ~500 MiB
+import). Explanations, the Keras runtime, exports and training do; they call
+`import_keras()` first, which imports TensorFlow once with its start-up chatter
+filtered out. Real errors still reach stderr: only the known noise lines are
+dropped, everything else TensorFlow writes while importing is passed on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterator
+from types import ModuleType
+
+#: TensorFlow's C++ log level: 2 hides INFO and WARNING lines, keeps ERROR and FATAL.
+TF_LOG_LEVEL = "2"
+#: Lines TensorFlow prints on every import whatever TF_CPP_MIN_LOG_LEVEL says (the
+#: absl pre-init banner and the oneDNN notice, both INFO). Anything else is kept.
+IMPORT_NOISE = (
+    re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called"),
+    re.compile(r"^I\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on"),
+)
+#: Keras warns on every call of a functional model whose single input is named and
+#: is called with a bare tensor (as tf-keras-vis does): harmless, and repeated per map.
+KERAS_NOISE = r"The structure of `inputs` doesn't match the expected structure"
+
+_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _filtered_stderr(noise: tuple[re.Pattern, ...]) -> Iterator[None]:
+    """Capture file descriptor 2 (C++ code writes there directly), then pass on every
+    captured line that is not noise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [
+                line
+                for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                if not any(p.search(line) for p in noise)
+            ]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+def quiet_tensorflow() -> None:
+    """Set TensorFlow's log level and the Keras warning filter (before TensorFlow loads)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
+    warnings.filterwarnings("ignore", message=KERAS_NOISE, category=UserWarning)
+
+
+def import_keras() -> ModuleType:
+    """`keras`, importing TensorFlow on the first call with its start-up noise filtered."""
+    quiet_tensorflow()
+    if "keras" in sys.modules and "tensorflow" in sys.modules:
+        return sys.modules["keras"]
+    with _lock, _filtered_stderr(IMPORT_NOISE):
+        import keras
+        import tensorflow  # noqa: F401  (Keras' backend; imported here, quietly)
+    return keras
+
+
+def tensorflow_loaded() -> bool:
+    """Whether this process has imported TensorFlow (the predict path never does)."""
+    return "tensorflow" in sys.modules

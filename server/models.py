@@ -1,0 +1,90 @@
+"""The models a server process serves: one classifier and one micro-batcher per
+(model, runtime), loaded at start-up for the configured ones and on first request
+for other runtimes (`?runtime=onnx-int8`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from fastapi.concurrency import run_in_threadpool
+
+from model import Classifier, ModelLoadError, load_classifier
+from model.errors import ModelNotFoundError
+from model.inference import RUNTIMES
+from server.batching import MicroBatcher
+from server.config import ServerConfig
+from server.metrics import Metrics
+
+log = logging.getLogger("digitlens.server")
+
+
+@dataclass
+class Served:
+    clf: Classifier
+    batcher: MicroBatcher
+
+
+@dataclass
+class ModelPool:
+    """Every (model, runtime) this process serves; other runtimes load on first use."""
+
+    config: ServerConfig
+    metrics: Metrics
+    loaded: dict[tuple[str, str], Served] = field(default_factory=dict)
+    _load_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def default(self) -> dict[str, Served]:
+        """name -> Served on the configured runtime (what `/v1/models` lists)."""
+        rt = self.config.runtime
+        return {name: s for (name, r), s in self.loaded.items() if r == rt}
+
+    async def start(self) -> None:
+        for name in dict.fromkeys((self.config.default_model, *self.config.models)):
+            try:
+                await self._load(name, self.config.runtime)
+            except ModelLoadError as exc:
+                if name == self.config.default_model:
+                    raise  # nothing sensible to serve
+                log.error("skipping model %s: %s", name, exc)
+
+    async def stop(self) -> None:
+        for s in self.loaded.values():
+            await s.batcher.stop()
+
+    async def get(self, name: str, runtime: str | None = None) -> Served:
+        """The served (model, runtime); a new runtime of a served model loads now.
+
+        Raises LookupError for a model this server does not serve, ModelLoadError for
+        a runtime that does not exist or has no export for this model.
+        """
+        runtime = runtime or self.config.runtime
+        if (name, runtime) in self.loaded:
+            return self.loaded[(name, runtime)]
+        if name not in self.default:
+            raise ModelNotFoundError(f"no model {name!r}; available: {', '.join(self.default)}")
+        if runtime not in RUNTIMES:
+            raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+        async with self._load_lock:
+            if (name, runtime) not in self.loaded:
+                await self._load(name, runtime)
+        return self.loaded[(name, runtime)]
+
+    async def _load(self, name: str, runtime: str) -> None:
+        clf = await run_in_threadpool(load_classifier, name, runtime)
+        clf.probabilities(np.zeros((1, 28, 28), np.float32))  # warm up
+        metrics = self.metrics
+
+        def record(n: int, seconds: float, model: str = clf.name) -> None:
+            metrics.batch_size.labels(model).observe(n)
+            metrics.inference.labels(model).observe(seconds)
+
+        cfg = self.config
+        batcher = MicroBatcher(
+            clf.probabilities, cfg.batch_max_size, cfg.batch_max_wait_ms / 1e3, on_batch=record
+        )
+        batcher.start()
+        self.loaded[(name, runtime)] = Served(clf, batcher)

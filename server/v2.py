@@ -1,0 +1,321 @@
+"""The Open Inference Protocol (KServe v2 REST), beside our own `/v1` API.
+
+Any v2 client (tritonclient, KServe's client, perf_analyzer) can talk to the
+server. A model takes one input, either
+
+- `image`: FP32 `[N, 28, 28, 1]`, already in model format (white ink on black,
+  values in [0, 1]), or
+- any name with datatype BYTES, shape `[N]`: encoded images (PNG, JPEG, ...),
+  which our preprocessing turns into model format first. With the binary tensor
+  extension the elements are the raw file bytes; in plain JSON, base64 strings,
+
+and answers `probabilities` (FP32 `[N, 10]`) and `label` (INT64 `[N]`). The
+binary tensor extension (`Inference-Header-Content-Length`) works both ways, as
+tritonclient uses it by default. Errors are `{"error": "..."}` with a 4xx status,
+as the protocol says. `?runtime=onnx-int8` picks a runtime, as on `/v1`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from model.errors import ImageError
+from model.inference import RUNTIMES
+from server.errors import ApiError
+from server.models import Served
+from server.routes import _image_error, _preprocess, served_runtime
+
+router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (v2)"])
+
+#: Header of the binary tensor extension: the length of the JSON part of the body.
+HEADER_LENGTH = "Inference-Header-Content-Length"
+INPUT_NAME = "image"
+INPUT_SHAPE = (28, 28, 1)  # per instance
+OUTPUTS = {"probabilities": "FP32", "label": "INT64"}
+#: Instances in one request (FP32: 1024 x 3 KB; the body limit also applies).
+MAX_BATCH = 1024
+DTYPES = {"FP32": np.float32, "INT64": np.int64}
+PROTOCOL_EXTENSIONS = ["binary_tensor_data"]
+RUNTIME_QUERY = Query(None, description=f"one of: {', '.join(RUNTIMES)}")
+
+
+class V2Error(Exception):
+    """A protocol error: `{"error": message}` with `status`."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def v2_error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _served(request: Request, name: str, runtime: str | None) -> Served:
+    try:
+        return await served_runtime(request, name, runtime)
+    except ApiError as exc:
+        raise V2Error(exc.status, exc.message) from exc
+
+
+# ---------------------------------------------------------------- health and metadata
+
+
+@router.get("/health/live", summary="Server liveness (v2)")
+async def live():
+    return {"live": True}
+
+
+@router.get("/health/ready", summary="Server readiness (v2)")
+async def ready(request: Request):
+    served = request.app.state.models
+    ok = bool(served) and all(s.batcher.running for s in served.values())
+    return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+
+@router.get("", summary="Server metadata (v2)")
+async def server_metadata(request: Request):
+    return {
+        "name": "digitlens",
+        "version": request.app.version,
+        "extensions": PROTOCOL_EXTENSIONS,
+    }
+
+
+@router.get("/models/{name}", summary="Model metadata (v2)")
+@router.get("/models/{name}/versions/{version}", include_in_schema=False)
+async def model_metadata(
+    request: Request, name: str, version: str | None = None, runtime: str | None = RUNTIME_QUERY
+):
+    try:
+        clf = (await _served(request, name, runtime)).clf
+    except V2Error as exc:
+        return v2_error(exc.status, exc.message)
+    return {
+        "name": clf.name,
+        "versions": ["1"],
+        "platform": "onnxruntime_onnx" if clf.runtime.name.startswith("onnx") else "tensorflow",
+        "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, *INPUT_SHAPE]}],
+        "outputs": [
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(clf.class_names)]},
+            {"name": "label", "datatype": "INT64", "shape": [-1]},
+        ],
+        "parameters": {"class_names": list(clf.class_names), "runtime": clf.runtime.name},
+    }
+
+
+@router.get("/models/{name}/ready", summary="Model readiness (v2)")
+@router.get("/models/{name}/versions/{version}/ready", include_in_schema=False)
+async def model_ready(
+    request: Request, name: str, version: str | None = None, runtime: str | None = RUNTIME_QUERY
+):
+    try:
+        served = await _served(request, name, runtime)
+    except V2Error as exc:
+        return v2_error(exc.status, exc.message)
+    ok = served.batcher.running
+    return JSONResponse({"name": name, "ready": ok}, status_code=200 if ok else 503)
+
+
+# ---------------------------------------------------------------- inference
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One input tensor of a request, decoded from JSON or the binary extension."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+    data: np.ndarray | list[bytes]
+
+
+async def _read_request(request: Request) -> tuple[dict[str, Any], bytes]:
+    """(the JSON part, the binary part) of an inference request body."""
+    body = await request.body()
+    header = request.headers.get(HEADER_LENGTH)
+    if header is None:
+        json_part, binary = body, b""
+    else:
+        if not header.isdigit() or int(header) > len(body):
+            raise V2Error(400, f"{HEADER_LENGTH} must be a length within the body")
+        json_part, binary = body[: int(header)], body[int(header) :]
+    try:
+        doc = json.loads(json_part)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise V2Error(400, f"the request is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list):
+        raise V2Error(400, "the request must be a JSON object with an 'inputs' list")
+    return doc, binary
+
+
+def _shape(spec: dict) -> tuple[int, ...]:
+    shape = spec.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise V2Error(400, f"input {spec.get('name')!r}: 'shape' must be a list of sizes")
+    return tuple(shape)
+
+
+def _bytes_elements(raw: bytes, name: str) -> list[bytes]:
+    """The BYTES elements of a binary tensor: each a 4-byte little-endian length, then data."""
+    out, i = [], 0
+    while i < len(raw):
+        if i + 4 > len(raw):
+            raise V2Error(400, f"input {name!r}: truncated BYTES element")
+        (n,) = struct.unpack_from("<I", raw, i)
+        if i + 4 + n > len(raw):
+            raise V2Error(400, f"input {name!r}: truncated BYTES element")
+        out.append(raw[i + 4 : i + 4 + n])
+        i += 4 + n
+    return out
+
+
+def _parse_input(doc: dict, binary: bytes) -> Tensor:
+    inputs = doc["inputs"]
+    if len(inputs) != 1 or not isinstance(inputs[0], dict):
+        raise V2Error(
+            400, f"send exactly one input ({INPUT_NAME!r} FP32, or encoded images as BYTES)"
+        )
+    spec = inputs[0]
+    name, datatype, shape = str(spec.get("name", "")), spec.get("datatype"), _shape(spec)
+    size = (spec.get("parameters") or {}).get("binary_data_size")
+    if size is not None and (not isinstance(size, int) or size != len(binary)):
+        raise V2Error(400, f"input {name!r}: binary_data_size does not match the body")
+    if datatype == "FP32":
+        if len(shape) != 4 or shape[1:] != INPUT_SHAPE:
+            raise V2Error(
+                400,
+                f"input {name!r}: FP32 shape must be [N, 28, 28, 1] (model format), "
+                f"got {list(shape)}",
+            )
+        count = int(np.prod(shape))
+        if size is not None:
+            if size != count * 4:
+                raise V2Error(400, f"input {name!r}: {size} bytes do not fill shape {list(shape)}")
+            x = np.frombuffer(binary, dtype="<f4")
+        else:
+            try:
+                x = np.asarray(spec.get("data"), dtype=np.float32).reshape(-1)
+            except (TypeError, ValueError) as exc:
+                raise V2Error(400, f"input {name!r}: 'data' must be numbers") from exc
+            if x.size != count:
+                raise V2Error(
+                    400, f"input {name!r}: {x.size} values do not fill shape {list(shape)}"
+                )
+        x = x.reshape(shape)
+        if not np.isfinite(x).all():
+            raise V2Error(400, f"input {name!r}: values must be finite")
+        return Tensor(name, datatype, shape, x)
+    if datatype == "BYTES":
+        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
+            raise V2Error(400, f"input {name!r}: BYTES shape must be [N], got {list(shape)}")
+        if size is not None:
+            items = _bytes_elements(binary, name)
+        else:
+            data = spec.get("data")
+            if not isinstance(data, list) or not all(isinstance(d, str) for d in data):
+                raise V2Error(400, f"input {name!r}: BYTES data in JSON must be base64 strings")
+            try:
+                items = [base64.b64decode(d, validate=True) for d in data]
+            except (binascii.Error, ValueError) as exc:
+                raise V2Error(
+                    400, f"input {name!r}: BYTES data in JSON must be base64 strings"
+                ) from exc
+        if len(items) != shape[0]:
+            raise V2Error(400, f"input {name!r}: {len(items)} elements for shape {list(shape)}")
+        return Tensor(name, datatype, shape, items)
+    raise V2Error(
+        400,
+        f"input {name!r}: datatype must be FP32 (model format) or BYTES (encoded images), "
+        f"not {datatype!r}",
+    )
+
+
+def _requested_outputs(doc: dict) -> list[tuple[str, bool]]:
+    """[(output name, as binary)], from `outputs` (default: all) and `binary_data_output`."""
+    default_binary = bool((doc.get("parameters") or {}).get("binary_data_output", False))
+    wanted = doc.get("outputs")
+    if not wanted:
+        return [(n, default_binary) for n in OUTPUTS]
+    out = []
+    for o in wanted:
+        name = o.get("name") if isinstance(o, dict) else None
+        if name not in OUTPUTS:
+            raise V2Error(400, f"unknown output {name!r}; outputs: {', '.join(OUTPUTS)}")
+        out.append((name, bool((o.get("parameters") or {}).get("binary_data", default_binary))))
+    return out
+
+
+async def _model_inputs(request: Request, served: Served, t: Tensor) -> np.ndarray:
+    """(N, 28, 28) model-format inputs; BYTES elements are decoded and preprocessed."""
+    if t.datatype == "FP32":
+        return np.asarray(t.data, np.float32).reshape(-1, 28, 28)
+
+    async def one(i: int, data: bytes) -> np.ndarray:
+        try:
+            return (await _preprocess(request, served.clf, data)).x
+        except ImageError as exc:
+            err = _image_error(exc)
+            raise V2Error(err.status, f"input {t.name!r}, element {i}: {exc}") from exc
+
+    return np.stack(await asyncio.gather(*(one(i, d) for i, d in enumerate(t.data))))
+
+
+@router.post("/models/{name}/infer", summary="Inference (v2)")
+@router.post("/models/{name}/versions/{version}/infer", include_in_schema=False)
+async def infer(
+    request: Request, name: str, version: str | None = None, runtime: str | None = RUNTIME_QUERY
+):
+    try:
+        served = await _served(request, name, runtime)
+        doc, binary = await _read_request(request)
+        tensor = _parse_input(doc, binary)
+        outputs = _requested_outputs(doc)
+        n = tensor.shape[0]
+        if n == 0 or n > MAX_BATCH:
+            raise V2Error(400, f"send 1 to {MAX_BATCH} instances, not {n}")
+        x = await _model_inputs(request, served, tensor)
+    except V2Error as exc:
+        return v2_error(exc.status, exc.message)
+    results = await asyncio.gather(*(served.batcher.submit(row) for row in x))
+    probs = np.stack([r.probabilities for r in results]).astype(np.float32)  # (N, 10)
+    values = {"probabilities": probs, "label": probs.argmax(axis=1).astype(np.int64)}
+    return _response(doc, served, outputs, values)
+
+
+def _response(
+    doc: dict, served: Served, outputs: list[tuple[str, bool]], values: dict[str, np.ndarray]
+) -> Response:
+    """The inference response, as JSON, or JSON plus binary tensors where asked."""
+    body: dict[str, Any] = {"model_name": served.clf.name, "model_version": "1", "outputs": []}
+    if "id" in doc:
+        body["id"] = doc["id"]
+    chunks = []
+    for name, binary in outputs:
+        v = values[name]
+        out: dict[str, Any] = {"name": name, "datatype": OUTPUTS[name], "shape": list(v.shape)}
+        if binary:
+            raw = v.astype(np.dtype(DTYPES[OUTPUTS[name]]).newbyteorder("<")).tobytes()
+            out["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
+        else:
+            out["data"] = v.reshape(-1).tolist()
+        body["outputs"].append(out)
+    header = json.dumps(body).encode()
+    if not chunks:
+        return Response(header, media_type="application/json")
+    return Response(
+        header + b"".join(chunks),
+        media_type="application/octet-stream",
+        headers={HEADER_LENGTH: str(len(header))},
+    )

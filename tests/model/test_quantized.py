@@ -1,0 +1,71 @@
+"""The quantized runtimes shipped beside each bundled model agree with the float model."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from model import ModelLoadError, load_classifier
+from model.artifacts import BUNDLED, WEIGHTS_DIR
+from model.inference import ONNX_VARIANTS, variant_info
+from model.samples import EXAMPLES
+from tests.helpers import drawn_digit
+
+QUANTIZED = [r for r in ONNX_VARIANTS if r != "onnx"]
+#: Test images compared per model; the export checked 2,000 and found >= 99 % agreement.
+N_CHECK = 1000
+
+
+@pytest.mark.parametrize("runtime", QUANTIZED)
+@pytest.mark.parametrize("name", BUNDLED)
+def test_variant_is_shipped_recorded_and_loads_without_keras(name, runtime):
+    clf = load_classifier(name, runtime=runtime)
+    assert clf.runtime.name == f"onnxruntime-{runtime.split('-')[1]}" and clf._net is None
+    info = variant_info(clf.artifact, runtime)
+    assert info["check"]["top1_agreement_with_float"] >= 0.99
+    size = clf.runtime.path.stat().st_size
+    assert size < (WEIGHTS_DIR / f"{name}.onnx").stat().st_size * 0.6  # int8 ~1/4, fp16 ~1/2
+
+
+@pytest.mark.parametrize("runtime", QUANTIZED)
+def test_variants_read_drawn_digits_like_float(runtime):
+    images = [drawn_digit(d, offset=(k * 9 - 9, 0)) for d in EXAMPLES for k in range(3)]
+    ref = load_classifier("mnist-cnn").predict_batch(images)
+    got = load_classifier("mnist-cnn", runtime=runtime).predict_batch(images)
+    assert [p.label for p in got] == [p.label for p in ref]
+    diff = max(
+        np.abs(a.probabilities - b.probabilities).max() for a, b in zip(got, ref, strict=True)
+    )
+    assert diff < (1e-3 if runtime == "onnx-fp16" else 0.2)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("runtime", QUANTIZED)
+@pytest.mark.parametrize("name", BUNDLED)
+def test_variants_agree_with_float_on_the_test_set(name, runtime, real_data_dir):
+    from training.data import load_split, locate, to_model_input
+
+    float_clf = load_classifier(name)
+    test = load_split(locate(float_clf.card["dataset"], real_data_dir), "test")
+    idx = np.random.default_rng(1).choice(len(test), N_CHECK, replace=False)
+    x = to_model_input(test.images[idx])
+    ref = float_clf.probabilities(x).argmax(1)
+    got = load_classifier(name, runtime=runtime).probabilities(x).argmax(1)
+    assert (got == ref).mean() >= 0.99
+    # Quality is kept: accuracy within half a point of the float model's.
+    labels = test.labels[idx]
+    assert (got == labels).mean() >= (ref == labels).mean() - 0.005
+
+
+def test_stale_or_missing_variant_is_refused(tmp_path):
+    for suffix in (".keras", ".json", ".onnx", ".int8.onnx", ".int8.json"):
+        shutil.copy(WEIGHTS_DIR / f"mnist-mlp{suffix}", tmp_path / f"mnist-mlp{suffix}")
+    path = tmp_path / "mnist-mlp.keras"
+    assert load_classifier(path, runtime="onnx-int8").runtime.name == "onnxruntime-int8"
+    with pytest.raises(ModelLoadError, match="no onnx-fp16 export"):
+        load_classifier(path, runtime="onnx-fp16")
+    path.write_bytes((WEIGHTS_DIR / "mnist-cnn.keras").read_bytes())  # retrained, not re-exported
+    with pytest.raises(ModelLoadError, match="no onnx-int8 export"):
+        load_classifier(path, runtime="onnx-int8")
+    with pytest.raises(ModelLoadError, match="unknown runtime"):
+        load_classifier("mnist-cnn", runtime="tpu")

@@ -1,0 +1,309 @@
+"""Every route and error path of the app, in process (FastAPI TestClient: no subprocess,
+no port). The real server under uvicorn is tested in tests/e2e/test_server.py."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+import tritonclient.http as triton
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from server.config import ServerConfig
+from server.main import create_app
+from server.v2 import HEADER_LENGTH
+from tests.helpers import drawn_digit
+
+MAX_BODY = 2_000_000
+MAX_PIXELS = 4_000_000
+MODELS = ("mnist-cnn", "mnist-mlp")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cfg = ServerConfig(models=MODELS, max_body_bytes=MAX_BODY, max_pixels=MAX_PIXELS)
+    with TestClient(create_app(cfg)) as c:
+        yield c
+
+
+def png(img: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+SEVEN = png(drawn_digit(7))
+BLANK = png(Image.new("L", (280, 280)))
+BOMB = png(Image.new("L", (3000, 3000)))  # 9 MP of zeros in a few KB
+
+
+def post_image(client, path, data, ctype="image/png", **params):
+    return client.post(path, content=data, headers={"Content-Type": ctype}, params=params)
+
+
+# ---------------------------------------------------------------- /v1
+
+
+@pytest.mark.parametrize("runtime", [None, "onnx-int8", "onnx-fp16"])
+def test_predict_raw_image(client, runtime):
+    params = {"runtime": runtime} if runtime else {}
+    r = post_image(client, "/v1/predict", SEVEN, **params)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["label"] == 7 and body["model"] == "mnist-cnn" and len(body["probabilities"]) == 10
+
+
+def test_predict_multipart_with_a_bad_file(client):
+    files = [
+        ("files", ("seven.png", SEVEN, "image/png")),
+        ("files", ("junk.png", b"nope", "image/png")),
+    ]
+    results = client.post("/v1/predict", files=files).json()["results"]
+    assert results[0]["label"] == 7 and results[1]["error"]["code"] == "not_an_image"
+
+
+def test_predict_multipart_without_files(client):
+    r = client.post("/v1/predict", data={"a": "b"}, files=[])
+    assert r.status_code in (415, 422)
+    r = client.post(
+        "/v1/predict",
+        content=b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\nb\r\n--x--\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "no_files"
+
+
+@pytest.mark.parametrize(
+    ("data", "ctype", "params", "status", "code"),
+    [
+        (b"text", "text/plain", {}, 415, "unsupported_media_type"),
+        (b"GIF89a not really", "image/gif", {}, 400, "not_an_image"),
+        (SEVEN[:200], "image/png", {}, 400, "not_an_image"),
+        (b"", "image/png", {}, 400, "empty_body"),
+        (BLANK, "image/png", {}, 422, "blank_image"),
+        (BOMB, "image/png", {}, 413, "image_too_large"),
+        (b"\0" * (MAX_BODY + 1), "image/png", {}, 413, "body_too_large"),
+        (SEVEN, "image/png", {"model": "resnet"}, 404, "unknown_model"),
+        (SEVEN, "image/png", {"model": "fashion-cnn"}, 404, "unknown_model"),  # not loaded
+        (SEVEN, "image/png", {"runtime": "tpu"}, 422, "unknown_runtime"),
+        (SEVEN, "image/png", {"runtime": "onnx-int8", "model": "x"}, 404, "unknown_model"),
+    ],
+)
+def test_predict_errors_are_clear_4xx(client, data, ctype, params, status, code):
+    r = post_image(client, "/v1/predict", data, ctype, **params)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code and "Traceback" not in r.text
+
+
+def test_wrong_method_and_unknown_route(client):
+    assert client.get("/v1/predict").json()["error"]["code"] == "method_not_allowed"
+    assert client.get("/v1/nothing").status_code == 404
+
+
+def test_explain_and_its_errors(client):
+    r = post_image(client, "/v1/explain", SEVEN)
+    assert r.status_code == 200, r.text
+    assert r.json()["prediction"]["label"] == 7
+    assert post_image(client, "/v1/explain", SEVEN, method="magic").status_code == 422
+    assert post_image(client, "/v1/explain", b"junk").status_code == 400
+    files = [("f", ("a.png", SEVEN, "image/png")), ("f", ("b.png", SEVEN, "image/png"))]
+    assert client.post("/v1/explain", files=files).json()["error"]["code"] == "one_image"
+
+
+def test_models_health_metrics_and_docs(client):
+    models = client.get("/v1/models").json()
+    assert [m["name"] for m in models] == list(MODELS)
+    assert all(m["runtime"] == "onnxruntime" for m in models)
+    assert client.get("/v1/models/mnist-cnn").json()["name"] == "mnist-cnn"
+    assert client.get("/v1/models/nope").status_code == 404
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    assert "digitlens_requests_total" in client.get("/metrics").text
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/predict", "/v2/models/{name}/infer", "/v2/health/ready"} <= set(paths)
+    assert client.get("/docs").status_code == 200
+
+
+def test_not_ready_before_start_up():
+    """Without the lifespan (models not loaded) readiness says so, v1 and v2 alike."""
+    c = TestClient(create_app(ServerConfig(models=("mnist-mlp",))))  # no `with`: no start-up
+    assert c.get("/readyz").status_code == 503
+    assert c.get("/v2/health/ready").status_code == 503
+    assert c.get("/v2/health/live").status_code == 200
+
+
+# ---------------------------------------------------------------- /v2 (Open Inference Protocol)
+
+
+def test_v2_health_and_metadata(client):
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+    server = client.get("/v2").json()
+    assert server["name"] == "digitlens" and "binary_tensor_data" in server["extensions"]
+    meta = client.get("/v2/models/mnist-cnn").json()
+    assert meta["inputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, 28, 28, 1]}]
+    assert [o["name"] for o in meta["outputs"]] == ["probabilities", "label"]
+    assert client.get("/v2/models/mnist-cnn/versions/1").status_code == 200
+    assert client.get("/v2/models/mnist-cnn/ready").json()["ready"] is True
+    r = client.get("/v2/models/nope/ready")
+    assert r.status_code == 404 and isinstance(r.json()["error"], str)
+    meta = client.get("/v2/models/mnist-cnn", params={"runtime": "onnx-int8"}).json()
+    assert meta["parameters"]["runtime"] == "onnxruntime-int8"
+
+
+def infer_binary(client, inputs, outputs=None, **params):
+    """Encode with tritonclient (the binary tensor extension), decode its way too."""
+    body, json_size = triton.InferenceServerClient.generate_request_body(inputs, outputs)
+    headers = {"Content-Type": "application/octet-stream"}
+    if json_size is not None:
+        headers[HEADER_LENGTH] = str(json_size)
+    r = client.post("/v2/models/mnist-cnn/infer", content=body, headers=headers, params=params)
+    assert r.status_code == 200, r.text
+    length = r.headers.get(HEADER_LENGTH)
+    return triton.InferenceServerClient.parse_response_body(
+        r.content, header_length=int(length) if length else None
+    )
+
+
+def model_format(digits=(7, 1)) -> np.ndarray:
+    from model import load_classifier
+
+    clf = load_classifier("mnist-cnn")
+    return np.stack([clf.preprocess(drawn_digit(d)) for d in digits])[..., None]
+
+
+def test_v2_fp32_binary_and_json_agree_with_v1(client):
+    x = model_format()
+    inp = triton.InferInput("image", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x)
+    result = infer_binary(client, [inp])
+    assert result.as_numpy("label").tolist() == [7, 1]
+    probs = result.as_numpy("probabilities")
+    assert probs.shape == (2, 10) and probs.dtype == np.float32
+    doc = {"inputs": [{"name": "image", "shape": [2, 28, 28, 1], "datatype": "FP32"}]}
+    doc["inputs"][0]["data"] = x.reshape(-1).tolist()
+    doc["outputs"] = [{"name": "probabilities"}]
+    r = client.post("/v2/models/mnist-cnn/infer", json={**doc, "id": "abc"})
+    assert r.status_code == 200 and r.json()["id"] == "abc"
+    (out,) = r.json()["outputs"]
+    np.testing.assert_allclose(np.reshape(out["data"], (2, 10)), probs, atol=1e-6)
+    v1 = post_image(client, "/v1/predict", SEVEN).json()["probabilities"]
+    np.testing.assert_allclose(probs[0], v1, atol=1e-5)
+
+
+def test_v2_bytes_images_binary_and_base64(client):
+    images = np.array([SEVEN, png(drawn_digit(4).convert("RGB"), "JPEG")], dtype=np.object_)
+    inp = triton.InferInput("png", [2], "BYTES")
+    inp.set_data_from_numpy(images)
+    out = triton.InferRequestedOutput("label", binary_data=True)
+    result = infer_binary(client, [inp], [out], runtime="onnx-int8")
+    assert result.as_numpy("label").tolist() == [7, 4]
+    assert result.as_numpy("probabilities") is None  # only what was asked for
+    doc = {
+        "inputs": [
+            {
+                "name": "png",
+                "shape": [1],
+                "datatype": "BYTES",
+                "data": [base64.b64encode(SEVEN).decode()],
+            }
+        ]
+    }
+    r = client.post("/v2/models/mnist-cnn/infer", json=doc)
+    assert r.status_code == 200 and r.json()["outputs"][1]["data"] == [7]
+
+
+def fp32(shape, data=None, name="image"):
+    n = int(np.prod(shape))
+    return {"name": name, "datatype": "FP32", "shape": shape, "data": data or [0.0] * n}
+
+
+@pytest.mark.parametrize(
+    ("doc", "status", "message"),
+    [
+        ({"inputs": [fp32([1, 28, 28])]}, 400, "[N, 28, 28, 1]"),
+        ({"inputs": [fp32([1, 784])]}, 400, "[N, 28, 28, 1]"),
+        ({"inputs": [fp32([2, 28, 28, 1], [0.0] * 784)]}, 400, "do not fill"),
+        ({"inputs": [fp32([1, 28, 28, 1], ["a"] * 784)]}, 400, "must be numbers"),
+        ({"inputs": [fp32([0, 28, 28, 1])]}, 400, "instances"),
+        (
+            {"inputs": [{"name": "image", "datatype": "INT32", "shape": [1], "data": [1]}]},
+            400,
+            "datatype must be FP32",
+        ),
+        (
+            {"inputs": [{"name": "x", "datatype": "BYTES", "shape": [1], "data": ["%%%"]}]},
+            400,
+            "base64",
+        ),
+        (
+            {"inputs": [{"name": "x", "datatype": "BYTES", "shape": [1, 2], "data": ["a", "b"]}]},
+            400,
+            "BYTES shape must be [N]",
+        ),
+        (
+            {"inputs": [{"name": "x", "datatype": "BYTES", "shape": [1], "data": ["bm9wZQ=="]}]},
+            400,
+            "element 0",
+        ),
+        (
+            {
+                "inputs": [
+                    {
+                        "name": "x",
+                        "datatype": "BYTES",
+                        "shape": [1],
+                        "data": [base64.b64encode(BLANK).decode()],
+                    }
+                ]
+            },
+            422,
+            "blank",
+        ),
+        ({"inputs": [fp32([1, 28, 28, 1]), fp32([1, 28, 28, 1])]}, 400, "exactly one input"),
+        ({"inputs": [fp32([1, 28, 28, 1])], "outputs": [{"name": "logits"}]}, 400, "output"),
+        ({"inputs": "image"}, 400, "'inputs' list"),
+        ({"inputs": [{"name": "image", "datatype": "FP32", "shape": "1x784"}]}, 400, "shape"),
+    ],
+)
+def test_v2_bad_requests_get_a_4xx_json_error(client, doc, status, message):
+    r = client.post("/v2/models/mnist-cnn/infer", json=doc)
+    assert r.status_code == status, r.text
+    assert message in r.json()["error"], r.json()
+
+
+def test_v2_bad_bodies_and_models(client):
+    r = client.post("/v2/models/mnist-cnn/infer", content=b"{not json")
+    assert r.status_code == 400 and "JSON" in r.json()["error"]
+    r = client.post("/v2/models/mnist-cnn/infer", content=b"{}", headers={HEADER_LENGTH: "99"})
+    assert r.status_code == 400 and HEADER_LENGTH in r.json()["error"]
+    r = client.post("/v2/models/nope/infer", json={"inputs": [fp32([1, 28, 28, 1])]})
+    assert r.status_code == 404 and "nope" in r.json()["error"]
+    x = np.full((1, 28, 28, 1), np.nan, np.float32)
+    inp = triton.InferInput("image", [1, 28, 28, 1], "FP32")
+    inp.set_data_from_numpy(x)
+    body, size = triton.InferenceServerClient.generate_request_body([inp])
+    r = client.post("/v2/models/mnist-cnn/infer", content=body, headers={HEADER_LENGTH: str(size)})
+    assert r.status_code == 400 and "finite" in r.json()["error"]
+    r = client.post(
+        "/v2/models/mnist-cnn/infer", content=body[:-4], headers={HEADER_LENGTH: str(size)}
+    )
+    assert r.status_code == 400 and "binary_data_size" in r.json()["error"]
+
+
+def test_v2_errors_outside_the_routes_keep_the_protocol_shape(client):
+    """Body limit, unknown route and wrong method under /v2 answer {"error": "..."};
+    the same under /v1 keep our {"error": {"code", "message"}}."""
+    big = b"\0" * (MAX_BODY + 1)
+    for r in (
+        client.post("/v2/models/mnist-cnn/infer", content=big),
+        client.get("/v2/nothing"),
+        client.get("/v2/models/mnist-cnn/infer"),
+    ):
+        assert 400 <= r.status_code < 500 and isinstance(r.json()["error"], str), r.text
+    assert client.post("/v2/models/mnist-cnn/infer", content=big).status_code == 413
+    r = client.get("/v1/nothing")
+    assert r.json()["error"]["code"] == "not_found"
