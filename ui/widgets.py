@@ -121,10 +121,12 @@ def map_caption(e: Explanation) -> str:
 
 def colour_legend(cmap: str = "jet") -> None:
     """The colour bar with its meaning, under a row of maps."""
-    st.image(colour_bar(cmap), width=COLOUR_BAR_HW[1])
-    st.caption(
+    # Inline (a data URL), like the maps: it arrives in the same update, never fetched later.
+    inline_image(
+        colour_bar(cmap),
         f"weak → strong evidence, relative to the map's peak; below {OVERLAY_FLOOR:.0%} of the "
-        "peak (grey) is not drawn"
+        "peak (grey) is not drawn",
+        COLOUR_BAR_HW[1],
     )
 
 
