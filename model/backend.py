@@ -1,7 +1,7 @@
 """Keras and TensorFlow, imported only where a Keras path needs them, and quietly.
 
-Prediction runs on ONNX Runtime and never imports TensorFlow (a ~4 s, ~500 MiB
-import). Explanations, the Keras runtime, exports and training do; they call
+Prediction runs on ONNX Runtime and never imports TensorFlow (a slow, memory-heavy
+import: README, "Cold start"). Explanations, the Keras runtime, exports and training do; they call
 `import_keras()` first, which imports TensorFlow once with its start-up chatter
 filtered out. Real errors still reach stderr: only the known noise lines are
 dropped, everything else TensorFlow writes while importing is passed on.

@@ -30,7 +30,7 @@ def keep_keras_state() -> bool:
     Streamlit calls `keras.backend.clear_session()` when each run ends, for apps that
     build models in the script. DigitLens builds none per run: the models are loaded
     once (below) and shared. The reset only made the next TensorFlow call rebuild its
-    state, about 100 ms on every stroke of the draw page. Matplotlib figures are still
+    state on every stroke of the draw page (README, "Live drawing"). Matplotlib figures are still
     closed, as Streamlit does.
 
     There is no supported switch for this, so the private hook is replaced only on the
