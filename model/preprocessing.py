@@ -49,6 +49,8 @@ STRONG_INK = 0.8
 #: opening is used instead.
 HOLLOW_MAX = 0.3
 #: Images above this many pixels are refused before decoding (decompression bombs).
+#: The one default for the library, the app and the server (`--max-pixels`,
+#: DIGITLENS_MAX_PIXELS): a 48 MP phone photo passes; decoding stays under ~200 MB.
 MAX_PIXELS = 50_000_000
 #: Ink analysis runs on a copy whose longest side is at most this (speed on phone photos).
 WORKING_SIDE = 448
@@ -165,8 +167,10 @@ def _decode(image: ImageInput, max_pixels: int) -> Image.Image:
         img.load()  # decode now, so corrupt data fails here
     except ImageError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"the image is too large to decode safely ({exc})") from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own, far higher cap: quote ours
+        raise ImageTooLargeError(
+            f"the image is too large (the limit is {max_pixels:,} pixels)"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ImageError("not an image, or a format that cannot be read") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -230,7 +234,11 @@ def _to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """(luminance (H, W), alpha (H, W) or None), float32 in [0, 1], from a normalised mode."""
     if img.mode in ("I", "F"):
         a = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(a).all():
+            raise ImageError("the image holds NaN or infinite values")
         lo, hi = float(a.min()), float(a.max())
+        if img.mode == "F" and lo >= 0 and hi <= 1.0:
+            return a, None  # float data already in [0, 1] (scientific TIFFs)
         scale = 65535.0 if hi > 255 else 255.0
         if lo >= 0 and hi <= scale:
             return a / scale, None
