@@ -160,10 +160,13 @@ class Judge:
         return "digit", None
 
 
+#: How sentences name what a model of each data set reads.
+THINGS = {"mnist": "a digit", "fashion-mnist": "a Fashion-MNIST item"}
+
+
 def thing_for(card: dict[str, Any]) -> str:
-    """How sentences name what a model reads, from its card."""
-    dataset = str(card.get("dataset", "mnist"))
-    return "a digit" if dataset == "mnist" else f"a {dataset.replace('-', ' ').title()} item"
+    """How sentences name what a model reads, from its card's data set."""
+    return THINGS.get(str(card.get("dataset", "mnist")), "something this model knows")
 
 
 def load_judge(keras_path: Path, class_names: tuple[str, ...], card: dict[str, Any]) -> Judge:

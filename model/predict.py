@@ -71,6 +71,8 @@ def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarra
     import av
 
     with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise ValueError("the file holds no video stream")
         stream = container.streams.video[0]
         next_t = 0.0
         for i, frame in enumerate(container.decode(stream)):
@@ -93,6 +95,8 @@ def count_samples(path: Path, fps: float) -> int | None:
             stream = container.streams.video[0]
             if stream.duration and stream.time_base:
                 return int(float(stream.duration * stream.time_base) * fps) + 1
+            if container.duration:  # e.g. Matroska: only the container knows its length
+                return int(container.duration / av.time_base * fps) + 1
     except Exception:
         return None
     return None

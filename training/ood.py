@@ -46,7 +46,7 @@ LETTERS = "".join(
 TRAIN_FONTS = ("DejaVuSans-", "DejaVuSans.", "DejaVuSansCondensed")
 REPORT_FONTS = ("DejaVuSerif", "DejaVuSansMono")
 SEED = {"train": 11, "calibrate": 23}
-DETECTOR_PARAMS = {"epochs": 6, "batch_size": 128, "learning_rate": 2e-3}
+DETECTOR_PARAMS = {"epochs": 10, "batch_size": 128, "learning_rate": 2e-3}
 #: Share of realistic held-out digits that must be answered `digit` (the issue's 95 %,
 #: with room for the classifier's own `unsure` answers).
 DIGIT_TPR = 0.975
@@ -166,6 +166,74 @@ def walk_scribble(rng):
     return _finish(img)
 
 
+def wave(rng):
+    """A sine wave or a zigzag across the field."""
+    img, d = _canvas(rng)
+    n = int(rng.integers(2, 6))
+    x = np.linspace(20, 220, 12 * n if rng.random() < 0.5 else 2 * n + 1)
+    y = 120 + rng.uniform(20, 70) * np.sin(np.linspace(0, n * np.pi, len(x)))
+    _polyline(d, np.stack([x, y], 1), _pen(rng))
+    return _finish(img.rotate(float(rng.uniform(-40, 40)), expand=True))
+
+
+def flower(rng):
+    """A bumpy closed curve: a cloud or a flower outline."""
+    img, d = _canvas(rng)
+    t = np.linspace(0, 2 * np.pi, 200)
+    lobes = int(rng.integers(3, 8))
+    r = rng.uniform(50, 80) * (1 + rng.uniform(0.2, 0.45) * np.sin(lobes * t + rng.uniform(0, 6)))
+    _polyline(d, np.stack([120 + r * np.cos(t), 120 + r * np.sin(t)], 1), _pen(rng), True)
+    return _finish(img)
+
+
+def crossing(rng):
+    """Two or three straight strokes crossing (a plus, an x, an asterisk)."""
+    img, d = _canvas(rng)
+    w = _pen(rng)
+    phase = rng.uniform(0, np.pi)
+    k = int(rng.integers(2, 4))
+    for i in range(k):
+        a = phase + np.pi * i / k
+        dx, dy = 90 * math.cos(a), 90 * math.sin(a)
+        _polyline(d, [(120 - dx, 120 - dy), (120 + dx, 120 + dy)], w)
+    return _finish(img)
+
+
+def filled(rng):
+    """A filled blob: a disc, a box or a polygon."""
+    img, d = _canvas(rng)
+    pts = _regular(120, 120, rng.uniform(40, 100), int(rng.integers(3, 12)), rng.uniform(0, 6))
+    d.polygon([tuple(map(float, p)) for p in pts], fill=255)
+    return _finish(img)
+
+
+def several(rng):
+    """Two to five small separate marks: circles, ticks, dots."""
+    img, d = _canvas(rng)
+    w = max(_pen(rng) // 2, 4)
+    for _ in range(int(rng.integers(2, 6))):
+        cx, cy = rng.uniform(30, 210, 2)
+        r = rng.uniform(8, 30)
+        if rng.random() < 0.5:
+            d.ellipse((cx - r, cy - r, cx + r, cy + r), outline=255, width=w)
+        else:
+            _polyline(d, [(cx - r, cy + r * rng.uniform(-1, 1)), (cx + r, cy - r)], w)
+    return _finish(img)
+
+
+def bezier_scribble(rng):
+    """A smooth scribble through random points (quadratic pieces)."""
+    img, d = _canvas(rng)
+    ctrl = rng.uniform(20, 220, (int(rng.integers(4, 8)), 2))
+    pts = []
+    for a, b, c in zip(ctrl[:-2], ctrl[1:-1], ctrl[2:], strict=False):
+        p0, p2 = (a + b) / 2, (b + c) / 2
+        for t in np.linspace(0, 1, 12):
+            pts.append((1 - t) ** 2 * p0 + 2 * (1 - t) * t * b + t**2 * p2)
+    _polyline(d, pts, _pen(rng))
+    return _finish(img)
+
+
 # report shapes (other families)
 def star(rng):
     img, d = _canvas(rng)
@@ -246,6 +314,24 @@ def noise(rng: np.random.Generator) -> np.ndarray:
     return (rng.random(shape) * 255).astype(np.uint8)
 
 
+def noise_mix(rng: np.random.Generator) -> np.ndarray:
+    """Noise of several kinds (training only): uniform, Gaussian, salt and pepper, blurred."""
+    kind = int(rng.integers(4))
+    if kind == 0:
+        return noise(rng)
+    h, w = rng.integers(28, 300, 2)
+    if kind == 1:
+        a = rng.normal(0.5, rng.uniform(0.1, 0.4), (h, w))
+    elif kind == 2:
+        a = (rng.random((h, w)) < rng.uniform(0.05, 0.5)).astype(float)
+    else:
+        from scipy import ndimage
+
+        a = ndimage.gaussian_filter(rng.random((h, w)), rng.uniform(1, 6))
+        a = (a - a.min()) / max(float(np.ptp(a)), 1e-6)
+    return (np.clip(a, 0, 1) * 255).astype(np.uint8)
+
+
 def dot(rng: np.random.Generator) -> Image.Image:
     """A tap: one round dot on the canvas."""
     img, d = _canvas(rng, 280)
@@ -267,10 +353,10 @@ def short_stroke(rng: np.random.Generator) -> Image.Image:
 
 
 SHAPES = {
-    "train": (ellipse, rectangle, triangle, polygon),
+    "train": (ellipse, rectangle, triangle, polygon, dash, wave, flower, crossing, filled, several),
     "report": (star, heart, smiley, spiral, arrow, cross_hatch),
 }
-SCRIBBLES = {"train": walk_scribble, "report": lissajous_scribble}
+SCRIBBLES = {"train": (walk_scribble, bezier_scribble), "report": (lissajous_scribble,)}
 
 
 def fonts_for(half: str) -> list[str]:
@@ -289,9 +375,10 @@ def negatives(kind: str, n: int, half: str, seed: int, data_dir: str | None = No
         makers: tuple[Callable, ...] = SHAPES[half]
         return [_present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
     if kind == "scribbles":
-        return [_present(SCRIBBLES[half](rng), rng) for _ in range(n)]
+        makers = SCRIBBLES[half]
+        return [_present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
     if kind == "noise":
-        return [noise(rng) for _ in range(n)]
+        return [(noise_mix if half == "train" else noise)(rng) for _ in range(n)]
     if kind == "dot":
         return [dot(rng) for _ in range(n)]
     if kind == "short stroke":
@@ -356,9 +443,9 @@ def build_detector():
 
 TRAIN_NEGATIVES = {
     "letters": 3000,
-    "shapes": 1600,
-    "scribbles": 1600,
-    "noise": 400,
+    "shapes": 3000,
+    "scribbles": 2000,
+    "noise": 1500,
     "fashion-mnist": 6000,
 }
 TRAIN_REALISTIC = 4000  # realistic renders of MNIST training digits
