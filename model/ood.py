@@ -151,12 +151,15 @@ class Judge:
                 f"The model finds no class that fits: this may not be {self.thing} at all "
                 f"(its best guess, {first}, has only {float(probs[order[0]]):.0%})."
             )
-        if score >= unsure:
+        if detector_score and score >= unsure:
             return "unsure", (
                 f"This looks unusual for {self.thing}; if it is one, it is most like {first}."
             )
-        if float(probs[order[0]]) < p_unsure:
-            return "unsure", f"It could be {first} or {second}: the model cannot tell them apart."
+        if score >= unsure or float(probs[order[0]]) < p_unsure:
+            return "unsure", (
+                f"It could be {first} or {second}: the model cannot tell them apart "
+                f"({float(probs[order[0]]):.0%} against {float(probs[order[1]]):.0%})."
+            )
         return "digit", None
 
 
