@@ -8,7 +8,9 @@ Two judges, chosen per model:
 - **Detector** (the digit models): a small CNN trained by `python -m training.ood`
   on digits against generated letters, shapes, scribbles, noise and Fashion-MNIST,
   run on ONNX Runtime (~0.1 ms; no TensorFlow). Its output is the log-odds that
-  the 28x28 input is not a digit. Thresholds live in `<name>.ood.json` beside the
+  the 28x28 input is not a digit; `ood_score` adds `softmax_weight` (4) times the
+  classifier's -ln(max probability), which separates letters a little better than
+  either alone. Thresholds live in `<name>.ood.json` beside the
   model, set on held-out realistic digits: below `unsure` for 97.5 % of them,
   above `reject` for at most 0.5 %.
 - **Post-hoc** (any model without a detector, e.g. fashion-cnn or a user's
@@ -51,6 +53,7 @@ class OodCard:
     unsure: float  # score at or above this: `unsure`
     reject: float  # score at or above this: `not_a_digit`
     p_unsure: float = P_UNSURE
+    softmax_weight: float = 0.0  # score = detector log-odds + this * -ln(max probability)
     calibration: dict[str, Any] = field(default_factory=dict)  # what the thresholds let through
     trained: dict[str, Any] = field(default_factory=dict)  # command, data, parameters
 
@@ -109,6 +112,11 @@ def posthoc_scores(probs: np.ndarray) -> np.ndarray:
     return (-np.log(np.clip(p.max(axis=1), 1e-12, 1.0))).astype(np.float32)
 
 
+def combined_scores(detector: np.ndarray, probs: np.ndarray, weight: float) -> np.ndarray:
+    """The detector's (N,) log-odds plus `weight` times the classifier's -ln(max probability)."""
+    return (np.asarray(detector, np.float32) + weight * posthoc_scores(probs)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Judge:
     """Turns (score, probabilities) into a verdict and a reason, for one model."""
@@ -124,8 +132,8 @@ class Judge:
 
     def scores(self, x: np.ndarray | None, probs: np.ndarray) -> np.ndarray:
         """(N,) OOD scores: the detector's on the (N, 28, 28) inputs, else post-hoc."""
-        if self.detector is not None and x is not None:
-            return self.detector.scores(x)
+        if self.detector is not None and x is not None and self.card is not None:
+            return combined_scores(self.detector.scores(x), probs, self.card.softmax_weight)
         return posthoc_scores(probs)
 
     def thresholds(self, detector_score: bool) -> tuple[float, float, float]:
@@ -189,12 +197,14 @@ def calibrate(
     digit_tpr: float,
     reject_fpr: float,
     trained: dict[str, Any],
+    softmax_weight: float = 0.0,
 ) -> OodCard:
-    """Thresholds from held-out realistic digits' detector scores (N,) and probabilities (N, C).
+    """Thresholds from held-out realistic digits' detector log-odds (N,) and probabilities (N, C).
 
     `unsure` lets `digit_tpr` of them through; `reject` calls at most `reject_fpr` of
     them not a digit.
     """
+    scores = combined_scores(scores, probs, softmax_weight)
     unsure = float(np.quantile(scores, digit_tpr))
     reject = max(float(np.quantile(scores, 1.0 - reject_fpr)), unsure)
     p_max = np.asarray(probs).max(axis=1)
@@ -204,6 +214,7 @@ def calibrate(
         unsure=round(unsure, 4),
         reject=round(reject, 4),
         p_unsure=P_UNSURE,
+        softmax_weight=softmax_weight,
         calibration={
             "n": len(scores),
             "answered_digit": round(answered_digit, 4),

