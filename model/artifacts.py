@@ -104,14 +104,14 @@ def load_keras_model(path: str | os.PathLike):
     path = Path(path)
     if not zipfile.is_zipfile(path):
         raise ModelLoadError(
-            f"{path.name} is {_what_is(path)}, not a Keras v3 (.keras zip) model; "
+            f"cannot load {path.name}: it is {_what_is(path)}, not a Keras 3 (.keras zip) model; "
             "DigitLens loads only .keras files saved by Keras 3 (model.save('x.keras')), "
             "and never pickles"
         )
     with zipfile.ZipFile(path) as z:
         if "config.json" not in z.namelist():
             raise ModelLoadError(
-                f"{path.name} is a zip archive without config.json: not a Keras model"
+                f"cannot load {path.name}: a zip archive without config.json, not a Keras model"
             )
     import keras  # heavy import, kept out of module import time
 

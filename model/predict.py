@@ -5,8 +5,8 @@
 
 One line per input (one JSON object with `--json`: path, label, probability,
 probabilities, verdict, ood_score, reason, and frame for videos). An input that
-cannot be read gets one line too: on stderr, or with `--json` a JSON object with
-an `error` field on stdout; a video cut short says so the same way. The exit code
+cannot be read gets a line on stderr and, with `--json`, a JSON object with an
+`error` field on stdout too; a video cut short says so the same way. The exit code
 is 1 if any input failed, else 0.
 """
 
@@ -146,9 +146,9 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
 
     def fail(path: Path | str, message: str, frame: int | None = None) -> None:
-        """One failed input: a JSON line on stdout with --json, else a line on stderr.
-
-        Lines go through tqdm.write so they never break a progress bar.
+        """One failed input: a line on stderr and, with --json, a JSON line on stdout too
+        (so a program reading stdout sees every input). Lines go through tqdm.write so
+        they never break a progress bar.
         """
         nonlocal failed
         failed += 1
@@ -158,8 +158,7 @@ def run(args: argparse.Namespace) -> int:
                 record["frame"] = frame
             tqdm.write(json.dumps({**record, "error": message}), file=sys.stdout)
             sys.stdout.flush()
-        else:
-            tqdm.write(f"{path}: {message}", file=sys.stderr)
+        tqdm.write(f"{path}: {message}", file=sys.stderr)
 
     for e in errors:
         path, _, message = e.partition(": ")
