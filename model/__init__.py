@@ -10,6 +10,7 @@ from model.errors import (
     ImageError,
     ModelLoadError,
     ModelNotFoundError,
+    TooSmallError,
 )
 from model.inference import Classifier, Prediction, load_classifier
 
@@ -22,5 +23,6 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "Prediction",
+    "TooSmallError",
     "load_classifier",
 ]
