@@ -7,17 +7,17 @@ None when the answer is a plain `digit`).
 Two judges, chosen per model:
 - **Detector** (the digit models): a small CNN trained by `python -m training.ood`
   on digits against generated letters, shapes, scribbles, noise and Fashion-MNIST,
-  run on ONNX Runtime (~0.1 ms; no TensorFlow). Its output is the log-odds that
-  the 28x28 input is not a digit; `ood_score` adds `softmax_weight` (4) times the
-  classifier's -ln(max probability), which separates letters a little better than
-  either alone. Thresholds live in `<name>.ood.json` beside the
-  model, set on held-out realistic digits: below `unsure` for 97.5 % of them,
-  above `reject` for at most 0.5 %.
+  run on ONNX Runtime (~0.03 ms an image here; no TensorFlow). Its output is the
+  log-odds that the 28x28 input is not a digit; `ood_score` adds `softmax_weight`
+  (4) times the classifier's -ln(max probability), which separates letters a little
+  better than either alone. Thresholds live in `<name>.ood.json` beside the model,
+  set on held-out realistic digits: below `unsure` for 97.5 % of them, above
+  `reject` for at most 0.5 %.
 - **Post-hoc** (any model without a detector, e.g. fashion-cnn or a user's
   `.keras`): `ood_score = -ln(max probability)`, the max-softmax baseline
-  (Hendrycks & Gimpel, 2017). It is weak (AUROC ~0.87-0.91 on letters and
-  shapes for mnist-cnn), so it only says `unsure` or, when the model spreads its
-  answer thin, `not_a_digit`.
+  (Hendrycks & Gimpel, 2017). It is weaker (AUROC 0.85-0.97 on the report sets of
+  benchmarks/ood.py for mnist-cnn, against 0.92-1.0 with the detector), so it only
+  says `unsure` or, when the model spreads its answer thin, `not_a_digit`.
 
 Either way, a confident classifier can still be unsure: when the top probability is
 below `P_UNSURE`, the answer is `unsure` and the reason names the runner-up.
@@ -84,7 +84,7 @@ def write_ood_card(keras_path: str | os.PathLike, card: OodCard) -> Path:
 class Detector:
     """The ONNX digit detector: (N, 28, 28) model inputs -> (N,) log-odds of 'not a digit'.
 
-    One single-threaded session: the net is ~25 k parameters, a thread pool would
+    One single-threaded session: the net is ~22 k parameters, a thread pool would
     cost more than it saves. `run` is thread-safe.
     """
 

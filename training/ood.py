@@ -3,7 +3,7 @@
     python -m training.ood --model mnist-cnn --data-dir DIR
     python -m training.ood --model mnist-cnn --model mnist-mlp --data-dir DIR
 
-A small CNN (~25 k parameters) learns digits against negatives made here:
+A small CNN (~22 k parameters) learns digits against negatives made here:
 letters from fonts, shapes, scribbles, noise and Fashion-MNIST, all drawn the
 way people use the app (canvas, photo of paper) and sent through the same
 preprocessing as real input. It is exported to ONNX as
