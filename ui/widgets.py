@@ -52,8 +52,9 @@ def inline_image(
     )
 
 
-#: Bars in the log view start at this probability (10^-6): anything smaller is a sliver.
-LOG_FLOOR = 1e-6
+#: Bars in the log view start at this probability: a confident digit's other classes
+#: sit between 1e-14 and 1e-4, so twelve decades show most of them.
+LOG_FLOOR = 1e-12
 VERDICT_TITLES = {"unsure": "Not sure", "not_a_digit": "Not a digit"}
 
 
@@ -96,7 +97,7 @@ def probability_chart(
 ) -> None:
     """The probability of each class as bars, the winner highlighted.
 
-    `log=True` draws bar heights on a log scale from 10^-6 to 1, so the runner-up and
+    `log=True` draws bar heights on a log scale from 10^-12 to 1, so the runner-up and
     the small probabilities show (on a linear scale a 99.9 % answer hides them all).
     Plain HTML rather than a chart library: it renders in the same frame as the
     rest of the page, which keeps the draw loop instant.
@@ -112,11 +113,11 @@ def probability_chart(
         level = (np.log10(max(p, LOG_FLOOR)) - floor) / -floor if log else p
         bars.append(
             f"<div class='dl-col' title='{html.escape(name)}: {format_probability(p, 2)}'>"
-            f"<div class='dl-pct'>{format_probability(p, 0)}</div>"
+            f"<div class='dl-pct'>{format_probability(p, 0).replace(' ', '')}</div>"
             f"<div class='dl-track'><div class='{cls}' style='height:{max(level * 100, 0.5):.1f}%'>"
             f"</div></div><div class='dl-name'>{html.escape(short)}</div></div>"
         )
-    scale = "log scale, 10<sup>-6</sup> to 1" if log else ""
+    scale = "log scale, 10<sup>-12</sup> to 1" if log else ""
     st.markdown(
         f"<div class='dl-hist' style='height:{height}px' role='img' "
         f"aria-label='class probabilities{', log scale' if log else ''}'>{''.join(bars)}</div>"
@@ -168,7 +169,7 @@ CSS = """
 .dl-verdict {font-size:2rem; font-weight:700; line-height:1.1;}
 .dl-unsure .dl-verdict {color:#b7791f;} .dl-not_a_digit .dl-verdict {color:#9b2c2c;}
 .dl-reason {font-size:1rem; color:#374151; margin-bottom:0.4rem;}
-.dl-doubt {background:#d69e2e;}
+.dl-bar.dl-doubt {background:#d69e2e;}
 .dl-scale {font-size:0.72rem; color:#6b7280; text-align:right;}
 .block-container {padding-top:2.2rem; padding-left:2rem; padding-right:2rem; max-width:none;}
 .dl-hist {display:flex; gap:6px; align-items:stretch; margin-top:0.4rem;}
