@@ -142,3 +142,19 @@ def test_posthoc_score_is_minus_log_max_probability():
 )
 def test_probabilities_are_never_shown_as_certain(p, text):
     assert format_probability(p) == text
+
+
+def test_benchmark_sets_are_disjoint_from_training_sets():
+    """What the detector trains on is never what benchmarks/ood.py reports on."""
+    from training import ood
+
+    assert not set(ood.fonts_for("train")) & set(ood.fonts_for("report"))
+    assert not set(ood.SHAPES["train"]) & set(ood.SHAPES["report"])
+    assert not set(ood.SCRIBBLES["train"]) & set(ood.SCRIBBLES["report"])
+    assert not set(ood.LETTERS) & set(ood.AMBIGUOUS)  # digit-like letters never negatives
+    from benchmarks.ood import SEED
+
+    used = set(ood.SEED.values()) | {ood.SEED["train"] + 100 + k for k in range(10)}
+    assert not used & {SEED + 1000 + k for k in range(10)}
+    items = ood.negatives("shapes", 4, "report", 0)
+    assert len(items) == 4
