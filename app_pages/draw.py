@@ -115,9 +115,9 @@ def draw_and_explain() -> None:
             return
         cam, best_report = answer
         best = best_report.explanation
-        pred = clf.to_prediction(best.probabilities)
+        pred = clf.to_prediction(best.probabilities, best.x)
         st.caption(f"{clf.name} on the server reads · {server['ms']:.0f} ms")
-        prediction_header(pred)
+        prediction_header(pred, clf.class_names)
         same = cam is not None and (cam.explanation.method, cam.explanation.layer) == (
             best.method,
             best.layer,
@@ -130,10 +130,15 @@ def draw_and_explain() -> None:
         colour_legend()
         if cam is None:
             st.caption(f"{clf.name} has no convolutions, so no Grad-CAM map.")
+        question = (
+            f"**Why {pred.class_name}?**"
+            if pred.verdict == "digit"
+            else f"**What pushed it towards {pred.class_name}?** (it is not sure this is a digit)"
+        )
         st.markdown(
-            f"**Why {pred.class_name}?** Warm colours mark where the evidence for "
-            f"*{pred.class_name}* lies. {METHODS[best.method].description} Change the "
-            "method in the sidebar; compare them all on the Explain page."
+            f"{question} Warm colours mark where the evidence for *{pred.class_name}* lies. "
+            f"{METHODS[best.method].description} Change the method in the sidebar; compare "
+            "them all on the Explain page."
         )
         with st.expander("Preprocessing inspector: from your canvas to the model input"):
             _, small = heatmap_views(best, CANVAS_SIZE)

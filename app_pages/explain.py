@@ -82,7 +82,7 @@ except ImageError as exc:
 x_in = stages.x if stages is not None else x
 source = stages if stages is not None else x
 probs = clf.probabilities(x_in[None])[0]
-pred = clf.to_prediction(probs)
+pred = clf.to_prediction(probs, x_in)
 ranked = [int(c) for c in np.argsort(-probs) if int(c) != pred.label]
 
 #: Reports kept per session (each input x method x layer x contrast is computed once).
@@ -111,7 +111,7 @@ def cached_report(method: str, layer: str | None, contrast: int | None) -> tuple
 
 head_cols = st.columns([1, 3])
 with head_cols[0]:
-    prediction_header(pred)
+    prediction_header(pred, clf.class_names)
     if label_note:
         st.caption(label_note)
 with head_cols[1]:
@@ -191,7 +191,7 @@ for col, model in zip(pair, (clf, other), strict=True):
     else:
         method, layer = default_method(model)
     e = explain(model, x_in, method=method, layer=layer)
-    p = model.to_prediction(e.probabilities)
+    p = model.to_prediction(e.probabilities, e.x)
     with col:
         st.markdown(
             f"**{model.name}** reads **{p.class_name}** ({p.probability:.1%}) "

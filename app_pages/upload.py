@@ -9,6 +9,7 @@ import streamlit as st
 from PIL import Image
 
 from model import BlankImageError, ImageError
+from model.errors import TooSmallError
 from model.explain import explain
 from ui.sidebar import current
 from ui.widgets import heatmap_views, inline_image, prediction_header, probability_chart
@@ -39,6 +40,11 @@ if not inputs:
     )
     st.stop()
 
+log_scale = st.toggle(
+    "Show small probabilities (log scale)",
+    key="upload_log_scale",
+    help="On a linear scale a 99.9 % answer hides every other class; the log scale shows them.",
+)
 progress = st.progress(0.0, text="Reading the images...") if len(inputs) > 3 else None
 stages, explanations = [], []
 for i, (_, data) in enumerate(inputs):
@@ -64,7 +70,13 @@ def thumbnail(e) -> str:
 rows = []
 for (name, _), s in zip(inputs, stages, strict=True):
     if isinstance(s, ImageError):
-        kind = "looks blank" if isinstance(s, BlankImageError) else "cannot be used"
+        kind = (
+            "is too small to read"
+            if isinstance(s, TooSmallError)
+            else "looks blank"
+            if isinstance(s, BlankImageError)
+            else "cannot be used"
+        )
         st.error(f"**{name}** {kind}: {s}")
         rows.append(
             {
@@ -73,12 +85,14 @@ for (name, _), s in zip(inputs, stages, strict=True):
                 "label": None,
                 "class": None,
                 "probability": None,
+                "verdict": None,
+                "reason": None,
                 "error": str(s),
             }
         )
         continue
     e = next(explanations)
-    pred = clf.to_prediction(e.probabilities)
+    pred = clf.to_prediction(e.probabilities, e.x)
     rows.append(
         {
             "file": name,
@@ -86,6 +100,8 @@ for (name, _), s in zip(inputs, stages, strict=True):
             "label": pred.label,
             "class": pred.class_name,
             "probability": round(pred.probability, 4),
+            "verdict": pred.verdict,
+            "reason": pred.reason,
             "error": None,
         }
     )
@@ -95,10 +111,10 @@ for (name, _), s in zip(inputs, stages, strict=True):
         with a:
             inline_image(full, name, "100%", fmt="JPEG")
         with b:
-            prediction_header(pred)
+            prediction_header(pred, clf.class_names)
             inline_image(heatmap_views(e, 140)[1], "model input + heatmap", 140)
         with c:
-            probability_chart(pred, clf.class_names, height=180)
+            probability_chart(pred, clf.class_names, height=180, log=log_scale)
 
 st.subheader("Results")
 table = pd.DataFrame(rows)

@@ -14,6 +14,7 @@ from model.errors import (
     ImageError,
     ModelLoadError,
     ModelNotFoundError,
+    TooSmallError,
 )
 
 if TYPE_CHECKING:
@@ -40,5 +41,6 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "Prediction",
+    "TooSmallError",
     "load_classifier",
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.errors import ModelNotFoundError
+from model.errors import ModelLoadError, ModelNotFoundError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: The bundled models, in the order the UI lists them.
@@ -87,8 +87,44 @@ def resolve(name_or_path: str | os.PathLike) -> Artifact:
     return Artifact(card.get("name", path.stem), path, card)
 
 
+#: What a file that is not a `.keras` archive is, by its first bytes.
+_SIGNATURES = (
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (a legacy Keras .h5 model?)"),
+    (b"\x80", "a Python pickle"),
+    (b"PK", "a damaged zip archive"),
+)
+
+
+def _what_is(path: Path) -> str:
+    """A short description of a file that is not a `.keras` archive."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head:
+        return "an empty file"
+    for magic, what in _SIGNATURES:
+        if head.startswith(magic):
+            return what
+    return "not a Keras archive"
+
+
 def load_keras_model(path: str | os.PathLike):
-    """Load a `.keras` file in safe mode (no arbitrary code), without compiling it."""
+    """Load a `.keras` file in safe mode (no arbitrary code), without compiling it.
+
+    A `.keras` file is a zip archive. Anything else (a pickle, an `.h5` file renamed)
+    is refused before Keras sees it, with a message that names the file, not a path.
+    """
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise ModelLoadError(
+            f"cannot load {path.name}: it is {_what_is(path)}, not a Keras 3 (.keras zip) model; "
+            "DigitLens loads only .keras files saved by Keras 3 (model.save('x.keras')), "
+            "and never pickles"
+        )
+    with zipfile.ZipFile(path) as z:
+        if "config.json" not in z.namelist():
+            raise ModelLoadError(
+                f"cannot load {path.name}: a zip archive without config.json, not a Keras model"
+            )
     import keras  # heavy import, kept out of module import time
 
     return keras.saving.load_model(path, compile=False, safe_mode=True)

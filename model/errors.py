@@ -2,7 +2,7 @@
 
     DigitLensError
     ├── ModelLoadError       a model cannot be found or used (ModelNotFoundError below it)
-    ├── ImageError           an input cannot be read as an image (BlankImageError, ...)
+    ├── ImageError           an input cannot be read (BlankImageError, TooSmallError, ...)
     └── ExplanationError     a method or layer does not fit this model
 
 Each message is written for a person: it says what is wrong and, where it can,
@@ -30,6 +30,14 @@ class ImageError(DigitLensError, ValueError):
 
 class BlankImageError(ImageError):
     """The image holds no ink: nothing was drawn or written on it."""
+
+
+class TooSmallError(BlankImageError):
+    """The ink is a dot, a tap or a tiny mark: too small to read as anything.
+
+    A kind of BlankImageError because every front end already treats "nothing to read"
+    right (HTTP 422, no prediction, a skipped video frame); catch this to say more.
+    """
 
 
 class ImageTooLargeError(ImageError):

@@ -29,6 +29,7 @@ from model.architecture import conv_layer_names, public_conv_layers
 from model.artifacts import Artifact, keras_layer_names, load_keras_model, resolve
 from model.backend import import_keras
 from model.errors import ModelLoadError
+from model.ood import Judge, Verdict, load_judge
 from model.preprocessing import (
     MAX_PIXELS,
     ImageInput,
@@ -57,12 +58,15 @@ def default_threads() -> int:
 
 @dataclass(frozen=True)
 class Prediction:
-    """What the model reads in one image."""
+    """What the model reads in one image, and whether to believe it (see model/ood.py)."""
 
     label: int
     probability: float
     probabilities: np.ndarray  # (10,) float32, sums to 1
     class_name: str
+    verdict: Verdict = "digit"  # "digit", "unsure" or "not_a_digit"
+    ood_score: float = 0.0  # higher = less like the training data
+    reason: str | None = None  # a sentence for a person; None for a plain answer
 
     def to_dict(self) -> dict:
         return {
@@ -70,7 +74,24 @@ class Prediction:
             "class_name": self.class_name,
             "probability": self.probability,
             "probabilities": [float(p) for p in self.probabilities],
+            "verdict": self.verdict,
+            "ood_score": round(self.ood_score, 4),
+            "reason": self.reason,
         }
+
+
+def format_probability(p: float, decimals: int = 1) -> str:
+    """A probability as people should read it: never "100.0 %" or "0.0 %" when it is not.
+
+    0.99996 -> "> 99.9 %", 0.00004 -> "< 0.1 %", 0.873 -> "87.3 %". A softmax is never
+    exactly 1 or 0, even where float32 rounds it there.
+    """
+    step = 10.0 ** -(decimals + 2)  # the smallest change shown, as a probability
+    if p >= 1 - step / 2:
+        return f"> {100 - 100 * step:.{decimals}f} %"
+    if p < step / 2:
+        return f"< {100 * step:.{decimals}f} %"
+    return f"{100 * p:.{decimals}f} %"
 
 
 class Runtime(Protocol):
@@ -171,6 +192,8 @@ def _load_net(path: Path) -> keras.Model:
     import_keras()
     try:
         net = load_keras_model(path)
+    except ModelLoadError:
+        raise  # already says what the file is
     except Exception as exc:  # Keras raises many types for a bad or unsafe file
         raise ModelLoadError(
             f"cannot load {path.name} as a Keras model in safe mode: {exc}"
@@ -223,6 +246,11 @@ class Classifier:
         return self.artifact.preprocessing
 
     @cached_property
+    def judge(self) -> Judge:
+        """Decides each prediction's verdict: the model's detector, else a post-hoc score."""
+        return load_judge(self.artifact.keras_path, self.class_names, self.card)
+
+    @cached_property
     def conv_layers(self) -> tuple[str, ...]:
         """The public convolutional layers this model offers for explanations (read from
         the `.keras` file's config while the network is not loaded: no TensorFlow)."""
@@ -247,16 +275,44 @@ class Classifier:
             return np.zeros((0, 10), np.float32)
         return np.asarray(self.runtime(x), dtype=np.float32)
 
-    def to_prediction(self, probs: np.ndarray) -> Prediction:
-        label = int(np.argmax(probs))
-        return Prediction(label, float(probs[label]), probs, self.class_names[label])
+    def to_prediction(self, probs: np.ndarray, x: np.ndarray | None = None) -> Prediction:
+        """A Prediction from (10,) probabilities and, for the detector, the (28, 28) input.
+
+        Without `x` the verdict falls back to the post-hoc score (see model/ood.py).
+        """
+        return self.to_predictions(np.asarray(probs)[None], None if x is None else x[None])[0]
+
+    def to_predictions(self, probs: np.ndarray, x: np.ndarray | None = None) -> list[Prediction]:
+        """(N, 10) probabilities and the (N, 28, 28) inputs -> N Predictions (one detector call)."""
+        probs = np.asarray(probs, np.float32)
+        judge = self.judge
+        detector = judge.detector is not None and x is not None
+        scores = judge.scores(x, probs)
+        out = []
+        for p, score in zip(probs, scores, strict=True):
+            label = int(np.argmax(p))
+            verdict, reason = judge.verdict(float(score), p, detector)
+            out.append(
+                Prediction(
+                    label,
+                    float(p[label]),
+                    p,
+                    self.class_names[label],
+                    verdict,
+                    float(score),
+                    reason,
+                )
+            )
+        return out
 
     def predict_input(self, x: np.ndarray) -> Prediction:
         """Predict a (28, 28) input already in model format (e.g. a test-set image)."""
-        return self.to_prediction(self.probabilities(x)[0])
+        x = np.asarray(x, np.float32).reshape(28, 28)
+        return self.to_prediction(self.probabilities(x)[0], x)
 
     def predict(self, image: ImageInput) -> Prediction:
-        """Preprocess and predict one image. Raises ImageError / BlankImageError."""
+        """Preprocess and predict one image. Raises ImageError / BlankImageError (a dot or a
+        tap: TooSmallError)."""
         return self.predict_input(self.preprocess(image))
 
     def predict_batch(self, images: Sequence[ImageInput]) -> list[Prediction]:
@@ -264,7 +320,7 @@ class Classifier:
         if len(images) == 0:
             return []
         x = np.stack([self.preprocess(img) for img in images])
-        return [self.to_prediction(p) for p in self.probabilities(x)]
+        return self.to_predictions(self.probabilities(x), x)
 
     # -------------------------------------------------------------- explanations
     def explain(

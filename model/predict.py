@@ -9,8 +9,10 @@ maps the evidence for the prediction (or `--target`) against class C. With
 `--json`, each explanation carries its trust score and the card's sanity check.
 
 One line per input (one JSON object with `--json`: path, label, probability,
-probabilities, and frame for videos). Unreadable files are reported one line
-each on stderr and skipped; the exit code is 1 if any input failed, else 0.
+probabilities, verdict, ood_score, reason, and frame for videos). An input that
+cannot be read gets a line on stderr and, with `--json`, a JSON object with an
+`error` field on stdout too; a video cut short says so the same way. The exit code
+is 1 if any input failed, else 0.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarra
     import av
 
     with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise ValueError("the file holds no video stream")
         stream = container.streams.video[0]
         next_t = 0.0
         for i, frame in enumerate(container.decode(stream)):
@@ -98,6 +102,8 @@ def count_samples(path: Path, fps: float) -> int | None:
             stream = container.streams.video[0]
             if stream.duration and stream.time_base:
                 return int(float(stream.duration * stream.time_base) * fps) + 1
+            if container.duration:  # e.g. Matroska: only the container knows its length
+                return int(container.duration / av.time_base * fps) + 1
     except Exception:
         return None
     return None
@@ -140,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
     from model import load_classifier
     from model.explain import check
+    from model.inference import format_probability
     from model.preprocessing import BlankImageError, ImageError
 
     clf = load_classifier(args.model, runtime=args.runtime)
@@ -147,18 +154,37 @@ def run(args: argparse.Namespace) -> int:
     if args.explain:
         check(clf, method, args.layer)
     files, errors = collect(args.inputs)
-    failed = len(errors)
+    failed = 0
+
+    def fail(path: Path | str, message: str, frame: int | None = None) -> None:
+        """One failed input: a line on stderr and, with --json, a JSON line on stdout too
+        (so a program reading stdout sees every input). Lines go through tqdm.write so
+        they never break a progress bar.
+        """
+        nonlocal failed
+        failed += 1
+        if args.json:
+            record: dict = {"path": str(path)}
+            if frame is not None:
+                record["frame"] = frame
+            tqdm.write(json.dumps({**record, "error": message}), file=sys.stdout)
+            sys.stdout.flush()
+        tqdm.write(f"{path}: {message}", file=sys.stderr)
+
     for e in errors:
-        print(e, file=sys.stderr)
+        path, _, message = e.partition(": ")
+        fail(path, message)
 
     def items(path: Path) -> Iterator[Item]:
         if path.suffix.lower() not in VIDEO_SUFFIXES:
             yield Item(path, path)
             return
+        expected = count_samples(path, args.fps)
+        read = 0
         try:
             frames = tqdm(
                 video_frames(path, args.fps),
-                total=count_samples(path, args.fps),
+                total=expected,
                 desc=path.name,
                 unit="frame",
                 disable=args.quiet,
@@ -166,63 +192,87 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             for i, t, rgb in frames:
+                read += 1
                 yield Item(path, rgb, i, round(t, 3))
         except Exception as exc:  # PyAV raises its own error types
-            yield Item(path, exc)
+            if read == 0:
+                yield Item(path, exc)
+            else:
+                yield Item(path, CutShort(f"the video was cut short after {read} frames ({exc})"))
+            return
+        if expected is not None and read < expected - 1:  # decoding stopped early, silently
+            yield Item(
+                path,
+                CutShort(
+                    f"the video was cut short: {read} of the {expected} frames expected at "
+                    f"{args.fps:g} fps could be read; the results above cover only those"
+                ),
+            )
 
     batch: list[tuple[Item, object]] = []  # (item, its stages, or None for a blank frame)
 
     def flush() -> None:
         """Predict the waiting inputs in one call; print every result in input order."""
         ready = [s for _, s in batch if s is not None]
-        probs = iter(clf.probabilities(np.stack([s.x for s in ready])) if ready else [])
+        x = np.stack([s.x for s in ready]) if ready else np.zeros((0, 28, 28), np.float32)
+        preds = iter(clf.to_predictions(clf.probabilities(x), x) if ready else [])
         for item, stages in batch:
             record: dict = {"path": str(item.path)}
             if item.frame is not None:
                 record.update(frame=item.frame, time_s=item.time_s)
             if stages is None:  # a blank video frame
                 if args.json:
-                    print(json.dumps({**record, "label": None, "blank": True}), flush=True)
+                    tqdm.write(json.dumps({**record, "label": None, "blank": True}), sys.stdout)
                 continue
-            pred = clf.to_prediction(next(probs))
+            pred = next(preds)
             record.update(pred.to_dict())
             if args.explain:
                 record["explanation"] = _write_explanation(
                     clf, item, stages, method, args.layer, args.out, args.target, args.contrast
                 )
             if args.json:
-                print(json.dumps(record), flush=True)
+                tqdm.write(json.dumps(record), file=sys.stdout)
             else:
                 where = "" if item.frame is None else f" frame {item.frame} ({item.time_s:.2f}s)"
-                print(f"{item.path}{where}: {pred.class_name} ({pred.probability:.1%})")
+                answer = f"{pred.class_name} ({format_probability(pred.probability)})"
+                if pred.verdict != "digit":
+                    answer = f"{pred.verdict.replace('_', ' ')}: {pred.reason} [{answer}]"
+                tqdm.write(f"{item.path}{where}: {answer}", file=sys.stdout)
+        sys.stdout.flush()
         batch.clear()
 
     progress = tqdm(
         files, desc="inputs", unit="file", disable=args.quiet or len(files) < 2, file=sys.stderr
     )
     for item in (item for path in progress for item in items(path)):
+        if isinstance(item.image, CutShort):
+            if batch:
+                flush()  # the frames that were read come first
+            fail(item.path, str(item.image))
+            continue
         if isinstance(item.image, Exception):
-            failed += 1
-            print(f"{item.path}: cannot read the video ({item.image})", file=sys.stderr)
+            fail(item.path, f"cannot read the video ({item.image})")
             continue
         try:
             batch.append((item, clf.preprocess_stages(item.image)))
         except BlankImageError as exc:
             if item.frame is None:  # a blank frame in a video is normal, a blank file is not
-                failed += 1
-                print(f"{item.path}: {exc}", file=sys.stderr)
+                fail(item.path, str(exc))
             else:
                 batch.append((item, None))
             continue
         except ImageError as exc:
-            failed += 1
-            print(f"{item.path}: {exc}", file=sys.stderr)
+            fail(item.path, str(exc), item.frame)
             continue
         if len(batch) >= BATCH:
             flush()
     if batch:
         flush()
     return 1 if failed else 0
+
+
+class CutShort(Exception):
+    """A video whose remaining frames could not be read (truncated or damaged)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, fields, replace
 
 from model.artifacts import BUNDLED
+from model.preprocessing import MAX_PIXELS
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class ServerConfig:
     models: tuple[str, ...] = BUNDLED  # loaded at start-up
     runtime: str = "auto"  # loaded at start-up; others (`?runtime=onnx-int8`) on first use
     max_body_bytes: int = 8 * 2**20  # a request body above this gets 413
-    max_pixels: int = 25_000_000  # an image above this gets 413 (decompression bombs)
+    max_pixels: int = MAX_PIXELS  # an image above this gets 413; the library's one default
     max_files: int = 64  # files in one multipart request
     batch_max_size: int = 64  # requests answered by one model call
     batch_max_wait_ms: float = 2.0  # how long the first request waits for company

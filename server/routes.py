@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from model import Classifier, ModelLoadError
-from model.errors import ModelNotFoundError
+from model.errors import ModelNotFoundError, TooSmallError
 from model.explain import METHODS, ExplanationError, available_methods
 from model.faithfulness import faithfulness
 from model.inference import RUNTIMES
@@ -83,6 +83,8 @@ async def _read_images(request: Request) -> tuple[list[tuple[str | None, bytes]]
 
 
 def _image_error(exc: ImageError) -> ApiError:
+    if isinstance(exc, TooSmallError):
+        return ApiError(422, "too_small", str(exc))
     if isinstance(exc, BlankImageError):
         return ApiError(422, "blank_image", str(exc))
     if isinstance(exc, ImageTooLargeError):
@@ -109,13 +111,17 @@ def _prediction_body(
     queue_ms: float,
     inference_ms: float,
     total_ms: float,
+    x: np.ndarray | None = None,
 ) -> schemas.Prediction:
-    pred = clf.to_prediction(probs)
+    pred = clf.to_prediction(probs, x)  # x (28, 28): the verdict uses the model's detector
     return schemas.Prediction(
         label=pred.label,
         class_name=pred.class_name,
         probability=pred.probability,
         probabilities=[float(p) for p in pred.probabilities],
+        verdict=pred.verdict,
+        ood_score=pred.ood_score,
+        reason=pred.reason,
         model=clf.name,
         batch_size=batch_size,
         filename=filename,
@@ -150,6 +156,7 @@ async def _predict_one(
         result.queue_ms,
         result.inference_ms,
         (time.perf_counter() - start) * 1e3,
+        stages.x,
     )
 
 
@@ -242,7 +249,7 @@ async def explain_image(
     total = (time.perf_counter() - start) * 1e3
     return schemas.Explanation(
         prediction=_prediction_body(
-            served.clf, e.probabilities, 1, files[0][0], prep_ms, 0.0, infer_ms, total
+            served.clf, e.probabilities, 1, files[0][0], prep_ms, 0.0, infer_ms, total, e.x
         ),
         method=e.method,
         layer=e.layer,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -17,6 +19,11 @@ class Prediction(BaseModel):
     class_name: str
     probability: float
     probabilities: list[float] = Field(min_length=10, max_length=10)
+    verdict: Literal["digit", "unsure", "not_a_digit"] = Field(
+        description="whether to believe the label: `unsure` and `not_a_digit` come with a reason"
+    )
+    ood_score: float = Field(description="higher = less like the model's training data")
+    reason: str | None = Field(description="a sentence for a person; null for a plain answer")
     model: str
     batch_size: int = Field(description="inputs answered by the same model call")
     timings: Timings

@@ -12,6 +12,7 @@ from PIL import Image
 
 from model import Prediction
 from model.explain import OVERLAY_FLOOR, OVERLAY_OPACITY, Explanation, overlay
+from model.inference import format_probability
 from model.preprocessing import Preprocessed
 
 
@@ -51,33 +52,76 @@ def inline_image(
     )
 
 
-def prediction_header(pred: Prediction) -> None:
+#: Bars in the log view start at this probability: a confident digit's other classes
+#: sit between 1e-14 and 1e-4, so twelve decades show most of them.
+LOG_FLOOR = 1e-12
+VERDICT_TITLES = {"unsure": "Not sure", "not_a_digit": "Not a digit"}
+
+
+def prediction_header(pred: Prediction, class_names: tuple[str, ...] | None = None) -> None:
+    """The answer: a large label only for a plain `digit` verdict, else the verdict in words.
+
+    The runner-up is named too (class names from `class_names`, or the digit itself),
+    so a "> 99.9 %" answer still says what came second.
+    """
+    runner = int(np.argsort(pred.probabilities)[::-1][1])
+    names = class_names or (tuple(str(d) for d in range(10)) if pred.class_name.isdigit() else None)
+    runner_up = (
+        f"<span class='dl-runner'>runner-up: {html.escape(names[runner])} "
+        f"({format_probability(float(pred.probabilities[runner]))})</span>"
+        if names
+        else ""
+    )
+    if pred.verdict == "digit":
+        st.markdown(
+            f"<div class='dl-answer'><span class='dl-label'>{html.escape(pred.class_name)}</span>"
+            f"<span class='dl-prob'>{format_probability(pred.probability)} sure</span>"
+            f"{runner_up}</div>",
+            unsafe_allow_html=True,
+        )
+        return
+    title = VERDICT_TITLES.get(pred.verdict, pred.verdict)
+    if pred.verdict == "not_a_digit" and pred.class_name and not pred.class_name.isdigit():
+        title = "Not something this model knows"
+    guess = f"closest: {html.escape(pred.class_name)} ({format_probability(pred.probability)})"
     st.markdown(
-        f"<div class='dl-answer'><span class='dl-label'>{pred.class_name}</span>"
-        f"<span class='dl-prob'>{pred.probability:.1%} sure</span></div>",
+        f"<div class='dl-answer dl-{pred.verdict}'><span class='dl-verdict'>{title}</span>"
+        f"<span class='dl-prob'>{guess}</span></div>"
+        f"<div class='dl-reason'>{html.escape(pred.reason or '')}</div>",
         unsafe_allow_html=True,
     )
 
 
-def probability_chart(pred: Prediction, class_names: tuple[str, ...], height: int = 200) -> None:
+def probability_chart(
+    pred: Prediction, class_names: tuple[str, ...], height: int = 200, log: bool = False
+) -> None:
     """The probability of each class as bars, the winner highlighted.
 
+    `log=True` draws bar heights on a log scale from 10^-12 to 1, so the runner-up and
+    the small probabilities show (on a linear scale a 99.9 % answer hides them all).
     Plain HTML rather than a chart library: it renders in the same frame as the
     rest of the page, which keeps the draw loop instant.
     """
     bars = []
+    floor = np.log10(LOG_FLOOR)
     for i, (name, p) in enumerate(zip(class_names, pred.probabilities, strict=True)):
+        p = float(p)
         cls = "dl-bar dl-win" if i == pred.label else "dl-bar"
+        if pred.verdict != "digit" and i == pred.label:
+            cls = "dl-bar dl-doubt"
         short = name if len(name) <= 6 else name[:5] + "."
+        level = (np.log10(max(p, LOG_FLOOR)) - floor) / -floor if log else p
         bars.append(
-            f"<div class='dl-col' title='{name}: {p:.2%}'>"
-            f"<div class='dl-pct'>{p:.0%}</div>"
-            f"<div class='dl-track'><div class='{cls}' style='height:{max(p * 100, 0.5):.1f}%'>"
-            f"</div></div><div class='dl-name'>{short}</div></div>"
+            f"<div class='dl-col' title='{html.escape(name)}: {format_probability(p, 2)}'>"
+            f"<div class='dl-pct'>{format_probability(p, 0).replace(' ', '')}</div>"
+            f"<div class='dl-track'><div class='{cls}' style='height:{max(level * 100, 0.5):.1f}%'>"
+            f"</div></div><div class='dl-name'>{html.escape(short)}</div></div>"
         )
+    scale = "log scale, 10<sup>-12</sup> to 1" if log else ""
     st.markdown(
         f"<div class='dl-hist' style='height:{height}px' role='img' "
-        f"aria-label='class probabilities'>{''.join(bars)}</div>",
+        f"aria-label='class probabilities{', log scale' if log else ''}'>{''.join(bars)}</div>"
+        + (f"<div class='dl-scale'>{scale}</div>" if log else ""),
         unsafe_allow_html=True,
     )
 
@@ -161,6 +205,12 @@ CSS = """
 .dl-answer {display:flex; align-items:baseline; gap:1rem; margin:0.2rem 0 0.4rem 0;}
 .dl-label {font-size:4.2rem; font-weight:700; line-height:1;}
 .dl-prob {font-size:1.3rem; color:#52606d;}
+.dl-runner {font-size:0.95rem; color:#6b7280;}
+.dl-verdict {font-size:2rem; font-weight:700; line-height:1.1;}
+.dl-unsure .dl-verdict {color:#b7791f;} .dl-not_a_digit .dl-verdict {color:#9b2c2c;}
+.dl-reason {font-size:1rem; color:#374151; margin-bottom:0.4rem;}
+.dl-bar.dl-doubt {background:#d69e2e;}
+.dl-scale {font-size:0.72rem; color:#6b7280; text-align:right;}
 .block-container {padding-top:2.2rem; padding-left:2rem; padding-right:2rem; max-width:none;}
 .dl-hist {display:flex; gap:6px; align-items:stretch; margin-top:0.4rem;}
 .dl-col {flex:1; display:flex; flex-direction:column; align-items:center; min-width:0;}

@@ -55,6 +55,9 @@ def inputs(tmp_path_factory):
 def test_folder_recursive_json(inputs):
     out = cli(inputs / "seven.png", inputs / "nested", "--json")
     records = [json.loads(line) for line in out.stdout.splitlines()]
+    errors = [os.path.basename(r["path"]) for r in records if "error" in r]
+    records = [r for r in records if "error" not in r]
+    assert errors == ["broken.png"]  # failed files are on stdout too, as JSON
     got = {os.path.basename(r["path"]): r["label"] for r in records}
     assert got == {"seven.png": 7, "one.jpg": 1, "zero.bmp": 0}
     for r in records:

@@ -1,0 +1,129 @@
+"""Awkward inputs get read, or a clear message: float TIFFs, non-Keras model files, the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.errors import ImageError, ImageTooLargeError, ModelLoadError
+from model.preprocessing import MAX_PIXELS, preprocess, preprocess_stages
+from tests.helpers import drawn_digit
+
+
+def float_tiff(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a.astype(np.float32), mode="F").save(buf, "TIFF")
+    return buf.getvalue()
+
+
+def test_float_tiff_in_unit_range_is_read(mnist_cnn):
+    seven = np.asarray(drawn_digit(7), np.float32) / 255  # values in [0, 1]
+    x = preprocess(float_tiff(seven))
+    assert x.max() == pytest.approx(1.0)
+    assert mnist_cnn.predict(float_tiff(seven)).label == 7
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_float_tiff_with_nan_or_inf_says_so(bad):
+    a = np.asarray(drawn_digit(7), np.float32) / 255
+    a[5, 5] = bad
+    with pytest.raises(ImageError, match="NaN or infinite"):
+        preprocess(float_tiff(a))
+
+
+def test_pillows_bomb_cap_is_reported_as_ours(monkeypatch):
+    """Above Pillow's own limit, the message still quotes our cap, not Pillow's number."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses above 2000 pixels
+    data = io.BytesIO()
+    Image.new("L", (100, 100)).save(data, "PNG")
+    with pytest.raises(ImageTooLargeError) as info:
+        preprocess_stages(data.getvalue(), max_pixels=MAX_PIXELS)
+    assert f"{MAX_PIXELS:,}" in str(info.value) and "2,000" not in str(info.value)
+
+
+def test_server_uses_the_library_pixel_cap():
+    from server.config import ServerConfig
+
+    assert ServerConfig().max_pixels == MAX_PIXELS
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (pickle.dumps({"weights": [1, 2, 3]}), "a Python pickle"),
+        (b"\x89HDF\r\n\x1a\n" + bytes(200), "an HDF5 file"),
+        (b"hello, not a model", "not a Keras archive"),
+    ],
+)
+def test_a_non_zip_keras_file_says_what_it_is(tmp_path, content, what):
+    from model import load_classifier
+
+    path = tmp_path / "mine.keras"
+    path.write_bytes(content)
+    with pytest.raises(ModelLoadError) as info:
+        load_classifier(path)
+    message = str(info.value)
+    assert what in message and "mine.keras" in message
+    assert str(tmp_path) not in message and "File not found" not in message
+
+
+def cli(capsys, *args) -> tuple[int, list[str], str]:
+    from model.predict import main
+
+    code = main([*map(str, args), "--quiet"])
+    out, err = capsys.readouterr()
+    return code, [line for line in out.splitlines() if line.strip()], err
+
+
+def test_cli_json_puts_failed_files_on_stdout(tmp_path, capsys, mnist_cnn):
+    drawn_digit(7).save(tmp_path / "seven.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
+    Image.new("L", (100, 100)).save(tmp_path / "blank.png")
+    code, lines, _ = cli(capsys, tmp_path, tmp_path / "missing.png", "--json")
+    records = {json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line) for line in lines}
+    assert code == 1
+    assert set(records) == {"seven.png", "broken.png", "blank.png", "missing.png"}
+    assert records["seven.png"]["label"] == 7 and records["seven.png"]["verdict"] == "digit"
+    assert "error" not in records["seven.png"]
+    for name in ("broken.png", "blank.png", "missing.png"):
+        assert records[name]["error"], name
+
+
+def test_cli_text_reports_errors_on_stderr_only(tmp_path, capsys, mnist_cnn):
+    drawn_digit(7).save(tmp_path / "seven.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
+    code, lines, err = cli(capsys, tmp_path)
+    assert code == 1
+    assert lines == [f"{tmp_path / 'seven.png'}: 7 (> 99.9 %)"] or (
+        len(lines) == 1 and lines[0].startswith(f"{tmp_path / 'seven.png'}: 7 (")
+    )
+    assert "broken.png" in err and "broken.png" not in "".join(lines)
+
+
+def test_cli_says_a_truncated_video_was_cut_short(tmp_path, capsys, mnist_cnn):
+    import av
+
+    path = tmp_path / "clip.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 280, 280, "yuv420p"
+        for d in (7, 1, 4, 0):
+            rgb = np.asarray(drawn_digit(d).convert("RGB"))
+            for _ in range(10):
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    code, lines, _ = cli(capsys, cut, "--json")
+    records = [json.loads(line) for line in lines]
+    frames = [r for r in records if "frame" in r]
+    assert code == 1 and frames and frames[0]["label"] == 7
+    assert "cut short" in records[-1]["error"]
+    code, lines, _ = cli(capsys, path, "--json")  # the whole clip: no complaint
+    assert code == 0 and all("error" not in json.loads(line) for line in lines)

@@ -1,0 +1,160 @@
+"""The verdict on the bundled models: digits answered, everything else not, in words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from model.errors import TooSmallError
+from model.inference import format_probability
+from model.ood import VERDICTS, posthoc_scores, read_ood_card
+from tests.helpers import drawn_digit
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def letter_on_canvas(ch: str) -> Image.Image:
+    """A letter written large on the 280x280 canvas, white on black."""
+    img = Image.new("L", (280, 280), 0)
+    try:
+        font = ImageFont.truetype(FONT, 200)
+    except OSError:
+        pytest.skip("DejaVu Sans is not installed")
+    ImageDraw.Draw(img).text((140, 140), ch, fill=255, font=font, anchor="mm")
+    return img
+
+
+def dot_on_canvas(radius: int = 9) -> Image.Image:
+    img = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(img).ellipse((130 - radius, 120 - radius, 130 + radius, 120 + radius), 255)
+    return img
+
+
+def uniform_noise(seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random((200, 200)) * 255).astype(np.uint8)
+
+
+def test_bundled_digit_models_have_a_detector(mnist_cnn):
+    card = read_ood_card(mnist_cnn.artifact.keras_path)
+    assert card is not None and card.reject >= card.unsure
+    assert mnist_cnn.judge.method == "detector"
+
+
+def test_a_clear_seven_is_a_digit(mnist_cnn):
+    p = mnist_cnn.predict(drawn_digit(7))
+    assert (p.label, p.verdict, p.reason) == (7, "digit", None)
+
+
+@pytest.mark.parametrize("digit", [0, 1, 4])
+def test_other_drawn_digits_are_answered(mnist_cnn, digit):
+    assert mnist_cnn.predict(drawn_digit(digit)).verdict == "digit"
+
+
+def pen_x(width: int = 18) -> Image.Image:
+    """The letter X drawn on the canvas with two pen strokes, as a user draws it."""
+    img = Image.new("L", (280, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(80, 60), (200, 220)], fill=255, width=width)
+    d.line([(200, 60), (80, 220)], fill=255, width=width)
+    return img
+
+
+@pytest.mark.parametrize("width", [8, 18])
+def test_letter_x_is_not_a_digit(mnist_cnn, width):
+    p = mnist_cnn.predict(pen_x(width))
+    assert p.verdict == "not_a_digit", (p.verdict, p.ood_score)
+    assert "not look like a digit" in p.reason
+
+
+def test_typed_x_is_not_answered_as_a_digit(mnist_cnn):
+    assert mnist_cnn.predict(letter_on_canvas("X")).verdict != "digit"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_uniform_noise_is_never_a_digit(mnist_cnn, seed):
+    p = mnist_cnn.predict(uniform_noise(seed))
+    assert p.verdict == "not_a_digit", (p.verdict, p.ood_score)
+
+
+def test_a_dot_is_too_small_to_read(mnist_cnn):
+    with pytest.raises(TooSmallError, match="too small to read"):
+        mnist_cnn.predict(dot_on_canvas())
+
+
+def test_score_rises_as_a_digit_fades_into_noise(mnist_cnn):
+    """Monotone: blending the model input of a 7 toward noise never lowers the score
+    before it is rejected, and the verdict never goes back toward `digit`."""
+    x = mnist_cnn.preprocess(drawn_digit(7))
+    noise = np.random.default_rng(0).random((28, 28)).astype(np.float32)
+    preds = [mnist_cnn.predict_input((1 - a) * x + a * noise) for a in np.linspace(0, 1, 6)]
+    scores = [p.ood_score for p in preds]
+    reject = read_ood_card(mnist_cnn.artifact.keras_path).reject
+    for a, b in zip(scores, scores[1:], strict=False):
+        assert b >= a - 0.05 or a >= reject, scores
+    ranks = [VERDICTS.index(p.verdict) for p in preds]
+    assert ranks == sorted(ranks) and ranks[0] == 0 and ranks[-1] == 2, ranks
+
+
+def test_batch_and_single_verdicts_agree(mnist_cnn):
+    images = [drawn_digit(7), pen_x(), uniform_noise()]
+    batch = mnist_cnn.predict_batch(images)
+    single = [mnist_cnn.predict(img) for img in images]
+    assert [p.verdict for p in batch] == [p.verdict for p in single]
+    np.testing.assert_allclose(
+        [p.ood_score for p in batch], [p.ood_score for p in single], atol=1e-4
+    )
+    d = batch[1].to_dict()
+    assert d["verdict"] in VERDICTS and isinstance(d["ood_score"], float) and d["reason"]
+
+
+def test_a_model_without_detector_falls_back_to_max_softmax():
+    from model import load_classifier
+
+    clf = load_classifier("fashion-cnn")
+    assert clf.judge.method == "max-softmax"
+    flat = np.full(10, 0.1, np.float32)
+    p = clf.to_prediction(flat)
+    assert p.verdict == "not_a_digit" and p.ood_score == pytest.approx(np.log(10), rel=1e-4)
+    assert "Fashion-MNIST item" in p.reason  # worded for what the model reads
+    sure = np.array([0.995] + [0.005 / 9] * 9, np.float32)
+    assert clf.to_prediction(sure).verdict == "digit"
+    torn = np.array([0.5, 0.45] + [0.05 / 8] * 8, np.float32)
+    t = clf.to_prediction(torn)
+    assert t.verdict == "unsure" and "T-shirt/top or Trouser" in t.reason
+
+
+def test_posthoc_score_is_minus_log_max_probability():
+    probs = np.array([[1.0] + [0.0] * 9, [0.1] * 10], np.float32)
+    np.testing.assert_allclose(posthoc_scores(probs), [0.0, np.log(10)], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [
+        (1.0, "> 99.9 %"),
+        (0.99996, "> 99.9 %"),
+        (0.9994, "99.9 %"),
+        (0.5, "50.0 %"),
+        (0.00004, "< 0.1 %"),
+        (0.0, "< 0.1 %"),
+    ],
+)
+def test_probabilities_are_never_shown_as_certain(p, text):
+    assert format_probability(p) == text
+
+
+def test_benchmark_sets_are_disjoint_from_training_sets():
+    """What the detector trains on is never what benchmarks/ood.py reports on."""
+    from training import ood
+
+    assert not set(ood.fonts_for("train")) & set(ood.fonts_for("report"))
+    assert not set(ood.SHAPES["train"]) & set(ood.SHAPES["report"])
+    assert not set(ood.SCRIBBLES["train"]) & set(ood.SCRIBBLES["report"])
+    assert not set(ood.LETTERS) & set(ood.AMBIGUOUS)  # digit-like letters never negatives
+    from benchmarks.ood import SEED
+
+    used = set(ood.SEED.values()) | {ood.SEED["train"] + 100 + k for k in range(10)}
+    assert not used & {SEED + 1000 + k for k in range(10)}
+    items = ood.negatives("shapes", 4, "report", 0)
+    assert len(items) == 4

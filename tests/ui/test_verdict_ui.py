@@ -1,0 +1,50 @@
+"""The Upload page shows each file's verdict: a large digit only when it is one."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import ROOT, drawn_digit
+
+
+def png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def pen_x() -> Image.Image:
+    img = Image.new("L", (280, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(80, 60), (200, 220)], fill=255, width=18)
+    d.line([(200, 60), (80, 220)], fill=255, width=18)
+    return img
+
+
+def test_upload_shows_verdicts_in_words_and_no_certain_percentages():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/upload.py").run()
+    dot = Image.new("L", (280, 280))
+    ImageDraw.Draw(dot).ellipse((130, 130, 148, 148), fill=255)
+    at.file_uploader(key="uploads").set_value(
+        [
+            ("seven.png", png(drawn_digit(7)), "image/png"),
+            ("x.png", png(pen_x()), "image/png"),
+            ("dot.png", png(dot), "image/png"),
+        ]
+    ).run()
+    assert not at.exception, at.exception
+    page = "\n".join(str(m.value) for m in at.markdown)
+    assert page.count("class='dl-label'") == 1  # the large digit: only the 7
+    assert "dl-label'>7<" in page and "Not a digit" in page and "runner-up" in page
+    assert "100.0 %" not in page and "100%" not in page.replace("width:100%", "")
+    errors = "\n".join(e.value for e in at.error)
+    assert "dot.png" in errors and "too small to read" in errors
+    table = at.dataframe[0].value
+    assert list(table["verdict"][:2]) == ["digit", "not_a_digit"]
+    at.toggle(key="upload_log_scale").set_value(True).run()
+    assert "log scale" in "\n".join(str(m.value) for m in at.markdown)
