@@ -55,22 +55,41 @@ class Item:
     time_s: float | None = None
 
 
-def collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Expand folders recursively into supported files; return (files, errors)."""
-    files, errors = [], []
+def collect(inputs: list[str]) -> tuple[list[Path], list[str], dict[Path, str]]:
+    """Expand folders recursively into supported files.
+
+    Returns (files, errors, output names). A file's output name is its path relative to
+    the folder it was found in (or its own name when given directly), folders joined by
+    `__`, suffix kept: `scans/` holding `a/seven.png` gives `a__seven.png`, however the
+    folder was spelled (relative, absolute, with `..`). Names that would collide get
+    `-2`, `-3`, ... so no output overwrites another.
+    """
+    files: list[Path] = []
+    errors: list[str] = []
+    names: dict[Path, str] = {}
+    taken: set[str] = set()
+
+    def add(path: Path, relative: Path) -> None:
+        name = "__".join(relative.parts) or "input"
+        unique, n = name, 1
+        while unique in taken:
+            n += 1
+            unique = f"{name}-{n}"
+        taken.add(unique)
+        files.append(path)
+        names[path] = unique
+
     for text in inputs:
         path = Path(text)
         if path.is_dir():
-            files += sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
-            )
+            for p in sorted(path.rglob("*")):
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+                    add(p, p.relative_to(path))
         elif path.is_file():
-            files.append(path)
+            add(path, Path(path.name))
         else:
             errors.append(f"{path}: no such file or folder")
-    return files, errors
+    return files, errors, names
 
 
 def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarray]]:
@@ -109,16 +128,16 @@ def count_samples(path: Path, fps: float) -> int | None:
     return None
 
 
-def _stem(item: Item) -> str:
-    """A flat, unique-enough output name: the last folders and the file name, suffix kept."""
-    parts = [p for p in item.path.parts[-3:] if p not in (item.path.anchor, "..", ".")]
-    name = "__".join(parts).lstrip("._") or "input"
+def _stem(item: Item, names: dict[Path, str]) -> str:
+    """The output name of an input (see `collect`), with `.f<frame>` for a video frame."""
+    name = names.get(item.path, item.path.name)
     return name if item.frame is None else f"{name}.f{item.frame:06d}"
 
 
 def _write_explanation(
     clf,
     item: Item,
+    name: str,
     stages,
     method: str | None,
     layer: str | None,
@@ -126,7 +145,8 @@ def _write_explanation(
     target: int | None = None,
     contrast: int | None = None,
 ) -> dict:
-    """Write the overlay (.png) and the map (.npy); describe them, with trust and sanity."""
+    """Write the overlay (`<name>.<method>.png`) and the map (`.npy`); describe them, with
+    trust and sanity."""
     from PIL import Image
 
     from model.report import report
@@ -135,7 +155,7 @@ def _write_explanation(
     e = r.explanation
     out.mkdir(parents=True, exist_ok=True)
     tag = e.method + (f".vs{e.contrast}" if e.contrast is not None else "")
-    npy, png = out / f"{_stem(item)}.{tag}.npy", out / f"{_stem(item)}.{tag}.png"
+    npy, png = out / f"{name}.{tag}.npy", out / f"{name}.{tag}.png"
     np.save(npy, e.heatmap)
     Image.fromarray(r.overlay).save(png)
     return {**r.to_dict(), "map": str(npy), "overlay": str(png)}
@@ -153,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     method = None if args.explain == DEFAULT_EXPLAIN else args.explain
     if args.explain:
         check(clf, method, args.layer)
-    files, errors = collect(args.inputs)
+    files, errors, names = collect(args.inputs)
     failed = 0
 
     def fail(path: Path | str, message: str, frame: int | None = None) -> None:
@@ -228,7 +248,15 @@ def run(args: argparse.Namespace) -> int:
             record.update(pred.to_dict())
             if args.explain:
                 record["explanation"] = _write_explanation(
-                    clf, item, stages, method, args.layer, args.out, args.target, args.contrast
+                    clf,
+                    item,
+                    _stem(item, names),
+                    stages,
+                    method,
+                    args.layer,
+                    args.out,
+                    args.target,
+                    args.contrast,
                 )
             if args.json:
                 tqdm.write(json.dumps(record), file=sys.stdout)

@@ -106,3 +106,21 @@ def test_usage_errors(inputs, tmp_path):
     assert bad.returncode == 2 and "has none" in bad.stderr
     missing = cli(inputs / "nope.png")
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+def test_output_names_follow_the_input_not_how_it_was_spelled(tmp_path):
+    """A folder's files are named by their path inside it; equal names never overwrite."""
+    from model.predict import collect
+
+    scans = tmp_path / "scans"
+    (scans / "a").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    for path in (scans / "a" / "seven.png", scans / "seven.png", tmp_path / "other" / "seven.png"):
+        drawn_digit(7).save(path)
+    spellings = (str(scans), str(scans.resolve()), str(tmp_path / "other" / ".." / "scans"))
+    for spelling in spellings:
+        files, errors, names = collect([spelling])
+        assert not errors
+        assert sorted(names.values()) == ["a__seven.png", "seven.png"]
+    files, _, names = collect([str(scans), str(tmp_path / "other" / "seven.png")])
+    assert [names[f] for f in files] == ["a__seven.png", "seven.png", "seven.png-2"]
