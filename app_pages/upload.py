@@ -11,6 +11,7 @@ from PIL import Image
 from model import BlankImageError, ImageError
 from model.errors import TooSmallError
 from model.explain import explain
+from model.inference import format_probability
 from ui.sidebar import current
 from ui.widgets import heatmap_views, inline_image, prediction_header, probability_chart
 
@@ -85,6 +86,7 @@ for (name, _), s in zip(inputs, stages, strict=True):
                 "label": None,
                 "class": None,
                 "probability": None,
+                "sure": None,
                 "verdict": None,
                 "reason": None,
                 "error": str(s),
@@ -99,7 +101,8 @@ for (name, _), s in zip(inputs, stages, strict=True):
             "thumbnail": thumbnail(e),
             "label": pred.label,
             "class": pred.class_name,
-            "probability": round(pred.probability, 4),
+            "probability": round(pred.probability, 6),
+            "sure": format_probability(pred.probability),
             "verdict": pred.verdict,
             "reason": pred.reason,
             "error": None,
@@ -124,12 +127,12 @@ st.dataframe(
     width="stretch",
     column_config={
         "thumbnail": st.column_config.ImageColumn("heatmap", width="small"),
-        "probability": st.column_config.ProgressColumn(
-            "probability", min_value=0.0, max_value=1.0, format="percent"
-        ),
     },
+    # The exact probability goes into the downloads; on screen, "> 99.9 %" and never a
+    # rounded "100%".
+    column_order=[c for c in table.columns if c != "probability"],
 )
-plain = table.drop(columns=["thumbnail"])
+plain = table.drop(columns=["thumbnail", "sure"])
 d1, d2, _ = st.columns([1, 1, 4])
 d1.download_button("Download CSV", plain.to_csv(index=False), "digitlens.csv", "text/csv")
 d2.download_button(
