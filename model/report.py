@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model.explain import OVERLAY_OPACITY, Explanation, explain, overlay
+from model.explain import OVERLAY_OPACITY, Explanation, explain, is_stages, overlay
 from model.faithfulness import Trust, trust
 from model.preprocessing import ImageInput, Preprocessed
 
@@ -70,7 +70,7 @@ def sanity_for(clf: Classifier, method: str, layer: str | None) -> dict[str, Any
 
 def _as_source(clf: Classifier, source: ImageInput | Preprocessed) -> Preprocessed | np.ndarray:
     """Stages as they are; a model-format array (the input's shape) as it is; else preprocess."""
-    if isinstance(source, Preprocessed):
+    if is_stages(source):
         return source
     if isinstance(source, np.ndarray) and source.dtype != np.uint8:
         shape = tuple(int(d) for d in clf.net.inputs[0].shape[1:])
@@ -105,5 +105,5 @@ def report(
             (INPUT_OVERLAY_SIDE, INPUT_OVERLAY_SIDE), Image.Resampling.NEAREST
         )
         shown = overlay(np.asarray(big), e.heatmap, alpha=opacity)
-    t = trust(clf.probabilities, e.x, e.heatmap, e.label)
+    t = trust(clf.probabilities, e.x, e.heatmap, e.label, perturbation=clf.perturbation)
     return Report(e, shown, t, sanity_for(clf, e.method, e.layer))
