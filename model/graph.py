@@ -112,9 +112,11 @@ def spatial_layers(net: Any) -> tuple[str, ...]:
 
 def last_spatial_layer(net: Any, names: tuple[str, ...]) -> str:
     """The last of `names` whose map is bigger than 1x1 (a 1x1 map cannot point anywhere),
-    else the last one."""
-    for name in reversed(names):
-        shape = output_shape(find_layer(net, name)) or (1, 1)
+    else the last one. A nested model is passed over for its own last layer (same map)."""
+    layers = [(name, find_layer(net, name)) for name in names]
+    plain = [(n, la) for n, la in layers if not getattr(la, "layers", None)] or layers
+    for name, layer in reversed(plain):
+        shape = output_shape(layer) or (1, 1)
         if (shape[0] or 1) * (shape[1] or 1) > 1:
             return name
-    return names[-1]
+    return plain[-1][0]
