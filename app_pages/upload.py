@@ -11,7 +11,7 @@ from PIL import Image
 from model import BlankImageError, ImageError
 from model.explain import explain
 from ui.sidebar import current
-from ui.widgets import heatmap_views, inline_image, prediction_header, probability_chart
+from ui.widgets import class_chart, heatmap_views, inline_image, prediction_header
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
@@ -98,7 +98,7 @@ for (name, _), s in zip(inputs, stages, strict=True):
             prediction_header(pred)
             inline_image(heatmap_views(e, 140)[1], "model input + heatmap", 140)
         with c:
-            probability_chart(pred, clf.class_names, height=180)
+            class_chart(pred, clf.class_names, height=180)
 
 st.subheader("Results")
 table = pd.DataFrame(rows)
