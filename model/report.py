@@ -79,6 +79,12 @@ def _as_source(clf: Classifier, source: ImageInput | Preprocessed) -> Preprocess
     return clf.preprocess_stages(source)
 
 
+def _to_unit(x: np.ndarray) -> np.ndarray:
+    """Any scaled input -> [0, 1] for display (min to max; channel order kept)."""
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+
+
 def report(
     clf: Classifier,
     source: ImageInput | Preprocessed,
@@ -101,7 +107,8 @@ def report(
     if e.stages is not None:
         shown = overlay(e.stages.original, e.heatmap_original, alpha=opacity)
     else:
-        big = Image.fromarray((np.clip(e.x, 0, 1) * 255).astype(np.uint8)).resize(
+        x = e.x if clf.is_digit else _to_unit(e.x)  # a photo's input may be -1..1, caffe, ...
+        big = Image.fromarray((np.clip(x, 0, 1) * 255).astype(np.uint8)).resize(
             (INPUT_OVERLAY_SIDE, INPUT_OVERLAY_SIDE), Image.Resampling.NEAREST
         )
         shown = overlay(np.asarray(big), e.heatmap, alpha=opacity)

@@ -226,3 +226,36 @@ def test_offline_without_weights_is_a_clear_error_without_touching_the_network(
     assert calls == [] and "download failed" not in str(err.value)
     with pytest.raises(ModelLoadError, match="Keras only"):
         load_classifier("resnet50", runtime="onnx")
+
+
+def test_cli_reads_any_model_with_its_scaling_and_top_k(tmp_path, capsys):
+    import keras
+
+    from model.predict import main
+
+    net = keras.Sequential(
+        [keras.Input((12, 12, 3)), keras.layers.Flatten(), keras.layers.Dense(12, "softmax")]
+    )
+    net.save(tmp_path / "rgb12.keras")
+    (tmp_path / "photo.png").write_bytes(_photo())
+    args = [str(tmp_path / "photo.png"), "--model", str(tmp_path / "rgb12.keras"), "--quiet"]
+    assert main([*args, "--json", "--top-k", "3", "--preprocessing", "caffe"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert len(record["probabilities"]) == 12 and len(record["top_k"]) == 3
+    assert record["top_k"][0]["label"] == record["label"]
+    assert main(args) == 0  # plain text: 12 classes, so a top-5 line too
+    assert "top-5:" in capsys.readouterr().out
+    assert main([*args[:1], "--model", "resnet50", "--weights", str(tmp_path / "no.h5")]) == 2
+    assert "no weights file" in capsys.readouterr().err
+
+
+def test_sanity_check_on_photos_reads_where_the_photo_has_detail(shapes_clf):
+    from model.sanity import detail_mask, sanity_check
+
+    images, labels, _ = shapes_on_noise(4, 32, seed=11)
+    x = images.astype(np.float32) / 255.0
+    mask = detail_mask(x)
+    assert mask.shape == (4, 32, 32) and 0.3 < mask.mean() < 0.7
+    (r,) = sanity_check(shapes_clf.net, x, labels, [("gradcam", "c3")], photo=True)
+    # Randomising every layer must change a faithful map: low rank correlation.
+    assert r.passed and [step[0] for step in r.cascade] == ["out", "c3", "c2", "c1"]
