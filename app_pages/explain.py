@@ -88,6 +88,9 @@ source = stages if stages is not None else x
 probs = clf.probabilities(x_in[None])[0]
 pred = clf.to_prediction(probs)
 ranked = [int(c) for c in np.argsort(-probs) if int(c) != pred.label]
+#: Contrast classes offered: every class of a digit model, the likeliest of ImageNet's 1,000.
+MAX_CONTRASTS = 20
+ranked = ranked[:MAX_CONTRASTS]
 
 #: Reports kept per session (each input x method x layer x contrast is computed once).
 MAX_CACHED_REPORTS = 256

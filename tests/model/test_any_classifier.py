@@ -259,3 +259,16 @@ def test_sanity_check_on_photos_reads_where_the_photo_has_detail(shapes_clf):
     (r,) = sanity_check(shapes_clf.net, x, labels, [("gradcam", "c3")], photo=True)
     # Randomising every layer must change a faithful map: low rank correlation.
     assert r.passed and [step[0] for step in r.cascade] == ["out", "c3", "c2", "c1"]
+
+
+def test_a_whole_model_nested_in_another_is_explained_on_its_logits(shapes_clf):
+    import keras
+
+    from model.explain import compute_maps
+
+    outer = keras.Sequential([keras.Input((32, 32, 3)), shapes_clf.net])
+    x = shapes_on_noise(3, 32, seed=5)[0].astype(np.float32) / 255.0
+    target = np.array([0, 1, 2])
+    for method, layer in (("gradcam", "c3"), ("saliency", None)):
+        inner = compute_maps(shapes_clf.net, x, method, layer, target)
+        np.testing.assert_allclose(compute_maps(outer, x, method, layer, target), inner, atol=1e-5)

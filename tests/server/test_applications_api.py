@@ -104,3 +104,12 @@ def test_offline_without_weights_is_a_503_with_the_message(monkeypatch, tmp_path
         assert "not on this machine" in error["message"] and str(tmp_path) in error["message"]
         r = client.post("/v1/predict", content=_png(), params={"model": "resnet-51"})
         assert r.status_code == 404
+
+
+def test_open_inference_protocol_refuses_photo_models_with_a_404(monkeypatch, tmp_path):
+    calls = _offline(monkeypatch, tmp_path)
+    with TestClient(create_app(ServerConfig(models=("mnist-cnn",)))) as client:
+        r = client.get("/v2/models/mobilenet_v2")
+        assert r.status_code == 404 and "/v1" in r.json()["error"]
+        assert client.get("/v2/models/mnist-cnn").status_code == 200
+    assert calls == []  # refused before loading anything
