@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from model.graph import find_layer
+
 #: Inputs per compiled call: big batches (Integrated Gradients' N x steps) are chunked.
 CHUNK = 1024
 #: `contrast` value meaning "no contrast class" inside the compiled pass.
@@ -55,8 +57,6 @@ class Passes:
         if layer in self._fns:
             return self._fns[layer]
         import tensorflow as tf
-
-        from model.graph import find_layer
 
         net, head, kind = self.net, self._head, self._head_kind
         target_layer = None if layer is None else find_layer(net, layer)

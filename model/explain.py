@@ -24,6 +24,7 @@ import numpy as np
 
 from model import attribution as attr
 from model.errors import ExplanationError
+from model.graph import find_layer, output_shape
 from model.preprocessing import Preprocessed
 
 if TYPE_CHECKING:
@@ -329,8 +330,6 @@ def compute_maps(
 
 def native_hw(net: Any, layer: str | None) -> tuple[int, int]:
     """The resolution a map on `layer` has before upsampling (the input's for None)."""
-    from model.graph import find_layer, output_shape
-
     shape = (
         tuple(net.inputs[0].shape[1:]) if layer is None else output_shape(find_layer(net, layer))
     )

@@ -130,8 +130,9 @@ class Trust:
     random_pixels_to_flip: int | None
     max_pixels: int  # pixels the curve removes at most
     empty: bool = False
-    #: `zero` (pixels set to black; references: ink and its edges) for digits, `blur`
-    #: (pixels replaced by a blurred copy; references: local contrast and edges) for photos.
+    #: `zero` (pixels set to black; references: ink and its edges) for digits, `mean`
+    #: (pixels set to the image's mean colour; references: local contrast and edges) for
+    #: photos, where black is not "nothing".
     perturbation: str = "zero"
 
     @property
@@ -205,9 +206,10 @@ class Trust:
 #: What each perturbation does, in words.
 PERTURBATIONS = {
     "zero": "zero deletion (pixels set to black)",
-    "blur": "blur deletion (pixels replaced by a blurred copy of the image)",
+    "mean": "mean deletion (pixels set to the image's mean colour)",
 }
-#: Gaussian sigma of the blurred copy that `blur` deletion puts in, as a share of the side.
+#: Gaussian sigma of the blurred copy behind the photos' contrast reference, as a share of
+#: the side.
 BLUR_SIGMA_FRACTION = 0.05
 
 
@@ -221,6 +223,12 @@ def blurred(x: np.ndarray) -> np.ndarray:
     return ndimage.gaussian_filter(x, sigma=sigmas).astype(np.float32)
 
 
+def mean_colour(x: np.ndarray) -> np.ndarray:
+    """x (N, H, W[, C]) -> the same shape, each image filled with its own mean colour."""
+    x = np.asarray(x, np.float32)
+    return np.broadcast_to(x.mean(axis=(1, 2), keepdims=True), x.shape).astype(np.float32)
+
+
 def trust_counts(hw: tuple[int, int]) -> np.ndarray:
     """Pixels removed at each point of the curve, 0 first."""
     top = int(round(hw[0] * hw[1] * TRUST_FRACTION))
@@ -231,14 +239,14 @@ def reference_maps(x: np.ndarray, seed: int = 0, perturbation: str = "zero") -> 
     """x (N, H, W[, C]) -> (N, 2 + TRUST_RANDOM_ORDERS, H, W): the input-only references
     and random maps.
 
-    zero (digits): the ink itself, its Sobel edges. blur (photos, which have no ink): the
-    local contrast |x - blurred x| (what blur deletion changes most), and the Sobel edges
-    of its brightness.
+    zero (digits): the ink itself, its Sobel edges. mean (photos, which have no ink): the
+    local contrast |x - blurred x| (detail, wherever it is), and the Sobel edges of the
+    brightness.
     """
     from scipy import ndimage
 
     x = np.asarray(x, np.float32)
-    if perturbation == "blur":
+    if perturbation == "mean":
         ink = np.abs(x - blurred(x))
         ink = ink.sum(-1) if x.ndim == 4 else ink  # (N, H, W)
         grey = x.mean(-1) if x.ndim == 4 else x
@@ -262,7 +270,7 @@ def deletion_probabilities(
 ) -> np.ndarray:
     """Zero-deletion curves: x (N, H, W[, C]), maps (N, M, H, W) -> (N, M, S, K) probabilities.
 
-    fill (N, H, W[, C]): removed pixels take fill's values instead of zero (blur deletion).
+    fill (N, H, W[, C]): removed pixels take fill's values instead of zero (mean deletion).
 
     Pixels are removed in the order each map ranks them (ties broken randomly, not
     by position); one input's curves run in one batched `probabilities` call, many
@@ -299,7 +307,7 @@ def trust_batch(
 ) -> list[Trust]:
     """Trust of one map per input, in one batched call: x (N, H, W[, C]), maps (N, H, W).
 
-    perturbation: `zero` (digits) or `blur` (photos), see `Trust.perturbation`.
+    perturbation: `zero` (digits) or `mean` (photos), see `Trust.perturbation`.
     """
     if perturbation not in PERTURBATIONS:
         raise ValueError(
@@ -308,7 +316,7 @@ def trust_batch(
     maps = np.asarray(maps, np.float32)
     x = np.asarray(x, np.float32)
     stacked = np.concatenate([maps[:, None], reference_maps(x, seed, perturbation)], axis=1)
-    fill = blurred(x) if perturbation == "blur" else None
+    fill = mean_colour(x) if perturbation == "mean" else None
     probs = deletion_probabilities(probabilities, x, stacked, seed, fill)
     empty = maps.reshape(len(maps), -1).max(axis=1) <= 0
     found = trust_from_curves(probs, np.asarray(labels), trust_counts(maps.shape[1:]), empty)

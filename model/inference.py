@@ -29,6 +29,7 @@ from model.architecture import CONV_LAYERS, conv_layer_names, public_conv_layers
 from model.artifacts import Artifact, keras_layer_names, load_keras_model, resolve
 from model.backend import import_keras
 from model.errors import ModelLoadError
+from model.graph import last_spatial_layer, spatial_layers
 from model.photo import KERAS_MODES, SCALINGS, PhotoInput, canonical_scaling, prepare_photo
 from model.preprocessing import (
     MAX_PIXELS,
@@ -321,8 +322,9 @@ class Classifier:
     @property
     def perturbation(self) -> str:
         """How the trust score removes pixels: `zero` (black: the digit's background) for
-        digits, `blur` (a blurred copy: no ink on a photo) for photos."""
-        return "zero" if self.is_digit else "blur"
+        digits, `mean` (the image's mean colour: black is not "nothing" on a photo) for
+        photos (model.faithfulness)."""
+        return "zero" if self.is_digit else "mean"
 
     @property
     def is_digitlens(self) -> bool:
@@ -344,8 +346,6 @@ class Classifier:
             if self._net is not None:
                 return conv_layer_names(self._net)
             return public_conv_layers(self._layer_names())
-        from model.graph import spatial_layers
-
         return spatial_layers(self.net)
 
     @cached_property
@@ -356,8 +356,6 @@ class Classifier:
             raise ModelLoadError(f"{self.name} has no layer with a spatial (h, w, c) output")
         if CONV_LAYERS[-1] in self.conv_layers:
             return CONV_LAYERS[-1]
-        from model.graph import last_spatial_layer
-
         return last_spatial_layer(self.net, self.conv_layers)
 
     def top(self, prediction: Prediction | np.ndarray, k: int = TOP_K) -> list[Ranked]:

@@ -171,7 +171,7 @@ def detail_mask(x: np.ndarray) -> np.ndarray:
     above its median, the photo's counterpart of a digit's ink."""
     from model.faithfulness import reference_maps
 
-    contrast = reference_maps(x, perturbation="blur")[:, 0]  # (N, H, W)
+    contrast = reference_maps(x, perturbation="mean")[:, 0]  # (N, H, W)
     return contrast > np.median(contrast.reshape(len(x), -1), axis=1)[:, None, None]
 
 

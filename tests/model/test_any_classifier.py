@@ -44,7 +44,7 @@ def _photo(h: int = 45, w: int = 60) -> bytes:
 def test_each_family_goes_through_the_whole_pipeline(name):
     clf = load_classifier(name, weights=None, input_shape=TINY)
     assert (clf.input_shape, clf.num_classes) == (TINY, 1000)
-    assert clf.preprocessing == FAMILY_SCALING[name] and clf.perturbation == "blur"
+    assert clf.preprocessing == FAMILY_SCALING[name] and clf.perturbation == "mean"
     assert clf.class_names[:2] == ("tench", "goldfish")
     assert clf.runtime.name == "tf.function"
 
@@ -68,7 +68,7 @@ def test_each_family_goes_through_the_whole_pipeline(name):
         assert e.heatmap.shape == TINY[:2], method
         assert np.isfinite(e.heatmap).all() and 0.0 <= e.heatmap.min() <= e.heatmap.max() <= 1
         assert r.overlay.shape == (45, 60, 3), method  # the photo at full size
-        assert r.trust.perturbation == "blur"
+        assert r.trust.perturbation == "mean"
 
 
 def test_top_k_orders_classes_and_names_them():
@@ -122,13 +122,19 @@ def test_own_sequential_model_reloaded_from_disk_points_at_the_object(shapes_clf
     assert (method, layer) == ("gradcam", "c3")
     images, labels, boxes = shapes_on_noise(30, 32, seed=7)
     hits = correct = 0
+    scores = []
     for img, label, (y0, y1, x0, x1) in zip(images, labels, boxes, strict=True):
-        e = report(clf, _png(img)).explanation
+        r = report(clf, _png(img))
+        e = r.explanation
+        scores.append(r.trust.score)
         correct += e.label == label
         py, px = np.unravel_index(np.argmax(e.heatmap), e.heatmap.shape)
         hits += (y0 - 1 <= py <= y1) and (x0 - 1 <= px <= x1)
     assert correct >= 24, f"the classifier did not learn the task ({correct}/30)"
     assert hits >= 24, f"the default map's peak is on the object in only {hits}/30 images"
+    # Mean-colour deletion: removing what the map ranks first hurts the answer more than
+    # removing the photo's own detail (its contrast or edges) or random pixels.
+    assert np.mean(scores) > 0.1, f"mean trust {np.mean(scores):+.2f}"
 
 
 def test_every_method_explains_a_reloaded_sequential_model(shapes_clf):

@@ -81,7 +81,7 @@ def test_keras_application_by_name_predicts_top_k_and_explains(
         assert r.status_code == 200, r.text
         e = r.json()
         assert e["layer"] == "out_relu" and np.asarray(e["heatmap"]).shape == (224, 224)
-        assert e["faithfulness"] is None and "blur" in e["trust"]["perturbation"]
+        assert e["faithfulness"] is None and "mean colour" in e["trust"]["perturbation"]
         # The digit models answer as before, now with their top-5.
         seven = client.post("/v1/predict", content=_png(), headers=headers).json()
         assert len(seven["probabilities"]) == 10 and len(seven["top_k"]) == 5
