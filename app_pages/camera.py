@@ -15,6 +15,12 @@ st.caption(
     "that arrive while the model is busy are dropped, not queued. No frame leaves your "
     "device. For a single photo, use the Upload page."
 )
+if not clf.is_digit:
+    st.info(
+        f"The live camera reads 28x28 digit models in the browser; for {clf.name}, take a "
+        "photo with the camera on the Upload page."
+    )
+    st.stop()
 if clf.recipe != "mnist":
     st.warning(f"{clf.name} reads garments; the camera looks for a written digit.")
 if not live_camera("camera", clf):

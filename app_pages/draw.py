@@ -25,6 +25,14 @@ choice = current()
 clf = choice.clf
 
 st.header("Draw a digit")
+if not clf.is_digit:
+    h, w, _ = clf.input_shape
+    st.info(
+        f"Drawing is for the 28x28 digit models; {clf.name} reads {h}x{w} photos. "
+        "Use the Upload page (or its camera) or the Explain page for it.",
+        icon=":material/photo_camera:",
+    )
+    st.stop()
 
 
 def default_map(clf: Classifier, stages: Preprocessed, choice: Choice) -> Report:

@@ -27,6 +27,10 @@ clf = choice.clf
 st.title("Explain")
 
 SOURCES = ["Example drawing", "Draw", "Upload", "Test-set image"]
+if not clf.is_digit:  # a photo model: no canvas and no MNIST test set
+    SOURCES = ["Upload", "Example drawing"]
+if st.session_state.get("explain_source") not in SOURCES:
+    st.session_state.pop("explain_source", None)
 if st.session_state.pop("_from_gallery", False):  # arrived from the Model page's gallery
     st.session_state["explain_source"] = "Test-set image"
 source = st.radio("Input", SOURCES, horizontal=True, key="explain_source")
@@ -84,6 +88,9 @@ source = stages if stages is not None else x
 probs = clf.probabilities(x_in[None])[0]
 pred = clf.to_prediction(probs, x_in)
 ranked = [int(c) for c in np.argsort(-probs) if int(c) != pred.label]
+#: Contrast classes offered: every class of a digit model, the likeliest of ImageNet's 1,000.
+MAX_CONTRASTS = 20
+ranked = ranked[:MAX_CONTRASTS]
 
 #: Reports kept per session (each input x method x layer x contrast is computed once).
 MAX_CACHED_REPORTS = 256
@@ -170,6 +177,8 @@ for start in range(0, len(methods), PER_ROW):
             )
 colour_legend()
 
+if not clf.is_digit:
+    st.stop()  # the comparison feeds one 28x28 input to two digit models
 st.divider()
 st.subheader("Compare two models")
 others = [n for n in BUNDLED if n != clf.name] or list(BUNDLED)

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from model.architecture import CONV_LAYERS
 from model.graph import layer_edges, layer_table
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import card_line, current
@@ -31,14 +30,14 @@ rows = [
         "type": r.kind,
         "output shape": str(r.output_shape),
         "parameters": r.parameters,
-        "explainable": "yes" if r.name in CONV_LAYERS else "",
+        "explainable": "yes" if r.name in clf.conv_layers else "",
     }
     for r in layer_table(clf.net)
 ]
 with st.expander("Layer table", expanded=False):
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 edges = [f'"{src}" -> "{dst}"' for src, dst in layer_edges(clf.net)]
-highlight = " ".join(f'"{n}" [style=filled fillcolor="#fde2d8"]' for n in CONV_LAYERS)
+highlight = " ".join(f'"{n}" [style=filled fillcolor="#fde2d8"]' for n in clf.conv_layers)
 st.graphviz_chart(
     "digraph { rankdir=LR; nodesep=0.15; ranksep=0.25; "
     "node [shape=box fontsize=11 height=0.3 margin=0.05]; "
@@ -49,6 +48,12 @@ st.graphviz_chart(
     width="stretch",
 )
 
+if not clf.is_digit:
+    st.info(
+        f"{clf.name} is not a digit model: there is no MNIST test set to measure it on here, "
+        "so no confusion matrix or gallery (ImageNet accuracy was not measured by DigitLens)."
+    )
+    st.stop()
 if not metrics:
     st.info(
         "This model has no card with metrics: run `python -m training.evaluate --model "

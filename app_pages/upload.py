@@ -13,7 +13,7 @@ from model.errors import TooSmallError
 from model.explain import explain
 from model.inference import format_probability
 from ui.sidebar import current
-from ui.widgets import heatmap_views, inline_image, prediction_header, probability_chart
+from ui.widgets import class_chart, heatmap_views, inline_image, prediction_header
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
@@ -117,7 +117,7 @@ for (name, _), s in zip(inputs, stages, strict=True):
             prediction_header(pred, clf.class_names)
             inline_image(heatmap_views(e, 140)[1], "model input + heatmap", 140)
         with c:
-            probability_chart(pred, clf.class_names, height=180, log=log_scale)
+            class_chart(pred, clf.class_names, height=180, log=log_scale)
 
 st.subheader("Results")
 table = pd.DataFrame(rows)

@@ -17,10 +17,14 @@ input signature, so any batch size runs without retracing.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
+
+from model.graph import find_layer
 
 #: Inputs per compiled call: big batches (Integrated Gradients' N x steps) are chunked.
 CHUNK = 1024
@@ -34,38 +38,28 @@ class Passes:
     `gradients(x, target, contrast, layer)` returns the logits, the layer's
     feature maps and the gradient of the score with respect to them (`layer=None`:
     with respect to the input itself).
+
+    The layer's output and the head's logits are read while the whole network runs
+    (the layer's `call` is wrapped during tracing), not through a sub-model
+    `Model(net.inputs, [layer.output, ...])`: that sub-model fails in Keras 3 for a
+    layer inside a nested model (a backbone inside a classifier), while a recorded
+    tensor works at any depth, in functional and Sequential models alike.
     """
 
     def __init__(self, net: Any):
-        import keras
-
         self.net = net
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in net.inputs[0].shape[1:])
-        out = net.layers[-1]
-        # A softmax Dense head: recompute its logits from its input (ReplaceToLinear).
-        act = getattr(out, "activation", None)
-        self._dense_softmax = (
-            isinstance(out, keras.layers.Dense)
-            and act is not None
-            and (getattr(act, "__name__", "") == "softmax")
-        )
-        self._head_out = out.input if self._dense_softmax else net.outputs[0]
-        self._out = out
+        self._head, self._head_kind = _head_of(net)
         self._fns: dict[str | None, Any] = {}
 
     # ---------------------------------------------------------------- compiled
     def _fn(self, layer: str | None):
         if layer in self._fns:
             return self._fns[layer]
-        import keras
         import tensorflow as tf
 
-        outputs = [self._head_out] if layer is None else [self.net.get_layer(layer).output]
-        if layer is not None:
-            outputs.append(self._head_out)
-        sub = keras.Model(self.net.inputs, outputs)
-        dense = self._dense_softmax
-        out = self._out
+        net, head, kind = self.net, self._head, self._head_kind
+        target_layer = None if layer is None else find_layer(net, layer)
 
         @tf.function(
             input_signature=[
@@ -79,21 +73,23 @@ class Passes:
                 # Watching the input records every op after it, so there are gradients
                 # even where layers are frozen (no trainable variables to watch).
                 tape.watch(x)
-                res = sub(x, training=False)
-                if layer is None:
-                    fmap, head = x, res
+                with _recording(target_layer, head if kind != "probabilities" else None) as seen:
+                    probs = net(x, training=False)
+                fmap = x if layer is None else seen["layer"]  # (N, h, w, C)
+                if kind == "dense":
+                    logits = tf.matmul(seen["head"], head.kernel) + head.bias  # (N, K)
+                elif kind == "activation":
+                    logits = seen["head"]
                 else:
-                    fmap, head = res  # (N, h, w, C), (N, D)
-                if dense:
-                    logits = tf.matmul(head, out.kernel) + out.bias  # (N, K)
-                else:
-                    logits = tf.math.log(tf.maximum(head, 1e-12))
+                    logits = tf.math.log(tf.maximum(probs, 1e-12))
                 score = tf.gather(logits, target, batch_dims=1)  # (N,)
                 other = tf.gather(logits, tf.maximum(contrast, 0), batch_dims=1)
                 score = score - tf.where(contrast >= 0, other, tf.zeros_like(other))
             grads = tape.gradient(score, fmap)
             return logits, fmap, grads
 
+        with _TRACE_LOCK:  # the wrapped `call`s exist only while this traces
+            run.get_concrete_function()
         self._fns[layer] = run
         return run
 
@@ -124,6 +120,59 @@ class Passes:
         x = np.asarray(x, np.float32).reshape(-1, *self.input_shape)
         zeros = np.zeros(len(x), np.int32)
         return self.gradients(x, zeros, None, None)[0]
+
+
+_TRACE_LOCK = threading.Lock()
+
+
+def _head_of(net: Any) -> tuple[Any, str]:
+    """The layer whose input is the logits, and how to read them (ReplaceToLinear):
+    `dense` (a softmax Dense: logits recomputed from its input), `activation` (a softmax
+    Activation: its input is the logits) or `probabilities` (log of the outputs)."""
+    import keras
+
+    out = net.layers[-1]
+    while getattr(out, "layers", None):  # the head of a nested model (Sequential([base]))
+        out = out.layers[-1]
+    act = getattr(out, "activation", None)
+    softmax = act is not None and getattr(act, "__name__", "") == "softmax"
+    if isinstance(out, keras.layers.Dense) and softmax:
+        return out, "dense"
+    if isinstance(out, keras.layers.Activation) and softmax:
+        return out, "activation"
+    if isinstance(out, keras.layers.Softmax):
+        return out, "activation"
+    return out, "probabilities"
+
+
+@contextmanager
+def _recording(layer: Any, head: Any):
+    """While tracing: record `layer`'s output and `head`'s input in the returned dict."""
+    seen: dict[str, Any] = {}
+    wrapped = []
+
+    def wrap(obj: Any, key: str, take_input: bool) -> None:
+        original = obj.call
+
+        def call(*args, **kwargs):
+            out = original(*args, **kwargs)
+            seen[key] = args[0] if take_input else out
+            return out
+
+        object.__setattr__(obj, "call", call)  # bypass Keras' attribute tracking
+        wrapped.append(obj)
+
+    try:
+        if layer is not None:
+            wrap(layer, "layer", False)
+        if head is not None:
+            if head is layer:
+                raise ValueError("the explained layer cannot be the classification head")
+            wrap(head, "head", True)
+        yield seen
+    finally:
+        for obj in wrapped:
+            object.__delattr__(obj, "call")
 
 
 # -------------------------------------------------------------------- helpers

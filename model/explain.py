@@ -24,10 +24,12 @@ import numpy as np
 
 from model import attribution as attr
 from model.errors import ExplanationError
+from model.graph import find_layer, output_shape
 from model.preprocessing import Preprocessed
 
 if TYPE_CHECKING:
     from model.inference import Classifier
+    from model.photo import PhotoInput
 
 #: The layer a class-activation method reads when none is named: the last spatial map
 #: of the reference CNN (the concatenation of both branches).
@@ -159,7 +161,7 @@ class Explanation:
     probabilities: np.ndarray  # (K,)
     heatmap: np.ndarray  # (H, W) float32 in [0, 1] on the model input; all zero when `empty`
     x: np.ndarray  # (H, W) or (H, W, C): the model input that was explained
-    stages: Preprocessed | None = None  # None when explaining a model-format input
+    stages: Preprocessed | PhotoInput | None = None  # None: a model-format input
     contrast: int | None = None  # the class the map argues against ("why 9 and not 4?")
     contrast_name: str | None = None
     empty: bool = False  # no positive evidence anywhere: the map is all zero
@@ -234,8 +236,9 @@ def available_methods(clf: Classifier) -> list[str]:
 
 
 def default_cam_layer(clf: Classifier) -> str:
-    """conv3 where the model has it, else its last public convolutional layer."""
-    return DEFAULT_CAM_LAYER if DEFAULT_CAM_LAYER in clf.conv_layers else clf.conv_layers[-1]
+    """conv3 where the model has it, else the model's own choice (`Classifier.default_layer`:
+    the last spatial map bigger than 1x1)."""
+    return DEFAULT_CAM_LAYER if DEFAULT_CAM_LAYER in clf.conv_layers else clf.default_layer
 
 
 def default_method(clf: Classifier) -> tuple[str, str | None]:
@@ -287,6 +290,15 @@ def _check_class(value: int | None, n: int, what: str) -> int | None:
 # -------------------------------------------------------------------- computing
 
 
+def is_stages(source: Any) -> bool:
+    """A prepared input with a way back to the original image: the digit pipeline's
+    `Preprocessed` or a photo's `model.photo.PhotoInput` (both have .x, .original and
+    .project_back)."""
+    return isinstance(source, Preprocessed) or (
+        hasattr(source, "project_back") and hasattr(source, "original") and hasattr(source, "x")
+    )
+
+
 def normalise(maps: np.ndarray) -> np.ndarray:
     """Scale each map to [0, 1]; an all-zero (or non-finite) map stays all zero."""
     maps = np.nan_to_num(np.asarray(maps, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
@@ -318,13 +330,15 @@ def compute_maps(
 
 def native_hw(net: Any, layer: str | None) -> tuple[int, int]:
     """The resolution a map on `layer` has before upsampling (the input's for None)."""
-    shape = net.inputs[0].shape if layer is None else net.get_layer(layer).output.shape
-    return int(shape[1]), int(shape[2])
+    shape = (
+        tuple(net.inputs[0].shape[1:]) if layer is None else output_shape(find_layer(net, layer))
+    )
+    return int(shape[0]), int(shape[1])
 
 
 def explain(
     clf: Classifier,
-    source: Preprocessed | np.ndarray,
+    source: Preprocessed | PhotoInput | np.ndarray,
     method: str | None = None,
     layer: str | None = None,
     target: int | None = None,
@@ -340,7 +354,7 @@ def explain(
     k = len(clf.class_names)
     target = _check_class(target, k, "target")
     contrast = _check_class(contrast, k, "contrast")
-    stages = source if isinstance(source, Preprocessed) else None
+    stages = source if is_stages(source) else None
     p = passes_for(clf.net)
     shape = p.input_shape
     x = stages.x if stages is not None else np.asarray(source, np.float32)

@@ -11,7 +11,7 @@ batched prediction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -130,6 +130,10 @@ class Trust:
     random_pixels_to_flip: int | None
     max_pixels: int  # pixels the curve removes at most
     empty: bool = False
+    #: `zero` (pixels set to black; references: ink and its edges) for digits, `mean`
+    #: (pixels set to the image's mean colour; references: local contrast and edges) for
+    #: photos, where black is not "nothing".
+    perturbation: str = "zero"
 
     @property
     def reference_auc(self) -> float:
@@ -175,7 +179,8 @@ class Trust:
             return "The map is empty, so there is nothing to check."
         return (
             f"{self.verdict[0].upper()}{self.verdict[1:]}: removing the pixels it ranks highest "
-            f"changes the answer after {n(self.pixels_to_flip)} pixels (the input's own ink: "
+            f"changes the answer after {n(self.pixels_to_flip)} pixels (the input's own "
+            f"{'ink' if self.perturbation == 'zero' else 'contrast'}: "
             f"{n(self.ink_pixels_to_flip)}, random pixels: {n(self.random_pixels_to_flip)})."
         )
 
@@ -194,8 +199,34 @@ class Trust:
             "edges_pixels_to_flip": self.edges_pixels_to_flip,
             "random_pixels_to_flip": self.random_pixels_to_flip,
             "max_pixels": self.max_pixels,
-            "perturbation": "zero deletion (pixels set to black)",
+            "perturbation": PERTURBATIONS[self.perturbation],
         }
+
+
+#: What each perturbation does, in words.
+PERTURBATIONS = {
+    "zero": "zero deletion (pixels set to black)",
+    "mean": "mean deletion (pixels set to the image's mean colour)",
+}
+#: Gaussian sigma of the blurred copy behind the photos' contrast reference, as a share of
+#: the side.
+BLUR_SIGMA_FRACTION = 0.05
+
+
+def blurred(x: np.ndarray) -> np.ndarray:
+    """x (N, H, W[, C]) -> the same, each image blurred (its colours kept, its detail gone)."""
+    from scipy import ndimage
+
+    x = np.asarray(x, np.float32)
+    sigma = BLUR_SIGMA_FRACTION * max(x.shape[1], x.shape[2])
+    sigmas = (0, sigma, sigma, 0) if x.ndim == 4 else (0, sigma, sigma)
+    return ndimage.gaussian_filter(x, sigma=sigmas).astype(np.float32)
+
+
+def mean_colour(x: np.ndarray) -> np.ndarray:
+    """x (N, H, W[, C]) -> the same shape, each image filled with its own mean colour."""
+    x = np.asarray(x, np.float32)
+    return np.broadcast_to(x.mean(axis=(1, 2), keepdims=True), x.shape).astype(np.float32)
 
 
 def trust_counts(hw: tuple[int, int]) -> np.ndarray:
@@ -204,11 +235,25 @@ def trust_counts(hw: tuple[int, int]) -> np.ndarray:
     return np.unique(np.linspace(0, top, TRUST_STEPS + 1).round().astype(int))
 
 
-def reference_maps(x: np.ndarray, seed: int = 0) -> np.ndarray:
-    """x (N, H, W[, C]) -> (N, 2 + TRUST_RANDOM_ORDERS, H, W): ink, Sobel edges, random."""
+def reference_maps(x: np.ndarray, seed: int = 0, perturbation: str = "zero") -> np.ndarray:
+    """x (N, H, W[, C]) -> (N, 2 + TRUST_RANDOM_ORDERS, H, W): the input-only references
+    and random maps.
+
+    zero (digits): the ink itself, its Sobel edges. mean (photos, which have no ink): the
+    local contrast |x - blurred x| (detail, wherever it is), and the Sobel edges of the
+    brightness.
+    """
     from scipy import ndimage
 
     x = np.asarray(x, np.float32)
+    if perturbation == "mean":
+        ink = np.abs(x - blurred(x))
+        ink = ink.sum(-1) if x.ndim == 4 else ink  # (N, H, W)
+        grey = x.mean(-1) if x.ndim == 4 else x
+        edges = np.hypot(ndimage.sobel(grey, axis=1), ndimage.sobel(grey, axis=2))
+        rng = np.random.default_rng(seed)
+        rand = rng.random((len(ink), TRUST_RANDOM_ORDERS, *ink.shape[1:])).astype(np.float32)
+        return np.concatenate([ink[:, None], edges[:, None], rand], axis=1)
     ink = x.sum(-1) if x.ndim == 4 else x  # (N, H, W)
     edges = np.hypot(ndimage.sobel(ink, axis=1), ndimage.sobel(ink, axis=2))
     rng = np.random.default_rng(seed)
@@ -221,8 +266,11 @@ def deletion_probabilities(
     x: np.ndarray,
     maps: np.ndarray,
     seed: int = 0,
+    fill: np.ndarray | None = None,
 ) -> np.ndarray:
     """Zero-deletion curves: x (N, H, W[, C]), maps (N, M, H, W) -> (N, M, S, K) probabilities.
+
+    fill (N, H, W[, C]): removed pixels take fill's values instead of zero (mean deletion).
 
     Pixels are removed in the order each map ranks them (ties broken randomly, not
     by position); one input's curves run in one batched `probabilities` call, many
@@ -242,7 +290,8 @@ def deletion_probabilities(
         rank = np.empty_like(order)
         np.put_along_axis(rank, order, np.arange(h * w)[None, None], axis=-1)  # place in order
         removed = rank[:, :, None, :] < counts[None, None, :, None]  # (n_i, M, S, P)
-        batch = np.where(removed[..., None], 0.0, flat[:, None, None]).astype(np.float32)
+        gone = 0.0 if fill is None else fill[i : i + step].reshape(flat.shape)[:, None, None]
+        batch = np.where(removed[..., None], gone, flat[:, None, None]).astype(np.float32)
         probs = probabilities(batch.reshape(-1, *x.shape[1:]))
         out.append(probs.reshape(len(flat), m, len(counts), -1))
     return np.concatenate(out)
@@ -254,13 +303,24 @@ def trust_batch(
     maps: np.ndarray,
     labels: np.ndarray,
     seed: int = 0,
+    perturbation: str = "zero",
 ) -> list[Trust]:
-    """Trust of one map per input, in one batched call: x (N, H, W[, C]), maps (N, H, W)."""
+    """Trust of one map per input, in one batched call: x (N, H, W[, C]), maps (N, H, W).
+
+    perturbation: `zero` (digits) or `mean` (photos), see `Trust.perturbation`.
+    """
+    if perturbation not in PERTURBATIONS:
+        raise ValueError(
+            f"unknown perturbation {perturbation!r}; choose {', '.join(PERTURBATIONS)}"
+        )
     maps = np.asarray(maps, np.float32)
-    stacked = np.concatenate([maps[:, None], reference_maps(x, seed)], axis=1)
-    probs = deletion_probabilities(probabilities, x, stacked, seed)
+    x = np.asarray(x, np.float32)
+    stacked = np.concatenate([maps[:, None], reference_maps(x, seed, perturbation)], axis=1)
+    fill = mean_colour(x) if perturbation == "mean" else None
+    probs = deletion_probabilities(probabilities, x, stacked, seed, fill)
     empty = maps.reshape(len(maps), -1).max(axis=1) <= 0
-    return trust_from_curves(probs, np.asarray(labels), trust_counts(maps.shape[1:]), empty)
+    found = trust_from_curves(probs, np.asarray(labels), trust_counts(maps.shape[1:]), empty)
+    return [replace(t, perturbation=perturbation) for t in found]
 
 
 def curve_stats(
@@ -315,9 +375,9 @@ def trust(
     heatmap: np.ndarray,
     label: int,
     seed: int = 0,
+    perturbation: str = "zero",
 ) -> Trust:
     """The trust of one (H, W) map for class `label` on one input x (H, W[, C])."""
-    x = np.asarray(x, np.float32)
-    return trust_batch(probabilities, x[None], np.asarray(heatmap)[None], np.array([label]), seed)[
-        0
-    ]
+    x = np.asarray(x, np.float32)[None]
+    maps = np.asarray(heatmap)[None]
+    return trust_batch(probabilities, x, maps, np.array([label]), seed, perturbation)[0]

@@ -59,3 +59,64 @@ def layer_edges(net: Any) -> list[tuple[str, str]]:
         for src in dict.fromkeys(_histories(layer.get("inbound_nodes", []))):
             edges.append((src, layer["name"]))
     return edges
+
+
+# ---------------------------------------------------------------- spatial layers
+# Keras 3 cannot build `Model(outer.inputs, inner_layer.output)` when the layer lives in a
+# nested model (a backbone inside a classifier), so explanations never need that: they find
+# layers here, by name, at any depth, and read their outputs while the whole network runs
+# (`model.attribution.Passes`).
+
+
+def walk_layers(net: Any) -> Iterator[Any]:
+    """Every layer of `net` in forward order, nested models' own layers just before them."""
+    for layer in getattr(net, "layers", ()):
+        if getattr(layer, "layers", None):  # a nested Model / Sequential
+            yield from walk_layers(layer)
+        yield layer
+
+
+def find_layer(net: Any, name: str) -> Any:
+    """The layer called `name` at any depth (the outermost first); KeyError if none."""
+    for layer in getattr(net, "layers", ()):
+        if layer.name == name:
+            return layer
+    for layer in walk_layers(net):
+        if layer.name == name:
+            return layer
+    raise KeyError(name)
+
+
+def output_shape(layer: Any) -> tuple[int | None, ...] | None:
+    """A layer's output shape without the batch axis; None when Keras does not know it."""
+    try:
+        out = layer.output
+    except (AttributeError, ValueError, RuntimeError):  # never called on a symbolic input
+        return None
+    shape = getattr(out, "shape", None)
+    return None if shape is None else tuple(shape[1:])
+
+
+def spatial_layers(net: Any) -> tuple[str, ...]:
+    """Names of the layers with a (h, w, c) output (4-D with the batch), in forward order,
+    inside nested models too; the input layers are left out."""
+    names = []
+    for layer in walk_layers(net):
+        if type(layer).__name__ == "InputLayer":
+            continue
+        shape = output_shape(layer)
+        if shape is not None and len(shape) == 3 and layer.name not in names:
+            names.append(layer.name)
+    return tuple(names)
+
+
+def last_spatial_layer(net: Any, names: tuple[str, ...]) -> str:
+    """The last of `names` whose map is bigger than 1x1 (a 1x1 map cannot point anywhere),
+    else the last one. A nested model is passed over for its own last layer (same map)."""
+    layers = [(name, find_layer(net, name)) for name in names]
+    plain = [(n, la) for n, la in layers if not getattr(la, "layers", None)] or layers
+    for name, layer in reversed(plain):
+        shape = output_shape(layer) or (1, 1)
+        if (shape[0] or 1) * (shape[1] or 1) > 1:
+            return name
+    return plain[-1][0]

@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from model.architecture import conv_layer_names, public_conv_layers
+from model.architecture import CONV_LAYERS, conv_layer_names, public_conv_layers
 from model.artifacts import Artifact, keras_layer_names, load_keras_model, resolve
 from model.backend import import_keras
 from model.errors import ModelLoadError
+from model.graph import last_spatial_layer, spatial_layers
 from model.ood import Judge, Verdict, load_judge
+from model.photo import KERAS_MODES, SCALINGS, PhotoInput, canonical_scaling, prepare_photo
 from model.preprocessing import (
     MAX_PIXELS,
     ImageInput,
@@ -49,6 +51,17 @@ THREADS_ENV = "DIGITLENS_THREADS"
 RUNTIMES = ("auto", "onnx", "onnx-int8", "onnx-fp16", "keras")
 #: The ONNX file of each ONNX runtime, by what goes between the model name and `.onnx`.
 ONNX_VARIANTS = {"onnx": "", "onnx-int8": ".int8", "onnx-fp16": ".fp16"}
+#: The digit recipes of `model.preprocessing` (for 28x28 grey models).
+DIGIT_RECIPES = ("mnist", "fashion")
+#: What `load_classifier(preprocessing=...)` accepts: a digit recipe, or an input scaling
+#: of `model.photo` (or a Keras `preprocess_input` mode).
+PREPROCESSINGS = (*DIGIT_RECIPES, *SCALINGS, *KERAS_MODES)
+#: The input the digit recipes produce.
+DIGIT_SHAPE = (28, 28, 1)
+#: The scaling of a non-digit model whose card states none and for which nobody chose one.
+DEFAULT_SCALING = "0-1"
+#: How many classes `Classifier.top` returns unless told.
+TOP_K = 5
 
 
 def default_threads() -> int:
@@ -79,6 +92,34 @@ class Prediction:
             "reason": self.reason,
         }
 
+    def top(self, k: int = TOP_K, class_names: Sequence[str] | None = None) -> list[Ranked]:
+        """The k most probable classes, most probable first (ties: lower index first)."""
+        return top_k(self.probabilities, k, class_names)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One class of a top-k list."""
+
+    label: int
+    class_name: str
+    probability: float
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "class_name": self.class_name, "probability": self.probability}
+
+
+def top_k(
+    probabilities: np.ndarray, k: int = TOP_K, class_names: Sequence[str] | None = None
+) -> list[Ranked]:
+    """(K,) probabilities -> the k most probable classes, most probable first."""
+    p = np.asarray(probabilities, np.float32).reshape(-1)
+    if k < 1:
+        raise ValueError(f"top-k needs k >= 1, not {k}")
+    order = np.argsort(-p, kind="stable")[: min(k, len(p))]
+    names = class_names if class_names is not None and len(class_names) == len(p) else None
+    return [Ranked(int(i), names[i] if names else str(int(i)), float(p[i])) for i in order]
+
 
 def format_probability(p: float, decimals: int = 1) -> str:
     """A probability as people should read it: never "100.0 %" or "0.0 %" when it is not.
@@ -98,7 +139,7 @@ class Runtime(Protocol):
     name: str
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """(N, 28, 28, 1) float32 -> (N, 10) float32 probabilities, in one call."""
+        """(N, H, W, C) float32 -> (N, K) float32 probabilities, in one call."""
 
 
 class KerasRuntime:
@@ -110,9 +151,10 @@ class KerasRuntime:
         import_keras()
         import tensorflow as tf
 
+        shape = [int(d) for d in net.inputs[0].shape[1:]]  # (H, W, C), the model's own
         self._fn = tf.function(
             lambda x: net(x, training=False),
-            input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)],
+            input_signature=[tf.TensorSpec([None, *shape], tf.float32)],
         )
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -215,9 +257,17 @@ class Classifier:
     artifact: Artifact
     runtime: Runtime
 
-    def __init__(self, artifact: Artifact, net: keras.Model | None, runtime: Runtime):
+    def __init__(
+        self,
+        artifact: Artifact,
+        net: keras.Model | None,
+        runtime: Runtime,
+        preprocessing: str | None = None,
+    ):
+        """preprocessing: a digit recipe or an input scaling that overrides the card's."""
         self.artifact, self.runtime, self._net = artifact, runtime, net
         self._net_lock = threading.Lock()
+        self._preprocessing = _check_preprocessing(preprocessing)
 
     @property
     def net(self) -> keras.Model:
@@ -237,13 +287,78 @@ class Classifier:
     def card(self) -> dict:
         return self.artifact.card
 
+    @cached_property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of one model input, from the network (or its ONNX export)."""
+        if self._net is not None:
+            return tuple(int(d) for d in self._net.inputs[0].shape[1:])  # type: ignore[return-value]
+        shape = getattr(self.runtime, "input_shape", None)
+        if shape is not None and all(isinstance(d, int) for d in shape[1:]):
+            return tuple(shape[1:])  # type: ignore[return-value]
+        return tuple(int(d) for d in self.net.inputs[0].shape[1:])  # type: ignore[return-value]
+
+    @cached_property
+    def num_classes(self) -> int:
+        """K: the length of the model's probability vector."""
+        if self._net is None:
+            shape = getattr(self.runtime, "output_shape", None)
+            if shape is not None and isinstance(shape[-1], int):
+                return int(shape[-1])
+        return int(self.net.outputs[0].shape[-1])
+
     @property
     def class_names(self) -> tuple[str, ...]:
-        return self.artifact.class_names
+        """The card's class names where they fit the model, else "0".."K-1"."""
+        names = tuple(self.card.get("class_names") or ())
+        if len(names) == self.num_classes:
+            return names
+        return tuple(str(i) for i in range(self.num_classes))
+
+    @property
+    def preprocessing(self) -> str:
+        """What turns an image into this model's input: a digit recipe (`mnist`, `fashion`)
+        or an input scaling of `model.photo` (`0-1`, `0-255`, `-1-1`, `caffe`, `torch`).
+
+        The caller's choice first, then the card's (`preprocessing.scaling`, or a recipe
+        for a 28x28 grey model), then: a 28x28 grey model the MNIST recipe, any other
+        model 0-1.
+        """
+        if self._preprocessing is not None:
+            return self._preprocessing
+        section = self.card.get("preprocessing") or {}
+        if section.get("scaling"):
+            return canonical_scaling(section["scaling"])
+        if self.input_shape == DIGIT_SHAPE:
+            return section.get("recipe", "mnist")
+        return DEFAULT_SCALING
+
+    @property
+    def is_digit(self) -> bool:
+        """Whether inputs go through the digit pipeline (ink, crop, centre) or are photos."""
+        return self.preprocessing in DIGIT_RECIPES
 
     @property
     def recipe(self) -> str:
-        return self.artifact.preprocessing
+        """The digit recipe (`mnist` or `fashion`); `mnist` for a photo model (unused)."""
+        return self.preprocessing if self.is_digit else "mnist"
+
+    @property
+    def perturbation(self) -> str:
+        """How the trust score removes pixels: `zero` (black: the digit's background) for
+        digits, `mean` (the image's mean colour: black is not "nothing" on a photo) for
+        photos (model.faithfulness)."""
+        return "zero" if self.is_digit else "mean"
+
+    @property
+    def is_digitlens(self) -> bool:
+        """Whether the network uses DigitLens' public layer names (conv1 ... conv3)."""
+        kind = (self.card.get("architecture") or {}).get("kind")
+        return kind in ("cnn", "mlp") or bool(public_conv_layers(self._layer_names()))
+
+    def _layer_names(self) -> tuple[str, ...]:
+        if self._net is not None:
+            return tuple(layer.name for layer in self._net.layers)
+        return keras_layer_names(self.artifact.keras_path)
 
     @cached_property
     def judge(self) -> Judge:
@@ -252,27 +367,52 @@ class Classifier:
 
     @cached_property
     def conv_layers(self) -> tuple[str, ...]:
-        """The public convolutional layers this model offers for explanations (read from
-        the `.keras` file's config while the network is not loaded: no TensorFlow)."""
-        if self._net is not None:
-            return conv_layer_names(self._net)
-        return public_conv_layers(keras_layer_names(self.artifact.keras_path))
+        """The spatial layers this model offers for explanations: DigitLens' public names
+        (read from the `.keras` config while the network is not loaded: no TensorFlow) or,
+        for any other model, every layer with a (h, w, c) output, nested ones included."""
+        if self.is_digitlens:
+            if self._net is not None:
+                return conv_layer_names(self._net)
+            return public_conv_layers(self._layer_names())
+        return spatial_layers(self.net)
+
+    @cached_property
+    def default_layer(self) -> str:
+        """The layer a class-activation map reads unless told: conv3 for DigitLens models,
+        else the last spatial map bigger than 1x1 (the last one if all are 1x1)."""
+        if not self.conv_layers:
+            raise ModelLoadError(f"{self.name} has no layer with a spatial (h, w, c) output")
+        if CONV_LAYERS[-1] in self.conv_layers:
+            return CONV_LAYERS[-1]
+        return last_spatial_layer(self.net, self.conv_layers)
+
+    def top(self, prediction: Prediction | np.ndarray, k: int = TOP_K) -> list[Ranked]:
+        """The k most probable classes of a prediction (or a (K,) vector), with names."""
+        probs = prediction.probabilities if isinstance(prediction, Prediction) else prediction
+        return top_k(probs, k, self.class_names)
 
     # -------------------------------------------------------------- inputs
-    def preprocess_stages(self, image: ImageInput, max_pixels: int = MAX_PIXELS) -> Preprocessed:
-        """Every preprocessing stage for `image`, with this model's recipe."""
-        return preprocess_stages(image, self.recipe, max_pixels)
+    def preprocess_stages(
+        self, image: ImageInput, max_pixels: int = MAX_PIXELS
+    ) -> Preprocessed | PhotoInput:
+        """Every preprocessing stage for `image`: the digit recipe's stages, or the photo
+        prepared at the model's input size with its scaling. Both have .x (the model
+        input), .original (for display) and .project_back (a map onto .original)."""
+        if self.is_digit:
+            return preprocess_stages(image, self.recipe, max_pixels)
+        h, w, c = self.input_shape
+        return prepare_photo(image, (h, w), c, self.preprocessing, max_pixels)
 
     def preprocess(self, image: ImageInput) -> np.ndarray:
-        """(28, 28) float32 in [0, 1]: what the model sees."""
+        """What the model sees: (28, 28) float32 in [0, 1] for digits, (H, W, C) for photos."""
         return self.preprocess_stages(image).x
 
     # -------------------------------------------------------------- prediction
     def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """(N, 28, 28[, 1]) model-format inputs -> (N, 10) probabilities, in one call."""
-        x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
+        """(N, H, W[, C]) model-format inputs -> (N, K) probabilities, in one call."""
+        x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, *self.input_shape)
         if len(x) == 0:
-            return np.zeros((0, 10), np.float32)
+            return np.zeros((0, self.num_classes), np.float32)
         return np.asarray(self.runtime(x), dtype=np.float32)
 
     def to_prediction(self, probs: np.ndarray, x: np.ndarray | None = None) -> Prediction:
@@ -306,9 +446,9 @@ class Classifier:
         return out
 
     def predict_input(self, x: np.ndarray) -> Prediction:
-        """Predict a (28, 28) input already in model format (e.g. a test-set image)."""
-        x = np.asarray(x, np.float32).reshape(28, 28)
-        return self.to_prediction(self.probabilities(x)[0], x)
+        """Predict one input already in model format (e.g. a (28, 28) test-set image)."""
+        x = np.asarray(x, np.float32).reshape(self.input_shape)
+        return self.to_prediction(self.probabilities(x[None])[0], x)
 
     def predict(self, image: ImageInput) -> Prediction:
         """Preprocess and predict one image. Raises ImageError / BlankImageError (a dot or a
@@ -355,16 +495,37 @@ class Classifier:
 
 
 def load_classifier(
-    name_or_path: str | os.PathLike = "mnist-cnn", runtime: str = "auto"
+    name_or_path: str | os.PathLike = "mnist-cnn",
+    runtime: str = "auto",
+    preprocessing: str | None = None,
+    weights: str | os.PathLike | None = "imagenet",
+    input_shape: tuple[int, int, int] | None = None,
+    download: bool = True,
 ) -> Classifier:
-    """Load a bundled model by name, or any `.keras` file (Keras parts in safe mode).
+    """Load a bundled model by name, a Keras Applications model by name (`mobilenet_v2`,
+    `resnet50`, `efficientnet_b0`, any `keras.applications` name), or any `.keras` file
+    (in safe mode).
 
     runtime: `auto` (the float ONNX export where one matches the `.keras` file, else
     Keras), `onnx`, `onnx-int8` or `onnx-fp16` (fail if that export is missing or
     stale), or `keras` (one compiled tf.function). ONNX runtimes never import TensorFlow.
+    Keras Applications always run on Keras.
+    preprocessing: overrides the card's (see `Classifier.preprocessing` and PREPROCESSINGS).
+    weights, input_shape, download: Keras Applications only (`model.applications`):
+    weights=None gives random weights (tests), download=False never touches the network.
     """
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    _check_preprocessing(preprocessing)
+    from model.applications import is_application
+    from model.artifacts import BUNDLED
+
+    if str(name_or_path) not in BUNDLED and is_application(str(name_or_path)):
+        if runtime.startswith("onnx"):
+            raise ModelLoadError(
+                f"{name_or_path} runs on Keras only (no ONNX export); use runtime=keras or auto"
+            )
+        return _load_application(str(name_or_path), preprocessing, weights, input_shape, download)
     artifact = resolve(name_or_path)
     if runtime != "keras":
         onnx_runtime = "onnx" if runtime == "auto" else runtime
@@ -372,7 +533,7 @@ def load_classifier(
         if path is not None:
             rt = OnnxRuntime(path, name=ONNX_NAMES[onnx_runtime])
             _check_contract(rt.input_shape[1:], rt.output_shape[1:], path)
-            return Classifier(artifact, None, rt)
+            return Classifier(artifact, None, rt, preprocessing)
         if runtime != "auto":
             raise ModelLoadError(
                 f"{artifact.name} has no {runtime} export matching its .keras file; "
@@ -380,7 +541,50 @@ def load_classifier(
                 + ("" if runtime == "onnx" else " --quantize")
             )
     net = _load_net(artifact.keras_path)
-    return Classifier(artifact, net, KerasRuntime(net))
+    return Classifier(artifact, net, KerasRuntime(net), preprocessing)
+
+
+def _load_application(
+    name: str,
+    preprocessing: str | None,
+    weights: str | os.PathLike | None,
+    input_shape: tuple[int, int, int] | None,
+    download: bool,
+) -> Classifier:
+    """A Keras Applications model with a card made on the spot (ImageNet names, scaling)."""
+    from model.applications import build_application, imagenet_class_names, locate_weights
+
+    import_keras()
+    net, app = build_application(name, weights, input_shape, download)
+    in_shape = tuple(net.inputs[0].shape[1:])
+    out_shape = tuple(net.outputs[0].shape[1:])
+    _check_contract(in_shape, out_shape, Path(app.name))
+    k = int(out_shape[-1])
+    card = {
+        "name": app.name,
+        "source": f"keras.applications.{app.constructor}",
+        "weights": "random (weights=None)"
+        if weights is None
+        else str(locate_weights(app, weights)),
+        "dataset": "imagenet",
+        "class_names": list(imagenet_class_names()) if k == len(imagenet_class_names()) else [],
+        "preprocessing": {"scaling": app.scaling},
+    }
+    # No file: the network lives in memory; `keras_path` names where it came from.
+    artifact = Artifact(app.name, Path(card["source"]), card)
+    return Classifier(artifact, net, KerasRuntime(net), preprocessing)
+
+
+def _check_preprocessing(preprocessing: str | None) -> str | None:
+    """None, a digit recipe, or a scaling (Keras modes accepted) -> its canonical name."""
+    if preprocessing is None or preprocessing in DIGIT_RECIPES:
+        return preprocessing
+    try:
+        return canonical_scaling(preprocessing)
+    except ValueError as exc:
+        raise ModelLoadError(
+            f"unknown preprocessing {preprocessing!r}; choose from {', '.join(PREPROCESSINGS)}"
+        ) from exc
 
 
 #: `Runtime.name` of each ONNX runtime, as `/v1/models` and the app show it.
@@ -392,13 +596,25 @@ ONNX_NAMES = {
 
 
 def _check_contract(in_shape: tuple | None, out_shape: tuple | None, path: Path) -> None:
-    """A usable model takes (N, 28, 28, 1) and gives (N, 10)."""
-    if in_shape is not None:
-        in_shape = tuple(in_shape)
-    if out_shape is not None:
-        out_shape = tuple(out_shape)
-    if in_shape != (28, 28, 1) or out_shape != (10,):
+    """A usable model takes (N, H, W, 1 or 3) images of a fixed size and gives (N, K)
+    class probabilities, K >= 2."""
+    in_shape = tuple(in_shape) if in_shape is not None else None
+    out_shape = tuple(out_shape) if out_shape is not None else None
+    image_in = (
+        in_shape is not None
+        and len(in_shape) == 3
+        and all(isinstance(d, int) and d > 0 for d in in_shape)
+        and in_shape[2] in (1, 3)
+    )
+    classes_out = (
+        out_shape is not None
+        and len(out_shape) == 1
+        and isinstance(out_shape[0], int)
+        and out_shape[0] >= 2
+    )
+    if not (image_in and classes_out):
         raise ModelLoadError(
             f"{path.name} takes {in_shape} and returns {out_shape}; DigitLens needs a model "
-            "that takes (28, 28, 1) images and returns 10 class probabilities"
+            "that takes (H, W, 1) or (H, W, 3) images of a fixed size and returns K >= 2 "
+            "class probabilities"
         )

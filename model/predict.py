@@ -3,16 +3,24 @@
     python -m model.predict digit.png scans/ clip.mp4 --model mnist-cnn --json
     python -m model.predict scans/ --explain gradcam --out heatmaps/
     python -m model.predict nine.png --json --out heatmaps/ --explain --contrast 4
+    python -m model.predict photo.jpg --model resnet50 --top-k 5 --explain --out maps/
+    python -m model.predict photo.jpg --model my_rgb.keras --preprocessing=-1-1
 
 `--explain` without a method uses the model's measured default; `--contrast C`
 maps the evidence for the prediction (or `--target`) against class C. With
 `--json`, each explanation carries its trust score and the card's sanity check.
 
 One line per input (one JSON object with `--json`: path, label, probability,
-probabilities, verdict, ood_score, reason, and frame for videos). An input that
-cannot be read gets a line on stderr and, with `--json`, a JSON object with an
-`error` field on stdout too; a video cut short says so the same way. The exit code
-is 1 if any input failed, else 0.
+probabilities, verdict, ood_score, reason, top_k (the `--top-k` most probable classes,
+default 5), and frame for videos; in plain text, models with more than 10 classes also
+print their top-k).
+
+`--model` takes a bundled model, a Keras Applications name (mobilenet_v2, resnet50,
+efficientnet_b0, any keras.applications model; ImageNet weights from the Keras cache,
+`--weights PATH` or a download) or a `.keras` file; `--preprocessing` overrides the
+input scaling its card states. An input that cannot be read gets a line on stderr and,
+with `--json`, a JSON object with an `error` field on stdout too; a video cut short says
+so the same way. The exit code is 1 if any input failed, else 0.
 """
 
 from __future__ import annotations
@@ -161,15 +169,41 @@ def _write_explanation(
     return {**r.to_dict(), "map": str(npy), "overlay": str(png)}
 
 
+def load_model(args: argparse.Namespace):
+    """The classifier the command line names (any family; see `load_classifier`)."""
+    from model import load_classifier
+
+    weights = "imagenet" if args.weights is None else args.weights
+    return load_classifier(
+        args.model, runtime=args.runtime, preprocessing=args.preprocessing, weights=weights
+    )
+
+
+#: Models with more classes than this print their top-k in plain text.
+TOP_K_TEXT_ABOVE = 10
+
+
+def top_line(clf, pred, k: int) -> str:
+    """ "  top-5: tabby 41.0%, tiger cat 20.3%, ..." plus a newline, for models with many
+    classes; empty for the digit models (their one line says it all)."""
+    from model.inference import format_probability
+
+    if len(clf.class_names) <= TOP_K_TEXT_ABOVE:
+        return ""
+    tops = ", ".join(
+        f"{t.class_name} {format_probability(t.probability)}" for t in clf.top(pred, k)
+    )
+    return f"  top-{k}: {tops}\n"
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from model import load_classifier
     from model.explain import check
     from model.inference import format_probability
     from model.preprocessing import BlankImageError, ImageError
 
-    clf = load_classifier(args.model, runtime=args.runtime)
+    clf = load_model(args)
     method = None if args.explain == DEFAULT_EXPLAIN else args.explain
     if args.explain:
         check(clf, method, args.layer)
@@ -246,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             pred = next(preds)
             record.update(pred.to_dict())
+            record["top_k"] = [t.to_dict() for t in clf.top(pred, args.top_k)]
             if args.explain:
                 record["explanation"] = _write_explanation(
                     clf,
@@ -266,6 +301,9 @@ def run(args: argparse.Namespace) -> int:
                 if pred.verdict != "digit":
                     answer = f"{pred.verdict.replace('_', ' ')}: {pred.reason} [{answer}]"
                 tqdm.write(f"{item.path}{where}: {answer}", file=sys.stdout)
+                top = top_line(clf, pred, args.top_k)
+                if top:
+                    tqdm.write(top.rstrip("\n"), file=sys.stdout)
         sys.stdout.flush()
         batch.clear()
 
@@ -305,7 +343,7 @@ class CutShort(Exception):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from model.explain import METHODS
-    from model.inference import RUNTIMES
+    from model.inference import PREPROCESSINGS, RUNTIMES, TOP_K
 
     p = argparse.ArgumentParser(
         prog="python -m model.predict",
@@ -313,7 +351,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", help="image files, folders and videos")
-    p.add_argument("--model", default="mnist-cnn", help="bundled name or path to a .keras file")
+    p.add_argument(
+        "--model",
+        default="mnist-cnn",
+        help="bundled name, Keras Applications name (resnet50, mobilenet_v2, ...) or .keras file",
+    )
+    p.add_argument(
+        "--preprocessing",
+        choices=PREPROCESSINGS,
+        help="input scaling (or digit recipe) instead of the one the model's card states",
+    )
+    p.add_argument("--weights", help="Keras Applications: a local ImageNet weights file")
+    p.add_argument("--top-k", type=int, default=TOP_K, help="classes in top_k (default 5)")
     p.add_argument(
         "--runtime",
         choices=RUNTIMES,
@@ -341,6 +390,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--explain needs --out DIR")
     if (args.target is not None or args.contrast is not None) and not args.explain:
         p.error("--target and --contrast go with --explain")
+    if args.top_k < 1:
+        p.error("--top-k must be at least 1")
     if args.fps <= 0:
         p.error("--fps must be positive")
     return args

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model.explain import OVERLAY_OPACITY, Explanation, explain, overlay
+from model.explain import OVERLAY_OPACITY, Explanation, explain, is_stages, overlay
 from model.faithfulness import Trust, trust
 from model.preprocessing import ImageInput, Preprocessed
 
@@ -70,13 +70,19 @@ def sanity_for(clf: Classifier, method: str, layer: str | None) -> dict[str, Any
 
 def _as_source(clf: Classifier, source: ImageInput | Preprocessed) -> Preprocessed | np.ndarray:
     """Stages as they are; a model-format array (the input's shape) as it is; else preprocess."""
-    if isinstance(source, Preprocessed):
+    if is_stages(source):
         return source
     if isinstance(source, np.ndarray) and source.dtype != np.uint8:
         shape = tuple(int(d) for d in clf.net.inputs[0].shape[1:])
         if source.size == int(np.prod(shape)) and source.shape[:2] == shape[:2]:
             return source
     return clf.preprocess_stages(source)
+
+
+def _to_unit(x: np.ndarray) -> np.ndarray:
+    """Any scaled input -> [0, 1] for display (min to max; channel order kept)."""
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
 
 
 def report(
@@ -101,9 +107,10 @@ def report(
     if e.stages is not None:
         shown = overlay(e.stages.original, e.heatmap_original, alpha=opacity)
     else:
-        big = Image.fromarray((np.clip(e.x, 0, 1) * 255).astype(np.uint8)).resize(
+        x = e.x if clf.is_digit else _to_unit(e.x)  # a photo's input may be -1..1, caffe, ...
+        big = Image.fromarray((np.clip(x, 0, 1) * 255).astype(np.uint8)).resize(
             (INPUT_OVERLAY_SIDE, INPUT_OVERLAY_SIDE), Image.Resampling.NEAREST
         )
         shown = overlay(np.asarray(big), e.heatmap, alpha=opacity)
-    t = trust(clf.probabilities, e.x, e.heatmap, e.label)
+    t = trust(clf.probabilities, e.x, e.heatmap, e.label, perturbation=clf.perturbation)
     return Report(e, shown, t, sanity_for(clf, e.method, e.layer))

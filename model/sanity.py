@@ -130,17 +130,20 @@ def sanity_check(
     labels: np.ndarray,
     targets: list[tuple[str, str | None]],
     seed: int = SANITY_SEED,
+    photo: bool = False,
 ) -> list[SanityResult]:
     """Cascading randomisation on a copy of `net`; x (N, H, W[, C]), labels (N,).
 
     targets: (method, layer) pairs to check. The trained network is left untouched.
+    photo: the "ink" correlation is read where the photo has detail (`detail_mask`), not
+    where it is bright: a photo has no ink (digits: False, unchanged).
     """
     import keras
 
     x = np.asarray(x, np.float32)
     shape = tuple(int(d) for d in net.inputs[0].shape[1:])
     x = x.reshape(-1, *shape)
-    ink = x.sum(-1) > INK_THRESHOLD  # (N, H, W)
+    ink = detail_mask(x) if photo else x.sum(-1) > INK_THRESHOLD  # (N, H, W)
     labels = np.asarray(labels)
     trained = {t: compute_maps(net, x, t[0], t[1], labels) for t in targets}
 
@@ -161,6 +164,15 @@ def sanity_check(
         SanityResult(m, ly, steps[(m, ly)][-1][1], steps[(m, ly)][-1][2], tuple(steps[(m, ly)]))
         for m, ly in targets
     ]
+
+
+def detail_mask(x: np.ndarray) -> np.ndarray:
+    """x (N, H, W, C) photos -> (N, H, W) bool: where the local contrast |x - blur(x)| is
+    above its median, the photo's counterpart of a digit's ink."""
+    from model.faithfulness import reference_maps
+
+    contrast = reference_maps(x, perturbation="mean")[:, 0]  # (N, H, W)
+    return contrast > np.median(contrast.reshape(len(x), -1), axis=1)[:, None, None]
 
 
 def _median(r: np.ndarray) -> float:

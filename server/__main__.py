@@ -29,6 +29,11 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--default-model", default=base.default_model)
     p.add_argument("--models", default=",".join(base.models), help="comma-separated to load")
     p.add_argument("--runtime", default=base.runtime, choices=RUNTIMES, help="the default runtime")
+    p.add_argument(
+        "--preprocessing",
+        default=base.preprocessing,
+        help="input scaling for non-bundled models instead of their card's (0-1, caffe, ...)",
+    )
     p.add_argument("--max-body-bytes", type=int, default=base.max_body_bytes)
     p.add_argument("--max-pixels", type=int, default=base.max_pixels)
     p.add_argument("--max-files", type=int, default=base.max_files)

@@ -18,6 +18,9 @@ class ServerConfig:
     default_model: str = "mnist-cnn"
     models: tuple[str, ...] = BUNDLED  # loaded at start-up
     runtime: str = "auto"  # loaded at start-up; others (`?runtime=onnx-int8`) on first use
+    #: Input scaling for the models that are not bundled (`.keras` files, Keras
+    #: Applications), instead of their card's: 0-1, 0-255, -1-1, caffe, torch ("": the card's).
+    preprocessing: str = ""
     max_body_bytes: int = 8 * 2**20  # a request body above this gets 413
     max_pixels: int = MAX_PIXELS  # an image above this gets 413; the library's one default
     max_files: int = 64  # files in one multipart request

@@ -12,6 +12,8 @@ import numpy as np
 from fastapi.concurrency import run_in_threadpool
 
 from model import Classifier, ModelLoadError, load_classifier
+from model.applications import is_application
+from model.artifacts import BUNDLED
 from model.errors import ModelNotFoundError
 from model.inference import RUNTIMES
 from server.batching import MicroBatcher
@@ -64,7 +66,7 @@ class ModelPool:
         runtime = runtime or self.config.runtime
         if (name, runtime) in self.loaded:
             return self.loaded[(name, runtime)]
-        if name not in self.default:
+        if name not in self.default and not is_application(name):
             raise ModelNotFoundError(f"no model {name!r}; available: {', '.join(self.default)}")
         if runtime not in RUNTIMES:
             raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
@@ -74,8 +76,9 @@ class ModelPool:
         return self.loaded[(name, runtime)]
 
     async def _load(self, name: str, runtime: str) -> None:
-        clf = await run_in_threadpool(load_classifier, name, runtime)
-        clf.probabilities(np.zeros((1, 28, 28), np.float32))  # warm up
+        preprocessing = None if name in BUNDLED else (self.config.preprocessing or None)
+        clf = await run_in_threadpool(load_classifier, name, runtime, preprocessing)
+        clf.probabilities(np.zeros((1, *clf.input_shape), np.float32))  # warm up
         metrics = self.metrics
 
         def record(n: int, seconds: float, model: str = clf.name) -> None:

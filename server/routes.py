@@ -14,10 +14,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from model import Classifier, ModelLoadError
+from model.applications import is_application
 from model.errors import ModelNotFoundError, TooSmallError
 from model.explain import METHODS, ExplanationError, available_methods
 from model.faithfulness import faithfulness
-from model.inference import RUNTIMES
+from model.inference import RUNTIMES, TOP_K
 from model.preprocessing import (
     BlankImageError,
     EmptyImageError,
@@ -45,15 +46,19 @@ def _served(request: Request, name: str | None) -> Served:
 
 
 async def served_runtime(request: Request, name: str | None, runtime: str | None) -> Served:
-    """The model on `runtime` (None: the default), loading that runtime on first use."""
-    if runtime is None:
-        return _served(request, name)
+    """The model on `runtime` (None: the default), loading that runtime, or a Keras
+    Applications model (`?model=mobilenet_v2`), on first use."""
     name = name or request.app.state.config.default_model
+    if runtime is None and name in request.app.state.models:
+        return _served(request, name)
     try:
         return await request.app.state.pool.get(name, runtime)
     except ModelNotFoundError as exc:
         raise ApiError(404, "unknown_model", str(exc)) from exc
     except ModelLoadError as exc:
+        if is_application(name) and (runtime or "auto") in ("auto", "keras"):
+            # e.g. offline without its ImageNet weights: the message says where to put them
+            raise ApiError(503, "model_unavailable", str(exc)) from exc
         raise ApiError(422, "unknown_runtime", str(exc)) from exc
 
 
@@ -112,8 +117,10 @@ def _prediction_body(
     inference_ms: float,
     total_ms: float,
     x: np.ndarray | None = None,
+    top_k: int = TOP_K,
 ) -> schemas.Prediction:
-    pred = clf.to_prediction(probs, x)  # x (28, 28): the verdict uses the model's detector
+    pred = clf.to_prediction(probs, x)  # x: the model input; the verdict uses the detector
+    tops = [schemas.TopClass(**t.to_dict()) for t in clf.top(probs, top_k)]
     return schemas.Prediction(
         label=pred.label,
         class_name=pred.class_name,
@@ -131,11 +138,12 @@ def _prediction_body(
             inference_ms=round(inference_ms, 3),
             total_ms=round(total_ms, 3),
         ),
+        top_k=tops,
     )
 
 
 async def _predict_one(
-    request: Request, served: Served, filename: str | None, data: bytes
+    request: Request, served: Served, filename: str | None, data: bytes, top_k: int = TOP_K
 ) -> schemas.Prediction:
     metrics = request.app.state.metrics
     start = time.perf_counter()
@@ -157,11 +165,17 @@ async def _predict_one(
         result.inference_ms,
         (time.perf_counter() - start) * 1e3,
         stages.x,
+        top_k,
     )
 
 
-ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 404, 413, 415, 422)}
-MODEL_QUERY = Query(None, description="a bundled model name (default: the server's default)")
+ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 404, 413, 415, 422, 503)}
+MODEL_QUERY = Query(
+    None,
+    description="a bundled model name, or a Keras Applications name (mobilenet_v2, resnet50, "
+    "efficientnet_b0, ...) loaded on first use (default: the server's default)",
+)
+TOP_K_QUERY = Query(TOP_K, ge=1, le=1000, description="classes in each answer's `top_k`")
 RUNTIME_QUERY = Query(
     None, description=f"one of: {', '.join(RUNTIMES)} (default: the server's runtime)"
 )
@@ -174,7 +188,10 @@ RUNTIME_QUERY = Query(
     summary="Read the digit in one image, or in each of several",
 )
 async def predict(
-    request: Request, model: str | None = MODEL_QUERY, runtime: str | None = RUNTIME_QUERY
+    request: Request,
+    model: str | None = MODEL_QUERY,
+    runtime: str | None = RUNTIME_QUERY,
+    top_k: int = TOP_K_QUERY,
 ):
     """The body is raw image bytes (`Content-Type: image/png`, `image/jpeg`, ...), or
     `multipart/form-data` with one or more image files. A raw body answers one
@@ -182,11 +199,11 @@ async def predict(
     served = await served_runtime(request, model, runtime)
     files, multipart = await _read_images(request)
     if not multipart:
-        return _json(await _predict_one(request, served, *files[0]))
+        return _json(await _predict_one(request, served, *files[0], top_k))
 
     async def one(name, data):
         try:
-            return await _predict_one(request, served, name, data)
+            return await _predict_one(request, served, name, data, top_k)
         except ApiError as exc:
             return schemas.ItemError(filename=name, error=exc.detail_model)
 
@@ -212,7 +229,9 @@ async def explain_image(
     method: str | None = Query(
         None, description=f"one of: {', '.join(METHODS)} (default: the model's measured default)"
     ),
-    layer: str | None = Query(None, description="conv1 ... conv3 (default conv3)"),
+    layer: str | None = Query(
+        None, description="a spatial layer (/v1/models: layers); default conv3 or the last map"
+    ),
     target: int | None = Query(None, description="class to explain (default: the prediction)"),
     contrast: int | None = Query(
         None, description="explain the target *and not* this class (logit difference)"
@@ -220,7 +239,7 @@ async def explain_image(
 ):
     """The map, its overlay, its trust score (against the ink map, its edges and random)
     and the model card's sanity check for this method and layer."""
-    served = _served(request, model)
+    served = await served_runtime(request, model, None)
     files, _ = await _read_images(request)
     if len(files) != 1:
         raise ApiError(422, "one_image", f"explain takes one image, got {len(files)}")
@@ -239,7 +258,11 @@ async def explain_image(
     e = r.explanation
     # The older insertion - deletion score, kept for existing clients (an input-only map
     # wins it on MNIST: read `trust` instead).
-    score = await run_in_threadpool(faithfulness, served.clf.probabilities, e.x, e.heatmap, e.label)
+    score = (
+        await run_in_threadpool(faithfulness, served.clf.probabilities, e.x, e.heatmap, e.label)
+        if served.clf.is_digit
+        else None
+    )
     png = io.BytesIO()
     from PIL import Image
 
@@ -260,7 +283,9 @@ async def explain_image(
         resolution=e.resolution,
         trust=schemas.Trust(**r.trust.to_dict()),
         sanity=None if r.sanity is None else schemas.Sanity(**r.sanity),
-        faithfulness=schemas.Faithfulness(
+        faithfulness=None
+        if score is None
+        else schemas.Faithfulness(
             score=score.score,
             deletion_auc=score.deletion_auc,
             insertion_auc=score.insertion_auc,
@@ -280,7 +305,7 @@ def _summary(clf: Classifier) -> schemas.ModelSummary:
         class_names=list(clf.class_names),
         accuracy=card.get("metrics", {}).get("accuracy"),
         parameters=card.get("parameters"),
-        preprocessing=clf.recipe,
+        preprocessing=clf.preprocessing,
         runtime=clf.runtime.name,
         methods=available_methods(clf),
         layers=list(clf.conv_layers),

@@ -14,11 +14,17 @@ class Timings(BaseModel):
     total_ms: float
 
 
+class TopClass(BaseModel):
+    label: int
+    class_name: str
+    probability: float
+
+
 class Prediction(BaseModel):
     label: int
     class_name: str
     probability: float
-    probabilities: list[float] = Field(min_length=10, max_length=10)
+    probabilities: list[float] = Field(min_length=2, description="one per class, K >= 2")
     verdict: Literal["digit", "unsure", "not_a_digit"] = Field(
         description="whether to believe the label: `unsure` and `not_a_digit` come with a reason"
     )
@@ -28,6 +34,9 @@ class Prediction(BaseModel):
     batch_size: int = Field(description="inputs answered by the same model call")
     timings: Timings
     filename: str | None = None
+    top_k: list[TopClass] | None = Field(
+        None, description="the `top_k` most probable classes (default 5), most probable first"
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -103,8 +112,10 @@ class Explanation(BaseModel):
     resolution: str = Field(description="e.g. '7x7 map, upsampled'")
     trust: Trust
     sanity: Sanity | None = Field(description="null: not measured for this model")
-    faithfulness: Faithfulness
-    heatmap: list[list[float]] = Field(description="28x28 values in [0, 1] on the model input")
+    faithfulness: Faithfulness | None = Field(
+        None, description="28x28 digit models only (photos: read `trust`)"
+    )
+    heatmap: list[list[float]] = Field(description="(H, W) values in [0, 1] on the model input")
     overlay_png_base64: str = Field(description="the heatmap over the uploaded image, PNG")
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from model.applications import is_application
 from model.errors import ImageError
 from model.inference import RUNTIMES
 from server.errors import ApiError
@@ -62,10 +63,18 @@ def v2_error(status: int, message: str) -> JSONResponse:
 
 
 async def _served(request: Request, name: str, runtime: str | None) -> Served:
+    """A served 28x28 digit model (the tensors below are [N, 28, 28, 1]); photo models
+    (Keras Applications, own RGB files) answer on /v1 only."""
+    only_v1 = f"{name!r} is not a 28x28 digit model; /v2 serves those only, use /v1/predict"
+    if name not in request.app.state.models and is_application(name):
+        raise V2Error(404, only_v1)  # not loaded just to be refused
     try:
-        return await served_runtime(request, name, runtime)
+        served = await served_runtime(request, name, runtime)
     except ApiError as exc:
         raise V2Error(exc.status, exc.message) from exc
+    if not served.clf.is_digit:
+        raise V2Error(404, only_v1)
+    return served
 
 
 # ---------------------------------------------------------------- health and metadata

@@ -63,22 +63,36 @@ def keep_keras_state() -> bool:
 @st.cache_resource(show_spinner="Loading the model...")
 def bundled_classifier(name: str, runtime: str = "auto") -> Classifier:
     clf = load_classifier(name, runtime=runtime)
-    clf.probabilities(np.zeros((1, 28, 28), np.float32))  # first call traces/warms up
+    clf.probabilities(np.zeros((1, *clf.input_shape), np.float32))  # first call traces/warms up
+    return clf
+
+
+@st.cache_resource(show_spinner="Loading the Keras Applications model...", max_entries=3)
+def application_classifier(name: str) -> Classifier:
+    """A Keras Applications model by name (ImageNet weights from the Keras cache,
+    $DIGITLENS_WEIGHTS_<NAME>, or a download). Raises ModelLoadError offline without them."""
+    clf = load_classifier(name)
+    clf.probabilities(np.zeros((1, *clf.input_shape), np.float32))
     return clf
 
 
 @st.cache_resource(show_spinner="Loading your model...", max_entries=4)
-def uploaded_classifier(digest: str, data: bytes, filename: str) -> Classifier:
-    """A user's own .keras file (safe mode), cached by content hash."""
+def uploaded_classifier(
+    digest: str, data: bytes, filename: str, preprocessing: str | None = None
+) -> Classifier:
+    """A user's own .keras file (safe mode), cached by content hash and scaling."""
     folder = Path(tempfile.gettempdir()) / "digitlens-uploads" / digest
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (Path(filename).stem + ".keras")
     path.write_bytes(data)
-    return load_classifier(path)
+    return load_classifier(path, preprocessing=preprocessing)
 
 
-def classifier_from_upload(data: bytes, filename: str) -> Classifier:
-    return uploaded_classifier(hashlib.sha256(data).hexdigest(), data, filename)
+def classifier_from_upload(
+    data: bytes, filename: str, preprocessing: str | None = None
+) -> Classifier:
+    """preprocessing: a scaling or digit recipe instead of the card's (None: the card's)."""
+    return uploaded_classifier(hashlib.sha256(data).hexdigest(), data, filename, preprocessing)
 
 
 @st.cache_resource(show_spinner="Loading the test set...", max_entries=2)
@@ -99,6 +113,7 @@ def default_data_dir() -> str | None:
 
 __all__ = [
     "BUNDLED",
+    "application_classifier",
     "bundled_classifier",
     "classifier_from_upload",
     "default_data_dir",

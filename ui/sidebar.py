@@ -7,10 +7,24 @@ from dataclasses import dataclass
 import streamlit as st
 
 from model import Classifier, ModelLoadError
-from model.explain import METHODS, available_methods, default_method
-from ui.resources import BUNDLED, bundled_classifier, classifier_from_upload, keep_keras_state
+from model.applications import NAMED
+from model.explain import METHODS, available_methods, default_cam_layer, default_method
+from model.inference import DIGIT_RECIPES
+from model.photo import SCALINGS
+from ui.resources import (
+    BUNDLED,
+    application_classifier,
+    bundled_classifier,
+    classifier_from_upload,
+    keep_keras_state,
+)
 
 OWN_MODEL = "Your own .keras file"
+#: The Keras Applications models the picker lists (ImageNet, 1,000 classes).
+KERAS_APPS = tuple(NAMED)
+#: The own model's input scaling: the card's (or 0-1 RGB), or a choice.
+CARD_SCALING = "as its card says (else 0-1)"
+SCALING_CHOICES = (CARD_SCALING, *SCALINGS, *DIGIT_RECIPES)
 #: Runtimes offered for bundled models (`auto` is the float ONNX export).
 APP_RUNTIMES = ("auto", "onnx-int8", "onnx-fp16")
 
@@ -26,31 +40,54 @@ def card_line(clf: Classifier) -> str:
     """The model's card in one line."""
     card = clf.card
     metrics = card.get("metrics", {})
-    dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(card.get("dataset", ""))
+    dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "imagenet": "ImageNet"}.get(
+        card.get("dataset", "")
+    )
     parts = [dataset or "unknown data set"]
     if "accuracy" in metrics:
         parts.append(f"test accuracy {metrics['accuracy']:.2%}")
     if "parameters" in card:
         parts.append(f"{card['parameters']:,} parameters")
+    if not clf.is_digit:
+        h, w, c = clf.input_shape
+        parts.append(f"{h}x{w}x{c} input, {clf.preprocessing} scaling")
     parts.append(f"runs on {clf.runtime.name}")
     return " · ".join(parts)
 
 
 def model_picker() -> Classifier:
-    options = [*BUNDLED, OWN_MODEL]
+    options = [*BUNDLED, *KERAS_APPS, OWN_MODEL]
     name = st.sidebar.selectbox(
         "Model",
         options,
         key="model_name",
-        help="The bundled models ship with DigitLens; or use your own.",
+        format_func=lambda n: f"{n} (ImageNet)" if n in KERAS_APPS else n,
+        help="The digit models ship with DigitLens; the ImageNet models are Keras "
+        "Applications (weights from your Keras cache); or use your own.",
     )
+    if name in KERAS_APPS:
+        try:
+            return application_classifier(name)
+        except ModelLoadError as exc:
+            st.sidebar.error(str(exc))
+            st.sidebar.info("Until then, mnist-cnn answers.")
+            return bundled_classifier("mnist-cnn")
     if name == OWN_MODEL:
         upload = st.sidebar.file_uploader(
             "A .keras file (loaded in safe mode)", type=["keras"], key="own_model"
         )
+        scaling = st.sidebar.selectbox(
+            "Its input scaling",
+            SCALING_CHOICES,
+            key="own_scaling",
+            help="How your model was trained to see pixels: 0-1 (RGB / 255), 0-255, -1-1, "
+            "caffe (BGR minus the ImageNet mean), torch (ImageNet mean/std), or the MNIST "
+            "digit recipe for 28x28 grey models.",
+        )
         if upload is not None:
             try:
-                clf = classifier_from_upload(upload.getvalue(), upload.name)
+                chosen = None if scaling == CARD_SCALING else scaling
+                clf = classifier_from_upload(upload.getvalue(), upload.name, chosen)
                 st.sidebar.success(f"Loaded {upload.name}")
                 return clf
             except ModelLoadError as exc:
@@ -80,12 +117,14 @@ def explanation_picker(clf: Classifier) -> tuple[str, str | None]:
     layer = None
     if METHODS[method].needs_conv:
         if st.session_state.get("layer") not in clf.conv_layers:
-            st.session_state["layer"] = clf.conv_layers[-1]
+            st.session_state["layer"] = default_cam_layer(clf)
         layer = st.sidebar.selectbox(
             "Layer",
             clf.conv_layers,
             key="layer",
-            help="conv3 joins both branches; conv1 sees strokes.",
+            help="conv3 joins both branches; conv1 sees strokes."
+            if clf.is_digitlens
+            else "Every layer with a spatial map; the default is the last one bigger than 1x1.",
         )
     return method, layer
 

@@ -126,6 +126,41 @@ def probability_chart(
     )
 
 
+#: Models with more classes than this show their top-k as a list of bars.
+TOP_K_CHART_ABOVE = 10
+
+
+def topk_chart(pred: Prediction, class_names: tuple[str, ...], k: int = 5) -> None:
+    """The k most probable classes as horizontal bars, the winner highlighted (for models
+    with many classes, where a bar per class cannot be read)."""
+    from model.inference import top_k
+
+    rows = []
+    for t in top_k(pred.probabilities, k, class_names):
+        cls = "dl-bar dl-win" if t.label == pred.label else "dl-bar"
+        name = html.escape(t.class_name)
+        rows.append(
+            f"<div class='dl-row' title='{name}: {t.probability:.2%}'>"
+            f"<div class='dl-rname'>{name}</div><div class='dl-rtrack'><div class='{cls}' "
+            f"style='height:100%; width:{max(t.probability * 100, 0.5):.1f}%'></div></div>"
+            f"<div class='dl-pct'>{format_probability(t.probability)}</div></div>"
+        )
+    st.markdown(
+        f"<div class='dl-topk' role='img' aria-label='top {k} classes'>{''.join(rows)}</div>",
+        unsafe_allow_html=True,
+    )
+
+
+def class_chart(
+    pred: Prediction, class_names: tuple[str, ...], height: int = 200, log: bool = False
+) -> None:
+    """A bar per class for up to 10 classes (linear or log scale), else the top 5."""
+    if len(class_names) > TOP_K_CHART_ABOVE:
+        topk_chart(pred, class_names)
+    else:
+        probability_chart(pred, class_names, height, log=log)
+
+
 def heatmap_views(
     e: Explanation, size: int = 280, opacity: float = OVERLAY_OPACITY
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +169,10 @@ def heatmap_views(
     The whole map is projected back onto the user's image (nothing outside the
     ink's box is dropped); `opacity` is how strongly the strongest evidence shows.
     """
-    on_input = overlay(np.asarray(enlarge(e.x, size)), e.heatmap, alpha=opacity)
+    # A photo's model input is scaled (e.g. -1..1 or caffe): show the pixels it came from.
+    seen = getattr(e.stages, "resized", None)
+    shown = e.x if seen is None else (seen[..., 0] if seen.shape[-1] == 1 else seen)
+    on_input = overlay(np.asarray(enlarge(shown, size)), e.heatmap, alpha=opacity)
     if e.stages is None:
         return on_input, on_input
     return overlay(e.stages.original, e.heatmap_original, alpha=opacity), on_input
@@ -222,6 +260,11 @@ CSS = """
 .dl-fig {margin:0;} .dl-fig img {display:block; image-rendering:pixelated; border-radius:2px;}
 .dl-fig figcaption {font-size:0.85rem; color:#6b7280; margin-top:0.3rem;}
 .dl-name {font-size:0.8rem; margin-top:3px; white-space:nowrap;}
+.dl-topk {display:flex; flex-direction:column; gap:4px; margin-top:0.4rem;}
+.dl-row {display:flex; align-items:center; gap:8px;}
+.dl-rname {width:40%; font-size:0.85rem; overflow:hidden; text-overflow:ellipsis;
+           white-space:nowrap;}
+.dl-rtrack {flex:1; height:14px; background:#f3f4f6; border-radius:3px;}
 </style>
 """
 

@@ -121,12 +121,14 @@ def test_unusable_models_get_clear_errors(tmp_path):
     (tmp_path / "junk.keras").write_bytes(b"PK\x03\x04 junk")
     with pytest.raises(ValueError, match="cannot load"):
         load_classifier(tmp_path / "junk.keras")
-    wrong = keras.Sequential(
-        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(5)]
-    )
-    wrong.save(tmp_path / "wrong.keras")
-    with pytest.raises(ValueError, match="needs a model"):
-        load_classifier(tmp_path / "wrong.keras")
+    # Any (H, W, 1 | 3) -> (K >= 2) model is usable; four channels or one class are not.
+    for name, shape, k in (("rgba", (32, 32, 4), 5), ("one_class", (32, 32, 3), 1)):
+        wrong = keras.Sequential(
+            [keras.Input(shape), keras.layers.Flatten(), keras.layers.Dense(k)]
+        )
+        wrong.save(tmp_path / f"{name}.keras")
+        with pytest.raises(ValueError, match="needs a model"):
+            load_classifier(tmp_path / f"{name}.keras")
 
 
 def test_lambda_layers_are_refused_by_safe_mode(tmp_path):

@@ -1,0 +1,118 @@
+"""Any Keras classifier, measured offline: the pointing game of every explanation method on
+a small RGB CNN trained on shapes on noise, and the latency of the Keras Applications
+(random weights: their speed, not their accuracy, which needs ImageNet weights).
+
+    python -m benchmarks.any_classifier --images 100 --repeats 20
+
+The task (`tests.helpers.shapes_on_noise`): one coloured square, disc or cross on RGB
+noise; a map "points" when its peak lies on the shape (one pixel of slack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: Training set of the shapes classifier and its epochs (a few seconds on a CPU).
+TRAIN_IMAGES, EPOCHS = 1500, 6
+SIDE = 32
+FAMILIES = ("mobilenet_v2", "resnet50", "efficientnet_b0")
+
+
+def shapes_classifier(folder: Path):
+    """The test suite's shapes CNN, trained, saved as a Sequential `.keras` and reloaded."""
+    import keras
+
+    from model import load_classifier
+    from tests.helpers import shapes_on_noise
+
+    keras.utils.set_random_seed(0)
+    x, y, _ = shapes_on_noise(TRAIN_IMAGES, SIDE, seed=0)
+    net = keras.Sequential(
+        [
+            keras.Input((SIDE, SIDE, 3)),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c1"),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="c2"),
+            keras.layers.MaxPooling2D(name="pool"),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="c3"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(3, activation="softmax", name="out"),
+        ]
+    )
+    net.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+    net.fit(x / 255.0, y, epochs=EPOCHS, batch_size=64, verbose=0)
+    net.save(folder / "shapes.keras")
+    return load_classifier(folder / "shapes.keras")
+
+
+def pointing_game(clf, n: int) -> dict[str, tuple[float, float]]:
+    """method -> (share of maps whose peak is on the shape, mean trust score)."""
+    from model.explain import METHODS, available_methods, compute_maps, default_method
+    from model.faithfulness import trust_batch
+    from tests.helpers import shapes_on_noise
+
+    images, labels, boxes = shapes_on_noise(n, SIDE, seed=123)
+    x = images.astype(np.float32) / 255.0
+    layer = default_method(clf)[1]
+    out = {}
+    for method in available_methods(clf):
+        maps = compute_maps(
+            clf.net, x, method, layer if METHODS[method].needs_conv else None, labels
+        )
+        peaks = [np.unravel_index(np.argmax(m), m.shape) for m in maps]
+        hits = [
+            y0 - 1 <= py <= y1 and x0 - 1 <= px <= x1
+            for (py, px), (y0, y1, x0, x1) in zip(peaks, boxes, strict=True)
+        ]
+        trusts = trust_batch(clf.probabilities, x, maps, labels, perturbation="mean")
+        out[method] = (float(np.mean(hits)), float(np.mean([t.score for t in trusts])))
+    return out
+
+
+def latency(name: str, repeats: int) -> tuple[float, float]:
+    """(median ms of one 224x224 prediction, of one default Grad-CAM map) on random weights."""
+    from model import load_classifier
+    from model.explain import explain
+
+    clf = load_classifier(name, weights=None)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, *clf.input_shape)).astype(np.float32)
+    clf.probabilities(x)
+    explain(clf, x[0])
+    pred, cam = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        clf.probabilities(x)
+        pred.append((time.perf_counter() - t) * 1e3)
+        t = time.perf_counter()
+        explain(clf, x[0])
+        cam.append((time.perf_counter() - t) * 1e3)
+    return float(np.median(pred)), float(np.median(cam))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.any_classifier", description=__doc__)
+    p.add_argument("--images", type=int, default=100, help="pointing-game images")
+    p.add_argument("--repeats", type=int, default=20, help="timed calls per model")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        clf = shapes_classifier(Path(tmp))
+        print(
+            f"| method (shapes CNN, {args.images} images) | pointing game | trust (mean deletion) |"
+        )
+        print("| --- | --- | --- |")
+        for method, (hit, score) in pointing_game(clf, args.images).items():
+            print(f"| {method} | {hit:.0%} | {score:+.2f} |")
+    print("\n| model (random weights, 224x224) | predict ms (median) | Grad-CAM ms (median) |")
+    print("| --- | --- | --- |")
+    for name in FAMILIES:
+        pred, cam = latency(name, args.repeats)
+        print(f"| {name} | {pred:.1f} | {cam:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,280 @@
+"""Any Keras image classifier through the whole pipeline, offline.
+
+Real ImageNet weights cannot be downloaded here: the Keras Applications run with
+random weights (`weights=None`) at tiny input sizes, which proves the mechanics
+(load -> preprocess -> predict -> top-k -> every explanation -> overlay), not ImageNet
+accuracy. A small RGB classifier trained here on shapes on noise checks that the
+default map points at the object.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model import ModelLoadError, load_classifier
+from model.explain import METHODS, available_methods, default_method
+from model.inference import Prediction, top_k
+from model.photo import PhotoInput, scale
+from model.report import report
+from tests.helpers import shapes_on_noise
+
+TINY = (32, 32, 3)
+#: The scaling each named family must get (Keras' preprocess_input mode, in our names).
+FAMILY_SCALING = {"mobilenet_v2": "-1-1", "resnet50": "caffe", "efficientnet_b0": "0-255"}
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _photo(h: int = 45, w: int = 60) -> bytes:
+    """A photo bigger than the model input (so the map must be projected back)."""
+    rng = np.random.default_rng(1)
+    return _png(rng.integers(0, 256, (h, w, 3)).astype(np.uint8))
+
+
+@pytest.mark.parametrize("name", list(FAMILY_SCALING))
+def test_each_family_goes_through_the_whole_pipeline(name):
+    clf = load_classifier(name, weights=None, input_shape=TINY)
+    assert (clf.input_shape, clf.num_classes) == (TINY, 1000)
+    assert clf.preprocessing == FAMILY_SCALING[name] and clf.perturbation == "mean"
+    assert clf.class_names[:2] == ("tench", "goldfish")
+    assert clf.runtime.name == "tf.function"
+
+    stages = clf.preprocess_stages(_photo())
+    assert isinstance(stages, PhotoInput) and stages.x.shape == TINY
+    np.testing.assert_allclose(stages.x, scale(stages.resized, FAMILY_SCALING[name]))
+
+    pred = clf.predict(_photo())
+    top = clf.top(pred)
+    assert len(top) == 5 and top[0].label == pred.label
+    assert [t.probability for t in top] == sorted((t.probability for t in top), reverse=True)
+    assert top[0].class_name == clf.class_names[pred.label]
+
+    # The default layer is a real layer of the network with a map bigger than 1x1.
+    assert clf.default_layer in clf.conv_layers and len(clf.conv_layers) > 5
+    methods = available_methods(clf)
+    assert methods == list(METHODS)
+    for method in methods:
+        r = report(clf, stages, method=method)
+        e = r.explanation
+        assert e.heatmap.shape == TINY[:2], method
+        assert np.isfinite(e.heatmap).all() and 0.0 <= e.heatmap.min() <= e.heatmap.max() <= 1
+        assert r.overlay.shape == (45, 60, 3), method  # the photo at full size
+        assert r.trust.perturbation == "mean"
+
+
+def test_top_k_orders_classes_and_names_them():
+    p = np.array([0.1, 0.5, 0.05, 0.3, 0.05], np.float32)
+    pred = Prediction(1, 0.5, p, "b")
+    assert [t.label for t in pred.top(3)] == [1, 3, 0]
+    assert [t.class_name for t in top_k(p, 2, "abcde")] == ["b", "d"]
+    assert len(pred.top(50)) == 5
+    with pytest.raises(ValueError):
+        top_k(p, 0)
+
+
+def _shapes_classifier(tmp_path, card: dict | None = None):
+    """A small RGB CNN trained for a few seconds on shapes on noise, saved as a
+    Sequential `.keras` file and loaded back through `load_classifier`."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x, y, _ = shapes_on_noise(1500, 32, seed=0)
+    net = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c1"),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="c2"),
+            keras.layers.MaxPooling2D(name="pool"),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="c3"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(3, activation="softmax", name="out"),
+        ]
+    )
+    net.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+    net.fit(x / 255.0, y, epochs=6, batch_size=64, verbose=0)
+    path = tmp_path / "shapes.keras"
+    net.save(path)
+    if card is not None:
+        path.with_suffix(".json").write_text(json.dumps(card))
+    return load_classifier(path)
+
+
+@pytest.fixture(scope="module")
+def shapes_clf(tmp_path_factory):
+    return _shapes_classifier(tmp_path_factory.mktemp("shapes"))
+
+
+def test_own_sequential_model_reloaded_from_disk_points_at_the_object(shapes_clf):
+    clf = shapes_clf
+    # No card, no choice: RGB in [0, 1] at the model's size, the last spatial layer.
+    assert clf.preprocessing == "0-1" and clf.class_names == ("0", "1", "2")
+    assert clf.conv_layers == ("c1", "c2", "pool", "c3")
+    method, layer = default_method(clf)
+    assert (method, layer) == ("gradcam", "c3")
+    images, labels, boxes = shapes_on_noise(30, 32, seed=7)
+    hits = correct = 0
+    scores = []
+    for img, label, (y0, y1, x0, x1) in zip(images, labels, boxes, strict=True):
+        r = report(clf, _png(img))
+        e = r.explanation
+        scores.append(r.trust.score)
+        correct += e.label == label
+        py, px = np.unravel_index(np.argmax(e.heatmap), e.heatmap.shape)
+        hits += (y0 - 1 <= py <= y1) and (x0 - 1 <= px <= x1)
+    assert correct >= 24, f"the classifier did not learn the task ({correct}/30)"
+    assert hits >= 24, f"the default map's peak is on the object in only {hits}/30 images"
+    # Mean-colour deletion: removing what the map ranks first hurts the answer more than
+    # removing the photo's own detail (its contrast or edges) or random pixels.
+    assert np.mean(scores) > 0.1, f"mean trust {np.mean(scores):+.2f}"
+
+
+def test_every_method_explains_a_reloaded_sequential_model(shapes_clf):
+    img = shapes_on_noise(1, 32, seed=3)[0][0]
+    for method in available_methods(shapes_clf):
+        for layer in (None, "c1") if METHODS[method].needs_conv else (None,):
+            e = report(shapes_clf, _png(img), method=method, layer=layer).explanation
+            assert e.heatmap.shape == (32, 32) and e.heatmap.max() > 0, (method, layer)
+
+
+def test_a_backbone_inside_a_model_is_explained_at_any_depth():
+    import keras
+    import tensorflow as tf
+
+    from model.explain import passes_for
+
+    keras.utils.set_random_seed(0)
+    base = keras.applications.MobileNetV2(
+        weights=None, include_top=False, input_shape=(64, 64, 3), alpha=0.35
+    )
+    inp = keras.Input((64, 64, 3))
+    out = keras.layers.Dense(4, activation="softmax", name="head")(
+        keras.layers.GlobalAveragePooling2D(name="gap")(base(inp))
+    )
+    net = keras.Model(inp, out)
+    from model.artifacts import Artifact
+    from model.inference import Classifier, KerasRuntime
+
+    clf = Classifier(Artifact("nested", base.name, {}), net, KerasRuntime(net), "-1-1")
+    assert "block_1_expand" in clf.conv_layers and base.name in clf.conv_layers
+    assert clf.default_layer == "out_relu"  # the backbone's last 2x2 map
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    # The recorded map is the inner layer's own output (what Model(...) cannot give).
+    _, fmap, grads = passes_for(net).gradients(x, np.array([0, 1]), None, "block_3_project")
+    inner = keras.Model(base.inputs, base.get_layer("block_3_project").output)
+    np.testing.assert_allclose(fmap, np.asarray(inner(x)), rtol=1e-4, atol=1e-4)
+    assert fmap.shape == grads.shape and np.abs(grads).sum() > 0
+    # ... and its gradient is the true one, checked against a plain tape on the same graph.
+    with tf.GradientTape() as tape:
+        feats = inner(x)
+        tape.watch(feats)
+        rest = keras.Model(base.get_layer("block_3_project").output, base.output)
+        logits = net.get_layer("head").kernel
+        z = tf.matmul(net.get_layer("gap")(rest(feats)), logits) + net.get_layer("head").bias
+        score = tf.gather(z, [0, 1], batch_dims=1)
+    np.testing.assert_allclose(grads, tape.gradient(score, feats).numpy(), rtol=1e-3, atol=1e-5)
+    for method in available_methods(clf):
+        e = report(clf, x[0], method=method).explanation
+        assert e.heatmap.shape == (64, 64), method
+
+
+def test_own_model_states_its_scaling_in_its_card_or_by_choice(tmp_path):
+    import keras
+
+    net = keras.Sequential(
+        [keras.Input((20, 24, 3)), keras.layers.Flatten(), keras.layers.Dense(3, "softmax")]
+    )
+    net.save(tmp_path / "own.keras")
+    grey = keras.Sequential(
+        [keras.Input((16, 16, 1)), keras.layers.Flatten(), keras.layers.Dense(2, "softmax")]
+    )
+    grey.save(tmp_path / "grey.keras")
+    photo = _photo()
+    assert load_classifier(tmp_path / "own.keras").preprocess(photo).max() <= 1.0
+    x = load_classifier(tmp_path / "grey.keras").preprocess(photo)
+    assert x.shape == (16, 16, 1) and x.min() >= 0.0 and x.max() <= 1.0
+    (tmp_path / "own.json").write_text(
+        json.dumps({"class_names": ["cat", "dog", "owl"], "preprocessing": {"scaling": "tf"}})
+    )
+    clf = load_classifier(tmp_path / "own.keras")
+    assert clf.preprocessing == "-1-1" and clf.class_names == ("cat", "dog", "owl")
+    assert clf.preprocess(photo).shape == (20, 24, 3) and clf.preprocess(photo).min() < 0
+    chosen = load_classifier(tmp_path / "own.keras", preprocessing="caffe")
+    stages = chosen.preprocess_stages(photo)
+    np.testing.assert_allclose(stages.x, scale(stages.resized, "caffe"))
+    with pytest.raises(ModelLoadError, match="unknown preprocessing"):
+        load_classifier(tmp_path / "own.keras", preprocessing="zscore")
+    # The digit models keep their recipe: nothing about them changed.
+    digits = load_classifier("mnist-cnn")
+    assert digits.preprocessing == "mnist" and digits.perturbation == "zero"
+    assert digits.preprocess(photo).shape == (28, 28)
+
+
+def test_offline_without_weights_is_a_clear_error_without_touching_the_network(
+    tmp_path, monkeypatch
+):
+    from keras.src.utils import file_utils  # what keras.applications download through
+
+    calls = []
+    monkeypatch.setattr(file_utils, "get_file", lambda *a, **k: calls.append(a) or 1 / 0)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(ModelLoadError, match="not on this machine") as err:
+        load_classifier("mobilenet_v2", download=False)
+    assert str(tmp_path / "models") in str(err.value)
+    assert calls == [] and "download failed" not in str(err.value)
+    with pytest.raises(ModelLoadError, match="Keras only"):
+        load_classifier("resnet50", runtime="onnx")
+
+
+def test_cli_reads_any_model_with_its_scaling_and_top_k(tmp_path, capsys):
+    import keras
+
+    from model.predict import main
+
+    net = keras.Sequential(
+        [keras.Input((12, 12, 3)), keras.layers.Flatten(), keras.layers.Dense(12, "softmax")]
+    )
+    net.save(tmp_path / "rgb12.keras")
+    (tmp_path / "photo.png").write_bytes(_photo())
+    args = [str(tmp_path / "photo.png"), "--model", str(tmp_path / "rgb12.keras"), "--quiet"]
+    assert main([*args, "--json", "--top-k", "3", "--preprocessing", "caffe"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert len(record["probabilities"]) == 12 and len(record["top_k"]) == 3
+    assert record["top_k"][0]["label"] == record["label"]
+    assert main(args) == 0  # plain text: 12 classes, so a top-5 line too
+    assert "top-5:" in capsys.readouterr().out
+    assert main([*args[:1], "--model", "resnet50", "--weights", str(tmp_path / "no.h5")]) == 2
+    assert "no weights file" in capsys.readouterr().err
+
+
+def test_sanity_check_on_photos_reads_where_the_photo_has_detail(shapes_clf):
+    from model.sanity import detail_mask, sanity_check
+
+    images, labels, _ = shapes_on_noise(4, 32, seed=11)
+    x = images.astype(np.float32) / 255.0
+    mask = detail_mask(x)
+    assert mask.shape == (4, 32, 32) and 0.3 < mask.mean() < 0.7
+    (r,) = sanity_check(shapes_clf.net, x, labels, [("gradcam", "c3")], photo=True)
+    # Randomising every layer must change a faithful map: low rank correlation.
+    assert r.passed and [step[0] for step in r.cascade] == ["out", "c3", "c2", "c1"]
+
+
+def test_a_whole_model_nested_in_another_is_explained_on_its_logits(shapes_clf):
+    import keras
+
+    from model.explain import compute_maps
+
+    outer = keras.Sequential([keras.Input((32, 32, 3)), shapes_clf.net])
+    x = shapes_on_noise(3, 32, seed=5)[0].astype(np.float32) / 255.0
+    target = np.array([0, 1, 2])
+    for method, layer in (("gradcam", "c3"), ("saliency", None)):
+        inner = compute_maps(shapes_clf.net, x, method, layer, target)
+        np.testing.assert_allclose(compute_maps(outer, x, method, layer, target), inner, atol=1e-5)

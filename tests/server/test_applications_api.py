@@ -1,0 +1,115 @@
+"""Keras Applications over HTTP: `?model=mobilenet_v2` loads on first use, answers top-k
+and explains; without weights (offline) it is a 503 JSON error, never a 500.
+
+ImageNet weights cannot be downloaded here: the served model reads a weights file of
+random values, named by $DIGITLENS_WEIGHTS_MOBILENET_V2 (the mechanics, not accuracy).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from server.config import ServerConfig
+from server.main import create_app
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    rgb = np.random.default_rng(0).integers(0, 256, (90, 120, 3)).astype(np.uint8)
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory) -> str:
+    import keras
+
+    path = tmp_path_factory.mktemp("weights") / "mobilenet_v2.weights.h5"
+    keras.applications.MobileNetV2(weights=None).save_weights(path)
+    return str(path)
+
+
+def _offline(monkeypatch, tmp_path) -> list:
+    """No weights in the Keras cache and no network: a download attempt fails at once."""
+    from keras.src.utils import file_utils
+
+    calls: list = []
+
+    def refuse(*args, **kwargs):
+        calls.append(args)
+        raise OSError("no network here")
+
+    monkeypatch.setattr(file_utils, "get_file", refuse)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    return calls
+
+
+def test_keras_application_by_name_predicts_top_k_and_explains(
+    random_weights, monkeypatch, tmp_path
+):
+    calls = _offline(monkeypatch, tmp_path)
+    monkeypatch.setenv("DIGITLENS_WEIGHTS_MOBILENET_V2", random_weights)
+    with TestClient(create_app(ServerConfig(models=("mnist-cnn",)))) as client:
+        headers = {"Content-Type": "image/png"}
+        r = client.post(
+            "/v1/predict", content=_png(), headers=headers, params={"model": "mobilenet_v2"}
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["model"] == "mobilenet_v2" and len(body["probabilities"]) == 1000
+        top = body["top_k"]
+        assert len(top) == 5 and top[0]["label"] == body["label"]
+        assert top[0]["class_name"] == body["class_name"]
+        r = client.post(
+            "/v1/predict",
+            content=_png(),
+            headers=headers,
+            params={"model": "mobilenet_v2", "top_k": 3},
+        )
+        assert len(r.json()["top_k"]) == 3
+        r = client.post(
+            "/v1/explain",
+            content=_png(),
+            headers=headers,
+            params={"model": "mobilenet_v2", "method": "gradcam"},
+        )
+        assert r.status_code == 200, r.text
+        e = r.json()
+        assert e["layer"] == "out_relu" and np.asarray(e["heatmap"]).shape == (224, 224)
+        assert e["faithfulness"] is None and "mean colour" in e["trust"]["perturbation"]
+        # The digit models answer as before, now with their top-5.
+        seven = client.post("/v1/predict", content=_png(), headers=headers).json()
+        assert len(seven["probabilities"]) == 10 and len(seven["top_k"]) == 5
+    assert calls == []
+
+
+def test_offline_without_weights_is_a_503_with_the_message(monkeypatch, tmp_path):
+    _offline(monkeypatch, tmp_path)
+    monkeypatch.delenv("DIGITLENS_WEIGHTS_RESNET50", raising=False)
+    with TestClient(create_app(ServerConfig(models=("mnist-cnn",)))) as client:
+        r = client.post(
+            "/v1/predict",
+            content=_png(),
+            headers={"Content-Type": "image/png"},
+            params={"model": "resnet50"},
+        )
+        assert r.status_code == 503, r.text
+        error = r.json()["error"]
+        assert error["code"] == "model_unavailable"
+        assert "not on this machine" in error["message"] and str(tmp_path) in error["message"]
+        r = client.post("/v1/predict", content=_png(), params={"model": "resnet-51"})
+        assert r.status_code == 404
+
+
+def test_open_inference_protocol_refuses_photo_models_with_a_404(monkeypatch, tmp_path):
+    calls = _offline(monkeypatch, tmp_path)
+    with TestClient(create_app(ServerConfig(models=("mnist-cnn",)))) as client:
+        r = client.get("/v2/models/mobilenet_v2")
+        assert r.status_code == 404 and "/v1" in r.json()["error"]
+        assert client.get("/v2/models/mnist-cnn").status_code == 200
+    assert calls == []  # refused before loading anything
