@@ -9,7 +9,7 @@ import streamlit as st
 from model import BlankImageError, Classifier, ImageError
 from model.explain import METHODS, Explanation
 from model.preprocessing import Preprocessed
-from model.report import Report, report
+from model.report import Report, reports
 from ui.canvas import CANVAS_SIZE, Drawing, drawing_from_state, drawing_pad, model_url
 from ui.sidebar import Choice, current
 from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
@@ -35,17 +35,12 @@ if not clf.is_digit:
     st.stop()
 
 
-def default_map(clf: Classifier, stages: Preprocessed, choice: Choice) -> Report:
-    """The map shown beside Grad-CAM: the sidebar's method, which starts at the model's
-    measured default (`model.explain.default_method`, chosen by the explanation benchmark)."""
-    return report(clf, stages, method=choice.method, layer=choice.layer)
-
-
-def gradcam(clf: Classifier, stages: Preprocessed) -> Report | None:
-    """Grad-CAM on the last convolution, or None for a model without convolutions."""
-    if not clf.conv_layers:
-        return None
-    return report(clf, stages, method=GRADCAM, layer=clf.conv_layers[-1])
+def maps_for(clf: Classifier, stages: Preprocessed, choice: Choice) -> tuple[Report | None, Report]:
+    """(Grad-CAM on the last convolution, or None without convolutions; the sidebar's map,
+    which starts at the model's measured default). One batched trust call for both."""
+    specs = [(GRADCAM, clf.conv_layers[-1])] if clf.conv_layers else []
+    found = reports(clf, stages, [*specs, (choice.method, choice.layer)])
+    return (found[0] if specs else None), found[-1]
 
 
 def show_map(r: Report) -> None:
@@ -92,7 +87,7 @@ def draw_and_explain() -> None:
             t0 = time.perf_counter()
             try:
                 stages = clf.preprocess_stages(drawing.png)
-                answer = (gradcam(clf, stages), default_map(clf, stages, choice))
+                answer = maps_for(clf, stages, choice)
             except BlankImageError:
                 pass
             except ImageError as exc:

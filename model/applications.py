@@ -11,7 +11,7 @@ caches, the input size and the scaling); the others get their input size from
 Keras and their scaling from the module they live in.
 
 Where the weights come from, in order:
-1. `weights=PATH` (the CLI's and server's `--weights`, or $DIGITLENS_WEIGHTS_<NAME>);
+1. `weights=PATH` (the CLI's `--weights`), or $DIGITLENS_WEIGHTS_<NAME> (also the server's way);
 2. the file Keras caches in `$KERAS_HOME/models/` (default `~/.keras/models/`);
 3. a download by Keras, where there is internet and `download=True`.
 Offline without the file, `ModelLoadError` says which file to put where.

@@ -11,13 +11,14 @@ same numbers:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from model.explain import OVERLAY_OPACITY, Explanation, explain, is_stages, overlay
-from model.faithfulness import Trust, trust
+from model.faithfulness import Trust, trust_maps
 from model.preprocessing import ImageInput, Preprocessed
 
 if TYPE_CHECKING:
@@ -100,17 +101,55 @@ def report(
     preprocessing takes (path, bytes, PIL image, uint8 array). method/layer None:
     the model's measured default. Raises ExplanationError / ImageError.
     """
+    return reports(clf, source, [(method, layer)], target, contrast, opacity)[0]
+
+
+def reports(
+    clf: Classifier,
+    source: ImageInput | Preprocessed,
+    methods: Sequence[tuple[str | None, str | None]],
+    target: int | None = None,
+    contrast: int | None = None,
+    opacity: float = OVERLAY_OPACITY,
+) -> list[Report]:
+    """Several maps of one input, e.g. Grad-CAM beside the default: one report each, their
+    trust computed in one batched call that shares the input-only references."""
     from PIL import Image
 
     src = _as_source(clf, source)
-    e = explain(clf, src, method, layer, target, contrast)
-    if e.stages is not None:
-        shown = overlay(e.stages.original, e.heatmap_original, alpha=opacity)
-    else:
-        x = e.x if clf.is_digit else _to_unit(e.x)  # a photo's input may be -1..1, caffe, ...
-        big = Image.fromarray((np.clip(x, 0, 1) * 255).astype(np.uint8)).resize(
-            (INPUT_OVERLAY_SIDE, INPUT_OVERLAY_SIDE), Image.Resampling.NEAREST
-        )
-        shown = overlay(np.asarray(big), e.heatmap, alpha=opacity)
-    t = trust(clf.probabilities, e.x, e.heatmap, e.label, perturbation=clf.perturbation)
-    return Report(e, shown, t, sanity_for(clf, e.method, e.layer))
+    found = [explain(clf, src, method, layer, target, contrast) for method, layer in methods]
+    trusts = trust_maps(
+        clf.probabilities,
+        found[0].x,
+        np.stack([e.heatmap for e in found]),
+        np.array([e.label for e in found]),
+        perturbation=clf.perturbation,
+    )
+    out = []
+    for e, t in zip(found, trusts, strict=True):
+        if e.stages is not None:
+            shown = overlay(e.stages.original, e.heatmap_original, alpha=opacity)
+        else:
+            x = e.x if clf.is_digit else _to_unit(e.x)  # a photo's input may be -1..1, caffe, ...
+            big = Image.fromarray((np.clip(x, 0, 1) * 255).astype(np.uint8)).resize(
+                (INPUT_OVERLAY_SIDE, INPUT_OVERLAY_SIDE), Image.Resampling.NEAREST
+            )
+            shown = overlay(np.asarray(big), e.heatmap, alpha=opacity)
+        out.append(Report(e, shown, t, sanity_for(clf, e.method, e.layer)))
+    return out
+
+
+def warm_up(clf: Classifier) -> None:
+    """Trace the compiled passes a drawing needs: Grad-CAM on the last layer and the
+    model's default map, on a sample digit (28x28 digit models only; others: nothing).
+
+    The first trace costs seconds; run it once after loading (the app does so in a
+    background thread) so that the first stroke does not pay for it.
+    """
+    if not clf.is_digit:
+        return
+    from model.samples import drawn_digit
+
+    stages = clf.preprocess_stages(drawn_digit(7))
+    specs = [("gradcam", clf.conv_layers[-1])] if clf.conv_layers else []
+    reports(clf, stages, [*specs, (None, None)])

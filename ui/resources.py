@@ -9,6 +9,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import streamlit as st
 
 from model import Classifier, load_classifier
 from model.artifacts import BUNDLED
+from model.report import warm_up
 
 #: Streamlit versions whose script runner was read and found to call
 #: `keras.backend.clear_session()` after every run from `_clean_problem_modules`.
@@ -64,6 +66,9 @@ def keep_keras_state() -> bool:
 def bundled_classifier(name: str, runtime: str = "auto") -> Classifier:
     clf = load_classifier(name, runtime=runtime)
     clf.probabilities(np.zeros((1, *clf.input_shape), np.float32))  # first call traces/warms up
+    # The explanation passes trace in the background: the page is usable at once, and by
+    # the time the first stroke ends its maps no longer wait seconds for TensorFlow.
+    threading.Thread(target=warm_up, args=(clf,), name=f"warm-{name}", daemon=True).start()
     return clf
 
 

@@ -132,3 +132,22 @@ def test_server_explain_answers_trust_sanity_and_contrast():
             params={"contrast": 7},  # the prediction itself
         )
         assert bad.status_code == 422 and "same class" in bad.json()["error"]["message"]
+
+
+def test_warm_up_builds_the_drawing_passes_and_skips_photo_models():
+    """After warm_up, the explainer cache holds Grad-CAM and the default; a photo model is
+    left alone (its Keras network is not even loaded)."""
+    from model import load_classifier
+    from model.explain import default_method, passes_for
+    from model.report import warm_up
+
+    clf = load_classifier("mnist-cnn")
+    assert clf._net is None
+    warm_up(clf)
+    layer = default_method(clf)[1]
+    assert {"conv3", layer} <= set(passes_for(clf.net)._fns)  # Grad-CAM's and the default's
+
+    photo = load_classifier("mobilenet_v2", weights=None, input_shape=(32, 32, 3))
+    before = photo._net
+    warm_up(photo)
+    assert photo._net is before

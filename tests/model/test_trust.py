@@ -84,3 +84,21 @@ def test_verdicts_in_words():
     assert Trust(deletion_auc=0.95, **base).verdict == "no better than random"
     assert Trust(deletion_auc=0.9, empty=True, **base).verdict == "empty map: nothing to check"
     assert "more than 196" in Trust(deletion_auc=0.2, **base).sentence
+
+
+def test_several_maps_share_their_references_and_score_as_alone(mnist_cnn):
+    """trust_maps (one call, shared ink/edge/random curves) gives each map the same Trust
+    as scoring it alone, also when the maps explain different classes."""
+    from model.faithfulness import trust, trust_maps
+    from model.samples import drawn_digit
+
+    x = mnist_cnn.preprocess(drawn_digit(7))
+    rng = np.random.default_rng(1)
+    maps = np.stack([x, rng.random((28, 28)).astype(np.float32), np.zeros((28, 28), np.float32)])
+    labels = np.array([7, 7, 1])
+    together = trust_maps(mnist_cnn.probabilities, x, maps, labels)
+    alone = [
+        trust(mnist_cnn.probabilities, x, m, int(c)) for m, c in zip(maps, labels, strict=True)
+    ]
+    assert together == alone
+    assert together[2].empty and not together[0].empty
