@@ -66,7 +66,7 @@ try:
         stages = clf.preprocess_stages(f.getvalue())
     else:
         data_dir = default_data_dir()
-        split = test_split(clf.card.get("dataset", "mnist"), data_dir) if data_dir else None
+        split = test_split(clf.card.dataset_or_default, data_dir) if data_dir else None
         if split is None:
             st.warning(
                 "The test set is not available locally: set DIGITLENS_DATA_DIR to the "

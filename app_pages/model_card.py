@@ -16,7 +16,7 @@ GALLERY = 24
 choice = current()
 clf = choice.clf
 card = clf.card
-metrics = card.get("metrics", {})
+metrics = card.metrics
 names = list(clf.class_names)
 
 st.title(f"Model: {clf.name}")
@@ -54,7 +54,9 @@ if not clf.is_digit:
         "so no confusion matrix or gallery (ImageNet accuracy was not measured by DigitLens)."
     )
     st.stop()
-if not metrics:
+#: What this page draws; a card without one of them (a user's partial card) gets the hint.
+NEEDED = ("accuracy", "test_samples", "per_class", "confusion_matrix", "ece", "misclassified")
+if metrics is None or any(getattr(metrics, k) is None for k in NEEDED):
     st.info(
         "This model has no card with metrics: run `python -m training.evaluate --model "
         "PATH` to make one."
@@ -64,15 +66,15 @@ if not metrics:
 # ---------------------------------------------------------------- metrics
 st.subheader("Test-set performance")
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("accuracy", f"{metrics['accuracy']:.2%}")
-m2.metric("errors", f"{len(metrics['misclassified'])} of {metrics['test_samples']:,}")
-m3.metric("calibration error (ECE)", f"{metrics['ece']:.4f}")
-m4.metric("parameters", f"{card.get('parameters', 0):,}")
+m1.metric("accuracy", f"{metrics.accuracy:.2%}")
+m2.metric("errors", f"{len(metrics.misclassified)} of {metrics.test_samples:,}")
+m3.metric("calibration error (ECE)", f"{metrics.ece:.4f}")
+m4.metric("parameters", f"{card.parameters or 0:,}")
 
 per_class = pd.DataFrame(
-    {"class": names, **{k: metrics["per_class"][k] for k in ("precision", "recall", "support")}}
+    {"class": names, **{k: metrics.per_class[k] for k in ("precision", "recall", "support")}}
 )
-cm = np.array(metrics["confusion_matrix"])
+cm = np.array(metrics.confusion_matrix)
 cm_df = pd.DataFrame(
     [
         {"true": names[i], "predicted": names[j], "count": int(cm[i, j])}
@@ -106,7 +108,7 @@ text = base.mark_text(fontSize=9).encode(
 right.altair_chart(heat + text, width="stretch")
 
 left, right = st.columns(2)
-rel = pd.DataFrame(metrics.get("reliability", []))
+rel = pd.DataFrame(metrics.reliability or [])
 if not rel.empty:
     diag = (
         alt.Chart(pd.DataFrame({"c": [0, 1]}))
@@ -123,10 +125,10 @@ if not rel.empty:
         )
     )
     left.altair_chart(diag + pts, width="stretch")
-curves = clf.artifact.keras_path.parent / card.get("curves", "")
-if card.get("curves") and curves.is_file():
+curves = clf.artifact.keras_path.parent / (card.curves or "")
+if card.curves and curves.is_file():
     right.image(str(curves), caption="training curves", width="stretch")
-training = card.get("training", {})
+training = card.training or {}
 if training:
     st.caption(
         f"Trained with `{training.get('command')}` · seed {training.get('seed')} · "
@@ -138,14 +140,14 @@ if training:
 # ---------------------------------------------------------------- gallery
 st.subheader("What it gets wrong")
 data_dir = default_data_dir()
-split = test_split(card.get("dataset", "mnist"), data_dir) if data_dir else None
+split = test_split(card.dataset_or_default, data_dir) if data_dir else None
 if split is None:
     st.info(
         "The gallery needs the test set locally: set DIGITLENS_DATA_DIR to the folder "
         "with the IDX files."
     )
     st.stop()
-wrong = metrics["misclassified"][:GALLERY]
+wrong = metrics.misclassified[:GALLERY]
 probs = clf.probabilities(split.images[wrong].astype(np.float32) / 255.0)
 cols = st.columns(8)
 for k, (idx, p) in enumerate(zip(wrong, probs, strict=True)):

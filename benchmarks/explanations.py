@@ -144,13 +144,13 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     clf = load_classifier(args.model)
-    test = load_split(locate(clf.card.get("dataset", "mnist"), args.data_dir), "test")
+    test = load_split(locate(clf.card.dataset_or_default, args.data_dir), "test")
     x = to_model_input(test.images[: args.n])[..., 0]  # (N, 28, 28)
     n = len(x)
     labels = clf.probabilities(x).argmax(axis=1)
     counts = trust_counts(x.shape[1:])
     top = int(counts[-1])
-    sanity = clf.card.get("explanations", {}).get("sanity", {}).get("methods", {})
+    sanity = clf.card.sanity_methods
 
     refs = reference_maps(x)  # (N, 4, H, W): ink, edges, random, random
     ref_probs = deletion_probabilities(clf.probabilities, x, refs)
@@ -274,8 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump([asdict(r) for r in rows], f, indent=1, default=str)
     if args.write_card:
-        card = read_card(clf.artifact.keras_path)
-        card.setdefault("explanations", {})["default"] = {
+        default = {
             "method": best.method,
             "layer": best.layer,
             "chosen_by": "python -m benchmarks.explanations --write-card: passes the sanity "
@@ -292,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             else median_flip(ref_flip[:, 0]),
             "empty_share": round(best.empty, 4),
         }
+        card = read_card(clf.artifact.keras_path).with_explanations("default", default)
         print(f"wrote the default into {write_card(clf.artifact.keras_path, card)}")
     return 0
 

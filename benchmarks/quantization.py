@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in BUNDLED:
         ref = load_classifier(name, runtime="onnx")
-        test = load_split(locate(ref.card["dataset"], args.data_dir), "test")
+        test = load_split(locate(ref.card.dataset_or_default, args.data_dir), "test")
         x = to_model_input(test.images)
         realistic = {}
         if ref.recipe == "mnist":

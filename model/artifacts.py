@@ -11,9 +11,11 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from model.card import Card, card_path_for, read_card, write_card
 from model.errors import ModelLoadError, ModelNotFoundError
+
+__all__ = ["Artifact", "Card", "card_path_for", "read_card", "resolve", "write_card"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: The bundled models, in the order the UI lists them.
@@ -26,7 +28,7 @@ class Artifact:
 
     name: str
     keras_path: Path
-    card: dict[str, Any]
+    card: Card
 
     @property
     def card_path(self) -> Path:
@@ -34,22 +36,15 @@ class Artifact:
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return tuple(self.card.get("class_names", [str(d) for d in range(10)]))
+        if self.card.class_names is None:
+            return tuple(str(d) for d in range(10))
+        return self.card.class_names
 
     @property
     def preprocessing(self) -> str:
         """The recipe that turns a real image into this model's input: `mnist` or `fashion`."""
-        return self.card.get("preprocessing", {}).get("recipe", "mnist")
-
-
-def card_path_for(keras_path: str | os.PathLike) -> Path:
-    return Path(keras_path).with_suffix(".json")
-
-
-def read_card(keras_path: str | os.PathLike) -> dict[str, Any]:
-    """The card beside a `.keras` file, or `{}` when there is none."""
-    path = card_path_for(keras_path)
-    return json.loads(path.read_text()) if path.is_file() else {}
+        section = self.card.preprocessing
+        return section.recipe if section and section.recipe is not None else "mnist"
 
 
 def keras_layer_names(keras_path: str | os.PathLike) -> tuple[str, ...]:
@@ -62,12 +57,6 @@ def keras_layer_names(keras_path: str | os.PathLike) -> tuple[str, ...]:
         return ()
     layers = config.get("config", {}).get("layers", []) if isinstance(config, dict) else []
     return tuple(str(layer.get("name") or layer.get("config", {}).get("name")) for layer in layers)
-
-
-def write_card(keras_path: str | os.PathLike, card: dict[str, Any]) -> Path:
-    path = card_path_for(keras_path)
-    path.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
-    return path
 
 
 def resolve(name_or_path: str | os.PathLike) -> Artifact:
@@ -84,7 +73,7 @@ def resolve(name_or_path: str | os.PathLike) -> Artifact:
     if not path.is_file():
         raise ModelNotFoundError(f"model file not found: {path}")
     card = read_card(path)
-    return Artifact(card.get("name", path.stem), path, card)
+    return Artifact(card.name or path.stem, path, card)
 
 
 #: What a file that is not a `.keras` archive is, by its first bytes.

@@ -243,7 +243,7 @@ def default_cam_layer(clf: Classifier) -> str:
 
 def default_method(clf: Classifier) -> tuple[str, str | None]:
     """(method, layer) measured best for this model (its card), or a fallback."""
-    chosen = clf.card.get("explanations", {}).get("default") or {}
+    chosen = clf.card.default_explanation
     method, layer = chosen.get("method"), chosen.get("layer")
     if method in METHODS and method in available_methods(clf):
         if not METHODS[method].needs_conv:

@@ -65,14 +65,13 @@ def export_onnx(keras_path: Path, out: Path | None = None) -> Path:
         if diff > MAX_ABS_DIFF:
             raise RuntimeError(f"ONNX export differs from Keras by {diff:.2e} > {MAX_ABS_DIFF}")
         out.write_bytes(tmp_path.read_bytes())
-    card = read_card(keras_path)
-    card.setdefault("runtimes", {})["onnx"] = {
+    record = {
         "file": out.name,
         "keras_sha256": file_sha256(keras_path),
         "max_abs_diff_random": diff,
         "exported_with": {"keras": keras.__version__},
     }
-    write_card(keras_path, card)
+    write_card(keras_path, read_card(keras_path).with_runtime("onnx", record))
     return out
 
 
@@ -107,7 +106,7 @@ def _model_data(keras_path: Path, split: str, n: int, data_dir: str | None) -> n
     """(n, 28, 28, 1) float32 images of the model's own data set, a seeded sample."""
     from training.data import DatasetError, load_split, locate, to_model_input
 
-    dataset = read_card(keras_path).get("dataset", "mnist")
+    dataset = read_card(keras_path).dataset_or_default
     try:
         images = load_split(locate(dataset, data_dir), split).images
     except DatasetError as exc:

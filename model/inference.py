@@ -28,6 +28,7 @@ import numpy as np
 from model.architecture import CONV_LAYERS, conv_layer_names, public_conv_layers
 from model.artifacts import Artifact, keras_layer_names, load_keras_model, resolve
 from model.backend import import_keras
+from model.card import Card, Preprocessing
 from model.errors import ModelLoadError
 from model.graph import last_spatial_layer, spatial_layers
 from model.ood import Judge, Verdict, load_judge
@@ -213,7 +214,7 @@ def variant_info(artifact: Artifact, runtime: str = "onnx") -> dict | None:
     float export, a `<name>.<variant>.json` sidecar for quantized ones (so they never
     need the card edited)."""
     if runtime == "onnx":
-        return artifact.card.get("runtimes", {}).get("onnx")
+        return artifact.card.onnx
     sidecar = variant_path(artifact.keras_path, runtime, ".json")
     return json.loads(sidecar.read_text()) if sidecar.is_file() else None
 
@@ -284,7 +285,7 @@ class Classifier:
         return self.artifact.name
 
     @property
-    def card(self) -> dict:
+    def card(self) -> Card:
         return self.artifact.card
 
     @cached_property
@@ -309,7 +310,7 @@ class Classifier:
     @property
     def class_names(self) -> tuple[str, ...]:
         """The card's class names where they fit the model, else "0".."K-1"."""
-        names = tuple(self.card.get("class_names") or ())
+        names = self.card.class_names or ()
         if len(names) == self.num_classes:
             return names
         return tuple(str(i) for i in range(self.num_classes))
@@ -325,11 +326,11 @@ class Classifier:
         """
         if self._preprocessing is not None:
             return self._preprocessing
-        section = self.card.get("preprocessing") or {}
-        if section.get("scaling"):
-            return canonical_scaling(section["scaling"])
+        section = self.card.preprocessing or Preprocessing()
+        if section.scaling:
+            return canonical_scaling(section.scaling)
         if self.input_shape == DIGIT_SHAPE:
-            return section.get("recipe", "mnist")
+            return section.recipe if section.recipe is not None else "mnist"
         return DEFAULT_SCALING
 
     @property
@@ -352,7 +353,7 @@ class Classifier:
     @property
     def is_digitlens(self) -> bool:
         """Whether the network uses DigitLens' public layer names (conv1 ... conv3)."""
-        kind = (self.card.get("architecture") or {}).get("kind")
+        kind = (self.card.architecture or {}).get("kind")
         return kind in ("cnn", "mlp") or bool(public_conv_layers(self._layer_names()))
 
     def _layer_names(self) -> tuple[str, ...]:
@@ -560,18 +561,21 @@ def _load_application(
     out_shape = tuple(net.outputs[0].shape[1:])
     _check_contract(in_shape, out_shape, Path(app.name))
     k = int(out_shape[-1])
-    card = {
-        "name": app.name,
-        "source": f"keras.applications.{app.constructor}",
-        "weights": "random (weights=None)"
-        if weights is None
-        else str(locate_weights(app, weights)),
-        "dataset": "imagenet",
-        "class_names": list(imagenet_class_names()) if k == len(imagenet_class_names()) else [],
-        "preprocessing": {"scaling": app.scaling},
-    }
+    source = f"keras.applications.{app.constructor}"
+    card = Card(
+        name=app.name,
+        dataset="imagenet",
+        class_names=imagenet_class_names() if k == len(imagenet_class_names()) else (),
+        preprocessing=Preprocessing(scaling=app.scaling),
+        extra={
+            "source": source,
+            "weights": "random (weights=None)"
+            if weights is None
+            else str(locate_weights(app, weights)),
+        },
+    )
     # No file: the network lives in memory; `keras_path` names where it came from.
-    artifact = Artifact(app.name, Path(card["source"]), card)
+    artifact = Artifact(app.name, Path(source), card)
     return Classifier(artifact, net, KerasRuntime(net), preprocessing)
 
 

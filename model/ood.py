@@ -34,6 +34,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from model.card import Card
+
 Verdict = Literal["digit", "unsure", "not_a_digit"]
 VERDICTS: tuple[Verdict, ...] = ("digit", "unsure", "not_a_digit")
 
@@ -175,12 +177,12 @@ class Judge:
 THINGS = {"mnist": "a digit", "fashion-mnist": "a Fashion-MNIST item"}
 
 
-def thing_for(card: dict[str, Any]) -> str:
+def thing_for(card: Card) -> str:
     """How sentences name what a model reads, from its card's data set."""
-    return THINGS.get(str(card.get("dataset", "mnist")), "something this model knows")
+    return THINGS.get(card.dataset_or_default, "something this model knows")
 
 
-def load_judge(keras_path: Path, class_names: tuple[str, ...], card: dict[str, Any]) -> Judge:
+def load_judge(keras_path: Path, class_names: tuple[str, ...], card: Card) -> Judge:
     """The detector beside the model if it has one, else the post-hoc judge."""
     ood = read_ood_card(keras_path)
     if ood is not None:

@@ -62,8 +62,7 @@ def sanity_for(clf: Classifier, method: str, layer: str | None) -> dict[str, Any
     """The card's sanity result for this method and layer (without its cascade)."""
     from model.sanity import key
 
-    entry = clf.card.get("explanations", {}).get("sanity", {}).get("methods", {})
-    found = entry.get(key(method, layer))
+    found = clf.card.sanity_methods.get(key(method, layer))
     if found is None:
         return None
     return {k: found[k] for k in ("pass", "rank_r_all", "rank_r_ink")}

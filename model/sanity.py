@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         from training.data import load_split, locate, to_model_input
 
         clf = load_classifier(args.model)
-        test = load_split(locate(clf.card.get("dataset", "mnist"), args.data_dir), "test")
+        test = load_split(locate(clf.card.dataset_or_default, args.data_dir), "test")
     except (DigitLensError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not args.dry_run:
         card = read_card(clf.artifact.keras_path)
-        card.setdefault("explanations", {})["sanity"] = card_section(results, len(x))
+        card = card.with_explanations("sanity", card_section(results, len(x)))
         path = write_card(clf.artifact.keras_path, card)
         print(f"wrote {path}")
     return 0

@@ -301,10 +301,10 @@ def _summary(clf: Classifier) -> schemas.ModelSummary:
     card = clf.card
     return schemas.ModelSummary(
         name=clf.name,
-        dataset=card.get("dataset"),
+        dataset=card.dataset,
         class_names=list(clf.class_names),
-        accuracy=card.get("metrics", {}).get("accuracy"),
-        parameters=card.get("parameters"),
+        accuracy=card.accuracy,
+        parameters=card.parameters,
         preprocessing=clf.preprocessing,
         runtime=clf.runtime.name,
         methods=available_methods(clf),
@@ -319,7 +319,7 @@ async def models(request: Request):
 
 @router.get("/v1/models/{name}", summary="A model's full card", responses=ERRORS)
 async def model_card(request: Request, name: str) -> dict:
-    return _served(request, name).clf.card
+    return _served(request, name).clf.card.to_dict()
 
 
 @router.get("/healthz", response_model=schemas.Health, summary="Liveness")

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from model.artifacts import read_card, resolve, write_card
+from model.artifacts import resolve
+from model.card import Card, Metrics, read_card, write_card
 
 ECE_BINS = 15
 
@@ -121,32 +122,30 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def evaluate_and_write_card(keras_path: str | os.PathLike, data_dir: str | None = None) -> dict:
+def evaluate_and_write_card(keras_path: str | os.PathLike, data_dir: str | None = None) -> Card:
     """Evaluate the model at `keras_path` on its card's test set and update the card."""
     from model.artifacts import load_keras_model
     from training.data import CLASS_NAMES, load_split, locate, to_model_input
 
     keras_path = Path(keras_path)
     card = read_card(keras_path)
-    dataset = card.get("dataset", "mnist")
+    dataset = card.dataset_or_default
     test = load_split(locate(dataset, data_dir), "test")
     net = load_keras_model(keras_path)
     probs = net.predict(to_model_input(test.images), batch_size=1000, verbose=0)
 
-    card.setdefault("name", keras_path.stem)
-    card.setdefault("dataset", dataset)
-    card.setdefault("class_names", list(CLASS_NAMES[dataset]))
-    card["parameters"] = int(net.count_params())
-    card["size_bytes"] = keras_path.stat().st_size
-    card["metrics"] = classification_metrics(probs, test.labels)
-    card["versions"] = library_versions()
-    curves = plot_curves(
-        card.get("training", {}).get("history", {}),
-        keras_path.with_suffix(".curves.png"),
-        f"{card['name']} training",
+    name = card.name or keras_path.stem
+    curves = plot_curves(card.history, keras_path.with_suffix(".curves.png"), f"{name} training")
+    card = card.updated(
+        name=name,
+        dataset=dataset,
+        class_names=card.class_names if card.class_names is not None else CLASS_NAMES[dataset],
+        parameters=int(net.count_params()),
+        size_bytes=keras_path.stat().st_size,
+        metrics=Metrics.from_dict(classification_metrics(probs, test.labels)),
+        versions=library_versions(),
+        curves=curves.name if curves else card.curves,
     )
-    if curves:
-        card["curves"] = curves.name
     write_card(keras_path, card)
     return card
 
@@ -163,10 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    m = card["metrics"]
+    m = card.metrics
     print(
-        f"{card['name']}: accuracy {m['accuracy']:.4f}, ECE {m['ece']:.4f}, "
-        f"{len(m['misclassified'])} misclassified of {m['test_samples']}"
+        f"{card.name}: accuracy {m.accuracy:.4f}, ECE {m.ece:.4f}, "
+        f"{len(m.misclassified)} misclassified of {m.test_samples}"
     )
     return 0
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import shlex
 import statistics
@@ -20,7 +19,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from model.artifacts import WEIGHTS_DIR, write_card
+from model.artifacts import WEIGHTS_DIR
+from model.card import Card, Preprocessing, read_card, write_card
 from training.recipes import RECIPES
 
 
@@ -201,16 +201,16 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path | None:
 
     history = _read_history(log_path)
     val_losses = history.get("val_loss", [])
-    card = {
-        "name": output.stem,
-        "dataset": recipe.dataset,
-        "class_names": list(data.class_names),
-        "architecture": recipe.architecture.to_dict(),
-        "preprocessing": {
-            "recipe": recipe.preprocessing,
-            "input": "(N, 28, 28, 1) float32 in [0, 1], white ink on black",
-        },
-        "training": {
+    card = Card(
+        name=output.stem,
+        dataset=recipe.dataset,
+        class_names=tuple(data.class_names),
+        architecture=recipe.architecture.to_dict(),
+        preprocessing=Preprocessing(
+            recipe=recipe.preprocessing,
+            input="(N, 28, 28, 1) float32 in [0, 1], white ink on black",
+        ),
+        training={
             "command": command or neutral_command(sys.argv[1:]),
             "seed": cfg.seed,
             "epochs_run": len(val_losses),
@@ -228,7 +228,7 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path | None:
             "images_per_second": speed,
             "history": history,
         },
-    }
+    )
     write_card(output, card)
     evaluate_and_write_card(output, data_dir=cfg.data_dir)
     _export_fast_runtime(output)
@@ -422,8 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     if path is None:
         print("done: this worker trained in step with the chief, which writes the model")
         return 0
-    card = json.loads(path.with_suffix(".json").read_text())
-    print(f"saved {path} (test accuracy {card['metrics']['accuracy']:.4f})")
+    print(f"saved {path} (test accuracy {read_card(path).accuracy:.4f})")
     return 0
 
 

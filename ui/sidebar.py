@@ -39,15 +39,14 @@ class Choice:
 def card_line(clf: Classifier) -> str:
     """The model's card in one line."""
     card = clf.card
-    metrics = card.get("metrics", {})
     dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "imagenet": "ImageNet"}.get(
-        card.get("dataset", "")
+        card.dataset or ""
     )
     parts = [dataset or "unknown data set"]
-    if "accuracy" in metrics:
-        parts.append(f"test accuracy {metrics['accuracy']:.2%}")
-    if "parameters" in card:
-        parts.append(f"{card['parameters']:,} parameters")
+    if card.accuracy is not None:
+        parts.append(f"test accuracy {card.accuracy:.2%}")
+    if card.parameters is not None:
+        parts.append(f"{card.parameters:,} parameters")
     if not clf.is_digit:
         h, w, c = clf.input_shape
         parts.append(f"{h}x{w}x{c} input, {clf.preprocessing} scaling")

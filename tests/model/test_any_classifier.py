@@ -160,10 +160,10 @@ def test_a_backbone_inside_a_model_is_explained_at_any_depth():
         keras.layers.GlobalAveragePooling2D(name="gap")(base(inp))
     )
     net = keras.Model(inp, out)
-    from model.artifacts import Artifact
+    from model.artifacts import Artifact, Card
     from model.inference import Classifier, KerasRuntime
 
-    clf = Classifier(Artifact("nested", base.name, {}), net, KerasRuntime(net), "-1-1")
+    clf = Classifier(Artifact("nested", base.name, Card()), net, KerasRuntime(net), "-1-1")
     assert "block_1_expand" in clf.conv_layers and base.name in clf.conv_layers
     assert clf.default_layer == "out_relu"  # the backbone's last 2x2 map
     x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)

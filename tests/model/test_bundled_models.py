@@ -33,9 +33,9 @@ def test_file_is_small_and_card_complete(bundled):
     artifact, _ = bundled
     assert artifact.keras_path.stat().st_size < 10 * 2**20
     for field in CARD_FIELDS:
-        assert field in artifact.card, field
-    assert artifact.card["training"]["command"].startswith("python -m training.train")
-    assert (artifact.keras_path.parent / artifact.card["curves"]).is_file()
+        assert field in artifact.card.to_dict(), field
+    assert artifact.card.training["command"].startswith("python -m training.train")
+    assert (artifact.keras_path.parent / artifact.card.curves).is_file()
     assert len(artifact.class_names) == 10
 
 
@@ -50,9 +50,9 @@ def test_contract_batch_of_mnist_format_images_to_softmax(bundled):
 @pytest.mark.data
 def test_test_set_accuracy_meets_the_table(bundled, real_data_dir):
     artifact, net = bundled
-    test = load_split(locate(artifact.card["dataset"], real_data_dir), "test")
+    test = load_split(locate(artifact.card.dataset, real_data_dir), "test")
     probs = net.predict(to_model_input(test.images), batch_size=1000, verbose=0)
     accuracy = float((probs.argmax(axis=1) == test.labels).mean())
     assert accuracy >= REQUIRED_ACCURACY[artifact.name]
     # The card tells the truth about the shipped file.
-    assert accuracy == pytest.approx(artifact.card["metrics"]["accuracy"], abs=1e-4)
+    assert accuracy == pytest.approx(artifact.card.accuracy, abs=1e-4)

@@ -170,7 +170,7 @@ def test_onnx_matches_keras_on_the_test_set(name, real_data_dir):
 
     fast = load_classifier(name)
     ref = load_classifier(name, runtime="keras")
-    test = load_split(locate(fast.card["dataset"], real_data_dir), "test")
+    test = load_split(locate(fast.card.dataset, real_data_dir), "test")
     x = to_model_input(test.images)
     diffs = [
         np.abs(fast.probabilities(x[i : i + 2000]) - ref.probabilities(x[i : i + 2000])).max()

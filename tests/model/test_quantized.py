@@ -46,7 +46,7 @@ def test_variants_agree_with_float_on_the_test_set(name, runtime, real_data_dir)
     from training.data import load_split, locate, to_model_input
 
     float_clf = load_classifier(name)
-    test = load_split(locate(float_clf.card["dataset"], real_data_dir), "test")
+    test = load_split(locate(float_clf.card.dataset, real_data_dir), "test")
     idx = np.random.default_rng(1).choice(len(test), N_CHECK, replace=False)
     x = to_model_input(test.images[idx])
     ref = float_clf.probabilities(x).argmax(1)

@@ -49,7 +49,7 @@ def test_every_page_runs_with_every_bundled_model(page, model):
     at.switch_page(page).run()
     assert not at.exception, at.exception
     card = "\n".join(c.value for c in at.sidebar.caption)
-    dataset = resolve(model).card["dataset"]  # e.g. "fashion-mnist"
+    dataset = resolve(model).card.dataset  # e.g. "fashion-mnist"
     shown = {"mnist": "MNIST ·", "fashion-mnist": "Fashion-MNIST ·"}[dataset]
     assert shown in card and (dataset != "mnist" or "Fashion" not in card)  # that model ran
 
