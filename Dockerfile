@@ -4,7 +4,9 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    TF_CPP_MIN_LOG_LEVEL=3 DIGITLENS_THREADS=2
+    TF_CPP_MIN_LOG_LEVEL=2
+# ONNX Runtime uses one thread per core the container sees; set DIGITLENS_THREADS to
+# match a CPU limit (deploy/k8s/deployment.yaml does).
 WORKDIR /app
 
 COPY requirements.txt .
