@@ -62,13 +62,18 @@ def keep_keras_state() -> bool:
     return True
 
 
+#: Seconds after a model loads before its explanation passes are traced in the background.
+WARM_UP_DELAY_S = 3.0
+
+
 @st.cache_resource(show_spinner="Loading the model...")
 def bundled_classifier(name: str, runtime: str = "auto") -> Classifier:
     clf = load_classifier(name, runtime=runtime)
     clf.probabilities(np.zeros((1, *clf.input_shape), np.float32))  # first call traces/warms up
-    # The explanation passes trace in the background: the page is usable at once, and by
-    # the time the first stroke ends its maps no longer wait seconds for TensorFlow.
-    threading.Thread(target=warm_up, args=(clf,), name=f"warm-{name}", daemon=True).start()
+    # The explanation passes trace in the background, after the page has drawn itself (the
+    # TensorFlow import would otherwise compete with the first render): by the time a first
+    # stroke ends, its maps no longer wait seconds for TensorFlow.
+    threading.Timer(WARM_UP_DELAY_S, warm_up, args=(clf,)).start()
     return clf
 
 
