@@ -90,7 +90,7 @@ SHORT_MARK_FRACTION = 0.12
 SHORT_MARK_STROKES = 3.5
 #: ... and any mark under this fraction of the longest side is too small to read.
 MIN_EXTENT_FRACTION = 0.05
-#: A single straight stroke (one piece, no loop, its ink spread across its own axis by
+#: A single straight stroke (its ink spread across its own axis by
 #: under STRAIGHT_SPREAD stroke widths: a clean bar measures 0.29, a short straight
 #: stroke at most 0.46) shorter than SHORT_STROKE_FRACTION of the image's longest side
 #: is a short stroke, not a 1. Where the line is drawn: issue #9's short stroke is
@@ -514,14 +514,8 @@ def straight_spread(kept: np.ndarray, width: float) -> float:
 
 
 def _is_short_straight_stroke(kept: np.ndarray, width: float, fraction: float) -> bool:
-    """One straight piece of ink, without a loop, shorter than SHORT_STROKE_FRACTION."""
-    if fraction >= SHORT_STROKE_FRACTION:
-        return False
-    if straight_spread(kept, width) >= STRAIGHT_SPREAD:
-        return False
-    _, pieces = ndimage.label(kept, structure=np.ones((3, 3)))
-    _, background = ndimage.label(~np.pad(kept, 1))  # > 1: a hole inside the ink
-    return pieces == 1 and background == 1
+    """Straight ink (a stroke, or dashes along one line) under SHORT_STROKE_FRACTION."""
+    return fraction < SHORT_STROKE_FRACTION and straight_spread(kept, width) < STRAIGHT_SPREAD
 
 
 def _check_size(kept: np.ndarray, work_hw: tuple[int, int]) -> None:
