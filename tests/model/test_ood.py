@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from model.errors import NoiseImageError, TooSmallError
 from model.inference import format_probability
-from model.ood import VERDICTS, posthoc_scores, read_ood_card
+from model.ood import VERDICTS, count_loops, posthoc_scores, read_ood_card
 from tests.helpers import drawn_digit
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -87,6 +87,43 @@ def test_noise_as_a_model_input_is_not_a_digit(mnist_cnn):
     x = np.random.default_rng(4).random((28, 28)).astype(np.float32)
     p = mnist_cnn.predict_input(x)
     assert p.verdict == "not_a_digit", (p.verdict, p.ood_score)
+
+
+def stacked_loops(n: int, width: int = 14) -> Image.Image:
+    """n loops stacked on top of each other, white on black: 2 is an 8, 3 no digit."""
+    img = Image.new("L", (280, 280), 0)
+    d = ImageDraw.Draw(img)
+    h = 230 // n
+    for i in range(n):
+        d.ellipse((95, 25 + i * h, 185, 29 + (i + 1) * h), outline=255, width=width)
+    return img
+
+
+def trefoil() -> Image.Image:
+    """Three touching rings in a triangle."""
+    img = Image.new("L", (280, 280), 0)
+    for cx, cy in [(140, 95), (100, 165), (180, 165)]:
+        ImageDraw.Draw(img).ellipse((cx - 45, cy - 45, cx + 45, cy + 45), outline=255, width=14)
+    return img
+
+
+def test_loops_are_counted_on_the_model_input(mnist_cnn):
+    ring = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(ring).ellipse((90, 40, 190, 240), outline=255, width=18)
+    assert count_loops(mnist_cnn.preprocess(drawn_digit(7))) == 0
+    assert count_loops(mnist_cnn.preprocess(ring)) == 1
+    assert count_loops(mnist_cnn.preprocess(stacked_loops(2))) == 2
+    assert count_loops(mnist_cnn.preprocess(stacked_loops(3))) == 3
+
+
+def test_an_eight_is_a_digit_but_more_loops_than_any_digit_is_not(mnist_cnn):
+    """The classifier reads all of these as an 8 (the detector alone lets them through);
+    no digit has three loops."""
+    eight = mnist_cnn.predict(stacked_loops(2))
+    assert (eight.verdict, eight.label) == ("digit", 8)
+    for img in (stacked_loops(3), stacked_loops(4), trefoil()):
+        p = mnist_cnn.predict(img)
+        assert p.verdict == "not_a_digit", (p.verdict, p.label, p.ood_score)
 
 
 def test_a_dot_is_too_small_to_read(mnist_cnn):
