@@ -96,9 +96,9 @@ MIN_EXTENT_FRACTION = 0.05
 #: is a short stroke, not a 1. Where the line is drawn: issue #9's short stroke is
 #: 10-40 pixels (plus its pen) on the 280-pixel canvas, at most 0.154 of it measured
 #: on 1,000 of them; a written 1 is as tall as a digit, and on the realistic sets no
-#: canvas 1 is under 0.26 of the canvas, but the smallest photographed ones are: 6 in
-#: 1,000 photos (straight 1s at 0.14-0.16 of the photo) fall under the line and are
-#: refused ("if it is a 1, write it larger") rather than answered.
+#: canvas 1 is under 0.26 of the canvas, but the smallest photographed ones are: 6 and
+#: 10 in 1,000 photos (two seeds; straight 1s at 0.14-0.16 of the photo) fall under the
+#: line and are refused ("if it is a 1, write it larger") rather than answered.
 SHORT_STROKE_FRACTION = 0.16
 STRAIGHT_SPREAD = 0.5
 #: Random noise, not a drawing: the median absolute difference between neighbouring
