@@ -14,6 +14,7 @@ from model.errors import (
     ImageError,
     ModelLoadError,
     ModelNotFoundError,
+    NoiseImageError,
     TooSmallError,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "ImageError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "NoiseImageError",
     "Prediction",
     "TooSmallError",
     "load_classifier",

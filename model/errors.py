@@ -40,6 +40,13 @@ class TooSmallError(BlankImageError):
     """
 
 
+class NoiseImageError(BlankImageError):
+    """The image is random noise (every pixel unlike its neighbours): no strokes to read.
+
+    A kind of BlankImageError for the same reason as TooSmallError: nothing to read.
+    """
+
+
 class ImageTooLargeError(ImageError):
     """The image has more pixels than allowed (a decompression bomb, or just huge)."""
 

@@ -21,7 +21,7 @@ from model.explain import METHODS, available_methods, default_method
 from model.inference import Prediction, top_k
 from model.photo import PhotoInput, scale
 from model.report import report
-from tests.helpers import shapes_on_noise
+from tests.helpers import drawn_digit, shapes_on_noise
 
 TINY = (32, 32, 3)
 #: The scaling each named family must get (Keras' preprocess_input mode, in our names).
@@ -215,7 +215,7 @@ def test_own_model_states_its_scaling_in_its_card_or_by_choice(tmp_path):
     # The digit models keep their recipe: nothing about them changed.
     digits = load_classifier("mnist-cnn")
     assert digits.preprocessing == "mnist" and digits.perturbation == "zero"
-    assert digits.preprocess(photo).shape == (28, 28)
+    assert digits.preprocess(drawn_digit(7)).shape == (28, 28)  # (a noise photo: refused)
 
 
 def test_offline_without_weights_is_a_clear_error_without_touching_the_network(

@@ -276,6 +276,39 @@ def test_a_tap_and_a_short_tick_are_too_small_to_read():
             preprocess(img)
 
 
+@pytest.mark.parametrize("angle", [90, 75, 45, 0])
+def test_a_single_short_straight_stroke_is_too_small_to_read(angle):
+    """Issue #9: a short stroke is never a digit. 40 pixels and a 10-pixel pen on the
+    280-pixel canvas is under SHORT_STROKE_FRACTION of it, however it is tilted."""
+    from model.errors import TooSmallError
+
+    img = Image.new("L", (280, 280))
+    dx, dy = 20 * np.cos(np.radians(angle)), 20 * np.sin(np.radians(angle))
+    ImageDraw.Draw(img).line([(140 - dx, 140 - dy), (140 + dx, 140 + dy)], fill=255, width=10)
+    with pytest.raises(TooSmallError, match="single short stroke"):
+        preprocess(img)
+
+
+def test_a_short_mark_that_bends_or_loops_is_not_a_short_stroke():
+    """Only one straight piece counts: a small 7 or 0 of the same size is read."""
+    seven, zero = Image.new("L", (280, 280)), Image.new("L", (280, 280))
+    ImageDraw.Draw(seven).line([(125, 125), (150, 125), (135, 155)], fill=255, width=7)
+    ImageDraw.Draw(zero).ellipse((128, 125, 148, 157), outline=255, width=6)
+    for img in (seven, zero):
+        assert_mnist_format(preprocess(img))
+
+
+def test_texture_tells_noise_from_drawings_and_photos():
+    from model.preprocessing import NOISE_TEXTURE, texture
+
+    rng = np.random.default_rng(0)
+    drawing = np.asarray(draw_seven(size=280), np.float32) / 255
+    paper = 0.7 + rng.normal(0, 0.03, (280, 280))  # sensor noise on a photo of paper
+    assert texture(drawing) < 0.01
+    assert texture(paper) < NOISE_TEXTURE / 2
+    assert texture(rng.random((60, 300))) > 2 * NOISE_TEXTURE
+
+
 def test_a_small_but_whole_digit_is_read():
     """A 1 drawn ~70 pixels tall on the canvas is a digit, not a tick."""
     small_one = Image.new("L", (280, 280))

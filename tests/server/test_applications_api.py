@@ -16,6 +16,7 @@ from PIL import Image
 
 from server.config import ServerConfig
 from server.main import create_app
+from tests.helpers import drawn_digit
 
 
 def _png() -> bytes:
@@ -83,7 +84,9 @@ def test_keras_application_by_name_predicts_top_k_and_explains(
         assert e["layer"] == "out_relu" and np.asarray(e["heatmap"]).shape == (224, 224)
         assert e["faithfulness"] is None and "mean colour" in e["trust"]["perturbation"]
         # The digit models answer as before, now with their top-5.
-        seven = client.post("/v1/predict", content=_png(), headers=headers).json()
+        buf = io.BytesIO()
+        drawn_digit(7).save(buf, "PNG")  # (the noise of _png() is refused as noise)
+        seven = client.post("/v1/predict", content=buf.getvalue(), headers=headers).json()
         assert len(seven["probabilities"]) == 10 and len(seven["top_k"]) == 5
     assert calls == []
 
