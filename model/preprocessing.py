@@ -491,11 +491,25 @@ def texture(gray: np.ndarray) -> float:
     About 0 for drawings and photos of paper, ~0.19 for uniform noise. Every second row
     (and column) is enough for a median and halves the cost.
     """
+    d = _neighbour_differences(gray)
+    return float(np.median(d)) if d.size else 0.0
+
+
+def _neighbour_differences(gray: np.ndarray) -> np.ndarray:
+    """|differences| between horizontal and vertical neighbours, every second row/column."""
     if min(gray.shape) < 2:
-        return 0.0
+        return np.zeros(0, np.float32)
     dx = np.abs(np.diff(gray[::2], axis=1)).ravel()
     dy = np.abs(np.diff(gray[:, ::2], axis=0)).ravel()
-    return float(np.median(np.concatenate([dx, dy])))
+    return np.concatenate([dx, dy])
+
+
+def looks_like_noise(gray: np.ndarray) -> bool:
+    """`texture(gray) > NOISE_TEXTURE`, decided by counting instead of a median: the
+    median exceeds the threshold exactly when more than half the differences do
+    (a comparison is several times cheaper than the partial sort a median needs)."""
+    d = _neighbour_differences(gray)
+    return 2 * int(np.count_nonzero(d > NOISE_TEXTURE)) > d.size
 
 
 def straight_spread(kept: np.ndarray, width: float) -> float:
@@ -559,7 +573,7 @@ def preprocess_stages(
     del img  # a large original need not outlive this call
     gray, alpha = _to_float(work)
     work_hw = gray.shape
-    if texture(gray if alpha is None else gray * alpha) > NOISE_TEXTURE:
+    if looks_like_noise(gray if alpha is None else gray * alpha):
         raise NoiseImageError("the image looks like random noise: no strokes were found on it")
 
     ink, polarity = ink_map(gray, alpha, strokes=recipe == "mnist")

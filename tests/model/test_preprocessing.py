@@ -309,6 +309,18 @@ def test_texture_tells_noise_from_drawings_and_photos():
     assert texture(rng.random((60, 300))) > 2 * NOISE_TEXTURE
 
 
+def test_the_fast_noise_check_agrees_with_the_texture_median():
+    """looks_like_noise (a count) decides exactly as texture > NOISE_TEXTURE (a median),
+    across amplitudes on both sides of the threshold."""
+    from model.preprocessing import NOISE_TEXTURE, looks_like_noise, texture
+
+    rng = np.random.default_rng(3)
+    for amplitude in np.linspace(0.05, 0.6, 23):
+        img = (rng.random((90, 120)) * amplitude).astype(np.float32)
+        assert looks_like_noise(img) == (texture(img) > NOISE_TEXTURE), amplitude
+    assert not looks_like_noise(np.zeros((1, 5), np.float32))
+
+
 def test_a_small_but_whole_digit_is_read():
     """A 1 drawn ~70 pixels tall on the canvas is a digit, not a tick."""
     small_one = Image.new("L", (280, 280))
