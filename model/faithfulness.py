@@ -297,6 +297,13 @@ def deletion_probabilities(
     return np.concatenate(out)
 
 
+def _check_perturbation(perturbation: str) -> None:
+    if perturbation not in PERTURBATIONS:
+        raise ValueError(
+            f"unknown perturbation {perturbation!r}; choose {', '.join(PERTURBATIONS)}"
+        )
+
+
 def trust_batch(
     probabilities: Callable[[np.ndarray], np.ndarray],
     x: np.ndarray,
@@ -309,10 +316,7 @@ def trust_batch(
 
     perturbation: `zero` (digits) or `mean` (photos), see `Trust.perturbation`.
     """
-    if perturbation not in PERTURBATIONS:
-        raise ValueError(
-            f"unknown perturbation {perturbation!r}; choose {', '.join(PERTURBATIONS)}"
-        )
+    _check_perturbation(perturbation)
     maps = np.asarray(maps, np.float32)
     x = np.asarray(x, np.float32)
     stacked = np.concatenate([maps[:, None], reference_maps(x, seed, perturbation)], axis=1)
@@ -383,10 +387,7 @@ def trust_maps(
     references and random orders are the same for every map, so their curves are
     computed once: two maps cost 6 curves instead of 10.
     """
-    if perturbation not in PERTURBATIONS:
-        raise ValueError(
-            f"unknown perturbation {perturbation!r}; choose {', '.join(PERTURBATIONS)}"
-        )
+    _check_perturbation(perturbation)
     x1 = np.asarray(x, np.float32)[None]
     maps = np.asarray(heatmaps, np.float32)
     m = len(maps)
