@@ -9,7 +9,7 @@ import streamlit as st
 from model import BlankImageError, Classifier, ImageError
 from model.explain import METHODS, Explanation
 from model.preprocessing import Preprocessed
-from model.report import Report, reports
+from model.report import Report, judge, reports
 from ui.canvas import CANVAS_SIZE, Drawing, drawing_from_state, drawing_pad, model_url
 from ui.sidebar import Choice, current
 from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
@@ -37,20 +37,28 @@ if not clf.is_digit:
 
 def maps_for(clf: Classifier, stages: Preprocessed, choice: Choice) -> tuple[Report | None, Report]:
     """(Grad-CAM on the last convolution, or None without convolutions; the sidebar's map,
-    which starts at the model's measured default). One batched trust call for both."""
+    which starts at the model's measured default), as drafts: their trust comes after the
+    maps are on screen (`model.report.judge`, one batched call for both)."""
     specs = [(GRADCAM, clf.conv_layers[-1])] if clf.conv_layers else []
-    found = reports(clf, stages, [*specs, (choice.method, choice.layer)])
+    found = reports(clf, stages, [*specs, (choice.method, choice.layer)], judged=False)
     return (found[0] if specs else None), found[-1]
 
 
-def show_map(r: Report) -> None:
-    """One map over the user's strokes with how far to trust it; an empty map in words."""
+def show_map(r: Report):
+    """One map over the user's strokes (an empty map in words); returns the placeholder
+    where `show_trust` writes how far to trust it."""
     e = r.explanation
     if e.empty:
         st.info(f"{title(e)}: {e.summary}.", icon=":material/visibility_off:")
     else:
         inline_image(r.overlay, f"{title(e)}, over your strokes", CANVAS_SIZE, fmt="JPEG")
-    st.caption(f"{e.resolution}. {r.trust.sentence} {r.sanity_text[0].upper()}{r.sanity_text[1:]}.")
+    return st.empty()
+
+
+def show_trust(slot, r: Report) -> None:
+    e = r.explanation
+    sanity = r.sanity_text[0].upper() + r.sanity_text[1:]
+    slot.caption(f"{e.resolution}. {r.trust.sentence} {sanity}.")
 
 
 def title(e: Explanation) -> str:
@@ -127,9 +135,13 @@ def draw_and_explain() -> None:
         )
         maps = [best_report] if cam is None else [cam] if same else [cam, best_report]
         cols = st.columns(len(maps), gap="small")
+        slots = []
         for col, r in zip(cols, maps, strict=True):
             with col:
-                show_map(r)
+                slots.append(show_map(r))
+        # The maps are on screen now; their trust (one batched deletion call) follows.
+        for slot, r in zip(slots, judge(clf, maps), strict=True):
+            show_trust(slot, r)
         colour_legend()
         if cam is None:
             st.caption(f"{clf.name} has no convolutions, so no Grad-CAM map.")

@@ -12,7 +12,7 @@ same numbers:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,7 +34,7 @@ class Report:
 
     explanation: Explanation
     overlay: np.ndarray  # (H, W, 3) uint8: the map over the original image (or the input)
-    trust: Trust
+    trust: Trust | None  # None only in a draft (`reports(..., judged=False)`), until `judge`
     sanity: dict[str, Any] | None  # {"pass", "rank_r_all", "rank_r_ink"}; None: not measured
 
     @property
@@ -53,7 +53,7 @@ class Report:
         """JSON-ready: the explanation's facts, its trust and its sanity check."""
         return {
             **self.explanation.to_dict(),
-            "trust": self.trust.to_dict(),
+            "trust": None if self.trust is None else self.trust.to_dict(),
             "sanity": self.sanity,
         }
 
@@ -110,22 +110,20 @@ def reports(
     target: int | None = None,
     contrast: int | None = None,
     opacity: float = OVERLAY_OPACITY,
+    judged: bool = True,
 ) -> list[Report]:
     """Several maps of one input, e.g. Grad-CAM beside the default: one report each, their
-    trust computed in one batched call that shares the input-only references."""
+    trust computed in one batched call that shares the input-only references.
+
+    judged=False returns drafts without trust, so a page can show the maps at once and
+    add their trust (`judge`) a moment later.
+    """
     from PIL import Image
 
     src = _as_source(clf, source)
-    found = [explain(clf, src, method, layer, target, contrast) for method, layer in methods]
-    trusts = trust_maps(
-        clf.probabilities,
-        found[0].x,
-        np.stack([e.heatmap for e in found]),
-        np.array([e.label for e in found]),
-        perturbation=clf.perturbation,
-    )
-    out = []
-    for e, t in zip(found, trusts, strict=True):
+    drafts = []
+    for method, layer in methods:
+        e = explain(clf, src, method, layer, target, contrast)
         if e.stages is not None:
             shown = overlay(e.stages.original, e.heatmap_original, alpha=opacity)
         else:
@@ -134,8 +132,21 @@ def reports(
                 (INPUT_OVERLAY_SIDE, INPUT_OVERLAY_SIDE), Image.Resampling.NEAREST
             )
             shown = overlay(np.asarray(big), e.heatmap, alpha=opacity)
-        out.append(Report(e, shown, t, sanity_for(clf, e.method, e.layer)))
-    return out
+        drafts.append(Report(e, shown, None, sanity_for(clf, e.method, e.layer)))
+    return judge(clf, drafts) if judged else drafts
+
+
+def judge(clf: Classifier, drafts: Sequence[Report]) -> list[Report]:
+    """The drafts with their trust: maps of ONE input, scored in one batched call."""
+    found = [r.explanation for r in drafts]
+    trusts = trust_maps(
+        clf.probabilities,
+        found[0].x,
+        np.stack([e.heatmap for e in found]),
+        np.array([e.label for e in found]),
+        perturbation=clf.perturbation,
+    )
+    return [replace(r, trust=t) for r, t in zip(drafts, trusts, strict=True)]
 
 
 def warm_up(clf: Classifier) -> None:
@@ -151,4 +162,4 @@ def warm_up(clf: Classifier) -> None:
 
     stages = clf.preprocess_stages(drawn_digit(7))
     specs = [("gradcam", clf.conv_layers[-1])] if clf.conv_layers else []
-    reports(clf, stages, [*specs, (None, None)])
+    reports(clf, stages, [*specs, (None, None)])  # the explanations and the trust curves

@@ -171,6 +171,11 @@ def test_draw_page_shows_gradcam_beside_the_chosen_map(method):
     captions = figure_captions(at)
     assert any(c.startswith(METHODS["gradcam"].title + " on ") for c in captions), captions
     assert any(c.startswith(METHODS[method].title) for c in captions), captions
+    # Every map says how far to trust it: its trust sentence and its sanity check.
+    maps = len({c.split(",")[0] for c in captions if "over your strokes" in c})
+    said = texts(at)
+    assert said.count("changes the answer after") == maps, said
+    assert said.count("Sanity check:") == maps
 
 
 def test_draw_page_without_convolutions_says_why_there_is_no_gradcam():
