@@ -13,24 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
+from benchmarks.inference import median_ms
+
 BATCH = 64
-
-
-def median_ms(fn, repeats: int, warmup: int = 10) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,9 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             except ModelLoadError:
                 continue
             one, batch = x[:1], x[:BATCH]
-            single = median_ms(lambda clf=clf, one=one: clf.probabilities(one), args.repeats)
+            single = median_ms(
+                lambda clf=clf, one=one: clf.probabilities(one), args.repeats, warmup=10
+            )
             batch_ms = median_ms(
-                lambda clf=clf, batch=batch: clf.probabilities(batch), args.repeats // 3
+                lambda clf=clf, batch=batch: clf.probabilities(batch),
+                args.repeats // 3,
+                warmup=10,
             )
             got = clf.probabilities(x).argmax(1)
             cells = []
