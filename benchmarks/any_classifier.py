@@ -23,11 +23,11 @@ SIDE = 32
 FAMILIES = ("mobilenet_v2", "resnet50", "efficientnet_b0")
 
 
-def shapes_classifier(folder: Path):
-    """The test suite's shapes CNN, trained, saved as a Sequential `.keras` and reloaded."""
+def train_shapes_net(folder: Path) -> Path:
+    """Train the shapes CNN (the test suite's too) and save it as a Sequential `.keras` file
+    in `folder`; return its path."""
     import keras
 
-    from model import load_classifier
     from tests.helpers import shapes_on_noise
 
     keras.utils.set_random_seed(0)
@@ -45,8 +45,16 @@ def shapes_classifier(folder: Path):
     )
     net.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
     net.fit(x / 255.0, y, epochs=EPOCHS, batch_size=64, verbose=0)
-    net.save(folder / "shapes.keras")
-    return load_classifier(folder / "shapes.keras")
+    path = folder / "shapes.keras"
+    net.save(path)
+    return path
+
+
+def shapes_classifier(folder: Path):
+    """The shapes CNN, trained, saved and loaded back through `load_classifier`."""
+    from model import load_classifier
+
+    return load_classifier(train_shapes_net(folder))
 
 
 def pointing_game(clf, n: int) -> dict[str, tuple[float, float]]:

@@ -84,25 +84,9 @@ def test_top_k_orders_classes_and_names_them():
 def _shapes_classifier(tmp_path, card: dict | None = None):
     """A small RGB CNN trained for a few seconds on shapes on noise, saved as a
     Sequential `.keras` file and loaded back through `load_classifier`."""
-    import keras
+    from benchmarks.any_classifier import train_shapes_net
 
-    keras.utils.set_random_seed(0)
-    x, y, _ = shapes_on_noise(1500, 32, seed=0)
-    net = keras.Sequential(
-        [
-            keras.Input((32, 32, 3)),
-            keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c1"),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="c2"),
-            keras.layers.MaxPooling2D(name="pool"),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="c3"),
-            keras.layers.GlobalAveragePooling2D(name="gap"),
-            keras.layers.Dense(3, activation="softmax", name="out"),
-        ]
-    )
-    net.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    net.fit(x / 255.0, y, epochs=6, batch_size=64, verbose=0)
-    path = tmp_path / "shapes.keras"
-    net.save(path)
+    path = train_shapes_net(tmp_path)
     if card is not None:
         path.with_suffix(".json").write_text(json.dumps(card))
     return load_classifier(path)
