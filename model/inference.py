@@ -446,6 +446,12 @@ class Classifier:
             )
         return out
 
+    def predict_inputs(self, x: np.ndarray) -> list[Prediction]:
+        """Predict (N, H, W[, C]) inputs already in model format: one model call and one
+        detector call for all of them (what the server's micro-batcher runs)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return self.to_predictions(self.probabilities(x), x)
+
     def predict_input(self, x: np.ndarray) -> Prediction:
         """Predict one input already in model format (e.g. a (28, 28) test-set image)."""
         x = np.asarray(x, np.float32).reshape(self.input_shape)
@@ -460,8 +466,7 @@ class Classifier:
         """Preprocess each image, then predict all of them in one batched call."""
         if len(images) == 0:
             return []
-        x = np.stack([self.preprocess(img) for img in images])
-        return self.to_predictions(self.probabilities(x), x)
+        return self.predict_inputs(np.stack([self.preprocess(img) for img in images]))
 
     # -------------------------------------------------------------- explanations
     def explain(

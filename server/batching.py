@@ -1,6 +1,7 @@
 """Micro-batching: concurrent requests share one model call.
 
-Each request submits its (28, 28) input and awaits its row of probabilities.
+Each request submits its model input and awaits its own answer (a row of
+probabilities, a Prediction: whatever the batched function returns per input).
 A single worker task takes the first waiting input, gathers more for at most
 `max_wait` seconds (or until `max_size`), runs one batched call in a thread,
 and answers everyone. While a call runs, new requests queue up, so batches
@@ -12,25 +13,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
-class BatchResult:
-    probabilities: np.ndarray  # (10,)
+class BatchResult(Generic[T]):
+    value: T  # this input's row of the batched call's answer
     batch_size: int
     queue_ms: float
     inference_ms: float
 
 
-class MicroBatcher:
+class MicroBatcher(Generic[T]):
+    """`fn` maps a stacked (N, ...) batch to a sequence of N answers, one per input."""
+
     def __init__(
         self,
-        fn: Callable[[np.ndarray], np.ndarray],
+        fn: Callable[[np.ndarray], Sequence[T]],
         max_size: int = 64,
         max_wait_s: float = 0.002,
         on_batch: Callable[[int, float], None] | None = None,
@@ -57,8 +63,8 @@ class MicroBatcher:
                 await self._task
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def submit(self, x: np.ndarray) -> BatchResult:
-        """Queue one (28, 28) input; return its probabilities once its batch has run."""
+    async def submit(self, x: np.ndarray) -> BatchResult[T]:
+        """Queue one model input; return its answer once its batch has run."""
         future = asyncio.get_running_loop().create_future()
         await self._queue.put((x, future, time.perf_counter()))
         return await future
@@ -91,11 +97,11 @@ class MicroBatcher:
             try:
                 x = np.stack([item[0] for item in live])
                 start = time.perf_counter()
-                probs = await loop.run_in_executor(self._executor, self._fn, x)
+                answers = await loop.run_in_executor(self._executor, self._fn, x)
                 ms = (time.perf_counter() - start) * 1e3
                 results = [
-                    BatchResult(p, len(live), (start - queued) * 1e3, ms)
-                    for (_, _, queued), p in zip(live, probs, strict=True)
+                    BatchResult(a, len(live), (start - queued) * 1e3, ms)
+                    for (_, _, queued), a in zip(live, answers, strict=True)
                 ]
                 if self._on_batch:
                     self._on_batch(len(live), ms / 1e3)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from fastapi.concurrency import run_in_threadpool
 
-from model import Classifier, ModelLoadError, load_classifier
+from model import Classifier, ModelLoadError, Prediction, load_classifier
 from model.applications import is_application
 from model.artifacts import BUNDLED
 from model.errors import ModelNotFoundError
@@ -26,7 +26,7 @@ log = logging.getLogger("digitlens.server")
 @dataclass
 class Served:
     clf: Classifier
-    batcher: MicroBatcher
+    batcher: MicroBatcher[Prediction]
 
 
 @dataclass
@@ -78,7 +78,7 @@ class ModelPool:
     async def _load(self, name: str, runtime: str) -> None:
         preprocessing = None if name in BUNDLED else (self.config.preprocessing or None)
         clf = await run_in_threadpool(load_classifier, name, runtime, preprocessing)
-        clf.probabilities(np.zeros((1, *clf.input_shape), np.float32))  # warm up
+        clf.predict_inputs(np.zeros((1, *clf.input_shape), np.float32))  # warm up
         metrics = self.metrics
 
         def record(n: int, seconds: float, model: str = clf.name) -> None:
@@ -86,8 +86,10 @@ class ModelPool:
             metrics.inference.labels(model).observe(seconds)
 
         cfg = self.config
+        # Each batch is one model call and one detector call: every answer leaves the
+        # batcher with its verdict already decided.
         batcher = MicroBatcher(
-            clf.probabilities, cfg.batch_max_size, cfg.batch_max_wait_ms / 1e3, on_batch=record
+            clf.predict_inputs, cfg.batch_max_size, cfg.batch_max_wait_ms / 1e3, on_batch=record
         )
         batcher.start()
         self.loaded[(name, runtime)] = Served(clf, batcher)

@@ -297,7 +297,7 @@ async def infer(
     except V2Error as exc:
         return v2_error(exc.status, exc.message)
     results = await asyncio.gather(*(served.batcher.submit(row) for row in x))
-    probs = np.stack([r.probabilities for r in results]).astype(np.float32)  # (N, 10)
+    probs = np.stack([r.value.probabilities for r in results]).astype(np.float32)  # (N, 10)
     values = {"probabilities": probs, "label": probs.argmax(axis=1).astype(np.int64)}
     return _response(doc, served, outputs, values)
 

@@ -35,7 +35,7 @@ def test_concurrent_submits_share_one_call():
     results = run(main())
     assert calls == [10]
     for i, r in enumerate(results):
-        assert r.batch_size == 10 and r.probabilities[0] == i  # each gets its own row
+        assert r.batch_size == 10 and r.value[0] == i  # each gets its own row
 
 
 def test_batches_never_exceed_max_size():
@@ -72,7 +72,7 @@ def test_a_failing_call_fails_its_requests_and_the_batcher_keeps_serving():
         return ok, running
 
     ok, running = run(main())
-    assert ok.probabilities.sum() == 10 and running
+    assert ok.value.sum() == 10 and running
 
 
 def test_config_from_environment_and_flags():

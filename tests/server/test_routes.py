@@ -56,6 +56,18 @@ def test_predict_raw_image(client, runtime):
     assert body["label"] == 7 and body["model"] == "mnist-cnn" and len(body["probabilities"]) == 10
 
 
+def test_small_images_run_on_the_event_loop_and_large_ones_in_a_thread(client):
+    """Both paths give the same answer; a bomb few bytes long never runs on the loop."""
+    from server.routes import _small
+
+    big = drawn_digit(7).resize((1200, 1200))
+    assert _small(SEVEN) and _small(b"not an image") and not _small(png(big))
+    assert not _small(BOMB)  # a few KB, 9 MP: decoding it would stall every request
+    small, large = (post_image(client, "/v1/predict", d).json() for d in (SEVEN, png(big)))
+    assert small["label"] == large["label"] == 7
+    assert small["verdict"] == large["verdict"] == "digit"  # decided in the batch
+
+
 def test_predict_multipart_with_a_bad_file(client):
     files = [
         ("files", ("seven.png", SEVEN, "image/png")),
