@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
@@ -268,7 +269,7 @@ def _to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     alpha = None
     if img.mode in ("LA", "RGBA"):
         alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255.0
-    gray = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+    gray = np.asarray(img if img.mode == "L" else img.convert("L"), dtype=np.float32) / 255.0
     return gray, alpha
 
 
@@ -280,6 +281,55 @@ def _display_rgb(img: Image.Image, alpha_bg: int = 0) -> np.ndarray:
     rgba = img.convert("RGBA")
     bg = Image.new("RGBA", rgba.size, (alpha_bg, alpha_bg, alpha_bg, 255))
     return np.asarray(Image.alpha_composite(bg, rgba).convert("RGB"))
+
+
+# ---------------------------------------------------------------- filters
+# OpenCV for the filters on the hot path: the same numbers as scipy.ndimage's
+# (tests/model/test_preprocessing.py compares them), 5-20x faster on a 280x280 drawing.
+
+cv2.setNumThreads(1)  # sub-millisecond filters: a thread pool would cost more than it saves
+_CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)  # scipy's default structure
+_SQUARE = np.ones((3, 3), np.uint8)
+
+
+def gaussian(a: np.ndarray, sigma: float, truncate: float) -> np.ndarray:
+    """scipy.ndimage.gaussian_filter(a, sigma, truncate=truncate) of a (h, w) float32 map:
+    the same kernel, the same mirrored edges ('reflect' = OpenCV's BORDER_REFLECT)."""
+    radius = int(truncate * sigma + 0.5)
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (t / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).astype(np.float32)
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    return cv2.sepFilter2D(a, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT)
+
+
+def smooth_opening(a: np.ndarray, size: int) -> np.ndarray:
+    """uniform_filter(grey_opening(a, size), size) of scipy.ndimage, for a (h, w) float32
+    map: a slow background estimate. Erosion then dilation with a flat size x size
+    square, anchored as scipy anchors them (for an even size the dilation's window
+    sits one pixel further on), then a mean over the same square with mirrored edges."""
+    square = np.ones((size, size), np.uint8)
+    anchor = (size - 1) // 2
+    opened = cv2.dilate(
+        cv2.erode(np.ascontiguousarray(a, np.float32), square), square, anchor=(anchor, anchor)
+    )
+    return cv2.blur(opened, (size, size), borderType=cv2.BORDER_REFLECT)
+
+
+def percentile(a: np.ndarray, q: float) -> float:
+    """np.percentile(a, q) (linear interpolation) by one partial sort, without numpy's
+    general machinery (which costs more than the sort on a small sample)."""
+    v = np.ravel(a)
+    k = (v.size - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, v.size - 1)
+    part = np.partition(v, (lo, hi))
+    return float(part[lo] + (part[hi] - part[lo]) * (k - lo))
+
+
+def max_filter(mask: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """(h, w) bool mask dilated by a uint8 footprint (scipy's maximum_filter on a mask)."""
+    return cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), footprint).astype(bool)
 
 
 # ---------------------------------------------------------------- ink
@@ -315,13 +365,14 @@ def ink_map(
 
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    dark_on_light = float(np.median(border)) > 0.5
+    border_level = float(np.median(border))
+    dark_on_light = border_level > 0.5
     x = 1.0 - gray if dark_on_light else gray
     polarity = "dark-on-light" if dark_on_light else "light-on-dark"
 
     # Background estimate on a coarse grid: the opening removes everything narrower
     # than ~1/5 of the image (strokes), keeping the slow lighting gradient.
-    background_level = float(np.median(1.0 - border if dark_on_light else border))
+    background_level = 1.0 - border_level if dark_on_light else border_level
     ink = x - background_level
     if strokes:
         # Background estimate on a coarse grid: the opening removes everything narrower
@@ -329,7 +380,7 @@ def ink_map(
         f = TOPHAT_SIDE / max(h, w)
         small = _resize(x, (max(int(h * f), 1), max(int(w * f), 1)))
         size = max(TOPHAT_SIDE // 3, 3)
-        background = ndimage.uniform_filter(ndimage.grey_opening(small, size=size), size=size)
+        background = smooth_opening(small, size)
         # Only uneven light needs the top-hat; on a flat field (the canvas, a scan) it
         # would only hollow out very thick strokes.
         if float(np.ptp(background)) > UNEVEN_LIGHT:
@@ -338,16 +389,16 @@ def ink_map(
                 # Strokes as wide as the opening (a tight crop of a marker digit): a
                 # wider opening keeps them whole and still follows the lighting.
                 big = max(TOPHAT_SIDE * 2 // 3, 3)
-                background = ndimage.uniform_filter(ndimage.grey_opening(small, size=big), size=big)
+                background = smooth_opening(small, big)
                 tophat = x - _resize(background, (h, w))
             ink = tophat
 
     # Paper grain and sensor noise: a light blur, then everything below a noise
     # floor goes to zero and the rest is stretched to full strength.
-    ink = ndimage.gaussian_filter(ink, sigma=max(min(h, w) / 400, 0.5), truncate=2.5)
+    ink = gaussian(ink, sigma=max(min(h, w) / 400, 0.5), truncate=2.5)
     # Statistics on every other pixel: the same levels at a quarter of the cost.
     sample = ink[::2, ::2]
-    peak = float(np.percentile(sample, 99.9))
+    peak = percentile(sample, 99.9)
     if peak < MIN_CONTRAST:
         return np.zeros_like(ink, dtype=np.float32), polarity
     positive = sample[sample > 0]
@@ -362,10 +413,10 @@ def _hollowed(flat: np.ndarray, tophat: np.ndarray) -> float:
     Shadows are weaker than ink, and lie away from the strokes the top-hat kept, so
     they are not counted; the insides of thick strokes (whose edges it kept) are.
     """
-    strong = flat > STRONG_INK * float(np.percentile(flat[::2, ::2], 99.9))
-    kept = tophat > 0.5 * float(np.percentile(tophat[::2, ::2], 99.9))
+    strong = flat > STRONG_INK * percentile(flat[::2, ::2], 99.9)
+    kept = tophat > 0.5 * percentile(tophat[::2, ::2], 99.9)
     near = max(max(flat.shape) // NEAR_STROKE_DIV, 3)
-    strong &= ndimage.maximum_filter(kept.view(np.uint8), size=near).astype(bool)
+    strong &= max_filter(kept, np.ones((near, near), np.uint8))
     if not strong.any():
         return 0.0
     return float((tophat[strong] < 0.5 * flat[strong]).mean())
@@ -387,18 +438,23 @@ def ink_mask(ink: np.ndarray) -> np.ndarray:
     mask = ink > INK_LEVEL
     if not mask.any():
         return mask
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
-    if n > 1:
-        sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
-        keep = np.flatnonzero(sizes >= SPECK_FRACTION * sizes.max()) + 1
-        mask = np.isin(labels, keep)
+    # Every component lies inside the ink's box: label that only (8-connected).
+    y0, y1, x0, x1 = _bbox(mask)
+    n, labels = cv2.connectedComponents(mask[y0:y1, x0:x1].view(np.uint8), connectivity=8)
+    if n > 2:  # label 0 is the background
+        sizes = np.bincount(labels.ravel(), minlength=n)[1:]
+        keep = np.zeros(n, bool)
+        keep[1:] = sizes >= SPECK_FRACTION * sizes.max()
+        mask = np.zeros_like(mask)
+        mask[y0:y1, x0:x1] = keep[labels]
     return mask
 
 
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width in pixels of a binary drawing: 2 * area / boundary length."""
-    boundary = mask & ~ndimage.binary_erosion(mask)
-    return 2.0 * float(mask.sum()) / max(float(boundary.sum()), 1.0)
+    inner = cv2.erode(mask.view(np.uint8), _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    boundary = int(np.count_nonzero(mask)) - int(np.count_nonzero(inner))
+    return 2.0 * float(np.count_nonzero(mask)) / max(float(boundary), 1.0)
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -423,8 +479,9 @@ def normalise_stroke(crop: np.ndarray, per_px: float) -> np.ndarray:
     radius = round(abs(STROKE_TARGET - width) / per_px / 2)
     if radius < 1:
         return crop
-    op = ndimage.grey_dilation if width < STROKE_TARGET else ndimage.grey_erosion
-    out = op(crop, footprint=_disk(radius))
+    op = cv2.dilate if width < STROKE_TARGET else cv2.erode
+    # Beyond the edges: the nearest pixels (what scipy's grey_dilation/erosion reflect).
+    out = op(crop, _disk(radius).view(np.uint8), borderType=cv2.BORDER_REPLICATE)
     return out if (out > STROKE_LEVEL).any() else crop
 
 
@@ -508,8 +565,13 @@ def looks_like_noise(gray: np.ndarray) -> bool:
     """`texture(gray) > NOISE_TEXTURE`, decided by counting instead of a median: the
     median exceeds the threshold exactly when more than half the differences do
     (a comparison is several times cheaper than the partial sort a median needs)."""
-    d = _neighbour_differences(gray)
-    return 2 * int(np.count_nonzero(d > NOISE_TEXTURE)) > d.size
+    if min(gray.shape) < 2:
+        return False
+    rows, cols = gray[::2], gray[:, ::2]
+    over = np.count_nonzero(cv2.absdiff(rows[:, 1:], rows[:, :-1]) > NOISE_TEXTURE)
+    over += np.count_nonzero(cv2.absdiff(cols[1:], cols[:-1]) > NOISE_TEXTURE)
+    size = rows[:, 1:].size + cols[1:].size
+    return 2 * int(over) > size
 
 
 def straight_spread(kept: np.ndarray, width: float) -> float:
@@ -585,7 +647,7 @@ def preprocess_stages(
     _check_size(mask[y0:y1, x0:x1], work_hw)
     # Soft ink inside the kept components (with a 1-pixel halo for antialiased edges).
     # (3x3 max filter on the box only: the same as a binary dilation, at a fraction of the cost)
-    keep = ndimage.maximum_filter(mask[y0:y1, x0:x1].view(np.uint8), size=3)
+    keep = max_filter(mask[y0:y1, x0:x1], _SQUARE)
     cropped = ink[y0:y1, x0:x1] * keep
 
     side = 20 if recipe == "mnist" else 28

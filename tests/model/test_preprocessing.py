@@ -5,14 +5,26 @@ import io
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from model.preprocessing import (
+    INK_LEVEL,
+    SPECK_FRACTION,
+    STROKE_LEVEL,
+    STROKE_TARGET,
     BlankImageError,
     ImageError,
     ImageTooLargeError,
+    _disk,
+    gaussian,
+    ink_mask,
+    max_filter,
     naive_resize,
+    normalise_stroke,
+    percentile,
     preprocess,
     preprocess_stages,
+    smooth_opening,
     stroke_width,
 )
 
@@ -326,3 +338,63 @@ def test_a_small_but_whole_digit_is_read():
     small_one = Image.new("L", (280, 280))
     ImageDraw.Draw(small_one).line([(140, 100), (140, 170)], fill=255, width=14)
     assert_mnist_format(preprocess(small_one))
+
+
+# ---------------------------------------------------------------- OpenCV filters = scipy's
+# The hot path runs its filters on OpenCV; these pin them to scipy.ndimage's definitions
+# (kernels, anchors, edges), which the pipeline was designed and measured with.
+
+
+def _blobs(seed: int, shape=(61, 47)) -> np.ndarray:
+    """A random (h, w) float32 map with blobs, specks and values touching every edge."""
+    rng = np.random.default_rng(seed)
+    return ndimage.gaussian_filter(rng.random(shape), 1.5).astype(np.float32)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 0.7, 1.12])
+def test_gaussian_is_scipys(sigma):
+    a = _blobs(0)
+    want = ndimage.gaussian_filter(a, sigma=sigma, truncate=2.5)
+    np.testing.assert_allclose(gaussian(a, sigma, 2.5), want, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [3, 4, 21, 42])
+def test_smooth_opening_is_scipys(size):
+    a = _blobs(1, (64, 40))
+    want = ndimage.uniform_filter(ndimage.grey_opening(a, size=size), size=size)
+    np.testing.assert_allclose(smooth_opening(a, size), want, atol=1e-6)
+
+
+def test_percentile_max_filter_and_masks_are_scipys():
+    a = _blobs(2)
+    for q in (0.0, 50.0, 99.9, 100.0):
+        assert percentile(a[::2, ::2], q) == pytest.approx(np.percentile(a[::2, ::2], q), abs=1e-7)
+    mask = a > np.median(a)
+    for size in (3, 8):
+        want = ndimage.maximum_filter(mask.view(np.uint8), size=size).astype(bool)
+        np.testing.assert_array_equal(max_filter(mask, np.ones((size, size), np.uint8)), want)
+    boundary = mask & ~ndimage.binary_erosion(mask)
+    assert stroke_width(mask) == pytest.approx(2 * mask.sum() / boundary.sum())
+
+
+def test_ink_mask_drops_specks_as_scipys_labelling_does():
+    ink = (_blobs(3, (90, 70)) > 0.52).astype(np.float32)
+    ink[2, 2] = ink[80, 5] = 1.0  # lone specks far smaller than the rest
+    mask = ink > INK_LEVEL
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
+    want = np.isin(labels, np.flatnonzero(sizes >= SPECK_FRACTION * sizes.max()) + 1)
+    assert n > 3 and not want[2, 2]
+    np.testing.assert_array_equal(ink_mask(ink), want)
+
+
+@pytest.mark.parametrize("per_px", [0.1, 1.2])  # a 1-pixel pen grows, a marker shrinks
+def test_normalise_stroke_is_scipys_grey_morphology(per_px):
+    crop = np.pad((_blobs(4, (50, 50)) > 0.5).astype(np.float32), 10)
+    got = normalise_stroke(crop, per_px)
+    mask = crop > STROKE_LEVEL
+    width = stroke_width(mask) * per_px
+    radius = round(abs(STROKE_TARGET - width) / per_px / 2)
+    op = ndimage.grey_dilation if width < STROKE_TARGET else ndimage.grey_erosion
+    assert got is not crop
+    np.testing.assert_array_equal(got, op(crop, footprint=_disk(radius)))
