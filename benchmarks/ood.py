@@ -14,6 +14,10 @@ saw) and Fashion-MNIST *test* images fed as 28x28 arrays. For each set:
 - the share answered `digit`, `unsure`, `not_a_digit`, and refused by preprocessing
   (blank, or too small to read). Refused inputs count as scored +inf.
 
+The scribbles are also reported in two parts, split by their geometry alone
+(`benchmarks/scribbles.py`): digit-shaped ones (ellipses, arcs, upright figure-eights,
+vertical zigzags: a 0, a 6, an 8, an S) and the rest (waves, lying figure-eights, knots).
+
 MNIST test accuracy and realistic-digit accuracy are printed beside them: the
 verdict never changes the label, only whether it is offered as an answer.
 """
@@ -109,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from benchmarks.realistic import SETS, fonts_available, make_set
+    from benchmarks.scribbles import MAX_HOLES, MAX_VERTICAL_TURNS, scribble_shape
     from model import load_classifier
     from training.data import load_split, locate
-    from training.ood import negatives
+    from training.ood import negatives, report_scribbles
 
     t0 = time.perf_counter()
     clf = load_classifier(args.model)
@@ -158,17 +163,39 @@ def main(argv: list[str] | None = None) -> int:
         "| `unsure` | `not_a_digit` | refused |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for k, kind in enumerate(NEGATIVE_SETS):
-        items = negatives(kind, args.n, "report", args.seed + 1000 + k, args.data_dir)
-        r = evaluate(clf, items)
+
+    def row(name: str, r: dict[str, np.ndarray]) -> None:
         s = shares(r["verdict"])
         print(
-            f"| {kind} | {len(items)} | {auroc(pos, r['score']):.3f} | "
+            f"| {name} | {len(r['score'])} | {auroc(pos, r['score']):.3f} | "
             f"{auroc(pos_b, r['baseline']):.3f} | {float((r['score'] < tpr95).mean()):.1%} | "
             f"{s['digit']:.1%} | {s['unsure']:.1%} | {s['not_a_digit']:.1%} | "
             f"{s['refused']:.1%} |",
             flush=True,
         )
+
+    composition = ""
+    for k, kind in enumerate(NEGATIVE_SETS):
+        seed = args.seed + 1000 + k
+        if kind != "scribbles":
+            row(kind, evaluate(clf, negatives(kind, args.n, "report", seed, args.data_dir)))
+            continue
+        # the same scribbles as negatives(kind, ...), with the curve each one draws
+        items, curves = report_scribbles(args.n, seed)
+        r = evaluate(clf, items)
+        row(kind, r)
+        shaped = np.array([scribble_shape(c).digit_shaped for c in curves], bool)
+        for name, part in (
+            ("digit-shaped scribbles", shaped),
+            ("scribbles (not digit-shaped)", ~shaped),
+        ):
+            row(name, {key: v[part] for key, v in r.items()})
+        composition = (
+            f"\nscribbles: {shaped.sum()} of {len(shaped)} digit-shaped (at most "
+            f"{MAX_VERTICAL_TURNS} vertical turns and {MAX_HOLES} holes, benchmarks/scribbles.py),"
+            f" {(~shaped).sum()} not"
+        )
+    print(composition)
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -26,6 +26,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -299,16 +300,50 @@ def cross_hatch(rng):
     return _finish(img)
 
 
+#: Points of one full Lissajous period; a scribble draws the first 120-299 of them.
+LISSAJOUS_POINTS = 300
+
+
+@dataclass(frozen=True)
+class Lissajous:
+    """The parameters of one report scribble: x = sin(a t + phase_x), y = sin(b t + phase_y)."""
+
+    a: int  # turns of x per period (1..4)
+    b: int  # turns of y per period (1..4)
+    phase_x: float
+    amp_x: float  # in [0.5, 1), times 90 pixels
+    phase_y: float
+    amp_y: float
+    n_points: int  # drawn: the first n_points of LISSAJOUS_POINTS
+    pen: int
+
+    def points(self) -> np.ndarray:
+        """(n_points, 2) float64 x, y on the 240x240 drawing field (y grows downwards)."""
+        t = np.linspace(0, 2 * np.pi, LISSAJOUS_POINTS)
+        x = 120 + 90 * np.sin(self.a * t + self.phase_x) * self.amp_x
+        y = 120 + 90 * np.sin(self.b * t + self.phase_y) * self.amp_y
+        return np.stack([x, y], 1)[: self.n_points]
+
+
+def lissajous_curve(rng: np.random.Generator) -> Lissajous:
+    """Draw a scribble's parameters (in the order lissajous_scribble always drew them)."""
+    a, b = rng.integers(1, 5, 2)
+    phase_x, amp_x = rng.uniform(0, 6), rng.uniform(0.5, 1)
+    phase_y, amp_y = rng.uniform(0, 6), rng.uniform(0.5, 1)
+    n = int(rng.integers(120, LISSAJOUS_POINTS))
+    return Lissajous(int(a), int(b), phase_x, amp_x, phase_y, amp_y, n, _pen(rng))
+
+
+def draw_lissajous(curve: Lissajous) -> Image.Image:
+    """The scribble's strokes ('L', ink bright), cropped to the ink."""
+    img, d = _canvas(None)
+    _polyline(d, curve.points(), curve.pen)
+    return _finish(img)
+
+
 def lissajous_scribble(rng):
     """A smooth looping scribble (a Lissajous-like curve with random phases)."""
-    img, d = _canvas(rng)
-    t = np.linspace(0, 2 * np.pi, 300)
-    a, b = rng.integers(1, 5, 2)
-    x = 120 + 90 * np.sin(a * t + rng.uniform(0, 6)) * rng.uniform(0.5, 1)
-    y = 120 + 90 * np.sin(b * t + rng.uniform(0, 6)) * rng.uniform(0.5, 1)
-    n = int(rng.integers(120, 300))
-    _polyline(d, np.stack([x, y], 1)[:n], _pen(rng))
-    return _finish(img)
+    return draw_lissajous(lissajous_curve(rng))
 
 
 def noise(rng: np.random.Generator) -> np.ndarray:
@@ -396,6 +431,18 @@ def negatives(kind: str, n: int, half: str, seed: int, data_dir: str | None = No
         idx = rng.choice(len(split), size=n, replace=False)
         return [split.images[i] for i in idx]  # 28x28 arrays, as the issue fed them
     raise ValueError(f"unknown negative family {kind!r}")
+
+
+def report_scribbles(n: int, seed: int) -> tuple[list, list[Lissajous]]:
+    """negatives("scribbles", n, "report", seed) and the curve each of those scribbles draws."""
+    rng = np.random.default_rng(seed)
+    items, curves = [], []
+    for _ in range(n):
+        rng.integers(len(SCRIBBLES["report"]))  # negatives() draws the maker: keep the stream
+        curve = lissajous_curve(rng)
+        items.append(_present(draw_lissajous(curve), rng))
+        curves.append(curve)
+    return items, curves
 
 
 def realistic_digits(
