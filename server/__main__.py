@@ -59,15 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     # Each worker's ONNX batch session gets its share of the cores, not all of them.
     os.environ.setdefault(THREADS_ENV, str(max(1, (os.cpu_count() or 1) // cfg.workers)))
     quiet_tensorflow()  # only /v1/explain loads TensorFlow: errors only, no banner
-    uvicorn.run(
-        "server.main:create_app",
-        factory=True,
-        host=cfg.host,
-        port=cfg.port,
-        workers=cfg.workers,
-        log_level=cfg.log_level,
-        access_log=False,
-    )
+    config = {
+        "app": "server.main:create_app",
+        "factory": True,
+        "host": cfg.host,
+        "port": cfg.port,
+        "log_level": cfg.log_level,
+        "access_log": False,
+    }
+    if cfg.workers > 1:
+        # Each worker binds the port itself (SO_REUSEPORT): the kernel spreads the
+        # connections evenly, which uvicorn's one shared socket does not (server/workers.py).
+        from server.workers import run_workers
+
+        return run_workers(cfg.workers, config)
+    uvicorn.run(**config)
     return 0
 
 

@@ -1,7 +1,10 @@
 """The real server under uvicorn on a free port, over real HTTP."""
 
+import asyncio
 import concurrent.futures
+import contextlib
 import io
+import os
 import re
 import time
 from pathlib import Path
@@ -338,8 +341,46 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.is_file() else []
 
 
+CONNECTIONS = 64
+ESTABLISHED, LISTEN = "01", "0A"  # TCP states as /proc/net/tcp writes them
+
+
+def http_post(path: str, port: int, body: bytes) -> bytes:
+    """One keep-alive HTTP/1.1 POST of a PNG, as raw bytes."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: image/png\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _sockets(port: int, pids: list[int], state: str) -> dict[int, set[str]]:
+    """pid -> the TCP sockets in `state` ("01" established, "0A" listening) on local
+    `port` that it holds (as "socket:[inode]"), from /proc."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            f = line.split()
+            if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == state:
+                inodes.add(f"socket:[{f[9]}]")
+    held = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):  # a helper process that has exited
+            links = {_link(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+            held[pid] = links & inodes
+    return held
+
+
+def _link(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:  # closed meanwhile
+        return ""
+
+
 def test_several_workers_share_the_port_and_answer_identically(url):
-    """Two uvicorn workers on one port: both serve, and every answer equals the
+    """Two workers on one port: both serve, each listens on its own socket, connections
+    opened all at once are spread over both, and every answer equals the
     single-process server's."""
     images = [encode(drawn_digit(d, offset=(k * 5, k * 3))) for d in (0, 1, 4, 7) for k in range(6)]
     expected = [post(url, "/v1/predict", im).json() for im in images]
@@ -371,7 +412,35 @@ def test_several_workers_share_the_port_and_answer_identically(url):
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             got = list(pool.map(fresh, images * 3))
         busy = [w for w in workers if _cpu_ticks(w) > before[w]]
+
+        # 64 keep-alive clients connecting at once, as a load test does: one event loop,
+        # every connect in flight together, then one request on each connection.
+        async def burst() -> dict[int, int]:
+            conns = await asyncio.gather(
+                *(asyncio.open_connection("127.0.0.1", port) for _ in range(CONNECTIONS))
+            )
+            request = http_post("/v1/predict", port, images[0])
+            for _, writer in conns:
+                writer.write(request)
+            for reader, _ in conns:
+                assert (await reader.readuntil(b"\r\n")).startswith(b"HTTP/1.1 200")
+            held = _sockets(port, workers, ESTABLISHED)
+            for _, writer in conns:
+                writer.close()
+            return held
+
+        held = asyncio.run(burst())
+        listening = _sockets(port, workers, LISTEN)
     assert len(workers) >= 2 and len(busy) >= 2, (workers, busy)
+    # Binomial(64, 1/2) below 16 has odds of 3e-5 with the kernel's hash.
+    # Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads
+    # new connections over them; with one shared socket (uvicorn's workers) whichever
+    # worker wakes first takes most of a burst (25 of 32 in a load test).
+    own = [sockets for sockets in listening.values() if sockets]
+    assert len(own) >= 2 and len(set.union(*own)) == len(own), listening  # one each
+    counts = [len(c) for c in held.values()]
+    assert sum(counts) >= CONNECTIONS * 0.9, counts
+    assert sum(1 for n in counts if n >= CONNECTIONS // 4) >= 2, counts
     for a, b in zip(expected * 3, got, strict=True):
         assert a["label"] == b["label"]
         np.testing.assert_allclose(a["probabilities"], b["probabilities"], atol=1e-6)
