@@ -46,6 +46,7 @@ class Result:
     rss_start_mb: float
     rss_end_mb: float
     cpu_s: float  # server CPU seconds during the run, all processes
+    client_cpu_s: float = 0.0  # the load generator's own CPU seconds during the run
 
     def row(self) -> str:
         q = (
@@ -58,7 +59,8 @@ class Result:
             f"{self.requests / self.seconds:,.0f} | {q[49]:.1f} | {q[94]:.1f} | {q[98]:.1f} | "
             f"{self.rss_start_mb:.0f} → {self.rss_end_mb:.0f} "
             f"({(self.rss_end_mb / self.rss_start_mb - 1) * 100:+.1f}%) | "
-            f"{self.cpu_s / max(self.requests, 1) * 1e3:.2f} |"
+            f"{self.cpu_s / max(self.requests, 1) * 1e3:.2f} | "
+            f"{self.client_cpu_s / max(self.requests, 1) * 1e3:.2f} |"
         )
 
 
@@ -273,10 +275,12 @@ def drive(
         lat, _, _ = runner(_drive(url, clients, min(WARMUP_ROUND_S, warmup_s), None, requests))
         if max(lat, default=0) < WARM_MS or time.perf_counter() > deadline:
             break
-    rss0, cpu0 = tree_rss_mb(pid), tree_cpu_s(pid)
+    rss0, cpu0, own0 = tree_rss_mb(pid), tree_cpu_s(pid), time.process_time()
     latencies, errors, elapsed = runner(_drive(url, clients, seconds, max_requests, requests))
-    cpu = tree_cpu_s(pid) - cpu0
-    return Result(name, len(latencies), errors, elapsed, latencies, rss0, tree_rss_mb(pid), cpu)
+    cpu, own = tree_cpu_s(pid) - cpu0, time.process_time() - own0
+    return Result(
+        name, len(latencies), errors, elapsed, latencies, rss0, tree_rss_mb(pid), cpu, own
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,9 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "| server | requests | errors | req/s | p50 ms | p95 ms | p99 ms | server RSS MB "
-        "| server CPU ms/request |"
+        "| server CPU ms/request | load generator CPU ms/request |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(r.row())
     ours_r, base_r = results[0], results[-1]
