@@ -77,6 +77,24 @@ def model_url(clf: Classifier) -> str | None:
     return _published(str(source))
 
 
+def verdict_rule(clf: Classifier) -> dict[str, Any] | None:
+    """What the page needs to give its live reading the verdict Python gives the same input.
+
+    `clf.judge.rule()` (thresholds, softmax weight, loop rule: model/ood.py) and, for a
+    model with a detector, `detectorUrl`: its ONNX file published like the model's.
+    Models without one get the post-hoc rule (max-softmax), as in Python. None when the
+    detector cannot be published: the page cannot then judge like Python does.
+    """
+    judge = clf.judge
+    rule = judge.rule()
+    if rule["method"] == "detector" and judge.detector is not None:
+        url = _published(str(judge.detector.path))
+        if url is None:
+            return None
+        rule["detectorUrl"] = url
+    return rule
+
+
 @functools.cache
 def _published(source: str) -> str | None:
     data = Path(source).read_bytes()
@@ -129,11 +147,14 @@ def drawing_pad(
 ) -> None:
     """Draw the pad. Its drawing is read with `drawing_from_state(st.session_state[key])`.
 
-    server: the server's answer to the pad's latest send ({seq, label, probs, ms}),
+    server: the server's answer to the pad's latest send ({seq, label, probs, verdict, ms}),
     shown live in server mode and used to measure the round trip; command:
     ("undo" | "clear", id) applies once per new id, so Python can drive the pad.
     """
     url = model_url(clf)  # loaded in either mode, so switching is instant
+    rule = verdict_rule(clf) if url else None
+    if rule is None:
+        url = None  # no live reading without its verdict (issue #9): the server answers
     data = {
         "size": CANVAS_SIZE,
         "pen": PEN_DEFAULT,
@@ -141,6 +162,7 @@ def drawing_pad(
         "penMax": PEN_MAX,
         "mode": mode if url else "server",
         "modelUrl": url,
+        "verdict": rule,
         "recipe": clf.recipe,
         "classes": list(clf.class_names),
         "staticUrl": STATIC_URL,

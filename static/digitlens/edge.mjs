@@ -87,7 +87,12 @@ export class EdgeModel {
   }
 
   /** (28*28) or (N*28*28) Float32Array in [0, 1] -> array of N Float32Array(10). */
-  async probabilities(x) {
+  probabilities(x) {
+    return this.outputs(x);
+  }
+
+  /** (N*28*28) inputs -> the model's N output rows (a detector's: Float32Array(1)). */
+  async outputs(x) {
     const n = x.length / (SIDE * SIDE);
     const tensor = new this.ort.Tensor("float32", Float32Array.from(x), [n, SIDE, SIDE, 1]);
     this.busy = true;

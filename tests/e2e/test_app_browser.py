@@ -14,9 +14,10 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from model import load_classifier
+from model.ood import LOOP_PENALTY, MAX_DIGIT_LOOPS, VERDICTS, Judge, count_loops
 from model.samples import drawn_digit
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, STARTED, open_page
 from tests.helpers import ARTIFACTS, TEST_DATA
@@ -33,6 +34,25 @@ STROKES = {
         for t in range(25)
     ],
 }
+
+
+def _chain(loops: int = 3, r: float = 40, shift: float = 10, steps: int = 24) -> list:
+    """One stroke of `loops` circles stacked like an 8 with one loop too many (each
+    second one shifted right): the classifier reads a confident 8, the detector alone
+    lets it through as a digit, the loop rule of model/ood.py calls it not a digit."""
+    top = 140 - loops * r
+    return [
+        (
+            140 + shift * (k % 2) + r * math.sin(2 * math.pi * t / steps),
+            top + r + 2 * r * k - r * math.cos(2 * math.pi * t / steps),
+        )
+        for k in range(loops)
+        for t in range(steps + 1)
+    ]
+
+
+#: A scribble of three loops (issue #9: no digit has more than two).
+SCRIBBLE = _chain()
 #: Pointer positions per segment of a stroke (a real pen reports ~60-120 a second).
 STEPS = 6
 LIVE = ".dl-live-digit"
@@ -306,6 +326,91 @@ def test_browser_probabilities_match_python(page, streamlit_url):
     print(f"\nbrowser vs Python probabilities on {len(x)} {source}: max |diff| {diff:.2e}")
     assert browser.shape == python.shape
     assert diff <= 1e-4
+
+
+def _render(stroke, width: int = 20) -> Image.Image:
+    """One stroke as the pad draws it (white, round caps and joins) on the 280x280 canvas."""
+    img = Image.new("L", (280, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line(stroke, fill=255, width=width, joint="curve")
+    for x, y in (stroke[0], stroke[-1]):
+        d.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
+    return img
+
+
+def _verdict_inputs(clf) -> dict[str, np.ndarray]:
+    """Fixed (N, 28, 28) inputs by family: digits, the three-loop scribble, letters,
+    shapes and scribbles from training.ood's report generators, noise, and blends of two
+    digits (torn between them)."""
+    from training import ood
+
+    digits, _ = _mnist_sample(16)
+    sets = {"digits": digits, "three-loop scribble": clf.preprocess(_render(SCRIBBLE))[None]}
+    for kind in ("letters", "digit-like letters", "shapes", "scribbles"):
+        sets[kind] = ood.model_inputs(ood.negatives(kind, 6, "report", seed=5))[0]
+    sets["noise"] = np.random.default_rng(0).random((2, 28, 28), dtype=np.float32)
+    sets["blends"] = 0.5 * (digits[:4] + digits[4:8])
+    return sets
+
+
+#: Scores closer than this to a threshold may fall either side in float32 (the ONNX
+#: Runtimes differ by ~1e-6): their verdicts are not compared.
+SCORE_ATOL = 1e-4
+
+
+def test_browser_verdicts_match_python(page, streamlit_url):
+    """The page's judge (verdict.mjs: the model's detector, Python's rule) against
+    model/ood.py on the same 28x28 inputs: the same loops, scores within 1e-4, the same
+    verdicts; then the post-hoc rule of models without a detector, the same way."""
+    clf = load_classifier("mnist-cnn")
+    sets = _verdict_inputs(clf)
+    x = np.concatenate(list(sets.values())).astype(np.float32)
+    family = np.array([k for k, v in sets.items() for _ in v])
+    scribble = family == "three-loop scribble"
+    page.goto(streamlit_url)
+    wait_ready(page)
+    # The page's own judge, whose rule came from Python; then one with the post-hoc rule.
+    page_rule = page.evaluate("() => window.digitlens.judge.rule")
+    assert page_rule.pop("detectorUrl").endswith(".onnx")
+    assert page_rule == clf.judge.rule()
+    posthoc = Judge(clf.class_names, clf.judge.thing)
+    for judge, xs in ((clf.judge, x), (posthoc, None)):
+        rule = judge.rule()
+        got = page.evaluate(
+            "([xs, rule]) => window.digitlens.verdicts(xs, rule)",
+            [x.reshape(len(x), -1).tolist(), None if xs is not None else rule],
+        )
+        probs = clf.probabilities(x)
+        scores = judge.scores(xs, probs)
+        want = np.array(
+            [
+                judge.verdict(float(sc), p, xs is not None)[0]
+                for sc, p in zip(scores, probs, strict=True)
+            ]
+        )
+        js = np.array([g["score"] for g in got], np.float64)
+        verdicts = np.array([g["verdict"] for g in got])
+        near = np.zeros(len(x), bool)
+        for t in (rule["unsure"], rule["reject"]):
+            near |= np.abs(scores - t) < SCORE_ATOL
+        near |= np.abs(probs.max(1) - rule["p_unsure"]) < SCORE_ATOL
+        diff = float(np.abs(js - scores).max())
+        print(
+            f"\nbrowser vs Python verdicts, {rule['method']} rule, {len(x)} inputs: "
+            f"max |score diff| {diff:.1e}; {int(near.sum())} on a threshold"
+        )
+        for name in sets:
+            mine = want[family == name]
+            print(f"  {name:20s} " + ", ".join(f"{v} {int((mine == v).sum())}" for v in VERDICTS))
+        assert diff <= SCORE_ATOL
+        assert verdicts[~near].tolist() == want[~near].tolist()
+        assert set(want.tolist()) == set(VERDICTS) or xs is None  # every branch of the rule, once
+        if xs is not None:
+            assert [g["loops"] for g in got] == [count_loops(a) for a in x]
+            # The scribble is judged by its loops: without them it would pass as a digit.
+            assert count_loops(x[scribble][0]) > MAX_DIGIT_LOOPS
+            assert want[scribble][0] == "not_a_digit"
+            assert float(scores[scribble][0]) - LOOP_PENALTY < rule["unsure"]
 
 
 def test_browser_preprocessing_agrees_with_python(page, streamlit_url, monkeypatch):
