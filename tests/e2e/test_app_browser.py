@@ -220,6 +220,45 @@ def test_mouse_strokes_are_read_while_drawing_and_after(page, streamlit_url):
     )
 
 
+def settled_live(page) -> dict:
+    """Wait until the live answer has read the drawing as it is now (pen up or down); return
+    {verdict, text, px (font size of the digit slot), loops (of the input it read)}."""
+    page.wait_for_function(
+        "() => { const p = window.digitlens.pad;"
+        " return p.live.moved === p.moveAt && !p.reading && !p.frameQueued; }"
+    )
+    return page.locator(LIVE).evaluate(
+        "d => { const p = window.digitlens.pad;"
+        " return {verdict: d.parentElement.dataset.verdict, text: d.textContent,"
+        " px: parseFloat(getComputedStyle(d).fontSize),"
+        " line: d.parentElement.querySelector('.dl-live-sure').textContent,"
+        " loops: window.digitlens.judge.loops(p.live.x)}; }"
+    )
+
+
+def test_a_three_loop_scribble_gets_no_big_digit(page, streamlit_url):
+    """Issue #9: while the pen draws a scribble of three loops (a confident 8 to the
+    classifier), the live reading says "not a digit?" in words, never a large digit."""
+    page.goto(streamlit_url)
+    wait_ready(page)
+    mouse_stroke(page, STROKES[7], expect_live="7")
+    big = settled_live(page)
+    assert big["verdict"] == "digit" and big["text"] == "7"
+    page.locator(".dl-clear").click()
+    pts = path(page, SCRIBBLE)
+    page.mouse.move(*pts[0])
+    page.mouse.down()
+    for x, y in pts[1:]:
+        page.mouse.move(x, y)
+    live = settled_live(page)  # the pen is still down
+    page.screenshot(path=str(ARTIFACTS / "draw-scribble.png"))
+    page.mouse.up()
+    print(f"\nlive reading of a three-loop scribble: {live}")
+    assert live["loops"] > MAX_DIGIT_LOOPS, live  # what the page read is that scribble
+    assert live["verdict"] == "not_a_digit", live
+    assert live["text"] == "not a digit?" and live["px"] < big["px"] / 2, live
+
+
 def test_undo_and_clear_by_mouse(page, streamlit_url):
     page.goto(streamlit_url)
     wait_ready(page)
@@ -373,6 +412,15 @@ def test_browser_verdicts_match_python(page, streamlit_url):
     page_rule = page.evaluate("() => window.digitlens.judge.rule")
     assert page_rule.pop("detectorUrl").endswith(".onnx")
     assert page_rule == clf.judge.rule()
+    ms = page.evaluate(
+        "async x => { const j = window.digitlens.judge, xs = Float32Array.from(x), t = [];"
+        " const p = [new Float32Array(10).fill(0.1)];"
+        " for (let i = 0; i < 41; i++) { const t0 = performance.now(); await j.scores(xs, p);"
+        " t.push(performance.now() - t0); }"
+        " return t.sort((a, b) => a - b)[20]; }",
+        x[0].ravel().tolist(),
+    )
+    print(f"\nthe page's judge (detector + loops) on one input: median {ms:.2f} ms")
     posthoc = Judge(clf.class_names, clf.judge.thing)
     for judge, xs in ((clf.judge, x), (posthoc, None)):
         rule = judge.rule()

@@ -64,6 +64,7 @@ function createPad(root) {
       verdict: null,
       score: null,
       x: null,
+      moved: 0,
       source: null,
       at: 0,
       frames: 0,
@@ -251,6 +252,7 @@ function createPad(root) {
         showAnswer(classes[best] ?? String(best), probs, "browser", verdict, reason);
         pad.live.score = score;
         pad.live.x = x;
+        pad.live.moved = moved; // the pen movement this read saw (0: the pen was up)
         pad.live.frames++;
         pad.timings.browser.push(now - t0);
         if (moved) pad.timings.penToDisplay.push(now - moved);
