@@ -21,6 +21,14 @@ import streamlit as st
 
 from model import Classifier, ImageError
 from model.inference import onnx_path_for
+from model.preprocessing import (
+    MIN_EXTENT_FRACTION,
+    MIN_EXTENT_STROKES,
+    SHORT_MARK_FRACTION,
+    SHORT_MARK_STROKES,
+    SHORT_STROKE_FRACTION,
+    STRAIGHT_SPREAD,
+)
 
 WEB = Path(__file__).with_name("web")
 #: The app's static folder (Streamlit serves it at /app/static/ with enableStaticServing).
@@ -75,6 +83,20 @@ def model_url(clf: Classifier) -> str | None:
     if source is None:
         return None
     return _published(str(source))
+
+
+def size_rule() -> dict[str, float]:
+    """The constants of model/preprocessing.py's "too small to read" rule (`_check_size`),
+    for its port in the page (static/digitlens/edge.mjs `tooSmall`): a tap or a short
+    tick is refused there as it is in Python, never read as a digit."""
+    return {
+        "min_extent_strokes": MIN_EXTENT_STROKES,
+        "min_extent_fraction": MIN_EXTENT_FRACTION,
+        "short_mark_fraction": SHORT_MARK_FRACTION,
+        "short_mark_strokes": SHORT_MARK_STROKES,
+        "short_stroke_fraction": SHORT_STROKE_FRACTION,
+        "straight_spread": STRAIGHT_SPREAD,
+    }
 
 
 def verdict_rule(clf: Classifier) -> dict[str, Any] | None:
@@ -163,6 +185,7 @@ def drawing_pad(
         "mode": mode if url else "server",
         "modelUrl": url,
         "verdict": rule,
+        "tooSmall": size_rule(),
         "recipe": clf.recipe,
         "classes": list(clf.class_names),
         "staticUrl": STATIC_URL,

@@ -17,7 +17,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from model import load_classifier
+from model.errors import TooSmallError
 from model.ood import LOOP_PENALTY, MAX_DIGIT_LOOPS, VERDICTS, Judge, count_loops
+from model.preprocessing import preprocess
 from model.samples import drawn_digit
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, STARTED, open_page
 from tests.helpers import ARTIFACTS, TEST_DATA
@@ -232,13 +234,14 @@ def settled_live(page) -> dict:
         " return {verdict: d.parentElement.dataset.verdict, text: d.textContent,"
         " px: parseFloat(getComputedStyle(d).fontSize),"
         " line: d.parentElement.querySelector('.dl-live-sure').textContent,"
-        " loops: window.digitlens.judge.loops(p.live.x)}; }"
+        " loops: p.live.x && window.digitlens.judge.loops(p.live.x)}; }"
     )
 
 
 def test_a_three_loop_scribble_gets_no_big_digit(page, streamlit_url):
     """Issue #9: while the pen draws a scribble of three loops (a confident 8 to the
-    classifier), the live reading says "not a digit?" in words, never a large digit."""
+    classifier), the live reading says "not a digit?" in words, never a large digit;
+    its first dot is "too small to read"."""
     page.goto(streamlit_url)
     wait_ready(page)
     mouse_stroke(page, STROKES[7], expect_live="7")
@@ -248,6 +251,8 @@ def test_a_three_loop_scribble_gets_no_big_digit(page, streamlit_url):
     pts = path(page, SCRIBBLE)
     page.mouse.move(*pts[0])
     page.mouse.down()
+    tap = settled_live(page)  # the pen's first dot: too small to read, as in Python
+    assert tap["verdict"] == "too_small" and tap["text"] == "–", tap
     for x, y in pts[1:]:
         page.mouse.move(x, y)
     live = settled_live(page)  # the pen is still down
@@ -512,6 +517,54 @@ def test_browser_preprocessing_agrees_with_python(page, streamlit_url, monkeypat
     )
     assert same <= 1e-4
     assert agree[~restroked].all()
+
+
+def _alpha(img: Image.Image) -> np.ndarray:
+    """The ink of a canvas image (any of on_canvas' styles) as an (h, w) uint8 alpha."""
+    if img.mode == "RGBA":
+        return np.asarray(img)[..., 3]
+    gray = np.asarray(img.convert("L"))
+    return gray if gray[0, 0] < 128 else 255 - gray
+
+
+def test_browser_refuses_what_python_refuses_as_too_small(page, streamlit_url):
+    """The port of `_check_size` (edge.mjs `tooSmall`, constants from Python) against
+    model/preprocessing.py on the canvas: taps and short strokes of training.ood, dots,
+    bars and digits of many sizes; the same refusals, for the same reason."""
+    from training import ood
+    from ui.canvas import size_rule
+
+    rng = np.random.default_rng(7)
+    inks = [_alpha(ood.dot(rng)) for _ in range(8)] + [
+        _alpha(ood.short_stroke(rng)) for _ in range(8)
+    ]
+    for r in (4, 8, 12, 16, 24, 32):
+        inks.append(np.asarray(_render([(140, 140), (140, 140)], width=2 * r)))
+    for length in (20, 30, 40, 45, 50, 60, 80, 120):
+        inks.append(np.asarray(_render([(140, 140 - length / 2), (140, 140 + length / 2)])))
+    inks += [np.asarray(drawn_digit(d, width=w)) for d in (0, 1, 4, 7) for w in (10, 20, 30)]
+    page.goto(streamlit_url)
+    wait_ready(page)
+    py, js = [], []
+    for ink in inks:
+        got = page.evaluate(
+            "([b, w, h, rule]) => window.digitlens.preprocessAlpha(b, w, h, 'mnist', rule)",
+            [base64.b64encode(ink.tobytes()).decode(), 280, 280, size_rule()],
+        )
+        js.append(got["tooSmall"] if isinstance(got, dict) else "read")
+        white = np.full(ink.shape + (3,), 255, np.uint8)
+        try:
+            preprocess(Image.fromarray(np.dstack([white, ink])))
+            py.append("read")
+        except TooSmallError as exc:
+            py.append("stroke" if "short stroke" in str(exc) else "dot")
+    print(
+        f"\ntoo small to read, browser vs Python on {len(inks)} canvas marks: Python refuses "
+        f"{sum(p != 'read' for p in py)}, the browser {sum(j != 'read' for j in js)}, "
+        f"{sum(p == j for p, j in zip(py, js, strict=True))} agree"
+    )
+    assert {"dot", "stroke", "read"} <= set(py)  # both refusals and reads are exercised
+    assert js == py
 
 
 def _y4m(path, digit: int, frames: int = 10, size=(320, 240)) -> None:

@@ -13,8 +13,11 @@
 // reads; from the server, Python's own. Only a `digit` is shown as a large digit;
 // `unsure` is small and grey with "unsure", `not_a_digit` is words, no digit.
 //
+// A tap or a short tick is "too small to read", as Python refuses it (the size rule
+// of model/preprocessing.py, ported in edge.mjs).
+//
 // data (from Python): {size, pen, penMin, penMax, mode, modelUrl, verdict (the rule),
-//                      recipe, classes, staticUrl, command: {op, id},
+//                      tooSmall (the size rule), recipe, classes, staticUrl, command: {op, id},
 //                      server: {seq, label, probs, verdict, reason, ms}}
 // state (to Python):  drawing = {png: data URL or null, seq, final, strokes}
 
@@ -168,6 +171,18 @@ function createPad(root) {
     });
     pad.live.label = null;
     pad.live.verdict = null;
+    pad.live.x = null;
+  }
+
+  /** A tap or a short tick: Python refuses it (TooSmallError), so no answer here either. */
+  function showTooSmall(kind) {
+    showBlank();
+    sure.textContent = "too small to read · browser";
+    live.title =
+      kind === "stroke"
+        ? "The mark is a single short stroke, too small to read; if it is a 1, write it larger."
+        : "The mark is too small to read (a dot or a short tick); draw the whole digit, larger.";
+    live.dataset.verdict = "too_small";
   }
 
   function setPenUi() {
@@ -229,9 +244,12 @@ function createPad(root) {
     }
     const moved = pad.moveAt;
     const t0 = performance.now();
-    const x = pad.edge.fromCanvas(ctx.getImageData(0, 0, canvas.width, canvas.height), d.recipe);
-    if (!x) {
-      showBlank();
+    const image = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const x = pad.edge.fromCanvas(image, d.recipe, d.tooSmall);
+    if (!x || x instanceof pad.edge.TooSmall) {
+      if (x) showTooSmall(x.kind); // refused as Python refuses it: nothing to read yet
+      else showBlank();
+      pad.live.moved = moved;
       return;
     }
     pad.reading = true;
