@@ -274,6 +274,44 @@ def test_a_three_loop_scribble_gets_no_big_digit(page, streamlit_url):
     assert page.locator(".dl-label").count() == 0  # no large digit beside the maps either
 
 
+def test_each_verdict_has_its_own_look(page, streamlit_url):
+    """Only `digit` is a large digit; `unsure` is small with "unsure" and why (torn between
+    two classes, or unusual); `not_a_digit` is words (verdicts given here; the judge is
+    checked by test_browser_verdicts_match_python)."""
+    page.goto(streamlit_url)
+    wait_ready(page)
+    p_unsure = load_classifier("mnist-cnn").judge.rule()["p_unsure"]
+    torn = [0.0] * 10
+    torn[7], torn[1] = p_unsure - 0.1, p_unsure - 0.3  # the top one below p_unsure
+    sure = [0.0] * 10
+    sure[7] = 1.0
+    looks = {}
+    for verdict, probs in (
+        ("digit", sure),
+        ("unsure", torn),
+        ("unsure", sure),
+        ("not_a_digit", sure),
+    ):
+        looks[verdict, probs[7]] = page.locator(LIVE).evaluate(
+            "(d, [v, p]) => { window.digitlens.pad.showAnswer('7', p, 'browser', v, 'why');"
+            " return {text: d.textContent, px: parseFloat(getComputedStyle(d).fontSize),"
+            " line: d.parentElement.querySelector('.dl-live-sure').textContent,"
+            " title: d.parentElement.title}; }",
+            [verdict, probs],
+        )
+    print(f"\n{looks}")
+    big = looks["digit", 1.0]
+    assert big["text"] == "7" and big["line"].startswith("> 99.9%") and big["px"] >= 48
+    for key, look in looks.items():
+        if key[0] != "digit":
+            assert look["px"] < big["px"] / 2 and look["title"] == "why", (key, look)
+    assert looks["unsure", torn[7]]["text"] == "7?"
+    assert looks["unsure", torn[7]]["line"].startswith("unsure: 7 or 1?")
+    assert looks["unsure", 1.0]["line"].startswith("unsure: most like 7")
+    assert looks["not_a_digit", 1.0]["text"] == "not a digit?"
+    assert "%" not in looks["not_a_digit", 1.0]["line"]
+
+
 def test_undo_and_clear_by_mouse(page, streamlit_url):
     page.goto(streamlit_url)
     wait_ready(page)

@@ -127,11 +127,25 @@ function createPad(root) {
     stats.textContent = parts.join(" · ");
   }
 
-  /** What the pad says for a verdict: [the digit slot, the line beside it]. */
-  function words(verdict, label, pct) {
-    if (verdict === "unsure") return [`${label}?`, `unsure: maybe ${label} (${pct}%)`];
+  /**
+   * What the pad says for a verdict: [the digit slot, the line beside it]. The words
+   * follow model/ood.py's reasons: `unsure` is torn between two classes (top
+   * probability under p_unsure, or any post-hoc doubt) or unusual for a digit.
+   */
+  function words(verdict, label, probs, best, pct) {
+    const classes = pad.data?.classes || [];
+    const name = (i) => classes[i] ?? String(i);
+    const detector = (pad.data?.verdict || {}).method === "detector";
+    if (verdict === "unsure") {
+      let second = best === 0 ? 1 : 0;
+      probs.forEach((p, i) => {
+        if (i !== best && p > probs[second]) second = i;
+      });
+      const torn = !detector || probs[best] < pad.data.verdict.p_unsure;
+      const line = torn ? `${label} or ${name(second)}?` : `most like ${label}`;
+      return [`${label}?`, `unsure: ${line}`];
+    }
     if (verdict === "not_a_digit") {
-      const detector = (pad.data?.verdict || {}).method === "detector";
       return ["not a digit?", detector ? "a letter, shape or scribble?" : "no class fits it"];
     }
     return [label, `${pct}%`]; // "digit", or an answer that came without a verdict
@@ -144,7 +158,7 @@ function createPad(root) {
     });
     // Never "100.0%": a rounded certainty is a claim the model cannot make (issue #9).
     const p = probs[best] * 100;
-    const [big, line] = words(verdict, label, p > 99.9 ? "> 99.9" : p.toFixed(1));
+    const [big, line] = words(verdict, label, probs, best, p > 99.9 ? "> 99.9" : p.toFixed(1));
     digit.textContent = big;
     sure.textContent = `${line} · ${source}`;
     live.title = reason || "";
@@ -416,6 +430,8 @@ function createPad(root) {
     if (!d.modelUrl) pad.modelUrl = null;
     showStats();
   };
+
+  pad.showAnswer = showAnswer; // for the browser tests: each verdict's look
 
   pad.destroy = () => {
     resize.disconnect();
