@@ -183,18 +183,18 @@ class Judge:
         plus loop_penalty for more than max_digit_loops loops) or "max-softmax"
         (score = -ln(max p)); the thresholds are those `verdict` applies to that score.
         """
-        detector = self.detector is not None and self.card is not None
-        unsure, reject, p_unsure = self.thresholds(detector)
+        card = self.card if self.detector is not None else None  # as `scores` decides
+        unsure, reject, p_unsure = self.thresholds(card is not None)
         rule: dict[str, Any] = {
-            "method": self.method if detector else "max-softmax",
+            "method": "detector" if card is not None else "max-softmax",
             "unsure": unsure,
             "reject": reject,
             "p_unsure": p_unsure,
             "thing": self.thing,
         }
-        if detector:
+        if card is not None:
             rule.update(
-                softmax_weight=self.card.softmax_weight,
+                softmax_weight=card.softmax_weight,
                 max_digit_loops=MAX_DIGIT_LOOPS,
                 loop_ink=LOOP_INK,
                 loop_min_area=LOOP_MIN_AREA,

@@ -4,6 +4,12 @@ The pad draws with pointer events (mouse, touch and pen), shows the model's answ
 while the pen moves (ONNX Runtime Web in the page, or the server), and sends the
 drawing to Python the moment a stroke ends. Its JavaScript lives in `ui/web/` and
 the in-browser pipeline in `static/digitlens/edge.mjs`, served by the app itself.
+
+Every live answer carries the verdict Python would give the same 28x28 input (issue
+#9): the page gets the model's detector (published like the model, content-addressed)
+and the rule's numbers from `Judge.rule()` (`verdict_rule`), and the size rule of
+model/preprocessing.py (`size_rule`), ported in `static/digitlens/verdict.mjs` and
+`edge.mjs`.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@
 // README): no stroke-width normalisation (a pen far outside MNIST's 1.7-3.9 px band
 // is not thinned or thickened), no Gaussian pre-blur or top-hat (the canvas path in
 // Python takes the alpha channel as ink and skips both too).
+// The "too small to read" rule (a tap, a short tick) is ported with Python's
+// constants (`tooSmall`); the verdict beside each answer lives in verdict.mjs.
 
 const STATIC = new URL("../", import.meta.url); // .../app/static/
 const ORT_DIR = new URL("vendor/onnxruntime-web/", STATIC).href;
