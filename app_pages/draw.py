@@ -10,7 +10,14 @@ from model import BlankImageError, Classifier, ImageError
 from model.explain import METHODS, Explanation
 from model.preprocessing import Preprocessed
 from model.report import Report, judge, reports
-from ui.canvas import CANVAS_SIZE, Drawing, drawing_from_state, drawing_pad, model_url
+from ui.canvas import (
+    CANVAS_SIZE,
+    Drawing,
+    drawing_from_state,
+    drawing_pad,
+    model_url,
+    verdict_rule,
+)
 from ui.sidebar import Choice, current
 from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
 
@@ -77,7 +84,7 @@ def read_drawing() -> tuple[Drawing | None, str | None]:
 def draw_and_explain() -> None:
     """Pad, server answer and heatmaps: each stroke reruns only this fragment."""
     pad_col, answer_col = st.columns([34, 66], gap="medium")
-    edge = model_url(clf) is not None
+    edge = model_url(clf) is not None and verdict_rule(clf) is not None
     with pad_col:
         mode = st.segmented_control(
             "Live answer",
@@ -90,7 +97,7 @@ def draw_and_explain() -> None:
             "always answers each finished stroke with the heatmaps.",
         )
         drawing, error = read_drawing()
-        answer, server = None, None
+        answer, server, pred = None, None, None
         if drawing is not None and drawing.png is not None:
             t0 = time.perf_counter()
             try:
@@ -103,10 +110,13 @@ def draw_and_explain() -> None:
             ms = (time.perf_counter() - t0) * 1e3
             if answer is not None:
                 e = answer[1].explanation
+                pred = clf.to_prediction(e.probabilities, e.x)  # the pad shows its verdict too
                 server = {
                     "seq": drawing.seq,
                     "label": e.class_name,
                     "probs": [float(p) for p in e.probabilities],
+                    "verdict": pred.verdict,
+                    "reason": pred.reason,
                     "ms": ms,
                 }
         if drawing is not None and server is None:
@@ -117,7 +127,7 @@ def draw_and_explain() -> None:
         if error is not None:
             st.error(f"That drawing could not be read: {error}")
             return
-        if answer is None:
+        if answer is None or pred is None:
             st.info(
                 "Draw a digit on the black square: the answer follows your pen, and the "
                 "heatmaps appear as soon as you lift it.",
@@ -126,7 +136,6 @@ def draw_and_explain() -> None:
             return
         cam, best_report = answer
         best = best_report.explanation
-        pred = clf.to_prediction(best.probabilities, best.x)
         st.caption(f"{clf.name} on the server reads · {server['ms']:.0f} ms")
         prediction_header(pred, clf.class_names)
         same = cam is not None and (cam.explanation.method, cam.explanation.layer) == (

@@ -112,6 +112,7 @@ class Detector:
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.path = Path(path)  # the ONNX file (the Draw page ships it to the browser)
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
 
@@ -173,6 +174,33 @@ class Judge:
             score = combined_scores(self.detector.scores(x), probs, self.card.softmax_weight)
             return (score + loop_penalties(x)).astype(np.float32)
         return posthoc_scores(probs)
+
+    def rule(self) -> dict[str, Any]:
+        """The verdict rule as plain numbers, for a port of `scores` and `verdict` (the Draw
+        page's live reading in the browser, static/digitlens/verdict.mjs).
+
+        `method` is "detector" (score = detector log-odds + softmax_weight * -ln(max p),
+        plus loop_penalty for more than max_digit_loops loops) or "max-softmax"
+        (score = -ln(max p)); the thresholds are those `verdict` applies to that score.
+        """
+        card = self.card if self.detector is not None else None  # as `scores` decides
+        unsure, reject, p_unsure = self.thresholds(card is not None)
+        rule: dict[str, Any] = {
+            "method": "detector" if card is not None else "max-softmax",
+            "unsure": unsure,
+            "reject": reject,
+            "p_unsure": p_unsure,
+            "thing": self.thing,
+        }
+        if card is not None:
+            rule.update(
+                softmax_weight=card.softmax_weight,
+                max_digit_loops=MAX_DIGIT_LOOPS,
+                loop_ink=LOOP_INK,
+                loop_min_area=LOOP_MIN_AREA,
+                loop_penalty=LOOP_PENALTY,
+            )
+        return rule
 
     def thresholds(self, detector_score: bool) -> tuple[float, float, float]:
         """(unsure, reject, p_unsure) for the kind of score at hand."""

@@ -4,6 +4,12 @@ The pad draws with pointer events (mouse, touch and pen), shows the model's answ
 while the pen moves (ONNX Runtime Web in the page, or the server), and sends the
 drawing to Python the moment a stroke ends. Its JavaScript lives in `ui/web/` and
 the in-browser pipeline in `static/digitlens/edge.mjs`, served by the app itself.
+
+Every live answer carries the verdict Python would give the same 28x28 input (issue
+#9): the page gets the model's detector (published like the model, content-addressed)
+and the rule's numbers from `Judge.rule()` (`verdict_rule`), and the size rule of
+model/preprocessing.py (`size_rule`), ported in `static/digitlens/verdict.mjs` and
+`edge.mjs`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,14 @@ import streamlit as st
 
 from model import Classifier, ImageError
 from model.inference import onnx_path_for
+from model.preprocessing import (
+    MIN_EXTENT_FRACTION,
+    MIN_EXTENT_STROKES,
+    SHORT_MARK_FRACTION,
+    SHORT_MARK_STROKES,
+    SHORT_STROKE_FRACTION,
+    STRAIGHT_SPREAD,
+)
 
 WEB = Path(__file__).with_name("web")
 #: The app's static folder (Streamlit serves it at /app/static/ with enableStaticServing).
@@ -77,6 +91,38 @@ def model_url(clf: Classifier) -> str | None:
     return _published(str(source))
 
 
+def size_rule() -> dict[str, float]:
+    """The constants of model/preprocessing.py's "too small to read" rule (`_check_size`),
+    for its port in the page (static/digitlens/edge.mjs `tooSmall`): a tap or a short
+    tick is refused there as it is in Python, never read as a digit."""
+    return {
+        "min_extent_strokes": MIN_EXTENT_STROKES,
+        "min_extent_fraction": MIN_EXTENT_FRACTION,
+        "short_mark_fraction": SHORT_MARK_FRACTION,
+        "short_mark_strokes": SHORT_MARK_STROKES,
+        "short_stroke_fraction": SHORT_STROKE_FRACTION,
+        "straight_spread": STRAIGHT_SPREAD,
+    }
+
+
+def verdict_rule(clf: Classifier) -> dict[str, Any] | None:
+    """What the page needs to give its live reading the verdict Python gives the same input.
+
+    `clf.judge.rule()` (thresholds, softmax weight, loop rule: model/ood.py) and, for a
+    model with a detector, `detectorUrl`: its ONNX file published like the model's.
+    Models without one get the post-hoc rule (max-softmax), as in Python. None when the
+    detector cannot be published: the page cannot then judge like Python does.
+    """
+    judge = clf.judge
+    rule = judge.rule()
+    if rule["method"] == "detector" and judge.detector is not None:
+        url = _published(str(judge.detector.path))
+        if url is None:
+            return None
+        rule["detectorUrl"] = url
+    return rule
+
+
 @functools.cache
 def _published(source: str) -> str | None:
     data = Path(source).read_bytes()
@@ -129,11 +175,14 @@ def drawing_pad(
 ) -> None:
     """Draw the pad. Its drawing is read with `drawing_from_state(st.session_state[key])`.
 
-    server: the server's answer to the pad's latest send ({seq, label, probs, ms}),
+    server: the server's answer to the pad's latest send ({seq, label, probs, verdict, ms}),
     shown live in server mode and used to measure the round trip; command:
     ("undo" | "clear", id) applies once per new id, so Python can drive the pad.
     """
     url = model_url(clf)  # loaded in either mode, so switching is instant
+    rule = verdict_rule(clf) if url else None
+    if rule is None:
+        url = None  # no live reading without its verdict (issue #9): the server answers
     data = {
         "size": CANVAS_SIZE,
         "pen": PEN_DEFAULT,
@@ -141,6 +190,8 @@ def drawing_pad(
         "penMax": PEN_MAX,
         "mode": mode if url else "server",
         "modelUrl": url,
+        "verdict": rule,
+        "tooSmall": size_rule(),
         "recipe": clf.recipe,
         "classes": list(clf.class_names),
         "staticUrl": STATIC_URL,

@@ -7,6 +7,8 @@
 // README): no stroke-width normalisation (a pen far outside MNIST's 1.7-3.9 px band
 // is not thinned or thickened), no Gaussian pre-blur or top-hat (the canvas path in
 // Python takes the alpha channel as ink and skips both too).
+// The "too small to read" rule (a tap, a short tick) is ported with Python's
+// constants (`tooSmall`); the verdict beside each answer lives in verdict.mjs.
 
 const STATIC = new URL("../", import.meta.url); // .../app/static/
 const ORT_DIR = new URL("vendor/onnxruntime-web/", STATIC).href;
@@ -87,7 +89,12 @@ export class EdgeModel {
   }
 
   /** (28*28) or (N*28*28) Float32Array in [0, 1] -> array of N Float32Array(10). */
-  async probabilities(x) {
+  probabilities(x) {
+    return this.outputs(x);
+  }
+
+  /** (N*28*28) inputs -> the model's N output rows (a detector's: Float32Array(1)). */
+  async outputs(x) {
     const n = x.length / (SIDE * SIDE);
     const tensor = new this.ort.Tensor("float32", Float32Array.from(x), [n, SIDE, SIDE, 1]);
     this.busy = true;
@@ -228,12 +235,70 @@ export function keepComponents(mask, h, w, largestOnly = false) {
   return out;
 }
 
+/** What `toModelInput` returns for a mark Python refuses as too small to read. */
+export class TooSmall {
+  constructor(kind) {
+    this.kind = kind; // "dot" (a dot, a tap or a short tick) or "stroke" (one short stroke)
+  }
+}
+
+/**
+ * Is the kept ink too small to read? A port of model/preprocessing.py `_check_size`,
+ * with its constants from Python (`rule`, ui/canvas.py `size_rule`): mask is the
+ * (h*w) 0/1 kept ink, box its [y0, y1, x0, x1) bounding box, side the image's
+ * longest side. Returns "dot", "stroke" or null.
+ */
+export function tooSmall(mask, w, box, side, rule) {
+  const [y0, y1, x0, x1] = box;
+  const bh = y1 - y0;
+  const bw = x1 - x0;
+  // scipy's binary_erosion on the box: 4 neighbours, outside the box counts as empty.
+  const at = (y, x) => y >= 0 && y < bh && x >= 0 && x < bw && mask[(y0 + y) * w + x0 + x] === 1;
+  let area = 0, boundary = 0, sy = 0, sx = 0, syy = 0, sxx = 0, sxy = 0;
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) {
+      if (!at(y, x)) continue;
+      area++;
+      if (!(at(y - 1, x) && at(y + 1, x) && at(y, x - 1) && at(y, x + 1))) boundary++;
+      sy += y;
+      sx += x;
+      syy += y * y;
+      sxx += x * x;
+      sxy += x * y;
+    }
+  }
+  const extent = Math.max(bh, bw);
+  const width = (2 * area) / Math.max(boundary, 1); // `stroke_width`
+  const strokes = extent / Math.max(width, 1);
+  const fraction = extent / side;
+  if (
+    strokes < rule.min_extent_strokes ||
+    fraction < rule.min_extent_fraction ||
+    (fraction < rule.short_mark_fraction && strokes < rule.short_mark_strokes)
+  ) {
+    return "dot";
+  }
+  if (fraction >= rule.short_stroke_fraction) return null;
+  // `straight_spread`: the ink's spread across its principal axis, in stroke widths
+  // (the smaller eigenvalue of the pixel positions' covariance, ddof = 1; 0 under 3 pixels).
+  let spread = 0;
+  if (area >= 3) {
+    const vy = (syy - (sy * sy) / area) / (area - 1);
+    const vx = (sxx - (sx * sx) / area) / (area - 1);
+    const c = (sxy - (sx * sy) / area) / (area - 1);
+    const minor = (vy + vx) / 2 - Math.hypot((vy - vx) / 2, c);
+    spread = Math.sqrt(Math.max(minor, 0)) / Math.max(width, 1);
+  }
+  return spread < rule.straight_spread ? "stroke" : null;
+}
+
 /**
  * Ink map (h*w floats in [0, 1]) -> the 28x28 model input, or null when blank.
  * The steps of model/preprocessing.py after the ink map: mask and specks, crop
  * with a 1-pixel halo, fit (20x20 MNIST, 28x28 fashion), centre (by mass, MNIST).
+ * With `sizeRule`, a mark Python calls too small to read gives a TooSmall instead.
  */
-export function toModelInput(ink, h, w, recipe = "mnist", largestOnly = false) {
+export function toModelInput(ink, h, w, recipe = "mnist", largestOnly = false, sizeRule = null) {
   const raw = new Uint8Array(h * w);
   let count = 0;
   for (let i = 0; i < h * w; i++) {
@@ -256,6 +321,10 @@ export function toModelInput(ink, h, w, recipe = "mnist", largestOnly = false) {
   if (kept < MIN_INK_PIXELS) return null;
   y1 += 1;
   x1 += 1;
+  if (sizeRule) {
+    const small = tooSmall(mask, w, [y0, y1, x0, x1], Math.max(h, w), sizeRule);
+    if (small) return new TooSmall(small);
+  }
   const ch = y1 - y0;
   const cw = x1 - x0;
   // Soft ink inside the kept components, with a 1-pixel halo (3x3 max filter on the box).
@@ -312,12 +381,15 @@ export function toModelInput(ink, h, w, recipe = "mnist", largestOnly = false) {
   return x;
 }
 
-/** The canvas path: RGBA ImageData of strokes on a transparent field -> 28x28 or null. */
-export function fromCanvas(imageData, recipe = "mnist") {
+/**
+ * The canvas path: RGBA ImageData of strokes on a transparent field -> 28x28, null
+ * (blank) or, with `sizeRule`, a TooSmall.
+ */
+export function fromCanvas(imageData, recipe = "mnist", sizeRule = null) {
   const { width: w, height: h, data } = imageData;
   const ink = new Float32Array(w * h);
   for (let i = 0; i < w * h; i++) ink[i] = data[4 * i + 3] / 255;
-  return toModelInput(ink, h, w, recipe);
+  return toModelInput(ink, h, w, recipe, false, sizeRule);
 }
 
 /**
@@ -384,12 +456,16 @@ export function exposeHook(url) {
       xs.forEach((x, i) => flat.set(x, i * SIDE * SIDE));
       return (await m.probabilities(flat)).map((p) => Array.from(p));
     },
-    /** The canvas path on an alpha channel given as base64 bytes (h*w). */
-    preprocessAlpha(b64, w, h, recipe = "mnist") {
+    /**
+     * The canvas path on an alpha channel given as base64 bytes (h*w): the input, null
+     * (blank) or, with `sizeRule`, {tooSmall: "dot" | "stroke"}.
+     */
+    preprocessAlpha(b64, w, h, recipe = "mnist", sizeRule = null) {
       const alpha = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
       const data = new Uint8ClampedArray(w * h * 4);
       alpha.forEach((v, i) => (data[4 * i + 3] = v));
-      const x = fromCanvas({ width: w, height: h, data }, recipe);
+      const x = fromCanvas({ width: w, height: h, data }, recipe, sizeRule);
+      if (x instanceof TooSmall) return { tooSmall: x.kind };
       return x && Array.from(x);
     },
   };

@@ -14,9 +14,12 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from model import load_classifier
+from model.errors import TooSmallError
+from model.ood import LOOP_PENALTY, MAX_DIGIT_LOOPS, VERDICTS, Judge, count_loops
+from model.preprocessing import preprocess
 from model.samples import drawn_digit
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, STARTED, open_page
 from tests.helpers import ARTIFACTS, TEST_DATA
@@ -33,6 +36,25 @@ STROKES = {
         for t in range(25)
     ],
 }
+
+
+def _chain(loops: int = 3, r: float = 40, shift: float = 10, steps: int = 24) -> list:
+    """One stroke of `loops` circles stacked like an 8 with one loop too many (each
+    second one shifted right): the classifier reads a confident 8, the detector alone
+    lets it through as a digit, the loop rule of model/ood.py calls it not a digit."""
+    top = 140 - loops * r
+    return [
+        (
+            140 + shift * (k % 2) + r * math.sin(2 * math.pi * t / steps),
+            top + r + 2 * r * k - r * math.cos(2 * math.pi * t / steps),
+        )
+        for k in range(loops)
+        for t in range(steps + 1)
+    ]
+
+
+#: A scribble of three loops (issue #9: no digit has more than two).
+SCRIBBLE = _chain()
 #: Pointer positions per segment of a stroke (a real pen reports ~60-120 a second).
 STEPS = 6
 LIVE = ".dl-live-digit"
@@ -49,13 +71,13 @@ def wait_ready(page) -> None:
     page.locator(".dl-pad[data-ready='1']").wait_for(timeout=60_000)
 
 
-def path(page, stroke) -> list[tuple[float, float]]:
-    """A stroke's points in page coordinates, interpolated."""
+def path(page, stroke, steps: int = STEPS) -> list[tuple[float, float]]:
+    """A stroke's points in page coordinates, interpolated (`steps` per segment)."""
     box = canvas_box(page)
     sx, sy = box["width"] / 280, box["height"] / 280
     pts = [stroke[0]]
     for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
-        pts += [(x0 + (x1 - x0) * t / STEPS, y0 + (y1 - y0) * t / STEPS) for t in range(1, STEPS)]
+        pts += [(x0 + (x1 - x0) * t / steps, y0 + (y1 - y0) * t / steps) for t in range(1, steps)]
         pts.append((x1, y1))
     return [(box["x"] + x * sx, box["y"] + y * sy) for x, y in pts]
 
@@ -68,10 +90,10 @@ def wait_live(page, expected: str, timeout_ms: int = 10_000) -> None:
     page.locator(f"{LIVE}:text-is('{expected}')").wait_for(timeout=timeout_ms)
 
 
-def mouse_stroke(page, stroke, expect_live: str | None = None) -> float:
+def mouse_stroke(page, stroke, expect_live: str | None = None, steps: int = STEPS) -> float:
     """Draw one stroke with the mouse; with `expect_live`, check the live answer before
     the button is released. Returns the time of the release."""
-    pts = path(page, stroke)
+    pts = path(page, stroke, steps)
     page.mouse.move(*pts[0])
     page.mouse.down()
     for x, y in pts[1:]:
@@ -200,6 +222,96 @@ def test_mouse_strokes_are_read_while_drawing_and_after(page, streamlit_url):
     )
 
 
+def settled_live(page) -> dict:
+    """Wait until the live answer has read the drawing as it is now (pen up or down); return
+    {verdict, text, px (font size of the digit slot), loops (of the input it read)}."""
+    page.wait_for_function(
+        "() => { const p = window.digitlens.pad;"
+        " return p.live.moved === p.moveAt && !p.reading && !p.frameQueued; }"
+    )
+    return page.locator(LIVE).evaluate(
+        "d => { const p = window.digitlens.pad;"
+        " return {verdict: d.parentElement.dataset.verdict, text: d.textContent,"
+        " px: parseFloat(getComputedStyle(d).fontSize),"
+        " line: d.parentElement.querySelector('.dl-live-sure').textContent,"
+        " loops: p.live.x && window.digitlens.judge.loops(p.live.x)}; }"
+    )
+
+
+def test_a_three_loop_scribble_gets_no_big_digit(page, streamlit_url):
+    """Issue #9: while the pen draws a scribble of three loops (a confident 8 to the
+    classifier), the live reading says "not a digit?" in words, never a large digit,
+    whether the browser or the server reads it; its first dot is "too small to read"."""
+    page.goto(streamlit_url)
+    wait_ready(page)
+    mouse_stroke(page, STROKES[7], expect_live="7")
+    big = settled_live(page)
+    assert big["verdict"] == "digit" and big["text"] == "7"
+    page.locator(".dl-clear").click()
+    pts = path(page, SCRIBBLE, steps=1)  # its points are close enough already
+    page.mouse.move(*pts[0])
+    page.mouse.down()
+    tap = settled_live(page)  # the pen's first dot: too small to read, as in Python
+    assert tap["verdict"] == "too_small" and tap["text"] == "–", tap
+    for x, y in pts[1:]:
+        page.mouse.move(x, y)
+    live = settled_live(page)  # the pen is still down
+    page.screenshot(path=str(ARTIFACTS / "draw-scribble.png"))
+    page.mouse.up()
+    print(f"\nlive reading of a three-loop scribble: {live}")
+    assert live["loops"] > MAX_DIGIT_LOOPS, live  # what the page read is that scribble
+    assert live["verdict"] == "not_a_digit", live
+    assert live["text"] == "not a digit?" and live["px"] < big["px"] / 2, live
+
+    # Answered by the server instead: Python's verdict reaches the pad the same way.
+    page.get_by_text("On the server", exact=True).click()
+    page.locator(".dl-pad[data-mode='server']").wait_for()
+    page.locator(".dl-clear").click()
+    prompt_shown(page)
+    mouse_stroke(page, SCRIBBLE, steps=1)
+    page.locator(".dl-verdict").wait_for(timeout=30_000)  # the server's answer, in words
+    page.locator(f"{LIVE}[data-source='server']:text-is('not a digit?')").wait_for(timeout=10_000)
+    assert page.locator(".dl-label").count() == 0  # no large digit beside the maps either
+
+
+def test_each_verdict_has_its_own_look(page, streamlit_url):
+    """Only `digit` is a large digit; `unsure` is small with "unsure" and why (torn between
+    two classes, or unusual); `not_a_digit` is words (verdicts given here; the judge is
+    checked by test_browser_verdicts_match_python)."""
+    page.goto(streamlit_url)
+    wait_ready(page)
+    p_unsure = load_classifier("mnist-cnn").judge.rule()["p_unsure"]
+    torn = [0.0] * 10
+    torn[7], torn[1] = p_unsure - 0.1, p_unsure - 0.3  # the top one below p_unsure
+    sure = [0.0] * 10
+    sure[7] = 1.0
+    looks = {}
+    for verdict, probs in (
+        ("digit", sure),
+        ("unsure", torn),
+        ("unsure", sure),
+        ("not_a_digit", sure),
+    ):
+        looks[verdict, probs[7]] = page.locator(LIVE).evaluate(
+            "(d, [v, p]) => { window.digitlens.pad.showAnswer('7', p, 'browser', v, 'why');"
+            " return {text: d.textContent, px: parseFloat(getComputedStyle(d).fontSize),"
+            " line: d.parentElement.querySelector('.dl-live-sure').textContent,"
+            " title: d.parentElement.title}; }",
+            [verdict, probs],
+        )
+    print(f"\n{looks}")
+    big = looks["digit", 1.0]
+    assert big["text"] == "7" and big["line"].startswith("> 99.9%") and big["px"] >= 48
+    for key, look in looks.items():
+        if key[0] != "digit":
+            assert look["px"] < big["px"] / 2 and look["title"] == "why", (key, look)
+    assert looks["unsure", torn[7]]["text"] == "7?"
+    assert looks["unsure", torn[7]]["line"].startswith("unsure: 7 or 1?")
+    assert looks["unsure", 1.0]["line"].startswith("unsure: most like 7")
+    assert looks["not_a_digit", 1.0]["text"] == "not a digit?"
+    assert "%" not in looks["not_a_digit", 1.0]["line"]
+
+
 def test_undo_and_clear_by_mouse(page, streamlit_url):
     page.goto(streamlit_url)
     wait_ready(page)
@@ -308,6 +420,101 @@ def test_browser_probabilities_match_python(page, streamlit_url):
     assert diff <= 1e-4
 
 
+def _render(stroke, width: int = 20) -> Image.Image:
+    """One stroke as the pad draws it (white, round caps and joins) on the 280x280 canvas."""
+    img = Image.new("L", (280, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line(stroke, fill=255, width=width, joint="curve")
+    for x, y in (stroke[0], stroke[-1]):
+        d.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
+    return img
+
+
+def _verdict_inputs(clf) -> dict[str, np.ndarray]:
+    """Fixed (N, 28, 28) inputs by family: digits, the three-loop scribble, letters,
+    shapes and scribbles from training.ood's report generators, noise, a flat grey field,
+    and blends of two digits (torn between them)."""
+    from training import ood
+
+    digits, _ = _mnist_sample(16)
+    sets = {"digits": digits, "three-loop scribble": clf.preprocess(_render(SCRIBBLE))[None]}
+    for kind in ("letters", "digit-like letters", "shapes", "scribbles"):
+        sets[kind] = ood.model_inputs(ood.negatives(kind, 6, "report", seed=5))[0]
+    sets["noise"] = np.random.default_rng(0).random((2, 28, 28), dtype=np.float32)
+    sets["flat grey"] = np.full((1, 28, 28), 0.3, np.float32)  # spreads the classifier thin
+    sets["blends"] = 0.5 * (digits[:4] + digits[4:8])
+    return sets
+
+
+#: Scores closer than this to a threshold may fall either side in float32 (the ONNX
+#: Runtimes differ by ~1e-6): their verdicts are not compared.
+SCORE_ATOL = 1e-4
+
+
+def test_browser_verdicts_match_python(page, streamlit_url):
+    """The page's judge (verdict.mjs: the model's detector, Python's rule) against
+    model/ood.py on the same 28x28 inputs: the same loops, scores within 1e-4, the same
+    verdicts; then the post-hoc rule of models without a detector, the same way."""
+    clf = load_classifier("mnist-cnn")
+    sets = _verdict_inputs(clf)
+    x = np.concatenate(list(sets.values())).astype(np.float32)
+    family = np.array([k for k, v in sets.items() for _ in v])
+    scribble = family == "three-loop scribble"
+    page.goto(streamlit_url)
+    wait_ready(page)
+    # The page's own judge, whose rule came from Python; then one with the post-hoc rule.
+    page_rule = page.evaluate("() => window.digitlens.judge.rule")
+    assert page_rule.pop("detectorUrl").endswith(".onnx")
+    assert page_rule == clf.judge.rule()
+    ms = page.evaluate(
+        "async x => { const j = window.digitlens.judge, xs = Float32Array.from(x), t = [];"
+        " const p = [new Float32Array(10).fill(0.1)];"
+        " for (let i = 0; i < 41; i++) { const t0 = performance.now(); await j.scores(xs, p);"
+        " t.push(performance.now() - t0); }"
+        " return t.sort((a, b) => a - b)[20]; }",
+        x[0].ravel().tolist(),
+    )
+    print(f"\nthe page's judge (detector + loops) on one input: median {ms:.2f} ms")
+    posthoc = Judge(clf.class_names, clf.judge.thing)
+    for judge, xs in ((clf.judge, x), (posthoc, None)):
+        rule = judge.rule()
+        got = page.evaluate(
+            "([xs, rule]) => window.digitlens.verdicts(xs, rule)",
+            [x.reshape(len(x), -1).tolist(), None if xs is not None else rule],
+        )
+        probs = clf.probabilities(x)
+        scores = judge.scores(xs, probs)
+        want = np.array(
+            [
+                judge.verdict(float(sc), p, xs is not None)[0]
+                for sc, p in zip(scores, probs, strict=True)
+            ]
+        )
+        js = np.array([g["score"] for g in got], np.float64)
+        verdicts = np.array([g["verdict"] for g in got])
+        near = np.zeros(len(x), bool)
+        for t in (rule["unsure"], rule["reject"]):
+            near |= np.abs(scores - t) < SCORE_ATOL
+        near |= np.abs(probs.max(1) - rule["p_unsure"]) < SCORE_ATOL
+        diff = float(np.abs(js - scores).max())
+        print(
+            f"\nbrowser vs Python verdicts, {rule['method']} rule, {len(x)} inputs: "
+            f"max |score diff| {diff:.1e}; {int(near.sum())} on a threshold"
+        )
+        for name in sets:
+            mine = want[family == name]
+            print(f"  {name:20s} " + ", ".join(f"{v} {int((mine == v).sum())}" for v in VERDICTS))
+        assert diff <= SCORE_ATOL
+        assert verdicts[~near].tolist() == want[~near].tolist()
+        assert set(want.tolist()) == set(VERDICTS)  # every branch of the rule, at least once
+        if xs is not None:
+            assert [g["loops"] for g in got] == [count_loops(a) for a in x]
+            # The scribble is judged by its loops: without them it would pass as a digit.
+            assert count_loops(x[scribble][0]) > MAX_DIGIT_LOOPS
+            assert want[scribble][0] == "not_a_digit"
+            assert float(scores[scribble][0]) - LOOP_PENALTY < rule["unsure"]
+
+
 def test_browser_preprocessing_agrees_with_python(page, streamlit_url, monkeypatch):
     """The JS port of the canvas path against model/preprocessing.py on drawn digits.
 
@@ -359,6 +566,54 @@ def test_browser_preprocessing_agrees_with_python(page, streamlit_url, monkeypat
     )
     assert same <= 1e-4
     assert agree[~restroked].all()
+
+
+def _alpha(img: Image.Image) -> np.ndarray:
+    """The ink of a canvas image (any of on_canvas' styles) as an (h, w) uint8 alpha."""
+    if img.mode == "RGBA":
+        return np.asarray(img)[..., 3]
+    gray = np.asarray(img.convert("L"))
+    return gray if gray[0, 0] < 128 else 255 - gray
+
+
+def test_browser_refuses_what_python_refuses_as_too_small(page, streamlit_url):
+    """The port of `_check_size` (edge.mjs `tooSmall`, constants from Python) against
+    model/preprocessing.py on the canvas: taps and short strokes of training.ood, dots,
+    bars and digits of many sizes; the same refusals, for the same reason."""
+    from training import ood
+    from ui.canvas import size_rule
+
+    rng = np.random.default_rng(7)
+    inks = [_alpha(ood.dot(rng)) for _ in range(8)] + [
+        _alpha(ood.short_stroke(rng)) for _ in range(8)
+    ]
+    for r in (4, 8, 12, 16, 24, 32):
+        inks.append(np.asarray(_render([(140, 140), (140, 140)], width=2 * r)))
+    for length in (20, 30, 40, 45, 50, 60, 80, 120):
+        inks.append(np.asarray(_render([(140, 140 - length / 2), (140, 140 + length / 2)])))
+    inks += [np.asarray(drawn_digit(d, width=w)) for d in (0, 1, 4, 7) for w in (10, 20, 30)]
+    page.goto(streamlit_url)
+    wait_ready(page)
+    py, js = [], []
+    for ink in inks:
+        got = page.evaluate(
+            "([b, w, h, rule]) => window.digitlens.preprocessAlpha(b, w, h, 'mnist', rule)",
+            [base64.b64encode(ink.tobytes()).decode(), 280, 280, size_rule()],
+        )
+        js.append(got["tooSmall"] if isinstance(got, dict) else "read")
+        white = np.full(ink.shape + (3,), 255, np.uint8)
+        try:
+            preprocess(Image.fromarray(np.dstack([white, ink])))
+            py.append("read")
+        except TooSmallError as exc:
+            py.append("stroke" if "short stroke" in str(exc) else "dot")
+    print(
+        f"\ntoo small to read, browser vs Python on {len(inks)} canvas marks: Python refuses "
+        f"{sum(p != 'read' for p in py)}, the browser {sum(j != 'read' for j in js)}, "
+        f"{sum(p == j for p, j in zip(py, js, strict=True))} agree"
+    )
+    assert {"dot", "stroke", "read"} <= set(py)  # both refusals and reads are exercised
+    assert js == py
 
 
 def _y4m(path, digit: int, frames: int = 10, size=(320, 240)) -> None:

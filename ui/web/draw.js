@@ -8,8 +8,17 @@
 // the drawing goes to Python at once, from the event handler itself (no debounce;
 // a value set while the component mounts can be lost, streamlit#16732).
 //
-// data (from Python): {size, pen, penMin, penMax, mode, modelUrl, recipe, classes,
-//                      staticUrl, command: {op, id}, server: {seq, label, probs, ms}}
+// Every live answer carries its verdict (issue #9): in the page, the model's detector
+// and Python's rule (static/digitlens/verdict.mjs) judge the same input the model
+// reads; from the server, Python's own. Only a `digit` is shown as a large digit;
+// `unsure` is small and grey with "unsure", `not_a_digit` is words, no digit.
+//
+// A tap or a short tick is "too small to read", as Python refuses it (the size rule
+// of model/preprocessing.py, ported in edge.mjs).
+//
+// data (from Python): {size, pen, penMin, penMax, mode, modelUrl, verdict (the rule),
+//                      tooSmall (the size rule), recipe, classes, staticUrl, command: {op, id},
+//                      server: {seq, label, probs, verdict, reason, ms}}
 // state (to Python):  drawing = {png: data URL or null, seq, final, strokes}
 
 const app = new WeakMap();
@@ -46,11 +55,24 @@ function createPad(root) {
     lastCommand: null,
     edge: null, // the edge.mjs module
     model: null, // EdgeModel for data.modelUrl
+    judge: null, // EdgeJudge for data.verdict (verdict.mjs)
+    reading: false, // a live read (model, then judge) is under way
     modelUrl: null,
     moveAt: 0, // time of the newest pen movement not yet shown
     frameQueued: false,
     timings: { browser: [], server: [], penToDisplay: [] },
-    live: { label: null, source: null, at: 0, frames: 0, skipped: 0 },
+    // The latest live answer; x: the (28*28) input it read and judged.
+    live: {
+      label: null,
+      verdict: null,
+      score: null,
+      x: null,
+      moved: 0,
+      source: null,
+      at: 0,
+      frames: 0,
+      skipped: 0,
+    },
   };
 
   const box = el(root, "div", "dl-pad");
@@ -105,20 +127,48 @@ function createPad(root) {
     stats.textContent = parts.join(" · ");
   }
 
-  function showAnswer(label, probs, source) {
-    digit.textContent = label;
+  /**
+   * What the pad says for a verdict: [the digit slot, the line beside it]. The words
+   * follow model/ood.py's reasons: `unsure` is torn between two classes (top
+   * probability under p_unsure, or any post-hoc doubt) or unusual for a digit.
+   */
+  function words(verdict, label, probs, best, pct) {
+    const classes = pad.data?.classes || [];
+    const name = (i) => classes[i] ?? String(i);
+    const detector = (pad.data?.verdict || {}).method === "detector";
+    if (verdict === "unsure") {
+      let second = best === 0 ? 1 : 0;
+      probs.forEach((p, i) => {
+        if (i !== best && p > probs[second]) second = i;
+      });
+      const torn = !detector || probs[best] < pad.data.verdict.p_unsure;
+      const line = torn ? `${label} or ${name(second)}?` : `most like ${label}`;
+      return [`${label}?`, `unsure: ${line}`];
+    }
+    if (verdict === "not_a_digit") {
+      return ["not a digit?", detector ? "a letter, shape or scribble?" : "no class fits it"];
+    }
+    return [label, `${pct}%`]; // "digit", or an answer that came without a verdict
+  }
+
+  function showAnswer(label, probs, source, verdict = null, reason = null) {
     let best = 0;
     probs.forEach((p, i) => {
       if (p > probs[best]) best = i;
     });
     // Never "100.0%": a rounded certainty is a claim the model cannot make (issue #9).
-    const pct = probs[best] * 100;
-    sure.textContent = `${pct > 99.9 ? "> 99.9" : pct.toFixed(1)}% · ${source}`;
+    const p = probs[best] * 100;
+    const [big, line] = words(verdict, label, probs, best, p > 99.9 ? "> 99.9" : p.toFixed(1));
+    digit.textContent = big;
+    sure.textContent = `${line} · ${source}`;
+    live.title = reason || "";
+    live.dataset.verdict = verdict || "digit";
     probs.forEach((p, i) => {
       bars[i].style.height = `${Math.max(p * 100, 1).toFixed(1)}%`;
       bars[i].classList.toggle("dl-win", i === best);
     });
     pad.live.label = label;
+    pad.live.verdict = verdict;
     pad.live.source = source;
     pad.live.at = performance.now();
     digit.dataset.source = source;
@@ -127,11 +177,26 @@ function createPad(root) {
   function showBlank() {
     digit.textContent = "–";
     sure.textContent = "draw a digit";
+    live.title = "";
+    delete live.dataset.verdict;
     bars.forEach((b) => {
       b.style.height = "1%";
       b.classList.remove("dl-win");
     });
     pad.live.label = null;
+    pad.live.verdict = null;
+    pad.live.x = null;
+  }
+
+  /** A tap or a short tick: Python refuses it (TooSmallError), so no answer here either. */
+  function showTooSmall(kind) {
+    showBlank();
+    sure.textContent = "too small to read · browser";
+    live.title =
+      kind === "stroke"
+        ? "The mark is a single short stroke, too small to read; if it is a 1, write it larger."
+        : "The mark is too small to read (a dot or a short tick); draw the whole digit, larger.";
+    live.dataset.verdict = "too_small";
   }
 
   function setPenUi() {
@@ -185,31 +250,49 @@ function createPad(root) {
       if (pad.drawing && (!pad.inflight || stale)) send(false);
       return;
     }
-    if (!pad.model) return;
-    if (pad.model.busy) {
+    if (!pad.model || !pad.judge) return;
+    if (pad.reading) {
       pad.live.skipped++;
       queueFrame(); // try again next frame with the newest drawing
       return;
     }
     const moved = pad.moveAt;
     const t0 = performance.now();
-    const x = pad.edge.fromCanvas(ctx.getImageData(0, 0, canvas.width, canvas.height), d.recipe);
-    if (!x) {
-      showBlank();
+    const image = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const x = pad.edge.fromCanvas(image, d.recipe, d.tooSmall);
+    if (!x || x instanceof pad.edge.TooSmall) {
+      if (x) showTooSmall(x.kind); // refused as Python refuses it: nothing to read yet
+      else showBlank();
+      pad.live.moved = moved;
       return;
     }
-    pad.model.probabilities(x).then(([probs]) => {
-      const now = performance.now();
-      let best = 0;
-      probs.forEach((p, i) => {
-        if (p > probs[best]) best = i;
+    pad.reading = true;
+    (async () => {
+      // The judge reads the very input the model reads: the verdict Python gives it.
+      const [probs] = await pad.model.probabilities(x);
+      const [score] = await pad.judge.scores(x, [probs]);
+      return { probs: Array.from(probs), score };
+    })()
+      .then(({ probs, score }) => {
+        const now = performance.now();
+        let best = 0;
+        probs.forEach((p, i) => {
+          if (p > probs[best]) best = i;
+        });
+        const classes = d.classes || [];
+        const { verdict, reason } = pad.judge.verdict(score, probs, classes);
+        showAnswer(classes[best] ?? String(best), probs, "browser", verdict, reason);
+        pad.live.score = score;
+        pad.live.x = x;
+        pad.live.moved = moved; // the pen movement this read saw (0: the pen was up)
+        pad.live.frames++;
+        pad.timings.browser.push(now - t0);
+        if (moved) pad.timings.penToDisplay.push(now - moved);
+        showStats();
+      })
+      .finally(() => {
+        pad.reading = false;
       });
-      showAnswer((d.classes || [])[best] ?? String(best), Array.from(probs), "browser");
-      pad.live.frames++;
-      pad.timings.browser.push(now - t0);
-      if (moved) pad.timings.penToDisplay.push(now - moved);
-      showStats();
-    });
   }
 
   function queueFrame() {
@@ -316,21 +399,28 @@ function createPad(root) {
       for (const seq of pad.sentAt.keys()) if (seq <= srv.seq) pad.sentAt.delete(seq);
       if (pad.inflight === srv.seq) pad.inflight = null;
       if (d.mode === "server" && srv.seq === pad.seq && srv.probs) {
-        showAnswer(srv.label, srv.probs, "server");
+        showAnswer(srv.label, srv.probs, "server", srv.verdict ?? null, srv.reason ?? null);
       }
       if (d.mode === "server" && pad.drawing) queueFrame(); // the next read, if still drawing
     }
     if (d.modelUrl && d.modelUrl !== pad.modelUrl) {
       pad.modelUrl = d.modelUrl;
       pad.model = null;
+      pad.judge = null;
       const base = new URL(d.staticUrl, document.baseURI);
       const url = new URL(d.modelUrl, document.baseURI).href;
-      import(new URL("digitlens/edge.mjs", base).href).then(async (edge) => {
+      Promise.all([
+        import(new URL("digitlens/edge.mjs", base).href),
+        import(new URL("digitlens/verdict.mjs", base).href),
+      ]).then(async ([edge, verdicts]) => {
         pad.edge = edge;
         edge.exposeHook(url);
-        const m = await edge.model(url);
+        // The model and its judge: the page reads nothing it cannot judge.
+        const [m, j] = await Promise.all([edge.model(url), verdicts.judge(d.verdict)]);
         if (pad.modelUrl !== d.modelUrl) return;
         pad.model = m;
+        pad.judge = j;
+        verdicts.exposeHook(j, d.classes || []);
         box.dataset.ready = "1";
         window.digitlens.pad = pad;
         showStats();
@@ -340,6 +430,8 @@ function createPad(root) {
     if (!d.modelUrl) pad.modelUrl = null;
     showStats();
   };
+
+  pad.showAnswer = showAnswer; // for the browser tests: each verdict's look
 
   pad.destroy = () => {
     resize.disconnect();

@@ -1,0 +1,58 @@
+"""What the Draw page's live reading is given to judge with: Python's rule and detector.
+
+The browser's port of the rule is checked against Python in
+tests/e2e/test_app_browser.py (`test_browser_verdicts_match_python`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from model import load_classifier
+from model.ood import LOOP_INK, LOOP_MIN_AREA, POSTHOC_REJECT, POSTHOC_UNSURE, read_ood_card
+from ui import canvas
+
+
+@pytest.fixture
+def static(tmp_path, monkeypatch):
+    """A fresh static folder for the published files (and a fresh publishing cache)."""
+    monkeypatch.setattr(canvas, "MODELS_DIR", tmp_path / "models")
+    canvas._published.cache_clear()
+    yield tmp_path / "models"
+    canvas._published.cache_clear()
+
+
+def test_the_page_gets_the_detector_and_the_thresholds_python_uses(static, mnist_cnn):
+    rule = canvas.verdict_rule(mnist_cnn)
+    card = read_ood_card(mnist_cnn.artifact.keras_path)
+    assert rule is not None and rule["method"] == "detector"
+    got = (rule["unsure"], rule["reject"], rule["p_unsure"], rule["softmax_weight"])
+    assert got == (card.unsure, card.reject, card.p_unsure, card.softmax_weight)
+    assert (rule["loop_ink"], rule["loop_min_area"]) == (LOOP_INK, LOOP_MIN_AREA)
+    # Published like the model: a content-addressed copy of the detector's ONNX file.
+    data = (mnist_cnn.artifact.keras_path.with_name(card.file)).read_bytes()
+    name = rule["detectorUrl"].removeprefix(canvas.STATIC_URL + "models/")
+    assert name == f"mnist-cnn.ood-{hashlib.sha256(data).hexdigest()[:16]}.onnx"
+    assert (static / name).read_bytes() == data
+    assert json.loads(json.dumps(rule)) == rule  # crosses to the page as JSON
+
+
+def test_a_model_without_a_detector_gets_the_post_hoc_rule(static):
+    rule = canvas.verdict_rule(load_classifier("fashion-cnn"))
+    assert rule is not None and rule["method"] == "max-softmax"
+    assert (rule["unsure"], rule["reject"]) == (POSTHOC_UNSURE, POSTHOC_REJECT)
+    assert "detectorUrl" not in rule and "softmax_weight" not in rule
+
+
+def test_no_live_verdict_when_the_detector_cannot_be_published(tmp_path, monkeypatch, mnist_cnn):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setattr(canvas, "MODELS_DIR", blocked / "models")
+    canvas._published.cache_clear()
+    try:
+        assert canvas.verdict_rule(mnist_cnn) is None
+    finally:
+        canvas._published.cache_clear()
