@@ -3,9 +3,14 @@
 Each request submits its model input and awaits its own answer (a row of
 probabilities, a Prediction: whatever the batched function returns per input).
 A single worker task takes the first waiting input, gathers more for at most
-`max_wait` seconds (or until `max_size`), runs one batched call in a thread,
-and answers everyone. While a call runs, new requests queue up, so batches
-grow with the load by themselves.
+`max_wait` seconds (or until `max_size`), runs one batched call, and answers
+everyone. While a call runs, new requests queue up, so batches grow with the load
+by themselves.
+
+The call runs in a thread, so a slow model (Keras, a 224x224 network) never stalls
+the event loop; or, with `inline=True`, on the event loop itself, for models that
+answer a whole batch in a few milliseconds: there the thread hand-off, and the waits
+for the GIL it brings, cost more than the call.
 """
 
 from __future__ import annotations
@@ -40,8 +45,10 @@ class MicroBatcher(Generic[T]):
         max_size: int = 64,
         max_wait_s: float = 0.002,
         on_batch: Callable[[int, float], None] | None = None,
+        inline: bool = False,
     ):
         self._fn = fn
+        self._inline = inline
         self._max_size = max_size
         self._max_wait = max_wait_s
         self._on_batch = on_batch
@@ -97,7 +104,10 @@ class MicroBatcher(Generic[T]):
             try:
                 x = np.stack([item[0] for item in live])
                 start = time.perf_counter()
-                answers = await loop.run_in_executor(self._executor, self._fn, x)
+                if self._inline:
+                    answers = self._fn(x)
+                else:
+                    answers = await loop.run_in_executor(self._executor, self._fn, x)
                 ms = (time.perf_counter() - start) * 1e3
                 results = [
                     BatchResult(a, len(live), (start - queued) * 1e3, ms)

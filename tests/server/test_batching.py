@@ -2,6 +2,7 @@
 
 import asyncio
 import concurrent.futures
+import threading
 
 import numpy as np
 import pytest
@@ -73,6 +74,32 @@ def test_a_failing_call_fails_its_requests_and_the_batcher_keeps_serving():
 
     ok, running = run(main())
     assert ok.value.sum() == 10 and running
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_the_batched_call_runs_in_a_thread_or_on_the_event_loop(inline):
+    threads = []
+
+    def fn(x):
+        threads.append(threading.get_ident())
+        return np.zeros((len(x), 10))
+
+    async def main():
+        b = MicroBatcher(fn, max_wait_s=0.01, inline=inline)
+        b.start()
+        await asyncio.gather(*(b.submit(np.zeros((28, 28))) for _ in range(3)))
+        await b.stop()
+        return threading.get_ident()
+
+    loop_thread = run(main())
+    assert threads and all((t == loop_thread) == inline for t in threads)
+
+
+def test_fast_onnx_digit_models_batch_on_the_event_loop():
+    from model import load_classifier
+    from server.models import runs_inline
+
+    assert runs_inline(load_classifier("mnist-cnn", runtime="onnx"))
 
 
 def test_config_from_environment_and_flags():
