@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -292,13 +292,19 @@ _CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)  # scipy's defaul
 _SQUARE = np.ones((3, 3), np.uint8)
 
 
-def gaussian(a: np.ndarray, sigma: float, truncate: float) -> np.ndarray:
-    """scipy.ndimage.gaussian_filter(a, sigma, truncate=truncate) of a (h, w) float32 map:
-    the same kernel, the same mirrored edges ('reflect' = OpenCV's BORDER_REFLECT)."""
+@lru_cache(maxsize=64)
+def _gaussian_kernel(sigma: float, truncate: float) -> np.ndarray:
+    """scipy.ndimage's 1-D Gaussian kernel: radius int(truncate * sigma + 0.5), sum 1."""
     radius = int(truncate * sigma + 0.5)
     t = np.arange(-radius, radius + 1, dtype=np.float64)
     kernel = np.exp(-0.5 * (t / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).astype(np.float32)
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def gaussian(a: np.ndarray, sigma: float, truncate: float) -> np.ndarray:
+    """scipy.ndimage.gaussian_filter(a, sigma, truncate=truncate) of a (h, w) float32 map:
+    the same kernel, the same mirrored edges ('reflect' = OpenCV's BORDER_REFLECT)."""
+    kernel = _gaussian_kernel(float(sigma), float(truncate))
     a = np.ascontiguousarray(a, dtype=np.float32)
     return cv2.sepFilter2D(a, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT)
 
