@@ -4,7 +4,7 @@ a small RGB CNN trained on shapes on noise, and the latency of the Keras Applica
 
     python -m benchmarks.any_classifier --images 100 --repeats 20
 
-The task (`tests.helpers.shapes_on_noise`): one coloured square, disc or cross on RGB
+The task (`shapes_on_noise`, the test suite's too): one coloured square, disc or cross on RGB
 noise; a map "points" when its peak lies on the shape (one pixel of slack).
 """
 
@@ -23,12 +23,36 @@ SIDE = 32
 FAMILIES = ("mobilenet_v2", "resnet50", "efficientnet_b0")
 
 
+def shapes_on_noise(
+    n: int, size: int = 32, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A task whose answer has a known place: one coloured shape on RGB noise.
+
+    Returns (images (n, size, size, 3) uint8, labels (n,) in {0: red square, 1: green
+    disc, 2: blue cross}, boxes (n, 4) as y0, y1, x0, x1 of the shape).
+    """
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 160, (n, size, size, 3)).astype(np.uint8)
+    labels = rng.integers(0, 3, n)
+    boxes = np.zeros((n, 4), int)
+    side = size // 3
+    yy, xx = np.mgrid[:side, :side]
+    disc = (yy - side / 2 + 0.5) ** 2 + (xx - side / 2 + 0.5) ** 2 <= (side / 2) ** 2
+    cross = (np.abs(yy - side // 2) <= 1) | (np.abs(xx - side // 2) <= 1)
+    masks = (np.ones((side, side), bool), disc, cross)
+    colours = ((255, 40, 40), (40, 255, 40), (40, 40, 255))
+    for i, c in enumerate(labels):
+        y0, x0 = rng.integers(0, size - side, 2)
+        patch = images[i, y0 : y0 + side, x0 : x0 + side]
+        patch[masks[c]] = colours[c]
+        boxes[i] = (y0, y0 + side, x0, x0 + side)
+    return images, labels, boxes
+
+
 def train_shapes_net(folder: Path) -> Path:
     """Train the shapes CNN (the test suite's too) and save it as a Sequential `.keras` file
     in `folder`; return its path."""
     import keras
-
-    from tests.helpers import shapes_on_noise
 
     keras.utils.set_random_seed(0)
     x, y, _ = shapes_on_noise(TRAIN_IMAGES, SIDE, seed=0)
@@ -61,7 +85,6 @@ def pointing_game(clf, n: int) -> dict[str, tuple[float, float]]:
     """method -> (share of maps whose peak is on the shape, mean trust score)."""
     from model.explain import METHODS, available_methods, compute_maps, default_method
     from model.faithfulness import trust_batch
-    from tests.helpers import shapes_on_noise
 
     images, labels, boxes = shapes_on_noise(n, SIDE, seed=123)
     x = images.astype(np.float32) / 255.0

@@ -30,7 +30,6 @@ __all__ = [
     "free_port",
     "make_idx_dataset",
     "serving",
-    "shapes_on_noise",
     "wait_http",
     "write_idx",
 ]
@@ -113,29 +112,3 @@ def serving(args: list[str], health_path: str, log_name: str) -> Iterator[str]:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def shapes_on_noise(
-    n: int, size: int = 32, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A task whose answer has a known place: one coloured shape on RGB noise.
-
-    Returns (images (n, size, size, 3) uint8, labels (n,) in {0: red square, 1: green
-    disc, 2: blue cross}, boxes (n, 4) as y0, y1, x0, x1 of the shape).
-    """
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 160, (n, size, size, 3)).astype(np.uint8)
-    labels = rng.integers(0, 3, n)
-    boxes = np.zeros((n, 4), int)
-    side = size // 3
-    yy, xx = np.mgrid[:side, :side]
-    disc = (yy - side / 2 + 0.5) ** 2 + (xx - side / 2 + 0.5) ** 2 <= (side / 2) ** 2
-    cross = (np.abs(yy - side // 2) <= 1) | (np.abs(xx - side // 2) <= 1)
-    masks = (np.ones((side, side), bool), disc, cross)
-    colours = ((255, 40, 40), (40, 255, 40), (40, 40, 255))
-    for i, c in enumerate(labels):
-        y0, x0 = rng.integers(0, size - side, 2)
-        patch = images[i, y0 : y0 + side, x0 : x0 + side]
-        patch[masks[c]] = colours[c]
-        boxes[i] = (y0, y0 + side, x0, x0 + side)
-    return images, labels, boxes

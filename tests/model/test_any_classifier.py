@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.any_classifier import shapes_on_noise
 from model import ModelLoadError, load_classifier
 from model.explain import METHODS, available_methods, default_method
 from model.inference import Prediction, top_k
 from model.photo import PhotoInput, scale
 from model.report import report
-from tests.helpers import drawn_digit, shapes_on_noise
+from tests.helpers import drawn_digit
 
 TINY = (32, 32, 3)
 #: The scaling each named family must get (Keras' preprocess_input mode, in our names).
