@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if len(sums) == 2:
         mean = sums["digitlens_batch_size_sum"] / max(sums["digitlens_batch_size_count"], 1)
-        print(f"mean batch size (the worker that answered /metrics): {mean:.1f}")
+        print(f"mean batch size (/metrics: all {args.workers} workers): {mean:.1f}")
     growth = ours_r.rss_end_mb / ours_r.rss_start_mb - 1
     if args.soak and growth > MAX_SOAK_GROWTH:
         print(f"FAIL: server memory grew {growth:.1%} (> {MAX_SOAK_GROWTH:.0%})")

@@ -10,17 +10,30 @@ hash of the client's address and port.
 The parent only supervises: it restarts a worker that dies after it has served for a
 while, stops everything when a worker fails at start-up (a model that cannot load would
 fail again), and stops the workers on SIGINT / SIGTERM.
+
+It also gives the workers one private directory per server run for their metric files
+(prometheus_client's multi-process mode, server/metrics.py), so `GET /metrics` answers
+the sum over all workers whichever worker takes it; the directory goes at shutdown.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from prometheus_client.multiprocess import mark_process_dead
+
+from server.metrics import MULTIPROC_DIR_ENV
 
 log = logging.getLogger("digitlens.server")
 
@@ -28,6 +41,7 @@ log = logging.getLogger("digitlens.server")
 MIN_UPTIME_S = 20.0
 POLL_S = 0.5
 STOP_TIMEOUT_S = 10.0
+METRICS_DIR_PREFIX = "digitlens-metrics-"
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
@@ -38,6 +52,25 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
+
+
+@contextmanager
+def shared_metrics_dir() -> Iterator[str]:
+    """A fresh private directory (mode 0700, under $TMPDIR) for the metric files of the
+    processes started inside the block, named to them by PROMETHEUS_MULTIPROC_DIR (set
+    here, before they start: prometheus_client reads it once, at import). On exit the
+    directory is removed and the variable restored."""
+    path = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX)
+    previous = os.environ.get(MULTIPROC_DIR_ENV)
+    os.environ[MULTIPROC_DIR_ENV] = path
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_DIR_ENV, None)
+        else:
+            os.environ[MULTIPROC_DIR_ENV] = previous
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _serve(config: dict[str, Any]) -> None:
@@ -57,7 +90,13 @@ def run_workers(workers: int, config: dict[str, Any]) -> int:
         raise ValueError("several workers need a fixed port (each binds it), not 0")
     # Fail now, with one clear message, if another program holds the port.
     reuse_port_socket(host, port).close()
+    with shared_metrics_dir() as metrics_dir:
+        return _supervise(workers, config, metrics_dir)
 
+
+def _supervise(workers: int, config: dict[str, Any], metrics_dir: str) -> int:
+    """Start, watch and stop the workers (see `run_workers`)."""
+    host, port = config["host"], int(config["port"])
     ctx = multiprocessing.get_context("spawn")  # no forked TensorFlow or ONNX state
     stopping = False
 
@@ -92,6 +131,8 @@ def run_workers(workers: int, config: dict[str, Any]) -> int:
                     stopping = True
                     break
                 log.warning("worker %s exited (%s): starting another", p.pid, p.exitcode)
+                # Its live gauges go; its counters stay in the sums (they did happen).
+                mark_process_dead(p.pid, metrics_dir)
                 procs[i] = start()
     finally:
         for p, _ in procs:

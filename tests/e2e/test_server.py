@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from model.explain import METHODS
+from server.config import ServerConfig
 from tests.helpers import drawn_digit, serving
 
 pytestmark = pytest.mark.e2e
@@ -342,6 +343,8 @@ def _children(pid: int) -> list[int]:
 
 
 CONNECTIONS = 64
+BATCH_MAX_SIZE = ServerConfig().batch_max_size  # the workers' default
+SCRAPES = 8  # /metrics asked this often, each on a new connection: any worker answers
 ESTABLISHED, LISTEN = "01", "0A"  # TCP states as /proc/net/tcp writes them
 
 
@@ -380,8 +383,8 @@ def _link(fd: Path) -> str:
 
 def test_several_workers_share_the_port_and_answer_identically(url):
     """Two workers on one port: both serve, each listens on its own socket, connections
-    opened all at once are spread over both, and every answer equals the
-    single-process server's."""
+    opened all at once are spread over both, every answer equals the
+    single-process server's, and /metrics counts the requests of both workers."""
     images = [encode(drawn_digit(d, offset=(k * 5, k * 3))) for d in (0, 1, 4, 7) for k in range(6)]
     expected = [post(url, "/v1/predict", im).json() for im in images]
     with serving(
@@ -433,6 +436,10 @@ def test_several_workers_share_the_port_and_answer_identically(url):
         with concurrent.futures.ThreadPoolExecutor(1) as one:
             held = one.submit(asyncio.run, burst()).result(timeout=120)
         listening = _sockets(port, workers, LISTEN)
+        scrapes = []
+        for _ in range(SCRAPES):
+            with httpx.Client(timeout=60) as c:
+                scrapes.append(c.get(multi + "/metrics").text)
     assert len(workers) >= 2 and len(busy) >= 2, (workers, busy)
     # Binomial(64, 1/2) below 16 has odds of 3e-5 with the kernel's hash.
     # Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads
@@ -446,3 +453,14 @@ def test_several_workers_share_the_port_and_answer_identically(url):
     for a, b in zip(expected * 3, got, strict=True):
         assert a["label"] == b["label"]
         np.testing.assert_allclose(a["probabilities"], b["probabilities"], atol=1e-6)
+    # Both workers served (above), so one worker's own counts fall short of the total:
+    # every scrape must show the sum over the workers, whichever of them answered it.
+    sent, model = len(got) + CONNECTIONS, dict(model="mnist-cnn")
+    for text in scrapes:
+        counts = (
+            metric(text, "digitlens_images_total", **model, outcome="predicted"),
+            metric(text, "digitlens_batch_size_sum", **model),  # one input per image
+        )
+        assert counts == (sent, sent), counts
+        batches = metric(text, "digitlens_batch_size_count", **model)
+        assert sent / BATCH_MAX_SIZE <= batches <= sent, batches

@@ -1,0 +1,90 @@
+"""Metrics: one registry per app in one process; with several workers, one private
+directory of metric files per server run (server/workers.py), gone at shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+
+from server.metrics import MULTIPROC_DIR_ENV, Metrics
+from server.workers import shared_metrics_dir
+from tests.helpers import ROOT, free_port, wait_http
+
+PRIVATE = 0o700
+#: How long the supervisor may take to notice a dead worker (it polls every 0.5 s).
+NOTICE_S = 15.0
+
+
+def test_apps_in_one_process_keep_their_own_metrics():
+    a, b = Metrics.create(), Metrics.create()
+    a.images.labels("mnist-cnn", "predicted").inc()
+    assert b"digitlens_images_total{" in generate_latest(a.registry)
+    assert b"digitlens_images_total{" not in generate_latest(b.registry)
+
+
+def test_shared_metrics_dir_is_private_and_goes_even_on_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv(MULTIPROC_DIR_ENV, raising=False)
+    with pytest.raises(RuntimeError), shared_metrics_dir() as path:
+        assert os.environ[MULTIPROC_DIR_ENV] == path
+        assert Path(path).parent == tmp_path and Path(path).stat().st_mode & 0o777 == PRIVATE
+        (Path(path) / "counter_1.db").write_bytes(b"\0" * 8)
+        raise RuntimeError("a worker failed")
+    assert not Path(path).exists()
+    assert MULTIPROC_DIR_ENV not in os.environ
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _wait(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return condition()
+
+
+def test_workers_share_a_metrics_dir_removed_at_shutdown(tmp_path):
+    """Two real workers (a tiny app): their files live in one private directory under
+    $TMPDIR; a worker that dies loses its live gauge but keeps its counts; SIGTERM
+    removes the directory."""
+    port = free_port()
+    config = dict(
+        app="tests.server.metrics_probe:app", host="127.0.0.1", port=port, log_level="warning"
+    )
+    code = (
+        "import sys, server.workers as w\n"
+        "w.MIN_UPTIME_S = 0  # restart a worker however young\n"
+        f"sys.exit(w.run_workers(2, {config!r}))"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env.pop(MULTIPROC_DIR_ENV, None)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", proc, timeout=60)
+        worker = _get(f"http://127.0.0.1:{port}/")
+        shared = Path(worker["dir"])
+        assert shared.parent == tmp_path and shared.stat().st_mode & 0o777 == PRIVATE
+        live = shared / f"gauge_livesum_{worker['pid']}.db"
+        counted = shared / f"counter_{worker['pid']}.db"
+        assert live.is_file() and counted.is_file()
+        os.kill(worker["pid"], signal.SIGKILL)
+        assert _wait(lambda: not live.exists(), NOTICE_S), "the dead worker's gauge stayed"
+        assert counted.is_file()  # what it counted still counts
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    assert list(tmp_path.iterdir()) == []
