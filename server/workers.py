@@ -87,9 +87,14 @@ def run_workers(workers: int, config: dict[str, Any]) -> int:
     SIGINT / SIGTERM; the exit status is 0, or a worker's when it failed to start."""
     host, port = config["host"], int(config["port"])
     if port == 0:
-        raise ValueError("several workers need a fixed port (each binds it), not 0")
+        print("ERROR:    several workers need a fixed --port (each binds it)", file=sys.stderr)
+        return 1
     # Fail now, with one clear message, if another program holds the port.
-    reuse_port_socket(host, port).close()
+    try:
+        reuse_port_socket(host, port).close()
+    except OSError as exc:
+        print(f"ERROR:    cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 1
     with shared_metrics_dir() as metrics_dir:
         return _supervise(workers, config, metrics_dir)
 

@@ -88,3 +88,25 @@ def test_workers_share_a_metrics_dir_removed_at_shutdown(tmp_path):
         proc.wait(timeout=30)
     assert proc.returncode == 0
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("port", ["taken", "0"])
+def test_several_workers_on_a_port_they_cannot_have_say_so_in_one_line(port):
+    """A port another program holds, or port 0 (each worker would get its own): one clear
+    line and exit status 1, no traceback, no worker started."""
+    import socket
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        number = other.getsockname()[1] if port == "taken" else 0
+        run = subprocess.run(
+            [sys.executable, "-m", "server", "--port", str(number), "--workers", "2"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert ("Address already in use" if port == "taken" else "fixed --port") in run.stderr
