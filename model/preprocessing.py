@@ -103,15 +103,16 @@ MIN_EXTENT_FRACTION = 0.05
 SHORT_STROKE_FRACTION = 0.16
 STRAIGHT_SPREAD = 0.5
 #: Random noise, not a drawing: the median absolute difference between neighbouring
-#: pixels of the working copy (0..1). Uniform noise measures 0.18-0.20 (grey or colour,
-#: 28-300 pixels a side); every realistic digit set of benchmarks/realistic.py at most
+#: pixels of the working copy (0..1). Uniform noise measures 0.19 in colour, 0.29 grey
+#: (28-448 pixels a side); every realistic digit set of benchmarks/realistic.py at most
 #: 0.016 (photos with grain, blur and JPEG included): a drawing's edges are too few to
-#: move a median. Noise larger than WORKING_SIDE is averaged down when shrunk (a
-#: 2000-pixel square measures ~0.04 on the working copy), so a larger image is also
-#: measured on a window of its own pixels (NOISE_WINDOW, centred) before shrinking.
+#: move a median. Noise larger than WORKING_SIDE is averaged down when shrunk (2000
+#: pixels a side: 0.04-0.06 on the working copy), so a larger image is also measured on
+#: a window of its own pixels (NOISE_WINDOW, centred), where noise of any size measures
+#: as above (`python -m benchmarks.large_noise`).
 NOISE_TEXTURE = 0.08
 #: Side of that native-resolution window: the working side, so a large image costs one
-#: more working-copy-sized count (~1 ms), and an image that needs no shrinking none.
+#: more working-copy-sized count (~0.2 ms), and an image that needs no shrinking none.
 NOISE_WINDOW = WORKING_SIDE
 
 
