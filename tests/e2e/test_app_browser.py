@@ -310,6 +310,16 @@ def test_each_verdict_has_its_own_look(page, streamlit_url):
     assert looks["unsure", 1.0]["line"].startswith("unsure: most like 7")
     assert looks["not_a_digit", 1.0]["text"] == "not a digit?"
     assert "%" not in looks["not_a_digit", 1.0]["line"]
+    # The Camera page words its readings with verdict.mjs `describe`: the pad's words.
+    for (verdict, p7), look in looks.items():
+        probs = sure if p7 == 1.0 else torn
+        said = page.evaluate(
+            "async ([v, p]) => (await import(new URL('app/static/digitlens/verdict.mjs',"
+            " document.baseURI).href)).describe(v, p, [...'0123456789'],"
+            " window.digitlens.judge.rule)",
+            [verdict, probs],
+        )
+        assert (said["big"], f"{said['line']} · browser") == (look["text"], look["line"]), said
 
 
 def test_undo_and_clear_by_mouse(page, streamlit_url):
