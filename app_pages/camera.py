@@ -11,7 +11,9 @@ st.header("Live camera")
 st.caption(
     "Hold a digit written on paper (dark on light, or light on dark) in front of the "
     "camera. Each frame is read in your browser: the digit is found (its largest ink "
-    "region), cropped, fitted and centred as MNIST was, then read by the model. Frames "
+    "region), cropped, fitted and centred as MNIST was, then read by the model and judged "
+    'as everywhere in the app: only a digit is shown large; anything else is "unsure" or '
+    '"not a digit" in words. Frames '
     "that arrive while the model is busy are dropped, not queued. No frame leaves your "
     "device. For a single photo, use the Upload page."
 )

@@ -103,12 +103,17 @@ MIN_EXTENT_FRACTION = 0.05
 SHORT_STROKE_FRACTION = 0.16
 STRAIGHT_SPREAD = 0.5
 #: Random noise, not a drawing: the median absolute difference between neighbouring
-#: pixels of the working copy (0..1). Uniform noise measures 0.18-0.20 (grey or colour,
-#: 28-300 pixels a side); every realistic digit set of benchmarks/realistic.py at most
+#: pixels of the working copy (0..1). Uniform noise measures 0.19 in colour, 0.29 grey
+#: (28-448 pixels a side); every realistic digit set of benchmarks/realistic.py at most
 #: 0.016 (photos with grain, blur and JPEG included): a drawing's edges are too few to
-#: move a median. (Noise larger than WORKING_SIDE is averaged down when shrunk and
-#: measures less; the detector still judges it.)
+#: move a median. Noise larger than WORKING_SIDE is averaged down when shrunk (2000
+#: pixels a side: 0.04-0.06 on the working copy), so a larger image is also measured on
+#: a window of its own pixels (NOISE_WINDOW, centred), where noise of any size measures
+#: as above (`python -m benchmarks.large_noise`).
 NOISE_TEXTURE = 0.08
+#: Side of that native-resolution window: the working side, so a large image costs one
+#: more working-copy-sized count (~0.2 ms), and an image that needs no shrinking none.
+NOISE_WINDOW = WORKING_SIDE
 
 
 @dataclass(frozen=True)
@@ -567,6 +572,28 @@ def _neighbour_differences(gray: np.ndarray) -> np.ndarray:
     return np.concatenate([dx, dy])
 
 
+def _central_window(img: Image.Image, side: int) -> Image.Image:
+    """The centred crop of at most `side` x `side` pixels of `img`, at its own resolution."""
+    w, h = img.size
+    x0, y0 = max((w - side) // 2, 0), max((h - side) // 2, 0)
+    return img.crop((x0, y0, x0 + min(side, w), y0 + min(side, h)))
+
+
+def _opaque(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """Luminance as seen over black: transparent pixels count as background."""
+    return gray if alpha is None else gray * alpha
+
+
+def _is_noise(img: Image.Image, gray: np.ndarray, alpha: np.ndarray | None) -> bool:
+    """Noise on the working copy (gray, alpha) or, if `img` was shrunk to make it, on
+    a NOISE_WINDOW window of `img` at its own resolution (shrinking averages noise away)."""
+    if looks_like_noise(_opaque(gray, alpha)):
+        return True
+    if max(img.size) <= WORKING_SIDE:
+        return False  # the working copy is the image: nothing was averaged
+    return looks_like_noise(_opaque(*_to_float(_central_window(img, NOISE_WINDOW))))
+
+
 def looks_like_noise(gray: np.ndarray) -> bool:
     """`texture(gray) > NOISE_TEXTURE`, decided by counting instead of a median: the
     median exceeds the threshold exactly when more than half the differences do
@@ -638,11 +665,11 @@ def preprocess_stages(
         raise ImageError("the image has no pixels")
     work = _shrink(img, WORKING_SIDE)
     display = _shrink(img, DISPLAY_SIDE)
-    del img  # a large original need not outlive this call
     gray, alpha = _to_float(work)
     work_hw = gray.shape
-    if looks_like_noise(gray if alpha is None else gray * alpha):
+    if _is_noise(img, gray, alpha):
         raise NoiseImageError("the image looks like random noise: no strokes were found on it")
+    del img  # a large original need not outlive this call
 
     ink, polarity = ink_map(gray, alpha, strokes=recipe == "mnist")
     mask = ink_mask(ink)

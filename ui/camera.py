@@ -1,4 +1,9 @@
-"""The live camera: a components v2 element reading frames in the browser (no build)."""
+"""The live camera: a components v2 element reading frames in the browser (no build).
+
+Every reading carries the verdict Python would give the same 28x28 input (issue #9),
+as on the Draw pad: the page gets the model's detector and `Judge.rule()`
+(`ui.canvas.verdict_rule`) and the "too small to read" rule (`ui.canvas.size_rule`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from model import Classifier
-from ui.canvas import STATIC_URL, WEB, model_url
+from ui.canvas import STATIC_URL, WEB, model_url, size_rule, verdict_rule
 
 #: Frames are scaled down to this longest side before the digit is looked for:
 #: enough for a digit that fills a tenth of the view, cheap enough for phones.
@@ -25,8 +30,13 @@ def _component() -> Any:
 
 
 def live_camera(key: str, clf: Classifier) -> bool:
-    """Show the camera reading digits with `clf` in the page; False when it cannot run there."""
+    """Show the camera reading digits with `clf` in the page; False when it cannot run there
+    (no ONNX export, or no verdict to give its readings: the page reads nothing it cannot
+    judge)."""
     url = model_url(clf)
+    rule = verdict_rule(clf) if url else None
+    if rule is None:
+        url = None
     _component()(
         key=key,
         data={
@@ -34,6 +44,8 @@ def live_camera(key: str, clf: Classifier) -> bool:
             "staticUrl": STATIC_URL,
             "classes": list(clf.class_names),
             "side": FRAME_SIDE,
+            "verdict": rule,
+            "tooSmall": size_rule(),
         },
         width="stretch",
     )

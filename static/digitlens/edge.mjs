@@ -393,11 +393,12 @@ export function fromCanvas(imageData, recipe = "mnist", sizeRule = null) {
 }
 
 /**
- * The camera path: an RGBA frame (already scaled down) -> 28x28 or null.
+ * The camera path: an RGBA frame (already scaled down) -> 28x28, null or, with
+ * `sizeRule`, a TooSmall (a mark Python refuses as too small to read).
  * Polarity from the border (dark ink on paper, or light on dark), ink as contrast
  * above the background level, an Otsu threshold, and only the largest ink region.
  */
-export function fromFrame(imageData, minContrast = 0.12) {
+export function fromFrame(imageData, minContrast = 0.12, sizeRule = null) {
   const { width: w, height: h, data } = imageData;
   const gray = new Float32Array(w * h);
   for (let i = 0; i < w * h; i++) {
@@ -442,7 +443,7 @@ export function fromFrame(imageData, minContrast = 0.12) {
   for (let i = 0; i < w * h; i++) {
     ink[i] = Math.min(Math.max((ink[i] - floor) / Math.max(peak - floor, 1e-6), 0), 1);
   }
-  return toModelInput(ink, h, w, "mnist", true);
+  return toModelInput(ink, h, w, "mnist", true, sizeRule);
 }
 
 /** Test hook: `window.digitlens.probabilities(xs)` runs a batch of 28x28 inputs. */

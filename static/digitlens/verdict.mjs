@@ -142,6 +142,31 @@ export class EdgeJudge {
   }
 }
 
+/**
+ * What a live reading says for a verdict, as the Draw pad shows it: {big, line}, the
+ * text of the digit slot and of the line beside it. Only a `digit` gets its label (and
+ * its probability, never "100.0%": "> 99.9%"); `unsure` is "7?" with why, torn between
+ * two classes ("unsure: 7 or 1?": post-hoc doubt, or the top probability under
+ * p_unsure) or unusual for a digit ("unsure: most like 7"); `not_a_digit` is words.
+ * probs: (10,) probabilities; rule: the page's rule (for its method and p_unsure).
+ */
+export function describe(verdict, probs, classes, rule) {
+  const [a, b] = ranked(probs);
+  const name = (i) => classes[i] ?? String(i);
+  const detector = rule.method === "detector";
+  if (verdict === "unsure") {
+    const torn = !detector || probs[a] < rule.p_unsure;
+    const why = torn ? `${name(a)} or ${name(b)}?` : `most like ${name(a)}`;
+    return { big: `${name(a)}?`, line: `unsure: ${why}` };
+  }
+  if (verdict === "not_a_digit") {
+    const what = detector ? "a letter, shape or scribble?" : "no class fits it";
+    return { big: "not a digit?", line: what };
+  }
+  const p = probs[a] * 100;
+  return { big: name(a), line: `${p > 99.9 ? "> 99.9" : p.toFixed(1)}%` };
+}
+
 /** The judge for a rule: loads its detector (relative URLs against `base`) if it has one. */
 export async function judge(rule, base = document.baseURI) {
   if (rule.method !== "detector") return new EdgeJudge(rule, null);

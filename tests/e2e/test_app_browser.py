@@ -310,6 +310,16 @@ def test_each_verdict_has_its_own_look(page, streamlit_url):
     assert looks["unsure", 1.0]["line"].startswith("unsure: most like 7")
     assert looks["not_a_digit", 1.0]["text"] == "not a digit?"
     assert "%" not in looks["not_a_digit", 1.0]["line"]
+    # The Camera page words its readings with verdict.mjs `describe`: the pad's words.
+    for (verdict, p7), look in looks.items():
+        probs = sure if p7 == 1.0 else torn
+        said = page.evaluate(
+            "async ([v, p]) => (await import(new URL('app/static/digitlens/verdict.mjs',"
+            " document.baseURI).href)).describe(v, p, [...'0123456789'],"
+            " window.digitlens.judge.rule)",
+            [verdict, probs],
+        )
+        assert (said["big"], f"{said['line']} · browser") == (look["text"], look["line"]), said
 
 
 def test_undo_and_clear_by_mouse(page, streamlit_url):
@@ -616,28 +626,71 @@ def test_browser_refuses_what_python_refuses_as_too_small(page, streamlit_url):
     assert js == py
 
 
-def _y4m(path, digit: int, frames: int = 10, size=(320, 240)) -> None:
-    """A camera clip: a dark digit written on light paper, 4:2:0, 10 fps."""
+def _on_paper(ink: Image.Image, size=(320, 240)) -> Image.Image:
+    """White-on-black ink (150 pixels square) as a dark drawing on light paper."""
     w, h = size
     paper = Image.new("L", size, 225)
-    ink = drawn_digit(digit, size=200, width=16).crop((20, 20, 200, 200)).resize((150, 150))
     paper.paste(ink.point(lambda v: 255 - int(v * 0.85)), ((w - 150) // 2, (h - 150) // 2))
-    y = np.asarray(paper, np.uint8).tobytes()
+    return paper
+
+
+def _y4m(path, scenes: list[tuple[Image.Image, int]]) -> None:
+    """A camera clip of (grey frame, how many frames) scenes: 4:2:0, 10 fps (it loops)."""
+    w, h = scenes[0][0].size
     with open(path, "wb") as f:
         f.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
-            f.write(b"FRAME\n" + y + bytes([128]) * (w * h // 2))
+        for frame, n in scenes:
+            y = np.asarray(frame, np.uint8).tobytes()
+            f.write((b"FRAME\n" + y + bytes([128]) * (w * h // 2)) * n)
+
+
+def _scribble_ink() -> Image.Image:
+    """The three-loop scribble as a 150-pixel-tall drawing (white on black, 150 square)."""
+    ink = _render(SCRIBBLE, width=16)
+    ink = ink.crop(ink.getbbox())
+    ink = ink.resize((round(ink.width * 150 / ink.height), 150))
+    square = Image.new("L", (150, 150))
+    square.paste(ink, ((150 - ink.width) // 2, 0))
+    return square
+
+
+#: What the camera shows (d: its digit slot) for a reading whose verdict is `verdict`, or
+#: null: the slot's text and font size, the line under it, and the reading itself.
+CAMERA_LOOK = """(d, verdict) => { const c = window.digitlens?.camera;
+  if (!c || c.read < 10 || c.verdict !== verdict) return null;
+  return {text: d.textContent, px: parseFloat(getComputedStyle(d).fontSize),
+          line: d.parentElement.querySelector('.dl-live-sure').textContent,
+          label: c.label, score: c.score, x: Array.from(c.x)}; }"""
+
+
+def camera_look(page, verdict: str, timeout_s: float = 60.0) -> dict:
+    """What the camera shows once it reads a frame with `verdict` (the look and the reading
+    are taken in one evaluation: the next frame cannot come between them)."""
+    slot = page.locator(".dl-cam-side .dl-live-digit")
+    deadline = time.monotonic() + timeout_s
+    while (look := slot.evaluate(CAMERA_LOOK, verdict)) is None:
+        assert time.monotonic() < deadline, f"no {verdict} reading: {page.evaluate(STATS)}"
+        page.wait_for_timeout(50)
+    return look
+
+
+STATS = "() => ({...window.digitlens.camera, x: null})"
 
 
 def test_camera_reads_a_fake_video(browser, streamlit_url, tmp_path):
-    """A generated clip of a written 7 as the camera: read in the page, frames counted."""
-    clip = tmp_path / "seven.y4m"
-    _y4m(clip, 7)
+    """A generated clip as the camera: 2 s of a written 7, then 2 s of a three-loop
+    scribble (a confident 8 to the classifier). Read in the page, frames counted; the 7
+    is a large digit, the scribble gets "not a digit?" in words, no large digit, the
+    verdict Python gives the same input (issue #9)."""
+    clip = tmp_path / "seven-scribble.y4m"
+    seven = drawn_digit(7, size=200, width=16).crop((20, 20, 200, 200)).resize((150, 150))
+    _y4m(clip, [(_on_paper(seven), 20), (_on_paper(_scribble_ink()), 20)])
     args = CHROMIUM_ARGS + [
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={clip}",
     ]
+    clf = load_classifier("mnist-cnn")
     # Fake-camera flags are per browser process: a second Chromium from the same driver.
     b = browser.browser_type.launch(executable_path=CHROMIUM, args=args)
     try:
@@ -645,18 +698,29 @@ def test_camera_reads_a_fake_video(browser, streamlit_url, tmp_path):
             b, streamlit_url, viewport={"width": 1280, "height": 800}, permissions=["camera"]
         )
         page.goto(streamlit_url + "/camera")
-        page.wait_for_function(
-            "() => window.digitlens?.camera?.read >= 10 && window.digitlens.camera.label",
-            timeout=60_000,
-        )
-        stats = page.evaluate("() => ({...window.digitlens.camera})")
-        page.screenshot(path=str(ARTIFACTS / "camera.png"))
-        assert stats["label"] == "7", stats
+        looks = {}
+        for verdict in ("digit", "not_a_digit"):
+            looks[verdict] = camera_look(page, verdict)
+            page.screenshot(path=str(ARTIFACTS / f"camera-{verdict.replace('_', '-')}.png"))
+        stats = page.evaluate(STATS)
         assert page.locator(".dl-stats").text_content().count("frames/s") == 1
+        digit, other = looks["digit"], looks["not_a_digit"]
         print(
             f"\ncamera (fake 10 fps clip): {stats['fps']} frames/s read, "
-            f"{stats['dropped']} of {stats['frames']} dropped, {stats['ms']:.1f} ms a read"
+            f"{stats['dropped']} of {stats['frames']} dropped, {stats['ms']:.1f} ms a read; "
+            f"the 7: {digit['text']!r} {digit['line']!r} ({digit['px']:.0f} px); the scribble "
+            f"(the classifier's {other['label']}): {other['text']!r} {other['line']!r} "
+            f"({other['px']:.0f} px), score {other['score']:.1f}"
         )
+        assert digit["label"] == "7" and digit["text"] == "7" and digit["px"] >= 48, digit
+        assert other["text"] == "not a digit?" and other["px"] < digit["px"] / 2, other
+        assert "%" not in other["line"], other
+        # The page judged what it read as Python judges the same 28x28 input.
+        for look, want in ((digit, "digit"), (other, "not_a_digit")):
+            x = np.asarray(look["x"], np.float32).reshape(28, 28)
+            pred = clf.to_prediction(clf.probabilities(x[None])[0], x)
+            assert pred.verdict == want and abs(pred.ood_score - look["score"]) < SCORE_ATOL
+        assert count_loops(np.asarray(other["x"], np.float32).reshape(28, 28)) > MAX_DIGIT_LOOPS
         context.close()
         assert not page.foreign, page.foreign
     finally:

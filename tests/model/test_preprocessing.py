@@ -398,3 +398,35 @@ def test_normalise_stroke_is_scipys_grey_morphology(per_px):
     op = ndimage.grey_dilation if width < STROKE_TARGET else ndimage.grey_erosion
     assert got is not crop
     np.testing.assert_array_equal(got, op(crop, footprint=_disk(radius)))
+
+
+@pytest.mark.parametrize("colour", [False, True], ids=["grey", "rgb"])
+def test_noise_larger_than_the_working_copy_is_refused_as_noise(colour):
+    """Shrinking a 2000-pixel square to the 448-pixel working copy averages uniform noise
+    down to a texture of 0.04-0.06 (under NOISE_TEXTURE): it is measured at its own
+    resolution too."""
+    from model.errors import NoiseImageError
+
+    rng = np.random.default_rng(4)
+    shape = (2000, 2000, 3) if colour else (2000, 2000)
+    noise = Image.fromarray((rng.random(shape) * 255).astype(np.uint8))
+    with pytest.raises(NoiseImageError, match="random noise"):
+        preprocess_stages(noise)
+
+
+def test_a_large_photo_of_a_digit_is_not_taken_for_noise():
+    """A 2400x1800 photo of a 7 with heavy per-pixel sensor noise (sigma 0.05: a texture of
+    0.05 in the noise check's window, 0.01 on the working copy) and uneven light still reads."""
+    rng = np.random.default_rng(5)
+    h, w = 1800, 2400
+    xx = np.mgrid[0:h, 0:w][1]
+    paper = 0.55 + 0.4 * xx / w + rng.normal(0, 0.05, (h, w))
+    # The 7 in the top-left corner: the centred window sees only noisy paper.
+    seven = draw_seven().resize((900, 900), Image.Resampling.BICUBIC)
+    ink = np.zeros((h, w), np.float32)
+    ink[:900, :900] = np.asarray(seven, np.float32) / 255
+    photo = Image.fromarray((np.clip(paper * (1 - ink) + 0.15 * ink, 0, 1) * 255).astype(np.uint8))
+    stages = preprocess_stages(_encoded(photo.convert("RGB"), "JPEG", quality=90))
+    assert stages.polarity == "dark-on-light"
+    ref = preprocess(draw_seven())
+    assert np.corrcoef(stages.x.ravel(), ref.ravel())[0, 1] > 0.8

@@ -56,3 +56,30 @@ def test_no_live_verdict_when_the_detector_cannot_be_published(tmp_path, monkeyp
         assert canvas.verdict_rule(mnist_cnn) is None
     finally:
         canvas._published.cache_clear()
+
+
+def _camera_data(monkeypatch, clf) -> tuple[bool, dict]:
+    """(live_camera's answer, the data it hands the Camera page's component)."""
+    from ui import camera
+
+    sent: dict = {}
+    monkeypatch.setattr(camera, "_component", lambda: lambda **kw: sent.update(kw["data"]))
+    return camera.live_camera("camera", clf), sent
+
+
+def test_the_camera_page_gets_the_same_rule_as_the_draw_page(static, monkeypatch, mnist_cnn):
+    """The Camera page's readings are judged with the Draw pad's rule and size rule."""
+    ok, data = _camera_data(monkeypatch, mnist_cnn)
+    assert ok and data["modelUrl"] == canvas.model_url(mnist_cnn)
+    assert data["verdict"] == canvas.verdict_rule(mnist_cnn)
+    assert data["verdict"]["detectorUrl"].endswith(".onnx")
+    assert data["tooSmall"] == canvas.size_rule()
+
+
+def test_no_live_camera_without_a_verdict(static, monkeypatch, mnist_cnn):
+    """A reading the page cannot judge is not shown: no model URL, and the page says so."""
+    from ui import camera
+
+    monkeypatch.setattr(camera, "verdict_rule", lambda clf: None)
+    ok, data = _camera_data(monkeypatch, mnist_cnn)
+    assert not ok and data["modelUrl"] is None and data["verdict"] is None

@@ -4,7 +4,14 @@
 // answer always belongs to a recent frame; the page shows frames read per second
 // and frames dropped. Frames never leave the browser.
 //
-// data (from Python): {modelUrl, staticUrl, classes, side}
+// Every reading carries the verdict Python would give the same 28x28 input (issue #9),
+// as on the Draw pad: the model's detector and Python's rule judge it
+// (static/digitlens/verdict.mjs), and only a `digit` is shown as a large digit;
+// `unsure` is a small grey "7?" with why, `not_a_digit` is words. A mark Python
+// refuses as too small to read (a dot, a short tick) is refused here too.
+//
+// data (from Python): {modelUrl, staticUrl, classes, side, verdict (the rule of
+//                      ui/canvas.py `verdict_rule`), tooSmall (the size rule)}
 
 const app = new WeakMap();
 
@@ -29,8 +36,13 @@ function el(parent, tag, cls, text) {
 
 function createCamera(root) {
   const cam = {
-    data: null, edge: null, model: null, stream: null, running: false, busy: false,
-    stats: { read: 0, dropped: 0, frames: 0, label: null, fps: 0, ms: 0 },
+    data: null, edge: null, model: null, judge: null, verdicts: null, stream: null,
+    running: false, busy: false,
+    // label: the class read; verdict, score: its judgement; x: the (28*28) input read.
+    stats: {
+      read: 0, dropped: 0, frames: 0, label: null, verdict: null, score: null, x: null,
+      fps: 0, ms: 0,
+    },
     times: [], // when each of the last second's reads finished
   };
   const box = el(root, "div", "dl-cam");
@@ -39,13 +51,14 @@ function createCamera(root) {
   video.muted = true;
   video.playsInline = true;
   video.setAttribute("playsinline", "");
-  const side = el(box, "div", "dl-cam-side");
-  const digit = el(side, "div", "dl-live-digit", "–");
-  const sure = el(side, "div", "dl-live-sure", "starting the camera…");
-  const input = el(side, "canvas", "dl-cam-input");
+  const panel = el(box, "div", "dl-cam-side");
+  const digit = el(panel, "div", "dl-live-digit", "–");
+  digit.setAttribute("aria-live", "polite");
+  const sure = el(panel, "div", "dl-live-sure", "starting the camera…");
+  const input = el(panel, "canvas", "dl-cam-input");
   input.width = input.height = 28;
-  const stats = el(side, "div", "dl-stats", "");
-  const toggle = el(side, "button", "dl-btn", "Stop");
+  const stats = el(panel, "div", "dl-stats", "");
+  const toggle = el(panel, "button", "dl-btn", "Stop");
   toggle.type = "button";
   const work = document.createElement("canvas");
   const wctx = work.getContext("2d", { willReadFrequently: true });
@@ -70,39 +83,61 @@ function createCamera(root) {
   }
 
   async function read() {
-    const side = cam.data.side;
+    const frameSide = cam.data.side;
     const vw = video.videoWidth;
     const vh = video.videoHeight;
     if (!vw || !vh) return;
-    const s = side / Math.max(vw, vh);
+    const s = frameSide / Math.max(vw, vh);
     work.width = Math.round(vw * s);
     work.height = Math.round(vh * s);
     wctx.drawImage(video, 0, 0, work.width, work.height);
     const t0 = performance.now();
-    const x = cam.edge.fromFrame(wctx.getImageData(0, 0, work.width, work.height));
-    showInput(x);
-    if (!x) {
-      digit.textContent = "–";
-      sure.textContent = "no digit in view";
-      cam.stats.label = null;
+    const frame = wctx.getImageData(0, 0, work.width, work.height);
+    const x = cam.edge.fromFrame(frame, undefined, cam.data.tooSmall);
+    if (!x || x instanceof cam.edge.TooSmall) {
+      showInput(null);
+      showNothing(x ? "too small to read" : "no digit in view", x ? "too_small" : null);
       return;
     }
+    showInput(x);
+    // The judge reads the very input the model reads: the verdict Python gives it.
     const [probs] = await cam.model.probabilities(x);
+    const [score] = await cam.judge.scores(x, [probs]);
+    const classes = cam.data.classes || [];
+    const { verdict, reason } = cam.judge.verdict(score, probs, classes);
+    const { big, line } = cam.verdicts.describe(verdict, probs, classes, cam.data.verdict);
+    digit.textContent = big;
+    sure.textContent = verdict === "digit" ? `${line} sure` : line;
+    panel.title = reason || "";
+    panel.dataset.verdict = verdict;
+    Object.assign(cam.stats, { label: name(argmax(probs)), verdict, score, x });
+    cam.stats.ms = performance.now() - t0;
+  }
+
+  /** No reading: nothing in view, or a mark too small to read (verdict "too_small"). */
+  function showNothing(words, verdict) {
+    digit.textContent = "–";
+    sure.textContent = words;
+    panel.title = "";
+    if (verdict) panel.dataset.verdict = verdict;
+    else delete panel.dataset.verdict;
+    Object.assign(cam.stats, { label: null, verdict, score: null, x: null });
+  }
+
+  const name = (i) => (cam.data.classes || [])[i] ?? String(i);
+
+  function argmax(probs) {
     let best = 0;
     probs.forEach((p, i) => {
       if (p > probs[best]) best = i;
     });
-    const label = (cam.data.classes || [])[best] ?? String(best);
-    digit.textContent = label;
-    sure.textContent = `${(probs[best] * 100).toFixed(1)}% sure`;
-    cam.stats.label = label;
-    cam.stats.ms = performance.now() - t0;
+    return best;
   }
 
   function onFrame() {
     if (!cam.running) return;
     schedule();
-    if (!cam.model) return; // still loading: nothing to read with yet
+    if (!cam.model || !cam.judge) return; // still loading: nothing to read with yet
     cam.stats.frames++;
     if (cam.busy) {
       cam.stats.dropped++; // dropped, not queued
@@ -161,17 +196,23 @@ function createCamera(root) {
   cam.update = (d) => {
     const first = !cam.data;
     cam.data = d;
-    if (!d.modelUrl) {
+    if (!d.modelUrl || !d.verdict) {
       sure.textContent = "this model has no ONNX export: the camera needs one";
       return;
     }
     const url = new URL(d.modelUrl, document.baseURI).href;
     if (url === cam.url) return;
     cam.url = url;
+    cam.model = cam.judge = null;
     const base = new URL(d.staticUrl, document.baseURI);
-    import(new URL("digitlens/edge.mjs", base).href).then(async (edge) => {
-      cam.edge = edge;
-      cam.model = await edge.model(url);
+    Promise.all([
+      import(new URL("digitlens/edge.mjs", base).href),
+      import(new URL("digitlens/verdict.mjs", base).href),
+    ]).then(async ([edge, verdicts]) => {
+      // The model and its judge: the camera shows no reading it cannot judge.
+      const [m, j] = await Promise.all([edge.model(url), verdicts.judge(d.verdict)]);
+      if (cam.url !== url) return;
+      Object.assign(cam, { edge, verdicts, model: m, judge: j });
       box.dataset.ready = "1";
     });
     if (first) start();
