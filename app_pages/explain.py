@@ -6,9 +6,8 @@ import time
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
-from model import BlankImageError, ImageError
+from model import BlankImageError, ImageError, NoiseImageError, TooSmallError
 from model.explain import (
     METHODS,
     OVERLAY_OPACITY,
@@ -16,8 +15,10 @@ from model.explain import (
     default_method,
     explain,
 )
+from model.preprocessing import Preprocessed
 from model.report import Report, report
 from model.samples import EXAMPLES, drawn_digit
+from ui.canvas import drawing_from_state, drawing_pad
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
 from ui.sidebar import current
 from ui.widgets import colour_legend, enlarge, heatmap_views, map_caption, prediction_header
@@ -35,6 +36,59 @@ if st.session_state.pop("_from_gallery", False):  # arrived from the Model page'
     st.session_state["explain_source"] = "Test-set image"
 source = st.radio("Input", SOURCES, horizontal=True, key="explain_source")
 
+#: This page's drawing pad (the Draw page's is "pad": each page keeps its own drawing).
+PAD = "explain_pad"
+#: The PNG of the pad's last finished drawing: the one explained while a server-mode live
+#: read (sent mid-stroke) is answered.
+LAST_DRAWN = "_explain_drawn"
+
+
+def drawn_input() -> Preprocessed:
+    """Show the pad; return the stages of its last finished drawing.
+
+    Raises ImageError when the drawing cannot be read, and BlankImageError("nothing drawn
+    yet") before the first stroke or after Clear. The pad gets the server's reading of
+    what it sent ({seq, label, probs, verdict, reason, ms}): its live answer when the
+    model runs on the server, the round trip it measures in either mode.
+    """
+    try:
+        drawing = drawing_from_state(st.session_state.get(PAD) or {})
+    except ImageError:  # not a PNG, or too large: the page says so under the pad
+        drawing_pad(PAD, clf)
+        raise
+    server, stages, error = None, None, None
+    if drawing is not None:
+        server = {"seq": drawing.seq, "label": None, "probs": None, "ms": 0.0}
+        if drawing.png is not None:
+            t0 = time.perf_counter()
+            try:
+                stages = clf.preprocess_stages(drawing.png)
+                probs = clf.probabilities(stages.x[None])[0]
+                pred = clf.to_prediction(probs, stages.x)
+                server |= {
+                    "label": pred.class_name,
+                    "probs": [float(p) for p in probs],
+                    "verdict": pred.verdict,
+                    "reason": pred.reason,
+                }
+            except ImageError as exc:
+                error = exc
+            server["ms"] = (time.perf_counter() - t0) * 1e3
+    # The model reads in the page; drawing_pad falls back to the server without an ONNX export.
+    drawing_pad(PAD, clf, mode="browser", server=server)
+    if drawing is None or drawing.final:  # a stroke ended (or Undo, Clear): explain it
+        st.session_state[LAST_DRAWN] = drawing.png if drawing else None
+        if error is not None:
+            raise error
+        if stages is None:
+            raise BlankImageError("nothing drawn yet")
+        return stages
+    last = st.session_state.get(LAST_DRAWN)  # mid-stroke (server mode): keep the last one
+    if last is None:
+        raise BlankImageError("nothing drawn yet")
+    return clf.preprocess_stages(last)  # mid-stroke: the last finished drawing
+
+
 x = stages = None
 label_note = ""
 try:
@@ -42,18 +96,7 @@ try:
         digit = st.select_slider("Example", EXAMPLES, value=7, key="explain_example")
         stages = clf.preprocess_stages(drawn_digit(digit))
     elif source == "Draw":
-        canvas = st_canvas(
-            stroke_width=20,
-            stroke_color="#FFFFFF",
-            background_color="#000000",
-            width=280,
-            height=280,
-            return_image_data=True,
-            key="explain_canvas",
-        )
-        if canvas.image_data is None:
-            raise BlankImageError("nothing drawn yet")
-        stages = clf.preprocess_stages(canvas.image_data)
+        stages = drawn_input()
     elif source == "Upload":
         f = st.file_uploader(
             "An image",
@@ -76,8 +119,15 @@ try:
         index = st.number_input("Test image index", 0, len(split) - 1, key="explain_test_index")
         x = split.images[int(index)].astype(np.float32) / 255.0
         label_note = f"true label: {clf.class_names[int(split.labels[int(index)])]}"
-except BlankImageError:
-    st.info("Draw a digit to explain it.")
+except (TooSmallError, NoiseImageError) as exc:  # ink, but nothing to read in it
+    what = "drawing" if source == "Draw" else "image"
+    st.warning(f"That {what} cannot be explained: {exc}.")
+    st.stop()
+except BlankImageError as exc:
+    if source == "Draw":
+        st.info("Draw a digit to explain it.")
+    else:
+        st.error(f"That image cannot be used: {exc}")
     st.stop()
 except ImageError as exc:
     st.error(f"That image cannot be used: {exc}")

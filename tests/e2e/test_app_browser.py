@@ -340,6 +340,25 @@ def test_undo_and_clear_by_mouse(page, streamlit_url):
     assert page.locator(".dl-label").count() == 0
 
 
+def test_explain_page_draws_on_the_same_pad(page, streamlit_url):
+    """Explain, input "Draw": the Draw page's pad (live reading while the pen moves), and
+    every method's map of the drawing once the stroke ends."""
+    page.goto(streamlit_url + "/explain")
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("SmoothGrad").first.wait_for()  # the example drawing's maps
+    page.locator("[data-testid='stRadio']").get_by_text("Draw", exact=True).click()
+    main.get_by_text("Draw a digit to explain it.").wait_for()
+    main.get_by_text("SmoothGrad").first.wait_for(state="detached")  # no maps before a stroke
+    assert main.locator(".dl-label").count() == 0
+    wait_ready(page)
+    mouse_stroke(page, STROKES[7], expect_live="7")
+    main.locator(".dl-label:text-is('7')").wait_for(timeout=60_000)
+    main.get_by_text("SmoothGrad").first.wait_for(timeout=60_000)
+    assert main.get_by_text("Draw a digit to explain it.").count() == 0
+    assert page.locator("text=Traceback").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "explain-drawn-seven.png"), full_page=True)
+
+
 def test_touch_on_a_phone(phone, streamlit_url):
     """390x844 touch: strokes draw (never scroll), answer visible above the canvas,
     undo/clear by tap, the sidebar reachable."""

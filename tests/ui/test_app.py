@@ -5,7 +5,7 @@ import io
 import re
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from model.artifacts import BUNDLED, resolve
@@ -194,3 +194,26 @@ def test_draw_page_refuses_a_drawing_that_is_not_a_png():
     at.run()
     assert not at.exception, at.exception
     assert "could not be read" in texts(at) and "PNG" in texts(at)
+
+
+def explain_drawing(state: dict | None) -> AppTest:
+    """The Explain page with input "Draw", its pad holding `state` (None: nothing drawn)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["explain_source"] = "Draw"
+    if state is not None:
+        at.session_state["explain_pad"] = state
+    at.run()
+    at.switch_page("app_pages/explain.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_explain_page_asks_for_a_drawing_and_says_why_a_dot_is_not_explained():
+    at = explain_drawing(None)
+    assert [i.value for i in at.info] == ["Draw a digit to explain it."]
+    dot = Image.new("RGBA", (280, 280), (255, 255, 255, 0))
+    ImageDraw.Draw(dot).ellipse((130, 130, 145, 145), fill=(255, 255, 255, 255))
+    at = explain_drawing(pad_state(dot))
+    said = "\n".join(w.value for w in at.warning)
+    assert "That drawing cannot be explained" in said and "too small to read" in said, said
+    assert not at.metric and "Draw a digit to explain it." not in texts(at)
