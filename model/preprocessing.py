@@ -464,8 +464,9 @@ def ink_mask(ink: np.ndarray) -> np.ndarray:
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width in pixels of a binary drawing: 2 * area / boundary length."""
     inner = cv2.erode(mask.view(np.uint8), _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    boundary = int(np.count_nonzero(mask)) - int(np.count_nonzero(inner))
-    return 2.0 * float(np.count_nonzero(mask)) / max(float(boundary), 1.0)
+    area = int(np.count_nonzero(mask))
+    boundary = area - int(np.count_nonzero(inner))
+    return 2.0 * area / max(float(boundary), 1.0)
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -567,8 +568,9 @@ def _neighbour_differences(gray: np.ndarray) -> np.ndarray:
     """|differences| between horizontal and vertical neighbours, every second row/column."""
     if min(gray.shape) < 2:
         return np.zeros(0, np.float32)
-    dx = np.abs(np.diff(gray[::2], axis=1)).ravel()
-    dy = np.abs(np.diff(gray[:, ::2], axis=0)).ravel()
+    rows, cols = gray[::2], gray[:, ::2]
+    dx = cv2.absdiff(rows[:, 1:], rows[:, :-1]).ravel()
+    dy = cv2.absdiff(cols[1:], cols[:-1]).ravel()
     return np.concatenate([dx, dy])
 
 
@@ -598,13 +600,8 @@ def looks_like_noise(gray: np.ndarray) -> bool:
     """`texture(gray) > NOISE_TEXTURE`, decided by counting instead of a median: the
     median exceeds the threshold exactly when more than half the differences do
     (a comparison is several times cheaper than the partial sort a median needs)."""
-    if min(gray.shape) < 2:
-        return False
-    rows, cols = gray[::2], gray[:, ::2]
-    over = np.count_nonzero(cv2.absdiff(rows[:, 1:], rows[:, :-1]) > NOISE_TEXTURE)
-    over += np.count_nonzero(cv2.absdiff(cols[1:], cols[:-1]) > NOISE_TEXTURE)
-    size = rows[:, 1:].size + cols[1:].size
-    return 2 * int(over) > size
+    d = _neighbour_differences(gray)
+    return 2 * int(np.count_nonzero(d > NOISE_TEXTURE)) > d.size
 
 
 def straight_spread(kept: np.ndarray, width: float) -> float:
