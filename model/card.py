@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,11 @@ def _section(d: dict[str, Any], key: str, where: str = "") -> dict[str, Any] | N
     return _check(d.get(key), dict, where + key, "an object")
 
 
+def _known(cls: type) -> tuple[str, ...]:
+    """The JSON keys a card section knows, in order: its dataclass fields but `extra`."""
+    return tuple(f.name for f in fields(cls) if f.name != "extra")
+
+
 def _unknown(d: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
     """The keys of `d` that `known` does not name, in their order."""
     return {k: v for k, v in d.items() if k not in known}
@@ -75,8 +80,6 @@ class Preprocessing:
     input: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    KEYS = ("recipe", "scaling", "input")
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocessing:
         where = "preprocessing."
@@ -84,7 +87,7 @@ class Preprocessing:
             recipe=_check(d.get("recipe"), str, where + "recipe", "a string"),
             scaling=_check(d.get("scaling"), str, where + "scaling", "a string"),
             input=_check(d.get("input"), str, where + "input", "a string"),
-            extra=_unknown(d, cls.KEYS),
+            extra=_unknown(d, _known(cls)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,16 +115,6 @@ class Metrics:
     misclassified: list[int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    KEYS = (
-        "accuracy",
-        "test_samples",
-        "per_class",
-        "confusion_matrix",
-        "ece",
-        "reliability",
-        "misclassified",
-    )
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Metrics:
         w = "metrics."
@@ -137,11 +130,11 @@ class Metrics:
             misclassified=_check(
                 d.get("misclassified"), list, w + "misclassified", "a list of indices"
             ),
-            extra=_unknown(d, cls.KEYS),
+            extra=_unknown(d, _known(cls)),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return _present([(k, getattr(self, k)) for k in self.KEYS], self.extra)
+        return _present([(k, getattr(self, k)) for k in _known(type(self))], self.extra)
 
 
 @dataclass(frozen=True)
@@ -171,22 +164,6 @@ class Card:
     #: Keys DigitLens does not know, kept as they are (e.g. `source`, `weights`).
     extra: dict[str, Any] = field(default_factory=dict)
 
-    KEYS = (
-        "name",
-        "dataset",
-        "class_names",
-        "architecture",
-        "preprocessing",
-        "training",
-        "parameters",
-        "size_bytes",
-        "metrics",
-        "versions",
-        "curves",
-        "runtimes",
-        "explanations",
-    )
-
     # ------------------------------------------------------------ JSON
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Card:
@@ -211,7 +188,7 @@ class Card:
             curves=_check(d.get("curves"), str, "curves", "a file name"),
             runtimes=_section(d, "runtimes"),
             explanations=_section(d, "explanations"),
-            extra=_unknown(d, cls.KEYS),
+            extra=_unknown(d, _known(cls)),
         )
 
     def to_dict(self) -> dict[str, Any]:
