@@ -139,8 +139,7 @@ def _prediction_body(
     total_ms: float,
     top_k: int = TOP_K,
 ) -> schemas.Prediction:
-    probs = pred.probabilities
-    tops = [schemas.TopClass(**t.to_dict()) for t in clf.top(probs, top_k)]
+    tops = [schemas.TopClass(**t.to_dict()) for t in clf.top(pred, top_k)]
     return schemas.Prediction(
         label=pred.label,
         class_name=pred.class_name,
