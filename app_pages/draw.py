@@ -10,14 +10,7 @@ from model import BlankImageError, Classifier, ImageError
 from model.explain import METHODS, Explanation
 from model.preprocessing import Preprocessed
 from model.report import Report, judge, reports
-from ui.canvas import (
-    CANVAS_SIZE,
-    Drawing,
-    drawing_from_state,
-    drawing_pad,
-    model_url,
-    verdict_rule,
-)
+from ui.canvas import CANVAS_SIZE, Drawing, drawing_from_state, drawing_pad, live_reading
 from ui.sidebar import Choice, current
 from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
 
@@ -84,7 +77,7 @@ def read_drawing() -> tuple[Drawing | None, str | None]:
 def draw_and_explain() -> None:
     """Pad, server answer and heatmaps: each stroke reruns only this fragment."""
     pad_col, answer_col = st.columns([34, 66], gap="medium")
-    edge = model_url(clf) is not None and verdict_rule(clf) is not None
+    edge = live_reading(clf)[0] is not None
     with pad_col:
         mode = st.segmented_control(
             "Live answer",

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from model import Classifier
-from ui.canvas import STATIC_URL, WEB, model_url, size_rule, verdict_rule
+from ui.canvas import STATIC_URL, WEB, live_reading, size_rule
 
 #: Frames are scaled down to this longest side before the digit is looked for:
 #: enough for a digit that fills a tenth of the view, cheap enough for phones.
@@ -33,10 +33,7 @@ def live_camera(key: str, clf: Classifier) -> bool:
     """Show the camera reading digits with `clf` in the page; False when it cannot run there
     (no ONNX export, or no verdict to give its readings: the page reads nothing it cannot
     judge)."""
-    url = model_url(clf)
-    rule = verdict_rule(clf) if url else None
-    if rule is None:
-        url = None
+    url, rule = live_reading(clf)
     _component()(
         key=key,
         data={

@@ -123,6 +123,15 @@ def verdict_rule(clf: Classifier) -> dict[str, Any] | None:
     return rule
 
 
+def live_reading(clf: Classifier) -> tuple[str | None, dict[str, Any] | None]:
+    """(model URL, verdict rule) for a reading in the page, or (None, None) when the page
+    cannot read like Python does: no ONNX export, or a verdict it cannot give (the Draw
+    pad and the Camera page read nothing they cannot judge; the server answers instead)."""
+    url = model_url(clf)
+    rule = verdict_rule(clf) if url else None
+    return (url, rule) if rule is not None else (None, None)
+
+
 @functools.cache
 def _published(source: str) -> str | None:
     data = Path(source).read_bytes()
@@ -179,10 +188,7 @@ def drawing_pad(
     shown live in server mode and used to measure the round trip; command:
     ("undo" | "clear", id) applies once per new id, so Python can drive the pad.
     """
-    url = model_url(clf)  # loaded in either mode, so switching is instant
-    rule = verdict_rule(clf) if url else None
-    if rule is None:
-        url = None  # no live reading without its verdict (issue #9): the server answers
+    url, rule = live_reading(clf)  # loaded in either mode, so switching is instant
     data = {
         "size": CANVAS_SIZE,
         "pen": PEN_DEFAULT,

@@ -78,8 +78,6 @@ def test_the_camera_page_gets_the_same_rule_as_the_draw_page(static, monkeypatch
 
 def test_no_live_camera_without_a_verdict(static, monkeypatch, mnist_cnn):
     """A reading the page cannot judge is not shown: no model URL, and the page says so."""
-    from ui import camera
-
-    monkeypatch.setattr(camera, "verdict_rule", lambda clf: None)
+    monkeypatch.setattr(canvas, "verdict_rule", lambda clf: None)
     ok, data = _camera_data(monkeypatch, mnist_cnn)
     assert not ok and data["modelUrl"] is None and data["verdict"] is None
