@@ -10,7 +10,14 @@ from model import BlankImageError, Classifier, ImageError
 from model.explain import METHODS, Explanation
 from model.preprocessing import Preprocessed
 from model.report import Report, judge, reports
-from ui.canvas import CANVAS_SIZE, Drawing, drawing_from_state, drawing_pad, live_reading
+from ui.canvas import (
+    CANVAS_SIZE,
+    Drawing,
+    drawing_from_state,
+    drawing_pad,
+    live_reading,
+    pad_answer,
+)
 from ui.sidebar import Choice, current
 from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
 
@@ -104,16 +111,9 @@ def draw_and_explain() -> None:
             if answer is not None:
                 e = answer[1].explanation
                 pred = clf.to_prediction(e.probabilities, e.x)  # the pad shows its verdict too
-                server = {
-                    "seq": drawing.seq,
-                    "label": e.class_name,
-                    "probs": [float(p) for p in e.probabilities],
-                    "verdict": pred.verdict,
-                    "reason": pred.reason,
-                    "ms": ms,
-                }
+                server = pad_answer(drawing.seq, pred, ms)
         if drawing is not None and server is None:
-            server = {"seq": drawing.seq, "label": None, "probs": None, "ms": 0.0}
+            server = pad_answer(drawing.seq)
         drawing_pad(PAD, clf, mode=mode or "browser", server=server)
 
     with answer_col:

@@ -18,7 +18,7 @@ from model.explain import (
 from model.preprocessing import Preprocessed
 from model.report import Report, report
 from model.samples import EXAMPLES, drawn_digit
-from ui.canvas import drawing_from_state, drawing_pad
+from ui.canvas import drawing_from_state, drawing_pad, pad_answer
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
 from ui.sidebar import current
 from ui.widgets import colour_legend, enlarge, heatmap_views, map_caption, prediction_header
@@ -58,22 +58,16 @@ def drawn_input() -> Preprocessed:
         raise
     server, stages, error = None, None, None
     if drawing is not None:
-        server = {"seq": drawing.seq, "label": None, "probs": None, "ms": 0.0}
+        server = pad_answer(drawing.seq)
         if drawing.png is not None:
             t0 = time.perf_counter()
+            pred = None
             try:
                 stages = clf.preprocess_stages(drawing.png)
-                probs = clf.probabilities(stages.x[None])[0]
-                pred = clf.to_prediction(probs, stages.x)
-                server |= {
-                    "label": pred.class_name,
-                    "probs": [float(p) for p in probs],
-                    "verdict": pred.verdict,
-                    "reason": pred.reason,
-                }
+                pred = clf.predict_input(stages.x)
             except ImageError as exc:
                 error = exc
-            server["ms"] = (time.perf_counter() - t0) * 1e3
+            server = pad_answer(drawing.seq, pred, (time.perf_counter() - t0) * 1e3)
     # The model reads in the page; drawing_pad falls back to the server without an ONNX export.
     drawing_pad(PAD, clf, mode="browser", server=server)
     if drawing is None or drawing.final:  # a stroke ended (or Undo, Clear): explain it

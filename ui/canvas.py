@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
-from model import Classifier, ImageError
+from model import Classifier, ImageError, Prediction
 from model.inference import onnx_path_for
 from model.preprocessing import (
     MIN_EXTENT_FRACTION,
@@ -173,6 +173,21 @@ def drawing_from_state(state: Any) -> Drawing | None:
         final=bool(value.get("final", True)),
         strokes=int(value.get("strokes", 0)),
     )
+
+
+def pad_answer(seq: int, pred: Prediction | None = None, ms: float = 0.0) -> dict[str, Any]:
+    """Python's answer to the pad's send `seq`, for `drawing_pad(server=...)`: the
+    prediction with its verdict, or no reading (nothing drawn, or nothing readable)."""
+    if pred is None:
+        return {"seq": seq, "label": None, "probs": None, "ms": ms}
+    return {
+        "seq": seq,
+        "label": pred.class_name,
+        "probs": [float(p) for p in pred.probabilities],
+        "verdict": pred.verdict,
+        "reason": pred.reason,
+        "ms": ms,
+    }
 
 
 def drawing_pad(
