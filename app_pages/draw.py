@@ -7,9 +7,9 @@ import time
 import streamlit as st
 
 from model import BlankImageError, Classifier, ImageError
-from model.explain import METHODS, Explanation
-from model.preprocessing import Preprocessed
-from model.report import Report, judge, reports
+from model.input.preprocessing import Preprocessed
+from model.why.attribution import METHODS, Explanation
+from model.why.report import Report, judge, reports
 from ui.canvas import (
     CANVAS_SIZE,
     Drawing,
@@ -45,7 +45,7 @@ if not clf.is_digit:
 def maps_for(clf: Classifier, stages: Preprocessed, choice: Choice) -> tuple[Report | None, Report]:
     """(Grad-CAM on the last convolution, or None without convolutions; the sidebar's map,
     which starts at the model's measured default), as drafts: their trust comes after the
-    maps are on screen (`model.report.judge`, one batched call for both)."""
+    maps are on screen (`model.why.report.judge`, one batched call for both)."""
     specs = [(GRADCAM, clf.conv_layers[-1])] if clf.conv_layers else []
     found = reports(clf, stages, [*specs, (choice.method, choice.layer)], judged=False)
     return (found[0] if specs else None), found[-1]

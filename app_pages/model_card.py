@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from model.graph import layer_edges, layer_table
+from model.runtime.graph import layer_edges, layer_table
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import card_line, current
 from ui.widgets import enlarge

@@ -83,8 +83,8 @@ def shapes_classifier(folder: Path):
 
 def pointing_game(clf, n: int) -> dict[str, tuple[float, float]]:
     """method -> (share of maps whose peak is on the shape, mean trust score)."""
-    from model.explain import METHODS, available_methods, compute_maps, default_method
-    from model.faithfulness import trust_batch
+    from model.why.attribution import METHODS, available_methods, compute_maps, default_method
+    from model.why.trust import trust_batch
 
     images, labels, boxes = shapes_on_noise(n, SIDE, seed=123)
     x = images.astype(np.float32) / 255.0
@@ -107,7 +107,7 @@ def pointing_game(clf, n: int) -> dict[str, tuple[float, float]]:
 def latency(name: str, repeats: int) -> tuple[float, float]:
     """(median ms of one 224x224 prediction, of one default Grad-CAM map) on random weights."""
     from model import load_classifier
-    from model.explain import explain
+    from model.why.attribution import explain
 
     clf = load_classifier(name, weights=None)
     x = np.random.default_rng(0).uniform(-1, 1, (1, *clf.input_shape)).astype(np.float32)

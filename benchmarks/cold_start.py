@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from benchmarks.load_test import free_port
-    from model.samples import drawn_digit
+    from model.input.samples import drawn_digit
 
     with tempfile.TemporaryDirectory() as tmp:
         seven = Path(tmp) / "seven.png"

@@ -4,7 +4,7 @@ For every method x layer: the trust score (zero deletion relative to the ink map
 its Sobel edges and random; mean with a 95 % interval), the share of digits where
 the map beats the ink map, the median number of pixels removed until the decision
 flips, the share of all-zero maps, the sanity check stored in the card
-(`python -m model.sanity`) and the time per map. Our deletion curves are checked
+(`python -m model.why.sanity`) and the time per map. Our deletion curves are checked
 against Quantus' PixelFlipping on the same maps. With `--write-card`, the default
 method and layer (passes the sanity check, non-empty for >= 99 % of inputs, beats
 the ink map for most digits, best trust score) go into the model's card.
@@ -85,7 +85,7 @@ def quantus_check(clf, x, maps: dict[str, np.ndarray], labels, ours: dict[str, n
 
     if not hasattr(np, "trapz"):  # gone in NumPy 2.4; Quantus' AUC helper still calls it
         np.trapz = np.trapezoid  # patched here, in the benchmark only
-    from model.faithfulness import trust_counts
+    from model.why.trust import trust_counts
 
     counts = trust_counts(x.shape[1:3])
     # Quantus flips every pixel, one model.predict a step: 4 of our steps per Quantus step
@@ -131,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from model import load_classifier
-    from model.artifacts import read_card, write_card
-    from model.explain import METHODS, available_methods, compute_maps
-    from model.faithfulness import (
+    from model.runtime.artifacts import read_card, write_card
+    from model.why.attribution import METHODS, available_methods, compute_maps
+    from model.why.trust import (
         curve_stats,
         deletion_probabilities,
         reference_maps,

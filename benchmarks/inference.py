@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     from model import load_classifier
-    from model.explain import compute_maps
-    from model.samples import drawn_digit
+    from model.input.samples import drawn_digit
+    from model.why.attribution import compute_maps
 
     clf = load_classifier(args.model)
     keras_clf = load_classifier(args.model, runtime="keras")

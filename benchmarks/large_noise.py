@@ -4,7 +4,7 @@
 
 The noise check measures neighbour differences on the 448-pixel working copy, which
 averages large noise away, and, for a larger image, on a native-resolution window
-(`model.preprocessing._is_noise`). This prints, for uniform noise of several sizes and
+(`model.input.preprocessing._is_noise`). This prints, for uniform noise of several sizes and
 for the realistic digit sets (`benchmarks.realistic`, plus photos rendered at 1500-3000
 pixels and the 640-pixel photos scaled up), the texture on each and how many are refused
 as noise by the working copy alone and by the whole check.
@@ -27,7 +27,7 @@ PHOTO_SIDES = (1500, 2200, 3000)
 
 def _measure(item) -> tuple[float, float, bool, bool]:
     """(working-copy texture, window texture or nan, refused by the copy, refused at all)."""
-    from model.preprocessing import (
+    from model.input.preprocessing import (
         NOISE_WINDOW,
         WORKING_SIDE,
         _central_window,

@@ -138,7 +138,7 @@ def launch(cmd: list[str], health: str) -> subprocess.Popen:
 
 
 def payloads() -> list[bytes]:
-    from model.samples import EXAMPLES, drawn_digit
+    from model.input.samples import EXAMPLES, drawn_digit
 
     out = []
     for d in EXAMPLES:
@@ -164,7 +164,7 @@ def v2_fp32_request(url: str) -> bytes:
     (binary tensor extension, as tritonclient sends it): the server's cost without
     decoding and preprocessing."""
     from model import load_classifier
-    from model.samples import drawn_digit
+    from model.input.samples import drawn_digit
 
     x = load_classifier("mnist-cnn").preprocess(drawn_digit(7)).astype("<f4")
     head = json.dumps(

@@ -32,10 +32,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.realistic import make_set
     from model import load_classifier
-    from model.artifacts import BUNDLED
+    from model.classifier import ONNX_VARIANTS
     from model.errors import ModelLoadError
-    from model.inference import ONNX_VARIANTS
-    from model.preprocessing import ImageError
+    from model.input.preprocessing import ImageError
+    from model.runtime.artifacts import BUNDLED
     from training.data import load_split, locate, to_model_input
 
     print(

@@ -217,7 +217,7 @@ def make_set(
 
 def score(clf, inputs: list, labels: np.ndarray) -> dict[str, float]:
     """Accuracy of our pipeline and of naive resizing on the same inputs (one batch each)."""
-    from model.preprocessing import ImageError, naive_resize
+    from model.input.preprocessing import ImageError, naive_resize
 
     ours, ok = [], []
     for item in inputs:

@@ -1,8 +1,8 @@
 """DigitLens' engine: the network, preprocessing, inference and explanations.
 
 Importing this package is cheap: `Classifier`, `Prediction` and `load_classifier`
-load `model.inference` on first use (so `python -m model.predict --help` stays
-fast), and TensorFlow loads only when a Keras path needs it (`model.backend`).
+load `model.classifier` on first use (so `python -m model.predict --help` stays
+fast), and TensorFlow loads only when a Keras path needs it (`model.runtime.backend`).
 """
 
 from typing import TYPE_CHECKING
@@ -19,15 +19,15 @@ from model.errors import (
 )
 
 if TYPE_CHECKING:
-    from model.inference import Classifier, Prediction, load_classifier
+    from model.classifier import Classifier, Prediction, load_classifier
 
 _LAZY = ("Classifier", "Prediction", "load_classifier")
 
 
 def __getattr__(name: str):
-    """`from model import load_classifier` imports model.inference only then (PEP 562)."""
+    """`from model import load_classifier` imports model.classifier only then (PEP 562)."""
     if name in _LAZY:
-        from model import inference
+        from model import classifier as inference
 
         return getattr(inference, name)
     raise AttributeError(f"module 'model' has no attribute {name!r}")

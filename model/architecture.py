@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from model.backend import import_keras
+from model.runtime.backend import import_keras
 
 if TYPE_CHECKING:  # Keras loads only when a network is built: the names below are keras-free
     import keras

@@ -157,7 +157,7 @@ def _write_explanation(
     trust and sanity."""
     from PIL import Image
 
-    from model.report import report
+    from model.why.report import report
 
     r = report(clf, stages, method, layer, target, contrast)
     e = r.explanation
@@ -186,7 +186,7 @@ TOP_K_TEXT_ABOVE = 10
 def top_line(clf, pred, k: int) -> str:
     """ "  top-5: tabby 41.0%, tiger cat 20.3%, ..." plus a newline, for models with many
     classes; empty for the digit models (their one line says it all)."""
-    from model.inference import format_probability
+    from model.classifier import format_probability
 
     if len(clf.class_names) <= TOP_K_TEXT_ABOVE:
         return ""
@@ -199,9 +199,9 @@ def top_line(clf, pred, k: int) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from model.explain import check
-    from model.inference import format_probability
-    from model.preprocessing import BlankImageError, ImageError
+    from model.classifier import format_probability
+    from model.input.preprocessing import BlankImageError, ImageError
+    from model.why.attribution import check
 
     clf = load_model(args)
     method = None if args.explain == DEFAULT_EXPLAIN else args.explain
@@ -342,8 +342,8 @@ class CutShort(Exception):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from model.explain import METHODS
-    from model.inference import PREPROCESSINGS, RUNTIMES, TOP_K
+    from model.classifier import PREPROCESSINGS, RUNTIMES, TOP_K
+    from model.why.attribution import METHODS
 
     p = argparse.ArgumentParser(
         prog="python -m model.predict",
@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from model.backend import quiet_tensorflow
+    from model.runtime.backend import quiet_tensorflow
 
     quiet_tensorflow()  # if an explanation loads TensorFlow: errors only, no banner
     sys.exit(main())

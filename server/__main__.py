@@ -11,8 +11,8 @@ import dataclasses
 import os
 import sys
 
-from model.backend import quiet_tensorflow
-from model.inference import RUNTIMES, THREADS_ENV
+from model.classifier import RUNTIMES, THREADS_ENV
+from model.runtime.backend import quiet_tensorflow
 from server.config import ServerConfig
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 
-from model.artifacts import BUNDLED
-from model.preprocessing import MAX_PIXELS
+from model.input.preprocessing import MAX_PIXELS
+from model.runtime.artifacts import BUNDLED
 
 
 @dataclass(frozen=True)

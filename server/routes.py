@@ -15,18 +15,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from model import Classifier, ModelLoadError, Prediction
-from model.applications import is_application
+from model.classifier import RUNTIMES, TOP_K
 from model.errors import ModelNotFoundError, TooSmallError
-from model.explain import METHODS, ExplanationError, available_methods
-from model.faithfulness import faithfulness
-from model.inference import RUNTIMES, TOP_K
-from model.preprocessing import (
+from model.input.preprocessing import (
     BlankImageError,
     EmptyImageError,
     ImageError,
     ImageTooLargeError,
 )
-from model.report import report
+from model.runtime.applications import is_application
+from model.why.attribution import METHODS, ExplanationError, available_methods
+from model.why.report import report
+from model.why.trust import faithfulness
 from server import schemas
 from server.errors import ApiError
 from server.models import Served

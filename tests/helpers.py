@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.samples import drawn_digit
+from model.input.samples import drawn_digit
 
 __all__ = [
     "ARTIFACTS",

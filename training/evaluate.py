@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from model.artifacts import resolve
-from model.card import Card, Metrics, read_card, write_card
+from model.runtime.artifacts import resolve
+from model.runtime.card import Card, Metrics, read_card, write_card
 
 ECE_BINS = 15
 
@@ -124,7 +124,7 @@ def library_versions() -> dict[str, str]:
 
 def evaluate_and_write_card(keras_path: str | os.PathLike, data_dir: str | None = None) -> Card:
     """Evaluate the model at `keras_path` on its card's test set and update the card."""
-    from model.artifacts import load_keras_model
+    from model.runtime.artifacts import load_keras_model
     from training.data import CLASS_NAMES, load_split, locate, to_model_input
 
     keras_path = Path(keras_path)

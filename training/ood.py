@@ -8,7 +8,7 @@ letters from fonts, shapes, scribbles, noise and Fashion-MNIST, all drawn the
 way people use the app (canvas, photo of paper) and sent through the same
 preprocessing as real input. It is exported to ONNX as
 `model/weights/<name>.ood.onnx`, with `<name>.ood.json` holding the thresholds
-set on held-out realistic digits (see `model/ood.py`). The classifier's own
+set on held-out realistic digits (see `model/judge/verdict.py`). The classifier's own
 files are not touched.
 
 The generators come in two disjoint halves: `train` (DejaVu Sans fonts;
@@ -459,7 +459,7 @@ def realistic_digits(
 def model_inputs(items: list, recipe: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
     """((N, 28, 28) float32 inputs of the items that were read, (N,) bool: read or refused)."""
     from model.errors import ImageError
-    from model.preprocessing import preprocess
+    from model.input.preprocessing import preprocess
 
     xs, ok = [], []
     for item in items:
@@ -560,7 +560,7 @@ def export(net, out: Path) -> None:
     """Write the detector as ONNX, checked against Keras."""
     import tempfile
 
-    from model.ood import Detector
+    from model.judge.verdict import Detector
 
     probe = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
     expected = np.asarray(net(probe))[:, 0]
@@ -594,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     models = args.model or ["mnist-cnn"]
 
     from model import load_classifier
-    from model.ood import Detector, OodCard, calibrate, read_ood_card, write_ood_card
+    from model.judge.verdict import Detector, OodCard, calibrate, read_ood_card, write_ood_card
 
     if args.recalibrate:
         net = None

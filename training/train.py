@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from model.artifacts import WEIGHTS_DIR
-from model.card import Card, Preprocessing, read_card, write_card
+from model.runtime.artifacts import WEIGHTS_DIR
+from model.runtime.card import Card, Preprocessing, read_card, write_card
 from training.recipes import RECIPES
 
 
@@ -368,12 +368,12 @@ def _root_cause(exc: Exception) -> str:
 def _export_fast_runtime(output: Path) -> None:
     """Ship the ONNX export beside the model, so prediction takes the fast path."""
     try:
-        from model.export import export_onnx
+        from model.runtime.export import export_onnx
 
         export_onnx(output)
     except ImportError as exc:  # tf2onnx is a development dependency
         print(
-            f"note: no ONNX export ({exc}); run python -m model.export --model {output}",
+            f"note: no ONNX export ({exc}); run python -m model.runtime.export --model {output}",
             file=sys.stderr,
         )
 

@@ -8,7 +8,7 @@ the in-browser pipeline in `static/digitlens/edge.mjs`, served by the app itself
 Every live answer carries the verdict Python would give the same 28x28 input (issue
 #9): the page gets the model's detector (published like the model, content-addressed)
 and the rule's numbers from `Judge.rule()` (`verdict_rule`), and the size rule of
-model/preprocessing.py (`size_rule`), ported in `static/digitlens/verdict.mjs` and
+model/input/preprocessing.py (`size_rule`), ported in `static/digitlens/verdict.mjs` and
 `edge.mjs`.
 """
 
@@ -26,8 +26,8 @@ from typing import Any, Literal
 import streamlit as st
 
 from model import Classifier, ImageError, Prediction
-from model.inference import onnx_path_for
-from model.preprocessing import (
+from model.classifier import onnx_path_for
+from model.input.preprocessing import (
     MIN_EXTENT_FRACTION,
     MIN_EXTENT_STROKES,
     SHORT_MARK_FRACTION,
@@ -92,7 +92,7 @@ def model_url(clf: Classifier) -> str | None:
 
 
 def size_rule() -> dict[str, float]:
-    """The constants of model/preprocessing.py's "too small to read" rule (`_check_size`),
+    """The constants of model/input/preprocessing.py's "too small to read" rule (`_check_size`),
     for its port in the page (static/digitlens/edge.mjs `tooSmall`): a tap or a short
     tick is refused there as it is in Python, never read as a digit."""
     return {
@@ -108,7 +108,7 @@ def size_rule() -> dict[str, float]:
 def verdict_rule(clf: Classifier) -> dict[str, Any] | None:
     """What the page needs to give its live reading the verdict Python gives the same input.
 
-    `clf.judge.rule()` (thresholds, softmax weight, loop rule: model/ood.py) and, for a
+    `clf.judge.rule()` (thresholds, softmax weight, loop rule: model/judge/verdict.py) and, for a
     model with a detector, `detectorUrl`: its ONNX file published like the model's.
     Models without one get the post-hoc rule (max-softmax), as in Python. None when the
     detector cannot be published: the page cannot then judge like Python does.

@@ -17,8 +17,8 @@ import numpy as np
 import streamlit as st
 
 from model import Classifier, load_classifier
-from model.artifacts import BUNDLED
-from model.report import warm_up
+from model.runtime.artifacts import BUNDLED
+from model.why.report import warm_up
 
 #: Streamlit versions whose script runner was read and found to call
 #: `keras.backend.clear_session()` after every run from `_clean_problem_modules`.

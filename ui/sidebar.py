@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import streamlit as st
 
 from model import Classifier, ModelLoadError
-from model.applications import NAMED
-from model.explain import METHODS, available_methods, default_cam_layer, default_method
-from model.inference import DIGIT_RECIPES
-from model.photo import SCALINGS
+from model.classifier import DIGIT_RECIPES
+from model.input.photo import SCALINGS
+from model.runtime.applications import NAMED
+from model.why.attribution import METHODS, available_methods, default_cam_layer, default_method
 from ui.resources import (
     BUNDLED,
     application_classifier,

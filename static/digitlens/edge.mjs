@@ -1,6 +1,6 @@
 // DigitLens in the browser ("edge"): the model's ONNX export on ONNX Runtime Web
 // (WASM, one thread: Streamlit sets up no cross-origin isolation) and a port of
-// model/preprocessing.py's canvas path and a small camera path.
+// model/input/preprocessing.py's canvas path and a small camera path.
 //
 // Everything is served by the app itself (Streamlit static serving, /app/static/):
 // nothing comes from a CDN. Differences from the Python pipeline (documented in the
@@ -16,7 +16,7 @@ const ORT_DIR = new URL("vendor/onnxruntime-web/", STATIC).href;
 /** MNIST recipe: the digit is fitted into a 20x20 box, then centred by mass in 28x28. */
 export const SIDE = 28;
 export const MNIST_BOX = 20;
-/** Ink below this strength is background (model/preprocessing.py `ink_mask`). */
+/** Ink below this strength is background (model/input/preprocessing.py `ink_mask`). */
 export const INK_THRESHOLD = 0.2;
 /** Components smaller than this fraction of the largest are specks. */
 export const SPECK_FRACTION = 0.04;
@@ -112,7 +112,7 @@ export class EdgeModel {
 // ------------------------------------------------------------------ resizing
 // A port of Pillow's separable resampling (Resample.c, `precompute_coeffs`) for
 // single-channel float images: BOX when shrinking, BILINEAR when enlarging, as
-// model/preprocessing.py's `_resize` asks Pillow for.
+// model/input/preprocessing.py's `_resize` asks Pillow for.
 
 function boxFilter(x) {
   return x > -0.5 && x <= 0.5 ? 1.0 : 0.0;
@@ -243,7 +243,7 @@ export class TooSmall {
 }
 
 /**
- * Is the kept ink too small to read? A port of model/preprocessing.py `_check_size`,
+ * Is the kept ink too small to read? A port of model/input/preprocessing.py `_check_size`,
  * with its constants from Python (`rule`, ui/canvas.py `size_rule`): mask is the
  * (h*w) 0/1 kept ink, box its [y0, y1, x0, x1) bounding box, side the image's
  * longest side. Returns "dot", "stroke" or null.
@@ -294,7 +294,7 @@ export function tooSmall(mask, w, box, side, rule) {
 
 /**
  * Ink map (h*w floats in [0, 1]) -> the 28x28 model input, or null when blank.
- * The steps of model/preprocessing.py after the ink map: mask and specks, crop
+ * The steps of model/input/preprocessing.py after the ink map: mask and specks, crop
  * with a 1-pixel halo, fit (20x20 MNIST, 28x28 fashion), centre (by mass, MNIST).
  * With `sizeRule`, a mark Python calls too small to read gives a TooSmall instead.
  */

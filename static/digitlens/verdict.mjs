@@ -1,4 +1,4 @@
-// The verdict beside the live reading (issue #9): a port of model/ood.py's `Judge`
+// The verdict beside the live reading (issue #9): a port of model/judge/verdict.py's `Judge`
 // for 28x28 model inputs, so the page answers `digit`, `unsure` or `not_a_digit`
 // exactly when Python does for the same input.
 //
@@ -18,7 +18,7 @@ const f32 = Math.fround;
 
 /**
  * Closed loops in one (28*28) model input: background pockets of at least `minArea`
- * pixels that the ink (> `ink`) encloses. A port of model/ood.py `count_loops`:
+ * pixels that the ink (> `ink`) encloses. A port of model/judge/verdict.py `count_loops`:
  * 4-connected background (a diagonal gap closes no loop), pockets touching the border
  * are open, and a single background region counts none.
  */
@@ -57,7 +57,7 @@ export function countLoops(x, ink, minArea) {
   return pockets <= 1 ? 0 : loops;
 }
 
-/** -ln(max probability) of one (10,) row, in float32 like model/ood.py `posthoc_scores`. */
+/** -ln(max probability) of one (10,) row, in float32 like model/judge/verdict.py `posthoc_scores`. */
 export function posthocScore(probs) {
   let top = 0;
   for (const p of probs) if (p > top) top = p;

@@ -18,15 +18,15 @@ from PIL import Image, ImageDraw
 
 from model import load_classifier
 from model.errors import TooSmallError
-from model.ood import LOOP_PENALTY, MAX_DIGIT_LOOPS, VERDICTS, Judge, count_loops
-from model.preprocessing import preprocess
-from model.samples import drawn_digit
+from model.input.preprocessing import preprocess
+from model.input.samples import drawn_digit
+from model.judge.verdict import LOOP_PENALTY, MAX_DIGIT_LOOPS, VERDICTS, Judge, count_loops
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, STARTED, open_page
 from tests.helpers import ARTIFACTS, TEST_DATA
 
 pytestmark = pytest.mark.e2e
 
-#: Stroke paths in canvas pixels (280x280), as model.samples.drawn_digit draws them.
+#: Stroke paths in canvas pixels (280x280), as model.input.samples.drawn_digit draws them.
 STROKES = {
     1: [(120, 80), (150, 50), (150, 230)],
     4: [(170, 230), (170, 50), (80, 170), (200, 170)],
@@ -41,7 +41,7 @@ STROKES = {
 def _chain(loops: int = 3, r: float = 40, shift: float = 10, steps: int = 24) -> list:
     """One stroke of `loops` circles stacked like an 8 with one loop too many (each
     second one shifted right): the classifier reads a confident 8, the detector alone
-    lets it through as a digit, the loop rule of model/ood.py calls it not a digit."""
+    lets it through as a digit, the loop rule of model/judge/verdict.py calls it not a digit."""
     top = 140 - loops * r
     return [
         (
@@ -482,7 +482,7 @@ SCORE_ATOL = 1e-4
 
 def test_browser_verdicts_match_python(page, streamlit_url):
     """The page's judge (verdict.mjs: the model's detector, Python's rule) against
-    model/ood.py on the same 28x28 inputs: the same loops, scores within 1e-4, the same
+    model/judge/verdict.py on the same 28x28 inputs: the same loops, scores within 1e-4, the same
     verdicts; then the post-hoc rule of models without a detector, the same way."""
     clf = load_classifier("mnist-cnn")
     sets = _verdict_inputs(clf)
@@ -545,12 +545,12 @@ def test_browser_verdicts_match_python(page, streamlit_url):
 
 
 def test_browser_preprocessing_agrees_with_python(page, streamlit_url, monkeypatch):
-    """The JS port of the canvas path against model/preprocessing.py on drawn digits.
+    """The JS port of the canvas path against model/input/preprocessing.py on drawn digits.
 
     The port has no stroke-width normalisation: against Python without it, the inputs
     must be the same; against Python as it is, the labels are measured (printed).
     """
-    from model import preprocessing
+    from model.input import preprocessing
 
     clf = load_classifier("mnist-cnn")
     page.goto(streamlit_url)
@@ -607,7 +607,7 @@ def _alpha(img: Image.Image) -> np.ndarray:
 
 def test_browser_refuses_what_python_refuses_as_too_small(page, streamlit_url):
     """The port of `_check_size` (edge.mjs `tooSmall`, constants from Python) against
-    model/preprocessing.py on the canvas: taps and short strokes of training.ood, dots,
+    model/input/preprocessing.py on the canvas: taps and short strokes of training.ood, dots,
     bars and digits of many sizes; the same refusals, for the same reason."""
     from training import ood
     from ui.canvas import size_rule

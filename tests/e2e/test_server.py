@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.explain import METHODS
+from model.why.attribution import METHODS
 from server.config import ServerConfig
 from tests.helpers import drawn_digit, serving
 

@@ -18,10 +18,10 @@ from PIL import Image
 
 from benchmarks.any_classifier import shapes_on_noise
 from model import ModelLoadError, load_classifier
-from model.explain import METHODS, available_methods, default_method
-from model.inference import Prediction, top_k
-from model.photo import PhotoInput, scale
-from model.report import report
+from model.classifier import Prediction, top_k
+from model.input.photo import PhotoInput, scale
+from model.why.attribution import METHODS, available_methods, default_method
+from model.why.report import report
 from tests.helpers import drawn_digit
 
 TINY = (32, 32, 3)
@@ -134,7 +134,7 @@ def test_a_backbone_inside_a_model_is_explained_at_any_depth():
     import keras
     import tensorflow as tf
 
-    from model.explain import passes_for
+    from model.why.attribution import passes_for
 
     keras.utils.set_random_seed(0)
     base = keras.applications.MobileNetV2(
@@ -145,8 +145,8 @@ def test_a_backbone_inside_a_model_is_explained_at_any_depth():
         keras.layers.GlobalAveragePooling2D(name="gap")(base(inp))
     )
     net = keras.Model(inp, out)
-    from model.artifacts import Artifact, Card
-    from model.inference import Classifier, KerasRuntime
+    from model.classifier import Classifier, KerasRuntime
+    from model.runtime.artifacts import Artifact, Card
 
     clf = Classifier(Artifact("nested", base.name, Card()), net, KerasRuntime(net), "-1-1")
     assert "block_1_expand" in clf.conv_layers and base.name in clf.conv_layers
@@ -241,7 +241,7 @@ def test_cli_reads_any_model_with_its_scaling_and_top_k(tmp_path, capsys):
 
 
 def test_sanity_check_on_photos_reads_where_the_photo_has_detail(shapes_clf):
-    from model.sanity import detail_mask, sanity_check
+    from model.why.sanity import detail_mask, sanity_check
 
     images, labels, _ = shapes_on_noise(4, 32, seed=11)
     x = images.astype(np.float32) / 255.0
@@ -255,7 +255,7 @@ def test_sanity_check_on_photos_reads_where_the_photo_has_detail(shapes_clf):
 def test_a_whole_model_nested_in_another_is_explained_on_its_logits(shapes_clf):
     import keras
 
-    from model.explain import compute_maps
+    from model.why.attribution import compute_maps
 
     outer = keras.Sequential([keras.Input((32, 32, 3)), shapes_clf.net])
     x = shapes_on_noise(3, 32, seed=5)[0].astype(np.float32) / 255.0

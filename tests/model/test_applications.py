@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.applications import (
+from model.errors import ModelLoadError
+from model.input.photo import SCALINGS, canonical_scaling, prepare_photo, scale
+from model.runtime.applications import (
     NAMED,
     application,
     build_application,
@@ -22,8 +24,6 @@ from model.applications import (
     locate_weights,
     weights_env,
 )
-from model.errors import ModelLoadError
-from model.photo import SCALINGS, canonical_scaling, prepare_photo, scale
 
 
 @pytest.mark.parametrize(("mode", "ours"), [("caffe", "caffe"), ("tf", "-1-1"), ("torch", "torch")])

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from model.errors import ImageError, ImageTooLargeError, ModelLoadError
-from model.preprocessing import MAX_PIXELS, preprocess, preprocess_stages
+from model.input.preprocessing import MAX_PIXELS, preprocess, preprocess_stages
 from tests.helpers import drawn_digit
 
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from model.artifacts import BUNDLED, resolve
+from model.runtime.artifacts import BUNDLED, resolve
 from training.data import load_split, locate, to_model_input
 
 #: The accuracy each bundled model must reach on its real test set.

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from model.artifacts import BUNDLED, WEIGHTS_DIR, resolve
-from model.card import Card, Metrics, Preprocessing, card_json, read_card, write_card
 from model.errors import ModelLoadError
+from model.runtime.artifacts import BUNDLED, WEIGHTS_DIR, resolve
+from model.runtime.card import Card, Metrics, Preprocessing, card_json, read_card, write_card
 
 
 @pytest.mark.parametrize("name", BUNDLED)

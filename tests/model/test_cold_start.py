@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from model.artifacts import BUNDLED
+from model.runtime.artifacts import BUNDLED
 from tests.helpers import ROOT, drawn_digit
 
 BLOCKED = ("tensorflow", "keras", "tf_keras_vis")
@@ -94,7 +94,7 @@ def test_keras_loads_on_first_use(name):
 
 def test_tensorflow_start_up_noise_is_dropped_and_real_lines_kept(capfd):
     """Only the known banner lines go; anything else written to fd 2 comes through."""
-    from model.backend import IMPORT_NOISE, _filtered_stderr
+    from model.runtime.backend import IMPORT_NOISE, _filtered_stderr
 
     with _filtered_stderr(IMPORT_NOISE):
         os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are ...\n")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from model import load_classifier
-from model.explain import (
+from model.why.attribution import (
     METHODS,
     ExplanationError,
     available_methods,
@@ -107,7 +107,7 @@ def vis_map(net, x, method, layer, target):
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore
 
-    from model.explain import normalise
+    from model.why.attribution import normalise
 
     cls = {
         "gradcam": Gradcam,

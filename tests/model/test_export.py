@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from model.architecture import CNNConfig, build_cnn
-from model.export import export_onnx, export_quantized, export_savedmodel, main
-from model.inference import file_sha256, load_classifier
+from model.classifier import file_sha256, load_classifier
+from model.runtime.export import export_onnx, export_quantized, export_savedmodel, main
 
 TINY = CNNConfig(conv1_filters=4, conv2_filters=4, conv3_filters=4, fc1_units=8, fc2_units=8)
 
@@ -56,7 +56,7 @@ def test_cli_reports_unknown_models(capsys):
 def test_quantized_export_is_checked_and_recorded_beside_the_model(
     tmp_path, runtime, real_data_dir
 ):
-    from model.artifacts import WEIGHTS_DIR
+    from model.runtime.artifacts import WEIGHTS_DIR
 
     for suffix in (".keras", ".json", ".onnx"):  # a trained model: the MLP, small and quick
         shutil.copy(WEIGHTS_DIR / f"mnist-mlp{suffix}", tmp_path / f"mnist-mlp{suffix}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from model.graph import layer_edges, layer_table
+from model.runtime.graph import layer_edges, layer_table
 
 
 def _branching() -> keras.Model:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from model import BlankImageError, ImageError, load_classifier
-from model.artifacts import ModelNotFoundError
+from model.runtime.artifacts import ModelNotFoundError
 from tests.helpers import drawn_digit
 
 
@@ -89,7 +89,7 @@ def test_keras_runtime_agrees_with_onnx(mnist_cnn):
 
 
 def test_stale_onnx_export_is_not_used(tmp_path):
-    from model.artifacts import WEIGHTS_DIR
+    from model.runtime.artifacts import WEIGHTS_DIR
 
     for suffix in (".keras", ".json", ".onnx"):
         name = f"mnist-mlp{suffix}"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from model.classifier import format_probability
 from model.errors import NoiseImageError, TooSmallError
-from model.inference import format_probability
-from model.ood import VERDICTS, count_loops, posthoc_scores, read_ood_card
+from model.judge.verdict import VERDICTS, count_loops, posthoc_scores, read_ood_card
 from tests.helpers import drawn_digit
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

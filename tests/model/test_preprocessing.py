@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from model.preprocessing import (
+from model.input.preprocessing import (
     INK_LEVEL,
     SPECK_FRACTION,
     STROKE_LEVEL,
@@ -260,7 +260,7 @@ def test_naive_resize_baseline_keeps_polarity():
 
 def tight_marker(digit: int, width: int) -> Image.Image:
     """A digit written with a thick marker, cropped to the ink, scanned dark on light."""
-    from model.samples import drawn_digit
+    from model.input.samples import drawn_digit
 
     img = drawn_digit(digit, width=width)
     x0, y0, x1, y1 = img.getbbox()
@@ -311,7 +311,7 @@ def test_a_short_mark_that_bends_or_loops_is_not_a_short_stroke():
 
 
 def test_texture_tells_noise_from_drawings_and_photos():
-    from model.preprocessing import NOISE_TEXTURE, texture
+    from model.input.preprocessing import NOISE_TEXTURE, texture
 
     rng = np.random.default_rng(0)
     drawing = np.asarray(draw_seven(size=280), np.float32) / 255
@@ -324,7 +324,7 @@ def test_texture_tells_noise_from_drawings_and_photos():
 def test_the_fast_noise_check_agrees_with_the_texture_median():
     """looks_like_noise (a count) decides exactly as texture > NOISE_TEXTURE (a median),
     across amplitudes on both sides of the threshold."""
-    from model.preprocessing import NOISE_TEXTURE, looks_like_noise, texture
+    from model.input.preprocessing import NOISE_TEXTURE, looks_like_noise, texture
 
     rng = np.random.default_rng(3)
     for amplitude in np.linspace(0.05, 0.6, 23):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from model import ModelLoadError, load_classifier
-from model.artifacts import BUNDLED, WEIGHTS_DIR
-from model.inference import ONNX_VARIANTS, variant_info
-from model.samples import EXAMPLES
+from model.classifier import ONNX_VARIANTS, variant_info
+from model.input.samples import EXAMPLES
+from model.runtime.artifacts import BUNDLED, WEIGHTS_DIR
 from tests.helpers import drawn_digit
 
 QUANTIZED = [r for r in ONNX_VARIANTS if r != "onnx"]

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from model.report import report
+from model.why.report import report
 from tests.helpers import ROOT, drawn_digit
 
 
@@ -95,7 +95,7 @@ def test_cli_json_carries_trust_and_the_default_method(tmp_path):
     assert out.returncode == 0, out.stderr
     rec = json.loads(out.stdout.splitlines()[0])["explanation"]
     from model import load_classifier
-    from model.explain import default_method
+    from model.why.attribution import default_method
 
     assert (rec["method"], rec["layer"]) == default_method(load_classifier("mnist-cnn"))
     assert rec["contrast"] == 1 and rec["trust"]["verdict"]
@@ -138,8 +138,8 @@ def test_warm_up_builds_the_drawing_passes_and_skips_photo_models():
     """After warm_up, the explainer cache holds Grad-CAM and the default; a photo model is
     left alone (its Keras network is not even loaded)."""
     from model import load_classifier
-    from model.explain import default_method, passes_for
-    from model.report import warm_up
+    from model.why.attribution import default_method, passes_for
+    from model.why.report import warm_up
 
     clf = load_classifier("mnist-cnn")
     assert clf._net is None

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from model.sanity import (
+from model.why.sanity import (
     SANITY_MAX_R,
     cascade_layers,
     main,
@@ -39,13 +39,13 @@ def test_cascade_runs_from_the_output_down_to_conv1_and_leaves_the_model_alone()
 
 def test_a_map_that_ignores_the_weights_fails(monkeypatch):
     # A "method" that returns the input itself stays identical whatever the weights.
-    import model.explain
-    import model.sanity
+    import model.why.attribution
+    import model.why.sanity
 
-    ink = model.explain.Method("ink", "Ink", False, lambda p, x, *a, **k: x[..., 0], "", "")
-    methods = {**model.explain.METHODS, "ink": ink}
-    monkeypatch.setattr(model.explain, "METHODS", methods)
-    monkeypatch.setattr(model.sanity, "METHODS", methods)
+    ink = model.why.attribution.Method("ink", "Ink", False, lambda p, x, *a, **k: x[..., 0], "", "")
+    methods = {**model.why.attribution.METHODS, "ink": ink}
+    monkeypatch.setattr(model.why.attribution, "METHODS", methods)
+    monkeypatch.setattr(model.why.sanity, "METHODS", methods)
     x = np.random.default_rng(0).random((6, *TINY_SHAPE)).astype(np.float32)
     (r,) = sanity_check(tiny_model(), x, np.zeros(6, int), [("ink", None)])
     assert r.rank_r_all == 1.0 and not r.passed

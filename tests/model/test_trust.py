@@ -4,8 +4,8 @@ which ignores the model cannot win."""
 import numpy as np
 import pytest
 
-from model.explain import compute_maps
-from model.faithfulness import (
+from model.why.attribution import compute_maps
+from model.why.trust import (
     TRUST_RANDOM_ORDERS,
     Trust,
     faithfulness,
@@ -89,8 +89,8 @@ def test_verdicts_in_words():
 def test_several_maps_share_their_references_and_score_as_alone(mnist_cnn):
     """trust_maps (one call, shared ink/edge/random curves) gives each map the same Trust
     as scoring it alone, also when the maps explain different classes."""
-    from model.faithfulness import trust, trust_maps
-    from model.samples import drawn_digit
+    from model.input.samples import drawn_digit
+    from model.why.trust import trust, trust_maps
 
     x = mnist_cnn.preprocess(drawn_digit(7))
     rng = np.random.default_rng(1)

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from model.artifacts import BUNDLED, resolve
-from model.explain import METHODS
+from model.runtime.artifacts import BUNDLED, resolve
+from model.why.attribution import METHODS
 from tests.helpers import ROOT, drawn_digit
 
 PAGES = [
@@ -94,7 +94,7 @@ def test_own_model_upload_with_a_bad_file_explains_why(tmp_path):
 
 def test_explain_page_shows_every_method_with_trust_and_sanity():
     from model import load_classifier
-    from model.explain import available_methods
+    from model.why.attribution import available_methods
 
     at = app()
     at.switch_page("app_pages/explain.py").run()

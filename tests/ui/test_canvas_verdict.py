@@ -12,7 +12,13 @@ import json
 import pytest
 
 from model import load_classifier
-from model.ood import LOOP_INK, LOOP_MIN_AREA, POSTHOC_REJECT, POSTHOC_UNSURE, read_ood_card
+from model.judge.verdict import (
+    LOOP_INK,
+    LOOP_MIN_AREA,
+    POSTHOC_REJECT,
+    POSTHOC_UNSURE,
+    read_ood_card,
+)
 from ui import canvas
 
 

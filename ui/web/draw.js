@@ -14,7 +14,7 @@
 // `unsure` is small and grey with "unsure", `not_a_digit` is words, no digit.
 //
 // A tap or a short tick is "too small to read", as Python refuses it (the size rule
-// of model/preprocessing.py, ported in edge.mjs).
+// of model/input/preprocessing.py, ported in edge.mjs).
 //
 // data (from Python): {size, pen, penMin, penMax, mode, modelUrl, verdict (the rule),
 //                      tooSmall (the size rule), recipe, classes, staticUrl, command: {op, id},
@@ -129,7 +129,7 @@ function createPad(root) {
 
   /**
    * What the pad says for a verdict: [the digit slot, the line beside it]. The words
-   * follow model/ood.py's reasons: `unsure` is torn between two classes (top
+   * follow model/judge/verdict.py's reasons: `unsure` is torn between two classes (top
    * probability under p_unsure, or any post-hoc doubt) or unusual for a digit.
    */
   function words(verdict, label, probs, best, pct) {

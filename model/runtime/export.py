@@ -1,7 +1,7 @@
 """Export a `.keras` model to a faster or servable format, beside the source file.
 
-    python -m model.export --model mnist-cnn --format onnx
-    python -m model.export --model mnist-cnn --format savedmodel --out serving/mnist-cnn/1
+    python -m model.runtime.export --model mnist-cnn --format onnx
+    python -m model.runtime.export --model mnist-cnn --format savedmodel --out serving/mnist-cnn/1
 
 `onnx` writes `<name>.onnx`, checks that ONNX Runtime matches Keras on random
 and real-looking inputs (max abs difference < 1e-4), and records the export
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.artifacts import BUNDLED, read_card, resolve, write_card
-from model.inference import ONNX_VARIANTS, OnnxRuntime, file_sha256, onnx_path_for, variant_path
+from model.classifier import ONNX_VARIANTS, OnnxRuntime, file_sha256, onnx_path_for, variant_path
+from model.runtime.artifacts import BUNDLED, read_card, resolve, write_card
 
 MAX_ABS_DIFF = 1e-4
 QUANTIZED = tuple(r for r in ONNX_VARIANTS if r != "onnx")  # onnx-int8, onnx-fp16
@@ -49,8 +49,8 @@ SEED = 0
 
 def export_onnx(keras_path: Path, out: Path | None = None) -> Path:
     """Write the ONNX export of `keras_path`, verify it, and record it in the card."""
-    from model.artifacts import load_keras_model
-    from model.backend import import_keras
+    from model.runtime.artifacts import load_keras_model
+    from model.runtime.backend import import_keras
 
     keras = import_keras()
     net = load_keras_model(keras_path)
@@ -77,8 +77,8 @@ def export_onnx(keras_path: Path, out: Path | None = None) -> Path:
 
 def export_savedmodel(keras_path: Path, out: Path) -> Path:
     """Write a SavedModel with a `serving_default` signature and check it reloads equal."""
-    from model.artifacts import load_keras_model
-    from model.backend import import_keras
+    from model.runtime.artifacts import load_keras_model
+    from model.runtime.backend import import_keras
 
     import_keras()
     import tensorflow as tf
@@ -223,7 +223,7 @@ def export_quantized(keras_path: Path, runtime: str, data_dir: str | None = None
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m model.export",
+        prog="python -m model.runtime.export",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

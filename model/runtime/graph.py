@@ -65,7 +65,7 @@ def layer_edges(net: Any) -> list[tuple[str, str]]:
 # Keras 3 cannot build `Model(outer.inputs, inner_layer.output)` when the layer lives in a
 # nested model (a backbone inside a classifier), so explanations never need that: they find
 # layers here, by name, at any depth, and read their outputs while the whole network runs
-# (`model.attribution.Passes`).
+# (`model.why.passes.Passes`).
 
 
 def walk_layers(net: Any) -> Iterator[Any]:

@@ -1,6 +1,6 @@
 """Any image -> the input of a general image classifier (RGB or grey, any size).
 
-Digit models get the MNIST-style pipeline of `model.preprocessing`. Every other
+Digit models get the MNIST-style pipeline of `model.input.preprocessing`. Every other
 model (Keras Applications, a user's own RGB classifier) gets what Keras'
 own examples do: decode, EXIF-rotate, convert to RGB (or grey for a
 one-channel model), resize to the model's input size, and scale the values the
@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from model.errors import ImageError
-from model.preprocessing import (
+from model.input.preprocessing import (
     MAX_PIXELS,
     ImageInput,
     _display_rgb,

@@ -4,7 +4,7 @@ The CLI, the server and the Explain page all call `report()`, so they show the
 same numbers:
 
     from model import load_classifier
-    from model.report import report
+    from model.why.report import report
     r = report(load_classifier("mnist-cnn"), "seven.png", contrast=1)
     r.trust.verdict, r.sanity, r.to_dict()
 """
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model.explain import OVERLAY_OPACITY, Explanation, explain, is_stages, overlay
-from model.faithfulness import Trust, trust_maps
-from model.preprocessing import ImageInput, Preprocessed
+from model.input.preprocessing import ImageInput, Preprocessed
+from model.why.attribution import OVERLAY_OPACITY, Explanation, explain, is_stages, overlay
+from model.why.trust import Trust, trust_maps
 
 if TYPE_CHECKING:
-    from model.inference import Classifier
+    from model.classifier import Classifier
 
 #: Side of the overlay drawn on the model input when there is no original image.
 INPUT_OVERLAY_SIDE = 280
@@ -42,7 +42,7 @@ class Report:
         """ "sanity check: pass (r = 0.04)" in words, or that it was not run."""
         s = self.sanity
         if s is None:
-            return "sanity check: not run for this model (python -m model.sanity)"
+            return "sanity check: not run for this model (python -m model.why.sanity)"
         verdict = "pass" if s["pass"] else "FAIL"
         return (
             f"sanity check: {verdict} (rank r with the randomised model: "
@@ -60,7 +60,7 @@ class Report:
 
 def sanity_for(clf: Classifier, method: str, layer: str | None) -> dict[str, Any] | None:
     """The card's sanity result for this method and layer (without its cascade)."""
-    from model.sanity import key
+    from model.why.sanity import key
 
     found = clf.card.sanity_methods.get(key(method, layer))
     if found is None:
@@ -158,7 +158,7 @@ def warm_up(clf: Classifier) -> None:
     """
     if not clf.is_digit:
         return
-    from model.samples import drawn_digit
+    from model.input.samples import drawn_digit
 
     stages = clf.preprocess_stages(drawn_digit(7))
     specs = [("gradcam", clf.conv_layers[-1])] if clf.conv_layers else []

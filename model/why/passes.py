@@ -2,7 +2,7 @@
 
 Every function here is batched and model-agnostic: it takes inputs shaped like
 the network's input, `(N, H, W, C)`, read from `net.inputs`, and returns raw,
-non-negative maps `(N, H, W)` on the input grid (`model.explain` scales them to
+non-negative maps `(N, H, W)` on the input grid (`model.why.attribution` scales them to
 [0, 1]). A map explains the score
 
     logit[target] - logit[contrast]      (just logit[target] without a contrast)
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from model.graph import find_layer
+from model.runtime.graph import find_layer
 
 #: Inputs per compiled call: big batches (Integrated Gradients' N x steps) are chunked.
 CHUNK = 1024

@@ -8,7 +8,7 @@ with the map on the trained model by rank (Spearman) correlation, over all pixel
 and within the ink only. A map that still looks the same when nothing the model
 learnt is left explains the input, not the model.
 
-    python -m model.sanity --model mnist-cnn --data-dir DATA_DIR
+    python -m model.why.sanity --model mnist-cnn --data-dir DATA_DIR
 
 computes it once per model and stores it in the model's card under
 "explanations" -> "sanity".
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from model.explain import METHODS, compute_maps
+from model.why.attribution import METHODS, compute_maps
 
 #: A map passes when, with every layer randomised, its rank correlation with the trained
 #: model's map stays below this, over all pixels and within the ink: it then keeps less
@@ -169,7 +169,7 @@ def sanity_check(
 def detail_mask(x: np.ndarray) -> np.ndarray:
     """x (N, H, W, C) photos -> (N, H, W) bool: where the local contrast |x - blur(x)| is
     above its median, the photo's counterpart of a digit's ink."""
-    from model.faithfulness import reference_maps
+    from model.why.trust import reference_maps
 
     contrast = reference_maps(x, perturbation="mean")[:, 0]  # (N, H, W)
     return contrast > np.median(contrast.reshape(len(x), -1), axis=1)[:, None, None]
@@ -199,14 +199,14 @@ def card_section(results: list[SanityResult], n: int) -> dict:
         "pass_if": f"rank_r_all < {SANITY_MAX_R} and rank_r_ink < {SANITY_MAX_R} "
         "(input-multiplied methods: rank_r_ink only)",
         "inputs": n,
-        "command": "python -m model.sanity --model MODEL --data-dir DATA_DIR",
+        "command": "python -m model.why.sanity --model MODEL --data-dir DATA_DIR",
         "methods": {key(r.method, r.layer): r.to_dict() for r in results},
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m model.sanity",
+        prog="python -m model.why.sanity",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -217,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from model import load_classifier
-    from model.artifacts import read_card, write_card
     from model.errors import DigitLensError
+    from model.runtime.artifacts import read_card, write_card
 
     try:
         from training.data import load_split, locate, to_model_input

@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage
 
-from model.card import Card
+from model.runtime.card import Card
 
 Verdict = Literal["digit", "unsure", "not_a_digit"]
 

@@ -12,12 +12,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.card import Card, card_path_for, read_card, write_card
 from model.errors import ModelLoadError, ModelNotFoundError
+from model.runtime.card import Card, card_path_for, read_card, write_card
 
 __all__ = ["Artifact", "Card", "card_path_for", "read_card", "resolve", "write_card"]
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 #: The bundled models, in the order the UI lists them.
 BUNDLED = ("mnist-cnn", "mnist-mlp", "fashion-cnn")
 

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import ModelLoadError
-from model.photo import canonical_scaling
+from model.input.photo import canonical_scaling
 
-CLASS_NAMES_FILE = Path(__file__).resolve().parent / "data" / "imagenet_classes.json"
+CLASS_NAMES_FILE = Path(__file__).resolve().parents[1] / "data" / "imagenet_classes.json"
 #: Scaling (Keras `preprocess_input` mode) of each keras.applications module.
 MODULE_SCALING = {
     "convnext": "0-255",
@@ -63,7 +63,7 @@ class Application:
     name: str  # DigitLens' name: mobilenet_v2
     constructor: str  # the keras.applications function: MobileNetV2
     input_size: int  # square input side
-    scaling: str  # see model.photo
+    scaling: str  # see model.input.photo
     weights_file: str | None  # the file Keras caches in $KERAS_HOME/models (None: unknown)
 
 
@@ -223,5 +223,5 @@ def imagenet_class_names() -> tuple[str, ...]:
 
 
 def scaling_of(app: Application) -> str:
-    """The model's input scaling, in DigitLens' names (see model.photo)."""
+    """The model's input scaling, in DigitLens' names (see model.input.photo)."""
     return canonical_scaling(app.scaling)

@@ -3,7 +3,7 @@
 One registry (`METHODS`) serves the API, the CLI, the server and the UI. An
 entry is the whole method: its name, title, whether it reads a convolutional
 layer, its parameters (as data the front ends can show), its compute function
-(from `model.attribution`, batched over `(N, H, W, C)`), a description and its
+(from `model.why.passes`, batched over `(N, H, W, C)`), a description and its
 cost. Adding a method is one entry here and one test.
 
 The compiled passes of each network are cached here, per network object, so a
@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model import attribution as attr
 from model.errors import ExplanationError
-from model.graph import find_layer, output_shape
-from model.preprocessing import Preprocessed
+from model.input.preprocessing import Preprocessed
+from model.runtime.graph import find_layer, output_shape
+from model.why import passes as attr
 
 if TYPE_CHECKING:
-    from model.inference import Classifier
-    from model.photo import PhotoInput
+    from model.classifier import Classifier
+    from model.input.photo import PhotoInput
 
 #: The layer a class-activation method reads when none is named: the last spatial map
 #: of the reference CNN (the concatenation of both branches).
@@ -292,7 +292,7 @@ def _check_class(value: int | None, n: int, what: str) -> int | None:
 
 def is_stages(source: Any) -> bool:
     """A prepared input with a way back to the original image: the digit pipeline's
-    `Preprocessed` or a photo's `model.photo.PhotoInput` (both have .x, .original and
+    `Preprocessed` or a photo's `model.input.photo.PhotoInput` (both have .x, .original and
     .project_back)."""
     return isinstance(source, Preprocessed) or (
         hasattr(source, "project_back") and hasattr(source, "original") and hasattr(source, "x")

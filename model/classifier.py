@@ -26,24 +26,24 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from model.architecture import CONV_LAYERS, conv_layer_names, public_conv_layers
-from model.artifacts import Artifact, keras_layer_names, load_keras_model, resolve
-from model.backend import import_keras
-from model.card import Card, Preprocessing
 from model.errors import ModelLoadError
-from model.graph import last_spatial_layer, spatial_layers
-from model.ood import Judge, Verdict, load_judge
-from model.photo import KERAS_MODES, SCALINGS, PhotoInput, canonical_scaling, prepare_photo
-from model.preprocessing import (
+from model.input.photo import KERAS_MODES, SCALINGS, PhotoInput, canonical_scaling, prepare_photo
+from model.input.preprocessing import (
     MAX_PIXELS,
     ImageInput,
     Preprocessed,
     preprocess_stages,
 )
+from model.judge.verdict import Judge, Verdict, load_judge
+from model.runtime.artifacts import Artifact, keras_layer_names, load_keras_model, resolve
+from model.runtime.backend import import_keras
+from model.runtime.card import Card, Preprocessing
+from model.runtime.graph import last_spatial_layer, spatial_layers
 
 if TYPE_CHECKING:
     import keras
 
-    from model.explain import Explanation
+    from model.why.attribution import Explanation
 
 #: Overrides the ONNX Runtime thread count for batches (default: every core).
 THREADS_ENV = "DIGITLENS_THREADS"
@@ -52,10 +52,10 @@ THREADS_ENV = "DIGITLENS_THREADS"
 RUNTIMES = ("auto", "onnx", "onnx-int8", "onnx-fp16", "keras")
 #: The ONNX file of each ONNX runtime, by what goes between the model name and `.onnx`.
 ONNX_VARIANTS = {"onnx": "", "onnx-int8": ".int8", "onnx-fp16": ".fp16"}
-#: The digit recipes of `model.preprocessing` (for 28x28 grey models).
+#: The digit recipes of `model.input.preprocessing` (for 28x28 grey models).
 DIGIT_RECIPES = ("mnist", "fashion")
 #: What `load_classifier(preprocessing=...)` accepts: a digit recipe, or an input scaling
-#: of `model.photo` (or a Keras `preprocess_input` mode).
+#: of `model.input.photo` (or a Keras `preprocess_input` mode).
 PREPROCESSINGS = (*DIGIT_RECIPES, *SCALINGS, *KERAS_MODES)
 #: The input the digit recipes produce.
 DIGIT_SHAPE = (28, 28, 1)
@@ -72,7 +72,7 @@ def default_threads() -> int:
 
 @dataclass(frozen=True)
 class Prediction:
-    """What the model reads in one image, and whether to believe it (see model/ood.py)."""
+    """What the model reads in one image, and whether to believe it (see model/judge/verdict.py)."""
 
     label: int
     probability: float
@@ -318,7 +318,7 @@ class Classifier:
     @property
     def preprocessing(self) -> str:
         """What turns an image into this model's input: a digit recipe (`mnist`, `fashion`)
-        or an input scaling of `model.photo` (`0-1`, `0-255`, `-1-1`, `caffe`, `torch`).
+        or an input scaling of `model.input.photo` (`0-1`, `0-255`, `-1-1`, `caffe`, `torch`).
 
         The caller's choice first, then the card's (`preprocessing.scaling`, or a recipe
         for a 28x28 grey model), then: a 28x28 grey model the MNIST recipe, any other
@@ -347,7 +347,7 @@ class Classifier:
     def perturbation(self) -> str:
         """How the trust score removes pixels: `zero` (black: the digit's background) for
         digits, `mean` (the image's mean colour: black is not "nothing" on a photo) for
-        photos (model.faithfulness)."""
+        photos (model.why.trust)."""
         return "zero" if self.is_digit else "mean"
 
     @property
@@ -419,7 +419,7 @@ class Classifier:
     def to_prediction(self, probs: np.ndarray, x: np.ndarray | None = None) -> Prediction:
         """A Prediction from (10,) probabilities and, for the detector, the (28, 28) input.
 
-        Without `x` the verdict falls back to the post-hoc score (see model/ood.py).
+        Without `x` the verdict falls back to the post-hoc score (see model/judge/verdict.py).
         """
         return self.to_predictions(np.asarray(probs)[None], None if x is None else x[None])[0]
 
@@ -479,10 +479,10 @@ class Classifier:
     ) -> Explanation:
         """Explain the prediction for `image`; the map is also projected onto the original.
 
-        method/layer None: the model's measured default (`model.explain.default_method`).
+        method/layer None: the model's measured default (`model.why.attribution.default_method`).
         """
         # Deferred: explanations load TensorFlow, which plain ONNX prediction never needs.
-        from model.explain import explain
+        from model.why.attribution import explain
 
         return explain(self, self.preprocess_stages(image), method, layer, target, contrast)
 
@@ -495,7 +495,7 @@ class Classifier:
         contrast: int | None = None,
     ) -> Explanation:
         """Explain an input already in model format, e.g. a (28, 28) test image."""
-        from model.explain import explain
+        from model.why.attribution import explain
 
         return explain(self, np.asarray(x, np.float32), method, layer, target, contrast)
 
@@ -517,14 +517,14 @@ def load_classifier(
     stale), or `keras` (one compiled tf.function). ONNX runtimes never import TensorFlow.
     Keras Applications always run on Keras.
     preprocessing: overrides the card's (see `Classifier.preprocessing` and PREPROCESSINGS).
-    weights, input_shape, download: Keras Applications only (`model.applications`):
+    weights, input_shape, download: Keras Applications only (`model.runtime.applications`):
     weights=None gives random weights (tests), download=False never touches the network.
     """
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     _check_preprocessing(preprocessing)
-    from model.applications import is_application
-    from model.artifacts import BUNDLED
+    from model.runtime.applications import is_application
+    from model.runtime.artifacts import BUNDLED
 
     if str(name_or_path) not in BUNDLED and is_application(str(name_or_path)):
         if runtime.startswith("onnx"):
@@ -543,7 +543,7 @@ def load_classifier(
         if runtime != "auto":
             raise ModelLoadError(
                 f"{artifact.name} has no {runtime} export matching its .keras file; "
-                f"run: python -m model.export --model {name_or_path}"
+                f"run: python -m model.runtime.export --model {name_or_path}"
                 + ("" if runtime == "onnx" else " --quantize")
             )
     net = _load_net(artifact.keras_path)
@@ -558,7 +558,7 @@ def _load_application(
     download: bool,
 ) -> Classifier:
     """A Keras Applications model with a card made on the spot (ImageNet names, scaling)."""
-    from model.applications import build_application, imagenet_class_names, locate_weights
+    from model.runtime.applications import build_application, imagenet_class_names, locate_weights
 
     import_keras()
     net, app = build_application(name, weights, input_shape, download)

@@ -72,7 +72,7 @@ class Preprocessing:
     """How an image becomes the model's input.
 
     recipe: a digit recipe (`mnist`, `fashion`); scaling: an input scaling of
-    `model.photo` (`0-1`, `caffe`, ...) for photo models; input: a sentence for people.
+    `model.input.photo` (`0-1`, `caffe`, ...) for photo models; input: a sentence for people.
     """
 
     recipe: str | None = None
@@ -232,7 +232,7 @@ class Card:
 
     @property
     def sanity_methods(self) -> dict[str, Any]:
-        """The sanity check's result per `method@layer` key (model.sanity), or {}."""
+        """The sanity check's result per `method@layer` key (model.why.sanity), or {}."""
         sanity = (self.explanations or {}).get("sanity") or {}
         return sanity.get("methods") or {}
 

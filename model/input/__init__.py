@@ -1,0 +1,1 @@
+"""Inputs: decoding any image, the digit recipes (ink, crop, centre), photos, samples."""

@@ -1,0 +1,1 @@
+"""The judge: whether to believe an answer (digit / unsure / not a digit)."""

@@ -1,0 +1,1 @@
+"""Runtimes: artefacts and their cards, loading, ONNX/Keras runtimes, exports, Applications."""
