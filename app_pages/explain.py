@@ -10,13 +10,8 @@ import streamlit as st
 from model import BlankImageError, ImageError, NoiseImageError, TooSmallError
 from model.input.preprocessing import Preprocessed
 from model.input.samples import EXAMPLES, drawn_digit
-from model.why.attribution import (
-    METHODS,
-    OVERLAY_OPACITY,
-    available_methods,
-    default_method,
-    explain,
-)
+from model.why.attribution import METHODS, available_methods, default_method, explain
+from model.why.overlay import OVERLAY_OPACITY
 from model.why.report import Report, report
 from ui.canvas import drawing_from_state, drawing_pad, pad_answer
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split

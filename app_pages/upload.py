@@ -9,8 +9,8 @@ import streamlit as st
 from PIL import Image
 
 from model import BlankImageError, ImageError
-from model.classifier import format_probability
 from model.errors import TooSmallError
+from model.prediction import format_probability
 from model.why.attribution import explain
 from ui.sidebar import current
 from ui.widgets import class_chart, heatmap_views, inline_image, prediction_header

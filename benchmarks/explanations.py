@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from model import load_classifier
+    from model.datasets import load_split, locate, to_model_input
     from model.runtime.artifacts import read_card, write_card
     from model.why.attribution import METHODS, available_methods, compute_maps
     from model.why.trust import (
@@ -140,7 +141,6 @@ def main(argv: list[str] | None = None) -> int:
         trust_counts,
         trust_from_curves,
     )
-    from training.data import load_split, locate, to_model_input
 
     t_start = time.perf_counter()
     clf = load_classifier(args.model)

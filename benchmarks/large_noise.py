@@ -4,7 +4,7 @@
 
 The noise check measures neighbour differences on the 448-pixel working copy, which
 averages large noise away, and, for a larger image, on a native-resolution window
-(`model.input.preprocessing._is_noise`). This prints, for uniform noise of several sizes and
+(`model.input.refusals.is_noise`). This prints, for uniform noise of several sizes and
 for the realistic digit sets (`benchmarks.realistic`, plus photos rendered at 1500-3000
 pixels and the 640-pixel photos scaled up), the texture on each and how many are refused
 as noise by the working copy alone and by the whole check.
@@ -27,27 +27,23 @@ PHOTO_SIDES = (1500, 2200, 3000)
 
 def _measure(item) -> tuple[float, float, bool, bool]:
     """(working-copy texture, window texture or nan, refused by the copy, refused at all)."""
-    from model.input.preprocessing import (
+    from model.input.decode import WORKING_SIDE, decode, normalise_mode, shrink, to_float
+    from model.input.refusals import (
         NOISE_WINDOW,
-        WORKING_SIDE,
         _central_window,
-        _decode,
-        _is_noise,
-        _normalise_mode,
         _opaque,
-        _shrink,
-        _to_float,
+        is_noise,
         looks_like_noise,
         texture,
     )
 
-    img = _normalise_mode(_decode(item, 50_000_000))
-    gray, alpha = _to_float(_shrink(img, WORKING_SIDE))
+    img = normalise_mode(decode(item, 50_000_000))
+    gray, alpha = to_float(shrink(img, WORKING_SIDE))
     work_t = texture(_opaque(gray, alpha))
     win_t = float("nan")
     if max(img.size) > WORKING_SIDE:
-        win_t = texture(_opaque(*_to_float(_central_window(img, NOISE_WINDOW))))
-    return work_t, win_t, looks_like_noise(_opaque(gray, alpha)), _is_noise(img, gray, alpha)
+        win_t = texture(_opaque(*to_float(_central_window(img, NOISE_WINDOW))))
+    return work_t, win_t, looks_like_noise(_opaque(gray, alpha)), is_noise(img, gray, alpha)
 
 
 def uniform_noise(side: int, colour: bool, rng: np.random.Generator) -> Image.Image:
@@ -59,10 +55,10 @@ def uniform_noise(side: int, colour: bool, rng: np.random.Generator) -> Image.Im
 def large_photo(digit: np.ndarray, rng: np.random.Generator, side: int) -> bytes:
     """`benchmarks.realistic.photo` rendered natively at `side` x 3/4 side: grain, sensor
     noise and blur stay per pixel, so the window sees them at full strength."""
-    from benchmarks.realistic import _paper, _upscale
+    from training.renders import paper, upscale
 
     s = side / 640
-    return _paper(_upscale(digit, int(rng.integers(90, 300) * s), rng), rng, (side, side * 3 // 4))
+    return paper(upscale(digit, int(rng.integers(90, 300) * s), rng), rng, (side, side * 3 // 4))
 
 
 def scaled_up(jpeg: bytes, side: int) -> bytes:
@@ -100,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=2026)
     args = p.parse_args(argv)
 
-    from benchmarks.realistic import SETS, fonts_available, make_set, photo
-    from training.data import load_split, locate
+    from model.datasets import load_split, locate
+    from training.renders import SETS, fonts_available, make_set, photo
 
     print(
         "| input | n | texture, working copy | texture, native window | "

@@ -2,7 +2,7 @@
 
     python -m benchmarks.ood --data-dir DIR [--model mnist-cnn] [--n 300]
 
-Positives are the realistic digits of `benchmarks/realistic.py` (canvas and photo
+Positives are the realistic digits of `training/renders.py` (canvas and photo
 renders of MNIST *test* digits); negatives are the `report` half of
 `training/ood.py`'s generators (fonts, shape families and seeds the detector never
 saw) and Fashion-MNIST *test* images fed as 28x28 arrays. For each set:
@@ -112,11 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=SEED)
     args = p.parse_args(argv)
 
-    from benchmarks.realistic import SETS, fonts_available, make_set
     from benchmarks.scribbles import MAX_HOLES, MAX_VERTICAL_TURNS, scribble_shape
     from model import load_classifier
-    from training.data import load_split, locate
-    from training.ood import negatives, report_scribbles
+    from model.datasets import load_split, locate
+    from training.negatives import negatives, report_scribbles
+    from training.renders import SETS, fonts_available, make_set
 
     t0 = time.perf_counter()
     clf = load_classifier(args.model)

@@ -30,13 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=2026)
     args = p.parse_args(argv)
 
-    from benchmarks.realistic import make_set
     from model import load_classifier
-    from model.classifier import ONNX_VARIANTS
-    from model.errors import ModelLoadError
-    from model.input.preprocessing import ImageError
+    from model.datasets import load_split, locate, to_model_input
+    from model.errors import ImageError, ModelLoadError
     from model.runtime.artifacts import BUNDLED
-    from training.data import load_split, locate, to_model_input
+    from model.runtime.runtimes import ONNX_VARIANTS
+    from training.renders import make_set
 
     print(
         f"{os.cpu_count()} cores (shared; load average {os.getloadavg()[0]:.1f} at start); "

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from training.ood import LISSAJOUS_POINTS, Lissajous, draw_lissajous
+from training.shapes import LISSAJOUS_POINTS, Lissajous, draw_lissajous
 
 #: A digit goes down and back up at most once: 0, 6, 8 and 9 turn twice, 1, 2, 3, 5, 7 less.
 MAX_VERTICAL_TURNS = 2

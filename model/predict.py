@@ -29,111 +29,15 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = {
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".gif",
-    ".bmp",
-    ".webp",
-    ".tif",
-    ".tiff",
-    ".pgm",
-    ".ppm",
-    ".pbm",
-}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+from model.input.sources import VIDEO_SUFFIXES, Item, collect, count_samples, video_frames
+
 BATCH = 64
 #: `--explain` without a method: the model's measured default (its card).
 DEFAULT_EXPLAIN = "default"
-
-
-@dataclass(frozen=True)
-class Item:
-    """One thing to predict: an image file, or one frame of a video."""
-
-    path: Path
-    image: object  # a path or an (H, W, 3) uint8 frame
-    frame: int | None = None
-    time_s: float | None = None
-
-
-def collect(inputs: list[str]) -> tuple[list[Path], list[str], dict[Path, str]]:
-    """Expand folders recursively into supported files.
-
-    Returns (files, errors, output names). A file's output name is its path relative to
-    the folder it was found in (or its own name when given directly), folders joined by
-    `__`, suffix kept: `scans/` holding `a/seven.png` gives `a__seven.png`, however the
-    folder was spelled (relative, absolute, with `..`). Names that would collide get
-    `-2`, `-3`, ... so no output overwrites another.
-    """
-    files: list[Path] = []
-    errors: list[str] = []
-    names: dict[Path, str] = {}
-    taken: set[str] = set()
-
-    def add(path: Path, relative: Path) -> None:
-        name = "__".join(relative.parts) or "input"
-        unique, n = name, 1
-        while unique in taken:
-            n += 1
-            unique = f"{name}-{n}"
-        taken.add(unique)
-        files.append(path)
-        names[path] = unique
-
-    for text in inputs:
-        path = Path(text)
-        if path.is_dir():
-            for p in sorted(path.rglob("*")):
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
-                    add(p, p.relative_to(path))
-        elif path.is_file():
-            add(path, Path(path.name))
-        else:
-            errors.append(f"{path}: no such file or folder")
-    return files, errors, names
-
-
-def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarray]]:
-    """(frame index, time in s, (H, W, 3) uint8) sampled at `fps` frames per second."""
-    import av
-
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise ValueError("the file holds no video stream")
-        stream = container.streams.video[0]
-        next_t = 0.0
-        for i, frame in enumerate(container.decode(stream)):
-            t = (
-                float(frame.time)
-                if frame.time is not None
-                else i / float(stream.average_rate or 25)
-            )
-            if t + 1e-9 >= next_t:
-                yield i, t, frame.to_ndarray(format="rgb24")
-                next_t += 1.0 / fps
-
-
-def count_samples(path: Path, fps: float) -> int | None:
-    """How many frames `video_frames` will yield, for the progress bar (None if unknown)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            if stream.duration and stream.time_base:
-                return int(float(stream.duration * stream.time_base) * fps) + 1
-            if container.duration:  # e.g. Matroska: only the container knows its length
-                return int(container.duration / av.time_base * fps) + 1
-    except Exception:
-        return None
-    return None
 
 
 def _stem(item: Item, names: dict[Path, str]) -> str:
@@ -186,7 +90,7 @@ TOP_K_TEXT_ABOVE = 10
 def top_line(clf, pred, k: int) -> str:
     """ "  top-5: tabby 41.0%, tiger cat 20.3%, ..." plus a newline, for models with many
     classes; empty for the digit models (their one line says it all)."""
-    from model.classifier import format_probability
+    from model.prediction import format_probability
 
     if len(clf.class_names) <= TOP_K_TEXT_ABOVE:
         return ""
@@ -199,8 +103,8 @@ def top_line(clf, pred, k: int) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from model.classifier import format_probability
-    from model.input.preprocessing import BlankImageError, ImageError
+    from model.errors import BlankImageError, ImageError
+    from model.prediction import format_probability
     from model.why.attribution import check
 
     clf = load_model(args)
@@ -342,7 +246,9 @@ class CutShort(Exception):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from model.classifier import PREPROCESSINGS, RUNTIMES, TOP_K
+    from model.classifier import PREPROCESSINGS
+    from model.prediction import TOP_K
+    from model.runtime.runtimes import RUNTIMES
     from model.why.attribution import METHODS
 
     p = argparse.ArgumentParser(

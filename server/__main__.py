@@ -11,8 +11,8 @@ import dataclasses
 import os
 import sys
 
-from model.classifier import RUNTIMES, THREADS_ENV
 from model.runtime.backend import quiet_tensorflow
+from model.runtime.runtimes import RUNTIMES, THREADS_ENV
 from server.config import ServerConfig
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 
-from model.input.preprocessing import MAX_PIXELS
+from model.input.decode import MAX_PIXELS
 from model.runtime.artifacts import BUNDLED
 
 

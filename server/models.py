@@ -13,10 +13,10 @@ import numpy as np
 from fastapi.concurrency import run_in_threadpool
 
 from model import Classifier, ModelLoadError, Prediction, load_classifier
-from model.classifier import RUNTIMES, OnnxRuntime
 from model.errors import ModelNotFoundError
 from model.runtime.applications import is_application
 from model.runtime.artifacts import BUNDLED
+from model.runtime.runtimes import RUNTIMES, OnnxRuntime
 from server.batching import MicroBatcher
 from server.config import ServerConfig
 from server.metrics import Metrics

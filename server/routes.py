@@ -15,18 +15,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from model import Classifier, ModelLoadError, Prediction
-from model.classifier import RUNTIMES, TOP_K
-from model.errors import ModelNotFoundError, TooSmallError
-from model.input.preprocessing import (
+from model.errors import (
     BlankImageError,
     EmptyImageError,
     ImageError,
     ImageTooLargeError,
+    ModelNotFoundError,
+    TooSmallError,
 )
+from model.prediction import TOP_K
 from model.runtime.applications import is_application
+from model.runtime.runtimes import RUNTIMES
 from model.why.attribution import METHODS, ExplanationError, available_methods
+from model.why.faithfulness import faithfulness
 from model.why.report import report
-from model.why.trust import faithfulness
 from server import schemas
 from server.errors import ApiError
 from server.models import Served

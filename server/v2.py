@@ -29,9 +29,9 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from model.classifier import RUNTIMES
 from model.errors import ImageError
 from model.runtime.applications import is_application
+from model.runtime.runtimes import RUNTIMES
 from server.errors import ApiError
 from server.models import Served
 from server.routes import _image_error, _preprocess, served_runtime

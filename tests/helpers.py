@@ -52,7 +52,7 @@ def write_idx(path: Path, array: np.ndarray, magic: int) -> Path:
 
 def make_idx_dataset(folder: Path, n_train: int = 200, n_test: int = 50, seed: int = 0) -> Path:
     """A small, learnable fake data set: class c is a bright bar at row 2c+4."""
-    from training.data import FILES, IMAGES_MAGIC, LABELS_MAGIC
+    from model.datasets import FILES, IMAGES_MAGIC, LABELS_MAGIC
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)

@@ -124,8 +124,8 @@ def library_versions() -> dict[str, str]:
 
 def evaluate_and_write_card(keras_path: str | os.PathLike, data_dir: str | None = None) -> Card:
     """Evaluate the model at `keras_path` on its card's test set and update the card."""
+    from model.datasets import CLASS_NAMES, load_split, locate, to_model_input
     from model.runtime.artifacts import load_keras_model
-    from training.data import CLASS_NAMES, load_split, locate, to_model_input
 
     keras_path = Path(keras_path)
     card = read_card(keras_path)
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="mnist-cnn", help="bundled name or path to a .keras file")
     p.add_argument("--data-dir", help="folder with the IDX .gz files (or $DIGITLENS_DATA_DIR)")
     args = p.parse_args(argv)
-    from training.data import DatasetError
+    from model.datasets import DatasetError
 
     try:
         card = evaluate_and_write_card(resolve(args.model).keras_path, args.data_dir)

@@ -100,8 +100,9 @@ def train(cfg: TrainConfig, command: str | None = None) -> Path | None:
     import tensorflow as tf
 
     from model.architecture import build_from_config
+    from model.datasets import to_model_input
     from training.augment import training_dataset
-    from training.data import load_dataset, to_model_input
+    from training.data import load_dataset
     from training.distribute import (
         CLUSTER_TIMEOUT_ENV,
         Watchdog,
@@ -408,7 +409,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
-    from training.data import DatasetError
+    from model.datasets import DatasetError
     from training.distribute import CLUSTER_ERROR_EXIT, ClusterError
 
     try:

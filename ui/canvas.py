@@ -26,8 +26,7 @@ from typing import Any, Literal
 import streamlit as st
 
 from model import Classifier, ImageError, Prediction
-from model.classifier import onnx_path_for
-from model.input.preprocessing import (
+from model.input.refusals import (
     MIN_EXTENT_FRACTION,
     MIN_EXTENT_STROKES,
     SHORT_MARK_FRACTION,
@@ -35,6 +34,7 @@ from model.input.preprocessing import (
     SHORT_STROKE_FRACTION,
     STRAIGHT_SPREAD,
 )
+from model.runtime.runtimes import onnx_path_for
 
 WEB = Path(__file__).with_name("web")
 #: The app's static folder (Streamlit serves it at /app/static/ with enableStaticServing).
@@ -92,7 +92,7 @@ def model_url(clf: Classifier) -> str | None:
 
 
 def size_rule() -> dict[str, float]:
-    """The constants of model/input/preprocessing.py's "too small to read" rule (`_check_size`),
+    """The constants of model/input/refusals.py's "too small to read" rule (`check_size`),
     for its port in the page (static/digitlens/edge.mjs `tooSmall`): a tap or a short
     tick is refused there as it is in Python, never read as a digit."""
     return {

@@ -108,7 +108,7 @@ def classifier_from_upload(
 @st.cache_resource(show_spinner="Loading the test set...", max_entries=2)
 def test_split(dataset: str, data_dir: str):
     """The real test set from a local folder (None when it is not there)."""
-    from training.data import DatasetError, load_split, locate
+    from model.datasets import DatasetError, load_split, locate
 
     try:
         return load_split(locate(dataset, data_dir), "test")

@@ -11,9 +11,10 @@ import streamlit as st
 from PIL import Image
 
 from model import Prediction
-from model.classifier import format_probability
 from model.input.preprocessing import Preprocessed
-from model.why.attribution import OVERLAY_FLOOR, OVERLAY_OPACITY, Explanation, overlay
+from model.prediction import format_probability
+from model.why.attribution import Explanation
+from model.why.overlay import OVERLAY_FLOOR, OVERLAY_OPACITY, overlay
 
 
 def enlarge(a: np.ndarray, size: int = 140) -> Image.Image:
@@ -133,7 +134,7 @@ TOP_K_CHART_ABOVE = 10
 def topk_chart(pred: Prediction, class_names: tuple[str, ...], k: int = 5) -> None:
     """The k most probable classes as horizontal bars, the winner highlighted (for models
     with many classes, where a bar per class cannot be read)."""
-    from model.classifier import top_k
+    from model.prediction import top_k
 
     rows = []
     for t in top_k(pred.probabilities, k, class_names):

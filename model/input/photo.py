@@ -27,13 +27,13 @@ import numpy as np
 from PIL import Image
 
 from model.errors import ImageError
-from model.input.preprocessing import (
+from model.input.decode import (
     MAX_PIXELS,
     ImageInput,
-    _display_rgb,
-    _normalise_mode,
-    _shrink,
+    display_rgb,
     load_image,
+    normalise_mode,
+    shrink,
 )
 
 #: Keras' names for its modes -> ours (they mean the same numbers).
@@ -88,7 +88,7 @@ class PhotoInput:
     @cached_property
     def original(self) -> np.ndarray:
         """(h, w, 3) uint8 for display: transparency shown over white, like a page."""
-        return _display_rgb(self.display, alpha_bg=255)
+        return display_rgb(self.display, alpha_bg=255)
 
     def project_back(self, heatmap: np.ndarray) -> np.ndarray:
         """An (H, W) map on the model input -> (h, w) on `original` (the resize undone)."""
@@ -112,9 +112,9 @@ def prepare_photo(
     """
     if channels not in (1, 3):
         raise ImageError(f"DigitLens reads grey (1) or RGB (3) images; the model wants {channels}")
-    img = _normalise_mode(load_image(image, max_pixels))
-    display = _shrink(img, DISPLAY_SIDE)
-    rgb = Image.fromarray(_display_rgb(img, alpha_bg=255))
+    img = normalise_mode(load_image(image, max_pixels))
+    display = shrink(img, DISPLAY_SIDE)
+    rgb = Image.fromarray(display_rgb(img, alpha_bg=255))
     del img
     h, w = size
     resized = np.asarray(rgb.resize((w, h), Image.Resampling.BILINEAR), np.uint8)  # (H, W, 3)

@@ -32,8 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from model.classifier import ONNX_VARIANTS, OnnxRuntime, file_sha256, onnx_path_for, variant_path
 from model.runtime.artifacts import BUNDLED, read_card, resolve, write_card
+from model.runtime.runtimes import (
+    ONNX_VARIANTS,
+    OnnxRuntime,
+    file_sha256,
+    onnx_path_for,
+    variant_path,
+)
 
 MAX_ABS_DIFF = 1e-4
 QUANTIZED = tuple(r for r in ONNX_VARIANTS if r != "onnx")  # onnx-int8, onnx-fp16
@@ -104,7 +110,7 @@ def export_savedmodel(keras_path: Path, out: Path) -> Path:
 
 def _model_data(keras_path: Path, split: str, n: int, data_dir: str | None) -> np.ndarray:
     """(n, 28, 28, 1) float32 images of the model's own data set, a seeded sample."""
-    from training.data import DatasetError, load_split, locate, to_model_input
+    from model.datasets import DatasetError, load_split, locate, to_model_input
 
     dataset = read_card(keras_path).dataset_or_default
     try:

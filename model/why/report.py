@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model.input.preprocessing import ImageInput, Preprocessed
-from model.why.attribution import OVERLAY_OPACITY, Explanation, explain, is_stages, overlay
+from model.input.decode import ImageInput
+from model.input.preprocessing import Preprocessed
+from model.why.attribution import Explanation, explain, is_stages
+from model.why.overlay import OVERLAY_OPACITY, overlay
 from model.why.trust import Trust, trust_maps
 
 if TYPE_CHECKING:

@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     from model.runtime.artifacts import read_card, write_card
 
     try:
-        from training.data import load_split, locate, to_model_input
+        from model.datasets import load_split, locate, to_model_input
 
         clf = load_classifier(args.model)
         test = load_split(locate(clf.card.dataset_or_default, args.data_dir), "test")

@@ -424,7 +424,7 @@ def test_switch_between_browser_and_server(page, streamlit_url):
 def _mnist_sample(n: int) -> tuple[np.ndarray, str]:
     """(n, 28, 28) float32 test digits, and where they came from."""
     if TEST_DATA is not None:
-        from training.data import load_split, locate
+        from model.datasets import load_split, locate
 
         images = load_split(locate("mnist", str(TEST_DATA)), "test").images[:n]
         return images.astype(np.float32) / 255.0, "MNIST test digits"
@@ -463,12 +463,12 @@ def _verdict_inputs(clf) -> dict[str, np.ndarray]:
     """Fixed (N, 28, 28) inputs by family: digits, the three-loop scribble, letters,
     shapes and scribbles from training.ood's report generators, noise, a flat grey field,
     and blends of two digits (torn between them)."""
-    from training import ood
+    from training import negatives as gen
 
     digits, _ = _mnist_sample(16)
     sets = {"digits": digits, "three-loop scribble": clf.preprocess(_render(SCRIBBLE))[None]}
     for kind in ("letters", "digit-like letters", "shapes", "scribbles"):
-        sets[kind] = ood.model_inputs(ood.negatives(kind, 6, "report", seed=5))[0]
+        sets[kind] = gen.model_inputs(gen.negatives(kind, 6, "report", seed=5))[0]
     sets["noise"] = np.random.default_rng(0).random((2, 28, 28), dtype=np.float32)
     sets["flat grey"] = np.full((1, 28, 28), 0.3, np.float32)  # spreads the classifier thin
     sets["blends"] = 0.5 * (digits[:4] + digits[4:8])
@@ -606,15 +606,15 @@ def _alpha(img: Image.Image) -> np.ndarray:
 
 
 def test_browser_refuses_what_python_refuses_as_too_small(page, streamlit_url):
-    """The port of `_check_size` (edge.mjs `tooSmall`, constants from Python) against
+    """The port of `check_size` (edge.mjs `tooSmall`, constants from Python) against
     model/input/preprocessing.py on the canvas: taps and short strokes of training.ood, dots,
     bars and digits of many sizes; the same refusals, for the same reason."""
-    from training import ood
+    from training import negatives as gen
     from ui.canvas import size_rule
 
     rng = np.random.default_rng(7)
-    inks = [_alpha(ood.dot(rng)) for _ in range(8)] + [
-        _alpha(ood.short_stroke(rng)) for _ in range(8)
+    inks = [_alpha(gen.dot(rng)) for _ in range(8)] + [
+        _alpha(gen.short_stroke(rng)) for _ in range(8)
     ]
     for r in (4, 8, 12, 16, 24, 32):
         inks.append(np.asarray(_render([(140, 140), (140, 140)], width=2 * r)))

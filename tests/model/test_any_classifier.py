@@ -18,8 +18,8 @@ from PIL import Image
 
 from benchmarks.any_classifier import shapes_on_noise
 from model import ModelLoadError, load_classifier
-from model.classifier import Prediction, top_k
 from model.input.photo import PhotoInput, scale
+from model.prediction import Prediction, top_k
 from model.why.attribution import METHODS, available_methods, default_method
 from model.why.report import report
 from tests.helpers import drawn_digit
@@ -145,8 +145,9 @@ def test_a_backbone_inside_a_model_is_explained_at_any_depth():
         keras.layers.GlobalAveragePooling2D(name="gap")(base(inp))
     )
     net = keras.Model(inp, out)
-    from model.classifier import Classifier, KerasRuntime
+    from model.classifier import Classifier
     from model.runtime.artifacts import Artifact, Card
+    from model.runtime.runtimes import KerasRuntime
 
     clf = Classifier(Artifact("nested", base.name, Card()), net, KerasRuntime(net), "-1-1")
     assert "block_1_expand" in clf.conv_layers and base.name in clf.conv_layers

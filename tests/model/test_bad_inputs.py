@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from model.errors import ImageError, ImageTooLargeError, ModelLoadError
-from model.input.preprocessing import MAX_PIXELS, preprocess, preprocess_stages
+from model.input.decode import MAX_PIXELS
+from model.input.preprocessing import preprocess, preprocess_stages
 from tests.helpers import drawn_digit
 
 

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from model.datasets import load_split, locate, to_model_input
 from model.runtime.artifacts import BUNDLED, resolve
-from training.data import load_split, locate, to_model_input
 
 #: The accuracy each bundled model must reach on its real test set.
 REQUIRED_ACCURACY = {"mnist-cnn": 0.995, "fashion-cnn": 0.925, "mnist-mlp": 0.98}

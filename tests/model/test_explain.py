@@ -11,8 +11,8 @@ from model.why.attribution import (
     available_methods,
     compute_maps,
     default_method,
-    overlay,
 )
+from model.why.overlay import overlay
 from tests.helpers import drawn_digit
 
 TINY_SHAPE = (12, 12, 1)  # not 28x28: shapes must come from the model

@@ -166,7 +166,7 @@ def test_thread_safe_prediction(mnist_cnn):
 @pytest.mark.data
 @pytest.mark.parametrize("name", ["mnist-cnn", "mnist-mlp", "fashion-cnn"])
 def test_onnx_matches_keras_on_the_test_set(name, real_data_dir):
-    from training.data import load_split, locate, to_model_input
+    from model.datasets import load_split, locate, to_model_input
 
     fast = load_classifier(name)
     ref = load_classifier(name, runtime="keras")

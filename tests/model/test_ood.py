@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from model.classifier import format_probability
 from model.errors import NoiseImageError, TooSmallError
 from model.judge.verdict import VERDICTS, count_loops, posthoc_scores, read_ood_card
+from model.prediction import format_probability
 from tests.helpers import drawn_digit
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -195,15 +195,15 @@ def test_probabilities_are_never_shown_as_certain(p, text):
 
 def test_benchmark_sets_are_disjoint_from_training_sets():
     """What the detector trains on is never what benchmarks/ood.py reports on."""
-    from training import ood
+    from training import negatives as gen
 
-    assert not set(ood.fonts_for("train")) & set(ood.fonts_for("report"))
-    assert not set(ood.SHAPES["train"]) & set(ood.SHAPES["report"])
-    assert not set(ood.SCRIBBLES["train"]) & set(ood.SCRIBBLES["report"])
-    assert not set(ood.LETTERS) & set(ood.AMBIGUOUS)  # digit-like letters never negatives
+    assert not set(gen.fonts_for("train")) & set(gen.fonts_for("report"))
+    assert not set(gen.SHAPES["train"]) & set(gen.SHAPES["report"])
+    assert not set(gen.SCRIBBLES["train"]) & set(gen.SCRIBBLES["report"])
+    assert not set(gen.LETTERS) & set(gen.AMBIGUOUS)  # digit-like letters never negatives
     from benchmarks.ood import SEED
 
-    used = set(ood.SEED.values()) | {ood.SEED["train"] + 100 + k for k in range(10)}
+    used = set(gen.SEED.values()) | {gen.SEED["train"] + 100 + k for k in range(10)}
     assert not used & {SEED + 1000 + k for k in range(10)}
-    items = ood.negatives("shapes", 4, "report", 0)
+    items = gen.negatives("shapes", 4, "report", 0)
     assert len(items) == 4

@@ -110,7 +110,7 @@ def test_usage_errors(inputs, tmp_path):
 
 def test_output_names_follow_the_input_not_how_it_was_spelled(tmp_path):
     """A folder's files are named by their path inside it; equal names never overwrite."""
-    from model.predict import collect
+    from model.input.sources import collect
 
     scans = tmp_path / "scans"
     (scans / "a").mkdir(parents=True)

@@ -7,25 +7,19 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from model.errors import BlankImageError, ImageError, ImageTooLargeError
+from model.input.filters import gaussian, max_filter, percentile, smooth_opening, stroke_width
 from model.input.preprocessing import (
     INK_LEVEL,
     SPECK_FRACTION,
     STROKE_LEVEL,
     STROKE_TARGET,
-    BlankImageError,
-    ImageError,
-    ImageTooLargeError,
     _disk,
-    gaussian,
     ink_mask,
-    max_filter,
     naive_resize,
     normalise_stroke,
-    percentile,
     preprocess,
     preprocess_stages,
-    smooth_opening,
-    stroke_width,
 )
 
 
@@ -311,7 +305,7 @@ def test_a_short_mark_that_bends_or_loops_is_not_a_short_stroke():
 
 
 def test_texture_tells_noise_from_drawings_and_photos():
-    from model.input.preprocessing import NOISE_TEXTURE, texture
+    from model.input.refusals import NOISE_TEXTURE, texture
 
     rng = np.random.default_rng(0)
     drawing = np.asarray(draw_seven(size=280), np.float32) / 255
@@ -324,7 +318,7 @@ def test_texture_tells_noise_from_drawings_and_photos():
 def test_the_fast_noise_check_agrees_with_the_texture_median():
     """looks_like_noise (a count) decides exactly as texture > NOISE_TEXTURE (a median),
     across amplitudes on both sides of the threshold."""
-    from model.input.preprocessing import NOISE_TEXTURE, looks_like_noise, texture
+    from model.input.refusals import NOISE_TEXTURE, looks_like_noise, texture
 
     rng = np.random.default_rng(3)
     for amplitude in np.linspace(0.05, 0.6, 23):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from model import ModelLoadError, load_classifier
-from model.classifier import ONNX_VARIANTS, variant_info
 from model.input.samples import EXAMPLES
 from model.runtime.artifacts import BUNDLED, WEIGHTS_DIR
+from model.runtime.runtimes import ONNX_VARIANTS, variant_info
 from tests.helpers import drawn_digit
 
 QUANTIZED = [r for r in ONNX_VARIANTS if r != "onnx"]
@@ -43,7 +43,7 @@ def test_variants_read_drawn_digits_like_float(runtime):
 @pytest.mark.parametrize("runtime", QUANTIZED)
 @pytest.mark.parametrize("name", BUNDLED)
 def test_variants_agree_with_float_on_the_test_set(name, runtime, real_data_dir):
-    from training.data import load_split, locate, to_model_input
+    from model.datasets import load_split, locate, to_model_input
 
     float_clf = load_classifier(name)
     test = load_split(locate(float_clf.card.dataset, real_data_dir), "test")

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from benchmarks.scribbles import scribble_shape, turns
-from training.ood import LISSAJOUS_POINTS, Lissajous, negatives, report_scribbles
+from training.negatives import negatives, report_scribbles
+from training.shapes import LISSAJOUS_POINTS, Lissajous
 
 FULL = LISSAJOUS_POINTS - 1  # the most a report scribble draws
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from model.why.attribution import compute_maps
+from model.why.faithfulness import faithfulness
 from model.why.trust import (
     TRUST_RANDOM_ORDERS,
     Trust,
-    faithfulness,
     reference_maps,
     trust,
     trust_batch,
@@ -21,7 +21,7 @@ N_DIGITS = 24  # the first test digits: a fixed set
 
 @pytest.fixture(scope="module")
 def digits(real_data_dir, mnist_cnn):
-    from training.data import load_split, locate, to_model_input
+    from model.datasets import load_split, locate, to_model_input
 
     test = load_split(locate("mnist", real_data_dir), "test")
     x = to_model_input(test.images[:N_DIGITS])[..., 0]  # (N, 28, 28)

@@ -4,19 +4,18 @@ import struct
 import numpy as np
 import pytest
 
-from tests.helpers import write_idx
-from training.data import (
+from model.datasets import (
     DATA_DIR_ENV,
     FILES,
     IMAGES_MAGIC,
     LABELS_MAGIC,
     DatasetError,
-    load_dataset,
     load_split,
     locate,
     to_model_input,
-    validation_split,
 )
+from tests.helpers import write_idx
+from training.data import load_dataset, validation_split
 
 
 def test_reads_synthetic_idx(fake_data_dir):

@@ -65,7 +65,7 @@ def _env(**extra: str) -> dict[str, str]:
 def _accuracy(keras_path: Path, data_dir: Path) -> float:
     """Accuracy on the synthetic test split of a model loaded through `load_classifier`."""
     from model import load_classifier
-    from training.data import load_split, to_model_input
+    from model.datasets import load_split, to_model_input
 
     test = load_split(data_dir / "mnist", "test")
     x = to_model_input(test.images)  # (N, 28, 28, 1) float32 in [0, 1]

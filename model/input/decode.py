@@ -1,0 +1,159 @@
+"""Any image input -> a PIL image, safely: size capped before decoding, EXIF applied,
+every PIL mode (palette, 16-bit, float, CMYK, transparency) brought to a few known ones.
+
+Shared by the digit recipes (`model.input.preprocessing`) and photos (`model.input.photo`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from model.errors import EmptyImageError, ImageError, ImageTooLargeError
+
+#: What every entry point accepts as an image.
+ImageInput = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
+#: Images above this many pixels are refused before decoding (decompression bombs).
+#: The one default for the library, the app and the server (`--max-pixels`,
+#: DIGITLENS_MAX_PIXELS): a 48 MP phone photo passes; decoding stays under ~200 MB.
+MAX_PIXELS = 50_000_000
+#: Ink analysis runs on a copy whose longest side is at most this (speed on phone photos).
+WORKING_SIDE = 448
+#: The copy kept for display and heatmap overlays: longest side at most this.
+DISPLAY_SIDE = 1024
+
+
+def load_image(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode any supported input to a PIL image (EXIF-rotated), or raise ImageError."""
+    return decode(image, max_pixels)
+
+
+def decode(image: ImageInput, max_pixels: int) -> Image.Image:
+    """Open any supported input as a PIL image, EXIF orientation applied."""
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, np.ndarray):
+        return from_array(image)
+    if isinstance(image, (bytes, bytearray)):
+        if not image:
+            raise EmptyImageError("the file is empty (0 bytes)")
+        source: object = io.BytesIO(image)
+    elif isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        if not path.is_file():
+            raise ImageError(f"no such file: {path}")
+        if path.stat().st_size == 0:
+            raise EmptyImageError("the file is empty (0 bytes)")
+        source = path
+    else:
+        raise ImageError(f"unsupported input type {type(image).__name__}")
+
+    try:
+        img = Image.open(source)  # reads the header only
+        w, h = img.size
+        # Our own cap, checked before decoding; no global PIL state is touched, so
+        # concurrent requests with different caps are safe.
+        if w * h > max_pixels:
+            raise ImageTooLargeError(
+                f"the image is too large ({w}x{h} pixels; the limit is {max_pixels:,} pixels)"
+            )
+        if img.format == "JPEG" and max(w, h) > 2 * DISPLAY_SIDE:
+            img.draft(img.mode, (DISPLAY_SIDE, DISPLAY_SIDE))  # decode at 1/2..1/8 scale
+        img.load()  # decode now, so corrupt data fails here
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:  # Pillow's own, far higher cap: quote ours
+        raise ImageTooLargeError(
+            f"the image is too large (the limit is {max_pixels:,} pixels)"
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError("not an image, or a format that cannot be read") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"the image is corrupt or truncated ({exc})") from exc
+    if getattr(img, "n_frames", 1) > 1:
+        img.seek(0)  # animated GIF/WebP, multi-page TIFF: the first frame
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block must not lose the picture
+        return img
+
+
+def from_array(a: np.ndarray) -> Image.Image:
+    """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array, uint8 or float in [0, 1]."""
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or min(a.shape[:2]) < 1:
+        raise ImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4); got {a.shape}")
+    if a.dtype != np.uint8:
+        a = a.astype(np.float64)
+        if not np.isfinite(a).all():
+            raise ImageError("the image array holds NaN or infinite values")
+        if a.max() > 1.0:  # 0..255 (or 16-bit) values given as floats/ints
+            a = a / (65535.0 if a.max() > 255 else 255.0)
+        a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return Image.fromarray(a)
+
+
+_NATIVE = ("L", "LA", "RGB", "RGBA", "I", "F")
+
+
+def normalise_mode(img: Image.Image) -> Image.Image:
+    """Any PIL mode -> L, LA, RGB, RGBA, I (16/32-bit integer) or F; keeps transparency."""
+    if img.mode in _NATIVE:
+        return img
+    try:
+        if img.mode.startswith("I;16"):
+            return img.convert("I")
+        if img.mode in ("P", "PA") or "transparency" in img.info:
+            return img.convert("RGBA")
+        if img.mode in ("La", "RGBa"):
+            return img.convert("RGBA")
+        if img.mode == "1":
+            return img.convert("L")
+        return img.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+    except (ValueError, OSError) as exc:
+        raise ImageError(f"unsupported colour mode {img.mode!r} ({exc})") from exc
+
+
+def shrink(img: Image.Image, side: int) -> Image.Image:
+    """Antialiased copy whose longest side is at most `side` (the image itself if smaller)."""
+    w, h = img.size
+    if max(w, h) <= side:
+        return img
+    s = side / max(w, h)
+    return img.resize((max(round(w * s), 1), max(round(h * s), 1)), Image.Resampling.BOX)
+
+
+def to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """(luminance (H, W), alpha (H, W) or None), float32 in [0, 1], from a normalised mode."""
+    if img.mode in ("I", "F"):
+        a = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(a).all():
+            raise ImageError("the image holds NaN or infinite values")
+        lo, hi = float(a.min()), float(a.max())
+        if img.mode == "F" and lo >= 0 and hi <= 1.0:
+            return a, None  # float data already in [0, 1] (scientific TIFFs)
+        scale = 65535.0 if hi > 255 else 255.0
+        if lo >= 0 and hi <= scale:
+            return a / scale, None
+        return (a - lo) / max(hi - lo, 1e-6), None  # signed or float data: stretch
+    alpha = None
+    if img.mode in ("LA", "RGBA"):
+        alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255.0
+    gray = np.asarray(img if img.mode == "L" else img.convert("L"), dtype=np.float32) / 255.0
+    return gray, alpha
+
+
+def display_rgb(img: Image.Image, alpha_bg: int = 0) -> np.ndarray:
+    """(H, W, 3) uint8 to show the user; transparency over black, like the canvas."""
+    if img.mode in ("I", "F"):
+        gray, _ = to_float(img)
+        return np.repeat((gray[..., None] * 255).astype(np.uint8), 3, axis=2)
+    rgba = img.convert("RGBA")
+    bg = Image.new("RGBA", rgba.size, (alpha_bg, alpha_bg, alpha_bg, 255))
+    return np.asarray(Image.alpha_composite(bg, rgba).convert("RGB"))

@@ -1,0 +1,70 @@
+"""The image filters on the preprocessing hot path.
+
+OpenCV gives the same numbers as scipy.ndimage's filters
+(tests/model/test_preprocessing.py compares them), 5-20x faster on a 280x280 drawing.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+cv2.setNumThreads(1)  # sub-millisecond filters: a thread pool would cost more than it saves
+CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)  # scipy's default structure
+SQUARE = np.ones((3, 3), np.uint8)
+
+
+@lru_cache(maxsize=64)
+def _gaussian_kernel(sigma: float, truncate: float) -> np.ndarray:
+    """scipy.ndimage's 1-D Gaussian kernel: radius int(truncate * sigma + 0.5), sum 1."""
+    radius = int(truncate * sigma + 0.5)
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel = np.exp(-0.5 * (t / sigma) ** 2)
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def gaussian(a: np.ndarray, sigma: float, truncate: float) -> np.ndarray:
+    """scipy.ndimage.gaussian_filter(a, sigma, truncate=truncate) of a (h, w) float32 map:
+    the same kernel, the same mirrored edges ('reflect' = OpenCV's BORDER_REFLECT)."""
+    kernel = _gaussian_kernel(float(sigma), float(truncate))
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    return cv2.sepFilter2D(a, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT)
+
+
+def smooth_opening(a: np.ndarray, size: int) -> np.ndarray:
+    """uniform_filter(grey_opening(a, size), size) of scipy.ndimage, for a (h, w) float32
+    map: a slow background estimate. Erosion then dilation with a flat size x size
+    square, anchored as scipy anchors them (for an even size the dilation's window
+    sits one pixel further on), then a mean over the same square with mirrored edges."""
+    square = np.ones((size, size), np.uint8)
+    anchor = (size - 1) // 2
+    opened = cv2.dilate(
+        cv2.erode(np.ascontiguousarray(a, np.float32), square), square, anchor=(anchor, anchor)
+    )
+    return cv2.blur(opened, (size, size), borderType=cv2.BORDER_REFLECT)
+
+
+def percentile(a: np.ndarray, q: float) -> float:
+    """np.percentile(a, q) (linear interpolation) by one partial sort, without numpy's
+    general machinery (which costs more than the sort on a small sample)."""
+    v = np.ravel(a)
+    k = (v.size - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, v.size - 1)
+    part = np.partition(v, (lo, hi))
+    return float(part[lo] + (part[hi] - part[lo]) * (k - lo))
+
+
+def max_filter(mask: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """(h, w) bool mask dilated by a uint8 footprint (scipy's maximum_filter on a mask)."""
+    return cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), footprint).astype(bool)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width in pixels of a binary drawing: 2 * area / boundary length."""
+    inner = cv2.erode(mask.view(np.uint8), CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    area = int(np.count_nonzero(mask))
+    boundary = area - int(np.count_nonzero(inner))
+    return 2.0 * area / max(float(boundary), 1.0)

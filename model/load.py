@@ -1,0 +1,101 @@
+"""`load_classifier`: one door to every model DigitLens can explain.
+
+A bundled model by name, a Keras Applications model by name, or any `.keras` file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from model.classifier import Classifier, check_preprocessing
+from model.errors import ModelLoadError
+from model.runtime.artifacts import Artifact, resolve
+from model.runtime.backend import import_keras
+from model.runtime.card import Card, Preprocessing
+from model.runtime.loading import check_contract, load_net
+from model.runtime.runtimes import ONNX_NAMES, RUNTIMES, KerasRuntime, OnnxRuntime, onnx_path_for
+
+
+def load_classifier(
+    name_or_path: str | os.PathLike = "mnist-cnn",
+    runtime: str = "auto",
+    preprocessing: str | None = None,
+    weights: str | os.PathLike | None = "imagenet",
+    input_shape: tuple[int, int, int] | None = None,
+    download: bool = True,
+) -> Classifier:
+    """Load a bundled model by name, a Keras Applications model by name (`mobilenet_v2`,
+    `resnet50`, `efficientnet_b0`, any `keras.applications` name), or any `.keras` file
+    (in safe mode).
+
+    runtime: `auto` (the float ONNX export where one matches the `.keras` file, else
+    Keras), `onnx`, `onnx-int8` or `onnx-fp16` (fail if that export is missing or
+    stale), or `keras` (one compiled tf.function). ONNX runtimes never import TensorFlow.
+    Keras Applications always run on Keras.
+    preprocessing: overrides the card's (see `Classifier.preprocessing` and PREPROCESSINGS).
+    weights, input_shape, download: Keras Applications only (`model.runtime.applications`):
+    weights=None gives random weights (tests), download=False never touches the network.
+    """
+    if runtime not in RUNTIMES:
+        raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    check_preprocessing(preprocessing)
+    from model.runtime.applications import is_application
+    from model.runtime.artifacts import BUNDLED
+
+    if str(name_or_path) not in BUNDLED and is_application(str(name_or_path)):
+        if runtime.startswith("onnx"):
+            raise ModelLoadError(
+                f"{name_or_path} runs on Keras only (no ONNX export); use runtime=keras or auto"
+            )
+        return _load_application(str(name_or_path), preprocessing, weights, input_shape, download)
+    artifact = resolve(name_or_path)
+    if runtime != "keras":
+        onnx_runtime = "onnx" if runtime == "auto" else runtime
+        path = onnx_path_for(artifact, onnx_runtime)
+        if path is not None:
+            rt = OnnxRuntime(path, name=ONNX_NAMES[onnx_runtime])
+            check_contract(rt.input_shape[1:], rt.output_shape[1:], path)
+            return Classifier(artifact, None, rt, preprocessing)
+        if runtime != "auto":
+            raise ModelLoadError(
+                f"{artifact.name} has no {runtime} export matching its .keras file; "
+                f"run: python -m model.runtime.export --model {name_or_path}"
+                + ("" if runtime == "onnx" else " --quantize")
+            )
+    net = load_net(artifact.keras_path)
+    return Classifier(artifact, net, KerasRuntime(net), preprocessing)
+
+
+def _load_application(
+    name: str,
+    preprocessing: str | None,
+    weights: str | os.PathLike | None,
+    input_shape: tuple[int, int, int] | None,
+    download: bool,
+) -> Classifier:
+    """A Keras Applications model with a card made on the spot (ImageNet names, scaling)."""
+    from model.runtime.applications import build_application, imagenet_class_names, locate_weights
+
+    import_keras()
+    net, app = build_application(name, weights, input_shape, download)
+    in_shape = tuple(net.inputs[0].shape[1:])
+    out_shape = tuple(net.outputs[0].shape[1:])
+    check_contract(in_shape, out_shape, Path(app.name))
+    k = int(out_shape[-1])
+    source = f"keras.applications.{app.constructor}"
+    card = Card(
+        name=app.name,
+        dataset="imagenet",
+        class_names=imagenet_class_names() if k == len(imagenet_class_names()) else (),
+        preprocessing=Preprocessing(scaling=app.scaling),
+        extra={
+            "source": source,
+            "weights": "random (weights=None)"
+            if weights is None
+            else str(locate_weights(app, weights)),
+        },
+    )
+    # No file: the network lives in memory; `keras_path` names where it came from.
+    artifact = Artifact(app.name, Path(source), card)
+    return Classifier(artifact, net, KerasRuntime(net), preprocessing)

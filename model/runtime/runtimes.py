@@ -1,0 +1,135 @@
+"""Where the forward pass runs: ONNX Runtime (no TensorFlow) or one compiled `tf.function`.
+
+Never `model.predict` (tens of ms a call). Quantized exports (`<name>.int8.onnx`,
+`<name>.fp16.onnx`) are chosen by runtime name; each records the SHA-256 of the
+`.keras` file it was made from, so a stale export is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from model.runtime.artifacts import Artifact
+from model.runtime.backend import import_keras
+
+if TYPE_CHECKING:
+    import keras
+
+#: Overrides the ONNX Runtime thread count for batches (default: every core).
+THREADS_ENV = "DIGITLENS_THREADS"
+#: What `load_classifier(runtime=...)` accepts. `auto`: the float ONNX export where one
+#: matches the `.keras` file, else Keras.
+RUNTIMES = ("auto", "onnx", "onnx-int8", "onnx-fp16", "keras")
+#: The ONNX file of each ONNX runtime, by what goes between the model name and `.onnx`.
+ONNX_VARIANTS = {"onnx": "", "onnx-int8": ".int8", "onnx-fp16": ".fp16"}
+#: `Runtime.name` of each ONNX runtime, as `/v1/models` and the app show it.
+ONNX_NAMES = {
+    "onnx": "onnxruntime",
+    "onnx-int8": "onnxruntime-int8",
+    "onnx-fp16": "onnxruntime-fp16",
+}
+
+
+def default_threads() -> int:
+    """Intra-op threads for batches: $DIGITLENS_THREADS, else one per core of this machine."""
+    return int(os.environ.get(THREADS_ENV) or os.cpu_count() or 1)
+
+
+class Runtime(Protocol):
+    name: str
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """(N, H, W, C) float32 -> (N, K) float32 probabilities, in one call."""
+
+
+class KerasRuntime:
+    """One traced `tf.function` with a fixed signature: no retracing for any batch size."""
+
+    name = "tf.function"
+
+    def __init__(self, net: keras.Model):
+        import_keras()
+        import tensorflow as tf
+
+        shape = [int(d) for d in net.inputs[0].shape[1:]]  # (H, W, C), the model's own
+        self._fn = tf.function(
+            lambda x: net(x, training=False),
+            input_signature=[tf.TensorSpec([None, *shape], tf.float32)],
+        )
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self._fn(x).numpy()
+
+
+class OnnxRuntime:
+    """ONNX Runtime; `run` is thread-safe, so one instance serves every thread.
+
+    Two sessions of the same file: a single-threaded one for small inputs (no thread
+    pool to wake) and a multi-threaded one for batches. Neither busy-waits between
+    calls, so idle inference threads never take the cores that decoding and the web
+    server need.
+    """
+
+    SMALL = 4  # inputs up to this many go to the single-threaded session
+
+    def __init__(self, path: Path, threads: int | None = None, name: str = "onnxruntime"):
+        import onnxruntime as ort
+
+        def session(n_threads: int):
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = n_threads
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+        self.name = name
+        self.path = Path(path)
+        self._small = session(1)
+        n = threads or default_threads()
+        self._batch = self._small if n == 1 else session(n)
+        inp, out = self._small.get_inputs()[0], self._small.get_outputs()[0]
+        self._input = inp.name
+        # Dimensions as ONNX states them: None or a name for a free batch dimension.
+        self.input_shape = tuple(d if isinstance(d, int) else None for d in inp.shape)
+        self.output_shape = tuple(d if isinstance(d, int) else None for d in out.shape)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        s = self._small if len(x) <= self.SMALL else self._batch
+        return s.run(None, {self._input: x})[0]
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def variant_path(keras_path: Path, runtime: str, suffix: str = ".onnx") -> Path:
+    """`<name><variant>.onnx` (or the variant's `.json` sidecar) beside the `.keras` file."""
+    return keras_path.with_name(keras_path.stem + ONNX_VARIANTS[runtime] + suffix)
+
+
+def variant_info(artifact: Artifact, runtime: str = "onnx") -> dict | None:
+    """What is recorded about an ONNX runtime: the card's `runtimes.onnx` entry for the
+    float export, a `<name>.<variant>.json` sidecar for quantized ones (so they never
+    need the card edited)."""
+    if runtime == "onnx":
+        return artifact.card.onnx
+    sidecar = variant_path(artifact.keras_path, runtime, ".json")
+    return json.loads(sidecar.read_text()) if sidecar.is_file() else None
+
+
+def onnx_path_for(artifact: Artifact, runtime: str = "onnx") -> Path | None:
+    """The ONNX file for `runtime` beside the `.keras` file, if made from exactly this file."""
+    info = variant_info(artifact, runtime)
+    if not info:
+        return None
+    path = artifact.keras_path.parent / info["file"]
+    if not path.is_file() or info.get("keras_sha256") != file_sha256(artifact.keras_path):
+        return None
+    return path

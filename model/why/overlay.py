@@ -1,0 +1,41 @@
+"""A map laid over the user's own image: one pure function, the same for every front end."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Evidence below this share of the map's peak is not drawn, so the image shows through.
+OVERLAY_FLOOR = 0.15
+#: How strongly the strongest evidence covers the image (0: invisible, 1: opaque).
+OVERLAY_OPACITY = 0.45
+
+
+def overlay(
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    cmap: str = "jet",
+    alpha: float = OVERLAY_OPACITY,
+    floor: float = OVERLAY_FLOOR,
+) -> np.ndarray:
+    """Blend a [0, 1] heatmap over an image: (H, W) or (H, W, 3) -> (H, W, 3) uint8 RGB.
+
+    The heatmap is resized to the image; evidence under `floor` x the peak is not
+    drawn and the rest increasingly, so the strokes underneath stay visible.
+    """
+    from matplotlib import colormaps
+    from PIL import Image
+
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        img = (np.clip(img, 0, 1) * 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    img = img[..., :3]
+    h, w = img.shape[:2]
+    hm = np.asarray(heatmap, np.float32)
+    if hm.shape != (h, w):
+        hm = np.asarray(Image.fromarray(hm, mode="F").resize((w, h), Image.Resampling.BILINEAR))
+    hm = np.clip(np.nan_to_num(hm), 0, 1)
+    colour = colormaps[cmap](hm)[..., :3] * 255  # (H, W, 3)
+    a = alpha * np.sqrt(np.clip((hm - floor) / (1 - floor), 0, 1))[..., None]
+    return (img * (1 - a) + colour * a).round().astype(np.uint8)

@@ -1,0 +1,189 @@
+"""Inputs that are not digits, made the way people use the app: letters from fonts,
+shapes, scribbles, noise, dots and short strokes, and Fashion-MNIST, drawn on the
+canvas or photographed on paper. The digit detector (`training.ood`) trains on them;
+`benchmarks/ood.py` reports on them.
+
+The generators come in two disjoint halves: `train` (DejaVu Sans fonts;
+ellipses, boxes, triangles, polygons; random-walk scribbles; Fashion-MNIST
+train) and `report` (DejaVu Serif and Mono; stars, hearts, smileys, spirals,
+arrows, crosses; Lissajous scribbles; Fashion-MNIST test), and different
+seeds: `benchmarks/ood.py` reports only on the `report` half.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from training.renders import GENERATORS, fonts_available, on_canvas, paper
+from training.shapes import (
+    SCRIBBLES,
+    SHAPES,
+    Lissajous,
+    blank_canvas,
+    draw_lissajous,
+    finish,
+    lissajous_curve,
+    polyline,
+)
+
+#: Letters that honestly look like digits (O/0, I/l/1, S/5, Z/2, B/8, g/9): reported
+#: apart, never trained on as negatives.
+DIGIT_LIKE = "OIlSZBg"
+#: Further letters close enough to a digit to be left out of training and of the
+#: "letters" sets (o D Q ~ 0, s ~ 5, z ~ 2, q ~ 9, b G ~ 6, i j J L T t Y y ~ 1 or 7).
+AMBIGUOUS = DIGIT_LIKE + "oDQszqbGijJLTtYy"
+LETTERS = "".join(
+    c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in AMBIGUOUS
+)
+#: Which fonts each half uses (file-name prefixes under the font folders).
+TRAIN_FONTS = ("DejaVuSans-", "DejaVuSans.", "DejaVuSansCondensed")
+REPORT_FONTS = ("DejaVuSerif", "DejaVuSansMono")
+SEED = {"train": 11, "calibrate": 23}
+
+
+# ---------------------------------------------------------------- drawing helpers
+
+
+def _present(strokes: Image.Image, rng: np.random.Generator) -> Image.Image | bytes:
+    """Strokes on the canvas (2/3) or on photographed paper (1/3), like the real sets."""
+    if rng.random() < 2 / 3:
+        return on_canvas(strokes, rng)
+    return paper(strokes, rng)
+
+
+def letter(ch: str, rng: np.random.Generator, fonts: list[str]) -> Image.Image:
+    """A letter in a random font, rotated and sheared a little, as ink strokes."""
+    font = ImageFont.truetype(str(rng.choice(fonts)), int(rng.integers(90, 220)))
+    left, top, right, bottom = font.getbbox(ch)
+    img = Image.new("L", (right - left + 40, bottom - top + 40), 0)
+    ImageDraw.Draw(img).text((20 - left, 20 - top), ch, fill=255, font=font)
+    shear = float(rng.uniform(-0.3, 0.3))
+    img = img.transform(img.size, Image.Transform.AFFINE, (1, shear, 0, 0, 1, 0))
+    img = img.rotate(float(rng.uniform(-15, 15)), Image.Resampling.BILINEAR, expand=True)
+    k = int(rng.integers(-1, 3))  # thinner or thicker pen
+    if k > 0:
+        img = img.filter(ImageFilter.MaxFilter(2 * k + 1))
+    return finish(img)
+
+
+def noise(rng: np.random.Generator) -> np.ndarray:
+    """Uniform random noise, grey or colour, of any size."""
+    h, w = rng.integers(28, 300, 2)
+    shape = (h, w) if rng.random() < 0.5 else (h, w, 3)
+    return (rng.random(shape) * 255).astype(np.uint8)
+
+
+def noise_mix(rng: np.random.Generator) -> np.ndarray:
+    """Noise of several kinds (training only): uniform, Gaussian, salt and pepper, blurred."""
+    kind = int(rng.integers(4))
+    if kind == 0:
+        return noise(rng)
+    h, w = rng.integers(28, 300, 2)
+    if kind == 1:
+        a = rng.normal(0.5, rng.uniform(0.1, 0.4), (h, w))
+    elif kind == 2:
+        a = (rng.random((h, w)) < rng.uniform(0.05, 0.5)).astype(float)
+    else:
+        from scipy import ndimage
+
+        a = ndimage.gaussian_filter(rng.random((h, w)), rng.uniform(1, 6))
+        a = (a - a.min()) / max(float(np.ptp(a)), 1e-6)
+    return (np.clip(a, 0, 1) * 255).astype(np.uint8)
+
+
+def dot(rng: np.random.Generator) -> Image.Image:
+    """A tap: one round dot on the canvas."""
+    img, d = blank_canvas(rng, 280)
+    r = float(rng.uniform(3, 16))
+    cx, cy = rng.uniform(30, 250, 2)
+    d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255)
+    return on_canvas(img, rng)
+
+
+def short_stroke(rng: np.random.Generator) -> Image.Image:
+    """One short straight stroke (10-40 pixels) on the 280x280 canvas."""
+    img, d = blank_canvas(rng, 280)
+    n = float(rng.uniform(10, 40))
+    a = float(rng.uniform(0, np.pi))
+    cx, cy = rng.uniform(50, 230, 2)
+    dx, dy = n / 2 * math.cos(a), n / 2 * math.sin(a)
+    polyline(d, [(cx - dx, cy - dy), (cx + dx, cy + dy)], int(rng.integers(6, 22)))
+    return on_canvas(img, rng)
+
+
+def fonts_for(half: str) -> list[str]:
+    prefixes = TRAIN_FONTS if half == "train" else REPORT_FONTS
+    return [f for f in fonts_available() if Path(f).name.startswith(prefixes)]
+
+
+def negatives(kind: str, n: int, half: str, seed: int, data_dir: str | None = None) -> list:
+    """n raw inputs (images, bytes or arrays) of one negative family, from one half."""
+    rng = np.random.default_rng(seed)
+    if kind in ("letters", "digit-like letters"):
+        fonts = fonts_for(half)
+        chars = LETTERS if kind == "letters" else DIGIT_LIKE
+        return [_present(letter(str(rng.choice(list(chars))), rng, fonts), rng) for _ in range(n)]
+    if kind == "shapes":
+        makers: tuple[Callable, ...] = SHAPES[half]
+        return [_present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
+    if kind == "scribbles":
+        makers = SCRIBBLES[half]
+        return [_present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
+    if kind == "noise":
+        return [(noise_mix if half == "train" else noise)(rng) for _ in range(n)]
+    if kind == "dot":
+        return [dot(rng) for _ in range(n)]
+    if kind == "short stroke":
+        return [short_stroke(rng) for _ in range(n)]
+    if kind == "fashion-mnist":
+        from model.datasets import load_split, locate
+
+        split = load_split(
+            locate("fashion-mnist", data_dir), "train" if half == "train" else "test"
+        )
+        idx = rng.choice(len(split), size=n, replace=False)
+        return [split.images[i] for i in idx]  # 28x28 arrays, as the issue fed them
+    raise ValueError(f"unknown negative family {kind!r}")
+
+
+def report_scribbles(n: int, seed: int) -> tuple[list, list[Lissajous]]:
+    """negatives("scribbles", n, "report", seed) and the curve each of those scribbles draws."""
+    rng = np.random.default_rng(seed)
+    items, curves = [], []
+    for _ in range(n):
+        rng.integers(len(SCRIBBLES["report"]))  # negatives() draws the maker: keep the stream
+        curve = lissajous_curve(rng)
+        items.append(_present(draw_lissajous(curve), rng))
+        curves.append(curve)
+    return items, curves
+
+
+def realistic_digits(
+    images: np.ndarray, labels: np.ndarray, n: int, seed: int
+) -> tuple[list, np.ndarray]:
+    """n realistic renders of the given MNIST digits, spread over every realistic set."""
+    rng = np.random.default_rng(seed)
+    kinds = list(GENERATORS)
+    idx = rng.choice(len(labels), size=n, replace=False)
+    out = [GENERATORS[kinds[k % len(kinds)]](images[i], rng) for k, i in enumerate(idx)]
+    return out, labels[idx]
+
+
+def model_inputs(items: list, recipe: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
+    """((N, 28, 28) float32 inputs of the items that were read, (N,) bool: read or refused)."""
+    from model.errors import ImageError
+    from model.input.preprocessing import preprocess
+
+    xs, ok = [], []
+    for item in items:
+        try:
+            xs.append(preprocess(item, recipe))
+            ok.append(True)
+        except ImageError:
+            ok.append(False)
+    return (np.stack(xs) if xs else np.zeros((0, 28, 28), np.float32)), np.array(ok, bool)
