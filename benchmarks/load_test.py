@@ -7,6 +7,7 @@ Both servers run here as real processes on loopback ports, driven by the same
 closed-loop clients (one asyncio event loop, raw keep-alive HTTP/1.1) sending the
 same 280x280 PNG drawings. Memory is summed over the server and its worker
 processes. Requests are bounded in number and time; everything stops by itself.
+Kept as one file: the servers, the clients and the table are one experiment.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Seeded and deterministic, augmented on the fly, early-stopped on a validation
 split of the training set with the best weights restored, resumable after an
 interrupt (run the same command again), and finished by an evaluation that
 writes the model card beside the `.keras` file.
+
+Kept as one file: a training run reads top to bottom here, from the config to the
+card, in the order it happens (distribution is `training.distribute`, augmentation
+`training.augment`, evaluation `training.evaluate`).
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ Fashion-MNIST used its own recipe (trim, fit the longest side to 28, centre the
 box), which `recipe="fashion"` follows. Every stage is kept in `Preprocessed`
 so the UI can show them and explanations can be projected back onto the
 original image.
+
+Kept as one file: the pipeline reads top to bottom in the order its stages run.
+Decoding (`model.input.decode`), the filters (`model.input.filters`) and what is
+refused (`model.input.refusals`) live beside it.
 """
 
 from __future__ import annotations

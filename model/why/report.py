@@ -44,7 +44,7 @@ class Report:
         """ "sanity check: pass (r = 0.04)" in words, or that it was not run."""
         s = self.sanity
         if s is None:
-            return "sanity check: not run for this model (python -m model.why.sanity)"
+            return "sanity check: not run for this model (python -m training.sanity)"
         verdict = "pass" if s["pass"] else "FAIL"
         return (
             f"sanity check: {verdict} (rank r with the randomised model: "

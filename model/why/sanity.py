@@ -8,7 +8,7 @@ with the map on the trained model by rank (Spearman) correlation, over all pixel
 and within the ink only. A map that still looks the same when nothing the model
 learnt is left explains the input, not the model.
 
-    python -m model.why.sanity --model mnist-cnn --data-dir DATA_DIR
+    python -m training.sanity --model mnist-cnn --data-dir DATA_DIR
 
 computes it once per model and stores it in the model's card under
 "explanations" -> "sanity".
@@ -16,8 +16,6 @@ computes it once per model and stores it in the model's card under
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,56 +197,6 @@ def card_section(results: list[SanityResult], n: int) -> dict:
         "pass_if": f"rank_r_all < {SANITY_MAX_R} and rank_r_ink < {SANITY_MAX_R} "
         "(input-multiplied methods: rank_r_ink only)",
         "inputs": n,
-        "command": "python -m model.why.sanity --model MODEL --data-dir DATA_DIR",
+        "command": "python -m training.sanity --model MODEL --data-dir DATA_DIR",
         "methods": {key(r.method, r.layer): r.to_dict() for r in results},
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m model.why.sanity",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--model", default="mnist-cnn", help="bundled name or path to a .keras file")
-    p.add_argument("--data-dir", help="folder with the test set (default $DIGITLENS_DATA_DIR)")
-    p.add_argument("--n", type=int, default=SANITY_DIGITS, help="test images to check on")
-    p.add_argument("--dry-run", action="store_true", help="print, do not write the card")
-    args = p.parse_args(argv)
-
-    from model import load_classifier
-    from model.errors import DigitLensError
-    from model.runtime.artifacts import read_card, write_card
-
-    try:
-        from model.datasets import load_split, locate, to_model_input
-
-        clf = load_classifier(args.model)
-        test = load_split(locate(clf.card.dataset_or_default, args.data_dir), "test")
-    except (DigitLensError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # the data loader's own errors (no data folder, bad files)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    x = to_model_input(test.images[: args.n])
-    labels = clf.probabilities(x).argmax(axis=1)
-    results = sanity_check(clf.net, x, labels, default_targets(clf.conv_layers))
-    for r in results:
-        print(
-            f"{key(r.method, r.layer):32s} {'pass' if r.passed else 'FAIL'}  "
-            f"r_all {r.rank_r_all:+.2f}  r_ink {r.rank_r_ink:+.2f}"
-        )
-    if not args.dry_run:
-        card = read_card(clf.artifact.keras_path)
-        card = card.with_explanations("sanity", card_section(results, len(x)))
-        path = write_card(clf.artifact.keras_path, card)
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.exit(main())
