@@ -1,0 +1,1 @@
+"""DigitLens' one command: `python -m digitlens {app,predict,serve,train,audit,export}`."""
