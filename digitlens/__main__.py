@@ -61,7 +61,9 @@ COMMANDS: dict[str, Command] = {
     "predict": Command("model.predict", "images, folders and videos -> labels, verdicts, maps"),
     "serve": Command("server.__main__", "the REST (/v1) and Open Inference Protocol (/v2) server"),
     "train": Command("training.train", "train a bundled architecture, write its model card"),
-    "audit": Command("model.audit", "a whole data set -> predictions.parquet and report.html"),
+    "audit": Command(
+        "model.audit.__main__", "a whole data set -> predictions.parquet and report.html"
+    ),
     "export": Command("model.runtime.export", "ONNX / quantized / SavedModel exports of a model"),
 }
 

@@ -1,0 +1,163 @@
+"""Audit a whole data set: where is the model wrong, unsure, or explained by a map that
+cannot be trusted?
+
+    from model.audit import audit
+    result = audit(["mnist:test"], out="runs/audit", model="mnist-cnn", explain="default")
+    result.path("predictions.parquet"), result.path("report.html")
+
+    python -m model.audit INPUT... --model NAME_OR_PATH --out DIR [--explain METHOD]
+                          [--engine local|ray] [--ray-address ADDR]
+
+One row per input (`model.audit.inputs`), the same work on every batch
+(`model.audit.batch.AuditBatch`) run by a local loop or by Ray Data
+(`model.audit.engines`), then `predictions.parquet` and a self-contained
+`report.html` (`model.audit.report`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from model.audit.batch import BATCH_SIZE, AuditBatch, AuditConfig
+from model.audit.engines import ENGINES, EngineError, run_local, run_ray
+from model.audit.inputs import DEFAULT_FPS, AuditInputError, list_inputs
+
+PREDICTIONS = "predictions.parquet"
+REPORT = "report.html"
+
+__all__ = ["ENGINES", "AuditInputError", "AuditResult", "EngineError", "audit", "read_audit"]
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The rows of an audit (column -> (N,) array) and where they were written."""
+
+    columns: dict[str, np.ndarray] = field(repr=False)
+    out: Path
+    seconds: float
+    engine: str
+
+    def __len__(self) -> int:
+        return len(self.columns.get("path", ()))
+
+    def path(self, name: str) -> Path:
+        return self.out / name
+
+
+def _schema(explaining: bool, labelled: bool):
+    """One schema for every engine, so their files compare equal."""
+    import pyarrow as pa
+
+    fields = [
+        ("path", pa.string()),
+        ("frame", pa.int64()),
+        ("label", pa.int64()),
+        ("class_name", pa.string()),
+        ("probability", pa.float64()),
+        ("verdict", pa.string()),
+        ("ood_score", pa.float64()),
+        ("reason", pa.string()),
+        ("top_k", pa.string()),
+        ("error", pa.string()),
+    ]
+    if labelled:
+        fields.append(("true_label", pa.int64()))
+    if explaining:
+        fields += [
+            ("method", pa.string()),
+            ("trust", pa.float64()),
+            ("trust_verdict", pa.string()),
+            ("map", pa.binary()),
+        ]
+    return pa.schema(fields)
+
+
+def write_predictions(columns: dict[str, np.ndarray], path: Path, explaining: bool) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _schema(explaining, "true_label" in columns)
+
+    def values(name: str) -> list:
+        v = columns[name]
+        if name in ("probability", "ood_score", "trust"):
+            return [None if not np.isfinite(x) else float(x) for x in v]
+        return [None if x is None else x for x in v.tolist()]
+
+    table = pa.table({f.name: pa.array(values(f.name), f.type) for f in schema}, schema=schema)
+    pq.write_table(table, path)
+
+
+def read_audit(out: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The columns of an audit's `predictions.parquet` (e.g. for the app's Model page)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(Path(out) / PREDICTIONS)
+    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+
+
+def audit(
+    inputs: list[str],
+    out: str | os.PathLike,
+    model: str = "mnist-cnn",
+    explain: str | None = None,
+    layer: str | None = None,
+    engine: str = "local",
+    runtime: str = "auto",
+    fps: float = DEFAULT_FPS,
+    data_dir: str | os.PathLike | None = None,
+    batch_size: int = BATCH_SIZE,
+    ray_address: str | None = None,
+    actors: int | None = None,
+    progress=None,
+) -> AuditResult:
+    """Audit every input; write `predictions.parquet` and `report.html` into `out`."""
+    if engine not in ENGINES:
+        raise EngineError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    config = AuditConfig(model=model, runtime=runtime, explain=explain, layer=layer, fps=fps)
+    # Fail on a bad model or method here, once, before any engine starts.
+    local = AuditBatch(config)
+    rows = list_inputs(inputs, fps, data_dir)
+    t0 = time.perf_counter()
+    if engine == "ray":
+        columns = run_ray(rows, config, batch_size, ray_address, actors)
+    else:
+        columns = run_local(rows, config, batch_size, progress)
+    seconds = time.perf_counter() - t0
+    if not rows.labelled:
+        columns.pop("true_label", None)
+    if not columns:
+        columns = {"path": np.array([], dtype=object)}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    explaining = bool(explain)
+    if len(rows):
+        write_predictions(columns, out / PREDICTIONS, explaining)
+    from model.audit.report import render
+
+    def model_input(path: str, frame: int) -> np.ndarray | None:
+        try:
+            return local.model_input(path, frame)
+        except Exception:  # shown without a picture; the error is in its row
+            return None
+
+    meta = {
+        "model": local.clf.name,
+        "inputs": str(len(rows)),
+        "engine": engine,
+        "seconds": f"{seconds:.1f}",
+        "map": f"{local.method}" + (f" on {local.layer}" if local.layer else "")
+        if explaining
+        else "not asked (--explain METHOD)",
+    }
+    if len(rows):
+        html = render(
+            columns, meta, list(local.clf.class_names), model_input, local.clf.input_shape[:2]
+        )
+        (out / REPORT).write_text(html)
+    return AuditResult(columns, out, seconds, engine)

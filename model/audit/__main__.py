@@ -1,0 +1,83 @@
+"""python -m model.audit INPUT... --model NAME_OR_PATH --out DIR (see model/audit/__init__.py)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from model.audit.batch import BATCH_SIZE
+from model.audit.engines import ENGINES, RAY_ADDRESS_ENV
+from model.audit.inputs import DEFAULT_FPS
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m model.audit",
+        description="Audit a whole data set: every input's answer, verdict and (with "
+        "--explain) map and trust score, in DIR/predictions.parquet and DIR/report.html.",
+        epilog="INPUT: a folder (recursive), an image or video file, a glob, an IDX images "
+        "file or mnist:test / fashion-mnist:train, or a Parquet/CSV list with a `path` column "
+        "(and an optional `label` column).",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("--model", default="mnist-cnn", help="bundled name, Applications name or .keras")
+    p.add_argument("--out", required=True, help="folder for predictions.parquet and report.html")
+    p.add_argument(
+        "--explain",
+        metavar="METHOD",
+        help="also a map and its trust score per input: a method name or `default`",
+    )
+    p.add_argument("--layer", help="the layer a CAM method reads (default: the model's)")
+    p.add_argument("--engine", choices=ENGINES, default="local")
+    p.add_argument(
+        "--ray-address", help=f"a Ray cluster to join (default ${RAY_ADDRESS_ENV}, else local)"
+    )
+    p.add_argument("--actors", type=int, help="Ray actors (default: one per CPU)")
+    p.add_argument("--runtime", default="auto", help="auto, onnx, onnx-int8, onnx-fp16 or keras")
+    p.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frames sampled per video second")
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    p.add_argument("--data-dir", help="where mnist:test and the like are found")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tqdm import tqdm
+
+    from model.audit import audit
+    from model.audit.inputs import list_inputs
+    from model.errors import DigitLensError
+
+    try:
+        total = len(list_inputs(args.inputs, args.fps, args.data_dir))
+        with tqdm(total=total, unit="input", disable=args.engine == "ray") as bar:
+            result = audit(
+                args.inputs,
+                args.out,
+                model=args.model,
+                explain=args.explain,
+                layer=args.layer,
+                engine=args.engine,
+                runtime=args.runtime,
+                fps=args.fps,
+                data_dir=args.data_dir,
+                batch_size=args.batch_size,
+                ray_address=args.ray_address,
+                actors=args.actors,
+                progress=bar.update,
+            )
+    except DigitLensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    errors = sum(e is not None for e in result.columns.get("error", []))
+    print(
+        f"{len(result)} inputs ({errors} unreadable) in {result.seconds:.1f} s "
+        f"on {result.engine}: {result.path('predictions.parquet')}, {result.path('report.html')}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The work of an audit on one batch of rows: one callable class for every engine.
+
+`AuditBatch.__init__` loads the model once (in a Ray actor: once per actor);
+`__call__(batch)` takes the columns of some rows (`path`, `frame`, `true_label`) and
+returns those columns plus the answer for each row. The local loop and Ray Data's
+`map_batches` run the very same object, so both engines give the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.audit.inputs import IDX_SEPARATOR, UNKNOWN
+from model.errors import DigitLensError
+from model.input.sources import video_frames
+from model.runtime.runtimes import THREADS_ENV
+
+#: Rows per batch: one model call (and one map/trust call) each.
+BATCH_SIZE = 64
+#: The columns every audit writes, in order (`true_label` only when labels were given;
+#: `method`, `trust`, `trust_verdict`, `map` only when explaining).
+COLUMNS = (
+    "path",
+    "frame",
+    "label",
+    "class_name",
+    "probability",
+    "verdict",
+    "ood_score",
+    "reason",
+    "top_k",
+    "error",
+)
+EXPLAIN_COLUMNS = ("method", "trust", "trust_verdict", "map")
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """What to compute for every input (picklable: Ray ships it to each actor)."""
+
+    model: str = "mnist-cnn"
+    runtime: str = "auto"
+    explain: str | None = None  # a method of model.why.attribution.METHODS, or "default"
+    layer: str | None = None
+    top_k: int = 3
+    fps: float = 2.0
+    threads: int | None = None  # per process (a Ray actor: its CPUs)
+
+
+def _error_text(exc: BaseException) -> str:
+    """What went wrong, in words: our errors say it; anything else names its type."""
+    if isinstance(exc, DigitLensError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class AuditBatch:
+    """Loads the model once; then maps a batch of rows to their answers."""
+
+    def __init__(self, config: AuditConfig):
+        if config.threads:
+            os.environ[THREADS_ENV] = str(config.threads)
+        from model.load import load_classifier
+
+        self.config = config
+        self.clf = load_classifier(config.model, runtime=config.runtime)
+        self._idx: dict[str, np.ndarray] = {}  # IDX file -> (N, 28, 28) uint8
+        self._video: tuple[str, list[np.ndarray]] | None = None  # the last video's frames
+        self.method: str | None = None
+        self.layer: str | None = None
+        if config.explain:
+            self._prepare_explanations(config)
+
+    def _prepare_explanations(self, config: AuditConfig) -> None:
+        from model.runtime.backend import import_keras
+        from model.why.attribution import check, default_method
+
+        import_keras()
+        if config.threads:
+            import tensorflow as tf
+
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+            except RuntimeError:  # TensorFlow already initialised in this process
+                pass
+        if config.explain == "default":
+            self.method, self.layer = default_method(self.clf)
+        else:
+            self.method, self.layer = check(self.clf, config.explain, config.layer)
+
+    # ------------------------------------------------------------ reading
+    def _idx_image(self, ref: str) -> np.ndarray:
+        from model.datasets import IMAGES_MAGIC, _read_idx
+
+        file, _, index = ref.rpartition(IDX_SEPARATOR)
+        if file not in self._idx:
+            self._idx[file] = _read_idx(Path(file), IMAGES_MAGIC)
+        return self._idx[file][int(index)]
+
+    def _frame(self, path: str, k: int) -> np.ndarray:
+        if self._video is None or self._video[0] != path:
+            self._video = (path, [f for _, _, f in video_frames(Path(path), self.config.fps)])
+        frames = self._video[1]
+        if k >= len(frames):
+            raise ValueError(f"the video has {len(frames)} sampled frames, not {k + 1}")
+        return frames[k]
+
+    def model_input(self, path: str, frame: int) -> np.ndarray:
+        """One row -> its model-format input (raises an error that says why not)."""
+        if IDX_SEPARATOR in path and not Path(path).exists():
+            digit = self._idx_image(path)
+            if self.clf.is_digit and self.clf.input_shape[:2] == digit.shape:
+                return digit.astype(np.float32) / 255.0  # already in MNIST format
+            return self.clf.preprocess(digit)
+        if frame != UNKNOWN:
+            return self.clf.preprocess(self._frame(path, frame))
+        return self.clf.preprocess(path)
+
+    # ------------------------------------------------------------ the batch
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        paths = [str(p) for p in batch["path"]]
+        frames = [int(f) for f in batch["frame"]]
+        n = len(paths)
+        out: dict[str, list] = {c: [None] * n for c in COLUMNS}
+        out["path"], out["frame"] = paths, frames
+        xs, rows = [], []
+        for i, (path, frame) in enumerate(zip(paths, frames, strict=True)):
+            try:
+                xs.append(self.model_input(path, frame))
+                rows.append(i)
+            except Exception as exc:  # one bad input never stops the run
+                out["error"][i] = _error_text(exc)
+        for i in set(range(n)) - set(rows):
+            out["label"][i], out["probability"][i], out["ood_score"][i] = UNKNOWN, np.nan, np.nan
+        explain = {c: [None] * n for c in EXPLAIN_COLUMNS} if self.method else {}
+        if rows:
+            x = np.stack(xs).astype(np.float32)
+            predictions = self.clf.predict_inputs(x)
+            for i, p in zip(rows, predictions, strict=True):
+                out["label"][i] = p.label
+                out["class_name"][i] = p.class_name
+                out["probability"][i] = p.probability
+                out["verdict"][i] = p.verdict
+                out["ood_score"][i] = p.ood_score
+                out["reason"][i] = p.reason
+                out["top_k"][i] = json.dumps(
+                    [t.to_dict() for t in self.clf.top(p, self.config.top_k)]
+                )
+            if self.method:
+                self._explain(x, np.array([p.label for p in predictions]), rows, explain)
+        columns = {
+            "path": np.array(paths, dtype=object),
+            "frame": np.array(frames, np.int64),
+            "label": np.array(out["label"], np.int64),
+            "class_name": np.array(out["class_name"], dtype=object),
+            "probability": np.array(out["probability"], np.float64),
+            "verdict": np.array(out["verdict"], dtype=object),
+            "ood_score": np.array(out["ood_score"], np.float64),
+            "reason": np.array(out["reason"], dtype=object),
+            "top_k": np.array(out["top_k"], dtype=object),
+            "error": np.array(out["error"], dtype=object),
+        }
+        if "true_label" in batch:
+            columns["true_label"] = np.asarray(batch["true_label"], np.int64)
+        if explain:
+            columns["method"] = np.array(explain["method"], dtype=object)
+            columns["trust"] = np.array(
+                [np.nan if t is None else t for t in explain["trust"]], np.float64
+            )
+            columns["trust_verdict"] = np.array(explain["trust_verdict"], dtype=object)
+            columns["map"] = np.array(explain["map"], dtype=object)
+        return columns
+
+    def _explain(
+        self, x: np.ndarray, labels: np.ndarray, rows: list[int], out: dict[str, list]
+    ) -> None:
+        """Maps for every read input in one batched call, then their trust in another."""
+        from model.why.attribution import compute_maps
+        from model.why.trust import trust_batch
+
+        maps = compute_maps(self.clf.net, x, self.method, self.layer, labels)
+        trusts = trust_batch(
+            self.clf.probabilities, x, maps, labels, perturbation=self.clf.perturbation
+        )
+        for i, m, t in zip(rows, maps, trusts, strict=True):
+            out["method"][i] = self.method
+            out["trust"][i] = t.score
+            out["trust_verdict"][i] = t.verdict
+            out["map"][i] = (np.clip(m, 0, 1) * 255).round().astype(np.uint8).tobytes()

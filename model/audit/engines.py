@@ -1,0 +1,142 @@
+"""Engines run `AuditBatch` over the rows: a local loop, or Ray Data across a cluster.
+
+Both carry each row's position (`row`) through the batch and sort by it at the end, so
+their tables are the same rows in the same order (Ray does not keep order).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from model.audit.batch import BATCH_SIZE, AuditBatch, AuditConfig
+from model.audit.inputs import Rows
+from model.errors import DigitLensError
+
+ENGINES = ("local", "ray")
+#: Where Ray finds a cluster unless `--ray-address` says (Ray's own variable).
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
+
+
+class EngineError(DigitLensError):
+    """An engine cannot run here (e.g. Ray is not installed or no cluster answers)."""
+
+
+def _batches(rows: Rows, size: int):
+    columns = {**rows.columns(), "row": np.arange(len(rows), dtype=np.int64)}
+    for start in range(0, len(rows), size):
+        yield {k: v[start : start + size] for k, v in columns.items()}
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if not parts:
+        return {}
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _in_row_order(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if not columns:
+        return columns
+    order = np.argsort(np.asarray(columns["row"]), kind="stable")
+    return {k: np.asarray(v)[order] for k, v in columns.items() if k != "row"}
+
+
+def run_local(
+    rows: Rows,
+    config: AuditConfig,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Every batch in this process, one after another; `progress(n)` after each."""
+    work = AuditBatch(config)
+    parts = []
+    for batch in _batches(rows, batch_size):
+        out = work(batch)
+        out["row"] = batch["row"]
+        parts.append(out)
+        if progress:
+            progress(len(batch["row"]))
+    return _in_row_order(_concat(parts))
+
+
+class _RayAuditBatch(AuditBatch):
+    """AuditBatch that hands each row's position back (Ray Data reorders blocks)."""
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = super().__call__(batch)
+        out["row"] = np.asarray(batch["row"], np.int64)
+        return out
+
+
+def run_ray(
+    rows: Rows,
+    config: AuditConfig,
+    batch_size: int = BATCH_SIZE,
+    address: str | None = None,
+    actors: int | None = None,
+    cpus_per_actor: int = 1,
+) -> dict[str, np.ndarray]:
+    """Ray Data: `map_batches` over a pool of actors, each loading the model once.
+
+    address: a cluster to join (else $RAY_ADDRESS, else a local Ray on this machine,
+    stopped again at the end). actors: the pool's size (default: the cluster's CPUs
+    divided by cpus_per_actor). Each actor's ONNX Runtime and TensorFlow thread pools
+    are set to its CPUs (Ray does not limit them).
+    """
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise EngineError(
+            'the Ray engine needs Ray Data: pip install "ray[data]" (see requirements.txt)'
+        ) from exc
+    import pyarrow as pa
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never post usage statistics
+    address = address or os.environ.get(RAY_ADDRESS_ENV) or None
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+            )
+        except Exception as exc:  # ConnectionError and Ray's own: say where it looked
+            where = address or "a local Ray"
+            raise EngineError(f"cannot start or join {where}: {exc}") from exc
+    try:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        size = actors or max(cpus // cpus_per_actor, 1)
+        run = AuditConfig(**{**config.__dict__, "threads": cpus_per_actor})
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        columns = {**rows.columns(), "row": np.arange(len(rows), dtype=np.int64)}
+        table = pa.table({k: pa.array(list(v)) for k, v in columns.items()})
+        # Blocks of one batch each, made here: a repartition would be a stage of its own
+        # that needs a CPU the actors already hold (it waits forever on a small cluster).
+        blocks = [table.slice(s, batch_size) for s in range(0, max(len(rows), 1), batch_size)]
+        ds = ray.data.from_arrow(blocks)
+        out = ds.map_batches(
+            _RayAuditBatch,
+            fn_constructor_args=(run,),
+            batch_size=batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=size),
+            num_cpus=cpus_per_actor,
+        )
+        result = out.to_arrow_refs()
+        tables = [t for t in ray.get(result) if t.num_rows]
+        merged = pa.concat_tables(tables, promote_options="permissive") if tables else None
+    finally:
+        if started_here:
+            ray.shutdown()
+    if merged is None:
+        return {}
+    return _in_row_order(
+        {name: merged.column(name).to_numpy(zero_copy_only=False) for name in merged.column_names}
+    )

@@ -1,0 +1,169 @@
+"""What an audit reads: one row per input, before anything is decoded.
+
+An INPUT is any of:
+- a folder (searched recursively) or a single image or video file;
+- a glob (`scans/**/*.png`);
+- an IDX data set: an `*-images-idx3-ubyte.gz` file (its labels file beside it is
+  read too), or `mnist:test`, `fashion-mnist:train` (found with `--data-dir` /
+  $DIGITLENS_DATA_DIR, like the training pipeline);
+- a Parquet or CSV list of paths (a `path` column; an optional label column).
+
+Every video is sampled at `fps` frames per second: one row per sampled frame. Rows
+are plain columns (`path`, `frame`, `true_label`) so that any engine, a local loop
+or Ray Data, can split them into batches; images are decoded only in the batch.
+"""
+
+from __future__ import annotations
+
+import glob as globbing
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.datasets import FILES, DatasetError, locate
+from model.errors import DigitLensError
+from model.input.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES, count_samples
+
+#: `path#index` names one image of an IDX file.
+IDX_SEPARATOR = "#"
+#: Column names accepted for the true label in a Parquet/CSV list.
+LABEL_COLUMNS = ("label", "true_label", "y", "class")
+#: Frames sampled per second of video, unless told.
+DEFAULT_FPS = 2.0
+UNKNOWN = -1  # no frame (an image) or no label
+
+
+class AuditInputError(DigitLensError):
+    """An audit input cannot be listed; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The inputs of an audit, one entry per image or video frame."""
+
+    path: np.ndarray  # (N,) str
+    frame: np.ndarray  # (N,) int64, UNKNOWN for an image
+    true_label: np.ndarray  # (N,) int64, UNKNOWN where not known
+    labelled: bool  # whether any label was given
+
+    def __len__(self) -> int:
+        return len(self.path)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {"path": self.path, "frame": self.frame, "true_label": self.true_label}
+
+
+def _idx_rows(images_file: Path) -> tuple[list[str], list[int], list[int]]:
+    """`file#i` for every image of an IDX images file, with the labels file's labels."""
+    from model.datasets import IMAGES_MAGIC, LABELS_MAGIC, _read_idx
+
+    images = _read_idx(images_file, IMAGES_MAGIC)
+    labels_file = Path(str(images_file).replace("images-idx3", "labels-idx1"))
+    labels = (
+        _read_idx(labels_file, LABELS_MAGIC).astype(int).tolist()
+        if labels_file != images_file and labels_file.is_file()
+        else [UNKNOWN] * len(images)
+    )
+    paths = [f"{images_file}{IDX_SEPARATOR}{i}" for i in range(len(images))]
+    return paths, [UNKNOWN] * len(paths), labels
+
+
+def _dataset_rows(spec: str, data_dir: str | None) -> tuple[list[str], list[int], list[int]]:
+    """`mnist:test` -> the rows of that split's IDX file."""
+    name, _, split = spec.partition(":")
+    if split not in ("train", "test"):
+        raise AuditInputError(f"{spec}: say which split, e.g. {name}:test or {name}:train")
+    try:
+        folder = locate(name, data_dir)
+    except DatasetError as exc:
+        raise AuditInputError(str(exc)) from exc
+    return _idx_rows(folder / FILES[f"{split}_images"])
+
+
+def _list_rows(path: Path) -> tuple[list[str], list[int], list[int]]:
+    """A Parquet or CSV file with a `path` column (relative paths: to the list's folder)."""
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    try:
+        table = (
+            pyarrow.parquet.read_table(path)
+            if path.suffix.lower() == ".parquet"
+            else pyarrow.csv.read_csv(path)
+        )
+    except Exception as exc:  # pyarrow raises its own error types for bad files
+        raise AuditInputError(f"{path}: cannot read it as a list of paths ({exc})") from exc
+    if "path" not in table.column_names:
+        raise AuditInputError(f"{path}: needs a `path` column; it has {table.column_names}")
+    paths = [
+        str(p if Path(p).is_absolute() else path.parent / p)
+        for p in table.column("path").to_pylist()
+    ]
+    label_column = next((c for c in LABEL_COLUMNS if c in table.column_names), None)
+    labels = (
+        [UNKNOWN if v is None else int(v) for v in table.column(label_column).to_pylist()]
+        if label_column
+        else [UNKNOWN] * len(paths)
+    )
+    return paths, [UNKNOWN] * len(paths), labels
+
+
+def _file_rows(files: list[Path], fps: float) -> tuple[list[str], list[int], list[int]]:
+    """Image files as one row each; videos as one row per sampled frame."""
+    paths: list[str] = []
+    frames: list[int] = []
+    for f in files:
+        if f.suffix.lower() in VIDEO_SUFFIXES:
+            n = count_samples(f, fps)
+            # Unknown length: one row that the batch reports as unreadable, never a crash.
+            for k in range(n if n is not None else 1):
+                paths.append(str(f))
+                frames.append(k)
+        else:
+            paths.append(str(f))
+            frames.append(UNKNOWN)
+    return paths, frames, [UNKNOWN] * len(paths)
+
+
+def _is_idx(path: Path) -> bool:
+    return "idx3-ubyte" in path.name
+
+
+def list_inputs(
+    inputs: list[str], fps: float = DEFAULT_FPS, data_dir: str | os.PathLike | None = None
+) -> Rows:
+    """Every input of an audit as rows, in a stable order (inputs as given, files sorted)."""
+    paths: list[str] = []
+    frames: list[int] = []
+    labels: list[int] = []
+    media = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    for spec in inputs:
+        path = Path(spec)
+        if ":" in spec and not path.exists() and not Path(spec).drive:
+            found = _dataset_rows(spec, None if data_dir is None else str(data_dir))
+        elif path.is_file() and _is_idx(path):
+            found = _idx_rows(path)
+        elif path.is_file() and path.suffix.lower() in (".parquet", ".csv"):
+            found = _list_rows(path)
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in media)
+            found = _file_rows(files, fps)
+        elif path.is_file():
+            found = _file_rows([path], fps)
+        elif any(ch in spec for ch in "*?["):
+            files = sorted(Path(p) for p in globbing.glob(spec, recursive=True))
+            found = _file_rows([p for p in files if p.is_file()], fps)
+        else:
+            raise AuditInputError(f"{spec}: no such file, folder, glob match or data set")
+        paths += found[0]
+        frames += found[1]
+        labels += found[2]
+    true_label = np.array(labels, np.int64)
+    return Rows(
+        np.array(paths, dtype=object),
+        np.array(frames, np.int64),
+        true_label,
+        bool((true_label != UNKNOWN).any()),
+    )

@@ -1,0 +1,250 @@
+"""`report.html`: one self-contained page that says where the model is wrong, unsure, or
+explained by a map that cannot be trusted. Images and plots are inline (data URIs):
+the page loads nothing from anywhere, so it opens offline and can be mailed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from model.prediction import format_probability
+from model.why.overlay import overlay
+
+#: Inputs shown in each gallery.
+GALLERY = 12
+#: Unreadable inputs listed.
+ERRORS_LISTED = 50
+THUMB_SIDE = 84
+
+STYLE = """
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1a1a1a}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #bbb;padding:.2rem .5rem}
+th{background:#eee}.grid{display:flex;flex-wrap:wrap;gap:.6rem}
+figure{margin:0;width:11rem;font-size:13px;overflow-wrap:anywhere}
+figure img{image-rendering:pixelated}
+.num{text-align:right;font-variant-numeric:tabular-nums}
+"""
+
+
+def _png(a: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _to_display(x: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
+    """A model-format input (H, W[, C]) -> (side, side[*], 3) uint8 for a thumbnail."""
+    a = np.asarray(x, np.float32)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    lo, hi = float(a.min()), float(a.max())
+    a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    img = Image.fromarray((a * 255).astype(np.uint8))
+    scale = side / max(img.size)
+    img = img.resize((round(img.width * scale), round(img.height * scale)), Image.NEAREST)
+    rgb = np.asarray(img.convert("RGB"))
+    return rgb
+
+
+def _plot(values: np.ndarray, title: str, bins: int = 20) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 2.4), dpi=100)
+    ax.hist(values[np.isfinite(values)], bins=bins, color="#3b528b")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _pct(k: int, n: int) -> str:
+    """A share as people should read it: never "0.0 %" for 2 in 10,000 (model.prediction)."""
+    return format_probability(k / n) if n else "–"
+
+
+def _name(path: str, frame: int) -> str:
+    return path if frame < 0 else f"{path} (frame {frame})"
+
+
+def _short(path: str, frame: int) -> str:
+    """The file's own name (the full path is in the image's title)."""
+    return _name(Path(path).name, frame)
+
+
+def _gallery(
+    title: str,
+    idx: np.ndarray,
+    t: dict[str, np.ndarray],
+    inputs: Callable[[str, int], np.ndarray | None],
+    map_shape: tuple[int, int],
+    caption: Callable[[int], str],
+) -> str:
+    if not len(idx):
+        return f"<h2>{html.escape(title)}</h2><p>None.</p>"
+    items = []
+    for i in idx[:GALLERY]:
+        path, frame = str(t["path"][i]), int(t["frame"][i])
+        x = inputs(path, frame)
+        pictures = ""
+        if x is not None:
+            shown = _to_display(x)
+            alt = f"input {_name(path, frame)}"
+            pictures += f'<img src="{_png(shown)}" alt="{html.escape(alt)}">'
+            m = t.get("map")
+            if m is not None and m[i] is not None:
+                heat = np.frombuffer(m[i], np.uint8).reshape(map_shape) / 255.0
+                over = overlay(shown, heat)
+                alt = f"{t['method'][i]} map for {t['class_name'][i]}"
+                pictures += f'<img src="{_png(over)}" alt="{html.escape(alt)}">'
+        items.append(
+            f'<figure title="{html.escape(_name(path, frame))}">{pictures}<figcaption>'
+            f"{html.escape(caption(int(i)))}<br><small>{html.escape(_short(path, frame))}</small>"
+            "</figcaption></figure>"
+        )
+    return f'<h2>{html.escape(title)}</h2><div class="grid">{"".join(items)}</div>'
+
+
+def _confusion(true: np.ndarray, pred: np.ndarray, names: list[str]) -> str:
+    k = len(names)
+    m = np.zeros((k, k), int)
+    for a, b in zip(true, pred, strict=True):
+        if 0 <= a < k and 0 <= b < k:
+            m[a, b] += 1
+    peak = max(int(m.max()), 1)
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = []
+    for a in range(k):
+        cells = []
+        for b in range(k):
+            shade = 255 - int(150 * m[a, b] / peak)
+            colour = f"rgb({shade},{shade},255)" if a == b else f"rgb(255,{shade},{shade})"
+            cells.append(f'<td class="num" style="background:{colour}">{m[a, b]}</td>')
+        rows.append(f"<tr><th>{html.escape(names[a])}</th>{''.join(cells)}</tr>")
+    return "<table><tr><th>true \\ read</th>" + head + "</tr>" + "".join(rows) + "</table>"
+
+
+def render(
+    t: dict[str, np.ndarray],
+    meta: dict[str, str],
+    class_names: list[str],
+    inputs: Callable[[str, int], np.ndarray | None],
+    map_shape: tuple[int, int],
+) -> str:
+    """The HTML page of an audit table (the columns of `predictions.parquet`)."""
+    n = len(t["path"])
+    failed = np.array([e is not None for e in t["error"]], bool)
+    read = ~failed
+    verdicts = np.array([str(v) for v in t["verdict"]], dtype=object)
+    parts = [f"<h1>DigitLens audit: {html.escape(meta.get('model', ''))}</h1>"]
+    facts = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta.items()
+    )
+    parts.append(f"<table>{facts}</table>")
+    shares = "".join(
+        f"<tr><td>{v}</td><td class='num'>{int((verdicts == v).sum())}</td>"
+        f"<td class='num'>{_pct(int((verdicts == v).sum()), n)}</td></tr>"
+        for v in ("digit", "unsure", "not_a_digit")
+    )
+    parts.append(
+        "<h2>Answers</h2><table><tr><th>verdict</th><th>inputs</th><th>share</th></tr>"
+        f"{shares}<tr><td>unreadable</td><td class='num'>{int(failed.sum())}</td>"
+        f"<td class='num'>{_pct(int(failed.sum()), n)}</td></tr></table>"
+    )
+    prob = np.asarray(t["probability"], np.float64)
+    ood = np.asarray(t["ood_score"], np.float64)
+    if read.any():
+        parts.append(
+            f'<p><img src="{_plot(prob[read], "probability of the answer")}" '
+            'alt="histogram of the probability of each answer"> '
+            f'<img src="{_plot(ood[read], "ood score (higher: less like a digit)")}" '
+            'alt="histogram of the out-of-distribution score"></p>'
+        )
+    label = np.asarray(t["label"], np.int64)
+    wrong = np.zeros(n, bool)
+    if "true_label" in t:
+        true = np.asarray(t["true_label"], np.int64)
+        known = read & (true >= 0)
+        right = known & (label == true)
+        wrong = known & (label != true)
+        as_digit = known & (verdicts == "digit")
+        parts.append(
+            "<h2>Accuracy</h2><table>"
+            f"<tr><th>read right (of the labelled inputs read)</th>"
+            f"<td class='num'>{_pct(int(right.sum()), int(known.sum()))}</td></tr>"
+            f"<tr><th>right among those answered <i>digit</i></th>"
+            f"<td class='num'>{_pct(int((right & as_digit).sum()), int(as_digit.sum()))}</td></tr>"
+            f"<tr><th>labelled inputs read</th><td class='num'>{int(known.sum())}</td></tr>"
+            "</table><h3>Confusion</h3>" + _confusion(true[known], label[known], class_names)
+        )
+        mistakes = np.flatnonzero(wrong)
+        mistakes = mistakes[np.argsort(-prob[mistakes], kind="stable")]
+        parts.append(
+            _gallery(
+                "The most confident mistakes",
+                mistakes,
+                t,
+                inputs,
+                map_shape,
+                lambda i: (
+                    f"read {t['class_name'][i]} ({prob[i]:.1%}), "
+                    f"is {class_names[true[i]] if 0 <= true[i] < len(class_names) else true[i]}"
+                ),
+            )
+        )
+    if "trust" in t:
+        trust = np.asarray(t["trust"], np.float64)
+        ranked = np.flatnonzero(read & np.isfinite(trust))
+        ranked = ranked[np.argsort(trust[ranked], kind="stable")]
+        parts.append(
+            _gallery(
+                "The least trustworthy maps",
+                ranked,
+                t,
+                inputs,
+                map_shape,
+                lambda i: f"{t['method'][i]}: trust {trust[i]:+.2f} ({t['trust_verdict'][i]})",
+            )
+        )
+    refused = np.flatnonzero(verdicts == "not_a_digit")
+    refused = refused[np.argsort(-ood[refused], kind="stable")]
+    parts.append(
+        _gallery(
+            "Judged not a digit",
+            refused,
+            t,
+            inputs,
+            map_shape,
+            lambda i: f"not a digit (ood {ood[i]:.2f}); would read {t['class_name'][i]}",
+        )
+    )
+    errors = np.flatnonzero(failed)
+    if len(errors):
+        rows = "".join(
+            f"<tr><td>{html.escape(_name(str(t['path'][i]), int(t['frame'][i])))}</td>"
+            f"<td>{html.escape(str(t['error'][i]))}</td></tr>"
+            for i in errors[:ERRORS_LISTED]
+        )
+        more = f"<p>… and {len(errors) - ERRORS_LISTED} more.</p>" if len(errors) > 50 else ""
+        parts.append(
+            f"<h2>Unreadable inputs ({len(errors)})</h2><table><tr><th>input</th>"
+            f"<th>why</th></tr>{rows}</table>{more}"
+        )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>DigitLens audit</title><style>{STYLE}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>"
+    )

@@ -1,0 +1,132 @@
+"""The audit of a whole data set (model.audit): every input gets a row, nothing crashes
+the run, the local loop gives the rows the report and the Parquet file are made from."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.audit import PREDICTIONS, REPORT, audit, read_audit
+from model.audit.batch import AuditBatch, AuditConfig
+from model.audit.engines import run_local
+from model.audit.inputs import AuditInputError, list_inputs
+from model.datasets import FILES, IMAGES_MAGIC, LABELS_MAGIC
+from model.input.samples import drawn_digit
+from tests.helpers import ROOT, write_idx
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Two digits (one in a sub-folder), a corrupt file, random noise and a text file."""
+    root = tmp_path / "inputs"
+    (root / "sub").mkdir(parents=True)
+    drawn_digit(7).save(root / "sub" / "seven.png")
+    drawn_digit(7).convert("RGBA").save(root / "seven-rgba.png")
+    (root / "broken.png").write_bytes(b"not a png at all")
+    noise = (np.random.default_rng(0).random((200, 200)) * 255).astype(np.uint8)
+    Image.fromarray(noise).save(root / "noise.png")
+    (root / "notes.txt").write_text("not an input")
+    return root
+
+
+def test_a_folder_gives_one_row_per_image_and_bad_files_their_reason(folder, tmp_path):
+    result = audit([str(folder)], tmp_path / "out")
+    rows = read_audit(tmp_path / "out")
+    names = [p.rsplit("/", 1)[-1] for p in rows["path"]]
+    assert names == ["broken.png", "noise.png", "seven-rgba.png", "seven.png"]  # sorted, no .txt
+    by_name = dict(zip(names, range(len(names)), strict=True))
+    assert rows["label"][by_name["seven.png"]] == 7
+    assert rows["label"][by_name["seven-rgba.png"]] == 7
+    assert rows["verdict"][by_name["seven.png"]] == "digit"
+    assert "not an image" in rows["error"][by_name["broken.png"]]
+    assert "noise" in rows["error"][by_name["noise.png"]]
+    assert rows["label"][by_name["broken.png"]] == -1
+    assert rows["error"][by_name["seven.png"]] is None
+    assert "true_label" not in rows  # no labels were given
+    assert len(result) == 4
+    page = (tmp_path / "out" / REPORT).read_text()
+    assert "Unreadable inputs (2)" in page and "broken.png" in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_explaining_adds_a_map_and_its_trust_per_readable_input(folder, tmp_path):
+    audit([str(folder / "sub")], tmp_path / "out", explain="gradcam")
+    rows = read_audit(tmp_path / "out")
+    assert list(rows["method"]) == ["gradcam"]
+    heat = np.frombuffer(rows["map"][0], np.uint8).reshape(28, 28)
+    assert heat.max() == 255  # normalised to its peak
+    assert np.isfinite(rows["trust"][0]) and rows["trust_verdict"][0]
+
+
+@pytest.mark.data
+def test_an_idx_split_carries_its_labels_and_the_report_its_accuracy(tmp_path, real_data_dir):
+    result = audit(["mnist:test"], tmp_path / "out", data_dir=real_data_dir, batch_size=500)
+    rows = result.columns
+    assert len(rows["path"]) == 10_000
+    assert rows["path"][3].endswith("t10k-images-idx3-ubyte.gz#3")
+    accuracy = float((rows["label"] == rows["true_label"]).mean())
+    assert accuracy > 0.99  # the bundled model's test accuracy (its card says 99.5 %)
+    page = (tmp_path / "out" / REPORT).read_text()
+    assert "The most confident mistakes" in page and "Confusion" in page
+
+
+def test_an_idx_file_and_a_csv_list_are_inputs(tmp_path):
+    images = np.zeros((3, 28, 28), np.uint8)
+    images[:, 6:22, 12:16] = 255  # three bars
+    idx = write_idx(tmp_path / FILES["test_images"], images, IMAGES_MAGIC)
+    write_idx(tmp_path / FILES["test_labels"], np.array([1, 1, 7], np.uint8), LABELS_MAGIC)
+    rows = list_inputs([str(idx)])
+    assert list(rows.true_label) == [1, 1, 7] and rows.labelled
+    drawn_digit(7).save(tmp_path / "a.png")
+    (tmp_path / "list.csv").write_text("path,label\na.png,7\nmissing.png,3\n")
+    rows = list_inputs([str(tmp_path / "list.csv")])
+    assert list(rows.true_label) == [7, 3]
+    out = run_local(rows, AuditConfig())
+    assert out["label"][0] == 7 and "no such file" in out["error"][1]
+
+
+def test_bad_input_specs_say_what_was_expected(tmp_path):
+    with pytest.raises(AuditInputError, match="no such file"):
+        list_inputs([str(tmp_path / "nowhere")])
+    with pytest.raises(AuditInputError, match="which split"):
+        list_inputs(["mnist:validation"])
+    (tmp_path / "list.csv").write_text("file\nx.png\n")
+    with pytest.raises(AuditInputError, match="`path` column"):
+        list_inputs([str(tmp_path / "list.csv")])
+
+
+def test_one_batch_object_serves_every_engine_and_keeps_row_order(folder):
+    rows = list_inputs([str(folder)])
+    whole = run_local(rows, AuditConfig(), batch_size=64)
+    one_by_one = run_local(rows, AuditConfig(), batch_size=1)
+    for name in ("path", "label", "verdict", "error"):
+        assert list(whole[name]) == list(one_by_one[name])
+    np.testing.assert_allclose(whole["probability"], one_by_one["probability"], rtol=1e-5)
+    batch = AuditBatch(AuditConfig())({k: v[:2] for k, v in rows.columns().items()})
+    assert len(batch["path"]) == 2  # a plain dict of columns in, a dict out (Ray's format)
+
+
+def test_the_command_writes_both_files(folder, tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "digitlens", "audit", str(folder), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "4 inputs (2 unreadable)" in done.stdout
+    assert (out / PREDICTIONS).is_file() and (out / REPORT).is_file()
+    bad = subprocess.run(
+        [sys.executable, "-m", "model.audit", str(folder), "--out", str(out), "--explain", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr

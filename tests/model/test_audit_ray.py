@@ -1,0 +1,73 @@
+"""The audit on a real local Ray (Ray Data actors), against the local loop: the same rows,
+the same answers. One Ray for the module: starting one costs seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from model.audit import audit, read_audit
+from model.audit.batch import AuditConfig
+from model.audit.engines import run_local, run_ray
+from model.audit.inputs import list_inputs
+from model.datasets import FILES, IMAGES_MAGIC, LABELS_MAGIC
+from model.input.samples import drawn_digit
+from tests.helpers import write_idx
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """A folder of images (one corrupt) and an IDX file of 150 labelled digits."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    drawn_digit(7).save(folder / "seven.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG but not really")
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 30, (150, 28, 28)).astype(np.uint8)
+    labels = (np.arange(150) % 2).astype(np.uint8)
+    images[labels == 1, 5:23, 12:16] = 255  # a bar: a 1
+    write_idx(tmp_path / FILES["test_images"], images, IMAGES_MAGIC)
+    write_idx(tmp_path / FILES["test_labels"], labels, LABELS_MAGIC)
+    return [str(folder), str(tmp_path / FILES["test_images"])]
+
+
+def test_ray_gives_the_local_rows(local_ray, inputs):
+    rows = list_inputs(inputs)
+    config = AuditConfig()
+    local = run_local(rows, config, batch_size=32)
+    spread = run_ray(rows, config, batch_size=32, actors=2)  # 5 blocks over 2 actors
+    assert list(spread["path"]) == list(local["path"])  # order restored
+    assert list(spread["label"]) == list(local["label"])
+    assert list(spread["verdict"]) == list(local["verdict"])
+    assert list(spread["error"]) == list(local["error"])
+    np.testing.assert_allclose(spread["probability"], local["probability"], rtol=1e-4)
+    assert "cannot be read" in local["error"][0]
+
+
+def test_the_ray_engine_writes_the_same_file(local_ray, inputs, tmp_path):
+    audit(inputs, tmp_path / "local", engine="local")
+    audit(inputs, tmp_path / "ray", engine="ray", actors=2)
+    a, b = read_audit(tmp_path / "local"), read_audit(tmp_path / "ray")
+    assert a.keys() == b.keys() and "true_label" in a
+    for name in ("path", "frame", "label", "verdict", "true_label", "error"):
+        assert list(a[name]) == list(b[name]), name
+    for x, y in zip(a["top_k"], b["top_k"], strict=True):  # one ORT thread per actor
+        if x is not None:
+            tx, ty = json.loads(x), json.loads(y)
+            assert [t["label"] for t in tx] == [t["label"] for t in ty]
+            np.testing.assert_allclose(
+                [t["probability"] for t in tx], [t["probability"] for t in ty], atol=1e-5
+            )
