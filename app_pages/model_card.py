@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from model.runtime.graph import layer_edges, layer_table
+from ui.audit import audit_section
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import card_line, current
 from ui.widgets import enlarge
@@ -47,6 +48,8 @@ st.graphviz_chart(
     + " }",
     width="stretch",
 )
+
+audit_section(clf.name)
 
 if not clf.is_digit:
     st.info(

@@ -217,3 +217,19 @@ def test_explain_page_asks_for_a_drawing_and_says_why_a_dot_is_not_explained():
     said = "\n".join(w.value for w in at.warning)
     assert "That drawing cannot be explained" in said and "too small to read" in said, said
     assert not at.metric and "Draw a digit to explain it." not in texts(at)
+
+
+def test_model_page_opens_an_audit_and_shows_its_report(tmp_path):
+    from model.audit import audit
+
+    drawn_digit(7).save(tmp_path / "seven.png")
+    (tmp_path / "broken.png").write_bytes(b"nope")
+    audit([str(tmp_path)], tmp_path / "audit")
+    at = app()
+    at.switch_page("app_pages/model_card.py").run()
+    at.text_input(key="audit_folder").set_value(str(tmp_path / "nowhere")).run()
+    assert "No audit in" in texts(at)
+    at.text_input(key="audit_folder").set_value(str(tmp_path / "audit")).run()
+    assert not at.exception, at.exception
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Inputs"] == "2" and labels["Unreadable"] == "1"

@@ -1,0 +1,41 @@
+"""The Model page's audit section: open an audit folder and show its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from model.audit import PREDICTIONS, REPORT, read_audit
+
+#: Height of the embedded report (it scrolls inside).
+REPORT_HEIGHT = 900
+
+
+def audit_section(model_name: str) -> None:
+    """A folder field; for an audit folder, its numbers and its report.html."""
+    st.subheader("Audit a whole data set")
+    st.markdown(
+        "Run `python -m digitlens audit INPUT --model "
+        f"{model_name} --out DIR` (add `--explain default` for maps and their trust, "
+        "`--engine ray` to spread it over a Ray cluster), then open `DIR` here."
+    )
+    folder = st.text_input("Audit folder", placeholder="runs/audit", key="audit_folder")
+    if not folder:
+        return
+    out = Path(folder).expanduser()
+    if not (out / PREDICTIONS).is_file() or not (out / REPORT).is_file():
+        st.warning(f"No audit in {folder}: it needs {PREDICTIONS} and {REPORT}.")
+        return
+    rows = read_audit(out)
+    n = len(rows["path"])
+    unreadable = sum(e is not None for e in rows["error"])
+    cols = st.columns(3)
+    cols[0].metric("Inputs", f"{n:,}")
+    cols[1].metric("Unreadable", f"{unreadable:,}")
+    if "true_label" in rows:
+        known = [(p, t) for p, t in zip(rows["label"], rows["true_label"], strict=True) if t >= 0]
+        right = sum(p == t for p, t in known)
+        cols[2].metric("Read right", f"{right:,} of {len(known):,}")
+    components.html((out / REPORT).read_text(), height=REPORT_HEIGHT, scrolling=True)
