@@ -125,7 +125,7 @@ def audit(
     rows = list_inputs(inputs, fps, data_dir)
     t0 = time.perf_counter()
     if engine == "ray":
-        columns = run_ray(rows, config, batch_size, ray_address, actors)
+        columns = run_ray(rows, config, batch_size, ray_address, actors, progress=progress)
     else:
         columns = run_local(rows, config, batch_size, progress)
     seconds = time.perf_counter() - t0

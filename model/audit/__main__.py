@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         total = len(list_inputs(args.inputs, args.fps, args.data_dir))
-        with tqdm(total=total, unit="input", disable=args.engine == "ray") as bar:
+        with tqdm(total=total, unit="input") as bar:
             result = audit(
                 args.inputs,
                 args.out,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.audit.inputs import IDX_SEPARATOR, UNKNOWN
+from model.audit.inputs import IDX_SEPARATOR, UNKNOWN, is_uri, read_bytes
 from model.errors import DigitLensError
 from model.input.sources import video_frames
 from model.runtime.runtimes import THREADS_ENV
@@ -120,6 +120,8 @@ class AuditBatch:
             return self.clf.preprocess(digit)
         if frame != UNKNOWN:
             return self.clf.preprocess(self._frame(path, frame))
+        if is_uri(path):
+            return self.clf.preprocess(read_bytes(path))
         return self.clf.preprocess(path)
 
     # ------------------------------------------------------------ the batch

@@ -17,6 +17,8 @@ from model.audit.inputs import Rows
 from model.errors import DigitLensError
 
 ENGINES = ("local", "ray")
+#: Restarts of a dead actor, and retries of the batch it held.
+ACTOR_RETRIES = 3
 #: Where Ray finds a cluster unless `--ray-address` says (Ray's own variable).
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
 
@@ -78,13 +80,17 @@ def run_ray(
     address: str | None = None,
     actors: int | None = None,
     cpus_per_actor: int = 1,
+    progress: Callable[[int], None] | None = None,
+    work: type[AuditBatch] | None = None,
 ) -> dict[str, np.ndarray]:
     """Ray Data: `map_batches` over a pool of actors, each loading the model once.
 
     address: a cluster to join (else $RAY_ADDRESS, else a local Ray on this machine,
     stopped again at the end). actors: the pool's size (default: the cluster's CPUs
     divided by cpus_per_actor). Each actor's ONNX Runtime and TensorFlow thread pools
-    are set to its CPUs (Ray does not limit them).
+    are set to its CPUs (Ray does not limit them). An actor that dies (a lost node, an
+    out-of-memory kill) is restarted and its batch retried, up to ACTOR_RETRIES times.
+    work: the batch class (AuditBatch's Ray form unless a test passes another).
     """
     try:
         import ray
@@ -122,15 +128,21 @@ def run_ray(
         blocks = [table.slice(s, batch_size) for s in range(0, max(len(rows), 1), batch_size)]
         ds = ray.data.from_arrow(blocks)
         out = ds.map_batches(
-            _RayAuditBatch,
+            work or _RayAuditBatch,
             fn_constructor_args=(run,),
             batch_size=batch_size,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=size),
             num_cpus=cpus_per_actor,
+            max_restarts=ACTOR_RETRIES,
+            max_task_retries=ACTOR_RETRIES,
         )
-        result = out.to_arrow_refs()
-        tables = [t for t in ray.get(result) if t.num_rows]
+        tables = []
+        for part in out.iter_batches(batch_size=None, batch_format="pyarrow"):
+            tables.append(part)
+            if progress:
+                progress(part.num_rows)
+        tables = [t for t in tables if t.num_rows]
         merged = pa.concat_tables(tables, promote_options="permissive") if tables else None
     finally:
         if started_here:

@@ -8,6 +8,10 @@ An INPUT is any of:
   $DIGITLENS_DATA_DIR, like the training pipeline);
 - a Parquet or CSV list of paths (a `path` column; an optional label column).
 
+Object storage: a list may itself be a URI (`s3://bucket/list.parquet`, `gs://...`) and
+may name URIs; they are read with pyarrow's file systems (credentials from the
+environment, as pyarrow finds them), so a cluster job audits a bucket without copying it.
+
 Every video is sampled at `fps` frames per second: one row per sampled frame. Rows
 are plain columns (`path`, `frame`, `true_label`) so that any engine, a local loop
 or Ray Data, can split them into batches; images are decoded only in the batch.
@@ -82,23 +86,41 @@ def _dataset_rows(spec: str, data_dir: str | None) -> tuple[list[str], list[int]
     return _idx_rows(folder / FILES[f"{split}_images"])
 
 
-def _list_rows(path: Path) -> tuple[list[str], list[int], list[int]]:
+def is_uri(text: str) -> bool:
+    """`s3://...`, `gs://...`, `file://...`: read through pyarrow's file systems."""
+    scheme, sep, _ = text.partition("://")
+    return bool(sep) and scheme.isalnum() and len(scheme) > 1
+
+
+def read_bytes(uri: str) -> bytes:
+    """The bytes of an object-storage (or file://) URI."""
+    from pyarrow import fs
+
+    filesystem, path = fs.FileSystem.from_uri(uri)
+    with filesystem.open_input_file(path) as f:
+        return f.read()
+
+
+def _list_rows(path: Path | str) -> tuple[list[str], list[int], list[int]]:
     """A Parquet or CSV file with a `path` column (relative paths: to the list's folder)."""
     import pyarrow.csv
     import pyarrow.parquet
 
+    text = str(path)
     try:
-        table = (
-            pyarrow.parquet.read_table(path)
-            if path.suffix.lower() == ".parquet"
-            else pyarrow.csv.read_csv(path)
-        )
+        if text.lower().endswith(".parquet"):
+            table = pyarrow.parquet.read_table(text)
+        elif is_uri(text):
+            table = pyarrow.csv.read_csv(pyarrow.BufferReader(read_bytes(text)))
+        else:
+            table = pyarrow.csv.read_csv(text)
     except Exception as exc:  # pyarrow raises its own error types for bad files
         raise AuditInputError(f"{path}: cannot read it as a list of paths ({exc})") from exc
     if "path" not in table.column_names:
         raise AuditInputError(f"{path}: needs a `path` column; it has {table.column_names}")
+    base = text.rsplit("/", 1)[0] if is_uri(text) else str(Path(text).parent)
     paths = [
-        str(p if Path(p).is_absolute() else path.parent / p)
+        str(p) if is_uri(str(p)) or Path(str(p)).is_absolute() else f"{base}/{p}"
         for p in table.column("path").to_pylist()
     ]
     label_column = next((c for c in LABEL_COLUMNS if c in table.column_names), None)
@@ -141,7 +163,11 @@ def list_inputs(
     media = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     for spec in inputs:
         path = Path(spec)
-        if ":" in spec and not path.exists() and not Path(spec).drive:
+        if is_uri(spec):
+            if not spec.lower().endswith((".parquet", ".csv")):
+                raise AuditInputError(f"{spec}: from object storage, give a Parquet/CSV list")
+            found = _list_rows(spec)
+        elif ":" in spec and not path.exists() and not Path(spec).drive:
             found = _dataset_rows(spec, None if data_dir is None else str(data_dir))
         elif path.is_file() and _is_idx(path):
             found = _idx_rows(path)

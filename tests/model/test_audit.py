@@ -130,3 +130,16 @@ def test_the_command_writes_both_files(folder, tmp_path):
         timeout=300,
     )
     assert bad.returncode == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_list_named_by_uri_reads_its_images_through_pyarrow_file_systems(tmp_path):
+    """file:// takes the same path through pyarrow.fs as s3:// or gs:// (no network here)."""
+    drawn_digit(7).save(tmp_path / "seven.png")
+    (tmp_path / "list.csv").write_text(f"path,label\nfile://{tmp_path}/seven.png,7\nbad.png,1\n")
+    rows = list_inputs([f"file://{tmp_path}/list.csv"])
+    assert list(rows.path) == [f"file://{tmp_path}/seven.png", f"file://{tmp_path}/bad.png"]
+    out = run_local(rows, AuditConfig())
+    assert out["label"][0] == 7 and out["error"][0] is None
+    assert out["error"][1]  # a missing object is a row with its error, not a crash
+    with pytest.raises(AuditInputError, match="Parquet/CSV list"):
+        list_inputs([f"file://{tmp_path}/seven.png"])
