@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,9 @@ class AuditBatch:
         self._video: tuple[str, list[np.ndarray]] | None = None  # the last video's frames
         self.method: str | None = None
         self.layer: str | None = None
+        #: Seconds spent so far reading (decode + preprocessing), in the model (answer
+        #: and verdict) and on maps (map + trust): where an audit's time goes.
+        self.seconds = {"read": 0.0, "model": 0.0, "map": 0.0}
         if config.explain:
             self._prepare_explanations(config)
 
@@ -132,6 +136,7 @@ class AuditBatch:
         out: dict[str, list] = {c: [None] * n for c in COLUMNS}
         out["path"], out["frame"] = paths, frames
         xs, rows = [], []
+        t0 = time.perf_counter()
         for i, (path, frame) in enumerate(zip(paths, frames, strict=True)):
             try:
                 xs.append(self.model_input(path, frame))
@@ -141,6 +146,8 @@ class AuditBatch:
         for i in set(range(n)) - set(rows):
             out["label"][i], out["probability"][i], out["ood_score"][i] = UNKNOWN, np.nan, np.nan
         explain = {c: [None] * n for c in EXPLAIN_COLUMNS} if self.method else {}
+        t1 = time.perf_counter()
+        self.seconds["read"] += t1 - t0
         if rows:
             x = np.stack(xs).astype(np.float32)
             predictions = self.clf.predict_inputs(x)
@@ -154,8 +161,11 @@ class AuditBatch:
                 out["top_k"][i] = json.dumps(
                     [t.to_dict() for t in self.clf.top(p, self.config.top_k)]
                 )
+            t2 = time.perf_counter()
+            self.seconds["model"] += t2 - t1
             if self.method:
                 self._explain(x, np.array([p.label for p in predictions]), rows, explain)
+                self.seconds["map"] += time.perf_counter() - t2
         columns = {
             "path": np.array(paths, dtype=object),
             "frame": np.array(frames, np.int64),

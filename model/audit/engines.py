@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -127,16 +128,20 @@ def run_ray(
         # that needs a CPU the actors already hold (it waits forever on a small cluster).
         blocks = [table.slice(s, batch_size) for s in range(0, max(len(rows), 1), batch_size)]
         ds = ray.data.from_arrow(blocks)
-        out = ds.map_batches(
-            work or _RayAuditBatch,
-            fn_constructor_args=(run,),
-            batch_size=batch_size,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=size),
-            num_cpus=cpus_per_actor,
-            max_restarts=ACTOR_RETRIES,
-            max_task_retries=ACTOR_RETRIES,
-        )
+        with warnings.catch_warnings():
+            # Restarts have no named parameter in Ray 2.60 (pinned): the generic remote
+            # arguments are the supported way, flagged for a later Ray.
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+            out = ds.map_batches(
+                work or _RayAuditBatch,
+                fn_constructor_args=(run,),
+                batch_size=batch_size,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=size),
+                num_cpus=cpus_per_actor,
+                max_restarts=ACTOR_RETRIES,
+                max_task_retries=ACTOR_RETRIES,
+            )
         tables = []
         for part in out.iter_batches(batch_size=None, batch_format="pyarrow"):
             tables.append(part)
