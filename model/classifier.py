@@ -39,6 +39,7 @@ from model.runtime.runtimes import (
 if TYPE_CHECKING:
     import keras
 
+    from model.number import NumberReading
     from model.why.attribution import Explanation
 
 #: The digit recipes of `model.input.preprocessing` (for 28x28 grey models).
@@ -303,6 +304,13 @@ class Classifier:
         from model.why.attribution import explain
 
         return explain(self, np.asarray(x, np.float32), method, layer, target, contrast)
+
+    # -------------------------------------------------------------- numbers
+    def read_number(self, image: ImageInput, max_pixels: int = MAX_PIXELS) -> NumberReading:
+        """Read a written number digit by digit (`model.number`)."""
+        from model.number import read_number
+
+        return read_number(self, image, max_pixels)
 
 
 def check_preprocessing(preprocessing: str | None) -> str | None:

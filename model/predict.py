@@ -100,7 +100,37 @@ def top_line(clf, pred, k: int) -> str:
     return f"  top-{k}: {tops}\n"
 
 
+def run_numbers(args: argparse.Namespace) -> int:
+    """--number: each image read as a number; one line (or JSON object) per image."""
+    from model.errors import ImageError
+
+    clf = load_model(args)
+    files, errors, _ = collect(args.inputs)
+    for e in errors:
+        print(e, file=sys.stderr)
+    failed = len(errors)
+    for path in files:
+        try:
+            reading = clf.read_number(path)
+        except ImageError as exc:
+            failed += 1
+            if args.json:
+                print(json.dumps({"path": str(path), "error": str(exc)}))
+            print(f"{path}: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({"path": str(path), **reading.to_dict()}))
+        elif reading.text is None:
+            print(f"{path}: not a number: {reading.refusal}")
+        else:
+            unsure = " (? marks a digit it is unsure of)" if reading.verdict == "unsure" else ""
+            print(f"{path}: {reading.text}{unsure}")
+    return 1 if failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.number:
+        return run_numbers(args)
     from tqdm import tqdm
 
     from model.errors import BlankImageError, ImageError
@@ -291,7 +321,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="folder for overlays (.png) and maps (.npy)")
     p.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--number",
+        action="store_true",
+        help="read each image as a written number, digit by digit (e.g. 42, 2026)",
+    )
     args = p.parse_args(argv)
+    if args.number and args.explain:
+        p.error("--number reads numbers; explain one digit at a time without it")
     if args.explain and not args.out:
         p.error("--explain needs --out DIR")
     if (args.target is not None or args.contrast is not None) and not args.explain:

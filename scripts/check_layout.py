@@ -73,6 +73,7 @@ MODEL_RANKS = {
     "model.judge": 3,
     "model.prediction": 4,
     "model.why": 5,
+    "model.number": 5,  # reading a number digit by digit
     "model.classifier": 6,
     "model.load": 7,
     "model.predict": 8,  # the command line

@@ -19,6 +19,7 @@ from server.config import ServerConfig
 from server.docs import install_docs
 from server.metrics import Metrics
 from server.models import ModelPool
+from server.numbers import router as numbers_router
 from server.routes import router
 
 log = logging.getLogger("digitlens.server")
@@ -88,6 +89,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     app.add_middleware(Observe, metrics=metrics)
     app.include_router(router)
+    app.include_router(numbers_router)
     app.include_router(v2.router)
     install_docs(app)
     return app

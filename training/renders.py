@@ -207,3 +207,54 @@ def make_set(
         return [font_digit(int(y), rng, fonts) for y in ys], ys
     make: Callable = GENERATORS[kind]
     return [make(images[i], rng) for i in idx], labels[idx]
+
+
+def _visible(digit: np.ndarray, height: int, rng: np.random.Generator) -> Image.Image:
+    """`upscale`, drawn again where a thin pen erased the digit (a faint MNIST 1)."""
+    for _ in range(8):
+        strokes = upscale(digit, height, rng)
+        if (np.asarray(strokes) > 128).mean() > 0.02:
+            return strokes
+    return strokes
+
+
+def number_strokes(
+    digits: list[np.ndarray], rng: np.random.Generator, touching: float = 0.0
+) -> Image.Image:
+    """MNIST digits written side by side as one number ('L', ink bright): random heights,
+    baselines and gaps; with probability `touching` a neighbour overlaps by a few pixels."""
+    height = int(rng.integers(70, 140))
+    parts = [_visible(d, int(height * rng.uniform(0.85, 1.1)), rng) for d in digits]
+    xs, x = [], 8
+    for i, part in enumerate(parts):
+        if i:
+            gap = int(rng.integers(8, 40))
+            if rng.random() < touching:
+                gap = -int(rng.integers(1, 6))  # touching or overlapping by a few pixels
+            x += gap
+        xs.append(x)
+        x += part.width
+    field = Image.new("L", (x + 8, int(height * 1.5) + 16), 0)
+    for part, px in zip(parts, xs, strict=True):
+        py = 8 + int(rng.integers(0, max(field.height - part.height - 16, 1)))
+        py = min(py, field.height - part.height)
+        layer = Image.new("L", field.size, 0)
+        layer.paste(part, (px, py))
+        field = Image.fromarray(np.maximum(np.asarray(field), np.asarray(layer)))
+    return field
+
+
+def number_on_canvas(strokes: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A written number on the Draw page's wide number pad, in one of its styles."""
+    side = max(strokes.width, strokes.height) + int(rng.integers(10, 60))
+    pad = Image.new("L", (side, strokes.height + int(rng.integers(10, 60))), 0)
+    pad.paste(strokes, (int(rng.integers(0, side - strokes.width + 1)), 5))
+    style = rng.choice(["white-on-black", "black-on-white"])
+    ink = np.asarray(pad)
+    return Image.fromarray(ink if style == "white-on-black" else 255 - ink).convert("RGB")
+
+
+def number_photo(strokes: Image.Image, rng: np.random.Generator) -> bytes:
+    """A written number in dark ink on photographed paper (JPEG bytes)."""
+    w = strokes.width + 80
+    return paper(strokes, rng, size=(max(w, 640), max(int(w * 0.6), 360)))

@@ -1,0 +1,255 @@
+"""A written number -> one piece of ink per digit, left to right.
+
+    decode ─ working copy ─ ink map & mask (the digit pipeline's lighting correction)
+           ─ connected components ─ merge the pieces of one digit ─ split touching ones
+
+Merging: a component that lies mostly above or below another (a 5's flag, a 7's
+crossbar, a 4 drawn in two strokes) belongs to the same digit. Splitting: ink much wider
+than a digit is tall holds several digits; it is cut at the emptiest columns near where
+evenly spaced digits would meet (the projection profile). Each piece is then drawn alone,
+white ink on black, ready for the same per-digit preprocessing as a single digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from model.errors import BlankImageError, NoiseImageError
+from model.input.decode import (
+    MAX_PIXELS,
+    WORKING_SIDE,
+    ImageInput,
+    decode,
+    normalise_mode,
+    shrink,
+    to_float,
+)
+from model.input.preprocessing import ink_map, ink_mask
+from model.input.refusals import is_noise
+
+#: Working copy of a number: wider than a digit's, so each digit keeps ~100 pixels.
+NUMBER_SIDE = 2 * WORKING_SIDE
+#: Components under this share of the largest one are specks (dust, a pen's dot).
+SPECK_SHARE = 0.03
+#: Two components are one digit when their column ranges overlap by this share of the
+#: narrower one (a 7's crossbar over its stem; a 4 drawn in two strokes).
+MERGE_OVERLAP = 0.5
+#: ... unless both are as tall as a digit (this share of the median height): then only
+#: when one covers this share of the narrower one's columns.
+TALL = 0.6
+COVER = 0.85
+#: Ink wider than this many times its height holds more than one digit (MNIST digits:
+#: width/height at most ~1.0 for a wide 0 or 2; two touching digits ~1.3 and more).
+SPLIT_RATIO = 1.15
+#: Ink this many times wider than tall is hardly ever one digit.
+WIDE = 1.4
+#: The width of one digit, as a share of the number's height, used to count digits in
+#: touching ink (MNIST's median width/height is ~0.65).
+DIGIT_WIDTH = 0.7
+#: A cut is sought this far (share of a digit's width) around each evenly spaced position.
+CUT_WINDOW = 0.35
+#: A stretch of ink shorter than this share of the number's median height is part of its
+#: nearest neighbour (a 5's flag drawn apart, a 7's crossbar off to the side) ...
+SMALL_HEIGHT = 0.5
+#: ... when the gap between them is under this share of the median height.
+ATTACH_GAP = 0.35
+#: Margin around each piece when drawn alone, as a share of its longest side.
+PIECE_MARGIN = 0.15
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One digit's ink."""
+
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in the original image's pixels
+    image: np.ndarray  # (h, w) float32 in [0, 1]: this piece's ink alone, white on black
+    touching: bool  # cut out of ink shared with a neighbour (less certain)
+
+
+@dataclass(frozen=True)
+class Group:
+    """One stretch of ink: read as one digit, or (`split`, when it is wide) as several."""
+
+    whole: Piece
+    split: list[Piece] | None  # candidate cut into digits; None when it is one digit wide
+    likely_split: bool = False  # the shape says several (very wide, or digit-tall parts)
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    groups: list[Group]  # left to right
+    size: tuple[int, int]  # (width, height) of the original image
+
+    @property
+    def pieces(self) -> list[Piece]:
+        """Each group as one digit (what a reader gets without choosing cuts)."""
+        return [g.whole for g in self.groups]
+
+
+def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]:
+    """(x0, y0, x1, y1, own mask) of each 8-connected component that is not a speck."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return []
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.flatnonzero(areas >= SPECK_SHARE * areas.max()) + 1
+    out = []
+    for k in keep:
+        x, y, w, h = stats[k, :4]
+        out.append((int(x), int(y), int(x + w), int(y + h), labels == k))
+    return out
+
+
+def _merge(parts: list[tuple[int, int, int, int, np.ndarray]]):
+    """Join components whose column ranges overlap (pieces of one digit). Two components
+    of a digit's full height are two digits (a slanted 1 leaning over its neighbour)
+    unless one nearly covers the other's columns (a 4 drawn in two strokes)."""
+    if not parts:
+        return [], []
+    height = float(np.median([p[3] - p[1] for p in parts]))
+    groups: list[list] = []
+    for part in sorted(parts, key=lambda p: (p[0] + p[2]) / 2):
+        x0, y0, x1, y1, _ = part
+        for g in groups:
+            gx0, gx1 = min(p[0] for p in g), max(p[2] for p in g)
+            gy0, gy1 = min(p[1] for p in g), max(p[3] for p in g)
+            overlap = min(x1, gx1) - max(x0, gx0)
+            narrower = min(x1 - x0, gx1 - gx0)
+            both_tall = min(y1 - y0, gy1 - gy0) >= TALL * height
+            if overlap > (COVER if both_tall else MERGE_OVERLAP) * narrower:
+                g.append(part)
+                break
+        else:
+            groups.append([part])
+    return sorted((_join_all(g) for g in groups), key=lambda p: p[0]), groups
+
+
+def _join_all(parts):
+    """One (x0, y0, x1, y1, mask) for several parts."""
+    mask = np.logical_or.reduce([p[4] for p in parts])
+    return (
+        min(p[0] for p in parts),
+        min(p[1] for p in parts),
+        max(p[2] for p in parts),
+        max(p[3] for p in parts),
+        mask,
+    )
+
+
+def _apart(members, height: float):
+    """The tall components of a merged group each as a digit, short ones joined to the
+    nearest: the other reading of two digits that lean over each other. None: one digit."""
+    tall = [m for m in members if m[3] - m[1] >= TALL * height]
+    if len(tall) < 2:
+        return None
+    groups = [[t] for t in sorted(tall, key=lambda p: p[0])]
+    for m in members:
+        if m in tall:
+            continue
+        centre = (m[0] + m[2]) / 2
+        nearest = min(groups, key=lambda g: abs((g[0][0] + g[0][2]) / 2 - centre))
+        nearest.append(m)
+    return [_join_all(g) for g in groups]
+
+
+def _join(a, b):
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), a[4] | b[4])
+
+
+def _attach_small(parts):
+    """Stretches much shorter than the others join their nearest neighbour."""
+    if len(parts) < 2:
+        return parts
+    height = float(np.median([p[3] - p[1] for p in parts]))
+    parts = list(parts)
+    changed = True
+    while changed and len(parts) > 1:
+        changed = False
+        for i, p in enumerate(parts):
+            if p[3] - p[1] >= SMALL_HEIGHT * height:
+                continue
+            gaps = [(max(q[0] - p[2], p[0] - q[2], 0), j) for j, q in enumerate(parts) if j != i]
+            gap, j = min(gaps)
+            if gap <= ATTACH_GAP * height:
+                parts[j] = _join(parts[j], p)
+                del parts[i]
+                changed = True
+                break
+    return sorted(parts, key=lambda p: p[0])
+
+
+def _split(part, height: int) -> list[tuple[tuple[int, int, int, int, np.ndarray], bool]]:
+    """Ink much wider than a digit -> k pieces cut at the emptiest nearby columns."""
+    x0, y0, x1, y1, mask = part
+    width = x1 - x0
+    height = max(height, y1 - y0)
+    if width <= SPLIT_RATIO * height:
+        return [(part, False)]
+    k = max(round(width / (DIGIT_WIDTH * height)), 2)
+    columns = mask[y0:y1, x0:x1].sum(axis=0).astype(np.float64)
+    step = width / k
+    cuts = [x0]
+    for i in range(1, k):
+        centre = i * step
+        lo, hi = int(centre - CUT_WINDOW * step), int(centre + CUT_WINDOW * step) + 1
+        lo, hi = max(lo, 1), min(hi, width - 1)
+        cuts.append(x0 + lo + int(np.argmin(columns[lo:hi])) if hi > lo else x0 + int(centre))
+    cuts.append(x1)
+    pieces = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        own = np.zeros_like(mask)
+        own[:, a:b] = mask[:, a:b]
+        rows = np.flatnonzero(own.any(axis=1))
+        if len(rows):
+            pieces.append(((a, int(rows[0]), b, int(rows[-1]) + 1, own), True))
+    return pieces
+
+
+def _alone(ink: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray) -> np.ndarray:
+    """The piece's soft ink alone (its own pixels, a 1-pixel halo), with a margin."""
+    x0, y0, x1, y1 = box
+    halo = cv2.dilate(mask[y0:y1, x0:x1].view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    crop = ink[y0:y1, x0:x1] * halo
+    pad = max(int(PIECE_MARGIN * max(crop.shape)), 2)
+    return np.pad(crop.astype(np.float32), pad)
+
+
+def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
+    """The digits of a written number, left to right. Raises BlankImageError, NoiseImageError,
+    ImageError (not an image)."""
+    img = normalise_mode(decode(image, max_pixels))
+    work = shrink(img, NUMBER_SIDE)
+    gray, alpha = to_float(work)
+    if is_noise(img, gray, alpha):
+        raise NoiseImageError("the image looks like random noise: no strokes were found on it")
+    ink, _ = ink_map(gray, alpha)
+    mask = ink_mask(ink)
+    merged, members = _merge(_components(mask))
+    parts = _attach_small(merged)
+    if not parts:
+        raise BlankImageError("the image looks blank: no digit or drawing was found on it")
+    height = int(np.median([p[3] - p[1] for p in parts]))
+    scale = img.width / work.width
+
+    def piece(x0: int, y0: int, x1: int, y1: int, own: np.ndarray, touching: bool) -> Piece:
+        box = (int(x0 * scale), int(y0 * scale), int(np.ceil(x1 * scale)), int(np.ceil(y1 * scale)))
+        return Piece(box, _alone(ink, (x0, y0, x1, y1), own), touching)
+
+    # Merged groups by their box, to offer their components apart as the other reading.
+    by_box = {tuple(_join_all(g)[:4]): g for g in members if len(g) > 1}
+    groups = []
+    for part in parts:
+        cut = _split(part, height)
+        x0, y0, x1, y1 = part[:4]
+        if len(cut) > 1:
+            split = [piece(*p, touching) for p, touching in cut]
+            likely = (x1 - x0) > WIDE * (y1 - y0)
+        else:
+            apart = _apart(by_box.get(tuple(part[:4]), [part]), height)
+            split = [piece(*p, False) for p in apart] if apart else None
+            likely = apart is not None
+        groups.append(Group(piece(*part, False), split, likely))
+    return Segmentation(groups, (img.width, img.height))

@@ -1,0 +1,151 @@
+"""Read a written number digit by digit: each digit a full answer with its verdict.
+
+    reading = clf.read_number("age.png")
+    reading.text            # "42", "4?2" (the 4 is unsure), or None with .refusal
+    reading.digits[0].box   # where the first digit is in the image
+
+Segmentation is `model.input.segment`; each piece then goes through the same per-digit
+preprocessing, model and judge as a single digit (one batched call for all of them).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from model.errors import ImageError
+from model.input.decode import MAX_PIXELS, ImageInput
+from model.input.segment import Piece, segment
+from model.prediction import Prediction
+
+if TYPE_CHECKING:
+    from model.classifier import Classifier
+
+#: How an unsure digit is marked in `.text` (after the digit: "4?2").
+UNSURE_MARK = "?"
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+
+
+@dataclass(frozen=True)
+class Digit:
+    """One digit of a number: where it is and what the model reads there."""
+
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in the original image's pixels
+    x: np.ndarray  # (28, 28) the model input made from this digit alone
+    prediction: Prediction | None  # None: the piece could not be read (`error` says why)
+    touching: bool  # cut out of ink shared with a neighbour
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "box": list(self.box),
+            "touching": self.touching,
+            "error": self.error,
+            **({} if self.prediction is None else self.prediction.to_dict()),
+        }
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    digits: list[Digit]  # left to right
+    text: str | None  # the number, an unsure digit followed by "?"; None when refused
+    refusal: str | None  # why there is no number, in words
+    seconds: float
+
+    @property
+    def verdict(self) -> str:
+        """`digit` when every digit is one, `unsure` when any is unsure, else `not_a_digit`."""
+        if self.refusal:
+            return "not_a_digit"
+        return "unsure" if UNSURE_MARK in (self.text or "") else "digit"
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "verdict": self.verdict,
+            "refusal": self.refusal,
+            "digits": [d.to_dict() for d in self.digits],
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def _ordinal(i: int) -> str:
+    return ORDINALS[i] if i < len(ORDINALS) else f"#{i + 1}"
+
+
+def _text(digits: list[Digit]) -> tuple[str | None, str | None]:
+    """The number and, where there is none, why not."""
+    for i, d in enumerate(digits):
+        if d.prediction is None:
+            return None, f"the {_ordinal(i)} mark cannot be read as a digit ({d.error})"
+        if d.prediction.verdict == "not_a_digit":
+            return None, f"the {_ordinal(i)} mark does not look like a digit"
+    text = "".join(
+        d.prediction.class_name + (UNSURE_MARK if d.prediction.verdict == "unsure" else "")
+        for d in digits
+        if d.prediction is not None
+    )
+    return text, None
+
+
+#: A wide stretch of ink is read as several digits only when its pieces are answered
+#: more confidently than the whole, by at least this much (see `_confidence`).
+SPLIT_MARGIN = 0.05
+
+
+def _confidence(predictions: list[Prediction | None]) -> float:
+    """The weakest answer of a candidate reading: its probability, halved where the judge
+    does not say `digit`; 0 where a piece cannot be read."""
+    if any(p is None for p in predictions):
+        return 0.0
+    return min(p.probability * (1.0 if p.verdict == "digit" else 0.5) for p in predictions)
+
+
+def read_number(clf: Classifier, image: ImageInput, max_pixels: int = MAX_PIXELS) -> NumberReading:
+    """Every digit of a written number, left to right, each judged on its own.
+
+    Ink wider than a digit is read both as one digit and cut into several (the cuts of
+    `model.input.segment`); the classifier's own confidence chooses (`SPLIT_MARGIN`).
+    """
+    if not clf.is_digit:
+        raise ImageError(f"{clf.name} does not read digits: it cannot read a number")
+    t0 = time.perf_counter()
+    groups = segment(image, max_pixels).groups
+    # Every candidate piece, read in one batched call.
+    pieces: list[Piece] = []
+    for g in groups:
+        pieces.append(g.whole)
+        pieces.extend(g.split or [])
+    xs, errors = [], []
+    for piece in pieces:
+        try:
+            xs.append(clf.preprocess(piece.image))
+            errors.append(None)
+        except ImageError as exc:  # a piece too small to read, for example
+            xs.append(np.zeros((28, 28), np.float32))
+            errors.append(str(exc))
+    answers = clf.predict_inputs(np.stack(xs))
+    read = [
+        Digit(pc.box, x, None if err else p, pc.touching, err)
+        for pc, x, p, err in zip(pieces, xs, answers, errors, strict=True)
+    ]
+    digits: list[Digit] = []
+    at = 0
+    for g in groups:
+        whole, at = read[at], at + 1
+        if g.split is None:
+            digits.append(whole)
+            continue
+        split, at = read[at : at + len(g.split)], at + len(g.split)
+        one = _confidence([whole.prediction])
+        several = _confidence([d.prediction for d in split])
+        # Where the shape says several (very wide ink, two digit-tall strokes side by
+        # side), the cut stands unless its pieces are clearly weaker than the whole.
+        margin = -SPLIT_MARGIN if g.likely_split else SPLIT_MARGIN
+        better = several > one + margin
+        digits.extend(split if better else [whole])
+    text, refusal = _text(digits)
+    return NumberReading(digits, text, refusal, time.perf_counter() - t0)

@@ -1,0 +1,127 @@
+"""Reading a written number: segmentation on small synthetic drawings, the reading with
+each digit's verdict, the command line and the route."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from model.errors import BlankImageError, NoiseImageError
+from model.input.samples import drawn_digit
+from model.input.segment import segment
+from tests.helpers import ROOT
+
+
+def number(*digits: int, gap: int = 20, touch: int = 0) -> Image.Image:
+    """Digits of `drawn_digit` side by side (white on black); touch > 0 overlaps them."""
+    inks = [np.asarray(drawn_digit(d)) for d in digits]
+    inks = [a[:, a.any(axis=0)] for a in inks]  # trimmed to their ink
+    step = gap if not touch else -touch
+    width = sum(a.shape[1] for a in inks) + step * (len(inks) - 1) + 40
+    field = np.zeros((280, width), np.uint8)
+    x = 20
+    for a in inks:
+        field[:, x : x + a.shape[1]] = np.maximum(field[:, x : x + a.shape[1]], a)
+        x += a.shape[1] + step
+    return Image.fromarray(field)
+
+
+def test_separate_digits_are_pieces_left_to_right():
+    seg = segment(number(7, 1, 4))
+    assert len(seg.pieces) == 3
+    xs = [p.box[0] for p in seg.pieces]
+    assert xs == sorted(xs)
+    assert not any(p.touching for p in seg.pieces)
+
+
+def test_a_digit_in_two_strokes_and_a_crossbar_stay_one_digit():
+    img = Image.new("L", (280, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(90, 60), (190, 60)], fill=255, width=16)  # a 7's bar, apart from its stem
+    d.line([(185, 85), (120, 230)], fill=255, width=16)
+    d.line([(100, 150), (170, 150)], fill=255, width=10)  # a crossbar through the stem
+    assert len(segment(img).pieces) == 1
+
+
+def test_touching_digits_are_offered_cut_apart(mnist_cnn):
+    img = number(4, 4, touch=5)  # the two bars join: one stretch of ink
+    seg = segment(img)
+    assert len(seg.groups) == 1 and seg.groups[0].split is not None  # one stretch, a cut
+    assert [p.touching for p in seg.groups[0].split] == [True, True]
+    assert mnist_cnn.read_number(img).text == "44"
+
+
+def test_each_digit_is_a_full_answer_with_its_box(mnist_cnn):
+    reading = mnist_cnn.read_number(number(4, 7))
+    assert reading.text == "47" and reading.verdict == "digit" and reading.refusal is None
+    first, second = reading.digits
+    assert first.prediction.label == 4 and second.prediction.label == 7
+    assert first.box[2] <= second.box[0]  # boxes in the image, left to right
+    assert abs(float(first.prediction.probabilities.sum()) - 1) < 1e-5
+
+
+def test_a_single_digit_is_one_digit(mnist_cnn):
+    for d in (0, 1, 4, 7):
+        assert mnist_cnn.read_number(drawn_digit(d)).text == str(d)
+
+
+def test_a_mark_that_is_no_digit_refuses_the_number_in_words(mnist_cnn):
+    img = number(4, 7)
+    w = img.width
+    field = Image.new("L", (w + 260, 280), 0)
+    field.paste(img, (0, 0))
+    ImageDraw.Draw(field).ellipse((w + 30, 40, w + 230, 240), fill=255)  # a blob
+    reading = mnist_cnn.read_number(field)
+    assert reading.text is None and reading.verdict == "not_a_digit"
+    assert "third mark" in reading.refusal
+
+
+def test_blank_and_noise_are_refused():
+    with pytest.raises(BlankImageError):
+        segment(Image.new("L", (300, 100), 0))
+    noise = (np.random.default_rng(0).random((200, 400)) * 255).astype(np.uint8)
+    with pytest.raises(NoiseImageError):
+        segment(Image.fromarray(noise))
+
+
+def test_the_command_line_reads_numbers(tmp_path):
+    number(4, 7).save(tmp_path / "47.png")
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    done = subprocess.run(
+        [sys.executable, "-m", "model.predict", "--number", "--json", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 1  # one input failed
+    by_name = {rec["path"].rsplit("/", 1)[-1]: rec for rec in lines}
+    assert by_name["47.png"]["text"] == "47"
+    assert "not an image" in by_name["bad.png"]["error"]
+
+
+def test_the_read_route(mnist_cnn):
+    from fastapi.testclient import TestClient
+
+    from server.config import ServerConfig
+    from server.main import create_app
+
+    buf = io.BytesIO()
+    number(7, 4, 1).save(buf, "PNG")
+    with TestClient(create_app(ServerConfig(models=("mnist-cnn",)))) as client:
+        r = client.post("/v1/read", content=buf.getvalue(), headers={"content-type": "image/png"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["text"] == "741" and len(body["digits"]) == 3
+        assert body["digits"][0]["verdict"] == "digit"
+        bad = client.post("/v1/read", content=b"nope", headers={"content-type": "image/png"})
+        same = client.post("/v1/predict", content=b"nope", headers={"content-type": "image/png"})
+        assert bad.status_code == same.status_code == 400  # as every route answers it
+        assert bad.json()["error"]["code"] == same.json()["error"]["code"]
