@@ -265,8 +265,14 @@ class Classifier:
 
     def predict(self, image: ImageInput) -> Prediction:
         """Preprocess and predict one image. Raises ImageError / BlankImageError (a dot or a
-        tap: TooSmallError)."""
-        return self.predict_input(self.preprocess(image))
+        tap: TooSmallError). Where the answer is not a plain digit because the image holds
+        several, the reason says so (`model.number.several_digits`)."""
+        prediction = self.predict_input(self.preprocess(image))
+        if prediction.verdict == "digit" or not self.is_digit:
+            return prediction
+        from model.number import several_digits
+
+        return several_digits(self, image, prediction)
 
     def predict_batch(self, images: Sequence[ImageInput]) -> list[Prediction]:
         """Preprocess each image, then predict all of them in one batched call."""

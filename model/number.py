@@ -11,7 +11,7 @@ preprocessing, model and judge as a single digit (one batched call for all of th
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -102,6 +102,23 @@ def _confidence(predictions: list[Prediction | None]) -> float:
     if any(p is None for p in predictions):
         return 0.0
     return min(p.probability * (1.0 if p.verdict == "digit" else 0.5) for p in predictions)
+
+
+def several_digits(clf: Classifier, image: ImageInput, prediction: Prediction) -> Prediction:
+    """A single-digit answer that is not `digit`, with its reason saying so where the
+    image holds several digits ("this looks like 3 digits: read it as a number")."""
+    try:
+        reading = read_number(clf, image)
+    except ImageError:
+        return prediction
+    n = len(reading.digits)
+    if n < 2 or reading.refusal is not None:
+        return prediction
+    return replace(
+        prediction,
+        reason=f"this looks like {n} digits ({reading.text}): read it as a number "
+        "(Draw's number mode, --number, /v1/read)",
+    )
 
 
 def read_number(clf: Classifier, image: ImageInput, max_pixels: int = MAX_PIXELS) -> NumberReading:

@@ -125,3 +125,10 @@ def test_the_read_route(mnist_cnn):
         same = client.post("/v1/predict", content=b"nope", headers={"content-type": "image/png"})
         assert bad.status_code == same.status_code == 400  # as every route answers it
         assert bad.json()["error"]["code"] == same.json()["error"]["code"]
+
+
+def test_one_digit_answer_for_several_digits_says_why(mnist_cnn):
+    p = mnist_cnn.predict(number(7, 4, 1))
+    assert p.verdict != "digit"  # three digits are not one
+    assert "this looks like 3 digits (741)" in p.reason
+    assert mnist_cnn.predict(drawn_digit(7)).reason is None  # a plain digit is untouched
