@@ -14,7 +14,7 @@ from model import Prediction
 from model.input.preprocessing import Preprocessed
 from model.prediction import format_probability
 from model.why.attribution import Explanation
-from model.why.overlay import OVERLAY_FLOOR, OVERLAY_OPACITY, overlay
+from model.why.overlay import HEATMAP_CMAP, OVERLAY_FLOOR, OVERLAY_OPACITY, overlay
 
 
 def enlarge(a: np.ndarray, size: int = 140) -> Image.Image:
@@ -183,7 +183,9 @@ def heatmap_views(
 COLOUR_BAR_HW = (14, 256)
 
 
-def colour_bar(cmap: str = "jet", width: int = COLOUR_BAR_HW[1], height: int = COLOUR_BAR_HW[0]):
+def colour_bar(
+    cmap: str = HEATMAP_CMAP, width: int = COLOUR_BAR_HW[1], height: int = COLOUR_BAR_HW[0]
+):
     """A horizontal colour bar for the overlays: (height, width, 3) uint8, weak -> strong.
 
     The part under OVERLAY_FLOOR is grey: that evidence is not drawn on the image.
@@ -202,7 +204,7 @@ def map_caption(e: Explanation) -> str:
     return f"{e.question[0].upper()}{e.question[1:]} {e.method}{where} · {e.resolution}"
 
 
-def colour_legend(cmap: str = "jet") -> None:
+def colour_legend(cmap: str = HEATMAP_CMAP) -> None:
     """The colour bar with its meaning, under a row of maps."""
     # Inline (a data URL), like the maps: it arrives in the same update, never fetched later.
     inline_image(

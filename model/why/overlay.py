@@ -1,9 +1,17 @@
-"""A map laid over the user's own image: one pure function, the same for every front end."""
+"""A map laid over the user's own image: one pure function, the same for every front end
+(the app, the command line's PNGs, the server's overlays, the audit's report).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+#: The colour scale of every heatmap: cividis (Nuñez, Anderton & Renslow 2018), made from
+#: viridis so that its lightness rises steadily from weak to strong evidence and it looks
+#: the same to people with red-green colour blindness (deuteranopia, protanopia: about 1
+#: man in 12). The rainbow "jet" it replaces is not ordered in lightness, and its red and
+#: green ends merge for them. tests/model/test_colour_scale.py measures both claims.
+HEATMAP_CMAP = "cividis"
 #: Evidence below this share of the map's peak is not drawn, so the image shows through.
 OVERLAY_FLOOR = 0.15
 #: How strongly the strongest evidence covers the image (0: invisible, 1: opaque).
@@ -13,7 +21,7 @@ OVERLAY_OPACITY = 0.45
 def overlay(
     image: np.ndarray,
     heatmap: np.ndarray,
-    cmap: str = "jet",
+    cmap: str = HEATMAP_CMAP,
     alpha: float = OVERLAY_OPACITY,
     floor: float = OVERLAY_FLOOR,
 ) -> np.ndarray:
