@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The colour scale of every heatmap: cividis (Nuñez, Anderton & Renslow 2018), made from
-#: viridis so that its lightness rises steadily from weak to strong evidence and it looks
-#: the same to people with red-green colour blindness (deuteranopia, protanopia: about 1
-#: man in 12). The rainbow "jet" it replaces is not ordered in lightness, and its red and
-#: green ends merge for them. tests/model/test_colour_scale.py measures both claims.
-HEATMAP_CMAP = "cividis"
+#: The colour scale of every heatmap: inferno (van der Walt & Smith's viridis family):
+#: its lightness rises steadily from weak (dark purple) to strong (pale yellow) evidence,
+#: and its ends stay far apart for people with red-green colour blindness (deuteranopia,
+#: protanopia: about 1 man in 12). The rainbow "jet" it replaces is not ordered in
+#: lightness, and its red and green merge for them. Of the family, inferno's red-purple
+#: middle stands out on both the white strokes and the black canvas, where cividis's grey
+#: middle fades into the strokes (looked at on a drawn 7 with IG and Grad-CAM).
+#: tests/model/test_colour_scale.py measures the claims (colorspacious' CVD simulation).
+HEATMAP_CMAP = "inferno"
 #: Evidence below this share of the map's peak is not drawn, so the image shows through.
 OVERLAY_FLOOR = 0.15
 #: How strongly the strongest evidence covers the image (0: invisible, 1: opaque).
