@@ -256,14 +256,21 @@ def default_method(clf: Classifier) -> tuple[str, str | None]:
 
 
 def check(clf: Classifier, method: str | None, layer: str | None) -> tuple[str, str | None]:
-    """Validate method and layer for this model; return (method, layer to use)."""
-    if method is None:
-        dm, dl = default_method(clf)
-        return dm, (layer if layer is not None and METHODS[dm].needs_conv else dl)
-    if method not in METHODS:
+    """Validate method and layer for this model; return (method, layer to use).
+
+    A named layer must be one of the model's spatial layers whatever the method: a
+    method that reads no layer (or a default that reads none) would otherwise ignore
+    a misspelt one and answer a map that was not asked for.
+    """
+    if method is not None and method not in METHODS:
         raise ExplanationError(
             f"unknown explanation method {method!r}; choose from {', '.join(METHODS)}"
         )
+    if layer is not None and layer not in clf.conv_layers:
+        raise ExplanationError(unknown_layer(clf, layer))
+    if method is None:
+        dm, dl = default_method(clf)
+        return dm, (layer if layer is not None and METHODS[dm].needs_conv else dl)
     if not METHODS[method].needs_conv:
         return method, None
     if not clf.conv_layers:
@@ -271,12 +278,14 @@ def check(clf: Classifier, method: str | None, layer: str | None) -> tuple[str, 
             f"{METHODS[method].title} needs a convolutional layer and {clf.name} has none; "
             f"use one of: {', '.join(available_methods(clf))}"
         )
-    layer = layer or default_cam_layer(clf)
-    if layer not in clf.conv_layers:
-        raise ExplanationError(
-            f"unknown layer {layer!r} for {clf.name}; choose from {', '.join(clf.conv_layers)}"
-        )
-    return method, layer
+    return method, layer or default_cam_layer(clf)
+
+
+def unknown_layer(clf: Classifier, layer: str) -> str:
+    """The message for a layer `clf` does not have: it names the layers it has."""
+    if not clf.conv_layers:
+        return f"unknown layer {layer!r}: {clf.name} has no spatial layers to explain"
+    return f"unknown layer {layer!r} for {clf.name}; choose from {', '.join(clf.conv_layers)}"
 
 
 def _check_class(value: int | None, n: int, what: str) -> int | None:
