@@ -14,7 +14,6 @@ from fastapi.concurrency import run_in_threadpool
 
 from model import Classifier, ModelLoadError, Prediction, load_classifier
 from model.errors import ModelNotFoundError
-from model.runtime.applications import is_application
 from model.runtime.artifacts import BUNDLED
 from model.runtime.runtimes import RUNTIMES, OnnxRuntime
 from server.batching import MicroBatcher
@@ -69,17 +68,26 @@ class ModelPool:
         for s in self.loaded.values():
             await s.batcher.stop()
 
-    async def get(self, name: str, runtime: str | None = None) -> Served:
-        """The served (model, runtime); a new runtime of a served model loads now.
+    @property
+    def served_names(self) -> tuple[str, ...]:
+        """Every model a request may name: those loaded at start-up, then the allowed ones
+        (`--allow-model`) that load on their first request."""
+        return tuple(dict.fromkeys((*self.default, *self.config.allow_models)))
 
-        Raises LookupError for a model this server does not serve, ModelLoadError for
-        a runtime that does not exist or has no export for this model.
+    async def get(self, name: str, runtime: str | None = None) -> Served:
+        """The served (model, runtime); a new runtime of a served model, or an allowed
+        model (`ServerConfig.allow_models`), loads now.
+
+        Raises ModelNotFoundError for a model this server does not serve, ModelLoadError
+        for a runtime that does not exist or has no export for this model.
         """
         runtime = runtime or self.config.runtime
         if (name, runtime) in self.loaded:
             return self.loaded[(name, runtime)]
-        if name not in self.default and not is_application(name):
-            raise ModelNotFoundError(f"no model {name!r}; available: {', '.join(self.default)}")
+        if name not in self.served_names:
+            raise ModelNotFoundError(
+                f"this server does not serve {name!r}; served: {', '.join(self.served_names)}"
+            )
         if runtime not in RUNTIMES:
             raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
         async with self._load_lock:
