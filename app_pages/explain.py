@@ -10,6 +10,7 @@ import streamlit as st
 from model import BlankImageError, ImageError, NoiseImageError, TooSmallError
 from model.input.preprocessing import Preprocessed
 from model.input.samples import EXAMPLES, drawn_digit
+from model.prediction import format_probability
 from model.why.attribution import METHODS, available_methods, default_method, explain
 from model.why.overlay import OVERLAY_OPACITY
 from model.why.report import Report, report
@@ -168,7 +169,8 @@ with head_cols[1]:
         format_func=lambda c: (
             f"no contrast: all evidence for {pred.class_name}"
             if c is None
-            else f"why {pred.class_name} and not {clf.class_names[c]}? ({probs[c]:.1%})"
+            else f"why {pred.class_name} and not {clf.class_names[c]}? "
+            f"({format_probability(float(probs[c]))})"
         ),
         help="A contrastive map shows the evidence for the prediction against one other "
         "class (the difference of their scores); the runner-up is the natural question.",
@@ -242,7 +244,7 @@ for col, model in zip(pair, (clf, other), strict=True):
     p = model.to_prediction(e.probabilities, e.x)
     with col:
         st.markdown(
-            f"**{model.name}** reads **{p.class_name}** ({p.probability:.1%}) "
+            f"**{model.name}** reads **{p.class_name}** ({format_probability(p.probability)}) "
             f"· {METHODS[method].title}" + (f" on {e.layer}" if e.layer else "")
         )
         if e.empty:

@@ -217,3 +217,22 @@ def test_explain_page_asks_for_a_drawing_and_says_why_a_dot_is_not_explained():
     said = "\n".join(w.value for w in at.warning)
     assert "That drawing cannot be explained" in said and "too small to read" in said, said
     assert not at.metric and "Draw a digit to explain it." not in texts(at)
+
+
+#: A probability rounded to a certainty it is not: "0.0%", "100.0 %", "0.00%" (issue #21).
+ROUNDED_CERTAINTY = re.compile(r"(?<![\d.])(?:0|100)\.0+ ?%")
+
+
+@pytest.mark.parametrize("model", ["mnist-mlp"])
+def test_explain_page_never_shows_a_rounded_certainty(model):
+    """The "Why not …" list used to say "(0.0%)" for every unlikely class, and the model
+    comparison "(100.0%)": every probability on screen goes through format_probability."""
+    at = app()
+    at.sidebar.selectbox(key="model_name").set_value(model).run()
+    at.switch_page("app_pages/explain.py").run()
+    assert not at.exception, at.exception
+    why_not = next(b for b in at.selectbox if b.label == "Why not …")
+    shown = [*why_not.options, texts(at), *(str(m.value) for m in at.metric)]
+    assert any("< 0.1 %" in s for s in why_not.options), why_not.options  # unlikely classes
+    found = [s for s in shown if ROUNDED_CERTAINTY.search(s)]
+    assert not found, found
