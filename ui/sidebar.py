@@ -13,6 +13,8 @@ from model.runtime.applications import NAMED
 from model.why.attribution import METHODS, available_methods, default_cam_layer, default_method
 from ui.resources import (
     BUNDLED,
+    DEFAULT_MODEL,
+    DEFAULT_RUNTIME,
     application_classifier,
     bundled_classifier,
     classifier_from_upload,
@@ -26,7 +28,7 @@ KERAS_APPS = tuple(NAMED)
 CARD_SCALING = "as its card says (else 0-1)"
 SCALING_CHOICES = (CARD_SCALING, *SCALINGS, *DIGIT_RECIPES)
 #: Runtimes offered for bundled models (`auto` is the float ONNX export).
-APP_RUNTIMES = ("auto", "onnx-int8", "onnx-fp16")
+APP_RUNTIMES = (DEFAULT_RUNTIME, "onnx-int8", "onnx-fp16")
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def model_picker() -> Classifier:
         except ModelLoadError as exc:
             st.sidebar.error(str(exc))
             st.sidebar.info("Until then, mnist-cnn answers.")
-            return bundled_classifier("mnist-cnn")
+            return bundled_classifier(DEFAULT_MODEL, DEFAULT_RUNTIME)
     if name == OWN_MODEL:
         upload = st.sidebar.file_uploader(
             "A .keras file (loaded in safe mode)", type=["keras"], key="own_model"
@@ -92,7 +94,7 @@ def model_picker() -> Classifier:
             except ModelLoadError as exc:
                 st.sidebar.error(f"This file cannot be used: {exc}")
         st.sidebar.info("Until then, mnist-cnn answers.")
-        return bundled_classifier("mnist-cnn")
+        return bundled_classifier(DEFAULT_MODEL, DEFAULT_RUNTIME)
     runtime = st.sidebar.selectbox(
         "Runtime",
         APP_RUNTIMES,
