@@ -11,6 +11,7 @@ from model.classifier import DIGIT_RECIPES
 from model.input.photo import SCALINGS
 from model.runtime.applications import NAMED
 from model.why.attribution import METHODS, available_methods, default_cam_layer, default_method
+from model.why.choice import why_default
 from ui.resources import (
     BUNDLED,
     DEFAULT_MODEL,
@@ -105,14 +106,24 @@ def model_picker() -> Classifier:
     return bundled_classifier(name, runtime)
 
 
+#: Session key of the default the picker last put in place: while the person has not
+#: picked another method, a default measured later on the model's inputs replaces it.
+OFFERED_DEFAULT = "_offered_default"
+
+
 def explanation_picker(clf: Classifier) -> tuple[str, str | None]:
     methods = available_methods(clf)
     default = default_method(clf)[0]
-    if st.session_state.get("method") not in methods:
+    offered = st.session_state.get(OFFERED_DEFAULT)
+    current = st.session_state.get("method")
+    if current not in methods or (current == offered and current != default):
         st.session_state["method"] = default
+    st.session_state[OFFERED_DEFAULT] = default
     method = st.sidebar.selectbox(
         "Explanation", methods, key="method", format_func=lambda m: METHODS[m].title
     )
+    if not clf.card.default_explanation:  # say why the default is the one it is
+        st.sidebar.caption(f"Default: {METHODS[default].title}, {why_default(clf)}.")
     if not clf.conv_layers:
         st.sidebar.caption(f"{clf.name} has no convolutions: gradient methods only.")
     layer = None

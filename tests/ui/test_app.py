@@ -236,3 +236,29 @@ def test_explain_page_never_shows_a_rounded_certainty(model):
     assert any("< 0.1 %" in s for s in why_not.options), why_not.options  # unlikely classes
     found = [s for s in shown if ROUNDED_CERTAINTY.search(s)]
     assert not found, found
+
+
+def test_own_model_without_a_card_says_why_its_default_was_chosen(tmp_path):
+    """Issue #21, item 3: a .keras file without a card chooses its default map by the
+    trust score on the inputs it explains, and the app says so (page and sidebar)."""
+    from tests.model.test_explain import tiny_model
+
+    path = tmp_path / "own.keras"
+    tiny_model((16, 16, 3)).save(path)
+    at = app()
+    at.sidebar.selectbox(key="model_name").set_value("Your own .keras file").run()
+    at.sidebar.file_uploader(key="own_model").set_value(
+        ("own.keras", path.read_bytes(), "application/octet-stream")
+    ).run()
+    assert not at.exception, at.exception
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    assert "fixed fallback until the model has explained an input" in sidebar, sidebar
+    at.switch_page("app_pages/explain.py").run()
+    at.radio(key="explain_source").set_value("Example drawing").run()
+    assert not at.exception, at.exception
+    assert "the model's default: chosen on 1 input: best trust score" in texts(at), texts(at)
+    at.run()  # the next rerun: the sidebar offers the measured default
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    assert "chosen on 1 input: best trust score" in sidebar, sidebar
+    chosen = at.sidebar.selectbox(key="method").value
+    assert f"Default: {METHODS[chosen].title}," in sidebar  # the picker follows it
