@@ -114,3 +114,28 @@ def test_a_model_whose_card_names_its_default_keeps_it(mnist_cnn):
     assert choice.observe(mnist_cnn, np.zeros(mnist_cnn.input_shape, np.float32)) is None
     assert defaults.measured(mnist_cnn) is None and default_method(mnist_cnn) == before
     assert "its card" in choice.why_default(mnist_cnn)
+
+
+def test_the_command_line_chooses_the_default_on_a_named_folder(tiny_path, tmp_path):
+    from tests.model.test_predict_cli import cli
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i, x in enumerate(inputs(3, seed=4)):
+        Image.fromarray((x * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    out = cli(
+        folder,
+        "--model",
+        tiny_path,
+        "--choose-default-on",
+        folder,
+        "--explain",
+        "--out",
+        tmp_path / "o",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "chosen on 3 inputs: best trust score" in out.stderr, out.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = cli(folder, "--model", tiny_path, "--choose-default-on", empty)
+    assert out.returncode == 2 and "no image in empty" in out.stderr, out.stderr
