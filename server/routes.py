@@ -28,6 +28,7 @@ from model.prediction import TOP_K
 from model.runtime.applications import is_application
 from model.runtime.runtimes import RUNTIMES
 from model.why.attribution import METHODS, ExplanationError, available_methods
+from model.why.choice import why_default
 from model.why.faithfulness import faithfulness
 from model.why.report import report
 from server import schemas
@@ -331,6 +332,7 @@ async def explain_image(
         empty=e.empty,
         summary=e.summary,
         resolution=e.resolution,
+        default_reason=why_default(served.clf) if method is None else None,
         trust=schemas.Trust(**r.trust.to_dict()),
         sanity=None if r.sanity is None else schemas.Sanity(**r.sanity),
         faithfulness=None

@@ -124,3 +124,11 @@ def test_errors_never_show_a_path_on_the_server(monkeypatch, tmp_path):
     for a in answers:
         message = a.json()["error"]["message"]
         assert str(tmp_path) not in message and "/" not in message, message
+
+
+def test_explain_says_why_the_default_map_is_the_one_it_is(client):
+    r = client.post("/v1/explain", content=SEVEN, headers=HEADERS)
+    assert r.status_code == 200, r.text[:300]
+    assert "its card" in r.json()["default_reason"]  # mnist-cnn's card names its default
+    r = client.post("/v1/explain", content=SEVEN, headers=HEADERS, params={"method": "saliency"})
+    assert r.json()["default_reason"] is None  # a method was asked for
