@@ -47,7 +47,19 @@ class ModelPool:
     config: ServerConfig
     metrics: Metrics
     loaded: dict[tuple[str, str], Served] = field(default_factory=dict)
+    #: Each served model's name (its card's, what clients see and send) -> what it was
+    #: loaded from: a bundled or Applications name, or a `.keras` path that stays private.
+    sources: dict[str, str] = field(default_factory=dict)
     _load_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def public(self, name: str) -> str:
+        """The name clients know a configured model by (`--models /srv/own.keras`: `own`)."""
+        return next((n for n, src in self.sources.items() if src == name), name)
+
+    @property
+    def default_name(self) -> str:
+        """The public name of the default model."""
+        return self.public(self.config.default_model)
 
     @property
     def default(self) -> dict[str, Served]:
@@ -92,12 +104,12 @@ class ModelPool:
             raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
         async with self._load_lock:
             if (name, runtime) not in self.loaded:
-                await self._load(name, runtime)
+                await self._load(self.sources.get(name, name), runtime)
         return self.loaded[(name, runtime)]
 
-    async def _load(self, name: str, runtime: str) -> None:
-        preprocessing = None if name in BUNDLED else (self.config.preprocessing or None)
-        clf = await run_in_threadpool(load_classifier, name, runtime, preprocessing)
+    async def _load(self, source: str, runtime: str) -> None:
+        preprocessing = None if source in BUNDLED else (self.config.preprocessing or None)
+        clf = await run_in_threadpool(load_classifier, source, runtime, preprocessing)
         clf.predict_inputs(np.zeros((1, *clf.input_shape), np.float32))  # warm up
         metrics = self.metrics
 
@@ -116,4 +128,5 @@ class ModelPool:
             inline=runs_inline(clf),
         )
         batcher.start()
-        self.loaded[(name, runtime)] = Served(clf, batcher)
+        self.sources[clf.name] = source
+        self.loaded[(clf.name, runtime)] = Served(clf, batcher)

@@ -46,10 +46,16 @@ INLINE_MAX_BYTES = 512 * 1024
 INLINE_MAX_PIXELS = 512 * 512
 
 
+def _default_name(request: Request) -> str:
+    """The default model's public name (its card's, never the path it was loaded from)."""
+    pool = request.app.state.pool
+    return pool.default_name if pool is not None else request.app.state.config.default_model
+
+
 def _served(request: Request, name: str | None) -> Served:
     """The model on the server's default runtime."""
     models: dict[str, Served] = request.app.state.models
-    name = name or request.app.state.config.default_model
+    name = name or _default_name(request)
     if name not in models:
         raise ApiError(404, "unknown_model", f"no model {name!r}; loaded: {', '.join(models)}")
     return models[name]
@@ -62,7 +68,7 @@ async def served_runtime(request: Request, name: str | None, runtime: str | None
     The engine's load errors name files on this machine: they go to the server's log,
     and the client gets a message made of model and runtime names only.
     """
-    name = name or request.app.state.config.default_model
+    name = name or _default_name(request)
     if runtime is None and name in request.app.state.models:
         return _served(request, name)
     pool = request.app.state.pool

@@ -132,3 +132,32 @@ def test_explain_says_why_the_default_map_is_the_one_it_is(client):
     assert "its card" in r.json()["default_reason"]  # mnist-cnn's card names its default
     r = client.post("/v1/explain", content=SEVEN, headers=HEADERS, params={"method": "saliency"})
     assert r.json()["default_reason"] is None  # a method was asked for
+
+
+def test_a_model_served_from_a_file_is_known_by_its_name_not_its_path(tmp_path):
+    """`--models /srv/secret/own.keras`: clients see and send `own`; the folder never
+    shows, not even in the 404 that lists the served models. Without a card, its
+    default map is chosen on the first inputs it explains, and the answer says so."""
+    from tests.model.test_explain import tiny_model
+
+    folder = tmp_path / "secret-folder"
+    folder.mkdir()
+    path = folder / "own.keras"
+    tiny_model((16, 16, 3)).save(path)
+    photo = _png(Image.fromarray(np.random.default_rng(2).integers(0, 256, (40, 50, 3), np.uint8)))
+    with TestClient(create_app(ServerConfig(models=("mnist-cnn", str(path))))) as client:
+        assert [m["name"] for m in client.get("/v1/models").json()] == ["mnist-cnn", "own"]
+        missing = client.post("/v1/predict", content=SEVEN, headers=HEADERS, params={"model": "x"})
+        assert missing.status_code == 404 and "own" in missing.json()["error"]["message"]
+        r = client.post("/v1/explain", content=photo, headers=HEADERS, params={"model": "own"})
+        assert r.status_code == 200, r.text[:300]
+        assert r.json()["default_reason"].startswith("chosen on 1 input: best trust score")
+        r = client.post(
+            "/v1/predict",
+            content=photo,
+            headers=HEADERS,
+            params={"model": "own", "runtime": "keras"},
+        )
+        assert r.status_code == 200, r.text[:300]  # another runtime loads from the same file
+    for answer in (missing, r):
+        assert str(folder) not in answer.text and "secret-folder" not in answer.text
