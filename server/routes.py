@@ -79,26 +79,16 @@ async def served_runtime(request: Request, name: str | None, runtime: str | None
     except ModelLoadError as exc:
         log.warning("cannot load %s on runtime %s: %s", name, runtime, exc)
         if runtime is not None and runtime not in RUNTIMES:
-            raise ApiError(
-                422,
-                "unknown_runtime",
-                f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}",
-            ) from exc
+            message = f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}"
+            raise ApiError(422, "unknown_runtime", message) from exc
         if is_application(name) and (runtime or "auto") in ("auto", "keras"):
             # e.g. offline without its ImageNet weights: where to put them is in the log
-            raise ApiError(
-                503,
-                "model_unavailable",
-                f"{name} cannot be loaded on this server now (e.g. its weights file is not "
-                "on this machine); the server's log says which file is missing and where "
-                "it goes",
-            ) from exc
-        raise ApiError(
-            422,
-            "unknown_runtime",
-            f"{name} cannot run on {runtime or 'the default runtime'} on this server (no "
-            f"matching export); the server's log says why",
-        ) from exc
+            message = f"{name} cannot be loaded here now (is its weights file not on this "
+            message += "machine?); the server's log says which file is missing and where"
+            raise ApiError(503, "model_unavailable", message) from exc
+        message = f"{name} cannot run on {runtime or 'the default runtime'} on this server "
+        message += "(no matching export); the server's log says why"
+        raise ApiError(422, "unknown_runtime", message) from exc
 
 
 async def _read_images(request: Request) -> tuple[list[tuple[str | None, bytes]], bool]:

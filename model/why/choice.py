@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from model.errors import ExplanationError
 from model.why.attribution import METHODS, available_methods, compute_maps, default_cam_layer
 from model.why.defaults import MeasuredDefault, measured, remember
 from model.why.trust import trust_batch
@@ -41,13 +42,22 @@ CHOICE_INPUTS = 8
 RERANK_AT = (1, 2, 4, CHOICE_INPUTS)
 #: Images read from a folder the user names, at most.
 FOLDER_INPUTS = 32
+#: Largest input (values per image) whose default is chosen as it is explained: nine
+#: methods, with Integrated Gradients' 32 steps and SmoothGrad's 20 copies, on 8 inputs
+#: of 64x64x3 take seconds on a CPU; at 224x224x3 (an ImageNet-sized model) minutes, in
+#: the middle of a request. Larger models keep the fallback unless a folder is named.
+MAX_MEASURED_INPUT = 64 * 64 * 3
 
 
 def measures_its_own_default(clf: Classifier) -> bool:
-    """Whether `clf`'s default map is chosen on its inputs: a model file whose card names
-    no measured default. (Keras Applications are skipped: ranking nine methods at 224x224
-    takes minutes on a CPU; their fallback stands.)"""
-    return not clf.card.default_explanation and Path(clf.artifact.keras_path).is_file()
+    """Whether `clf`'s default map is chosen on the inputs it explains: a model file whose
+    card names no measured default, with inputs of at most MAX_MEASURED_INPUT values.
+    (Keras Applications have no file: their fallback stands.)"""
+    return (
+        not clf.card.default_explanation
+        and Path(clf.artifact.keras_path).is_file()
+        and int(np.prod(clf.input_shape)) <= MAX_MEASURED_INPUT
+    )
 
 
 def key(method: str, layer: str | None) -> str:
@@ -62,12 +72,18 @@ def rank(clf: Classifier, x: np.ndarray) -> list[tuple[str, str | None, float]]:
     x = np.asarray(x, np.float32).reshape(-1, *clf.input_shape)
     labels = np.argmax(clf.probabilities(x), axis=-1)
     layer = default_cam_layer(clf) if clf.conv_layers else None
-    found = []
+    found, failed = [], []
     for method in available_methods(clf):
         m_layer = layer if METHODS[method].needs_conv else None
-        maps = compute_maps(clf.net, x, method, m_layer, labels)
+        try:
+            maps = compute_maps(clf.net, x, method, m_layer, labels)
+        except Exception as exc:  # a method this network cannot run is not a candidate
+            failed.append(f"{method}: {exc}")
+            continue
         trusts = trust_batch(clf.probabilities, x, maps, labels, perturbation=clf.perturbation)
         found.append((method, m_layer, float(np.mean([t.score for t in trusts]))))
+    if not found:
+        raise ExplanationError(f"no method explains {clf.name}: {'; '.join(failed)}")
     order = sorted(range(len(found)), key=lambda i: (-found[i][2], i))
     return [found[i] for i in order]
 
@@ -135,9 +151,12 @@ def observe(clf: Classifier, x: np.ndarray) -> MeasuredDefault | None:
     chosen = measured(clf)
     if chosen is not None and chosen.final:
         return chosen
+    x = np.asarray(x, np.float32)
+    if x.size != int(np.prod(clf.input_shape)):
+        return chosen  # not an input of this model: explain() says so
+    x = x.reshape(clf.input_shape)
     with _SEEN_LOCK:
         seen = _SEEN.setdefault(clf, _Seen())
-    x = np.asarray(x, np.float32).reshape(clf.input_shape)
     digest = hash(x.tobytes())
     with seen.lock:  # one ranking at a time; others wait for its answer
         if digest in seen.digests or len(seen.inputs) >= CHOICE_INPUTS:
@@ -159,4 +178,6 @@ def why_default(clf: Classifier) -> str:
         return f"{chosen.reason}, on {chosen.source}"
     if measures_its_own_default(clf):
         return "a fixed fallback until the model has explained an input"
+    if Path(clf.artifact.keras_path).is_file():
+        return "a fixed fallback (inputs too large to rank every method as they come)"
     return "a fixed fallback (no measured default for this model)"

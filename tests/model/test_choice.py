@@ -139,3 +139,16 @@ def test_the_command_line_chooses_the_default_on_a_named_folder(tiny_path, tmp_p
     empty.mkdir()
     out = cli(folder, "--model", tiny_path, "--choose-default-on", empty)
     assert out.returncode == 2 and "no image in empty" in out.stderr, out.stderr
+
+
+def test_large_inputs_keep_the_fallback_unless_a_folder_is_named(tmp_path, tiny):
+    """Ranking every method on an ImageNet-sized input takes minutes: not mid-request."""
+    side = int(np.sqrt(choice.MAX_MEASURED_INPUT / 3)) + 8
+    path = tmp_path / "big.keras"
+    tiny_model((side, side, 3)).save(path)
+    big = load_classifier(path)
+    assert not choice.measures_its_own_default(big)
+    assert choice.observe(big, np.zeros(big.input_shape, np.float32)) is None
+    assert "too large" in choice.why_default(big)
+    # an input of the wrong size is left to explain() to refuse
+    assert choice.observe(tiny, np.zeros(7, np.float32)) is None
