@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +67,8 @@ def keep_keras_state() -> bool:
 #: loads, with the same arguments, so that the first session finds it in the cache.
 DEFAULT_MODEL, DEFAULT_RUNTIME = BUNDLED[0], "auto"
 
-#: id() of each cached classifier -> its warm-up thread (cached classifiers live as long
-#: as the process, so an id is never reused for another one here).
-_warm_ups: dict[int, threading.Thread] = {}
+#: Each classifier -> its warm-up thread.
+_warm_ups: weakref.WeakKeyDictionary[Classifier, threading.Thread] = weakref.WeakKeyDictionary()
 _warm_ups_lock = threading.Lock()
 
 
@@ -78,12 +78,12 @@ def start_warm_up(clf: Classifier) -> threading.Thread:
     runs Grad-CAM and the default map once (`model.why.report.warm_up`), so that the
     first stroke's maps do not wait for any of it."""
     with _warm_ups_lock:
-        thread = _warm_ups.get(id(clf))
+        thread = _warm_ups.get(clf)
         if thread is None:
             thread = threading.Thread(
                 target=warm_up, args=(clf,), name="digitlens-warm-up", daemon=True
             )
-            _warm_ups[id(clf)] = thread
+            _warm_ups[clf] = thread
             thread.start()
     return thread
 
