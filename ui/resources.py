@@ -6,6 +6,7 @@ A `Classifier` is thread-safe for prediction, so one instance serves every sessi
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import tempfile
@@ -110,9 +111,25 @@ def warm_start(name: str = DEFAULT_MODEL, runtime: str = DEFAULT_RUNTIME) -> thr
         clf = bundled_classifier(name, runtime)  # positional, as the sidebar calls it
         start_warm_up(clf).join()
 
-    thread = threading.Thread(target=load, name="digitlens-warm-start", daemon=True)
+    # The cached loader's spinner finds no page to draw on in this thread, and Streamlit
+    # logs a warning that it "can be ignored when running in bare mode": drop that one
+    # line (for this thread only), which would otherwise open every app log.
+    quiet = logging.getLogger(SCRIPT_CONTEXT_LOGGER)
+    if not any(isinstance(f, _NotAboutWarmStart) for f in quiet.filters):
+        quiet.addFilter(_NotAboutWarmStart())
+    thread = threading.Thread(target=load, name=WARM_START_THREAD, daemon=True)
     thread.start()
     return thread
+
+
+#: The thread `warm_start` loads in, and the logger that warns about threads without a page.
+WARM_START_THREAD = "digitlens-warm-start"
+SCRIPT_CONTEXT_LOGGER = "streamlit.runtime.scriptrunner_utils.script_run_context"
+
+
+class _NotAboutWarmStart(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"'{WARM_START_THREAD}'" not in record.getMessage()
 
 
 @st.cache_resource(show_spinner="Loading the Keras Applications model...", max_entries=3)
