@@ -10,7 +10,9 @@ import streamlit as st
 from model import BlankImageError, ImageError, NoiseImageError, TooSmallError
 from model.input.preprocessing import Preprocessed
 from model.input.samples import EXAMPLES, drawn_digit
+from model.prediction import format_probability
 from model.why.attribution import METHODS, available_methods, default_method, explain
+from model.why.choice import observe, why_default
 from model.why.overlay import OVERLAY_OPACITY
 from model.why.report import Report, report
 from ui.canvas import drawing_from_state, drawing_pad, pad_answer
@@ -168,7 +170,8 @@ with head_cols[1]:
         format_func=lambda c: (
             f"no contrast: all evidence for {pred.class_name}"
             if c is None
-            else f"why {pred.class_name} and not {clf.class_names[c]}? ({probs[c]:.1%})"
+            else f"why {pred.class_name} and not {clf.class_names[c]}? "
+            f"({format_probability(float(probs[c]))})"
         ),
         help="A contrastive map shows the evidence for the prediction against one other "
         "class (the difference of their scores); the runner-up is the natural question.",
@@ -181,6 +184,7 @@ with head_cols[1]:
         "the map change when the model's weights are randomised (it should)?"
     )
 
+observe(clf, x_in)  # a model without a measured default chooses one on what it explains
 dm, dl = default_method(clf)
 if stages is not None:  # the measured default map over the user's own image, whole
     r, _ = cached_report(dm, dl, contrast)
@@ -189,7 +193,10 @@ if stages is not None:  # the measured default map over the user's own image, wh
         big.info(f"The default map is empty: {r.explanation.summary}.")
     else:
         big.image(heatmap_views(r.explanation, 280, opacity)[0], width=280)
-        big.caption(f"{map_caption(r.explanation)}, over your image (the model's default)")
+        big.caption(
+            f"{map_caption(r.explanation)}, over your image (the model's default: "
+            f"{why_default(clf)})"
+        )
     note.markdown(
         f"**Trust:** {r.trust.sentence}  \n**{r.sanity_text[0].upper()}{r.sanity_text[1:]}.**"
     )
@@ -242,7 +249,7 @@ for col, model in zip(pair, (clf, other), strict=True):
     p = model.to_prediction(e.probabilities, e.x)
     with col:
         st.markdown(
-            f"**{model.name}** reads **{p.class_name}** ({p.probability:.1%}) "
+            f"**{model.name}** reads **{p.class_name}** ({format_probability(p.probability)}) "
             f"· {METHODS[method].title}" + (f" on {e.layer}" if e.layer else "")
         )
         if e.empty:

@@ -104,6 +104,15 @@ def pointing_game(clf, n: int) -> dict[str, tuple[float, float]]:
     return out
 
 
+def chosen_default(clf):
+    """The default `model.why.choice` picks on the first inputs the model sees (shapes of
+    another seed than the pointing game's)."""
+    from model.why.choice import CHOICE_INPUTS, choose_on
+
+    images, _, _ = shapes_on_noise(CHOICE_INPUTS, SIDE, seed=21)
+    return choose_on(clf, images.astype(np.float32) / 255.0)
+
+
 def latency(name: str, repeats: int) -> tuple[float, float]:
     """(median ms of one 224x224 prediction, of one default Grad-CAM map) on random weights."""
     from model import load_classifier
@@ -137,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         print("| --- | --- | --- |")
         for method, (hit, score) in pointing_game(clf, args.images).items():
             print(f"| {method} | {hit:.0%} | {score:+.2f} |")
+        chosen = chosen_default(clf)
+        print(
+            f"\nWithout a card, the default is chosen on the first {chosen.inputs} inputs "
+            f"(model.why.choice): {chosen.method}, {chosen.reason}."
+        )
     print("\n| model (random weights, 224x224) | predict ms (median) | Grad-CAM ms (median) |")
     print("| --- | --- | --- |")
     for name in FAMILIES:

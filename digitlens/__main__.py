@@ -38,7 +38,8 @@ class Command:
 
 
 def run_app(argv: list[str]) -> int:
-    """`streamlit run app.py [ARGS]`, in this process (Streamlit's own CLI)."""
+    """`streamlit run app.py [ARGS]`, in this process (Streamlit's own CLI), with the
+    default model loaded and warmed up in the background from the start."""
     if argv[:1] in (["-h"], ["--help"]):
         print(
             "usage: python -m digitlens app [STREAMLIT OPTIONS]\n\n"
@@ -48,8 +49,13 @@ def run_app(argv: list[str]) -> int:
         return 0
     from streamlit.web import cli as stcli
 
+    from ui.resources import warm_start
+
     os.chdir(ROOT)  # app.py finds its pages and static files from here
     sys.argv = ["streamlit", "run", str(ROOT / "app.py"), *argv]
+    # The app's model loads and its explanations trace while the server starts, not when
+    # the first page opens: the first stroke's maps then come as fast as the later ones.
+    warm_start()
     try:
         stcli.main()
     except SystemExit as done:  # click exits when the server stops

@@ -139,6 +139,15 @@ def run(args: argparse.Namespace) -> int:
 
     clf = load_model(args)
     method = None if args.explain == DEFAULT_EXPLAIN else args.explain
+    if args.choose_default_on is not None:
+        from model.why.choice import choose_on_folder
+
+        try:
+            chosen = choose_on_folder(clf, args.choose_default_on)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"default map: {chosen.method} ({chosen.reason})", file=sys.stderr)
     if args.explain:
         check(clf, method, args.layer)
     files, errors, names = collect(args.inputs)
@@ -314,6 +323,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="METHOD",
         help="also write heatmaps, with their trust score (needs --out); without METHOD the "
         f"model's measured default; one of: {', '.join(METHODS)}",
+    )
+    p.add_argument(
+        "--choose-default-on",
+        type=Path,
+        metavar="FOLDER",
+        help="a model without a measured default map: choose it by the trust score on the "
+        "images in FOLDER (default: on the first inputs it explains)",
     )
     p.add_argument("--layer", help="layer for class-activation methods (default conv3)")
     p.add_argument("--target", type=int, help="class to explain (default: the prediction)")

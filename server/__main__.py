@@ -28,6 +28,14 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--workers", type=int, default=base.workers, help="processes")
     p.add_argument("--default-model", default=base.default_model)
     p.add_argument("--models", default=",".join(base.models), help="comma-separated to load")
+    p.add_argument(
+        "--allow-model",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a model to load on its first request (a Keras Applications name such as "
+        "mobilenet_v2); repeat or comma-separate. Default: only the --models",
+    )
     p.add_argument("--runtime", default=base.runtime, choices=RUNTIMES, help="the default runtime")
     p.add_argument(
         "--preprocessing",
@@ -43,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--log-level", default=base.log_level)
     args = vars(p.parse_args(argv))
     args["models"] = tuple(m for m in args["models"].split(",") if m)
+    allowed = args.pop("allow_model")
+    if allowed is not None:  # flags replace $DIGITLENS_ALLOW_MODELS
+        args["allow_models"] = tuple(m for a in allowed for m in a.split(",") if m)
     return dataclasses.replace(base, **args)
 
 

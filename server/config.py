@@ -17,6 +17,9 @@ class ServerConfig:
     workers: int = 1
     default_model: str = "mnist-cnn"
     models: tuple[str, ...] = BUNDLED  # loaded at start-up
+    #: Models loaded on first request (`?model=mobilenet_v2`), besides `models`: a server
+    #: serves only what its operator named, never whatever a request asks for.
+    allow_models: tuple[str, ...] = ()
     runtime: str = "auto"  # loaded at start-up; others (`?runtime=onnx-int8`) on first use
     #: Input scaling for the models that are not bundled (`.keras` files, Keras
     #: Applications), instead of their card's: 0-1, 0-255, -1-1, caffe, torch ("": the card's).

@@ -14,7 +14,6 @@ from fastapi.concurrency import run_in_threadpool
 
 from model import Classifier, ModelLoadError, Prediction, load_classifier
 from model.errors import ModelNotFoundError
-from model.runtime.applications import is_application
 from model.runtime.artifacts import BUNDLED
 from model.runtime.runtimes import RUNTIMES, OnnxRuntime
 from server.batching import MicroBatcher
@@ -48,7 +47,19 @@ class ModelPool:
     config: ServerConfig
     metrics: Metrics
     loaded: dict[tuple[str, str], Served] = field(default_factory=dict)
+    #: Each served model's name (its card's, what clients see and send) -> what it was
+    #: loaded from: a bundled or Applications name, or a `.keras` path that stays private.
+    sources: dict[str, str] = field(default_factory=dict)
     _load_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def public(self, name: str) -> str:
+        """The name clients know a configured model by (`--models /srv/own.keras`: `own`)."""
+        return next((n for n, src in self.sources.items() if src == name), name)
+
+    @property
+    def default_name(self) -> str:
+        """The public name of the default model."""
+        return self.public(self.config.default_model)
 
     @property
     def default(self) -> dict[str, Served]:
@@ -69,27 +80,36 @@ class ModelPool:
         for s in self.loaded.values():
             await s.batcher.stop()
 
-    async def get(self, name: str, runtime: str | None = None) -> Served:
-        """The served (model, runtime); a new runtime of a served model loads now.
+    @property
+    def served_names(self) -> tuple[str, ...]:
+        """Every model a request may name: those loaded at start-up, then the allowed ones
+        (`--allow-model`) that load on their first request."""
+        return tuple(dict.fromkeys((*self.default, *self.config.allow_models)))
 
-        Raises LookupError for a model this server does not serve, ModelLoadError for
-        a runtime that does not exist or has no export for this model.
+    async def get(self, name: str, runtime: str | None = None) -> Served:
+        """The served (model, runtime); a new runtime of a served model, or an allowed
+        model (`ServerConfig.allow_models`), loads now.
+
+        Raises ModelNotFoundError for a model this server does not serve, ModelLoadError
+        for a runtime that does not exist or has no export for this model.
         """
         runtime = runtime or self.config.runtime
         if (name, runtime) in self.loaded:
             return self.loaded[(name, runtime)]
-        if name not in self.default and not is_application(name):
-            raise ModelNotFoundError(f"no model {name!r}; available: {', '.join(self.default)}")
+        if name not in self.served_names:
+            raise ModelNotFoundError(
+                f"this server does not serve {name!r}; served: {', '.join(self.served_names)}"
+            )
         if runtime not in RUNTIMES:
             raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
         async with self._load_lock:
             if (name, runtime) not in self.loaded:
-                await self._load(name, runtime)
+                await self._load(self.sources.get(name, name), runtime)
         return self.loaded[(name, runtime)]
 
-    async def _load(self, name: str, runtime: str) -> None:
-        preprocessing = None if name in BUNDLED else (self.config.preprocessing or None)
-        clf = await run_in_threadpool(load_classifier, name, runtime, preprocessing)
+    async def _load(self, source: str, runtime: str) -> None:
+        preprocessing = None if source in BUNDLED else (self.config.preprocessing or None)
+        clf = await run_in_threadpool(load_classifier, source, runtime, preprocessing)
         clf.predict_inputs(np.zeros((1, *clf.input_shape), np.float32))  # warm up
         metrics = self.metrics
 
@@ -108,4 +128,5 @@ class ModelPool:
             inline=runs_inline(clf),
         )
         batcher.start()
-        self.loaded[(name, runtime)] = Served(clf, batcher)
+        self.sources[clf.name] = source
+        self.loaded[(clf.name, runtime)] = Served(clf, batcher)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
 import time
 
 import numpy as np
@@ -27,6 +28,7 @@ from model.prediction import TOP_K
 from model.runtime.applications import is_application
 from model.runtime.runtimes import RUNTIMES
 from model.why.attribution import METHODS, ExplanationError, available_methods
+from model.why.choice import why_default
 from model.why.faithfulness import faithfulness
 from model.why.report import report
 from server import schemas
@@ -34,6 +36,7 @@ from server.errors import ApiError
 from server.models import Served
 
 router = APIRouter()
+log = logging.getLogger("digitlens.server")
 
 IMAGE_TYPES = ("image/", "application/octet-stream")
 OVERLAY_SIDE = 280  # the overlay PNG's longest side
@@ -43,30 +46,49 @@ INLINE_MAX_BYTES = 512 * 1024
 INLINE_MAX_PIXELS = 512 * 512
 
 
+def _default_name(request: Request) -> str:
+    """The default model's public name (its card's, never the path it was loaded from)."""
+    pool = request.app.state.pool
+    return pool.default_name if pool is not None else request.app.state.config.default_model
+
+
 def _served(request: Request, name: str | None) -> Served:
     """The model on the server's default runtime."""
     models: dict[str, Served] = request.app.state.models
-    name = name or request.app.state.config.default_model
+    name = name or _default_name(request)
     if name not in models:
-        raise ApiError(404, "unknown_model", f"no model {name!r}; available: {', '.join(models)}")
+        raise ApiError(404, "unknown_model", f"no model {name!r}; loaded: {', '.join(models)}")
     return models[name]
 
 
 async def served_runtime(request: Request, name: str | None, runtime: str | None) -> Served:
-    """The model on `runtime` (None: the default), loading that runtime, or a Keras
-    Applications model (`?model=mobilenet_v2`), on first use."""
-    name = name or request.app.state.config.default_model
+    """The model on `runtime` (None: the default), loading that runtime, or an allowed
+    model (`--allow-model mobilenet_v2`), on first use.
+
+    The engine's load errors name files on this machine: they go to the server's log,
+    and the client gets a message made of model and runtime names only.
+    """
+    name = name or _default_name(request)
     if runtime is None and name in request.app.state.models:
         return _served(request, name)
+    pool = request.app.state.pool
     try:
-        return await request.app.state.pool.get(name, runtime)
+        return await pool.get(name, runtime)
     except ModelNotFoundError as exc:
         raise ApiError(404, "unknown_model", str(exc)) from exc
     except ModelLoadError as exc:
+        log.warning("cannot load %s on runtime %s: %s", name, runtime, exc)
+        if runtime is not None and runtime not in RUNTIMES:
+            message = f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}"
+            raise ApiError(422, "unknown_runtime", message) from exc
         if is_application(name) and (runtime or "auto") in ("auto", "keras"):
-            # e.g. offline without its ImageNet weights: the message says where to put them
-            raise ApiError(503, "model_unavailable", str(exc)) from exc
-        raise ApiError(422, "unknown_runtime", str(exc)) from exc
+            # e.g. offline without its ImageNet weights: where to put them is in the log
+            message = f"{name} cannot be loaded here now (is its weights file not on this "
+            message += "machine?); the server's log says which file is missing and where"
+            raise ApiError(503, "model_unavailable", message) from exc
+        message = f"{name} cannot run on {runtime or 'the default runtime'} on this server "
+        message += "(no matching export); the server's log says why"
+        raise ApiError(422, "unknown_runtime", message) from exc
 
 
 async def _read_images(request: Request) -> tuple[list[tuple[str | None, bytes]], bool]:
@@ -192,8 +214,8 @@ async def _predict_one(
 ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 404, 413, 415, 422, 503)}
 MODEL_QUERY = Query(
     None,
-    description="a bundled model name, or a Keras Applications name (mobilenet_v2, resnet50, "
-    "efficientnet_b0, ...) loaded on first use (default: the server's default)",
+    description="a model this server serves (/v1/models), or one it was started to allow "
+    "(`--allow-model mobilenet_v2`: loaded on first use); default: the server's default",
 )
 TOP_K_QUERY = Query(TOP_K, ge=1, le=1000, description="classes in each answer's `top_k`")
 RUNTIME_QUERY = Query(
@@ -306,6 +328,7 @@ async def explain_image(
         empty=e.empty,
         summary=e.summary,
         resolution=e.resolution,
+        default_reason=why_default(served.clf) if method is None else None,
         trust=schemas.Trust(**r.trust.to_dict()),
         sanity=None if r.sanity is None else schemas.Sanity(**r.sanity),
         faithfulness=None

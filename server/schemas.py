@@ -110,6 +110,11 @@ class Explanation(BaseModel):
     empty: bool = Field(description="no positive evidence: the map is all zero")
     summary: str
     resolution: str = Field(description="e.g. '7x7 map, upsampled'")
+    default_reason: str | None = Field(
+        None,
+        description="when no method was asked for: why the model's default is this one "
+        "(its card, or 'chosen on N inputs: best trust score ...' for a model without one)",
+    )
     trust: Trust
     sanity: Sanity | None = Field(description="null: not measured for this model")
     faithfulness: Faithfulness | None = Field(

@@ -6,11 +6,13 @@ A `Classifier` is thread-safe for prediction, so one instance serves every sessi
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import tempfile
 import threading
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -62,19 +64,72 @@ def keep_keras_state() -> bool:
     return True
 
 
-#: Seconds after a model loads before its explanation passes are traced in the background.
-WARM_UP_DELAY_S = 3.0
+#: The model and runtime the app opens on (the sidebar's first choices): what `warm_start`
+#: loads, with the same arguments, so that the first session finds it in the cache.
+DEFAULT_MODEL, DEFAULT_RUNTIME = BUNDLED[0], "auto"
+
+#: Each classifier -> its warm-up thread.
+_warm_ups: weakref.WeakKeyDictionary[Classifier, threading.Thread] = weakref.WeakKeyDictionary()
+_warm_ups_lock = threading.Lock()
+
+
+def start_warm_up(clf: Classifier) -> threading.Thread:
+    """Trace `clf`'s explanation passes in a background thread, started once per
+    classifier; returns that thread. It imports TensorFlow (~4 s), loads the Keras net and
+    runs Grad-CAM and the default map once (`model.why.report.warm_up`), so that the
+    first stroke's maps do not wait for any of it."""
+    with _warm_ups_lock:
+        thread = _warm_ups.get(clf)
+        if thread is None:
+            thread = threading.Thread(
+                target=warm_up, args=(clf,), name="digitlens-warm-up", daemon=True
+            )
+            _warm_ups[clf] = thread
+            thread.start()
+    return thread
 
 
 @st.cache_resource(show_spinner="Loading the model...")
 def bundled_classifier(name: str, runtime: str = "auto") -> Classifier:
     clf = load_classifier(name, runtime=runtime)
     clf.probabilities(np.zeros((1, *clf.input_shape), np.float32))  # first call traces/warms up
-    # The explanation passes trace in the background, after the page has drawn itself (the
-    # TensorFlow import would otherwise compete with the first render): by the time a first
-    # stroke ends, its maps no longer wait seconds for TensorFlow.
-    threading.Timer(WARM_UP_DELAY_S, warm_up, args=(clf,)).start()
+    # At once, not after the page has drawn itself: the first stroke comes seconds later
+    # and its maps would otherwise wait for the TensorFlow import and the traces.
+    start_warm_up(clf)
     return clf
+
+
+def warm_start(name: str = DEFAULT_MODEL, runtime: str = DEFAULT_RUNTIME) -> threading.Thread:
+    """At app server start, before any page is open: load the model the app opens on into
+    the cache and warm it up, in a background thread (`python -m digitlens app` calls it).
+
+    Streamlit runs no app code until a browser connects, so without this the warm-up
+    starts with the first page and the first stroke can still wait for it.
+    """
+
+    def load() -> None:
+        clf = bundled_classifier(name, runtime)  # positional, as the sidebar calls it
+        start_warm_up(clf).join()
+
+    # The cached loader's spinner finds no page to draw on in this thread, and Streamlit
+    # logs a warning that it "can be ignored when running in bare mode": drop that one
+    # line (for this thread only), which would otherwise open every app log.
+    quiet = logging.getLogger(SCRIPT_CONTEXT_LOGGER)
+    if not any(isinstance(f, _NotAboutWarmStart) for f in quiet.filters):
+        quiet.addFilter(_NotAboutWarmStart())
+    thread = threading.Thread(target=load, name=WARM_START_THREAD, daemon=True)
+    thread.start()
+    return thread
+
+
+#: The thread `warm_start` loads in, and the logger that warns about threads without a page.
+WARM_START_THREAD = "digitlens-warm-start"
+SCRIPT_CONTEXT_LOGGER = "streamlit.runtime.scriptrunner_utils.script_run_context"
+
+
+class _NotAboutWarmStart(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"'{WARM_START_THREAD}'" not in record.getMessage()
 
 
 @st.cache_resource(show_spinner="Loading the Keras Applications model...", max_entries=3)
@@ -127,5 +182,7 @@ __all__ = [
     "bundled_classifier",
     "classifier_from_upload",
     "default_data_dir",
+    "start_warm_up",
     "test_split",
+    "warm_start",
 ]

@@ -11,8 +11,11 @@ from model.classifier import DIGIT_RECIPES
 from model.input.photo import SCALINGS
 from model.runtime.applications import NAMED
 from model.why.attribution import METHODS, available_methods, default_cam_layer, default_method
+from model.why.choice import why_default
 from ui.resources import (
     BUNDLED,
+    DEFAULT_MODEL,
+    DEFAULT_RUNTIME,
     application_classifier,
     bundled_classifier,
     classifier_from_upload,
@@ -26,7 +29,7 @@ KERAS_APPS = tuple(NAMED)
 CARD_SCALING = "as its card says (else 0-1)"
 SCALING_CHOICES = (CARD_SCALING, *SCALINGS, *DIGIT_RECIPES)
 #: Runtimes offered for bundled models (`auto` is the float ONNX export).
-APP_RUNTIMES = ("auto", "onnx-int8", "onnx-fp16")
+APP_RUNTIMES = (DEFAULT_RUNTIME, "onnx-int8", "onnx-fp16")
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def model_picker() -> Classifier:
         except ModelLoadError as exc:
             st.sidebar.error(str(exc))
             st.sidebar.info("Until then, mnist-cnn answers.")
-            return bundled_classifier("mnist-cnn")
+            return bundled_classifier(DEFAULT_MODEL, DEFAULT_RUNTIME)
     if name == OWN_MODEL:
         upload = st.sidebar.file_uploader(
             "A .keras file (loaded in safe mode)", type=["keras"], key="own_model"
@@ -92,7 +95,7 @@ def model_picker() -> Classifier:
             except ModelLoadError as exc:
                 st.sidebar.error(f"This file cannot be used: {exc}")
         st.sidebar.info("Until then, mnist-cnn answers.")
-        return bundled_classifier("mnist-cnn")
+        return bundled_classifier(DEFAULT_MODEL, DEFAULT_RUNTIME)
     runtime = st.sidebar.selectbox(
         "Runtime",
         APP_RUNTIMES,
@@ -103,14 +106,24 @@ def model_picker() -> Classifier:
     return bundled_classifier(name, runtime)
 
 
+#: Session key of the default the picker last put in place: while the person has not
+#: picked another method, a default measured later on the model's inputs replaces it.
+OFFERED_DEFAULT = "_offered_default"
+
+
 def explanation_picker(clf: Classifier) -> tuple[str, str | None]:
     methods = available_methods(clf)
     default = default_method(clf)[0]
-    if st.session_state.get("method") not in methods:
+    offered = st.session_state.get(OFFERED_DEFAULT)
+    current = st.session_state.get("method")
+    if current not in methods or (current == offered and current != default):
         st.session_state["method"] = default
+    st.session_state[OFFERED_DEFAULT] = default
     method = st.sidebar.selectbox(
         "Explanation", methods, key="method", format_func=lambda m: METHODS[m].title
     )
+    if not clf.card.default_explanation:  # say why the default is the one it is
+        st.sidebar.caption(f"Default: {METHODS[default].title}, {why_default(clf)}.")
     if not clf.conv_layers:
         st.sidebar.caption(f"{clf.name} has no convolutions: gradient methods only.")
     layer = None

@@ -141,7 +141,7 @@ def topk_chart(pred: Prediction, class_names: tuple[str, ...], k: int = 5) -> No
         cls = "dl-bar dl-win" if t.label == pred.label else "dl-bar"
         name = html.escape(t.class_name)
         rows.append(
-            f"<div class='dl-row' title='{name}: {t.probability:.2%}'>"
+            f"<div class='dl-row' title='{name}: {format_probability(t.probability, 2)}'>"
             f"<div class='dl-rname'>{name}</div><div class='dl-rtrack'><div class='{cls}' "
             f"style='height:100%; width:{max(t.probability * 100, 0.5):.1f}%'></div></div>"
             f"<div class='dl-pct'>{format_probability(t.probability)}</div></div>"

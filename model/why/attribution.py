@@ -1,14 +1,12 @@
 """Explanations: why did the model read this input this way?
 
-One registry (`METHODS`) serves the API, the CLI, the server and the UI. An
-entry is the whole method: its name, title, whether it reads a convolutional
-layer, its parameters (as data the front ends can show), its compute function
-(from `model.why.passes`, batched over `(N, H, W, C)`), a description and its
-cost. Adding a method is one entry here and one test.
-
-The compiled passes of each network are cached here, per network object, so a
-model loaded once is traced once; a modified (e.g. randomised) copy of a network
-gets its own passes.
+One registry (`METHODS`) serves the API, the CLI, the server and the UI. An entry is
+the whole method: its name, title, whether it reads a convolutional layer, its
+parameters (as data the front ends can show), its compute function (from
+`model.why.passes`, batched over `(N, H, W, C)`), a description and its cost. Adding a
+method is one entry here and one test. The compiled passes of each network are cached
+here, per network object: a model loaded once is traced once; a modified (e.g.
+randomised) copy of a network gets its own passes.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from model.errors import ExplanationError
 from model.input.preprocessing import Preprocessed
 from model.runtime.graph import find_layer, output_shape
 from model.why import passes as attr
+from model.why.defaults import measured
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
@@ -242,28 +241,37 @@ def default_cam_layer(clf: Classifier) -> str:
 
 
 def default_method(clf: Classifier) -> tuple[str, str | None]:
-    """(method, layer) measured best for this model (its card), or a fallback."""
-    chosen = clf.card.default_explanation
-    method, layer = chosen.get("method"), chosen.get("layer")
-    if method in METHODS and method in available_methods(clf):
-        if not METHODS[method].needs_conv:
-            return method, None
-        if layer in clf.conv_layers:
-            return method, layer
+    """(method, layer) measured best for this model: by its card, else on its own inputs
+    (`model.why.choice`), else a fixed fallback."""
+    found = measured(clf)
+    for chosen in (clf.card.default_explanation, found.to_dict() if found else {}):
+        method, layer = chosen.get("method"), chosen.get("layer")
+        if method in METHODS and method in available_methods(clf):
+            if not METHODS[method].needs_conv:
+                return method, None
+            if layer in clf.conv_layers:
+                return method, layer
     if clf.conv_layers:
         return FALLBACK_METHOD, default_cam_layer(clf)
     return FALLBACK_GRADIENT_METHOD, None
 
 
 def check(clf: Classifier, method: str | None, layer: str | None) -> tuple[str, str | None]:
-    """Validate method and layer for this model; return (method, layer to use)."""
-    if method is None:
-        dm, dl = default_method(clf)
-        return dm, (layer if layer is not None and METHODS[dm].needs_conv else dl)
-    if method not in METHODS:
+    """Validate method and layer for this model; return (method, layer to use).
+
+    A named layer must be one of the model's spatial layers whatever the method: a
+    method that reads no layer (or a default that reads none) would otherwise ignore
+    a misspelt one and answer a map that was not asked for.
+    """
+    if method is not None and method not in METHODS:
         raise ExplanationError(
             f"unknown explanation method {method!r}; choose from {', '.join(METHODS)}"
         )
+    if layer is not None and layer not in clf.conv_layers:
+        raise ExplanationError(unknown_layer(clf, layer))
+    if method is None:
+        dm, dl = default_method(clf)
+        return dm, (layer if layer is not None and METHODS[dm].needs_conv else dl)
     if not METHODS[method].needs_conv:
         return method, None
     if not clf.conv_layers:
@@ -271,12 +279,14 @@ def check(clf: Classifier, method: str | None, layer: str | None) -> tuple[str, 
             f"{METHODS[method].title} needs a convolutional layer and {clf.name} has none; "
             f"use one of: {', '.join(available_methods(clf))}"
         )
-    layer = layer or default_cam_layer(clf)
-    if layer not in clf.conv_layers:
-        raise ExplanationError(
-            f"unknown layer {layer!r} for {clf.name}; choose from {', '.join(clf.conv_layers)}"
-        )
-    return method, layer
+    return method, layer or default_cam_layer(clf)
+
+
+def unknown_layer(clf: Classifier, layer: str) -> str:
+    """The message for a layer `clf` does not have: it names the layers it has."""
+    if not clf.conv_layers:
+        return f"unknown layer {layer!r}: {clf.name} has no spatial layers to explain"
+    return f"unknown layer {layer!r} for {clf.name}; choose from {', '.join(clf.conv_layers)}"
 
 
 def _check_class(value: int | None, n: int, what: str) -> int | None:

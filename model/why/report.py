@@ -20,6 +20,7 @@ import numpy as np
 from model.input.decode import ImageInput
 from model.input.preprocessing import Preprocessed
 from model.why.attribution import Explanation, explain, is_stages
+from model.why.choice import observe
 from model.why.overlay import OVERLAY_OPACITY, overlay
 from model.why.trust import Trust, trust_maps
 
@@ -123,6 +124,9 @@ def reports(
     from PIL import Image
 
     src = _as_source(clf, source)
+    # A model without a measured default (its card names none) chooses one on the first
+    # inputs it explains: this is one of them.
+    observe(clf, src.x if is_stages(src) else src)
     drafts = []
     for method, layer in methods:
         e = explain(clf, src, method, layer, target, contrast)

@@ -29,6 +29,19 @@ CHROMIUM_ARGS = [
 
 #: A phone: iPhone 12-14 class viewport, touch only.
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+#: Streamlit options for a headless app on a free loopback port.
+STREAMLIT_OPTIONS = [
+    "--server.port",
+    "{port}",
+    "--server.address",
+    "127.0.0.1",
+    "--server.headless",
+    "true",
+]
+#: `python -m` arguments that start the app with Streamlit's own command.
+STREAMLIT_ARGS = ["streamlit", "run", "app.py", *STREAMLIT_OPTIONS]
+#: ... and with ours, which also warms the app's model up as the server starts.
+DIGITLENS_APP_ARGS = ["digitlens", "app", *STREAMLIT_OPTIONS]
 #: When the app under test was started (cold start is measured from here).
 STARTED: dict[str, float] = {}
 
@@ -36,21 +49,7 @@ STARTED: dict[str, float] = {}
 @pytest.fixture(scope="session")
 def streamlit_url():
     STARTED["streamlit"] = time.perf_counter()
-    with serving(
-        [
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            "{port}",
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        "/_stcore/health",
-        "streamlit.log",
-    ) as base:
+    with serving(STREAMLIT_ARGS, "/_stcore/health", "streamlit.log") as base:
         STARTED["healthy"] = time.perf_counter()
         yield base
 

@@ -775,3 +775,42 @@ def test_other_pages_render_and_load_nothing_from_elsewhere(page, streamlit_url)
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(ARTIFACTS / f"page{route.replace('/', '-')}.png"), full_page=True)
         assert page.locator("text=Traceback").count() == 0
+
+
+@pytest.mark.parametrize("launcher", ["digitlens app", "streamlit run"])
+def test_first_stroke_after_a_fresh_start_gets_its_maps(browser, launcher):
+    """A fresh server, the Draw page opened as soon as it is healthy, a 7 drawn the moment
+    the pad is ready: its heatmaps must arrive. Prints mouse-up to heatmap on screen
+    (issue #21, item 4: `python -m digitlens app` warms the model up as the server starts;
+    `streamlit run app.py` runs no app code before the first page, so it warms up then)."""
+    from tests.e2e.conftest import DIGITLENS_APP_ARGS, STREAMLIT_ARGS
+    from tests.helpers import serving
+
+    args = DIGITLENS_APP_ARGS if launcher == "digitlens app" else STREAMLIT_ARGS
+    log = f"first-stroke-{launcher.split()[0]}.log"
+    started = time.perf_counter()
+    with serving(args, "/_stcore/health", log) as base:
+        healthy = time.perf_counter()
+        context, page = open_page(browser, base, viewport={"width": 1280, "height": 800})
+        try:
+            page.goto(base)
+            prompt_shown(page)
+            wait_ready(page)
+            ready = time.perf_counter()
+            released = mouse_stroke(page, STROKES[7], expect_live="7")
+            server_answer(page, "7", timeout_ms=60_000)
+            first = time.perf_counter() - released
+            assert page.get_by_text("Grad-CAM on conv3, over your strokes").count() == 1
+            page.locator(".dl-clear").click()
+            prompt_shown(page)
+            released = mouse_stroke(page, STROKES[1], expect_live="1")
+            server_answer(page, "1")
+            second = time.perf_counter() - released
+        finally:
+            context.close()
+    assert not page.foreign, f"the page requested other hosts: {page.foreign}"
+    print(
+        f"\nfresh `{launcher}`: server healthy after {healthy - started:.1f} s, pad ready "
+        f"{ready - healthy:.1f} s later; mouse-up to heatmap on screen: first stroke "
+        f"{first * 1e3:.0f} ms, second {second * 1e3:.0f} ms"
+    )

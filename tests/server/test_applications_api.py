@@ -1,5 +1,6 @@
-"""Keras Applications over HTTP: `?model=mobilenet_v2` loads on first use, answers top-k
-and explains; without weights (offline) it is a 503 JSON error, never a 500.
+"""Keras Applications over HTTP: on a server started with `--allow-model mobilenet_v2`,
+`?model=mobilenet_v2` loads on first use, answers top-k and explains; without weights
+(offline) it is a 503 JSON error that names no file, never a 500.
 
 ImageNet weights cannot be downloaded here: the served model reads a weights file of
 random values, named by $DIGITLENS_WEIGHTS_MOBILENET_V2 (the mechanics, not accuracy).
@@ -55,7 +56,8 @@ def test_keras_application_by_name_predicts_top_k_and_explains(
 ):
     calls = _offline(monkeypatch, tmp_path)
     monkeypatch.setenv("DIGITLENS_WEIGHTS_MOBILENET_V2", random_weights)
-    with TestClient(create_app(ServerConfig(models=("mnist-cnn",)))) as client:
+    cfg = ServerConfig(models=("mnist-cnn",), allow_models=("mobilenet_v2",))
+    with TestClient(create_app(cfg)) as client:
         headers = {"Content-Type": "image/png"}
         r = client.post(
             "/v1/predict", content=_png(), headers=headers, params={"model": "mobilenet_v2"}
@@ -94,7 +96,8 @@ def test_keras_application_by_name_predicts_top_k_and_explains(
 def test_offline_without_weights_is_a_503_with_the_message(monkeypatch, tmp_path):
     _offline(monkeypatch, tmp_path)
     monkeypatch.delenv("DIGITLENS_WEIGHTS_RESNET50", raising=False)
-    with TestClient(create_app(ServerConfig(models=("mnist-cnn",)))) as client:
+    cfg = ServerConfig(models=("mnist-cnn",), allow_models=("resnet50",))
+    with TestClient(create_app(cfg)) as client:
         r = client.post(
             "/v1/predict",
             content=_png(),
@@ -104,7 +107,8 @@ def test_offline_without_weights_is_a_503_with_the_message(monkeypatch, tmp_path
         assert r.status_code == 503, r.text
         error = r.json()["error"]
         assert error["code"] == "model_unavailable"
-        assert "not on this machine" in error["message"] and str(tmp_path) in error["message"]
+        assert "not on this machine" in error["message"]
+        assert str(tmp_path) not in error["message"]  # the server's disk stays private
         r = client.post("/v1/predict", content=_png(), params={"model": "resnet-51"})
         assert r.status_code == 404
 

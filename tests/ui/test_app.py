@@ -233,3 +233,48 @@ def test_model_page_opens_an_audit_and_shows_its_report(tmp_path):
     assert not at.exception, at.exception
     labels = {m.label: m.value for m in at.metric}
     assert labels["Inputs"] == "2" and labels["Unreadable"] == "1"
+
+
+#: A probability rounded to a certainty it is not: "0.0%", "100.0 %", "0.00%" (issue #21).
+ROUNDED_CERTAINTY = re.compile(r"(?<![\d.])(?:0|100)\.0+ ?%")
+
+
+@pytest.mark.parametrize("model", ["mnist-mlp"])
+def test_explain_page_never_shows_a_rounded_certainty(model):
+    """The "Why not …" list used to say "(0.0%)" for every unlikely class, and the model
+    comparison "(100.0%)": every probability on screen goes through format_probability."""
+    at = app()
+    at.sidebar.selectbox(key="model_name").set_value(model).run()
+    at.switch_page("app_pages/explain.py").run()
+    assert not at.exception, at.exception
+    why_not = next(b for b in at.selectbox if b.label == "Why not …")
+    shown = [*why_not.options, texts(at), *(str(m.value) for m in at.metric)]
+    assert any("< 0.1 %" in s for s in why_not.options), why_not.options  # unlikely classes
+    found = [s for s in shown if ROUNDED_CERTAINTY.search(s)]
+    assert not found, found
+
+
+def test_own_model_without_a_card_says_why_its_default_was_chosen(tmp_path):
+    """Issue #21, item 3: a .keras file without a card chooses its default map by the
+    trust score on the inputs it explains, and the app says so (page and sidebar)."""
+    from tests.model.test_explain import tiny_model
+
+    path = tmp_path / "own.keras"
+    tiny_model((16, 16, 3)).save(path)
+    at = app()
+    at.sidebar.selectbox(key="model_name").set_value("Your own .keras file").run()
+    at.sidebar.file_uploader(key="own_model").set_value(
+        ("own.keras", path.read_bytes(), "application/octet-stream")
+    ).run()
+    assert not at.exception, at.exception
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    assert "fixed fallback until the model has explained an input" in sidebar, sidebar
+    at.switch_page("app_pages/explain.py").run()
+    at.radio(key="explain_source").set_value("Example drawing").run()
+    assert not at.exception, at.exception
+    assert "the model's default: chosen on 1 input: best trust score" in texts(at), texts(at)
+    at.run()  # the next rerun: the sidebar offers the measured default
+    sidebar = "\n".join(c.value for c in at.sidebar.caption)
+    assert "chosen on 1 input: best trust score" in sidebar, sidebar
+    chosen = at.sidebar.selectbox(key="method").value
+    assert f"Default: {METHODS[chosen].title}," in sidebar  # the picker follows it

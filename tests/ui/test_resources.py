@@ -54,3 +54,27 @@ def test_an_unchecked_streamlit_is_left_alone_with_a_warning(monkeypatch):
     with pytest.warns(UserWarning, match="not one DigitLens has checked"):
         assert resources.keep_keras_state() is False
     assert script_runner._clean_problem_modules is original
+
+
+def test_warm_start_fills_the_cache_the_pages_read_and_warms_it_once():
+    """`python -m digitlens app` calls warm_start as the server starts: the model the app
+    opens on is then in the cache (the same object a page gets) with TensorFlow imported
+    and its maps traced, before any page is open (issue #21, item 4)."""
+    from model.runtime.backend import tensorflow_loaded
+
+    name = "mnist-mlp"  # not the app's default, so no other test has warmed it yet
+    resources.bundled_classifier.clear()
+    resources.warm_start(name, resources.DEFAULT_RUNTIME).join(timeout=600)
+    clf = resources.bundled_classifier(name, resources.DEFAULT_RUNTIME)
+    assert tensorflow_loaded()
+    warming = resources.start_warm_up(clf)
+    assert not warming.is_alive()  # warm_start's thread ended with the warm-up
+    assert resources.start_warm_up(clf) is warming  # warmed once, not on every page
+    assert resources.bundled_classifier(name, resources.DEFAULT_RUNTIME) is clf
+
+
+def test_the_sidebar_opens_on_the_model_warm_start_loads():
+    from ui import sidebar
+
+    assert sidebar.APP_RUNTIMES[0] == resources.DEFAULT_RUNTIME
+    assert resources.BUNDLED[0] == resources.DEFAULT_MODEL

@@ -1,0 +1,163 @@
+"""Issue #21, item 5: the server says no, with the choices, instead of answering something
+that was not asked for; and it never names a file on its own disk.
+
+Through FastAPI's TestClient (no subprocess, no port); expectations come from the
+server's own `/v1/models` and the registry, not from literals.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from model.why.attribution import METHODS
+from server.config import ServerConfig
+from server.main import create_app
+from tests.helpers import drawn_digit
+
+MODELS = ("mnist-cnn", "mnist-mlp")
+NO_SUCH_LAYER = "conv99"
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+SEVEN = _png(drawn_digit(7))
+HEADERS = {"Content-Type": "image/png"}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(ServerConfig(models=MODELS))) as c:
+        yield c
+
+
+def _layers(client, model: str) -> list[str]:
+    return next(m for m in client.get("/v1/models").json() if m["name"] == model)["layers"]
+
+
+@pytest.mark.parametrize("method", [None, *METHODS])
+def test_an_unknown_layer_is_a_422_naming_the_layers_for_every_method(client, method):
+    """`?layer=conv99` used to answer 200 with the default map (which reads no layer)."""
+    params = {"layer": NO_SUCH_LAYER} | ({"method": method} if method else {})
+    r = client.post("/v1/explain", content=SEVEN, headers=HEADERS, params=params)
+    assert r.status_code == 422, r.text[:300]
+    message = r.json()["error"]["message"]
+    layers = _layers(client, "mnist-cnn")
+    assert layers and NO_SUCH_LAYER in message
+    assert all(layer in message for layer in layers), message
+
+
+def test_a_layer_on_a_model_without_layers_is_a_422(client):
+    assert _layers(client, "mnist-mlp") == []
+    params = {"model": "mnist-mlp", "layer": NO_SUCH_LAYER}
+    r = client.post("/v1/explain", content=SEVEN, headers=HEADERS, params=params)
+    assert r.status_code == 422, r.text[:300]
+    assert "no spatial layers" in r.json()["error"]["message"]
+
+
+def test_a_known_layer_still_explains(client):
+    layer = _layers(client, "mnist-cnn")[0]
+    params = {"method": "gradcam", "layer": layer}
+    r = client.post("/v1/explain", content=SEVEN, headers=HEADERS, params=params)
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["layer"] == layer
+
+
+def test_a_model_the_server_was_not_started_with_is_a_404_listing_the_served_ones(client):
+    """A digit server used to load any Keras Applications model a request named."""
+    loaded = set(client.app.state.pool.loaded)
+    for name in ("mobilenet_v2", "resnet50", "fashion-cnn"):
+        r = client.post("/v1/predict", content=SEVEN, headers=HEADERS, params={"model": name})
+        assert r.status_code == 404, r.text[:300]
+        error = r.json()["error"]
+        assert error["code"] == "unknown_model"
+        assert all(m in error["message"] for m in MODELS), error["message"]
+        r = client.post("/v1/explain", content=SEVEN, headers=HEADERS, params={"model": name})
+        assert r.status_code == 404, r.text[:300]
+    assert set(client.app.state.pool.loaded) == loaded  # nothing was loaded
+
+
+def test_allow_model_is_a_flag_and_a_variable():
+    from server.__main__ import parse_args
+
+    assert parse_args([]).allow_models == ()
+    cfg = parse_args(["--allow-model", "mobilenet_v2", "--allow-model", "resnet50,vgg16"])
+    assert cfg.allow_models == ("mobilenet_v2", "resnet50", "vgg16")
+    env = ServerConfig.from_env({"DIGITLENS_ALLOW_MODELS": "mobilenet_v2"})
+    assert env.allow_models == ("mobilenet_v2",)
+
+
+def test_errors_never_show_a_path_on_the_server(monkeypatch, tmp_path):
+    """An allowed model whose weights are missing: 503, and the message names no file (it
+    used to say which file to put where, on the server's disk)."""
+    from keras.src.utils import file_utils
+
+    def refuse(*args, **kwargs):
+        raise OSError("no network here")
+
+    monkeypatch.setattr(file_utils, "get_file", refuse)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("DIGITLENS_WEIGHTS_RESNET50", raising=False)
+    cfg = ServerConfig(models=("mnist-cnn",), allow_models=("resnet50",))
+    rgb = np.random.default_rng(0).integers(0, 256, (90, 120, 3)).astype(np.uint8)
+    with TestClient(create_app(cfg)) as client:
+        answers = [
+            client.post(
+                "/v1/predict",
+                content=_png(Image.fromarray(rgb)),
+                headers=HEADERS,
+                params={"model": "resnet50"},
+            ),
+            client.post(
+                "/v1/predict", content=SEVEN, headers=HEADERS, params={"runtime": "onnx-nope"}
+            ),
+        ]
+    assert [a.status_code for a in answers] == [503, 422], [a.text for a in answers]
+    for a in answers:
+        message = a.json()["error"]["message"]
+        assert str(tmp_path) not in message and "/" not in message, message
+
+
+def test_explain_says_why_the_default_map_is_the_one_it_is(client):
+    r = client.post("/v1/explain", content=SEVEN, headers=HEADERS)
+    assert r.status_code == 200, r.text[:300]
+    assert "its card" in r.json()["default_reason"]  # mnist-cnn's card names its default
+    r = client.post("/v1/explain", content=SEVEN, headers=HEADERS, params={"method": "saliency"})
+    assert r.json()["default_reason"] is None  # a method was asked for
+
+
+def test_a_model_served_from_a_file_is_known_by_its_name_not_its_path(tmp_path):
+    """`--models /srv/secret/own.keras`: clients see and send `own`; the folder never
+    shows, not even in the 404 that lists the served models. Without a card, its
+    default map is chosen on the first inputs it explains, and the answer says so."""
+    from tests.model.test_explain import tiny_model
+
+    folder = tmp_path / "secret-folder"
+    folder.mkdir()
+    path = folder / "own.keras"
+    tiny_model((16, 16, 3)).save(path)
+    photo = _png(Image.fromarray(np.random.default_rng(2).integers(0, 256, (40, 50, 3), np.uint8)))
+    with TestClient(create_app(ServerConfig(models=("mnist-cnn", str(path))))) as client:
+        assert [m["name"] for m in client.get("/v1/models").json()] == ["mnist-cnn", "own"]
+        missing = client.post("/v1/predict", content=SEVEN, headers=HEADERS, params={"model": "x"})
+        assert missing.status_code == 404 and "own" in missing.json()["error"]["message"]
+        r = client.post("/v1/explain", content=photo, headers=HEADERS, params={"model": "own"})
+        assert r.status_code == 200, r.text[:300]
+        assert r.json()["default_reason"].startswith("chosen on 1 input: best trust score")
+        r = client.post(
+            "/v1/predict",
+            content=photo,
+            headers=HEADERS,
+            params={"model": "own", "runtime": "keras"},
+        )
+        assert r.status_code == 200, r.text[:300]  # another runtime loads from the same file
+    for answer in (missing, r):
+        assert str(folder) not in answer.text and "secret-folder" not in answer.text
