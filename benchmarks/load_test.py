@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if len(sums) == 2:
         mean = sums["digitlens_batch_size_sum"] / max(sums["digitlens_batch_size_count"], 1)
-        out(f"mean batch size (/metrics: all {args.workers} workers): {mean:.1f}")
+        out(f"\nmean batch size (/metrics: all {args.workers} workers): {mean:.1f}")
     growth = ours_r.rss_end_mb / ours_r.rss_start_mb - 1
     grew = args.soak and growth > MAX_SOAK_GROWTH
     if grew:
