@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.tables import Lines, command_line, write_table
+
 #: Training set of the shapes classifier and its epochs (a few seconds on a CPU).
 TRAIN_IMAGES, EPOCHS = 1500, 6
 SIDE = 32
@@ -138,24 +140,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=100, help="pointing-game images")
     p.add_argument("--repeats", type=int, default=20, help="timed calls per model")
     args = p.parse_args(argv)
+    out = Lines()
     with tempfile.TemporaryDirectory() as tmp:
         clf = shapes_classifier(Path(tmp))
-        print(
+        out(
             f"| method (shapes CNN, {args.images} images) | pointing game | trust (mean deletion) |"
         )
-        print("| --- | --- | --- |")
+        out("| --- | --- | --- |")
         for method, (hit, score) in pointing_game(clf, args.images).items():
-            print(f"| {method} | {hit:.0%} | {score:+.2f} |")
+            out(f"| {method} | {hit:.0%} | {score:+.2f} |")
         chosen = chosen_default(clf)
-        print(
+        out(
             f"\nWithout a card, the default is chosen on the first {chosen.inputs} inputs "
             f"(model.why.choice): {chosen.method}, {chosen.reason}."
         )
-    print("\n| model (random weights, 224x224) | predict ms (median) | Grad-CAM ms (median) |")
-    print("| --- | --- | --- |")
+    out("\n| model (random weights, 224x224) | predict ms (median) | Grad-CAM ms (median) |")
+    out("| --- | --- | --- |")
     for name in FAMILIES:
         pred, cam = latency(name, args.repeats)
-        print(f"| {name} | {pred:.1f} | {cam:.1f} |")
+        out(f"| {name} | {pred:.1f} | {cam:.1f} |")
+    write_table(
+        "any-classifier", out.markdown, command_line("python -m benchmarks.any_classifier", argv)
+    )
     return 0
 
 

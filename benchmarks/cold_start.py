@@ -22,6 +22,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchmarks.tables import Lines, command_line, write_table
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -98,18 +100,20 @@ def main(argv: list[str] | None = None) -> int:
                 "import tensorflow, keras",
             ],
         }
-        print(
+        out = Lines()
+        out(
             f"{os.cpu_count()} cores, shared (load average {os.getloadavg()[0]:.1f} at start); "
             f"medians of {args.repeats} fresh processes\n"
         )
-        print("| from process start to | wall s | CPU s |\n| --- | --- | --- |")
+        out("| from process start to | wall s | CPU s |\n| --- | --- | --- |")
         for what, cmd in cases.items():
             runs = [timed(cmd) for _ in range(args.repeats)]
             wall = statistics.median(r[0] for r in runs)
             cpu = statistics.median(r[1] for r in runs)
-            print(f"| {what} | {wall:.2f} | {cpu:.2f} |", flush=True)
+            out(f"| {what} | {wall:.2f} | {cpu:.2f} |")
         ready = statistics.median(server_ready(free_port()) for _ in range(args.repeats))
-        print(f"| server (3 models) answers 200 on `/readyz` | {ready:.2f} | |")
+        out(f"| server (3 models) answers 200 on `/readyz` | {ready:.2f} | |")
+    write_table("cold-start", out.markdown, command_line("python -m benchmarks.cold_start", argv))
     return 0
 
 

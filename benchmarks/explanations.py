@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmarks.tables import Lines, command_line, slug, write_table
+
 #: Layers of the reference CNN the class-activation methods are measured on by default.
 BENCH_LAYERS = ("conv1", "conv2_1", "conv3")
 #: Inputs per call when computing maps (bounds memory for Integrated Gradients' N x 32).
@@ -143,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     t_start = time.perf_counter()
+    out = Lines()
     clf = load_classifier(args.model)
     test = load_split(locate(clf.card.dataset_or_default, args.data_dir), "test")
     x = to_model_input(test.images[: args.n])[..., 0]  # (N, 28, 28)
@@ -155,18 +158,18 @@ def main(argv: list[str] | None = None) -> int:
     refs = reference_maps(x)  # (N, 4, H, W): ink, edges, random, random
     ref_probs = deletion_probabilities(clf.probabilities, x, refs)
     ref_auc, ref_flip = curve_stats(ref_probs, labels, counts)
-    print(
-        f"# {args.model}: {n} test images, zero deletion of the first {top} pixels "
+    out(
+        f"{args.model}: {n} test images, zero deletion of the first {top} pixels "
         f"({len(counts) - 1} steps of {counts[1]})\n"
     )
-    print("| reference | deletion AUC (95 % CI) | median pixels to flip |\n| --- | --- | --- |")
+    out("| reference | deletion AUC (95 % CI) | median pixels to flip |\n| --- | --- | --- |")
     for i, name in enumerate(("ink (the input itself)", "Sobel edges of the input")):
-        print(
+        out(
             f"| {name} | {ref_auc[:, i].mean():.3f} ± {ci95(ref_auc[:, i]):.3f} | "
             f"{fmt_flip(median_flip(ref_flip[:, i]), top)} |"
         )
     rnd = ref_auc[:, 2:].mean(1)
-    print(
+    out(
         f"| random order | {rnd.mean():.3f} ± {ci95(rnd):.3f} | "
         f"{fmt_flip(median_flip(ref_flip[:, 2]), top)} |\n"
     )
@@ -226,21 +229,25 @@ def main(argv: list[str] | None = None) -> int:
             maps_for_quantus[key] = maps[:QUANTUS_DIGITS]
         print(f"  measured {key} ({ms:.1f} ms/map)", file=sys.stderr, flush=True)
 
-    print(
+    header = (
         "| method | layer | trust score (95 % CI) | deletion AUC | beats the ink map | "
-        "median pixels to flip | all-zero maps | sanity r all / ink | sanity | ms per map |"
+        "median pixels to flip | all-zero maps | sanity r all / ink | sanity | ms per map |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    out(header)
+    per_method: dict[str, list[str]] = {}  # the rows of each method, for its own docs page
     for r in sorted(rows, key=lambda r: -r.score):
         san = (
             f"{r.sanity_all:+.2f} / {r.sanity_ink:+.2f}" if r.sanity_all is not None else "not run"
         )
         verdict = "—" if r.sanity_pass is None else ("pass" if r.sanity_pass else "**fail**")
-        print(
+        line = (
             f"| {r.method} | {r.layer or '—'} | {r.score:+.3f} ± {r.score_ci:.3f} | "
             f"{r.auc:.3f} ± {r.auc_ci:.3f} | {r.beats_ink:.0%} | {fmt_flip(r.flip_median, top)} | "
             f"{r.empty:.1%} | {san} | {verdict} | {r.ms_per_map:.1f} |"
         )
+        out(line)
+        per_method.setdefault(r.method, []).append(line)
 
     eligible = (
         [r for r in rows if r.sanity_pass and r.empty <= MAX_EMPTY_SHARE and r.beats_ink > 0.5]
@@ -248,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         or rows
     )
     best = max(eligible, key=lambda r: r.score)
-    print(
+    out(
         f"\nDefault: {best.key} (passes the sanity check, non-empty for >= 99 % of inputs, "
         "beats the ink map for most digits, best trust score among those)"
     )
@@ -257,17 +264,26 @@ def main(argv: list[str] | None = None) -> int:
         xq, lq = x[:QUANTUS_DIGITS], labels[:QUANTUS_DIGITS]
         t = time.perf_counter()
         check = quantus_check(clf, xq, maps_for_quantus, lq, curves_for_quantus)
-        print(
+        out(
             f"\nQuantus 0.6.0 PixelFlipping (black baseline, {counts[1] * QUANTUS_STRIDE} pixels "
             "a step, compared at the points both curves have) on the "
             f"same maps, first {len(xq)} digits ({time.perf_counter() - t:.0f} s):\n"
         )
-        print("| map | mean abs. difference of the curves | r of per-digit AUC |")
-        print("| --- | --- | --- |")
+        out("| map | mean abs. difference of the curves | r of per-digit AUC |")
+        out("| --- | --- | --- |")
         for k, (diff, r) in check.items():
-            print(f"| {k} | {diff:.4f} | {r:.3f} |")
+            out(f"| {k} | {diff:.4f} | {r:.3f} |")
 
     print(f"\nwall time {time.perf_counter() - t_start:.0f} s", file=sys.stderr)
+    command = command_line("python -m benchmarks.explanations", argv)
+    write_table(f"explanations-{slug(args.model)}", out.markdown, command)
+    ink = f"{ref_auc[:, 0].mean():.3f}, {fmt_flip(median_flip(ref_flip[:, 0]), top)} pixels"
+    for method, lines in per_method.items():
+        name = slug(method.replace("++", "-plus-plus"))  # gradcam++ is not gradcam
+        intro = f"{args.model}, {n} test images; the ink map's deletion AUC and flip: {ink}\n"
+        write_table(
+            f"explanations-{slug(args.model)}-{name}", "\n".join([intro, header, *lines]), command
+        )
     if args.json:
         from dataclasses import asdict
 

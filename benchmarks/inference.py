@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.tables import Lines, command_line, slug, write_table
+
 
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 5) -> float:
     for _ in range(warmup):
@@ -139,21 +141,24 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
-    print(
+    out = Lines()
+    out(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
         f"model {args.model} ({net.count_params():,} parameters); medians of {r} calls\n"
     )
-    print("| single image | median ms | x our path | note |\n| --- | --- | --- | --- |")
+    out("| single image | median ms | x our path | note |\n| --- | --- | --- | --- |")
     for what, ms, note in rows:
-        print(f"| {what} | {ms:.3f} | {ms / ours:.2f} | {note} |")
+        out(f"| {what} | {ms:.3f} | {ms / ours:.2f} | {note} |")
 
-    print("\n| batch of 64 | median ms | images/s |\n| --- | --- | --- |")
+    out("\n| batch of 64 | median ms | images/s |\n| --- | --- | --- |")
     for what, fn in [
         ("compiled tf.function", lambda: keras_clf.probabilities(batch)),
         ("ONNX Runtime (our path)", lambda: clf.probabilities(batch)),
     ]:
         ms = median_ms(fn, max(r // 4, 20))
-        print(f"| {what} | {ms:.2f} | {64 / ms * 1e3:,.0f} |")
+        out(f"| {what} | {ms:.2f} | {64 / ms * 1e3:,.0f} |")
+    name = "inference" if args.model == "mnist-cnn" else f"inference-{slug(args.model)}"
+    write_table(name, out.markdown, command_line("python -m benchmarks.inference", argv))
     return 0
 
 

@@ -20,6 +20,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from benchmarks.tables import Lines, command_line, write_table
+
 NOISE_SIDES = (28, 100, 300, 449, 640, 1000, 2000, 4000)
 #: Longest sides of the large photo renders (the 640x480 photo set scaled in every size).
 PHOTO_SIDES = (1500, 2200, 3000)
@@ -70,17 +72,14 @@ def scaled_up(jpeg: bytes, side: int) -> bytes:
     return buf.getvalue()
 
 
-def _row(name: str, items: list) -> None:
+def _row(out: Lines, name: str, items: list) -> None:
     r = [_measure(x) for x in items]
     work = np.array([a for a, _, _, _ in r])
     win = np.array([b for _, b, _, _ in r])
     old = sum(c for _, _, c, _ in r)
     new = sum(d for _, _, _, d in r)
     win_s = f"{np.nanmin(win):.3f}-{np.nanmax(win):.3f}" if np.isfinite(win).any() else "-"
-    print(
-        f"| {name} | {len(items)} | {work.min():.3f}-{work.max():.3f} | {win_s} | {old} | {new} |",
-        flush=True,
-    )
+    out(f"| {name} | {len(items)} | {work.min():.3f}-{work.max():.3f} | {win_s} | {old} | {new} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     from model.datasets import load_split, locate
     from training.renders import SETS, fonts_available, make_set, photo
 
-    print(
+    out = Lines()
+    out(
         "| input | n | texture, working copy | texture, native window | "
         "refused as noise (copy only) | refused as noise (copy + window) |\n"
         "| --- | --- | --- | --- | --- | --- |"
@@ -108,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     for side in NOISE_SIDES:
         for colour in (False, True):
             items = [uniform_noise(side, colour, rng) for _ in range(args.n_noise)]
-            _row(f"uniform noise {side} px {'RGB' if colour else 'grey'}", items)
+            _row(out, f"uniform noise {side} px {'RGB' if colour else 'grey'}", items)
 
     test = load_split(locate("mnist", args.data_dir), "test")
     for kind in [k for k in SETS if k != "font" or fonts_available()]:
         inputs, _ = make_set(kind, test.images, test.labels, args.n, args.seed + SETS[kind])
-        _row(f"realistic: {kind}", inputs)
+        _row(out, f"realistic: {kind}", inputs)
 
     makers: dict[str, Callable[[np.ndarray, np.random.Generator, int], bytes]] = {
         "photo rendered at": large_photo,
@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, make in makers.items():
         for side in PHOTO_SIDES:
             idx = rng.choice(len(test.labels), args.n_large, replace=False)
-            _row(f"{label} {side} px", [make(test.images[i], rng, side) for i in idx])
+            _row(out, f"{label} {side} px", [make(test.images[i], rng, side) for i in idx])
+    write_table("large-noise", out.markdown, command_line("python -m benchmarks.large_noise", argv))
     return 0
 
 

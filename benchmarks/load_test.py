@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from benchmarks.tables import Lines, command_line, write_table
+
 ROOT = Path(__file__).resolve().parents[1]
 MAX_SOAK_GROWTH = 0.05  # "no memory growth beyond a few percent"
 #: Warm-up rounds last this long; the server is warm once no request in a round takes
@@ -385,21 +387,22 @@ def main(argv: list[str] | None = None) -> int:
             base.terminate()
             base.wait(timeout=30)
 
-    print(
+    out = Lines()
+    out(
         f"{args.clients} concurrent clients (explain: {args.explain_clients}) over loopback, "
         f"{os.cpu_count()} cores shared by the load generator and the server; "
         f"load average before {load_before}, after {load_average()}\n"
     )
-    print(
+    out(
         "| server | requests | errors | req/s | p50 ms | p95 ms | p99 ms | server RSS MB "
         "| server CPU ms/request | load generator CPU ms/request |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    out("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
-        print(r.row())
+        out(r.row())
     ours_r, base_r = results[0], results[-1]
     if base_r.name.startswith("baseline"):
-        print(
+        out(
             f"\nthroughput ratio: "
             f"{(ours_r.requests / ours_r.seconds) / (base_r.requests / base_r.seconds):.1f}x; "
             f"p50 ratio: {median(base_r.latencies_ms) / median(ours_r.latencies_ms):.1f}x"
@@ -411,12 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     if len(sums) == 2:
         mean = sums["digitlens_batch_size_sum"] / max(sums["digitlens_batch_size_count"], 1)
-        print(f"mean batch size (/metrics: all {args.workers} workers): {mean:.1f}")
+        out(f"\nmean batch size (/metrics: all {args.workers} workers): {mean:.1f}")
     growth = ours_r.rss_end_mb / ours_r.rss_start_mb - 1
-    if args.soak and growth > MAX_SOAK_GROWTH:
-        print(f"FAIL: server memory grew {growth:.1%} (> {MAX_SOAK_GROWTH:.0%})")
-        return 1
-    return 1 if any(r.errors for r in results) else 0
+    grew = args.soak and growth > MAX_SOAK_GROWTH
+    if grew:
+        out(f"FAIL: server memory grew {growth:.1%} (> {MAX_SOAK_GROWTH:.0%})")
+    name = "soak" if args.soak else "load-test"
+    write_table(name, out.markdown, command_line("python -m benchmarks.load_test", argv))
+    return 1 if grew or any(r.errors for r in results) else 0
 
 
 if __name__ == "__main__":

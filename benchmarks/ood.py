@@ -30,6 +30,8 @@ import time
 
 import numpy as np
 
+from benchmarks.tables import Lines, command_line, slug, write_table
+
 #: Seeds of the reported sets: none is used by training/ood.py (11, 23 and 111..).
 SEED = 2026
 NEGATIVE_SETS = (
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.renders import SETS, fonts_available, make_set
 
     t0 = time.perf_counter()
+    out = Lines()
     clf = load_classifier(args.model)
     test = load_split(locate("mnist", args.data_dir), "test")
     x_test = test.images.astype(np.float32) / 255
@@ -126,13 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     mnist_preds = clf.to_predictions(probs, x_test)
     mnist_acc = float((probs.argmax(1) == test.labels).mean())
     mnist_digit = float(np.mean([q.verdict == "digit" for q in mnist_preds]))
-    print(
+    out(
         f"model {args.model}; verdict by {clf.judge.method}; MNIST test: accuracy "
         f"{mnist_acc:.2%}, answered `digit` {mnist_digit:.1%} (n={len(test.labels)})"
     )
 
-    print("\n| digits | n | accuracy | answered `digit` | `unsure` | `not_a_digit` | refused |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    out("\n| digits | n | accuracy | answered `digit` | `unsure` | `not_a_digit` | refused |")
+    out("| --- | --- | --- | --- | --- | --- | --- |")
     pos_score, pos_base = [], []
     realistic_digit = []
     for kind in DIGIT_SETS:
@@ -142,36 +145,34 @@ def main(argv: list[str] | None = None) -> int:
         r = evaluate(clf, items)
         s = shares(r["verdict"])
         acc = float((r["label"] == labels).mean())
-        print(
+        out(
             f"| {kind} | {len(items)} | {acc:.1%} | {s['digit']:.1%} | {s['unsure']:.1%} | "
-            f"{s['not_a_digit']:.1%} | {s['refused']:.1%} |",
-            flush=True,
+            f"{s['not_a_digit']:.1%} | {s['refused']:.1%} |"
         )
         if kind in REALISTIC:
             pos_score.append(r["score"])
             pos_base.append(r["baseline"])
             realistic_digit.append(r["verdict"] == "digit")
     pos, pos_b = np.concatenate(pos_score), np.concatenate(pos_base)
-    print(
+    out(
         f"\nrealistic digits ({' + '.join(REALISTIC)}) answered `digit`: "
         f"{np.concatenate(realistic_digit).mean():.1%}"
     )
     tpr95 = float(np.quantile(pos, 0.95))
 
-    print(
+    out(
         "\n| not digits | n | AUROC | AUROC max-softmax | FPR at 95 % TPR | answered `digit` "
         "| `unsure` | `not_a_digit` | refused |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    out("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
     def row(name: str, r: dict[str, np.ndarray]) -> None:
         s = shares(r["verdict"])
-        print(
+        out(
             f"| {name} | {len(r['score'])} | {auroc(pos, r['score']):.3f} | "
             f"{auroc(pos_b, r['baseline']):.3f} | {float((r['score'] < tpr95).mean()):.1%} | "
             f"{s['digit']:.1%} | {s['unsure']:.1%} | {s['not_a_digit']:.1%} | "
-            f"{s['refused']:.1%} |",
-            flush=True,
+            f"{s['refused']:.1%} |"
         )
 
     composition = ""
@@ -195,8 +196,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{MAX_VERTICAL_TURNS} vertical turns and {MAX_HOLES} holes, benchmarks/scribbles.py),"
             f" {(~shaped).sum()} not"
         )
-    print(composition)
-    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    out(composition)
+    out(f"\n({time.perf_counter() - t0:.0f} s)")
+    name = "ood" if args.model == "mnist-cnn" else f"ood-{slug(args.model)}"
+    write_table(name, out.markdown, command_line("python -m benchmarks.ood", argv))
     return 0
 
 

@@ -18,6 +18,7 @@ import sys
 import numpy as np
 
 from benchmarks.inference import median_ms
+from benchmarks.tables import Lines, command_line, write_table
 
 BATCH = 64
 
@@ -37,15 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     from model.runtime.runtimes import ONNX_VARIANTS
     from training.renders import make_set
 
-    print(
+    out = Lines()
+    out(
         f"{os.cpu_count()} cores (shared; load average {os.getloadavg()[0]:.1f} at start); "
         f"medians of {args.repeats} calls; realistic sets of {args.n_realistic} inputs each\n"
     )
-    print(
+    out(
         "| model | runtime | file KB | 1 image ms | batch 64 img/s | top-1 agreement "
         "with float | test accuracy | realistic canvas | realistic photo |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    out("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in BUNDLED:
         ref = load_classifier(name, runtime="onnx")
         test = load_split(locate(ref.card.dataset_or_default, args.data_dir), "test")
@@ -89,13 +91,15 @@ def main(argv: list[str] | None = None) -> int:
                     cells.append(f"{acc:.1%}")
                 else:
                     cells.append("n/a")
-            print(
+            out(
                 f"| {name} | {runtime} | {clf.runtime.path.stat().st_size / 1024:,.0f} "
                 f"| {single:.3f} | {BATCH / batch_ms * 1e3:,.0f} "
                 f"| {(got == float_labels).mean():.2%} | {(got == test.labels).mean():.2%} "
-                f"| {' | '.join(cells)} |",
-                flush=True,
+                f"| {' | '.join(cells)} |"
             )
+    write_table(
+        "quantization", out.markdown, command_line("python -m benchmarks.quantization", argv)
+    )
     return 0
 
 

@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from benchmarks.tables import Lines, command_line, slug, write_table
 from training.renders import SETS, fonts_available, make_set
 
 
@@ -64,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     mnist_acc = float(
         (clf.probabilities(to_model_input(test.images)).argmax(1) == test.labels).mean()
     )
-    print(f"model {args.model}; MNIST test set (already in MNIST format): {mnist_acc:.2%}")
-    print(
+    out = Lines()
+    out(f"model {args.model}; MNIST test set (already in MNIST format): {mnist_acc:.2%}\n")
+    out(
         "| set | n | naive resize | DigitLens pipeline | refused (blank or too small) |\n"
         "| --- | --- | --- | --- | --- |"
     )
@@ -73,10 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     for kind in kinds:
         inputs, labels = make_set(kind, test.images, test.labels, args.n, args.seed + SETS[kind])
         r = score(clf, inputs, labels)
-        print(
-            f"| {kind} | {args.n} | {r['naive']:.1%} | {r['ours']:.1%} | {r['rejected_blank']} |",
-            flush=True,
-        )
+        out(f"| {kind} | {args.n} | {r['naive']:.1%} | {r['ours']:.1%} | {r['rejected_blank']} |")
+    name = "realistic" if args.model == "mnist-cnn" else f"realistic-{slug(args.model)}"
+    write_table(name, out.markdown, command_line("python -m benchmarks.realistic", argv))
     return 0
 
 
