@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.tables import command_line, write_table
 from model.audit.batch import AuditBatch, AuditConfig
 from model.audit.engines import run_local, run_ray
 from model.audit.inputs import list_inputs
@@ -107,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     ray_start = time.perf_counter() - t0
     lines = [
-        f"Made by `python -m benchmarks.audit --n {args.n} --explain-n {args.explain_n} "
-        f"--mixed {args.mixed}` on {os.cpu_count()} cores; Ray start-up {ray_start:.1f} s "
-        "(not in the times below).",
+        f"Ray start-up {ray_start:.1f} s (not in the times below).",
         "",
         "| run | inputs | seconds | images/s | vs local |",
         "| --- | --- | --- | --- | --- |",
@@ -147,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"Local engine accuracy on the PNG digits: {accuracy:.2%}.")
     ray.shutdown()
     print("\n".join(lines))
+    write_table("audit", "\n".join(lines), command_line("python -m benchmarks.audit", argv))
     return 0 if equal and gap <= 1e-5 else 1
 
 

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from benchmarks.tables import Lines, command_line, write_table
 from model import load_classifier
 from model.datasets import load_split, locate
 from model.errors import ImageError
@@ -57,11 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     clf = load_classifier(args.model)
     test = load_split(locate("mnist", args.data_dir), "test")
-    lines = [
+    out = Lines()
+    out(
         "| numbers | n | whole number right | per digit right | wrong ones marked unsure "
         "| refused | median ms |",
         "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    )
     for j, kind in enumerate(KINDS):
         right = digits_right = digits_total = wrong = wrong_unsure = refused = 0
         times = []
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(read) == len(truth):
                 digits_right += sum(a == b for a, b in zip(read, truth, strict=True))
             digits_total += len(truth)
-        lines.append(
+        out(
             f"| {kind} | {args.n} | {right / args.n:.1%} | {digits_right / digits_total:.1%} "
             f"| {wrong_unsure}/{wrong} | {refused} | "
             f"{1000 * statistics.median(times):.1f} |"
@@ -100,12 +102,12 @@ def main(argv: list[str] | None = None) -> int:
                 total += 1
             except ImageError:
                 pass
-    lines.append("")
-    lines.append(
+    out(
+        "",
         f"Realistic single digits read as several: {several} of {total} "
-        f"({several / max(total, 1):.2%})."
+        f"({several / max(total, 1):.2%}).",
     )
-    print("\n".join(lines))
+    write_table("numbers", out.markdown, command_line("python -m benchmarks.numbers", argv))
     return 0
 
 

@@ -7,12 +7,12 @@ import numpy as np
 from model.why.sanity import (
     SANITY_MAX_R,
     cascade_layers,
-    main,
     rank_correlation,
     sanity_check,
 )
 from tests.helpers import make_idx_dataset
 from tests.model.test_explain import TINY_SHAPE, tiny_model
+from training.sanity import main
 
 
 def test_rank_correlation_is_spearman_and_skips_flat_maps():
