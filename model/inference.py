@@ -21,16 +21,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from model.architecture import CONV_LAYERS, conv_layer_names, public_conv_layers
 from model.artifacts import Artifact, keras_layer_names, load_keras_model, resolve
+from model.atlas import Placement
+from model.atlas import place as place_on_atlas
 from model.backend import import_keras
 from model.card import Card, Preprocessing
 from model.errors import ModelLoadError
 from model.graph import last_spatial_layer, spatial_layers
+from model.layers import Activations
+from model.layers import activations as layer_activations
+from model.neighbours import Neighbours
+from model.neighbours import neighbours as look_alikes
 from model.ood import Judge, Verdict, load_judge
 from model.photo import KERAS_MODES, SCALINGS, PhotoInput, canonical_scaling, prepare_photo
 from model.preprocessing import (
@@ -498,6 +504,19 @@ class Classifier:
         from model.explain import explain
 
         return explain(self, np.asarray(x, np.float32), method, layer, target, contrast)
+
+    # -------------------------------------------------------------- evidence
+    def neighbours(self, image: ImageInput, k: int = 8, index: Any = None) -> Neighbours:
+        """The k nearest training examples in the model's representation (model.neighbours)."""
+        return look_alikes(self, image, k, index)
+
+    def place(self, image: ImageInput) -> Placement:
+        """Where `image` lands on the model's digit atlas (model.atlas)."""
+        return place_on_atlas(self, image)
+
+    def activations(self, image: ImageInput) -> Activations:
+        """Every layer's output for `image` (model.layers)."""
+        return layer_activations(self, image)
 
 
 def load_classifier(

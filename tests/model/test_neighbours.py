@@ -1,0 +1,173 @@
+"""Look-alikes: an index over a tiny data set in a tiny named model, checked against an
+independent brute-force search; files round-trip without pickles; a user's folder is
+indexed once and cached; the shipped index matches the real MNIST training set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model import load_classifier
+from model.errors import EvidenceError
+from model.neighbours import (
+    build_index,
+    default_layer,
+    index_for_folder,
+    load_index,
+    nearest,
+    neighbours_of,
+    read_index,
+    save_index,
+)
+from tests.helpers import drawn_digit
+
+N_TRAIN = 120
+
+
+def tiny_net(seed: int = 0):
+    """Conv, pool, a 16-unit dense layer `fc`, dropout, a 10-way softmax `output`."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((28, 28, 1), name="image")
+    x = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inp)
+    x = layers.MaxPooling2D(4, name="pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(16, activation="relu", name="fc")(x)
+    x = layers.Dropout(0.3, name="drop")(x)
+    out = layers.Dense(10, activation="softmax", name="output")(x)
+    return keras.Model(inp, out, name="tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny_clf(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
+    tiny_net().save(path)
+    return load_classifier(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    """Bars at row 2c+4 for class c, on faint noise: (N, 28, 28) uint8 and labels."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(N_TRAIN) % 10
+    images = rng.integers(0, 40, (N_TRAIN, 28, 28)).astype(np.uint8)
+    for i, c in enumerate(labels):
+        images[i, 2 * c + 4 : 2 * c + 6, 4:24] = 255
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tiny_clf, tiny_data):
+    images, labels = tiny_data
+    x = images[..., None].astype(np.float32) / 255
+    return build_index(tiny_clf, x, labels, images=images, dims=8, progress=False)
+
+
+def brute_force(tiny_clf, index, x):
+    """Distances computed here, not by the index: the layer by its own sub-model."""
+    import keras
+
+    net = tiny_clf.net
+    sub = keras.Model(net.inputs, net.get_layer(index.layer).output)
+    f = np.asarray(sub(x, training=False))
+    p = (f - index.mean) @ index.components
+    return np.linalg.norm(p[:, None, :] - index.embeddings[None], axis=2)
+
+
+def test_the_representation_is_the_layer_feeding_the_output_past_dropout(tiny_clf):
+    assert default_layer(tiny_clf.net) == "fc"
+
+
+def test_neighbours_are_the_brute_force_nearest_in_order(tiny_clf, tiny_index, tiny_data):
+    rng = np.random.default_rng(5)
+    x = rng.random((3, 28, 28, 1)).astype(np.float32)
+    rows, dist = nearest(tiny_clf, x, 5, tiny_index)
+    d = brute_force(tiny_clf, tiny_index, x)
+    assert rows.shape == dist.shape == (3, 5)
+    for i in range(3):
+        np.testing.assert_allclose(dist[i], np.sort(d[i])[:5], rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(d[i, rows[i]], dist[i], rtol=1e-3, atol=1e-3)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+
+
+def test_each_neighbour_carries_its_training_pixels_and_label(tiny_clf, tiny_index, tiny_data):
+    images, labels = tiny_data
+    x = images[7][..., None].astype(np.float32) / 255
+    nb = neighbours_of(tiny_clf, x, 4, tiny_index)
+    assert nb.k == 4 and nb[0].index == 7 and nb[0].distance < 1e-2  # itself first
+    for n in nb:
+        assert np.array_equal(n.image, images[n.index]) and n.label == labels[n.index]
+    answer = int(tiny_clf.probabilities(x[None]).argmax())
+    assert nb.answer == answer
+    assert nb.agree == sum(int(labels[n.index]) == answer for n in nb)
+    assert nb.summary == f"{nb.agree} of 4 look-alikes are {answer}s"
+    assert nb.credibility == nb.agree / 4
+
+
+def test_index_round_trips_without_pickles(tiny_index, tmp_path):
+    path = save_index(tiny_index, tmp_path / "t.index.npz")
+    with np.load(path, allow_pickle=False) as z:
+        assert z["embeddings"].dtype == np.float16
+    back = read_index(path)
+    assert back.layer == tiny_index.layer and np.array_equal(back.images, tiny_index.images)
+    np.testing.assert_array_equal(back.embeddings, tiny_index.embeddings)  # stored as float16
+    np.testing.assert_array_equal(back.labels, tiny_index.labels)
+
+
+def test_index_with_a_shared_pixel_file(tiny_index, tmp_path):
+    np.savez_compressed(tmp_path / "px.npz", images=tiny_index.images, labels=tiny_index.labels)
+    path = save_index(tiny_index, tmp_path / "t.index.npz", pixels="px.npz")
+    with np.load(path, allow_pickle=False) as z:
+        assert "images" not in z.files
+    assert np.array_equal(read_index(path).images, tiny_index.images)
+    (tmp_path / "px.npz").unlink()
+    with pytest.raises(EvidenceError, match="px.npz"):
+        read_index(path)
+
+
+def test_a_model_without_an_index_says_how_to_make_one(tiny_clf):
+    with pytest.raises(EvidenceError, match="training.evidence"):
+        load_index(tiny_clf)
+    with pytest.raises(EvidenceError):
+        tiny_clf.neighbours(drawn_digit(4))
+
+
+def test_a_users_folder_is_indexed_once_and_cached(tiny_clf, tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITLENS_CACHE", str(tmp_path / "cache"))
+    images, labels = tiny_data
+    folder = tmp_path / "digits"
+    for i in range(20):
+        (folder / str(labels[i])).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[i]).save(folder / str(labels[i]) / f"{i}.png")
+    index = index_for_folder(tiny_clf, folder, progress=False)
+    assert len(index) == 20 and sorted(index.labels.tolist()) == sorted(labels[:20].tolist())
+    cached = list((tmp_path / "cache" / "index").glob("*.npz"))
+    assert len(cached) == 1
+    written = cached[0].stat().st_mtime_ns
+    again = index_for_folder(tiny_clf, folder, progress=False)
+    np.testing.assert_array_equal(again.embeddings, index.embeddings)
+    assert cached[0].stat().st_mtime_ns == written  # read back, not rebuilt
+    nb = tiny_clf.neighbours(Image.fromarray(images[3]), k=3, index=folder)
+    assert len(nb) == 3 and all(0 <= n.index < 20 for n in nb)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", ["mnist-cnn", "mnist-mlp"])
+def test_shipped_index_loads_offline_and_its_pixels_are_mnist_train(name, real_data_dir):
+    from training.data import load_split
+
+    train = load_split(real_data_dir / "mnist", "train")
+    test = load_split(real_data_dir / "mnist", "test")
+    clf = load_classifier(name)
+    index = load_index(clf)
+    assert len(index) == len(train)
+    for i in (0, 1, 2, 3):
+        nb = clf.neighbours(test.images[i], k=8)
+        assert nb.k == 8
+        for n in nb:
+            assert np.array_equal(n.image, train.images[n.index])
+            assert n.label == train.labels[n.index]
+        assert nb.agree >= 6  # clean MNIST test digits: look-alikes share the answer
