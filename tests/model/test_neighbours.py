@@ -20,43 +20,21 @@ from model.neighbours import (
     read_index,
     save_index,
 )
-from tests.helpers import drawn_digit
+from tests.helpers import bar_digits, drawn_digit, tiny_digit_net
 
 N_TRAIN = 120
-
-
-def tiny_net(seed: int = 0):
-    """Conv, pool, a 16-unit dense layer `fc`, dropout, a 10-way softmax `output`."""
-    import keras
-    from keras import layers
-
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input((28, 28, 1), name="image")
-    x = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inp)
-    x = layers.MaxPooling2D(4, name="pool")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(16, activation="relu", name="fc")(x)
-    x = layers.Dropout(0.3, name="drop")(x)
-    out = layers.Dense(10, activation="softmax", name="output")(x)
-    return keras.Model(inp, out, name="tiny")
 
 
 @pytest.fixture(scope="module")
 def tiny_clf(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
-    tiny_net().save(path)
+    tiny_digit_net().save(path)
     return load_classifier(path)
 
 
 @pytest.fixture(scope="module")
 def tiny_data():
-    """Bars at row 2c+4 for class c, on faint noise: (N, 28, 28) uint8 and labels."""
-    rng = np.random.default_rng(0)
-    labels = np.arange(N_TRAIN) % 10
-    images = rng.integers(0, 40, (N_TRAIN, 28, 28)).astype(np.uint8)
-    for i, c in enumerate(labels):
-        images[i, 2 * c + 4 : 2 * c + 6, 4:24] = 255
-    return images, labels
+    return bar_digits(N_TRAIN)
 
 
 @pytest.fixture(scope="module")
