@@ -149,3 +149,29 @@ def test_shipped_index_loads_offline_and_its_pixels_are_mnist_train(name, real_d
             assert np.array_equal(n.image, train.images[n.index])
             assert n.label == train.labels[n.index]
         assert nb.agree >= 6  # clean MNIST test digits: look-alikes share the answer
+
+
+def test_cli_neighbours_flag(tmp_path, tiny_clf):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    def cli(*args):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        cmd = [sys.executable, "-m", "model.predict", *map(str, args)]
+        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    drawn_digit(7).save(tmp_path / "seven.png")
+    r = cli(tmp_path / "seven.png", "--json", "--neighbours", "3")
+    assert r.returncode == 0, r.stderr
+    record = json.loads(r.stdout.strip().splitlines()[-1])
+    want = load_classifier("mnist-cnn").neighbours(drawn_digit(7), k=3)
+    assert [n["index"] for n in record["neighbours"]["neighbours"]] == [n.index for n in want]
+    assert record["neighbours"]["summary"] == want.summary
+    plain = cli(tmp_path / "seven.png", "--neighbours", "2")
+    assert plain.returncode == 0 and "of 2 look-alikes are 7s: training #" in plain.stdout
+    none = cli(tmp_path / "seven.png", "--model", tiny_clf.artifact.keras_path, "--neighbours", "2")
+    assert none.returncode == 2 and "training.evidence" in none.stderr
