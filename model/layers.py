@@ -77,6 +77,10 @@ def compiled_outputs(net: Any, names: Sequence[str]):
         import keras
         import tensorflow as tf
 
+        # Deferred like TensorFlow: model.attribution imports scipy, which plain ONNX
+        # prediction (this module is imported by model.inference) never needs.
+        from model.attribution import _TRACE_LOCK as ATTRIBUTION_TRACE_LOCK
+
         try:
             outs = [net.get_layer(n).output for n in names]
         except ValueError as exc:
@@ -87,6 +91,11 @@ def compiled_outputs(net: Any, names: Sequence[str]):
             lambda x: sub(x, training=False),
             input_signature=[tf.TensorSpec([None, *shape], tf.float32)],
         )
+        # model.attribution wraps layers' `call` while it traces its passes (in another
+        # thread too: the app warms them up): trace here under the same lock, or either
+        # trace may record the other's tensors.
+        with ATTRIBUTION_TRACE_LOCK:
+            fn.get_concrete_function()
         cached[names] = fn
         return fn
 
