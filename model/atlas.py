@@ -159,6 +159,7 @@ class Placer:
             "atlas points",
         )
         self._xy = atlas.xy
+        self.centres = atlas.centres()  # (K, 2), once: a median over every point per class
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """(M, d) index points -> (M, 2) map positions."""
@@ -198,7 +199,7 @@ def place_input(clf: Classifier, x: np.ndarray) -> Placement:
     x = np.asarray(x, np.float32).reshape(clf.input_shape)
     xy = place_points(clf, x[None])
     label = int(np.argmax(clf.probabilities(x[None])[0]))
-    near = int(nearest_class(load_atlas(clf).centres(), xy)[0])
+    near = int(nearest_class(placer(clf).centres, xy)[0])
     return Placement(float(xy[0, 0]), float(xy[0, 1]), label, near)
 
 

@@ -273,7 +273,8 @@ def equip(name: str, data_dir: str | None, cfg: EvidenceConfig, log=print) -> di
         return p.stat().st_size if p.is_file() else None
 
     info = {
-        "command": f"python -m training.evidence --model {name} --data-dir DATA_DIR",
+        "command": f"python -m training.evidence --model {name} --data-dir DATA_DIR"
+        + ("" if cfg.limit is None else f" --limit {cfg.limit}"),
         "keras_sha256": sha256(clf.artifact.keras_path),
         "dataset": dataset,
         "class_names": list(CLASS_NAMES.get(dataset, clf.class_names)),
