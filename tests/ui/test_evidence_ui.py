@@ -20,7 +20,8 @@ def test_evidence_page_shows_look_alikes_atlas_and_layers():
     page = "\n".join(str(m.value) for m in at.markdown)
     want = load_classifier("mnist-cnn").neighbours(drawn_digit(7), k=8)
     assert want.summary in page
-    assert f"#{want[0].index} · {want[0].label}" in page  # the nearest look-alike's caption
+    for n in want:  # each look-alike's caption: training position and label
+        assert f"#{n.index} · {n.label}" in page
     assert len(at.get("vega_lite_chart")) == 1  # the atlas
     assert "red diamond" in "\n".join(c.value for c in at.caption)
     at.selectbox(key="evidence_layer").set_value("conv3_1").run()
