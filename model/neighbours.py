@@ -370,8 +370,22 @@ def index_for_folder(
     clf: Classifier, folder: str | os.PathLike, layer: str | None = None, progress: bool = True
 ) -> Index:
     """An index over the images of `folder` (see `images_from_folder`), built once with a
-    progress bar and cached: the key is the model file and every image's name, size and
-    modification time."""
+    progress bar and cached on disk (the key: the model file and every image's name, size
+    and modification time) and in memory for this Classifier (a folder changed while the
+    process runs is not read again)."""
+    with _INDEX_LOCK:
+        known = _FOLDERS.setdefault(clf, {}).get(str(Path(folder).resolve()))
+    if known is not None:
+        return known
+    index = _index_for_folder(clf, folder, layer, progress)
+    with _INDEX_LOCK:
+        _FOLDERS[clf][str(Path(folder).resolve())] = index
+    return index
+
+
+def _index_for_folder(
+    clf: Classifier, folder: str | os.PathLike, layer: str | None, progress: bool
+) -> Index:
     files, labels = images_from_folder(folder, clf.class_names)
     key = hashlib.sha256()
     key.update(
@@ -388,14 +402,30 @@ def index_for_folder(
         return read_index(path)
     from tqdm import tqdm
 
-    x = np.stack([clf.preprocess(f) for f in tqdm(files, desc="read images", disable=not progress)])
-    index = build_index(clf, x, labels, layer=layer, source=str(Path(folder)), progress=progress)
+    read = tqdm(files, desc="read images", disable=not progress)
+    x = np.stack([clf.preprocess(f) for f in read])
+    images = None if clf.is_digit else np.stack([_thumbnail(f, clf.input_shape) for f in files])
+    index = build_index(
+        clf, x, labels, images, layer=layer, source=str(Path(folder)), progress=progress
+    )
     save_index(index, path)
     return index
 
 
+def _thumbnail(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A photo model's example as shown: RGB (or grey) uint8 at the model's input size (its
+    model input is scaled for the network, not for people)."""
+    from PIL import Image
+
+    h, w, c = shape
+    with Image.open(path) as img:
+        small = img.convert("RGB" if c == 3 else "L").resize((w, h))
+    return np.asarray(small)
+
+
 # ---------------------------------------------------------------- the shipped index
 _INDICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_FOLDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # clf -> {folder: Index}
 _INDEX_LOCK = threading.Lock()
 
 

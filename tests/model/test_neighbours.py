@@ -125,11 +125,36 @@ def test_a_users_folder_is_indexed_once_and_cached(tiny_clf, tiny_data, tmp_path
     cached = list((tmp_path / "cache" / "index").glob("*.npz"))
     assert len(cached) == 1
     written = cached[0].stat().st_mtime_ns
-    again = index_for_folder(tiny_clf, folder, progress=False)
+    fresh = load_classifier(tiny_clf.artifact.keras_path)  # nothing cached in memory
+    again = index_for_folder(fresh, folder, progress=False)
     np.testing.assert_array_equal(again.embeddings, index.embeddings)
     assert cached[0].stat().st_mtime_ns == written  # read back, not rebuilt
     nb = tiny_clf.neighbours(Image.fromarray(images[3]), k=3, index=folder)
     assert len(nb) == 3 and all(0 <= n.index < 20 for n in nb)
+
+
+def test_a_photo_models_folder_keeps_pictures_people_can_read(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("DIGITLENS_CACHE", str(tmp_path / "cache"))
+    net = keras.Sequential(
+        [keras.Input((10, 14, 3)), keras.layers.Flatten(name="flat"),
+         keras.layers.Dense(16, activation="relu", name="fc"),
+         keras.layers.Dense(2, activation="softmax", name="out")]
+    )  # fmt: skip
+    net.save(tmp_path / "photo.keras")
+    clf = load_classifier(tmp_path / "photo.keras", preprocessing="0-255")
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    pictures = rng.integers(0, 256, (5, 10, 14, 3)).astype(np.uint8)
+    for i, a in enumerate(pictures):
+        Image.fromarray(a).save(folder / f"{i}.png")
+    index = index_for_folder(clf, folder, progress=False)
+    assert index.layer == "fc" and index.labels.tolist() == [-1] * 5  # unlabelled
+    assert np.array_equal(index.images, pictures)  # not the 0-255 model input clipped
+    nb = clf.neighbours(folder / "3.png", k=2, index=folder)
+    assert nb[0].index == 3 and nb.agree == 0
 
 
 @pytest.mark.data
