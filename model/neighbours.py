@@ -47,6 +47,8 @@ K = 8
 DIMS = 32
 #: The file beside `<name>.keras` holding its index.
 INDEX_SUFFIX = ".index.npz"
+#: The JSON beside `<name>.keras` describing its evidence files (training.evidence).
+EVIDENCE_SUFFIX = ".evidence.json"
 #: Layers skipped when looking back from the output for the representation: they do not
 #: change it at inference time.
 PASS_THROUGH = ("Dropout", "Activation", "Softmax", "GaussianNoise", "SpatialDropout2D")
@@ -440,8 +442,23 @@ def load_index(clf: Classifier) -> Index:
                     "set: clf.neighbours(image, index=FOLDER) (FOLDER/<class>/*.png), or "
                     f"python -m training.evidence --model {clf.artifact.keras_path}"
                 )
+            _check_fresh(clf.artifact.keras_path)
             _INDICES[clf] = read_index(path)
         return _INDICES[clf]
+
+
+def _check_fresh(keras_path: Path) -> None:
+    """Refuse evidence made from another version of the model: `<name>.evidence.json`
+    records the SHA-256 of the `.keras` file it was made from."""
+    info_path = keras_path.with_name(keras_path.stem + EVIDENCE_SUFFIX)
+    if not info_path.is_file():
+        return
+    made_from = json.loads(info_path.read_text()).get("keras_sha256")
+    if made_from and made_from != hashlib.sha256(keras_path.read_bytes()).hexdigest():
+        raise EvidenceError(
+            f"the look-alike index of {keras_path.name} was made from another version of "
+            f"the model; rebuild it: python -m training.evidence --model {keras_path}"
+        )
 
 
 def resolve_index(clf: Classifier, index: Index | str | os.PathLike | None) -> Index:

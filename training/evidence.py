@@ -32,7 +32,15 @@ import numpy as np
 from model.atlas import Atlas, Placer, atlas_path, save_atlas
 from model.inference import Classifier, load_classifier
 from model.layers import BATCH, layer_names, layer_outputs, patches_path
-from model.neighbours import DIMS, K, build_index, index_path, nearest, save_index
+from model.neighbours import (
+    DIMS,
+    EVIDENCE_SUFFIX,
+    K,
+    build_index,
+    index_path,
+    nearest,
+    save_index,
+)
 from training.data import CLASS_NAMES, load_split, locate, to_model_input
 
 #: Training digits on the atlas: as many as trustworthiness is measured on (t-SNE's time
@@ -44,8 +52,6 @@ TRUST_POINTS = 5_000
 TRUST_K = 10
 #: Crops kept per filter.
 TOP_PATCHES = 8
-#: The JSON beside `<name>.keras` describing its evidence files.
-EVIDENCE_SUFFIX = ".evidence.json"
 SEED = 0
 #: Layer kinds whose filters get top patches.
 PATCH_KINDS = ("Conv2D",)

@@ -75,3 +75,18 @@ def test_top_patches_are_where_each_filter_fires_most(equipped):
     for f in range(4):
         np.testing.assert_allclose(p.activation[f], np.sort(peak[:, f])[::-1][:3], rtol=1e-5)
         np.testing.assert_allclose(peak[p.index[f], f], p.activation[f], rtol=1e-5)
+
+
+def test_evidence_of_another_version_of_the_model_is_refused(equipped, tmp_path):
+    import shutil
+
+    from model.errors import EvidenceError
+
+    _, _, test, root = equipped
+    for f in root.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    assert load_classifier(tmp_path / "tiny.keras").neighbours(test.images[0], k=2).k == 2
+    tiny_digit_net(seed=1).save(tmp_path / "tiny.keras")  # retrained: new weights
+    with pytest.raises(EvidenceError, match="another version"):
+        load_classifier(tmp_path / "tiny.keras").neighbours(test.images[0], k=2)
