@@ -28,6 +28,7 @@ pages = [
     st.Page("app_pages/upload.py", title="Upload", icon=":material/upload:"),
     st.Page("app_pages/camera.py", title="Camera", icon=":material/videocam:"),
     st.Page("app_pages/explain.py", title="Explain", icon=":material/biotech:"),
+    st.Page("app_pages/evidence.py", title="Evidence", icon=":material/scatter_plot:"),
     st.Page("app_pages/model_card.py", title="Model", icon=":material/account_tree:"),
 ]
 page = st.navigation(pages)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +40,10 @@ if TYPE_CHECKING:
     import keras
 
     from model.number import NumberReading
+    from model.why.atlas import Placement
     from model.why.attribution import Explanation
+    from model.why.layers import Activations
+    from model.why.neighbours import Neighbours
 
 #: The digit recipes of `model.input.preprocessing` (for 28x28 grey models).
 DIGIT_RECIPES = ("mnist", "fashion")
@@ -310,6 +313,26 @@ class Classifier:
         from model.why.attribution import explain
 
         return explain(self, np.asarray(x, np.float32), method, layer, target, contrast)
+
+    # -------------------------------------------------------------- evidence
+    def neighbours(self, image: ImageInput, k: int = 8, index: Any = None) -> Neighbours:
+        """The k nearest training examples in the model's representation
+        (`model.why.neighbours`)."""
+        from model.why.neighbours import neighbours
+
+        return neighbours(self, image, k, index)
+
+    def place(self, image: ImageInput) -> Placement:
+        """Where `image` lands on the model's digit atlas (`model.why.atlas`)."""
+        from model.why.atlas import place
+
+        return place(self, image)
+
+    def activations(self, image: ImageInput) -> Activations:
+        """Every layer's output for `image` (`model.why.layers`)."""
+        from model.why.layers import activations
+
+        return activations(self, image)
 
     # -------------------------------------------------------------- numbers
     def read_number(self, image: ImageInput, max_pixels: int = MAX_PIXELS) -> NumberReading:

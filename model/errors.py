@@ -3,7 +3,8 @@
     DigitLensError
     ├── ModelLoadError       a model cannot be found or used (ModelNotFoundError below it)
     ├── ImageError           an input cannot be read (BlankImageError, TooSmallError, ...)
-    └── ExplanationError     a method or layer does not fit this model
+    ├── ExplanationError     a method or layer does not fit this model
+    └── EvidenceError        no look-alike index or atlas for this model
 
 Each message is written for a person: it says what is wrong and, where it can,
 what to do instead. None of them carries a stack trace to the user.
@@ -57,3 +58,8 @@ class EmptyImageError(ImageError):
 
 class ExplanationError(DigitLensError, ValueError):
     """The method or layer cannot be used with this model; the message says why."""
+
+
+class EvidenceError(DigitLensError, ValueError):
+    """Look-alikes, the atlas or the layer view cannot be given for this model (no index,
+    a stale one, a data folder without images); the message says how to make one."""

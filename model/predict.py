@@ -150,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"default map: {chosen.method} ({chosen.reason})", file=sys.stderr)
     if args.explain:
         check(clf, method, args.layer)
+    if args.neighbours:
+        from model.why.neighbours import load_index, neighbours_of
+
+        load_index(clf)  # no index: say so (EvidenceError) before reading any input
     files, errors, names = collect(args.inputs)
     failed = 0
 
@@ -236,6 +240,9 @@ def run(args: argparse.Namespace) -> int:
                     args.target,
                     args.contrast,
                 )
+            nb = neighbours_of(clf, stages.x, args.neighbours) if args.neighbours else None
+            if nb is not None:
+                record["neighbours"] = nb.to_dict()
             if args.json:
                 tqdm.write(json.dumps(record), file=sys.stdout)
             else:
@@ -247,6 +254,9 @@ def run(args: argparse.Namespace) -> int:
                 top = top_line(clf, pred, args.top_k)
                 if top:
                     tqdm.write(top.rstrip("\n"), file=sys.stdout)
+                if nb is not None:
+                    alike = ", ".join(f"#{n.index} ({n.label})" for n in nb)
+                    tqdm.write(f"  {nb.summary}: training {alike}", file=sys.stdout)
         sys.stdout.flush()
         batch.clear()
 
@@ -335,6 +345,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--target", type=int, help="class to explain (default: the prediction)")
     p.add_argument("--contrast", type=int, help="explain 'target and not this class'")
     p.add_argument("--out", type=Path, help="folder for overlays (.png) and maps (.npy)")
+    p.add_argument(
+        "--neighbours",
+        type=int,
+        metavar="K",
+        help="also give the K nearest training examples in the model's representation "
+        "(their training-set positions and labels) and how many share the answer",
+    )
     p.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
@@ -351,6 +368,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--target and --contrast go with --explain")
     if args.top_k < 1:
         p.error("--top-k must be at least 1")
+    if args.neighbours is not None and args.neighbours < 1:
+        p.error("--neighbours must be at least 1")
     if args.fps <= 0:
         p.error("--fps must be positive")
     return args

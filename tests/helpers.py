@@ -29,7 +29,9 @@ __all__ = [
     "drawn_digit",
     "free_port",
     "make_idx_dataset",
+    "bar_digits",
     "serving",
+    "tiny_digit_net",
     "wait_http",
     "write_idx",
 ]
@@ -112,3 +114,29 @@ def serving(args: list[str], health_path: str, log_name: str) -> Iterator[str]:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def tiny_digit_net(seed: int = 0):
+    """A tiny named 28x28 classifier: conv1, pool, flatten, `fc` (16), dropout, `output`."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((28, 28, 1), name="image")
+    x = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inp)
+    x = layers.MaxPooling2D(4, name="pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(16, activation="relu", name="fc")(x)
+    x = layers.Dropout(0.3, name="drop")(x)
+    out = layers.Dense(10, activation="softmax", name="output")(x)
+    return keras.Model(inp, out, name="tiny")
+
+
+def bar_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n fake digits, (n, 28, 28) uint8 and labels: a bright bar at row 2c+4 for class c."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+    for i, c in enumerate(labels):
+        images[i, 2 * c + 4 : 2 * c + 6, 4:24] = 255
+    return images, labels

@@ -88,7 +88,7 @@ class Passes:
             grads = tape.gradient(score, fmap)
             return logits, fmap, grads
 
-        with _TRACE_LOCK:  # the wrapped `call`s exist only while this traces
+        with TRACE_LOCK:  # the wrapped `call`s exist only while this traces
             run.get_concrete_function()
         self._fns[layer] = run
         return run
@@ -122,7 +122,7 @@ class Passes:
         return self.gradients(x, zeros, None, None)[0]
 
 
-_TRACE_LOCK = threading.Lock()
+TRACE_LOCK = threading.Lock()
 
 
 def _head_of(net: Any) -> tuple[Any, str]:

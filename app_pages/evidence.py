@@ -1,0 +1,106 @@
+"""Evidence from the training set: the look-alikes of an input, where it lands on the
+digit atlas, and what each layer sees."""
+
+import numpy as np
+import streamlit as st
+
+from model import ImageError
+from model.errors import EvidenceError
+from model.input.samples import EXAMPLES, drawn_digit
+from model.why.atlas import load_atlas
+from model.why.layers import load_patches
+from ui.canvas import drawing_from_state, drawing_pad
+from ui.evidence import atlas_chart, layer_view, look_alikes_view, patches_view
+from ui.resources import default_data_dir, test_split
+from ui.sidebar import current
+from ui.widgets import enlarge, prediction_header
+
+choice = current()
+clf = choice.clf
+st.title("Evidence")
+st.caption(
+    "Which training examples the model finds most alike, where the input lands on a map "
+    "of the training set, and what each layer sees."
+)
+
+SOURCES = ["Example drawing", "Draw", "Test-set image"] if clf.is_digit else ["Upload"]
+source = st.radio("Input", SOURCES, horizontal=True, key="evidence_source")
+PAD = "evidence_pad"
+
+image = None
+if source == "Example drawing":
+    digit = st.selectbox("Example", EXAMPLES, key="evidence_example")
+    image = drawn_digit(digit)
+elif source == "Draw":
+    drawing = drawing_from_state(st.session_state.get(PAD) or {})
+    drawing_pad(PAD, clf, mode="browser")
+    image = drawing.png if drawing is not None else None
+elif source == "Test-set image":
+    data_dir = default_data_dir()
+    test = test_split(clf.card.dataset or "mnist", data_dir) if data_dir else None
+    if test is None:
+        st.info("Set DIGITLENS_DATA_DIR to the folder holding mnist/ to pick test digits.")
+        st.stop()
+    i = st.number_input("Test digit #", 0, len(test) - 1, 0, key="evidence_test_index")
+    image = test.images[int(i)]
+else:
+    upload = st.file_uploader("An image", key="evidence_upload")
+    image = upload.getvalue() if upload is not None else None
+
+if image is None:
+    st.info("Draw a digit (or pick an example) to see its evidence.")
+    st.stop()
+try:
+    x = clf.preprocess(image)
+except ImageError as exc:
+    st.warning(str(exc))
+    st.stop()
+pred = clf.predict_input(x)
+left, right = st.columns([1, 4])
+with left:
+    st.image(enlarge(x if x.ndim == 2 else x[..., 0]), caption="what the model sees")
+with right:
+    prediction_header(pred, clf.class_names)
+
+looks, atlas_tab, layers_tab = st.tabs(["Look-alikes", "Atlas", "Layers"])
+
+with looks:
+    k = st.slider("Look-alikes", 4, 32, 8, step=4, key="evidence_k")
+    try:
+        look_alikes_view(clf.neighbours(image, k=k))
+    except EvidenceError as exc:
+        st.info(str(exc))
+
+with atlas_tab:
+    try:
+        atlas = load_atlas(clf)
+        here = clf.place(image)
+    except EvidenceError as exc:
+        st.info(str(exc))
+    else:
+        st.altair_chart(atlas_chart(atlas, here, clf.class_names), width="stretch")
+        st.caption(
+            f"{len(atlas.rows):,} training digits mapped by {atlas.method} "
+            f"(trustworthiness {atlas.trustworthiness:.3f}); black crosses: the "
+            f"{len(atlas.misread_test)} test digits the model misreads; red diamond: this "
+            f"input (read as {clf.class_names[here.label]}, nearest the "
+            f"{clf.class_names[here.nearest_class]} cluster)."
+        )
+
+with layers_tab:
+    acts = clf.activations(image)
+    names = list(acts.names)
+    maps = list(acts.feature_maps)
+    default = names.index(maps[0]) if maps else 0
+    layer = st.selectbox("Layer", names, index=default, key="evidence_layer")
+    layer_view(acts, layer)
+    patches = load_patches(clf).get(layer)
+    if patches is not None:
+        st.markdown(
+            "**The training patches that excite a filter most**, for the filters this "
+            "input excites most (the number: the filter's peak response here)"
+        )
+        out = acts[layer]
+        patches_view(patches, out.reshape(-1, out.shape[-1]).max(0).astype(np.float32))
+    elif maps:
+        st.caption("Top training patches ship for the bundled CNN's convolutions only.")

@@ -1,0 +1,224 @@
+"""Look-alikes: the training examples nearest to an input in the model's own representation.
+
+    nb = clf.neighbours(image, k=8)     # Neighbours
+    nb.summary                          # "7 of 8 look-alikes are 9s"
+    nb[0].index, nb[0].image, nb[0].label, nb[0].distance
+
+The representation is one layer's output (`fc2`, the layer before the output, for the
+bundled models; measured in docs/why/look-alikes.md), reduced by PCA and searched
+exactly (Euclidean distance, brute force: 60,000 x 32 numbers take ~1 ms).
+
+The agreement of the k look-alikes with the answer is deep kNN's credibility
+(Papernot & McDaniel 2018): "5 of 8 look-alikes are 9s".
+
+An index is an `.npz` file (never a pickle). The bundled models' indices ship as
+`<name>.index.npz` beside the `.keras` file; their pixels come from one shared file of
+the MNIST training images (`mnist-train.npz`). `python -m training.evidence` makes them.
+For any other model, `build_index` embeds a data set (arrays, or a folder of images via
+`index_for_folder`, cached) with a progress bar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from model.errors import EvidenceError
+from model.why.index import (
+    EVIDENCE_SUFFIX,
+    Index,
+    K,
+    build_folder_index,
+    index_path,
+    read_index,
+)
+from model.why.layers import features
+
+if TYPE_CHECKING:
+    from model.classifier import Classifier
+    from model.input.decode import ImageInput
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """One training example near the input."""
+
+    index: int  # position in the index's data set (the MNIST training set: 0..59,999)
+    image: np.ndarray  # (H, W) or (H, W, C) uint8, as stored in the data set
+    label: int  # its true label (-1: unlabelled)
+    distance: float  # Euclidean, in the index's (PCA-reduced) representation
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "label": self.label, "distance": round(self.distance, 4)}
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The k look-alikes of one input, nearest first, and how many agree with the answer."""
+
+    neighbours: tuple[Neighbour, ...]
+    answer: int  # the model's label for the input
+    class_names: tuple[str, ...]
+    layer: str  # the representation searched
+    source: str  # the data set the look-alikes come from
+
+    def __len__(self) -> int:
+        return len(self.neighbours)
+
+    def __getitem__(self, i: int) -> Neighbour:
+        return self.neighbours[i]
+
+    def __iter__(self):
+        return iter(self.neighbours)
+
+    @property
+    def k(self) -> int:
+        return len(self.neighbours)
+
+    @property
+    def agree(self) -> int:
+        """How many look-alikes carry the model's answer as their label."""
+        return sum(n.label == self.answer for n in self.neighbours)
+
+    @property
+    def credibility(self) -> float:
+        """agree / k, in [0, 1] (deep kNN's credibility with one layer)."""
+        return self.agree / self.k if self.k else 0.0
+
+    @property
+    def majority(self) -> int:
+        """The most common label among the look-alikes (ties: the nearer one's label)."""
+        labels = [n.label for n in self.neighbours]
+        return max(labels, key=lambda c: (labels.count(c), -labels.index(c))) if labels else -1
+
+    @property
+    def summary(self) -> str:
+        """ "5 of 8 look-alikes are 9s" (about the model's answer)."""
+        name = self.class_names[self.answer] if 0 <= self.answer < len(self.class_names) else "?"
+        return f"{self.agree} of {self.k} look-alikes are {name}s"
+
+    def to_dict(self) -> dict:
+        return {
+            "answer": self.answer,
+            "agree": self.agree,
+            "k": self.k,
+            "credibility": round(self.credibility, 4),
+            "majority": self.majority,
+            "summary": self.summary,
+            "layer": self.layer,
+            "source": self.source,
+            "neighbours": [n.to_dict() for n in self.neighbours],
+        }
+
+
+# ---------------------------------------------------------------- the shipped index
+_INDICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_FOLDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # clf -> {folder: Index}
+_INDEX_LOCK = threading.Lock()
+
+
+def index_for_folder(
+    clf: Classifier, folder: str | os.PathLike, layer: str | None = None, progress: bool = True
+) -> Index:
+    """An index over the images of `folder` (see `images_from_folder`), built once with a
+    progress bar and cached on disk (the key: the model file and every image's name, size
+    and modification time) and in memory for this Classifier (a folder changed while the
+    process runs is not read again)."""
+    with _INDEX_LOCK:
+        known = _FOLDERS.setdefault(clf, {}).get(str(Path(folder).resolve()))
+    if known is not None:
+        return known
+    index = build_folder_index(clf, folder, layer, progress)
+    with _INDEX_LOCK:
+        _FOLDERS[clf][str(Path(folder).resolve())] = index
+    return index
+
+
+def load_index(clf: Classifier) -> Index:
+    """The index that ships beside the model's `.keras` file, read once per Classifier."""
+    with _INDEX_LOCK:
+        if clf not in _INDICES:
+            path = index_path(clf.artifact.keras_path)
+            if not path.is_file():
+                raise EvidenceError(
+                    f"{clf.name} has no look-alike index ({path.name}); point it at a data "
+                    "set: clf.neighbours(image, index=FOLDER) (FOLDER/<class>/*.png), or "
+                    f"python -m training.evidence --model {clf.artifact.keras_path}"
+                )
+            _check_fresh(clf.artifact.keras_path)
+            _INDICES[clf] = read_index(path)
+        return _INDICES[clf]
+
+
+def _check_fresh(keras_path: Path) -> None:
+    """Refuse evidence made from another version of the model: `<name>.evidence.json`
+    records the SHA-256 of the `.keras` file it was made from."""
+    info_path = keras_path.with_name(keras_path.stem + EVIDENCE_SUFFIX)
+    if not info_path.is_file():
+        return
+    made_from = json.loads(info_path.read_text()).get("keras_sha256")
+    if made_from and made_from != hashlib.sha256(keras_path.read_bytes()).hexdigest():
+        raise EvidenceError(
+            f"the look-alike index of {keras_path.name} was made from another version of "
+            f"the model; rebuild it: python -m training.evidence --model {keras_path}"
+        )
+
+
+def resolve_index(clf: Classifier, index: Index | str | os.PathLike | None) -> Index:
+    """An Index as given, the one built (and cached) from a folder, or the shipped one."""
+    if isinstance(index, Index):
+        return index
+    if index is not None:
+        return index_for_folder(clf, index)
+    return load_index(clf)
+
+
+# ---------------------------------------------------------------- the entry point
+def nearest(
+    clf: Classifier, x: np.ndarray, k: int = K, index: Index | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N, H, W[, C]) model-format inputs -> the k nearest rows of the index (N, k) and
+    their distances (N, k), nearest first: one batched pass."""
+    index = index or load_index(clf)
+    x = np.asarray(x, np.float32).reshape(-1, *clf.input_shape)
+    return index.search(index.reduce(features(clf.net, x, index.layer)), k)
+
+
+def neighbours_of(
+    clf: Classifier,
+    x: np.ndarray,
+    k: int = K,
+    index: Index | str | os.PathLike | None = None,
+) -> Neighbours:
+    """The k look-alikes of one input already in model format."""
+    idx = resolve_index(clf, index)
+    x = np.asarray(x, np.float32).reshape(clf.input_shape)
+    rows, dists = nearest(clf, x[None], k, idx)
+    answer = int(np.argmax(clf.probabilities(x[None])[0]))
+    found = tuple(
+        Neighbour(int(r), idx.images[r], int(idx.labels[r]), float(d))
+        for r, d in zip(rows[0], dists[0], strict=True)
+    )
+    return Neighbours(found, answer, clf.class_names, idx.layer, idx.source)
+
+
+def neighbours(
+    clf: Classifier,
+    image: ImageInput,
+    k: int = K,
+    index: Index | str | os.PathLike | None = None,
+) -> Neighbours:
+    """The k training examples nearest to `image` in the model's representation.
+
+    index: None (the one that ships with a bundled model), an Index, or a folder of
+    images to build one from (cached).
+    """
+    return neighbours_of(clf, clf.preprocess(image), k, index)

@@ -1,0 +1,191 @@
+"""The evidence routes: look-alikes from the training set (with the atlas position) and
+what each layer sees. Same conventions as /v1/explain: a raw image body or a form with
+one image, `?model=`, JSON answers with PNGs as base64."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from PIL import Image
+from pydantic import BaseModel
+
+from model import Classifier
+from model.errors import EvidenceError, ImageError
+from model.why.atlas import place_input
+from model.why.index import K
+from model.why.layers import activations_of, feature_grid
+from model.why.neighbours import neighbours_of
+from server import schemas
+from server.errors import ApiError
+from server.routes import (
+    ERRORS,
+    MODEL_QUERY,
+    _image_error,
+    _prediction_body,
+    _preprocess,
+    _read_images,
+    served_runtime,
+)
+
+router = APIRouter()
+
+#: The most look-alikes one request may ask for.
+MAX_K = 64
+LAYERS_QUERY = Query(None, description="only these layers, repeatable (default: all)")
+
+
+class Neighbour(BaseModel):
+    index: int  # position in the index's data set (MNIST train for the bundled models)
+    label: int
+    distance: float
+    image_png_base64: str
+
+
+class AtlasPosition(BaseModel):
+    x: float
+    y: float
+    label: int
+    nearest_class: int
+
+
+class NeighboursResponse(BaseModel):
+    prediction: schemas.Prediction
+    summary: str  # "7 of 8 look-alikes are 9s"
+    agree: int
+    k: int
+    credibility: float
+    majority: int
+    layer: str
+    source: str
+    neighbours: list[Neighbour]
+    atlas: AtlasPosition | None  # None when the model has no atlas
+
+
+class LayerOutput(BaseModel):
+    name: str
+    kind: str
+    shape: list[int]
+    grid_png_base64: str | None  # spatial layers: every feature map tiled (feature_grid)
+    values: list | None  # with ?arrays=true: the raw output as nested lists
+
+
+class ActivationsResponse(BaseModel):
+    prediction: schemas.Prediction
+    layers: list[LayerOutput]
+
+
+def _png(array: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(array, np.uint8)).save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+async def _one_input(request: Request, clf: Classifier) -> tuple[np.ndarray, str | None, float]:
+    """The model input of the one image in the request, its file name, and ms spent."""
+    files, _ = await _read_images(request)
+    if len(files) != 1:
+        raise ApiError(422, "one_image", f"this route takes one image, got {len(files)}")
+    start = time.perf_counter()
+    try:
+        stages = await _preprocess(request, clf, files[0][1])
+    except ImageError as exc:
+        raise _image_error(exc) from exc
+    return stages.x, files[0][0], (time.perf_counter() - start) * 1e3
+
+
+def _prediction(clf: Classifier, x: np.ndarray, name, prep_ms: float, ms: float):
+    pred = clf.predict_input(x)
+    return _prediction_body(clf, pred, 1, name, prep_ms, 0.0, ms, prep_ms + ms)
+
+
+@router.post(
+    "/v1/neighbours",
+    response_model=NeighboursResponse,
+    responses=ERRORS,
+    summary="The training examples the model finds most alike, and the atlas position",
+)
+async def neighbours_route(
+    request: Request,
+    model: str | None = MODEL_QUERY,
+    k: int = Query(K, ge=1, le=MAX_K, description="how many look-alikes"),
+):
+    """The k nearest training examples in the model's own representation (its index),
+    how many of them carry the model's answer ("5 of 8 look-alikes are 9s"), and where
+    the input lands on the model's atlas."""
+    served = await served_runtime(request, model, None)
+    clf = served.clf
+    x, name, prep_ms = await _one_input(request, clf)
+    t = time.perf_counter()
+    try:
+        nb = await run_in_threadpool(neighbours_of, clf, x, k)
+    except EvidenceError as exc:
+        raise ApiError(422, "no_evidence", str(exc)) from exc
+    try:
+        pos = await run_in_threadpool(place_input, clf, x)
+        atlas = AtlasPosition(**pos.to_dict())
+    except EvidenceError:
+        atlas = None
+    ms = (time.perf_counter() - t) * 1e3
+    return NeighboursResponse(
+        prediction=_prediction(clf, x, name, prep_ms, ms),
+        summary=nb.summary,
+        agree=nb.agree,
+        k=nb.k,
+        credibility=nb.credibility,
+        majority=nb.majority,
+        layer=nb.layer,
+        source=nb.source,
+        neighbours=[
+            Neighbour(
+                index=n.index, label=n.label, distance=n.distance, image_png_base64=_png(n.image)
+            )
+            for n in nb
+        ],
+        atlas=atlas,
+    )
+
+
+@router.post(
+    "/v1/activations",
+    response_model=ActivationsResponse,
+    responses=ERRORS,
+    summary="Every layer's output for one image",
+)
+async def activations_route(
+    request: Request,
+    model: str | None = MODEL_QUERY,
+    layer: list[str] | None = LAYERS_QUERY,
+    arrays: bool = Query(False, description="also return each output as nested lists"),
+):
+    """Each layer's output: spatial layers as one PNG of their feature maps tiled, every
+    layer as raw numbers with `?arrays=true`."""
+    served = await served_runtime(request, model, None)
+    clf = served.clf
+    x, name, prep_ms = await _one_input(request, clf)
+    t = time.perf_counter()
+    acts = await run_in_threadpool(activations_of, clf, x)
+    unknown = sorted(set(layer or ()) - set(acts.names))
+    if unknown:
+        raise ApiError(
+            422, "unknown_layer", f"no layer {', '.join(unknown)}; layers: {', '.join(acts.names)}"
+        )
+    out = []
+    for n, kind, o in zip(acts.names, acts.kinds, acts.outputs, strict=True):
+        if layer and n not in layer:
+            continue
+        out.append(
+            LayerOutput(
+                name=n,
+                kind=kind,
+                shape=list(o.shape),
+                grid_png_base64=_png(feature_grid(o)) if o.ndim == 3 else None,
+                values=np.round(o, 5).tolist() if arrays else None,
+            )
+        )
+    ms = (time.perf_counter() - t) * 1e3
+    return ActivationsResponse(prediction=_prediction(clf, x, name, prep_ms, ms), layers=out)

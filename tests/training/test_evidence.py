@@ -1,0 +1,92 @@
+"""`python -m training.evidence` end to end on a tiny named model and a tiny IDX data
+set: every file it writes loads back and agrees with the data it was made from."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from model import load_classifier
+from model.datasets import load_split, to_model_input
+from model.why.atlas import load_atlas
+from model.why.layers import layer_outputs, load_patches
+from model.why.neighbours import load_index
+from tests.helpers import drawn_digit, tiny_digit_net
+from training.evidence import main
+
+
+@pytest.fixture(scope="module")
+def equipped(tmp_path_factory):
+    from tests.helpers import make_idx_dataset
+
+    root = tmp_path_factory.mktemp("ev")
+    make_idx_dataset(root / "data" / "mnist", n_train=200, n_test=50)
+    path = root / "tiny.keras"
+    tiny_digit_net().save(path)
+    argv = ["--model", str(path), "--data-dir", str(root / "data"), "--dims", "8",
+            "--atlas-points", "100", "--atlas-method", "pca", "--top-patches", "3"]  # fmt: skip
+    assert main(argv) == 0
+    train = load_split(root / "data" / "mnist", "train")
+    test = load_split(root / "data" / "mnist", "test")
+    return load_classifier(path), train, test, root
+
+
+def test_every_file_is_written_and_described(equipped):
+    clf, train, _, root = equipped
+    names = {p.name for p in root.iterdir()}
+    assert {"tiny.index.npz", "tiny.atlas.npz", "tiny.patches.npz", "tiny.evidence.json",
+            "mnist-train.npz"} <= names  # fmt: skip
+    info = json.loads((root / "tiny.evidence.json").read_text())
+    assert info["index"]["layer"] == "fc" and info["index"]["dims"] == 8
+    assert info["pixels"]["examples"] == len(train)
+    assert set(info["atlas"]["trustworthiness_k10_5000"]) == {"pca"}
+
+
+def test_the_index_holds_the_training_set(equipped):
+    clf, train, test, _ = equipped
+    index = load_index(clf)
+    assert np.array_equal(index.images, train.images)
+    nb = clf.neighbours(test.images[0], k=5)
+    for n in nb:
+        assert np.array_equal(n.image, train.images[n.index]) and n.label == train.labels[n.index]
+
+
+def test_the_atlas_and_placement(equipped):
+    clf, train, test, _ = equipped
+    atlas = load_atlas(clf)
+    assert len(atlas.rows) == 100 and np.array_equal(atlas.labels, train.labels[atlas.rows])
+    answers = clf.probabilities(to_model_input(test.images)).argmax(1)
+    assert atlas.misread_test.tolist() == np.flatnonzero(answers != test.labels).tolist()
+    p = clf.place(drawn_digit(7))
+    lo, hi = atlas.xy.min(0), atlas.xy.max(0)
+    assert lo[0] <= p.x <= hi[0] and lo[1] <= p.y <= hi[1]
+
+
+def test_top_patches_are_where_each_filter_fires_most(equipped):
+    clf, train, _, _ = equipped
+    patches = load_patches(clf)
+    assert set(patches) == {"conv1"}
+    p = patches["conv1"]
+    assert p.images.shape == (4, 3, 3, 3)  # 4 filters, top 3, 3x3 receptive field
+    (maps,) = layer_outputs(clf.net, to_model_input(train.images), ["conv1"])
+    peak = maps.reshape(len(maps), -1, 4).max(1)  # (N, 4): each digit's best response
+    for f in range(4):
+        np.testing.assert_allclose(p.activation[f], np.sort(peak[:, f])[::-1][:3], rtol=1e-5)
+        np.testing.assert_allclose(peak[p.index[f], f], p.activation[f], rtol=1e-5)
+
+
+def test_evidence_of_another_version_of_the_model_is_refused(equipped, tmp_path):
+    import shutil
+
+    from model.errors import EvidenceError
+
+    _, _, test, root = equipped
+    for f in root.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    assert load_classifier(tmp_path / "tiny.keras").neighbours(test.images[0], k=2).k == 2
+    tiny_digit_net(seed=1).save(tmp_path / "tiny.keras")  # retrained: new weights
+    with pytest.raises(EvidenceError, match="another version"):
+        load_classifier(tmp_path / "tiny.keras").neighbours(test.images[0], k=2)

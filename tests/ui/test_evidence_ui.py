@@ -1,0 +1,56 @@
+"""The Evidence page: look-alikes with their credibility line, the atlas with the
+input placed, and each layer's feature maps with the training patches of its filters."""
+
+from __future__ import annotations
+
+import threading
+
+from streamlit.testing.v1 import AppTest
+
+from model import load_classifier
+from model.input.samples import drawn_digit
+from tests.helpers import ROOT
+
+
+def test_evidence_page_shows_look_alikes_atlas_and_layers():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("app_pages/evidence.py").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="evidence_example").set_value(7).run()
+    assert not at.exception, at.exception
+    page = "\n".join(str(m.value) for m in at.markdown)
+    want = load_classifier("mnist-cnn").neighbours(drawn_digit(7), k=8)
+    assert want.summary in page
+    for n in want:  # each look-alike's caption: training position and label
+        assert f"#{n.index} · {n.label}" in page
+    assert len(at.get("vega_lite_chart")) == 1  # the atlas
+    assert "red diamond" in "\n".join(c.value for c in at.caption)
+    at.selectbox(key="evidence_layer").set_value("conv3_1").run()
+    assert not at.exception, at.exception
+    page = "\n".join(str(m.value) for m in at.markdown)
+    assert "conv3_1: 64 maps of 7x7" in page and "**filter " in page
+    at.selectbox(key="evidence_layer").set_value("fc2").run()
+    page = "\n".join(str(m.value) for m in at.markdown)
+    assert "fc2: 128 values" in page
+
+
+def test_evidence_page_for_the_mlp_and_the_fashion_model():
+    """No conv layers (mnist-mlp): the layer view shows dense cells, no patches; a
+    fashion model's look-alikes come from its own training subset."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("app_pages/evidence.py").run()
+    at.sidebar.selectbox(key="model_name").set_value("mnist-mlp").run()
+    assert not at.exception, at.exception
+    page = "\n".join(str(m.value) for m in at.markdown)
+    assert "look-alikes are" in page and "**filter " not in page
+    at.sidebar.selectbox(key="model_name").set_value("fashion-cnn").run()
+    assert not at.exception, at.exception
+    captions = "\n".join(c.value for c in at.caption)
+    assert "fashion-mnist training set (10,000 examples" in captions
+    # Each newly loaded model warms its explanations up in a timer thread a few seconds
+    # later (ui/resources.py); TensorFlow aborts the process if that runs during exit.
+    for t in threading.enumerate():
+        if isinstance(t, threading.Timer):
+            t.join(120)

@@ -1,0 +1,122 @@
+"""Drawing the evidence: look-alikes, the atlas and the layer view. Widgets and pictures
+only; every number comes from `model.why.neighbours`, `model.why.atlas` and `model.why.layers`."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from model.why.atlas import Atlas, Placement
+from model.why.layers import Activations, Patches, feature_grid
+from model.why.neighbours import Neighbours
+from ui.widgets import enlarge, inline_image
+
+#: Look-alikes per row of the gallery.
+COLUMNS = 8
+#: Side of each look-alike and patch, in pixels.
+THUMB = 84
+
+
+def look_alikes_view(nb: Neighbours) -> None:
+    """The credibility line, then the look-alikes nearest first, each with its training
+    position, label and distance."""
+    share = nb.credibility
+    icon = "✅" if share >= 0.75 else ("⚠️" if share >= 0.5 else "❗")
+    st.markdown(f"{icon} **{nb.summary}** (nearest first, in the model's `{nb.layer}` layer)")
+    for start in range(0, nb.k, COLUMNS):
+        cols = st.columns(COLUMNS)
+        for col, n in zip(cols, nb.neighbours[start : start + COLUMNS], strict=False):
+            with col:
+                mark = "" if n.label == nb.answer else " ✗"
+                caption = f"#{n.index} · {n.label}{mark} · d {n.distance:.2f}"
+                inline_image(enlarge(n.image, THUMB), caption, THUMB)
+    st.caption(f"From the {nb.source}. ✗: a look-alike whose label is not the answer.")
+
+
+def atlas_chart(atlas: Atlas, here: Placement | None, names: tuple[str, ...]) -> alt.Chart:
+    """The map coloured by class, misread test digits as crosses, the input as a star."""
+    points = pd.DataFrame(
+        {
+            "x": atlas.xy[:, 0],
+            "y": atlas.xy[:, 1],
+            "class": [names[c] for c in atlas.labels],
+            "training #": atlas.rows,
+        }
+    )
+    base = (
+        alt.Chart(points)
+        .mark_circle(size=9, opacity=0.55)
+        .encode(
+            x=alt.X("x", axis=None),
+            y=alt.Y("y", axis=None),
+            color=alt.Color("class:N", scale=alt.Scale(scheme="category10")),
+            tooltip=["class", "training #"],
+        )
+    )
+    layers = [base]
+    if len(atlas.misread_test):
+        wrong = pd.DataFrame(
+            {
+                "x": atlas.misread_xy[:, 0],
+                "y": atlas.misread_xy[:, 1],
+                "test #": atlas.misread_test,
+                "true": [names[c] for c in atlas.misread_label],
+                "read as": [names[c] for c in atlas.misread_answer],
+            }
+        )
+        layers.append(
+            alt.Chart(wrong)
+            .mark_point(shape="cross", size=60, color="black", filled=True)
+            .encode(x="x", y="y", tooltip=["test #", "true", "read as"])
+        )
+    if here is not None:
+        me = pd.DataFrame({"x": [here.x], "y": [here.y], "read as": [names[here.label]]})
+        layers.append(
+            alt.Chart(me)
+            .mark_point(shape="diamond", size=400, color="red", filled=True, stroke="white")
+            .encode(x="x", y="y", tooltip=["read as"])
+        )
+    return alt.layer(*layers).properties(height=520)
+
+
+def vector_image(v: np.ndarray) -> np.ndarray:
+    """A (d,) layer output as a near-square uint8 tile (0 = black, its max = white)."""
+    v = np.asarray(v, np.float32).ravel()
+    side = int(np.ceil(np.sqrt(len(v))))
+    tile = np.zeros(side * side, np.float32)
+    tile[: len(v)] = v
+    peak = tile.max()
+    return (
+        np.round(255 * np.clip(tile / peak if peak > 0 else tile, 0, 1))
+        .astype(np.uint8)
+        .reshape(side, side)
+    )
+
+
+def layer_view(acts: Activations, layer: str, size: int = 520) -> None:
+    """One layer's output: its feature maps tiled, or a vector as a square of cells."""
+    out = acts[layer]
+    if out.ndim == 3:
+        grid = feature_grid(out)
+        h, w, c = out.shape
+        caption = f"{layer}: {c} maps of {h}x{w}, each scaled to its own peak"
+        inline_image(enlarge(grid, size), caption, size)
+    else:
+        side = min(size, 300)
+        caption = f"{layer}: {out.size} values, brightest = largest"
+        inline_image(enlarge(vector_image(out), side), caption, side)
+
+
+def patches_view(patches: Patches, active: np.ndarray | None, top_filters: int = 6) -> None:
+    """For the filters the input excites most (all, without an input): the training
+    patches that excite each one most."""
+    filters = patches.images.shape[0]
+    order = np.argsort(-active)[:top_filters] if active is not None else np.arange(top_filters)
+    for f in order[: min(top_filters, filters)]:
+        cols = st.columns([1.2] + [1] * patches.images.shape[1])
+        cols[0].markdown(f"**filter {f}**" + ("" if active is None else f"  \n{active[f]:.2f}"))
+        for col, crop, idx in zip(cols[1:], patches.images[f], patches.index[f], strict=True):
+            with col:
+                inline_image(enlarge(crop, 64), f"#{idx}", 64)
