@@ -4,6 +4,7 @@
     ├── ModelLoadError       a model cannot be found or used (ModelNotFoundError below it)
     ├── ImageError           an input cannot be read (BlankImageError, TooSmallError, ...)
     └── ExplanationError     a method or layer does not fit this model
+        └── CounterfactualError   a counterfactual cannot be asked for (NoPriorError below it)
 
 Each message is written for a person: it says what is wrong and, where it can,
 what to do instead. None of them carries a stack trace to the user.
@@ -57,3 +58,13 @@ class EmptyImageError(ImageError):
 
 class ExplanationError(DigitLensError, ValueError):
     """The method or layer cannot be used with this model; the message says why."""
+
+
+class CounterfactualError(ExplanationError):
+    """A counterfactual cannot be asked for: a target outside the classes, a model or an
+    input the search cannot take. The message says why and what to do instead."""
+
+
+class NoPriorError(CounterfactualError):
+    """No generative prior for this model's data: realistic counterfactuals need one
+    (`python -m training.prior --dataset ...`); the adversarial twin does not."""

@@ -43,6 +43,7 @@ from model.preprocessing import (
 if TYPE_CHECKING:
     import keras
 
+    from model.counterfactual import Counterfactual
     from model.explain import Explanation
 
 #: Overrides the ONNX Runtime thread count for batches (default: every core).
@@ -498,6 +499,18 @@ class Classifier:
         from model.explain import explain
 
         return explain(self, np.asarray(x, np.float32), method, layer, target, contrast)
+
+    def counterfactual(self, image: ImageInput, target: int) -> Counterfactual:
+        """The smallest realistic edit of `image` read as `target` (model.counterfactual)."""
+        from model.counterfactual import counterfactual  # deferred: loads TensorFlow
+
+        return counterfactual(self, self.preprocess_stages(image), target)
+
+    def adversarial(self, image: ImageInput, target: int) -> Counterfactual:
+        """The adversarial twin: the smallest targeted PGD noise read as `target`."""
+        from model.counterfactual import adversarial  # deferred: loads TensorFlow
+
+        return adversarial(self, self.preprocess_stages(image), target)
 
 
 def load_classifier(
