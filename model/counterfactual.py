@@ -666,3 +666,56 @@ def adversarial(
     return _result(
         clf, "adversarial", "pgd-linf", target, x, edited, stages, start, failure, budget
     )
+
+
+# -------------------------------------------------------------------- pictures
+
+#: Ink added and ink taken away, drawn over the user's strokes: blue and orange (told
+#: apart with every common colour-vision deficiency, unlike green and red).
+ADDED_RGB = (40, 150, 255)
+REMOVED_RGB = (255, 120, 0)
+#: The user's own strokes under the colours: grey, so both colours stand out.
+STROKE_GREY = 0.55
+
+
+def _upscale(rgb: np.ndarray, side: int) -> np.ndarray:
+    """(h, w, 3) uint8 -> (side, side, 3), nearest neighbour: every model pixel a square."""
+    reps = max(1, side // max(rgb.shape[:2]))
+    return np.repeat(np.repeat(rgb, reps, 0), reps, 1)
+
+
+def _plane(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, np.float32)
+    return a if a.ndim == 2 else a.mean(-1)
+
+
+def digit_picture(x: np.ndarray, side: int = 280) -> np.ndarray:
+    """A model-format input ((28, 28) in [0, 1]) as an RGB picture, white ink on black."""
+    g = (np.clip(_plane(x), 0, 1) * 255).astype(np.uint8)
+    return _upscale(np.stack([g, g, g], -1), side)
+
+
+def edit_picture(cf: Counterfactual, side: int = 280) -> np.ndarray:
+    """The user's strokes in grey, ink the edit added in ADDED_RGB and ink it took away in
+    REMOVED_RGB, each as strong as the change: (side, side, 3) uint8."""
+    base = np.clip(_plane(cf.original), 0, 1)[..., None] * STROKE_GREY  # (h, w, 1)
+    add = np.clip(cf.added, 0, 1)[..., None]
+    rem = np.clip(cf.removed, 0, 1)[..., None]
+    rgb = (
+        base * (1 - add - rem)
+        + add * (np.array(ADDED_RGB) / 255)
+        + rem * (np.array(REMOVED_RGB) / 255)
+    )
+    return _upscale((np.clip(rgb, 0, 1) * 255).astype(np.uint8), side)
+
+
+def change_picture(cf: Counterfactual, side: int = 280) -> tuple[np.ndarray, float]:
+    """The change alone, magnified so its largest pixel is full strength: added in
+    ADDED_RGB, removed in REMOVED_RGB, on black. Returns (picture, magnification)."""
+    delta = _plane(cf.delta)
+    peak = float(np.abs(delta).max())
+    gain = 1.0 / peak if peak > 0 else 1.0
+    up = np.clip(delta * gain, 0, 1)[..., None]
+    down = np.clip(-delta * gain, 0, 1)[..., None]
+    rgb = up * np.array(ADDED_RGB) + down * np.array(REMOVED_RGB)
+    return _upscale(np.clip(rgb, 0, 255).astype(np.uint8), side), gain
