@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from server import errors, v2
+from server import counterfactual, errors, v2
 from server.config import ServerConfig
 from server.docs import install_docs
 from server.metrics import Metrics
@@ -89,5 +89,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.add_middleware(Observe, metrics=metrics)
     app.include_router(router)
     app.include_router(v2.router)
+    app.include_router(counterfactual.router)
     install_docs(app)
     return app
