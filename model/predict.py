@@ -5,6 +5,11 @@
     python -m model.predict nine.png --json --out heatmaps/ --explain --contrast 4
     python -m model.predict photo.jpg --model resnet50 --top-k 5 --explain --out maps/
     python -m model.predict photo.jpg --model my_rgb.keras --preprocessing=-1-1
+    python -m model.predict seven.png --counterfactual 1 --out edits/
+
+`--counterfactual K` writes, per input, the smallest realistic edit read as K and its
+adversarial twin (`model.counterfactual`): the edited input (`.npy`), the edit over the
+strokes (`.png`: added blue, removed orange) and the twin's change magnified.
 
 `--explain` without a method uses the model's measured default; `--contrast C`
 maps the evidence for the prediction (or `--target`) against class C. With
@@ -169,6 +174,25 @@ def _write_explanation(
     return {**r.to_dict(), "map": str(npy), "overlay": str(png)}
 
 
+def _write_counterfactual(clf, name: str, stages, target: int, out: Path) -> dict:
+    """Write `<name>.cf<K>.png` / `.npy` (the edit) and `<name>.adv<K>.png` / `.npy` (the
+    adversarial twin's change, magnified); describe both."""
+    from PIL import Image
+
+    from model.counterfactual import adversarial, change_picture, counterfactual, edit_picture
+
+    out.mkdir(parents=True, exist_ok=True)
+    record = {}
+    for tag, fn in (("cf", counterfactual), ("adv", adversarial)):
+        r = fn(clf, stages, target)
+        npy, png = out / f"{name}.{tag}{target}.npy", out / f"{name}.{tag}{target}.png"
+        np.save(npy, r.x)
+        picture = edit_picture(r) if tag == "cf" else change_picture(r)[0]
+        Image.fromarray(picture).save(png)
+        record[r.kind] = {**r.to_dict(), "x": str(npy), "picture": str(png)}
+    return record
+
+
 def load_model(args: argparse.Namespace):
     """The classifier the command line names (any family; see `load_classifier`)."""
     from model import load_classifier
@@ -293,6 +317,11 @@ def run(args: argparse.Namespace) -> int:
                     args.target,
                     args.contrast,
                 )
+            if args.counterfactual is not None:
+                edits = _write_counterfactual(
+                    clf, _stem(item, names), stages, args.counterfactual, args.out
+                )
+                record.update(edits)
             if args.json:
                 tqdm.write(json.dumps(record), file=sys.stdout)
             else:
@@ -304,6 +333,9 @@ def run(args: argparse.Namespace) -> int:
                 top = top_line(clf, pred, args.top_k)
                 if top:
                     tqdm.write(top.rstrip("\n"), file=sys.stdout)
+                for edit in (record.get("counterfactual"), record.get("adversarial")):
+                    if edit is not None:
+                        tqdm.write(f"  {edit['kind']}: {edit['message']}", file=sys.stdout)
         sys.stdout.flush()
         batch.clear()
 
@@ -382,12 +414,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--layer", help="layer for class-activation methods (default conv3)")
     p.add_argument("--target", type=int, help="class to explain (default: the prediction)")
     p.add_argument("--contrast", type=int, help="explain 'target and not this class'")
+    p.add_argument(
+        "--counterfactual",
+        type=int,
+        metavar="K",
+        help="also write the smallest realistic edit read as class K and its adversarial "
+        "twin (needs --out)",
+    )
     p.add_argument("--out", type=Path, help="folder for overlays (.png) and maps (.npy)")
     p.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     if args.explain and not args.out:
         p.error("--explain needs --out DIR")
+    if args.counterfactual is not None and not args.out:
+        p.error("--counterfactual needs --out DIR")
     if (args.target is not None or args.contrast is not None) and not args.explain:
         p.error("--target and --contrast go with --explain")
     if args.top_k < 1:

@@ -185,3 +185,31 @@ def test_real_test_digits_get_valid_counterfactuals(real_data_dir, mnist_cnn):
     assert sum(r.succeeded for r in results) >= 11
     assert sum(r.verdict == "digit" for r in results) >= 10
     assert LATENT.steps == 0  # the measured default: the walk alone (docs/why)
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_cli_writes_the_edit_and_its_twin_like_maps(tmp_path, capsys, seven):
+    import json
+
+    from model.predict import main
+
+    seven.save(tmp_path / "seven.png")
+    out = tmp_path / "edits"
+    assert (
+        main([str(tmp_path / "seven.png"), "--json", "--counterfactual", "1", "--out", str(out)])
+        == 0
+    )
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert record["label"] == 7
+    assert record["counterfactual"]["succeeded"] and record["counterfactual"]["label"] == 1
+    assert record["adversarial"]["kind"] == "adversarial"
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "seven.png.adv1.npy",
+        "seven.png.adv1.png",
+        "seven.png.cf1.npy",
+        "seven.png.cf1.png",
+    ]
+    assert np.load(out / "seven.png.cf1.npy").shape == (28, 28)
