@@ -19,6 +19,7 @@ from model.preprocessing import Preprocessed
 from model.report import Report, report
 from model.samples import EXAMPLES, drawn_digit
 from ui.canvas import drawing_from_state, drawing_pad, pad_answer
+from ui.counterfactual import counterfactual_section
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
 from ui.sidebar import current
 from ui.widgets import colour_legend, enlarge, heatmap_views, map_caption, prediction_header
@@ -223,6 +224,7 @@ colour_legend()
 
 if not clf.is_digit:
     st.stop()  # the comparison feeds one 28x28 input to two digit models
+counterfactual_section(clf, source, x_in, pred.label)
 st.divider()
 st.subheader("Compare two models")
 others = [n for n in BUNDLED if n != clf.name] or list(BUNDLED)

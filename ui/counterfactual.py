@@ -1,0 +1,130 @@
+"""The "Make it a …" section: a counterfactual beside its adversarial twin.
+
+Widgets and rendering only: the edits come from `model.counterfactual`, computed once
+per (model, input, target) in this session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from model.counterfactual import (
+    ADDED_RGB,
+    REMOVED_RGB,
+    Counterfactual,
+    adversarial,
+    change_picture,
+    counterfactual,
+    digit_picture,
+    edit_picture,
+)
+from model.errors import CounterfactualError, NoPriorError
+from model.inference import Classifier, Prediction, format_probability
+from model.preprocessing import Preprocessed
+from ui.widgets import class_chart
+
+#: Edits kept per session (each model x input x target is searched once).
+MAX_CACHED_EDITS = 128
+#: The side of the pictures, in screen pixels.
+SIDE = 196
+
+
+def _cached(clf: Classifier, source: Preprocessed | np.ndarray, x: np.ndarray, target: int):
+    """(counterfactual or the NoPriorError's message, adversarial twin), once per session."""
+    cache = st.session_state.setdefault("_counterfactuals", {})
+    key = (
+        clf.name,
+        str(clf.artifact.keras_path),
+        hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest(),
+        target,
+    )
+    if key not in cache:
+        if len(cache) >= MAX_CACHED_EDITS:
+            cache.clear()
+        try:
+            cf: Counterfactual | str = counterfactual(clf, source, target)
+        except NoPriorError as exc:
+            cf = str(exc)
+        cache[key] = (cf, adversarial(clf, source, target))
+    return cache[key]
+
+
+def _as_prediction(r: Counterfactual) -> Prediction:
+    return Prediction(
+        r.label,
+        float(r.probabilities[r.label]),
+        r.probabilities,
+        r.class_name,
+        r.verdict,
+        0.0,
+        r.reason,
+    )
+
+
+def _answer(r: Counterfactual) -> str:
+    """What the model reads in the edited input, in one line."""
+    verdict = "" if r.verdict == "digit" else f" · verdict: {r.verdict.replace('_', ' ')}"
+    return f"reads **{r.class_name}** ({format_probability(r.probabilities[r.label])}){verdict}"
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+def counterfactual_section(
+    clf: Classifier, source: Preprocessed | np.ndarray, x: np.ndarray, label: int
+) -> None:
+    """Buttons "Make it a K" for every other class; the chosen edit beside its twin."""
+    st.subheader("What would make it a …?")
+    st.caption(
+        "The smallest edit that keeps it a handwritten digit (searched in a generative "
+        "model of digits) and, beside it, its adversarial twin: the smallest noise that "
+        "fools the model just as well, with no realism asked."
+    )
+    key = "_cf_target"
+    others = [k for k in range(len(clf.class_names)) if k != label]
+    cols = st.columns(len(others))
+    for col, k in zip(cols, others, strict=True):
+        if col.button(f"Make it a {clf.class_names[k]}", key=f"cf_make_{k}"):
+            st.session_state[key] = k
+    target = st.session_state.get(key)
+    if target is None or target == label or target >= len(clf.class_names):
+        return
+    try:
+        with st.spinner(f"Searching for a {clf.class_names[target]} …"):
+            cf, adv = _cached(clf, source, x, target)
+    except CounterfactualError as exc:
+        st.error(str(exc))
+        return
+    left, mid, right = st.columns(3)
+    with left:
+        st.markdown(f"**Made a {clf.class_names[target]}**")
+        if isinstance(cf, str):
+            st.info(cf)
+        else:
+            st.image(edit_picture(cf, SIDE), width=SIDE)
+            st.markdown(
+                f"<span style='color:{_hex(ADDED_RGB)}'>■ ink added</span> · "
+                f"<span style='color:{_hex(REMOVED_RGB)}'>■ ink removed</span>, over your "
+                "strokes (grey)",
+                unsafe_allow_html=True,
+            )
+    with mid:
+        if not isinstance(cf, str):
+            st.markdown("**The edited digit**")
+            st.image(digit_picture(cf.x, SIDE), width=SIDE)
+            (st.success if cf.succeeded else st.warning)(cf.message)
+            st.markdown(f"The model {_answer(cf)}", help=cf.reason)
+            class_chart(_as_prediction(cf), clf.class_names, height=140)
+    with right:
+        st.markdown("**Its adversarial twin**")
+        change, gain = change_picture(adv, SIDE)
+        pair = st.columns(2)
+        pair[0].image(digit_picture(adv.x, SIDE // 2 * 2), width=SIDE // 2 + 40)
+        pair[1].image(change, width=SIDE // 2 + 40, caption=f"the change ×{gain:.0f}")
+        (st.success if adv.succeeded else st.warning)(adv.message)
+        st.markdown(f"The model {_answer(adv)}", help=adv.reason)
+        class_chart(_as_prediction(adv), clf.class_names, height=140)
