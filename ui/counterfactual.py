@@ -75,20 +75,28 @@ def _hex(rgb: tuple[int, int, int]) -> str:
 
 
 def counterfactual_section(
-    clf: Classifier, source: Preprocessed | np.ndarray, x: np.ndarray, label: int
+    clf: Classifier,
+    source: Preprocessed | np.ndarray,
+    x: np.ndarray,
+    label: int,
+    page: str = "explain",
 ) -> None:
-    """Buttons "Make it a K" for every other class; the chosen edit beside its twin."""
+    """Buttons "Make it a K" for every other class; the chosen edit beside its twin.
+
+    page: keeps each page's chosen target (and button keys) apart.
+    """
     st.subheader("What would make it a …?")
     st.caption(
         "The smallest edit that keeps it a handwritten digit (searched in a generative "
         "model of digits) and, beside it, its adversarial twin: the smallest noise that "
         "fools the model just as well, with no realism asked."
     )
-    key = "_cf_target"
+    key = f"_cf_target_{page}"
     others = [k for k in range(len(clf.class_names)) if k != label]
     cols = st.columns(len(others))
+    prefix = "" if page == "explain" else f"{page}_"
     for col, k in zip(cols, others, strict=True):
-        if col.button(f"Make it a {clf.class_names[k]}", key=f"cf_make_{k}"):
+        if col.button(f"Make it a {clf.class_names[k]}", key=f"{prefix}cf_make_{k}"):
             st.session_state[key] = k
     target = st.session_state.get(key)
     if target is None or target == label or target >= len(clf.class_names):
@@ -122,9 +130,12 @@ def counterfactual_section(
     with right:
         st.markdown("**Its adversarial twin**")
         change, gain = change_picture(adv, SIDE)
-        pair = st.columns(2)
-        pair[0].image(digit_picture(adv.x, SIDE // 2 * 2), width=SIDE // 2 + 40)
-        pair[1].image(change, width=SIDE // 2 + 40, caption=f"the change ×{gain:.0f}")
+        gap = np.full((SIDE, 8, 3), 255, np.uint8)  # no nested columns: one picture of two
+        st.image(
+            np.concatenate([digit_picture(adv.x, SIDE), gap, change], 1),
+            width="stretch",
+            caption=f"the twin, and its change magnified ×{gain:.0f}",
+        )
         (st.success if adv.succeeded else st.warning)(adv.message)
         st.markdown(f"The model {_answer(adv)}", help=adv.reason)
         class_chart(_as_prediction(adv), clf.class_names, height=140)
