@@ -172,6 +172,7 @@ def test_a_drawn_seven_becomes_a_one_that_still_looks_like_a_digit(name, seven):
     assert twin.kind == "adversarial" and twin.budget is not None
 
 
+@pytest.mark.data
 def test_real_test_digits_get_valid_counterfactuals(real_data_dir, mnist_cnn):
     from training.data import load_split, to_model_input
 
