@@ -24,7 +24,7 @@ from model.counterfactual import (
 from model.errors import CounterfactualError, NoPriorError
 from model.inference import Classifier, Prediction, format_probability
 from model.preprocessing import Preprocessed
-from ui.widgets import class_chart
+from ui.widgets import class_chart, inline_image
 
 #: Edits kept per session (each model x input x target is searched once).
 MAX_CACHED_EDITS = 128
@@ -113,7 +113,7 @@ def counterfactual_section(
         if isinstance(cf, str):
             st.info(cf)
         else:
-            st.image(edit_picture(cf, SIDE), width=SIDE)
+            inline_image(edit_picture(cf, SIDE), "your strokes, edited", SIDE)
             st.markdown(
                 f"<span style='color:{_hex(ADDED_RGB)}'>■ ink added</span> · "
                 f"<span style='color:{_hex(REMOVED_RGB)}'>■ ink removed</span>, over your "
@@ -123,7 +123,7 @@ def counterfactual_section(
     with mid:
         if not isinstance(cf, str):
             st.markdown("**The edited digit**")
-            st.image(digit_picture(cf.x, SIDE), width=SIDE)
+            inline_image(digit_picture(cf.x, SIDE), "the edited digit", SIDE)
             (st.success if cf.succeeded else st.warning)(cf.message)
             st.markdown(f"The model {_answer(cf)}", help=cf.reason)
             class_chart(_as_prediction(cf), clf.class_names, height=140)
@@ -131,10 +131,10 @@ def counterfactual_section(
         st.markdown("**Its adversarial twin**")
         change, gain = change_picture(adv, SIDE)
         gap = np.full((SIDE, 8, 3), 255, np.uint8)  # no nested columns: one picture of two
-        st.image(
+        inline_image(
             np.concatenate([digit_picture(adv.x, SIDE), gap, change], 1),
-            width="stretch",
-            caption=f"the twin, and its change magnified ×{gain:.0f}",
+            f"the twin, and its change magnified ×{gain:.0f}",
+            "100%",
         )
         (st.success if adv.succeeded else st.warning)(adv.message)
         st.markdown(f"The model {_answer(adv)}", help=adv.reason)
