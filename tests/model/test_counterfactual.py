@@ -214,3 +214,15 @@ def test_cli_writes_the_edit_and_its_twin_like_maps(tmp_path, capsys, seven):
         "seven.png.cf1.png",
     ]
     assert np.load(out / "seven.png.cf1.npy").shape == (28, 28)
+
+
+def test_one_compiled_search_per_model_whatever_the_input_and_target(mnist_cnn):
+    from model.counterfactual import _search_for, prior_for
+
+    for digit, target in ((7, 1), (4, 9), (0, 6)):
+        stages = mnist_cnn.preprocess_stages(drawn_digit(digit))
+        counterfactual(mnist_cnn, stages, target)
+        adversarial(mnist_cnn, stages, target)
+    search = _search_for(mnist_cnn.net, prior_for(mnist_cnn))
+    assert search.latent.experimental_get_tracing_count() == 1
+    assert _search_for(mnist_cnn.net, None).pgd.experimental_get_tracing_count() == 1
