@@ -50,7 +50,8 @@ VARIANTS = {
     "walk, additive shift x + D(z) - D(z0)": replace(LATENT, edit="shift"),
     "walk + 40 Adam steps": replace(LATENT, steps=40),
     "walk + 40 Adam steps, additive shift": replace(LATENT, steps=40, edit="shift"),
-    "default: walk to the prototypes, aim p >= 0.95, ratio removal": LATENT,
+    "walk, ratio floor 0.1": replace(LATENT, ratio_floor=0.1),
+    "default: walk to the prototypes, aim p >= 0.95, ratio removal (floor 0.05)": LATENT,
 }
 
 

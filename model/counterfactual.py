@@ -149,7 +149,11 @@ class SearchConfig:
     #: adds new ink but takes ink away in proportion to what the decoder had there, so a
     #: stroke the decoder drew thinner than the user still goes.
     edit: Literal["shift", "ratio"] = "ratio"
-    ratio_floor: float = 0.1  # keeps the ratio finite where the decoder drew nothing
+    #: Keeps the ratio finite where the decoder drew nothing; lower removes more of a
+    #: stroke the decoder drew faintly (0.05 against 0.1: valid 99.7 % against 97.0 %,
+    #: independent judge 88 % against 84 %, on 300 edits of other digits than the
+    #: benchmark's, seed 1).
+    ratio_floor: float = 0.05
 
 
 @dataclass(frozen=True)
