@@ -109,7 +109,7 @@ def counterfactual_section(
         return
     left, mid, right = st.columns(3)
     with left:
-        st.markdown(f"**Made a {clf.class_names[target]}**")
+        st.markdown(f"**Your drawing as a {clf.class_names[target]}**")
         if isinstance(cf, str):
             st.info(cf)
         else:
