@@ -724,3 +724,18 @@ def change_picture(cf: Counterfactual, side: int = 280) -> tuple[np.ndarray, flo
     down = np.clip(-delta * gain, 0, 1)[..., None]
     rgb = up * np.array(ADDED_RGB) + down * np.array(REMOVED_RGB)
     return _upscale(np.clip(rgb, 0, 255).astype(np.uint8), side), gain
+
+
+def edit_on_original(cf: Counterfactual, strength: float = 0.85) -> np.ndarray | None:
+    """The edit drawn over the user's own image at its own size (the preprocessing
+    projected back): ink added in ADDED_RGB, ink taken away in REMOVED_RGB, over the
+    strokes as drawn. (H, W, 3) uint8, or None for an input given in model format."""
+    if cf.stages is None:
+        return None
+    image = np.asarray(cf.stages.original, np.float32) / 255  # (H, W, 3)
+    add = np.clip(cf.stages.project_back(np.clip(cf.added * 2, 0, 1)), 0, 1)[..., None]
+    rem = np.clip(cf.stages.project_back(np.clip(cf.removed * 2, 0, 1)), 0, 1)[..., None]
+    add, rem = add * strength, rem * strength  # doubled first: the edit's faint edges show
+    rgb = image * np.clip(1 - add - rem, 0, 1) + add * (np.array(ADDED_RGB) / 255)
+    rgb = rgb + rem * (np.array(REMOVED_RGB) / 255)
+    return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)

@@ -4,7 +4,8 @@ One image in (raw body or multipart, as /v1/explain), `?target=K`; out: the
 prediction on the image, the counterfactual (the smallest realistic edit read as K,
 `model.counterfactual`) and, unless `adversarial=false`, its adversarial twin, each
 with its numbers and base64 PNGs: the edited input, the edit over the user's strokes
-(ink added blue, taken away orange), and the change alone magnified.
+(ink added blue, taken away orange) on the 28x28 input and on the image as sent, and
+the change alone magnified.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from model.counterfactual import (
     change_picture,
     counterfactual,
     digit_picture,
+    edit_on_original,
     edit_picture,
 )
 from model.errors import CounterfactualError, ImageError, NoPriorError
@@ -68,6 +70,9 @@ class Edit(BaseModel):
     edited_png_base64: str = Field(description="the edited input, white ink on black")
     edit_png_base64: str = Field(description="the user's strokes grey, added blue, removed orange")
     change_png_base64: str = Field(description="the change alone, magnified")
+    drawing_png_base64: str = Field(
+        description="the edit over the image as sent, at its own size (added blue, removed orange)"
+    )
 
 
 class CounterfactualAnswer(BaseModel):
@@ -93,6 +98,7 @@ def _edit(r: Counterfactual) -> Edit:
         edited_png_base64=_png(digit_picture(r.x, PICTURE_SIDE)),
         edit_png_base64=_png(edit_picture(r, PICTURE_SIDE)),
         change_png_base64=_png(change),
+        drawing_png_base64=_png(edit_on_original(r)),
     )
 
 

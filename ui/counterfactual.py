@@ -19,6 +19,7 @@ from model.counterfactual import (
     change_picture,
     counterfactual,
     digit_picture,
+    edit_on_original,
     edit_picture,
 )
 from model.errors import CounterfactualError, NoPriorError
@@ -113,11 +114,13 @@ def counterfactual_section(
         if isinstance(cf, str):
             st.info(cf)
         else:
-            inline_image(edit_picture(cf, SIDE), "your strokes, edited", SIDE)
+            on_yours = edit_on_original(cf)  # None for a test-set image (no original)
+            picture = edit_picture(cf, SIDE) if on_yours is None else on_yours
+            inline_image(picture, "your strokes, edited", SIDE)
             st.markdown(
                 f"<span style='color:{_hex(ADDED_RGB)}'>■ ink added</span> · "
                 f"<span style='color:{_hex(REMOVED_RGB)}'>■ ink removed</span>, over your "
-                "strokes (grey)",
+                "strokes" + (" (grey, as the model sees them)" if on_yours is None else ""),
                 unsafe_allow_html=True,
             )
     with mid:

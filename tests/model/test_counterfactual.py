@@ -16,6 +16,7 @@ from model.counterfactual import (
     adversarial,
     change_picture,
     counterfactual,
+    edit_on_original,
     edit_picture,
     load_prior,
     prior_path_for,
@@ -121,6 +122,17 @@ def test_pictures_colour_added_and_removed_ink(stuck, seven):
     change, gain = change_picture(r, 56)
     assert pic.shape == change.shape == (56, 56, 3) and pic.dtype == np.uint8
     assert gain >= 1
+    on_yours = edit_on_original(r)  # over the drawing at its own size
+    assert on_yours.shape == r.stages.original.shape and on_yours.dtype == np.uint8
+    assert edit_on_original(adversarial(stuck, r.x, 3)) is None  # model format: no original
+
+
+def test_the_edit_is_drawn_where_it_happened_on_the_users_drawing(mnist_cnn, seven):
+    r = mnist_cnn.counterfactual(seven, target=1)
+    pic = edit_on_original(r).astype(int)
+    orange = (pic[..., 0] > 150) & (pic[..., 2] < 100)  # REMOVED_RGB: the 7's bar
+    rows = np.flatnonzero(orange.any(1))
+    assert orange.sum() > 50 and rows.mean() < pic.shape[0] / 2  # in the top half
 
 
 # ------------------------------------------------------------------ the prior

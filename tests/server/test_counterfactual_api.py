@@ -51,6 +51,8 @@ def test_a_seven_made_a_one_with_its_adversarial_twin(client):
         for key in ("edited_png_base64", "edit_png_base64", "change_png_base64"):
             img = Image.open(io.BytesIO(base64.b64decode(edit[key])))
             assert img.size == (280, 280)
+        drawing = Image.open(io.BytesIO(base64.b64decode(edit["drawing_png_base64"])))
+        assert drawing.size == drawn_digit(7).size
 
 
 def test_the_twin_can_be_left_out(client):
