@@ -502,13 +502,13 @@ class Classifier:
 
     def counterfactual(self, image: ImageInput, target: int) -> Counterfactual:
         """The smallest realistic edit of `image` read as `target` (model.counterfactual)."""
-        from model.counterfactual import counterfactual  # deferred: loads TensorFlow
+        from model.counterfactual import counterfactual  # deferred: its search loads TF
 
         return counterfactual(self, self.preprocess_stages(image), target)
 
     def adversarial(self, image: ImageInput, target: int) -> Counterfactual:
         """The adversarial twin: the smallest targeted PGD noise read as `target`."""
-        from model.counterfactual import adversarial  # deferred: loads TensorFlow
+        from model.counterfactual import adversarial  # deferred: its search loads TF
 
         return adversarial(self, self.preprocess_stages(image), target)
 
