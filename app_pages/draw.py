@@ -18,6 +18,7 @@ from ui.canvas import (
     live_reading,
     pad_answer,
 )
+from ui.counterfactual import counterfactual_section
 from ui.sidebar import Choice, current
 from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
 
@@ -157,6 +158,8 @@ def draw_and_explain() -> None:
             f"{METHODS[best.method].description} Change the method in the sidebar; compare "
             "them all on the Explain page."
         )
+        if best.stages is not None:
+            counterfactual_section(clf, best.stages, best.stages.x, pred.label, page="draw")
         with st.expander("Preprocessing inspector: from your canvas to the model input"):
             _, small = heatmap_views(best, CANVAS_SIZE)
             inline_image(small, "the 28x28 model input, same map", 150)

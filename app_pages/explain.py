@@ -16,6 +16,7 @@ from model.why.choice import observe, why_default
 from model.why.overlay import OVERLAY_OPACITY
 from model.why.report import Report, report
 from ui.canvas import drawing_from_state, drawing_pad, pad_answer
+from ui.counterfactual import counterfactual_section
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
 from ui.sidebar import current
 from ui.widgets import colour_legend, enlarge, heatmap_views, map_caption, prediction_header
@@ -225,6 +226,7 @@ colour_legend()
 
 if not clf.is_digit:
     st.stop()  # the comparison feeds one 28x28 input to two digit models
+counterfactual_section(clf, source, x_in, pred.label)
 st.divider()
 st.subheader("Compare two models")
 others = [n for n in BUNDLED if n != clf.name] or list(BUNDLED)

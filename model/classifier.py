@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from model.number import NumberReading
     from model.why.atlas import Placement
     from model.why.attribution import Explanation
+    from model.why.counterfactual import Counterfactual
     from model.why.layers import Activations
     from model.why.neighbours import Neighbours
 
@@ -313,6 +314,19 @@ class Classifier:
         from model.why.attribution import explain
 
         return explain(self, np.asarray(x, np.float32), method, layer, target, contrast)
+
+    # -------------------------------------------------------------- counterfactuals
+    def counterfactual(self, image: ImageInput, target: int) -> Counterfactual:
+        """The smallest realistic edit of `image` read as `target` (`model.why.counterfactual`)."""
+        from model.why.counterfactual import counterfactual  # deferred: its search loads TF
+
+        return counterfactual(self, self.preprocess_stages(image), target)
+
+    def adversarial(self, image: ImageInput, target: int) -> Counterfactual:
+        """The adversarial twin: the smallest targeted PGD noise read as `target`."""
+        from model.why.counterfactual import adversarial  # deferred: its search loads TF
+
+        return adversarial(self, self.preprocess_stages(image), target)
 
     # -------------------------------------------------------------- evidence
     def neighbours(self, image: ImageInput, k: int = 8, index: Any = None) -> Neighbours:

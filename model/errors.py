@@ -4,6 +4,7 @@
     ├── ModelLoadError       a model cannot be found or used (ModelNotFoundError below it)
     ├── ImageError           an input cannot be read (BlankImageError, TooSmallError, ...)
     ├── ExplanationError     a method or layer does not fit this model
+    │   └── CounterfactualError   a counterfactual cannot be asked for (NoPriorError below it)
     └── EvidenceError        no look-alike index or atlas for this model
 
 Each message is written for a person: it says what is wrong and, where it can,
@@ -63,3 +64,13 @@ class ExplanationError(DigitLensError, ValueError):
 class EvidenceError(DigitLensError, ValueError):
     """Look-alikes, the atlas or the layer view cannot be given for this model (no index,
     a stale one, a data folder without images); the message says how to make one."""
+
+
+class CounterfactualError(ExplanationError):
+    """A counterfactual cannot be asked for: a target outside the classes, a model or an
+    input the search cannot take. The message says why and what to do instead."""
+
+
+class NoPriorError(CounterfactualError):
+    """No generative prior for this model's data: realistic counterfactuals need one
+    (`python -m training.prior --dataset ...`); the adversarial twin does not."""

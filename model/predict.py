@@ -5,6 +5,11 @@
     python -m model.predict nine.png --json --out heatmaps/ --explain --contrast 4
     python -m model.predict photo.jpg --model resnet50 --top-k 5 --explain --out maps/
     python -m model.predict photo.jpg --model my_rgb.keras --preprocessing=-1-1
+    python -m model.predict seven.png --counterfactual 1 --out edits/
+
+`--counterfactual K` writes, per input, the smallest realistic edit read as K and its
+adversarial twin (`model.why.counterfactual`): the edited input (`.npy`), the edit over the
+strokes (`.png`: added blue, removed orange) and the twin's change magnified.
 
 `--explain` without a method uses the model's measured default; `--contrast C`
 maps the evidence for the prediction (or `--target`) against class C. With
@@ -34,43 +39,11 @@ from pathlib import Path
 import numpy as np
 
 from model.input.sources import VIDEO_SUFFIXES, Item, collect, count_samples, video_frames
+from model.writers import stem, write_counterfactual, write_explanation
 
 BATCH = 64
 #: `--explain` without a method: the model's measured default (its card).
 DEFAULT_EXPLAIN = "default"
-
-
-def _stem(item: Item, names: dict[Path, str]) -> str:
-    """The output name of an input (see `collect`), with `.f<frame>` for a video frame."""
-    name = names.get(item.path, item.path.name)
-    return name if item.frame is None else f"{name}.f{item.frame:06d}"
-
-
-def _write_explanation(
-    clf,
-    item: Item,
-    name: str,
-    stages,
-    method: str | None,
-    layer: str | None,
-    out: Path,
-    target: int | None = None,
-    contrast: int | None = None,
-) -> dict:
-    """Write the overlay (`<name>.<method>.png`) and the map (`.npy`); describe them, with
-    trust and sanity."""
-    from PIL import Image
-
-    from model.why.report import report
-
-    r = report(clf, stages, method, layer, target, contrast)
-    e = r.explanation
-    out.mkdir(parents=True, exist_ok=True)
-    tag = e.method + (f".vs{e.contrast}" if e.contrast is not None else "")
-    npy, png = out / f"{name}.{tag}.npy", out / f"{name}.{tag}.png"
-    np.save(npy, e.heatmap)
-    Image.fromarray(r.overlay).save(png)
-    return {**r.to_dict(), "map": str(npy), "overlay": str(png)}
 
 
 def load_model(args: argparse.Namespace):
@@ -229,10 +202,10 @@ def run(args: argparse.Namespace) -> int:
             record.update(pred.to_dict())
             record["top_k"] = [t.to_dict() for t in clf.top(pred, args.top_k)]
             if args.explain:
-                record["explanation"] = _write_explanation(
+                record["explanation"] = write_explanation(
                     clf,
                     item,
-                    _stem(item, names),
+                    stem(item, names),
                     stages,
                     method,
                     args.layer,
@@ -243,6 +216,11 @@ def run(args: argparse.Namespace) -> int:
             nb = neighbours_of(clf, stages.x, args.neighbours) if args.neighbours else None
             if nb is not None:
                 record["neighbours"] = nb.to_dict()
+            if args.counterfactual is not None:
+                edits = write_counterfactual(
+                    clf, stem(item, names), stages, args.counterfactual, args.out
+                )
+                record.update(edits)
             if args.json:
                 tqdm.write(json.dumps(record), file=sys.stdout)
             else:
@@ -257,6 +235,9 @@ def run(args: argparse.Namespace) -> int:
                 if nb is not None:
                     alike = ", ".join(f"#{n.index} ({n.label})" for n in nb)
                     tqdm.write(f"  {nb.summary}: training {alike}", file=sys.stdout)
+                for edit in (record.get("counterfactual"), record.get("adversarial")):
+                    if edit is not None:
+                        tqdm.write(f"  {edit['kind']}: {edit['message']}", file=sys.stdout)
         sys.stdout.flush()
         batch.clear()
 
@@ -344,6 +325,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--layer", help="layer for class-activation methods (default conv3)")
     p.add_argument("--target", type=int, help="class to explain (default: the prediction)")
     p.add_argument("--contrast", type=int, help="explain 'target and not this class'")
+    p.add_argument(
+        "--counterfactual",
+        type=int,
+        metavar="K",
+        help="also write the smallest realistic edit read as class K and its adversarial "
+        "twin (needs --out)",
+    )
     p.add_argument("--out", type=Path, help="folder for overlays (.png) and maps (.npy)")
     p.add_argument(
         "--neighbours",
@@ -364,6 +352,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--number reads numbers; explain one digit at a time without it")
     if args.explain and not args.out:
         p.error("--explain needs --out DIR")
+    if args.counterfactual is not None and not args.out:
+        p.error("--counterfactual needs --out DIR")
     if (args.target is not None or args.contrast is not None) and not args.explain:
         p.error("--target and --contrast go with --explain")
     if args.top_k < 1:

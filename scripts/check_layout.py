@@ -78,6 +78,7 @@ MODEL_RANKS = {
     "model.classifier": 6,
     "model.load": 7,
     "model.predict": 8,  # the command line
+    "model.writers": 8,  # the files the command line writes
     "model.audit": 8,  # whole data sets (uses the facade, like the command line)
     "model": 8,  # the package facade (`from model import load_classifier`)
 }

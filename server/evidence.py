@@ -25,10 +25,10 @@ from server.errors import ApiError
 from server.routes import (
     ERRORS,
     MODEL_QUERY,
-    _image_error,
     _prediction_body,
-    _preprocess,
-    _read_images,
+    image_error,
+    preprocess_upload,
+    read_images,
     served_runtime,
 )
 
@@ -87,14 +87,14 @@ def _png(array: np.ndarray) -> str:
 
 async def _one_input(request: Request, clf: Classifier) -> tuple[np.ndarray, str | None, float]:
     """The model input of the one image in the request, its file name, and ms spent."""
-    files, _ = await _read_images(request)
+    files, _ = await read_images(request)
     if len(files) != 1:
         raise ApiError(422, "one_image", f"this route takes one image, got {len(files)}")
     start = time.perf_counter()
     try:
-        stages = await _preprocess(request, clf, files[0][1])
+        stages = await preprocess_upload(request, clf, files[0][1])
     except ImageError as exc:
-        raise _image_error(exc) from exc
+        raise image_error(exc) from exc
     return stages.x, files[0][0], (time.perf_counter() - start) * 1e3
 
 

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from server import errors, evidence, v2
+from server import counterfactual, errors, evidence, v2
 from server.config import ServerConfig
 from server.docs import install_docs
 from server.metrics import Metrics
@@ -92,5 +92,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.include_router(numbers_router)
     app.include_router(v2.router)
     app.include_router(evidence.router)
+    app.include_router(counterfactual.router)
     install_docs(app)
     return app

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from model.errors import ImageError
 from server.errors import ApiError
-from server.routes import ERRORS, MODEL_QUERY, _image_error, _read_images, served_runtime
+from server.routes import ERRORS, MODEL_QUERY, image_error, read_images, served_runtime
 
 router = APIRouter()
 
@@ -47,7 +47,7 @@ async def read_number(request: Request, model: str | None = MODEL_QUERY) -> Numb
     """The body is one image (raw bytes or a one-file form), e.g. a photo of a house number
     or a drawing of "42". Each digit is read like a single digit, with its own verdict."""
     served = await served_runtime(request, model, None)
-    files, _ = await _read_images(request)
+    files, _ = await read_images(request)
     if len(files) != 1:
         raise ApiError(422, "one_image", f"read takes one image, got {len(files)}")
     if not served.clf.is_digit:
@@ -56,5 +56,5 @@ async def read_number(request: Request, model: str | None = MODEL_QUERY) -> Numb
     try:
         reading = await run_in_threadpool(served.clf.read_number, files[0][1], max_pixels)
     except ImageError as exc:
-        raise _image_error(exc) from exc
+        raise image_error(exc) from exc
     return NumberReading(model=served.clf.name, **reading.to_dict())

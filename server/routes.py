@@ -91,7 +91,7 @@ async def served_runtime(request: Request, name: str | None, runtime: str | None
         raise ApiError(422, "unknown_runtime", message) from exc
 
 
-async def _read_images(request: Request) -> tuple[list[tuple[str | None, bytes]], bool]:
+async def read_images(request: Request) -> tuple[list[tuple[str | None, bytes]], bool]:
     """([(filename, bytes)], is_multipart) from a raw image body or multipart/form-data."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
@@ -116,7 +116,7 @@ async def _read_images(request: Request) -> tuple[list[tuple[str | None, bytes]]
     return [(None, await request.body())], False
 
 
-def _image_error(exc: ImageError) -> ApiError:
+def image_error(exc: ImageError) -> ApiError:
     if isinstance(exc, TooSmallError):
         return ApiError(422, "too_small", str(exc))
     if isinstance(exc, BlankImageError):
@@ -140,7 +140,7 @@ def _small(data: bytes) -> bool:
         return True
 
 
-async def _preprocess(request: Request, clf: Classifier, data: bytes):
+async def preprocess_upload(request: Request, clf: Classifier, data: bytes):
     """Decode and preprocess. Small images run right here: the work holds the GIL
     anyway, and handing it to a thread costs more CPU than it saves (and makes the
     event loop wait for the GIL). Large ones run in a worker thread, at most a few at
@@ -191,10 +191,10 @@ async def _predict_one(
     metrics = request.app.state.metrics
     start = time.perf_counter()
     try:
-        stages = await _preprocess(request, served.clf, data)
+        stages = await preprocess_upload(request, served.clf, data)
     except ImageError as exc:
         metrics.images.labels(served.clf.name, "rejected").inc()
-        raise _image_error(exc) from exc
+        raise image_error(exc) from exc
     prep_ms = (time.perf_counter() - start) * 1e3
     result = await served.batcher.submit(stages.x)  # its verdict is decided in the batch
     metrics.images.labels(served.clf.name, "predicted").inc()
@@ -239,7 +239,7 @@ async def predict(
     `multipart/form-data` with one or more image files. A raw body answers one
     prediction; a form answers `results`, one per file, each a prediction or an error."""
     served = await served_runtime(request, model, runtime)
-    files, multipart = await _read_images(request)
+    files, multipart = await read_images(request)
     if not multipart:
         return _json(await _predict_one(request, served, *files[0], top_k))
 
@@ -282,14 +282,14 @@ async def explain_image(
     """The map, its overlay, its trust score (against the ink map, its edges and random)
     and the model card's sanity check for this method and layer."""
     served = await served_runtime(request, model, None)
-    files, _ = await _read_images(request)
+    files, _ = await read_images(request)
     if len(files) != 1:
         raise ApiError(422, "one_image", f"explain takes one image, got {len(files)}")
     start = time.perf_counter()
     try:
-        stages = await _preprocess(request, served.clf, files[0][1])
+        stages = await preprocess_upload(request, served.clf, files[0][1])
     except ImageError as exc:
-        raise _image_error(exc) from exc
+        raise image_error(exc) from exc
     prep_ms = (time.perf_counter() - start) * 1e3
     try:
         t = time.perf_counter()

@@ -34,7 +34,7 @@ from model.runtime.applications import is_application
 from model.runtime.runtimes import RUNTIMES
 from server.errors import ApiError
 from server.models import Served
-from server.routes import _image_error, _preprocess, served_runtime
+from server.routes import image_error, preprocess_upload, served_runtime
 
 router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (v2)"])
 
@@ -272,9 +272,9 @@ async def _model_inputs(request: Request, served: Served, t: Tensor) -> np.ndarr
 
     async def one(i: int, data: bytes) -> np.ndarray:
         try:
-            return (await _preprocess(request, served.clf, data)).x
+            return (await preprocess_upload(request, served.clf, data)).x
         except ImageError as exc:
-            err = _image_error(exc)
+            err = image_error(exc)
             raise V2Error(err.status, f"input {t.name!r}, element {i}: {exc}") from exc
 
     return np.stack(await asyncio.gather(*(one(i, d) for i, d in enumerate(t.data))))

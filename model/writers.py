@@ -1,0 +1,63 @@
+"""What the command line writes beside each input: maps and overlays (`--explain`), and
+the counterfactual's and its adversarial twin's pictures (`--counterfactual K`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from model.input.sources import Item
+
+
+def stem(item: Item, names: dict[Path, str]) -> str:
+    """The output name of an input (see `collect`), with `.f<frame>` for a video frame."""
+    name = names.get(item.path, item.path.name)
+    return name if item.frame is None else f"{name}.f{item.frame:06d}"
+
+
+def write_explanation(
+    clf,
+    item: Item,
+    name: str,
+    stages,
+    method: str | None,
+    layer: str | None,
+    out: Path,
+    target: int | None = None,
+    contrast: int | None = None,
+) -> dict:
+    """Write the overlay (`<name>.<method>.png`) and the map (`.npy`); describe them, with
+    trust and sanity."""
+    from PIL import Image
+
+    from model.why.report import report
+
+    r = report(clf, stages, method, layer, target, contrast)
+    e = r.explanation
+    out.mkdir(parents=True, exist_ok=True)
+    tag = e.method + (f".vs{e.contrast}" if e.contrast is not None else "")
+    npy, png = out / f"{name}.{tag}.npy", out / f"{name}.{tag}.png"
+    np.save(npy, e.heatmap)
+    Image.fromarray(r.overlay).save(png)
+    return {**r.to_dict(), "map": str(npy), "overlay": str(png)}
+
+
+def write_counterfactual(clf, name: str, stages, target: int, out: Path) -> dict:
+    """Write `<name>.cf<K>.png` / `.npy` (the edit) and `<name>.adv<K>.png` / `.npy` (the
+    adversarial twin's change, magnified); describe both."""
+    from PIL import Image
+
+    from model.why.counterfactual import adversarial, counterfactual
+    from model.why.edit_pictures import change_picture, edit_picture
+
+    out.mkdir(parents=True, exist_ok=True)
+    record = {}
+    for tag, fn in (("cf", counterfactual), ("adv", adversarial)):
+        r = fn(clf, stages, target)
+        npy, png = out / f"{name}.{tag}{target}.npy", out / f"{name}.{tag}{target}.png"
+        np.save(npy, r.x)
+        picture = edit_picture(r) if tag == "cf" else change_picture(r)[0]
+        Image.fromarray(picture).save(png)
+        record[r.kind] = {**r.to_dict(), "x": str(npy), "picture": str(png)}
+    return record

@@ -1,0 +1,140 @@
+"""`POST /v1/counterfactual`: what would make the model read another class?
+
+One image in (raw body or multipart, as /v1/explain), `?target=K`; out: the
+prediction on the image, the counterfactual (the smallest realistic edit read as K,
+`model.why.counterfactual`) and, unless `adversarial=false`, its adversarial twin, each
+with its numbers and base64 PNGs: the edited input, the edit over the user's strokes
+(ink added blue, taken away orange) on the 28x28 input and on the image as sent, and
+the change alone magnified.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from model.errors import CounterfactualError, ImageError, NoPriorError
+from model.why.counterfactual import Counterfactual, adversarial, counterfactual
+from model.why.edit_pictures import change_picture, digit_picture, edit_on_original, edit_picture
+from server.errors import ApiError
+from server.routes import (
+    ERRORS,
+    MODEL_QUERY,
+    image_error,
+    preprocess_upload,
+    read_images,
+    served_runtime,
+)
+
+router = APIRouter()
+
+#: The side of every PNG in the answer (each model pixel a 10x10 square).
+PICTURE_SIDE = 280
+
+
+class Edit(BaseModel):
+    """One edited input: what the model reads in it, how big the edit is, and pictures."""
+
+    kind: str = Field(description="counterfactual or adversarial")
+    method: str = Field(description="latent-shift (the prior) or pgd-linf")
+    target: int
+    target_name: str
+    succeeded: bool = Field(description="read as the target with p >= 0.9")
+    message: str = Field(description="a sentence for a person, success or not")
+    label: int
+    class_name: str
+    probability: float = Field(description="the target's probability on the edited input")
+    probabilities: list[float]
+    verdict: str = Field(description="digit, unsure or not_a_digit, on the edited input")
+    reason: str | None
+    l1: float
+    l2: float
+    linf: float
+    changed: float = Field(description="share of pixels changed by at least 0.02")
+    budget: float | None = Field(description="the adversarial twin's L-infinity epsilon")
+    seconds: float
+    magnification: float = Field(description="how much change_png magnifies the change")
+    edited_png_base64: str = Field(description="the edited input, white ink on black")
+    edit_png_base64: str = Field(description="the user's strokes grey, added blue, removed orange")
+    change_png_base64: str = Field(description="the change alone, magnified")
+    drawing_png_base64: str = Field(
+        description="the edit over the image as sent, at its own size (added blue, removed orange)"
+    )
+
+
+class CounterfactualAnswer(BaseModel):
+    model: str
+    label: int = Field(description="what the model reads in the image as sent")
+    class_name: str
+    probabilities: list[float]
+    counterfactual: Edit
+    adversarial: Edit | None
+
+
+def _png(rgb: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _edit(r: Counterfactual) -> Edit:
+    change, gain = change_picture(r, PICTURE_SIDE)
+    return Edit(
+        **r.to_dict(),
+        magnification=round(gain, 3),
+        edited_png_base64=_png(digit_picture(r.x, PICTURE_SIDE)),
+        edit_png_base64=_png(edit_picture(r, PICTURE_SIDE)),
+        change_png_base64=_png(change),
+        drawing_png_base64=_png(edit_on_original(r)),
+    )
+
+
+@router.post(
+    "/v1/counterfactual",
+    response_model=CounterfactualAnswer,
+    responses=ERRORS,
+    summary="What would make the model read another class? A realistic edit and its "
+    "adversarial twin",
+)
+async def counterfactual_image(
+    request: Request,
+    target: int = Query(..., description="the class the edited image should be read as"),
+    model: str | None = MODEL_QUERY,
+    twin: bool = Query(True, alias="adversarial", description="also the adversarial twin"),
+) -> CounterfactualAnswer:
+    """The smallest realistic edit of the image that the model reads as `target` (a
+    generative prior keeps it a digit), beside the smallest targeted PGD perturbation
+    that does the same. A failed search answers 200 with `succeeded: false` and says why
+    in `message`; a model without a prior for its data answers 422 `no_prior`."""
+    served = await served_runtime(request, model, None)
+    clf = served.clf
+    files, _ = await read_images(request)
+    if len(files) != 1:
+        raise ApiError(422, "one_image", f"counterfactual takes one image, got {len(files)}")
+    try:
+        stages = await preprocess_upload(request, clf, files[0][1])
+    except ImageError as exc:
+        raise image_error(exc) from exc
+    try:
+        cf = await run_in_threadpool(counterfactual, clf, stages, target)
+        adv = await run_in_threadpool(adversarial, clf, stages, target) if twin else None
+    except NoPriorError as exc:
+        raise ApiError(422, "no_prior", str(exc)) from exc
+    except CounterfactualError as exc:
+        raise ApiError(422, "bad_counterfactual", str(exc)) from exc
+    probs = clf.probabilities(stages.x[None])[0]
+    label = int(np.argmax(probs))
+    return CounterfactualAnswer(
+        model=clf.name,
+        label=label,
+        class_name=clf.class_names[label],
+        probabilities=[float(p) for p in probs],
+        counterfactual=_edit(cf),
+        adversarial=None if adv is None else _edit(adv),
+    )

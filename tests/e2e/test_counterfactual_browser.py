@@ -1,0 +1,38 @@
+"""The real app in real Chromium: draw a 7 on the Explain page, click "Make it a 1", see
+the edited digit read as 1 beside its adversarial twin."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_app_browser import STROKES, mouse_stroke, wait_ready
+from tests.helpers import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_drawn_seven_made_a_one_on_the_explain_page(page, streamlit_url):
+    page.goto(streamlit_url + "/explain")
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("SmoothGrad").first.wait_for(timeout=120_000)  # the example's maps
+    page.locator("[data-testid='stRadio']").get_by_text("Draw", exact=True).click()
+    main.get_by_text("Draw a digit to explain it.").wait_for()
+    wait_ready(page)
+    mouse_stroke(page, STROKES[7], expect_live="7")
+    main.locator(".dl-label:text-is('7')").wait_for(timeout=60_000)
+    main.get_by_role("button", name="Make it a 1", exact=True).click()
+    answer = main.get_by_text("The model reads 1 (", exact=False).first
+    answer.wait_for(timeout=120_000)
+    assert "after this edit" in answer.text_content()
+    main.get_by_text("Its adversarial twin", exact=True).wait_for()
+    assert main.get_by_text("The edited digit", exact=True).count() == 1
+    for alt in ("your strokes, edited", "the edited digit"):
+        main.get_by_alt_text(alt).wait_for()
+    pictures = page.evaluate(
+        "() => [...document.querySelectorAll('figure.dl-fig img')]"
+        ".filter(i => i.alt.includes('edited') || i.alt.includes('twin'))"
+        ".map(i => i.complete && i.naturalWidth)"
+    )
+    assert len(pictures) == 3 and all(pictures), pictures
+    assert page.locator("text=Traceback").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "explain-seven-made-a-one.png"), full_page=True)

@@ -1,0 +1,81 @@
+"""`POST /v1/counterfactual` in process (TestClient): the edit and its twin as JSON with
+PNGs, and every way to ask wrongly answered with a clear error code."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from server.config import ServerConfig
+from server.main import create_app
+from tests.helpers import drawn_digit
+
+MODELS = ("mnist-cnn", "fashion-cnn")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(ServerConfig(models=MODELS))) as c:
+        yield c
+
+
+def png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+SEVEN = png(drawn_digit(7))
+
+
+def ask(client, data=SEVEN, **params):
+    return client.post(
+        "/v1/counterfactual", content=data, headers={"Content-Type": "image/png"}, params=params
+    )
+
+
+def test_a_seven_made_a_one_with_its_adversarial_twin(client):
+    r = ask(client, target=1)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["label"] == 7 and body["model"] == "mnist-cnn"
+    cf, adv = body["counterfactual"], body["adversarial"]
+    assert cf["succeeded"] and cf["label"] == 1 and cf["probability"] >= 0.9
+    assert cf["verdict"] == "digit" and cf["kind"] == "counterfactual"
+    assert adv["kind"] == "adversarial" and adv["budget"] is not None
+    for edit in (cf, adv):
+        for key in ("edited_png_base64", "edit_png_base64", "change_png_base64"):
+            img = Image.open(io.BytesIO(base64.b64decode(edit[key])))
+            assert img.size == (280, 280)
+        drawing = Image.open(io.BytesIO(base64.b64decode(edit["drawing_png_base64"])))
+        assert drawing.size == drawn_digit(7).size
+
+
+def test_the_twin_can_be_left_out(client):
+    body = ask(client, target=3, adversarial="false").json()
+    assert body["adversarial"] is None and body["counterfactual"]["target"] == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "params", "code"),
+    [
+        (SEVEN, {"target": 10}, "bad_counterfactual"),
+        (SEVEN, {"target": -1}, "bad_counterfactual"),
+        (png(Image.new("L", (280, 280))), {"target": 1}, "blank_image"),
+        (b"not an image", {"target": 1}, "not_an_image"),
+        (SEVEN, {"target": 1, "model": "fashion-cnn"}, "no_prior"),
+    ],
+    ids=["target-10", "target-minus-1", "blank", "not-an-image", "fashion-has-no-prior"],
+)
+def test_bad_requests_say_what_is_wrong(client, data, params, code):
+    r = ask(client, data, **params)
+    assert r.status_code in (400, 422) and r.json()["error"]["code"] == code, r.text
+    assert "Traceback" not in r.text
+
+
+def test_the_target_is_required(client):
+    assert ask(client).status_code == 422

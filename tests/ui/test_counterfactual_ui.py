@@ -1,0 +1,24 @@
+"""The Explain page's "Make it a …" section: the example 7 made a 1, beside its twin."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import ROOT
+
+
+def test_explain_page_makes_the_example_seven_a_one_beside_its_adversarial_twin():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("app_pages/explain.py").run()
+    assert not at.exception, at.exception
+    buttons = {b.key for b in at.button}
+    assert {f"cf_make_{k}" for k in range(10) if k != 7} <= buttons  # every other class
+    assert "cf_make_7" not in buttons  # the example is a 7 already
+    at.button(key="cf_make_1").click().run()
+    assert not at.exception, at.exception
+    successes = [s.value for s in at.success]
+    assert any(s.startswith("The model reads 1 ") and "edit" in s for s in successes), successes
+    page = "\n".join(str(m.value) for m in at.markdown)
+    assert "The edited digit" in page and "Its adversarial twin" in page
+    assert "The model reads **1**" in page

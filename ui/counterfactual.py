@@ -1,0 +1,143 @@
+"""The "Make it a …" section: a counterfactual beside its adversarial twin.
+
+Widgets and rendering only: the edits come from `model.why.counterfactual`, computed once
+per (model, input, target) in this session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from model.classifier import Classifier
+from model.errors import CounterfactualError, NoPriorError
+from model.input.preprocessing import Preprocessed
+from model.prediction import Prediction, format_probability
+from model.why.counterfactual import Counterfactual, adversarial, counterfactual
+from model.why.edit_pictures import (
+    ADDED_RGB,
+    REMOVED_RGB,
+    change_picture,
+    digit_picture,
+    edit_on_original,
+    edit_picture,
+)
+from ui.widgets import class_chart, inline_image
+
+#: Edits kept per session (each model x input x target is searched once).
+MAX_CACHED_EDITS = 128
+#: The side of the pictures, in screen pixels.
+SIDE = 196
+
+
+def _cached(clf: Classifier, source: Preprocessed | np.ndarray, x: np.ndarray, target: int):
+    """(counterfactual or the NoPriorError's message, adversarial twin), once per session."""
+    cache = st.session_state.setdefault("_counterfactuals", {})
+    key = (
+        clf.name,
+        str(clf.artifact.keras_path),
+        hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest(),
+        target,
+    )
+    if key not in cache:
+        if len(cache) >= MAX_CACHED_EDITS:
+            cache.clear()
+        try:
+            cf: Counterfactual | str = counterfactual(clf, source, target)
+        except NoPriorError as exc:
+            cf = str(exc)
+        cache[key] = (cf, adversarial(clf, source, target))
+    return cache[key]
+
+
+def _as_prediction(r: Counterfactual) -> Prediction:
+    return Prediction(
+        r.label,
+        float(r.probabilities[r.label]),
+        r.probabilities,
+        r.class_name,
+        r.verdict,
+        0.0,
+        r.reason,
+    )
+
+
+def _answer(r: Counterfactual) -> str:
+    """What the model reads in the edited input, in one line."""
+    verdict = "" if r.verdict == "digit" else f" · verdict: {r.verdict.replace('_', ' ')}"
+    return f"reads **{r.class_name}** ({format_probability(r.probabilities[r.label])}){verdict}"
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+def counterfactual_section(
+    clf: Classifier,
+    source: Preprocessed | np.ndarray,
+    x: np.ndarray,
+    label: int,
+    page: str = "explain",
+) -> None:
+    """Buttons "Make it a K" for every other class; the chosen edit beside its twin.
+
+    page: keeps each page's chosen target (and button keys) apart.
+    """
+    st.subheader("What would make it a …?")
+    st.caption(
+        "The smallest edit that keeps it a handwritten digit (searched in a generative "
+        "model of digits) and, beside it, its adversarial twin: the smallest noise that "
+        "fools the model just as well, with no realism asked."
+    )
+    key = f"_cf_target_{page}"
+    others = [k for k in range(len(clf.class_names)) if k != label]
+    cols = st.columns(len(others))
+    prefix = "" if page == "explain" else f"{page}_"
+    for col, k in zip(cols, others, strict=True):
+        if col.button(f"Make it a {clf.class_names[k]}", key=f"{prefix}cf_make_{k}"):
+            st.session_state[key] = k
+    target = st.session_state.get(key)
+    if target is None or target == label or target >= len(clf.class_names):
+        return
+    try:
+        with st.spinner(f"Searching for a {clf.class_names[target]} …"):
+            cf, adv = _cached(clf, source, x, target)
+    except CounterfactualError as exc:
+        st.error(str(exc))
+        return
+    left, mid, right = st.columns(3)
+    with left:
+        st.markdown(f"**Your drawing as a {clf.class_names[target]}**")
+        if isinstance(cf, str):
+            st.info(cf)
+        else:
+            on_yours = edit_on_original(cf)  # None for a test-set image (no original)
+            picture = edit_picture(cf, SIDE) if on_yours is None else on_yours
+            inline_image(picture, "your strokes, edited", SIDE)
+            st.markdown(
+                f"<span style='color:{_hex(ADDED_RGB)}'>■ ink added</span> · "
+                f"<span style='color:{_hex(REMOVED_RGB)}'>■ ink removed</span>, over your "
+                "strokes" + (" (grey, as the model sees them)" if on_yours is None else ""),
+                unsafe_allow_html=True,
+            )
+    with mid:
+        if not isinstance(cf, str):
+            st.markdown("**The edited digit**")
+            inline_image(digit_picture(cf.x, SIDE), "the edited digit", SIDE)
+            (st.success if cf.succeeded else st.warning)(cf.message)
+            st.markdown(f"The model {_answer(cf)}", help=cf.reason)
+            class_chart(_as_prediction(cf), clf.class_names, height=140)
+    with right:
+        st.markdown("**Its adversarial twin**")
+        change, gain = change_picture(adv, SIDE)
+        gap = np.full((SIDE, 8, 3), 255, np.uint8)  # no nested columns: one picture of two
+        inline_image(
+            np.concatenate([digit_picture(adv.x, SIDE), gap, change], 1),
+            f"the twin, and its change magnified ×{gain:.0f}",
+            "100%",
+        )
+        (st.success if adv.succeeded else st.warning)(adv.message)
+        st.markdown(f"The model {_answer(adv)}", help=adv.reason)
+        class_chart(_as_prediction(adv), clf.class_names, height=140)
