@@ -33,7 +33,7 @@ import numpy as np
 from model.why.counterfactual import adversarial, counterfactual
 from model.why.latent_search import CHANGE_FLOOR, LATENT, P_VALID
 
-OUTPUT = Path("docs/benchmarks/counterfactuals.md")
+OUTPUT = Path("docs/benchmarks/generated/counterfactuals.md")
 #: The judge's seed and training: another architecture than every bundled model.
 JUDGE_SEED = 2024
 JUDGE_EPOCHS = 2

@@ -3,7 +3,7 @@
     python -m benchmarks.evidence --data-dir DIR [--model mnist-cnn] [--n 1000]
 
 Prints one Markdown table of goals and the measurements behind them, and writes it to
-docs/benchmarks/evidence.md (`--out`). Everything is measured on the shipped files
+docs/benchmarks/generated/evidence.md (`--out`). Everything is measured on the shipped files
 (`python -m training.evidence`), on inputs none of them was made from: MNIST *test*
 digits, and the realistic drawn digits of `benchmarks/realistic.py` (MNIST test digits
 redrawn on a canvas, photographed, scanned).
@@ -36,7 +36,7 @@ import numpy as np
 
 from benchmarks.ood import auroc
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "evidence.md"
+OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "generated" / "evidence.md"
 K = 8
 SEED = 2026
 #: The goals of issue #19.
