@@ -307,8 +307,20 @@ def equip(name: str, data_dir: str | None, cfg: EvidenceConfig, log=print) -> di
     }
     out = clf.artifact.keras_path.with_name(clf.artifact.keras_path.stem + EVIDENCE_SUFFIX)
     out.write_text(json.dumps(info, indent=2) + "\n")
+    record_in_card(clf.artifact.keras_path, out, info["command"])
     log(f"{name}: wrote {out.name} in {info['seconds']} s")
     return info
+
+
+def record_in_card(keras_path: Path, evidence_json: Path, command: str) -> None:
+    """The model's card names its evidence files and the command that made them (its
+    `explanations.evidence` section); a model without a card gets none written."""
+    from model.runtime.card import card_path_for, read_card, write_card
+
+    if not card_path_for(keras_path).is_file():
+        return
+    section = {"file": evidence_json.name, "command": command}
+    write_card(keras_path, read_card(keras_path).with_explanations("evidence", section))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -176,8 +176,31 @@ def train_prior(cfg: PriorConfig, command: str) -> Path:
         versions=library_versions(),
     )
     write_prior_card(output, card)
+    record_in_cards(output, cfg.dataset, command)
     print(f"wrote {output} ({output.stat().st_size / 1e3:.0f} KB) and {prior_card_path(output)}")
     return output
+
+
+def record_in_cards(prior: Path, dataset: str, command: str) -> list[str]:
+    """Each bundled model of `dataset` names the shipped prior in its card
+    (`explanations.counterfactual_prior`: the file, its card, the command). A prior
+    written elsewhere (`--output`) is recorded nowhere."""
+    from model.runtime.artifacts import BUNDLED, resolve
+    from model.runtime.card import write_card
+
+    if prior.parent.resolve() != WEIGHTS_DIR.resolve():
+        return []
+    section = {"file": prior.name, "card": prior_card_path(prior).name, "command": command}
+    named = []
+    for name in BUNDLED:
+        artifact = resolve(name)
+        if artifact.card.dataset == dataset:
+            write_card(
+                artifact.keras_path,
+                artifact.card.with_explanations("counterfactual_prior", section),
+            )
+            named.append(name)
+    return named
 
 
 def class_prototypes(codes: np.ndarray, labels: np.ndarray, k: int, seed: int) -> np.ndarray:

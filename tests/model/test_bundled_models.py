@@ -56,3 +56,20 @@ def test_test_set_accuracy_meets_the_table(bundled, real_data_dir):
     assert accuracy >= REQUIRED_ACCURACY[artifact.name]
     # The card tells the truth about the shipped file.
     assert accuracy == pytest.approx(artifact.card.accuracy, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["mnist-cnn", "mnist-mlp", "fashion-cnn"])
+def test_each_shipped_explanation_artefact_is_named_in_the_card_with_its_command(name):
+    """What ships for a kind of "why" (look-alike index, atlas, prior) is recorded in the
+    model's card with the command that made it, and the file is there."""
+    from model.runtime.artifacts import WEIGHTS_DIR, resolve
+
+    card = resolve(name).card
+    sections = card.explanations or {}
+    evidence = sections["evidence"]
+    assert (WEIGHTS_DIR / evidence["file"]).is_file()
+    assert evidence["command"].startswith("python -m training.evidence")
+    if card.dataset == "mnist":
+        prior = sections["counterfactual_prior"]
+        assert (WEIGHTS_DIR / prior["file"]).is_file() and (WEIGHTS_DIR / prior["card"]).is_file()
+        assert prior["command"].startswith("python -m training.prior")
