@@ -39,7 +39,13 @@ class Lines:
 
 def command_line(prog: str, argv: list[str] | None) -> str:
     """The command as a person would type it: `prog` and the arguments given."""
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    # A machine's own data folder is not part of the command: name it neutrally.
+    for i, arg in enumerate(args):
+        if arg == "--data-dir" and i + 1 < len(args):
+            args[i + 1] = "DATA_DIR"
+        elif arg.startswith("--data-dir="):
+            args[i] = "--data-dir=DATA_DIR"
     return " ".join([prog, shlex.join(args)]) if args else prog
 
 
