@@ -10,7 +10,14 @@ from model.input.samples import EXAMPLES, drawn_digit
 from model.why.atlas import load_atlas
 from model.why.layers import load_patches
 from ui.canvas import drawing_from_state, drawing_pad
-from ui.evidence import atlas_chart, layer_view, look_alikes_view, patches_view
+from ui.evidence import (
+    atlas_chart,
+    layer_view,
+    look_alikes_view,
+    open_in_explain,
+    patches_view,
+    picked_training_digit,
+)
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import current
 from ui.widgets import enlarge, prediction_header
@@ -78,8 +85,17 @@ with atlas_tab:
     except EvidenceError as exc:
         st.info(str(exc))
     else:
-        st.altair_chart(atlas_chart(atlas, here, clf.class_names), width="stretch")
+        event = st.altair_chart(
+            atlas_chart(atlas, here, clf.class_names),
+            width="stretch",
+            on_select="rerun",
+            key="evidence_atlas",
+        )
+        picked = picked_training_digit(event)
+        if picked is not None:  # a click on a training digit: explain it
+            open_in_explain(picked)
         st.caption(
+            "Click a point to explain that training digit. "
             f"{len(atlas.rows):,} training digits mapped by {atlas.method} "
             f"(trustworthiness {atlas.trustworthiness:.3f}); black crosses: the "
             f"{len(atlas.misread_test)} test digits the model misreads; red diamond: this "

@@ -17,6 +17,7 @@ from model.why.overlay import OVERLAY_OPACITY
 from model.why.report import Report, report
 from ui.canvas import drawing_from_state, drawing_pad, pad_answer
 from ui.counterfactual import counterfactual_section
+from ui.evidence import FROM_EVIDENCE, TRAINING, TRAINING_INDEX, training_example
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
 from ui.sidebar import current
 from ui.widgets import colour_legend, enlarge, heatmap_views, map_caption, prediction_header
@@ -25,13 +26,15 @@ choice = current()
 clf = choice.clf
 st.title("Explain")
 
-SOURCES = ["Example drawing", "Draw", "Upload", "Test-set image"]
+SOURCES = ["Example drawing", "Draw", "Upload", "Test-set image", TRAINING]
 if not clf.is_digit:  # a photo model: no canvas and no MNIST test set
     SOURCES = ["Upload", "Example drawing"]
 if st.session_state.get("explain_source") not in SOURCES:
     st.session_state.pop("explain_source", None)
 if st.session_state.pop("_from_gallery", False):  # arrived from the Model page's gallery
     st.session_state["explain_source"] = "Test-set image"
+if st.session_state.pop(FROM_EVIDENCE, False):  # a look-alike or an atlas point, opened here
+    st.session_state["explain_source"] = TRAINING
 source = st.radio("Input", SOURCES, horizontal=True, key="explain_source")
 
 #: This page's drawing pad (the Draw page's is "pad": each page keeps its own drawing).
@@ -99,6 +102,15 @@ try:
             st.info("Choose an image to explain.")
             st.stop()
         stages = clf.preprocess_stages(f.getvalue())
+    elif source == TRAINING:
+        shipped = training_example(clf, 0)
+        if shipped is None:
+            st.info(f"{clf.name} ships no training examples (python -m training.evidence).")
+            st.stop()
+        index = st.number_input("Training image #", 0, shipped[0] - 1, key=TRAINING_INDEX)
+        _, (image, label) = training_example(clf, int(index))
+        x = image.astype(np.float32) / 255.0
+        label_note = f"training digit #{int(index)}, labelled {clf.class_names[label]}"
     else:
         data_dir = default_data_dir()
         split = test_split(clf.card.dataset_or_default, data_dir) if data_dir else None

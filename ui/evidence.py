@@ -8,15 +8,40 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from model.errors import EvidenceError
 from model.why.atlas import Atlas, Placement
 from model.why.layers import Activations, Patches, feature_grid
-from model.why.neighbours import Neighbours
+from model.why.neighbours import Neighbours, load_index
 from ui.widgets import enlarge, inline_image
 
 #: Look-alikes per row of the gallery.
 COLUMNS = 8
 #: Side of each look-alike and patch, in pixels.
 THUMB = 84
+
+
+#: The Explain page's source for a training example, and how a page sends one there.
+TRAINING = "Training image"
+TRAINING_INDEX = "explain_train_index"
+FROM_EVIDENCE = "_from_evidence"
+
+
+def training_example(clf, index: int) -> tuple[int, tuple[np.ndarray, int]] | None:
+    """(examples shipped, (image (28, 28) uint8, label)) of the training set the model's
+    look-alike index holds, or None when it ships none."""
+    try:
+        index_ = load_index(clf)
+    except EvidenceError:
+        return None
+    i = min(max(int(index), 0), len(index_) - 1)
+    return len(index_), (index_.images[i], int(index_.labels[i]))
+
+
+def open_in_explain(index: int) -> None:
+    """Open training example #index on the Explain page."""
+    st.session_state[TRAINING_INDEX] = int(index)
+    st.session_state[FROM_EVIDENCE] = True
+    st.switch_page("app_pages/explain.py")
 
 
 def look_alikes_view(nb: Neighbours) -> None:
@@ -32,7 +57,22 @@ def look_alikes_view(nb: Neighbours) -> None:
                 mark = "" if n.label == nb.answer else " ✗"
                 caption = f"#{n.index} · {n.label}{mark} · d {n.distance:.2f}"
                 inline_image(enlarge(n.image, THUMB), caption, THUMB)
+                if st.button("Explain", key=f"lookalike_{n.index}", help=f"training #{n.index}"):
+                    open_in_explain(n.index)
     st.caption(f"From the {nb.source}. ✗: a look-alike whose label is not the answer.")
+
+
+#: The atlas' click selection: the training digit a person clicked.
+ATLAS_PICK = "pick"
+
+
+def picked_training_digit(event) -> int | None:
+    """The training position of the atlas point clicked (a `st.altair_chart` event)."""
+    chosen = (getattr(event, "selection", None) or {}).get(ATLAS_PICK) or []
+    for point in chosen:
+        if "training #" in point:
+            return int(point["training #"])
+    return None
 
 
 def atlas_chart(atlas: Atlas, here: Placement | None, names: tuple[str, ...]) -> alt.Chart:
@@ -47,6 +87,7 @@ def atlas_chart(atlas: Atlas, here: Placement | None, names: tuple[str, ...]) ->
     )
     base = (
         alt.Chart(points)
+        .add_params(alt.selection_point(name=ATLAS_PICK, fields=["training #"], on="click"))
         .mark_circle(size=9, opacity=0.55)
         .encode(
             x=alt.X("x", axis=None),

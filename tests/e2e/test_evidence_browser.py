@@ -1,6 +1,6 @@
 """The Evidence page in real Chromium: draw a 7 on the pad, see look-alikes that are 7s,
 see where it lands on the atlas, then draw a 1 instead and see the input move to the 1s,
-and the layer view with each filter's training patches."""
+the layer view with each filter's training patches, and a look-alike opened in Explain."""
 
 from __future__ import annotations
 
@@ -41,3 +41,9 @@ def test_draw_a_seven_see_its_look_alikes_its_place_and_its_layers(page, streaml
     main.get_by_text("The training patches that excite a filter most").wait_for(timeout=60_000)
     assert page.locator("text=Traceback").count() == 0
     page.screenshot(path=str(ARTIFACTS / "evidence-drawn-one.png"), full_page=True)
+
+    main.get_by_role("tab", name="Look-alikes").click()
+    main.get_by_role("button", name="Explain").first.click()  # the nearest look-alike
+    main.get_by_text("labelled 1").first.wait_for(timeout=60_000)  # on the Explain page
+    assert page.url.endswith("/explain")
+    main.get_by_text("Integrated Gradients").first.wait_for(timeout=60_000)  # and its maps
