@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.tables import write_table
 from model.why.counterfactual import adversarial, counterfactual
 from model.why.latent_search import CHANGE_FLOOR, LATENT, P_VALID
 
@@ -271,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(rows, ablation, meta, command)
     print(text)
     if a.output != "-":
-        Path(a.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.output).write_text(text)
+        out = Path(a.output)
+        write_table(out.stem, text, command, folder=out.parent)
     return 0
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.ood import auroc
+from benchmarks.tables import command_line, write_table
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "generated" / "evidence.md"
 K = 8
@@ -243,23 +244,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{model} ...", flush=True)
         body += run(model, args.data_dir, args.n, args.repeat, lambda m: print(m, flush=True))
         body.append("")
-    command = "python -m benchmarks.evidence " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("/")
-    )
+    command = command_line("python -m benchmarks.evidence", argv)
     text = "\n".join(
         [
-            "# Evidence benchmark",
-            "",
-            f"Written by `{command.strip()}` ({time.strftime('%Y-%m-%d')}, "
-            f"{time.perf_counter() - t0:.0f} s, 2 shared CPU cores; medians of "
-            f"{args.repeat} calls).",
+            f"Medians of {args.repeat} calls; the run took {time.perf_counter() - t0:.0f} s.",
             "",
             *body,
         ]
     )
     print("\n" + text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_table(args.out.stem, text, command, folder=args.out.parent)
     return 0
 
 
