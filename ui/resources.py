@@ -55,8 +55,11 @@ def keep_keras_state() -> bool:
         return False
 
     def close_figures_only() -> None:
-        if "matplotlib.pyplot" in sys.modules:
-            sys.modules["matplotlib.pyplot"].close("all")
+        # pyplot may be half imported by another thread (the warm-up's Keras import):
+        # only a module that has finished loading has `close`.
+        close = getattr(sys.modules.get("matplotlib.pyplot"), "close", None)
+        if close is not None:
+            close("all")
 
     close_figures_only._digitlens = True  # type: ignore[attr-defined]
     close_figures_only.replaced = script_runner._clean_problem_modules  # type: ignore[attr-defined]
