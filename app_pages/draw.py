@@ -9,6 +9,7 @@ import streamlit as st
 from model import BlankImageError, Classifier, ImageError
 from model.input.preprocessing import Preprocessed
 from model.why.attribution import METHODS, Explanation
+from model.why.describe import describe_map
 from model.why.report import Report, judge, reports
 from ui.canvas import (
     CANVAS_SIZE,
@@ -59,7 +60,13 @@ def show_map(r: Report):
     if e.empty:
         st.info(f"{title(e)}: {e.summary}.", icon=":material/visibility_off:")
     else:
-        inline_image(r.overlay, f"{title(e)}, over your strokes", CANVAS_SIZE, fmt="JPEG")
+        inline_image(
+            r.overlay,
+            f"{title(e)}, over your strokes",
+            CANVAS_SIZE,
+            fmt="JPEG",
+            alt=describe_map(e, clf.class_names),
+        )
     return st.empty()
 
 

@@ -13,6 +13,7 @@ from model.input.samples import EXAMPLES, drawn_digit
 from model.prediction import format_probability
 from model.why.attribution import METHODS, available_methods, default_method, explain
 from model.why.choice import observe, why_default
+from model.why.describe import describe, describe_map
 from model.why.overlay import OVERLAY_OPACITY
 from model.why.report import Report, report
 from ui.canvas import drawing_from_state, drawing_pad, pad_answer
@@ -20,7 +21,14 @@ from ui.counterfactual import counterfactual_section
 from ui.evidence import FROM_EVIDENCE, TRAINING, TRAINING_INDEX, training_example
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
 from ui.sidebar import current
-from ui.widgets import colour_legend, enlarge, heatmap_views, map_caption, prediction_header
+from ui.widgets import (
+    colour_legend,
+    enlarge,
+    heatmap_views,
+    inline_image,
+    map_caption,
+    prediction_header,
+)
 
 choice = current()
 clf = choice.clf
@@ -205,11 +213,14 @@ if stages is not None:  # the measured default map over the user's own image, wh
     if r.explanation.empty:
         big.info(f"The default map is empty: {r.explanation.summary}.")
     else:
-        big.image(heatmap_views(r.explanation, 280, opacity)[0], width=280)
-        big.caption(
-            f"{map_caption(r.explanation)}, over your image (the model's default: "
-            f"{why_default(clf)})"
-        )
+        with big:
+            inline_image(
+                heatmap_views(r.explanation, 280, opacity)[0],
+                f"{map_caption(r.explanation)}, over your image (the model's default: "
+                f"{why_default(clf)})",
+                280,
+                alt=describe(r, clf.class_names),
+            )
     note.markdown(
         f"**Trust:** {r.trust.sentence}  \n**{r.sanity_text[0].upper()}{r.sanity_text[1:]}.**"
     )
@@ -227,8 +238,12 @@ for start in range(0, len(methods), PER_ROW):
             if e.empty:
                 st.info(f"The map is empty: {e.summary}.")
             else:
-                st.image(heatmap_views(e, 200, opacity)[1], width="stretch")
-                st.caption(map_caption(e))
+                inline_image(
+                    heatmap_views(e, 200, opacity)[1],
+                    map_caption(e),
+                    "100%",
+                    alt=describe(r, clf.class_names),
+                )
             st.metric("trust", f"{tr.score:+.2f}", help=tr.sentence)
             st.caption(f"{tr.verdict}; {r.sanity_text}")
             st.caption(
@@ -269,6 +284,13 @@ for col, model in zip(pair, (clf, other), strict=True):
         if e.empty:
             st.info(f"The map is empty: {e.summary}.")
         else:
-            st.image(heatmap_views(e, 260, opacity)[1], width=260)
+            inline_image(
+                heatmap_views(e, 260, opacity)[1],
+                f"{METHODS[method].title} on {model.name}'s input",
+                260,
+                alt=describe_map(e, model.class_names),
+            )
 if stages is not None:
-    st.image(enlarge(stages.x, 112), caption="the shared input", width=112)
+    inline_image(
+        enlarge(stages.x, 112), "the shared input", 112, alt="the 28x28 input both models read"
+    )

@@ -31,12 +31,18 @@ def enlarge(a: np.ndarray, size: int = 140) -> Image.Image:
 
 
 def inline_image(
-    img: np.ndarray | Image.Image, caption: str, width: int | str, fmt: str = "PNG"
+    img: np.ndarray | Image.Image,
+    caption: str,
+    width: int | str,
+    fmt: str = "PNG",
+    alt: str | None = None,
 ) -> None:
     """An image sent inside the page update itself (a data URL), not fetched afterwards.
 
     `st.image` serves pictures from a media endpoint that the browser requests after
     the update arrives: an extra round trip that the draw loop does not need.
+    alt: the text alternative, where the caption alone does not say what the picture shows
+    (a map: `model.why.describe`); the caption by default.
     """
     pil = img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img))
     buf = io.BytesIO()
@@ -48,7 +54,8 @@ def inline_image(
     st.markdown(
         f"<figure class='dl-fig'><img src='data:image/{fmt.lower()};base64,{data}' "
         f"style='width:{width if isinstance(width, str) else f'{width}px'}; max-width:100%' "
-        f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>",
+        f"alt='{html.escape(alt or caption)}'>"
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>",
         unsafe_allow_html=True,
     )
 

@@ -1,6 +1,7 @@
 """Every page of the app runs headless (streamlit.testing) on the real bundled models."""
 
 import base64
+import html
 import io
 import re
 
@@ -272,9 +273,24 @@ def test_own_model_without_a_card_says_why_its_default_was_chosen(tmp_path):
     at.switch_page("app_pages/explain.py").run()
     at.radio(key="explain_source").set_value("Example drawing").run()
     assert not at.exception, at.exception
-    assert "the model's default: chosen on 1 input: best trust score" in texts(at), texts(at)
+    shown = html.unescape(texts(at))  # the map's caption is in its figure's HTML
+    assert "the model's default: chosen on 1 input: best trust score" in shown, shown
     at.run()  # the next rerun: the sidebar offers the measured default
     sidebar = "\n".join(c.value for c in at.sidebar.caption)
     assert "chosen on 1 input: best trust score" in sidebar, sidebar
     chosen = at.sidebar.selectbox(key="method").value
     assert f"Default: {METHODS[chosen].title}," in sidebar  # the picker follows it
+
+
+def test_explain_maps_carry_text_alternatives_that_say_something():
+    """Every map on the Explain page has an alt text naming the method, the class, where
+    its strongest evidence lies and how far to trust it, not just a file-like caption."""
+    at = app()
+    at.switch_page("app_pages/explain.py").run()
+    assert not at.exception, at.exception
+    page = "\n".join(m.value for m in at.markdown)
+    alts = [html.unescape(a) for a in re.findall(r"alt='([^']*)'", page)]
+    maps = [a for a in alts if " for 7: " in a]
+    assert len(maps) >= len(METHODS) - 1  # every method's map (the MLP-only ones aside)
+    assert all("strongest" in a or "empty map" in a for a in maps)
+    assert any("Integrated Gradients for 7: strongest" in a for a in maps)
