@@ -119,4 +119,4 @@ with layers_tab:
         out = acts[layer]
         patches_view(patches, out.reshape(-1, out.shape[-1]).max(0).astype(np.float32))
     elif maps:
-        st.caption("Top training patches ship for the bundled CNN's convolutions only.")
+        st.caption("Top training patches are built for the bundled CNN's convolutions only.")

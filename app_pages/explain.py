@@ -111,11 +111,14 @@ try:
             st.stop()
         stages = clf.preprocess_stages(f.getvalue())
     elif source == TRAINING:
-        shipped = training_example(clf, 0)
-        if shipped is None:
-            st.info(f"{clf.name} ships no training examples (python -m training.evidence).")
+        held = training_example(clf, 0)
+        if held is None:
+            st.info(
+                f"{clf.name} has no training examples built yet: "
+                f"python -m training.evidence --model {clf.name} --data-dir DIR"
+            )
             st.stop()
-        index = st.number_input("Training image #", 0, shipped[0] - 1, key=TRAINING_INDEX)
+        index = st.number_input("Training image #", 0, held[0] - 1, key=TRAINING_INDEX)
         _, (image, label) = training_example(clf, int(index))
         x = image.astype(np.float32) / 255.0
         label_note = f"training digit #{int(index)}, labelled {clf.class_names[label]}"

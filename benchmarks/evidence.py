@@ -3,7 +3,7 @@
     python -m benchmarks.evidence --data-dir DIR [--model mnist-cnn] [--n 1000]
 
 Prints one Markdown table of goals and the measurements behind them, and writes it to
-docs/benchmarks/generated/evidence.md (`--out`). Everything is measured on the shipped files
+docs/benchmarks/generated/evidence.md (`--out`). Everything is measured on the built files
 (`python -m training.evidence`), on inputs none of them was made from: MNIST *test*
 digits, and the realistic drawn digits of `benchmarks/realistic.py` (MNIST test digits
 redrawn on a canvas, photographed, scanned).
@@ -15,7 +15,7 @@ redrawn on a canvas, photographed, scanned).
   from the IDX file itself;
 - latency medians on one drawing: look-alikes, placement, the layer view (every layer's
   output plus each spatial layer's feature-map grid);
-- atlas: trustworthiness (k = 10, 5,000 points) recomputed from the shipped map;
+- atlas: trustworthiness (k = 10, 5,000 points) recomputed from the built map;
   placement: a correctly read test digit lands nearer its own class centre than any other;
 - credibility (agree / k) against the verdict's `ood_score`: AUROC for finding the
   model's wrong answers among realistic digits, and for telling digits from letters,

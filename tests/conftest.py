@@ -39,3 +39,28 @@ def mnist_cnn():
     from model import load_classifier
 
     return load_classifier("mnist-cnn")
+
+
+#: The evidence the bundled models' look-alikes, atlas and top patches are read from:
+#: built from the training sets (never kept in the repository), as a user builds it.
+#: (models, other flags) of each build: fashion-cnn's covers its first 10,000 examples.
+EVIDENCE_BUILDS = ((("mnist-cnn", "mnist-mlp"), ()), (("fashion-cnn",), ("--limit", "10000")))
+
+
+@pytest.fixture(scope="session")
+def bundled_evidence(real_data_dir: Path) -> None:
+    """The bundled models' evidence in the cache (`model.why.cache`): built once with
+    `python -m training.evidence` where missing or made from another model file (about
+    100 s on 2 cores), then reused by every run."""
+    from model import load_classifier
+    from model.errors import EvidenceError
+    from model.why.neighbours import load_index
+    from training.evidence import main as build
+
+    for names, flags in EVIDENCE_BUILDS:
+        try:
+            for name in names:
+                load_index(load_classifier(name))
+        except EvidenceError:
+            models = [arg for name in names for arg in ("--model", name)]
+            assert build([*models, *flags, "--data-dir", str(real_data_dir)]) == 0

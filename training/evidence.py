@@ -1,4 +1,5 @@
-"""Make the evidence that ships with a model: its look-alike index, its atlas and the
+"""Build a model's evidence from its training set, into the evidence cache
+(`model.why.cache`; never the repository): its look-alike index, its atlas and the
 training patches that excite each filter most.
 
     python -m training.evidence --model mnist-cnn --model mnist-mlp --data-dir DIR
@@ -33,6 +34,7 @@ from model.classifier import Classifier
 from model.datasets import CLASS_NAMES, load_split, locate, to_model_input
 from model.load import load_classifier
 from model.why.atlas import Atlas, Placer, atlas_path, save_atlas
+from model.why.cache import evidence_path
 from model.why.index import DIMS, EVIDENCE_SUFFIX, K, build_index, index_path, save_index
 from model.why.layers import BATCH, layer_names, layer_outputs, patches_path
 from model.why.neighbours import nearest
@@ -239,11 +241,15 @@ def equip(name: str, data_dir: str | None, cfg: EvidenceConfig, log=print) -> di
     train, test = load_split(folder, "train"), load_split(folder, "test")
     n = len(train) if cfg.limit is None else min(cfg.limit, len(train))
     images, labels = train.images[:n], train.labels[:n]
-    weights = clf.artifact.keras_path.parent
+    weights = evidence_path(clf.artifact.keras_path, "").parent
+    weights.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    # The shared pixels: written once per data set (and size).
-    pixels = f"{dataset}-train.npz" if n == len(train) else f"{dataset}-train-{n}.npz"
+    # The shared pixels: written once per set of examples. The name carries a digest of
+    # them: every model's evidence shares one cache, and two data sets of one name (a
+    # user's "mnist" folder, a test's tiny one) must not read each other's pixels.
+    digest = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()[:12]
+    pixels = f"{dataset}-train-{n}-{digest}.npz"
     pixel_path = weights / pixels
     if not pixel_path.is_file():
         np.savez_compressed(pixel_path, images=images, labels=labels)
@@ -305,22 +311,10 @@ def equip(name: str, data_dir: str | None, cfg: EvidenceConfig, log=print) -> di
         },
         "seconds": round(time.perf_counter() - started, 1),
     }
-    out = clf.artifact.keras_path.with_name(clf.artifact.keras_path.stem + EVIDENCE_SUFFIX)
+    out = evidence_path(clf.artifact.keras_path, EVIDENCE_SUFFIX)
     out.write_text(json.dumps(info, indent=2) + "\n")
-    record_in_card(clf.artifact.keras_path, out, info["command"])
     log(f"{name}: wrote {out.name} in {info['seconds']} s")
     return info
-
-
-def record_in_card(keras_path: Path, evidence_json: Path, command: str) -> None:
-    """The model's card names its evidence files and the command that made them (its
-    `explanations.evidence` section); a model without a card gets none written."""
-    from model.runtime.card import card_path_for, read_card, write_card
-
-    if not card_path_for(keras_path).is_file():
-        return
-    section = {"file": evidence_json.name, "command": command}
-    write_card(keras_path, read_card(keras_path).with_explanations("evidence", section))
 
 
 def main(argv: list[str] | None = None) -> int:

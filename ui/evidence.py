@@ -27,8 +27,8 @@ FROM_EVIDENCE = "_from_evidence"
 
 
 def training_example(clf, index: int) -> tuple[int, tuple[np.ndarray, int]] | None:
-    """(examples shipped, (image (28, 28) uint8, label)) of the training set the model's
-    look-alike index holds, or None when it ships none."""
+    """(examples held, (image (28, 28) uint8, label)) of the training set the model's
+    look-alike index holds, or None when it has none."""
     try:
         index_ = load_index(clf)
     except EvidenceError:

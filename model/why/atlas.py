@@ -5,7 +5,7 @@ a new input lands on it.
     p = clf.place(image)               # Placement(x, y, ...)
 
 The map is made once by `python -m training.evidence` (t-SNE of the look-alike index's
-embeddings, chosen by trustworthiness: docs/why/atlas.md) and ships as
+embeddings, chosen by trustworthiness: docs/why/atlas.md) into the evidence cache as
 `<name>.atlas.npz`. A new input is placed by its nearest atlas points in the same
 representation: the distance-weighted mean of their map positions (no t-SNE at query
 time: ~1 ms instead of seconds).
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.errors import EvidenceError
+from model.why.cache import evidence_path
 from model.why.index import Index
 from model.why.layers import features
 from model.why.neighbours import load_index
@@ -81,7 +82,7 @@ class Placement:
 
 
 def atlas_path(keras_path: Path) -> Path:
-    return keras_path.with_name(keras_path.stem + ATLAS_SUFFIX)
+    return evidence_path(keras_path, ATLAS_SUFFIX)
 
 
 def save_atlas(atlas: Atlas, path: Path) -> Path:
@@ -128,7 +129,7 @@ _LOCK = threading.Lock()
 
 
 def load_atlas(clf: Classifier) -> Atlas:
-    """The atlas that ships beside the model's `.keras` file, read once per Classifier."""
+    """The model's atlas in the evidence cache, read once per Classifier."""
     with _LOCK:
         if clf not in _ATLASES:
             path = atlas_path(clf.artifact.keras_path)
@@ -174,7 +175,7 @@ _PLACERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def placer(clf: Classifier) -> Placer:
-    """The Placer of the shipped index and atlas, built once per Classifier."""
+    """The Placer of the model's index and atlas, built once per Classifier."""
     index, atlas = load_index(clf), load_atlas(clf)
     with _LOCK:
         if clf not in _PLACERS:

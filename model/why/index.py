@@ -1,8 +1,9 @@
 """A look-alike index: a model's representation of a data set, reduced and stored.
 
-The bundled models' indices ship as `<name>.index.npz` beside the `.keras` file (never
-a pickle), their pixels in one shared file of the MNIST training images
-(`mnist-train.npz`); `python -m training.evidence` makes them. For any other model,
+A model's index is `<name>.index.npz` (never a pickle) in the evidence cache
+(`evidence_path`), its pixels in one shared file of the training images
+(`mnist-train.npz`); `python -m training.evidence` makes them from the data set. For
+any other model,
 `build_index` embeds a data set (arrays, or a folder of images via `index_for_folder`,
 cached) with a progress bar. Searching it is `model.why.neighbours`.
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from model.errors import EvidenceError
+from model.why.cache import cache_dir, evidence_path
 from model.why.layers import BATCH, features, layer_names
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ def blas_threads(n: int | None):
         yield
 
 
-#: PCA dimensions kept in a shipped index: kNN accuracy on MNIST test is unchanged from
+#: PCA dimensions kept in a model's index: kNN accuracy on MNIST test is unchanged from
 #: the full 128-d fc2 at 32 (docs/why/look-alikes.md), at a quarter of the bytes.
 DIMS = 32
 #: The file beside `<name>.keras` holding its index.
@@ -65,8 +67,6 @@ EVIDENCE_SUFFIX = ".evidence.json"
 #: Layers skipped when looking back from the output for the representation: they do not
 #: change it at inference time.
 PASS_THROUGH = ("Dropout", "Activation", "Softmax", "GaussianNoise", "SpatialDropout2D")
-#: Where indices built from a user's folder are cached.
-CACHE_ENV = "DIGITLENS_CACHE"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
@@ -198,7 +198,7 @@ def build_index(
 
 # ---------------------------------------------------------------- files
 def index_path(keras_path: Path) -> Path:
-    return keras_path.with_name(keras_path.stem + INDEX_SUFFIX)
+    return evidence_path(keras_path, INDEX_SUFFIX)
 
 
 def save_index(index: Index, path: Path, pixels: str | None = None) -> Path:
@@ -279,11 +279,6 @@ def images_from_folder(
     if not files:
         raise EvidenceError(f"{root} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files, np.array(labels, np.int64)
-
-
-def cache_dir() -> Path:
-    """$DIGITLENS_CACHE, else ~/.cache/digitlens."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "digitlens")
 
 
 def build_folder_index(

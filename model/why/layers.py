@@ -7,7 +7,8 @@ patches that excite each filter of a bundled model most.
 
 Works for any Keras classifier: the outputs of the network's own (top-level) layers
 are read by one compiled sub-model; a nested backbone counts as one layer. The
-patches are made by `python -m training.evidence` and ship as `<name>.patches.npz`.
+patches are made by `python -m training.evidence` into the evidence cache as
+`<name>.patches.npz`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from model.errors import ModelLoadError
+from model.why.cache import evidence_path
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
@@ -148,11 +150,11 @@ class Patches:
 
 
 def patches_path(keras_path: Path) -> Path:
-    return keras_path.with_name(keras_path.stem + PATCHES_SUFFIX)
+    return evidence_path(keras_path, PATCHES_SUFFIX)
 
 
 def load_patches(clf: Classifier) -> dict[str, Patches]:
-    """The shipped top patches of each conv layer, by layer; empty when none ship."""
+    """The top patches of each conv layer, by layer; empty when none were built."""
     path = patches_path(clf.artifact.keras_path)
     if not path.is_file():
         return {}

@@ -11,9 +11,9 @@ exactly (Euclidean distance, brute force: 60,000 x 32 numbers take ~1 ms).
 The agreement of the k look-alikes with the answer is deep kNN's credibility
 (Papernot & McDaniel 2018): "5 of 8 look-alikes are 9s".
 
-An index is an `.npz` file (never a pickle). The bundled models' indices ship as
-`<name>.index.npz` beside the `.keras` file; their pixels come from one shared file of
-the MNIST training images (`mnist-train.npz`). `python -m training.evidence` makes them.
+An index is an `.npz` file (never a pickle): `<name>.index.npz` in the evidence cache
+(`model.why.cache`), its pixels in one shared file of the training images, built once
+from the data set by `python -m training.evidence`.
 For any other model, `build_index` embeds a data set (arrays, or a folder of images via
 `index_for_folder`, cached) with a progress bar.
 """
@@ -32,14 +32,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.errors import EvidenceError
-from model.why.index import (
-    EVIDENCE_SUFFIX,
-    Index,
-    K,
-    build_folder_index,
-    index_path,
-    read_index,
-)
+from model.why.cache import evidence_path
+from model.why.index import EVIDENCE_SUFFIX, Index, K, build_folder_index, index_path, read_index
 from model.why.layers import features
 
 if TYPE_CHECKING:
@@ -119,7 +113,7 @@ class Neighbours:
         }
 
 
-# ---------------------------------------------------------------- the shipped index
+# ---------------------------------------------------------------- the built index
 _INDICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FOLDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # clf -> {folder: Index}
 _INDEX_LOCK = threading.Lock()
@@ -143,25 +137,34 @@ def index_for_folder(
 
 
 def load_index(clf: Classifier) -> Index:
-    """The index that ships beside the model's `.keras` file, read once per Classifier."""
+    """The model's index in the evidence cache (`model.why.cache`), read once per
+    Classifier; built from the training set by `python -m training.evidence`."""
     with _INDEX_LOCK:
         if clf not in _INDICES:
             path = index_path(clf.artifact.keras_path)
             if not path.is_file():
                 raise EvidenceError(
-                    f"{clf.name} has no look-alike index ({path.name}); point it at a data "
-                    "set: clf.neighbours(image, index=FOLDER) (FOLDER/<class>/*.png), or "
-                    f"python -m training.evidence --model {clf.artifact.keras_path}"
+                    f"{clf.name} has no look-alike index yet ({path.name}); build it once from "
+                    f"its training set: python -m training.evidence --model {_model_arg(clf)} "
+                    "--data-dir DIR, or point it at a data set: clf.neighbours(image, "
+                    "index=FOLDER) (FOLDER/<class>/*.png)"
                 )
             _check_fresh(clf.artifact.keras_path)
             _INDICES[clf] = read_index(path)
         return _INDICES[clf]
 
 
+def _model_arg(clf: Classifier) -> str:
+    """How `--model` names this model: its bundled name, else its file."""
+    from model.runtime.artifacts import BUNDLED
+
+    return clf.name if clf.name in BUNDLED else str(clf.artifact.keras_path)
+
+
 def _check_fresh(keras_path: Path) -> None:
     """Refuse evidence made from another version of the model: `<name>.evidence.json`
     records the SHA-256 of the `.keras` file it was made from."""
-    info_path = keras_path.with_name(keras_path.stem + EVIDENCE_SUFFIX)
+    info_path = evidence_path(keras_path, EVIDENCE_SUFFIX)
     if not info_path.is_file():
         return
     made_from = json.loads(info_path.read_text()).get("keras_sha256")
@@ -173,7 +176,7 @@ def _check_fresh(keras_path: Path) -> None:
 
 
 def resolve_index(clf: Classifier, index: Index | str | os.PathLike | None) -> Index:
-    """An Index as given, the one built (and cached) from a folder, or the shipped one."""
+    """An Index as given, the one built (and cached) from a folder, or the model's own."""
     if isinstance(index, Index):
         return index
     if index is not None:
@@ -218,7 +221,7 @@ def neighbours(
 ) -> Neighbours:
     """The k training examples nearest to `image` in the model's representation.
 
-    index: None (the one that ships with a bundled model), an Index, or a folder of
+    index: None (the model's own, built by training.evidence), an Index, or a folder of
     images to build one from (cached).
     """
     return neighbours_of(clf, clf.preprocess(image), k, index)

@@ -9,7 +9,7 @@ import pytest
 from tests.e2e.test_app_browser import STROKES, mouse_stroke, wait_ready
 from tests.helpers import ARTIFACTS
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("bundled_evidence")]
 
 
 def test_draw_a_seven_see_its_look_alikes_its_place_and_its_layers(page, streamlit_url):

@@ -77,7 +77,7 @@ def test_a_model_without_an_atlas_says_how_to_make_one(tiny):
 
 
 @pytest.mark.data
-def test_shipped_atlas_places_test_digits_near_their_class(real_data_dir):
+def test_built_atlas_places_test_digits_near_their_class(real_data_dir, bundled_evidence):
     from model.datasets import load_split
 
     test = load_split(real_data_dir / "mnist", "test")

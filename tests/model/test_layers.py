@@ -108,7 +108,7 @@ def test_receptive_field_bounds_what_a_unit_sees():
 
 
 @pytest.mark.data
-def test_shipped_top_patches_are_crops_of_mnist_train(real_data_dir):
+def test_built_top_patches_are_crops_of_mnist_train(real_data_dir, bundled_evidence):
     from model.datasets import load_split
 
     train = load_split(real_data_dir / "mnist", "train")

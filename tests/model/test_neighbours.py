@@ -151,7 +151,9 @@ def test_a_photo_models_folder_keeps_pictures_people_can_read(tmp_path, monkeypa
 
 @pytest.mark.data
 @pytest.mark.parametrize("name", ["mnist-cnn", "mnist-mlp"])
-def test_shipped_index_loads_offline_and_its_pixels_are_mnist_train(name, real_data_dir):
+def test_built_index_loads_offline_and_its_pixels_are_mnist_train(
+    name, real_data_dir, bundled_evidence
+):
     from model.datasets import load_split
 
     train = load_split(real_data_dir / "mnist", "train")
@@ -168,7 +170,7 @@ def test_shipped_index_loads_offline_and_its_pixels_are_mnist_train(name, real_d
         assert nb.agree >= 6  # clean MNIST test digits: look-alikes share the answer
 
 
-def test_cli_neighbours_flag(tmp_path, tiny_clf):
+def test_cli_neighbours_flag(tmp_path, tiny_clf, bundled_evidence):
     import json
     import os
     import subprocess

@@ -17,6 +17,9 @@ from server.config import ServerConfig
 from server.main import create_app
 from tests.helpers import drawn_digit
 
+#: They read the bundled models' evidence, built from the training sets.
+pytestmark = pytest.mark.usefixtures("bundled_evidence")
+
 MODELS = ("mnist-cnn", "mnist-mlp")
 
 

@@ -11,6 +11,7 @@ import pytest
 from model import load_classifier
 from model.datasets import load_split, to_model_input
 from model.why.atlas import load_atlas
+from model.why.cache import CACHE_ENV, evidence_path
 from model.why.layers import layer_outputs, load_patches
 from model.why.neighbours import load_index
 from tests.helpers import drawn_digit, tiny_digit_net
@@ -19,6 +20,7 @@ from training.evidence import main
 
 @pytest.fixture(scope="module")
 def equipped(tmp_path_factory):
+    """A tiny model's evidence, built into a cache of this module's own."""
     from tests.helpers import make_idx_dataset
 
     root = tmp_path_factory.mktemp("ev")
@@ -27,18 +29,20 @@ def equipped(tmp_path_factory):
     tiny_digit_net().save(path)
     argv = ["--model", str(path), "--data-dir", str(root / "data"), "--dims", "8",
             "--atlas-points", "100", "--atlas-method", "pca", "--top-patches", "3"]  # fmt: skip
-    assert main(argv) == 0
-    train = load_split(root / "data" / "mnist", "train")
-    test = load_split(root / "data" / "mnist", "test")
-    return load_classifier(path), train, test, root
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CACHE_ENV, str(root / "cache"))
+        assert main(argv) == 0
+        train = load_split(root / "data" / "mnist", "train")
+        test = load_split(root / "data" / "mnist", "test")
+        yield load_classifier(path), train, test, evidence_path(path, "").parent
 
 
 def test_every_file_is_written_and_described(equipped):
     clf, train, _, root = equipped
     names = {p.name for p in root.iterdir()}
-    assert {"tiny.index.npz", "tiny.atlas.npz", "tiny.patches.npz", "tiny.evidence.json",
-            "mnist-train.npz"} <= names  # fmt: skip
+    assert {"tiny.index.npz", "tiny.atlas.npz", "tiny.patches.npz", "tiny.evidence.json"} <= names
     info = json.loads((root / "tiny.evidence.json").read_text())
+    assert info["pixels"]["file"] in names and info["pixels"]["file"].startswith("mnist-train-")
     assert info["index"]["layer"] == "fc" and info["index"]["dims"] == 8
     assert info["pixels"]["examples"] == len(train)
     assert set(info["atlas"]["trustworthiness_k10_5000"]) == {"pca"}
@@ -82,10 +86,8 @@ def test_evidence_of_another_version_of_the_model_is_refused(equipped, tmp_path)
 
     from model.errors import EvidenceError
 
-    _, _, test, root = equipped
-    for f in root.iterdir():
-        if f.is_file():
-            shutil.copy(f, tmp_path / f.name)
+    clf, _, test, _ = equipped
+    shutil.copy(clf.artifact.keras_path, tmp_path / "tiny.keras")  # its evidence: in the cache
     assert load_classifier(tmp_path / "tiny.keras").neighbours(test.images[0], k=2).k == 2
     tiny_digit_net(seed=1).save(tmp_path / "tiny.keras")  # retrained: new weights
     with pytest.raises(EvidenceError, match="another version"):

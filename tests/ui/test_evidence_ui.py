@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from model import load_classifier
 from model.input.samples import drawn_digit
 from tests.helpers import ROOT
+
+#: They read the bundled models' evidence, built from the training sets.
+pytestmark = pytest.mark.usefixtures("bundled_evidence")
 
 
 def test_evidence_page_shows_look_alikes_atlas_and_layers():
