@@ -29,6 +29,7 @@ __all__ = [
     "drawn_digit",
     "free_port",
     "make_idx_dataset",
+    "png",
     "bar_digits",
     "serving",
     "tiny_digit_net",
@@ -67,6 +68,15 @@ def make_idx_dataset(folder: Path, n_train: int = 200, n_test: int = 50, seed: i
         write_idx(folder / FILES[f"{split}_images"], images, IMAGES_MAGIC)
         write_idx(folder / FILES[f"{split}_labels"], labels, LABELS_MAGIC)
     return folder
+
+
+def png(img, fmt: str = "PNG") -> bytes:
+    """A PIL image encoded as a client sends it (PNG unless told)."""
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
 
 
 def free_port() -> int:

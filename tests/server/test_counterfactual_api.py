@@ -12,7 +12,7 @@ from PIL import Image
 
 from server.config import ServerConfig
 from server.main import create_app
-from tests.helpers import drawn_digit
+from tests.helpers import drawn_digit, png
 
 MODELS = ("mnist-cnn", "fashion-cnn")
 
@@ -21,12 +21,6 @@ MODELS = ("mnist-cnn", "fashion-cnn")
 def client():
     with TestClient(create_app(ServerConfig(models=MODELS))) as c:
         yield c
-
-
-def png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
 
 
 SEVEN = png(drawn_digit(7))

@@ -15,7 +15,7 @@ from model import load_classifier
 from model.why.neighbours import load_index
 from server.config import ServerConfig
 from server.main import create_app
-from tests.helpers import drawn_digit
+from tests.helpers import drawn_digit, png
 
 #: They read the bundled models' evidence, built from the training sets.
 pytestmark = pytest.mark.usefixtures("bundled_evidence")
@@ -27,12 +27,6 @@ MODELS = ("mnist-cnn", "mnist-mlp")
 def client():
     with TestClient(create_app(ServerConfig(models=MODELS))) as c:
         yield c
-
-
-def png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
 
 
 SEVEN = png(drawn_digit(7))
