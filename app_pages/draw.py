@@ -8,6 +8,7 @@ import streamlit as st
 
 from model import BlankImageError, Classifier, ImageError
 from model.input.preprocessing import Preprocessed
+from model.number import several_digits
 from model.why.attribution import METHODS, Explanation
 from model.why.describe import describe_map
 from model.why.report import Report, judge, reports
@@ -20,6 +21,7 @@ from ui.canvas import (
     pad_answer,
 )
 from ui.counterfactual import counterfactual_section
+from ui.number import number_mode, what_to_draw
 from ui.sidebar import Choice, current
 from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
 
@@ -91,6 +93,9 @@ def read_drawing() -> tuple[Drawing | None, str | None]:
 @st.fragment
 def draw_and_explain() -> None:
     """Pad, server answer and heatmaps: each stroke reruns only this fragment."""
+    if what_to_draw() == "number":  # a wider pad, each digit's answer and map under it
+        number_mode(clf, choice.method, choice.layer)
+        return
     pad_col, answer_col = st.columns([34, 66], gap="medium")
     edge = live_reading(clf)[0] is not None
     with pad_col:
@@ -119,6 +124,8 @@ def draw_and_explain() -> None:
             if answer is not None:
                 e = answer[1].explanation
                 pred = clf.to_prediction(e.probabilities, e.x)  # the pad shows its verdict too
+                if pred.verdict != "digit":  # several digits? the reason says so
+                    pred = several_digits(clf, drawing.png, pred)
                 server = pad_answer(drawing.seq, pred, ms)
         if drawing is not None and server is None:
             server = pad_answer(drawing.seq)

@@ -12,6 +12,7 @@ from model import BlankImageError, ImageError
 from model.errors import TooSmallError
 from model.prediction import format_probability
 from model.why.attribution import explain
+from ui.number import show_reading
 from ui.sidebar import current
 from ui.widgets import class_chart, heatmap_views, inline_image, prediction_header
 
@@ -46,9 +47,23 @@ log_scale = st.toggle(
     key="upload_log_scale",
     help="On a linear scale a 99.9 % answer hides every other class; the log scale shows them.",
 )
+read_numbers = clf.is_digit and st.toggle(
+    "Read numbers",
+    value=True,
+    key="upload_numbers",
+    help="Where an image holds several digits side by side (a house number, a price), read "
+    "them one by one as a number, each digit with its answer and map.",
+)
 progress = st.progress(0.0, text="Reading the images...") if len(inputs) > 3 else None
-stages, explanations = [], []
+stages, explanations, numbers = [], [], {}
 for i, (_, data) in enumerate(inputs):
+    try:
+        if read_numbers and (reading := clf.read_number(data)).several:
+            numbers[i] = reading
+            stages.append(None)
+            continue
+    except ImageError:
+        pass  # the single-digit reading below says why
     try:
         s = clf.preprocess_stages(data)
         explanations.append(explain(clf, s, choice.method, choice.layer))
@@ -69,7 +84,26 @@ def thumbnail(e) -> str:
 
 
 rows = []
-for (name, _), s in zip(inputs, stages, strict=True):
+for i, ((name, _), s) in enumerate(zip(inputs, stages, strict=True)):
+    if i in numbers:
+        reading = numbers[i]
+        with st.container(border=True):
+            st.markdown(f"**{name}**: a number")
+            show_reading(clf, reading, choice.method, choice.layer)
+        rows.append(
+            {
+                "file": name,
+                "thumbnail": None,
+                "label": None,
+                "class": reading.text,
+                "probability": None,
+                "sure": None,
+                "verdict": reading.verdict,
+                "reason": reading.refusal,
+                "error": None,
+            }
+        )
+        continue
     if isinstance(s, ImageError):
         kind = (
             "is too small to read"

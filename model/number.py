@@ -23,6 +23,7 @@ from model.prediction import Prediction
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
+    from model.why.report import Report
 
 #: How an unsure digit is marked in `.text` (after the digit: "4?2").
 UNSURE_MARK = "?"
@@ -38,6 +39,7 @@ class Digit:
     prediction: Prediction | None  # None: the piece could not be read (`error` says why)
     touching: bool  # cut out of ink shared with a neighbour
     error: str | None = None
+    ink: np.ndarray | None = None  # (h, w) float32: this digit's ink alone (for its map)
 
     def to_dict(self) -> dict:
         return {
@@ -54,6 +56,11 @@ class NumberReading:
     text: str | None  # the number, an unsure digit followed by "?"; None when refused
     refusal: str | None  # why there is no number, in words
     seconds: float
+
+    @property
+    def several(self) -> bool:
+        """More than one digit was found (a one-digit image reads better as a digit)."""
+        return len(self.digits) > 1
 
     @property
     def verdict(self) -> str:
@@ -117,7 +124,7 @@ def several_digits(clf: Classifier, image: ImageInput, prediction: Prediction) -
     return replace(
         prediction,
         reason=f"this looks like {n} digits ({reading.text}): read it as a number "
-        "(Draw's number mode, --number, /v1/read)",
+        "(Draw: 'A number'; --number; /v1/read)",
     )
 
 
@@ -146,7 +153,7 @@ def read_number(clf: Classifier, image: ImageInput, max_pixels: int = MAX_PIXELS
             errors.append(str(exc))
     answers = clf.predict_inputs(np.stack(xs))
     read = [
-        Digit(pc.box, x, None if err else p, pc.touching, err)
+        Digit(pc.box, x, None if err else p, pc.touching, err, pc.image)
         for pc, x, p, err in zip(pieces, xs, answers, errors, strict=True)
     ]
     digits: list[Digit] = []
@@ -166,3 +173,19 @@ def read_number(clf: Classifier, image: ImageInput, max_pixels: int = MAX_PIXELS
         digits.extend(split if better else [whole])
     text, refusal = _text(digits)
     return NumberReading(digits, text, refusal, time.perf_counter() - t0)
+
+
+def explain_digits(
+    clf: Classifier, reading: NumberReading, method: str | None = None, layer: str | None = None
+) -> list[Report | None]:
+    """Each digit's map with its trust (`model.why.report.report`, the one report every
+    front end uses), drawn over that digit's own ink; None for a piece that was not read.
+    method/layer None: the model's measured default."""
+    from model.why.report import report
+
+    return [
+        None
+        if d.prediction is None or d.ink is None
+        else report(clf, clf.preprocess_stages(d.ink), method, layer)
+        for d in reading.digits
+    ]

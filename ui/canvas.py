@@ -34,6 +34,7 @@ from model.input.refusals import (
     SHORT_STROKE_FRACTION,
     STRAIGHT_SPREAD,
 )
+from model.number import NumberReading
 from model.runtime.runtimes import onnx_path_for
 
 WEB = Path(__file__).with_name("web")
@@ -55,7 +56,12 @@ PEN_MAX = 40
 MAX_DRAWING_BYTES = 2_000_000
 PNG_PREFIX = "data:image/png;base64,"
 
-Mode = Literal["browser", "server"]
+#: The number pad (the Draw page's "A number"): as tall as the digit pad, 2.5 times as wide.
+NUMBER_PAD_SIZE = (700, CANVAS_SIZE)
+
+#: browser / server: who reads the digit while the pen moves; number: the server reads each
+#: finished stroke as a number (`number_answer`).
+Mode = Literal["browser", "server", "number"]
 
 
 @dataclass(frozen=True)
@@ -190,26 +196,46 @@ def pad_answer(seq: int, pred: Prediction | None = None, ms: float = 0.0) -> dic
     }
 
 
+def number_answer(seq: int, reading: NumberReading | None = None, ms: float = 0.0) -> dict:
+    """Python's reading of the number pad's send `seq` (`drawing_pad(server=...)` in number
+    mode): the number, its verdict and, when refused, why; nothing drawn: no reading."""
+    if reading is None:
+        return {"seq": seq, "label": None, "probs": None, "text": None, "ms": ms}
+    return {
+        "seq": seq,
+        "label": None,
+        "probs": None,
+        "text": reading.text,
+        "verdict": reading.verdict,
+        "reason": reading.refusal,
+        "ms": ms,
+    }
+
+
 def drawing_pad(
     key: str,
     clf: Classifier,
     mode: Mode = "browser",
     server: dict | None = None,
     command: tuple[str, int] | None = None,
+    size: tuple[int, int] = (CANVAS_SIZE, CANVAS_SIZE),
 ) -> None:
     """Draw the pad. Its drawing is read with `drawing_from_state(st.session_state[key])`.
 
     server: the server's answer to the pad's latest send ({seq, label, probs, verdict, ms}),
     shown live in server mode and used to measure the round trip; command:
-    ("undo" | "clear", id) applies once per new id, so Python can drive the pad.
+    ("undo" | "clear", id) applies once per new id, so Python can drive the pad;
+    size: (width, height) in canvas pixels, fixed when the pad first appears.
     """
     url, rule = live_reading(clf)  # loaded in either mode, so switching is instant
     data = {
         "size": CANVAS_SIZE,
+        "width": size[0],
+        "height": size[1],
         "pen": PEN_DEFAULT,
         "penMin": PEN_MIN,
         "penMax": PEN_MAX,
-        "mode": mode if url else "server",
+        "mode": mode if url or mode == "number" else "server",
         "modelUrl": url,
         "verdict": rule,
         "tooSmall": size_rule(),

@@ -16,9 +16,13 @@
 // A tap or a short tick is "too small to read", as Python refuses it (the size rule
 // of model/input/preprocessing.py, ported in edge.mjs).
 //
-// data (from Python): {size, pen, penMin, penMax, mode, modelUrl, verdict (the rule),
+// Number mode (mode "number", a wider pad: width x height): nothing is read in the page (its
+// model reads one digit); the server reads each finished stroke as a number and its answer
+// carries `text` (the number, "4?2") instead of one label.
+//
+// data (from Python): {size, width, height, pen, penMin, penMax, mode, modelUrl, verdict (the rule),
 //                      tooSmall (the size rule), recipe, classes, staticUrl, command: {op, id},
-//                      server: {seq, label, probs, verdict, reason, ms}}
+//                      server: {seq, label, probs, verdict, reason, ms[, text]}}
 // state (to Python):  drawing = {png: data URL or null, seq, final, strokes}
 
 const app = new WeakMap();
@@ -174,9 +178,19 @@ function createPad(root) {
     digit.dataset.source = source;
   }
 
+  /** The server's reading of a number (number mode): the number itself, or why there is none. */
+  function showNumber(srv) {
+    showBlank();
+    digit.textContent = srv.text ?? (srv.verdict ? "no number" : "–");
+    sure.textContent = srv.verdict ? `${srv.verdict.replace(/_/g, " ")} · server` : "draw a number";
+    live.title = srv.reason || "";
+    if (srv.verdict) live.dataset.verdict = srv.verdict;
+    digit.dataset.source = "server";
+  }
+
   function showBlank() {
     digit.textContent = "–";
-    sure.textContent = "draw a digit";
+    sure.textContent = pad.data?.mode === "number" ? "draw a number" : "draw a digit";
     live.title = "";
     delete live.dataset.verdict;
     bars.forEach((b) => {
@@ -242,7 +256,7 @@ function createPad(root) {
   function liveFrame() {
     pad.frameQueued = false;
     const d = pad.data;
-    if (!d) return;
+    if (!d || d.mode === "number") return; // number mode: the server reads each finished stroke
     if (d.mode === "server") {
       // One request in flight at most; a lost one is given up after STALE_MS.
       const sent = pad.sentAt.get(pad.inflight);
@@ -377,7 +391,13 @@ function createPad(root) {
     const first = !pad.data;
     pad.data = d;
     if (first) {
-      canvas.width = canvas.height = d.size;
+      canvas.width = d.width || d.size;
+      canvas.height = d.height || d.size;
+      surface.style.aspectRatio = `${canvas.width} / ${canvas.height}`;
+      if (d.mode === "number") {
+        box.classList.add("dl-wide");
+        canvas.setAttribute("aria-label", "drawing pad: write a number");
+      }
       pen.min = d.penMin;
       pen.max = d.penMax;
       pen.value = d.pen;
@@ -398,7 +418,8 @@ function createPad(root) {
       // Sends overtaken by a newer one are never answered (Streamlit drops their runs).
       for (const seq of pad.sentAt.keys()) if (seq <= srv.seq) pad.sentAt.delete(seq);
       if (pad.inflight === srv.seq) pad.inflight = null;
-      if (d.mode === "server" && srv.seq === pad.seq && srv.probs) {
+      if (d.mode === "number" && srv.seq === pad.seq) showNumber(srv);
+      else if (d.mode === "server" && srv.seq === pad.seq && srv.probs) {
         showAnswer(srv.label, srv.probs, "server", srv.verdict ?? null, srv.reason ?? null);
       }
       if (d.mode === "server" && pad.drawing) queueFrame(); // the next read, if still drawing

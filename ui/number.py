@@ -1,0 +1,119 @@
+"""A written number on screen: the Draw page's number mode and the Upload page's numbers.
+
+Widgets and rendering only: the reading is `Classifier.read_number`, each digit's map and
+trust `model.number.explain_digits` (the one report every front end uses).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+import streamlit as st
+
+from model import BlankImageError, Classifier, ImageError
+from model.number import ORDINALS, NumberReading, explain_digits
+from model.why.attribution import METHODS
+from model.why.describe import describe_map
+from model.why.report import Report
+from ui.canvas import NUMBER_PAD_SIZE, drawing_from_state, drawing_pad, number_answer
+from ui.widgets import colour_legend, inline_image, prediction_header
+
+#: The number pad's key in session state (apart from the digit pad: each keeps its drawing).
+NUMBER_PAD = "number_pad"
+#: The Draw page's switch between one digit and a number.
+WHAT = {"digit": "A digit", "number": "A number"}
+#: Digits shown side by side; a longer number wraps onto further rows.
+PER_ROW = 6
+#: Side of each digit's map, in pixels.
+MAP_SIDE = 150
+
+
+def what_to_draw() -> str:
+    """The switch above the pad: "digit" or "number"."""
+    what = st.segmented_control(
+        "Write",
+        list(WHAT),
+        format_func=WHAT.get,
+        default="digit",
+        key="draw_what",
+        help="One digit, or a number of several digits read one by one, each with its "
+        "answer and its map.",
+    )
+    return what or "digit"
+
+
+def number_mode(clf: Classifier, method: str | None, layer: str | None) -> None:
+    """The wide pad; under it the number, then each digit's answer and map."""
+    error, reading, server = None, None, None
+    try:
+        drawing = drawing_from_state(st.session_state.get(NUMBER_PAD) or {})
+    except ImageError as exc:
+        drawing, error = None, str(exc)
+    if drawing is not None and drawing.png is not None:
+        t0 = time.perf_counter()
+        try:
+            reading = clf.read_number(drawing.png)
+        except BlankImageError:
+            pass
+        except ImageError as exc:
+            error = str(exc)
+        server = number_answer(drawing.seq, reading, (time.perf_counter() - t0) * 1e3)
+    elif drawing is not None:
+        server = number_answer(drawing.seq)
+    drawing_pad(NUMBER_PAD, clf, mode="number", server=server, size=NUMBER_PAD_SIZE)
+    if error is not None:
+        st.error(f"That drawing could not be read: {error}")
+    elif reading is None:
+        st.info(
+            "Write a number on the wide pad, digits side by side: each digit is read on its "
+            "own as soon as you lift the pen.",
+            icon=":material/draw:",
+        )
+    else:
+        show_reading(clf, reading, method, layer)
+
+
+def _title(r: Report) -> str:
+    e = r.explanation
+    return METHODS[e.method].title + (f" on {e.layer}" if e.layer else "")
+
+
+def show_reading(
+    clf: Classifier, reading: NumberReading, method: str | None, layer: str | None
+) -> None:
+    """The number (or why there is none), then each digit: its answer and its map with
+    the map's trust, left to right."""
+    if reading.text is not None:
+        unsure = " · a digit followed by ? is unsure" if reading.verdict == "unsure" else ""
+        st.markdown(
+            f"<div class='dl-answer dl-number'><span class='dl-number-text' "
+            "style='font-size:3.6rem; font-weight:700; line-height:1; letter-spacing:0.08em'>"
+            f"{html.escape(reading.text)}</span><span class='dl-prob'>"
+            f"{len(reading.digits)} digits{unsure}</span></div>",
+            unsafe_allow_html=True,
+        )
+    else:
+        st.warning(f"No number: {reading.refusal}.", icon=":material/help:")
+    maps = explain_digits(clf, reading, method, layer)
+    for start in range(0, len(reading.digits), PER_ROW):
+        row = list(enumerate(zip(reading.digits, maps, strict=True)))[start : start + PER_ROW]
+        for col, (i, (d, r)) in zip(st.columns(PER_ROW, gap="small"), row, strict=False):
+            with col, st.container(key=f"dl-digit-{i}"):
+                name = ORDINALS[i] if i < len(ORDINALS) else f"#{i + 1}"
+                st.caption(f"{name} digit" + (" (cut from touching ink)" if d.touching else ""))
+                if d.prediction is None or r is None:
+                    st.error(f"Not read: {d.error}")
+                    continue
+                prediction_header(d.prediction, clf.class_names)
+                e = r.explanation
+                inline_image(
+                    r.overlay,
+                    _title(r),
+                    MAP_SIDE,
+                    fmt="JPEG",
+                    alt=describe_map(e, clf.class_names),
+                )
+                if r.trust is not None:
+                    st.caption(f"Trust: {r.trust.sentence}")
+    colour_legend()
