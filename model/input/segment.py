@@ -6,8 +6,12 @@
 Merging: a component that lies mostly above or below another (a 5's flag, a 7's
 crossbar, a 4 drawn in two strokes) belongs to the same digit. Splitting: ink much wider
 than a digit is tall holds several digits; it is cut at the emptiest columns near where
-evenly spaced digits would meet (the projection profile). Each piece is then drawn alone,
-white ink on black, ready for the same per-digit preprocessing as a single digit.
+evenly spaced digits would meet (the projection profile). Each piece is then cut from the
+image itself, its neighbours' ink painted over with the paper around it, so the per-digit
+preprocessing (lighting correction, stroke width) runs once, on that digit, as it does for
+a single digit: reading the twice-processed ink map instead cost 0.7 points per digit on
+the benchmark's apart numbers (15 vs 22 wrong of 894, same numbers). A canvas whose
+transparency holds the strokes gives its ink map, white on black.
 """
 
 from __future__ import annotations
@@ -41,9 +45,15 @@ MERGE_OVERLAP = 0.5
 #: when one covers this share of the narrower one's columns.
 TALL = 0.6
 COVER = 0.85
+#: ... or when they share this share of the wider one's columns (two digits side by side
+#: never do: a slanted 1 leans over part of its neighbour, not over most of it).
+SHARE_WIDER = 0.6
 #: Ink wider than this many times its height holds more than one digit (MNIST digits:
 #: width/height at most ~1.0 for a wide 0 or 2; two touching digits ~1.3 and more).
 SPLIT_RATIO = 1.15
+#: A cut whose piece is shorter than this share of the ink's height cuts a digit's part
+#: off (a 5's flag, a 2's base), not one digit from the next.
+CUT_MIN_HEIGHT = 0.6
 #: Ink this many times wider than tall is hardly ever one digit.
 WIDE = 1.4
 #: The width of one digit, as a share of the number's height, used to count digits in
@@ -58,6 +68,8 @@ SMALL_HEIGHT = 0.5
 ATTACH_GAP = 0.35
 #: Margin around each piece when drawn alone, as a share of its longest side.
 PIECE_MARGIN = 0.15
+#: Other pieces' ink is painted over this far around their mask (their soft edges).
+OTHER_INK = np.ones((5, 5), np.uint8)
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,7 @@ class Piece:
     """One digit's ink."""
 
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in the original image's pixels
-    image: np.ndarray  # (h, w) float32 in [0, 1]: this piece's ink alone, white on black
+    image: np.ndarray  # (h, w) float32 in [0, 1]: this piece alone (`_alone_gray`, `_alone`)
     touching: bool  # cut out of ink shared with a neighbour (less certain)
 
 
@@ -119,7 +131,11 @@ def _merge(parts: list[tuple[int, int, int, int, np.ndarray]]):
             overlap = min(x1, gx1) - max(x0, gx0)
             narrower = min(x1 - x0, gx1 - gx0)
             both_tall = min(y1 - y0, gy1 - gy0) >= TALL * height
-            if overlap > (COVER if both_tall else MERGE_OVERLAP) * narrower:
+            wider = max(x1 - x0, gx1 - gx0)
+            if (
+                overlap > (COVER if both_tall else MERGE_OVERLAP) * narrower
+                or overlap > SHARE_WIDER * wider
+            ):
                 g.append(part)
                 break
         else:
@@ -159,11 +175,19 @@ def _join(a, b):
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), a[4] | b[4])
 
 
+def _digit_height(parts) -> float:
+    """A digit's height in this image: the median height of the stretches at least half as
+    tall as the tallest (a broken digit's many small fragments would drag a plain median
+    down to their own size)."""
+    heights = [p[3] - p[1] for p in parts]
+    return float(np.median([h for h in heights if h >= 0.5 * max(heights)]))
+
+
 def _attach_small(parts):
     """Stretches much shorter than the others join their nearest neighbour."""
     if len(parts) < 2:
         return parts
-    height = float(np.median([p[3] - p[1] for p in parts]))
+    height = _digit_height(parts)
     parts = list(parts)
     changed = True
     while changed and len(parts) > 1:
@@ -204,6 +228,8 @@ def _split(part, height: int) -> list[tuple[tuple[int, int, int, int, np.ndarray
         own[:, a:b] = mask[:, a:b]
         rows = np.flatnonzero(own.any(axis=1))
         if len(rows):
+            if rows[-1] + 1 - rows[0] < CUT_MIN_HEIGHT * (y1 - y0):
+                return [(part, False)]
             pieces.append(((a, int(rows[0]), b, int(rows[-1]) + 1, own), True))
     return pieces
 
@@ -217,6 +243,27 @@ def _alone(ink: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray) ->
     return np.pad(crop.astype(np.float32), pad)
 
 
+def _alone_gray(
+    gray: np.ndarray, box: tuple[int, int, int, int], own: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """The piece as the image shows it (its paper, light and pen), every other piece's ink
+    painted over with the paper around it: what a photo of this digit alone would give
+    the per-digit preprocessing (its lighting correction and stroke rules run once, on
+    the digit, as for a single digit)."""
+    x0, y0, x1, y1 = box
+    pad = max(int(PIECE_MARGIN * max(x1 - x0, y1 - y0)), 2)
+    h, w = gray.shape
+    a0, b0, a1, b1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
+    crop = gray[b0:b1, a0:a1].copy()
+    near = cv2.dilate(mask[b0:b1, a0:a1].view(np.uint8), OTHER_INK) > 0
+    paper = float(np.median(crop[~near])) if (~near).any() else float(np.median(crop))
+    mine = cv2.dilate(own[b0:b1, a0:a1].view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    crop[near & ~mine] = paper
+    # Margin where the crop met the image's edge, so the digit never touches the border.
+    clipped = ((pad - (y0 - b0), y1 + pad - b1), (pad - (x0 - a0), x1 + pad - a1))
+    return np.pad(crop, clipped, constant_values=paper).astype(np.float32)
+
+
 def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
     """The digits of a written number, left to right. Raises BlankImageError, NoiseImageError,
     ImageError (not an image)."""
@@ -225,7 +272,10 @@ def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
     gray, alpha = to_float(work)
     if is_noise(img, gray, alpha):
         raise NoiseImageError("the image looks like random noise: no strokes were found on it")
-    ink, _ = ink_map(gray, alpha)
+    ink, polarity = ink_map(gray, alpha)
+    # A piece is cut from the image itself (the per-digit preprocessing then treats it as
+    # it treats one digit); from the ink map where transparency holds the strokes.
+    raw = polarity != "alpha"
     mask = ink_mask(ink)
     merged, members = _merge(_components(mask))
     parts = _attach_small(merged)
@@ -236,7 +286,12 @@ def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
 
     def piece(x0: int, y0: int, x1: int, y1: int, own: np.ndarray, touching: bool) -> Piece:
         box = (int(x0 * scale), int(y0 * scale), int(np.ceil(x1 * scale)), int(np.ceil(y1 * scale)))
-        return Piece(box, _alone(ink, (x0, y0, x1, y1), own), touching)
+        alone = (
+            _alone_gray(gray, (x0, y0, x1, y1), own, mask)
+            if raw
+            else _alone(ink, (x0, y0, x1, y1), own)
+        )
+        return Piece(box, alone, touching)
 
     # Merged groups by their box, to offer their components apart as the other reading.
     by_box = {tuple(_join_all(g)[:4]): g for g in members if len(g) > 1}
