@@ -66,6 +66,13 @@ CUT_WINDOW = 0.35
 SMALL_HEIGHT = 0.5
 #: ... when the gap between them is under this share of the median height.
 ATTACH_GAP = 0.35
+#: Two neighbours this close (share of a digit's height; the benchmark writes digits at
+#: least ~0.06 apart) or stacked one above the other (rows overlapping by under
+#: `STACKED` of the shorter) may be one digit drawn in two strokes (a broken 4, a 6's
+#: stem): read both ways, they stay one digit unless the classifier clearly prefers two;
+#: only where together they are no wider than one digit (`SPLIT_RATIO`).
+NEAR_GAP = 0.04
+STACKED = 0.25
 #: Margin around each piece when drawn alone, as a share of its longest side.
 PIECE_MARGIN = 0.15
 #: Other pieces' ink is painted over this far around their mask (their soft edges).
@@ -205,6 +212,26 @@ def _attach_small(parts):
     return sorted(parts, key=lambda p: p[0])
 
 
+def _near(parts, height: float) -> list[tuple[tuple, list | None]]:
+    """Neighbours that may be one digit joined into one part, each with its two pieces
+    (the other reading); other parts with None."""
+    out: list[tuple[tuple, list | None]] = []
+    for p in parts:
+        if out and out[-1][1] is None:
+            q = out[-1][0]
+            gap = p[0] - q[2]
+            rows = min(p[3], q[3]) - max(p[1], q[1])
+            shorter = min(p[3] - p[1], q[3] - q[1])
+            stacked = rows < STACKED * shorter and gap <= ATTACH_GAP * height
+            joined = _join(q, p)
+            one_wide = joined[2] - joined[0] <= SPLIT_RATIO * (joined[3] - joined[1])
+            if one_wide and (gap <= NEAR_GAP * height or stacked):
+                out[-1] = (joined, [q, p])
+                continue
+        out.append((p, None))
+    return out
+
+
 def _split(part, height: int) -> list[tuple[tuple[int, int, int, int, np.ndarray], bool]]:
     """Ink much wider than a digit -> k pieces cut at the emptiest nearby columns."""
     x0, y0, x1, y1, mask = part
@@ -296,7 +323,11 @@ def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
     # Merged groups by their box, to offer their components apart as the other reading.
     by_box = {tuple(_join_all(g)[:4]): g for g in members if len(g) > 1}
     groups = []
-    for part in parts:
+    for part, pair in _near(parts, height):
+        if pair is not None:  # one digit in two strokes, or two digits close together
+            split = [piece(*p[:5], False) for p in pair]
+            groups.append(Group(piece(*part, False), split, False))
+            continue
         cut = _split(part, height)
         x0, y0, x1, y1 = part[:4]
         if len(cut) > 1:
