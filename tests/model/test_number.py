@@ -132,3 +132,52 @@ def test_one_digit_answer_for_several_digits_says_why(mnist_cnn):
     assert p.verdict != "digit"  # three digits are not one
     assert "this looks like 3 digits (741)" in p.reason
     assert mnist_cnn.predict(drawn_digit(7)).reason is None  # a plain digit is untouched
+
+
+def test_a_thin_one_beside_a_thick_digit_is_kept():
+    """A thin pen's 1 has a small area beside a thick 0, but it is as tall as a digit."""
+    img = Image.new("L", (420, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.ellipse((30, 40, 230, 240), outline=255, width=44)  # a thick 0
+    d.line([(330, 40), (330, 240)], fill=255, width=3)  # a thin 1: ~2.5 % of the 0's ink
+    seg = segment(img)
+    assert len(seg.pieces) == 2
+    assert seg.pieces[1].box[0] > 300
+
+
+def test_a_digit_in_two_nearly_touching_strokes_stays_one(mnist_cnn):
+    """A 4 whose stem was drawn apart from the rest, a few pixels away."""
+    img = Image.new("L", (280, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(160, 50), (70, 170), (182, 170)], fill=255, width=16, joint="curve")
+    d.line([(194, 40), (194, 240)], fill=255, width=16)  # the stem: a 4-pixel gap
+    seg = segment(img)
+    assert len(seg.groups) == 1 and seg.groups[0].split is not None  # read both ways
+    reading = mnist_cnn.read_number(img)
+    assert reading.text == "4", reading.text
+
+
+def test_each_piece_is_cut_from_the_image_with_its_paper():
+    """Dark ink on grey paper: a piece keeps the paper (its lighting correction runs once,
+    on the digit) and its neighbours' ink is painted over."""
+    ink = np.asarray(number(7, 1, 4))
+    paper = (200 - ink.astype(np.float32) * (170 / 255)).astype(np.uint8)  # dark on grey
+    seg = segment(Image.fromarray(paper))
+    assert len(seg.pieces) == 3
+    one = seg.pieces[1]
+    assert abs(float(np.median(one.image)) - 200 / 255) < 0.02  # the paper is there
+    dark = np.flatnonzero((one.image < 0.5).any(axis=0))  # columns holding ink
+    x0, _, x1, _ = one.box
+    assert dark.max() - dark.min() <= (x1 - x0) + 4  # only the 1's own ink
+
+
+def test_each_digit_has_its_map_with_its_trust(mnist_cnn):
+    from model.number import explain_digits
+
+    reading = mnist_cnn.read_number(number(4, 7))
+    maps = explain_digits(mnist_cnn, reading)
+    assert len(maps) == len(reading.digits) == 2
+    for d, r in zip(reading.digits, maps, strict=True):
+        assert r.explanation.label == d.prediction.label  # the map of this digit's answer
+        assert r.trust is not None and r.trust.sentence
+        assert r.overlay.ndim == 3 and r.overlay.dtype == np.uint8
