@@ -68,3 +68,30 @@ def test_number_mode_reads_42_digit_by_digit_with_maps(page, streamlit_url):
     assert page.locator("text=Traceback").count() == 0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "draw-number-42.png"), full_page=True)
+
+
+def test_upload_reads_a_number_on_paper(page, streamlit_url, tmp_path):
+    """A photo-like upload of "741" (dark ink on paper) is read digit by digit."""
+    import numpy as np
+    from PIL import Image
+
+    from model.input.samples import drawn_digit
+
+    inks = [np.asarray(drawn_digit(d).convert("L")) for d in (7, 4, 1)]
+    inks = [a[:, a.max(axis=0) > 0] for a in inks]  # each trimmed to its ink
+    field = np.zeros((280, sum(a.shape[1] for a in inks) + 30 * 4), np.uint8)
+    x = 30
+    for a in inks:
+        field[:, x : x + a.shape[1]] = a
+        x += a.shape[1] + 30
+    path = tmp_path / "number.png"
+    Image.fromarray(230 - (field.astype(np.float32) * 0.8).astype(np.uint8)).save(path)
+    page.goto(streamlit_url + "/upload")
+    page.locator("input[type='file']").first.set_input_files(str(path))
+    page.locator(".dl-number-text:text-is('741')").wait_for(timeout=60_000)
+    for i, label in enumerate("741"):
+        block = digit(page, i)
+        block.locator(f".dl-label:text-is('{label}')").wait_for()
+        assert block.locator("figure.dl-fig img").count() == 1
+    assert page.locator("text=Traceback").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "upload-number-741.png"), full_page=True)
