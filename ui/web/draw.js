@@ -119,7 +119,8 @@ function createPad(root) {
     const p = median(pad.timings.penToDisplay.slice(-30));
     const s = median(pad.timings.server.slice(-30));
     const parts = [];
-    if (d.modelUrl) {
+    if (d.mode === "number") parts.push("read on the server after each stroke");
+    else if (d.modelUrl) {
       parts.push(
         pad.model
           ? `browser ${b === null ? "–" : b.toFixed(1)} ms/read` +
