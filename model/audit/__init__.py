@@ -114,9 +114,13 @@ def audit(
     batch_size: int = BATCH_SIZE,
     ray_address: str | None = None,
     actors: int | None = None,
+    workers: int | None = None,
     progress=None,
 ) -> AuditResult:
-    """Audit every input; write `predictions.parquet` and `report.html` into `out`."""
+    """Audit every input; write `predictions.parquet` and `report.html` into `out`.
+
+    workers: the local engine's processes (default: one per CPU); actors: Ray's.
+    """
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     config = AuditConfig(model=model, runtime=runtime, explain=explain, layer=layer, fps=fps)
@@ -127,7 +131,7 @@ def audit(
     if engine == "ray":
         columns = run_ray(rows, config, batch_size, ray_address, actors, progress=progress)
     else:
-        columns = run_local(rows, config, batch_size, progress)
+        columns = run_local(rows, config, batch_size, progress, workers)
     seconds = time.perf_counter() - t0
     if not rows.labelled:
         columns.pop("true_label", None)

@@ -34,6 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ray-address", help=f"a Ray cluster to join (default ${RAY_ADDRESS_ENV}, else local)"
     )
     p.add_argument("--actors", type=int, help="Ray actors (default: one per CPU)")
+    p.add_argument("--workers", type=int, help="local engine processes (default: one per CPU)")
     p.add_argument("--runtime", default="auto", help="auto, onnx, onnx-int8, onnx-fp16 or keras")
     p.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frames sampled per video second")
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 batch_size=args.batch_size,
                 ray_address=args.ray_address,
                 actors=args.actors,
+                workers=args.workers,
                 progress=bar.update,
             )
     except DigitLensError as exc:

@@ -102,10 +102,17 @@ def test_bad_input_specs_say_what_was_expected(tmp_path):
 def test_one_batch_object_serves_every_engine_and_keeps_row_order(folder):
     rows = list_inputs([str(folder)])
     whole = run_local(rows, AuditConfig(), batch_size=64)
-    one_by_one = run_local(rows, AuditConfig(), batch_size=1)
+    one_by_one = run_local(rows, AuditConfig(), batch_size=1, workers=1)
     for name in ("path", "label", "verdict", "error"):
         assert list(whole[name]) == list(one_by_one[name])
     np.testing.assert_allclose(whole["probability"], one_by_one["probability"], rtol=1e-5)
+    # Two worker processes, one batch at a time each, load the model they are given.
+    other = AuditConfig(model="fashion-cnn")
+    here = run_local(rows, other, batch_size=1, workers=1)
+    processes = run_local(rows, other, batch_size=1, workers=2)
+    for name in ("path", "label", "class_name", "verdict", "error"):
+        assert list(here[name]) == list(processes[name])
+    np.testing.assert_allclose(here["probability"], processes["probability"], atol=1e-5)
     batch = AuditBatch(AuditConfig())({k: v[:2] for k, v in rows.columns().items()})
     assert len(batch["path"]) == 2  # a plain dict of columns in, a dict out (Ray's format)
 
