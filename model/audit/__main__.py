@@ -28,6 +28,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="METHOD",
         help="also a map and its trust score per input: a method name or `default`",
     )
+    p.add_argument(
+        "--evidence",
+        action="store_true",
+        help="also each input's representation, atlas position and look-alike agreement",
+    )
     p.add_argument("--layer", help="the layer a CAM method reads (default: the model's)")
     p.add_argument("--engine", choices=ENGINES, default="local")
     p.add_argument(
@@ -67,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 ray_address=args.ray_address,
                 actors=args.actors,
                 workers=args.workers,
+                evidence=args.evidence,
                 progress=bar.update,
             )
     except DigitLensError as exc:

@@ -10,12 +10,17 @@ import html
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from model.prediction import format_probability
+from model.why.index import K
 from model.why.overlay import overlay
+
+if TYPE_CHECKING:
+    from model.why.atlas import Atlas
 
 #: Inputs shown in each gallery.
 GALLERY = 12
@@ -64,10 +69,125 @@ def _plot(values: np.ndarray, title: str, bins: int = 20) -> str:
     ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=8)
     fig.tight_layout()
+    return _figure(fig)
+
+
+def _figure(fig) -> str:
+    import matplotlib.pyplot as plt
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+#: Atlas points drawn behind the audited inputs (a random subset beyond this).
+ATLAS_SHOWN = 6000
+
+
+def _atlas_plot(
+    atlas: Atlas,
+    xy: np.ndarray,
+    label: np.ndarray,
+    wrong: np.ndarray,
+    refused: np.ndarray,
+    names: list[str],
+) -> str:
+    """The training set's atlas in grey, the audited inputs on it coloured by their
+    answer, mistakes as black crosses and inputs judged not a digit as hollow triangles."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.patheffects as pe
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=100)
+    shown = rng.permutation(len(atlas.xy))[:ATLAS_SHOWN]
+    ax.scatter(*atlas.xy[shown].T, s=2, c="#c8c8c8", label="training digits")
+    plain = np.flatnonzero(~wrong & ~refused)
+    plain = plain[rng.permutation(len(plain))[:ATLAS_SHOWN]]
+    ax.scatter(*xy[plain].T, s=4, c=label[plain], cmap="tab10", vmin=0, vmax=9, alpha=0.7)
+    ax.scatter(*xy[wrong].T, s=36, c="black", marker="x", label="read wrong")
+    ax.scatter(
+        *xy[refused].T,
+        s=30,
+        facecolors="none",
+        edgecolors="black",
+        marker="^",
+        label="judged not a digit",
+    )
+    halo = [pe.withStroke(linewidth=3, foreground="white")]
+    for c, (cx, cy) in enumerate(atlas.centres()):
+        if np.isfinite(cx) and c < len(names):
+            ax.text(
+                cx,
+                cy,
+                names[c],
+                fontsize=13,
+                weight="bold",
+                ha="center",
+                va="center",
+                path_effects=halo,
+                zorder=5,
+            )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(
+        f"inputs (coloured by answer) on the training set's atlas ({atlas.method})", fontsize=9
+    )
+    fig.tight_layout()
+    return _figure(fig)
+
+
+def _evidence(
+    t: dict[str, np.ndarray],
+    read: np.ndarray,
+    wrong: np.ndarray,
+    verdicts: np.ndarray,
+    class_names: list[str],
+    inputs: Callable[[str, int], np.ndarray | None],
+    map_shape: tuple[int, int],
+    atlas: Atlas | None,
+) -> str:
+    """Where the inputs sit among the training digits, and those whose look-alikes
+    disagree with the answer (deep kNN's low credibility)."""
+    agree = np.asarray(t["lookalikes_agree"], np.float64)
+    xy = np.stack([np.asarray(t["atlas_x"], np.float64), np.asarray(t["atlas_y"], np.float64)], 1)
+    placed = read & np.isfinite(agree)
+    parts = ["<h2>Among the training digits</h2>"]
+    if atlas is not None and placed.any():
+        refused = verdicts == "not_a_digit"
+        label = np.asarray(t["label"], np.int64)[placed]
+        src = _atlas_plot(atlas, xy[placed], label, wrong[placed], refused[placed], class_names)
+        alt = (
+            f"{int(placed.sum())} inputs placed on the atlas of the training set; "
+            f"{int((wrong & placed).sum())} read wrong, {int((refused & placed).sum())} "
+            "judged not a digit"
+        )
+        parts.append(f'<p><img src="{src}" alt="{html.escape(alt)}"></p>')
+    low = placed & (agree < 0.5)
+    parts.append(
+        f"<p>The look-alikes of {int(low.sum())} of the {int(placed.sum())} inputs read "
+        f"({_pct(int(low.sum()), int(placed.sum()))}) mostly carry another label than the "
+        "answer: the training set does not back those answers.</p>"
+    )
+    ranked = np.flatnonzero(low)
+    ranked = ranked[np.argsort(agree[ranked], kind="stable")]
+    parts.append(
+        _gallery(
+            "Answers their look-alikes do not back",
+            ranked,
+            t,
+            inputs,
+            map_shape,
+            lambda i: (
+                f"read {t['class_name'][i]}; {round(agree[i] * K)} of its {K} look-alikes agree"
+            ),
+        )
+    )
+    return "\n".join(parts)
 
 
 def _pct(k: int, n: int) -> str:
@@ -142,8 +262,10 @@ def render(
     class_names: list[str],
     inputs: Callable[[str, int], np.ndarray | None],
     map_shape: tuple[int, int],
+    atlas: Atlas | None = None,
 ) -> str:
-    """The HTML page of an audit table (the columns of `predictions.parquet`)."""
+    """The HTML page of an audit table (the columns of `predictions.parquet`); with the
+    evidence columns and the model's atlas, where the inputs sit among the training set."""
     n = len(t["path"])
     failed = np.array([e is not None for e in t["error"]], bool)
     read = ~failed
@@ -218,6 +340,8 @@ def render(
                 lambda i: f"{t['method'][i]}: trust {trust[i]:+.2f} ({t['trust_verdict'][i]})",
             )
         )
+    if "lookalikes_agree" in t:
+        parts.append(_evidence(t, read, wrong, verdicts, class_names, inputs, map_shape, atlas))
     refused = np.flatnonzero(verdicts == "not_a_digit")
     refused = refused[np.argsort(-ood[refused], kind="stable")]
     parts.append(
