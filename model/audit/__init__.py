@@ -49,7 +49,7 @@ class AuditResult:
         return self.out / name
 
 
-def _schema(explaining: bool, labelled: bool, evidence: bool = False):
+def _schema(explaining: bool, labelled: bool, evidence: bool = False, number: bool = False):
     """One schema for every engine, so their files compare equal."""
     import pyarrow as pa
 
@@ -74,6 +74,9 @@ def _schema(explaining: bool, labelled: bool, evidence: bool = False):
             ("trust_verdict", pa.string()),
             ("map", pa.binary()),
         ]
+    if number:
+        fields += [("number", pa.string()), ("number_verdict", pa.string())]
+        fields += [("number_refusal", pa.string())]
     if evidence:
         fields += [
             ("embedding", pa.list_(pa.float32())),
@@ -88,7 +91,9 @@ def write_predictions(columns: dict[str, np.ndarray], path: Path, explaining: bo
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = _schema(explaining, "true_label" in columns, "embedding" in columns)
+    schema = _schema(
+        explaining, "true_label" in columns, "embedding" in columns, "number" in columns
+    )
 
     def values(name: str) -> list:
         v = columns[name]
@@ -125,6 +130,7 @@ def audit(
     actors: int | None = None,
     workers: int | None = None,
     evidence: bool = False,
+    number: bool = False,
     progress=None,
 ) -> AuditResult:
     """Audit every input; write `predictions.parquet` and `report.html` into `out`.
@@ -132,11 +138,18 @@ def audit(
     workers: the local engine's processes (default: one per CPU); actors: Ray's.
     evidence: also each input's representation, atlas position and look-alike agreement
     (the model's evidence must be built: `python -m training.evidence`).
+    number: also read each input as a written number (`model.number`).
     """
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     config = AuditConfig(
-        model=model, runtime=runtime, explain=explain, layer=layer, fps=fps, evidence=evidence
+        model=model,
+        runtime=runtime,
+        explain=explain,
+        layer=layer,
+        fps=fps,
+        evidence=evidence,
+        number=number,
     )
     # Fail on a bad model or method here, once, before any engine starts.
     local = AuditBatch(config)

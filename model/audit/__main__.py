@@ -33,6 +33,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also each input's representation, atlas position and look-alike agreement",
     )
+    p.add_argument(
+        "--number",
+        action="store_true",
+        help="also read each input as a written number: its digits, each judged",
+    )
     p.add_argument("--layer", help="the layer a CAM method reads (default: the model's)")
     p.add_argument("--engine", choices=ENGINES, default="local")
     p.add_argument(
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 actors=args.actors,
                 workers=args.workers,
                 evidence=args.evidence,
+                number=args.number,
                 progress=bar.update,
             )
     except DigitLensError as exc:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from model.audit.inputs import IDX_SEPARATOR, UNKNOWN, is_uri, read_bytes
-from model.errors import DigitLensError
+from model.errors import DigitLensError, ModelLoadError
+from model.input.decode import ImageInput
 from model.input.sources import video_frames
 from model.runtime.runtimes import THREADS_ENV
 
@@ -42,6 +43,9 @@ EXPLAIN_COLUMNS = ("method", "trust", "trust_verdict", "map")
 #: bytes; a list of floats in the Parquet file), where it lands on the atlas, and the share
 #: of its K look-alikes that carry the answer's label (deep kNN's credibility).
 EVIDENCE_COLUMNS = ("embedding", "atlas_x", "atlas_y", "lookalikes_agree")
+#: With `number`: the input read as a written number (`model.number`): its text ("42",
+#: "4?2"), verdict, and why there is none.
+NUMBER_COLUMNS = ("number", "number_verdict", "number_refusal")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class AuditConfig:
     fps: float = 2.0
     threads: int | None = None  # per process (a Ray actor: its CPUs)
     evidence: bool = False  # the representation, atlas position and look-alike agreement
+    number: bool = False  # also read each input as a written number (digit models)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -99,6 +104,8 @@ class AuditBatch:
         self.seconds = {"read": 0.0, "model": 0.0, "map": 0.0, "evidence": 0.0}
         if config.explain:
             self._prepare_explanations(config)
+        if config.number and not self.clf.is_digit:
+            raise ModelLoadError(f"{self.clf.name} does not read digits: it cannot read numbers")
         self.atlas = None  # the model's Atlas when gathering evidence (for the report)
         if config.evidence:  # fails here, before any engine starts, when none is built
             from model.why.atlas import load_atlas, placer
@@ -134,18 +141,31 @@ class AuditBatch:
             raise ValueError(f"the video has {len(frames)} sampled frames, not {k + 1}")
         return frames[k]
 
+    def source(self, path: str, frame: int) -> ImageInput:
+        """One row -> the image as read: a file's path, an object's bytes, or pixels."""
+        if IDX_SEPARATOR in path and not Path(path).exists():
+            return self._idx_image(path)
+        if frame != UNKNOWN:
+            return self._frame(path, frame)
+        if is_uri(path):
+            return read_bytes(path)
+        return path
+
     def model_input(self, path: str, frame: int) -> np.ndarray:
         """One row -> its model-format input (raises an error that says why not)."""
-        if IDX_SEPARATOR in path and not Path(path).exists():
-            digit = self._idx_image(path)
-            if self.clf.is_digit and self.clf.input_shape[:2] == digit.shape:
-                return digit.astype(np.float32) / 255.0  # already in MNIST format
-            return self.clf.preprocess(digit)
-        if frame != UNKNOWN:
-            return self.clf.preprocess(self._frame(path, frame))
-        if is_uri(path):
-            return self.clf.preprocess(read_bytes(path))
-        return self.clf.preprocess(path)
+        image = self.source(path, frame)
+        idx = IDX_SEPARATOR in path and isinstance(image, np.ndarray)
+        if idx and self.clf.is_digit and self.clf.input_shape[:2] == image.shape:
+            return image.astype(np.float32) / 255.0  # already in MNIST format
+        return self.clf.preprocess(image)
+
+    def _number(self, path: str, frame: int) -> tuple[str | None, str, str | None]:
+        """The row read as a written number: its text, verdict and refusal."""
+        try:
+            reading = self.clf.read_number(self.source(path, frame))
+        except DigitLensError as exc:
+            return None, "not_a_digit", str(exc)
+        return reading.text, reading.verdict, reading.refusal
 
     # ------------------------------------------------------------ the batch
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -156,12 +176,18 @@ class AuditBatch:
         out["path"], out["frame"] = paths, frames
         xs, rows = [], []
         t0 = time.perf_counter()
+        numbers = {c: [None] * n for c in NUMBER_COLUMNS} if self.config.number else {}
         for i, (path, frame) in enumerate(zip(paths, frames, strict=True)):
             try:
                 xs.append(self.model_input(path, frame))
                 rows.append(i)
             except Exception as exc:  # one bad input never stops the run
                 out["error"][i] = _error_text(exc)
+                continue
+            if numbers:
+                read = self._number(path, frame)
+                for c, v in zip(NUMBER_COLUMNS, read, strict=True):
+                    numbers[c][i] = v
         for i in set(range(n)) - set(rows):
             out["label"][i], out["probability"][i], out["ood_score"][i] = UNKNOWN, np.nan, np.nan
         explain = {c: [None] * n for c in EXPLAIN_COLUMNS} if self.method else {}
@@ -212,6 +238,8 @@ class AuditBatch:
             )
             columns["trust_verdict"] = np.array(explain["trust_verdict"], dtype=object)
             columns["map"] = np.array(explain["map"], dtype=object)
+        for c, values in numbers.items():
+            columns[c] = np.array(values, dtype=object)
         if evidence:
             columns["embedding"] = np.array(evidence["embedding"], dtype=object)
             for name in ("atlas_x", "atlas_y", "lookalikes_agree"):

@@ -190,6 +190,34 @@ def _evidence(
     return "\n".join(parts)
 
 
+def _numbers(t: dict[str, np.ndarray], read: np.ndarray) -> str:
+    """How the inputs read as written numbers: the share of each verdict, and the numbers
+    that are not sure (an unsure digit is marked "?"), with the reason for a refusal."""
+    verdict = np.array([str(v) for v in t["number_verdict"]], dtype=object)
+    n = int(read.sum())
+    shares = "".join(
+        f"<tr><td>{v}</td><td class='num'>{int((read & (verdict == v)).sum())}</td>"
+        f"<td class='num'>{_pct(int((read & (verdict == v)).sum()), n)}</td></tr>"
+        for v in ("digit", "unsure", "not_a_digit")
+    )
+    doubtful = np.flatnonzero(read & (verdict != "digit"))
+    rows = "".join(
+        f"<tr><td>{html.escape(_name(str(t['path'][i]), int(t['frame'][i])))}</td>"
+        f"<td>{html.escape(str(t['number'][i] or '–'))}</td>"
+        f"<td>{html.escape(str(t['number_refusal'][i] or 'a digit is unsure'))}</td></tr>"
+        for i in doubtful[:ERRORS_LISTED]
+    )
+    listed = (
+        f"<table><tr><th>input</th><th>number</th><th>why not sure</th></tr>{rows}</table>"
+        if len(doubtful)
+        else ""
+    )
+    return (
+        "<h2>Read as numbers</h2><table><tr><th>every digit</th><th>inputs</th>"
+        f"<th>share</th></tr>{shares}</table>{listed}"
+    )
+
+
 def _pct(k: int, n: int) -> str:
     """A share as people should read it: never "0.0 %" for 2 in 10,000 (model.prediction)."""
     return format_probability(k / n) if n else "–"
@@ -340,6 +368,8 @@ def render(
                 lambda i: f"{t['method'][i]}: trust {trust[i]:+.2f} ({t['trust_verdict'][i]})",
             )
         )
+    if "number" in t:
+        parts.append(_numbers(t, read))
     if "lookalikes_agree" in t:
         parts.append(_evidence(t, read, wrong, verdicts, class_names, inputs, map_shape, atlas))
     refused = np.flatnonzero(verdicts == "not_a_digit")

@@ -185,3 +185,18 @@ def test_evidence_places_each_input_on_the_atlas_as_the_app_does(
     assert agree.mean() > 0.9  # MNIST test digits: their look-alikes back the answer
     page = result.path(REPORT).read_text()
     assert "Among the training digits" in page and "placed on the atlas" in page
+
+
+def test_number_reads_each_input_as_a_written_number(tmp_path):
+    """--number: a column with the number each image shows, digit by digit."""
+    from tests.model.test_number import number
+
+    (tmp_path / "n").mkdir()
+    number(4, 7).save(tmp_path / "n" / "47.png")
+    drawn_digit(7).save(tmp_path / "n" / "7.png")
+    (tmp_path / "n" / "broken.png").write_bytes(b"no")
+    result = audit([str(tmp_path / "n")], tmp_path / "out", number=True)
+    t = read_audit(tmp_path / "out")
+    got = dict(zip([p.rsplit("/", 1)[1] for p in t["path"]], t["number"], strict=True))
+    assert got == {"47.png": "47", "7.png": "7", "broken.png": None}
+    assert "Read as numbers" in result.path(REPORT).read_text()
