@@ -12,6 +12,7 @@ from model import BlankImageError, ImageError
 from model.errors import TooSmallError
 from model.prediction import format_probability
 from model.why.attribution import explain
+from model.why.describe import describe_map
 from ui.sidebar import current
 from ui.widgets import class_chart, heatmap_views, inline_image, prediction_header
 
@@ -112,10 +113,11 @@ for (name, _), s in zip(inputs, stages, strict=True):
         a, b, c = st.columns([1.1, 1, 1.4])
         full, _ = heatmap_views(e)
         with a:
-            inline_image(full, name, "100%", fmt="JPEG")
+            alt = describe_map(e, clf.class_names)
+            inline_image(full, name, "100%", fmt="JPEG", alt=f"{name}: {alt}")
         with b:
             prediction_header(pred, clf.class_names)
-            inline_image(heatmap_views(e, 140)[1], "model input + heatmap", 140)
+            inline_image(heatmap_views(e, 140)[1], "model input + heatmap", 140, alt=alt)
         with c:
             class_chart(pred, clf.class_names, height=180, log=log_scale)
 
