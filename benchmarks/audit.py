@@ -132,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     work = AuditBatch(ig)
     _, t_ig_local = timed(lambda: [work(b) for b in _chunks(sub, 64)])
     _, t_ig_ray = timed(run_ray, sub, ig, actors=2)
-    for name, t in (("local, 1 process, + IG map + trust", t_ig_local), ("Ray, 2 actors, + IG", t_ig_ray)):
+    for name, t in (
+        ("local, 1 process, + IG map + trust", t_ig_local),
+        ("Ray, 2 actors, + IG", t_ig_ray),
+    ):
         lines.append(
             f"| {name} | {args.explain_n:,} PNG | {t:.2f} | {args.explain_n / t:,.0f} "
             f"| {t_ig_local / t:.2f} |"
