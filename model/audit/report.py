@@ -5,16 +5,14 @@ the page loads nothing from anywhere, so it opens offline and can be mailed.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
+from model.audit.figures import atlas_plot, plot, png, to_display
 from model.prediction import format_probability
 from model.why.index import K
 from model.why.overlay import overlay
@@ -26,7 +24,6 @@ if TYPE_CHECKING:
 GALLERY = 12
 #: Unreadable inputs listed.
 ERRORS_LISTED = 50
-THUMB_SIDE = 84
 
 STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1a1a1a}
@@ -36,109 +33,6 @@ figure{margin:0;width:11rem;font-size:13px;overflow-wrap:anywhere}
 figure img{image-rendering:pixelated}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 """
-
-
-def _png(a: np.ndarray) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _to_display(x: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
-    """A model-format input (H, W[, C]) -> (side, side[*], 3) uint8 for a thumbnail."""
-    a = np.asarray(x, np.float32)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    lo, hi = float(a.min()), float(a.max())
-    a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
-    img = Image.fromarray((a * 255).astype(np.uint8))
-    scale = side / max(img.size)
-    img = img.resize((round(img.width * scale), round(img.height * scale)), Image.NEAREST)
-    rgb = np.asarray(img.convert("RGB"))
-    return rgb
-
-
-def _plot(values: np.ndarray, title: str, bins: int = 20) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.2, 2.4), dpi=100)
-    ax.hist(values[np.isfinite(values)], bins=bins, color="#3b528b")
-    ax.set_title(title, fontsize=10)
-    ax.tick_params(labelsize=8)
-    fig.tight_layout()
-    return _figure(fig)
-
-
-def _figure(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-#: Atlas points drawn behind the audited inputs (a random subset beyond this).
-ATLAS_SHOWN = 6000
-
-
-def _atlas_plot(
-    atlas: Atlas,
-    xy: np.ndarray,
-    label: np.ndarray,
-    wrong: np.ndarray,
-    refused: np.ndarray,
-    names: list[str],
-) -> str:
-    """The training set's atlas in grey, the audited inputs on it coloured by their
-    answer, mistakes as black crosses and inputs judged not a digit as hollow triangles."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.patheffects as pe
-    import matplotlib.pyplot as plt
-
-    rng = np.random.default_rng(0)
-    fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=100)
-    shown = rng.permutation(len(atlas.xy))[:ATLAS_SHOWN]
-    ax.scatter(*atlas.xy[shown].T, s=2, c="#c8c8c8", label="training digits")
-    plain = np.flatnonzero(~wrong & ~refused)
-    plain = plain[rng.permutation(len(plain))[:ATLAS_SHOWN]]
-    ax.scatter(*xy[plain].T, s=4, c=label[plain], cmap="tab10", vmin=0, vmax=9, alpha=0.7)
-    ax.scatter(*xy[wrong].T, s=36, c="black", marker="x", label="read wrong")
-    ax.scatter(
-        *xy[refused].T,
-        s=30,
-        facecolors="none",
-        edgecolors="black",
-        marker="^",
-        label="judged not a digit",
-    )
-    halo = [pe.withStroke(linewidth=3, foreground="white")]
-    for c, (cx, cy) in enumerate(atlas.centres()):
-        if np.isfinite(cx) and c < len(names):
-            ax.text(
-                cx,
-                cy,
-                names[c],
-                fontsize=13,
-                weight="bold",
-                ha="center",
-                va="center",
-                path_effects=halo,
-                zorder=5,
-            )
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title(
-        f"inputs (coloured by answer) on the training set's atlas ({atlas.method})", fontsize=9
-    )
-    fig.tight_layout()
-    return _figure(fig)
 
 
 def _evidence(
@@ -160,7 +54,7 @@ def _evidence(
     if atlas is not None and placed.any():
         refused = verdicts == "not_a_digit"
         label = np.asarray(t["label"], np.int64)[placed]
-        src = _atlas_plot(atlas, xy[placed], label, wrong[placed], refused[placed], class_names)
+        src = atlas_plot(atlas, xy[placed], label, wrong[placed], refused[placed], class_names)
         alt = (
             f"{int(placed.sum())} inputs placed on the atlas of the training set; "
             f"{int((wrong & placed).sum())} read wrong, {int((refused & placed).sum())} "
@@ -248,15 +142,15 @@ def _gallery(
         x = inputs(path, frame)
         pictures = ""
         if x is not None:
-            shown = _to_display(x)
+            shown = to_display(x)
             alt = f"input {_name(path, frame)}"
-            pictures += f'<img src="{_png(shown)}" alt="{html.escape(alt)}">'
+            pictures += f'<img src="{png(shown)}" alt="{html.escape(alt)}">'
             m = t.get("map")
             if m is not None and m[i] is not None:
                 heat = np.frombuffer(m[i], np.uint8).reshape(map_shape) / 255.0
                 over = overlay(shown, heat)
                 alt = f"{t['method'][i]} map for {t['class_name'][i]}"
-                pictures += f'<img src="{_png(over)}" alt="{html.escape(alt)}">'
+                pictures += f'<img src="{png(over)}" alt="{html.escape(alt)}">'
         items.append(
             f'<figure title="{html.escape(_name(path, frame))}">{pictures}<figcaption>'
             f"{html.escape(caption(int(i)))}<br><small>{html.escape(_short(path, frame))}</small>"
@@ -317,9 +211,9 @@ def render(
     ood = np.asarray(t["ood_score"], np.float64)
     if read.any():
         parts.append(
-            f'<p><img src="{_plot(prob[read], "probability of the answer")}" '
+            f'<p><img src="{plot(prob[read], "probability of the answer")}" '
             'alt="histogram of the probability of each answer"> '
-            f'<img src="{_plot(ood[read], "ood score (higher: less like a digit)")}" '
+            f'<img src="{plot(ood[read], "ood score (higher: less like a digit)")}" '
             'alt="histogram of the out-of-distribution score"></p>'
         )
     label = np.asarray(t["label"], np.int64)
