@@ -17,7 +17,7 @@ from scipy import ndimage
 from model.errors import ImageError
 from model.input import decode as decode_module
 from model.input.decode import MAX_PIXELS, decode
-from model.input.png import decode_png
+from model.input.png import decode_png, encode_up
 from model.input.preprocessing import preprocess_stages
 from model.judge.verdict import LOOP_INK, LOOP_MIN_AREA, count_loops
 from tests.helpers import drawn_digit, png
@@ -65,7 +65,7 @@ def canvas_pixels(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     alpha = np.asarray(
         drawn_digit(
-            int(rng.choice([0, 1, 4, 7])), size=1120, width=int(rng.integers(40, 100))
+            int(rng.choice([0, 1, 4, 7])), size=1120, width=int(rng.integers(10, 25))
         ).resize((280, 280), Image.Resampling.BOX)
     )
     out = np.zeros((280, 280, 4), np.uint8)
@@ -103,10 +103,12 @@ def test_fast_png_matches_pillow_bit_for_bit(filters, channels):
 
 def test_canvas_like_pngs_take_the_fast_path_and_match_pillow():
     for seed in range(5):
-        data = encode_png(canvas_pixels(seed), [2] * 280)  # Chromium: Up on every row
-        fast = decode_png(data, MAX_PIXELS)
-        assert fast is not None
-        assert np.array_equal(np.asarray(fast), np.asarray(pillow(data)))
+        pixels = canvas_pixels(seed)
+        for data in (encode_png(pixels, [2] * 280), encode_up(pixels)):  # Chromium: Up
+            fast = decode_png(data, MAX_PIXELS)
+            assert fast is not None
+            assert np.array_equal(np.asarray(fast), np.asarray(pillow(data)))
+            assert np.array_equal(np.asarray(fast), pixels)
 
 
 @pytest.mark.parametrize(
