@@ -103,7 +103,10 @@ class OnnxRuntime:
         graph = fuse(self.path, detector)
         if graph is None:
             return False
-        small = _session(graph, 1)
+        try:
+            small = _session(graph, 1)
+        except Exception:  # noqa: BLE001  (ONNX Runtime's errors have no common base)
+            return False  # a graph ONNX Runtime refuses: the two sessions serve as before
         self._fused = (small, small if self._threads == 1 else _session(graph, self._threads))
         return True
 
