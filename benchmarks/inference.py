@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.canvas import canvas_png
     from model import load_classifier
     from model.input.samples import drawn_digit
-    from model.why.attribution import compute_maps
+    from model.why.attribution import METHODS, compute_maps
 
     clf = load_classifier(args.model)
     keras_clf = load_classifier(args.model, runtime="keras")
@@ -188,6 +188,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     for what, (wall, cpu), note in rows:
         out(f"| {what} | {wall:.3f} | {cpu:.3f} | {cpu / raw[1]:.2f} | {note} |")
+
+    # Every map of the registry on the same drawing, against a forward pass of the engine
+    # that computes it (the compiled tf.function) and of ONNX Runtime.
+    keras_forward = next(t for what, t, _ in rows if what.startswith("compiled"))
+    out(
+        "\n| map (one image) | median ms (wall) | x tf.function forward (wall) "
+        "| x ONNX Runtime forward (wall) | cost |\n| --- | --- | --- | --- | --- |"
+    )
+    target = np.array([7])
+    for name, method in METHODS.items():
+        layer = "conv3" if method.needs_conv else None
+        wall, _ = timings_ms(
+            lambda n=name, la=layer: compute_maps(net, x, n, la, target), max(r // 4, 20), 3
+        )
+        out(
+            f"| {method.title} | {wall:.3f} | {wall / keras_forward[0]:.2f} "
+            f"| {wall / raw[0]:.2f} | {method.cost} |"
+        )
 
     out("\n| batch of 64 | median ms | images/s |\n| --- | --- | --- |")
     for what, fn in [
