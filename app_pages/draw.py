@@ -176,7 +176,12 @@ def draw_and_explain() -> None:
             counterfactual_section(clf, best.stages, best.stages.x, pred.label, page="draw")
         with st.expander("Preprocessing inspector: from your canvas to the model input"):
             _, small = heatmap_views(best, CANVAS_SIZE)
-            inline_image(small, "the 28x28 model input, same map", 150)
+            inline_image(
+                small,
+                "the 28x28 model input, same map",
+                150,
+                alt=describe_map(best, clf.class_names),
+            )
             if best.stages is not None:
                 inspector(best.stages, size=96)
 

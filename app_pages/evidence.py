@@ -65,7 +65,11 @@ except ImageError as exc:
 pred = clf.predict_input(x)
 left, right = st.columns([1, 4])
 with left:
-    st.image(enlarge(x if x.ndim == 2 else x[..., 0]), caption="what the model sees")
+    st.image(
+        enlarge(x if x.ndim == 2 else x[..., 0]),
+        caption="what the model sees",
+        alt="the 28x28 input the model reads",
+    )
 with right:
     prediction_header(pred, clf.class_names)
 

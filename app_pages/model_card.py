@@ -10,7 +10,7 @@ from model.runtime.graph import layer_edges, layer_table
 from ui.audit import audit_section
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import card_line, current
-from ui.widgets import enlarge
+from ui.widgets import curves_alt, enlarge
 
 GALLERY = 24
 
@@ -130,7 +130,12 @@ if not rel.empty:
     left.altair_chart(diag + pts, width="stretch")
 curves = clf.artifact.keras_path.parent / (card.curves or "")
 if card.curves and curves.is_file():
-    right.image(str(curves), caption="training curves", width="stretch")
+    right.image(
+        str(curves),
+        caption="training curves",
+        width="stretch",
+        alt=curves_alt(card.history or {}),
+    )
 training = card.training or {}
 if training:
     st.caption(
@@ -155,8 +160,9 @@ probs = clf.probabilities(split.images[wrong].astype(np.float32) / 255.0)
 cols = st.columns(8)
 for k, (idx, p) in enumerate(zip(wrong, probs, strict=True)):
     with cols[k % 8]:
-        st.image(enlarge(split.images[idx], 84))
-        st.caption(f"#{idx}: true {names[split.labels[idx]]}, read {names[int(p.argmax())]}")
+        true, read = names[split.labels[idx]], names[int(p.argmax())]
+        st.image(enlarge(split.images[idx], 84), alt=f"test image #{idx}: a {true}, read as {read}")
+        st.caption(f"#{idx}: true {true}, read {read}")
         if st.button("Explain", key=f"gallery_{idx}"):
             st.session_state["explain_test_index"] = int(idx)
             st.session_state["_from_gallery"] = True

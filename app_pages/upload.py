@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+from contextlib import suppress
 
 import pandas as pd
 import streamlit as st
@@ -12,6 +13,7 @@ from model import BlankImageError, ImageError
 from model.errors import TooSmallError
 from model.prediction import format_probability
 from model.why.attribution import explain
+from model.why.describe import describe_map
 from ui.number import show_reading
 from ui.sidebar import current
 from ui.widgets import class_chart, heatmap_views, inline_image, prediction_header
@@ -57,19 +59,20 @@ read_numbers = clf.is_digit and st.toggle(
 progress = st.progress(0.0, text="Reading the images...") if len(inputs) > 3 else None
 stages, explanations, numbers = [], [], {}
 for i, (_, data) in enumerate(inputs):
-    try:
-        if read_numbers and (reading := clf.read_number(data)).several:
-            numbers[i] = reading
-            stages.append(None)
-            continue
-    except ImageError:
-        pass  # the single-digit reading below says why
-    try:
-        s = clf.preprocess_stages(data)
-        explanations.append(explain(clf, s, choice.method, choice.layer))
-    except ImageError as exc:
-        s = exc
-    stages.append(s)
+    reading = None
+    if read_numbers:
+        with suppress(ImageError):  # the single-digit reading below says why
+            reading = clf.read_number(data)
+    if reading is not None and reading.several:
+        numbers[i] = reading
+        stages.append(None)
+    else:
+        try:
+            s = clf.preprocess_stages(data)
+            explanations.append(explain(clf, s, choice.method, choice.layer))
+        except ImageError as exc:
+            s = exc
+        stages.append(s)
     if progress:
         progress.progress((i + 1) / len(inputs), text=f"Explained {i + 1} of {len(inputs)}")
 explanations = iter(explanations)
@@ -146,10 +149,11 @@ for i, ((name, _), s) in enumerate(zip(inputs, stages, strict=True)):
         a, b, c = st.columns([1.1, 1, 1.4])
         full, _ = heatmap_views(e)
         with a:
-            inline_image(full, name, "100%", fmt="JPEG")
+            alt = describe_map(e, clf.class_names)
+            inline_image(full, name, "100%", fmt="JPEG", alt=f"{name}: {alt}")
         with b:
             prediction_header(pred, clf.class_names)
-            inline_image(heatmap_views(e, 140)[1], "model input + heatmap", 140)
+            inline_image(heatmap_views(e, 140)[1], "model input + heatmap", 140, alt=alt)
         with c:
             class_chart(pred, clf.class_names, height=180, log=log_scale)
 

@@ -27,7 +27,7 @@ from PIL import Image
 
 from benchmarks.tables import command_line, write_table
 from model.audit.batch import AuditBatch, AuditConfig
-from model.audit.engines import run_local, run_ray
+from model.audit.engines import default_workers, run_local, run_ray
 from model.audit.inputs import list_inputs
 from model.datasets import load_split, locate
 from training.negatives import negatives
@@ -115,9 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     ]
     config = AuditConfig()
     run_local(list_inputs([str(tmp / "digits" / "00000.png")]), config)  # warm the caches
-    local, t_local = timed(run_local, digits, config)
+    workers = default_workers(len(digits))
+    local, t_local = timed(run_local, digits, config)  # the default: one process per CPU
+    _, t_one = timed(run_local, digits, config, workers=1)
     spread, t_ray = timed(run_ray, digits, config, actors=2)
-    for name, t in (("local, predict + verdict", t_local), ("Ray, 2 actors", t_ray)):
+    for name, t in (
+        (f"local, {workers} processes (default), predict + verdict", t_local),
+        ("local, 1 process", t_one),
+        ("Ray, 2 actors", t_ray),
+    ):
         lines.append(
             f"| {name} | {args.n:,} PNG | {t:.2f} | {args.n / t:,.0f} | {t_local / t:.2f} |"
         )
@@ -126,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     work = AuditBatch(ig)
     _, t_ig_local = timed(lambda: [work(b) for b in _chunks(sub, 64)])
     _, t_ig_ray = timed(run_ray, sub, ig, actors=2)
-    for name, t in (("local, + IG map + trust", t_ig_local), ("Ray, 2 actors, + IG", t_ig_ray)):
+    for name, t in (
+        ("local, 1 process, + IG map + trust", t_ig_local),
+        ("Ray, 2 actors, + IG", t_ig_ray),
+    ):
         lines.append(
             f"| {name} | {args.explain_n:,} PNG | {t:.2f} | {args.explain_n / t:,.0f} "
             f"| {t_ig_local / t:.2f} |"

@@ -3,11 +3,15 @@
     python -m benchmarks.load_test --clients 32 --seconds 20 --explain-seconds 10
     python -m benchmarks.load_test --soak 10000 --clients 32   # memory growth check
 
-Both servers run here as real processes on loopback ports, driven by the same
-closed-loop clients (one asyncio event loop, raw keep-alive HTTP/1.1) sending the
-same 280x280 PNG drawings. Memory is summed over the server and its worker
-processes. Requests are bounded in number and time; everything stops by itself.
-Kept as one file: the servers, the clients and the table are one experiment.
+Both servers run here as real processes on loopback ports, driven by the same two
+load generators in turn: closed-loop clients in one asyncio event loop (raw keep-alive
+HTTP/1.1), and `wrk` (C, epoll; Debian's package, `/usr/bin/wrk`, where installed), one
+thread and the same number of keep-alive connections, its Lua script posting the same
+PNGs. The PNGs are what a browser canvas sends (`benchmarks.canvas`: 280x280 RGBA,
+Chromium's filters), or with `--payload grey` the 280x280 greyscale drawings of earlier
+runs. Memory is summed over the server and its worker processes. Requests are bounded in
+number and time; everything stops by itself. Kept as one file: the servers, the clients
+and the table are one experiment.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ import contextlib
 import io
 import json
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +44,32 @@ MAX_SOAK_GROWTH = 0.05  # "no memory growth beyond a few percent"
 #: WARM_MS or more (a cold worker importing TensorFlow takes seconds).
 WARMUP_ROUND_S = 3.0
 WARM_MS = 2000.0
+#: Debian's wrk; one thread is enough for the rates here and leaves the cores to the server.
+WRK = "/usr/bin/wrk"
+WRK_THREADS = 1
+#: wrk's Lua script: posts the PNG files named on its command line in turn, then prints
+#: one JSON line of the summary (latencies in microseconds).
+WRK_SCRIPT = r"""
+local bodies = {}
+init = function(args)
+  for i, path in ipairs(args) do
+    local f = assert(io.open(path, "rb")); bodies[i] = f:read("*a"); f:close()
+  end
+end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "image/png"}, bodies[n % #bodies + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, '
+    .. '"p50_us": %d, "p95_us": %d, "p99_us": %d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout,
+    e.status, latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
 
 
 @dataclass
@@ -50,6 +83,12 @@ class Result:
     rss_end_mb: float
     cpu_s: float  # server CPU seconds during the run, all processes
     client_cpu_s: float = 0.0  # the load generator's own CPU seconds during the run
+    #: (p50, p95, p99) ms where the generator reports only those (wrk), else None
+    percentiles: tuple[float, float, float] | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
 
     def row(self) -> str:
         q = (
@@ -57,6 +96,9 @@ class Result:
             if len(self.latencies_ms) > 2
             else [0] * 99
         )
+        if self.percentiles is not None:
+            q = [0.0] * 99
+            q[49], q[94], q[98] = self.percentiles
         return (
             f"| {self.name} | {self.requests:,} | {self.errors} | "
             f"{self.requests / self.seconds:,.0f} | {q[49]:.1f} | {q[94]:.1f} | {q[98]:.1f} | "
@@ -140,9 +182,14 @@ def launch(cmd: list[str], health: str) -> subprocess.Popen:
     raise RuntimeError(f"{cmd} did not become healthy")
 
 
-def payloads() -> list[bytes]:
+def payloads(kind: str = "canvas") -> list[bytes]:
+    """The PNGs every client posts in turn: browser canvas exports (RGBA) or greyscale."""
     from model.input.samples import EXAMPLES, drawn_digit
 
+    if kind == "canvas":
+        from benchmarks.canvas import canvas_pngs
+
+        return canvas_pngs()
     out = []
     for d in EXAMPLES:
         buf = io.BytesIO()
@@ -286,6 +333,47 @@ def drive(
     )
 
 
+def drive_wrk(
+    url: str, clients: int, seconds: float, pid: int, name: str, bodies: list[bytes]
+) -> Result:
+    """The same closed loop from wrk: `clients` keep-alive connections on WRK_THREADS
+    thread(s), a warm-up run first (not counted). Non-2xx answers count as errors."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, body in enumerate(bodies):
+            path = Path(tmp) / f"{i}.png"
+            path.write_bytes(body)
+            paths.append(str(path))
+        script = Path(tmp) / "post.lua"
+        script.write_text(WRK_SCRIPT)
+
+        def run(duration: float) -> dict:
+            cmd = [WRK, f"-t{WRK_THREADS}", f"-c{clients}", f"-d{max(int(duration), 1)}s"]
+            cmd += ["--timeout", "30s", "-s", str(script), url, "--", *paths]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            return json.loads(out.strip().splitlines()[-1])
+
+        run(WARMUP_ROUND_S)
+        rss0, cpu0 = tree_rss_mb(pid), tree_cpu_s(pid)
+        own0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        got = run(seconds)
+        own1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = tree_cpu_s(pid) - cpu0
+    own = (own1.ru_utime + own1.ru_stime) - (own0.ru_utime + own0.ru_stime)
+    return Result(
+        name,
+        got["requests"],
+        got["errors"] + got["non2xx"],
+        got["duration_us"] / 1e6,
+        [],
+        rss0,
+        tree_rss_mb(pid),
+        cpu,
+        own,
+        percentiles=(got["p50_us"] / 1e3, got["p95_us"] / 1e3, got["p99_us"] / 1e3),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.load_test",
@@ -309,7 +397,36 @@ def main(argv: list[str] | None = None) -> int:
         help="also load /v2/models/mnist-cnn/infer with model-format FP32 (no preprocessing)",
     )
     p.add_argument("--no-baseline", action="store_true")
+    p.add_argument(
+        "--payload",
+        choices=("canvas", "grey"),
+        default="canvas",
+        help="what /v1/predict gets: browser canvas PNGs (RGBA, default) or greyscale PNGs",
+    )
+    p.add_argument(
+        "--generators",
+        default="asyncio,wrk",
+        help="load generators, in turn (comma-separated; wrk is skipped where not installed)",
+    )
     args = p.parse_args(argv)
+    bodies = payloads(args.payload)
+    generators = [g for g in args.generators.split(",") if g]
+    if "wrk" in generators and not shutil.which(WRK):
+        generators.remove("wrk")
+
+    def load(url: str, pid: int, name: str) -> list[Result]:
+        """One row per generator, the same PNGs from each."""
+        rows = []
+        for gen in generators:
+            label = f"{name} [{gen}, {args.payload}]"
+            if gen == "wrk":
+                rows.append(drive_wrk(url, args.clients, args.seconds, pid, label, bodies))
+            else:
+                requests = [http_request(url, b) for b in bodies]
+                rows.append(
+                    drive(url, args.clients, args.seconds, None, pid, label, requests=requests)
+                )
+        return rows
 
     load_before = load_average()
     results = []
@@ -334,9 +451,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = f"http://127.0.0.1:{port}/v1/predict"
         if args.soak:
-            results.append(drive(url, args.clients, 3600, args.soak, ours.pid, name + " soak"))
+            requests = [http_request(url, b) for b in bodies]
+            results.append(
+                drive(
+                    url, args.clients, 3600, args.soak, ours.pid, name + " soak", requests=requests
+                )
+            )
         else:
-            results.append(drive(url, args.clients, args.seconds, None, ours.pid, name))
+            results += load(url, ours.pid, name)
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         if args.v2_seconds:
             v2 = f"http://127.0.0.1:{port}/v2/models/mnist-cnn/infer"
@@ -361,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
                     ours.pid,
                     f"DigitLens /v1/explain ({args.explain_clients} clients)",
                     warmup_s=args.explain_warmup,
+                    requests=[
+                        http_request(f"http://127.0.0.1:{port}/v1/explain", b) for b in bodies
+                    ],
                 )
             )
     finally:
@@ -373,15 +498,10 @@ def main(argv: list[str] | None = None) -> int:
             f"http://127.0.0.1:{bport}/healthz",
         )
         try:
-            results.append(
-                drive(
-                    f"http://127.0.0.1:{bport}/predict",
-                    args.clients,
-                    args.seconds,
-                    None,
-                    base.pid,
-                    "baseline (Flask, model.predict per request)",
-                )
+            results += load(
+                f"http://127.0.0.1:{bport}/predict",
+                base.pid,
+                "baseline (Flask, model.predict per request)",
             )
         finally:
             base.terminate()
@@ -400,13 +520,17 @@ def main(argv: list[str] | None = None) -> int:
     out("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         out(r.row())
-    ours_r, base_r = results[0], results[-1]
-    if base_r.name.startswith("baseline"):
-        out(
-            f"\nthroughput ratio: "
-            f"{(ours_r.requests / ours_r.seconds) / (base_r.requests / base_r.seconds):.1f}x; "
-            f"p50 ratio: {median(base_r.latencies_ms) / median(ours_r.latencies_ms):.1f}x"
-        )
+    ours_r = results[0]
+    for gen in generators:
+        pair = [r for r in results if f"[{gen}," in r.name]
+        if len(pair) == 2 and pair[1].name.startswith("baseline"):
+            ours_g, base_g = pair
+            p50 = (
+                f"; p50 ratio: {median(base_g.latencies_ms) / median(ours_g.latencies_ms):.1f}x"
+                if ours_g.latencies_ms and base_g.latencies_ms
+                else f"; p50 ratio: {base_g.percentiles[0] / ours_g.percentiles[0]:.1f}x"
+            )
+            out(f"\nthroughput ratio ({gen}): {ours_g.rate / base_g.rate:.1f}x{p50}")
     sums = {
         line.split("{")[0]: float(line.split()[-1])
         for line in metrics.splitlines()

@@ -233,12 +233,15 @@ class Classifier:
         """
         return self.to_predictions(np.asarray(probs)[None], None if x is None else x[None])[0]
 
-    def to_predictions(self, probs: np.ndarray, x: np.ndarray | None = None) -> list[Prediction]:
-        """(N, 10) probabilities and the (N, 28, 28) inputs -> N Predictions (one detector call)."""
+    def to_predictions(
+        self, probs: np.ndarray, x: np.ndarray | None = None, detector: np.ndarray | None = None
+    ) -> list[Prediction]:
+        """(N, 10) probabilities and the (N, 28, 28) inputs -> N Predictions (one detector
+        call, none where `detector` already holds its (N,) log-odds on `x`)."""
         probs = np.asarray(probs, np.float32)
         judge = self.judge
+        scores = judge.scores(x, probs, detector)
         detector = judge.detector is not None and x is not None
-        scores = judge.scores(x, probs)
         out = []
         for p, score in zip(probs, scores, strict=True):
             label = int(np.argmax(p))
@@ -256,16 +259,29 @@ class Classifier:
             )
         return out
 
+    @cached_property
+    def fused(self) -> bool:
+        """Whether the classifier and the judge's detector run as one ONNX graph
+        (`model.runtime.fused`): one session call per batch instead of two."""
+        detector = self.judge.detector
+        attach = getattr(self.runtime, "attach_detector", None)
+        if detector is None or attach is None or self.input_shape != DIGIT_SHAPE:
+            return False
+        return bool(attach(detector.path))
+
     def predict_inputs(self, x: np.ndarray) -> list[Prediction]:
-        """Predict (N, H, W[, C]) inputs already in model format: one model call and one
-        detector call for all of them (what the server's micro-batcher runs)."""
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        """Predict (N, H, W[, C]) inputs already in model format: one call for the model and
+        its detector, fused (what the server's micro-batcher runs), or one call each."""
+        x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, *self.input_shape)
+        # (a runtime swapped for a plain callable, as tests do, has no fused graph)
+        if self.fused and getattr(self.runtime, "fused", False) and len(x):
+            probs, logodds = self.runtime.predict_and_detect(x)
+            return self.to_predictions(probs, x, logodds)
         return self.to_predictions(self.probabilities(x), x)
 
     def predict_input(self, x: np.ndarray) -> Prediction:
         """Predict one input already in model format (e.g. a (28, 28) test-set image)."""
-        x = np.asarray(x, np.float32).reshape(self.input_shape)
-        return self.to_prediction(self.probabilities(x[None])[0], x)
+        return self.predict_inputs(np.asarray(x, np.float32).reshape(1, *self.input_shape))[0]
 
     def predict(self, image: ImageInput) -> Prediction:
         """Preprocess and predict one image. Raises ImageError / BlankImageError (a dot or a

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from model.classifier import Classifier, check_preprocessing
 from model.errors import ModelLoadError
+from model.runtime.allocator import tune_allocator
 from model.runtime.artifacts import Artifact, resolve
 from model.runtime.backend import import_keras
 from model.runtime.card import Card, Preprocessing
@@ -39,6 +40,7 @@ def load_classifier(
     """
     if runtime not in RUNTIMES:
         raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+    tune_allocator()  # image buffers reused, not page-faulted in on every request
     check_preprocessing(preprocessing)
     from model.runtime.applications import is_application
     from model.runtime.artifacts import BUNDLED

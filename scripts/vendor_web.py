@@ -5,9 +5,10 @@
 
 Nothing is loaded from a CDN at run time: the app serves ONNX Runtime Web from
 `static/vendor/` (Streamlit static serving) and the API server serves Swagger UI
-from `server/vendor/`. Each package is pinned by version and by the sha512 of its
-npm tarball (the registry's `dist.integrity`), and every extracted file by its
-sha256, so a changed upstream file fails loudly instead of shipping.
+from `server/vendor/`. The browser tests inject axe-core (the accessibility engine)
+from `tests/e2e/vendor/`; the app never serves it. Each package is pinned by version
+and by the sha512 of its npm tarball (the registry's `dist.integrity`), and every
+extracted file by its sha256, so a changed upstream file fails loudly instead of shipping.
 """
 
 from __future__ import annotations
@@ -106,6 +107,23 @@ PACKAGES = (
             "package/NOTICE": "0d20d1adef18aee3f40dd258172155521ce702ac445cb5f7b7d60ed32dad2fb2",
         },
         dest=ROOT / "server" / "vendor" / "swagger-ui-dist",
+    ),
+    # For the browser tests only (tests/e2e/test_accessibility_browser.py): injected into
+    # each page of the app to audit it against WCAG 2.2 A/AA. MPL-2.0, licence kept.
+    Package(
+        name="axe-core",
+        version="4.14.1",
+        integrity="sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
+        files={
+            "package/axe.min.js": (
+                "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
+            ),
+            "package/LICENSE": "af175b9d96ee93c21a036152e1b905b0b95304d4ae8c2c921c7609100ba8df7e",
+            "package/LICENSE-3RD-PARTY.txt": (
+                "4f8563870d0fca38bbc3e00b6f670cb7fa9f380ba9f26a7f7d1184a6b18b1653"
+            ),
+        },
+        dest=ROOT / "tests" / "e2e" / "vendor" / "axe-core",
     ),
 )
 

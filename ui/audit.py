@@ -19,7 +19,8 @@ def audit_section(model_name: str) -> None:
     st.markdown(
         "Run `python -m digitlens audit INPUT --model "
         f"{model_name} --out DIR` (add `--explain default` for maps and their trust, "
-        "`--engine ray` to spread it over a Ray cluster), then open `DIR` here."
+        "`--evidence` for where each input sits among the training digits, `--number` to read "
+        "numbers, `--engine ray` to spread it over a Ray cluster), then open `DIR` here."
     )
     folder = st.text_input("Audit folder", placeholder="runs/audit", key="audit_folder")
     if not folder:

@@ -49,7 +49,7 @@ class AuditResult:
         return self.out / name
 
 
-def _schema(explaining: bool, labelled: bool):
+def _schema(explaining: bool, labelled: bool, evidence: bool = False, number: bool = False):
     """One schema for every engine, so their files compare equal."""
     import pyarrow as pa
 
@@ -74,6 +74,16 @@ def _schema(explaining: bool, labelled: bool):
             ("trust_verdict", pa.string()),
             ("map", pa.binary()),
         ]
+    if number:
+        fields += [("number", pa.string()), ("number_verdict", pa.string())]
+        fields += [("number_refusal", pa.string())]
+    if evidence:
+        fields += [
+            ("embedding", pa.list_(pa.float32())),
+            ("atlas_x", pa.float64()),
+            ("atlas_y", pa.float64()),
+            ("lookalikes_agree", pa.float64()),
+        ]
     return pa.schema(fields)
 
 
@@ -81,12 +91,16 @@ def write_predictions(columns: dict[str, np.ndarray], path: Path, explaining: bo
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = _schema(explaining, "true_label" in columns)
+    schema = _schema(
+        explaining, "true_label" in columns, "embedding" in columns, "number" in columns
+    )
 
     def values(name: str) -> list:
         v = columns[name]
-        if name in ("probability", "ood_score", "trust"):
+        if name in ("probability", "ood_score", "trust", "atlas_x", "atlas_y", "lookalikes_agree"):
             return [None if not np.isfinite(x) else float(x) for x in v]
+        if name == "embedding":  # float32 bytes (what engines pass around) -> numbers
+            return [None if x is None else np.frombuffer(x, "<f4").tolist() for x in v]
         return [None if x is None else x for x in v.tolist()]
 
     table = pa.table({f.name: pa.array(values(f.name), f.type) for f in schema}, schema=schema)
@@ -114,12 +128,29 @@ def audit(
     batch_size: int = BATCH_SIZE,
     ray_address: str | None = None,
     actors: int | None = None,
+    workers: int | None = None,
+    evidence: bool = False,
+    number: bool = False,
     progress=None,
 ) -> AuditResult:
-    """Audit every input; write `predictions.parquet` and `report.html` into `out`."""
+    """Audit every input; write `predictions.parquet` and `report.html` into `out`.
+
+    workers: the local engine's processes (default: one per CPU); actors: Ray's.
+    evidence: also each input's representation, atlas position and look-alike agreement
+    (the model's evidence must be built: `python -m training.evidence`).
+    number: also read each input as a written number (`model.number`).
+    """
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    config = AuditConfig(model=model, runtime=runtime, explain=explain, layer=layer, fps=fps)
+    config = AuditConfig(
+        model=model,
+        runtime=runtime,
+        explain=explain,
+        layer=layer,
+        fps=fps,
+        evidence=evidence,
+        number=number,
+    )
     # Fail on a bad model or method here, once, before any engine starts.
     local = AuditBatch(config)
     rows = list_inputs(inputs, fps, data_dir)
@@ -127,7 +158,7 @@ def audit(
     if engine == "ray":
         columns = run_ray(rows, config, batch_size, ray_address, actors, progress=progress)
     else:
-        columns = run_local(rows, config, batch_size, progress)
+        columns = run_local(rows, config, batch_size, progress, workers)
     seconds = time.perf_counter() - t0
     if not rows.labelled:
         columns.pop("true_label", None)
@@ -157,7 +188,12 @@ def audit(
     }
     if len(rows):
         html = render(
-            columns, meta, list(local.clf.class_names), model_input, local.clf.input_shape[:2]
+            columns,
+            meta,
+            list(local.clf.class_names),
+            model_input,
+            local.clf.input_shape[:2],
+            atlas=local.atlas,
         )
         (out / REPORT).write_text(html)
     return AuditResult(columns, out, seconds, engine)

@@ -28,12 +28,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="METHOD",
         help="also a map and its trust score per input: a method name or `default`",
     )
+    p.add_argument(
+        "--evidence",
+        action="store_true",
+        help="also each input's representation, atlas position and look-alike agreement",
+    )
+    p.add_argument(
+        "--number",
+        action="store_true",
+        help="also read each input as a written number: its digits, each judged",
+    )
     p.add_argument("--layer", help="the layer a CAM method reads (default: the model's)")
     p.add_argument("--engine", choices=ENGINES, default="local")
     p.add_argument(
         "--ray-address", help=f"a Ray cluster to join (default ${RAY_ADDRESS_ENV}, else local)"
     )
     p.add_argument("--actors", type=int, help="Ray actors (default: one per CPU)")
+    p.add_argument("--workers", type=int, help="local engine processes (default: one per CPU)")
     p.add_argument("--runtime", default="auto", help="auto, onnx, onnx-int8, onnx-fp16 or keras")
     p.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frames sampled per video second")
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
@@ -65,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
                 batch_size=args.batch_size,
                 ray_address=args.ray_address,
                 actors=args.actors,
+                workers=args.workers,
+                evidence=args.evidence,
+                number=args.number,
                 progress=bar.update,
             )
     except DigitLensError as exc:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from model.audit.inputs import IDX_SEPARATOR, UNKNOWN, is_uri, read_bytes
-from model.errors import DigitLensError
+from model.errors import DigitLensError, ModelLoadError
+from model.input.decode import ImageInput
 from model.input.sources import video_frames
 from model.runtime.runtimes import THREADS_ENV
 
@@ -38,6 +39,13 @@ COLUMNS = (
     "error",
 )
 EXPLAIN_COLUMNS = ("method", "trust", "trust_verdict", "map")
+#: With `evidence`: the input's point in the look-alike index's representation (float32
+#: bytes; a list of floats in the Parquet file), where it lands on the atlas, and the share
+#: of its K look-alikes that carry the answer's label (deep kNN's credibility).
+EVIDENCE_COLUMNS = ("embedding", "atlas_x", "atlas_y", "lookalikes_agree")
+#: With `number`: the input read as a written number (`model.number`): its text ("42",
+#: "4?2"), verdict, and why there is none.
+NUMBER_COLUMNS = ("number", "number_verdict", "number_refusal")
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class AuditConfig:
     top_k: int = 3
     fps: float = 2.0
     threads: int | None = None  # per process (a Ray actor: its CPUs)
+    evidence: bool = False  # the representation, atlas position and look-alike agreement
+    number: bool = False  # also read each input as a written number (digit models)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -58,6 +68,21 @@ def _error_text(exc: BaseException) -> str:
     if isinstance(exc, DigitLensError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _keras_threads(threads: int | None) -> None:
+    """Import Keras, with TensorFlow's threads set to this process' CPUs where given."""
+    from model.runtime.backend import import_keras
+
+    import_keras()
+    if threads:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # TensorFlow already initialised in this process
+            pass
 
 
 class AuditBatch:
@@ -75,24 +100,25 @@ class AuditBatch:
         self.method: str | None = None
         self.layer: str | None = None
         #: Seconds spent so far reading (decode + preprocessing), in the model (answer
-        #: and verdict) and on maps (map + trust): where an audit's time goes.
-        self.seconds = {"read": 0.0, "model": 0.0, "map": 0.0}
+        #: and verdict), on maps (map + trust) and on evidence: where an audit's time goes.
+        self.seconds = {"read": 0.0, "model": 0.0, "map": 0.0, "evidence": 0.0}
         if config.explain:
             self._prepare_explanations(config)
+        if config.number and not self.clf.is_digit:
+            raise ModelLoadError(f"{self.clf.name} does not read digits: it cannot read numbers")
+        self.atlas = None  # the model's Atlas when gathering evidence (for the report)
+        if config.evidence:  # fails here, before any engine starts, when none is built
+            from model.why.atlas import load_atlas, placer
+            from model.why.neighbours import load_index
+
+            _keras_threads(config.threads)
+            self._index, self._placer = load_index(self.clf), placer(self.clf)
+            self.atlas = load_atlas(self.clf)
 
     def _prepare_explanations(self, config: AuditConfig) -> None:
-        from model.runtime.backend import import_keras
         from model.why.attribution import check, default_method
 
-        import_keras()
-        if config.threads:
-            import tensorflow as tf
-
-            try:
-                tf.config.threading.set_intra_op_parallelism_threads(config.threads)
-                tf.config.threading.set_inter_op_parallelism_threads(1)
-            except RuntimeError:  # TensorFlow already initialised in this process
-                pass
+        _keras_threads(config.threads)
         if config.explain == "default":
             self.method, self.layer = default_method(self.clf)
         else:
@@ -115,18 +141,31 @@ class AuditBatch:
             raise ValueError(f"the video has {len(frames)} sampled frames, not {k + 1}")
         return frames[k]
 
+    def source(self, path: str, frame: int) -> ImageInput:
+        """One row -> the image as read: a file's path, an object's bytes, or pixels."""
+        if IDX_SEPARATOR in path and not Path(path).exists():
+            return self._idx_image(path)
+        if frame != UNKNOWN:
+            return self._frame(path, frame)
+        if is_uri(path):
+            return read_bytes(path)
+        return path
+
     def model_input(self, path: str, frame: int) -> np.ndarray:
         """One row -> its model-format input (raises an error that says why not)."""
-        if IDX_SEPARATOR in path and not Path(path).exists():
-            digit = self._idx_image(path)
-            if self.clf.is_digit and self.clf.input_shape[:2] == digit.shape:
-                return digit.astype(np.float32) / 255.0  # already in MNIST format
-            return self.clf.preprocess(digit)
-        if frame != UNKNOWN:
-            return self.clf.preprocess(self._frame(path, frame))
-        if is_uri(path):
-            return self.clf.preprocess(read_bytes(path))
-        return self.clf.preprocess(path)
+        image = self.source(path, frame)
+        idx = IDX_SEPARATOR in path and isinstance(image, np.ndarray)
+        if idx and self.clf.is_digit and self.clf.input_shape[:2] == image.shape:
+            return image.astype(np.float32) / 255.0  # already in MNIST format
+        return self.clf.preprocess(image)
+
+    def _number(self, path: str, frame: int) -> tuple[str | None, str, str | None]:
+        """The row read as a written number: its text, verdict and refusal."""
+        try:
+            reading = self.clf.read_number(self.source(path, frame))
+        except DigitLensError as exc:
+            return None, "not_a_digit", str(exc)
+        return reading.text, reading.verdict, reading.refusal
 
     # ------------------------------------------------------------ the batch
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -137,15 +176,22 @@ class AuditBatch:
         out["path"], out["frame"] = paths, frames
         xs, rows = [], []
         t0 = time.perf_counter()
+        numbers = {c: [None] * n for c in NUMBER_COLUMNS} if self.config.number else {}
         for i, (path, frame) in enumerate(zip(paths, frames, strict=True)):
             try:
                 xs.append(self.model_input(path, frame))
                 rows.append(i)
             except Exception as exc:  # one bad input never stops the run
                 out["error"][i] = _error_text(exc)
+                continue
+            if numbers:
+                read = self._number(path, frame)
+                for c, v in zip(NUMBER_COLUMNS, read, strict=True):
+                    numbers[c][i] = v
         for i in set(range(n)) - set(rows):
             out["label"][i], out["probability"][i], out["ood_score"][i] = UNKNOWN, np.nan, np.nan
         explain = {c: [None] * n for c in EXPLAIN_COLUMNS} if self.method else {}
+        evidence = {c: [None] * n for c in EVIDENCE_COLUMNS} if self.config.evidence else {}
         t1 = time.perf_counter()
         self.seconds["read"] += t1 - t0
         if rows:
@@ -163,9 +209,14 @@ class AuditBatch:
                 )
             t2 = time.perf_counter()
             self.seconds["model"] += t2 - t1
+            labels = np.array([p.label for p in predictions])
             if self.method:
-                self._explain(x, np.array([p.label for p in predictions]), rows, explain)
-                self.seconds["map"] += time.perf_counter() - t2
+                self._explain(x, labels, rows, explain)
+            t3 = time.perf_counter()
+            self.seconds["map"] += t3 - t2
+            if self.config.evidence:
+                self._evidence(x, labels, rows, evidence)
+                self.seconds["evidence"] += time.perf_counter() - t3
         columns = {
             "path": np.array(paths, dtype=object),
             "frame": np.array(frames, np.int64),
@@ -187,7 +238,33 @@ class AuditBatch:
             )
             columns["trust_verdict"] = np.array(explain["trust_verdict"], dtype=object)
             columns["map"] = np.array(explain["map"], dtype=object)
+        for c, values in numbers.items():
+            columns[c] = np.array(values, dtype=object)
+        if evidence:
+            columns["embedding"] = np.array(evidence["embedding"], dtype=object)
+            for name in ("atlas_x", "atlas_y", "lookalikes_agree"):
+                columns[name] = np.array(
+                    [np.nan if v is None else v for v in evidence[name]], np.float64
+                )
         return columns
+
+    def _evidence(
+        self, x: np.ndarray, labels: np.ndarray, rows: list[int], out: dict[str, list]
+    ) -> None:
+        """The representation of every read input in one pass, then its atlas position
+        and how many of its look-alikes agree with the answer."""
+        from model.why.index import K
+        from model.why.layers import features
+
+        index = self._index
+        points = index.reduce(features(self.clf.net, x, index.layer))
+        xy = self._placer(points)
+        nearest, _ = index.search(points, K)
+        agree = (index.labels[nearest] == labels[:, None]).mean(1)
+        for j, i in enumerate(rows):
+            out["embedding"][i] = points[j].astype("<f4").tobytes()
+            out["atlas_x"][i], out["atlas_y"][i] = float(xy[j, 0]), float(xy[j, 1])
+            out["lookalikes_agree"][i] = float(agree[j])
 
     def _explain(
         self, x: np.ndarray, labels: np.ndarray, rows: list[int], out: dict[str, list]

@@ -47,21 +47,80 @@ def _in_row_order(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.asarray(v)[order] for k, v in columns.items() if k != "row"}
 
 
+def default_workers(rows: int, batch_size: int = BATCH_SIZE) -> int:
+    """One process per CPU, but no more processes than batches (a small audit runs here)."""
+    return max(1, min(os.cpu_count() or 1, -(-rows // batch_size)))
+
+
+# One AuditBatch per worker process, made by `_start_worker` when the process starts.
+_WORKER: list[AuditBatch] = []
+
+
+def _start_worker(config: AuditConfig) -> None:
+    _WORKER[:] = [AuditBatch(config)]
+
+
+def _work(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    out = _WORKER[0](batch)
+    out["row"] = batch["row"]
+    return out
+
+
+def _context():
+    """Fresh worker processes that start fast: forked from a server process that has
+    already imported the engine (never from this one, whose ONNX Runtime and TensorFlow
+    threads a fork would copy half-alive); spawned where there is no fork."""
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["model.audit.batch", "model.load"])
+        return ctx
+    return mp.get_context("spawn")
+
+
 def run_local(
     rows: Rows,
     config: AuditConfig,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every batch in this process, one after another; `progress(n)` after each."""
-    work = AuditBatch(config)
+    """Every batch on this machine; `progress(n)` after each.
+
+    workers: processes (default `default_workers`: one per CPU). Reading and
+    preprocessing an image is Python and NumPy under the GIL, so threads do not help;
+    each process loads the model once and its runtime gets the CPUs divided among them.
+    One worker runs every batch in this process.
+    """
+    workers = default_workers(len(rows), batch_size) if workers is None else max(int(workers), 1)
+    batches = _batches(rows, batch_size)
+    if workers == 1:
+        work = AuditBatch(config)
+        return _collect(({**work(b), "row": b["row"]} for b in batches), progress)
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    threads = config.threads or max((os.cpu_count() or 1) // workers, 1)
+    run = AuditConfig(**{**config.__dict__, "threads": threads})
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=_context(), initializer=_start_worker, initargs=(run,)
+        ) as pool:
+            return _collect(pool.map(_work, batches), progress)
+    except BrokenProcessPool as exc:
+        raise EngineError(
+            f"a worker process of the local engine died ({exc}); an out-of-memory kill is "
+            "the usual cause: try fewer --workers or a smaller --batch-size"
+        ) from exc
+
+
+def _collect(outputs, progress: Callable[[int], None] | None) -> dict[str, np.ndarray]:
     parts = []
-    for batch in _batches(rows, batch_size):
-        out = work(batch)
-        out["row"] = batch["row"]
+    for out in outputs:
         parts.append(out)
         if progress:
-            progress(len(batch["row"]))
+            progress(len(out["row"]))
     return _in_row_order(_concat(parts))
 
 

@@ -5,23 +5,25 @@ the page loads nothing from anywhere, so it opens offline and can be mailed.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
+from model.audit.figures import atlas_plot, plot, png, to_display
 from model.prediction import format_probability
+from model.why.index import K
 from model.why.overlay import overlay
+
+if TYPE_CHECKING:
+    from model.why.atlas import Atlas
 
 #: Inputs shown in each gallery.
 GALLERY = 12
 #: Unreadable inputs listed.
 ERRORS_LISTED = 50
-THUMB_SIDE = 84
 
 STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1a1a1a}
@@ -33,41 +35,81 @@ figure img{image-rendering:pixelated}
 """
 
 
-def _png(a: np.ndarray) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+def _evidence(
+    t: dict[str, np.ndarray],
+    read: np.ndarray,
+    wrong: np.ndarray,
+    verdicts: np.ndarray,
+    class_names: list[str],
+    inputs: Callable[[str, int], np.ndarray | None],
+    map_shape: tuple[int, int],
+    atlas: Atlas | None,
+) -> str:
+    """Where the inputs sit among the training digits, and those whose look-alikes
+    disagree with the answer (deep kNN's low credibility)."""
+    agree = np.asarray(t["lookalikes_agree"], np.float64)
+    xy = np.stack([np.asarray(t["atlas_x"], np.float64), np.asarray(t["atlas_y"], np.float64)], 1)
+    placed = read & np.isfinite(agree)
+    parts = ["<h2>Among the training digits</h2>"]
+    if atlas is not None and placed.any():
+        refused = verdicts == "not_a_digit"
+        label = np.asarray(t["label"], np.int64)[placed]
+        src = atlas_plot(atlas, xy[placed], label, wrong[placed], refused[placed], class_names)
+        alt = (
+            f"{int(placed.sum())} inputs placed on the atlas of the training set; "
+            f"{int((wrong & placed).sum())} read wrong, {int((refused & placed).sum())} "
+            "judged not a digit"
+        )
+        parts.append(f'<p><img src="{src}" alt="{html.escape(alt)}"></p>')
+    low = placed & (agree < 0.5)
+    parts.append(
+        f"<p>The look-alikes of {int(low.sum())} of the {int(placed.sum())} inputs read "
+        f"({_pct(int(low.sum()), int(placed.sum()))}) mostly carry another label than the "
+        "answer: the training set does not back those answers.</p>"
+    )
+    ranked = np.flatnonzero(low)
+    ranked = ranked[np.argsort(agree[ranked], kind="stable")]
+    parts.append(
+        _gallery(
+            "Answers their look-alikes do not back",
+            ranked,
+            t,
+            inputs,
+            map_shape,
+            lambda i: (
+                f"read {t['class_name'][i]}; {round(agree[i] * K)} of its {K} look-alikes agree"
+            ),
+        )
+    )
+    return "\n".join(parts)
 
 
-def _to_display(x: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
-    """A model-format input (H, W[, C]) -> (side, side[*], 3) uint8 for a thumbnail."""
-    a = np.asarray(x, np.float32)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    lo, hi = float(a.min()), float(a.max())
-    a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
-    img = Image.fromarray((a * 255).astype(np.uint8))
-    scale = side / max(img.size)
-    img = img.resize((round(img.width * scale), round(img.height * scale)), Image.NEAREST)
-    rgb = np.asarray(img.convert("RGB"))
-    return rgb
-
-
-def _plot(values: np.ndarray, title: str, bins: int = 20) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.2, 2.4), dpi=100)
-    ax.hist(values[np.isfinite(values)], bins=bins, color="#3b528b")
-    ax.set_title(title, fontsize=10)
-    ax.tick_params(labelsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+def _numbers(t: dict[str, np.ndarray], read: np.ndarray) -> str:
+    """How the inputs read as written numbers: the share of each verdict, and the numbers
+    that are not sure (an unsure digit is marked "?"), with the reason for a refusal."""
+    verdict = np.array([str(v) for v in t["number_verdict"]], dtype=object)
+    n = int(read.sum())
+    shares = "".join(
+        f"<tr><td>{v}</td><td class='num'>{int((read & (verdict == v)).sum())}</td>"
+        f"<td class='num'>{_pct(int((read & (verdict == v)).sum()), n)}</td></tr>"
+        for v in ("digit", "unsure", "not_a_digit")
+    )
+    doubtful = np.flatnonzero(read & (verdict != "digit"))
+    rows = "".join(
+        f"<tr><td>{html.escape(_name(str(t['path'][i]), int(t['frame'][i])))}</td>"
+        f"<td>{html.escape(str(t['number'][i] or '–'))}</td>"
+        f"<td>{html.escape(str(t['number_refusal'][i] or 'a digit is unsure'))}</td></tr>"
+        for i in doubtful[:ERRORS_LISTED]
+    )
+    listed = (
+        f"<table><tr><th>input</th><th>number</th><th>why not sure</th></tr>{rows}</table>"
+        if len(doubtful)
+        else ""
+    )
+    return (
+        "<h2>Read as numbers</h2><table><tr><th>every digit</th><th>inputs</th>"
+        f"<th>share</th></tr>{shares}</table>{listed}"
+    )
 
 
 def _pct(k: int, n: int) -> str:
@@ -100,15 +142,15 @@ def _gallery(
         x = inputs(path, frame)
         pictures = ""
         if x is not None:
-            shown = _to_display(x)
+            shown = to_display(x)
             alt = f"input {_name(path, frame)}"
-            pictures += f'<img src="{_png(shown)}" alt="{html.escape(alt)}">'
+            pictures += f'<img src="{png(shown)}" alt="{html.escape(alt)}">'
             m = t.get("map")
             if m is not None and m[i] is not None:
                 heat = np.frombuffer(m[i], np.uint8).reshape(map_shape) / 255.0
                 over = overlay(shown, heat)
                 alt = f"{t['method'][i]} map for {t['class_name'][i]}"
-                pictures += f'<img src="{_png(over)}" alt="{html.escape(alt)}">'
+                pictures += f'<img src="{png(over)}" alt="{html.escape(alt)}">'
         items.append(
             f'<figure title="{html.escape(_name(path, frame))}">{pictures}<figcaption>'
             f"{html.escape(caption(int(i)))}<br><small>{html.escape(_short(path, frame))}</small>"
@@ -142,8 +184,10 @@ def render(
     class_names: list[str],
     inputs: Callable[[str, int], np.ndarray | None],
     map_shape: tuple[int, int],
+    atlas: Atlas | None = None,
 ) -> str:
-    """The HTML page of an audit table (the columns of `predictions.parquet`)."""
+    """The HTML page of an audit table (the columns of `predictions.parquet`); with the
+    evidence columns and the model's atlas, where the inputs sit among the training set."""
     n = len(t["path"])
     failed = np.array([e is not None for e in t["error"]], bool)
     read = ~failed
@@ -167,9 +211,9 @@ def render(
     ood = np.asarray(t["ood_score"], np.float64)
     if read.any():
         parts.append(
-            f'<p><img src="{_plot(prob[read], "probability of the answer")}" '
+            f'<p><img src="{plot(prob[read], "probability of the answer")}" '
             'alt="histogram of the probability of each answer"> '
-            f'<img src="{_plot(ood[read], "ood score (higher: less like a digit)")}" '
+            f'<img src="{plot(ood[read], "ood score (higher: less like a digit)")}" '
             'alt="histogram of the out-of-distribution score"></p>'
         )
     label = np.asarray(t["label"], np.int64)
@@ -218,6 +262,10 @@ def render(
                 lambda i: f"{t['method'][i]}: trust {trust[i]:+.2f} ({t['trust_verdict'][i]})",
             )
         )
+    if "number" in t:
+        parts.append(_numbers(t, read))
+    if "lookalikes_agree" in t:
+        parts.append(_evidence(t, read, wrong, verdicts, class_names, inputs, map_shape, atlas))
     refused = np.flatnonzero(verdicts == "not_a_digit")
     refused = refused[np.argsort(-ood[refused], kind="stable")]
     parts.append(

@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import numpy as np
-from scipy import ndimage
 
 from model.runtime.card import Card
 
@@ -132,11 +132,12 @@ def posthoc_scores(probs: np.ndarray) -> np.ndarray:
 def count_loops(x: np.ndarray) -> int:
     """Closed loops in a (28, 28) model input: background pockets the ink fully encloses."""
     ink = np.asarray(x, np.float32).reshape(28, 28) > LOOP_INK
-    pockets, n = ndimage.label(~ink)  # 4-connected background: a diagonal gap closes no loop
-    if n <= 1:
+    # 4-connected background (a diagonal gap closes no loop); label 0 is the ink.
+    n, pockets, stats, _ = cv2.connectedComponentsWithStats((~ink).view(np.uint8), connectivity=4)
+    if n <= 2:  # the ink and at most one background region
         return 0
-    edge = np.unique(np.concatenate([pockets[0], pockets[-1], pockets[:, 0], pockets[:, -1]]))
-    sizes = np.bincount(pockets.ravel(), minlength=n + 1)
+    sizes = stats[:, cv2.CC_STAT_AREA].copy()
+    edge = np.concatenate([pockets[0], pockets[-1], pockets[:, 0], pockets[:, -1]])
     sizes[edge] = 0  # open to the border: not a loop
     sizes[0] = 0  # the ink itself
     return int((sizes >= LOOP_MIN_AREA).sum())
@@ -168,10 +169,17 @@ class Judge:
     def method(self) -> str:
         return "detector" if self.detector is not None else "max-softmax"
 
-    def scores(self, x: np.ndarray | None, probs: np.ndarray) -> np.ndarray:
-        """(N,) OOD scores: the detector's on the (N, 28, 28) inputs, else post-hoc."""
+    def scores(
+        self, x: np.ndarray | None, probs: np.ndarray, detector: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N,) OOD scores: the detector's on the (N, 28, 28) inputs, else post-hoc.
+
+        detector: the detector's (N,) log-odds on `x` where they were already computed
+        (the classifier and the detector fused in one graph, `model.runtime.fused`).
+        """
         if self.detector is not None and x is not None and self.card is not None:
-            score = combined_scores(self.detector.scores(x), probs, self.card.softmax_weight)
+            logodds = self.detector.scores(x) if detector is None else detector
+            score = combined_scores(logodds, probs, self.card.softmax_weight)
             return (score + loop_penalties(x)).astype(np.float32)
         return posthoc_scores(probs)
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from model.runtime.artifacts import Artifact
 from model.runtime.backend import import_keras
+from model.runtime.fused import fuse
 
 if TYPE_CHECKING:
     import keras
@@ -79,21 +80,12 @@ class OnnxRuntime:
     SMALL = 4  # inputs up to this many go to the single-threaded session
 
     def __init__(self, path: Path, threads: int | None = None, name: str = "onnxruntime"):
-        import onnxruntime as ort
-
-        def session(n_threads: int):
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = n_threads
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
         self.name = name
         self.path = Path(path)
-        self._small = session(1)
-        n = threads or default_threads()
-        self._batch = self._small if n == 1 else session(n)
+        self._threads = threads or default_threads()
+        self._small = _session(self.path, 1)
+        self._batch = self._small if self._threads == 1 else _session(self.path, self._threads)
+        self._fused: tuple | None = None  # (small, batch) sessions with the detector fused in
         inp, out = self._small.get_inputs()[0], self._small.get_outputs()[0]
         self._input = inp.name
         # Dimensions as ONNX states them: None or a name for a free batch dimension.
@@ -103,6 +95,46 @@ class OnnxRuntime:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         s = self._small if len(x) <= self.SMALL else self._batch
         return s.run(None, {self._input: x})[0]
+
+    def attach_detector(self, detector: Path) -> bool:
+        """Fuse a digit detector (`<name>.ood.onnx`) into this graph, so that
+        `predict_and_detect` answers both in one call (`model.runtime.fused`).
+        False, and nothing changes, where the two files cannot be joined."""
+        graph = fuse(self.path, detector)
+        if graph is None:
+            return False
+        try:
+            small = _session(graph, 1)
+        except Exception:  # noqa: BLE001  (ONNX Runtime's errors have no common base)
+            return False  # a graph ONNX Runtime refuses: the two sessions serve as before
+        self._fused = (small, small if self._threads == 1 else _session(graph, self._threads))
+        return True
+
+    @property
+    def fused(self) -> bool:
+        return self._fused is not None
+
+    def predict_and_detect(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, H, W, C) float32 -> ((N, K) probabilities, (N,) detector log-odds), one call.
+        Only after `attach_detector` returned True."""
+        if self._fused is None:
+            raise RuntimeError("no detector is fused into this runtime")
+        s = self._fused[0] if len(x) <= self.SMALL else self._fused[1]
+        probs, logodds = s.run(None, {self._input: x})
+        return probs, logodds.reshape(-1)
+
+
+def _session(model: Path | bytes, n_threads: int):
+    """An ONNX Runtime session on the CPU that never busy-waits between calls."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = n_threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
 
 
 def file_sha256(path: Path) -> str:

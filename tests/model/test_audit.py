@@ -102,10 +102,17 @@ def test_bad_input_specs_say_what_was_expected(tmp_path):
 def test_one_batch_object_serves_every_engine_and_keeps_row_order(folder):
     rows = list_inputs([str(folder)])
     whole = run_local(rows, AuditConfig(), batch_size=64)
-    one_by_one = run_local(rows, AuditConfig(), batch_size=1)
+    one_by_one = run_local(rows, AuditConfig(), batch_size=1, workers=1)
     for name in ("path", "label", "verdict", "error"):
         assert list(whole[name]) == list(one_by_one[name])
     np.testing.assert_allclose(whole["probability"], one_by_one["probability"], rtol=1e-5)
+    # Two worker processes, one batch at a time each, load the model they are given.
+    other = AuditConfig(model="fashion-cnn")
+    here = run_local(rows, other, batch_size=1, workers=1)
+    processes = run_local(rows, other, batch_size=1, workers=2)
+    for name in ("path", "label", "class_name", "verdict", "error"):
+        assert list(here[name]) == list(processes[name])
+    np.testing.assert_allclose(here["probability"], processes["probability"], atol=1e-5)
     batch = AuditBatch(AuditConfig())({k: v[:2] for k, v in rows.columns().items()})
     assert len(batch["path"]) == 2  # a plain dict of columns in, a dict out (Ray's format)
 
@@ -143,3 +150,53 @@ def test_a_list_named_by_uri_reads_its_images_through_pyarrow_file_systems(tmp_p
     assert out["error"][1]  # a missing object is a row with its error, not a crash
     with pytest.raises(AuditInputError, match="Parquet/CSV list"):
         list_inputs([f"file://{tmp_path}/seven.png"])
+
+
+def test_evidence_places_each_input_on_the_atlas_as_the_app_does(
+    tmp_path, real_data_dir, bundled_evidence
+):
+    """--evidence: the representation, atlas position and look-alike agreement of every
+    input read, the same numbers `clf.place` and `clf.neighbours` give one input."""
+    from model.datasets import load_split, locate
+    from model.load import load_classifier
+
+    test = load_split(locate("mnist", real_data_dir), "test")
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    lines = ["path,label"]
+    for i in range(40):
+        Image.fromarray(test.images[i]).save(folder / f"{i:02d}.png")
+        lines.append(f"{folder / f'{i:02d}.png'},{test.labels[i]}")
+    (folder / "broken.png").write_bytes(b"not a png")
+    lines.append(f"{folder / 'broken.png'},3")
+    (tmp_path / "list.csv").write_text("\n".join(lines) + "\n")
+    result = audit([str(tmp_path / "list.csv")], tmp_path / "out", evidence=True)
+    t = read_audit(tmp_path / "out")
+    assert len(t["path"]) == 41 and t["embedding"][40] is None and t["error"][40]
+    assert all(len(e) == 32 for e in t["embedding"][:40])
+    clf = load_classifier("mnist-cnn")
+    for i in (0, 7, 33):
+        x = folder / f"{i:02d}.png"
+        placed = clf.place(x)
+        assert (t["atlas_x"][i], t["atlas_y"][i]) == pytest.approx((placed.x, placed.y), abs=1e-3)
+        nb = clf.neighbours(x)
+        assert t["lookalikes_agree"][i] == pytest.approx(nb.agree / nb.k)
+    agree = np.asarray(t["lookalikes_agree"][:40], np.float64)
+    assert agree.mean() > 0.9  # MNIST test digits: their look-alikes back the answer
+    page = result.path(REPORT).read_text()
+    assert "Among the training digits" in page and "placed on the atlas" in page
+
+
+def test_number_reads_each_input_as_a_written_number(tmp_path):
+    """--number: a column with the number each image shows, digit by digit."""
+    from tests.model.test_number import number
+
+    (tmp_path / "n").mkdir()
+    number(4, 7).save(tmp_path / "n" / "47.png")
+    drawn_digit(7).save(tmp_path / "n" / "7.png")
+    (tmp_path / "n" / "broken.png").write_bytes(b"no")
+    result = audit([str(tmp_path / "n")], tmp_path / "out", number=True)
+    t = read_audit(tmp_path / "out")
+    got = dict(zip([p.rsplit("/", 1)[1] for p in t["path"]], t["number"], strict=True))
+    assert got == {"47.png": "47", "7.png": "7", "broken.png": None}
+    assert "Read as numbers" in result.path(REPORT).read_text()

@@ -10,10 +10,15 @@
 // `unsure` is a small grey "7?" with why, `not_a_digit` is words. A mark Python
 // refuses as too small to read (a dot, a short tick) is refused here too.
 //
+// A screen reader hears a reading once it has held for STEADY_MS (a visually hidden
+// aria-live="polite" status, issue #24), not each of the ~10 reads a second.
+//
 // data (from Python): {modelUrl, staticUrl, classes, side, verdict (the rule of
 //                      ui/canvas.py `verdict_rule`), tooSmall (the size rule)}
 
 const app = new WeakMap();
+/** A reading is announced once it has been the same for this long. */
+const STEADY_MS = 1000;
 
 export default function (component) {
   const { data, parentElement } = component;
@@ -53,7 +58,11 @@ function createCamera(root) {
   video.setAttribute("playsinline", "");
   const panel = el(box, "div", "dl-cam-side");
   const digit = el(panel, "div", "dl-live-digit", "–");
-  digit.setAttribute("aria-live", "polite");
+  const said = el(panel, "div", "dl-sr");
+  said.setAttribute("role", "status");
+  said.setAttribute("aria-live", "polite");
+  said.setAttribute("aria-atomic", "true");
+  const heard = { text: null, since: 0 };
   const sure = el(panel, "div", "dl-live-sure", "starting the camera…");
   const input = el(panel, "canvas", "dl-cam-input");
   input.width = input.height = 28;
@@ -65,6 +74,13 @@ function createCamera(root) {
   const ictx = input.getContext("2d");
   window.digitlens = window.digitlens || {};
   window.digitlens.camera = cam.stats;
+
+  /** Say `text` once it has held for STEADY_MS and differs from what was said last. */
+  function announce(text) {
+    const now = performance.now();
+    if (text !== heard.text) Object.assign(heard, { text, since: now });
+    else if (now - heard.since >= STEADY_MS && said.textContent !== text) said.textContent = text;
+  }
 
   function showInput(x) {
     const img = ictx.createImageData(28, 28);
@@ -108,6 +124,7 @@ function createCamera(root) {
     const { big, line } = cam.verdicts.describe(verdict, probs, classes, cam.data.verdict);
     digit.textContent = big;
     sure.textContent = verdict === "digit" ? `${line} sure` : line;
+    announce(verdict === "digit" ? big : `${big} ${line}`); // no percentage: it moves each read
     panel.title = reason || "";
     panel.dataset.verdict = verdict;
     Object.assign(cam.stats, { label: name(argmax(probs)), verdict, score, x });
@@ -118,6 +135,7 @@ function createCamera(root) {
   function showNothing(words, verdict) {
     digit.textContent = "–";
     sure.textContent = words;
+    announce(words);
     panel.title = "";
     if (verdict) panel.dataset.verdict = verdict;
     else delete panel.dataset.verdict;

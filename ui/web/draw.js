@@ -20,7 +20,13 @@
 // model reads one digit); the server reads each finished stroke as a number and its answer
 // carries `text` (the number, "4?2") instead of one label.
 //
-// data (from Python): {size, width, height, pen, penMin, penMax, mode, modelUrl, verdict (the rule),
+// Keyboard and screen readers (issue #24): the canvas, Undo, Clear and the pen width are
+// in the Tab order, each with a name; Ctrl+Z (Cmd+Z) undoes and Delete (or Backspace)
+// clears while focus is in the pad. The answer and its verdict are announced politely
+// (a visually hidden aria-live="polite" status) once the pen is up, never each frame,
+// and nothing here ever moves the focus.
+//
+// data (from Python): {size, width, height, pen, penMin, penMax, mode, modelUrl, verdict,
 //                      tooSmall (the size rule), recipe, classes, staticUrl, command: {op, id},
 //                      server: {seq, label, probs, verdict, reason, ms[, text]}}
 // state (to Python):  drawing = {png: data URL or null, seq, final, strokes}
@@ -94,17 +100,36 @@ function createPad(root) {
   }
   const surface = el(box, "div", "dl-surface");
   const canvas = el(surface, "canvas", "dl-canvas");
-  canvas.setAttribute("aria-label", "drawing pad: draw a digit");
+  canvas.tabIndex = 0; // reachable with Tab, so its shortcuts are too
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute(
+    "aria-label",
+    "drawing pad: draw a digit with a mouse, pen or finger. Ctrl+Z undoes the last stroke, Delete clears",
+  );
+  canvas.setAttribute("aria-keyshortcuts", "Control+Z Delete");
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
   const tools = el(box, "div", "dl-tools");
   const undo = el(tools, "button", "dl-btn dl-undo", "↶ Undo");
   const clear = el(tools, "button", "dl-btn dl-clear", "✕ Clear");
+  undo.setAttribute("aria-label", "Undo the last stroke");
+  undo.setAttribute("aria-keyshortcuts", "Control+Z");
+  undo.title = "Undo the last stroke (Ctrl+Z)";
+  clear.setAttribute("aria-label", "Clear the pad");
+  clear.setAttribute("aria-keyshortcuts", "Delete");
+  clear.title = "Clear the pad (Delete)";
   const penBox = el(tools, "label", "dl-pen");
   const penDot = el(penBox, "span", "dl-pen-dot");
+  penDot.setAttribute("aria-hidden", "true");
   const pen = el(penBox, "input", "dl-pen-range");
   pen.type = "range";
   pen.setAttribute("aria-label", "pen width");
   const stats = el(box, "div", "dl-stats", "");
+  // What a screen reader hears: the settled answer, politely (it never takes the focus).
+  const said = el(box, "div", "dl-sr");
+  said.setAttribute("role", "status");
+  said.setAttribute("aria-live", "polite");
+  said.setAttribute("aria-atomic", "true");
+  hist.setAttribute("aria-hidden", "true"); // the bars repeat the answer: said once, in words
   undo.type = clear.type = "button";
 
   function median(a) {
@@ -156,7 +181,12 @@ function createPad(root) {
     return [label, `${pct}%`]; // "digit", or an answer that came without a verdict
   }
 
-  function showAnswer(label, probs, source, verdict = null, reason = null) {
+  /** Say `text` through the status region, if the pen is up and it is news. */
+  function announce(text) {
+    if (!pad.drawing && said.textContent !== text) said.textContent = text;
+  }
+
+  function showAnswer(label, probs, source, verdict = null, reason = null, settled = true) {
     let best = 0;
     probs.forEach((p, i) => {
       if (p > probs[best]) best = i;
@@ -177,6 +207,8 @@ function createPad(root) {
     pad.live.source = source;
     pad.live.at = performance.now();
     digit.dataset.source = source;
+    const spoken = { unsure: line, not_a_digit: `${big} ${line}` }[verdict];
+    if (settled) announce(spoken ?? `${big}, ${line} sure`);
   }
 
   /** The server's reading of a number (number mode): the number itself, or why there is none. */
@@ -187,6 +219,8 @@ function createPad(root) {
     live.title = srv.reason || "";
     if (srv.verdict) live.dataset.verdict = srv.verdict;
     digit.dataset.source = "server";
+    const verdict = (srv.verdict || "").replace(/_/g, " ");
+    if (srv.verdict) announce(srv.text ? `the number ${srv.text}, ${verdict}` : "no number");
   }
 
   function showBlank() {
@@ -201,6 +235,7 @@ function createPad(root) {
     pad.live.label = null;
     pad.live.verdict = null;
     pad.live.x = null;
+    if (!pad.strokes.length) announce("the pad is empty");
   }
 
   /** A tap or a short tick: Python refuses it (TooSmallError), so no answer here either. */
@@ -212,10 +247,12 @@ function createPad(root) {
         ? "The mark is a single short stroke, too small to read; if it is a 1, write it larger."
         : "The mark is too small to read (a dot or a short tick); draw the whole digit, larger.";
     live.dataset.verdict = "too_small";
+    announce("too small to read");
   }
 
   function setPenUi() {
     const w = Number(pen.value);
+    pen.setAttribute("aria-valuetext", `${w} pixels`);
     const scale = canvas.getBoundingClientRect().width / canvas.width || 1;
     penDot.style.width = penDot.style.height = `${Math.max(w * scale, 2)}px`;
   }
@@ -296,7 +333,8 @@ function createPad(root) {
         });
         const classes = d.classes || [];
         const { verdict, reason } = pad.judge.verdict(score, probs, classes);
-        showAnswer(classes[best] ?? String(best), probs, "browser", verdict, reason);
+        const label = classes[best] ?? String(best);
+        showAnswer(label, probs, "browser", verdict, reason, moved === 0);
         pad.live.score = score;
         pad.live.x = x;
         pad.live.moved = moved; // the pen movement this read saw (0: the pen was up)
@@ -384,6 +422,17 @@ function createPad(root) {
   }
   undo.addEventListener("click", doUndo);
   clear.addEventListener("click", doClear);
+  // Shortcuts while focus is in the pad only: Ctrl+Z elsewhere stays the browser's.
+  box.addEventListener("keydown", (e) => {
+    const key = e.key.toLowerCase();
+    if ((e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && key === "z") {
+      e.preventDefault();
+      doUndo();
+    } else if ((key === "delete" || key === "backspace") && e.target !== pen) {
+      e.preventDefault();
+      doClear();
+    }
+  });
   pen.addEventListener("input", setPenUi);
   const resize = new ResizeObserver(setPenUi);
   resize.observe(canvas);
@@ -397,7 +446,11 @@ function createPad(root) {
       surface.style.aspectRatio = `${canvas.width} / ${canvas.height}`;
       if (d.mode === "number") {
         box.classList.add("dl-wide");
-        canvas.setAttribute("aria-label", "drawing pad: write a number");
+        canvas.setAttribute(
+          "aria-label",
+          "drawing pad: write a number, its digits side by side, with a mouse, pen or finger. " +
+            "Ctrl+Z undoes the last stroke, Delete clears",
+        );
       }
       pen.min = d.penMin;
       pen.max = d.penMax;

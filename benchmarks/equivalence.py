@@ -1,0 +1,108 @@
+"""Nothing lost to the fast path: every realistic and out-of-distribution report set read
+by the fast path and by the path it replaced, in one process.
+
+    python -m benchmarks.equivalence [--n 300]
+
+The old path: Pillow decodes every PNG (`model.input.png` declines all), the classifier
+and the detector are two session calls (no fused graph), and loops are counted with
+scipy's labelling. The canvas set is also sent as a browser sends it (RGBA PNG bytes with
+Chromium's filter), so the PNG fast path is on the line. For each set: how many inputs
+changed label, verdict, reason or refusal (must be 0), and the largest change of the OOD
+score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from unittest import mock
+
+import numpy as np
+
+from benchmarks.tables import Lines, command_line, write_table
+
+
+def scipy_loops(x: np.ndarray) -> int:
+    """The loop count as it was (scipy.ndimage.label), for the old path."""
+    from scipy import ndimage
+
+    from model.judge.verdict import LOOP_INK, LOOP_MIN_AREA
+
+    ink = np.asarray(x, np.float32).reshape(28, 28) > LOOP_INK
+    pockets, n = ndimage.label(~ink)
+    if n <= 1:
+        return 0
+    edge = np.unique(np.concatenate([pockets[0], pockets[-1], pockets[:, 0], pockets[:, -1]]))
+    sizes = np.bincount(pockets.ravel(), minlength=n + 1)
+    sizes[edge] = 0
+    sizes[0] = 0
+    return int((sizes >= LOOP_MIN_AREA).sum())
+
+
+def read_all(clf, items: list) -> list[tuple]:
+    """(label, verdict, reason, ood_score) or (error type, message) for each input."""
+    from model.errors import ImageError
+
+    out: list[tuple] = []
+    for item in items:
+        try:
+            p = clf.predict(item)
+            out.append((p.label, p.verdict, p.reason, p.ood_score))
+        except ImageError as exc:
+            out.append((type(exc).__name__, str(exc)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.equivalence", description=__doc__)
+    p.add_argument("--n", type=int, default=300, help="inputs per set")
+    p.add_argument("--data-dir", help="folder with the data sets (default $DIGITLENS_DATA_DIR)")
+    args = p.parse_args(argv)
+
+    from benchmarks.ood import NEGATIVE_SETS, SEED
+    from model import load_classifier
+    from model.datasets import load_split, locate
+    from model.input.png import encode_up
+    from training.negatives import negatives
+    from training.renders import SETS, fonts_available, make_set
+
+    new = load_classifier("mnist-cnn")
+    old = load_classifier("mnist-cnn")
+    old.fused = False  # two session calls, as before the fused graph
+    test = load_split(locate("mnist", args.data_dir), "test")
+    sets: dict[str, list] = {}
+    for kind in SETS:
+        if kind == "font" and not fonts_available():
+            continue
+        items, _ = make_set(kind, test.images, test.labels, args.n, SEED + SETS[kind])
+        sets[kind] = items
+        if kind == "canvas":
+            sets["canvas, as Chromium's PNG bytes"] = [
+                encode_up(np.asarray(i.convert("RGBA"))) for i in items
+            ]
+    for kind in NEGATIVE_SETS:
+        sets[kind] = negatives(kind, args.n, "report", SEED, args.data_dir)
+
+    out = Lines()
+    out(f"model mnist-cnn; fused graph: {new.fused}; {args.n} inputs per set\n")
+    out("| set | inputs | changed (label, verdict, reason or refusal) | max OOD score change |")
+    out("| --- | --- | --- | --- |")
+    changed_total = 0
+    for name, items in sets.items():
+        fast = read_all(new, items)
+        with (
+            mock.patch("model.input.decode.decode_png", lambda data, cap: None),
+            mock.patch("model.judge.verdict.count_loops", scipy_loops),
+        ):
+            before = read_all(old, items)
+        changed = sum(a[:3] != b[:3] for a, b in zip(fast, before, strict=True))
+        pairs = zip(fast, before, strict=True)
+        scores = [abs(a[3] - b[3]) for a, b in pairs if len(a) == len(b) == 4]
+        changed_total += changed
+        out(f"| {name} | {len(items)} | {changed} | {max(scores, default=0.0):.1e} |")
+    write_table("equivalence", out.markdown, command_line("python -m benchmarks.equivalence", argv))
+    return 1 if changed_total else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""The classifier and its digit detector as one ONNX graph: one session call answers both.
+
+Built at load time from whatever `<name>.onnx` and `<name>.ood.onnx` lie beside the
+model (the detector may be retrained at any time; nothing fused is ever stored): the
+detector's nodes and weights get a `detector/` prefix, its input is wired to the
+classifier's, and the graph has two outputs, the classifier's probabilities (N, K) and
+the detector's log-odds (N, 1). Each output is computed by the same nodes as in its own
+file, so the numbers are those of the two separate calls (tests/model/test_fast_path.py).
+
+Needs the `onnx` package to build the graph; without it, or for two files that cannot be
+joined (different opsets or input shapes), `fuse` returns None and the two sessions are
+called one after the other as before.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Prefix of the detector's names inside the fused graph.
+PREFIX = "detector/"
+
+
+def fuse(classifier: str | os.PathLike, detector: str | os.PathLike) -> bytes | None:
+    """The serialized two-output graph, or None where the files cannot be joined."""
+    try:
+        import onnx
+        from onnx import compose, helper
+    except ImportError:
+        return None
+    clf, det = onnx.load(str(classifier)), onnx.load(str(detector))
+    if _opsets(clf) != _opsets(det) or len(clf.graph.input) != 1 or len(det.graph.input) != 1:
+        return None
+    if _dims(clf.graph.input[0])[1:] != _dims(det.graph.input[0])[1:]:
+        return None
+    if len(clf.graph.output) != 1 or len(det.graph.output) != 1:
+        return None
+    det = compose.add_prefix(det, PREFIX)
+    source, target = det.graph.input[0].name, clf.graph.input[0].name
+    for node in det.graph.node:
+        node.input[:] = [target if name == source else name for name in node.input]
+    graph = helper.make_graph(
+        [*clf.graph.node, *det.graph.node],
+        "digitlens_classifier_and_detector",
+        [clf.graph.input[0]],
+        [clf.graph.output[0], det.graph.output[0]],
+        [*clf.graph.initializer, *det.graph.initializer],
+        value_info=[*clf.graph.value_info, *det.graph.value_info],
+    )
+    model = helper.make_model(
+        graph, opset_imports=list(clf.opset_import), ir_version=clf.ir_version
+    )
+    return model.SerializeToString()  # ONNX Runtime checks it when it opens a session
+
+
+def _opsets(model) -> dict[str, int]:
+    return {o.domain: o.version for o in model.opset_import}
+
+
+def _dims(value) -> tuple:
+    return tuple(d.dim_value or None for d in value.type.tensor_type.shape.dim)

@@ -1,0 +1,280 @@
+"""The fast path gives the old answers: the PNG fast decoder against Pillow, the fused
+classifier+detector graph against the two separate calls, the loop count against
+scipy's labelling, on realistic digits, out-of-distribution sets and bad inputs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from model.errors import ImageError
+from model.input import decode as decode_module
+from model.input.decode import MAX_PIXELS, decode
+from model.input.png import decode_png, encode_up
+from model.input.preprocessing import preprocess_stages
+from model.judge.verdict import LOOP_INK, LOOP_MIN_AREA, count_loops
+from tests.helpers import drawn_digit, png
+
+#: Fused and separate sessions run the same nodes on the same thread count: equal to
+#: within float32 rounding of a changed kernel order, far below any threshold's width.
+FUSED_TOLERANCE = 1e-6
+
+
+def encode_png(pixels: np.ndarray, filters: list[int]) -> bytes:
+    """A PNG of (h, w, c) uint8 with the given filter type on each row (0 None, 1 Sub,
+    2 Up, 4 Paeth): what Pillow's encoder does not let a test choose."""
+    h, w, c = pixels.shape
+    colour = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    flat = pixels.reshape(h, w * c).astype(np.int16)
+    rows = []
+    for r, kind in enumerate(filters):
+        above = flat[r - 1] if r else np.zeros(w * c, np.int16)
+        left = np.concatenate([np.zeros(c, np.int16), flat[r, :-c]])
+        if kind == 0:
+            f = flat[r]
+        elif kind == 1:
+            f = flat[r] - left
+        elif kind == 2:
+            f = flat[r] - above
+        else:  # Paeth
+            upleft = np.concatenate([np.zeros(c, np.int16), above[:-c]])
+            p = left + above - upleft
+            pa, pb, pc = np.abs(p - left), np.abs(p - above), np.abs(p - upleft)
+            pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, above, upleft))
+            f = flat[r] - pred
+        rows.append(bytes([kind]) + (f % 256).astype(np.uint8).tobytes())
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    head = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
+    data = zlib.compress(b"".join(rows))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def canvas_pixels(seed: int) -> np.ndarray:
+    """(280, 280, 4): white antialiased strokes on a transparent field, like draw.js."""
+    rng = np.random.default_rng(seed)
+    alpha = np.asarray(
+        drawn_digit(
+            int(rng.choice([0, 1, 4, 7])), size=1120, width=int(rng.integers(10, 25))
+        ).resize((280, 280), Image.Resampling.BOX)
+    )
+    out = np.zeros((280, 280, 4), np.uint8)
+    out[..., :3] = np.where(alpha[..., None] > 0, 255, 0)
+    out[..., 3] = alpha
+    return out
+
+
+def pillow(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+@pytest.mark.parametrize("filters", ["up", "sub", "none", "mixed"])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_fast_png_matches_pillow_bit_for_bit(filters, channels):
+    rng = np.random.default_rng(channels)
+    pixels = rng.integers(0, 256, (23, 31, channels), dtype=np.uint8)
+    pixels[4:9] = 0  # runs of equal rows and columns, as on a canvas
+    pixels[:, 20:] = pixels[:, 19:20]
+    kinds = {
+        "up": [2] * 23,
+        "sub": [1] * 23,
+        "none": [0] * 23,
+        "mixed": list(rng.integers(0, 3, 23)),
+    }[filters]
+    data = encode_png(pixels, kinds)
+    fast = decode_png(data, MAX_PIXELS)
+    assert fast is not None
+    ref = pillow(data)
+    assert fast.mode == ref.mode and fast.size == ref.size
+    assert np.array_equal(np.asarray(fast), np.asarray(ref))
+
+
+def test_canvas_like_pngs_take_the_fast_path_and_match_pillow():
+    for seed in range(5):
+        pixels = canvas_pixels(seed)
+        for data in (encode_png(pixels, [2] * 280), encode_up(pixels)):  # Chromium: Up
+            fast = decode_png(data, MAX_PIXELS)
+            assert fast is not None
+            assert np.array_equal(np.asarray(fast), np.asarray(pillow(data)))
+            assert np.array_equal(np.asarray(fast), pixels)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["paeth", "palette", "16-bit", "transparency key", "bad crc", "truncated", "bomb", "exif"],
+)
+def test_what_the_fast_path_declines_goes_to_pillow(case):
+    pixels = canvas_pixels(0)[:40, :40]
+    if case == "paeth":
+        data = encode_png(pixels, [4] * 40)
+    elif case == "palette":
+        data = png(Image.fromarray(pixels[..., 3]).convert("P"))
+    elif case == "16-bit":
+        data = png(Image.fromarray(pixels[..., 3].astype(np.uint16) * 200))
+    elif case == "transparency key":
+        buf = io.BytesIO()
+        Image.fromarray(pixels[..., 3]).save(buf, "PNG", transparency=0)
+        data = buf.getvalue()
+    elif case == "bad crc":
+        good = encode_png(pixels, [2] * 40)
+        data = good[:30] + bytes([good[30] ^ 1]) + good[31:]
+    elif case == "truncated":
+        data = encode_png(pixels, [2] * 40)[:-20]
+    elif case == "bomb":
+        data = encode_png(pixels, [2] * 40)
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotated: Pillow turns the picture
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, "PNG", exif=exif)
+        data = buf.getvalue()
+    cap = 100 if case == "bomb" else MAX_PIXELS
+    assert decode_png(data, cap) is None
+
+
+def _old_decode(monkeypatch):
+    monkeypatch.setattr(decode_module, "decode_png", lambda data, cap: None)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n",
+        b"\x89PNG\r\n\x1a\n" + bytes(40),
+        encode_png(np.zeros((8, 8, 4), np.uint8), [2] * 8)[:-30],
+        encode_png(np.zeros((8, 8, 4), np.uint8), [9] * 8),
+    ],
+    ids=["signature only", "zeros", "truncated", "unknown filter"],
+)
+def test_bad_pngs_get_the_same_message_as_before(data, monkeypatch):
+    with pytest.raises(ImageError) as new:
+        preprocess_stages(data)
+    _old_decode(monkeypatch)
+    with pytest.raises(ImageError) as old:
+        preprocess_stages(data)
+    assert type(new.value) is type(old.value) and str(new.value) == str(old.value)
+
+
+def test_the_pixel_cap_still_refuses_a_large_png_before_decoding(monkeypatch):
+    data = encode_png(np.zeros((50, 50, 4), np.uint8), [2] * 50)
+    with pytest.raises(ImageError, match="too large"):
+        decode(data, 1000)
+
+
+def _stages_equal(a, b) -> None:
+    assert a.polarity == b.polarity and a.geometry == b.geometry
+    for field in ("gray", "ink", "mask", "cropped", "fitted", "x"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert np.array_equal(np.asarray(a.display), np.asarray(b.display))
+
+
+def test_realistic_canvases_preprocess_exactly_as_before(real_data_dir, monkeypatch):
+    """Every canvas of the realistic set (all three styles), sent as PNG bytes with
+    Pillow's and with Chromium's filters: every stage identical to Pillow's decoding."""
+    from model.datasets import load_split, locate
+    from training.renders import make_set
+
+    test = load_split(locate("mnist", str(real_data_dir)), "test")
+    images, _ = make_set("canvas", test.images, test.labels, 60, 0)
+    sent = []
+    for img in images:
+        sent.append(png(img))
+        a = np.asarray(img)
+        sent.append(encode_png(a if a.ndim == 3 else a[..., None], [2] * a.shape[0]))
+    # Chromium's files all take the fast path (Pillow's own use Paeth rows: declined).
+    assert all(decode_png(d, MAX_PIXELS) is not None for d in sent[1::2])
+    new = [preprocess_stages(d) for d in sent]
+    _old_decode(monkeypatch)
+    for data, stages in zip(sent, new, strict=True):
+        _stages_equal(stages, preprocess_stages(data))
+
+
+def _scipy_loops(x: np.ndarray) -> int:
+    """The loop count as it was (scipy.ndimage.label), the reference."""
+    ink = np.asarray(x, np.float32).reshape(28, 28) > LOOP_INK
+    pockets, n = ndimage.label(~ink)
+    if n <= 1:
+        return 0
+    edge = np.unique(np.concatenate([pockets[0], pockets[-1], pockets[:, 0], pockets[:, -1]]))
+    sizes = np.bincount(pockets.ravel(), minlength=n + 1)
+    sizes[edge] = 0
+    sizes[0] = 0
+    return int((sizes >= LOOP_MIN_AREA).sum())
+
+
+def test_loop_count_matches_scipys_labelling(real_data_dir):
+    from model.datasets import load_split, locate
+    from training.negatives import negatives
+
+    rng = np.random.default_rng(0)
+    test = load_split(locate("mnist", str(real_data_dir)), "test")
+    inputs = list(test.images[:1000].astype(np.float32) / 255)
+    inputs += list(rng.random((300, 28, 28)) ** 3)  # random pockets of every size
+    inputs += [np.zeros((28, 28)), np.ones((28, 28))]
+    for kind in ("scribbles", "shapes"):
+        for item in negatives(kind, 100, "report", 2026):
+            inputs.append(preprocess_stages(item).x)
+    counts = [(count_loops(x), _scipy_loops(x)) for x in inputs]
+    assert all(a == b for a, b in counts)
+    assert {a for a, _ in counts} >= {0, 1, 2, 3}
+
+
+def test_fused_graph_answers_as_the_two_separate_calls(mnist_cnn, real_data_dir):
+    from model.datasets import load_split, locate
+    from training.negatives import negatives
+
+    assert mnist_cnn.fused
+    test = load_split(locate("mnist", str(real_data_dir)), "test")
+    x = list(test.images[:500].astype(np.float32) / 255)
+    for kind in ("letters", "scribbles", "shapes", "noise"):
+        for item in negatives(kind, 50, "report", 2026):
+            with contextlib.suppress(ImageError):  # refused before the model: no verdict
+                x.append(mnist_cnn.preprocess(item))
+    x = np.stack(x)[..., None]
+    for batch in (x[:1], x[:3], x):  # the single-threaded and the batch session
+        probs, logodds = mnist_cnn.runtime.predict_and_detect(batch)
+        np.testing.assert_allclose(probs, mnist_cnn.runtime(batch), atol=FUSED_TOLERANCE)
+        separate = mnist_cnn.judge.detector.scores(batch)
+        np.testing.assert_allclose(logodds, separate, atol=FUSED_TOLERANCE)
+    fused = mnist_cnn.predict_inputs(x)
+    before = mnist_cnn.to_predictions(mnist_cnn.runtime(x), x)  # detector called separately
+    assert [(p.label, p.verdict, p.reason) for p in fused] == [
+        (p.label, p.verdict, p.reason) for p in before
+    ]
+    np.testing.assert_allclose(
+        [p.ood_score for p in fused], [p.ood_score for p in before], atol=1e-5
+    )
+
+
+def test_fusion_declines_files_it_cannot_join(tmp_path):
+    import onnx
+
+    from model.runtime.artifacts import resolve
+    from model.runtime.fused import fuse
+
+    keras_path = resolve("mnist-cnn").keras_path
+    onnx_path = keras_path.with_suffix(".onnx")
+    assert fuse(onnx_path, keras_path.with_name("mnist-cnn.ood.onnx")) is not None
+    other = onnx.load(str(onnx_path))  # the same net taking 3-channel inputs
+    other.graph.input[0].type.tensor_type.shape.dim[3].dim_value = 3
+    onnx.save(other, str(tmp_path / "rgb.onnx"))
+    assert fuse(onnx_path, tmp_path / "rgb.onnx") is None
+
+
+def test_allocator_thresholds_are_in_force_after_loading(mnist_cnn):
+    from model.runtime import allocator
+
+    assert allocator._tuned  # load_classifier applied them (glibc, Linux)
+    assert allocator.tune_allocator()  # and applying them again is harmless
