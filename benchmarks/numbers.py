@@ -44,6 +44,45 @@ def numbers(images, labels, n: int, kind: str, seed: int):
     return out
 
 
+def errors(clf, test, n: int, seed: int) -> dict[str, int]:
+    """The apart numbers sorted by what went wrong: too few or too many digits (the
+    segmentation), or a digit misread that the model reads right, or wrong too, as its
+    MNIST original (the per-digit reading)."""
+    original = np.array([p.label for p in clf.predict_inputs(test.images / np.float32(255))])
+    rng = np.random.default_rng(seed)
+    found = dict.fromkeys(
+        (
+            "right",
+            "too few digits",
+            "too many digits",
+            "a digit misread (its MNIST original read right)",
+            "a digit misread (its MNIST original misread too)",
+            "refused",
+        ),
+        0,
+    )
+    for _ in range(n):  # the same numbers as the table's apart row
+        k = int(rng.integers(2, 5))
+        idx = rng.choice(len(test.labels), k, replace=False)
+        truth = "".join(str(int(test.labels[i])) for i in idx)
+        try:
+            r = clf.read_number(number_strokes(list(test.images[idx]), rng, 0.0))
+        except ImageError:
+            found["refused"] += 1
+            continue
+        read = "".join(d.prediction.class_name if d.prediction else "_" for d in r.digits)
+        if read == truth:
+            found["right"] += 1
+        elif len(read) != len(truth):
+            found["too few digits" if len(read) < len(truth) else "too many digits"] += 1
+        else:
+            bad = [i for i, (a, b) in enumerate(zip(read, truth, strict=True)) if a != b]
+            model_too = all(original[idx[i]] != test.labels[idx[i]] for i in bad)
+            which = "misread too" if model_too else "read right"
+            found[f"a digit misread (its MNIST original {which})"] += 1
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.numbers",
@@ -55,9 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=500, help="numbers per kind")
     p.add_argument("--singles", type=int, default=1000, help="realistic single digits")
     p.add_argument("--seed", type=int, default=2026)
+    p.add_argument(
+        "--errors",
+        action="store_true",
+        help="only say where the apart numbers' errors come from (printed, no table)",
+    )
     args = p.parse_args(argv)
     clf = load_classifier(args.model)
     test = load_split(locate("mnist", args.data_dir), "test")
+    if args.errors:
+        for kind, count in errors(clf, test, args.n, args.seed).items():
+            print(f"{count:5d}  {kind}")
+        return 0
     out = Lines()
     out(
         "| numbers | n | whole number right | per digit right | wrong ones marked unsure "
