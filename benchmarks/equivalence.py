@@ -5,8 +5,9 @@ by the fast path and by the path it replaced, in one process.
 
 The old path: Pillow decodes every PNG (`model.input.png` declines all), the classifier
 and the detector are two session calls (no fused graph), loops are counted with scipy's
-labelling, and the preprocessing's box, padding and centre of mass are numpy's and
-scipy's general functions again (`numpy_bbox`, `np.pad`, `ndimage.center_of_mass`).
+labelling, and the preprocessing's box, padding, centre of mass and border median are
+numpy's and scipy's general functions again (`numpy_bbox`, `np.pad`,
+`ndimage.center_of_mass`, `np.median`).
 The canvas set is also sent as a browser sends it (RGBA PNG bytes with Chromium's
 filter), so the PNG fast path is on the line. For each set: how many inputs changed
 label, verdict, reason or refusal (must be 0), and the largest change of the OOD score.
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             mock.patch("model.input.preprocessing._bbox", numpy_bbox),
             mock.patch("model.input.preprocessing._padded", np.pad),
             mock.patch("model.input.preprocessing._centre_of_mass", ndimage.center_of_mass),
+            mock.patch("model.input.preprocessing.median", lambda a: float(np.median(a))),
         ):
             before = read_all(old, items)
         changed = sum(a[:3] != b[:3] for a, b in zip(fast, before, strict=True))

@@ -48,6 +48,7 @@ from model.input.filters import (
     SQUARE,
     gaussian,
     max_filter,
+    median,
     percentile,
     smooth_opening,
     stroke_width,
@@ -167,7 +168,7 @@ def ink_map(
 
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    border_level = float(np.median(border))
+    border_level = median(border)
     dark_on_light = border_level > 0.5
     x = 1.0 - gray if dark_on_light else gray
     polarity = "dark-on-light" if dark_on_light else "light-on-dark"
