@@ -4,11 +4,14 @@ by the fast path and by the path it replaced, in one process.
     python -m benchmarks.equivalence [--n 300]
 
 The old path: Pillow decodes every PNG (`model.input.png` declines all), the classifier
-and the detector are two session calls (no fused graph), and loops are counted with
-scipy's labelling. The canvas set is also sent as a browser sends it (RGBA PNG bytes with
-Chromium's filter), so the PNG fast path is on the line. For each set: how many inputs
-changed label, verdict, reason or refusal (must be 0), and the largest change of the OOD
-score.
+and the detector are two session calls (no fused graph), loops are counted with scipy's
+labelling, the preprocessing's box, padding, centre of mass and border median are numpy's
+and scipy's general functions again (`numpy_bbox`, `np.pad`, `ndimage.center_of_mass`,
+`np.median`), and the noise rule counts a concatenated copy of the differences again
+(`concatenated_noise`).
+The canvas set is also sent as a browser sends it (RGBA PNG bytes with Chromium's
+filter), so the PNG fast path is on the line. For each set: how many inputs changed
+label, verdict, reason or refusal (must be 0), and the largest change of the OOD score.
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ def scipy_loops(x: np.ndarray) -> int:
     return int((sizes >= LOOP_MIN_AREA).sum())
 
 
+def numpy_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """The ink's box as it was found before OpenCV's boundingRect, for the old path."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def concatenated_noise(gray: np.ndarray) -> bool:
+    """The noise rule as it was counted (all differences joined first), for the old path."""
+    from model.input.refusals import NOISE_TEXTURE, _neighbour_differences
+
+    d = _neighbour_differences(gray)
+    return 2 * int(np.count_nonzero(d > NOISE_TEXTURE)) > d.size
+
+
 def read_all(clf, items: list) -> list[tuple]:
     """(label, verdict, reason, ood_score) or (error type, message) for each input."""
     from model.errors import ImageError
@@ -58,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=300, help="inputs per set")
     p.add_argument("--data-dir", help="folder with the data sets (default $DIGITLENS_DATA_DIR)")
     args = p.parse_args(argv)
+
+    from scipy import ndimage
 
     from benchmarks.ood import NEGATIVE_SETS, SEED
     from model import load_classifier
@@ -93,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         with (
             mock.patch("model.input.decode.decode_png", lambda data, cap: None),
             mock.patch("model.judge.verdict.count_loops", scipy_loops),
+            mock.patch("model.input.preprocessing._bbox", numpy_bbox),
+            mock.patch("model.input.preprocessing._padded", np.pad),
+            mock.patch("model.input.preprocessing._centre_of_mass", ndimage.center_of_mass),
+            mock.patch("model.input.preprocessing.median", lambda a: float(np.median(a))),
+            mock.patch("model.input.refusals.looks_like_noise", concatenated_noise),
         ):
             before = read_all(old, items)
         changed = sum(a[:3] != b[:3] for a, b in zip(fast, before, strict=True))

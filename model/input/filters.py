@@ -57,6 +57,17 @@ def percentile(a: np.ndarray, q: float) -> float:
     return float(part[lo] + (part[hi] - part[lo]) * (k - lo))
 
 
+def median(a: np.ndarray) -> float:
+    """np.median(a) of finite values, bit for bit: the same partial sort around the middle
+    and the same mean of the middle one or two values, without numpy's general machinery."""
+    v = np.ravel(a)
+    mid = v.size // 2
+    if v.size % 2:
+        return float(np.partition(v, mid)[mid])
+    part = np.partition(v, (mid - 1, mid))
+    return float(np.mean(part[mid - 1 : mid + 1]))
+
+
 def max_filter(mask: np.ndarray, footprint: np.ndarray) -> np.ndarray:
     """(h, w) bool mask dilated by a uint8 footprint (scipy's maximum_filter on a mask)."""
     return cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), footprint).astype(bool)

@@ -48,6 +48,7 @@ from model.input.filters import (
     SQUARE,
     gaussian,
     max_filter,
+    median,
     percentile,
     smooth_opening,
     stroke_width,
@@ -141,7 +142,8 @@ def _resize(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     if a.shape == (h, w):
         return a.astype(np.float32, copy=True)
     down = h < a.shape[0] or w < a.shape[1]
-    out = Image.fromarray(a.astype(np.float32), mode="F").resize(
+    # (no copy of a float32 map that is already contiguous: Pillow copies it itself)
+    out = Image.fromarray(np.ascontiguousarray(a, np.float32), mode="F").resize(
         (w, h), Image.Resampling.BOX if down else Image.Resampling.BILINEAR
     )
     return np.asarray(out, dtype=np.float32)
@@ -166,7 +168,7 @@ def ink_map(
 
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    border_level = float(np.median(border))
+    border_level = median(border)
     dark_on_light = border_level > 0.5
     x = 1.0 - gray if dark_on_light else gray
     polarity = "dark-on-light" if dark_on_light else "light-on-dark"
@@ -256,6 +258,14 @@ def _disk(radius: int) -> np.ndarray:
     return xx**2 + yy**2 <= radius**2 + radius * 0.5
 
 
+def _padded(a: np.ndarray, pad: int) -> np.ndarray:
+    """np.pad(a, pad) (zeros on every side) of a 2-D float32 map, without np.pad's overhead."""
+    h, w = a.shape
+    out = np.zeros((h + 2 * pad, w + 2 * pad), np.float32)
+    out[pad : pad + h, pad : pad + w] = a
+    return out
+
+
 def normalise_stroke(crop: np.ndarray, per_px: float) -> np.ndarray:
     """Bring a pen far thinner or thicker than MNIST's to MNIST's stroke width.
 
@@ -283,8 +293,9 @@ def normalise_stroke(crop: np.ndarray, per_px: float) -> np.ndarray:
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    """(y0, y1, x0, x1) of a non-empty (h, w) bool mask's True pixels."""
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+    return y, y + h, x, x + w
 
 
 def _fit(crop: np.ndarray, side: int) -> np.ndarray:
@@ -298,7 +309,7 @@ def _paste(fitted: np.ndarray, centre_of_mass: bool) -> tuple[np.ndarray, tuple[
     """Place `fitted` in a 28x28 field, by centre of mass (MNIST) or by its box (Fashion)."""
     h, w = fitted.shape
     if centre_of_mass and fitted.sum() > 0:
-        cy, cx = ndimage.center_of_mass(fitted)
+        cy, cx = _centre_of_mass(fitted)
         oy, ox = round(14 - cy - 0.5), round(14 - cx - 0.5)
     else:
         oy, ox = (28 - h) // 2, (28 - w) // 2
@@ -307,6 +318,15 @@ def _paste(fitted: np.ndarray, centre_of_mass: bool) -> tuple[np.ndarray, tuple[
     field = np.zeros((28, 28), np.float32)
     field[oy : oy + h, ox : ox + w] = fitted
     return field, (oy, ox)
+
+
+def _centre_of_mass(a: np.ndarray) -> tuple[float, float]:
+    """scipy.ndimage.center_of_mass of a 2-D float32 map, by the same operations (the
+    float32 total, float64 weighted sums) without its general machinery."""
+    total = a.sum()
+    rows = np.arange(a.shape[0], dtype=np.float64)[:, None]
+    cols = np.arange(a.shape[1], dtype=np.float64)[None, :]
+    return float((a * rows).sum() / total), float((a * cols).sum() / total)
 
 
 def project_back(heatmap: np.ndarray, g: Geometry) -> np.ndarray:
@@ -364,14 +384,14 @@ def preprocess_stages(
     cropped = ink[y0:y1, x0:x1] * keep
 
     side = 20 if recipe == "mnist" else 28
-    fitted = _fit(cropped, side)
+    fitted = None  # fitted from the crop unless the pen is changed
     if recipe == "mnist":
         # Stroke width is set on an oversampled crop with room to grow; a changed
         # pen changes the box, which is re-trimmed and mapped back to working pixels.
         big = _fit(cropped, side * STROKE_OVERSAMPLE)
         f = big.shape[0] / cropped.shape[0]  # oversampled pixels per working pixel
         pad = side * STROKE_OVERSAMPLE // 8
-        big = np.pad(big / max(float(big.max()), 1e-6), pad)
+        big = _padded(big / max(float(big.max()), 1e-6), pad)
         normalised = normalise_stroke(big, side / (side * STROKE_OVERSAMPLE))
         if normalised is not big:
             by0, by1, bx0, bx1 = _bbox(normalised > TRIM_LEVEL)
@@ -382,6 +402,8 @@ def preprocess_stages(
                 round(x0 + (bx0 - pad) / f),
                 round(x0 + (bx1 - pad) / f),
             )
+    if fitted is None:
+        fitted = _fit(cropped, side)
     if fitted.max() > 0:
         fitted = fitted / fitted.max()
     x, offset = _paste(fitted, centre_of_mass=recipe == "mnist")

@@ -278,3 +278,59 @@ def test_allocator_thresholds_are_in_force_after_loading(mnist_cnn):
 
     assert allocator._tuned  # load_classifier applied them (glibc, Linux)
     assert allocator.tune_allocator()  # and applying them again is harmless
+
+
+def _numpy_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """The ink's box as numpy found it before OpenCV's boundingRect, the reference."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def test_preprocessing_helpers_match_numpy_and_scipy_exactly():
+    """The box (OpenCV), the zero padding, the centre of mass and the median give the numbers of
+    numpy's and scipy's general functions, on every shape the pipeline meets: sparse and
+    dense masks, strided views, single pixels, maps with negative zeros and tiny values."""
+    from model.input.filters import median
+    from model.input.preprocessing import _bbox, _centre_of_mass, _padded
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        h, w = (int(v) for v in rng.integers(1, 120, 2))
+        mask = rng.random((h, w)) > rng.choice([0.5, 0.99, 0.9999])
+        mask[rng.integers(h), rng.integers(w)] = True  # never empty
+        assert _bbox(mask) == _numpy_bbox(mask)
+        view = mask[::2, ::-1]  # a strided view, as the pipeline's slices are
+        if view.any():
+            assert _bbox(view) == _numpy_bbox(view)
+        a = (rng.random((h, w), dtype=np.float32) ** 4) * (rng.random((h, w)) > 0.3)
+        pad = int(rng.integers(0, 12))
+        assert np.array_equal(_padded(a, pad), np.pad(a, pad))
+        assert _padded(a, pad).dtype == np.float32
+        if a.sum() > 0:
+            assert _centre_of_mass(a) == ndimage.center_of_mass(a)
+        border = a[:, : int(rng.integers(1, w + 1))]  # odd and even sizes
+        assert median(border) == float(np.median(border))
+
+
+def test_noise_rule_counts_the_same_differences_as_before():
+    """`looks_like_noise` (counting where the differences are made) decides exactly as the
+    count over `_neighbour_differences` it replaced: on noise of every strength around the
+    threshold, odd and even sizes, one-pixel strips, and exact ties (half the differences
+    over the line: not noise)."""
+    from model.input.refusals import NOISE_TEXTURE, _neighbour_differences, looks_like_noise
+
+    def before(gray: np.ndarray) -> bool:
+        d = _neighbour_differences(gray)
+        return 2 * int(np.count_nonzero(d > NOISE_TEXTURE)) > d.size
+
+    rng = np.random.default_rng(3)
+    cases = [np.array([[0, 1, 1], [1, 0, 1]], np.float32)]  # 2 of 4 differences over: a tie
+    for _ in range(400):
+        h, w = (int(v) for v in rng.integers(1, 90, 2))
+        strength = float(rng.choice([0.05, 0.15, 0.2, 0.25, 0.3, 1.0]))
+        gray = (rng.random((h, w)) * strength).astype(np.float32)
+        gray[: h // 2] = 0  # some images half blank: near the threshold
+        cases.append(gray)
+    decided = [looks_like_noise(g) for g in cases]
+    assert decided == [before(g) for g in cases]
+    assert not decided[0] and set(decided) == {True, False}
