@@ -43,6 +43,12 @@ NEGATIVE_SETS = (
     "dot",
     "short stroke",
     "fashion-mnist",
+    # Added for issue #21 (after the seeds above, which they keep): families no half of
+    # training draws from. Letters in TeX's Computer Modern faces; letters written with a
+    # pen in three handwriting (script) stroke fonts; scratch-outs and tangles of arcs.
+    "letters, other fonts",
+    "handwritten letters",
+    "scrawls",
 )
 DIGIT_SETS = ("canvas", "photo", "font", "tight-marker", "lowres")
 #: Sets whose digits set the thresholds' target (the issue: >= 95 % answered `digit`).
@@ -134,10 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{mnist_acc:.2%}, answered `digit` {mnist_digit:.1%} (n={len(test.labels)})"
     )
 
-    out("\n| digits | n | accuracy | answered `digit` | `unsure` | `not_a_digit` | refused |")
-    out("| --- | --- | --- | --- | --- | --- | --- |")
+    out(
+        "\n| digits | n | accuracy | answered `digit` | right when `digit` | `unsure` "
+        "| `not_a_digit` | refused |"
+    )
+    out("| --- | --- | --- | --- | --- | --- | --- | --- |")
     pos_score, pos_base = [], []
-    realistic_digit = []
+    realistic_digit, realistic_right = [], []
     for kind in DIGIT_SETS:
         if kind == "font" and not fonts_available():
             continue
@@ -145,18 +154,22 @@ def main(argv: list[str] | None = None) -> int:
         r = evaluate(clf, items)
         s = shares(r["verdict"])
         acc = float((r["label"] == labels).mean())
+        answered = r["verdict"] == "digit"
+        right = float((r["label"][answered] == labels[answered]).mean()) if answered.any() else 0
         out(
-            f"| {kind} | {len(items)} | {acc:.1%} | {s['digit']:.1%} | {s['unsure']:.1%} | "
-            f"{s['not_a_digit']:.1%} | {s['refused']:.1%} |"
+            f"| {kind} | {len(items)} | {acc:.1%} | {s['digit']:.1%} | {right:.1%} | "
+            f"{s['unsure']:.1%} | {s['not_a_digit']:.1%} | {s['refused']:.1%} |"
         )
         if kind in REALISTIC:
             pos_score.append(r["score"])
             pos_base.append(r["baseline"])
-            realistic_digit.append(r["verdict"] == "digit")
+            realistic_digit.append(answered)
+            realistic_right.append(r["label"][answered] == labels[answered])
     pos, pos_b = np.concatenate(pos_score), np.concatenate(pos_base)
     out(
         f"\nrealistic digits ({' + '.join(REALISTIC)}) answered `digit`: "
-        f"{np.concatenate(realistic_digit).mean():.1%}"
+        f"{np.concatenate(realistic_digit).mean():.1%}, right when answered `digit`: "
+        f"{np.concatenate(realistic_right).mean():.1%}"
     )
     tpr95 = float(np.quantile(pos, 0.95))
 

@@ -27,14 +27,17 @@ import numpy as np
 
 from training.negatives import SEED, model_inputs, negatives, realistic_digits
 
-DETECTOR_PARAMS = {"epochs": 10, "batch_size": 128, "learning_rate": 2e-3}
+DETECTOR_PARAMS = {"epochs": 12, "batch_size": 128, "learning_rate": 2e-3}
 #: The verdict's score adds this many times the classifier's -ln(max probability) to the
 #: detector's log-odds: the two disagree on different inputs, and the sum separates
 #: letters better (AUROC 0.969 -> 0.979 at weight 4 on the report sets, n = 200).
 SOFTMAX_WEIGHT = 4.0
-#: Share of realistic held-out digits that must be answered `digit` (the issue's 95 %,
-#: with room for the classifier's own `unsure` answers).
-DIGIT_TPR = 0.975
+#: Share of held-out realistic digits scored below `unsure`. The calibration renders
+#: include the harder tight-marker, low-resolution and typed digits, so canvas and
+#: photo digits pass more often than this: at 0.965 about 95.5 % of them are answered
+#: `digit` (the issue's floor is 95 %), and the band above is `unsure` (issue #21: at
+#: 0.975 too many letters and scribbles were answered `digit`).
+DIGIT_TPR = 0.965
 #: ... and that may be called `not_a_digit` at most.
 REJECT_FPR = 0.005
 
@@ -62,12 +65,14 @@ def build_detector():
 
 TRAIN_NEGATIVES = {
     "letters": 3000,
+    "handwritten letters": 4500,
+    "words": 1000,
     "shapes": 3000,
-    "scribbles": 2000,
+    "scribbles": 4500,
     "noise": 1500,
-    "fashion-mnist": 6000,
+    "fashion-mnist": 12000,
 }
-TRAIN_REALISTIC = 4000  # realistic renders of MNIST training digits
+TRAIN_REALISTIC = 8000  # realistic renders of MNIST training digits
 TRAIN_MNIST = 12000  # MNIST training digits as they are
 CALIBRATE_REALISTIC = 1500  # renders of held-out (validation) digits, for the thresholds
 
