@@ -120,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=SEED)
     args = p.parse_args(argv)
 
-    from benchmarks.scribbles import MAX_HOLES, MAX_VERTICAL_TURNS, scribble_shape
+    from benchmarks.scribbles import MAX_HOLES, MAX_VERTICAL_TURNS, path_shape, scribble_shape
     from model import load_classifier
     from model.datasets import load_split, locate
-    from training.negatives import negatives, report_scribbles
+    from training.negatives import negatives, report_scrawls, report_scribbles
     from training.renders import SETS, fonts_available, make_set
 
     t0 = time.perf_counter()
@@ -188,28 +188,31 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['refused']:.1%} |"
         )
 
-    composition = ""
+    composition = []
     for k, kind in enumerate(NEGATIVE_SETS):
         seed = args.seed + 1000 + k
-        if kind != "scribbles":
+        if kind not in ("scribbles", "scrawls"):
             row(kind, evaluate(clf, negatives(kind, args.n, "report", seed, args.data_dir)))
             continue
-        # the same scribbles as negatives(kind, ...), with the curve each one draws
-        items, curves = report_scribbles(args.n, seed)
+        # the same drawings as negatives(kind, ...), with the pen path each one draws
+        if kind == "scribbles":
+            items, curves = report_scribbles(args.n, seed)
+            shaped = np.array([scribble_shape(c).digit_shaped for c in curves], bool)
+        else:
+            items, drawn = report_scrawls(args.n, seed)
+            shaped = np.array([path_shape(*d).digit_shaped for d in drawn], bool)
         r = evaluate(clf, items)
         row(kind, r)
-        shaped = np.array([scribble_shape(c).digit_shaped for c in curves], bool)
         for name, part in (
-            ("digit-shaped scribbles", shaped),
-            ("scribbles (not digit-shaped)", ~shaped),
+            (f"digit-shaped {kind}", shaped),
+            (f"{kind} (not digit-shaped)", ~shaped),
         ):
             row(name, {key: v[part] for key, v in r.items()})
-        composition = (
-            f"\nscribbles: {shaped.sum()} of {len(shaped)} digit-shaped (at most "
-            f"{MAX_VERTICAL_TURNS} vertical turns and {MAX_HOLES} holes, benchmarks/scribbles.py),"
-            f" {(~shaped).sum()} not"
-        )
-    out(composition)
+        composition.append(f"{kind}: {shaped.sum()} of {len(shaped)} digit-shaped")
+    out(
+        f"\n{'; '.join(composition)} (at most {MAX_VERTICAL_TURNS} vertical turns and "
+        f"{MAX_HOLES} holes, benchmarks/scribbles.py)"
+    )
     out(f"\n({time.perf_counter() - t0:.0f} s)")
     name = "ood" if args.model == "mnist-cnn" else f"ood-{slug(args.model)}"
     write_table(name, out.markdown, command_line("python -m benchmarks.ood", argv))

@@ -91,29 +91,42 @@ def coil(rng: np.random.Generator) -> Image.Image:
     return finish(img.rotate(float(rng.uniform(-30, 30)), expand=True))
 
 
-def scrawl(rng: np.random.Generator) -> Image.Image:
-    """A scratching-out zigzag over an area, or a tangle of arcs (report only)."""
-    img, d = blank_canvas(rng)
+def scrawl_path(rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """((M, 2) points on a 340x340 field, pen width) of one scrawl: a scratching-out
+    zigzag over an area, turned by up to 60 degrees, or a tangle of arcs."""
     if rng.random() < 0.5:
         n = int(rng.integers(4, 12))
         xs = np.linspace(30, 210, n) + rng.normal(0, 8, n)
         ys = np.where(np.arange(n) % 2 == 0, rng.uniform(20, 80, n), rng.uniform(160, 220, n))
         pts = np.stack([xs, ys], 1)
-        img_angle = float(rng.uniform(-60, 60))
+        angle = math.radians(float(rng.uniform(-60, 60)))
     else:
         m = int(rng.integers(3, 7))
-        pts = []
+        arcs = []
         c = rng.uniform(80, 160, 2)
         for _ in range(m):
             r = float(rng.uniform(25, 80))
             a0 = float(rng.uniform(0, 2 * np.pi))
             a = a0 + np.linspace(0, float(rng.uniform(2, 5)), 40)
-            pts.extend(np.stack([c[0] + r * np.cos(a), c[1] + r * np.sin(a)], 1))
+            arcs.append(np.stack([c[0] + r * np.cos(a), c[1] + r * np.sin(a)], 1))
             c = np.clip(c + rng.normal(0, 30, 2), 60, 180)
-        pts = np.asarray(pts)
-        img_angle = 0.0
-    polyline(d, np.clip(pts, 5, 235), pen(rng))
-    return finish(img.rotate(img_angle, expand=True))
+        pts = np.concatenate(arcs)
+        angle = 0.0
+    pts = np.clip(pts, 5, 235) - 120
+    rot = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
+    return pts @ rot.T + 170, pen(rng)
+
+
+def draw_path(pts: np.ndarray, width: int) -> Image.Image:
+    """One stroke along `pts` on a 340x340 field ('L', ink bright), cropped to the ink."""
+    img, d = blank_canvas(None, 340)
+    polyline(d, pts, width)
+    return finish(img)
+
+
+def scrawl(rng: np.random.Generator) -> Image.Image:
+    """A scratching-out zigzag or a tangle of arcs (report only)."""
+    return draw_path(*scrawl_path(rng))
 
 
 def loops(rng: np.random.Generator) -> Image.Image:

@@ -19,7 +19,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from training.handwriting import PEN_FONTS, coil, loops, pen_letter, scrawl, word
+from training.handwriting import (
+    PEN_FONTS,
+    coil,
+    draw_path,
+    loops,
+    pen_letter,
+    scrawl,
+    scrawl_path,
+    word,
+)
 from training.renders import GENERATORS, fonts_available, on_canvas, paper
 from training.shapes import (
     SCRIBBLES,
@@ -187,6 +196,18 @@ def report_scribbles(n: int, seed: int) -> tuple[list, list[Lissajous]]:
         items.append(_present(draw_lissajous(curve), rng))
         curves.append(curve)
     return items, curves
+
+
+def report_scrawls(n: int, seed: int) -> tuple[list, list[tuple[np.ndarray, Image.Image]]]:
+    """negatives("scrawls", n, "report", seed) and, for each, its pen path and strokes."""
+    rng = np.random.default_rng(seed)
+    items, drawn = [], []
+    for _ in range(n):
+        pts, width = scrawl_path(rng)
+        strokes = draw_path(pts, width)
+        items.append(_present(strokes, rng))
+        drawn.append((pts, strokes))
+    return items, drawn
 
 
 def realistic_digits(
