@@ -227,3 +227,26 @@ def test_new_report_families_draw_ink_the_reader_can_read(kind):
     x, ok = model_inputs(negatives(kind, 6, "report", 5))
     assert ok.sum() >= 5 and x.shape[1:] == (28, 28)
     assert all(0.03 < float((a > 0.5).mean()) < 0.6 for a in x)  # strokes, not a blank or a fill
+
+
+def test_the_thresholds_are_read_from_the_detector_card(tmp_path, mnist_cnn):
+    """The verdict's operating point is the card's (`<name>.ood.json`), not a constant: the
+    same drawn 7 is `digit` or `unsure` as the card's `unsure` threshold moves past its score."""
+    import dataclasses
+    import shutil
+
+    from model.judge.verdict import load_judge, write_ood_card
+
+    bundled = mnist_cnn.artifact.keras_path
+    card = read_ood_card(bundled)
+    shutil.copy(bundled.with_name(card.file), tmp_path / card.file)
+    keras_path = tmp_path / "copy.keras"
+    x = mnist_cnn.preprocess(drawn_digit(7))[None]
+    probs = mnist_cnn.probabilities(x)
+    score = float(mnist_cnn.judge.scores(x, probs)[0])
+    for unsure, expected in ((score + 0.5, "digit"), (score - 0.5, "unsure")):
+        moved = dataclasses.replace(card, unsure=unsure, reject=max(card.reject, unsure + 1))
+        write_ood_card(keras_path, moved)
+        judge = load_judge(keras_path, mnist_cnn.class_names, mnist_cnn.card)
+        assert judge.thresholds(True)[0] == unsure
+        assert judge.verdict(float(judge.scores(x, probs)[0]), probs[0], True)[0] == expected
