@@ -156,3 +156,17 @@ def word(rng: np.random.Generator, letters: str, fonts: tuple[str, ...]) -> Imag
     out = finish(out)
     scale = min(1.0, 250 / max(out.size))  # fits the canvas and the photographed paper
     return out.resize((max(int(out.width * scale), 1), max(int(out.height * scale), 1)))
+
+
+def oval_zero(rng: np.random.Generator) -> Image.Image:
+    """A 0 as people draw it on a pad: a tall oval (width 0.45-0.8 of its height, where the
+    round ellipses among the negatives are 0.9-1.35), tilted a little, sometimes not quite
+    closed."""
+    img, d = blank_canvas(rng)
+    h = float(rng.uniform(45, 110))
+    w = h * float(rng.uniform(0.45, 0.8))
+    start = float(rng.uniform(0, 2 * np.pi))
+    t = start + np.linspace(0, 2 * np.pi * float(rng.uniform(0.93, 1.08)), 120)
+    pts = np.stack([120 + w * np.cos(t), 120 + h * np.sin(t)], 1)
+    polyline(d, pts, pen(rng))
+    return finish(img.rotate(float(rng.uniform(-20, 20)), expand=True))

@@ -62,7 +62,7 @@ SEED = {"train": 11, "calibrate": 23}
 # ---------------------------------------------------------------- drawing helpers
 
 
-def _present(strokes: Image.Image, rng: np.random.Generator) -> Image.Image | bytes:
+def present(strokes: Image.Image, rng: np.random.Generator) -> Image.Image | bytes:
     """Strokes on the canvas (2/3) or on photographed paper (1/3), like the real sets."""
     if rng.random() < 2 / 3:
         return on_canvas(strokes, rng)
@@ -153,22 +153,22 @@ def negatives(kind: str, n: int, half: str, seed: int, data_dir: str | None = No
     if kind in ("letters", "digit-like letters", "letters, other fonts"):
         fonts = fonts_for("other" if kind == "letters, other fonts" else half)
         chars = DIGIT_LIKE if kind == "digit-like letters" else LETTERS
-        return [_present(letter(str(rng.choice(list(chars))), rng, fonts), rng) for _ in range(n)]
+        return [present(letter(str(rng.choice(list(chars))), rng, fonts), rng) for _ in range(n)]
     if kind == "handwritten letters":
         pens = PEN_FONTS[half]
         return [
-            _present(pen_letter(str(rng.choice(list(LETTERS))), rng, pens), rng) for _ in range(n)
+            present(pen_letter(str(rng.choice(list(LETTERS))), rng, pens), rng) for _ in range(n)
         ]
     if kind == "shapes":
         makers: tuple[Callable, ...] = SHAPES[half]
-        return [_present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
+        return [present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
     if kind == "scribbles":
         makers = SCRIBBLES[half] + ((coil, loops) if half == "train" else ())
-        return [_present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
+        return [present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
     if kind == "words":  # two to four pen letters side by side (training only)
-        return [_present(word(rng, LETTERS, PEN_FONTS["train"]), rng) for _ in range(n)]
+        return [present(word(rng, LETTERS, PEN_FONTS["train"]), rng) for _ in range(n)]
     if kind == "scrawls":  # a scribble family of the report only
-        return [_present(scrawl(rng), rng) for _ in range(n)]
+        return [present(scrawl(rng), rng) for _ in range(n)]
     if kind == "noise":
         return [(noise_mix if half == "train" else noise)(rng) for _ in range(n)]
     if kind == "dot":
@@ -193,7 +193,7 @@ def report_scribbles(n: int, seed: int) -> tuple[list, list[Lissajous]]:
     for _ in range(n):
         rng.integers(len(SCRIBBLES["report"]))  # negatives() draws the maker: keep the stream
         curve = lissajous_curve(rng)
-        items.append(_present(draw_lissajous(curve), rng))
+        items.append(present(draw_lissajous(curve), rng))
         curves.append(curve)
     return items, curves
 
@@ -205,7 +205,7 @@ def report_scrawls(n: int, seed: int) -> tuple[list, list[tuple[np.ndarray, Imag
     for _ in range(n):
         pts, width = scrawl_path(rng)
         strokes = draw_path(pts, width)
-        items.append(_present(strokes, rng))
+        items.append(present(strokes, rng))
         drawn.append((pts, strokes))
     return items, drawn
 

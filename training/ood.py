@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.negatives import SEED, model_inputs, negatives, realistic_digits
+from training.handwriting import oval_zero
+from training.negatives import SEED, model_inputs, negatives, present, realistic_digits
 
 DETECTOR_PARAMS = {"epochs": 12, "batch_size": 128, "learning_rate": 2e-3}
 #: The verdict's score adds this many times the classifier's -ln(max probability) to the
@@ -74,6 +75,7 @@ TRAIN_NEGATIVES = {
 }
 TRAIN_REALISTIC = 8000  # realistic renders of MNIST training digits
 TRAIN_MNIST = 12000  # MNIST training digits as they are
+TRAIN_OVAL_ZEROS = 1500  # plain drawn ovals, the 0 most people draw (training.handwriting)
 CALIBRATE_REALISTIC = 1500  # renders of held-out (validation) digits, for the thresholds
 
 
@@ -91,6 +93,9 @@ def training_data(data_dir: str | None, scale: float = 1.0, log=print):
     parts_y.append(np.zeros(len(idx)))
     items, _ = realistic_digits(ds.train.images, ds.train.labels, n(TRAIN_REALISTIC), SEED["train"])
     x, _ = model_inputs(items)
+    parts_x.append(x)
+    parts_y.append(np.zeros(len(x)))
+    x, _ = model_inputs([present(oval_zero(rng), rng) for _ in range(n(TRAIN_OVAL_ZEROS))])
     parts_x.append(x)
     parts_y.append(np.zeros(len(x)))
     log(f"digits: {sum(len(p) for p in parts_x)} ({time.perf_counter() - t0:.0f} s)")
@@ -198,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
                 + (f" --epochs {args.epochs}" if args.epochs != DETECTOR_PARAMS["epochs"] else "")
                 + (f" --scale {args.scale}" if args.scale != 1.0 else "")
                 + " --data-dir DIR",
-                "positives": {"mnist_train": TRAIN_MNIST, "realistic_train": TRAIN_REALISTIC},
+                "positives": {
+                    "mnist_train": TRAIN_MNIST,
+                    "realistic_train": TRAIN_REALISTIC,
+                    "oval_zeros": TRAIN_OVAL_ZEROS,
+                },
                 "negatives": TRAIN_NEGATIVES,
                 "scale": args.scale,
                 "params": {**DETECTOR_PARAMS, "epochs": args.epochs},
