@@ -43,6 +43,12 @@ NEGATIVE_SETS = (
     "dot",
     "short stroke",
     "fashion-mnist",
+    # Added for issue #21 (after the seeds above, which they keep): families no half of
+    # training draws from. Letters in TeX's Computer Modern faces; letters written with a
+    # pen in three handwriting (script) stroke fonts; scratch-outs and tangles of arcs.
+    "letters, other fonts",
+    "handwritten letters",
+    "scrawls",
 )
 DIGIT_SETS = ("canvas", "photo", "font", "tight-marker", "lowres")
 #: Sets whose digits set the thresholds' target (the issue: >= 95 % answered `digit`).
@@ -114,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=SEED)
     args = p.parse_args(argv)
 
-    from benchmarks.scribbles import MAX_HOLES, MAX_VERTICAL_TURNS, scribble_shape
+    from benchmarks.scribbles import MAX_HOLES, MAX_VERTICAL_TURNS, path_shape, scribble_shape
     from model import load_classifier
     from model.datasets import load_split, locate
-    from training.negatives import negatives, report_scribbles
+    from training.negatives import negatives, report_scrawls, report_scribbles
     from training.renders import SETS, fonts_available, make_set
 
     t0 = time.perf_counter()
@@ -134,10 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{mnist_acc:.2%}, answered `digit` {mnist_digit:.1%} (n={len(test.labels)})"
     )
 
-    out("\n| digits | n | accuracy | answered `digit` | `unsure` | `not_a_digit` | refused |")
-    out("| --- | --- | --- | --- | --- | --- | --- |")
+    out(
+        "\n| digits | n | accuracy | answered `digit` | right when `digit` | `unsure` "
+        "| `not_a_digit` | refused |"
+    )
+    out("| --- | --- | --- | --- | --- | --- | --- | --- |")
     pos_score, pos_base = [], []
-    realistic_digit = []
+    realistic_digit, realistic_right = [], []
     for kind in DIGIT_SETS:
         if kind == "font" and not fonts_available():
             continue
@@ -145,18 +154,22 @@ def main(argv: list[str] | None = None) -> int:
         r = evaluate(clf, items)
         s = shares(r["verdict"])
         acc = float((r["label"] == labels).mean())
+        answered = r["verdict"] == "digit"
+        right = float((r["label"][answered] == labels[answered]).mean()) if answered.any() else 0
         out(
-            f"| {kind} | {len(items)} | {acc:.1%} | {s['digit']:.1%} | {s['unsure']:.1%} | "
-            f"{s['not_a_digit']:.1%} | {s['refused']:.1%} |"
+            f"| {kind} | {len(items)} | {acc:.1%} | {s['digit']:.1%} | {right:.1%} | "
+            f"{s['unsure']:.1%} | {s['not_a_digit']:.1%} | {s['refused']:.1%} |"
         )
         if kind in REALISTIC:
             pos_score.append(r["score"])
             pos_base.append(r["baseline"])
-            realistic_digit.append(r["verdict"] == "digit")
+            realistic_digit.append(answered)
+            realistic_right.append(r["label"][answered] == labels[answered])
     pos, pos_b = np.concatenate(pos_score), np.concatenate(pos_base)
     out(
         f"\nrealistic digits ({' + '.join(REALISTIC)}) answered `digit`: "
-        f"{np.concatenate(realistic_digit).mean():.1%}"
+        f"{np.concatenate(realistic_digit).mean():.1%}, right when answered `digit`: "
+        f"{np.concatenate(realistic_right).mean():.1%}"
     )
     tpr95 = float(np.quantile(pos, 0.95))
 
@@ -175,28 +188,31 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['refused']:.1%} |"
         )
 
-    composition = ""
+    composition = []
     for k, kind in enumerate(NEGATIVE_SETS):
         seed = args.seed + 1000 + k
-        if kind != "scribbles":
+        if kind not in ("scribbles", "scrawls"):
             row(kind, evaluate(clf, negatives(kind, args.n, "report", seed, args.data_dir)))
             continue
-        # the same scribbles as negatives(kind, ...), with the curve each one draws
-        items, curves = report_scribbles(args.n, seed)
+        # the same drawings as negatives(kind, ...), with the pen path each one draws
+        if kind == "scribbles":
+            items, curves = report_scribbles(args.n, seed)
+            shaped = np.array([scribble_shape(c).digit_shaped for c in curves], bool)
+        else:
+            items, drawn = report_scrawls(args.n, seed)
+            shaped = np.array([path_shape(*d).digit_shaped for d in drawn], bool)
         r = evaluate(clf, items)
         row(kind, r)
-        shaped = np.array([scribble_shape(c).digit_shaped for c in curves], bool)
         for name, part in (
-            ("digit-shaped scribbles", shaped),
-            ("scribbles (not digit-shaped)", ~shaped),
+            (f"digit-shaped {kind}", shaped),
+            (f"{kind} (not digit-shaped)", ~shaped),
         ):
             row(name, {key: v[part] for key, v in r.items()})
-        composition = (
-            f"\nscribbles: {shaped.sum()} of {len(shaped)} digit-shaped (at most "
-            f"{MAX_VERTICAL_TURNS} vertical turns and {MAX_HOLES} holes, benchmarks/scribbles.py),"
-            f" {(~shaped).sum()} not"
-        )
-    out(composition)
+        composition.append(f"{kind}: {shaped.sum()} of {len(shaped)} digit-shaped")
+    out(
+        f"\n{'; '.join(composition)} (at most {MAX_VERTICAL_TURNS} vertical turns and "
+        f"{MAX_HOLES} holes, benchmarks/scribbles.py)"
+    )
     out(f"\n({time.perf_counter() - t0:.0f} s)")
     name = "ood" if args.model == "mnist-cnn" else f"ood-{slug(args.model)}"
     write_table(name, out.markdown, command_line("python -m benchmarks.ood", argv))

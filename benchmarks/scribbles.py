@@ -89,9 +89,13 @@ def holes(strokes: Image.Image) -> int:
 
 def scribble_shape(curve: Lissajous) -> ScribbleShape:
     """How many times the drawn curve turns vertically, and how many holes its ink encloses."""
-    path = drawn_path(curve)
+    return path_shape(drawn_path(curve), draw_lissajous(curve))
+
+
+def path_shape(path: np.ndarray, strokes: Image.Image) -> ScribbleShape:
+    """The same rule for any one-stroke drawing: its (M, 2) pen path (y down) and its ink."""
     side = float(np.ptp(path, axis=0).max())
     return ScribbleShape(
         vertical_turns=turns(path[:, 1], TURN_TOLERANCE * side),
-        holes=holes(draw_lissajous(curve)),
+        holes=holes(strokes),
     )

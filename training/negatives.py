@@ -19,6 +19,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from training.handwriting import (
+    PEN_FONTS,
+    coil,
+    draw_path,
+    loops,
+    pen_letter,
+    scrawl,
+    scrawl_path,
+    word,
+)
 from training.renders import GENERATORS, fonts_available, on_canvas, paper
 from training.shapes import (
     SCRIBBLES,
@@ -41,15 +51,18 @@ LETTERS = "".join(
     c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in AMBIGUOUS
 )
 #: Which fonts each half uses (file-name prefixes under the font folders).
-TRAIN_FONTS = ("DejaVuSans-", "DejaVuSans.", "DejaVuSansCondensed")
+TRAIN_FONTS = ("DejaVuSans-", "DejaVuSans.", "DejaVuSansCondensed", "STIXGeneral")
 REPORT_FONTS = ("DejaVuSerif", "DejaVuSansMono")
+#: The report's "other fonts" letters: TeX's Computer Modern faces (roman, italic, sans,
+#: typewriter), which matplotlib ships; neither half of training uses them.
+OTHER_FONTS = ("cmr10", "cmti10", "cmss10", "cmtt10", "cmb10")
 SEED = {"train": 11, "calibrate": 23}
 
 
 # ---------------------------------------------------------------- drawing helpers
 
 
-def _present(strokes: Image.Image, rng: np.random.Generator) -> Image.Image | bytes:
+def present(strokes: Image.Image, rng: np.random.Generator) -> Image.Image | bytes:
     """Strokes on the canvas (2/3) or on photographed paper (1/3), like the real sets."""
     if rng.random() < 2 / 3:
         return on_canvas(strokes, rng)
@@ -116,24 +129,46 @@ def short_stroke(rng: np.random.Generator) -> Image.Image:
     return on_canvas(img, rng)
 
 
+def _bundled_fonts() -> list[str]:
+    """The fonts matplotlib ships (STIX, Computer Modern), wherever it is installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        return []
+    folder = Path(matplotlib.get_data_path()) / "fonts/ttf"
+    return sorted(str(f) for f in folder.glob("*.ttf") if not f.name.startswith("DejaVu"))
+
+
 def fonts_for(half: str) -> list[str]:
-    prefixes = TRAIN_FONTS if half == "train" else REPORT_FONTS
-    return [f for f in fonts_available() if Path(f).name.startswith(prefixes)]
+    """Font files for one half: `train`, `report` or `other` (the held-out faces)."""
+    prefixes = {"train": TRAIN_FONTS, "report": REPORT_FONTS, "other": OTHER_FONTS}[half]
+    found = [*fonts_available(), *_bundled_fonts()]
+    # STIX's size and symbol faces hold no letters: only its General faces are used.
+    return [f for f in found if Path(f).name.startswith(prefixes)]
 
 
 def negatives(kind: str, n: int, half: str, seed: int, data_dir: str | None = None) -> list:
     """n raw inputs (images, bytes or arrays) of one negative family, from one half."""
     rng = np.random.default_rng(seed)
-    if kind in ("letters", "digit-like letters"):
-        fonts = fonts_for(half)
-        chars = LETTERS if kind == "letters" else DIGIT_LIKE
-        return [_present(letter(str(rng.choice(list(chars))), rng, fonts), rng) for _ in range(n)]
+    if kind in ("letters", "digit-like letters", "letters, other fonts"):
+        fonts = fonts_for("other" if kind == "letters, other fonts" else half)
+        chars = DIGIT_LIKE if kind == "digit-like letters" else LETTERS
+        return [present(letter(str(rng.choice(list(chars))), rng, fonts), rng) for _ in range(n)]
+    if kind == "handwritten letters":
+        pens = PEN_FONTS[half]
+        return [
+            present(pen_letter(str(rng.choice(list(LETTERS))), rng, pens), rng) for _ in range(n)
+        ]
     if kind == "shapes":
         makers: tuple[Callable, ...] = SHAPES[half]
-        return [_present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
+        return [present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
     if kind == "scribbles":
-        makers = SCRIBBLES[half]
-        return [_present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
+        makers = SCRIBBLES[half] + ((coil, loops) if half == "train" else ())
+        return [present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
+    if kind == "words":  # two to four pen letters side by side (training only)
+        return [present(word(rng, LETTERS, PEN_FONTS["train"]), rng) for _ in range(n)]
+    if kind == "scrawls":  # a scribble family of the report only
+        return [present(scrawl(rng), rng) for _ in range(n)]
     if kind == "noise":
         return [(noise_mix if half == "train" else noise)(rng) for _ in range(n)]
     if kind == "dot":
@@ -158,9 +193,21 @@ def report_scribbles(n: int, seed: int) -> tuple[list, list[Lissajous]]:
     for _ in range(n):
         rng.integers(len(SCRIBBLES["report"]))  # negatives() draws the maker: keep the stream
         curve = lissajous_curve(rng)
-        items.append(_present(draw_lissajous(curve), rng))
+        items.append(present(draw_lissajous(curve), rng))
         curves.append(curve)
     return items, curves
+
+
+def report_scrawls(n: int, seed: int) -> tuple[list, list[tuple[np.ndarray, Image.Image]]]:
+    """negatives("scrawls", n, "report", seed) and, for each, its pen path and strokes."""
+    rng = np.random.default_rng(seed)
+    items, drawn = [], []
+    for _ in range(n):
+        pts, width = scrawl_path(rng)
+        strokes = draw_path(pts, width)
+        items.append(present(strokes, rng))
+        drawn.append((pts, strokes))
+    return items, drawn
 
 
 def realistic_digits(

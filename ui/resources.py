@@ -96,9 +96,11 @@ def start_warm_up(clf: Classifier) -> threading.Thread:
 def bundled_classifier(name: str, runtime: str = "auto") -> Classifier:
     clf = load_classifier(name, runtime=runtime)
     clf.probabilities(np.zeros((1, *clf.input_shape), np.float32))  # first call traces/warms up
-    # At once, not after the page has drawn itself: the first stroke comes seconds later
-    # and its maps would otherwise wait for the TensorFlow import and the traces.
-    start_warm_up(clf)
+    # The page waits here (under "Loading the model...") until the explanations are
+    # traced: a pad shown before that took a first stroke whose maps then waited for the
+    # TensorFlow import (3-8 s on 2 busy cores, issue #21 item 4). Once per model and
+    # process; `python -m digitlens app` starts this as the server starts (`warm_start`).
+    start_warm_up(clf).join()
     return clf
 
 

@@ -11,9 +11,10 @@ Two judges, chosen per model:
   log-odds that the 28x28 input is not a digit; `ood_score` adds `softmax_weight`
   (4) times the classifier's -ln(max probability), which separates letters a little
   better than either alone. Thresholds live in `<name>.ood.json` beside the model,
-  set on held-out realistic digits: below `unsure` for 97.5 % of them, above
-  `reject` for at most 0.5 %. An input with more closed loops than any digit has
-  (three or more, counted on the 28x28 input) is `not_a_digit` whatever the net says.
+  set on held-out realistic digits: below `unsure` for 95 % of them (the band above
+  it is `unsure`), above `reject` for at most 0.5 %. An input with more closed loops
+  than any digit has (three or more, counted on the 28x28 input) is `not_a_digit`
+  whatever the net says.
 - **Post-hoc** (any model without a detector, e.g. fashion-cnn or a user's
   `.keras`): `ood_score = -ln(max probability)`, the max-softmax baseline
   (Hendrycks & Gimpel, 2017). It is weaker (AUROC 0.85-0.97 on the report sets of

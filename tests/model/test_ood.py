@@ -198,6 +198,11 @@ def test_benchmark_sets_are_disjoint_from_training_sets():
     from training import negatives as gen
 
     assert not set(gen.fonts_for("train")) & set(gen.fonts_for("report"))
+    assert not set(gen.fonts_for("other")) & set(gen.fonts_for("train"))
+    from training.handwriting import PEN_FONTS, coil, scrawl
+
+    assert not set(PEN_FONTS["train"]) & set(PEN_FONTS["report"])
+    assert coil not in gen.SCRIBBLES["report"] and scrawl not in gen.SCRIBBLES["train"]
     assert not set(gen.SHAPES["train"]) & set(gen.SHAPES["report"])
     assert not set(gen.SCRIBBLES["train"]) & set(gen.SCRIBBLES["report"])
     assert not set(gen.LETTERS) & set(gen.AMBIGUOUS)  # digit-like letters never negatives
@@ -207,3 +212,41 @@ def test_benchmark_sets_are_disjoint_from_training_sets():
     assert not used & {SEED + 1000 + k for k in range(10)}
     items = gen.negatives("shapes", 4, "report", 0)
     assert len(items) == 4
+
+
+@pytest.mark.parametrize("kind", ["handwritten letters", "letters, other fonts", "scrawls"])
+def test_new_report_families_draw_ink_the_reader_can_read(kind):
+    """The benchmark's held-out families (issue #21) make real drawings, not blanks."""
+    from training.handwriting import hershey_available
+    from training.negatives import fonts_for, model_inputs, negatives
+
+    if kind == "handwritten letters" and not hershey_available():
+        pytest.skip("the Hershey-Fonts package is not installed")
+    if kind == "letters, other fonts" and not fonts_for("other"):
+        pytest.skip("matplotlib's Computer Modern fonts are not installed")
+    x, ok = model_inputs(negatives(kind, 6, "report", 5))
+    assert ok.sum() >= 5 and x.shape[1:] == (28, 28)
+    assert all(0.03 < float((a > 0.5).mean()) < 0.6 for a in x)  # strokes, not a blank or a fill
+
+
+def test_the_thresholds_are_read_from_the_detector_card(tmp_path, mnist_cnn):
+    """The verdict's operating point is the card's (`<name>.ood.json`), not a constant: the
+    same drawn 7 is `digit` or `unsure` as the card's `unsure` threshold moves past its score."""
+    import dataclasses
+    import shutil
+
+    from model.judge.verdict import load_judge, write_ood_card
+
+    bundled = mnist_cnn.artifact.keras_path
+    card = read_ood_card(bundled)
+    shutil.copy(bundled.with_name(card.file), tmp_path / card.file)
+    keras_path = tmp_path / "copy.keras"
+    x = mnist_cnn.preprocess(drawn_digit(7))[None]
+    probs = mnist_cnn.probabilities(x)
+    score = float(mnist_cnn.judge.scores(x, probs)[0])
+    for unsure, expected in ((score + 0.5, "digit"), (score - 0.5, "unsure")):
+        moved = dataclasses.replace(card, unsure=unsure, reject=max(card.reject, unsure + 1))
+        write_ood_card(keras_path, moved)
+        judge = load_judge(keras_path, mnist_cnn.class_names, mnist_cnn.card)
+        assert judge.thresholds(True)[0] == unsure
+        assert judge.verdict(float(judge.scores(x, probs)[0]), probs[0], True)[0] == expected

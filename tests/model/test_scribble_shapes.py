@@ -75,3 +75,19 @@ def test_the_benchmark_draws_the_same_scribbles_as_before():
         (first.phase_x, first.amp_x, first.phase_y, first.amp_y),
         (0.6106576186392338, 0.5706389593254526, 3.965881781144902, 0.6217702880366176),
     )
+
+
+def test_report_scrawls_are_the_benchmarks_scrawls_and_split_by_the_same_rule():
+    """The `scrawls` rows split the very images the benchmark scores, by the scribbles' rule:
+    a three-stroke zigzag standing up (a Z) is digit-shaped, a long scratch-out is not."""
+    from benchmarks.scribbles import path_shape
+    from training.handwriting import draw_path
+    from training.negatives import report_scrawls
+
+    items, drawn = report_scrawls(4, 3)
+    for ours, theirs in zip(items, negatives("scrawls", 4, "report", 3), strict=True):
+        np.testing.assert_array_equal(_pixels(ours), _pixels(theirs))
+    z = np.array([[0, 0], [100, 0], [0, 150], [100, 150]], float)
+    scratch = np.array([[x, 150 * (k % 2)] for k, x in enumerate(range(0, 200, 20))], float)
+    assert path_shape(z, draw_path(z, 12)).digit_shaped
+    assert not path_shape(scratch, draw_path(scratch, 12)).digit_shaped

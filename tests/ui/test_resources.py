@@ -78,3 +78,15 @@ def test_the_sidebar_opens_on_the_model_warm_start_loads():
 
     assert sidebar.APP_RUNTIMES[0] == resources.DEFAULT_RUNTIME
     assert resources.BUNDLED[0] == resources.DEFAULT_MODEL
+
+
+def test_a_page_gets_its_model_only_once_its_maps_are_traced():
+    """The first page waits for the warm-up, so the pad it shows never takes a stroke whose
+    maps still wait for TensorFlow (issue #21, item 4: first map <= 1 s after the stroke)."""
+    from model.runtime.backend import tensorflow_loaded
+
+    name = "mnist-mlp"
+    resources.bundled_classifier.clear()
+    clf = resources.bundled_classifier(name, resources.DEFAULT_RUNTIME)
+    assert tensorflow_loaded()
+    assert not resources.start_warm_up(clf).is_alive()
