@@ -124,6 +124,20 @@ def _collect(outputs, progress: Callable[[int], None] | None) -> dict[str, np.nd
     return _in_row_order(_concat(parts))
 
 
+#: Blocks (Ray tasks) per actor: enough to balance the actors' loads and to keep each
+#: actor's queue full; few enough that a task's cost (~ms) is spread over many rows.
+BLOCKS_PER_ACTOR = 4
+#: The largest block, in batches: bounds what one retry redoes.
+MAX_BLOCK_BATCHES = 64
+
+
+def block_rows(rows: int, actors: int, batch_size: int) -> int:
+    """Rows per Ray block: a whole number of batches, BLOCKS_PER_ACTOR blocks per actor."""
+    batches = -(-max(rows, 1) // batch_size)
+    per_block = -(-batches // (max(actors, 1) * BLOCKS_PER_ACTOR))
+    return batch_size * max(1, min(per_block, MAX_BLOCK_BATCHES))
+
+
 class _RayAuditBatch(AuditBatch):
     """AuditBatch that hands each row's position back (Ray Data reorders blocks)."""
 
@@ -183,9 +197,14 @@ def run_ray(
         ctx.enable_progress_bars = False
         columns = {**rows.columns(), "row": np.arange(len(rows), dtype=np.int64)}
         table = pa.table({k: pa.array(list(v)) for k, v in columns.items()})
-        # Blocks of one batch each, made here: a repartition would be a stage of its own
-        # that needs a CPU the actors already hold (it waits forever on a small cluster).
-        blocks = [table.slice(s, batch_size) for s in range(0, max(len(rows), 1), batch_size)]
+        # Blocks made here: a repartition would be a stage of its own that needs a CPU the
+        # actors already hold (it waits forever on a small cluster). A block is one task of
+        # an actor, cut into batches there: BLOCKS_PER_ACTOR of them per actor, so a task's
+        # scheduling is paid on hundreds of rows, and a lost actor's retry redoes one block.
+        rows_per_block = block_rows(len(rows), size, batch_size)
+        blocks = [
+            table.slice(s, rows_per_block) for s in range(0, max(len(rows), 1), rows_per_block)
+        ]
         ds = ray.data.from_arrow(blocks)
         with warnings.catch_warnings():
             # Restarts have no named parameter in Ray 2.60 (pinned): the generic remote

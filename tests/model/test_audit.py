@@ -200,3 +200,12 @@ def test_number_reads_each_input_as_a_written_number(tmp_path):
     got = dict(zip([p.rsplit("/", 1)[1] for p in t["path"]], t["number"], strict=True))
     assert got == {"47.png": "47", "7.png": "7", "broken.png": None}
     assert "Read as numbers" in result.path(REPORT).read_text()
+
+
+def test_ray_blocks_are_whole_batches_a_few_per_actor():
+    from model.audit.engines import BLOCKS_PER_ACTOR, MAX_BLOCK_BATCHES, block_rows
+
+    assert block_rows(10, 2, 64) == 64  # a small audit: one batch a block
+    rows = block_rows(10_000, 2, 64)
+    assert rows % 64 == 0 and -(-10_000 // rows) <= 2 * BLOCKS_PER_ACTOR
+    assert block_rows(10**7, 2, 64) == 64 * MAX_BLOCK_BATCHES  # a retry redoes one block

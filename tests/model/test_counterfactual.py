@@ -187,7 +187,11 @@ def test_real_test_digits_get_valid_counterfactuals(real_data_dir, mnist_cnn):
         for xi, y in zip(x, test.labels[:12], strict=True)
     ]
     assert sum(r.succeeded for r in results) >= 11
-    assert sum(r.verdict == "digit" for r in results) >= 10
+    # Every edit stays a digit to the judge: `digit`, or `unsure` at the stricter operating
+    # point of the retrained detector (issue #21: 52 of the first 60 `digit`, the rest
+    # `unsure`), never `not_a_digit`.
+    assert all(r.verdict in ("digit", "unsure") for r in results)
+    assert sum(r.verdict == "digit" for r in results) >= 8
     assert LATENT.steps == 0  # the measured default: the walk alone (docs/why)
 
 
