@@ -31,7 +31,7 @@ signature, cached here. A model without a prior for its data raises
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -260,14 +260,25 @@ def counterfactual(
     prior = prior_for(clf)
     if _already(clf, x, target):
         return _result(clf, "counterfactual", "latent-shift", target, x, x, stages, start, "")
-    search = search_for(clf.net, prior, cfg=cfg)
     protos = prior.prototypes[target]  # (k, D)
-    edited, _ = _pick(*search.latent(x, np.int32(target), protos))
     failure = (
         f"within {cfg.steps} steps of the {prior.card.dataset} prior no digit-like edit "
         f"reached {P_VALID:.0%} for {clf.class_names[target]}."
     )
-    return _result(clf, "counterfactual", "latent-shift", target, x, edited, stages, start, failure)
+
+    def found(aim: float) -> Counterfactual:
+        search = search_for(clf.net, prior, cfg=replace(cfg, aim=aim))
+        edited, _ = _pick(*search.latent(x, np.int32(target), protos))
+        return _result(
+            clf, "counterfactual", "latent-shift", target, x, edited, stages, start, failure
+        )
+
+    result = found(cfg.aim)
+    if result.succeeded and result.verdict != "digit" and (cfg.typical_aim or 0) > cfg.aim:
+        typical = found(cfg.typical_aim)  # a more typical target digit, further along
+        if typical.succeeded and typical.verdict == "digit":
+            return typical
+    return result
 
 
 def adversarial(

@@ -37,6 +37,10 @@ class SearchConfig:
     #: The probability the search aims for: above P_VALID, because an edit that only just
     #: crosses this model's boundary is often not read as the target by another model.
     aim: float = P_AIM
+    #: When the edit found is valid but our verdict is not sure it is a digit, the search
+    #: runs once more aiming this high: further along the walk to the prototypes, towards a
+    #: more typical digit (None: never). Kept only if the verdict then says `digit`.
+    typical_aim: float | None = 0.999
     #: Points on each straight walk from the input's code to a prototype of the target.
     line_points: int = 12
     #: Adam steps after the walk (0: the walk alone), and their learning rate (latent units).

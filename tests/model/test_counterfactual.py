@@ -3,6 +3,7 @@ message, bad targets and inputs), the shipped prior (offline, its card), and the
 digit models' behaviour (valid, realistic edits of drawn and real digits)."""
 
 import socket
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -188,10 +189,19 @@ def test_real_test_digits_get_valid_counterfactuals(real_data_dir, mnist_cnn):
     ]
     assert sum(r.succeeded for r in results) >= 11
     # Every edit stays a digit to the judge: `digit`, or `unsure` at the stricter operating
-    # point of the retrained detector (issue #21: 52 of the first 60 `digit`, the rest
-    # `unsure`), never `not_a_digit`.
+    # point of the retrained detector (issue #21), never `not_a_digit`.
     assert all(r.verdict in ("digit", "unsure") for r in results)
-    assert sum(r.verdict == "digit" for r in results) >= 8
+    digits = sum(r.verdict == "digit" for r in results)
+    assert digits >= 10
+    # Without the second, more typical walk for an edit the verdict is unsure of, fewer
+    # edits are digits (52 against 56 of the first 60 test digits).
+    once = replace(LATENT, typical_aim=None)
+    rng = np.random.default_rng(5)
+    plain = [
+        counterfactual(mnist_cnn, xi, int(rng.choice([c for c in range(10) if c != y])), once)
+        for xi, y in zip(x, test.labels[:12], strict=True)
+    ]
+    assert sum(r.verdict == "digit" for r in plain) < digits
     assert LATENT.steps == 0  # the measured default: the walk alone (docs/why)
 
 
