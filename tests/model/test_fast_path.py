@@ -14,12 +14,13 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from benchmarks.equivalence import concatenated_noise, numpy_bbox, scipy_loops
 from model.errors import ImageError
 from model.input import decode as decode_module
 from model.input.decode import MAX_PIXELS, decode
 from model.input.png import decode_png, encode_up
 from model.input.preprocessing import preprocess_stages
-from model.judge.verdict import LOOP_INK, LOOP_MIN_AREA, count_loops
+from model.judge.verdict import count_loops
 from tests.helpers import drawn_digit, png
 
 #: Fused and separate sessions run the same nodes on the same thread count: equal to
@@ -201,19 +202,6 @@ def test_realistic_canvases_preprocess_exactly_as_before(real_data_dir, monkeypa
         _stages_equal(stages, preprocess_stages(data))
 
 
-def _scipy_loops(x: np.ndarray) -> int:
-    """The loop count as it was (scipy.ndimage.label), the reference."""
-    ink = np.asarray(x, np.float32).reshape(28, 28) > LOOP_INK
-    pockets, n = ndimage.label(~ink)
-    if n <= 1:
-        return 0
-    edge = np.unique(np.concatenate([pockets[0], pockets[-1], pockets[:, 0], pockets[:, -1]]))
-    sizes = np.bincount(pockets.ravel(), minlength=n + 1)
-    sizes[edge] = 0
-    sizes[0] = 0
-    return int((sizes >= LOOP_MIN_AREA).sum())
-
-
 def test_loop_count_matches_scipys_labelling(real_data_dir):
     from model.datasets import load_split, locate
     from training.negatives import negatives
@@ -226,7 +214,7 @@ def test_loop_count_matches_scipys_labelling(real_data_dir):
     for kind in ("scribbles", "shapes"):
         for item in negatives(kind, 100, "report", 2026):
             inputs.append(preprocess_stages(item).x)
-    counts = [(count_loops(x), _scipy_loops(x)) for x in inputs]
+    counts = [(count_loops(x), scipy_loops(x)) for x in inputs]
     assert all(a == b for a, b in counts)
     assert {a for a, _ in counts} >= {0, 1, 2, 3}
 
@@ -280,12 +268,6 @@ def test_allocator_thresholds_are_in_force_after_loading(mnist_cnn):
     assert allocator.tune_allocator()  # and applying them again is harmless
 
 
-def _numpy_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """The ink's box as numpy found it before OpenCV's boundingRect, the reference."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
 def test_preprocessing_helpers_match_numpy_and_scipy_exactly():
     """The box (OpenCV), the zero padding, the centre of mass and the median give the numbers of
     numpy's and scipy's general functions, on every shape the pipeline meets: sparse and
@@ -298,10 +280,10 @@ def test_preprocessing_helpers_match_numpy_and_scipy_exactly():
         h, w = (int(v) for v in rng.integers(1, 120, 2))
         mask = rng.random((h, w)) > rng.choice([0.5, 0.99, 0.9999])
         mask[rng.integers(h), rng.integers(w)] = True  # never empty
-        assert _bbox(mask) == _numpy_bbox(mask)
+        assert _bbox(mask) == numpy_bbox(mask)
         view = mask[::2, ::-1]  # a strided view, as the pipeline's slices are
         if view.any():
-            assert _bbox(view) == _numpy_bbox(view)
+            assert _bbox(view) == numpy_bbox(view)
         a = (rng.random((h, w), dtype=np.float32) ** 4) * (rng.random((h, w)) > 0.3)
         pad = int(rng.integers(0, 12))
         assert np.array_equal(_padded(a, pad), np.pad(a, pad))
@@ -317,11 +299,7 @@ def test_noise_rule_counts_the_same_differences_as_before():
     count over `_neighbour_differences` it replaced: on noise of every strength around the
     threshold, odd and even sizes, one-pixel strips, and exact ties (half the differences
     over the line: not noise)."""
-    from model.input.refusals import NOISE_TEXTURE, _neighbour_differences, looks_like_noise
-
-    def before(gray: np.ndarray) -> bool:
-        d = _neighbour_differences(gray)
-        return 2 * int(np.count_nonzero(d > NOISE_TEXTURE)) > d.size
+    from model.input.refusals import looks_like_noise
 
     rng = np.random.default_rng(3)
     cases = [np.array([[0, 1, 1], [1, 0, 1]], np.float32)]  # 2 of 4 differences over: a tie
@@ -332,5 +310,5 @@ def test_noise_rule_counts_the_same_differences_as_before():
         gray[: h // 2] = 0  # some images half blank: near the threshold
         cases.append(gray)
     decided = [looks_like_noise(g) for g in cases]
-    assert decided == [before(g) for g in cases]
+    assert decided == [concatenated_noise(g) for g in cases]
     assert not decided[0] and set(decided) == {True, False}
