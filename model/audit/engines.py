@@ -10,6 +10,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -52,18 +53,26 @@ def default_workers(rows: int, batch_size: int = BATCH_SIZE) -> int:
     return max(1, min(os.cpu_count() or 1, -(-rows // batch_size)))
 
 
-# One AuditBatch per worker process, made by `_start_worker` when the process starts.
-_WORKER: list[AuditBatch] = []
+class RowAuditBatch(AuditBatch):
+    """AuditBatch that hands each row's position back, for every engine to sort by (worker
+    processes and Ray Data's blocks finish in any order)."""
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = super().__call__(batch)
+        out["row"] = np.asarray(batch["row"], np.int64)
+        return out
+
+
+# One RowAuditBatch per worker process, made by `_start_worker` when the process starts.
+_WORKER: list[RowAuditBatch] = []
 
 
 def _start_worker(config: AuditConfig) -> None:
-    _WORKER[:] = [AuditBatch(config)]
+    _WORKER[:] = [RowAuditBatch(config)]
 
 
 def _work(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    out = _WORKER[0](batch)
-    out["row"] = batch["row"]
-    return out
+    return _WORKER[0](batch)
 
 
 def _context():
@@ -96,13 +105,12 @@ def run_local(
     workers = default_workers(len(rows), batch_size) if workers is None else max(int(workers), 1)
     batches = _batches(rows, batch_size)
     if workers == 1:
-        work = AuditBatch(config)
-        return _collect(({**work(b), "row": b["row"]} for b in batches), progress)
+        return _collect(map(RowAuditBatch(config), batches), progress)
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     threads = config.threads or max((os.cpu_count() or 1) // workers, 1)
-    run = AuditConfig(**{**config.__dict__, "threads": threads})
+    run = replace(config, threads=threads)
     try:
         with ProcessPoolExecutor(
             workers, mp_context=_context(), initializer=_start_worker, initargs=(run,)
@@ -138,15 +146,6 @@ def block_rows(rows: int, actors: int, batch_size: int) -> int:
     return batch_size * max(1, min(per_block, MAX_BLOCK_BATCHES))
 
 
-class _RayAuditBatch(AuditBatch):
-    """AuditBatch that hands each row's position back (Ray Data reorders blocks)."""
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        out = super().__call__(batch)
-        out["row"] = np.asarray(batch["row"], np.int64)
-        return out
-
-
 def run_ray(
     rows: Rows,
     config: AuditConfig,
@@ -164,7 +163,7 @@ def run_ray(
     divided by cpus_per_actor). Each actor's ONNX Runtime and TensorFlow thread pools
     are set to its CPUs (Ray does not limit them). An actor that dies (a lost node, an
     out-of-memory kill) is restarted and its batch retried, up to ACTOR_RETRIES times.
-    work: the batch class (AuditBatch's Ray form unless a test passes another).
+    work: the batch class (RowAuditBatch unless a test passes another).
     """
     try:
         import ray
@@ -192,7 +191,7 @@ def run_ray(
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         size = actors or max(cpus // cpus_per_actor, 1)
-        run = AuditConfig(**{**config.__dict__, "threads": cpus_per_actor})
+        run = replace(config, threads=cpus_per_actor)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         columns = {**rows.columns(), "row": np.arange(len(rows), dtype=np.int64)}
@@ -211,7 +210,7 @@ def run_ray(
             # arguments are the supported way, flagged for a later Ray.
             warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
             out = ds.map_batches(
-                work or _RayAuditBatch,
+                work or RowAuditBatch,
                 fn_constructor_args=(run,),
                 batch_size=batch_size,
                 batch_format="numpy",

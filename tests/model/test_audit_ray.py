@@ -13,7 +13,7 @@ import pytest
 
 from model.audit import audit, read_audit
 from model.audit.batch import AuditConfig
-from model.audit.engines import _RayAuditBatch, run_local, run_ray
+from model.audit.engines import RowAuditBatch, run_local, run_ray
 from model.audit.inputs import list_inputs
 from model.datasets import FILES, IMAGES_MAGIC, LABELS_MAGIC
 from model.input.samples import drawn_digit
@@ -78,7 +78,7 @@ def test_the_ray_engine_writes_the_same_file(local_ray, inputs, tmp_path):
 def test_a_killed_actor_is_restarted_and_the_run_completes(local_ray, inputs, tmp_path):
     marker = tmp_path / "died"
 
-    class DiesOnce(_RayAuditBatch):  # defined here: Ray ships it, marker included, by value
+    class DiesOnce(RowAuditBatch):  # defined here: Ray ships it, marker included, by value
         """Kills its own process on the first batch any actor gets (a lost node, an OOM)."""
 
         def __call__(self, batch):
