@@ -89,11 +89,7 @@ def _numbers(t: dict[str, np.ndarray], read: np.ndarray) -> str:
     that are not sure (an unsure digit is marked "?"), with the reason for a refusal."""
     verdict = np.array([str(v) for v in t["number_verdict"]], dtype=object)
     n = int(read.sum())
-    shares = "".join(
-        f"<tr><td>{v}</td><td class='num'>{int((read & (verdict == v)).sum())}</td>"
-        f"<td class='num'>{_pct(int((read & (verdict == v)).sum()), n)}</td></tr>"
-        for v in ("digit", "unsure", "not_a_digit")
-    )
+    shares = _shares(verdict[read], n)
     doubtful = np.flatnonzero(read & (verdict != "digit"))
     rows = "".join(
         f"<tr><td>{html.escape(_name(str(t['path'][i]), int(t['frame'][i])))}</td>"
@@ -109,6 +105,15 @@ def _numbers(t: dict[str, np.ndarray], read: np.ndarray) -> str:
     return (
         "<h2>Read as numbers</h2><table><tr><th>every digit</th><th>inputs</th>"
         f"<th>share</th></tr>{shares}</table>{listed}"
+    )
+
+
+def _shares(verdicts: np.ndarray, n: int) -> str:
+    """Table rows: each verdict, how many of `verdicts` it is, and its share of n."""
+    counts = [(v, int((verdicts == v).sum())) for v in ("digit", "unsure", "not_a_digit")]
+    return "".join(
+        f"<tr><td>{v}</td><td class='num'>{k}</td><td class='num'>{_pct(k, n)}</td></tr>"
+        for v, k in counts
     )
 
 
@@ -197,11 +202,7 @@ def render(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta.items()
     )
     parts.append(f"<table>{facts}</table>")
-    shares = "".join(
-        f"<tr><td>{v}</td><td class='num'>{int((verdicts == v).sum())}</td>"
-        f"<td class='num'>{_pct(int((verdicts == v).sum()), n)}</td></tr>"
-        for v in ("digit", "unsure", "not_a_digit")
-    )
+    shares = _shares(verdicts, n)
     parts.append(
         "<h2>Answers</h2><table><tr><th>verdict</th><th>inputs</th><th>share</th></tr>"
         f"{shares}<tr><td>unreadable</td><td class='num'>{int(failed.sum())}</td>"
