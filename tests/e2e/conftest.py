@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -90,20 +91,25 @@ def open_page(browser, base: str, **options):
     return context, p
 
 
-@pytest.fixture
-def page(browser, streamlit_url):
+@contextmanager
+def watched_page(browser, base: str, **options):
+    """`open_page` for a fixture: the page, then its context closed and no other host
+    asked for (screenshots go to ARTIFACTS)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    context, p = open_page(browser, streamlit_url, viewport={"width": 1280, "height": 800})
+    context, p = open_page(browser, base, **options)
     yield p
     context.close()
     assert not p.foreign, f"the page requested other hosts: {p.foreign}"
+
+
+@pytest.fixture
+def page(browser, streamlit_url):
+    with watched_page(browser, streamlit_url, viewport={"width": 1280, "height": 800}) as p:
+        yield p
 
 
 @pytest.fixture
 def phone(browser, streamlit_url):
     """A 390x844 touch screen."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    context, p = open_page(browser, streamlit_url, **PHONE)
-    yield p
-    context.close()
-    assert not p.foreign, f"the page requested other hosts: {p.foreign}"
+    with watched_page(browser, streamlit_url, **PHONE) as p:
+        yield p

@@ -19,7 +19,7 @@ import tomllib
 import pytest
 
 from model.input.samples import drawn_digit
-from tests.e2e.conftest import open_page
+from tests.e2e.conftest import watched_page
 from tests.e2e.test_app_browser import STROKES, server_answer, wait_live, wait_ready
 from tests.helpers import ARTIFACTS, ROOT
 
@@ -59,11 +59,8 @@ MAIN = "[data-testid='stMain']"
 @pytest.fixture(scope="module")
 def tour(browser, streamlit_url):
     """One page for the whole module, 1280x800, no request to another host."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    context, p = open_page(browser, streamlit_url, viewport={"width": 1280, "height": 800})
-    yield p
-    context.close()
-    assert not p.foreign, f"the page requested other hosts: {p.foreign}"
+    with watched_page(browser, streamlit_url, viewport={"width": 1280, "height": 800}) as p:
+        yield p
 
 
 def audit(page, name: str) -> list[dict]:
