@@ -92,6 +92,8 @@ def test_upload_reads_a_number_on_paper(page, streamlit_url, tmp_path):
     for i, label in enumerate("741"):
         block = digit(page, i)
         block.locator(f".dl-label:text-is('{label}')").wait_for()
-        assert block.locator("figure.dl-fig img").count() == 1
+        maps = block.locator("figure.dl-fig img")
+        maps.first.wait_for()  # the label can be on the page a moment before its map
+        assert maps.count() == 1
     assert page.locator("text=Traceback").count() == 0
     page.screenshot(path=str(ARTIFACTS / "upload-number-741.png"), full_page=True)
