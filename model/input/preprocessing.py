@@ -59,9 +59,19 @@ Recipe = Literal["mnist", "fashion"]
 
 #: The lighting correction (a top-hat) runs on a copy whose longest side is this.
 TOPHAT_SIDE = 64
-#: ... and only where the background it finds varies by more than this (0..1): on a
-#: flat field (the canvas, a scan) it would only hollow out thick strokes.
+#: ... and only where the background it finds varies by more than this (0..1), and so does
+#: the paper itself (below): on a flat field (the canvas, a scan) it would only hollow out
+#: thick strokes.
 UNEVEN_LIGHT = 0.08
+#: The paper is the pixels of that copy farther than 1/this of its side from any ink at
+#: half the peak's strength; its light varies by its 2nd..98th percentiles. Strokes that
+#: fill the frame (a scan scaled up, a tight crop) make the opening's background uneven
+#: though the paper is flat; on photos the paper's own spread is 0.08-0.42, on scaled-up
+#: 8x8 scans 0-0.05 (95 %). Nearer than 1/8 (1/16), the soft rims of blurry strokes count
+#: as paper (docs/reference/honesty.md).
+PAPER_DISTANCE_DIV = 8
+#: With less paper than this share of the copy, nothing says the light is uneven.
+MIN_PAPER = 0.05
 #: Ink at least this fraction of the peak is "strong" (shadows on paper stay below it) ...
 STRONG_INK = 0.8
 #: ... and if the top-hat more than halves this share of it, the strokes were taken for
@@ -185,8 +195,12 @@ def ink_map(
         size = max(TOPHAT_SIDE // 3, 3)
         background = smooth_opening(small, size)
         # Only uneven light needs the top-hat; on a flat field (the canvas, a scan) it
-        # would only hollow out very thick strokes.
-        if float(np.ptp(background)) > UNEVEN_LIGHT:
+        # would only hollow out very thick strokes. Strokes that fill the frame lift the
+        # opening too, so the paper away from the ink must vary as well.
+        if (
+            float(np.ptp(background)) > UNEVEN_LIGHT
+            and paper_unevenness(small, background_level) > UNEVEN_LIGHT
+        ):
             tophat = x - _resize(background, (h, w))
             if _hollowed(ink, tophat) >= HOLLOW_MAX:
                 # Strokes as wide as the opening (a tight crop of a marker digit): a
@@ -208,6 +222,20 @@ def ink_map(
     floor = max(_otsu(positive) * 0.5, 0.25 * peak) if positive.size else peak
     ink = np.clip((ink - floor) / max(peak - floor, 1e-6), 0.0, 1.0)
     return ink.astype(np.float32), polarity
+
+
+def paper_unevenness(x: np.ndarray, background_level: float) -> float:
+    """How much the light varies on the paper alone: the 2nd..98th percentile spread of
+    `x` (ink bright, (h, w) float32) on pixels farther than 1/PAPER_DISTANCE_DIV of its
+    side from any half-strength ink; 0 when less than MIN_PAPER of it is that far."""
+    peak = percentile(x, 99.9)
+    inky = x > background_level + 0.5 * (peak - background_level)
+    r = max(max(x.shape) // PAPER_DISTANCE_DIV, 1)
+    paper = ~max_filter(inky, np.ones((2 * r + 1, 2 * r + 1), np.uint8))
+    if np.count_nonzero(paper) < MIN_PAPER * paper.size:
+        return 0.0
+    v = x[paper]
+    return percentile(v, 98) - percentile(v, 2)
 
 
 def _hollowed(flat: np.ndarray, tophat: np.ndarray) -> float:
