@@ -4,7 +4,7 @@ up to 280x280 with no margin, read through the product's preprocessing.
     python -m benchmarks.scans [--n 1797]
 
 The 1,797 digits of `sklearn.datasets.load_digits` (bundled with scikit-learn: no
-download) were written by 43 people on forms, scanned and reduced to 8x8 counts of ink
+download) were written on forms, scanned and reduced to 8x8 counts of ink
 (0..16). Each is scaled to 0..255 and up to 280x280 by bicubic (the issue's set),
 bilinear and nearest-neighbour (blocky) resampling; even-numbered digits dark on light,
 odd ones light on dark, sent as PNG bytes. For each: accuracy with its 95 % Wilson

@@ -66,9 +66,10 @@ UNEVEN_LIGHT = 0.08
 #: The paper is the pixels of that copy farther than 1/this of its side from any ink at
 #: half the peak's strength; its light varies by its 2nd..98th percentiles. Strokes that
 #: fill the frame (a scan scaled up, a tight crop) make the opening's background uneven
-#: though the paper is flat; on photos the paper's own spread is 0.08-0.42, on scaled-up
-#: 8x8 scans 0-0.05 (95 %). Nearer than 1/8 (1/16), the soft rims of blurry strokes count
-#: as paper (docs/reference/honesty.md).
+#: though the paper is flat. The paper's own spread: photos 0.05-0.44 (5th percentile
+#: 0.12), scaled-up 8x8 scans 0-0.05 (95th percentile); 0.06-0.12 as its threshold read
+#: every set the same. At 1/16, the soft rims of blurry strokes count as paper
+#: (docs/reference/honesty.md).
 PAPER_DISTANCE_DIV = 8
 #: With less paper than this share of the copy, nothing says the light is uneven.
 MIN_PAPER = 0.05
