@@ -73,6 +73,13 @@ UNEVEN_LIGHT = 0.08
 PAPER_DISTANCE_DIV = 8
 #: With less paper than this share of the copy, nothing says the light is uneven.
 MIN_PAPER = 0.05
+#: A picture scaled up by nearest neighbour changes (by more than BLOCK_STEP, 0..1) only
+#: on a grid of cells at least BLOCK_MIN_CELL pixels wide, at least BLOCK_MIN_CELLS of
+#: them along each side. Its cells are then resampled smoothly: sklearn's 8x8 scans
+#: scaled up blocky read 84.7 % as blocks, 95.3 % resampled (bicubic: 95.2 %).
+BLOCK_STEP = 0.1
+BLOCK_MIN_CELL = 3
+BLOCK_MIN_CELLS = 4
 #: Ink at least this fraction of the peak is "strong" (shadows on paper stay below it) ...
 STRONG_INK = 0.8
 #: ... and if the top-hat more than halves this share of it, the strokes were taken for
@@ -223,6 +230,39 @@ def ink_map(
     floor = max(_otsu(positive) * 0.5, 0.25 * peak) if positive.size else peak
     ink = np.clip((ink - floor) / max(peak - floor, 1e-6), 0.0, 1.0)
     return ink.astype(np.float32), polarity
+
+
+def _cell(changes: np.ndarray) -> int | None:
+    """The cell size of a grid along one axis, from where the picture changes (bool over
+    the n-1 steps between n pixels), or None when the changes lie on no coarse grid."""
+    n = changes.size + 1
+    edges = np.flatnonzero(changes) + 1
+    if edges.size < 3 or edges.size > n // BLOCK_MIN_CELLS:  # (a lone bar is not a grid)
+        return None
+    gaps = np.diff(edges)
+    cell = int(gaps.min())
+    # Every gap is k whole cells, each cell `cell` or `cell + 1` pixels (a scale factor
+    # that is not a whole number): k * cell + 0..k pixels, and a pixel for rounding.
+    k = gaps // cell
+    if cell < BLOCK_MIN_CELL or n / cell < BLOCK_MIN_CELLS or (gaps - k * cell > k + 1).any():
+        return None
+    return cell
+
+
+def unblocked(gray: np.ndarray) -> np.ndarray:
+    """A (h, w) picture scaled up by nearest neighbour -> its cells resampled smoothly
+    (area down to the cells, bicubic back up); anything else is returned as it is (the
+    same object). Blocks' square corners otherwise reach the model as corners."""
+    cx = _cell((np.abs(np.diff(gray, axis=1)) > BLOCK_STEP).any(axis=0))
+    cy = _cell((np.abs(np.diff(gray, axis=0)) > BLOCK_STEP).any(axis=1)) if cx else None
+    if cx is None or cy is None:
+        return gray
+    h, w = gray.shape
+    small = Image.fromarray(np.ascontiguousarray(gray, np.float32), mode="F").resize(
+        (max(round(w / cx), 1), max(round(h / cy), 1)), Image.Resampling.BOX
+    )
+    up = small.resize((w, h), Image.Resampling.BICUBIC)
+    return np.clip(np.asarray(up, np.float32), 0.0, 1.0)
 
 
 def paper_unevenness(x: np.ndarray, background_level: float) -> float:
@@ -399,6 +439,8 @@ def preprocess_stages(
     if is_noise(img, gray, alpha):
         raise NoiseImageError("the image looks like random noise: no strokes were found on it")
     del img  # a large original need not outlive this call
+    if recipe == "mnist":
+        gray = unblocked(gray)
 
     ink, polarity = ink_map(gray, alpha, strokes=recipe == "mnist")
     mask = ink_mask(ink)

@@ -22,6 +22,7 @@ from model.input.preprocessing import (
     paper_unevenness,
     preprocess,
     preprocess_stages,
+    unblocked,
 )
 
 
@@ -472,3 +473,25 @@ def test_real_low_resolution_scans_are_read(mnist_cnn):
     items, labels = upscaled_scans("bicubic")
     x = np.stack([preprocess(item) for item in items])
     assert (mnist_cnn.probabilities(x).argmax(1) == labels).mean() >= 0.95
+
+
+@pytest.mark.parametrize("cells", [8, 11])  # 280 / 11: cells of 25 and 26 pixels
+def test_a_picture_scaled_up_blocky_has_its_cells_resampled(cells):
+    """sklearn's 8x8 scans scaled up by nearest neighbour read 84.7 % as blocks, 95.3 %
+    with their cells resampled (bicubic: 95.2 %)."""
+    counts = np.random.default_rng(cells).random((cells, cells)).astype(np.float32)
+    near = Image.fromarray(counts, "F").resize((280, 280), Image.Resampling.NEAREST)
+    smooth = Image.fromarray(counts, "F").resize((280, 280), Image.Resampling.BICUBIC)
+    out = unblocked(np.asarray(near, np.float32))
+    flat = np.abs(np.diff(out, axis=1)) < 1e-4  # steps of a blocky row are all flat but one
+    assert flat.mean() < 0.5
+    assert np.abs(out - np.clip(np.asarray(smooth), 0, 1)).mean() < 0.05
+
+
+def test_drawings_photos_and_a_lone_bar_are_not_taken_for_blocks():
+    seven = np.asarray(draw_seven(), np.float32) / 255
+    noisy = np.clip(seven + np.random.default_rng(0).normal(0, 0.05, seven.shape), 0, 1)
+    bar = np.zeros((280, 280), np.float32)
+    bar[110:170, 120:160] = 1.0  # a dash drawn as one rectangle: two edges, no grid
+    for gray in (seven, noisy.astype(np.float32), bar):
+        assert unblocked(gray) is gray
