@@ -46,6 +46,7 @@ from model.input.decode import (
 from model.input.filters import (
     SQUARE,
     gaussian,
+    histogram,
     max_filter,
     median,
     percentile,
@@ -226,7 +227,7 @@ def _hollowed(flat: np.ndarray, tophat: np.ndarray) -> float:
 
 def _otsu(values: np.ndarray, bins: int = 64) -> float:
     """Otsu's threshold of a 1-D sample."""
-    hist, edges = np.histogram(values, bins=bins)
+    hist, edges = histogram(values, bins)
     centres = (edges[:-1] + edges[1:]) / 2
     w0 = np.cumsum(hist)
     w1 = w0[-1] - w0
