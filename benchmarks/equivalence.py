@@ -11,6 +11,8 @@ preprocessing's box, padding, centre of mass and border median are numpy's and s
 general functions again (`numpy_bbox`, `np.pad`, `ndimage.center_of_mass`, `np.median`),
 and the noise rule counts a concatenated copy of the differences again
 (`concatenated_noise`).
+The fast path answers single inputs on LiteRT (`--single`, where `<name>.tflite` exists;
+`runtime="auto"` chooses it where it measures faster), the old path on ONNX Runtime.
 The canvas set is also sent as a browser sends it (RGBA PNG bytes with Chromium's
 filter), so the PNG fast path is on the line. For each set: how many inputs changed
 label, verdict, reason or refusal (must be 0), and the largest change of the OOD score.
@@ -120,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.equivalence", description=__doc__)
     p.add_argument("--n", type=int, default=300, help="inputs per set")
     p.add_argument("--data-dir", help="folder with the data sets (default $DIGITLENS_DATA_DIR)")
+    p.add_argument(
+        "--single",
+        choices=["litert", "onnxruntime", "auto"],
+        default="litert",
+        help="who answers single inputs on the fast path (default litert, where its file "
+        "exists: the runtime `auto` may choose on a quiet machine; auto: as measured now)",
+    )
     args = p.parse_args(argv)
 
     from scipy import ndimage
@@ -135,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     new = load_classifier("mnist-cnn")
     old = load_classifier("mnist-cnn")
     old.fused = False  # two session calls, as before the fused graph
+    if new.fused and args.single != "auto" and new.runtime.single_ms:
+        new.runtime.answer_single_with(args.single)
     test = load_split(locate("mnist", args.data_dir), "test")
     sets: dict[str, list] = {}
     for kind in SETS:
@@ -150,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         sets[kind] = negatives(kind, args.n, "report", SEED, args.data_dir)
 
     out = Lines()
-    out(f"model mnist-cnn; fused graph: {new.fused}; {args.n} inputs per set\n")
+    out(
+        f"model mnist-cnn; fused graph: {new.fused}; single inputs on "
+        f"{getattr(new.runtime, 'single', new.runtime.name)}; {args.n} inputs per set\n"
+    )
     out("| set | inputs | changed (label, verdict, reason or refusal) | max OOD score change |")
     out("| --- | --- | --- | --- |")
     changed_total = 0

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from model.runtime.artifacts import file_sha256
+from model.runtime.backend import LITERT_NOISE, filtered_stderr, import_keras
 
 #: What ONNX Runtime's fused graph and the LiteRT file may differ by, on any input.
 MAX_ABS_DIFF = 1e-4
@@ -73,8 +74,9 @@ class LiteRtPair:
         if it is None:
             from ai_edge_litert.interpreter import Interpreter
 
-            it = Interpreter(model_content=self._model, num_threads=1)
-            it.allocate_tensors()
+            with filtered_stderr(LITERT_NOISE):
+                it = Interpreter(model_content=self._model, num_threads=1)
+                it.allocate_tensors()
             outs = it.get_output_details()
             # The detector's output is (1, 1), the classifier's (1, K) with K >= 2.
             det = next(o["index"] for o in outs if int(o["shape"][-1]) == 1)
@@ -177,7 +179,6 @@ def export_litert(keras_path: Path, detector: Path, reference: Pair) -> Path:
     """Write `<name>.tflite` (classifier + detector) and its sidecar; `reference` is ONNX
     Runtime's fused call, which the file must match on random and drawn-like inputs."""
     from model.runtime.artifacts import load_keras_model
-    from model.runtime.backend import import_keras
 
     keras = import_keras()
     import tensorflow as tf
