@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from unittest import mock
 
 import numpy as np
 
@@ -208,6 +209,20 @@ def main(argv: list[str] | None = None) -> int:
             + (f" (auto chose it at load: {chosen} ms)" if chosen else ""),
         )
     )
+    from benchmarks.equivalence import array_scores, ranked_verdict
+    from model.judge.verdict import Judge
+
+    with (
+        mock.patch.object(Judge, "scores", array_scores),
+        mock.patch.object(Judge, "verdict", ranked_verdict),
+    ):
+        rows.append(
+            (
+                "our path with the verdict code of round 2",
+                timings_ms(lambda: clf.predict_input(x28), r),
+                "benchmarks.equivalence: array_scores, ranked_verdict",
+            )
+        )
     rows.append(
         (
             "**canvas PNG bytes end to end** `clf.predict(png)`",
