@@ -17,8 +17,10 @@ from model.errors import ModelLoadError, ModelNotFoundError
 from model.runtime.card import Card, card_path_for, read_card, write_card
 
 __all__ = [
+    "CACHE_ENV",
     "Artifact",
     "Card",
+    "cache_dir",
     "card_path_for",
     "file_sha256",
     "read_card",
@@ -29,6 +31,15 @@ __all__ = [
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 #: The bundled models, in the order the UI lists them.
 BUNDLED = ("mnist-cnn", "mnist-mlp", "fashion-cnn")
+
+
+#: Overrides the cache folder (what this machine built or measured: evidence, runtime choices).
+CACHE_ENV = "DIGITLENS_CACHE"
+
+
+def cache_dir() -> Path:
+    """$DIGITLENS_CACHE, else ~/.cache/digitlens."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "digitlens")
 
 
 def file_sha256(path: Path) -> str:

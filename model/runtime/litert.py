@@ -10,15 +10,20 @@ fused graph (max abs difference < 1e-4). A sidecar `<name>.litert.json` records 
 SHA-256 of both sources, so a stale file is never used.
 
 With `runtime="auto"`, a single input goes to whichever of LiteRT and ONNX Runtime's
-fused graph answered faster on this machine when the model loaded (`faster`: both timed
-on the same input, interleaved, median thread CPU time); batches always go to ONNX
-Runtime. `runtime="onnx"` never uses LiteRT. Needs `ai-edge-litert` at run time (no
-TensorFlow) and TensorFlow to make the file.
+fused graph answered faster on this machine (`faster`: both timed on the same input,
+interleaved, median thread CPU time), measured at the first prediction and remembered in
+`<cache>/runtimes/<name>.single.json` for this CPU, these files and these versions
+(delete it to measure again); batches always go to ONNX Runtime. `runtime="onnx"` never
+uses LiteRT. Needs `ai-edge-litert` at run time (no TensorFlow) and TensorFlow to make
+the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import platform
 import statistics
 import threading
 import time
@@ -27,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.runtime.artifacts import file_sha256
+from model.runtime.artifacts import cache_dir, file_sha256
 from model.runtime.backend import LITERT_NOISE, filtered_stderr, import_keras
 
 #: What ONNX Runtime's fused graph and the LiteRT file may differ by, on any input.
@@ -100,6 +105,76 @@ def load_pair(keras_path: Path, detector: Path) -> LiteRtPair | None:
         return LiteRtPair(path)
     except Exception:  # noqa: BLE001  (ImportError, or LiteRT refusing the file)
         return None
+
+
+def choose(
+    keras_path: Path, detector: Path, onnx: Pair, x: np.ndarray
+) -> tuple[str, dict[str, float], LiteRtPair | None]:
+    """(who answers single inputs, the medians in ms that chose it, the LiteRT pair where
+    it was loaded). The choice is remembered per machine (`remembered`): later processes
+    reuse it, and never import LiteRT where ONNX Runtime won."""
+    if litert_path_for(keras_path, detector) is None:
+        return "onnxruntime", {}, None
+    key = choice_key(keras_path)
+    known = remembered(keras_path, key)
+    if known is not None and known["single"] == "onnxruntime":
+        return "onnxruntime", known["ms"], None
+    pair = load_pair(keras_path, detector)
+    if pair is None:
+        return "onnxruntime", {}, None
+    if known is not None:
+        return known["single"], known["ms"], pair
+    single, ms = faster({"onnxruntime": onnx, "litert": pair}, x)
+    path = choice_path(keras_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # workers may start together
+    tmp.write_text(json.dumps({"key": key, "single": single, "ms": ms}, indent=2) + "\n")
+    tmp.replace(path)
+    return single, ms, pair
+
+
+def choice_path(keras_path: Path) -> Path:
+    """`<cache>/runtimes/<name>.single.json`: the choice measured on this machine."""
+    return cache_dir() / "runtimes" / f"{keras_path.stem}.single.json"
+
+
+def choice_key(keras_path: Path) -> dict:
+    """What a remembered choice holds for: this machine (CPU model, cores), the two files
+    (the sidecar's hashes) and both runtimes' versions. Any change measures again."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for package in ("onnxruntime", "ai-edge-litert"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    record = json.loads(sidecar_path(keras_path).read_text())
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "keras_sha256": record.get("keras_sha256"),
+        "detector_sha256": record.get("detector_sha256"),
+        **versions,
+    }
+
+
+def remembered(keras_path: Path, key: dict) -> dict | None:
+    """{"single", "ms"} measured before on this machine for `key`, or None."""
+    path = choice_path(keras_path)
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if known.get("key") != key or known.get("single") not in ("onnxruntime", "litert"):
+        return None
+    return known
 
 
 def faster(

@@ -17,7 +17,7 @@ import numpy as np
 from model.runtime.artifacts import Artifact, file_sha256
 from model.runtime.backend import import_keras
 from model.runtime.fused import fuse
-from model.runtime.litert import faster, load_pair
+from model.runtime.litert import choose, load_pair
 
 if TYPE_CHECKING:
     import keras
@@ -96,7 +96,8 @@ class OnnxRuntime:
         self._batch = self._small if self._threads == 1 else _session(self.path, self._threads)
         self._fused: tuple | None = None  # (small, batch) sessions with the detector fused in
         self._litert_from = litert_from
-        self._pair = None  # the LiteRT pair found beside the model, if any
+        self._detector: Path | None = None  # the detector attached (auto only)
+        self._pair = None  # the LiteRT pair found beside the model, if loaded
         self._one = None  # ... where it answers single inputs
         #: Who answers one input with its detector, and the times that chose it (ms).
         self.single: str = "onnxruntime"
@@ -128,11 +129,7 @@ class OnnxRuntime:
         return True
 
     def _choose_single(self, detector: Path) -> None:
-        """Time LiteRT against the fused session on one input; keep the faster."""
-        pair = load_pair(self._litert_from, detector)
-        if pair is None:
-            return
-        self._pair = pair
+        """LiteRT or the fused session for single inputs, by measurement on this machine."""
         small = self._fused[0]
         shape = [d or 1 for d in self.input_shape]
         x = np.random.default_rng(0).random(shape, dtype=np.float32)
@@ -140,12 +137,15 @@ class OnnxRuntime:
         def onnx(a: np.ndarray):
             return small.run(None, {self._input: a})
 
-        self.single, self.single_ms = faster({"onnxruntime": onnx, "litert": pair}, x)
-        self._one = pair if self.single == "litert" else None
+        self._detector = detector
+        self.single, self.single_ms, self._pair = choose(self._litert_from, detector, onnx, x)
+        self._one = self._pair if self.single == "litert" else None
 
     def answer_single_with(self, name: str) -> None:
         """Override the measured choice: `litert` or `onnxruntime` answers single inputs
         (benchmarks and tests compare the two). LiteRT only where `auto` found its file."""
+        if name == "litert" and self._pair is None and self._detector is not None:
+            self._pair = load_pair(self._litert_from, self._detector)  # ONNX Runtime had won
         if name == "litert" and self._pair is None:
             raise ValueError("no LiteRT file was found for this model (runtime='auto' only)")
         if name not in ("litert", "onnxruntime"):

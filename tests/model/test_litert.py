@@ -6,6 +6,7 @@ detector weight for weight."""
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 from pathlib import Path
 
@@ -14,9 +15,19 @@ import pytest
 
 from model import load_classifier
 from model.errors import ImageError
+from model.runtime import litert
+from model.runtime.artifacts import CACHE_ENV
 from model.runtime.litert import MAX_ABS_DIFF, faster, litert_path_for, load_pair
 
 pytest.importorskip("ai_edge_litert")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_cache(tmp_path_factory):
+    """A cache of this module's own: the first load measures, as on a new machine."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +66,35 @@ def test_auto_timed_both_and_litert_answers_as_the_fused_graph(auto, inputs):
     assert np.abs(probs).max() < MAX_ABS_DIFF
     assert np.abs(probs).max() > 0  # LiteRT really answered: its rounding is its own
     assert max(abs(a.ood_score - b.ood_score) for a, b in zip(lite, onnx, strict=True)) < 1e-3
+
+
+def test_the_choice_is_remembered_and_reused_without_measuring(auto, monkeypatch):
+    from model.runtime.artifacts import resolve
+
+    keras_path = resolve("mnist-cnn").keras_path
+    path = litert.choice_path(keras_path)
+    assert path.is_file()  # the fixture's load measured and wrote it
+    known = litert.remembered(keras_path, litert.choice_key(keras_path))
+    assert known is not None and known["single"] in ("litert", "onnxruntime")
+
+    def no_timing(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(litert, "faster", no_timing)
+    for single in ("onnxruntime", "litert"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "single": single}))
+        clf = load_classifier("mnist-cnn")
+        assert clf.fused and clf.runtime.single == single
+        # Where ONNX Runtime won, LiteRT is not even loaded (nor imported), until asked.
+        assert (clf.runtime._pair is None) == (single == "onnxruntime")
+        clf.runtime.answer_single_with("litert")
+    monkeypatch.undo()
+    other = json.loads(path.read_text())
+    other["key"]["cores"] = -1  # another machine's choice: measured again
+    path.write_text(json.dumps(other))
+    assert litert.remembered(keras_path, litert.choice_key(keras_path)) is None
+    clf = load_classifier("mnist-cnn")
+    assert clf.fused and json.loads(path.read_text())["key"]["cores"] != -1
 
 
 def test_onnx_runtime_never_uses_litert():
