@@ -124,9 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.canvas import canvas_png
     from model import load_classifier
     from model.input.samples import drawn_digit
+    from model.runtime import litert
+    from model.runtime.artifacts import resolve
     from model.runtime.litert import load_pair
     from model.why.attribution import METHODS, compute_maps
 
+    # runtime=auto measures LiteRT against ONNX Runtime afresh (not a choice remembered
+    # from another time, when the machine may have been busier or quieter than now).
+    litert.choice_path(resolve(args.model).keras_path).unlink(missing_ok=True)
     clf = load_classifier(args.model)
     keras_clf = load_classifier(args.model, runtime="keras")
     net = clf.net

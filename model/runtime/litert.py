@@ -128,9 +128,20 @@ def choose(
     path = choice_path(keras_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # workers may start together
-    tmp.write_text(json.dumps({"key": key, "single": single, "ms": ms}, indent=2) + "\n")
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    record = {"key": key, "single": single, "ms": ms, "measured": when, "load": _load()}
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
     tmp.replace(path)
     return single, ms, pair
+
+
+def _load() -> float | None:
+    """The 1-minute load average when the choice was measured (a busy machine's choice
+    may not hold on a quiet one: delete the file to measure again)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def choice_path(keras_path: Path) -> Path:
