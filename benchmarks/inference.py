@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     from model.runtime import litert
     from model.runtime.artifacts import resolve
     from model.runtime.litert import load_pair
-    from model.why.attribution import METHODS, compute_maps
+    from model.why.attribution import METHODS, compute_maps, passes_for
+    from model.why.passes import CHUNK
 
     # runtime=auto measures LiteRT against ONNX Runtime afresh (not a choice remembered
     # from another time, when the machine may have been busier or quieter than now).
@@ -284,22 +285,37 @@ def main(argv: list[str] | None = None) -> int:
         out(f"| {what} | {wall:.3f} | {cpu:.3f} | {cpu / raw[1]:.2f} | {note} |")
     goals(out, {what: cpu for what, (_, cpu), _ in rows})
 
-    # Every map of the registry on the same drawing, against a forward pass of the engine
-    # that computes it (the compiled tf.function) and of ONNX Runtime.
+    # Every map of the registry on the same drawing, against ONNX Runtime's forward pass:
+    # as the product computes it (the passes exported to ONNX where they serve, else the
+    # traced tf.function), and on the tf.function alone.
     keras_forward = next(t for what, t, _ in rows if what.startswith("compiled"))
     out(
-        "\n| map (one image) | median ms (wall) | x tf.function forward (wall) "
-        "| x ONNX Runtime forward (wall) | cost |\n| --- | --- | --- | --- | --- |"
+        "\n| map (one image) | median ms (wall) | x ONNX Runtime forward (wall) | pass "
+        "| tf.function pass alone, ms | x tf.function forward | cost |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |"
     )
     target = np.array([7])
+    passes = passes_for(net)
+    exported = passes.exported
     for name, method in METHODS.items():
         layer = "conv3" if method.needs_conv else None
-        wall, _ = timings_ms(
-            lambda n=name, la=layer: compute_maps(net, x, n, la, target), max(r // 4, 20), 3
-        )
+        times = []
+        for engine in (exported, None):
+            passes.exported = engine
+            times.append(
+                timings_ms(
+                    lambda n=name, la=layer: compute_maps(net, x, n, la, target),
+                    max(r // 4, 20),
+                    3,
+                )[0]
+            )
+        passes.exported = exported
+        n = method.params.get("samples") or method.params.get("steps") or 1
+        used = exported is not None and exported.serves(layer, min(n, CHUNK))
         out(
-            f"| {method.title} | {wall:.3f} | {wall / keras_forward[0]:.2f} "
-            f"| {wall / raw[0]:.2f} | {method.cost} |"
+            f"| {method.title} | {times[0]:.3f} | {times[0] / raw[0]:.2f} "
+            f"| {'ONNX Runtime' if used else 'tf.function'} | {times[1]:.3f} "
+            f"| {times[1] / keras_forward[0]:.2f} | {method.cost} |"
         )
 
     out("\n| batch of 64 | median ms | images/s |\n| --- | --- | --- |")

@@ -26,7 +26,6 @@ from typing import Literal
 import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from model.errors import (
     BlankImageError,
@@ -349,6 +348,8 @@ def project_back(heatmap: np.ndarray, g: Geometry) -> np.ndarray:
     fy = (wy - y0) / sy + oy - 0.5
     fx = (wx - x0) / sx + ox - 0.5
     coords = np.meshgrid(fy, fx, indexing="ij")
+    from scipy import ndimage  # here, not at the top: 0.2 s of every process' start-up
+
     out = ndimage.map_coordinates(hm, coords, order=1, mode="constant", cval=0.0)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
