@@ -94,9 +94,9 @@ def test_keras_loads_on_first_use(name):
 
 def test_tensorflow_start_up_noise_is_dropped_and_real_lines_kept(capfd):
     """Only the known banner lines go; anything else written to fd 2 comes through."""
-    from model.runtime.backend import IMPORT_NOISE, _filtered_stderr
+    from model.runtime.backend import IMPORT_NOISE, filtered_stderr
 
-    with _filtered_stderr(IMPORT_NOISE):
+    with filtered_stderr(IMPORT_NOISE):
         os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are ...\n")
         os.write(
             2,

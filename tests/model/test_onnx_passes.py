@@ -32,9 +32,7 @@ def digits(mnist_cnn, real_data_dir):
 
 
 @pytest.mark.parametrize("batch", [1, 8])
-def test_every_method_gives_tensorflows_map_through_the_exported_passes(
-    mnist_cnn, digits, batch
-):
+def test_every_method_gives_tensorflows_map_through_the_exported_passes(mnist_cnn, digits, batch):
     from model.why.attribution import METHODS, compute_maps, passes_for
 
     x, labels = digits[0][:batch], digits[1][:batch]
@@ -96,9 +94,7 @@ def test_the_exporter_converts_a_two_branch_cnn_for_any_batch(tmp_path):
     b = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="b")(inp)
     joined = keras.layers.Concatenate(name="joined")([a, b])
     pooled = keras.layers.MaxPooling2D(name="pool")(joined)
-    out = keras.layers.Dense(3, activation="softmax", name="out")(
-        keras.layers.Flatten()(pooled)
-    )
+    out = keras.layers.Dense(3, activation="softmax", name="out")(keras.layers.Flatten()(pooled))
     path = tmp_path / "tiny.keras"
     keras.Model(inp, out).save(path)
 
@@ -110,9 +106,7 @@ def test_the_exporter_converts_a_two_branch_cnn_for_any_batch(tmp_path):
     x = np.random.default_rng(1).random((5, 12, 12, 1), dtype=np.float32)
     target = np.array([0, 1, 2, 0, 1])
     for layer in (None, "joined"):
-        got = passes.exported.gradients(
-            x, target.astype(np.int32), np.full(5, -1, np.int32), layer
-        )
+        got = passes.exported.gradients(x, target.astype(np.int32), np.full(5, -1, np.int32), layer)
         passes_tf = Passes(net)
         passes_tf.exported = None
         want = passes_tf.gradients(x, target, None, layer)
