@@ -167,6 +167,9 @@ def read_number(clf: Classifier, image: ImageInput, max_pixels: int = MAX_PIXELS
 
     Ink wider than a digit is read both as one digit and cut into several (the cuts of
     `model.input.segment`); the classifier's own confidence chooses (`SPLIT_MARGIN`).
+    Each piece goes through the per-digit preprocessing with a piece's settings
+    (`preprocess_stages(piece=True)`). A digit of a close call between those readings
+    (`CLOSE_CALL`) or read weakly (`WEAK`) is marked unsure (`mark_doubts`).
     """
     if not clf.is_digit:
         raise ImageError(f"{clf.name} does not read digits: it cannot read a number")

@@ -3,7 +3,9 @@
     decode ─ working copy ─ ink map & mask (the digit pipeline's lighting correction)
            ─ connected components ─ merge the pieces of one digit ─ split touching ones
 
-Merging: a component that lies mostly above or below another (a 5's flag, a 7's
+Specks (components far smaller than the largest) are dropped, unless tall and thin (a 1)
+or, together with fragments near them, heavier than a speck (a thin pen's broken digit
+beside a marker's). Merging: a component that lies mostly above or below another (a 5's flag, a 7's
 crossbar, a 4 drawn in two strokes) belongs to the same digit. Splitting: ink much wider
 than a digit is tall holds several digits; it is cut at the emptiest columns near where
 evenly spaced digits would meet (the projection profile). Each piece is then cut from the
