@@ -204,13 +204,14 @@ class Classifier:
 
     # -------------------------------------------------------------- inputs
     def preprocess_stages(
-        self, image: ImageInput, max_pixels: int = MAX_PIXELS
+        self, image: ImageInput, max_pixels: int = MAX_PIXELS, piece: bool = False
     ) -> Preprocessed | PhotoInput:
         """Every preprocessing stage for `image`: the digit recipe's stages, or the photo
         prepared at the model's input size with its scaling. Both have .x (the model
-        input), .original (for display) and .project_back (a map onto .original)."""
+        input), .original (for display) and .project_back (a map onto .original).
+        piece: one digit cut from a number (`model.input.preprocessing.preprocess_stages`)."""
         if self.is_digit:
-            return preprocess_stages(image, self.recipe, max_pixels)
+            return preprocess_stages(image, self.recipe, max_pixels, piece)
         h, w, c = self.input_shape
         return prepare_photo(image, (h, w), c, self.preprocessing, max_pixels)
 
