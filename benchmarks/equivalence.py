@@ -5,10 +5,14 @@ by the fast path and by the path it replaced, in one process.
 
 The old path: Pillow decodes every PNG (`model.input.png` declines all), the classifier
 and the detector are two session calls (no fused graph), loops are counted with scipy's
-labelling, the preprocessing's box, padding, centre of mass and border median are numpy's
-and scipy's general functions again (`numpy_bbox`, `np.pad`, `ndimage.center_of_mass`,
-`np.median`), and the noise rule counts a concatenated copy of the differences again
+labelling on every input, the OOD score is computed on arrays for every input and the
+verdict ranks the classes before any rule (`array_scores`, `ranked_verdict`), the
+preprocessing's box, padding, centre of mass and border median are numpy's and scipy's
+general functions again (`numpy_bbox`, `np.pad`, `ndimage.center_of_mass`, `np.median`),
+and the noise rule counts a concatenated copy of the differences again
 (`concatenated_noise`).
+The fast path answers single inputs on LiteRT (`--single`, where `<name>.tflite` exists;
+`runtime="auto"` chooses it where it measures faster), the old path on ONNX Runtime.
 The canvas set is also sent as a browser sends it (RGBA PNG bytes with Chromium's
 filter), so the PNG fast path is on the line. For each set: how many inputs changed
 label, verdict, reason or refusal (must be 0), and the largest change of the OOD score.
@@ -56,6 +60,50 @@ def concatenated_noise(gray: np.ndarray) -> bool:
     return 2 * int(np.count_nonzero(d > NOISE_TEXTURE)) > d.size
 
 
+def array_scores(judge, x, probs, detector=None) -> np.ndarray:
+    """`Judge.scores` as it was: every input through the array code, probabilities
+    converted to float64 whole, loops counted by scipy (`scipy_loops`), for the old path."""
+    from model.judge.verdict import LOOP_PENALTY, MAX_DIGIT_LOOPS
+
+    p = np.asarray(probs, np.float64).reshape(len(probs), -1)
+    posthoc = (-np.log(np.clip(p.max(axis=1), 1e-12, 1.0))).astype(np.float32)
+    if judge.detector is not None and x is not None and judge.card is not None:
+        logodds = judge.detector.scores(x) if detector is None else detector
+        score = np.asarray(logodds, np.float32) + judge.card.softmax_weight * posthoc
+        x = np.asarray(x, np.float32).reshape(-1, 28, 28)
+        loops = [LOOP_PENALTY if scipy_loops(a) > MAX_DIGIT_LOOPS else 0.0 for a in x]
+        return (score.astype(np.float32) + np.array(loops, np.float32)).astype(np.float32)
+    return posthoc
+
+
+def ranked_verdict(judge, score: float, probs: np.ndarray, detector_score: bool):
+    """`Judge.verdict` as it was: the classes ranked before any rule, for the old path."""
+    unsure, reject, p_unsure = judge.thresholds(detector_score)
+    order = np.argsort(probs)[::-1]
+    first, second = judge.class_names[order[0]], judge.class_names[order[1]]
+    top, runner_up = float(probs[order[0]]), float(probs[order[1]])
+    if score >= reject:
+        if detector_score:
+            return "not_a_digit", (
+                f"This does not look like {judge.thing}: more like a letter, a shape, "
+                "a scribble or a picture."
+            )
+        return "not_a_digit", (
+            f"The model finds no class that fits: this may not be {judge.thing} at all "
+            f"(its best guess, {first}, has only {top:.0%})."
+        )
+    if detector_score and score >= unsure:
+        return "unsure", (
+            f"This looks unusual for {judge.thing}; if it is one, it is most like {first}."
+        )
+    if score >= unsure or top < p_unsure:
+        return "unsure", (
+            f"It could be {first} or {second}: the model cannot tell them apart "
+            f"({top:.0%} against {runner_up:.0%})."
+        )
+    return "digit", None
+
+
 def read_all(clf, items: list) -> list[tuple]:
     """(label, verdict, reason, ood_score) or (error type, message) for each input."""
     from model.errors import ImageError
@@ -74,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.equivalence", description=__doc__)
     p.add_argument("--n", type=int, default=300, help="inputs per set")
     p.add_argument("--data-dir", help="folder with the data sets (default $DIGITLENS_DATA_DIR)")
+    p.add_argument(
+        "--single",
+        choices=["litert", "onnxruntime", "auto"],
+        default="litert",
+        help="who answers single inputs on the fast path (default litert, where its file "
+        "exists: the runtime `auto` may choose on a quiet machine; auto: as measured now)",
+    )
     args = p.parse_args(argv)
 
     from scipy import ndimage
@@ -82,12 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     from model import load_classifier
     from model.datasets import load_split, locate
     from model.input.png import encode_up
+    from model.judge.verdict import Judge
     from training.negatives import negatives
     from training.renders import SETS, fonts_available, make_set
 
     new = load_classifier("mnist-cnn")
     old = load_classifier("mnist-cnn")
     old.fused = False  # two session calls, as before the fused graph
+    if new.fused and args.single != "auto" and new.runtime.single_ms:
+        new.runtime.answer_single_with(args.single)
     test = load_split(locate("mnist", args.data_dir), "test")
     sets: dict[str, list] = {}
     for kind in SETS:
@@ -103,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         sets[kind] = negatives(kind, args.n, "report", SEED, args.data_dir)
 
     out = Lines()
-    out(f"model mnist-cnn; fused graph: {new.fused}; {args.n} inputs per set\n")
+    out(
+        f"model mnist-cnn; fused graph: {new.fused}; single inputs on "
+        f"{getattr(new.runtime, 'single', new.runtime.name)}; {args.n} inputs per set\n"
+    )
     out("| set | inputs | changed (label, verdict, reason or refusal) | max OOD score change |")
     out("| --- | --- | --- | --- |")
     changed_total = 0
@@ -112,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         with (
             mock.patch("model.input.decode.decode_png", lambda data, cap: None),
             mock.patch("model.judge.verdict.count_loops", scipy_loops),
+            mock.patch.object(Judge, "scores", array_scores),
+            mock.patch.object(Judge, "verdict", ranked_verdict),
             mock.patch("model.input.preprocessing._bbox", numpy_bbox),
             mock.patch("model.input.preprocessing._padded", np.pad),
             mock.patch("model.input.preprocessing._centre_of_mass", ndimage.center_of_mass),

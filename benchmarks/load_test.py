@@ -374,6 +374,30 @@ def drive_wrk(
     )
 
 
+#: Issue #22's server goal, on RGBA canvas PNGs with --workers 2 and 32 connections.
+GOAL_RPS, GOAL_P99_MS, GOAL_X, GOAL_CLIENTS, GOAL_WORKERS = 1500, 40.0, 60.0, 32, 2
+
+
+def goal_row(gen: str, ours: Result, base: Result, args: argparse.Namespace) -> str:
+    """One row of the goal table: this run's numbers against the goal, and whether the
+    run's set-up is the goal's (otherwise it says so instead of a verdict)."""
+    p99 = (
+        ours.percentiles[2]
+        if ours.percentiles
+        else statistics.quantiles(ours.latencies_ms, n=100)[98]
+    )
+    x = ours.rate / base.rate
+    setup = (
+        args.workers == GOAL_WORKERS and args.clients == GOAL_CLIENTS and args.payload == "canvas"
+    )
+    met = ours.rate >= GOAL_RPS and p99 <= GOAL_P99_MS and not ours.errors and x >= GOAL_X
+    verdict = ("met" if met else "not met") if setup else "other set-up: no verdict"
+    return (
+        f"| {gen} | {ours.rate:,.0f} (>= {GOAL_RPS:,}) | {p99:.1f} (<= {GOAL_P99_MS:g}) "
+        f"| {ours.errors} (0) | {x:.1f}x (>= {GOAL_X:g}x) | {verdict} |"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.load_test",
@@ -521,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         out(r.row())
     ours_r = results[0]
+    goal_rows: list[str] = []
     for gen in generators:
         pair = [r for r in results if f"[{gen}," in r.name]
         if len(pair) == 2 and pair[1].name.startswith("baseline"):
@@ -531,6 +556,15 @@ def main(argv: list[str] | None = None) -> int:
                 else f"; p50 ratio: {base_g.percentiles[0] / ours_g.percentiles[0]:.1f}x"
             )
             out(f"\nthroughput ratio ({gen}): {ours_g.rate / base_g.rate:.1f}x{p50}")
+            goal_rows.append(goal_row(gen, ours_g, base_g, args))
+    if goal_rows:
+        out(
+            f"\n| goal (issue #22: --workers 2, {GOAL_CLIENTS} connections, canvas PNGs) "
+            "| req/s | p99 ms | errors | x tutorial server | |\n"
+            "| --- | --- | --- | --- | --- | --- |"
+        )
+        for row in goal_rows:
+            out(row)
     sums = {
         line.split("{")[0]: float(line.split()[-1])
         for line in metrics.splitlines()

@@ -109,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Lines()
     out(
         "| numbers | n | whole number right | per digit right | wrong ones marked unsure "
-        "| refused | median ms |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| right ones marked unsure | refused | median ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     )
     for j, kind in enumerate(KINDS):
-        right = digits_right = digits_total = wrong = wrong_unsure = refused = 0
+        right = digits_right = digits_total = wrong = wrong_unsure = right_unsure = refused = 0
         times = []
         for item, truth in numbers(test.images, test.labels, args.n, kind, args.seed + j):
             t0 = time.perf_counter()
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 refused += 1
             if read == truth:
                 right += 1
+                right_unsure += r.verdict == "unsure"
             else:
                 wrong += 1
                 wrong_unsure += r.verdict != "digit"
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             digits_total += len(truth)
         out(
             f"| {kind} | {args.n} | {right / args.n:.1%} | {digits_right / digits_total:.1%} "
-            f"| {wrong_unsure}/{wrong} | {refused} | "
+            f"| {wrong_unsure}/{wrong} | {right_unsure}/{right} | {refused} | "
             f"{1000 * statistics.median(times):.1f} |"
         )
     several = total = 0

@@ -204,13 +204,14 @@ class Classifier:
 
     # -------------------------------------------------------------- inputs
     def preprocess_stages(
-        self, image: ImageInput, max_pixels: int = MAX_PIXELS
+        self, image: ImageInput, max_pixels: int = MAX_PIXELS, piece: bool = False
     ) -> Preprocessed | PhotoInput:
         """Every preprocessing stage for `image`: the digit recipe's stages, or the photo
         prepared at the model's input size with its scaling. Both have .x (the model
-        input), .original (for display) and .project_back (a map onto .original)."""
+        input), .original (for display) and .project_back (a map onto .original).
+        piece: one digit cut from a number (`model.input.preprocessing.preprocess_stages`)."""
         if self.is_digit:
-            return preprocess_stages(image, self.recipe, max_pixels)
+            return preprocess_stages(image, self.recipe, max_pixels, piece)
         h, w, c = self.input_shape
         return prepare_photo(image, (h, w), c, self.preprocessing, max_pixels)
 
@@ -239,24 +240,14 @@ class Classifier:
         """(N, 10) probabilities and the (N, 28, 28) inputs -> N Predictions (one detector
         call, none where `detector` already holds its (N,) log-odds on `x`)."""
         probs = np.asarray(probs, np.float32)
-        judge = self.judge
-        scores = judge.scores(x, probs, detector)
+        judge, names = self.judge, self.class_names
+        scores = judge.scores(x, probs, detector).tolist()  # Python floats, as float() gives
         detector = judge.detector is not None and x is not None
+        labels = probs.argmax(axis=1).tolist() if len(probs) else []
         out = []
-        for p, score in zip(probs, scores, strict=True):
-            label = int(np.argmax(p))
-            verdict, reason = judge.verdict(float(score), p, detector)
-            out.append(
-                Prediction(
-                    label,
-                    float(p[label]),
-                    p,
-                    self.class_names[label],
-                    verdict,
-                    float(score),
-                    reason,
-                )
-            )
+        for p, label, score in zip(probs, labels, scores, strict=True):
+            verdict, reason = judge.verdict(score, p, detector)
+            out.append(Prediction(label, float(p[label]), p, names[label], verdict, score, reason))
         return out
 
     @cached_property

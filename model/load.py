@@ -31,8 +31,10 @@ def load_classifier(
     (in safe mode).
 
     runtime: `auto` (the float ONNX export where one matches the `.keras` file, else
-    Keras), `onnx`, `onnx-int8` or `onnx-fp16` (fail if that export is missing or
-    stale), or `keras` (one compiled tf.function). ONNX runtimes never import TensorFlow.
+    Keras; a single input with its detector on LiteRT where a matching `<name>.tflite`
+    measured faster at load, `model.runtime.litert`), `onnx` (ONNX Runtime only),
+    `onnx-int8` or `onnx-fp16` (fail if that export is missing or stale), or `keras`
+    (one compiled tf.function). ONNX runtimes never import TensorFlow.
     Keras Applications always run on Keras.
     preprocessing: overrides the card's (see `Classifier.preprocessing` and PREPROCESSINGS).
     weights, input_shape, download: Keras Applications only (`model.runtime.applications`):
@@ -56,7 +58,9 @@ def load_classifier(
         onnx_runtime = "onnx" if runtime == "auto" else runtime
         path = onnx_path_for(artifact, onnx_runtime)
         if path is not None:
-            rt = OnnxRuntime(path, name=ONNX_NAMES[onnx_runtime])
+            # auto: single inputs on LiteRT where it measures faster (model.runtime.litert)
+            litert_from = artifact.keras_path if runtime == "auto" else None
+            rt = OnnxRuntime(path, name=ONNX_NAMES[onnx_runtime], litert_from=litert_from)
             check_contract(rt.input_shape[1:], rt.output_shape[1:], path)
             return Classifier(artifact, None, rt, preprocessing)
         if runtime != "auto":

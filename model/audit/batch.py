@@ -18,7 +18,7 @@ import numpy as np
 
 from model.audit.inputs import IDX_SEPARATOR, UNKNOWN, is_uri, read_bytes
 from model.errors import DigitLensError, ModelLoadError
-from model.input.decode import ImageInput
+from model.input.decode import ImageInput, load_image
 from model.input.sources import video_frames
 from model.runtime.runtimes import THREADS_ENV
 
@@ -151,18 +151,19 @@ class AuditBatch:
             return read_bytes(path)
         return path
 
-    def model_input(self, path: str, frame: int) -> np.ndarray:
-        """One row -> its model-format input (raises an error that says why not)."""
-        image = self.source(path, frame)
+    def model_input(self, path: str, frame: int, image: ImageInput | None = None) -> np.ndarray:
+        """One row -> its model-format input (raises an error that says why not).
+        image: the row's image where it was already read (`source`)."""
+        image = self.source(path, frame) if image is None else image
         idx = IDX_SEPARATOR in path and isinstance(image, np.ndarray)
         if idx and self.clf.is_digit and self.clf.input_shape[:2] == image.shape:
             return image.astype(np.float32) / 255.0  # already in MNIST format
         return self.clf.preprocess(image)
 
-    def _number(self, path: str, frame: int) -> tuple[str | None, str, str | None]:
-        """The row read as a written number: its text, verdict and refusal."""
+    def _number(self, image: ImageInput) -> tuple[str | None, str, str | None]:
+        """The row's image read as a written number: its text, verdict and refusal."""
         try:
-            reading = self.clf.read_number(self.source(path, frame))
+            reading = self.clf.read_number(image)
         except DigitLensError as exc:
             return None, "not_a_digit", str(exc)
         return reading.text, reading.verdict, reading.refusal
@@ -179,13 +180,16 @@ class AuditBatch:
         numbers = {c: [None] * n for c in NUMBER_COLUMNS} if self.config.number else {}
         for i, (path, frame) in enumerate(zip(paths, frames, strict=True)):
             try:
-                xs.append(self.model_input(path, frame))
+                image = self.source(path, frame)
+                if numbers and isinstance(image, (str, bytes)):
+                    image = load_image(image)  # decoded once for the digit and the number
+                xs.append(self.model_input(path, frame, image))
                 rows.append(i)
             except Exception as exc:  # one bad input never stops the run
                 out["error"][i] = _error_text(exc)
                 continue
             if numbers:
-                read = self._number(path, frame)
+                read = self._number(image)
                 for c, v in zip(NUMBER_COLUMNS, read, strict=True):
                     numbers[c][i] = v
         for i in set(range(n)) - set(rows):

@@ -79,3 +79,21 @@ def stroke_width(mask: np.ndarray) -> float:
     area = int(np.count_nonzero(mask))
     boundary = area - int(np.count_nonzero(inner))
     return 2.0 * area / max(float(boundary), 1.0)
+
+
+def histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.histogram(values, bins) of a non-empty 1-D array of finite floats: the same
+    counts and edges by the same operations (its uniform-bins path: the same edges, bin
+    indices and one-ULP corrections), without its argument handling, which is half its
+    cost on a digit's few hundred pixels."""
+    first, last = values.min(), values.max()
+    if first == last:
+        first, last = first - 0.5, last + 0.5
+    dtype = np.result_type(first, last, values)
+    edges = np.linspace(first, last, bins + 1, endpoint=True, dtype=dtype)
+    a = values.astype(edges.dtype, copy=False)
+    idx = ((a - first) / (last - first) * bins).astype(np.intp)
+    idx[idx == bins] -= 1
+    idx[a < edges[idx]] -= 1
+    idx[(a >= edges[idx + 1]) & (idx != bins - 1)] += 1
+    return np.bincount(idx, minlength=bins), edges

@@ -26,7 +26,6 @@ from typing import Literal
 import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from model.errors import (
     BlankImageError,
@@ -47,6 +46,7 @@ from model.input.decode import (
 from model.input.filters import (
     SQUARE,
     gaussian,
+    histogram,
     max_filter,
     median,
     percentile,
@@ -107,6 +107,13 @@ STROKE_BAND = (1.7, 3.9)
 STROKE_TARGET = 2.5
 #: Stroke normalisation runs on the crop resized to this many times the box side.
 STROKE_OVERSAMPLE = 4
+#: A number's digits (`piece=True`, `model.number`) also keep the ink above the noise
+#: floor that joins the strokes kept (hysteresis: a thin pen's faint arcs, cut by
+#: `INK_LEVEL`) ...
+FAINT_LEVEL = 0.0
+#: ... and thin a pen thicker than `STROKE_BAND` to this width, not to `STROKE_TARGET`
+#: (eroding a marker to 2.5 wipes out the loops it half filled).
+PIECE_ERODE_TO = 3.0
 
 
 @dataclass(frozen=True)
@@ -296,13 +303,22 @@ def _hollowed(flat: np.ndarray, tophat: np.ndarray) -> float:
 
 def _otsu(values: np.ndarray, bins: int = 64) -> float:
     """Otsu's threshold of a 1-D sample."""
-    hist, edges = np.histogram(values, bins=bins)
+    hist, edges = histogram(values, bins)
     centres = (edges[:-1] + edges[1:]) / 2
     w0 = np.cumsum(hist)
     w1 = w0[-1] - w0
     m0 = np.cumsum(hist * centres) / np.maximum(w0, 1)
     m1 = (np.sum(hist * centres) - np.cumsum(hist * centres)) / np.maximum(w1, 1)
     return float(centres[np.argmax(w0 * w1 * (m0 - m1) ** 2)])
+
+
+def with_faint(ink: np.ndarray, mask: np.ndarray, level: float = FAINT_LEVEL) -> np.ndarray:
+    """`mask` and the ink above `level` 8-connected to it (hysteresis)."""
+    n, labels = cv2.connectedComponents(((ink > level) | mask).view(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[labels[mask]] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def ink_mask(ink: np.ndarray) -> np.ndarray:
@@ -335,11 +351,12 @@ def _padded(a: np.ndarray, pad: int) -> np.ndarray:
     return out
 
 
-def normalise_stroke(crop: np.ndarray, per_px: float) -> np.ndarray:
+def normalise_stroke(crop: np.ndarray, per_px: float, thin_to: float = STROKE_TARGET) -> np.ndarray:
     """Bring a pen far thinner or thicker than MNIST's to MNIST's stroke width.
 
     crop: ink of the digit, oversampled (with room around it to grow);
-    per_px: pixels of the final 20x20 box per crop pixel. A 1-pixel pen or a
+    per_px: pixels of the final 20x20 box per crop pixel; thin_to: the width a pen
+    thicker than the band is thinned to. A 1-pixel pen or a
     marker that fills the loops are both far from what the model learnt;
     the crop is returned unchanged (the same object) when the pen is MNIST-like.
     """
@@ -349,7 +366,8 @@ def normalise_stroke(crop: np.ndarray, per_px: float) -> np.ndarray:
     width = stroke_width(mask) * per_px
     if STROKE_BAND[0] <= width <= STROKE_BAND[1]:
         return crop
-    radius = round(abs(STROKE_TARGET - width) / per_px / 2)
+    target = STROKE_TARGET if width < STROKE_TARGET else thin_to
+    radius = round(abs(target - width) / per_px / 2)
     if radius < 1:
         return crop
     op = cv2.dilate if width < STROKE_TARGET else cv2.erode
@@ -418,6 +436,8 @@ def project_back(heatmap: np.ndarray, g: Geometry) -> np.ndarray:
     fy = (wy - y0) / sy + oy - 0.5
     fx = (wx - x0) / sx + ox - 0.5
     coords = np.meshgrid(fy, fx, indexing="ij")
+    from scipy import ndimage  # here, not at the top: 0.2 s of every process' start-up
+
     out = ndimage.map_coordinates(hm, coords, order=1, mode="constant", cval=0.0)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
@@ -426,9 +446,16 @@ def project_back(heatmap: np.ndarray, g: Geometry) -> np.ndarray:
 
 
 def preprocess_stages(
-    image: ImageInput, recipe: Recipe = "mnist", max_pixels: int = MAX_PIXELS
+    image: ImageInput,
+    recipe: Recipe = "mnist",
+    max_pixels: int = MAX_PIXELS,
+    piece: bool = False,
 ) -> Preprocessed:
-    """Run the whole pipeline and keep every stage. Raises ImageError / BlankImageError."""
+    """Run the whole pipeline and keep every stage. Raises ImageError / BlankImageError.
+
+    piece: the image is one digit cut from a number (`model.number`): faint ink joined to
+    its strokes is kept (`FAINT_LEVEL`) and a thick pen thinned to `PIECE_ERODE_TO`. The
+    single-digit path (False) keeps its figures (`benchmarks.equivalence`)."""
     img = normalise_mode(decode(image, max_pixels))
     if min(img.size) < 1:
         raise ImageError("the image has no pixels")
@@ -446,6 +473,8 @@ def preprocess_stages(
     mask = ink_mask(ink)
     if np.count_nonzero(mask) < 4:
         raise BlankImageError("the image looks blank: no digit or drawing was found on it")
+    if piece and recipe == "mnist":
+        mask = with_faint(ink, mask)
     box = _bbox(mask)
     y0, y1, x0, x1 = box
     check_size(mask[y0:y1, x0:x1], work_hw)
@@ -463,7 +492,9 @@ def preprocess_stages(
         f = big.shape[0] / cropped.shape[0]  # oversampled pixels per working pixel
         pad = side * STROKE_OVERSAMPLE // 8
         big = _padded(big / max(float(big.max()), 1e-6), pad)
-        normalised = normalise_stroke(big, side / (side * STROKE_OVERSAMPLE))
+        normalised = normalise_stroke(
+            big, side / (side * STROKE_OVERSAMPLE), PIECE_ERODE_TO if piece else STROKE_TARGET
+        )
         if normalised is not big:
             by0, by1, bx0, bx1 = _bbox(normalised > TRIM_LEVEL)
             fitted = _fit(normalised[by0:by1, bx0:bx1], side)

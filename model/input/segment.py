@@ -3,7 +3,9 @@
     decode ─ working copy ─ ink map & mask (the digit pipeline's lighting correction)
            ─ connected components ─ merge the pieces of one digit ─ split touching ones
 
-Merging: a component that lies mostly above or below another (a 5's flag, a 7's
+Specks (components far smaller than the largest) are dropped, unless tall and thin (a 1)
+or, together with fragments near them, heavier than a speck (a thin pen's broken digit
+beside a marker's). Merging: a component that lies mostly above or below another (a 5's flag, a 7's
 crossbar, a 4 drawn in two strokes) belongs to the same digit. Splitting: ink much wider
 than a digit is tall holds several digits; it is cut at the emptiest columns near where
 evenly spaced digits would meet (the projection profile). Each piece is then cut from the
@@ -84,6 +86,10 @@ PIECE_MARGIN = 0.15
 #: the benchmark's seed, 89.0 / 89.4 % on another (each within noise, the same way on
 #: both); it costs ~14 % more CPU per number, so light ink on dark keeps PIECE_MARGIN.
 PAPER_MARGIN = 0.5
+#: Fragments closer than this share of the tallest component's height are weighed
+#: together against the speck rule: a thin pen's digit broken into pieces, each a speck
+#: beside a marker's digit.
+FRAGMENT_GAP = 0.08
 #: Other pieces' ink is painted over this far around their mask (their soft edges).
 OTHER_INK = np.ones((5, 5), np.uint8)
 
@@ -127,12 +133,41 @@ def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]
     # A thin pen's 1 has a small area beside a thick 8, but it is as tall as a digit.
     widths = stats[1:, cv2.CC_STAT_WIDTH]
     one = (heights >= THIN_TALL * heights.max()) & (widths <= heights / 2)
-    big = (areas >= SPECK_SHARE * areas.max()) | one
-    keep = np.flatnonzero(big) + 1
+    alone = (areas >= SPECK_SHARE * areas.max()) | one
     out = []
-    for k in keep:
+    for k in np.flatnonzero(alone) + 1:
         x, y, w, h = stats[k, :4]
         out.append((int(x), int(y), int(x + w), int(y + h), labels == k))
+    gap = max(round(FRAGMENT_GAP * heights.max()), 1)
+    return out + _fragments(mask, labels, areas, alone, SPECK_SHARE * areas.max(), gap)
+
+
+def _fragments(
+    mask: np.ndarray,
+    labels: np.ndarray,
+    areas: np.ndarray,
+    alone: np.ndarray,
+    speck: float,
+    gap: int,
+) -> list:
+    """A thin pen's digit broken into fragments, each a speck beside a marker's digit: the
+    fragments closer than `gap` pixels to each other (and to no kept component) that
+    together weigh more than a speck, as one component."""
+    if gap <= 1 or alone.all():
+        return []
+    kernel = np.ones((gap, gap), np.uint8)
+    m, near = cv2.connectedComponents(cv2.dilate(mask.view(np.uint8), kernel), connectivity=8)
+    cluster = np.zeros(len(areas) + 1, np.int64)
+    cluster[labels[mask]] = near[mask]  # (a component lies in one cluster)
+    cluster = cluster[1:]
+    taken = np.zeros(m, bool)
+    taken[cluster[alone]] = True  # clusters holding a kept component: their specks stay out
+    weight = np.bincount(cluster[~alone], weights=areas[~alone], minlength=m)
+    out = []
+    for c in np.flatnonzero((weight >= speck) & ~taken):
+        own = np.isin(labels, np.flatnonzero(cluster == c) + 1)
+        x, y, w, h = cv2.boundingRect(own.view(np.uint8))
+        out.append((x, y, x + w, y + h, own))
     return out
 
 

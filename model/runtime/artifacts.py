@@ -6,6 +6,7 @@ was trained on, which preprocessing it expects and how well it does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import zipfile
@@ -15,11 +16,35 @@ from pathlib import Path
 from model.errors import ModelLoadError, ModelNotFoundError
 from model.runtime.card import Card, card_path_for, read_card, write_card
 
-__all__ = ["Artifact", "Card", "card_path_for", "read_card", "resolve", "write_card"]
+__all__ = [
+    "CACHE_ENV",
+    "Artifact",
+    "Card",
+    "cache_dir",
+    "card_path_for",
+    "file_sha256",
+    "read_card",
+    "resolve",
+    "write_card",
+]
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 #: The bundled models, in the order the UI lists them.
 BUNDLED = ("mnist-cnn", "mnist-mlp", "fashion-cnn")
+
+
+#: Overrides the cache folder (what this machine built or measured: evidence, runtime choices).
+CACHE_ENV = "DIGITLENS_CACHE"
+
+
+def cache_dir() -> Path:
+    """$DIGITLENS_CACHE, else ~/.cache/digitlens."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "digitlens")
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file: what every export records of the file it was made from."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)

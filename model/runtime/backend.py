@@ -27,6 +27,8 @@ IMPORT_NOISE = (
     re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called"),
     re.compile(r"^I\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on"),
 )
+#: LiteRT announces its CPU delegate on every interpreter it makes, on stderr.
+LITERT_NOISE = (re.compile(r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU"),)
 #: Keras warns on every call of a functional model whose single input is named and
 #: is called with a bare tensor (as tf-keras-vis does): harmless, and repeated per map.
 KERAS_NOISE = r"The structure of `inputs` doesn't match the expected structure"
@@ -35,7 +37,7 @@ _lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def _filtered_stderr(noise: tuple[re.Pattern, ...]) -> Iterator[None]:
+def filtered_stderr(noise: tuple[re.Pattern, ...]) -> Iterator[None]:
     """Capture file descriptor 2 (C++ code writes there directly), then pass on every
     captured line that is not noise."""
     sys.stderr.flush()
@@ -70,7 +72,7 @@ def import_keras() -> ModuleType:
     quiet_tensorflow()
     if "keras" in sys.modules and "tensorflow" in sys.modules:
         return sys.modules["keras"]
-    with _lock, _filtered_stderr(IMPORT_NOISE):
+    with _lock, filtered_stderr(IMPORT_NOISE):
         import keras
         import tensorflow  # noqa: F401  (Keras' backend; imported here, quietly)
     return keras

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,19 @@ from model.runtime.backend import import_keras
 
 if TYPE_CHECKING:
     import keras
+
+
+#: The file each network `load_net` made was loaded from (a copy of it has none).
+_SOURCES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def source_of(net: object) -> Path | None:
+    """The `.keras` file this very network object was loaded from by `load_net`, or None
+    (a network built or cloned in memory: its weights may differ from any file)."""
+    try:
+        return _SOURCES.get(net)
+    except TypeError:  # not weak-referenceable: not one of ours
+        return None
 
 
 def load_net(path: Path) -> keras.Model:
@@ -27,6 +41,7 @@ def load_net(path: Path) -> keras.Model:
     in_shape = tuple(net.inputs[0].shape[1:]) if getattr(net, "inputs", None) else None
     out_shape = tuple(net.outputs[0].shape[1:]) if getattr(net, "outputs", None) else None
     check_contract(in_shape, out_shape, path)
+    _SOURCES[net] = Path(path)
     return net
 
 

@@ -7,7 +7,6 @@ Never `model.predict` (tens of ms a call). Quantized exports (`<name>.int8.onnx`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,9 +14,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from model.runtime.artifacts import Artifact
+from model.runtime.artifacts import Artifact, file_sha256
 from model.runtime.backend import import_keras
 from model.runtime.fused import fuse
+from model.runtime.litert import choose, load_pair
 
 if TYPE_CHECKING:
     import keras
@@ -79,13 +79,29 @@ class OnnxRuntime:
 
     SMALL = 4  # inputs up to this many go to the single-threaded session
 
-    def __init__(self, path: Path, threads: int | None = None, name: str = "onnxruntime"):
+    def __init__(
+        self,
+        path: Path,
+        threads: int | None = None,
+        name: str = "onnxruntime",
+        litert_from: Path | None = None,
+    ):
+        """litert_from: the `.keras` file whose LiteRT file (`model.runtime.litert`) may
+        answer single inputs once a detector is attached, where it measures faster;
+        None: ONNX Runtime answers everything."""
         self.name = name
         self.path = Path(path)
         self._threads = threads or default_threads()
         self._small = _session(self.path, 1)
         self._batch = self._small if self._threads == 1 else _session(self.path, self._threads)
         self._fused: tuple | None = None  # (small, batch) sessions with the detector fused in
+        self._litert_from = litert_from
+        self._detector: Path | None = None  # the detector attached (auto only)
+        self._pair = None  # the LiteRT pair found beside the model, if loaded
+        self._one = None  # ... where it answers single inputs
+        #: Who answers one input with its detector, and the times that chose it (ms).
+        self.single: str = "onnxruntime"
+        self.single_ms: dict[str, float] = {}
         inp, out = self._small.get_inputs()[0], self._small.get_outputs()[0]
         self._input = inp.name
         # Dimensions as ONNX states them: None or a name for a free batch dimension.
@@ -108,7 +124,33 @@ class OnnxRuntime:
         except Exception:  # noqa: BLE001  (ONNX Runtime's errors have no common base)
             return False  # a graph ONNX Runtime refuses: the two sessions serve as before
         self._fused = (small, small if self._threads == 1 else _session(graph, self._threads))
+        if self._litert_from is not None:
+            self._choose_single(Path(detector))
         return True
+
+    def _choose_single(self, detector: Path) -> None:
+        """LiteRT or the fused session for single inputs, by measurement on this machine."""
+        small = self._fused[0]
+        shape = [d or 1 for d in self.input_shape]
+        x = np.random.default_rng(0).random(shape, dtype=np.float32)
+
+        def onnx(a: np.ndarray):
+            return small.run(None, {self._input: a})
+
+        self._detector = detector
+        self.single, self.single_ms, self._pair = choose(self._litert_from, detector, onnx, x)
+        self._one = self._pair if self.single == "litert" else None
+
+    def answer_single_with(self, name: str) -> None:
+        """Override the measured choice: `litert` or `onnxruntime` answers single inputs
+        (benchmarks and tests compare the two). LiteRT only where `auto` found its file."""
+        if name == "litert" and self._pair is None and self._detector is not None:
+            self._pair = load_pair(self._litert_from, self._detector)  # ONNX Runtime had won
+        if name == "litert" and self._pair is None:
+            raise ValueError("no LiteRT file was found for this model (runtime='auto' only)")
+        if name not in ("litert", "onnxruntime"):
+            raise ValueError(f"unknown single-input runtime {name!r}")
+        self.single, self._one = name, self._pair if name == "litert" else None
 
     @property
     def fused(self) -> bool:
@@ -119,6 +161,8 @@ class OnnxRuntime:
         Only after `attach_detector` returned True."""
         if self._fused is None:
             raise RuntimeError("no detector is fused into this runtime")
+        if len(x) == 1 and self._one is not None:
+            return self._one(x)
         s = self._fused[0] if len(x) <= self.SMALL else self._fused[1]
         probs, logodds = s.run(None, {self._input: x})
         return probs, logodds.reshape(-1)
@@ -135,10 +179,6 @@ def _session(model: Path | bytes, n_threads: int):
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model if isinstance(model, bytes) else str(model)
     return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def variant_path(keras_path: Path, runtime: str, suffix: str = ".onnx") -> Path:

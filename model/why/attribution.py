@@ -5,8 +5,8 @@ the whole method: its name, title, whether it reads a convolutional layer, its
 parameters (as data the front ends can show), its compute function (from
 `model.why.passes`, batched over `(N, H, W, C)`), a description and its cost. Adding a
 method is one entry here and one test. The compiled passes of each network are cached
-here, per network object: a model loaded once is traced once; a modified (e.g.
-randomised) copy of a network gets its own passes.
+here, per network object: a model loaded once is traced once (or runs its ONNX export);
+a modified (e.g. randomised) copy of a network gets its own passes.
 """
 
 from __future__ import annotations
@@ -328,8 +328,8 @@ def compute_maps(
 ) -> np.ndarray:
     """Maps for a batch: x (N, H, W[, C]) on `net` -> (N, H, W) float32 in [0, 1].
 
-    Runs on the Keras network itself (never ONNX), so it explains modified
-    networks too (the sanity check's randomised copies).
+    Runs on the Keras network itself (modified copies too: the sanity check's), or on
+    the passes its file exported to ONNX (`model.why.onnx_passes`, equal to 1e-4).
     """
     m = METHODS[method]
     p = passes_for(net)

@@ -7,13 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: Overrides the cache folder.
-CACHE_ENV = "DIGITLENS_CACHE"
+# One place decides the folder (`model.runtime.artifacts`, below every room that caches).
+from model.runtime.artifacts import CACHE_ENV, cache_dir
 
-
-def cache_dir() -> Path:
-    """$DIGITLENS_CACHE, else ~/.cache/digitlens."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "digitlens")
+__all__ = ["CACHE_ENV", "cache_dir", "evidence_path"]
 
 
 def evidence_path(keras_path: str | os.PathLike, suffix: str) -> Path:

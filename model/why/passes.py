@@ -25,6 +25,8 @@ import numpy as np
 from scipy import ndimage
 
 from model.runtime.graph import find_layer
+from model.runtime.loading import source_of
+from model.why.onnx_passes import OnnxPasses
 
 #: Inputs per compiled call: big batches (Integrated Gradients' N x steps) are chunked.
 CHUNK = 1024
@@ -48,6 +50,9 @@ class Passes:
 
     def __init__(self, net: Any):
         self.net = net
+        #: The same passes exported to ONNX (`model.why.onnx_passes`), where this network
+        #: object was loaded from a file that has them: run without TensorFlow's executor.
+        self.exported = OnnxPasses.for_file(source_of(net))
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in net.inputs[0].shape[1:])
         self._head, self._head_kind = _head_of(net)
         self._fns: dict[str | None, Any] = {}
@@ -108,6 +113,8 @@ class Passes:
             if contrast is None
             else np.asarray(contrast, np.int32).reshape(-1)
         )
+        if self.exported is not None and self.exported.serves(layer, min(len(x), CHUNK)):
+            return self._exported(x, t, c, layer)
         fn = self._fn(layer)
         parts = [
             fn(x[i : i + CHUNK], t[i : i + CHUNK], c[i : i + CHUNK])
@@ -115,11 +122,24 @@ class Passes:
         ]
         return tuple(np.concatenate([p[k].numpy() for p in parts]) for k in range(3))  # type: ignore[return-value]
 
+    def _exported(
+        self, x: np.ndarray, t: np.ndarray, c: np.ndarray, layer: str | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        assert self.exported is not None
+        parts = [
+            self.exported.gradients(x[i : i + CHUNK], t[i : i + CHUNK], c[i : i + CHUNK], layer)
+            for i in range(0, len(x), CHUNK)
+        ]
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
+
     def logits(self, x: np.ndarray) -> np.ndarray:
         """x (N, H, W, C) -> logits (N, K)."""
         x = np.asarray(x, np.float32).reshape(-1, *self.input_shape)
         zeros = np.zeros(len(x), np.int32)
-        return self.gradients(x, zeros, None, None)[0]
+        # An exported layer's pass where there is one: its backward stops at that layer
+        # (Score-CAM's masked inputs: 11 at a time, beyond the input pass' batch limit).
+        layer = self.exported.layer if self.exported is not None else None
+        return self.gradients(x, zeros, None, layer)[0]
 
 
 TRACE_LOCK = threading.Lock()

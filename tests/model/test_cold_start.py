@@ -94,9 +94,9 @@ def test_keras_loads_on_first_use(name):
 
 def test_tensorflow_start_up_noise_is_dropped_and_real_lines_kept(capfd):
     """Only the known banner lines go; anything else written to fd 2 comes through."""
-    from model.runtime.backend import IMPORT_NOISE, _filtered_stderr
+    from model.runtime.backend import IMPORT_NOISE, filtered_stderr
 
-    with _filtered_stderr(IMPORT_NOISE):
+    with filtered_stderr(IMPORT_NOISE):
         os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are ...\n")
         os.write(
             2,
@@ -117,3 +117,22 @@ def test_keras_runtime_prints_no_tensorflow_banner(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout)["label"] == 7, r.stderr
     assert "oneDNN" not in r.stderr and "absl" not in r.stderr, r.stderr
     assert "UserWarning" not in r.stderr, r.stderr
+
+
+def test_predicting_imports_neither_tensorflow_nor_scipy(tmp_path):
+    """Every process that only predicts (a server worker, an audit's worker or Ray actor)
+    starts without SciPy's 0.2 s import: it is needed only to place a map on the display."""
+    seven = tmp_path / "seven.png"
+    drawn_digit(7).save(seven)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from model import load_classifier
+
+        clf = load_classifier("mnist-cnn")
+        assert clf.predict({str(seven)!r}).label == 7
+        print(sorted(m for m in ("scipy", "tensorflow") if m in sys.modules))
+        """
+    )
+    r = python({**os.environ, "PYTHONPATH": str(ROOT)}, "-c", script)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr + r.stdout

@@ -1,0 +1,298 @@
+"""The classifier and its digit detector on LiteRT, for one input at a time.
+
+    python -m model.runtime.export --model mnist-cnn --format litert
+
+writes `<name>.tflite`: one LiteRT graph with the classifier's probabilities and the
+detector's log-odds (as `model.runtime.fused` joins them for ONNX Runtime), converted
+from the `.keras` file and from the detector's ONNX file (`<name>.ood.onnx`, whose few
+layer kinds are rebuilt in Keras, weight for weight), and checked against ONNX Runtime's
+fused graph (max abs difference < 1e-4). A sidecar `<name>.litert.json` records the
+SHA-256 of both sources, so a stale file is never used.
+
+With `runtime="auto"`, a single input goes to whichever of LiteRT and ONNX Runtime's
+fused graph answered faster on this machine (`faster`: both timed on the same input,
+interleaved, median thread CPU time), measured at the first prediction and remembered in
+`<cache>/runtimes/<name>.single.json` for this CPU, these files and these versions
+(delete it to measure again); batches always go to ONNX Runtime. `runtime="onnx"` never
+uses LiteRT. Needs `ai-edge-litert` at run time (no TensorFlow) and TensorFlow to make
+the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from model.runtime.artifacts import cache_dir, file_sha256
+from model.runtime.backend import LITERT_NOISE, filtered_stderr, import_keras
+
+#: What ONNX Runtime's fused graph and the LiteRT file may differ by, on any input.
+MAX_ABS_DIFF = 1e-4
+#: Calls of each candidate when choosing at load time (interleaved; ~0.1 s in all).
+CHOICE_CALLS = 100
+
+Pair = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def sidecar_path(keras_path: Path) -> Path:
+    return keras_path.with_name(f"{keras_path.stem}.litert.json")
+
+
+def litert_path_for(keras_path: Path, detector: Path) -> Path | None:
+    """`<name>.tflite` if it was made from exactly this `.keras` file and detector."""
+    sidecar = sidecar_path(keras_path)
+    if not sidecar.is_file():
+        return None
+    info = json.loads(sidecar.read_text())
+    path = keras_path.parent / info.get("file", "")
+    if not path.is_file() or not Path(detector).is_file():
+        return None
+    if info.get("keras_sha256") != file_sha256(keras_path):
+        return None
+    if info.get("detector_sha256") != file_sha256(detector):
+        return None
+    return path
+
+
+class LiteRtPair:
+    """(1, H, W, C) float32 -> ((1, K) probabilities, (1,) log-odds) on LiteRT, one
+    thread. An interpreter is not thread-safe: each thread gets its own on first use."""
+
+    name = "litert"
+
+    def __init__(self, path: Path):
+        self._model = Path(path).read_bytes()
+        self._local = threading.local()
+        self._interpreter()  # fail now, not on the first request, if LiteRT refuses it
+
+    def _interpreter(self):
+        it = getattr(self._local, "it", None)
+        if it is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            with filtered_stderr(LITERT_NOISE):
+                it = Interpreter(model_content=self._model, num_threads=1)
+                it.allocate_tensors()
+            outs = it.get_output_details()
+            # The detector's output is (1, 1), the classifier's (1, K) with K >= 2.
+            det = next(o["index"] for o in outs if int(o["shape"][-1]) == 1)
+            clf = next(o["index"] for o in outs if int(o["shape"][-1]) != 1)
+            self._local.it = it = (it, it.get_input_details()[0]["index"], clf, det)
+        return it
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        it, inp, clf, det = self._interpreter()
+        it.set_tensor(inp, x)
+        it.invoke()
+        return it.get_tensor(clf), it.get_tensor(det).reshape(-1)  # copies
+
+
+def load_pair(keras_path: Path, detector: Path) -> LiteRtPair | None:
+    """The LiteRT pair beside the model, or None (no file, stale, or no ai-edge-litert)."""
+    path = litert_path_for(keras_path, detector)
+    if path is None:
+        return None
+    try:
+        return LiteRtPair(path)
+    except Exception:  # noqa: BLE001  (ImportError, or LiteRT refusing the file)
+        return None
+
+
+def choose(
+    keras_path: Path, detector: Path, onnx: Pair, x: np.ndarray
+) -> tuple[str, dict[str, float], LiteRtPair | None]:
+    """(who answers single inputs, the medians in ms that chose it, the LiteRT pair where
+    it was loaded). The choice is remembered per machine (`remembered`): later processes
+    reuse it, and never import LiteRT where ONNX Runtime won."""
+    if litert_path_for(keras_path, detector) is None:
+        return "onnxruntime", {}, None
+    key = choice_key(keras_path)
+    known = remembered(keras_path, key)
+    if known is not None and known["single"] == "onnxruntime":
+        return "onnxruntime", known["ms"], None
+    pair = load_pair(keras_path, detector)
+    if pair is None:
+        return "onnxruntime", {}, None
+    if known is not None:
+        return known["single"], known["ms"], pair
+    single, ms = faster({"onnxruntime": onnx, "litert": pair}, x)
+    path = choice_path(keras_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # workers may start together
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    record = {"key": key, "single": single, "ms": ms, "measured": when, "load": _load()}
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(path)
+    return single, ms, pair
+
+
+def _load() -> float | None:
+    """The 1-minute load average when the choice was measured (a busy machine's choice
+    may not hold on a quiet one: delete the file to measure again)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def choice_path(keras_path: Path) -> Path:
+    """`<cache>/runtimes/<name>.single.json`: the choice measured on this machine."""
+    return cache_dir() / "runtimes" / f"{keras_path.stem}.single.json"
+
+
+def choice_key(keras_path: Path) -> dict:
+    """What a remembered choice holds for: this machine (CPU model, cores), the two files
+    (the sidecar's hashes) and both runtimes' versions. Any change measures again."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for package in ("onnxruntime", "ai-edge-litert"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    record = json.loads(sidecar_path(keras_path).read_text())
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "keras_sha256": record.get("keras_sha256"),
+        "detector_sha256": record.get("detector_sha256"),
+        **versions,
+    }
+
+
+def remembered(keras_path: Path, key: dict) -> dict | None:
+    """{"single", "ms"} measured before on this machine for `key`, or None."""
+    path = choice_path(keras_path)
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if known.get("key") != key or known.get("single") not in ("onnxruntime", "litert"):
+        return None
+    return known
+
+
+def faster(
+    candidates: dict[str, Pair],
+    x: np.ndarray,
+    calls: int = CHOICE_CALLS,
+    clock: Callable[[], float] = time.thread_time,
+) -> tuple[str, dict[str, float]]:
+    """(the name of the candidate with the lowest median time on `x`, each one's median
+    in ms). Calls are interleaved, so a change of load on the machine hits all alike."""
+    for fn in candidates.values():
+        fn(x)  # the first call sets up buffers
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(calls):
+        for name, fn in candidates.items():
+            start = clock()
+            fn(x)
+            times[name].append(clock() - start)
+    medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    return min(medians, key=medians.__getitem__), medians
+
+
+# ---------------------------------------------------------------- making the file
+
+
+def detector_net(detector: Path):
+    """The detector's ONNX graph rebuilt as a Keras model (NHWC), weight for weight: the
+    layer kinds `training.ood` uses (3x3 'same' convolutions, ReLU, 2x2 max pooling,
+    global average pooling, dense layers). ValueError for anything else."""
+    import keras
+    import onnx
+    from keras import layers
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(detector)).graph
+    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    shape = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim][1:]
+    inp = keras.Input(tuple(shape))
+    h, pending = inp, None  # pending: a Dense waiting for its bias (MatMul, then Add)
+    previous = None
+    for node in graph.node:
+        op = node.op_type
+        if op == "Reshape" and node.input[0] == graph.input[0].name and shape[-1] == 1:
+            pass  # NHWC to NCHW of one channel: layout only (Keras stays NHWC)
+        elif op == "Squeeze" and previous == "GlobalAveragePool":
+            pass  # Keras' pooling already drops the spatial axes
+        elif op == "Conv":
+            w, b = init[node.input[1]], init[node.input[2]]  # (O, I, kh, kw), (O,)
+            attrs = {a.name: list(a.ints) for a in node.attribute}
+            k = w.shape[2]
+            if attrs.get("pads") != [k // 2] * 4 or attrs.get("strides", [1, 1]) != [1, 1]:
+                raise ValueError(f"unsupported convolution {attrs}")
+            conv = layers.Conv2D(w.shape[0], k, padding="same")
+            h = conv(h)
+            conv.set_weights([w.transpose(2, 3, 1, 0), b])
+        elif op == "Relu":
+            h = layers.ReLU()(h)
+        elif op == "MaxPool":
+            attrs = {a.name: list(a.ints) for a in node.attribute}
+            h = layers.MaxPooling2D(tuple(attrs["kernel_shape"]), tuple(attrs["strides"]))(h)
+        elif op == "GlobalAveragePool":
+            h = layers.GlobalAveragePooling2D()(h)
+        elif op == "MatMul":
+            pending = init[node.input[1]]
+        elif op == "Add" and pending is not None:
+            dense = layers.Dense(pending.shape[1])
+            h = dense(h)
+            dense.set_weights([pending, init[node.input[1]].reshape(-1)])
+            pending = None
+        else:
+            raise ValueError(f"the detector uses {op}, which this rebuild does not know")
+        previous = op
+    return keras.Model(inp, h)
+
+
+def export_litert(keras_path: Path, detector: Path, reference: Pair) -> Path:
+    """Write `<name>.tflite` (classifier + detector) and its sidecar; `reference` is ONNX
+    Runtime's fused call, which the file must match on random and drawn-like inputs."""
+    from model.runtime.artifacts import load_keras_model
+
+    keras = import_keras()
+    import tensorflow as tf
+
+    net, det = load_keras_model(keras_path), detector_net(detector)
+    inp = keras.Input(tuple(int(d) for d in net.inputs[0].shape[1:]))
+    joined = keras.Model(inp, [net(inp), det(inp)])
+    out = keras_path.with_suffix(".tflite")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(tf.lite.TFLiteConverter.from_keras_model(joined).convert())
+    pair = LiteRtPair(tmp)
+    rng = np.random.default_rng(0)
+    probes = rng.random((16, *inp.shape[1:]), dtype=np.float32)
+    probes[8:] = (probes[8:] > 0.8).astype(np.float32)  # sparse strokes, like a digit
+    diff = 0.0
+    for x in probes:
+        (p, d), (rp, rd) = pair(x[None]), reference(x[None])
+        diff = max(diff, float(np.abs(p - rp).max()), float(np.abs(d - rd).max()))
+    if diff > MAX_ABS_DIFF:
+        tmp.unlink()
+        raise RuntimeError(f"LiteRT file differs from ONNX Runtime by {diff:.2e}")
+    tmp.replace(out)
+    record = {
+        "file": out.name,
+        "keras_sha256": file_sha256(keras_path),
+        "detector_sha256": file_sha256(detector),
+        "max_abs_diff": diff,
+        "made_with": {"tensorflow": tf.__version__},
+    }
+    sidecar_path(keras_path).write_text(json.dumps(record, indent=2) + "\n")
+    return out

@@ -1,0 +1,105 @@
+"""The compiled gradient passes of a bundled network, exported to ONNX: maps without TensorFlow.
+
+`Passes` traces one `tf.function` per layer (forward and backward in one call). For a
+network loaded from its file, the same function converted to ONNX answers the same three
+arrays (logits, the layer's feature maps, the score's gradient with respect to them) in
+one ONNX Runtime call: on this 2-core CPU a Grad-CAM pass costs about one forward pass
+more, where TensorFlow's executor costs several (its thread hand-offs, not the maths).
+
+`python -m training.passes` writes `<name>.passes-<layer>.onnx` (`.passes-input.onnx`
+for the input's gradient) beside the `.keras` file, with a sidecar `<name>.passes.json`
+that records the `.keras` file's SHA-256 and the largest difference from TensorFlow
+found on random and real inputs. A pass is used only for the network object loaded from
+that very file (`model.runtime.loading.source_of`); a copy (the sanity check's randomised
+networks), a changed file or a layer without an export runs on TensorFlow as before.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.runtime.runtimes import _session, default_threads, file_sha256
+
+#: The name of the input's pass (`layer=None`) in file names and the sidecar.
+INPUT = "input"
+#: Inputs per call up to which the input's pass runs on ONNX Runtime: measured on this
+#: 2-core CPU, its backward through the convolutions costs 0.8 ms for one input against
+#: TensorFlow's 2.4 ms, 3.2 against 3.6 for four, but 5.3 against 4.6 for eight and 19
+#: against 10 for 32 (Integrated Gradients' steps), where TensorFlow's kernels win. A
+#: layer's pass (no backward through a convolution) is faster at every batch size.
+INPUT_MAX_BATCH = 4
+#: Inputs up to this many go to a single-threaded session (0.31 ms against 0.44 for one
+#: Grad-CAM pass on two threads), more to one with a thread per core.
+SMALL = 4
+
+
+def sidecar_path(keras_path: Path) -> Path:
+    return keras_path.with_name(keras_path.stem + ".passes.json")
+
+
+def pass_path(keras_path: Path, layer: str | None) -> Path:
+    return keras_path.with_name(f"{keras_path.stem}.passes-{layer or INPUT}.onnx")
+
+
+# ---------------------------------------------------------------- running
+
+
+class OnnxPasses:
+    """The exported passes of one `.keras` file; `gradients` answers None where there is
+    none for the layer (the caller runs TensorFlow's)."""
+
+    def __init__(self, keras_path: Path, layers: dict[str, Path]):
+        self.keras_path = keras_path
+        self._files = layers  # layer name (INPUT for the input) -> ONNX file
+        self._sessions: dict[tuple[str, bool], Any] = {}  # (layer, small) -> session
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_file(cls, keras_path: Path | None) -> OnnxPasses | None:
+        """The passes exported from exactly this file, or None (no sidecar, another file)."""
+        if keras_path is None:
+            return None
+        sidecar = sidecar_path(keras_path)
+        if not sidecar.is_file():
+            return None
+        record = json.loads(sidecar.read_text())
+        if record.get("keras_sha256") != file_sha256(keras_path):
+            return None  # the .keras file changed since the export: never a stale map
+        layers = {
+            name: keras_path.with_name(info["file"])
+            for name, info in record.get("layers", {}).items()
+            if keras_path.with_name(info["file"]).is_file()
+        }
+        return cls(keras_path, layers) if layers else None
+
+    @property
+    def layer(self) -> str | None:
+        """An exported layer (not the input), if any: the cheapest pass for logits alone."""
+        return next((k for k in self._files if k != INPUT), None)
+
+    def serves(self, layer: str | None, n: int) -> bool:
+        """Whether a batch of n inputs on `layer` (None: the input) runs here."""
+        key = layer or INPUT
+        return key in self._files and (key != INPUT or n <= INPUT_MAX_BATCH)
+
+    def _session(self, key: str, small: bool):
+        with self._lock:
+            if (key, small) not in self._sessions:
+                threads = 1 if small else default_threads()
+                self._sessions[key, small] = _session(self._files[key], threads)
+            return self._sessions[key, small]
+
+    def gradients(
+        self, x: np.ndarray, target: np.ndarray, contrast: np.ndarray, layer: str | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(logits, feature maps, gradients) as `Passes.gradients` gives them; only where
+        `serves(layer, len(x))`."""
+        s = self._session(layer or INPUT, len(x) <= SMALL)
+        names = [i.name for i in s.get_inputs()]
+        logits, fmap, grads = s.run(None, dict(zip(names, (x, target, contrast), strict=True)))
+        return logits, fmap, grads

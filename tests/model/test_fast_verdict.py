@@ -1,0 +1,70 @@
+"""The verdict's fast path gives the old numbers: one input's OOD score in float32
+scalars against the array code as it was (`benchmarks.equivalence.array_scores`), the
+loop rule's shortcut against scipy's count, and the verdict that ranks classes only when
+it needs them against the one that always did (`ranked_verdict`). Bit for bit."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+
+from benchmarks.equivalence import array_scores, ranked_verdict, scipy_loops
+from model.errors import ImageError
+from model.judge.verdict import MAX_DIGIT_LOOPS, more_loops_than_a_digit
+
+
+@pytest.fixture(scope="module")
+def inputs(mnist_cnn, real_data_dir) -> np.ndarray:
+    """(N, 28, 28, 1): MNIST test digits, every kind of negative, loops of every count."""
+    from model.datasets import load_split, locate
+    from training.negatives import negatives
+
+    assert mnist_cnn.fused  # joins the detector in: predict_and_detect answers both
+    test = load_split(locate("mnist", str(real_data_dir)), "test")
+    x = list(test.images[:400].astype(np.float32) / 255)
+    for kind in ("letters", "scribbles", "shapes", "noise"):
+        for item in negatives(kind, 60, "report", 2026):
+            with contextlib.suppress(ImageError):  # refused before the model: no verdict
+                x.append(mnist_cnn.preprocess(item))
+    rng = np.random.default_rng(0)
+    x += list((rng.random((100, 28, 28)) ** 3).astype(np.float32))  # pockets of every size
+    return np.stack(x)[..., None]
+
+
+def test_one_inputs_score_is_the_array_codes_bit_for_bit(mnist_cnn, inputs):
+    judge = mnist_cnn.judge
+    probs, logodds = mnist_cnn.runtime.predict_and_detect(inputs)
+    one = [
+        judge.scores(inputs[i : i + 1], probs[i : i + 1], logodds[i : i + 1])
+        for i in range(len(inputs))
+    ]
+    old = array_scores(judge, inputs, probs, logodds)
+    assert np.array_equal(np.concatenate(one), old)
+    assert np.array_equal(judge.scores(inputs, probs, logodds), old)  # the batch path too
+    assert (old >= 100).any() and (old < judge.card.unsure).any()  # loops and plain digits
+
+
+def test_the_loop_shortcut_answers_as_the_full_count(inputs):
+    fast = [more_loops_than_a_digit(a) for a in inputs]
+    assert fast == [scipy_loops(a) > MAX_DIGIT_LOOPS for a in inputs]
+    assert any(fast) and not all(fast)
+
+
+def test_the_verdict_ranks_classes_only_when_needed_and_says_the_same(mnist_cnn, inputs):
+    judge = mnist_cnn.judge
+    probs, logodds = mnist_cnn.runtime.predict_and_detect(inputs)
+    scores = judge.scores(inputs, probs, logodds)
+    rng = np.random.default_rng(1)
+    cases = [(float(s), p, True) for s, p in zip(scores, probs, strict=True)]
+    posthoc = -np.log(probs.max(axis=1))
+    cases += [(float(s), p, False) for s, p in zip(posthoc, probs, strict=True)]
+    flat = np.full(10, 0.1, np.float32)  # ties everywhere
+    edges = [judge.card.unsure, judge.card.reject, 0.0, 1e9, float("nan")]
+    for s in edges:
+        for p in (flat, rng.dirichlet(np.ones(10)).astype(np.float32), probs[0]):
+            cases += [(s, p, True), (s, p, False)]
+    answers = [judge.verdict(*case) for case in cases]
+    assert answers == [ranked_verdict(judge, *case) for case in cases]
+    assert {v for v, _ in answers} == {"digit", "unsure", "not_a_digit"}

@@ -1,0 +1,165 @@
+"""LiteRT for single inputs (`model.runtime.litert`): the file answers as ONNX Runtime's
+fused graph (labels, verdicts and reasons identical), a stale file is never used, `auto`
+picks the faster by measurement and `onnx` never uses LiteRT, and the export rebuilds the
+detector weight for weight."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model import load_classifier
+from model.errors import ImageError
+from model.runtime import litert
+from model.runtime.artifacts import CACHE_ENV
+from model.runtime.litert import MAX_ABS_DIFF, faster, litert_path_for, load_pair
+
+pytest.importorskip("ai_edge_litert")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_cache(tmp_path_factory):
+    """A cache of this module's own: the first load measures, as on a new machine."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def auto():
+    clf = load_classifier("mnist-cnn")
+    assert clf.fused  # attaches the detector, which finds the LiteRT file and times it
+    return clf
+
+
+@pytest.fixture(scope="module")
+def inputs(auto, real_data_dir) -> np.ndarray:
+    from model.datasets import load_split, locate
+    from training.negatives import negatives
+
+    test = load_split(locate("mnist", str(real_data_dir)), "test")
+    x = list(test.images[:300].astype(np.float32) / 255)
+    for kind in ("letters", "scribbles", "shapes", "noise"):
+        for item in negatives(kind, 40, "report", 2026):
+            with contextlib.suppress(ImageError):
+                x.append(auto.preprocess(item))
+    return np.stack(x)[..., None]
+
+
+def test_auto_timed_both_and_litert_answers_as_the_fused_graph(auto, inputs):
+    assert set(auto.runtime.single_ms) == {"onnxruntime", "litert"}
+    answers = {}
+    for name in ("litert", "onnxruntime"):
+        auto.runtime.answer_single_with(name)
+        answers[name] = [auto.predict_input(a) for a in inputs]
+    lite, onnx = answers["litert"], answers["onnxruntime"]
+    assert [(p.label, p.verdict, p.reason) for p in lite] == [
+        (p.label, p.verdict, p.reason) for p in onnx
+    ]
+    assert {p.verdict for p in onnx} == {"digit", "unsure", "not_a_digit"}
+    probs = np.stack([p.probabilities for p in lite]) - np.stack([p.probabilities for p in onnx])
+    assert np.abs(probs).max() < MAX_ABS_DIFF
+    assert np.abs(probs).max() > 0  # LiteRT really answered: its rounding is its own
+    assert max(abs(a.ood_score - b.ood_score) for a, b in zip(lite, onnx, strict=True)) < 1e-3
+
+
+def test_the_choice_is_remembered_and_reused_without_measuring(auto, monkeypatch):
+    from model.runtime.artifacts import resolve
+
+    keras_path = resolve("mnist-cnn").keras_path
+    path = litert.choice_path(keras_path)
+    assert path.is_file()  # the fixture's load measured and wrote it
+    known = litert.remembered(keras_path, litert.choice_key(keras_path))
+    assert known is not None and known["single"] in ("litert", "onnxruntime")
+
+    def no_timing(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(litert, "faster", no_timing)
+    for single in ("onnxruntime", "litert"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "single": single}))
+        clf = load_classifier("mnist-cnn")
+        assert clf.fused and clf.runtime.single == single
+        # Where ONNX Runtime won, LiteRT is not even loaded (nor imported), until asked.
+        assert (clf.runtime._pair is None) == (single == "onnxruntime")
+        clf.runtime.answer_single_with("litert")
+    monkeypatch.undo()
+    other = json.loads(path.read_text())
+    other["key"]["cores"] = -1  # another machine's choice: measured again
+    path.write_text(json.dumps(other))
+    assert litert.remembered(keras_path, litert.choice_key(keras_path)) is None
+    clf = load_classifier("mnist-cnn")
+    assert clf.fused and json.loads(path.read_text())["key"]["cores"] != -1
+
+
+def test_onnx_runtime_never_uses_litert():
+    clf = load_classifier("mnist-cnn", runtime="onnx")
+    assert clf.fused and clf.runtime.single == "onnxruntime" and not clf.runtime.single_ms
+    with pytest.raises(ValueError, match="no LiteRT file"):
+        clf.runtime.answer_single_with("litert")
+
+
+def test_the_faster_candidate_wins_on_a_fake_clock():
+    now = [0.0]
+    cost = {"slow": 3e-4, "fast": 1e-4}
+
+    def call(name):
+        def fn(x):
+            now[0] += cost[name]
+
+        return fn
+
+    chosen, ms = faster({k: call(k) for k in cost}, np.zeros(1), calls=9, clock=lambda: now[0])
+    assert chosen == "fast" and ms == pytest.approx({"slow": 0.3, "fast": 0.1})
+
+
+def _copy_model(tmp_path: Path) -> Path:
+    from model.runtime.artifacts import resolve
+
+    keras_path = resolve("mnist-cnn").keras_path
+    for name in ("mnist-cnn.keras", "mnist-cnn.json", "mnist-cnn.onnx", "mnist-cnn.ood.onnx"):
+        shutil.copy(keras_path.with_name(name), tmp_path / name)
+    shutil.copy(keras_path.with_name("mnist-cnn.ood.json"), tmp_path / "mnist-cnn.ood.json")
+    return tmp_path / "mnist-cnn.keras"
+
+
+def test_a_stale_litert_file_is_never_used(tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    from model.runtime.artifacts import resolve
+
+    src = resolve("mnist-cnn").keras_path
+    keras_path = _copy_model(tmp_path)
+    for name in ("mnist-cnn.tflite", "mnist-cnn.litert.json"):
+        shutil.copy(src.with_name(name), tmp_path / name)
+    detector = tmp_path / "mnist-cnn.ood.onnx"
+    assert litert_path_for(keras_path, detector) == tmp_path / "mnist-cnn.tflite"
+    retrained = onnx.load(str(detector))  # a retrained detector: other weights
+    bias = retrained.graph.initializer[2]
+    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias) + 0.5, bias.name))
+    onnx.save(retrained, str(detector))
+    assert litert_path_for(keras_path, detector) is None and load_pair(keras_path, detector) is None
+    clf = load_classifier(keras_path)  # the retrained detector still joins ONNX Runtime's graph
+    assert clf.fused and clf.runtime.single == "onnxruntime" and not clf.runtime.single_ms
+
+
+def test_export_rebuilds_the_detector_and_writes_a_file_auto_uses(tmp_path):
+    from model.judge.verdict import Detector
+    from model.runtime.export import main
+    from model.runtime.litert import detector_net
+
+    keras_path = _copy_model(tmp_path)
+    detector = tmp_path / "mnist-cnn.ood.onnx"
+    x = np.random.default_rng(0).random((16, 28, 28, 1), dtype=np.float32)
+    rebuilt = np.asarray(detector_net(detector)(x)).reshape(-1)
+    np.testing.assert_allclose(rebuilt, Detector(detector).scores(x), atol=MAX_ABS_DIFF)
+    assert main(["--model", str(keras_path), "--format", "litert"]) == 0
+    assert load_pair(keras_path, detector) is not None
+    clf = load_classifier(keras_path)
+    assert clf.fused and set(clf.runtime.single_ms) == {"onnxruntime", "litert"}

@@ -1,0 +1,120 @@
+"""A number's digits: what the number reader does that the single-digit path does not
+(faint ink kept, a marker thinned less, a thin digit broken into specks found beside a
+bold one, a doubtful digit marked unsure), on tiny synthetic images."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from model.input.filters import stroke_width
+from model.input.preprocessing import (
+    INK_LEVEL,
+    PIECE_ERODE_TO,
+    STROKE_LEVEL,
+    STROKE_TARGET,
+    normalise_stroke,
+    preprocess_stages,
+    with_faint,
+)
+from model.input.segment import segment
+from model.number import WEAK, Digit, _doubt, _weak, mark_doubts
+from model.prediction import Prediction
+
+
+def test_faint_ink_joined_to_the_strokes_is_kept_and_a_faint_speck_is_not():
+    ink = np.zeros((20, 20), np.float32)
+    ink[5:15, 5:8] = 1.0  # a strong stroke
+    ink[10, 8:16] = 0.1  # a faint arc leaving it (under INK_LEVEL)
+    ink[2, 15:18] = 0.1  # a faint speck on its own
+    kept = with_faint(ink, ink > INK_LEVEL)
+    assert kept[5:15, 5:8].all() and kept[10, 8:16].all()
+    assert not kept[2, 15:18].any()
+
+
+def test_a_piece_keeps_a_faint_arc_that_a_single_digit_drops():
+    """A 6 whose loop was drawn with a fading pen: the number reader keeps all of the loop
+    (its box reaches the loop's bottom, y = 220); the single-digit path keeps its answer."""
+    img = Image.new("L", (200, 260), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(120, 30), (70, 130), (70, 200)], fill=255, width=10, joint="curve")
+    d.ellipse((70, 140, 140, 220), outline=100, width=6)  # the loop, faint
+    y0, y1, _, _ = preprocess_stages(img).geometry.box
+    assert y1 < 212  # the single-digit path, unchanged: the loop's faint bottom cut off
+    y0, y1, _, _ = preprocess_stages(img, piece=True).geometry.box
+    assert y1 >= 218
+
+
+def _bar(width: int) -> np.ndarray:
+    crop = np.zeros((160, 160), np.float32)
+    crop[20:140, 80 - width // 2 : 80 + width // 2] = 1.0
+    return crop
+
+
+def test_a_marker_is_thinned_to_the_piece_width_not_to_mnist_median():
+    crop, per_px = _bar(48), 20 / 160  # a marker: 6 pixels of the 20x20 box
+    single = normalise_stroke(crop, per_px)
+    piece = normalise_stroke(crop, per_px, PIECE_ERODE_TO)
+    w_single = stroke_width(single > STROKE_LEVEL)
+    w_piece = stroke_width(piece > STROKE_LEVEL)
+    w_crop = stroke_width(crop > STROKE_LEVEL)
+    assert w_single < w_piece < w_crop  # thinned, less than to MNIST's median
+    # (the erosion's radius: half the difference of the targets, in crop pixels)
+    assert abs((w_piece - w_single) * per_px - (PIECE_ERODE_TO - STROKE_TARGET)) < 0.35
+    thin = _bar(6)  # a thin pen is thickened as for a single digit
+    thickened = normalise_stroke(thin, per_px, PIECE_ERODE_TO)
+    assert np.array_equal(thickened, normalise_stroke(thin, per_px))
+
+
+def test_a_thin_digit_broken_into_specks_beside_a_marker_is_one_digit():
+    """A thin pen's 0 broken into twelve arcs, each under the speck share of a marker's 1:
+    weighed together they are a digit, and one."""
+    img = Image.new("L", (420, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(80, 40), (80, 240)], fill=255, width=40)  # a marker's 1
+    for a in range(0, 360, 30):
+        d.arc((200, 40, 340, 240), a, a + 27, fill=255, width=3)  # 3-pixel gaps
+    seg = segment(img)
+    assert len(seg.pieces) == 2
+    assert seg.pieces[1].box[0] >= 195 and seg.pieces[1].box[2] <= 345
+
+
+def test_specks_around_a_digit_stay_out():
+    """Dust beside a digit (a chain of dots touching its ink once grown by the fragment
+    gap) is not a broken digit, however much of it there is; a lone dot neither."""
+    img = Image.new("L", (420, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(80, 40), (80, 240)], fill=255, width=40)
+    for i in range(12):  # each dot a speck, all of them together more than one
+        x = 104 + 11 * i
+        d.ellipse((x, 136, x + 7, 143), fill=255)  # 3-pixel gaps
+    d.ellipse((380, 100, 386, 106), fill=255)  # a dot far from it
+    (piece,) = segment(img).pieces
+    assert piece.box[2] <= 102  # only the 1
+
+
+def _digit(label: int, probability: float, verdict: str = "digit") -> Digit:
+    probs = np.full(10, (1 - probability) / 9, np.float32)
+    probs[label] = probability
+    p = Prediction(label, probability, probs, str(label), verdict)  # type: ignore[arg-type]
+    return Digit((0, 0, 1, 1), np.zeros((28, 28), np.float32), p, False)
+
+
+def test_a_weak_digit_is_marked_unsure_with_why():
+    weak = _weak(_digit(4, WEAK - 0.1))
+    assert weak.prediction.verdict == "unsure" and "probability" in weak.prediction.reason
+    assert _weak(_digit(4, WEAK + 0.1)).prediction.verdict == "digit"
+    refused = _digit(4, 0.3, "not_a_digit")
+    assert _doubt(refused, "x").prediction.verdict == "not_a_digit"  # never softened
+    judged = replace(_digit(4, 0.3, "unsure"), touching=True)
+    assert _doubt(judged, "x").prediction.reason is None  # the judge's own reason stays
+
+
+def test_a_close_call_and_a_weak_digit_are_marked_in_a_number_not_alone():
+    weak, sure = _digit(4, WEAK - 0.1), _digit(2, 0.99)
+    assert mark_doubts([weak], {})[0].prediction.verdict == "digit"  # alone: as a single digit
+    marked = mark_doubts([weak, sure, sure], {2: "a close call"})
+    assert [d.prediction.verdict for d in marked] == ["unsure", "digit", "unsure"]
+    assert marked[2].prediction.reason == "a close call"

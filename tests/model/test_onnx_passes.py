@@ -1,0 +1,114 @@
+"""The gradient passes exported to ONNX give TensorFlow's maps, and only where they may.
+
+The bundled models' passes (`python -m training.passes`) are checked against the traced
+`tf.function` on real digits for every method; a copy of the network (the sanity check's)
+or a `.keras` file that changed never uses them; and the exporter converts a small
+two-branch CNN (concatenation, pooling, ReLU: every op it writes itself) on any batch size.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from model.why.onnx_passes import INPUT, INPUT_MAX_BATCH, OnnxPasses, pass_path, sidecar_path
+
+#: Maps are scaled to [0, 1]; Grad-CAM++ raises the gradients to the third power, where a
+#: 1e-6 difference in a gradient becomes a few 1e-4 in the map.
+MAP_TOLERANCE = 2e-3
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_cnn, real_data_dir):
+    from model.datasets import load_split, locate, to_model_input
+
+    test = load_split(locate("mnist", real_data_dir), "test")
+    x = to_model_input(test.images[:8])[..., 0]
+    labels = np.array([p.label for p in mnist_cnn.predict_inputs(x[..., None])])
+    return x, labels
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_every_method_gives_tensorflows_map_through_the_exported_passes(mnist_cnn, digits, batch):
+    from model.why.attribution import METHODS, compute_maps, passes_for
+
+    x, labels = digits[0][:batch], digits[1][:batch]
+    p = passes_for(mnist_cnn.net)
+    exported = p.exported
+    assert exported is not None and exported.serves("conv3", batch)
+    assert exported.serves(None, 1) and not exported.serves(None, INPUT_MAX_BATCH + 1)
+    for name, method in METHODS.items():
+        layer = "conv3" if method.needs_conv else None
+        try:
+            via_onnx = compute_maps(mnist_cnn.net, x, name, layer, labels)
+            p.exported = None  # the traced tf.function, as for any other network
+            via_tf = compute_maps(mnist_cnn.net, x, name, layer, labels)
+        finally:
+            p.exported = exported
+        gap = float(np.abs(via_onnx - via_tf).max())
+        assert gap < MAP_TOLERANCE, f"{name}: {gap:.1e}"
+
+
+def test_a_copy_of_the_network_runs_on_tensorflow(mnist_cnn):
+    """The sanity check randomises a clone: the file's passes must never explain it."""
+    import keras
+
+    from model.runtime.loading import source_of
+    from model.why.attribution import passes_for
+
+    copy = keras.models.clone_model(mnist_cnn.net)
+    assert source_of(mnist_cnn.net) == mnist_cnn.artifact.keras_path
+    assert source_of(copy) is None and passes_for(copy).exported is None
+
+
+def test_passes_of_another_file_are_never_used(mnist_cnn, tmp_path):
+    keras_path = mnist_cnn.artifact.keras_path
+    copied = tmp_path / keras_path.name
+    shutil.copy(keras_path, copied)
+    for layer in (None, "conv3"):
+        shutil.copy(pass_path(keras_path, layer), pass_path(copied, layer))
+    record = json.loads(sidecar_path(keras_path).read_text())
+    sidecar_path(copied).write_text(json.dumps(record))
+    assert OnnxPasses.for_file(copied) is not None  # the same bytes: served
+    copied.write_bytes(copied.read_bytes() + b"\0")  # the file changed since the export
+    assert OnnxPasses.for_file(copied) is None
+    assert OnnxPasses.for_file(None) is None
+
+
+def test_the_exporter_converts_a_two_branch_cnn_for_any_batch(tmp_path):
+    """Concatenation (ConcatOffset), max-pooling (MaxPoolGrad), ReLU (ReluGrad) and a
+    batch of any size (ShapeN, BroadcastGradientArgs): exported, checked against
+    TensorFlow by the exporter itself, then served for the file it was made from."""
+    import keras
+
+    from model.runtime.loading import load_net
+    from model.why.passes import Passes
+    from training.passes import export_passes
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((12, 12, 1))
+    a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(inp)
+    b = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="b")(inp)
+    joined = keras.layers.Concatenate(name="joined")([a, b])
+    pooled = keras.layers.MaxPooling2D(name="pool")(joined)
+    out = keras.layers.Dense(3, activation="softmax", name="out")(keras.layers.Flatten()(pooled))
+    path = tmp_path / "tiny.keras"
+    keras.Model(inp, out).save(path)
+
+    record = export_passes(path, [None, "joined"])
+    assert set(record["layers"]) == {INPUT, "joined"}
+    net = load_net(path)
+    passes = Passes(net)
+    assert passes.exported is not None
+    x = np.random.default_rng(1).random((5, 12, 12, 1), dtype=np.float32)
+    target = np.array([0, 1, 2, 0, 1])
+    for layer in (None, "joined"):
+        got = passes.exported.gradients(x, target.astype(np.int32), np.full(5, -1, np.int32), layer)
+        passes_tf = Passes(net)
+        passes_tf.exported = None
+        want = passes_tf.gradients(x, target, None, layer)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, atol=1e-5)

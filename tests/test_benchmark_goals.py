@@ -1,0 +1,70 @@
+"""The goal lines of `benchmarks.inference` and `benchmarks.load_test` (issue #22) say
+"met" exactly when every number is within its goal, and give no verdict for a load test
+run with another set-up. Made-up numbers: nothing here times anything."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from benchmarks.inference import goals
+from benchmarks.load_test import GOAL_CLIENTS, GOAL_RPS, GOAL_WORKERS, Result, goal_row
+from benchmarks.tables import Lines
+
+
+def result(rate: float, p99: float, errors: int = 0) -> Result:
+    return Result(
+        name="x",
+        requests=int(rate * 10),
+        errors=errors,
+        seconds=10.0,
+        latencies_ms=[],
+        rss_start_mb=1.0,
+        rss_end_mb=1.0,
+        cpu_s=1.0,
+        percentiles=(p99 / 2, p99 / 1.5, p99),
+    )
+
+
+def setup(**changes) -> argparse.Namespace:
+    base = {"workers": GOAL_WORKERS, "clients": GOAL_CLIENTS, "payload": "canvas"}
+    return argparse.Namespace(**{**base, **changes})
+
+
+@pytest.mark.parametrize(
+    ("rate", "p99", "errors", "base_rate", "verdict"),
+    [
+        (GOAL_RPS, 40.0, 0, GOAL_RPS / 60, "| met |"),
+        (GOAL_RPS - 1, 30.0, 0, 10.0, "| not met |"),  # too slow
+        (2000, 40.1, 0, 10.0, "| not met |"),  # p99 too long
+        (2000, 30.0, 1, 10.0, "| not met |"),  # an error
+        (2000, 30.0, 0, 2000 / 59, "| not met |"),  # under 60x the tutorial server
+    ],
+)
+def test_load_goal_is_met_only_when_every_number_is(rate, p99, errors, base_rate, verdict):
+    row = goal_row("wrk", result(rate, p99, errors), result(base_rate, 1000.0), setup())
+    assert row.endswith(verdict)
+
+
+def test_load_goal_gives_no_verdict_for_another_setup():
+    for changes in ({"workers": 1}, {"clients": 64}, {"payload": "grey"}):
+        row = goal_row("wrk", result(5000, 1.0), result(10, 1000.0), setup(**changes))
+        assert row.endswith("| other set-up: no verdict |")
+
+
+def test_inference_goals_compare_with_the_fastest_call_of_each_kind():
+    cpu = {
+        "ONNX Runtime, raw session call": 0.20,
+        "LiteRT float32, raw interpreter call": 0.25,
+        "classifier + detector, one fused session call": 0.30,
+        "classifier + detector, one LiteRT call": 0.25,
+        "**our path** `clf.predict_input(x28)`": 0.30,
+        "**canvas PNG bytes end to end** `clf.predict(png)`": 0.50,
+    }
+    out = Lines()
+    goals(out, cpu)
+    text = out.markdown
+    assert "| 0.500 ms = 2.50x raw ONNX Runtime |" in text and "| met |" in text
+    assert "one LiteRT call | 1.20x | <= 1.2x | met |" in text  # the same work: LiteRT
+    assert "ONNX Runtime, raw session call | 1.50x | <= 1.2x | not met |" in text
