@@ -68,9 +68,11 @@ def build_detector():
 TRAIN_NEGATIVES = {
     "letters": 3000,
     "handwritten letters": 4500,
+    "more pen letters": 4500,
     "words": 1000,
     "shapes": 3000,
     "scribbles": 4500,
+    "scratches": 3000,
     "noise": 1500,
     "fashion-mnist": 12000,
 }
