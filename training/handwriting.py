@@ -6,8 +6,9 @@ smooth random displacement, a slant, a rotation and a pen of any width, so they 
 written rather than typed. The `train` and `report` halves use disjoint fonts; the
 report half holds the two handwriting (script) fonts, which training never sees.
 
-Scribbles: `coil` (a chain of loops, like a run of cursive l or e; training) and
-`scrawl` (a scratching-out zigzag or a tangle of arcs; report only).
+Scribbles: `coil` (a chain of loops, like a run of cursive l or e; training),
+`scratch` (a pen turning sharply back at random; training) and `scrawl` (a
+scratching-out zigzag or a tangle of arcs; report only).
 """
 
 from __future__ import annotations
@@ -25,6 +26,18 @@ from training.shapes import blank_canvas, finish, pen, polyline
 PEN_FONTS = {
     "train": ("futural", "futuram", "rowmans", "rowmand", "timesr", "timesi", "cursive"),
     "report": ("scripts", "scriptc"),
+}
+#: More pen faces to train on (issue #21, second round): blackletter, Times bold italic and
+#: triplex, and the Greek and Cyrillic alphabets at the Latin letters' keys. Each face
+#: leaves out the keys whose glyph looks like a digit (Greek V is an O, v a dash;
+#: Cyrillic C and c are an E turned round, close to a 3).
+MORE_PEN_FONTS = {
+    "gothgbt": "",
+    "gothitt": "",
+    "timesib": "",
+    "rowmant": "",
+    "greek": "Vv",
+    "cyrillic": "Cc",
 }
 
 
@@ -115,6 +128,31 @@ def scrawl_path(rng: np.random.Generator) -> tuple[np.ndarray, int]:
     pts = np.clip(pts, 5, 235) - 120
     rot = np.array([[math.cos(angle), math.sin(angle)], [-math.sin(angle), math.cos(angle)]])
     return pts @ rot.T + 170, pen(rng)
+
+
+def scratch(rng: np.random.Generator) -> Image.Image:
+    """A pen going back and forth at random sharp turns (training), see `scratch_path`."""
+    return draw_path(_fit(scratch_path(rng), rng), pen(rng))
+
+
+def scratch_path(rng: np.random.Generator) -> np.ndarray:
+    """(M, 2) corners of a scratch: 4-9 legs of random length, the pen turning back by
+    110-180 degrees, left or right, at each corner (fewer legs draw a Z, an N or a 4)."""
+    n = int(rng.integers(4, 10))
+    heading = float(rng.uniform(0, 2 * np.pi))
+    pts = [np.zeros(2)]
+    for _ in range(n):
+        step = float(rng.uniform(40, 160))
+        pts.append(pts[-1] + step * np.array([math.cos(heading), math.sin(heading)]))
+        heading += float(rng.choice([-1, 1]) * rng.uniform(np.radians(110), np.pi))
+    return np.array(pts)
+
+
+def _fit(pts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Points scaled into a 120-300 pixel box centred on the 340x340 field."""
+    lo, hi = pts.min(0), pts.max(0)
+    size = float(max(hi - lo)) or 1.0
+    return (pts - (lo + hi) / 2) * (float(rng.uniform(120, 300)) / size) + 170
 
 
 def draw_path(pts: np.ndarray, width: int) -> Image.Image:

@@ -20,11 +20,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from training.handwriting import (
+    MORE_PEN_FONTS,
     PEN_FONTS,
     coil,
     draw_path,
     loops,
     pen_letter,
+    scratch,
     scrawl,
     scrawl_path,
     word,
@@ -159,6 +161,15 @@ def negatives(kind: str, n: int, half: str, seed: int, data_dir: str | None = No
         return [
             present(pen_letter(str(rng.choice(list(LETTERS))), rng, pens), rng) for _ in range(n)
         ]
+    if kind == "more pen letters":  # other pen faces and alphabets (training only)
+        out = []
+        for _ in range(n):
+            face = str(rng.choice(list(MORE_PEN_FONTS)))
+            chars = [c for c in LETTERS if c not in MORE_PEN_FONTS[face]]
+            out.append(present(pen_letter(str(rng.choice(chars)), rng, (face,)), rng))
+        return out
+    if kind == "scratches":  # a pen turning sharply back at random (training only)
+        return [present(scratch(rng), rng) for _ in range(n)]
     if kind == "shapes":
         makers: tuple[Callable, ...] = SHAPES[half]
         return [present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]

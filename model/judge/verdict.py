@@ -5,13 +5,14 @@ Every `Prediction` carries `verdict` (`digit`, `unsure` or `not_a_digit`), `ood_
 None when the answer is a plain `digit`).
 
 Two judges, chosen per model:
-- **Detector** (the digit models): a small CNN trained by `python -m training.ood`
+- **Detector** (the digit models): small CNNs trained by `python -m training.ood`
   on digits against generated letters, shapes, scribbles, noise and Fashion-MNIST,
-  run on ONNX Runtime (~0.03 ms an image here; no TensorFlow). Its output is the
+  run on ONNX Runtime (~0.03 ms an image each here; no TensorFlow); the bundled file
+  averages two of them (`training.ensemble`). Its output is the
   log-odds that the 28x28 input is not a digit; `ood_score` adds `softmax_weight`
   (4) times the classifier's -ln(max probability), which separates letters a little
   better than either alone. Thresholds live in `<name>.ood.json` beside the model,
-  set on held-out realistic digits: below `unsure` for 95 % of them (the band above
+  set on held-out realistic and typed digits: below `unsure` for 95 % of them (the band above
   it is `unsure`), above `reject` for at most 0.5 %. An input with more closed loops
   than any digit has (three or more, counted on the 28x28 input) is `not_a_digit`
   whatever the net says.

@@ -214,7 +214,9 @@ def faster(
 def detector_net(detector: Path):
     """The detector's ONNX graph rebuilt as a Keras model (NHWC), weight for weight: the
     layer kinds `training.ood` uses (3x3 'same' convolutions, ReLU, 2x2 max pooling,
-    global average pooling, dense layers). ValueError for anything else."""
+    global average pooling, dense layers), or an ensemble of such detectors
+    (`training.ensemble`: the members' nodes prefixed `memberK/`, then the mean of their
+    outputs). ValueError for anything else."""
     import keras
     import onnx
     from keras import layers
@@ -224,11 +226,30 @@ def detector_net(detector: Path):
     init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     shape = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim][1:]
     inp = keras.Input(tuple(shape))
-    h, pending = inp, None  # pending: a Dense waiting for its bias (MatMul, then Add)
-    previous = None
+    members: dict[str, list] = {}
+    tail = []
     for node in graph.node:
+        prefix = node.name.split("/", 1)[0] if node.name.startswith("member") else ""
+        (members.setdefault(prefix, []) if prefix else tail).append(node)
+    if not members:
+        return keras.Model(inp, _chain(tail, init, graph.input[0].name, shape, inp))
+    outs = [_chain(nodes, init, graph.input[0].name, shape, inp) for nodes in members.values()]
+    weight = init.get("ensemble/weight")
+    if [n.op_type for n in tail] != ["Sum", "Mul"] or weight is None:
+        raise ValueError("an ensemble ends in the mean of its members (Sum, then Mul)")
+    if not np.isclose(float(weight), 1 / len(outs)):
+        raise ValueError(f"the ensemble weighs its {len(outs)} members by {float(weight)}")
+    return keras.Model(inp, layers.Average()(outs))
+
+
+def _chain(nodes: list, init: dict, source: str, shape: list[int], h):
+    """One detector's nodes, in order, as Keras layers applied to h."""
+    from keras import layers
+
+    pending, previous = None, None  # pending: a Dense waiting for its bias (MatMul, Add)
+    for node in nodes:
         op = node.op_type
-        if op == "Reshape" and node.input[0] == graph.input[0].name and shape[-1] == 1:
+        if op == "Reshape" and node.input[0] == source and shape[-1] == 1:
             pass  # NHWC to NCHW of one channel: layout only (Keras stays NHWC)
         elif op == "Squeeze" and previous == "GlobalAveragePool":
             pass  # Keras' pooling already drops the spatial axes
@@ -258,7 +279,7 @@ def detector_net(detector: Path):
         else:
             raise ValueError(f"the detector uses {op}, which this rebuild does not know")
         previous = op
-    return keras.Model(inp, h)
+    return h
 
 
 def export_litert(keras_path: Path, detector: Path, reference: Pair) -> Path:

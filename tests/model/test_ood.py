@@ -199,16 +199,20 @@ def test_benchmark_sets_are_disjoint_from_training_sets():
 
     assert not set(gen.fonts_for("train")) & set(gen.fonts_for("report"))
     assert not set(gen.fonts_for("other")) & set(gen.fonts_for("train"))
-    from training.handwriting import PEN_FONTS, coil, scrawl
+    from training.handwriting import MORE_PEN_FONTS, PEN_FONTS, coil, scratch, scrawl
 
     assert not set(PEN_FONTS["train"]) & set(PEN_FONTS["report"])
+    assert not set(MORE_PEN_FONTS) & set(PEN_FONTS["report"])
     assert coil not in gen.SCRIBBLES["report"] and scrawl not in gen.SCRIBBLES["train"]
+    assert scratch not in gen.SCRIBBLES["report"]
     assert not set(gen.SHAPES["train"]) & set(gen.SHAPES["report"])
     assert not set(gen.SCRIBBLES["train"]) & set(gen.SCRIBBLES["report"])
     assert not set(gen.LETTERS) & set(gen.AMBIGUOUS)  # digit-like letters never negatives
     from benchmarks.ood import SEED
+    from training.ood import TRAIN_NEGATIVES
 
-    used = set(gen.SEED.values()) | {gen.SEED["train"] + 100 + k for k in range(10)}
+    train_seeds = {gen.SEED["train"] + 100 + k for k in range(len(TRAIN_NEGATIVES))}
+    used = set(gen.SEED.values()) | train_seeds
     assert not used & {SEED + 1000 + k for k in range(10)}
     items = gen.negatives("shapes", 4, "report", 0)
     assert len(items) == 4
@@ -227,6 +231,43 @@ def test_new_report_families_draw_ink_the_reader_can_read(kind):
     x, ok = model_inputs(negatives(kind, 6, "report", 5))
     assert ok.sum() >= 5 and x.shape[1:] == (28, 28)
     assert all(0.03 < float((a > 0.5).mean()) < 0.6 for a in x)  # strokes, not a blank or a fill
+
+
+def test_more_pen_letters_leave_out_each_faces_digit_like_glyphs(monkeypatch):
+    """The training-only pen faces (issue #21) never draw a key whose glyph looks like a
+    digit in that face (Greek V is an O; Cyrillic C is a 3 turned round)."""
+    from training import negatives as gen
+    from training.handwriting import MORE_PEN_FONTS, hershey_available
+
+    if not hershey_available():
+        pytest.skip("the Hershey-Fonts package is not installed")
+    drawn = []
+
+    def record(ch, rng, fonts):
+        drawn.append((fonts[0], ch))
+        return letter_on_canvas("X")
+
+    monkeypatch.setattr(gen, "pen_letter", record)
+    gen.negatives("more pen letters", 400, "train", 3)
+    faces = {face for face, _ in drawn}
+    assert faces == set(MORE_PEN_FONTS)
+    for face, ch in drawn:
+        assert ch in gen.LETTERS and ch not in MORE_PEN_FONTS[face], (face, ch)
+
+
+def test_scratches_turn_back_sharply_at_least_four_times():
+    """A training scratch has 4-9 legs, each turning 110-180 degrees from the last (three
+    legs draw a Z, an N or a 4: digits are never trained on as negatives)."""
+    from training.handwriting import scratch_path
+
+    for seed in range(50):
+        pts = scratch_path(np.random.default_rng(seed))
+        legs = np.diff(pts, axis=0)
+        assert 4 <= len(legs) <= 9
+        cos = (legs[1:] * legs[:-1]).sum(1) / np.linalg.norm(legs[1:], axis=1) / (
+            np.linalg.norm(legs[:-1], axis=1)
+        )
+        assert (cos <= np.cos(np.radians(110)) + 1e-9).all()
 
 
 def test_the_thresholds_are_read_from_the_detector_card(tmp_path, mnist_cnn):
