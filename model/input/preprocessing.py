@@ -256,12 +256,24 @@ def _cell(changes: np.ndarray) -> int | None:
     return cell
 
 
+def _steps(gray: np.ndarray, axis: int) -> np.ndarray:
+    """Where along `axis` the (h, w) float32 picture steps by more than BLOCK_STEP anywhere:
+    (np.abs(np.diff(gray, axis=axis)) > BLOCK_STEP).any(other axis), by OpenCV (the same
+    float32 differences, a fifth of the cost on a canvas)."""
+    g = np.asarray(gray, np.float32)
+    a, b = (g[:, 1:], g[:, :-1]) if axis == 1 else (g[1:], g[:-1])
+    if a.size == 0:
+        return np.zeros(g.shape[axis] - 1, bool)
+    biggest = cv2.reduce(cv2.absdiff(a, b), 0 if axis == 1 else 1, cv2.REDUCE_MAX)
+    return biggest.ravel() > BLOCK_STEP
+
+
 def unblocked(gray: np.ndarray) -> np.ndarray:
     """A (h, w) picture scaled up by nearest neighbour -> its cells resampled smoothly
     (area down to the cells, bicubic back up); anything else is returned as it is (the
     same object). Blocks' square corners otherwise reach the model as corners."""
-    cx = _cell((np.abs(np.diff(gray, axis=1)) > BLOCK_STEP).any(axis=0))
-    cy = _cell((np.abs(np.diff(gray, axis=0)) > BLOCK_STEP).any(axis=1)) if cx else None
+    cx = _cell(_steps(gray, axis=1))
+    cy = _cell(_steps(gray, axis=0)) if cx else None
     if cx is None or cy is None:
         return gray
     h, w = gray.shape

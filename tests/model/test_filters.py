@@ -25,3 +25,21 @@ def test_histogram_is_numpys(make):
         assert counts.dtype == want_counts.dtype and edges.dtype == want_edges.dtype
         np.testing.assert_array_equal(counts, want_counts)
         np.testing.assert_array_equal(edges, want_edges)
+
+
+def test_block_steps_are_numpys():
+    """`unblocked`'s step finder (OpenCV) against the NumPy expression it replaced."""
+    from model.input.preprocessing import BLOCK_STEP, _steps
+
+    rng = np.random.default_rng(0)
+    for i in range(600):
+        h, w = (int(v) for v in rng.integers(1, 120, 2))
+        g = rng.random((h, w), dtype=np.float32)
+        if i % 3 == 0:  # a blocky picture: cells of 5 pixels
+            cells = rng.random((-(-h // 5), -(-w // 5)), dtype=np.float32)
+            g = np.kron(cells, np.ones((5, 5), np.float32))[:h, :w]
+        elif i % 3 == 1:  # sparse strokes of one level
+            g = (g > 0.9).astype(np.float32) * np.float32(rng.random())
+        for axis in (0, 1):
+            want = (np.abs(np.diff(g, axis=axis)) > BLOCK_STEP).any(axis=1 - axis)
+            np.testing.assert_array_equal(_steps(g, axis), want)
