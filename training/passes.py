@@ -1,7 +1,7 @@
 """Export the compiled gradient passes of the bundled models to ONNX (`model.why.onnx_passes`).
 
-    python -m training.passes --data-dir ../shared/datasets            # every bundled model
-    python -m training.passes --model mnist-cnn --data-dir ../shared/datasets
+    python -m training.passes --data-dir DATA_DIR                  # every bundled model
+    python -m training.passes --model mnist-cnn --data-dir DATA_DIR
 
 For each model: the input's pass (saliency, gradient x input, SmoothGrad, Integrated
 Gradients) and, with convolutions, the default CAM layer's (Grad-CAM and its kin). Each is
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from model.runtime.export import model_data
 from model.runtime.runtimes import _session, file_sha256
 from model.why.onnx_passes import INPUT, pass_path, sidecar_path
 
@@ -176,20 +177,17 @@ def _shared_weights(proto: Any) -> Any:
     return proto
 
 
-def _probe_inputs(net: Any, dataset: str, data_dir: str | None) -> np.ndarray:
+def _probe_inputs(net: Any, keras_path: Path, data_dir: str | None) -> np.ndarray:
     """Random inputs and, where the model's data set is found, real ones."""
     shape = tuple(int(d) for d in net.inputs[0].shape[1:])
-    rng = np.random.default_rng(0)
-    x = rng.random((32, *shape), dtype=np.float32)
+    x = np.random.default_rng(0).random((32, *shape), dtype=np.float32)
     try:
-        from model.datasets import load_split, locate, to_model_input
-
-        test = load_split(locate(dataset, data_dir), "test")
-        real = to_model_input(test.images[:32]).reshape(-1, *shape)
-        x = np.concatenate([x, real.astype(np.float32)])
-    except Exception:  # noqa: BLE001  (no data here: random inputs still check the graph)
-        pass
-    return x
+        real = model_data(keras_path, "test", 32, data_dir)
+    except RuntimeError:  # its data set is not here: random inputs still check the graph
+        return x
+    if real.shape[1:] != shape:  # not a 28x28 digit model
+        return x
+    return np.concatenate([x, real.astype(np.float32)])
 
 
 def export_passes(
@@ -200,13 +198,12 @@ def export_passes(
     import tensorflow as tf
     import tf2onnx
 
-    from model.runtime.card import read_card
     from model.runtime.loading import load_net
     from model.why.passes import NO_CLASS, TRACE_LOCK, Passes
 
     net = load_net(keras_path)
     passes = Passes(net)
-    x = _probe_inputs(net, read_card(keras_path).dataset_or_default, data_dir)
+    x = _probe_inputs(net, keras_path, data_dir)
     k = int(net.outputs[0].shape[-1])
     rng = np.random.default_rng(1)
     record: dict[str, Any] = {"keras_sha256": file_sha256(keras_path), "layers": {}}
@@ -221,7 +218,8 @@ def export_passes(
             )
         proto = _shared_weights(proto)
         out = pass_path(keras_path, layer)
-        session = _session(proto.SerializeToString(), 1)
+        data = proto.SerializeToString()
+        session = _session(data, 1)
         names = [i.name for i in session.get_inputs()]
         worst = 0.0
         for n in CHECK_BATCHES:
@@ -239,7 +237,7 @@ def export_passes(
             raise RuntimeError(
                 f"the ONNX pass of {layer or INPUT} differs from TensorFlow by {worst:.2e}"
             )
-        out.write_bytes(proto.SerializeToString())
+        out.write_bytes(data)
         record["layers"][layer or INPUT] = {"file": out.name, "max_abs_diff": worst}
     record["exported_with"] = {"tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__}
     sidecar_path(keras_path).write_text(json.dumps(record, indent=2) + "\n")

@@ -114,7 +114,7 @@ def export_savedmodel(keras_path: Path, out: Path) -> Path:
     return out
 
 
-def _model_data(keras_path: Path, split: str, n: int, data_dir: str | None) -> np.ndarray:
+def model_data(keras_path: Path, split: str, n: int, data_dir: str | None) -> np.ndarray:
     """(n, 28, 28, 1) float32 images of the model's own data set, a seeded sample."""
     from model.datasets import DatasetError, load_split, locate, to_model_input
 
@@ -201,11 +201,11 @@ def export_quantized(keras_path: Path, runtime: str, data_dir: str | None = None
     with tempfile.TemporaryDirectory() as tmp:  # write, check, then move into place
         tmp_path = Path(tmp) / out.name
         if runtime == "onnx-int8":
-            cal = _model_data(keras_path, "train", CALIBRATION_IMAGES, data_dir)
+            cal = model_data(keras_path, "train", CALIBRATION_IMAGES, data_dir)
             info = _quantize_int8(src, tmp_path, cal)
         else:
             info = _to_fp16_weights(src, tmp_path)
-        x = _model_data(keras_path, "test", CHECK_IMAGES, data_dir)
+        x = model_data(keras_path, "test", CHECK_IMAGES, data_dir)
         ref = OnnxRuntime(src)(x)
         got = OnnxRuntime(tmp_path)(x)
         agreement = float((ref.argmax(1) == got.argmax(1)).mean())

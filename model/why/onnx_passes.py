@@ -56,7 +56,7 @@ class OnnxPasses:
     def __init__(self, keras_path: Path, layers: dict[str, Path]):
         self.keras_path = keras_path
         self._files = layers  # layer name (INPUT for the input) -> ONNX file
-        self._sessions: dict[tuple[str, bool], Any] = {}  # (layer, small) -> session
+        self._sessions: dict[tuple[str, bool], tuple[Any, list[str]]] = {}  # (layer, small)
         self._lock = threading.Lock()
 
     @classmethod
@@ -87,11 +87,12 @@ class OnnxPasses:
         key = layer or INPUT
         return key in self._files and (key != INPUT or n <= INPUT_MAX_BATCH)
 
-    def _session(self, key: str, small: bool):
+    def _session(self, key: str, small: bool) -> tuple[Any, list[str]]:
+        """The session for `key` (single-threaded for small batches) and its input names."""
         with self._lock:
             if (key, small) not in self._sessions:
-                threads = 1 if small else default_threads()
-                self._sessions[key, small] = _session(self._files[key], threads)
+                s = _session(self._files[key], 1 if small else default_threads())
+                self._sessions[key, small] = (s, [i.name for i in s.get_inputs()])
             return self._sessions[key, small]
 
     def gradients(
@@ -99,7 +100,6 @@ class OnnxPasses:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(logits, feature maps, gradients) as `Passes.gradients` gives them; only where
         `serves(layer, len(x))`."""
-        s = self._session(layer or INPUT, len(x) <= SMALL)
-        names = [i.name for i in s.get_inputs()]
+        s, names = self._session(layer or INPUT, len(x) <= SMALL)
         logits, fmap, grads = s.run(None, dict(zip(names, (x, target, contrast), strict=True)))
         return logits, fmap, grads

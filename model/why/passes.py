@@ -113,21 +113,14 @@ class Passes:
             if contrast is None
             else np.asarray(contrast, np.int32).reshape(-1)
         )
-        if self.exported is not None and self.exported.serves(layer, min(len(x), CHUNK)):
-            return self._exported(x, t, c, layer)
-        fn = self._fn(layer)
+        exported = self.exported
+        if exported is not None and exported.serves(layer, min(len(x), CHUNK)):
+            run = lambda xb, tb, cb: exported.gradients(xb, tb, cb, layer)  # noqa: E731
+        else:
+            fn = self._fn(layer)
+            run = lambda xb, tb, cb: [r.numpy() for r in fn(xb, tb, cb)]  # noqa: E731
         parts = [
-            fn(x[i : i + CHUNK], t[i : i + CHUNK], c[i : i + CHUNK])
-            for i in range(0, len(x), CHUNK)
-        ]
-        return tuple(np.concatenate([p[k].numpy() for p in parts]) for k in range(3))  # type: ignore[return-value]
-
-    def _exported(
-        self, x: np.ndarray, t: np.ndarray, c: np.ndarray, layer: str | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        assert self.exported is not None
-        parts = [
-            self.exported.gradients(x[i : i + CHUNK], t[i : i + CHUNK], c[i : i + CHUNK], layer)
+            run(x[i : i + CHUNK], t[i : i + CHUNK], c[i : i + CHUNK])
             for i in range(0, len(x), CHUNK)
         ]
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
