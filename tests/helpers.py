@@ -150,3 +150,20 @@ def bar_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     for i, c in enumerate(labels):
         images[i, 2 * c + 4 : 2 * c + 6, 4:24] = 255
     return images, labels
+
+
+def digits_and_negatives(clf, data_dir: Path, n_digits: int, per_kind: int) -> list[np.ndarray]:
+    """(28, 28) model inputs: the first MNIST test digits, then report-seed letters,
+    scribbles, shapes and noise preprocessed by `clf` (those it refuses before the model,
+    which have no verdict, left out): every answer the verdict can give."""
+    from model.datasets import load_split, locate
+    from model.errors import ImageError
+    from training.negatives import negatives
+
+    test = load_split(locate("mnist", str(data_dir)), "test")
+    x = list(test.images[:n_digits].astype(np.float32) / 255)
+    for kind in ("letters", "scribbles", "shapes", "noise"):
+        for item in negatives(kind, per_kind, "report", 2026):
+            with contextlib.suppress(ImageError):
+                x.append(clf.preprocess(item))
+    return x

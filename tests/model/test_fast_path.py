@@ -4,7 +4,6 @@ scipy's labelling, on realistic digits, out-of-distribution sets and bad inputs.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import struct
 import zlib
@@ -21,7 +20,7 @@ from model.input.decode import MAX_PIXELS, decode
 from model.input.png import decode_png, encode_up
 from model.input.preprocessing import preprocess_stages
 from model.judge.verdict import count_loops
-from tests.helpers import drawn_digit, png
+from tests.helpers import digits_and_negatives, drawn_digit, png
 
 #: Fused and separate sessions run the same nodes on the same thread count: equal to
 #: within float32 rounding of a changed kernel order, far below any threshold's width.
@@ -220,17 +219,8 @@ def test_loop_count_matches_scipys_labelling(real_data_dir):
 
 
 def test_fused_graph_answers_as_the_two_separate_calls(mnist_cnn, real_data_dir):
-    from model.datasets import load_split, locate
-    from training.negatives import negatives
-
     assert mnist_cnn.fused
-    test = load_split(locate("mnist", str(real_data_dir)), "test")
-    x = list(test.images[:500].astype(np.float32) / 255)
-    for kind in ("letters", "scribbles", "shapes", "noise"):
-        for item in negatives(kind, 50, "report", 2026):
-            with contextlib.suppress(ImageError):  # refused before the model: no verdict
-                x.append(mnist_cnn.preprocess(item))
-    x = np.stack(x)[..., None]
+    x = np.stack(digits_and_negatives(mnist_cnn, real_data_dir, 500, 50))[..., None]
     for batch in (x[:1], x[:3], x):  # the single-threaded and the batch session
         probs, logodds = mnist_cnn.runtime.predict_and_detect(batch)
         np.testing.assert_allclose(probs, mnist_cnn.runtime(batch), atol=FUSED_TOLERANCE)

@@ -5,29 +5,19 @@ it needs them against the one that always did (`ranked_verdict`). Bit for bit.""
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 
 from benchmarks.equivalence import array_scores, ranked_verdict, scipy_loops
-from model.errors import ImageError
 from model.judge.verdict import MAX_DIGIT_LOOPS, more_loops_than_a_digit
+from tests.helpers import digits_and_negatives
 
 
 @pytest.fixture(scope="module")
 def inputs(mnist_cnn, real_data_dir) -> np.ndarray:
     """(N, 28, 28, 1): MNIST test digits, every kind of negative, loops of every count."""
-    from model.datasets import load_split, locate
-    from training.negatives import negatives
-
     assert mnist_cnn.fused  # joins the detector in: predict_and_detect answers both
-    test = load_split(locate("mnist", str(real_data_dir)), "test")
-    x = list(test.images[:400].astype(np.float32) / 255)
-    for kind in ("letters", "scribbles", "shapes", "noise"):
-        for item in negatives(kind, 60, "report", 2026):
-            with contextlib.suppress(ImageError):  # refused before the model: no verdict
-                x.append(mnist_cnn.preprocess(item))
+    x = digits_and_negatives(mnist_cnn, real_data_dir, 400, 60)
     rng = np.random.default_rng(0)
     x += list((rng.random((100, 28, 28)) ** 3).astype(np.float32))  # pockets of every size
     return np.stack(x)[..., None]

@@ -5,7 +5,6 @@ detector weight for weight."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -14,10 +13,10 @@ import numpy as np
 import pytest
 
 from model import load_classifier
-from model.errors import ImageError
 from model.runtime import litert
 from model.runtime.artifacts import CACHE_ENV
 from model.runtime.litert import MAX_ABS_DIFF, faster, litert_path_for, load_pair
+from tests.helpers import digits_and_negatives
 
 pytest.importorskip("ai_edge_litert")
 
@@ -39,16 +38,7 @@ def auto():
 
 @pytest.fixture(scope="module")
 def inputs(auto, real_data_dir) -> np.ndarray:
-    from model.datasets import load_split, locate
-    from training.negatives import negatives
-
-    test = load_split(locate("mnist", str(real_data_dir)), "test")
-    x = list(test.images[:300].astype(np.float32) / 255)
-    for kind in ("letters", "scribbles", "shapes", "noise"):
-        for item in negatives(kind, 40, "report", 2026):
-            with contextlib.suppress(ImageError):
-                x.append(auto.preprocess(item))
-    return np.stack(x)[..., None]
+    return np.stack(digits_and_negatives(auto, real_data_dir, 300, 40))[..., None]
 
 
 def test_auto_timed_both_and_litert_answers_as_the_fused_graph(auto, inputs):
