@@ -9,8 +9,8 @@ labelling on every input, the OOD score is computed on arrays for every input an
 verdict ranks the classes before any rule (`array_scores`, `ranked_verdict`), the
 preprocessing's box, padding, centre of mass and border median are numpy's and scipy's
 general functions again (`numpy_bbox`, `np.pad`, `ndimage.center_of_mass`, `np.median`),
-and the noise rule counts a concatenated copy of the differences again
-(`concatenated_noise`).
+the noise rule counts a concatenated copy of the differences again
+(`concatenated_noise`), and every map is resized by Pillow (`pillow_resize`).
 The fast path answers single inputs on LiteRT (`--single`, where `<name>.tflite` exists;
 `runtime="auto"` chooses it where it measures faster), the old path on ONNX Runtime.
 The canvas set is also sent as a browser sends it (RGBA PNG bytes with Chromium's
@@ -27,6 +27,15 @@ from unittest import mock
 import numpy as np
 
 from benchmarks.tables import Lines, command_line, write_table
+
+
+def pillow_resize(a: np.ndarray, hw: tuple[int, int], box: bool) -> np.ndarray:
+    """Every resize through a Pillow image, as it was before `model.input.resample`."""
+    from PIL import Image
+
+    filt = Image.Resampling.BOX if box else Image.Resampling.BILINEAR
+    image = Image.fromarray(np.ascontiguousarray(a, np.float32), mode="F")
+    return np.asarray(image.resize((hw[1], hw[0]), filt), dtype=np.float32)
 
 
 def scipy_loops(x: np.ndarray) -> int:
@@ -180,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             mock.patch("model.input.preprocessing._centre_of_mass", ndimage.center_of_mass),
             mock.patch("model.input.preprocessing.median", lambda a: float(np.median(a))),
             mock.patch("model.input.refusals.looks_like_noise", concatenated_noise),
+            mock.patch("model.input.preprocessing.resize", pillow_resize),
         ):
             before = read_all(old, items)
         changed = sum(a[:3] != b[:3] for a, b in zip(fast, before, strict=True))

@@ -54,6 +54,7 @@ from model.input.filters import (
     stroke_width,
 )
 from model.input.refusals import check_size, is_noise
+from model.input.resample import resize
 
 Recipe = Literal["mnist", "fashion"]
 
@@ -163,15 +164,9 @@ class Preprocessed:
 
 def _resize(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     """Antialiased resize of a float map (area filter down, bilinear up)."""
-    h, w = hw
-    if a.shape == (h, w):
+    if a.shape == tuple(hw):
         return a.astype(np.float32, copy=True)
-    down = h < a.shape[0] or w < a.shape[1]
-    # (no copy of a float32 map that is already contiguous: Pillow copies it itself)
-    out = Image.fromarray(np.ascontiguousarray(a, np.float32), mode="F").resize(
-        (w, h), Image.Resampling.BOX if down else Image.Resampling.BILINEAR
-    )
-    return np.asarray(out, dtype=np.float32)
+    return resize(a, hw, box=hw[0] < a.shape[0] or hw[1] < a.shape[1])
 
 
 def ink_map(
