@@ -57,11 +57,20 @@ def percentile(a: np.ndarray, q: float) -> float:
     return float(part[lo] + (part[hi] - part[lo]) * (k - lo))
 
 
+#: Up to this many values a full sort is cheaper than NumPy's partial sort (108 border
+#: pixels of a 28x28 digit: 1.6 against 7.4 us); both give the same middle values.
+SORT_MEDIAN_MAX = 2048
+
+
 def median(a: np.ndarray) -> float:
-    """np.median(a) of finite values, bit for bit: the same partial sort around the middle
-    and the same mean of the middle one or two values, without numpy's general machinery."""
+    """np.median(a) of finite float values, bit for bit: the same middle one or two values
+    (by a sort, or a partial sort for many) and the same mean of two (their sum in the
+    array's float type, halved), without numpy's general machinery."""
     v = np.ravel(a)
     mid = v.size // 2
+    if v.size <= SORT_MEDIAN_MAX:
+        s = np.sort(v)
+        return float(s[mid]) if v.size % 2 else float((s[mid - 1] + s[mid]) / 2)
     if v.size % 2:
         return float(np.partition(v, mid)[mid])
     part = np.partition(v, (mid - 1, mid))
@@ -90,10 +99,31 @@ def histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
     if first == last:
         first, last = first - 0.5, last + 0.5
     dtype = np.result_type(first, last, values)
-    edges = np.linspace(first, last, bins + 1, endpoint=True, dtype=dtype)
+    edges = _linspace(first, last, bins, dtype)
     a = values.astype(edges.dtype, copy=False)
     idx = ((a - first) / (last - first) * bins).astype(np.intp)
     idx[idx == bins] -= 1
     idx[a < edges[idx]] -= 1
     idx[(a >= edges[idx + 1]) & (idx != bins - 1)] += 1
     return np.bincount(idx, minlength=bins), edges
+
+
+@lru_cache(maxsize=8)
+def _ramp(n: int, dtype: np.dtype) -> np.ndarray:
+    ramp = np.arange(n, dtype=dtype)
+    ramp.setflags(write=False)
+    return ramp
+
+
+def _linspace(first, last, bins: int, dtype: np.dtype) -> np.ndarray:
+    """np.linspace(first, last, bins + 1, dtype=dtype) of two scalars of that float type,
+    by its own operations (a ramp times the step, plus the start; the last edge set to
+    `last`), at a third of its cost."""
+    delta = np.subtract(last, first, dtype=dtype)
+    step = delta / bins
+    ramp = _ramp(bins + 1, dtype)
+    # (a step of 0, from a subnormal span: linspace divides the ramp first)
+    edges = ramp / bins * delta if step == 0 else ramp * step
+    edges += first
+    edges[-1] = last
+    return edges

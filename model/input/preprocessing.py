@@ -314,8 +314,10 @@ def _otsu(values: np.ndarray, bins: int = 64) -> float:
     centres = (edges[:-1] + edges[1:]) / 2
     w0 = np.cumsum(hist)
     w1 = w0[-1] - w0
-    m0 = np.cumsum(hist * centres) / np.maximum(w0, 1)
-    m1 = (np.sum(hist * centres) - np.cumsum(hist * centres)) / np.maximum(w1, 1)
+    mass = hist * centres
+    below = np.cumsum(mass)
+    m0 = below / np.maximum(w0, 1)
+    m1 = (mass.sum() - below) / np.maximum(w1, 1)
     return float(centres[np.argmax(w0 * w1 * (m0 - m1) ** 2)])
 
 
@@ -408,7 +410,7 @@ def _paste(fitted: np.ndarray, centre_of_mass: bool) -> tuple[np.ndarray, tuple[
     else:
         oy, ox = (28 - h) // 2, (28 - w) // 2
     # Keep the whole digit inside the field even if its mass is far off-centre.
-    oy, ox = int(np.clip(oy, 0, 28 - h)), int(np.clip(ox, 0, 28 - w))
+    oy, ox = min(max(int(oy), 0), 28 - h), min(max(int(ox), 0), 28 - w)
     field = np.zeros((28, 28), np.float32)
     field[oy : oy + h, ox : ox + w] = fitted
     return field, (oy, ox)

@@ -1,9 +1,9 @@
-"""The hot path's own histogram is NumPy's, count for count and edge for edge."""
+"""The hot path's own histogram and median are NumPy's, value for value."""
 
 import numpy as np
 import pytest
 
-from model.input.filters import histogram
+from model.input.filters import SORT_MEDIAN_MAX, histogram, median
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,14 @@ def test_block_steps_are_numpys():
         for axis in (0, 1):
             want = (np.abs(np.diff(g, axis=axis)) > BLOCK_STEP).any(axis=1 - axis)
             np.testing.assert_array_equal(_steps(g, axis), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_median_is_numpys(dtype):
+    """Both ways (a sort for few values, a partial sort for many), odd and even counts."""
+    rng = np.random.default_rng(0)
+    sizes = [1, 2, 3, 4, 107, 108, SORT_MEDIAN_MAX, SORT_MEDIAN_MAX + 1, SORT_MEDIAN_MAX + 2]
+    for n in [*sizes, *rng.integers(5, 3 * SORT_MEDIAN_MAX, 100)]:
+        for values in (rng.random(int(n)), (rng.integers(0, 256, int(n)) / 255)):
+            v = values.astype(dtype).reshape(1, -1)
+            assert median(v) == float(np.median(v))
