@@ -27,7 +27,7 @@ from PIL import Image
 
 from benchmarks.tables import command_line, write_table
 from model.audit.batch import AuditBatch, AuditConfig
-from model.audit.engines import default_workers, run_local, run_ray
+from model.audit.engines import default_workers, run_local, run_ray, start_ray
 from model.audit.inputs import list_inputs
 from model.datasets import load_split, locate
 from training.negatives import negatives
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     mixed = list_inputs([str(tmp / "mixed")])
 
     t0 = time.perf_counter()
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    start_ray(num_cpus=os.cpu_count())
     import ray.data  # noqa: F401  (Ray Data's import is part of Ray's start-up, not the run's)
 
     ray_start = time.perf_counter() - t0

@@ -3,8 +3,10 @@
 # The same image runs the Ray head and workers: Ray, the engine and the bundled models.
 FROM python:3.11-slim
 
+# PYTHONPATH: Ray's worker processes import DigitLens as they start (the manifest's
+# RAY_preload_python_modules), before Ray gives them the driver's path.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    TF_CPP_MIN_LOG_LEVEL=2 RAY_USAGE_STATS_ENABLED=0
+    TF_CPP_MIN_LOG_LEVEL=2 RAY_USAGE_STATS_ENABLED=0 PYTHONPATH=/app
 WORKDIR /app
 
 COPY requirements.txt requirements-ray.txt ./

@@ -8,6 +8,7 @@ import shlex
 import yaml
 
 from model.audit.__main__ import parse_args
+from model.audit.engines import PRELOAD_ENV, PRELOAD_MODULES
 from model.audit.inputs import is_uri
 from tests.helpers import ROOT
 
@@ -27,7 +28,11 @@ def test_the_rayjob_runs_an_audit_our_command_accepts():
     assert any(args.out.startswith(m) for m in mounts)  # the report lands on the volume
     dockerfile = (ROOT / "deploy" / "audit.Dockerfile").read_text()
     assert "requirements-ray.txt" in dockerfile
+    assert "PYTHONPATH=/app" in dockerfile  # (where the workers' preload finds DigitLens)
     images = {head["containers"][0]["image"]} | {
         g["template"]["spec"]["containers"][0]["image"] for g in cluster["workerGroupSpecs"]
     }
     assert images == {"digitlens-audit:latest"}
+    for group in cluster["workerGroupSpecs"]:  # actors start with DigitLens imported
+        env = {e["name"]: e["value"] for e in group["template"]["spec"]["containers"][0]["env"]}
+        assert env[PRELOAD_ENV] == PRELOAD_MODULES

@@ -13,7 +13,7 @@ import pytest
 
 from model.audit import audit, read_audit
 from model.audit.batch import AuditConfig
-from model.audit.engines import RowAuditBatch, run_local, run_ray
+from model.audit.engines import RowAuditBatch, run_local, run_ray, start_ray
 from model.audit.inputs import list_inputs
 from model.datasets import FILES, IMAGES_MAGIC, LABELS_MAGIC
 from model.input.samples import drawn_digit
@@ -24,8 +24,7 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture(scope="module")
 def local_ray():
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    start_ray(num_cpus=2)  # (usage statistics off, workers preloading DigitLens)
     yield
     ray.shutdown()
 
@@ -44,6 +43,16 @@ def inputs(tmp_path):
     write_idx(tmp_path / FILES["test_images"], images, IMAGES_MAGIC)
     write_idx(tmp_path / FILES["test_labels"], labels, LABELS_MAGIC)
     return [str(folder), str(tmp_path / FILES["test_images"])]
+
+
+def test_workers_start_with_ray_data_and_digitlens_imported(local_ray):
+    """`start_ray`'s Ray preloads them in every worker process (an actor's start)."""
+
+    @ray.remote
+    def preloaded() -> list[str]:  # (sent by value: it imports nothing of ours itself)
+        return [m for m in ("ray.data", "model.audit.engines") if m in sys.modules]
+
+    assert ray.get(preloaded.remote()) == ["ray.data", "model.audit.engines"]
 
 
 def test_ray_gives_the_local_rows(local_ray, inputs):
