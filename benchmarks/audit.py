@@ -5,7 +5,9 @@ engines give the same rows.
 
 1. Throughput: N MNIST test digits written as PNG files (decode included), predict +
    verdict, by the local engine and by Ray Data with 2 actors (a local Ray started
-   once, before timing: its start-up is reported apart).
+   once, before timing: its start-up is reported apart). Ray is timed twice: the first
+   Ray Data job on a fresh Ray also starts Ray Data's own helper actors, which a cluster
+   that has run a job already has.
 2. With `--explain integrated_gradients` on the first M of them: images/s for both
    engines, and where the local engine's time goes (read, model, map + trust).
 3. Identity: K mixed inputs (MNIST digits, canvas drawings and phone photos of digits,
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -120,19 +123,31 @@ def main(argv: list[str] | None = None) -> int:
     workers = default_workers(len(digits))
     local, t_local = timed(run_local, digits, config)  # the default: one process per CPU
     _, t_one = timed(run_local, digits, config, workers=1)
-    spread, t_ray = timed(run_ray, digits, config, actors=2)
+    # The first Ray Data job on a Ray also starts Ray Data's own actors (its statistics,
+    # autoscaling coordinator and actor tracker), which a running cluster already has.
+    spread, t_ray_first = timed(run_ray, digits, config, actors=2)
+    _, t_ray = timed(run_ray, digits, config, actors=2)
     # Ray's fixed cost (an actor pool started, one block through it) apart from its rate.
     first = list_inputs([str(tmp / "digits" / f"{i:05d}.png") for i in range(64)])
     _, t_ray_fixed = timed(run_ray, first, config, actors=2)
     for name, t in (
         (f"local, {workers} processes (default), predict + verdict", t_local),
         ("local, 1 process", t_one),
-        ("Ray, 2 actors", t_ray),
+        ("Ray, 2 actors, the first Ray Data job on this Ray", t_ray_first),
+        ("Ray, 2 actors, a Ray that has run a job before", t_ray),
     ):
         lines.append(
             f"| {name} | {args.n:,} PNG | {t:.2f} | {args.n / t:,.0f} | {t_local / t:.2f} |"
         )
     rate = (args.n - 64) / max(t_ray - t_ray_fixed, 1e-9)
+    met = {True: "met", False: "not met"}
+    per_s = args.n / t_local
+    lines += [
+        "",
+        f"Goals: local >= 2,000 images/s: {per_s:,.0f} ({met[per_s >= 2000]}); "
+        f"Ray within 25 % of local: {t_local / t_ray:.2f} x on a Ray that has run a job "
+        f"({met[t_local / t_ray >= 0.75]}), {t_local / t_ray_first:.2f} x as its first job.",
+    ]
     lines += [
         "",
         f"Ray's fixed cost, 64 inputs through a fresh pool of 2 actors: {t_ray_fixed:.1f} s; "
@@ -168,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     accuracy = float((local["label"] == test.labels[: args.n]).mean())
     lines.append(f"Local engine accuracy on the PNG digits: {accuracy:.2%}.")
     ray.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
     print("\n".join(lines))
     write_table("audit", "\n".join(lines), command_line("python -m benchmarks.audit", argv))
     return 0 if equal and gap <= 1e-5 else 1
