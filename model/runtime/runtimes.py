@@ -16,7 +16,7 @@ import numpy as np
 
 from model.runtime.artifacts import Artifact, file_sha256
 from model.runtime.backend import import_keras
-from model.runtime.fused import fuse
+from model.runtime.fused import fused_graph
 from model.runtime.litert import choose, load_pair
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class OnnxRuntime:
         """Fuse a digit detector (`<name>.ood.onnx`) into this graph, so that
         `predict_and_detect` answers both in one call (`model.runtime.fused`).
         False, and nothing changes, where the two files cannot be joined."""
-        graph = fuse(self.path, detector)
+        graph = fused_graph(self.path, detector)
         if graph is None:
             return False
         try:

@@ -251,6 +251,30 @@ def test_fusion_declines_files_it_cannot_join(tmp_path):
     assert fuse(onnx_path, tmp_path / "rgb.onnx") is None
 
 
+def test_the_fused_graph_is_built_once_per_pair_of_files(tmp_path, monkeypatch):
+    from model.runtime import fused
+    from model.runtime.artifacts import CACHE_ENV, resolve
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    weights = resolve("mnist-cnn").keras_path.parent
+    cnn = (weights / "mnist-cnn.onnx", weights / "mnist-cnn.ood.onnx")
+    mlp = (weights / "mnist-mlp.onnx", weights / "mnist-mlp.ood.onnx")
+    built = fused.fused_graph(*cnn)
+    assert built == fused.fuse(*cnn) and len(list((tmp_path / "cache").rglob("*.onnx"))) == 1
+
+    def refuse(*args):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(fused, "fuse", refuse)
+    assert fused.fused_graph(*cnn) == built  # read back
+    with pytest.raises(AssertionError, match="built again"):
+        fused.fused_graph(*mlp)  # other files: never the cached graph
+    retrained = tmp_path / "retrained.ood.onnx"  # the same detector, one byte changed
+    retrained.write_bytes(cnn[1].read_bytes() + b"\0")
+    with pytest.raises(AssertionError, match="built again"):
+        fused.fused_graph(cnn[0], retrained)
+
+
 def test_allocator_thresholds_are_in_force_after_loading(mnist_cnn):
     from model.runtime import allocator
 
