@@ -79,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     out, *members = (Path(a) for a in args)
     data = ensemble([m.read_bytes() for m in members])
     out.write_bytes(data)
-    print(f"wrote {out} ({len(data)} bytes, {len(members)} members)")
+    import onnx
+
+    count = len(_members(onnx.load_from_string(data)))
+    print(f"wrote {out} ({len(data)} bytes, {count} members)")
     return 0
 
 
