@@ -7,6 +7,10 @@ the one shared input; the output is (N, 1) like any detector's, so everything th
 detector (the judge, the fused graph of `model.runtime.fused`, the Draw page in the
 browser) runs an ensemble unchanged. Recalibrate the thresholds after building one
 (`python -m training.ood --recalibrate`): the mean has its own scale.
+
+A member that is itself an ensemble (its output is `ood_logit_mean`) is taken apart: its
+members join the new one as they are, so `ensemble([AB, C])` averages A, B and C with a
+third each, not AB with C.
 """
 
 from __future__ import annotations
@@ -32,17 +36,19 @@ def ensemble(members: list[bytes]) -> bytes:
     first = models[0]
     source = first.graph.input[0]
     nodes, inits, outputs = [], [], []
-    for k, m in enumerate(models):
+    for m in models:
         if len(m.graph.input) != 1 or len(m.graph.output) != 1:
             raise ValueError("a detector has one input and one output")
-        m = compose.add_prefix(m, f"member{k}/")
-        inp = m.graph.input[0].name
-        for node in m.graph.node:
-            node.input[:] = [source.name if n == inp else n for n in node.input]
-        nodes.extend(m.graph.node)
-        inits.extend(m.graph.initializer)
-        outputs.append(m.graph.output[0].name)
-    inits.append(numpy_helper.from_array(np.array(1 / len(models), np.float32), "ensemble/weight"))
+        for part in _members(m):
+            part = compose.add_prefix(part, f"member{len(outputs)}/")
+            inp = part.graph.input[0].name
+            for node in part.graph.node:
+                node.input[:] = [source.name if n == inp else n for n in node.input]
+            nodes.extend(part.graph.node)
+            inits.extend(part.graph.initializer)
+            outputs.append(part.graph.output[0].name)
+    weight = np.array(1 / len(outputs), np.float32)
+    inits.append(numpy_helper.from_array(weight, "ensemble/weight"))
     nodes.append(helper.make_node("Sum", outputs, ["ensemble/sum"]))
     nodes.append(helper.make_node("Mul", ["ensemble/sum", "ensemble/weight"], [OUTPUT]))
     out = helper.make_tensor_value_info(OUTPUT, onnx.TensorProto.FLOAT, ["N", 1])
@@ -54,6 +60,17 @@ def ensemble(members: list[bytes]) -> bytes:
     return model.SerializeToString()
 
 
+def _members(model) -> list:
+    """The single detectors in `model`: itself, or an ensemble's members (their own graphs)."""
+    from onnx import shape_inference, utils
+
+    if model.graph.output[0].name != OUTPUT:
+        return [model]
+    (total,) = [n for n in model.graph.node if n.op_type == "Sum"]
+    extract = utils.Extractor(shape_inference.infer_shapes(model)).extract_model
+    return [extract([model.graph.input[0].name], [name]) for name in total.input]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) < 3:
@@ -62,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     out, *members = (Path(a) for a in args)
     data = ensemble([m.read_bytes() for m in members])
     out.write_bytes(data)
-    print(f"wrote {out} ({len(data)} bytes, {len(members)} members)")
+    import onnx
+
+    count = len(_members(onnx.load_from_string(data)))
+    print(f"wrote {out} ({len(data)} bytes, {count} members)")
     return 0
 
 

@@ -208,3 +208,45 @@ def oval_zero(rng: np.random.Generator) -> Image.Image:
     pts = np.stack([120 + w * np.cos(t), 120 + h * np.sin(t)], 1)
     polyline(d, pts, pen(rng))
     return finish(img.rotate(float(rng.uniform(-20, 20)), expand=True))
+
+
+#: Cursive letters joined into pairs and triples (issue #21, third round; training only):
+#: the Hershey `cursive` face joins its letters at the baseline, as a hand writes them.
+JOINED_FONT = "cursive"
+
+
+def joined_letters(rng: np.random.Generator, letters: str) -> Image.Image:
+    """Two or three cursive letters written joined in one go (training): a word's piece,
+    wide and looped like handwriting, never one digit's shape."""
+    n = int(rng.integers(2, 4))
+    text = "".join(str(rng.choice(list(letters))) for _ in range(n))
+    return pen_letter(text, rng, (JOINED_FONT,))
+
+
+def bezier_loops(rng: np.random.Generator) -> Image.Image:
+    """A chain of looped Bezier pieces (training), see `bezier_path`."""
+    return draw_path(_fit(np.concatenate(bezier_path(rng)), rng), pen(rng))
+
+
+def bezier_path(rng: np.random.Generator) -> list[np.ndarray]:
+    """The (60, 2) points of each of 2-4 cubic Bezier pieces drawn one after the other, in a
+    drifting direction; each piece's control points lie past each other, so it crosses
+    itself once: a loop (training). Smooth looped curves, not a digit's path."""
+    n = int(rng.integers(2, 5))
+    heading = float(rng.uniform(0, 2 * np.pi))
+    t = np.linspace(0, 1, 60)[:, None]
+    start, parts = np.zeros(2), []
+    for _ in range(n):
+        step = float(rng.uniform(30, 90))
+        ahead = np.array([math.cos(heading), math.sin(heading)])
+        side = np.array([-ahead[1], ahead[0]]) * float(rng.choice([-1, 1]))
+        end = start + step * ahead
+        height = step * float(rng.uniform(1.2, 2.5))
+        c1 = end + step * float(rng.uniform(0.8, 1.6)) * ahead + height * side
+        c2 = start - step * float(rng.uniform(0.8, 1.6)) * ahead + height * side
+        parts.append(
+            (1 - t) ** 3 * start + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t**2 * c2 + t**3 * end
+        )
+        start = end
+        heading += float(rng.normal(0, 0.6))
+    return parts

@@ -22,8 +22,10 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from training.handwriting import (
     MORE_PEN_FONTS,
     PEN_FONTS,
+    bezier_loops,
     coil,
     draw_path,
+    joined_letters,
     loops,
     pen_letter,
     scratch,
@@ -176,6 +178,10 @@ def negatives(kind: str, n: int, half: str, seed: int, data_dir: str | None = No
     if kind == "scribbles":
         makers = SCRIBBLES[half] + ((coil, loops) if half == "train" else ())
         return [present(makers[int(rng.integers(len(makers)))](rng), rng) for _ in range(n)]
+    if kind == "joined letters":  # cursive letters written joined (training only)
+        return [present(joined_letters(rng, LETTERS), rng) for _ in range(n)]
+    if kind == "bezier loops":  # chains of looped Bezier pieces (training only)
+        return [present(bezier_loops(rng), rng) for _ in range(n)]
     if kind == "words":  # two to four pen letters side by side (training only)
         return [present(word(rng, LETTERS, PEN_FONTS["train"]), rng) for _ in range(n)]
     if kind == "scrawls":  # a scribble family of the report only

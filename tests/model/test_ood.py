@@ -205,13 +205,23 @@ def test_benchmark_sets_are_disjoint_from_training_sets():
     assert not set(MORE_PEN_FONTS) & set(PEN_FONTS["report"])
     assert coil not in gen.SCRIBBLES["report"] and scrawl not in gen.SCRIBBLES["train"]
     assert scratch not in gen.SCRIBBLES["report"]
+    from training.handwriting import JOINED_FONT, bezier_loops
+
+    assert JOINED_FONT in PEN_FONTS["train"] and JOINED_FONT not in PEN_FONTS["report"]
+    assert bezier_loops not in gen.SCRIBBLES["report"]
+    from training.ood import TYPED_FONTS
+    from training.renders import fonts_available
+
+    typed = {f for f in gen.fonts_for("train") if f.rsplit("/", 1)[-1].startswith(TYPED_FONTS)}
+    assert not typed & set(fonts_available())  # the report's and calibration's typed digits
     assert not set(gen.SHAPES["train"]) & set(gen.SHAPES["report"])
     assert not set(gen.SCRIBBLES["train"]) & set(gen.SCRIBBLES["report"])
     assert not set(gen.LETTERS) & set(gen.AMBIGUOUS)  # digit-like letters never negatives
     from benchmarks.ood import SEED
-    from training.ood import TRAIN_NEGATIVES
+    from training.ood import MORE_FAMILIES, TRAIN_NEGATIVES
 
-    train_seeds = {gen.SEED["train"] + 100 + k for k in range(len(TRAIN_NEGATIVES))}
+    families = len(TRAIN_NEGATIVES) + len(MORE_FAMILIES)
+    train_seeds = {gen.SEED["train"] + 100 + k for k in range(families)}
     used = set(gen.SEED.values()) | train_seeds
     assert not used & {SEED + 1000 + k for k in range(10)}
     items = gen.negatives("shapes", 4, "report", 0)
@@ -264,10 +274,54 @@ def test_scratches_turn_back_sharply_at_least_four_times():
         pts = scratch_path(np.random.default_rng(seed))
         legs = np.diff(pts, axis=0)
         assert 4 <= len(legs) <= 9
-        cos = (legs[1:] * legs[:-1]).sum(1) / np.linalg.norm(legs[1:], axis=1) / (
-            np.linalg.norm(legs[:-1], axis=1)
+        cos = (
+            (legs[1:] * legs[:-1]).sum(1)
+            / np.linalg.norm(legs[1:], axis=1)
+            / (np.linalg.norm(legs[:-1], axis=1))
         )
         assert (cos <= np.cos(np.radians(110)) + 1e-9).all()
+
+
+def test_bezier_loops_cross_themselves_once_a_piece():
+    """Each piece of a training Bezier chain ties a loop: the curve crosses itself, so it
+    is a looped scribble, not a digit's open stroke (issue #21, third round)."""
+    from training.handwriting import bezier_path
+
+    def crossings(p: np.ndarray) -> int:
+        a, b = p[:-1], p[1:]
+        count = 0
+        for i in range(len(a)):
+            for j in range(i + 2, len(a)):
+                d1, d2 = b[i] - a[i], b[j] - a[j]
+                den = d1[0] * d2[1] - d1[1] * d2[0]
+                if abs(den) < 1e-12:
+                    continue
+                r = a[j] - a[i]
+                t = (r[0] * d2[1] - r[1] * d2[0]) / den
+                u = (r[0] * d1[1] - r[1] * d1[0]) / den
+                count += bool(0 < t < 1 and 0 < u < 1)
+        return count
+
+    for seed in range(20):
+        pieces = bezier_path(np.random.default_rng(seed))
+        assert 2 <= len(pieces) <= 4
+        assert all(crossings(p) == 1 for p in pieces), seed
+
+
+def test_joined_letters_write_two_or_three_training_letters(monkeypatch):
+    """Joined cursive letters (training only) draw only the non-digit-like letters, two or
+    three at a time, in the training cursive face."""
+    from training import handwriting
+    from training.negatives import LETTERS
+
+    drawn = []
+    monkeypatch.setattr(
+        handwriting, "pen_letter", lambda text, rng, fonts: drawn.append((text, fonts))
+    )
+    for seed in range(40):
+        handwriting.joined_letters(np.random.default_rng(seed), LETTERS)
+    assert {len(t) for t, _ in drawn} == {2, 3}
+    assert all(set(t) <= set(LETTERS) and f == (handwriting.JOINED_FONT,) for t, f in drawn)
 
 
 def test_the_thresholds_are_read_from_the_detector_card(tmp_path, mnist_cnn):

@@ -79,3 +79,20 @@ def test_an_ensemble_fuses_with_the_classifier(tmp_path):
     np.testing.assert_allclose(
         logodds.reshape(-1), Detector(tmp_path / "mean.onnx").scores(x), rtol=1e-5, atol=1e-5
     )
+
+
+def test_an_ensemble_joined_with_one_more_net_averages_all_three(tmp_path):
+    """ensemble([AB, C]) takes AB apart: a third each, not half AB and half C."""
+    from training.ensemble import ensemble
+
+    first = ensemble([tiny_detector(0), tiny_detector(1)])
+    (tmp_path / "abc.onnx").write_bytes(ensemble([first, tiny_detector(2)]))
+    paths = []
+    for seed in range(3):
+        paths.append(tmp_path / f"m{seed}.onnx")
+        paths[-1].write_bytes(tiny_detector(seed))
+    x = np.random.default_rng(3).random((5, 28, 28), dtype=np.float32)
+    members = np.stack([Detector(p).scores(x) for p in paths])
+    got = Detector(tmp_path / "abc.onnx").scores(x)
+    np.testing.assert_allclose(got, members.mean(0), rtol=1e-5, atol=1e-5)
+    assert np.abs(got - (members[:2].mean(0) + members[2]) / 2).max() > 0.1
