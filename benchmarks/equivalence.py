@@ -29,15 +29,6 @@ import numpy as np
 from benchmarks.tables import Lines, command_line, write_table
 
 
-def pillow_resize(a: np.ndarray, hw: tuple[int, int], box: bool) -> np.ndarray:
-    """Every resize through a Pillow image, as it was before `model.input.resample`."""
-    from PIL import Image
-
-    filt = Image.Resampling.BOX if box else Image.Resampling.BILINEAR
-    image = Image.fromarray(np.ascontiguousarray(a, np.float32), mode="F")
-    return np.asarray(image.resize((hw[1], hw[0]), filt), dtype=np.float32)
-
-
 def scipy_loops(x: np.ndarray) -> int:
     """The loop count as it was (scipy.ndimage.label), for the old path."""
     from scipy import ndimage
@@ -146,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     from model import load_classifier
     from model.datasets import load_split, locate
     from model.input.png import encode_up
+    from model.input.resample import pillow_resize
     from model.judge.verdict import Judge
     from training.negatives import negatives
     from training.renders import SETS, fonts_available, make_set
@@ -189,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             mock.patch("model.input.preprocessing._centre_of_mass", ndimage.center_of_mass),
             mock.patch("model.input.preprocessing.median", lambda a: float(np.median(a))),
             mock.patch("model.input.refusals.looks_like_noise", concatenated_noise),
-            mock.patch("model.input.preprocessing.resize", pillow_resize),
+            mock.patch("model.input.preprocessing.resize", pillow_resize),  # every map
         ):
             before = read_all(old, items)
         changed = sum(a[:3] != b[:3] for a, b in zip(fast, before, strict=True))

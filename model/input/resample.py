@@ -60,9 +60,7 @@ def resize(a: np.ndarray, hw: tuple[int, int], box: bool) -> np.ndarray:
     h, w = hw
     a = np.asarray(a, np.float32)
     if dense_work(a.shape, hw) > MAX_DENSE_WORK:
-        image = Image.fromarray(np.ascontiguousarray(a), mode="F")
-        filt = Image.Resampling.BOX if box else Image.Resampling.BILINEAR
-        return np.asarray(image.resize((w, h), filt), dtype=np.float32)
+        return pillow_resize(a, hw, box)
     out = a
     if out.shape[1] != w:
         out = (out.astype(np.float64) @ weights(out.shape[1], w, box).T).astype(np.float32)
@@ -70,3 +68,9 @@ def resize(a: np.ndarray, hw: tuple[int, int], box: bool) -> np.ndarray:
         out = (weights(out.shape[0], h, box) @ out.astype(np.float64)).astype(np.float32)
     return out if out is not a else a.copy()
 
+
+def pillow_resize(a: np.ndarray, hw: tuple[int, int], box: bool) -> np.ndarray:
+    """The same resize through a Pillow 'F' image (large maps; the reference)."""
+    filt = Image.Resampling.BOX if box else Image.Resampling.BILINEAR
+    image = Image.fromarray(np.ascontiguousarray(a, np.float32), mode="F")
+    return np.asarray(image.resize((hw[1], hw[0]), filt), dtype=np.float32)
