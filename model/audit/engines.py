@@ -161,7 +161,7 @@ def start_ray(address: str | None = None, **kwargs) -> None:
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never post usage statistics
-    if address is None:  # a Ray started here: its processes inherit this environment
+    if address in (None, "local"):  # a Ray started here: its processes inherit this env
         os.environ.setdefault(PRELOAD_ENV, PRELOAD_MODULES)
         # ... and find DigitLens where this process does, before Ray hands them the
         # driver's own path (only when they run a task: after the preload).
