@@ -12,16 +12,19 @@ and realistic single digits (canvas and photo), which must stay one digit.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 
 import numpy as np
 
+from benchmarks.scans import wilson
 from benchmarks.tables import Lines, command_line, write_table
 from model import load_classifier
 from model.datasets import load_split, locate
 from model.errors import ImageError
+from model.number import read_number
 from training.renders import SETS, make_set, number_on_canvas, number_photo, number_strokes
 
 KINDS = ("apart", "touching", "canvas", "photo")
@@ -44,7 +47,7 @@ def numbers(images, labels, n: int, kind: str, seed: int):
     return out
 
 
-def errors(clf, test, n: int, seed: int) -> dict[str, int]:
+def errors(clf, test, n: int, seed: int, views: bool = True) -> dict[str, int]:
     """The apart numbers sorted by what went wrong: too few or too many digits (the
     segmentation), or a digit misread that the model reads right, or wrong too, as its
     MNIST original (the per-digit reading)."""
@@ -66,7 +69,7 @@ def errors(clf, test, n: int, seed: int) -> dict[str, int]:
         idx = rng.choice(len(test.labels), k, replace=False)
         truth = "".join(str(int(test.labels[i])) for i in idx)
         try:
-            r = clf.read_number(number_strokes(list(test.images[idx]), rng, 0.0))
+            r = read_number(clf, number_strokes(list(test.images[idx]), rng, 0.0), views=views)
         except ImageError:
             found["refused"] += 1
             continue
@@ -81,6 +84,26 @@ def errors(clf, test, n: int, seed: int) -> dict[str, int]:
             which = "misread too" if model_too else "read right"
             found[f"a digit misread (its MNIST original {which})"] += 1
     return found
+
+
+def time_views(clf, test, n: int, seed: int) -> str:
+    """Median CPU and wall time of reading 4-digit apart numbers with and without the
+    views, the two taken in turn on each number (the same load for both)."""
+    rng = np.random.default_rng(seed)
+    spent: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    for _ in range(n):
+        item = number_strokes(
+            list(test.images[rng.choice(len(test.labels), 4, replace=False)]), rng, 0.0
+        )
+        for views in (False, True):
+            cpu, wall = time.process_time(), time.perf_counter()
+            read_number(clf, item, views=views)
+            spent[views].append((time.process_time() - cpu, time.perf_counter() - wall))
+    lines = []
+    for views, got in spent.items():
+        cpu, wall = (1000 * statistics.median(t[i] for t in got) for i in (0, 1))
+        lines.append(f"views {'on ' if views else 'off'}: cpu {cpu:.2f} ms, wall {wall:.2f} ms")
+    return "\n".join(lines) + f"\n({n} numbers of 4 digits, load {os.getloadavg()[0]:.1f})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,30 +122,48 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only say where the apart numbers' errors come from (printed, no table)",
     )
+    p.add_argument(
+        "--no-views",
+        dest="views",
+        action="store_false",
+        help="read each digit without its other pens (`model.input.views`): the reading "
+        "before them, printed, no table",
+    )
+    p.add_argument(
+        "--time-views",
+        action="store_true",
+        help="only time 4-digit apart numbers read with and without the views, "
+        "alternately in one run (printed, no table)",
+    )
     args = p.parse_args(argv)
     clf = load_classifier(args.model)
     test = load_split(locate("mnist", args.data_dir), "test")
     if args.errors:
-        for kind, count in errors(clf, test, args.n, args.seed).items():
+        for kind, count in errors(clf, test, args.n, args.seed, args.views).items():
             print(f"{count:5d}  {kind}")
+        return 0
+    if args.time_views:
+        print(time_views(clf, test, args.n, args.seed))
         return 0
     out = Lines()
     out(
         "| numbers | n | whole number right | per digit right | wrong ones marked unsure "
-        "| right ones marked unsure | refused | median ms |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| right ones marked unsure | refused | median ms | median ms, 4 digits |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     )
     for j, kind in enumerate(KINDS):
         right = digits_right = digits_total = wrong = wrong_unsure = right_unsure = refused = 0
-        times = []
+        times, four = [], []
         for item, truth in numbers(test.images, test.labels, args.n, kind, args.seed + j):
             t0 = time.perf_counter()
             try:
-                r = clf.read_number(item)
+                r = read_number(clf, item, views=args.views)
             except ImageError:
                 refused += 1
                 continue
             times.append(time.perf_counter() - t0)
+            if len(truth) == 4:
+                four.append(times[-1])
             read = "".join(d.prediction.class_name if d.prediction else "_" for d in r.digits)
             if r.text is None:
                 refused += 1
@@ -135,11 +176,15 @@ def main(argv: list[str] | None = None) -> int:
             if len(read) == len(truth):
                 digits_right += sum(a == b for a, b in zip(read, truth, strict=True))
             digits_total += len(truth)
+        whole, digit = wilson(right, args.n), wilson(digits_right, digits_total)
         out(
-            f"| {kind} | {args.n} | {right / args.n:.1%} | {digits_right / digits_total:.1%} "
+            f"| {kind} | {args.n} | {right / args.n:.1%} ({whole[0]:.1%}–{whole[1]:.1%}) "
+            f"| {digits_right / digits_total:.1%} ({digit[0]:.1%}–{digit[1]:.1%}) "
             f"| {wrong_unsure}/{wrong} | {right_unsure}/{right} | {refused} | "
-            f"{1000 * statistics.median(times):.1f} |"
+            f"{1000 * statistics.median(times):.1f} | {1000 * statistics.median(four):.1f} |"
         )
+    if not args.views:  # (printed line by line: the table is the shipped reading's)
+        return 0
     several = total = 0
     for kind in ("canvas", "photo"):
         items, _ = make_set(

@@ -270,6 +270,31 @@ class Classifier:
             return self.to_predictions(probs, x, logodds)
         return self.to_predictions(self.probabilities(x), x)
 
+    def predict_views(
+        self, x: np.ndarray, views: np.ndarray, owner: Sequence[int] | np.ndarray
+    ) -> list[Prediction]:
+        """Predict (N, H, W[, C]) inputs, each with its probabilities averaged with those of
+        its other views ((M, H, W[, C]): view j is another view of input owner[j], as
+        `model.input.views` makes them): every input and view in one model call; the
+        judge weighs the averaged probabilities with its detector on `x` alone."""
+        x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, *self.input_shape)
+        views = np.asarray(views, np.float32).reshape(-1, *self.input_shape)
+        owner = np.asarray(owner, np.intp)
+        n = len(x)
+        if n == 0:
+            return []
+        batch = np.concatenate([x, views]) if len(views) else x
+        logodds = None
+        if self.fused and getattr(self.runtime, "fused", False):
+            probs, logodds = self.runtime.predict_and_detect(batch)
+            logodds = np.asarray(logodds)[:n]
+        else:
+            probs = self.probabilities(batch)
+        mean = np.array(probs[:n], np.float64)
+        np.add.at(mean, owner, probs[n:])
+        mean /= (1 + np.bincount(owner, minlength=n))[:, None]
+        return self.to_predictions(mean.astype(np.float32), x, logodds)
+
     def predict_input(self, x: np.ndarray) -> Prediction:
         """Predict one input already in model format (e.g. a (28, 28) test-set image)."""
         return self.predict_inputs(np.asarray(x, np.float32).reshape(1, *self.input_shape))[0]

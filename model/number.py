@@ -19,6 +19,7 @@ import numpy as np
 from model.errors import ImageError
 from model.input.decode import MAX_PIXELS, ImageInput
 from model.input.segment import Piece, segment
+from model.input.views import pen_views
 from model.prediction import Prediction
 
 if TYPE_CHECKING:
@@ -162,14 +163,18 @@ def several_digits(clf: Classifier, image: ImageInput, prediction: Prediction) -
     )
 
 
-def read_number(clf: Classifier, image: ImageInput, max_pixels: int = MAX_PIXELS) -> NumberReading:
+def read_number(
+    clf: Classifier, image: ImageInput, max_pixels: int = MAX_PIXELS, views: bool = True
+) -> NumberReading:
     """Every digit of a written number, left to right, each judged on its own.
 
     Ink wider than a digit is read both as one digit and cut into several (the cuts of
     `model.input.segment`); the classifier's own confidence chooses (`SPLIT_MARGIN`).
     Each piece goes through the per-digit preprocessing with a piece's settings
-    (`preprocess_stages(piece=True)`). A digit of a close call between those readings
-    (`CLOSE_CALL`) or read weakly (`WEAK`) is marked unsure (`mark_doubts`).
+    (`preprocess_stages(piece=True)`); with `views`, a piece whose pen was changed is
+    read through other pens as well (`model.input.views`), every view in the same model
+    call, and its probabilities are their average. A digit of a close call between those
+    readings (`CLOSE_CALL`) or read weakly (`WEAK`) is marked unsure (`mark_doubts`).
     """
     if not clf.is_digit:
         raise ImageError(f"{clf.name} does not read digits: it cannot read a number")
@@ -180,15 +185,21 @@ def read_number(clf: Classifier, image: ImageInput, max_pixels: int = MAX_PIXELS
     for g in groups:
         pieces.append(g.whole)
         pieces.extend(g.split or [])
-    xs, errors = [], []
-    for piece in pieces:
+    xs, errors, others, owner = [], [], [], []
+    for i, piece in enumerate(pieces):
         try:
-            xs.append(clf.preprocess_stages(piece.image, piece=True).x)
-            errors.append(None)
+            pre = clf.preprocess_stages(piece.image, piece=True)
         except ImageError as exc:  # a piece too small to read, for example
             xs.append(np.zeros((28, 28), np.float32))
             errors.append(str(exc))
-    answers = clf.predict_inputs(np.stack(xs))
+            continue
+        xs.append(pre.x)
+        errors.append(None)
+        if views:
+            seen = pen_views(pre)
+            others.extend(seen)
+            owner.extend([i] * len(seen))
+    answers = clf.predict_views(np.stack(xs), np.array(others).reshape(-1, 28, 28), owner)
     read = [
         Digit(pc.box, x, None if err else p, pc.touching, err, pc.image)
         for pc, x, p, err in zip(pieces, xs, answers, errors, strict=True)

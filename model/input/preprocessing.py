@@ -360,12 +360,17 @@ def _padded(a: np.ndarray, pad: int) -> np.ndarray:
     return out
 
 
-def normalise_stroke(crop: np.ndarray, per_px: float, thin_to: float = STROKE_TARGET) -> np.ndarray:
+def normalise_stroke(
+    crop: np.ndarray,
+    per_px: float,
+    thin_to: float = STROKE_TARGET,
+    thicken_to: float = STROKE_TARGET,
+) -> np.ndarray:
     """Bring a pen far thinner or thicker than MNIST's to MNIST's stroke width.
 
     crop: ink of the digit, oversampled (with room around it to grow);
-    per_px: pixels of the final 20x20 box per crop pixel; thin_to: the width a pen
-    thicker than the band is thinned to. A 1-pixel pen or a
+    per_px: pixels of the final 20x20 box per crop pixel; thin_to / thicken_to: the
+    width a pen thicker / thinner than the band is brought to. A 1-pixel pen or a
     marker that fills the loops are both far from what the model learnt;
     the crop is returned unchanged (the same object) when the pen is MNIST-like.
     """
@@ -375,7 +380,7 @@ def normalise_stroke(crop: np.ndarray, per_px: float, thin_to: float = STROKE_TA
     width = stroke_width(mask) * per_px
     if STROKE_BAND[0] <= width <= STROKE_BAND[1]:
         return crop
-    target = STROKE_TARGET if width < STROKE_TARGET else thin_to
+    target = thicken_to if width < STROKE_TARGET else thin_to
     radius = round(abs(target - width) / per_px / 2)
     if radius < 1:
         return crop

@@ -81,6 +81,20 @@ def test_a_thin_digit_broken_into_specks_beside_a_marker_is_one_digit():
     assert seg.pieces[1].box[0] >= 195 and seg.pieces[1].box[2] <= 345
 
 
+def test_a_thin_digit_broken_into_far_apart_arcs_is_found():
+    """A thin pen's 0 in twelve short arcs with gaps wider than `FRAGMENT_GAP` (~22 pixels
+    against 16) beside a marker's 1: weighed among themselves (`LOOSE_GAP`) they are a
+    digit, and one."""
+    img = Image.new("L", (420, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(80, 40), (80, 240)], fill=255, width=40)  # a marker's 1
+    for a in range(0, 360, 30):
+        d.arc((200, 40, 340, 240), a, a + 15, fill=255, width=3)
+    seg = segment(img)
+    assert len(seg.pieces) == 2
+    assert seg.pieces[1].box[0] >= 195 and seg.pieces[1].box[2] <= 345
+
+
 def test_specks_around_a_digit_stay_out():
     """Dust beside a digit (a chain of dots touching its ink once grown by the fragment
     gap) is not a broken digit, however much of it there is; a lone dot neither."""
