@@ -32,18 +32,17 @@ def weights(n_in: int, n_out: int, box: bool) -> np.ndarray:
     scale = n_in / n_out
     filterscale = max(scale, 1.0)
     support = (0.5 if box else 1.0) * filterscale
-    inv = 1.0 / filterscale
-    k = np.zeros((n_out, n_in))
-    for out in range(n_out):
-        centre = (out + 0.5) * scale
-        lo = max(int(centre - support + 0.5), 0)
-        hi = min(int(centre + support + 0.5), n_in)
-        t = (np.arange(lo, hi) - centre + 0.5) * inv
-        w = ((t > -0.5) & (t <= 0.5)).astype(np.float64) if box else np.maximum(1.0 - abs(t), 0)
-        total = 0.0
-        for v in w:  # (summed one by one, as Pillow sums them)
-            total += v
-        k[out, lo:hi] = w / total if total != 0.0 else w
+    centre = (np.arange(n_out) + 0.5) * scale
+    # Pillow's window of input pixels for each output pixel (C's int() truncates)
+    lo = np.maximum((centre - support + 0.5).astype(np.int64), 0)
+    hi = np.minimum((centre + support + 0.5).astype(np.int64), n_in)
+    cols = np.arange(n_in)
+    t = (cols[None, :] - centre[:, None] + 0.5) * (1.0 / filterscale)
+    w = ((t > -0.5) & (t <= 0.5)).astype(np.float64) if box else np.maximum(1.0 - abs(t), 0.0)
+    w[(cols[None, :] < lo[:, None]) | (cols[None, :] >= hi[:, None])] = 0.0
+    # Each row's total summed in order, as Pillow sums it (a cumulative sum is sequential).
+    total = np.cumsum(w, axis=1)[:, -1:]
+    k = np.divide(w, total, out=w, where=total != 0.0)
     k.setflags(write=False)
     return k
 

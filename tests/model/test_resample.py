@@ -66,6 +66,28 @@ def test_weights_are_a_normalised_filter(n_in, n_out, box):
     assert (k[np.abs(cols[None, :] - centres[:, None]) > reach] == 0).all()
 
 
+def test_weights_are_pillows():
+    """The vectorised weights against Pillow's loop written out (precompute_coeffs)."""
+    for n_in, n_out, box in [(28, 64, False), (64, 28, True), (200, 20, True), (7, 3, False)]:
+        scale = n_in / n_out
+        fs = max(scale, 1.0)
+        support = (0.5 if box else 1.0) * fs
+        want = np.zeros((n_out, n_in))
+        for out in range(n_out):
+            centre = (out + 0.5) * scale
+            lo = max(int(centre - support + 0.5), 0)
+            hi = min(int(centre + support + 0.5), n_in)
+            ws = []
+            for x in range(lo, hi):
+                t = (x - centre + 0.5) * (1.0 / fs)  # (Pillow multiplies by the inverse)
+                ws.append((1.0 if -0.5 < t <= 0.5 else 0.0) if box else max(1.0 - abs(t), 0.0))
+            total = 0.0
+            for v in ws:
+                total += v
+            want[out, lo:hi] = [v / total for v in ws]
+        np.testing.assert_array_equal(weights(n_in, n_out, box), want)
+
+
 def test_a_map_of_the_same_size_is_copied():
     a = np.random.default_rng(2).random((12, 9), np.float32)
     out = resize(a, (12, 9), True)
