@@ -36,6 +36,7 @@ from model.input.decode import (
     shrink,
     to_float,
 )
+from model.input.filters import median
 from model.input.preprocessing import INK_LEVEL, SPECK_FRACTION, ink_map
 from model.input.refusals import is_noise
 
@@ -379,7 +380,7 @@ def _alone_gray(
     a0, b0, a1, b1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
     crop = gray[b0:b1, a0:a1].copy()
     near = cv2.dilate(mask[b0:b1, a0:a1].view(np.uint8), OTHER_INK) > 0
-    paper = float(np.median(crop[~near])) if (~near).any() else float(np.median(crop))
+    paper = median(crop[~near]) if (~near).any() else median(crop)
     mine = cv2.dilate(own[b0:b1, a0:a1].view(np.uint8), np.ones((3, 3), np.uint8)) > 0
     crop[near & ~mine] = paper
     # Margin where the crop met the image's edge, so the digit never touches the border.
