@@ -41,14 +41,23 @@ def fused_graph(classifier: str | os.PathLike, detector: str | os.PathLike) -> b
         return path.read_bytes()
     graph = fuse(classifier, detector)
     if graph is not None:
-        try:  # written whole, then renamed: processes starting together never read half
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as f:
-                f.write(graph)
-            os.replace(f.name, path)
-        except OSError:  # a read-only cache: built again next time
-            pass
+        _store(path, graph)
     return graph
+
+
+def _store(path: Path, data: bytes) -> None:
+    """Write whole, then rename: processes starting together never read half a file. A
+    cache that cannot be written (read-only, full) is left as it was."""
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as f:
+            temporary = Path(f.name)
+            f.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
 
 
 def fuse(classifier: str | os.PathLike, detector: str | os.PathLike) -> bytes | None:

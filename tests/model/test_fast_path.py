@@ -275,6 +275,18 @@ def test_the_fused_graph_is_built_once_per_pair_of_files(tmp_path, monkeypatch):
         fused.fused_graph(cnn[0], retrained)
 
 
+def test_a_cache_that_cannot_be_written_still_gives_the_graph(tmp_path, monkeypatch):
+    from model.runtime import fused
+    from model.runtime.artifacts import CACHE_ENV, resolve
+
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    weights = resolve("mnist-cnn").keras_path.parent
+    pair = (weights / "mnist-cnn.onnx", weights / "mnist-cnn.ood.onnx")
+    assert fused.fused_graph(*pair) == fused.fuse(*pair)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # nothing left behind
+
+
 def test_allocator_thresholds_are_in_force_after_loading(mnist_cnn):
     from model.runtime import allocator
 
