@@ -148,6 +148,8 @@ class Preprocessed:
     geometry: Geometry
     polarity: Literal["dark-on-light", "light-on-dark", "alpha"]
     recipe: Recipe
+    # the crop oversampled, as its pen was measured (`oversampled`; MNIST's recipe only)
+    oversampled: np.ndarray | None = None
 
     @cached_property
     def original(self) -> np.ndarray:
@@ -406,6 +408,21 @@ def _fit(crop: np.ndarray, side: int) -> np.ndarray:
     return _resize(crop, (max(round(h * s), 1), max(round(w * s), 1)))
 
 
+def oversampled(cropped: np.ndarray, side: int) -> np.ndarray:
+    """The crop fitted to `side` x STROKE_OVERSAMPLE, its peak brought to 1, with an eighth
+    of that as margin on every side to grow into: where a pen is measured and changed."""
+    big = _fit(cropped, side * STROKE_OVERSAMPLE)
+    return _padded(big / max(float(big.max()), 1e-6), side * STROKE_OVERSAMPLE // 8)
+
+
+def refit(pen: np.ndarray, side: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """An oversampled crop whose pen was changed, re-trimmed to its ink above TRIM_LEVEL
+    and fitted to `side`; with that trim's box (y0, y1, x0, x1) in oversampled pixels."""
+    trim = _bbox(pen > TRIM_LEVEL)
+    y0, y1, x0, x1 = trim
+    return _fit(pen[y0:y1, x0:x1], side), trim
+
+
 def _paste(fitted: np.ndarray, centre_of_mass: bool) -> tuple[np.ndarray, tuple[int, int]]:
     """Place `fitted` in a 28x28 field, by centre of mass (MNIST) or by its box (Fashion)."""
     h, w = fitted.shape
@@ -502,16 +519,14 @@ def preprocess_stages(
     if recipe == "mnist":
         # Stroke width is set on an oversampled crop with room to grow; a changed
         # pen changes the box, which is re-trimmed and mapped back to working pixels.
-        big = _fit(cropped, side * STROKE_OVERSAMPLE)
-        f = big.shape[0] / cropped.shape[0]  # oversampled pixels per working pixel
+        big = oversampled(cropped, side)
         pad = side * STROKE_OVERSAMPLE // 8
-        big = _padded(big / max(float(big.max()), 1e-6), pad)
+        f = (big.shape[0] - 2 * pad) / cropped.shape[0]  # oversampled px per working px
         normalised = normalise_stroke(
             big, side / (side * STROKE_OVERSAMPLE), PIECE_ERODE_TO if piece else STROKE_TARGET
         )
         if normalised is not big:
-            by0, by1, bx0, bx1 = _bbox(normalised > TRIM_LEVEL)
-            fitted = _fit(normalised[by0:by1, bx0:bx1], side)
+            fitted, (by0, by1, bx0, bx1) = refit(normalised, side)
             box = (
                 round(y0 + (by0 - pad) / f),
                 round(y0 + (by1 - pad) / f),
@@ -535,6 +550,7 @@ def preprocess_stages(
         geometry=geometry,
         polarity=polarity,
         recipe=recipe,
+        oversampled=big if recipe == "mnist" else None,
     )
 
 

@@ -27,13 +27,11 @@ from model.input.preprocessing import (
     STROKE_BAND,
     STROKE_LEVEL,
     STROKE_OVERSAMPLE,
-    TRIM_LEVEL,
     Preprocessed,
-    _bbox,
-    _fit,
-    _padded,
     _paste,
     normalise_stroke,
+    oversampled,
+    refit,
 )
 
 #: A pen thicker than `STROKE_BAND` is also seen thinned to these widths (pixels of the
@@ -50,8 +48,8 @@ def pen_views(pre: Preprocessed) -> list[np.ndarray]:
     or the recipe is not MNIST's."""
     if pre.recipe != "mnist" or not pre.cropped.any():
         return []
-    big = _fit(pre.cropped, SIDE * STROKE_OVERSAMPLE)
-    big = _padded(big / max(float(big.max()), 1e-6), SIDE * STROKE_OVERSAMPLE // 8)
+    # (the pipeline's own oversampled crop, where it kept it)
+    big = pre.oversampled if pre.oversampled is not None else oversampled(pre.cropped, SIDE)
     per_px = 1 / STROKE_OVERSAMPLE
     mask = big > STROKE_LEVEL
     if not mask.any():
@@ -62,7 +60,6 @@ def pen_views(pre: Preprocessed) -> list[np.ndarray]:
     views = []
     for to in THICK_VIEWS if width > STROKE_BAND[1] else THIN_VIEWS:
         pen = normalise_stroke(big, per_px, thin_to=to, thicken_to=to)
-        y0, y1, x0, x1 = _bbox(pen > TRIM_LEVEL)
-        fitted = _fit(pen[y0:y1, x0:x1], SIDE)
+        fitted, _ = refit(pen, SIDE)
         views.append(_paste(fitted / max(float(fitted.max()), 1e-6), centre_of_mass=True)[0])
     return views
