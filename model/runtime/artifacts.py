@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "file_sha256",
     "read_card",
     "resolve",
+    "store_in_cache",
     "write_card",
 ]
 
@@ -40,6 +42,24 @@ CACHE_ENV = "DIGITLENS_CACHE"
 def cache_dir() -> Path:
     """$DIGITLENS_CACHE, else ~/.cache/digitlens."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "digitlens")
+
+
+def store_in_cache(path: Path, data: bytes) -> bool:
+    """Write a cache file whole, then rename it into place (processes starting together
+    never read half of one). False, and the cache as it was, where it cannot be written
+    (read-only, full): what it would have held is made again next time."""
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as f:
+            temporary = Path(f.name)
+            f.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def file_sha256(path: Path) -> str:

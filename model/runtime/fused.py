@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
-from model.runtime.artifacts import cache_dir
+from model.runtime.artifacts import cache_dir, store_in_cache
 
 #: Prefix of the detector's names inside the fused graph.
 PREFIX = "detector/"
@@ -41,23 +40,8 @@ def fused_graph(classifier: str | os.PathLike, detector: str | os.PathLike) -> b
         return path.read_bytes()
     graph = fuse(classifier, detector)
     if graph is not None:
-        _store(path, graph)
+        store_in_cache(path, graph)
     return graph
-
-
-def _store(path: Path, data: bytes) -> None:
-    """Write whole, then rename: processes starting together never read half a file. A
-    cache that cannot be written (read-only, full) is left as it was."""
-    temporary = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as f:
-            temporary = Path(f.name)
-            f.write(data)
-        os.replace(temporary, path)
-    except OSError:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
 
 
 def fuse(classifier: str | os.PathLike, detector: str | os.PathLike) -> bytes | None:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.runtime.artifacts import cache_dir, file_sha256
+from model.runtime.artifacts import cache_dir, file_sha256, store_in_cache
 from model.runtime.backend import LITERT_NOISE, filtered_stderr, import_keras
 
 #: What ONNX Runtime's fused graph and the LiteRT file may differ by, on any input.
@@ -125,13 +125,9 @@ def choose(
     if known is not None:
         return known["single"], known["ms"], pair
     single, ms = faster({"onnxruntime": onnx, "litert": pair}, x)
-    path = choice_path(keras_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # workers may start together
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record = {"key": key, "single": single, "ms": ms, "measured": when, "load": _load()}
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    tmp.replace(path)
+    store_in_cache(choice_path(keras_path), (json.dumps(record, indent=2) + "\n").encode())
     return single, ms, pair
 
 

@@ -16,7 +16,7 @@ from model import load_classifier
 from model.runtime import litert
 from model.runtime.artifacts import CACHE_ENV
 from model.runtime.litert import MAX_ABS_DIFF, faster, litert_path_for, load_pair
-from tests.helpers import digits_and_negatives
+from tests.helpers import digits_and_negatives, drawn_digit
 
 pytest.importorskip("ai_edge_litert")
 
@@ -153,3 +153,13 @@ def test_export_rebuilds_the_detector_and_writes_a_file_auto_uses(tmp_path):
     assert load_pair(keras_path, detector) is not None
     clf = load_classifier(keras_path)
     assert clf.fused and set(clf.runtime.single_ms) == {"onnxruntime", "litert"}
+
+
+def test_a_cache_that_cannot_be_written_still_loads_and_chooses(tmp_path, monkeypatch):
+    """The choice is measured and used, though it cannot be remembered (a read-only home)."""
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    clf = load_classifier("mnist-cnn")
+    assert clf.fused and set(clf.runtime.single_ms) == {"onnxruntime", "litert"}
+    assert clf.predict(drawn_digit(7)).label == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
