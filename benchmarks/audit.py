@@ -158,19 +158,25 @@ def main(argv: list[str] | None = None) -> int:
     ]
     ig = AuditConfig(explain="integrated_gradients")
     sub = list_inputs([str(tmp / "digits" / f"{i:05d}.png") for i in range(args.explain_n)])
-    work = AuditBatch(ig)
-    _, t_ig_local = timed(lambda: [work(b) for b in _chunks(sub, 64)])
+    work: list[AuditBatch] = []  # built inside the timing: TensorFlow's import and the
+    # model's load are part of an explained audit, as they are of each Ray actor's start
+
+    def explain_here():
+        work.append(AuditBatch(ig))
+        return [work[0](b) for b in _chunks(sub, 64)]
+
+    _, t_ig_local = timed(explain_here)
     _, t_ig_ray = timed(run_ray, sub, ig, actors=2)
     for name, t in (
-        ("local, 1 process, + IG map + trust", t_ig_local),
-        ("Ray, 2 actors, + IG", t_ig_ray),
+        ("local, 1 process (its model load in the time), + IG map + trust", t_ig_local),
+        ("Ray, 2 actors (their start in the time), + IG", t_ig_ray),
     ):
         lines.append(
             f"| {name} | {args.explain_n:,} PNG | {t:.2f} | {args.explain_n / t:,.0f} "
             f"| {t_ig_local / t:.2f} |"
         )
-    total = sum(work.seconds.values())
-    shares = ", ".join(f"{k} {100 * v / total:.0f} %" for k, v in work.seconds.items())
+    total = sum(work[0].seconds.values())
+    shares = ", ".join(f"{k} {100 * v / total:.0f} %" for k, v in work[0].seconds.items())
     lines += ["", f"Where the local IG audit's time goes: {shares}."]
     m_local = run_local(mixed, config)
     m_ray = run_ray(mixed, config, actors=2)
