@@ -15,7 +15,14 @@ from model.runtime.artifacts import Artifact, resolve
 from model.runtime.backend import import_keras
 from model.runtime.card import Card, Preprocessing
 from model.runtime.loading import check_contract, load_net
-from model.runtime.runtimes import ONNX_NAMES, RUNTIMES, KerasRuntime, OnnxRuntime, onnx_path_for
+from model.runtime.runtimes import (
+    ONNX_NAMES,
+    RUNTIMES,
+    KerasRuntime,
+    OnnxRuntime,
+    close_calls,
+    onnx_path_for,
+)
 
 
 def load_classifier(
@@ -60,7 +67,12 @@ def load_classifier(
         if path is not None:
             # auto: single inputs on LiteRT where it measures faster (model.runtime.litert)
             litert_from = artifact.keras_path if runtime == "auto" else None
-            rt = OnnxRuntime(path, name=ONNX_NAMES[onnx_runtime], litert_from=litert_from)
+            rt = OnnxRuntime(
+                path,
+                name=ONNX_NAMES[onnx_runtime],
+                litert_from=litert_from,
+                close_calls=close_calls(artifact, onnx_runtime),
+            )
             check_contract(rt.input_shape[1:], rt.output_shape[1:], path)
             return Classifier(artifact, None, rt, preprocessing)
         if runtime != "auto":

@@ -85,15 +85,20 @@ class OnnxRuntime:
         threads: int | None = None,
         name: str = "onnxruntime",
         litert_from: Path | None = None,
+        close_calls: tuple[Path, float] | None = None,
     ):
         """litert_from: the `.keras` file whose LiteRT file (`model.runtime.litert`) may
         answer single inputs once a detector is attached, where it measures faster;
-        None: ONNX Runtime answers everything."""
+        None: ONNX Runtime answers everything. close_calls: (a float model's file, margin):
+        every input whose two most likely classes are closer than the margin is answered
+        by that model instead (a quantized model's close calls, `settle`)."""
         self.name = name
         self.path = Path(path)
         self._threads = threads or default_threads()
         self._small = _session(self.path, 1)
         self._batch = self._small if self._threads == 1 else _session(self.path, self._threads)
+        self.close_calls = close_calls
+        self._referee = OnnxRuntime(close_calls[0], threads) if close_calls else None
         self._fused: tuple | None = None  # (small, batch) sessions with the detector fused in
         self._litert_from = litert_from
         self._detector: Path | None = None  # the detector attached (auto only)
@@ -110,7 +115,18 @@ class OnnxRuntime:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         s = self._small if len(x) <= self.SMALL else self._batch
-        return s.run(None, {self._input: x})[0]
+        return self.settle(x, s.run(None, {self._input: x})[0])
+
+    def settle(self, x: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        """`probs` with every close call (top two classes nearer than the margin of
+        `close_calls`) answered by the float model, in one call for all of them."""
+        if self._referee is None or not len(probs):
+            return probs
+        top2 = np.partition(probs, -2, axis=1)[:, -2:]
+        close = np.flatnonzero(top2[:, 1] - top2[:, 0] < self.close_calls[1])
+        if len(close):
+            probs[close] = self._referee(np.ascontiguousarray(x[close]))
+        return probs
 
     def attach_detector(self, detector: Path) -> bool:
         """Fuse a digit detector (`<name>.ood.onnx`) into this graph, so that
@@ -165,7 +181,7 @@ class OnnxRuntime:
             return self._one(x)
         s = self._fused[0] if len(x) <= self.SMALL else self._fused[1]
         probs, logodds = s.run(None, {self._input: x})
-        return probs, logodds.reshape(-1)
+        return self.settle(x, probs), logodds.reshape(-1)
 
 
 def _session(model: Path | bytes, n_threads: int):
@@ -205,3 +221,11 @@ def onnx_path_for(artifact: Artifact, runtime: str = "onnx") -> Path | None:
     if not path.is_file() or info.get("keras_sha256") != file_sha256(artifact.keras_path):
         return None
     return path
+
+
+def close_calls(artifact: Artifact, runtime: str) -> tuple[Path, float] | None:
+    """(the float export, margin) where a quantized variant's sidecar says which of its
+    answers the float model settles (`OnnxRuntime.settle`), else None."""
+    margin = (variant_info(artifact, runtime) or {}).get("close_calls", {}).get("margin")
+    float_path = onnx_path_for(artifact, "onnx") if runtime != "onnx" and margin else None
+    return (float_path, float(margin)) if float_path is not None else None

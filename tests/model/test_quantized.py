@@ -69,3 +69,36 @@ def test_stale_or_missing_variant_is_refused(tmp_path):
         load_classifier(path, runtime="onnx-int8")
     with pytest.raises(ModelLoadError, match="unknown runtime"):
         load_classifier("mnist-cnn", runtime="tpu")
+
+
+def test_close_calls_of_int8_are_answered_by_float():
+    """fashion-cnn's int8 sidecar names a margin: inputs whose two most likely classes int8
+    puts nearer than it are answered by the float model, the others by int8 itself."""
+    from model.runtime.runtimes import OnnxRuntime
+
+    clf = load_classifier("fashion-cnn", runtime="onnx-int8")
+    float_path, margin = clf.runtime.close_calls
+    assert float_path.name == "fashion-cnn.onnx" and 0 < margin < 1
+    rng = np.random.default_rng(1)
+    x = (rng.random((64, 28, 28, 1)) * rng.random((64, 1, 1, 1))).astype(np.float32)
+    pure = OnnxRuntime(clf.runtime.path)(x)
+    top2 = np.sort(pure, axis=1)[:, -2:]
+    close = top2[:, 1] - top2[:, 0] < margin
+    assert close.any() and not close.all()  # both kinds among these inputs
+    got = clf.runtime(x.copy())
+    np.testing.assert_array_equal(got[~close], pure[~close])
+    np.testing.assert_allclose(got[close], OnnxRuntime(float_path)(x[close]), atol=1e-6)
+
+
+def test_the_margin_is_the_smallest_that_keeps_the_answers():
+    from model.runtime.export import CLOSE_CALL_AGREEMENT, choose_margin
+
+    n = 10_000
+    reference = np.tile([[0.9, 0.1]], (n, 1)).astype(np.float32)
+    quantized = reference.copy()
+    flips = int(n * (1 - CLOSE_CALL_AGREEMENT)) + 5  # a few too many to keep as they are
+    quantized[:flips] = [0.45, 0.55]  # flipped, and close (margin 0.1)
+    assert choose_margin(reference, quantized) == 0.12  # the first margin above 0.1
+    quantized[:flips] = [0.1, 0.9]  # flipped with confidence: no margin catches them
+    assert choose_margin(reference, quantized) is None
+    assert choose_margin(reference, reference) == 0.0  # nothing to settle
