@@ -3,7 +3,8 @@ by the fast path and by the path it replaced, in one process.
 
     python -m benchmarks.equivalence [--n 300]
 
-The old path: Pillow decodes every PNG (`model.input.png` declines all), the classifier
+The old path: Pillow decodes every PNG (`model.input.png` declines all, and no PNG's
+luminance and alpha are read off its planes: `decode_small_png`), the classifier
 and the detector are two session calls (no fused graph), loops are counted with scipy's
 labelling on every input, the OOD score is computed on arrays for every input and the
 verdict ranks the classes before any rule (`array_scores`, `ranked_verdict`), the
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         fast = read_all(new, items)
         with (
             mock.patch("model.input.decode.decode_png", lambda data, cap: None),
+            mock.patch("model.input.preprocessing.decode_small_png", lambda *args: None),
             mock.patch("model.judge.verdict.count_loops", scipy_loops),
             mock.patch.object(Judge, "scores", array_scores),
             mock.patch.object(Judge, "verdict", ranked_verdict),

@@ -10,12 +10,13 @@ import io
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from model.errors import EmptyImageError, ImageError, ImageTooLargeError
 from model.input.png import SIGNATURE as PNG_SIGNATURE
-from model.input.png import decode_png
+from model.input.png import decode_planes, decode_png
 
 #: What every entry point accepts as an image.
 ImageInput = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
@@ -86,6 +87,38 @@ def decode(image: ImageInput, max_pixels: int) -> Image.Image:
         return ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block must not lose the picture
         return img
+
+
+#: Every byte's value / 255 as to_float computes it (float32 division).
+_BYTE_SCALE = np.float32(255.0)
+
+
+def decode_small_png(
+    image: ImageInput, max_pixels: int, side: int
+) -> tuple[Image.Image, np.ndarray, np.ndarray | None] | None:
+    """A PNG the fast decoder reads (`model.input.png.decode_planes`) whose longest side
+    is at most `side` (a canvas export) -> (its image, luminance, alpha): bit for bit
+    what `to_float(normalise_mode(decode(image)))` gives, the luminance and alpha made
+    from the decoded planes instead of through the Pillow image; None for any other
+    input (the caller then decodes it)."""
+    if not isinstance(image, (bytes, bytearray)) or image[:8] != PNG_SIGNATURE:
+        return None
+    decoded = decode_planes(bytes(image), max_pixels, side)
+    if decoded is None:
+        return None
+    mode, planes = decoded
+    pixels = cv2.merge(planes) if len(planes) > 1 else planes[0]
+    img = Image.fromarray(pixels, mode)
+    alpha = planes[-1] / _BYTE_SCALE if mode in ("LA", "RGBA") else None
+    r = planes[0]
+    if mode in ("L", "LA") or (
+        (planes[1] is r or np.array_equal(planes[1], r))
+        and (planes[2] is r or np.array_equal(planes[2], r))
+    ):
+        # Pillow's luminance, (19595 R + 38470 G + 7471 B + 32768) >> 16, is R where
+        # R = G = B (the weights sum to 65536); L and LA images are their first band.
+        return img, r / _BYTE_SCALE, alpha
+    return img, np.asarray(img.convert("L"), dtype=np.float32) / 255.0, alpha
 
 
 def from_array(a: np.ndarray) -> Image.Image:

@@ -38,6 +38,7 @@ from model.input.decode import (
     WORKING_SIDE,
     ImageInput,
     decode,
+    decode_small_png,
     display_rgb,
     normalise_mode,
     shrink,
@@ -487,12 +488,17 @@ def preprocess_stages(
     piece: the image is one digit cut from a number (`model.number`): faint ink joined to
     its strokes is kept (`FAINT_LEVEL`) and a thick pen thinned to `PIECE_ERODE_TO`. The
     single-digit path (False) keeps its figures (`benchmarks.equivalence`)."""
-    img = normalise_mode(decode(image, max_pixels))
-    if min(img.size) < 1:
-        raise ImageError("the image has no pixels")
-    work = shrink(img, WORKING_SIDE)
-    display = shrink(img, DISPLAY_SIDE)
-    gray, alpha = to_float(work)
+    small = decode_small_png(image, max_pixels, WORKING_SIDE)  # a canvas: no copies to make
+    if small is not None:
+        img, gray, alpha = small
+        display = img
+    else:
+        img = normalise_mode(decode(image, max_pixels))
+        if min(img.size) < 1:
+            raise ImageError("the image has no pixels")
+        work = shrink(img, WORKING_SIDE)
+        display = shrink(img, DISPLAY_SIDE)
+        gray, alpha = to_float(work)
     work_hw = gray.shape
     if is_noise(img, gray, alpha):
         raise NoiseImageError("the image looks like random noise: no strokes were found on it")

@@ -1,0 +1,178 @@
+"""A canvas PNG read without a Pillow image in between (`decode.decode_small_png`) gives
+the luminance, alpha and image the old path gave, bit for bit: Pillow's decoding,
+`normalise_mode` and `to_float`, on canvas PNGs (RGBA with a white or a coloured pen,
+grey, grey+alpha, RGB; every PNG row filter), what it declines (palette, 16-bit, Paeth,
+larger than the working copy, broken files) and every preprocessing stage of realistic
+canvases, photos and bad inputs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.errors import ImageError
+from model.input import decode as decode_module
+from model.input import preprocessing as preprocessing_module
+from model.input.decode import (
+    MAX_PIXELS,
+    WORKING_SIDE,
+    decode,
+    decode_small_png,
+    normalise_mode,
+    to_float,
+)
+from model.input.png import decode_planes, encode_up
+from model.input.preprocessing import preprocess_stages
+from tests.helpers import png
+from tests.model.test_fast_path import canvas_pixels, encode_png
+
+FILTERS = {"up": 2, "sub": 1, "none": 0, "mixed": None}
+
+
+def old_read(data: bytes) -> tuple[Image.Image, np.ndarray, np.ndarray | None]:
+    """The old path: Pillow decodes (the fast decoder declining), then to_float."""
+    original = decode_module.decode_png
+    decode_module.decode_png = lambda data, cap: None
+    try:
+        img = normalise_mode(decode(data, MAX_PIXELS))
+    finally:
+        decode_module.decode_png = original
+    return (img, *to_float(img))
+
+
+def assert_same_read(data: bytes) -> None:
+    new = decode_small_png(data, MAX_PIXELS, WORKING_SIDE)
+    assert new is not None
+    img, gray, alpha = new
+    ref_img, ref_gray, ref_alpha = old_read(data)
+    assert img.mode == ref_img.mode and img.size == ref_img.size
+    assert np.array_equal(np.asarray(img), np.asarray(ref_img))
+    assert gray.dtype == ref_gray.dtype == np.float32
+    assert np.array_equal(gray.view(np.uint32), ref_gray.view(np.uint32))  # bit for bit
+    assert (alpha is None) == (ref_alpha is None)
+    if alpha is not None:
+        assert alpha.dtype == np.float32
+        assert np.array_equal(alpha.view(np.uint32), ref_alpha.view(np.uint32))
+
+
+def kinds_for(filters: str, h: int, rng: np.random.Generator) -> list[int]:
+    kind = FILTERS[filters]
+    return list(rng.integers(0, 3, h)) if kind is None else [kind] * h
+
+
+@pytest.mark.parametrize("filters", list(FILTERS))
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("pen", ["grey", "colour"])
+def test_every_channel_count_and_filter_reads_as_pillow_and_to_float(filters, channels, pen):
+    rng = np.random.default_rng(channels)
+    pixels = rng.integers(0, 256, (37, 29, channels), dtype=np.uint8)
+    pixels[:16, :16, 0] = np.arange(256, dtype=np.uint8).reshape(16, 16)  # every level
+    if pen == "grey" and channels >= 3:
+        pixels[..., 1] = pixels[..., 2] = pixels[..., 0]
+    pixels[5:9] = 0  # runs of equal rows, as on a canvas
+    assert_same_read(encode_png(pixels, kinds_for(filters, 37, rng)))
+
+
+def test_canvas_pngs_read_as_before():
+    for seed in range(4):
+        pixels = canvas_pixels(seed)
+        coloured = pixels.copy()
+        coloured[..., 1:3] //= 3  # a red pen
+        one_off = pixels.copy()
+        one_off[140, 140, 2] ^= 1  # blue differs from red in one pixel only
+        for p in (pixels, coloured, one_off):
+            assert_same_read(encode_up(p))  # Chromium: Up on every row
+            assert_same_read(encode_png(p, [0] + [2] * 279))  # Up from the second row
+        for channels in (1, 2, 3):  # grey, grey+alpha, RGB canvases
+            assert_same_read(encode_up(pixels[..., [0, 3, 0, 1, 2][:channels]].copy()))
+
+
+def test_a_white_pen_is_read_off_one_plane():
+    mode, planes = decode_planes(encode_up(canvas_pixels(0)), MAX_PIXELS, WORKING_SIDE)
+    assert mode == "RGBA" and planes[0] is planes[1] is planes[2]
+
+
+@pytest.mark.parametrize(
+    "case", ["palette", "16-bit", "paeth", "too large", "transparency key", "broken", "jpeg"]
+)
+def test_what_it_declines_is_left_to_the_old_path(case):
+    pixels = canvas_pixels(1)[:60, :60]
+    if case == "palette":
+        data = png(Image.fromarray(pixels).convert("P"))
+    elif case == "16-bit":
+        data = png(Image.fromarray(pixels[..., 3].astype(np.uint16) * 200))
+    elif case == "paeth":
+        data = encode_png(pixels, [4] * 60)
+    elif case == "too large":
+        data = encode_up(np.zeros((WORKING_SIDE + 1, 20, 4), np.uint8))
+    elif case == "transparency key":
+        buf = io.BytesIO()
+        Image.fromarray(pixels[..., 3]).save(buf, "PNG", transparency=0)
+        data = buf.getvalue()
+    elif case == "broken":
+        data = b"\x89PNG garbage"
+    else:
+        data = png(Image.fromarray(pixels[..., :3]), "JPEG")
+    assert decode_small_png(data, MAX_PIXELS, WORKING_SIDE) is None
+
+
+def _old_pipeline(monkeypatch) -> None:
+    monkeypatch.setattr(preprocessing_module, "decode_small_png", lambda *args: None)
+
+
+def _outcome(data: bytes):
+    try:
+        return preprocess_stages(data)
+    except ImageError as exc:
+        return type(exc), str(exc)
+
+
+def _same_outcome(a, b) -> None:
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        assert a == b
+        return
+    assert a.polarity == b.polarity and a.geometry == b.geometry
+    for field in ("gray", "ink", "mask", "cropped", "fitted", "x"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert a.display.mode == b.display.mode
+    assert np.array_equal(np.asarray(a.display), np.asarray(b.display))
+    assert np.array_equal(a.original, b.original)
+
+
+def _inputs(real_data_dir) -> list[bytes]:
+    from model.datasets import load_split, locate
+    from training.renders import make_set
+
+    test = load_split(locate("mnist", str(real_data_dir)), "test")
+    canvases, _ = make_set("canvas", test.images, test.labels, 40, 0)
+    photos, _ = make_set("photo", test.images, test.labels, 10, 1)
+    sent: list[bytes] = []
+    for img in canvases:
+        rgba, grey = np.asarray(img.convert("RGBA")), np.asarray(img.convert("L"))
+        inked = np.zeros((*grey.shape, 4), np.uint8)  # as the browser's pad: alpha is ink
+        inked[..., :3] = np.where(grey[..., None] > 0, 255, 0)
+        inked[..., 3] = grey
+        sent += [encode_up(inked), encode_up(rgba), encode_up(grey[..., None])]
+        sent += [png(img), png(Image.fromarray(inked))]  # Pillow's encoder: Paeth rows
+        sent += [png(img.convert("P")), png(Image.fromarray(grey.astype(np.uint16) * 257))]
+    sent += [p if isinstance(p, bytes) else png(p) for p in photos]
+    blank = np.zeros((280, 280, 4), np.uint8)
+    dot = blank.copy()
+    dot[140:146, 140:146] = 255
+    noise = np.random.default_rng(0).integers(0, 256, (280, 280, 4), dtype=np.uint8)
+    noise[..., 3] = 255
+    sent += [encode_up(blank), encode_up(dot), encode_up(noise), b"\x89PNG garbage"]
+    sent += [encode_up(np.zeros((1, 1, 4), np.uint8)), encode_up(canvas_pixels(2)[:, :3])]
+    return sent
+
+
+def test_every_stage_of_realistic_and_bad_inputs_is_as_before(real_data_dir, monkeypatch):
+    sent = _inputs(real_data_dir)
+    assert sum(decode_small_png(d, MAX_PIXELS, WORKING_SIDE) is not None for d in sent) >= 80
+    new = [_outcome(d) for d in sent]
+    _old_pipeline(monkeypatch)
+    for data, outcome in zip(sent, new, strict=True):
+        _same_outcome(outcome, _outcome(data))
