@@ -11,7 +11,8 @@ verdict ranks the classes before any rule (`array_scores`, `ranked_verdict`), th
 preprocessing's box, padding, centre of mass and border median are numpy's and scipy's
 general functions again (`numpy_bbox`, `np.pad`, `ndimage.center_of_mass`, `np.median`),
 the noise rule counts a concatenated copy of the differences again
-(`concatenated_noise`), and every map is resized by Pillow (`pillow_resize`).
+(`concatenated_noise`) on every input, however dark (`too_dark_for_noise`), and every
+map is resized by Pillow (`pillow_resize`).
 The fast path answers single inputs on LiteRT (`--single`, where `<name>.tflite` exists;
 `runtime="auto"` chooses it where it measures faster), the old path on ONNX Runtime.
 The canvas set is also sent as a browser sends it (RGBA PNG bytes with Chromium's
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             mock.patch("model.input.preprocessing._centre_of_mass", ndimage.center_of_mass),
             mock.patch("model.input.preprocessing.median", lambda a: float(np.median(a))),
             mock.patch("model.input.refusals.looks_like_noise", concatenated_noise),
+            mock.patch("model.input.refusals.too_dark_for_noise", lambda gray: False),
             mock.patch("model.input.preprocessing.resize", pillow_resize),  # every map
         ):
             before = read_all(old, items)

@@ -16,6 +16,7 @@ from PIL import Image
 from model.errors import ImageError
 from model.input import decode as decode_module
 from model.input import preprocessing as preprocessing_module
+from model.input import refusals
 from model.input.decode import (
     MAX_PIXELS,
     WORKING_SIDE,
@@ -121,6 +122,7 @@ def test_what_it_declines_is_left_to_the_old_path(case):
 
 def _old_pipeline(monkeypatch) -> None:
     monkeypatch.setattr(preprocessing_module, "decode_small_png", lambda *args: None)
+    monkeypatch.setattr(refusals, "too_dark_for_noise", lambda gray: False)
 
 
 def _outcome(data: bytes):
@@ -176,3 +178,37 @@ def test_every_stage_of_realistic_and_bad_inputs_is_as_before(real_data_dir, mon
     _old_pipeline(monkeypatch)
     for data, outcome in zip(sent, new, strict=True):
         _same_outcome(outcome, _outcome(data))
+
+
+def test_the_noise_rule_is_skipped_only_where_it_must_answer_no():
+    """too_dark_for_noise(gray) never says yes where looks_like_noise says yes (alone or
+    over black), on sparse random pixels of every density and on lattices of isolated
+    pixels (each the end of four counted differences, the most one pixel can make), some
+    just over the one-in-eight line."""
+    rng = np.random.default_rng(0)
+    cases = []
+    for _ in range(600):
+        h, w = (int(v) for v in rng.integers(1, 60, 2))
+        density = float(rng.choice([0.02, 0.08, 0.12, 0.125, 0.13, 0.2, 0.3, 0.5]))
+        g = (rng.random((h, w)) < density) * rng.random((h, w))
+        alpha = rng.random((h, w)) if rng.random() < 0.5 else None
+        cases.append((g.astype(np.float32), alpha))
+    for step in (2, 3):  # isolated pixels on a lattice: 1/4 and 1/9 of them lit
+        for offset in ((0, 0), (1, 1), (0, 1)):
+            g = np.zeros((57, 61), np.float32)
+            g[offset[0] :: step, offset[1] :: step] = 1.0
+            cases.append((g, None))
+    for share in (0.52, 0.55, 0.6, 0.7, 0.8):  # some of the even-even lattice: 13-20 % lit
+        g = np.zeros((80, 90), np.float32)
+        g[::2, ::2] = rng.random((40, 45)) < share
+        cases.append((g, None))
+    noisy = 0
+    for g, alpha in cases:
+        opaque = g if alpha is None else (g * alpha).astype(np.float32)
+        says = refusals.looks_like_noise(opaque)
+        noisy += says
+        if refusals.too_dark_for_noise(g):
+            assert not says
+    assert noisy >= 10  # the rule did answer yes on some of them
+    a = canvas_pixels(0)
+    assert refusals.too_dark_for_noise(a[..., 0].astype(np.float32) / 255)  # the canvas skips
