@@ -335,11 +335,18 @@ def with_faint(ink: np.ndarray, mask: np.ndarray, level: float = FAINT_LEVEL) ->
 
 def ink_mask(ink: np.ndarray) -> np.ndarray:
     """Bool mask of the ink worth keeping: strong pixels, minus specks far smaller than the rest."""
+    return kept_ink(ink)[0]
+
+
+def kept_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+    """(`ink_mask(ink)`, its box (y0, y1, x0, x1) where already known: None when the mask is
+    empty or specks were taken off it). The box of the strong pixels is found anyway, and
+    with no speck taken off it is the mask's: one search of the image less."""
     mask = ink > INK_LEVEL
     if not mask.any():
-        return mask
+        return mask, None
     # Every component lies inside the ink's box: label that only (8-connected).
-    y0, y1, x0, x1 = _bbox(mask)
+    box = y0, y1, x0, x1 = _bbox(mask)
     n, labels = cv2.connectedComponents(mask[y0:y1, x0:x1].view(np.uint8), connectivity=8)
     if n > 2:  # label 0 is the background
         sizes = np.bincount(labels.ravel(), minlength=n)[1:]
@@ -347,7 +354,8 @@ def ink_mask(ink: np.ndarray) -> np.ndarray:
         keep[1:] = sizes >= SPECK_FRACTION * sizes.max()
         mask = np.zeros_like(mask)
         mask[y0:y1, x0:x1] = keep[labels]
-    return mask
+        return mask, None
+    return mask, box
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -507,12 +515,13 @@ def preprocess_stages(
         gray = unblocked(gray)
 
     ink, polarity = ink_map(gray, alpha, strokes=recipe == "mnist")
-    mask = ink_mask(ink)
+    mask, box = kept_ink(ink)
     if np.count_nonzero(mask) < 4:
         raise BlankImageError("the image looks blank: no digit or drawing was found on it")
     if piece and recipe == "mnist":
-        mask = with_faint(ink, mask)
-    box = _bbox(mask)
+        mask, box = with_faint(ink, mask), None
+    if box is None:
+        box = _bbox(mask)
     y0, y1, x0, x1 = box
     check_size(mask[y0:y1, x0:x1], work_hw)
     # Soft ink inside the kept components (with a 1-pixel halo for antialiased edges).

@@ -212,3 +212,27 @@ def test_the_noise_rule_is_skipped_only_where_it_must_answer_no():
     assert noisy >= 10  # the rule did answer yes on some of them
     a = canvas_pixels(0)
     assert refusals.too_dark_for_noise(a[..., 0].astype(np.float32) / 255)  # the canvas skips
+
+
+def test_the_kept_inks_box_is_the_masks():
+    """kept_ink's box, where it gives one, is the box of its mask (specks taken off far
+    from the strokes shrink it: then it gives none), and its mask is ink_mask's."""
+    from model.input.preprocessing import _bbox, ink_mask, kept_ink
+
+    rng = np.random.default_rng(0)
+    given = 0
+    for i in range(300):
+        ink = np.zeros((60, 70), np.float32)
+        y, x = (int(v) for v in rng.integers(5, 40, 2))
+        ink[y : y + 15, x : x + 4] = rng.random() * 0.8 + 0.2  # a stroke
+        for _ in range(int(rng.integers(0, 3))):  # specks anywhere, some at the edges
+            sy, sx = (int(v) for v in rng.integers(0, 59, 2))
+            ink[sy, sx] = 1.0
+        if i % 50 == 0:
+            ink[:] = 0.1  # nothing strong
+        mask, box = kept_ink(ink)
+        assert np.array_equal(mask, ink_mask(ink))
+        if box is not None:
+            given += 1
+            assert box == _bbox(mask)
+    assert given > 50
