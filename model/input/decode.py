@@ -95,12 +95,12 @@ _BYTE_SCALE = np.float32(255.0)
 
 def decode_small_png(
     image: ImageInput, max_pixels: int, side: int
-) -> tuple[Image.Image, np.ndarray, np.ndarray | None] | None:
+) -> tuple[Image.Image, np.ndarray, np.ndarray | None, np.ndarray] | None:
     """A PNG the fast decoder reads (`model.input.png.decode_planes`) whose longest side
-    is at most `side` (a canvas export) -> (its image, luminance, alpha): bit for bit
-    what `to_float(normalise_mode(decode(image)))` gives, the luminance and alpha made
-    from the decoded planes instead of through the Pillow image; None for any other
-    input (the caller then decodes it)."""
+    is at most `side` (a canvas export) -> (its image, luminance, alpha, the luminance's
+    uint8 levels): bit for bit what `to_float(normalise_mode(decode(image)))` gives (the
+    luminance is levels / 255), made from the decoded planes instead of through the
+    Pillow image; None for any other input (the caller then decodes it)."""
     if not isinstance(image, (bytes, bytearray)) or image[:8] != PNG_SIGNATURE:
         return None
     decoded = decode_planes(bytes(image), max_pixels, side)
@@ -117,8 +117,9 @@ def decode_small_png(
     ):
         # Pillow's luminance, (19595 R + 38470 G + 7471 B + 32768) >> 16, is R where
         # R = G = B (the weights sum to 65536); L and LA images are their first band.
-        return img, r / _BYTE_SCALE, alpha
-    return img, np.asarray(img.convert("L"), dtype=np.float32) / 255.0, alpha
+        return img, r / _BYTE_SCALE, alpha, r
+    levels = np.asarray(img.convert("L"))
+    return img, levels / _BYTE_SCALE, alpha, levels
 
 
 def from_array(a: np.ndarray) -> Image.Image:

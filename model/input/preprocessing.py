@@ -80,6 +80,7 @@ MIN_PAPER = 0.05
 #: them along each side. Its cells are then resampled smoothly: sklearn's 8x8 scans
 #: scaled up blocky read 84.7 % as blocks, 95.3 % resampled (bicubic: 95.2 %).
 BLOCK_STEP = 0.1
+BLOCK_STEP_LEVELS = 25  # the same step on 0..255 levels: more than 25 (`_steps`)
 BLOCK_MIN_CELL = 3
 BLOCK_MIN_CELLS = 4
 #: Ink at least this fraction of the peak is "strong" (shadows on paper stay below it) ...
@@ -257,21 +258,26 @@ def _cell(changes: np.ndarray) -> int | None:
 def _steps(gray: np.ndarray, axis: int) -> np.ndarray:
     """Where along `axis` the (h, w) float32 picture steps by more than BLOCK_STEP anywhere:
     (np.abs(np.diff(gray, axis=axis)) > BLOCK_STEP).any(other axis), by OpenCV (the same
-    float32 differences, a fifth of the cost on a canvas)."""
-    g = np.asarray(gray, np.float32)
+    float32 differences, a fifth of the cost on a canvas). Given the uint8 levels the
+    picture is levels / 255 of, on them: a step over BLOCK_STEP is one of more than
+    BLOCK_STEP_LEVELS levels (the nearest differences, 25 and 26 levels, are 0.098 and
+    0.102, far beyond float32's rounding), at a quarter of the memory."""
+    g = gray if gray.dtype == np.uint8 else np.asarray(gray, np.float32)
     a, b = (g[:, 1:], g[:, :-1]) if axis == 1 else (g[1:], g[:-1])
     if a.size == 0:
         return np.zeros(g.shape[axis] - 1, bool)
     biggest = cv2.reduce(cv2.absdiff(a, b), 0 if axis == 1 else 1, cv2.REDUCE_MAX)
-    return biggest.ravel() > BLOCK_STEP
+    return biggest.ravel() > (BLOCK_STEP_LEVELS if g.dtype == np.uint8 else BLOCK_STEP)
 
 
-def unblocked(gray: np.ndarray) -> np.ndarray:
+def unblocked(gray: np.ndarray, levels: np.ndarray | None = None) -> np.ndarray:
     """A (h, w) picture scaled up by nearest neighbour -> its cells resampled smoothly
     (area down to the cells, bicubic back up); anything else is returned as it is (the
-    same object). Blocks' square corners otherwise reach the model as corners."""
-    cx = _cell(_steps(gray, axis=1))
-    cy = _cell(_steps(gray, axis=0)) if cx else None
+    same object). Blocks' square corners otherwise reach the model as corners. levels:
+    the uint8 picture `gray` is levels / 255 of, where known (the steps are found on it)."""
+    steps = gray if levels is None else levels
+    cx = _cell(_steps(steps, axis=1))
+    cy = _cell(_steps(steps, axis=0)) if cx else None
     if cx is None or cy is None:
         return gray
     h, w = gray.shape
@@ -497,8 +503,9 @@ def preprocess_stages(
     its strokes is kept (`FAINT_LEVEL`) and a thick pen thinned to `PIECE_ERODE_TO`. The
     single-digit path (False) keeps its figures (`benchmarks.equivalence`)."""
     small = decode_small_png(image, max_pixels, WORKING_SIDE)  # a canvas: no copies to make
+    levels = None  # the uint8 luminance gray is made of, where the decoder kept it
     if small is not None:
-        img, gray, alpha = small
+        img, gray, alpha, levels = small
         display = img
     else:
         img = normalise_mode(decode(image, max_pixels))
@@ -508,11 +515,11 @@ def preprocess_stages(
         display = shrink(img, DISPLAY_SIDE)
         gray, alpha = to_float(work)
     work_hw = gray.shape
-    if is_noise(img, gray, alpha):
+    if is_noise(img, gray, alpha, levels):
         raise NoiseImageError("the image looks like random noise: no strokes were found on it")
     del img  # a large original need not outlive this call
     if recipe == "mnist":
-        gray = unblocked(gray)
+        gray = unblocked(gray, levels)
 
     ink, polarity = ink_map(gray, alpha, strokes=recipe == "mnist")
     mask, box = kept_ink(ink)

@@ -85,10 +85,15 @@ def _opaque(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return gray if alpha is None else gray * alpha
 
 
-def is_noise(img: Image.Image, gray: np.ndarray, alpha: np.ndarray | None) -> bool:
+def is_noise(
+    img: Image.Image, gray: np.ndarray, alpha: np.ndarray | None, levels: np.ndarray | None = None
+) -> bool:
     """Noise on the working copy (gray, alpha) or, if `img` was shrunk to make it, on
-    a NOISE_WINDOW window of `img` at its own resolution (shrinking averages noise away)."""
-    if not too_dark_for_noise(gray) and looks_like_noise(_opaque(gray, alpha)):
+    a NOISE_WINDOW window of `img` at its own resolution (shrinking averages noise away).
+    levels: the uint8 luminance gray is levels / 255 of, where known (the same count of
+    pixels that are not black, on a quarter of the memory)."""
+    dark = too_dark_for_noise(gray if levels is None else levels)
+    if not dark and looks_like_noise(_opaque(gray, alpha)):
         return True
     if max(img.size) <= WORKING_SIDE:
         return False  # the working copy is the image: nothing was averaged
@@ -107,7 +112,9 @@ def too_dark_for_noise(gray: np.ndarray) -> bool:
         return True
     h, w = gray.shape
     counted = (h + 1) // 2 * (w - 1) + (h - 1) * ((w + 1) // 2)  # as looks_like_noise
-    return 2 * 4 * cv2.countNonZero(np.ascontiguousarray(gray, np.float32)) <= counted
+    if gray.dtype != np.uint8:
+        gray = np.ascontiguousarray(gray, np.float32)
+    return 2 * 4 * cv2.countNonZero(gray) <= counted
 
 
 def looks_like_noise(gray: np.ndarray) -> bool:

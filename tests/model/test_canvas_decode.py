@@ -47,7 +47,8 @@ def old_read(data: bytes) -> tuple[Image.Image, np.ndarray, np.ndarray | None]:
 def assert_same_read(data: bytes) -> None:
     new = decode_small_png(data, MAX_PIXELS, WORKING_SIDE)
     assert new is not None
-    img, gray, alpha = new
+    img, gray, alpha, levels = new
+    assert levels.dtype == np.uint8 and np.array_equal(levels / np.float32(255), gray)
     ref_img, ref_gray, ref_alpha = old_read(data)
     assert img.mode == ref_img.mode and img.size == ref_img.size
     assert np.array_equal(np.asarray(img), np.asarray(ref_img))
@@ -236,3 +237,28 @@ def test_the_kept_inks_box_is_the_masks():
             given += 1
             assert box == _bbox(mask)
     assert given > 50
+
+
+def test_steps_and_dark_pixels_found_on_the_levels_are_those_of_the_floats():
+    """_steps on uint8 levels against _steps on levels / 255 (every pair of levels side by
+    side, and blocky pictures scaled up by nearest neighbour: unblocked gives the same
+    picture), and too_dark_for_noise's count on either."""
+    from model.input.preprocessing import _steps, unblocked
+
+    a, b = np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8))
+    row = np.stack([a.ravel(), b.ravel()], axis=1).reshape(1, -1)  # a0 b0 a1 b1 ...
+    for levels, axis in ((row, 1), (row.T.copy(), 0)):  # every pair side by side
+        steps = _steps(levels, axis)
+        assert np.array_equal(steps, _steps(levels / np.float32(255), axis))
+        assert np.array_equal(steps[::2], np.abs(a.astype(int) - b).ravel() > 25)
+    rng = np.random.default_rng(0)
+    for cell in (1, 3, 5, 8):
+        small = rng.integers(0, 256, (12, 10), dtype=np.uint8)
+        levels = np.repeat(np.repeat(small, cell, axis=0), cell, axis=1)
+        gray = levels / np.float32(255)
+        assert np.array_equal(unblocked(gray, levels), unblocked(gray))
+        assert (unblocked(gray, levels) is gray) == (unblocked(gray) is gray)
+        sparse = levels * (rng.random(levels.shape) < 0.1)
+        assert refusals.too_dark_for_noise(sparse) == refusals.too_dark_for_noise(
+            sparse / np.float32(255)
+        )
