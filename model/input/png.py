@@ -40,6 +40,10 @@ VECTOR_FILTERS = 2
 #: Column sums of uint8 samples fit OpenCV's int32 integral image below this many samples
 #: x 255 (an 8 MB image; larger ones are unfiltered row by row).
 INT32_SUMS = 2**31
+#: Deflate inflates at most 1,032 bytes per byte (a 258-byte match in 2 bits): a stream
+#: under ONE_SHOT_BYTES / DEFLATE_MAX_RATIO bytes (~8 KB) cannot allocate past 8 MB.
+DEFLATE_MAX_RATIO = 1033
+ONE_SHOT_BYTES = 8 * 2**20
 
 
 def decode_png(data: bytes, max_pixels: int) -> Image.Image | None:
@@ -151,8 +155,16 @@ def _chunks(data: bytes) -> tuple[tuple[int, ...] | None, bytes]:
 
 
 def _inflate(stream: bytes, size: int) -> bytes | None:
-    """The zlib stream inflated to exactly `size` bytes (never more), or None."""
+    """The zlib stream inflated to exactly `size` bytes (never more), or None.
+
+    A stream short enough that it cannot inflate past ONE_SHOT_BYTES (a canvas's few KB)
+    is inflated in one call into a buffer of `size` bytes (the streaming call grows its
+    buffer as it goes: ~15 % of the inflate's time); a longer one is read in steps of at
+    most `size` bytes, so no stream can allocate more than that."""
     try:
+        if len(stream) * DEFLATE_MAX_RATIO <= ONE_SHOT_BYTES:
+            raw = _inflate_lib.decompress(stream, bufsize=size)  # raises if cut short
+            return raw if len(raw) == size else None
         d = _inflate_lib.decompressobj()
         raw = d.decompress(stream, size)
     except Exception:  # a corrupt stream: Pillow reports it  # noqa: BLE001

@@ -262,3 +262,24 @@ def test_steps_and_dark_pixels_found_on_the_levels_are_those_of_the_floats():
         assert refusals.too_dark_for_noise(sparse) == refusals.too_dark_for_noise(
             sparse / np.float32(255)
         )
+
+
+def test_a_short_stream_inflated_in_one_call_reads_as_in_steps(monkeypatch):
+    """png._inflate's one call (short streams) and its steps (the rest) give the same bytes
+    or the same None: exact, trailing bytes, cut short, longer or shorter than the image,
+    corrupt, a bad checksum."""
+    import zlib
+
+    from model.input import png as png_module
+
+    size = 280 * 1121
+    good = zlib.compress(bytes(range(256)) * (size // 256) + bytes(size % 256), 6)
+    bad_sum = good[:-1] + bytes([good[-1] ^ 1])
+    streams = [good, good + b"trailing", good[:-10], zlib.compress(bytes(size + 1))]
+    streams += [zlib.compress(bytes(size - 1)), good[:20] + bytes(30) + good[50:], bad_sum, b""]
+    assert all(len(s) * png_module.DEFLATE_MAX_RATIO <= png_module.ONE_SHOT_BYTES for s in streams)
+    one_call = [png_module._inflate(s, size) for s in streams]
+    monkeypatch.setattr(png_module, "ONE_SHOT_BYTES", 0)
+    assert one_call == [png_module._inflate(s, size) for s in streams]
+    assert one_call[0] is not None and one_call[1] is not None
+    assert one_call[2:] == [None] * 6
