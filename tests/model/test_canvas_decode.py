@@ -283,3 +283,20 @@ def test_a_short_stream_inflated_in_one_call_reads_as_in_steps(monkeypatch):
     assert one_call == [png_module._inflate(s, size) for s in streams]
     assert one_call[0] is not None and one_call[1] is not None
     assert one_call[2:] == [None] * 6
+
+
+def test_levels_become_floats_as_numpy_divides_them():
+    """decode._unit (OpenCV's division) against to_float's float32 division, on every
+    byte and on planes of many widths (vector loops and their tails)."""
+    from model.input.decode import _unit
+
+    rng = np.random.default_rng(0)
+    planes = [np.arange(256, dtype=np.uint8).reshape(16, 16)]
+    planes += [
+        rng.integers(0, 256, (int(h), int(w)), dtype=np.uint8)
+        for h, w in rng.integers(1, 300, (60, 2))
+    ]
+    for p in planes:
+        out = _unit(p)
+        assert out.dtype == np.float32 and out.shape == p.shape
+        assert np.array_equal(out.view(np.uint32), (p / np.float32(255)).view(np.uint32))
