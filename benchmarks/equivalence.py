@@ -16,7 +16,8 @@ map is resized by Pillow (`pillow_resize`).
 The fast path answers single inputs on LiteRT (`--single`, where `<name>.tflite` exists;
 `runtime="auto"` chooses it where it measures faster), the old path on ONNX Runtime.
 The canvas set is also sent as a browser sends it (RGBA PNG bytes with Chromium's
-filter), so the PNG fast path is on the line. For each set: how many inputs changed
+filter), opaque and as alpha ink on a transparent field (the Draw page's pad), so the PNG
+fast path is on the line. For each set: how many inputs changed
 label, verdict, reason or refusal (must be 0), and the largest change of the OOD score.
 """
 
@@ -106,6 +107,15 @@ def ranked_verdict(judge, score: float, probs: np.ndarray, detector_score: bool)
     return "digit", None
 
 
+def alpha_ink(grey: np.ndarray) -> np.ndarray:
+    """(h, w) uint8 -> (h, w, 4): its brightness as the opacity of white ink on a
+    transparent field, as the Draw page's pad holds strokes (benchmarks.canvas)."""
+    out = np.zeros((*grey.shape, 4), np.uint8)
+    out[..., :3] = np.where(grey[..., None] > 0, 255, 0)
+    out[..., 3] = grey
+    return out
+
+
 def read_all(clf, items: list) -> list[tuple]:
     """(label, verdict, reason, ood_score) or (error type, message) for each input."""
     from model.errors import ImageError
@@ -159,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "canvas":
             sets["canvas, as Chromium's PNG bytes"] = [
                 encode_up(np.asarray(i.convert("RGBA"))) for i in items
+            ]
+            sets["canvas, alpha ink as the Draw page's pad sends it"] = [
+                encode_up(alpha_ink(np.asarray(i.convert("L")))) for i in items
             ]
     for kind in NEGATIVE_SETS:
         sets[kind] = negatives(kind, args.n, "report", SEED, args.data_dir)
