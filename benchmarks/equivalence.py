@@ -8,8 +8,9 @@ luminance and alpha are read off its planes: `decode_small_png`), the classifier
 and the detector are two session calls (no fused graph), loops are counted with scipy's
 labelling on every input, the OOD score is computed on arrays for every input and the
 verdict ranks the classes before any rule (`array_scores`, `ranked_verdict`), the
-preprocessing's box, padding, centre of mass and border median are numpy's and scipy's
-general functions again (`numpy_bbox`, `np.pad`, `ndimage.center_of_mass`, `np.median`),
+preprocessing's box (searched for again after the specks: `boxless`), padding, centre of
+mass and border median are numpy's and scipy's general functions again (`numpy_bbox`,
+`np.pad`, `ndimage.center_of_mass`, `np.median`),
 the noise rule counts a concatenated copy of the differences again
 (`concatenated_noise`) on every input, however dark (`too_dark_for_noise`), and every
 map is resized by Pillow (`pillow_resize`).
@@ -107,6 +108,11 @@ def ranked_verdict(judge, score: float, probs: np.ndarray, detector_score: bool)
     return "digit", None
 
 
+def boxless(kept_ink):
+    """`preprocessing.kept_ink` giving no box: the box searched for again, as it was."""
+    return lambda ink: (kept_ink(ink)[0], None)
+
+
 def alpha_ink(grey: np.ndarray) -> np.ndarray:
     """(h, w) uint8 -> (h, w, 4): its brightness as the opacity of white ink on a
     transparent field, as the Draw page's pad holds strokes (benchmarks.canvas)."""
@@ -148,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.ood import NEGATIVE_SETS, SEED
     from model import load_classifier
     from model.datasets import load_split, locate
+    from model.input import preprocessing
     from model.input.png import encode_up
     from model.input.resample import pillow_resize
     from model.judge.verdict import Judge
@@ -193,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             mock.patch.object(Judge, "scores", array_scores),
             mock.patch.object(Judge, "verdict", ranked_verdict),
             mock.patch("model.input.preprocessing._bbox", numpy_bbox),
+            mock.patch.object(preprocessing, "kept_ink", boxless(preprocessing.kept_ink)),
             mock.patch("model.input.preprocessing._padded", np.pad),
             mock.patch("model.input.preprocessing._centre_of_mass", ndimage.center_of_mass),
             mock.patch("model.input.preprocessing.median", lambda a: float(np.median(a))),
