@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from model.errors import EmptyImageError, ImageError, ImageTooLargeError
 from model.input.png import SIGNATURE as PNG_SIGNATURE
-from model.input.png import decode_planes, decode_png
+from model.input.png import decode_planes, decode_png, png_within
 
 #: What every entry point accepts as an image.
 ImageInput = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
@@ -35,8 +35,9 @@ def load_image(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Image.Image:
     return decode(image, max_pixels)
 
 
-def decode(image: ImageInput, max_pixels: int) -> Image.Image:
-    """Open any supported input as a PIL image, EXIF orientation applied."""
+def decode(image: ImageInput, max_pixels: int, fast_png: bool = True) -> Image.Image:
+    """Open any supported input as a PIL image, EXIF orientation applied. fast_png=False:
+    a PNG goes to Pillow straight away (the fast decoder already declined it)."""
     if isinstance(image, Image.Image):
         return image
     if isinstance(image, np.ndarray):
@@ -44,7 +45,7 @@ def decode(image: ImageInput, max_pixels: int) -> Image.Image:
     if isinstance(image, (bytes, bytearray)):
         if not image:
             raise EmptyImageError("the file is empty (0 bytes)")
-        if image[:8] == PNG_SIGNATURE:  # a canvas export: the fast path, else Pillow
+        if fast_png and image[:8] == PNG_SIGNATURE:  # a canvas export: the fast path
             fast = decode_png(bytes(image), max_pixels)
             if fast is not None:
                 return fast
@@ -107,7 +108,7 @@ def decode_small_png(
         return None
     decoded = decode_planes(bytes(image), max_pixels, side)
     if decoded is None:
-        return None
+        return None  # (`declined_small_png` says whether decode_png would decline it too)
     mode, planes = decoded
     pixels = cv2.merge(planes) if len(planes) > 1 else planes[0]
     img = Image.fromarray(pixels, mode)
@@ -122,6 +123,13 @@ def decode_small_png(
         return img, _unit(r), alpha, r
     levels = np.asarray(img.convert("L"))
     return img, _unit(levels), alpha, levels
+
+
+def declined_small_png(image: ImageInput, side: int) -> bool:
+    """Whether `image` is a PNG whose header says it is at most `side` pixels a side: one
+    `decode_small_png` declined is then one the fast decoder declines whole (the same
+    checks and filters), so Pillow need not wait for a second inflate."""
+    return isinstance(image, (bytes, bytearray)) and png_within(image, side)
 
 
 def from_array(a: np.ndarray) -> Image.Image:

@@ -89,6 +89,16 @@ def decode_planes(
     return mode, [column_sums(p) for p in planes]
 
 
+def png_within(data: bytes, max_side: int) -> bool:
+    """Whether `data` starts as a PNG whose IHDR (its first chunk, where `_chunks` takes
+    it) gives both sides at most `max_side` pixels: the one limit `decode_planes` has that
+    `decode_png` has not."""
+    if len(data) < 24 or data[:8] != SIGNATURE or data[12:16] != b"IHDR":
+        return False
+    w, h = struct.unpack_from(">II", data, 16)
+    return max(w, h) <= max_side
+
+
 def column_sums(plane: np.ndarray) -> np.ndarray:
     """(h, w) uint8 -> its running sums down every column, modulo 256 (uint8): PNG's Up
     filter undone, read off OpenCV's integral image (int32; a 448x448 plane sums to at

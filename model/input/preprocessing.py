@@ -37,6 +37,7 @@ from model.input.decode import (
     MAX_PIXELS,
     WORKING_SIDE,
     ImageInput,
+    declined_small_png,
     decode,
     decode_small_png,
     display_rgb,
@@ -510,7 +511,8 @@ def preprocess_stages(
         img, gray, alpha, levels = small
         display = img
     else:
-        img = normalise_mode(decode(image, max_pixels))
+        fast_png = not declined_small_png(image, WORKING_SIDE)  # (not read twice)
+        img = normalise_mode(decode(image, max_pixels, fast_png))
         if min(img.size) < 1:
             raise ImageError("the image has no pixels")
         work = shrink(img, WORKING_SIDE)

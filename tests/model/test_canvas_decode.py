@@ -123,6 +123,7 @@ def test_what_it_declines_is_left_to_the_old_path(case):
 
 def _old_pipeline(monkeypatch) -> None:
     monkeypatch.setattr(preprocessing_module, "decode_small_png", lambda *args: None)
+    monkeypatch.setattr(preprocessing_module, "declined_small_png", lambda *args: False)
     monkeypatch.setattr(refusals, "too_dark_for_noise", lambda gray: False)
 
 
@@ -300,3 +301,23 @@ def test_levels_become_floats_as_numpy_divides_them():
         out = _unit(p)
         assert out.dtype == np.float32 and out.shape == p.shape
         assert np.array_equal(out.view(np.uint32), (p / np.float32(255)).view(np.uint32))
+
+
+@pytest.mark.parametrize("case", ["paeth", "chromium", "large chromium", "large paeth"])
+def test_a_png_is_inflated_once(case, monkeypatch):
+    """A small PNG the canvas decoder declines (Paeth rows) goes to Pillow without a second
+    inflate; a small canvas is read by the canvas decoder, a large one by decode_png."""
+    from model.input import png as png_module
+
+    side = WORKING_SIDE + 60 if case.startswith("large") else 280
+    pixels = np.zeros((side, side, 4), np.uint8)
+    pixels[side // 4 : side * 3 // 4, side // 2 - 12 : side // 2 + 12] = 255  # a 1
+    rows = [4] * side if case.endswith("paeth") else [2] * side
+    data = encode_png(pixels, rows)
+    calls = []
+    inflate = png_module._inflate
+    monkeypatch.setattr(png_module, "_inflate", lambda *a: calls.append(1) or inflate(*a))
+    new = _outcome(data)
+    assert len(calls) == 1
+    _old_pipeline(monkeypatch)
+    _same_outcome(new, _outcome(data))
