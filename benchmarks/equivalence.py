@@ -3,18 +3,22 @@ by the fast path and by the path it replaced, in one process.
 
     python -m benchmarks.equivalence [--n 300]
 
-The old path: Pillow decodes every PNG (`model.input.png` declines all), the classifier
+The old path: Pillow decodes every PNG (`model.input.png` declines all, and no PNG's
+luminance and alpha are read off its planes: `decode_small_png`), the classifier
 and the detector are two session calls (no fused graph), loops are counted with scipy's
 labelling on every input, the OOD score is computed on arrays for every input and the
 verdict ranks the classes before any rule (`array_scores`, `ranked_verdict`), the
-preprocessing's box, padding, centre of mass and border median are numpy's and scipy's
-general functions again (`numpy_bbox`, `np.pad`, `ndimage.center_of_mass`, `np.median`),
+preprocessing's box (searched for again after the specks: `boxless`), padding, centre of
+mass and border median are numpy's and scipy's general functions again (`numpy_bbox`,
+`np.pad`, `ndimage.center_of_mass`, `np.median`),
 the noise rule counts a concatenated copy of the differences again
-(`concatenated_noise`), and every map is resized by Pillow (`pillow_resize`).
+(`concatenated_noise`) on every input, however dark (`too_dark_for_noise`), and every
+map is resized by Pillow (`pillow_resize`).
 The fast path answers single inputs on LiteRT (`--single`, where `<name>.tflite` exists;
 `runtime="auto"` chooses it where it measures faster), the old path on ONNX Runtime.
 The canvas set is also sent as a browser sends it (RGBA PNG bytes with Chromium's
-filter), so the PNG fast path is on the line. For each set: how many inputs changed
+filter), opaque and as alpha ink on a transparent field (the Draw page's pad), so the PNG
+fast path is on the line. For each set: how many inputs changed
 label, verdict, reason or refusal (must be 0), and the largest change of the OOD score.
 """
 
@@ -104,6 +108,20 @@ def ranked_verdict(judge, score: float, probs: np.ndarray, detector_score: bool)
     return "digit", None
 
 
+def boxless(kept_ink):
+    """`preprocessing.kept_ink` giving no box: the box searched for again, as it was."""
+    return lambda ink: (kept_ink(ink)[0], None)
+
+
+def alpha_ink(grey: np.ndarray) -> np.ndarray:
+    """(h, w) uint8 -> (h, w, 4): its brightness as the opacity of white ink on a
+    transparent field, as the Draw page's pad holds strokes (benchmarks.canvas)."""
+    out = np.zeros((*grey.shape, 4), np.uint8)
+    out[..., :3] = np.where(grey[..., None] > 0, 255, 0)
+    out[..., 3] = grey
+    return out
+
+
 def read_all(clf, items: list) -> list[tuple]:
     """(label, verdict, reason, ood_score) or (error type, message) for each input."""
     from model.errors import ImageError
@@ -136,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.ood import NEGATIVE_SETS, SEED
     from model import load_classifier
     from model.datasets import load_split, locate
+    from model.input import preprocessing
     from model.input.png import encode_up
     from model.input.resample import pillow_resize
     from model.judge.verdict import Judge
@@ -158,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
             sets["canvas, as Chromium's PNG bytes"] = [
                 encode_up(np.asarray(i.convert("RGBA"))) for i in items
             ]
+            sets["canvas, alpha ink as the Draw page's pad sends it"] = [
+                encode_up(alpha_ink(np.asarray(i.convert("L")))) for i in items
+            ]
     for kind in NEGATIVE_SETS:
         sets[kind] = negatives(kind, args.n, "report", SEED, args.data_dir)
 
@@ -173,14 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         fast = read_all(new, items)
         with (
             mock.patch("model.input.decode.decode_png", lambda data, cap: None),
+            mock.patch("model.input.preprocessing.decode_small_png", lambda *args: None),
             mock.patch("model.judge.verdict.count_loops", scipy_loops),
             mock.patch.object(Judge, "scores", array_scores),
             mock.patch.object(Judge, "verdict", ranked_verdict),
             mock.patch("model.input.preprocessing._bbox", numpy_bbox),
+            mock.patch.object(preprocessing, "kept_ink", boxless(preprocessing.kept_ink)),
             mock.patch("model.input.preprocessing._padded", np.pad),
             mock.patch("model.input.preprocessing._centre_of_mass", ndimage.center_of_mass),
             mock.patch("model.input.preprocessing.median", lambda a: float(np.median(a))),
             mock.patch("model.input.refusals.looks_like_noise", concatenated_noise),
+            mock.patch("model.input.refusals.too_dark_for_noise", lambda gray: False),
             mock.patch("model.input.preprocessing.resize", pillow_resize),  # every map
         ):
             before = read_all(old, items)

@@ -4,12 +4,16 @@ of the two medians means much).
 
     python -m benchmarks.preprocess_ab [--base main] [--n 500] [--repeats 4]
 
-The base revision's `model/input/preprocessing.py` and `model/input/refusals.py` are
-read with `git show` and loaded as modules of their own (everything they import comes
-from this tree). Inputs: the realistic canvas set of `training.renders` sent as
-Chromium's PNG bytes, and the browser canvas of `benchmarks.canvas` (RGBA, alpha ink).
-Both revisions must give every input the same model input and geometry, else it stops.
-Timing is the CPU time of this thread (`time.thread_time`), one call of each in turn.
+The base revision's `model/input/preprocessing.py`, `model/input/refusals.py` and
+`model/input/resample.py` are read with `git show` and loaded as modules of their own
+(everything else they import comes from this tree). Inputs: the realistic canvas set of
+`training.renders` sent as Chromium's PNG bytes, and the browser canvas of
+`benchmarks.canvas` (RGBA, alpha ink). Both revisions must give every input the same model
+input and geometry, else it stops. Timing is the CPU time of this thread
+(`time.thread_time`), one call of each in turn. `--predict` also times `clf.predict` on the
+browser canvas end to end with either revision's preprocessing, and the raw ONNX Runtime
+call (classifier only) in the same loop, in CPU time of the process (`time.process_time`):
+issue #22's ratio.
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ import numpy as np
 def load_revision(base: str, tmp: Path):
     """The base revision's preprocessing module, using its own refusals module."""
     modules = {}
-    for name in ("refusals", "preprocessing"):
-        source = subprocess.run(
-            ["git", "show", f"{base}:model/input/{name}.py"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+    for name in ("resample", "refusals", "preprocessing"):
+        shown = subprocess.run(
+            ["git", "show", f"{base}:model/input/{name}.py"], capture_output=True, text=True
+        )
+        if shown.returncode and name == "resample":  # a revision before it: this tree's
+            continue
+        shown.check_returncode()
+        source = shown.stdout
         path = tmp / f"base_{name}.py"
         path.write_text(source)
         spec = importlib.util.spec_from_file_location(f"base_{name}", path)
@@ -45,6 +50,8 @@ def load_revision(base: str, tmp: Path):
         modules[name] = module
     modules["preprocessing"].is_noise = modules["refusals"].is_noise
     modules["preprocessing"].check_size = modules["refusals"].check_size
+    if "resample" in modules:
+        modules["preprocessing"].resize = modules["resample"].resize
     return modules["preprocessing"]
 
 
@@ -66,15 +73,57 @@ def compare(name: str, inputs: list, base, new, repeats: int) -> str:
     return f"| {name} | {len(before)} | {mb:.3f} | {ma:.3f} | {ma / mb:.3f} |"
 
 
+def compare_predict(data: bytes, base, repeats: int) -> list[str]:
+    """clf.predict(data) with the base's preprocessing and with this tree's, and the raw
+    ONNX Runtime call on its input, in turn; CPU time of the process, medians of 200
+    calls per turn. Table rows, with each median's multiple of the raw call."""
+    from unittest import mock
+
+    from model import load_classifier
+
+    clf = load_classifier("mnist-cnn")
+    x = clf.preprocess(data).reshape(1, 28, 28, 1)
+    def answer(p) -> tuple:
+        return p.label, p.verdict, p.reason, p.ood_score, p.probabilities.tobytes()
+
+    with mock.patch("model.classifier.preprocess_stages", base.preprocess_stages):
+        old = answer(clf.predict(data))
+    if answer(clf.predict(data)) != old:
+        raise SystemExit("the two revisions answer the browser canvas differently")
+
+    def per_call(f, n: int = 200) -> float:
+        c = time.process_time()
+        for _ in range(n):
+            f()
+        return (time.process_time() - c) / n * 1e3
+
+    before, after, raw = [], [], []
+    for _ in range(repeats):
+        with mock.patch("model.classifier.preprocess_stages", base.preprocess_stages):
+            before.append(per_call(lambda: clf.predict(data)))
+        after.append(per_call(lambda: clf.predict(data)))
+        raw.append(per_call(lambda: clf.runtime(x)))
+    mb, ma, mr = (statistics.median(v) for v in (before, after, raw))
+    return [
+        f"| browser canvas, `clf.predict` end to end | {200 * repeats} | {mb:.3f} "
+        f"({mb / mr:.2f}x raw) | {ma:.3f} ({ma / mr:.2f}x raw) | {ma / mb:.3f} |",
+        f"| raw ONNX Runtime call (classifier only), same loop | {200 * repeats} | {mr:.3f} "
+        "| | |",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.preprocess_ab", description=__doc__)
     p.add_argument("--base", default="main", help="git revision to compare against")
     p.add_argument("--n", type=int, default=500, help="realistic canvases")
     p.add_argument("--repeats", type=int, default=4)
     p.add_argument("--data-dir", help="folder with the data sets (default $DIGITLENS_DATA_DIR)")
+    p.add_argument(
+        "--predict", action="store_true", help="also clf.predict end to end against the raw call"
+    )
     args = p.parse_args(argv)
 
-    from benchmarks.canvas import canvas_pngs
+    from benchmarks.canvas import canvas_png, canvas_pngs
     from benchmarks.ood import SEED
     from model.datasets import load_split, locate
     from model.input import preprocessing as new
@@ -94,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         print(compare("realistic canvases (Chromium PNG)", realistic, base, new, args.repeats))
         browser = canvas_pngs()
         print(compare("browser canvas, alpha ink (benchmarks.canvas)", browser, base, new, 100))
+        if args.predict:
+            print("\n".join(compare_predict(canvas_png(7), base, 15)))
     return 0
 
 

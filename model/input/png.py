@@ -40,11 +40,78 @@ VECTOR_FILTERS = 2
 #: Column sums of uint8 samples fit OpenCV's int32 integral image below this many samples
 #: x 255 (an 8 MB image; larger ones are unfiltered row by row).
 INT32_SUMS = 2**31
+#: Deflate inflates at most 1,032 bytes per byte (a 258-byte match in 2 bits): a stream
+#: under ONE_SHOT_BYTES / DEFLATE_MAX_RATIO bytes (~8 KB) cannot allocate past 8 MB.
+DEFLATE_MAX_RATIO = 1033
+ONE_SHOT_BYTES = 8 * 2**20
 
 
 def decode_png(data: bytes, max_pixels: int) -> Image.Image | None:
     """A plain 8-bit, non-interlaced PNG -> its Pillow image (mode L, LA, RGB or RGBA),
     or None for anything the fast path does not handle (Pillow then decodes it)."""
+    found = _filtered_rows(data, max_pixels)
+    if found is None:
+        return None
+    rows, mode, (h, w, c) = found
+    pixels = unfilter(rows[:, 0], rows[:, 1:], c)
+    if pixels is None:
+        return None
+    return Image.fromarray(pixels.reshape(h, w, c) if c > 1 else pixels, mode)
+
+
+def decode_planes(
+    data: bytes, max_pixels: int, max_side: int
+) -> tuple[str, list[np.ndarray]] | None:
+    """The same PNGs as `decode_png`, up to `max_side` pixels a side (a canvas export), as
+    (Pillow's mode, one (h, w) uint8 plane per channel): what the digit pipeline reads
+    without a Pillow image in between. None for anything else (nothing is inflated for
+    a larger image).
+
+    Where every row is Up (Chromium's canvas) the channels are unfiltered one by one,
+    and where the red, green and blue of the filtered rows are equal (a white or grey
+    pen: the unfiltered ones are then equal too, a running sum being one-to-one) only
+    red is, its plane standing for all three (the same array object)."""
+    found = _filtered_rows(data, max_pixels, max_side)
+    if found is None:
+        return None
+    rows, mode, (h, w, c) = found
+    kinds = rows[:, 0]
+    if not ((kinds[1:] == 2).all() and kinds[0] in (0, 2)):  # (Up on row 0 is None)
+        pixels = unfilter(kinds, rows[:, 1:], c)
+        if pixels is None:
+            return None
+        return mode, (list(cv2.split(pixels.reshape(h, w, c))) if c > 1 else [pixels])
+    filtered = np.ascontiguousarray(rows[:, 1:]).reshape(h, w, c)
+    planes = list(cv2.split(filtered)) if c > 1 else [filtered.reshape(h, w)]
+    if c >= 3 and np.array_equal(planes[0], planes[1]) and np.array_equal(planes[1], planes[2]):
+        grey = column_sums(planes[0])
+        return mode, [grey, grey, grey, *(column_sums(p) for p in planes[3:])]
+    return mode, [column_sums(p) for p in planes]
+
+
+def png_within(data: bytes, max_side: int) -> bool:
+    """Whether `data` starts as a PNG whose IHDR (its first chunk, where `_chunks` takes
+    it) gives both sides at most `max_side` pixels: the one limit `decode_planes` has that
+    `decode_png` has not."""
+    if len(data) < 24 or data[:8] != SIGNATURE or data[12:16] != b"IHDR":
+        return False
+    w, h = struct.unpack_from(">II", data, 16)
+    return max(w, h) <= max_side
+
+
+def column_sums(plane: np.ndarray) -> np.ndarray:
+    """(h, w) uint8 -> its running sums down every column, modulo 256 (uint8): PNG's Up
+    filter undone, read off OpenCV's integral image (int32; a 448x448 plane sums to at
+    most 448 * 255 per column)."""
+    total = cv2.integral(plane)
+    return cv2.subtract(total[1:, 1:], total[1:, :-1]).astype(np.uint8)
+
+
+def _filtered_rows(
+    data: bytes, max_pixels: int, max_side: int | None = None
+) -> tuple[np.ndarray, str, tuple[int, int, int]] | None:
+    """(the inflated rows (h, 1 + w * c) uint8, each led by its filter type; Pillow's
+    mode; (h, w, c)) of a PNG the fast path handles, or None."""
     header, idat = _chunks(data)
     if header is None:
         return None
@@ -56,6 +123,7 @@ def decode_png(data: bytes, max_pixels: int) -> Image.Image | None:
         or w * h == 0
         or w * h > max_pixels  # Pillow's path refuses it with the usual message
         or w * h > (Image.MAX_IMAGE_PIXELS or w * h)  # Pillow's own bomb warning or error
+        or (max_side is not None and max(w, h) > max_side)
     ):
         return None
     c = CHANNELS[colour]
@@ -63,11 +131,7 @@ def decode_png(data: bytes, max_pixels: int) -> Image.Image | None:
     raw = _inflate(idat, h * stride)
     if raw is None:
         return None
-    rows = np.frombuffer(raw, np.uint8).reshape(h, stride)
-    pixels = unfilter(rows[:, 0], rows[:, 1:], c)
-    if pixels is None:
-        return None
-    return Image.fromarray(pixels.reshape(h, w, c) if c > 1 else pixels, MODES[colour])
+    return np.frombuffer(raw, np.uint8).reshape(h, stride), MODES[colour], (h, w, c)
 
 
 def _chunks(data: bytes) -> tuple[tuple[int, ...] | None, bytes]:
@@ -101,8 +165,16 @@ def _chunks(data: bytes) -> tuple[tuple[int, ...] | None, bytes]:
 
 
 def _inflate(stream: bytes, size: int) -> bytes | None:
-    """The zlib stream inflated to exactly `size` bytes (never more), or None."""
+    """The zlib stream inflated to exactly `size` bytes (never more), or None.
+
+    A stream short enough that it cannot inflate past ONE_SHOT_BYTES (a canvas's few KB)
+    is inflated in one call into a buffer of `size` bytes (the streaming call grows its
+    buffer as it goes: ~15 % of the inflate's time); a longer one is read in steps of at
+    most `size` bytes, so no stream can allocate more than that."""
     try:
+        if len(stream) * DEFLATE_MAX_RATIO <= ONE_SHOT_BYTES:
+            raw = _inflate_lib.decompress(stream, bufsize=size)  # raises if cut short
+            return raw if len(raw) == size else None
         d = _inflate_lib.decompressobj()
         raw = d.decompress(stream, size)
     except Exception:  # a corrupt stream: Pillow reports it  # noqa: BLE001

@@ -37,7 +37,9 @@ from model.input.decode import (
     MAX_PIXELS,
     WORKING_SIDE,
     ImageInput,
+    declined_small_png,
     decode,
+    decode_small_png,
     display_rgb,
     normalise_mode,
     shrink,
@@ -79,6 +81,7 @@ MIN_PAPER = 0.05
 #: them along each side. Its cells are then resampled smoothly: sklearn's 8x8 scans
 #: scaled up blocky read 84.7 % as blocks, 95.3 % resampled (bicubic: 95.2 %).
 BLOCK_STEP = 0.1
+BLOCK_STEP_LEVELS = 25  # the same step on 0..255 levels: more than 25 (`_steps`)
 BLOCK_MIN_CELL = 3
 BLOCK_MIN_CELLS = 4
 #: Ink at least this fraction of the peak is "strong" (shadows on paper stay below it) ...
@@ -256,21 +259,28 @@ def _cell(changes: np.ndarray) -> int | None:
 def _steps(gray: np.ndarray, axis: int) -> np.ndarray:
     """Where along `axis` the (h, w) float32 picture steps by more than BLOCK_STEP anywhere:
     (np.abs(np.diff(gray, axis=axis)) > BLOCK_STEP).any(other axis), by OpenCV (the same
-    float32 differences, a fifth of the cost on a canvas)."""
-    g = np.asarray(gray, np.float32)
+    float32 differences, a fifth of the cost on a canvas). Given the uint8 levels the
+    picture is levels / 255 of, on them: a step over BLOCK_STEP is one of more than
+    BLOCK_STEP_LEVELS levels (the nearest differences, 25 and 26 levels, are 0.098 and
+    0.102, far beyond float32's rounding), at a quarter of the memory."""
+    g = gray if gray.dtype == np.uint8 else np.asarray(gray, np.float32)
     a, b = (g[:, 1:], g[:, :-1]) if axis == 1 else (g[1:], g[:-1])
     if a.size == 0:
         return np.zeros(g.shape[axis] - 1, bool)
+    if g.dtype == np.uint8:  # (OpenCV's reduce is slow on uint8: numpy's max)
+        return cv2.absdiff(a, b).max(axis=1 - axis) > BLOCK_STEP_LEVELS
     biggest = cv2.reduce(cv2.absdiff(a, b), 0 if axis == 1 else 1, cv2.REDUCE_MAX)
     return biggest.ravel() > BLOCK_STEP
 
 
-def unblocked(gray: np.ndarray) -> np.ndarray:
+def unblocked(gray: np.ndarray, levels: np.ndarray | None = None) -> np.ndarray:
     """A (h, w) picture scaled up by nearest neighbour -> its cells resampled smoothly
     (area down to the cells, bicubic back up); anything else is returned as it is (the
-    same object). Blocks' square corners otherwise reach the model as corners."""
-    cx = _cell(_steps(gray, axis=1))
-    cy = _cell(_steps(gray, axis=0)) if cx else None
+    same object). Blocks' square corners otherwise reach the model as corners. levels:
+    the uint8 picture `gray` is levels / 255 of, where known (the steps are found on it)."""
+    steps = gray if levels is None else levels
+    cx = _cell(_steps(steps, axis=1))
+    cy = _cell(_steps(steps, axis=0)) if cx else None
     if cx is None or cy is None:
         return gray
     h, w = gray.shape
@@ -334,11 +344,18 @@ def with_faint(ink: np.ndarray, mask: np.ndarray, level: float = FAINT_LEVEL) ->
 
 def ink_mask(ink: np.ndarray) -> np.ndarray:
     """Bool mask of the ink worth keeping: strong pixels, minus specks far smaller than the rest."""
+    return kept_ink(ink)[0]
+
+
+def kept_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+    """(`ink_mask(ink)`, its box (y0, y1, x0, x1) where already known: None when the mask is
+    empty or specks were taken off it). The box of the strong pixels is found anyway, and
+    with no speck taken off it is the mask's: one search of the image less."""
     mask = ink > INK_LEVEL
     if not mask.any():
-        return mask
+        return mask, None
     # Every component lies inside the ink's box: label that only (8-connected).
-    y0, y1, x0, x1 = _bbox(mask)
+    box = y0, y1, x0, x1 = _bbox(mask)
     n, labels = cv2.connectedComponents(mask[y0:y1, x0:x1].view(np.uint8), connectivity=8)
     if n > 2:  # label 0 is the background
         sizes = np.bincount(labels.ravel(), minlength=n)[1:]
@@ -346,7 +363,8 @@ def ink_mask(ink: np.ndarray) -> np.ndarray:
         keep[1:] = sizes >= SPECK_FRACTION * sizes.max()
         mask = np.zeros_like(mask)
         mask[y0:y1, x0:x1] = keep[labels]
-    return mask
+        return mask, None
+    return mask, box
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -487,26 +505,34 @@ def preprocess_stages(
     piece: the image is one digit cut from a number (`model.number`): faint ink joined to
     its strokes is kept (`FAINT_LEVEL`) and a thick pen thinned to `PIECE_ERODE_TO`. The
     single-digit path (False) keeps its figures (`benchmarks.equivalence`)."""
-    img = normalise_mode(decode(image, max_pixels))
-    if min(img.size) < 1:
-        raise ImageError("the image has no pixels")
-    work = shrink(img, WORKING_SIDE)
-    display = shrink(img, DISPLAY_SIDE)
-    gray, alpha = to_float(work)
+    small = decode_small_png(image, max_pixels, WORKING_SIDE)  # a canvas: no copies to make
+    levels = None  # the uint8 luminance gray is made of, where the decoder kept it
+    if small is not None:
+        img, gray, alpha, levels = small
+        display = img
+    else:
+        fast_png = not declined_small_png(image, WORKING_SIDE)  # (not read twice)
+        img = normalise_mode(decode(image, max_pixels, fast_png))
+        if min(img.size) < 1:
+            raise ImageError("the image has no pixels")
+        work = shrink(img, WORKING_SIDE)
+        display = shrink(img, DISPLAY_SIDE)
+        gray, alpha = to_float(work)
     work_hw = gray.shape
-    if is_noise(img, gray, alpha):
+    if is_noise(img, gray, alpha, levels):
         raise NoiseImageError("the image looks like random noise: no strokes were found on it")
     del img  # a large original need not outlive this call
     if recipe == "mnist":
-        gray = unblocked(gray)
+        gray = unblocked(gray, levels)
 
     ink, polarity = ink_map(gray, alpha, strokes=recipe == "mnist")
-    mask = ink_mask(ink)
+    mask, box = kept_ink(ink)
     if np.count_nonzero(mask) < 4:
         raise BlankImageError("the image looks blank: no digit or drawing was found on it")
     if piece and recipe == "mnist":
-        mask = with_faint(ink, mask)
-    box = _bbox(mask)
+        mask, box = with_faint(ink, mask), None
+    if box is None:
+        box = _bbox(mask)
     y0, y1, x0, x1 = box
     check_size(mask[y0:y1, x0:x1], work_hw)
     # Soft ink inside the kept components (with a 1-pixel halo for antialiased edges).

@@ -85,14 +85,36 @@ def _opaque(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return gray if alpha is None else gray * alpha
 
 
-def is_noise(img: Image.Image, gray: np.ndarray, alpha: np.ndarray | None) -> bool:
+def is_noise(
+    img: Image.Image, gray: np.ndarray, alpha: np.ndarray | None, levels: np.ndarray | None = None
+) -> bool:
     """Noise on the working copy (gray, alpha) or, if `img` was shrunk to make it, on
-    a NOISE_WINDOW window of `img` at its own resolution (shrinking averages noise away)."""
-    if looks_like_noise(_opaque(gray, alpha)):
+    a NOISE_WINDOW window of `img` at its own resolution (shrinking averages noise away).
+    levels: the uint8 luminance gray is levels / 255 of, where known (the same count of
+    pixels that are not black, on a quarter of the memory)."""
+    dark = too_dark_for_noise(gray if levels is None else levels)
+    if not dark and looks_like_noise(_opaque(gray, alpha)):
         return True
     if max(img.size) <= WORKING_SIDE:
         return False  # the working copy is the image: nothing was averaged
     return looks_like_noise(_opaque(*to_float(_central_window(img, NOISE_WINDOW))))
+
+
+def too_dark_for_noise(gray: np.ndarray) -> bool:
+    """Whether `looks_like_noise` must answer False for `gray` (or for it seen over black,
+    `_opaque`) because at most one in eight of its pixels is not black (a canvas: 5-10 %).
+
+    A difference above the threshold needs a pixel that is not black at one of its ends,
+    and each pixel is an end of at most two of the differences counted along the rows
+    and two down the columns: at most 4 x (pixels not black) of them exceed it, which is
+    not more than half of them. One count instead of the differences."""
+    if min(gray.shape) < 2:
+        return True
+    h, w = gray.shape
+    counted = (h + 1) // 2 * (w - 1) + (h - 1) * ((w + 1) // 2)  # as looks_like_noise
+    if gray.dtype != np.uint8:
+        gray = np.ascontiguousarray(gray, np.float32)
+    return 2 * 4 * cv2.countNonZero(gray) <= counted
 
 
 def looks_like_noise(gray: np.ndarray) -> bool:

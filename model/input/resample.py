@@ -71,5 +71,9 @@ def resize(a: np.ndarray, hw: tuple[int, int], box: bool) -> np.ndarray:
 def pillow_resize(a: np.ndarray, hw: tuple[int, int], box: bool) -> np.ndarray:
     """The same resize through a Pillow 'F' image (large maps; the reference)."""
     filt = Image.Resampling.BOX if box else Image.Resampling.BILINEAR
-    image = Image.fromarray(np.ascontiguousarray(a, np.float32), mode="F")
-    return np.asarray(image.resize((hw[1], hw[0]), filt), dtype=np.float32)
+    a = np.ascontiguousarray(a, np.float32)
+    # Pillow reads the array's own buffer and hands back its bytes: the same image and
+    # resize as Image.fromarray / np.asarray, without their copies and checks.
+    image = Image.frombuffer("F", (a.shape[1], a.shape[0]), a, "raw", "F", 0, 1)
+    out = image.resize((hw[1], hw[0]), filt)
+    return np.frombuffer(out.tobytes(), np.float32).reshape(hw)

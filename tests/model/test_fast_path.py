@@ -16,6 +16,7 @@ from scipy import ndimage
 from benchmarks.equivalence import concatenated_noise, numpy_bbox, scipy_loops
 from model.errors import ImageError
 from model.input import decode as decode_module
+from model.input import preprocessing as preprocessing_module
 from model.input.decode import MAX_PIXELS, decode
 from model.input.png import decode_png, encode_up
 from model.input.preprocessing import preprocess_stages
@@ -146,6 +147,7 @@ def test_what_the_fast_path_declines_goes_to_pillow(case):
 
 def _old_decode(monkeypatch):
     monkeypatch.setattr(decode_module, "decode_png", lambda data, cap: None)
+    monkeypatch.setattr(preprocessing_module, "decode_small_png", lambda *args: None)
 
 
 @pytest.mark.parametrize(

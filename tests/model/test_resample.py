@@ -93,3 +93,22 @@ def test_a_map_of_the_same_size_is_copied():
     out = resize(a, (12, 9), True)
     assert out is not a
     np.testing.assert_array_equal(out, a)
+
+
+def test_the_pillow_round_trip_is_pillows_resize_bit_for_bit():
+    """pillow_resize (Pillow reading the array's buffer, its bytes read back) against
+    Image.fromarray / np.asarray, on the large maps a canvas crop makes and random ones,
+    contiguous or not."""
+    from model.input.resample import pillow_resize
+
+    rng = np.random.default_rng(1)
+    cases = [(rng.random((182, 109), np.float32), (80, 48)), (rng.random((200, 150)), (20, 15))]
+    for _ in range(200):
+        hi, wi, ho, wo = (int(v) for v in rng.integers(1, 300, 4))
+        a = rng.random((hi, wi), np.float32) * (rng.random((hi, wi)) < 0.3)
+        cases.append((a if rng.random() < 0.5 else np.asfortranarray(a), (ho, wo)))
+    for a, hw in cases:
+        for box in (True, False):
+            out = pillow_resize(a, hw, box)
+            assert out.shape == hw and out.dtype == np.float32
+            assert np.array_equal(out.view(np.uint32), pillow(a, hw, box).view(np.uint32))
