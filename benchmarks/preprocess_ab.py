@@ -83,6 +83,7 @@ def compare_predict(data: bytes, base, repeats: int) -> list[str]:
 
     clf = load_classifier("mnist-cnn")
     x = clf.preprocess(data).reshape(1, 28, 28, 1)
+
     def answer(p) -> tuple:
         return p.label, p.verdict, p.reason, p.ood_score, p.probabilities.tobytes()
 
@@ -107,8 +108,7 @@ def compare_predict(data: bytes, base, repeats: int) -> list[str]:
     return [
         f"| browser canvas, `clf.predict` end to end | {200 * repeats} | {mb:.3f} "
         f"({mb / mr:.2f}x raw) | {ma:.3f} ({ma / mr:.2f}x raw) | {ma / mb:.3f} |",
-        f"| raw ONNX Runtime call (classifier only), same loop | {200 * repeats} | {mr:.3f} "
-        "| | |",
+        f"| raw ONNX Runtime call (classifier only), same loop | {200 * repeats} | {mr:.3f} | | |",
     ]
 
 
