@@ -45,7 +45,6 @@ from model.input.preprocessing import (
     INK_LEVEL,
     SPECK_FRACTION,
     ink_map,
-    with_faint,
 )
 from model.input.refusals import is_noise
 
@@ -123,6 +122,12 @@ LOOSE_TALL = 0.5
 #: digits read as several, of 3,000): before 1,431 / 1,357 / 1,427 / 1,378 (15); the short
 #: stretches 1,431 / 1,358 / 1,430 / 1,379 (15); and the faint ink 1,435 / 1,362 / 1,438 /
 #: 1,379 (12) (faint ink joining any stretches: 1,436 / 1,356 / 1,437 / 1,379 (7)).
+#: The faint ink joined to the strong reaches this share of the tallest stretch's height
+#: from it (a thin pen's stroke between its bits; not a shadow's expanse, which made a
+#: photo's digit so heavy that its neighbours became specks). With it and `LOOP_HOLE`:
+#: 1,435 / 1,364 / 1,437 / 1,384 (15); without it 1,435 / 1,365 / 1,437 / 1,380 (12);
+#: weighing stretches by their strong ink only as well: 1,432 / 1,364 / 1,435 / 1,384 (14).
+FAINT_REACH = 0.06
 #: Other pieces' ink is painted over this far around their mask (their soft edges).
 OTHER_INK = np.ones((5, 5), np.uint8)
 
@@ -184,21 +189,24 @@ def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]
 
 
 def _with_faint(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
-    """`strong` and the faint ink 8-connected to it (hysteresis: a thin pen's strokes, cut
-    by `INK_LEVEL` into specks), except where the faint ink would join two stretches that
-    are no specks (two digits bridged by a shadow or a pen's soft rim)."""
+    """`strong` and the faint ink 8-connected to it within `FAINT_REACH` (hysteresis: a
+    thin pen's strokes, cut by `INK_LEVEL` into specks), except where the faint ink would
+    join two stretches that are no specks (two digits bridged by a shadow or a soft rim)."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(strong.view(np.uint8), connectivity=8)
-    if n <= 2:
-        return with_faint(ink, strong)
+    if n <= 1:
+        return strong
+    reach = 2 * max(round(FAINT_REACH * stats[1:, cv2.CC_STAT_HEIGHT].max()), 1) + 1
+    faint = (ink > FAINT_LEVEL) & (
+        cv2.dilate(strong.view(np.uint8), np.ones((reach, reach), np.uint8)) > 0
+    )
+    m, weak = cv2.connectedComponents((faint | strong).view(np.uint8), connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     big = np.zeros(n, bool)
     big[1:] = areas >= SPECK_SHARE * areas.max()
-    m, weak = cv2.connectedComponents(((ink > FAINT_LEVEL) | strong).view(np.uint8), connectivity=8)
     mine = strong & big[labels]
     pairs = np.unique(weak[mine].astype(np.int64) * n + labels[mine])  # (faint stretch, big one)
-    keep = (np.bincount(pairs // n, minlength=m) <= 1) & (
-        np.bincount(weak[strong], minlength=m) > 0
-    )
+    keep = np.bincount(pairs // n, minlength=m) <= 1
+    keep &= np.bincount(weak[strong], minlength=m) > 0  # (faint ink alone is none)
     keep[0] = False
     return strong | keep[weak]
 
