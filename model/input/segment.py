@@ -123,11 +123,11 @@ LOOSE_TALL = 0.5
 #: stretches 1,431 / 1,358 / 1,430 / 1,379 (15); and the faint ink 1,435 / 1,362 / 1,438 /
 #: 1,379 (12) (faint ink joining any stretches: 1,436 / 1,356 / 1,437 / 1,379 (7)).
 #: The faint ink joined to the strong reaches this share of the tallest stretch's height
-#: from it (a thin pen's stroke between its bits; not a shadow's expanse, which made a
-#: photo's digit so heavy that its neighbours became specks). With it and `LOOP_HOLE`:
-#: 1,435 / 1,364 / 1,437 / 1,384 (15); without it 1,435 / 1,365 / 1,437 / 1,380 (12);
-#: weighing stretches by their strong ink only as well: 1,432 / 1,364 / 1,435 / 1,384 (14).
-FAINT_REACH = 0.06
+#: from it (a thin pen's stroke between its bits; not a shadow's expanse, which can make
+#: a photo's digit so heavy that its neighbours become specks). With it and `LOOP_HOLE`,
+#: figures as for `LOOSE_TALL`: 1,435 / 1,365 / 1,437 / 1,382 (13); at 0.06 1,435 /
+#: 1,364 / 1,437 / 1,384 (15); without it 1,435 / 1,365 / 1,437 / 1,380 (12).
+FAINT_REACH = 0.15
 #: Other pieces' ink is painted over this far around their mask (their soft edges).
 OTHER_INK = np.ones((5, 5), np.uint8)
 
