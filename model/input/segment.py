@@ -3,12 +3,15 @@
     decode ─ working copy ─ ink map & mask (the digit pipeline's lighting correction)
            ─ connected components ─ merge the pieces of one digit ─ split touching ones
 
-Specks (components far smaller than the largest) are dropped, unless tall and thin (a 1)
-or, together with fragments near them, heavier than a speck (a thin pen's broken digit
-beside a marker's). Merging: a component that lies mostly above or below another (a 5's flag, a 7's
-crossbar, a 4 drawn in two strokes) belongs to the same digit. Splitting: ink much wider
-than a digit is tall holds several digits; it is cut at the emptiest columns near where
-evenly spaced digits would meet (the projection profile). Each piece is then cut from the
+The mask keeps the faint ink joined to the strong (hysteresis: a thin pen's strokes) where
+it joins no two digits. Specks (components far smaller than the largest) are dropped,
+unless tall and thin (a 1) or, together with fragments near them (and with a kept stretch
+too short to be a digit, a thin 5's flag), heavier than a speck and as tall as a digit
+(a thin pen's broken digit beside a marker's). Merging: a component that lies mostly
+above or below another (a 5's flag, a 7's crossbar, a 4 drawn in two strokes) belongs to
+the same digit. Splitting: ink much wider than a digit is tall holds several digits; it is
+cut at the emptiest columns near where evenly spaced digits would meet (the projection
+profile), never through a loop's hole (a wide 0). Each piece is then cut from the
 image itself, its neighbours' ink painted over with the paper around it, so the per-digit
 preprocessing (lighting correction, stroke width) runs once, on that digit, as it does for
 a single digit: reading the twice-processed ink map instead cost 0.7 points per digit on
@@ -37,7 +40,12 @@ from model.input.decode import (
     to_float,
 )
 from model.input.filters import median
-from model.input.preprocessing import INK_LEVEL, SPECK_FRACTION, ink_map
+from model.input.preprocessing import (
+    FAINT_LEVEL,
+    INK_LEVEL,
+    SPECK_FRACTION,
+    ink_map,
+)
 from model.input.refusals import is_noise
 
 #: Working copy of a number: wider than a digit's, so each digit keeps ~100 pixels.
@@ -64,6 +72,10 @@ SPLIT_RATIO = 1.15
 #: A cut whose piece is shorter than this share of the ink's height cuts a digit's part
 #: off (a 5's flag, a 2's base), not one digit from the next.
 CUT_MIN_HEIGHT = 0.6
+#: A hole in the ink at least this share of its height across is a loop: no cut crosses
+#: it (a wide 0 is one digit; two touching digits meet outside their loops). Measured as
+#: for `LOOSE_TALL`'s rules, with them: 1,435 / 1,365 / 1,437 / 1,380 (12).
+LOOP_HOLE = 0.1
 #: Ink this many times wider than tall is hardly ever one digit.
 WIDE = 1.4
 #: The width of one digit, as a share of the number's height, used to count digits in
@@ -102,6 +114,20 @@ FRAGMENT_GAP = 0.08
 #: touching 1,356 -> 1,357, canvas 1,427 -> 1,427, photo 1,374 -> 1,378.
 LOOSE_GAP = 0.24
 LOOSE_TALL = 0.5
+#: A kept stretch shorter than `LOOSE_TALL` (a thin pen's 5 flag, half of a broken 3) is
+#: weighed with those fragments as well, instead of joining its neighbour (`_attach_small`);
+#: and the ink weighed holds the faint ink joined to the mask (`_with_faint`, as a piece
+#: keeps it), where it joins no two stretches heavier than specks. Tuning seeds 11-13,
+#: whole numbers right of 1,500 each (apart / touching / canvas / photo; realistic single
+#: digits read as several, of 3,000): before 1,431 / 1,357 / 1,427 / 1,378 (15); the short
+#: stretches 1,431 / 1,358 / 1,430 / 1,379 (15); and the faint ink 1,435 / 1,362 / 1,438 /
+#: 1,379 (12) (faint ink joining any stretches: 1,436 / 1,356 / 1,437 / 1,379 (7)).
+#: The faint ink joined to the strong reaches this share of the tallest stretch's height
+#: from it (a thin pen's stroke between its bits; not a shadow's expanse, which can make
+#: a photo's digit so heavy that its neighbours become specks). With it and `LOOP_HOLE`,
+#: figures as for `LOOSE_TALL`: 1,435 / 1,365 / 1,437 / 1,382 (13); at 0.06 1,435 /
+#: 1,364 / 1,437 / 1,384 (15); without it 1,435 / 1,365 / 1,437 / 1,380 (12).
+FAINT_REACH = 0.15
 #: Other pieces' ink is painted over this far around their mask (their soft edges).
 OTHER_INK = np.ones((5, 5), np.uint8)
 
@@ -146,15 +172,43 @@ def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]
     widths = stats[1:, cv2.CC_STAT_WIDTH]
     one = (heights >= THIN_TALL * heights.max()) & (widths <= heights / 2)
     alone = (areas >= SPECK_SHARE * areas.max()) | one
-    out = []
-    for k in np.flatnonzero(alone) + 1:
-        x, y, w, h = stats[k, :4]
-        out.append((int(x), int(y), int(x + w), int(y + h), labels == k))
     speck, tallest = SPECK_SHARE * areas.max(), int(heights.max())
     gap = max(round(FRAGMENT_GAP * tallest), 1)
     found = _fragments(mask, labels, areas, alone, speck, gap)
-    loose = _loose(labels, alone, found, speck, round(LOOSE_GAP * tallest), LOOSE_TALL * tallest)
+    # A kept stretch too short to be a digit (a thin pen's 5 flag, a broken 3's top half)
+    # is weighed with the fragments left over around it: together they may be the digit.
+    short = alone & (heights < LOOSE_TALL * tallest)
+    loose, used = _loose(
+        labels, alone, short, found, speck, round(LOOSE_GAP * tallest), LOOSE_TALL * tallest
+    )
+    out = []
+    for k in np.flatnonzero(alone & ~used) + 1:
+        x, y, w, h = stats[k, :4]
+        out.append((int(x), int(y), int(x + w), int(y + h), labels == k))
     return out + found + loose
+
+
+def _with_faint(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
+    """`strong` and the faint ink 8-connected to it within `FAINT_REACH` (hysteresis: a
+    thin pen's strokes, cut by `INK_LEVEL` into specks), except where the faint ink would
+    join two stretches that are no specks (two digits bridged by a shadow or a soft rim)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(strong.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return strong
+    reach = 2 * max(round(FAINT_REACH * stats[1:, cv2.CC_STAT_HEIGHT].max()), 1) + 1
+    faint = (ink > FAINT_LEVEL) & (
+        cv2.dilate(strong.view(np.uint8), np.ones((reach, reach), np.uint8)) > 0
+    )
+    m, weak = cv2.connectedComponents((faint | strong).view(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    big = np.zeros(n, bool)
+    big[1:] = areas >= SPECK_SHARE * areas.max()
+    mine = strong & big[labels]
+    pairs = np.unique(weak[mine].astype(np.int64) * n + labels[mine])  # (faint stretch, big one)
+    keep = np.bincount(pairs // n, minlength=m) <= 1
+    keep &= np.bincount(weak[strong], minlength=m) > 0  # (faint ink alone is none)
+    keep[0] = False
+    return strong | keep[weak]
 
 
 def _fragments(
@@ -187,15 +241,23 @@ def _fragments(
 
 
 def _loose(
-    labels: np.ndarray, alone: np.ndarray, found: list, speck: float, gap: int, tall: float
-) -> list:
-    """The fragments neither kept nor `found`, clustered among themselves within `gap`
-    pixels (a kept neighbour's ink does not claim them): each cluster heavier than a speck
-    and at least `tall` pixels high, as one component."""
-    if gap <= 1 or alone.all():
-        return []
+    labels: np.ndarray,
+    alone: np.ndarray,
+    short: np.ndarray,
+    found: list,
+    speck: float,
+    gap: int,
+    tall: float,
+) -> tuple[list, np.ndarray]:
+    """The fragments neither kept nor `found`, and the `short` kept components, clustered
+    among themselves within `gap` pixels (a kept neighbour's ink does not claim them):
+    each cluster heavier than a speck and at least `tall` pixels high, as one component.
+    Also which kept components went into one (bool per component)."""
+    used = np.zeros(len(alone), bool)
+    if gap <= 1 or (alone & ~short).all():
+        return [], used
     left = np.zeros(len(alone) + 1, bool)
-    left[1:] = ~alone
+    left[1:] = ~alone | short
     loose = left[labels]
     for f in found:
         loose &= ~f[4]
@@ -210,9 +272,11 @@ def _loose(
             continue
         own = loose & (near == c)
         x, y, w, h = cv2.boundingRect(own.view(np.uint8))
-        if h >= tall:
+        mine = np.unique(labels[own]) - 1
+        if h >= tall and not alone[mine].all():  # (kept ones alone: `_merge` judges them)
             out.append((x, y, x + w, y + h, own))
-    return out
+            used[mine[alone[mine]]] = True
+    return out, used
 
 
 def _merge(parts: list[tuple[int, int, int, int, np.ndarray]]):
@@ -334,12 +398,16 @@ def _split(part, height: int) -> list[tuple[tuple[int, int, int, int, np.ndarray
         return [(part, False)]
     k = max(round(width / (DIGIT_WIDTH * height)), 2)
     columns = mask[y0:y1, x0:x1].sum(axis=0).astype(np.float64)
+    # A cut through a loop's hole cuts one digit (a wide 0), not two apart.
+    columns[_in_loop(mask[y0:y1, x0:x1], y1 - y0)] = np.inf
     step = width / k
     cuts = [x0]
     for i in range(1, k):
         centre = i * step
         lo, hi = int(centre - CUT_WINDOW * step), int(centre + CUT_WINDOW * step) + 1
         lo, hi = max(lo, 1), min(hi, width - 1)
+        if hi > lo and np.isinf(columns[lo:hi]).all():
+            return [(part, False)]
         cuts.append(x0 + lo + int(np.argmin(columns[lo:hi])) if hi > lo else x0 + int(centre))
     cuts.append(x1)
     pieces = []
@@ -352,6 +420,18 @@ def _split(part, height: int) -> list[tuple[tuple[int, int, int, int, np.ndarray
                 return [(part, False)]
             pieces.append(((a, int(rows[0]), b, int(rows[-1]) + 1, own), True))
     return pieces
+
+
+def _in_loop(mask: np.ndarray, height: int) -> np.ndarray:
+    """Bool per column of `mask`: crossing a hole of the ink (paper the ink closes round)
+    at least `LOOP_HOLE` of `height` across."""
+    paper = np.pad(~mask, 1, constant_values=True).view(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(paper, connectivity=4)
+    side = LOOP_HOLE * height
+    hole = np.zeros(n, bool)
+    hole[1:] = (stats[1:, cv2.CC_STAT_WIDTH] >= side) & (stats[1:, cv2.CC_STAT_HEIGHT] >= side)
+    hole[labels[0, 0]] = False  # the paper round the ink
+    return hole[labels[1:-1, 1:-1]].any(axis=0)
 
 
 def _alone(ink: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray) -> np.ndarray:
@@ -402,6 +482,7 @@ def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
     raw = polarity != "alpha"
     margin = PAPER_MARGIN if polarity == "dark-on-light" else PIECE_MARGIN
     mask = ink > INK_LEVEL  # its components are judged by `_components`, specks by height too
+    mask = _with_faint(ink, mask)  # a thin pen's faint strokes join its bits
     components = _components(mask)
     # The ink kept (no specks): a neighbour's is painted over, a digit's own fragments stay.
     mask = np.logical_or.reduce([c[4] for c in components]) if components else mask

@@ -132,3 +132,73 @@ def test_a_close_call_and_a_weak_digit_are_marked_in_a_number_not_alone():
     marked = mark_doubts([weak, sure, sure], {2: "a close call"})
     assert [d.prediction.verdict for d in marked] == ["unsure", "digit", "unsure"]
     assert marked[2].prediction.reason == "a close call"
+
+
+def test_a_thin_digits_flag_and_its_broken_body_are_one_digit_not_its_neighbours():
+    """A thin pen's 5 beside a marker's 1: its flag is heavy enough to keep but too short
+    to be a digit, its body broken into specks. Weighed together they are the 5, its own
+    digit, not a flag joined to the 1."""
+    img = Image.new("L", (420, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(80, 40), (80, 240)], fill=255, width=40)  # a marker's 1
+    d.line([(150, 50), (250, 50)], fill=255, width=6)  # the 5's flag
+    for a in range(200, 480, 40):  # its body: short arcs, each a speck, all of them too
+        d.arc((130, 90, 250, 230), a, a + 8, fill=255, width=3)
+    pieces = segment(img).pieces
+    assert len(pieces) == 2
+    x0, y0, x1, y1 = pieces[1].box
+    assert x0 >= 120 and y0 <= 50 and y1 >= 200  # the flag and the body
+
+
+def test_a_thin_one_in_faint_ink_between_its_strong_dashes_is_found():
+    """A thin pen's 1 beside a marker's 1, its stroke faint but for short strong dashes
+    that weigh less than a speck together: the faint ink joins them (hysteresis), so it is
+    one digit as tall as the other, not a row of specks."""
+    img = Image.new("L", (420, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(80, 40), (80, 240)], fill=255, width=40)
+    d.line([(300, 40), (300, 240)], fill=90, width=3)  # the faint stroke
+    for y in range(40, 240, 20):
+        d.line([(300, y), (300, y + 9)], fill=255, width=3)  # its strong dashes
+    pieces = segment(img).pieces
+    assert len(pieces) == 2
+    x0, y0, x1, y1 = pieces[1].box
+    assert x0 >= 290 and y1 - y0 >= 180
+
+
+def test_faint_ink_between_two_digits_does_not_join_them():
+    """Two marker 1s joined by a faint smudge stay two digits (the faint ink joins a thin
+    pen's bits, never two digits)."""
+    img = Image.new("L", (420, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.line([(100, 40), (100, 240)], fill=255, width=40)
+    d.line([(220, 40), (220, 240)], fill=255, width=40)
+    d.line([(100, 140), (220, 140)], fill=90, width=3)  # the smudge
+    assert len(segment(img).pieces) == 2
+
+
+def test_a_faint_expanse_beside_a_digit_does_not_join_it():
+    """A faint stretch of paper (a shadow, a smudge) running from one digit under the next:
+    only faint ink close to the strokes joins them (`FAINT_REACH`), so the first digit's
+    box does not grow under the second and swallow it."""
+    img = Image.new("L", (420, 280), 0)
+    d = ImageDraw.Draw(img)
+    d.rectangle((100, 200, 380, 260), fill=90)  # the smudge, touching the first 1
+    d.line([(80, 40), (80, 240)], fill=255, width=40)
+    d.line([(300, 40), (300, 180)], fill=255, width=40)
+    assert len(segment(img).pieces) == 2
+
+
+def test_a_wide_blob_zero_is_not_cut_through_its_loop():
+    """A 0 much wider than tall (a squat, thick ring): a cut would cross its hole, so it
+    is one digit with no cut offered; two touching rings still are cut where they touch."""
+    img = Image.new("L", (360, 200), 0)
+    ImageDraw.Draw(img).ellipse((30, 40, 290, 160), outline=255, width=30)
+    (group,) = segment(img).groups
+    assert group.split is None
+    img = Image.new("L", (360, 200), 0)
+    d = ImageDraw.Draw(img)
+    d.ellipse((30, 30, 120, 170), outline=255, width=20)
+    d.ellipse((115, 30, 205, 170), outline=255, width=20)  # touching the first
+    (group,) = segment(img).groups
+    assert group.split is not None and len(group.split) == 2
