@@ -161,9 +161,22 @@ class Segmentation:
         return [g.whole for g in self.groups]
 
 
+def _stats(mask: np.ndarray):
+    """OpenCV's 8-connected labelling with statistics, by Grana's algorithm: the same
+    labels as OpenCV's default here (tests/model/test_number_pieces.py), ~20 % sooner."""
+    return cv2.connectedComponentsWithStatsWithAlgorithm(
+        mask.view(np.uint8), 8, cv2.CV_32S, cv2.CCL_GRANA
+    )
+
+
+def _labels(mask: np.ndarray):
+    """`_stats` without the statistics: (count, labels)."""
+    return cv2.connectedComponentsWithAlgorithm(mask.view(np.uint8), 8, cv2.CV_32S, cv2.CCL_GRANA)
+
+
 def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]:
     """(x0, y0, x1, y1, own mask) of each 8-connected component that is not a speck."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    n, labels, stats, _ = _stats(mask)
     if n <= 1:
         return []
     areas = stats[1:, cv2.CC_STAT_AREA]
@@ -192,14 +205,14 @@ def _with_faint(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
     """`strong` and the faint ink 8-connected to it within `FAINT_REACH` (hysteresis: a
     thin pen's strokes, cut by `INK_LEVEL` into specks), except where the faint ink would
     join two stretches that are no specks (two digits bridged by a shadow or a soft rim)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(strong.view(np.uint8), connectivity=8)
+    n, labels, stats, _ = _stats(strong)
     if n <= 1:
         return strong
     reach = 2 * max(round(FAINT_REACH * stats[1:, cv2.CC_STAT_HEIGHT].max()), 1) + 1
     faint = (ink > FAINT_LEVEL) & (
         cv2.dilate(strong.view(np.uint8), np.ones((reach, reach), np.uint8)) > 0
     )
-    m, weak = cv2.connectedComponents((faint | strong).view(np.uint8), connectivity=8)
+    m, weak = _labels(faint | strong)
     areas = stats[1:, cv2.CC_STAT_AREA]
     big = np.zeros(n, bool)
     big[1:] = areas >= SPECK_SHARE * areas.max()
@@ -225,7 +238,7 @@ def _fragments(
     if gap <= 1 or alone.all():
         return []
     kernel = np.ones((gap, gap), np.uint8)
-    m, near = cv2.connectedComponents(cv2.dilate(mask.view(np.uint8), kernel), connectivity=8)
+    m, near = _labels(cv2.dilate(mask.view(np.uint8), kernel))
     cluster = np.zeros(len(areas) + 1, np.int64)
     cluster[labels[mask]] = near[mask]  # (a component lies in one cluster)
     cluster = cluster[1:]
@@ -262,9 +275,7 @@ def _loose(
     for f in found:
         loose &= ~f[4]
     kernel = np.ones((gap, gap), np.uint8)
-    m, near, stats, _ = cv2.connectedComponentsWithStats(
-        cv2.dilate(loose.view(np.uint8), kernel), connectivity=8
-    )
+    m, near, stats, _ = _stats(cv2.dilate(loose.view(np.uint8), kernel))
     weight = np.bincount(near[loose], minlength=m)
     out = []
     for c in np.flatnonzero((weight >= speck) & (stats[:, cv2.CC_STAT_HEIGHT] >= tall)):
