@@ -101,8 +101,8 @@ def png_within(data: bytes, max_side: int) -> bool:
 
 def column_sums(plane: np.ndarray) -> np.ndarray:
     """(h, w) uint8 -> its running sums down every column, modulo 256 (uint8): PNG's Up
-    filter undone, read off OpenCV's integral image (int32; a 448x448 plane sums to at
-    most 448 * 255 per column)."""
+    filter undone, read off OpenCV's integral image (int32, so below INT32_SUMS samples
+    x 255; a 448x448 plane sums to at most 448 * 255 per column)."""
     total = cv2.integral(plane)
     return cv2.subtract(total[1:, 1:], total[1:, :-1]).astype(np.uint8)
 
@@ -208,10 +208,7 @@ def unfilter(kinds: np.ndarray, rows: np.ndarray, channels: int) -> np.ndarray |
     if not up.any():
         return out
     if up[1:].all() and out.size * 255 < INT32_SUMS:
-        # Every row Up: the pixels are the running sums down the columns, read off
-        # OpenCV's integral image (int32, taken modulo 256).
-        total = cv2.integral(out)
-        return cv2.subtract(total[1:, 1:], total[1:, :-1]).astype(np.uint8)
+        return column_sums(out)  # every row Up: the running sums down the columns
     for r in np.flatnonzero(up).tolist():
         np.add(out[r], out[r - 1], out=out[r])
     return out

@@ -232,13 +232,14 @@ def export_quantized(keras_path: Path, runtime: str, data_dir: str | None = None
     artifact = resolve(keras_path)
     src = onnx_path_for(artifact, "onnx") or export_onnx(keras_path)
     out = variant_path(keras_path, runtime)
+    reference = OnnxRuntime(src)
     with tempfile.TemporaryDirectory() as tmp:  # write, check, then move into place
         tmp_path = Path(tmp) / out.name
         if runtime == "onnx-int8":
             cal = model_data(keras_path, "train", CALIBRATION_IMAGES, data_dir)
             info = _quantize_int8(src, tmp_path, cal)
             held = model_data(keras_path, "train", HELD_OUT, data_dir, held_out=True)
-            margin = choose_margin(OnnxRuntime(src)(held), OnnxRuntime(tmp_path)(held))
+            margin = choose_margin(reference(held), OnnxRuntime(tmp_path)(held))
             if margin:
                 info["close_calls"] = {
                     "margin": margin,
@@ -248,7 +249,7 @@ def export_quantized(keras_path: Path, runtime: str, data_dir: str | None = None
         else:
             info = _to_fp16_weights(src, tmp_path)
         x = model_data(keras_path, "test", CHECK_IMAGES, data_dir)
-        ref = OnnxRuntime(src)(x)
+        ref = reference(x)
         got = OnnxRuntime(tmp_path)(x)
         agreement = float((ref.argmax(1) == got.argmax(1)).mean())
         if info.get("close_calls"):
