@@ -2,9 +2,11 @@
 array operations instead of Pillow's row-by-row decoder.
 
 A canvas export (`canvas.toDataURL("image/png")`: 280x280 RGBA, 2-5 KB) spends most of
-its decoding time inflating ~300 KB of pixels; ISA-L's inflate (`isal`, where installed)
-does that ~4x faster than zlib here, and the rows are then unfiltered by whole rows or
-columns (PNG's filter types None, Sub and Up; Chromium writes Up on every row).
+its decoding time inflating ~300 KB of pixels: libdeflate (`deflate`, where installed)
+inflates such a short stream in one call faster than ISA-L's inflate (`isal`), which
+is ~4x zlib's here and reads longer streams in steps. The rows are then unfiltered by
+whole rows or columns (PNG's filter types None, Sub and Up; Chromium writes Up on every
+row).
 
 Anything else (palette, 16-bit, interlaced, a transparency key, EXIF, text chunks,
 Average or Paeth rows, a bad checksum, truncated data) returns None and goes to Pillow
@@ -26,6 +28,10 @@ try:  # ISA-L's inflate: same bytes as zlib's, several times faster on x86
     from isal import isal_zlib as _inflate_lib
 except ImportError:  # pragma: no cover - the plain zlib path is still correct
     _inflate_lib = zlib  # type: ignore[assignment]
+try:  # libdeflate: a whole stream into a buffer of a known size, in one call
+    from deflate import zlib_decompress as _inflate_whole
+except ImportError:  # pragma: no cover - ISA-L's (or zlib's) one call does the same
+    _inflate_whole = None
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Colour type -> Pillow mode, 8 bits per sample (grey, RGB, grey+alpha, RGBA).
@@ -164,16 +170,22 @@ def _chunks(data: bytes) -> tuple[tuple[int, ...] | None, bytes]:
     return None, b""  # no IEND: truncated
 
 
-def _inflate(stream: bytes, size: int) -> bytes | None:
+def _inflate(stream: bytes, size: int) -> bytes | bytearray | None:
     """The zlib stream inflated to exactly `size` bytes (never more), or None.
 
     A stream short enough that it cannot inflate past ONE_SHOT_BYTES (a canvas's few KB)
     is inflated in one call into a buffer of `size` bytes (the streaming call grows its
-    buffer as it goes: ~15 % of the inflate's time); a longer one is read in steps of at
-    most `size` bytes, so no stream can allocate more than that."""
+    buffer as it goes: ~15 % of the inflate's time), by libdeflate where installed (it
+    never writes past `size` and checks the Adler-32 sum, as zlib does); a longer one is
+    read in steps of at most `size` bytes, so no stream can allocate more than that.
+    The bytes are the same whichever library inflates them; only a library's error
+    type differs, and every error is None here."""
     try:
         if len(stream) * DEFLATE_MAX_RATIO <= ONE_SHOT_BYTES:
-            raw = _inflate_lib.decompress(stream, bufsize=size)  # raises if cut short
+            if _inflate_whole is not None:  # (a bytearray, read through np.frombuffer)
+                raw = _inflate_whole(stream, size)  # raises if cut short or too long
+            else:
+                raw = _inflate_lib.decompress(stream, bufsize=size)  # raises if cut short
             return raw if len(raw) == size else None
         d = _inflate_lib.decompressobj()
         raw = d.decompress(stream, size)

@@ -266,9 +266,9 @@ def test_steps_and_dark_pixels_found_on_the_levels_are_those_of_the_floats():
 
 
 def test_a_short_stream_inflated_in_one_call_reads_as_in_steps(monkeypatch):
-    """png._inflate's one call (short streams) and its steps (the rest) give the same bytes
-    or the same None: exact, trailing bytes, cut short, longer or shorter than the image,
-    corrupt, a bad checksum."""
+    """png._inflate's one call (short streams: libdeflate's, or ISA-L's where it is not
+    installed) and its steps (the rest) give the same bytes or the same None: exact,
+    trailing bytes, cut short, longer or shorter than the image, corrupt, a bad checksum."""
     import zlib
 
     from model.input import png as png_module
@@ -280,6 +280,9 @@ def test_a_short_stream_inflated_in_one_call_reads_as_in_steps(monkeypatch):
     streams += [zlib.compress(bytes(size - 1)), good[:20] + bytes(30) + good[50:], bad_sum, b""]
     assert all(len(s) * png_module.DEFLATE_MAX_RATIO <= png_module.ONE_SHOT_BYTES for s in streams)
     one_call = [png_module._inflate(s, size) for s in streams]
+    assert png_module._inflate_whole is not None  # libdeflate (requirements.txt) was used
+    monkeypatch.setattr(png_module, "_inflate_whole", None)  # ISA-L's one call
+    assert one_call == [png_module._inflate(s, size) for s in streams]
     monkeypatch.setattr(png_module, "ONE_SHOT_BYTES", 0)
     assert one_call == [png_module._inflate(s, size) for s in streams]
     assert one_call[0] is not None and one_call[1] is not None
