@@ -24,6 +24,7 @@ from model.errors import (
     ModelNotFoundError,
     TooSmallError,
 )
+from model.input.png import png_size
 from model.prediction import TOP_K
 from model.runtime.applications import is_application
 from model.runtime.runtimes import RUNTIMES
@@ -133,6 +134,9 @@ def _small(data: bytes) -> bool:
     drawing or a phone-sized crop takes about as long as a thread hand-off would."""
     if len(data) > INLINE_MAX_BYTES:
         return False
+    size = png_size(data)  # a PNG's header, read here: a canvas's (Pillow's is slower)
+    if size is not None:
+        return size[0] * size[1] <= INLINE_MAX_PIXELS
     try:
         with Image.open(io.BytesIO(data)) as img:  # reads the header only
             return img.width * img.height <= INLINE_MAX_PIXELS

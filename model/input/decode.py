@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import cv2
@@ -96,33 +98,57 @@ def _unit(levels: np.ndarray) -> np.ndarray:
     return cv2.divide(levels, 255.0, dtype=cv2.CV_32F)
 
 
-def decode_small_png(
-    image: ImageInput, max_pixels: int, side: int
-) -> tuple[Image.Image, np.ndarray, np.ndarray | None, np.ndarray] | None:
+@dataclass(frozen=True)
+class SmallPng:
+    """A small PNG read as planes (`decode_small_png`): its luminance, alpha and levels as
+    the digit pipeline reads them, bit for bit what `to_float(normalise_mode(decode(...)))`
+    gives. Its Pillow image (`image`) is made only when something shows it: the answer
+    to a canvas needs none, and making it (a merge of the planes and a 300 KB image) cost
+    about a tenth of reading a canvas (docs/reference/preprocessing.md)."""
+
+    mode: str  # Pillow's: L, LA, RGB or RGBA
+    planes: tuple[np.ndarray, ...]  # one (h, w) uint8 per channel (a grey pen's share one)
+    gray: np.ndarray  # (h, w) float32 luminance in [0, 1]: levels / 255
+    alpha: np.ndarray | None  # (h, w) float32 in [0, 1], where the PNG has alpha
+    levels: np.ndarray  # (h, w) uint8: the luminance's levels
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), as a Pillow image's."""
+        h, w = self.levels.shape
+        return w, h
+
+    @cached_property
+    def image(self) -> Image.Image:
+        """The Pillow image the planes make (mode `mode`)."""
+        return _planes_image(self.mode, self.planes)
+
+
+def _planes_image(mode: str, planes: tuple[np.ndarray, ...]) -> Image.Image:
+    return Image.fromarray(cv2.merge(planes) if len(planes) > 1 else planes[0], mode)
+
+
+def decode_small_png(image: ImageInput, max_pixels: int, side: int) -> SmallPng | None:
     """A PNG the fast decoder reads (`model.input.png.decode_planes`) whose longest side
-    is at most `side` (a canvas export) -> (its image, luminance, alpha, the luminance's
-    uint8 levels): bit for bit what `to_float(normalise_mode(decode(image)))` gives (the
-    luminance is levels / 255), made from the decoded planes instead of through the
-    Pillow image; None for any other input (the caller then decodes it)."""
+    is at most `side` (a canvas export), read from its decoded planes instead of through
+    a Pillow image; None for any other input (the caller then decodes it)."""
     if not isinstance(image, (bytes, bytearray)) or image[:8] != PNG_SIGNATURE:
         return None
     decoded = decode_planes(bytes(image), max_pixels, side)
     if decoded is None:
         return None  # (`declined_small_png` says whether decode_png would decline it too)
     mode, planes = decoded
-    pixels = cv2.merge(planes) if len(planes) > 1 else planes[0]
-    img = Image.fromarray(pixels, mode)
     alpha = _unit(planes[-1]) if mode in ("LA", "RGBA") else None
-    r = planes[0]
+    planes, r = tuple(planes), planes[0]
     if mode in ("L", "LA") or (
         (planes[1] is r or np.array_equal(planes[1], r))
         and (planes[2] is r or np.array_equal(planes[2], r))
     ):
         # Pillow's luminance, (19595 R + 38470 G + 7471 B + 32768) >> 16, is R where
         # R = G = B (the weights sum to 65536); L and LA images are their first band.
-        return img, _unit(r), alpha, r
-    levels = np.asarray(img.convert("L"))
-    return img, _unit(levels), alpha, levels
+        return SmallPng(mode, planes, _unit(r), alpha, r)
+    levels = np.asarray(_planes_image(mode, planes).convert("L"))  # (a colour pen: rare)
+    return SmallPng(mode, planes, _unit(levels), alpha, levels)
 
 
 def declined_small_png(image: ImageInput, side: int) -> bool:

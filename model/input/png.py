@@ -95,14 +95,19 @@ def decode_planes(
     return mode, [column_sums(p) for p in planes]
 
 
-def png_within(data: bytes, max_side: int) -> bool:
-    """Whether `data` starts as a PNG whose IHDR (its first chunk, where `_chunks` takes
-    it) gives both sides at most `max_side` pixels: the one limit `decode_planes` has that
-    `decode_png` has not."""
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the IHDR of data that starts as a PNG (its first chunk, where
+    `_chunks` takes it), or None: the header alone, nothing checked or inflated."""
     if len(data) < 24 or data[:8] != SIGNATURE or data[12:16] != b"IHDR":
-        return False
-    w, h = struct.unpack_from(">II", data, 16)
-    return max(w, h) <= max_side
+        return None
+    return struct.unpack_from(">II", data, 16)
+
+
+def png_within(data: bytes, max_side: int) -> bool:
+    """Whether `data` starts as a PNG whose IHDR gives both sides at most `max_side`
+    pixels: the one limit `decode_planes` has that `decode_png` has not."""
+    size = png_size(data)
+    return size is not None and max(size) <= max_side
 
 
 def column_sums(plane: np.ndarray) -> np.ndarray:

@@ -27,16 +27,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from model.errors import (
-    BlankImageError,
-    ImageError,
-    NoiseImageError,
-)
+from model.errors import BlankImageError, ImageError, NoiseImageError
 from model.input.decode import (
     DISPLAY_SIDE,
     MAX_PIXELS,
     WORKING_SIDE,
     ImageInput,
+    SmallPng,
     declined_small_png,
     decode,
     decode_small_png,
@@ -141,7 +138,9 @@ class Geometry:
 class Preprocessed:
     """Every stage, for inspection. All maps are float32 in [0, 1]."""
 
-    display: Image.Image  # the input, EXIF-rotated, longest side <= DISPLAY_SIDE
+    # the input, EXIF-rotated, longest side <= DISPLAY_SIDE: a Pillow image, or a small
+    # PNG's planes whose image `display` makes on first use
+    decoded: Image.Image | SmallPng
     gray: np.ndarray  # (h, w) luminance of the working copy
     ink: np.ndarray  # (h, w) ink strength, background removed, polarity fixed
     mask: np.ndarray  # (h, w) bool, the ink that was kept (specks removed)
@@ -153,6 +152,12 @@ class Preprocessed:
     recipe: Recipe
     # the crop oversampled, as its pen was measured (`oversampled`; MNIST's recipe only)
     oversampled: np.ndarray | None = None
+
+    @cached_property
+    def display(self) -> Image.Image:
+        """The input as a Pillow image, EXIF-rotated, longest side <= DISPLAY_SIDE."""
+        d = self.decoded
+        return d.image if isinstance(d, SmallPng) else d
 
     @cached_property
     def original(self) -> np.ndarray:
@@ -508,8 +513,8 @@ def preprocess_stages(
     small = decode_small_png(image, max_pixels, WORKING_SIDE)  # a canvas: no copies to make
     levels = None  # the uint8 luminance gray is made of, where the decoder kept it
     if small is not None:
-        img, gray, alpha, levels = small
-        display = img
+        img, gray, alpha, levels = small, small.gray, small.alpha, small.levels
+        display = small  # (its Pillow image is made where something shows it)
     else:
         fast_png = not declined_small_png(image, WORKING_SIDE)  # (not read twice)
         img = normalise_mode(decode(image, max_pixels, fast_png))
@@ -564,9 +569,9 @@ def preprocess_stages(
     if fitted.max() > 0:
         fitted = fitted / fitted.max()
     x, offset = _paste(fitted, centre_of_mass=recipe == "mnist")
-    geometry = Geometry((display.height, display.width), work_hw, box, fitted.shape, offset)
+    geometry = Geometry(display.size[::-1], work_hw, box, fitted.shape, offset)
     return Preprocessed(
-        display=display,
+        decoded=display,
         gray=gray,
         ink=ink,
         mask=mask,

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from model.errors import TooSmallError
-from model.input.decode import WORKING_SIDE, to_float
+from model.input.decode import WORKING_SIDE, SmallPng, to_float
 from model.input.filters import stroke_width
 
 #: "Too small to read" (measured on the realistic sets of training/renders.py, where
@@ -86,10 +86,14 @@ def _opaque(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
 
 
 def is_noise(
-    img: Image.Image, gray: np.ndarray, alpha: np.ndarray | None, levels: np.ndarray | None = None
+    img: Image.Image | SmallPng,
+    gray: np.ndarray,
+    alpha: np.ndarray | None,
+    levels: np.ndarray | None = None,
 ) -> bool:
     """Noise on the working copy (gray, alpha) or, if `img` was shrunk to make it, on
-    a NOISE_WINDOW window of `img` at its own resolution (shrinking averages noise away).
+    a NOISE_WINDOW window of `img` at its own resolution (shrinking averages noise away;
+    a small PNG's planes are the working copy).
     levels: the uint8 luminance gray is levels / 255 of, where known (the same count of
     pixels that are not black, on a quarter of the memory)."""
     dark = too_dark_for_noise(gray if levels is None else levels)

@@ -47,7 +47,7 @@ def old_read(data: bytes) -> tuple[Image.Image, np.ndarray, np.ndarray | None]:
 def assert_same_read(data: bytes) -> None:
     new = decode_small_png(data, MAX_PIXELS, WORKING_SIDE)
     assert new is not None
-    img, gray, alpha, levels = new
+    img, gray, alpha, levels = new.image, new.gray, new.alpha, new.levels
     assert levels.dtype == np.uint8 and np.array_equal(levels / np.float32(255), gray)
     ref_img, ref_gray, ref_alpha = old_read(data)
     assert img.mode == ref_img.mode and img.size == ref_img.size

@@ -327,3 +327,22 @@ def test_v2_errors_outside_the_routes_keep_the_protocol_shape(client):
     assert client.post("/v2/models/mnist-cnn/infer", content=big).status_code == 413
     r = client.get("/v1/nothing")
     assert r.json()["error"]["code"] == "not_found"
+
+
+def test_the_inline_rule_reads_a_pngs_size_from_its_header_as_pillow_does():
+    """routes._small decides small PNGs from their IHDR (no Pillow) and anything else
+    through Pillow's header: the same decision as Pillow's size for every kind."""
+    from server.routes import INLINE_MAX_PIXELS, _small
+
+    side = int(INLINE_MAX_PIXELS**0.5)
+    cases = [
+        png(Image.new(mode, size))
+        for mode in ("L", "RGBA", "P")
+        for size in ((280, 280), (side, side), (side + 1, side), (1, 1))
+    ]
+    cases += [png(Image.new("RGB", (side + 1, side)), "JPEG"), png(Image.new("RGB", (8, 8)), "BMP")]
+    for data in cases:
+        with Image.open(io.BytesIO(data)) as img:
+            assert _small(data) == (img.width * img.height <= INLINE_MAX_PIXELS), img
+    assert _small(SEVEN[:40])  # a PNG cut short after its header: read inline, refused at once
+    assert _small(b"not an image")
