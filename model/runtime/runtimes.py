@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,6 +37,14 @@ ONNX_NAMES = {
     "onnx-int8": "onnxruntime-int8",
     "onnx-fp16": "onnxruntime-fp16",
 }
+
+
+#: A batch is cut into shards, one per thread at most, each run at once on the
+#: single-threaded session, where a shard takes at least this long on it: ONNX Runtime
+#: splits each operator of a small network between its threads and gains little there
+#: (int8 most of all), while handing a shard to a thread costs tens of microseconds,
+#: more than a tiny model (mnist-mlp) spends on a small batch (docs/reference/runtimes.md).
+SHARD_MIN_MS = 1.0
 
 
 def default_threads() -> int:
@@ -74,7 +84,9 @@ class OnnxRuntime:
     Two sessions of the same file: a single-threaded one for small inputs (no thread
     pool to wake) and a multi-threaded one for batches. Neither busy-waits between
     calls, so idle inference threads never take the cores that decoding and the web
-    server need.
+    server need. Once a batch has shown what an input costs, a batch worth it is cut
+    into shards run at once on the single-threaded session instead (`SHARD_MIN_MS`):
+    the same numbers, each input computed alone either way.
     """
 
     SMALL = 4  # inputs up to this many go to the single-threaded session
@@ -107,6 +119,10 @@ class OnnxRuntime:
         #: Who answers one input with its detector, and the times that chose it (ms).
         self.single: str = "onnxruntime"
         self.single_ms: dict[str, float] = {}
+        #: Milliseconds per input of each session pair's batches (by its single-threaded
+        #: session's id), measured on its first batch; the shards' threads, once needed.
+        self._cost: dict[int, float] = {}
+        self._shards: ThreadPoolExecutor | None = None
         inp, out = self._small.get_inputs()[0], self._small.get_outputs()[0]
         self._input = inp.name
         # Dimensions as ONNX states them: None or a name for a free batch dimension.
@@ -114,8 +130,37 @@ class OnnxRuntime:
         self.output_shape = tuple(d if isinstance(d, int) else None for d in out.shape)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        s = self._small if len(x) <= self.SMALL else self._batch
-        return self.settle(x, s.run(None, {self._input: x})[0])
+        return self.settle(x, self._run(self._small, self._batch, x)[0])
+
+    def _run(self, small, batch, x: np.ndarray) -> list[np.ndarray]:
+        """Every output of one session pair for `x`: small inputs on the single-threaded
+        session, a batch on the multi-threaded one (timed, the first time) or in shards."""
+        n = len(x)
+        if n <= self.SMALL:
+            return small.run(None, {self._input: x})
+        k = self.shard_count(id(small), n)
+        if k <= 1:
+            start = time.perf_counter()
+            out = batch.run(None, {self._input: x})
+            # (wall time on every thread: a cost per input no higher than one thread's)
+            self._cost.setdefault(id(small), (time.perf_counter() - start) * 1e3 / n)
+            return out
+        if self._shards is None:
+            self._shards = ThreadPoolExecutor(self._threads - 1, "onnx-shard")
+        cuts = np.linspace(0, n, k + 1).astype(int)
+        parts = [x[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+        rest = [self._shards.submit(small.run, None, {self._input: p}) for p in parts[1:]]
+        first = small.run(None, {self._input: parts[0]})
+        return [np.concatenate(o) for o in zip(first, *(f.result() for f in rest), strict=True)]
+
+    def shard_count(self, session: int, n: int) -> int:
+        """Shards for a batch of `n` on the session pair `session` (the single-threaded
+        session's id): as many as the threads, each worth SHARD_MIN_MS; 1 until a batch
+        of that pair has been timed, and always with one thread."""
+        cost = self._cost.get(session)
+        if self._threads == 1 or cost is None:
+            return 1
+        return max(1, min(self._threads, int(n * cost / SHARD_MIN_MS)))
 
     def settle(self, x: np.ndarray, probs: np.ndarray) -> np.ndarray:
         """`probs` with every close call (top two classes nearer than the margin of
@@ -179,8 +224,7 @@ class OnnxRuntime:
             raise RuntimeError("no detector is fused into this runtime")
         if len(x) == 1 and self._one is not None:
             return self._one(x)
-        s = self._fused[0] if len(x) <= self.SMALL else self._fused[1]
-        probs, logodds = s.run(None, {self._input: x})
+        probs, logodds = self._run(*self._fused, x)
         return self.settle(x, probs), logodds.reshape(-1)
 
 

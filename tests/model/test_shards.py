@@ -1,0 +1,51 @@
+"""A batch cut into shards run at once on the single-threaded session (`OnnxRuntime._run`)
+answers exactly as the batch run whole, and is cut only where a shard is worth a thread."""
+
+import numpy as np
+import pytest
+
+from model import load_classifier
+from model.runtime.artifacts import WEIGHTS_DIR
+from model.runtime.runtimes import SHARD_MIN_MS, THREADS_ENV, OnnxRuntime
+
+
+def batch(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, 28, 28, 1), np.float32)
+
+
+@pytest.mark.parametrize("file", ["mnist-cnn.onnx", "mnist-cnn.int8.onnx", "mnist-mlp.onnx"])
+@pytest.mark.parametrize("n", [5, 33, 64])
+def test_shards_answer_as_one_call(file, n):
+    x = batch(n)
+    rt = OnnxRuntime(WEIGHTS_DIR / file, threads=3)
+    whole = rt(x)  # the first batch: one call, timed
+    assert rt.shard_count(id(rt._small), n) >= 1
+    rt._cost[id(rt._small)] = 10 * SHARD_MIN_MS  # every input worth a shard of its own
+    assert rt.shard_count(id(rt._small), n) == 3
+    np.testing.assert_array_equal(rt(x), whole)
+
+
+def test_the_fused_graph_answers_both_outputs_in_shards(monkeypatch):
+    monkeypatch.setenv(THREADS_ENV, "3")
+    clf = load_classifier("mnist-cnn", runtime="onnx")
+    rt = clf.runtime
+    assert clf.fused
+    x = batch(40, seed=1)
+    probs, logodds = (a.copy() for a in rt.predict_and_detect(x))
+    small = id(rt._fused[0])
+    rt._cost[small] = 10 * SHARD_MIN_MS
+    assert rt.shard_count(small, len(x)) == 3
+    got_probs, got_logodds = rt.predict_and_detect(x)
+    np.testing.assert_array_equal(got_probs, probs)
+    np.testing.assert_array_equal(got_logodds, logodds)
+
+
+def test_a_batch_is_cut_only_where_each_shard_is_worth_a_thread():
+    rt = OnnxRuntime(WEIGHTS_DIR / "mnist-mlp.onnx", threads=4)
+    key = id(rt._small)
+    assert rt.shard_count(key, 1000) == 1  # nothing measured yet
+    rt._cost[key] = SHARD_MIN_MS / 100  # a tiny model: 100 inputs make a shard
+    assert [rt.shard_count(key, n) for n in (50, 150, 250, 1000)] == [1, 1, 2, 4]
+    one = OnnxRuntime(WEIGHTS_DIR / "mnist-mlp.onnx", threads=1)
+    one._cost[id(one._small)] = SHARD_MIN_MS
+    assert one.shard_count(id(one._small), 1000) == 1  # one thread: never cut
