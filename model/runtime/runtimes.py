@@ -155,12 +155,12 @@ class OnnxRuntime:
 
     def shard_count(self, session: int, n: int) -> int:
         """Shards for a batch of `n` on the session pair `session` (the single-threaded
-        session's id): as many as the threads, each worth SHARD_MIN_MS; 1 until a batch
-        of that pair has been timed, and always with one thread."""
+        session's id): as many as the threads (and inputs), each worth SHARD_MIN_MS; 1
+        until a batch of that pair has been timed, and always with one thread."""
         cost = self._cost.get(session)
         if self._threads == 1 or cost is None:
             return 1
-        return max(1, min(self._threads, int(n * cost / SHARD_MIN_MS)))
+        return max(1, min(self._threads, n, int(n * cost / SHARD_MIN_MS)))
 
     def settle(self, x: np.ndarray, probs: np.ndarray) -> np.ndarray:
         """`probs` with every close call (top two classes nearer than the margin of

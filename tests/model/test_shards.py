@@ -46,6 +46,11 @@ def test_a_batch_is_cut_only_where_each_shard_is_worth_a_thread():
     assert rt.shard_count(key, 1000) == 1  # nothing measured yet
     rt._cost[key] = SHARD_MIN_MS / 100  # a tiny model: 100 inputs make a shard
     assert [rt.shard_count(key, n) for n in (50, 150, 250, 1000)] == [1, 1, 2, 4]
+    many = OnnxRuntime(WEIGHTS_DIR / "mnist-cnn.onnx", threads=8)
+    many._cost[id(many._small)] = 10 * SHARD_MIN_MS  # a large model: one input a shard
+    assert many.shard_count(id(many._small), 5) == 5  # never an empty shard
+    x = batch(5)
+    np.testing.assert_array_equal(many(x), many._small.run(None, {many._input: x})[0])
     one = OnnxRuntime(WEIGHTS_DIR / "mnist-mlp.onnx", threads=1)
     one._cost[id(one._small)] = SHARD_MIN_MS
     assert one.shard_count(id(one._small), 1000) == 1  # one thread: never cut
