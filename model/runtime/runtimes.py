@@ -123,6 +123,7 @@ class OnnxRuntime:
         #: session's id), measured on its first batch; the shards' threads, once needed.
         self._cost: dict[int, float] = {}
         self._shards: ThreadPoolExecutor | None = None
+        self._shards_pid = 0  # the process that started them
         inp, out = self._small.get_inputs()[0], self._small.get_outputs()[0]
         self._input = inp.name
         # Dimensions as ONNX states them: None or a name for a free batch dimension.
@@ -145,8 +146,9 @@ class OnnxRuntime:
             # (wall time on every thread: a cost per input no higher than one thread's)
             self._cost.setdefault(id(small), (time.perf_counter() - start) * 1e3 / n)
             return out
-        if self._shards is None:
+        if self._shards is None or self._shards_pid != os.getpid():  # (a fork has no threads)
             self._shards = ThreadPoolExecutor(self._threads - 1, "onnx-shard")
+            self._shards_pid = os.getpid()
         cuts = np.linspace(0, n, k + 1).astype(int)
         parts = [x[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
         rest = [self._shards.submit(small.run, None, {self._input: p}) for p in parts[1:]]

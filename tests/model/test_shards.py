@@ -54,3 +54,29 @@ def test_a_batch_is_cut_only_where_each_shard_is_worth_a_thread():
     one = OnnxRuntime(WEIGHTS_DIR / "mnist-mlp.onnx", threads=1)
     one._cost[id(one._small)] = SHARD_MIN_MS
     assert one.shard_count(id(one._small), 1000) == 1  # one thread: never cut
+
+
+def _sharded_in_child(rt: OnnxRuntime, x: np.ndarray, queue) -> None:
+    queue.put(rt(x))
+
+
+def test_a_forked_process_starts_shard_threads_of_its_own():
+    """A process forked after batches were cut has the runtime but not its threads: it
+    starts its own instead of queueing work for threads that are not there (a hang)."""
+    import multiprocessing as mp
+
+    rt = OnnxRuntime(WEIGHTS_DIR / "mnist-cnn.onnx", threads=2)
+    x = batch(16)
+    whole = rt(x)
+    rt._cost[id(rt._small)] = 10 * SHARD_MIN_MS
+    np.testing.assert_array_equal(rt(x), whole)  # the parent's shard thread now exists
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_sharded_in_child, args=(rt, x, queue))
+    child.start()
+    child.join(timeout=60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung, "the forked process waited for shard threads it does not have"
+    np.testing.assert_array_equal(queue.get(timeout=5), whole)
