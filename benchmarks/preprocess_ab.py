@@ -29,30 +29,39 @@ from pathlib import Path
 
 import numpy as np
 
+#: The modules of `model/input` read from the base revision, each after those it imports.
+BASE_MODULES = ("resample", "decode", "refusals", "preprocessing")
+
 
 def load_revision(base: str, tmp: Path):
-    """The base revision's preprocessing module, using its own refusals module."""
+    """The base revision's preprocessing module, using its own modules of BASE_MODULES
+    (a revision without `resample.py` uses this tree's)."""
     modules = {}
-    for name in ("resample", "refusals", "preprocessing"):
+    for name in BASE_MODULES:
         shown = subprocess.run(
             ["git", "show", f"{base}:model/input/{name}.py"], capture_output=True, text=True
         )
         if shown.returncode and name == "resample":  # a revision before it: this tree's
             continue
         shown.check_returncode()
-        source = shown.stdout
         path = tmp / f"base_{name}.py"
-        path.write_text(source)
+        path.write_text(shown.stdout)
         spec = importlib.util.spec_from_file_location(f"base_{name}", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
+        for dep, theirs in modules.items():  # its imports from them: the base's own
+            _rebind(module, importlib.import_module(f"model.input.{dep}"), theirs)
         modules[name] = module
-    modules["preprocessing"].is_noise = modules["refusals"].is_noise
-    modules["preprocessing"].check_size = modules["refusals"].check_size
-    if "resample" in modules:
-        modules["preprocessing"].resize = modules["resample"].resize
     return modules["preprocessing"]
+
+
+def _rebind(module, ours, theirs) -> None:
+    """Point every name `module` imported from `ours` (this tree's module) at the object of
+    that name in `theirs` (the base revision's), where it has one."""
+    for key, value in list(vars(module).items()):
+        if hasattr(theirs, key) and getattr(ours, key, None) is value:
+            setattr(module, key, getattr(theirs, key))
 
 
 def compare(name: str, inputs: list, base, new, repeats: int) -> str:
