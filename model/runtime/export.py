@@ -43,6 +43,7 @@ from model.runtime.norm_fold import fold_norms
 from model.runtime.runtimes import (
     ONNX_VARIANTS,
     OnnxRuntime,
+    close_call_rows,
     file_sha256,
     onnx_path_for,
     variant_path,
@@ -147,11 +148,9 @@ def choose_margin(reference: np.ndarray, quantized: np.ndarray) -> float | None:
     """The smallest of MARGINS with which a quantized model's answers, its close calls
     answered by the float model, agree with float on CLOSE_CALL_AGREEMENT of the inputs
     ((N, K) probabilities of each); None where none does."""
-    top2 = np.sort(quantized, axis=1)[:, -2:]
-    close = top2[:, 1] - top2[:, 0]
     same = quantized.argmax(1) == reference.argmax(1)
     for margin in MARGINS:
-        if np.mean(same | (close < margin)) >= CLOSE_CALL_AGREEMENT:
+        if np.mean(same | close_call_rows(quantized, margin)) >= CLOSE_CALL_AGREEMENT:
             return margin
     return None
 

@@ -169,8 +169,7 @@ class OnnxRuntime:
         `close_calls`) answered by the float model, in one call for all of them."""
         if self._referee is None or not len(probs):
             return probs
-        top2 = np.partition(probs, -2, axis=1)[:, -2:]
-        close = np.flatnonzero(top2[:, 1] - top2[:, 0] < self.close_calls[1])
+        close = np.flatnonzero(close_call_rows(probs, self.close_calls[1]))
         if len(close):
             probs[close] = self._referee(np.ascontiguousarray(x[close]))
         return probs
@@ -228,6 +227,14 @@ class OnnxRuntime:
             return self._one(x)
         probs, logodds = self._run(*self._fused, x)
         return self.settle(x, probs), logodds.reshape(-1)
+
+
+def close_call_rows(probs: np.ndarray, margin: float) -> np.ndarray:
+    """Bool per row of (N, K) probabilities: its two most likely classes nearer than
+    `margin` (a close call: what `OnnxRuntime.settle` has the float model answer, and
+    what the export chooses the margin by)."""
+    top2 = np.partition(probs, -2, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0] < margin
 
 
 def _session(model: Path | bytes, n_threads: int):
