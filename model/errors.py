@@ -66,6 +66,11 @@ class EvidenceError(DigitLensError, ValueError):
     a stale one, a data folder without images); the message says how to make one."""
 
 
+class NoSuchDigitError(DigitLensError, ValueError):
+    """A written number has no digit at the place asked for, or that mark was not read as
+    a digit (it has no map and no edit); the message says which digits there are."""
+
+
 class CounterfactualError(ExplanationError):
     """A counterfactual cannot be asked for: a target outside the classes, a model or an
     input the search cannot take. The message says why and what to do instead."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.errors import ImageError
+from model.errors import ImageError, NoSuchDigitError
 from model.input.decode import MAX_PIXELS, ImageInput
 from model.input.segment import Piece, segment
 from model.input.views import pen_views
@@ -24,6 +24,7 @@ from model.prediction import Prediction
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
+    from model.input.preprocessing import Preprocessed
     from model.why.report import Report
 
 #: How an unsure digit is marked in `.text` (after the digit: "4?2").
@@ -230,6 +231,23 @@ def read_number(
     return NumberReading(digits, text, refusal, time.perf_counter() - t0)
 
 
+def digit_stages(clf: Classifier, reading: NumberReading, index: int) -> Preprocessed:
+    """The preprocessing of digit `index` (0: the leftmost) from its own ink: where its map
+    and its counterfactual ("make the 4 a 9") start. Raises NoSuchDigitError for a place
+    the number does not have, or a mark that was not read."""
+    n = len(reading.digits)
+    if not 0 <= index < n:
+        places = "0" if n == 1 else f"0 to {n - 1}"
+        raise NoSuchDigitError(
+            f"the number has {n} digit{'s' * (n != 1)}: digit {index} is not one of them "
+            f"(digits count from 0, the leftmost: {places})"
+        )
+    d = reading.digits[index]
+    if d.prediction is None or d.ink is None:
+        raise NoSuchDigitError(f"the {_ordinal(index)} mark was not read as a digit ({d.error})")
+    return clf.preprocess_stages(d.ink, piece=True)
+
+
 def explain_digits(
     clf: Classifier, reading: NumberReading, method: str | None = None, layer: str | None = None
 ) -> list[Report | None]:
@@ -241,6 +259,6 @@ def explain_digits(
     return [
         None
         if d.prediction is None or d.ink is None
-        else report(clf, clf.preprocess_stages(d.ink, piece=True), method, layer)
-        for d in reading.digits
+        else report(clf, digit_stages(clf, reading, i), method, layer)
+        for i, d in enumerate(reading.digits)
     ]

@@ -5,7 +5,8 @@ prediction on the image, the counterfactual (the smallest realistic edit read as
 `model.why.counterfactual`) and, unless `adversarial=false`, its adversarial twin, each
 with its numbers and base64 PNGs: the edited input, the edit over the user's strokes
 (ink added blue, taken away orange) on the 28x28 input and on the image as sent, and
-the change alone magnified.
+the change alone magnified. With `?digit=I` the image is read as a number (/v1/read) and
+its I-th digit (0: the leftmost) is edited on its own: "make the 4 of 42 a 9".
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from model.errors import CounterfactualError, ImageError, NoPriorError
+from model.errors import CounterfactualError, ImageError, NoPriorError, NoSuchDigitError
+from model.number import digit_stages
 from model.why.counterfactual import Counterfactual, adversarial, counterfactual
 from model.why.edit_pictures import change_picture, digit_picture, edit_on_original, edit_picture
 from server.errors import ApiError
@@ -70,7 +72,11 @@ class Edit(BaseModel):
 
 class CounterfactualAnswer(BaseModel):
     model: str
-    label: int = Field(description="what the model reads in the image as sent")
+    digit: int | None = Field(None, description="the digit edited, with ?digit=I")
+    box: list[int] | None = Field(
+        None, description="with ?digit=I: (x0, y0, x1, y1) of that digit in the image"
+    )
+    label: int = Field(description="what the model reads in the image as sent (or its digit)")
     class_name: str
     probabilities: list[float]
     counterfactual: Edit
@@ -107,20 +113,36 @@ async def counterfactual_image(
     target: int = Query(..., description="the class the edited image should be read as"),
     model: str | None = MODEL_QUERY,
     twin: bool = Query(True, alias="adversarial", description="also the adversarial twin"),
+    digit: int | None = Query(
+        None,
+        description="read the image as a number and edit this digit alone (0: the leftmost)",
+    ),
 ) -> CounterfactualAnswer:
     """The smallest realistic edit of the image that the model reads as `target` (a
     generative prior keeps it a digit), beside the smallest targeted PGD perturbation
     that does the same. A failed search answers 200 with `succeeded: false` and says why
-    in `message`; a model without a prior for its data answers 422 `no_prior`."""
+    in `message`; a model without a prior for its data answers 422 `no_prior`, a digit
+    the number does not have 422 `no_such_digit`."""
     served = await served_runtime(request, model, None)
     clf = served.clf
     files, _ = await read_images(request)
     if len(files) != 1:
         raise ApiError(422, "one_image", f"counterfactual takes one image, got {len(files)}")
+    box, read = None, None
     try:
-        stages = await preprocess_upload(request, clf, files[0][1])
+        if digit is None:
+            stages = await preprocess_upload(request, clf, files[0][1])
+        else:
+            if not clf.is_digit:
+                raise ApiError(422, "not_a_digit_model", f"{clf.name} does not read numbers")
+            max_pixels = request.app.state.config.max_pixels
+            reading = await run_in_threadpool(clf.read_number, files[0][1], max_pixels)
+            stages = await run_in_threadpool(digit_stages, clf, reading, digit)
+            box, read = list(reading.digits[digit].box), reading.digits[digit].prediction
     except ImageError as exc:
         raise image_error(exc) from exc
+    except NoSuchDigitError as exc:
+        raise ApiError(422, "no_such_digit", str(exc)) from exc
     try:
         cf = await run_in_threadpool(counterfactual, clf, stages, target)
         adv = await run_in_threadpool(adversarial, clf, stages, target) if twin else None
@@ -128,10 +150,13 @@ async def counterfactual_image(
         raise ApiError(422, "no_prior", str(exc)) from exc
     except CounterfactualError as exc:
         raise ApiError(422, "bad_counterfactual", str(exc)) from exc
-    probs = clf.probabilities(stages.x[None])[0]
+    # (a digit's answer is the reading's: its pens' views averaged, as /v1/read gives it)
+    probs = clf.probabilities(stages.x[None])[0] if read is None else read.probabilities
     label = int(np.argmax(probs))
     return CounterfactualAnswer(
         model=clf.name,
+        digit=digit,
+        box=box,
         label=label,
         class_name=clf.class_names[label],
         probabilities=[float(p) for p in probs],

@@ -1,16 +1,39 @@
-"""POST /v1/read: a written number, digit by digit (`Classifier.read_number`)."""
+"""POST /v1/read: a written number, digit by digit (`Classifier.read_number`), and with
+`explain=true` each digit's map with its trust (`model.number.explain_digits`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import base64
+import io
+
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from PIL import Image
 from pydantic import BaseModel, Field
 
-from model.errors import ImageError
+from model.errors import ExplanationError, ImageError
+from model.number import explain_digits
+from model.why.attribution import METHODS
+from model.why.report import Report
+from server import schemas
 from server.errors import ApiError
 from server.routes import ERRORS, MODEL_QUERY, image_error, read_images, served_runtime
 
 router = APIRouter()
+
+
+class DigitMap(BaseModel):
+    """One digit's map, drawn over that digit's own ink, with its trust score."""
+
+    method: str
+    layer: str | None
+    target: int = Field(description="the class explained: this digit's answer")
+    empty: bool = Field(description="no positive evidence: the map is all zero")
+    summary: str
+    resolution: str = Field(description="e.g. '7x7 map, upsampled'")
+    trust: schemas.Trust | None = Field(description="null: not measured for this model")
+    heatmap: list[list[float]] = Field(description="(28, 28) values in [0, 1] on its input")
+    overlay_png_base64: str = Field(description="the map over the digit's own ink, PNG")
 
 
 class NumberDigit(BaseModel):
@@ -24,6 +47,7 @@ class NumberDigit(BaseModel):
     verdict: str | None = Field(None, description="digit, unsure or not_a_digit")
     ood_score: float | None = None
     reason: str | None = None
+    map: DigitMap | None = Field(None, description="with explain=true; null for a mark not read")
 
 
 class NumberReading(BaseModel):
@@ -37,24 +61,69 @@ class NumberReading(BaseModel):
     seconds: float
 
 
+def _png(rgb) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _map(r: Report | None) -> DigitMap | None:
+    if r is None:
+        return None
+    e = r.explanation
+    return DigitMap(
+        method=e.method,
+        layer=e.layer,
+        target=e.label,
+        empty=e.empty,
+        summary=e.summary,
+        resolution=e.resolution,
+        trust=None if r.trust is None else schemas.Trust(**r.trust.to_dict()),
+        heatmap=e.heatmap.round(4).tolist(),
+        overlay_png_base64=_png(r.overlay),
+    )
+
+
 @router.post(
     "/v1/read",
     response_model=NumberReading,
     responses=ERRORS,
     summary="Read a written number (several digits), each digit with its verdict",
 )
-async def read_number(request: Request, model: str | None = MODEL_QUERY) -> NumberReading:
+async def read_number(
+    request: Request,
+    model: str | None = MODEL_QUERY,
+    explain: bool = Query(False, description="also each digit's map and its trust score"),
+    method: str | None = Query(
+        None,
+        description=f"with explain: one of {', '.join(METHODS)} (default: the model's "
+        "measured default)",
+    ),
+    layer: str | None = Query(None, description="with explain: a spatial layer (/v1/models)"),
+) -> NumberReading:
     """The body is one image (raw bytes or a one-file form), e.g. a photo of a house number
-    or a drawing of "42". Each digit is read like a single digit, with its own verdict."""
+    or a drawing of "42". Each digit is read like a single digit, with its own verdict;
+    with `explain=true` each also gets its map, drawn over its own ink, and the map's
+    trust score, as /v1/explain gives for one digit."""
     served = await served_runtime(request, model, None)
     files, _ = await read_images(request)
     if len(files) != 1:
         raise ApiError(422, "one_image", f"read takes one image, got {len(files)}")
     if not served.clf.is_digit:
         raise ApiError(422, "not_a_digit_model", f"{served.clf.name} does not read digits")
+    if (method is not None or layer is not None) and not explain:
+        raise ApiError(422, "explain_off", "method and layer go with explain=true")
     max_pixels = request.app.state.config.max_pixels
     try:
         reading = await run_in_threadpool(served.clf.read_number, files[0][1], max_pixels)
     except ImageError as exc:
         raise image_error(exc) from exc
-    return NumberReading(model=served.clf.name, **reading.to_dict())
+    maps = [None] * len(reading.digits)
+    if explain:
+        try:
+            maps = await run_in_threadpool(explain_digits, served.clf, reading, method, layer)
+        except ExplanationError as exc:
+            raise ApiError(422, "bad_explanation", str(exc)) from exc
+    body = reading.to_dict()
+    digits = [NumberDigit(**d, map=_map(r)) for d, r in zip(body.pop("digits"), maps, strict=True)]
+    return NumberReading(model=served.clf.name, digits=digits, **body)

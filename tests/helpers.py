@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from model.input.samples import drawn_digit
 
@@ -68,6 +69,20 @@ def make_idx_dataset(folder: Path, n_train: int = 200, n_test: int = 50, seed: i
         write_idx(folder / FILES[f"{split}_images"], images, IMAGES_MAGIC)
         write_idx(folder / FILES[f"{split}_labels"], labels, LABELS_MAGIC)
     return folder
+
+
+def number(*digits: int, gap: int = 20, touch: int = 0) -> Image.Image:
+    """Digits of `drawn_digit` side by side (white on black); touch > 0 overlaps them."""
+    inks = [np.asarray(drawn_digit(d)) for d in digits]
+    inks = [a[:, a.any(axis=0)] for a in inks]  # trimmed to their ink
+    step = gap if not touch else -touch
+    width = sum(a.shape[1] for a in inks) + step * (len(inks) - 1) + 40
+    field = np.zeros((280, width), np.uint8)
+    x = 20
+    for a in inks:
+        field[:, x : x + a.shape[1]] = np.maximum(field[:, x : x + a.shape[1]], a)
+        x += a.shape[1] + step
+    return Image.fromarray(field)
 
 
 def png(img, fmt: str = "PNG") -> bytes:

@@ -189,7 +189,7 @@ def test_evidence_places_each_input_on_the_atlas_as_the_app_does(
 
 def test_number_reads_each_input_as_a_written_number(tmp_path):
     """--number: a column with the number each image shows, digit by digit."""
-    from tests.model.test_number import number
+    from tests.helpers import number
 
     (tmp_path / "n").mkdir()
     number(4, 7).save(tmp_path / "n" / "47.png")

@@ -3,6 +3,7 @@ each digit's verdict, the command line and the route."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
@@ -15,21 +16,7 @@ from PIL import Image, ImageDraw
 from model.errors import BlankImageError, NoiseImageError
 from model.input.samples import drawn_digit
 from model.input.segment import segment
-from tests.helpers import ROOT
-
-
-def number(*digits: int, gap: int = 20, touch: int = 0) -> Image.Image:
-    """Digits of `drawn_digit` side by side (white on black); touch > 0 overlaps them."""
-    inks = [np.asarray(drawn_digit(d)) for d in digits]
-    inks = [a[:, a.any(axis=0)] for a in inks]  # trimmed to their ink
-    step = gap if not touch else -touch
-    width = sum(a.shape[1] for a in inks) + step * (len(inks) - 1) + 40
-    field = np.zeros((280, width), np.uint8)
-    x = 20
-    for a in inks:
-        field[:, x : x + a.shape[1]] = np.maximum(field[:, x : x + a.shape[1]], a)
-        x += a.shape[1] + step
-    return Image.fromarray(field)
+from tests.helpers import ROOT, number, png
 
 
 def test_separate_digits_are_pieces_left_to_right():
@@ -181,3 +168,59 @@ def test_each_digit_has_its_map_with_its_trust(mnist_cnn):
         assert r.explanation.label == d.prediction.label  # the map of this digit's answer
         assert r.trust is not None and r.trust.sentence
         assert r.overlay.ndim == 3 and r.overlay.dtype == np.uint8
+
+
+def test_one_digit_of_a_number_is_edited_from_the_input_it_was_read_from(mnist_cnn):
+    """ "Make the 4 a 9": the edit starts from that digit's own model input, and the
+    result is read as the target; places the number does not have are refused in words."""
+    from model.errors import NoSuchDigitError
+    from model.number import digit_stages
+    from model.why.counterfactual import counterfactual
+    from model.why.edit_pictures import edit_on_original
+
+    reading = mnist_cnn.read_number(number(4, 7))
+    assert reading.text == "47"
+    stages = digit_stages(mnist_cnn, reading, 0)
+    np.testing.assert_array_equal(stages.x, reading.digits[0].x)  # what the 4 was read from
+    cf = counterfactual(mnist_cnn, stages, 9)
+    assert cf.succeeded and cf.label == 9, cf.message
+    drawn = edit_on_original(cf)  # over the 4's own ink, at that piece's size
+    assert drawn.shape[:2] == reading.digits[0].ink.shape
+    for place in (2, -1):
+        with pytest.raises(NoSuchDigitError, match="the number has 2 digits.*0 to 1"):
+            digit_stages(mnist_cnn, reading, place)
+
+
+def test_the_read_route_explains_each_digit_on_request(mnist_cnn):
+    from fastapi.testclient import TestClient
+
+    from server.config import ServerConfig
+    from server.main import create_app
+
+    data = png(number(4, 7))
+    headers = {"content-type": "image/png"}
+    with TestClient(create_app(ServerConfig(models=("mnist-cnn",)))) as client:
+        plain = client.post("/v1/read", content=data, headers=headers).json()
+        assert all(d["map"] is None for d in plain["digits"])  # maps only when asked
+        r = client.post("/v1/read", content=data, headers=headers, params={"explain": "true"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["text"] == plain["text"] == "47"
+        for d in body["digits"]:
+            m = d["map"]
+            assert m["target"] == d["label"]  # the map of this digit's own answer
+            assert np.asarray(m["heatmap"]).shape == (28, 28)
+            assert m["trust"]["sentence"]
+            overlay = Image.open(io.BytesIO(base64.b64decode(m["overlay_png_base64"])))
+            assert overlay.mode == "RGB"
+        asked = {"explain": "true", "method": "gradcam", "layer": "conv2_1"}
+        m = client.post("/v1/read", content=data, headers=headers, params=asked).json()
+        assert m["digits"][0]["map"]["method"] == "gradcam"
+        assert m["digits"][0]["map"]["layer"] == "conv2_1"
+        for params, code in (
+            ({"explain": "true", "layer": "conv99"}, "bad_explanation"),
+            ({"explain": "true", "method": "nope"}, "bad_explanation"),
+            ({"method": "gradcam"}, "explain_off"),
+        ):
+            bad = client.post("/v1/read", content=data, headers=headers, params=params)
+            assert bad.status_code == 422 and bad.json()["error"]["code"] == code, bad.text

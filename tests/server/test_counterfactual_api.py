@@ -12,7 +12,7 @@ from PIL import Image
 
 from server.config import ServerConfig
 from server.main import create_app
-from tests.helpers import drawn_digit, png
+from tests.helpers import drawn_digit, number, png
 
 MODELS = ("mnist-cnn", "fashion-cnn")
 
@@ -69,6 +69,25 @@ def test_bad_requests_say_what_is_wrong(client, data, params, code):
     r = ask(client, data, **params)
     assert r.status_code in (400, 422) and r.json()["error"]["code"] == code, r.text
     assert "Traceback" not in r.text
+
+
+def test_one_digit_of_a_number_made_another_alone(client):
+    """`?digit=0` on a drawing of 47: the 4 is edited into a 9, the 7 is not touched."""
+    r = ask(client, png(number(4, 7)), target=9, digit=0, adversarial="false")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["digit"] == 0 and body["label"] == 4  # the 4's answer, not the number's
+    read = client.post("/v1/read", content=png(number(4, 7)), headers={"Content-Type": "image/png"})
+    assert body["box"] == read.json()["digits"][0]["box"]
+    cf = body["counterfactual"]
+    assert cf["succeeded"] and cf["label"] == 9, cf["message"]
+    drawing = Image.open(io.BytesIO(base64.b64decode(cf["drawing_png_base64"])))
+    x0, y0, x1, y1 = body["box"]
+    assert drawing.width < x1 - x0 + 60  # over the 4's own ink, not the whole number
+    for place, code in ((2, "no_such_digit"), (-1, "no_such_digit")):
+        bad = ask(client, png(number(4, 7)), target=9, digit=place)
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == code, bad.text
+        assert "the number has 2 digits" in bad.json()["error"]["message"]
 
 
 def test_the_target_is_required(client):
