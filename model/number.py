@@ -20,7 +20,7 @@ from model.errors import ImageError, NoSuchDigitError
 from model.input.decode import MAX_PIXELS, ImageInput
 from model.input.segment import Piece, segment
 from model.input.views import pen_views
-from model.prediction import Prediction
+from model.prediction import Prediction, format_probability
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
@@ -127,7 +127,10 @@ def _weak(digit: Digit) -> Digit:
     p = digit.prediction
     if p is None or p.probability >= WEAK:
         return digit
-    return _doubt(digit, f"read as {p.class_name} with probability {p.probability:.0%} only")
+    return _doubt(
+        digit,
+        f"read as {p.class_name} with probability {format_probability(p.probability, 0)} only",
+    )
 
 
 def mark_doubts(digits: list[Digit], doubts: dict[int, str]) -> list[Digit]:

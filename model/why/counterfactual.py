@@ -39,6 +39,7 @@ import numpy as np
 from model.errors import BlankImageError, CounterfactualError
 from model.input.preprocessing import Preprocessed
 from model.judge.verdict import Verdict
+from model.prediction import format_probability
 from model.why.latent_search import (
     CHANGE_FLOOR,
     LATENT,
@@ -193,16 +194,16 @@ def _result(
     pred = clf.predict_input(edited)
     p_t = float(pred.probabilities[target])
     ok = p_t >= P_VALID and pred.label == target
-    name = clf.class_names[target]
+    name, shown = clf.class_names[target], format_probability(p_t, 0)
     if ok:
         what = "edit" if kind == "counterfactual" else "perturbation"
         size = f"L-inf budget {budget:g}" if budget is not None else f"L2 {_l2(edited, x):.2f}"
         message = (
-            f"The model reads {name} ({p_t:.0%}) after this {what} ({size}); "
+            f"The model reads {name} ({shown}) after this {what} ({size}); "
             f"the verdict on it: {pred.verdict}."
         )
     else:
-        message = f"No {kind} found: {failure} The closest attempt gives {name} {p_t:.0%}."
+        message = f"No {kind} found: {failure} The closest attempt gives {name} {shown}."
     delta = (edited - x).reshape(out_shape if len(out_shape) == 2 else (*out_shape,))
     plane = delta if delta.ndim == 2 else delta.mean(-1)
     return Counterfactual(

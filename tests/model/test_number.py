@@ -184,6 +184,7 @@ def test_one_digit_of_a_number_is_edited_from_the_input_it_was_read_from(mnist_c
     np.testing.assert_array_equal(stages.x, reading.digits[0].x)  # what the 4 was read from
     cf = counterfactual(mnist_cnn, stages, 9)
     assert cf.succeeded and cf.label == 9, cf.message
+    assert "100%" not in cf.message and "100 %" not in cf.message  # never a rounded certainty
     drawn = edit_on_original(cf)  # over the 4's own ink, at that piece's size
     assert drawn.shape[:2] == reading.digits[0].ink.shape
     for place in (2, -1):
@@ -224,3 +225,37 @@ def test_the_read_route_explains_each_digit_on_request(mnist_cnn):
         ):
             bad = client.post("/v1/read", content=data, headers=headers, params=params)
             assert bad.status_code == 422 and bad.json()["error"]["code"] == code, bad.text
+
+
+def test_the_command_line_explains_and_edits_one_digit(tmp_path):
+    number(4, 7).save(tmp_path / "47.png")
+    out = tmp_path / "out"
+    args = ["--number", "--json", "--explain", "--counterfactual", "9", "--digit", "0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "model.predict", *args, "--out", str(out), str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    (rec,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert rec["text"] == "47"
+    four, seven = rec["digits"]
+    for i, d in enumerate((four, seven)):
+        e = d["explanation"]  # each digit's own map, for its own answer, with its trust
+        assert e["label"] == d["label"] and e["trust"]["sentence"]
+        assert e["overlay"].endswith(f"47.png.d{i}.{e['method']}.png")
+        assert np.load(e["map"]).shape == (28, 28)
+    assert four["counterfactual"]["label"] == 9 and "counterfactual" not in seven
+    assert (out / "47.png.d0.cf9.png").exists() and (out / "47.png.d0.adv9.npy").exists()
+    wrong = subprocess.run(
+        [sys.executable, "-m", "model.predict", "--number", "--counterfactual", "9"]
+        + ["--digit", "5", "--out", str(out), str(tmp_path / "47.png")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert wrong.returncode == 1 and "the number has 2 digits" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
