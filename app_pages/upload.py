@@ -92,7 +92,7 @@ for i, ((name, _), s) in enumerate(zip(inputs, stages, strict=True)):
         reading = numbers[i]
         with st.container(border=True):
             st.markdown(f"**{name}**: a number")
-            show_reading(clf, reading, choice.method, choice.layer)
+            show_reading(clf, reading, choice.method, choice.layer, key=f"dl-upload-{i}-digit")
         rows.append(
             {
                 "file": name,

@@ -80,12 +80,14 @@ def counterfactual_section(
     x: np.ndarray,
     label: int,
     page: str = "explain",
+    subject: str = "it",
 ) -> None:
     """Buttons "Make it a K" for every other class; the chosen edit beside its twin.
 
-    page: keeps each page's chosen target (and button keys) apart.
+    page: keeps each page's chosen target (and button keys) apart. subject: what is
+    edited, in words ("the 4": one digit of a number).
     """
-    st.subheader("What would make it a …?")
+    st.subheader(f"What would make {subject} a …?")
     st.caption(
         "The smallest edit that keeps it a handwritten digit (searched in a generative "
         "model of digits) and, beside it, its adversarial twin: the smallest noise that "
@@ -96,7 +98,11 @@ def counterfactual_section(
     cols = st.columns(len(others))
     prefix = "" if page == "explain" else f"{page}_"
     for col, k in zip(cols, others, strict=True):
-        if col.button(f"Make it a {clf.class_names[k]}", key=f"{prefix}cf_make_{k}"):
+        # (a longer subject would not fit nine buttons: the heading says it, each button
+        # ends its sentence, "… a 9", and its tooltip says it whole)
+        make = f"Make {subject} a {clf.class_names[k]}"
+        label = make if subject == "it" else f"a {clf.class_names[k]}"
+        if col.button(label, key=f"{prefix}cf_make_{k}", help=make):
             st.session_state[key] = k
     target = st.session_state.get(key)
     if target is None or target == label or target >= len(clf.class_names):
@@ -109,7 +115,8 @@ def counterfactual_section(
         return
     left, mid, right = st.columns(3)
     with left:
-        st.markdown(f"**Your drawing as a {clf.class_names[target]}**")
+        whose = "Your drawing" if subject == "it" else f"Your {subject.removeprefix('the ')}"
+        st.markdown(f"**{whose} as a {clf.class_names[target]}**")
         if isinstance(cf, str):
             st.info(cf)
         else:

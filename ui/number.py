@@ -12,11 +12,12 @@ import time
 import streamlit as st
 
 from model import BlankImageError, Classifier, ImageError
-from model.number import ORDINALS, NumberReading, explain_digits
+from model.number import ORDINALS, NumberReading, digit_stages, explain_digits
 from model.why.attribution import METHODS
 from model.why.describe import describe_map
 from model.why.report import Report
 from ui.canvas import NUMBER_PAD_SIZE, drawing_from_state, drawing_pad, number_answer
+from ui.counterfactual import counterfactual_section
 from ui.widgets import colour_legend, inline_image, prediction_header
 
 #: The number pad's key in session state (apart from the digit pad: each keeps its drawing).
@@ -72,6 +73,34 @@ def number_mode(clf: Classifier, method: str | None, layer: str | None) -> None:
         )
     else:
         show_reading(clf, reading, method, layer)
+        edit_a_digit(clf, reading)
+
+
+def edit_a_digit(clf: Classifier, reading: NumberReading) -> None:
+    """ "Make the 4 a 9": one digit chosen, then the counterfactual section on its own
+    input (`model.number.digit_stages`), the other digits untouched."""
+    readable = [i for i, d in enumerate(reading.digits) if d.prediction is not None]
+    if not readable:
+        return
+
+    def name(i: int) -> str:
+        p = reading.digits[i].prediction
+        return f"{ORDINALS[i] if i < len(ORDINALS) else f'#{i + 1}'} ({p.class_name})"
+
+    i = st.segmented_control(
+        "Change one digit",
+        readable,
+        format_func=name,
+        default=readable[0],
+        key="number_cf_digit",
+        help="What would make this digit another? The smallest edit of that digit alone.",
+    )
+    if i is None or i not in readable:
+        return
+    stages = digit_stages(clf, reading, i)
+    label = reading.digits[i].prediction.label
+    subject = f"the {clf.class_names[label]}"
+    counterfactual_section(clf, stages, stages.x, label, page="number", subject=subject)
 
 
 def _title(r: Report) -> str:
@@ -80,10 +109,15 @@ def _title(r: Report) -> str:
 
 
 def show_reading(
-    clf: Classifier, reading: NumberReading, method: str | None, layer: str | None
+    clf: Classifier,
+    reading: NumberReading,
+    method: str | None,
+    layer: str | None,
+    key: str = "dl-digit",
 ) -> None:
     """The number (or why there is none), then each digit: its answer and its map with
-    the map's trust, left to right."""
+    the map's trust, left to right. key: each digit's container is `key-I` (unique per
+    number shown: the Upload page shows several)."""
     if reading.text is not None:
         unsure = " · a digit followed by ? is unsure" if reading.verdict == "unsure" else ""
         st.markdown(
@@ -99,7 +133,7 @@ def show_reading(
     for start in range(0, len(reading.digits), PER_ROW):
         row = list(enumerate(zip(reading.digits, maps, strict=True)))[start : start + PER_ROW]
         for col, (i, (d, r)) in zip(st.columns(PER_ROW, gap="small"), row, strict=False):
-            with col, st.container(key=f"dl-digit-{i}"):
+            with col, st.container(key=f"{key}-{i}"):
                 name = ORDINALS[i] if i < len(ORDINALS) else f"#{i + 1}"
                 st.caption(f"{name} digit" + (" (cut from touching ink)" if d.touching else ""))
                 if d.prediction is None or r is None:

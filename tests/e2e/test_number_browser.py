@@ -1,5 +1,5 @@
 """The Draw page's number mode in real Chromium: "42" written with the mouse on the wide pad
-is read as 4 and 2, each digit with its own answer, map and trust."""
+is read as 4 and 2, each digit with its own answer, map and trust, and the 4 made a 9."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ def stroke(page, points) -> None:
     page.mouse.up()
 
 
-def digit(page, i: int):
-    """The i-th digit's answer block under the pad."""
-    return page.locator(f".st-key-dl-digit-{i}")
+def digit(page, i: int, key: str = "dl-digit"):
+    """The i-th digit's answer block (under the pad; `key` on the Upload page)."""
+    return page.locator(f".st-key-{key}-{i}")
 
 
 def test_number_mode_reads_42_digit_by_digit_with_maps(page, streamlit_url):
@@ -65,6 +65,10 @@ def test_number_mode_reads_42_digit_by_digit_with_maps(page, streamlit_url):
         text = block.text_content()
         assert "sure" in text and "Trust:" in text  # its probability, its map's trust
     assert digit(page, 2).count() == 0  # two digits, no more
+    # "Make the 4 a 9": the first digit is the one chosen to change; its edit alone
+    page.get_by_role("button", name="a 9", exact=True).click()
+    page.get_by_text("The model reads 9 ").first.wait_for(timeout=120_000)
+    page.get_by_text("The edited digit", exact=True).wait_for()
     assert page.locator("text=Traceback").count() == 0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "draw-number-42.png"), full_page=True)
@@ -90,7 +94,7 @@ def test_upload_reads_a_number_on_paper(page, streamlit_url, tmp_path):
     page.locator("input[type='file']").first.set_input_files(str(path))
     page.locator(".dl-number-text:text-is('741')").wait_for(timeout=60_000)
     for i, label in enumerate("741"):
-        block = digit(page, i)
+        block = digit(page, i, "dl-upload-0-digit")  # (the first upload's digits)
         block.locator(f".dl-label:text-is('{label}')").wait_for()
         maps = block.locator("figure.dl-fig img")
         maps.first.wait_for()  # the label can be on the page a moment before its map

@@ -8,7 +8,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from model.input.samples import drawn_digit
-from tests.helpers import ROOT
+from tests.helpers import ROOT, png
 from tests.ui.test_app import pad_state, texts
 
 
@@ -54,3 +54,40 @@ def test_digit_mode_says_when_the_drawing_looks_like_several_digits():
     at.run()
     assert not at.exception, at.exception
     assert "this looks like 3 digits (741)" in texts(at)
+
+
+def test_number_mode_makes_one_digit_another():
+    """ "Change one digit": the 4 of 741 chosen, then "Make the 4 a 9" edits it alone."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["draw_what"] = "number"
+    at.session_state["number_pad"] = pad_state(canvas_number(7, 4, 1))
+    at.run()
+    assert not at.exception, at.exception
+    at.segmented_control(key="number_cf_digit").set_value(1).run()
+    assert not at.exception, at.exception
+    assert "What would make the 4 a …?" in [h.value for h in at.subheader]
+    buttons = {b.key: b.label for b in at.button}
+    assert buttons["number_cf_make_9"] == "a 9" and "number_cf_make_4" not in buttons
+    assert at.button(key="number_cf_make_9").help == "Make the 4 a 9"
+    at.button(key="number_cf_make_9").click().run()
+    assert not at.exception, at.exception
+    successes = [s.value for s in at.success]
+    assert any(s.startswith("The model reads 9 ") for s in successes), successes
+    assert "**Your 4 as a 9**" in [m.value for m in at.markdown]
+
+
+def test_upload_shows_several_numbers():
+    """Two uploaded numbers: each its digits (their containers keyed apart)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("app_pages/upload.py").run()
+    at.file_uploader(key="uploads").set_value(
+        [
+            ("741.png", png(canvas_number(7, 4, 1)), "image/png"),
+            ("47.png", png(canvas_number(4, 7)), "image/png"),
+        ]
+    ).run()
+    assert not at.exception, at.exception
+    said = texts(at)
+    assert ">741<" in said and ">47<" in said
+    assert said.count("Trust: ") == 5  # each digit of both numbers has its map
