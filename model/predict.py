@@ -6,6 +6,8 @@
     python -m model.predict photo.jpg --model resnet50 --top-k 5 --explain --out maps/
     python -m model.predict photo.jpg --model my_rgb.keras --preprocessing=-1-1
     python -m model.predict seven.png --counterfactual 1 --out edits/
+    python -m model.predict age.png --number --explain --out maps/
+    python -m model.predict age.png --number --counterfactual 9 --digit 0 --out edits/
 
 `--counterfactual K` writes, per input, the smallest realistic edit read as K and its
 adversarial twin (`model.why.counterfactual`): the edited input (`.npy`), the edit over the
@@ -73,36 +75,10 @@ def top_line(clf, pred, k: int) -> str:
     return f"  top-{k}: {tops}\n"
 
 
-def run_numbers(args: argparse.Namespace) -> int:
-    """--number: each image read as a number; one line (or JSON object) per image."""
-    from model.errors import ImageError
-
-    clf = load_model(args)
-    files, errors, _ = collect(args.inputs)
-    for e in errors:
-        print(e, file=sys.stderr)
-    failed = len(errors)
-    for path in files:
-        try:
-            reading = clf.read_number(path)
-        except ImageError as exc:
-            failed += 1
-            if args.json:
-                print(json.dumps({"path": str(path), "error": str(exc)}))
-            print(f"{path}: {exc}", file=sys.stderr)
-            continue
-        if args.json:
-            print(json.dumps({"path": str(path), **reading.to_dict()}))
-        elif reading.text is None:
-            print(f"{path}: not a number: {reading.refusal}")
-        else:
-            unsure = " (? marks a digit it is unsure of)" if reading.verdict == "unsure" else ""
-            print(f"{path}: {reading.text}{unsure}")
-    return 1 if failed else 0
-
-
 def run(args: argparse.Namespace) -> int:
     if args.number:
+        from model.predict_number import run_numbers
+
         return run_numbers(args)
     from tqdm import tqdm
 
@@ -345,11 +321,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--number",
         action="store_true",
-        help="read each image as a written number, digit by digit (e.g. 42, 2026)",
+        help="read each image as a written number, digit by digit (e.g. 42, 2026); with "
+        "--explain each digit's map, with --counterfactual K --digit I the edit of one digit",
+    )
+    p.add_argument(
+        "--digit",
+        type=int,
+        metavar="I",
+        help="with --number --counterfactual K: the digit to edit (0: the leftmost)",
     )
     args = p.parse_args(argv)
-    if args.number and args.explain:
-        p.error("--number reads numbers; explain one digit at a time without it")
+    if args.digit is not None and not (args.number and args.counterfactual is not None):
+        p.error("--digit goes with --number and --counterfactual")
+    if args.number and args.counterfactual is not None and args.digit is None:
+        p.error("--number --counterfactual K needs --digit I: the digit to edit (0: leftmost)")
+    if args.number and (args.target is not None or args.contrast is not None):
+        p.error(
+            "--target and --contrast explain one digit: each digit of a number is "
+            "explained for its own answer"
+        )
     if args.explain and not args.out:
         p.error("--explain needs --out DIR")
     if args.counterfactual is not None and not args.out:

@@ -1,0 +1,78 @@
+"""`python -m model.predict --number`: each image read as a written number.
+
+One line per image ("42", "4?2" with an unsure digit, or why it is not a number), or one
+JSON object with `--json` (`NumberReading.to_dict`). With `--explain [METHOD]` each digit's
+map and trust are written as `<name>.d<I>.<method>.png/.npy`; with `--counterfactual K
+--digit I` the edit of digit I alone (`<name>.d<I>.cf<K>...`, `.adv<K>...`). Both start
+from the input the digit was read from (`model.number.digit_stages`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from model.input.sources import Item, collect
+from model.predict import DEFAULT_EXPLAIN, load_model
+from model.writers import stem, write_counterfactual, write_explanation
+
+
+def run_numbers(args: argparse.Namespace) -> int:
+    """--number: each image read as a number; one line (or JSON object) per image. With
+    --explain each digit's map (`<name>.d<I>.<method>.png/.npy`), with --counterfactual K
+    the edit of digit --digit I (`<name>.d<I>.cf<K>...`), both from that digit alone."""
+    from model.errors import ImageError, NoSuchDigitError
+    from model.number import digit_stages
+
+    clf = load_model(args)
+    method = None if args.explain == DEFAULT_EXPLAIN else args.explain
+    if args.explain:
+        from model.why.attribution import check
+
+        check(clf, method, args.layer)
+    files, errors, names = collect(args.inputs)
+    for e in errors:
+        print(e, file=sys.stderr)
+    failed = len(errors)
+    for path in files:
+        name = stem(Item(path, path), names)
+        try:
+            reading = clf.read_number(path)
+            edits = (
+                write_counterfactual(
+                    clf,
+                    f"{name}.d{args.digit}",
+                    digit_stages(clf, reading, args.digit),
+                    args.counterfactual,
+                    args.out,
+                )
+                if args.counterfactual is not None
+                else {}
+            )
+        except (ImageError, NoSuchDigitError) as exc:
+            failed += 1
+            if args.json:
+                print(json.dumps({"path": str(path), "error": str(exc)}))
+            print(f"{path}: {exc}", file=sys.stderr)
+            continue
+        record = {"path": str(path), **reading.to_dict()}
+        for i, d in enumerate(record["digits"]):
+            if args.explain and reading.digits[i].prediction is not None:
+                stages = digit_stages(clf, reading, i)
+                d["explanation"] = write_explanation(
+                    clf, Item(path, path), f"{name}.d{i}", stages, method, args.layer, args.out
+                )
+        if edits:
+            record["digits"][args.digit].update(edits)
+        if args.json:
+            print(json.dumps(record))
+            continue
+        if reading.text is None:
+            print(f"{path}: not a number: {reading.refusal}")
+        else:
+            unsure = " (? marks a digit it is unsure of)" if reading.verdict == "unsure" else ""
+            print(f"{path}: {reading.text}{unsure}")
+        for edit in edits.values():
+            print(f"  digit {args.digit}, {edit['kind']}: {edit['message']}")
+    return 1 if failed else 0
