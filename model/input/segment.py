@@ -44,6 +44,7 @@ from model.input.preprocessing import (
     FAINT_LEVEL,
     INK_LEVEL,
     SPECK_FRACTION,
+    _padded,
     ink_map,
 )
 from model.input.refusals import is_noise
@@ -217,8 +218,12 @@ def _with_faint(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
     big = np.zeros(n, bool)
     big[1:] = areas >= SPECK_SHARE * areas.max()
     mine = strong & big[labels]
-    pairs = np.unique(weak[mine].astype(np.int64) * n + labels[mine])  # (faint stretch, big one)
-    keep = np.bincount(pairs // n, minlength=m) <= 1
+    # Which big stretches each faint one touches: a (faint, big) table, each big stretch a
+    # column (np.unique of the pairs, by a scatter instead of a sort).
+    column = np.cumsum(big) - 1
+    touches = np.zeros((m, int(big.sum())), bool)
+    touches[weak[mine], column[labels[mine]]] = True
+    keep = np.count_nonzero(touches, axis=1) <= 1
     keep &= np.bincount(weak[strong], minlength=m) > 0  # (faint ink alone is none)
     keep[0] = False
     return strong | keep[weak]
@@ -451,7 +456,7 @@ def _alone(ink: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray) ->
     halo = cv2.dilate(mask[y0:y1, x0:x1].view(np.uint8), np.ones((3, 3), np.uint8)) > 0
     crop = ink[y0:y1, x0:x1] * halo
     pad = max(int(PIECE_MARGIN * max(crop.shape)), 2)
-    return np.pad(crop.astype(np.float32), pad)
+    return _padded(crop, pad)
 
 
 def _alone_gray(
@@ -475,8 +480,15 @@ def _alone_gray(
     mine = cv2.dilate(own[b0:b1, a0:a1].view(np.uint8), np.ones((3, 3), np.uint8)) > 0
     crop[near & ~mine] = paper
     # Margin where the crop met the image's edge, so the digit never touches the border.
-    clipped = ((pad - (y0 - b0), y1 + pad - b1), (pad - (x0 - a0), x1 + pad - a1))
-    return np.pad(crop, clipped, constant_values=paper).astype(np.float32)
+    top, left = pad - (y0 - b0), pad - (x0 - a0)
+    # (np.pad's result, the paper level cast as np.pad casts it, without its overhead)
+    out = np.full(
+        (crop.shape[0] + top + y1 + pad - b1, crop.shape[1] + left + x1 + pad - a1),
+        paper,
+        crop.dtype,
+    )
+    out[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
+    return out.astype(np.float32, copy=False)
 
 
 def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:

@@ -177,6 +177,27 @@ def test_faint_ink_between_two_digits_does_not_join_them():
     assert len(segment(img).pieces) == 2
 
 
+def test_faint_ink_joins_one_stretch_never_two():
+    """The hysteresis itself (`_with_faint`): faint ink touching one stroke joins it (a thin
+    pen's faint tail); faint ink touching two strokes heavier than specks (a bridge between
+    two digits) is left out, whatever else it touches."""
+    from model.input.segment import _with_faint
+
+    ink = np.zeros((160, 300), np.float32)
+    ink[30:130, 40:70] = ink[30:130, 90:120] = 1.0  # two digits' strokes ...
+    ink[78:82, 70:90] = 0.1  # ... and a faint bridge between them
+    ink[30:130, 180:210] = 1.0  # a third digit's stroke ...
+    ink[130:140, 190:194] = 0.1  # ... its faint tail ...
+    ink[40:44, 222:226] = 1.0  # ... and faint ink from it to a speck
+    ink[42, 210:222] = 0.1
+    strong = ink > 0.2
+    got = _with_faint(ink, strong)
+    assert got[strong].all()
+    assert not got[78:82, 70:90].any()  # the bridge stays out
+    assert got[130:140, 190:194].all()  # the tail joins its stroke
+    assert got[42, 210:222].all()  # a speck is not a second digit: this ink joins
+
+
 def test_a_faint_expanse_beside_a_digit_does_not_join_it():
     """A faint stretch of paper (a shadow, a smudge) running from one digit under the next:
     only faint ink close to the strokes joins them (`FAINT_REACH`), so the first digit's
