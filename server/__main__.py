@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
+    from server.protocol import OneWriteHttpToolsProtocol
+
     cfg = parse_args(argv)
     # Workers are separate processes: they read the configuration from the environment.
     for f in dataclasses.fields(cfg):
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "port": cfg.port,
         "log_level": cfg.log_level,
         "access_log": False,
+        "http": OneWriteHttpToolsProtocol,  # each response in one write (server/protocol.py)
     }
     if cfg.workers > 1:
         # Each worker binds the port itself (SO_REUSEPORT): the kernel spreads the
