@@ -244,7 +244,7 @@ def test_steps_and_dark_pixels_found_on_the_levels_are_those_of_the_floats():
     """_steps on uint8 levels against _steps on levels / 255 (every pair of levels side by
     side, and blocky pictures scaled up by nearest neighbour: unblocked gives the same
     picture), and too_dark_for_noise's count on either."""
-    from model.input.preprocessing import _steps, unblocked
+    from model.input.blocks import _steps, unblocked
 
     a, b = np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8))
     row = np.stack([a.ravel(), b.ravel()], axis=1).reshape(1, -1)  # a0 b0 a1 b1 ...

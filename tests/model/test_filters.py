@@ -29,7 +29,7 @@ def test_histogram_is_numpys(make):
 
 def test_block_steps_are_numpys():
     """`unblocked`'s step finder (OpenCV) against the NumPy expression it replaced."""
-    from model.input.preprocessing import BLOCK_STEP, _steps
+    from model.input.blocks import BLOCK_STEP, _steps
 
     rng = np.random.default_rng(0)
     for i in range(600):
