@@ -95,10 +95,16 @@ def goals(out: Lines, cpu: dict[str, float]) -> None:
 
     out("\n| goal (issue #22, CPU medians of this run) | measured | goal | |")
     out("| --- | --- | --- | --- |")
+    # The issue set both from its own run (raw call 0.126 ms: 4x is 0.5 ms); on another
+    # machine, or with a slower raw call, the ratio is the one that carries over.
     out(
-        f"| canvas PNG bytes -> answer + verdict | {canvas:.3f} ms = {canvas / raw:.2f}x raw "
-        f"ONNX Runtime | <= {CANVAS_GOAL_MS} ms, <= {CANVAS_GOAL_X:g}x "
-        f"| {mark(canvas <= CANVAS_GOAL_MS and canvas / raw <= CANVAS_GOAL_X)} |"
+        f"| canvas PNG bytes -> answer + verdict, x the raw call | {canvas / raw:.2f}x raw "
+        f"ONNX Runtime ({raw:.3f} ms) | <= {CANVAS_GOAL_X:g}x "
+        f"| {mark(canvas / raw <= CANVAS_GOAL_X)} |"
+    )
+    out(
+        f"| canvas PNG bytes -> answer + verdict, absolute | {canvas:.3f} ms "
+        f"| <= {CANVAS_GOAL_MS} ms | {mark(canvas <= CANVAS_GOAL_MS)} |"
     )
     for title, group in (
         ("the fastest classifier + detector call (the same work)", pairs),

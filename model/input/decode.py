@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from model.errors import EmptyImageError, ImageError, ImageTooLargeError
 from model.input.png import SIGNATURE as PNG_SIGNATURE
-from model.input.png import decode_planes, decode_png, png_within
+from model.input.png import Planes, decode_png, png_within, read_planes
 
 #: What every entry point accepts as an image.
 ImageInput = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
@@ -102,21 +102,54 @@ def _unit(levels: np.ndarray) -> np.ndarray:
 class SmallPng:
     """A small PNG read as planes (`decode_small_png`): its luminance, alpha and levels as
     the digit pipeline reads them, bit for bit what `to_float(normalise_mode(decode(...)))`
-    gives. Its Pillow image (`image`) is made only when something shows it: the answer
-    to a canvas needs none, and making it (a merge of the planes and a 300 KB image) cost
-    about a tenth of reading a canvas (docs/reference/preprocessing.md)."""
+    gives, each made when first asked for: a canvas whose ink is its alpha needs neither
+    its colour nor its luminance for an answer. Its Pillow image (`image`) is made only
+    when something shows it (a merge of the planes and a 300 KB image: about a tenth of
+    reading a canvas, docs/reference/preprocessing.md)."""
 
-    mode: str  # Pillow's: L, LA, RGB or RGBA
-    planes: tuple[np.ndarray, ...]  # one (h, w) uint8 per channel (a grey pen's share one)
-    gray: np.ndarray  # (h, w) float32 luminance in [0, 1]: levels / 255
-    alpha: np.ndarray | None  # (h, w) float32 in [0, 1], where the PNG has alpha
-    levels: np.ndarray  # (h, w) uint8: the luminance's levels
+    source: Planes
+
+    @property
+    def mode(self) -> str:
+        """Pillow's: L, LA, RGB or RGBA."""
+        return self.source.mode
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height), as a Pillow image's."""
-        h, w = self.levels.shape
+        h, w = self.source.shape
         return w, h
+
+    @cached_property
+    def planes(self) -> tuple[np.ndarray, ...]:
+        """One (h, w) uint8 per channel (a grey pen's red, green and blue: one array)."""
+        return tuple(self.source.plane(i) for i in range(self.source.channels))
+
+    @cached_property
+    def levels(self) -> np.ndarray:
+        """(h, w) uint8: the luminance's levels."""
+        if self.mode in ("L", "LA") or self.source.grey:
+            # Pillow's luminance, (19595 R + 38470 G + 7471 B + 32768) >> 16, is R where
+            # R = G = B (the weights sum to 65536); L and LA images are their first band.
+            return self.source.plane(0)
+        return np.asarray(self.image.convert("L"))  # (a colour pen: rare)
+
+    @cached_property
+    def gray(self) -> np.ndarray:
+        """(h, w) float32 luminance in [0, 1]: levels / 255."""
+        return _unit(self.levels)
+
+    @cached_property
+    def alpha_levels(self) -> np.ndarray | None:
+        """(h, w) uint8 alpha, where the PNG has it."""
+        if self.mode not in ("LA", "RGBA"):
+            return None
+        return self.source.plane(self.source.channels - 1)
+
+    @cached_property
+    def alpha(self) -> np.ndarray | None:
+        """(h, w) float32 alpha in [0, 1], where the PNG has it."""
+        return None if self.alpha_levels is None else _unit(self.alpha_levels)
 
     @cached_property
     def image(self) -> Image.Image:
@@ -129,26 +162,15 @@ def _planes_image(mode: str, planes: tuple[np.ndarray, ...]) -> Image.Image:
 
 
 def decode_small_png(image: ImageInput, max_pixels: int, side: int) -> SmallPng | None:
-    """A PNG the fast decoder reads (`model.input.png.decode_planes`) whose longest side
-    is at most `side` (a canvas export), read from its decoded planes instead of through
-    a Pillow image; None for any other input (the caller then decodes it)."""
+    """A PNG the fast decoder reads (`model.input.png.read_planes`) whose longest side
+    is at most `side` (a canvas export), read from its planes instead of through a Pillow
+    image; None for any other input (the caller then decodes it)."""
     if not isinstance(image, (bytes, bytearray)) or image[:8] != PNG_SIGNATURE:
         return None
-    decoded = decode_planes(bytes(image), max_pixels, side)
-    if decoded is None:
+    planes = read_planes(bytes(image), max_pixels, side)
+    if planes is None:
         return None  # (`declined_small_png` says whether decode_png would decline it too)
-    mode, planes = decoded
-    alpha = _unit(planes[-1]) if mode in ("LA", "RGBA") else None
-    planes, r = tuple(planes), planes[0]
-    if mode in ("L", "LA") or (
-        (planes[1] is r or np.array_equal(planes[1], r))
-        and (planes[2] is r or np.array_equal(planes[2], r))
-    ):
-        # Pillow's luminance, (19595 R + 38470 G + 7471 B + 32768) >> 16, is R where
-        # R = G = B (the weights sum to 65536); L and LA images are their first band.
-        return SmallPng(mode, planes, _unit(r), alpha, r)
-    levels = np.asarray(_planes_image(mode, planes).convert("L"))  # (a colour pen: rare)
-    return SmallPng(mode, planes, _unit(levels), alpha, levels)
+    return SmallPng(planes)
 
 
 def declined_small_png(image: ImageInput, side: int) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -65,34 +66,90 @@ def decode_png(data: bytes, max_pixels: int) -> Image.Image | None:
     return Image.fromarray(pixels.reshape(h, w, c) if c > 1 else pixels, mode)
 
 
-def decode_planes(
-    data: bytes, max_pixels: int, max_side: int
-) -> tuple[str, list[np.ndarray]] | None:
-    """The same PNGs as `decode_png`, up to `max_side` pixels a side (a canvas export), as
-    (Pillow's mode, one (h, w) uint8 plane per channel): what the digit pipeline reads
-    without a Pillow image in between. None for anything else (nothing is inflated for
-    a larger image).
+class Planes:
+    """A small PNG's samples as one (h, w) uint8 plane per channel, each made when first
+    asked for (`plane`): a canvas whose ink is its alpha never unfilters its colour.
 
-    Where every row is Up (Chromium's canvas) the channels are unfiltered one by one,
-    and where the red, green and blue of the filtered rows are equal (a white or grey
-    pen: the unfiltered ones are then equal too, a running sum being one-to-one) only
-    red is, its plane standing for all three (the same array object)."""
+    Where every row is Up (Chromium's canvas) a plane is the running sums down the columns
+    of its channel's filtered samples; otherwise the rows were unfiltered together. Where
+    the red, green and blue samples are equal (a white or grey pen; for filtered samples
+    the unfiltered ones are then equal too, a running sum being one-to-one), red's plane
+    stands for all three: the same array object (`grey`)."""
+
+    def __init__(self, mode: str, samples: np.ndarray, up: bool) -> None:
+        self.mode = mode
+        self._samples = samples  # (h, w, c) uint8: filtered, every row Up (up), or pixels
+        self._up = up
+        self._planes: dict[int, np.ndarray] = {}
+        self._split: list[np.ndarray] | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._samples.shape[:2]
+
+    @property
+    def channels(self) -> int:
+        return self._samples.shape[2]
+
+    def _channel(self, i: int) -> np.ndarray:
+        """Channel i of the samples, contiguous: alone where only it is needed (alpha),
+        else from one split of them all."""
+        if self.channels == 1:
+            return self._samples.reshape(self.shape)
+        if self._split is not None:
+            return self._split[i]
+        return cv2.extractChannel(self._samples, i)
+
+    @property
+    def made(self) -> tuple[int, ...]:
+        """The channels whose planes were made so far (a grey pen's red stands for three)."""
+        return tuple(sorted(self._planes))
+
+    @cached_property
+    def grey(self) -> bool:
+        """Whether the PNG's red, green and blue are equal everywhere."""
+        if self.channels < 3:
+            return False
+        self._split = list(cv2.split(self._samples))
+        r, g, b = self._split[:3]
+        return np.array_equal(r, g) and np.array_equal(g, b)
+
+    def plane(self, i: int) -> np.ndarray:
+        """Channel i's (h, w) uint8 pixels (made once)."""
+        if i in (1, 2) and self.grey:
+            i = 0
+        if i not in self._planes:
+            samples = self._channel(i)
+            self._planes[i] = column_sums(samples) if self._up else samples
+        return self._planes[i]
+
+
+def read_planes(data: bytes, max_pixels: int, max_side: int) -> Planes | None:
+    """The same PNGs as `decode_png`, up to `max_side` pixels a side (a canvas export), as
+    `Planes`: what the digit pipeline reads without a Pillow image in between. None for
+    anything else (nothing is inflated for a larger image)."""
     found = _filtered_rows(data, max_pixels, max_side)
     if found is None:
         return None
     rows, mode, (h, w, c) = found
     kinds = rows[:, 0]
-    if not ((kinds[1:] == 2).all() and kinds[0] in (0, 2)):  # (Up on row 0 is None)
-        pixels = unfilter(kinds, rows[:, 1:], c)
-        if pixels is None:
-            return None
-        return mode, (list(cv2.split(pixels.reshape(h, w, c))) if c > 1 else [pixels])
-    filtered = np.ascontiguousarray(rows[:, 1:]).reshape(h, w, c)
-    planes = list(cv2.split(filtered)) if c > 1 else [filtered.reshape(h, w)]
-    if c >= 3 and np.array_equal(planes[0], planes[1]) and np.array_equal(planes[1], planes[2]):
-        grey = column_sums(planes[0])
-        return mode, [grey, grey, grey, *(column_sums(p) for p in planes[3:])]
-    return mode, [column_sums(p) for p in planes]
+    if (kinds[1:] == 2).all() and kinds[0] in (0, 2):  # (Up on row 0 is None)
+        return Planes(mode, np.ascontiguousarray(rows[:, 1:]).reshape(h, w, c), up=True)
+    pixels = unfilter(kinds, rows[:, 1:], c)
+    if pixels is None:
+        return None
+    return Planes(mode, pixels.reshape(h, w, c), up=False)
+
+
+def decode_planes(
+    data: bytes, max_pixels: int, max_side: int
+) -> tuple[str, list[np.ndarray]] | None:
+    """`read_planes` with every plane made: (Pillow's mode, one (h, w) uint8 plane per
+    channel), a grey pen's red, green and blue the same array."""
+    planes = read_planes(data, max_pixels, max_side)
+    if planes is None:
+        return None
+    return planes.mode, [planes.plane(i) for i in range(planes.channels)]
 
 
 def png_size(data: bytes) -> tuple[int, int] | None:

@@ -19,6 +19,7 @@ refused (`model.input.refusals`) live beside it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -53,7 +54,7 @@ from model.input.filters import (
     smooth_opening,
     stroke_width,
 )
-from model.input.refusals import check_size, is_noise
+from model.input.refusals import NOISE_MESSAGE, check_size, is_noise, small_png_is_noise
 from model.input.resample import resize
 
 Recipe = Literal["mnist", "fashion"]
@@ -134,7 +135,9 @@ class Preprocessed:
     # the input, EXIF-rotated, longest side <= DISPLAY_SIDE: a Pillow image, or a small
     # PNG's planes whose image `display` makes on first use
     decoded: Image.Image | SmallPng
-    gray: np.ndarray  # (h, w) luminance of the working copy
+    # (h, w) luminance of the working copy (`gray`), or how to make it: a canvas whose ink
+    # is its alpha needs none for its answer
+    luminance: np.ndarray | Callable[[], np.ndarray]
     ink: np.ndarray  # (h, w) ink strength, background removed, polarity fixed
     mask: np.ndarray  # (h, w) bool, the ink that was kept (specks removed)
     cropped: np.ndarray  # ink inside the bounding box
@@ -145,6 +148,12 @@ class Preprocessed:
     recipe: Recipe
     # the crop oversampled, as its pen was measured (`oversampled`; MNIST's recipe only)
     oversampled: np.ndarray | None = None
+
+    @cached_property
+    def gray(self) -> np.ndarray:
+        """(h, w) luminance of the working copy, as the recipe read it (unblocked)."""
+        made = self.luminance
+        return made() if callable(made) else made
 
     @cached_property
     def display(self) -> Image.Image:
@@ -172,6 +181,12 @@ def _resize(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return resize(a, hw, box=hw[0] < a.shape[0] or hw[1] < a.shape[1])
 
 
+def ink_is_alpha(alpha: np.ndarray | None) -> bool:
+    """Whether transparency marks the ink (`ink_map`): more than 5 % of the image is
+    transparent (counted, not averaged: the same share, without a float pass)."""
+    return alpha is not None and np.count_nonzero(alpha < 0.5) / alpha.size > 0.05
+
+
 def ink_map(
     gray: np.ndarray, alpha: np.ndarray | None, strokes: bool = True
 ) -> tuple[np.ndarray, str]:
@@ -185,8 +200,7 @@ def ink_map(
     `strokes=False` (filled objects such as garments) only the background level
     is subtracted, so large solid shapes survive.
     """
-    # (counted, not averaged: the same share, without a float pass over the image)
-    if alpha is not None and np.count_nonzero(alpha < 0.5) / alpha.size > 0.05:
+    if ink_is_alpha(alpha):
         return np.asarray(alpha, np.float32), "alpha"  # to_float's own array: no copy
 
     h, w = gray.shape
@@ -452,26 +466,35 @@ def preprocess_stages(
     its strokes is kept (`FAINT_LEVEL`) and a thick pen thinned to `PIECE_ERODE_TO`. The
     single-digit path (False) keeps its figures (`benchmarks.equivalence`)."""
     small = decode_small_png(image, max_pixels, WORKING_SIDE)  # a canvas: no copies to make
-    levels = None  # the uint8 luminance gray is made of, where the decoder kept it
-    if small is not None:
-        img, gray, alpha, levels = small, small.gray, small.alpha, small.levels
-        display = small  # (its Pillow image is made where something shows it)
+    luminance: np.ndarray | Callable[[], np.ndarray]
+    if small is not None:  # its planes are the working copy, each made when needed
+        display, alpha = small, small.alpha  # (its Pillow image is made where shown)
+        if small_png_is_noise(small):
+            raise NoiseImageError(NOISE_MESSAGE)
+        work_hw = small.size[::-1]
+
+        def made() -> np.ndarray:
+            return unblocked(small.gray, small.levels) if recipe == "mnist" else small.gray
+
+        if ink_is_alpha(alpha):  # a canvas: its alpha is its ink (as `ink_map` reads it)
+            luminance, ink, polarity = made, alpha, "alpha"  # (its colour: where shown)
+        else:
+            luminance = made()
+            ink, polarity = ink_map(luminance, alpha, strokes=recipe == "mnist")
     else:
         fast_png = not declined_small_png(image, WORKING_SIDE)  # (not read twice)
         img = normalise_mode(decode(image, max_pixels, fast_png))
         if min(img.size) < 1:
             raise ImageError("the image has no pixels")
-        work = shrink(img, WORKING_SIDE)
         display = shrink(img, DISPLAY_SIDE)
-        gray, alpha = to_float(work)
-    work_hw = gray.shape
-    if is_noise(img, gray, alpha, levels):
-        raise NoiseImageError("the image looks like random noise: no strokes were found on it")
-    del img  # a large original need not outlive this call
-    if recipe == "mnist":
-        gray = unblocked(gray, levels)
-
-    ink, polarity = ink_map(gray, alpha, strokes=recipe == "mnist")
+        luminance, alpha = to_float(shrink(img, WORKING_SIDE))
+        work_hw = luminance.shape
+        if is_noise(img, luminance, alpha):
+            raise NoiseImageError(NOISE_MESSAGE)
+        del img  # a large original need not outlive this call
+        if recipe == "mnist":
+            luminance = unblocked(luminance)
+        ink, polarity = ink_map(luminance, alpha, strokes=recipe == "mnist")
     mask, box = kept_ink(ink)
     if np.count_nonzero(mask) < 4:
         raise BlankImageError("the image looks blank: no digit or drawing was found on it")
@@ -513,7 +536,7 @@ def preprocess_stages(
     geometry = Geometry(display.size[::-1], work_hw, box, fitted.shape, offset)
     return Preprocessed(
         decoded=display,
-        gray=gray,
+        luminance=luminance,
         ink=ink,
         mask=mask,
         cropped=cropped,

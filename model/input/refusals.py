@@ -51,6 +51,8 @@ NOISE_TEXTURE = 0.08
 #: Side of that native-resolution window: the working side, so a large image costs one
 #: more working-copy-sized count (~0.2 ms), and an image that needs no shrinking none.
 NOISE_WINDOW = WORKING_SIDE
+#: What a noise refusal says (single digits and numbers alike).
+NOISE_MESSAGE = "the image looks like random noise: no strokes were found on it"
 
 
 def texture(gray: np.ndarray) -> float:
@@ -102,6 +104,18 @@ def is_noise(
     if max(img.size) <= WORKING_SIDE:
         return False  # the working copy is the image: nothing was averaged
     return looks_like_noise(_opaque(*to_float(_central_window(img, NOISE_WINDOW))))
+
+
+def small_png_is_noise(small: SmallPng) -> bool:
+    """`is_noise` of a small PNG (its planes are the working copy), its colour read only
+    where the count below cannot decide: seen over black, a transparent pixel is black, so
+    where the PNG has alpha the pixels that are not black are among those whose alpha is
+    not 0, and `too_dark_for_noise` holds on alpha wherever it holds on the luminance
+    over black. A canvas (5-10 % of it drawn) is decided by its alpha alone."""
+    bound = small.levels if small.alpha_levels is None else small.alpha_levels
+    if too_dark_for_noise(bound):
+        return False
+    return looks_like_noise(_opaque(small.gray, small.alpha))
 
 
 def too_dark_for_noise(gray: np.ndarray) -> bool:

@@ -47,7 +47,7 @@ from model.input.preprocessing import (
     _padded,
     ink_map,
 )
-from model.input.refusals import is_noise
+from model.input.refusals import NOISE_MESSAGE, is_noise
 
 #: Working copy of a number: wider than a digit's, so each digit keeps ~100 pixels.
 NUMBER_SIDE = 2 * WORKING_SIDE
@@ -498,7 +498,7 @@ def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
     work = shrink(img, NUMBER_SIDE)
     gray, alpha = to_float(work)
     if is_noise(img, gray, alpha):
-        raise NoiseImageError("the image looks like random noise: no strokes were found on it")
+        raise NoiseImageError(NOISE_MESSAGE)
     ink, polarity = ink_map(gray, alpha)
     # A piece is cut from the image itself (the per-digit preprocessing then treats it as
     # it treats one digit); from the ink map where transparency holds the strokes.

@@ -216,6 +216,50 @@ def test_the_noise_rule_is_skipped_only_where_it_must_answer_no():
     assert refusals.too_dark_for_noise(a[..., 0].astype(np.float32) / 255)  # the canvas skips
 
 
+def test_a_small_pngs_noise_rule_reads_its_alpha_and_answers_as_before():
+    """Where a PNG has alpha, the count that lets the noise rule answer no at once runs on
+    the alpha (a canvas's colour is then never read): it holds wherever it holds on the
+    luminance over black, and `small_png_is_noise` answers what `is_noise` answers, on
+    sparse and dense alpha over smooth and noisy colour, and on the canvas."""
+    rng = np.random.default_rng(1)
+    cases = []
+    for i in range(300):
+        h, w = (int(v) for v in rng.integers(2, 60, 2))
+        density = float(rng.choice([0.02, 0.08, 0.12, 0.125, 0.13, 0.3, 1.0]))
+        pixels = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+        if i % 3 == 0:
+            pixels[..., :3] = 255  # a white pen
+        low = 96 if i % 5 == 0 else 1  # (half-transparent noise: every non-zero alpha counts)
+        high = 128 if i % 5 == 0 else 256
+        pixels[..., 3] = (rng.random((h, w)) < density) * rng.integers(low, high, (h, w))
+        cases.append(pixels)
+    cases.append(canvas_pixels(0))
+    noisy = dark = 0
+    for pixels in cases:
+        small = decode_small_png(encode_up(pixels), MAX_PIXELS, WORKING_SIDE)
+        says = refusals.is_noise(small.image, small.gray, small.alpha, small.levels)
+        assert refusals.small_png_is_noise(small) == says
+        if refusals.too_dark_for_noise(small.alpha_levels):
+            dark += 1
+            assert not refusals.looks_like_noise(small.gray * small.alpha)
+        noisy += says
+    assert noisy >= 10 and dark >= 50  # both answers, and the shortcut, were exercised
+
+
+def test_a_canvas_with_alpha_ink_reads_its_alpha_plane_alone():
+    """The browser canvas (white pen, alpha ink): its answer unfilters the alpha plane
+    only; the luminance is made when asked for, and is what it was."""
+    data = encode_up(canvas_pixels(0))
+    pre = preprocess_stages(data)
+    assert pre.polarity == "alpha" and pre.decoded.source.made == (3,)
+    gray = pre.gray  # (on first use)
+    assert pre.decoded.source.made == (0, 3)
+    ref = old_read(data)[1]
+    from model.input.blocks import unblocked
+
+    assert np.array_equal(gray, unblocked(ref))
+
+
 def test_the_kept_inks_box_is_the_masks():
     """kept_ink's box, where it gives one, is the box of its mask (specks taken off far
     from the strokes shrink it: then it gives none), and its mask is ink_mask's."""
