@@ -28,6 +28,8 @@ from ui.widgets import class_chart, inline_image
 
 #: Edits kept per session (each model x input x target is searched once).
 MAX_CACHED_EDITS = 128
+#: Pages whose "Make it a …" buttons have the width to say it whole.
+WIDE_PAGES = frozenset({"explain"})
 #: The side of the pictures, in screen pixels.
 SIDE = 196
 
@@ -98,10 +100,10 @@ def counterfactual_section(
     cols = st.columns(len(others))
     prefix = "" if page == "explain" else f"{page}_"
     for col, k in zip(cols, others, strict=True):
-        # (a longer subject would not fit nine buttons: the heading says it, each button
-        # ends its sentence, "… a 9", and its tooltip says it whole)
+        # (nine buttons in a column of the Draw page: each ends the heading's sentence,
+        # "… a 9", its tooltip says it whole; the Explain page has the width for it)
         make = f"Make {subject} a {clf.class_names[k]}"
-        label = make if subject == "it" else f"a {clf.class_names[k]}"
+        label = make if page in WIDE_PAGES else f"a {clf.class_names[k]}"
         if col.button(label, key=f"{prefix}cf_make_{k}", help=make):
             st.session_state[key] = k
     target = st.session_state.get(key)

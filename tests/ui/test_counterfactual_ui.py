@@ -22,3 +22,17 @@ def test_explain_page_makes_the_example_seven_a_one_beside_its_adversarial_twin(
     page = "\n".join(str(m.value) for m in at.markdown)
     assert "The edited digit" in page and "Its adversarial twin" in page
     assert "The model reads **1**" in page
+
+
+def test_draw_page_buttons_are_short_and_say_it_whole_in_their_tooltip():
+    """Nine buttons in the Draw page's answer column: "a 1" ends the heading's sentence
+    ("Make it a 1" was cut to "M…" there); the tooltip says it whole."""
+    from tests.ui.test_app import canvas_image, pad_state
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["pad"] = pad_state(canvas_image(7))
+    at.run()
+    assert not at.exception, at.exception
+    assert "What would make it a …?" in [h.value for h in at.subheader]
+    button = at.button(key="draw_cf_make_1")
+    assert button.label == "a 1" and button.help == "Make it a 1"
