@@ -7,6 +7,7 @@ import asyncio
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import uvicorn
@@ -50,7 +51,9 @@ def test_writes_of_one_turn_leave_as_one_and_a_close_sends_them_first():
         assert fake.writes[-1] == b"last"  # nothing written on a closed connection
         assert t.get_extra_info("peername") == ("127.0.0.1", 1)  # the rest is the transport's
 
-    asyncio.run(main())
+    # (asyncio.run in a thread of its own: other tests' tools may hold this thread's loop)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, main()).result(timeout=60)
 
 
 #: The real transport's writes, one list per connection.
