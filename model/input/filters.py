@@ -77,9 +77,29 @@ def median(a: np.ndarray) -> float:
     return float(np.mean(part[mid - 1 : mid + 1]))
 
 
+#: From this side on, a dilation by a full rectangle is counted on an integral image (a
+#: cost per pixel that does not grow with the rectangle) instead of OpenCV's dilation
+#: (which does): on a 360x640 mask, 161 -> 0.49 vs 0.30 ms, 213 -> 0.63 vs 0.35 ms, even
+#: at 80; a photo's lighting check dilates by a third and a quarter of its side.
+BOX_BY_SUMS = 96
+
+
 def max_filter(mask: np.ndarray, footprint: np.ndarray) -> np.ndarray:
     """(h, w) bool mask dilated by a uint8 footprint (scipy's maximum_filter on a mask)."""
+    if min(footprint.shape) >= BOX_BY_SUMS and footprint.all():
+        return _box_any(mask, *footprint.shape)
     return cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), footprint).astype(bool)
+
+
+def _box_any(mask: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """`cv2.dilate` of a bool mask by a kh x kw rectangle, bit for bit: whether the window
+    (anchored at its centre, kh // 2 rows above, as OpenCV's) holds any True, by the sums of
+    an integral image of the mask padded with zeros (which OpenCV's border adds nothing to)."""
+    h, w = mask.shape
+    padded = np.zeros((h + kh - 1, w + kw - 1), np.uint8)
+    padded[kh // 2 : kh // 2 + h, kw // 2 : kw // 2 + w] = mask
+    s = cv2.integral(padded)  # (h + kh, w + kw) int32: a working copy's counts fit
+    return (s[kh:, kw:] - s[:-kh, kw:] - s[kh:, :-kw] + s[:-kh, :-kw]) > 0
 
 
 def stroke_width(mask: np.ndarray) -> float:

@@ -54,3 +54,31 @@ def test_median_is_numpys(dtype):
         for values in (rng.random(int(n)), (rng.integers(0, 256, int(n)) / 255)):
             v = values.astype(dtype).reshape(1, -1)
             assert median(v) == float(np.median(v))
+
+
+def test_large_box_dilation_by_sums_is_opencvs():
+    """max_filter's integral-image path (rectangles from BOX_BY_SUMS on) against OpenCV's
+    dilation, bit for bit: odd and even sides, rectangles, windows larger than the mask,
+    masks empty, full, sparse, and True at the edges."""
+    import cv2
+
+    from model.input.filters import BOX_BY_SUMS, max_filter
+
+    rng = np.random.default_rng(0)
+    tried = 0
+    for _ in range(60):
+        h, w = (int(v) for v in rng.integers(1, 300, 2))
+        density = float(rng.choice([0.0, 0.001, 0.01, 0.2, 1.0]))
+        mask = rng.random((h, w)) < density
+        mask[0, -1] = mask[-1, 0] = bool(rng.integers(2))  # the corners
+        kh, kw = (int(v) for v in rng.integers(BOX_BY_SUMS, 340, 2))
+        footprint = np.ones((kh, kw), np.uint8)
+        want = cv2.dilate(mask.view(np.uint8), footprint).astype(bool)
+        assert np.array_equal(max_filter(mask, footprint), want), (h, w, kh, kw)
+        tried += 1
+    for k in (BOX_BY_SUMS, BOX_BY_SUMS + 1, 161, 213, 214):  # a photo's sides, even and odd
+        mask = rng.random((360, 640)) < 0.02
+        footprint = np.ones((k, k), np.uint8)
+        want = cv2.dilate(mask.view(np.uint8), footprint).astype(bool)
+        assert np.array_equal(max_filter(mask, footprint), want), k
+    assert tried == 60
