@@ -103,8 +103,8 @@ def counterfactual_section(
         # (nine buttons in a column of the Draw page: each ends the heading's sentence,
         # "… a 9", its tooltip says it whole; the Explain page has the width for it)
         make = f"Make {subject} a {clf.class_names[k]}"
-        label = make if page in WIDE_PAGES else f"a {clf.class_names[k]}"
-        if col.button(label, key=f"{prefix}cf_make_{k}", help=make):
+        text = make if page in WIDE_PAGES else f"a {clf.class_names[k]}"
+        if col.button(text, key=f"{prefix}cf_make_{k}", help=make):
             st.session_state[key] = k
     target = st.session_state.get(key)
     if target is None or target == label or target >= len(clf.class_names):

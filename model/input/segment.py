@@ -131,6 +131,12 @@ LOOSE_TALL = 0.5
 FAINT_REACH = 0.15
 #: Other pieces' ink is painted over this far around their mask (their soft edges).
 OTHER_INK = np.ones((5, 5), np.uint8)
+#: A written number's marks (digits, and the strokes or fragments of each), at most: a
+#: page of dots has thousands, each of which would get a mask of the whole image.
+MAX_MARKS = 64
+#: `_with_faint`'s table of (faint stretch, big stretch) pairs, at most this many cells
+#: (beyond it, a sort of the pairs: a page of dots has thousands of each).
+PAIR_TABLE_MAX = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,7 @@ def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]
     widths = stats[1:, cv2.CC_STAT_WIDTH]
     one = (heights >= THIN_TALL * heights.max()) & (widths <= heights / 2)
     alone = (areas >= SPECK_SHARE * areas.max()) | one
+    _at_most_marks(int(np.count_nonzero(alone)))
     speck, tallest = SPECK_SHARE * areas.max(), int(heights.max())
     gap = max(round(FRAGMENT_GAP * tallest), 1)
     found = _fragments(mask, labels, areas, alone, speck, gap)
@@ -200,6 +207,15 @@ def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]
         x, y, w, h = stats[k, :4]
         out.append((int(x), int(y), int(x + w), int(y + h), labels == k))
     return out + found + loose
+
+
+def _at_most_marks(count: int) -> None:
+    """Refuse a page of dots or specks before a mask is made for each of them."""
+    if count > MAX_MARKS:
+        raise NoiseImageError(
+            f"the image holds {count} separate marks: too many to read as a written number "
+            "(a page of dots or specks?)"
+        )
 
 
 def _with_faint(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
@@ -219,11 +235,16 @@ def _with_faint(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
     big[1:] = areas >= SPECK_SHARE * areas.max()
     mine = strong & big[labels]
     # Which big stretches each faint one touches: a (faint, big) table, each big stretch a
-    # column (np.unique of the pairs, by a scatter instead of a sort).
-    column = np.cumsum(big) - 1
-    touches = np.zeros((m, int(big.sum())), bool)
-    touches[weak[mine], column[labels[mine]]] = True
-    keep = np.count_nonzero(touches, axis=1) <= 1
+    # column (np.unique of the pairs, by a scatter instead of a sort), where it is small.
+    columns = int(big.sum())
+    if m * columns <= PAIR_TABLE_MAX:
+        column = np.cumsum(big) - 1
+        touches = np.zeros((m, columns), bool)
+        touches[weak[mine], column[labels[mine]]] = True
+        keep = np.count_nonzero(touches, axis=1) <= 1
+    else:  # (thousands of marks: the pairs sorted)
+        pairs = np.unique(weak[mine].astype(np.int64) * n + labels[mine])
+        keep = np.bincount(pairs // n, minlength=m) <= 1
     keep &= np.bincount(weak[strong], minlength=m) > 0  # (faint ink alone is none)
     keep[0] = False
     return strong | keep[weak]
@@ -251,7 +272,9 @@ def _fragments(
     taken[cluster[alone]] = True  # clusters holding a kept component: their specks stay out
     weight = np.bincount(cluster[~alone], weights=areas[~alone], minlength=m)
     out = []
-    for c in np.flatnonzero((weight >= speck) & ~taken):
+    clusters = np.flatnonzero((weight >= speck) & ~taken)
+    _at_most_marks(len(clusters))
+    for c in clusters:
         own = np.isin(labels, np.flatnonzero(cluster == c) + 1)
         x, y, w, h = cv2.boundingRect(own.view(np.uint8))
         out.append((x, y, x + w, y + h, own))

@@ -245,3 +245,23 @@ def test_segmentation_labels_its_ink_as_opencv_s_default_labelling_does():
             m, ours, our_stats, our_centroids = _stats(mask)
             assert m == n and np.array_equal(ours, labels) and np.array_equal(our_stats, stats)
             assert _labels(mask)[0] == n and np.array_equal(_labels(mask)[1], labels)
+
+
+def test_a_page_of_dots_is_refused_before_a_mask_is_made_for_each():
+    """Thousands of equal dots (each a mark heavier than a speck, beside the others) are
+    refused in words at once: a mask of the whole image for each of them once took
+    gigabytes."""
+    import pytest
+
+    from model.errors import NoiseImageError
+    from model.input.segment import MAX_MARKS
+
+    field = np.zeros((600, 896), np.uint8)
+    field[3::6, 3::6] = 255
+    field[4::6, 3::6] = field[3::6, 4::6] = field[4::6, 4::6] = 255  # 2x2 dots, 15,000
+    with pytest.raises(NoiseImageError, match="separate marks: too many to read"):
+        segment(Image.fromarray(field))
+    few = np.zeros((200, 400), np.uint8)
+    for i in range(MAX_MARKS // 8):  # a few dozen dots are still read (and judged) as marks
+        few[50:60, 10 + 12 * i : 18 + 12 * i] = 255
+    segment(Image.fromarray(few))

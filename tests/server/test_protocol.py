@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import uvicorn
 
-from server.protocol import OneWriteHttpToolsProtocol, OneWritePerTurn
+from server.protocol import JOIN_MAX, OneWriteHttpToolsProtocol, OneWritePerTurn
 from tests.helpers import free_port
 
 
@@ -34,6 +34,12 @@ class FakeTransport:
         return ("127.0.0.1", 1) if name == "peername" else default
 
 
+def run(coro) -> None:
+    """asyncio.run in a thread of its own: other tests' tools may hold this thread's loop."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result(timeout=60)
+
+
 def test_writes_of_one_turn_leave_as_one_and_a_close_sends_them_first():
     async def main():
         fake = FakeTransport()
@@ -51,9 +57,24 @@ def test_writes_of_one_turn_leave_as_one_and_a_close_sends_them_first():
         assert fake.writes[-1] == b"last"  # nothing written on a closed connection
         assert t.get_extra_info("peername") == ("127.0.0.1", 1)  # the rest is the transport's
 
-    # (asyncio.run in a thread of its own: other tests' tools may hold this thread's loop)
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, main()).result(timeout=60)
+    run(main())
+
+
+def test_large_writes_go_out_at_once_and_an_end_of_writing_sends_the_rest_first():
+    async def main():
+        fake = FakeTransport()
+        fake.write_eof = lambda: fake.writes.append(b"<eof>")
+        fake.get_write_buffer_size = lambda: 0
+        t = OneWritePerTurn(fake, asyncio.get_running_loop())
+        t.write(b"head")
+        assert t.get_write_buffer_size() == 4  # what waits counts as buffered
+        t.write(b"x" * JOIN_MAX)  # past JOIN_MAX: now, with what waited before it
+        assert fake.writes == [b"head" + b"x" * JOIN_MAX]
+        t.write(b"tail")
+        t.write_eof()
+        assert fake.writes[-2:] == [b"tail", b"<eof>"]
+
+    run(main())
 
 
 #: The real transport's writes, one list per connection.
@@ -78,8 +99,19 @@ class CountedProtocol(OneWriteHttpToolsProtocol):
         super().connection_made(Counted(transport))
 
 
+MB = b"x" * 2**20
+FLOOD: list[int] = []  # one entry per megabyte the /flood answer has handed over
+
+
 async def app(scope, receive, send):
     if scope["type"] != "http":
+        return
+    if scope["path"] == "/flood":  # 60 MB sent without a pause of its own
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(60):
+            await send({"type": "http.response.body", "body": MB, "more_body": True})
+            FLOOD.append(1)
+        await send({"type": "http.response.body", "body": b""})
         return
     if scope["path"] == "/stream":  # a streamed body: chunks a turn or more apart
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -147,3 +179,14 @@ def test_a_streamed_body_arrives_whole(server):
         chunks.append(rest[:n])
         rest = rest[n + 2 :]
     assert b"".join(chunks) == b"part0;part1;part2;end"
+
+
+def test_a_client_that_reads_nothing_holds_a_large_answer_back(server):
+    """uvicorn's flow control still pauses the app: a client that reads nothing gets a few
+    megabytes handed over, not the whole answer joined in memory."""
+    FLOOD.clear()
+    with socket.create_connection(("127.0.0.1", server), timeout=10) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /flood HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(1.0)  # reading nothing
+        assert len(FLOOD) <= 12, len(FLOOD)  # (uvicorn alone: ~4; joined without bound: 60)

@@ -91,3 +91,19 @@ def test_upload_shows_several_numbers():
     said = texts(at)
     assert ">741<" in said and ">47<" in said
     assert said.count("Trust: ") == 5  # each digit of both numbers has its map
+
+
+def test_a_target_chosen_for_one_digit_is_not_searched_for_a_digit_already_it():
+    """ "a 4" clicked for the 7 of 741, then the 4 chosen: no search for "make the 4 a 4"
+    (the button loop once shadowed the digit's label, and the check never held)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["draw_what"] = "number"
+    at.session_state["number_pad"] = pad_state(canvas_number(7, 4, 1))
+    at.run()
+    at.segmented_control(key="number_cf_digit").set_value(0).run()
+    at.button(key="number_cf_make_4").click().run()
+    assert "**Your 7 as a 4**" in [m.value for m in at.markdown]
+    at.segmented_control(key="number_cf_digit").set_value(1).run()
+    assert not at.exception, at.exception
+    assert not any(str(m.value).startswith("**Your 4 as a") for m in at.markdown)
+    assert "number_cf_make_4" not in {b.key for b in at.button}
