@@ -134,9 +134,6 @@ OTHER_INK = np.ones((5, 5), np.uint8)
 #: A written number's marks (digits, and the strokes or fragments of each), at most: a
 #: page of dots has thousands, each of which would get a mask of the whole image.
 MAX_MARKS = 64
-#: `_with_faint`'s table of (faint stretch, big stretch) pairs, at most this many cells
-#: (beyond it, a sort of the pairs: a page of dots has thousands of each).
-PAIR_TABLE_MAX = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -234,17 +231,11 @@ def _with_faint(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
     big = np.zeros(n, bool)
     big[1:] = areas >= SPECK_SHARE * areas.max()
     mine = strong & big[labels]
-    # Which big stretches each faint one touches: a (faint, big) table, each big stretch a
-    # column (np.unique of the pairs, by a scatter instead of a sort), where it is small.
-    columns = int(big.sum())
-    if m * columns <= PAIR_TABLE_MAX:
-        column = np.cumsum(big) - 1
-        touches = np.zeros((m, columns), bool)
-        touches[weak[mine], column[labels[mine]]] = True
-        keep = np.count_nonzero(touches, axis=1) <= 1
-    else:  # (thousands of marks: the pairs sorted)
-        pairs = np.unique(weak[mine].astype(np.int64) * n + labels[mine])
-        keep = np.bincount(pairs // n, minlength=m) <= 1
+    # Each big stretch lies whole in one stretch of faint-or-strong ink (a superset of it,
+    # labelled with the same connectivity): count the big stretches each of those holds.
+    holder = np.zeros(n, np.int64)
+    holder[labels[mine]] = weak[mine]
+    keep = np.bincount(holder[big], minlength=m) <= 1
     keep &= np.bincount(weak[strong], minlength=m) > 0  # (faint ink alone is none)
     keep[0] = False
     return strong | keep[weak]
