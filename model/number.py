@@ -81,7 +81,8 @@ class NumberReading:
         }
 
 
-def _ordinal(i: int) -> str:
+def ordinal(i: int) -> str:
+    """The place of digit i (0: the leftmost) in words: "first", ..., then "#9"."""
     return ORDINALS[i] if i < len(ORDINALS) else f"#{i + 1}"
 
 
@@ -89,9 +90,9 @@ def _text(digits: list[Digit]) -> tuple[str | None, str | None]:
     """The number and, where there is none, why not."""
     for i, d in enumerate(digits):
         if d.prediction is None:
-            return None, f"the {_ordinal(i)} mark cannot be read as a digit ({d.error})"
+            return None, f"the {ordinal(i)} mark cannot be read as a digit ({d.error})"
         if d.prediction.verdict == "not_a_digit":
-            return None, f"the {_ordinal(i)} mark does not look like a digit"
+            return None, f"the {ordinal(i)} mark does not look like a digit"
     text = "".join(
         d.prediction.class_name + (UNSURE_MARK if d.prediction.verdict == "unsure" else "")
         for d in digits
@@ -247,7 +248,7 @@ def digit_stages(clf: Classifier, reading: NumberReading, index: int) -> Preproc
         )
     d = reading.digits[index]
     if d.prediction is None or d.ink is None:
-        raise NoSuchDigitError(f"the {_ordinal(index)} mark was not read as a digit ({d.error})")
+        raise NoSuchDigitError(f"the {ordinal(index)} mark was not read as a digit ({d.error})")
     return clf.preprocess_stages(d.ink, piece=True)
 
 

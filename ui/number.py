@@ -12,7 +12,7 @@ import time
 import streamlit as st
 
 from model import BlankImageError, Classifier, ImageError
-from model.number import ORDINALS, NumberReading, digit_stages, explain_digits
+from model.number import NumberReading, digit_stages, explain_digits, ordinal
 from model.why.attribution import METHODS
 from model.why.describe import describe_map
 from model.why.report import Report
@@ -85,7 +85,7 @@ def edit_a_digit(clf: Classifier, reading: NumberReading) -> None:
 
     def name(i: int) -> str:
         p = reading.digits[i].prediction
-        return f"{ORDINALS[i] if i < len(ORDINALS) else f'#{i + 1}'} ({p.class_name})"
+        return f"{ordinal(i)} ({p.class_name})"
 
     i = st.segmented_control(
         "Change one digit",
@@ -134,8 +134,8 @@ def show_reading(
         row = list(enumerate(zip(reading.digits, maps, strict=True)))[start : start + PER_ROW]
         for col, (i, (d, r)) in zip(st.columns(PER_ROW, gap="small"), row, strict=False):
             with col, st.container(key=f"{key}-{i}"):
-                name = ORDINALS[i] if i < len(ORDINALS) else f"#{i + 1}"
-                st.caption(f"{name} digit" + (" (cut from touching ink)" if d.touching else ""))
+                cut = " (cut from touching ink)" if d.touching else ""
+                st.caption(f"{ordinal(i)} digit{cut}")
                 if d.prediction is None or r is None:
                     st.error(f"Not read: {d.error}")
                     continue
