@@ -11,13 +11,9 @@ its I-th digit (0: the leftmost) is edited on its own: "make the 4 of 42 a 9".
 
 from __future__ import annotations
 
-import base64
-import io
-
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from PIL import Image
 from pydantic import BaseModel, Field
 
 from model.errors import CounterfactualError, ImageError, NoPriorError, NoSuchDigitError
@@ -29,6 +25,7 @@ from server.routes import (
     ERRORS,
     MODEL_QUERY,
     image_error,
+    png_base64,
     preprocess_upload,
     read_images,
     served_runtime,
@@ -83,21 +80,15 @@ class CounterfactualAnswer(BaseModel):
     adversarial: Edit | None
 
 
-def _png(rgb: np.ndarray) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "PNG")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
 def _edit(r: Counterfactual) -> Edit:
     change, gain = change_picture(r, PICTURE_SIDE)
     return Edit(
         **r.to_dict(),
         magnification=round(gain, 3),
-        edited_png_base64=_png(digit_picture(r.x, PICTURE_SIDE)),
-        edit_png_base64=_png(edit_picture(r, PICTURE_SIDE)),
-        change_png_base64=_png(change),
-        drawing_png_base64=_png(edit_on_original(r)),
+        edited_png_base64=png_base64(digit_picture(r.x, PICTURE_SIDE)),
+        edit_png_base64=png_base64(edit_picture(r, PICTURE_SIDE)),
+        change_png_base64=png_base64(change),
+        drawing_png_base64=png_base64(edit_on_original(r)),
     )
 
 

@@ -4,14 +4,11 @@ one image, `?model=`, JSON answers with PNGs as base64."""
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from PIL import Image
 from pydantic import BaseModel
 
 from model import Classifier
@@ -27,6 +24,7 @@ from server.routes import (
     MODEL_QUERY,
     _prediction_body,
     image_error,
+    png_base64,
     preprocess_upload,
     read_images,
     served_runtime,
@@ -77,12 +75,6 @@ class LayerOutput(BaseModel):
 class ActivationsResponse(BaseModel):
     prediction: schemas.Prediction
     layers: list[LayerOutput]
-
-
-def _png(array: np.ndarray) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(array, np.uint8)).save(buf, "PNG")
-    return base64.b64encode(buf.getvalue()).decode()
 
 
 async def _one_input(request: Request, clf: Classifier) -> tuple[np.ndarray, str | None, float]:
@@ -142,7 +134,10 @@ async def neighbours_route(
         source=nb.source,
         neighbours=[
             Neighbour(
-                index=n.index, label=n.label, distance=n.distance, image_png_base64=_png(n.image)
+                index=n.index,
+                label=n.label,
+                distance=n.distance,
+                image_png_base64=png_base64(n.image),
             )
             for n in nb
         ],
@@ -183,7 +178,7 @@ async def activations_route(
                 name=n,
                 kind=kind,
                 shape=list(o.shape),
-                grid_png_base64=_png(feature_grid(o)) if o.ndim == 3 else None,
+                grid_png_base64=png_base64(feature_grid(o)) if o.ndim == 3 else None,
                 values=np.round(o, 5).tolist() if arrays else None,
             )
         )

@@ -3,12 +3,8 @@
 
 from __future__ import annotations
 
-import base64
-import io
-
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from PIL import Image
 from pydantic import BaseModel, Field
 
 from model.errors import ExplanationError, ImageError
@@ -17,7 +13,14 @@ from model.why.attribution import METHODS
 from model.why.report import Report
 from server import schemas
 from server.errors import ApiError
-from server.routes import ERRORS, MODEL_QUERY, image_error, read_images, served_runtime
+from server.routes import (
+    ERRORS,
+    MODEL_QUERY,
+    image_error,
+    png_base64,
+    read_images,
+    served_runtime,
+)
 
 router = APIRouter()
 
@@ -61,12 +64,6 @@ class NumberReading(BaseModel):
     seconds: float
 
 
-def _png(rgb) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "PNG")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
 def _map(r: Report | None) -> DigitMap | None:
     if r is None:
         return None
@@ -80,7 +77,7 @@ def _map(r: Report | None) -> DigitMap | None:
         resolution=e.resolution,
         trust=None if r.trust is None else schemas.Trust(**r.trust.to_dict()),
         heatmap=e.heatmap.round(4).tolist(),
-        overlay_png_base64=_png(r.overlay),
+        overlay_png_base64=png_base64(r.overlay),
     )
 
 
