@@ -145,7 +145,9 @@ def decode_planes(
     data: bytes, max_pixels: int, max_side: int
 ) -> tuple[str, list[np.ndarray]] | None:
     """`read_planes` with every plane made: (Pillow's mode, one (h, w) uint8 plane per
-    channel), a grey pen's red, green and blue the same array."""
+    channel), a grey pen's red, green and blue the same array. (What `decode.py` read
+    before its planes were made lazily: `benchmarks.preprocess_ab` runs such revisions'
+    `decode.py` against this module.)"""
     planes = read_planes(data, max_pixels, max_side)
     if planes is None:
         return None
@@ -162,7 +164,7 @@ def png_size(data: bytes) -> tuple[int, int] | None:
 
 def png_within(data: bytes, max_side: int) -> bool:
     """Whether `data` starts as a PNG whose IHDR gives both sides at most `max_side`
-    pixels: the one limit `decode_planes` has that `decode_png` has not."""
+    pixels: the one limit `read_planes` has that `decode_png` has not."""
     size = png_size(data)
     return size is not None and max(size) <= max_side
 

@@ -87,19 +87,11 @@ def _opaque(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return gray if alpha is None else gray * alpha
 
 
-def is_noise(
-    img: Image.Image | SmallPng,
-    gray: np.ndarray,
-    alpha: np.ndarray | None,
-    levels: np.ndarray | None = None,
-) -> bool:
+def is_noise(img: Image.Image, gray: np.ndarray, alpha: np.ndarray | None) -> bool:
     """Noise on the working copy (gray, alpha) or, if `img` was shrunk to make it, on
-    a NOISE_WINDOW window of `img` at its own resolution (shrinking averages noise away;
-    a small PNG's planes are the working copy).
-    levels: the uint8 luminance gray is levels / 255 of, where known (the same count of
-    pixels that are not black, on a quarter of the memory)."""
-    dark = too_dark_for_noise(gray if levels is None else levels)
-    if not dark and looks_like_noise(_opaque(gray, alpha)):
+    a NOISE_WINDOW window of `img` at its own resolution (shrinking averages noise away).
+    A small PNG, whose planes are the working copy: `small_png_is_noise`."""
+    if not too_dark_for_noise(gray) and looks_like_noise(_opaque(gray, alpha)):
         return True
     if max(img.size) <= WORKING_SIDE:
         return False  # the working copy is the image: nothing was averaged

@@ -237,7 +237,7 @@ def test_a_small_pngs_noise_rule_reads_its_alpha_and_answers_as_before():
     noisy = dark = 0
     for pixels in cases:
         small = decode_small_png(encode_up(pixels), MAX_PIXELS, WORKING_SIDE)
-        says = refusals.is_noise(small.image, small.gray, small.alpha, small.levels)
+        says = refusals.is_noise(small.image, small.gray, small.alpha)
         assert refusals.small_png_is_noise(small) == says
         if refusals.too_dark_for_noise(small.alpha_levels):
             dark += 1
