@@ -25,11 +25,11 @@ from server.routes import (
     ERRORS,
     MODEL_QUERY,
     image_error,
-    png_base64,
     preprocess_upload,
     read_images,
     served_runtime,
 )
+from server.schemas import png_base64
 
 router = APIRouter()
 

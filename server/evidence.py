@@ -24,11 +24,11 @@ from server.routes import (
     MODEL_QUERY,
     _prediction_body,
     image_error,
-    png_base64,
     preprocess_upload,
     read_images,
     served_runtime,
 )
+from server.schemas import png_base64
 
 router = APIRouter()
 

@@ -17,10 +17,10 @@ from server.routes import (
     ERRORS,
     MODEL_QUERY,
     image_error,
-    png_base64,
     read_images,
     served_runtime,
 )
+from server.schemas import png_base64
 
 router = APIRouter()
 

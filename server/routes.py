@@ -117,13 +117,6 @@ async def read_images(request: Request) -> tuple[list[tuple[str | None, bytes]],
     return [(None, await request.body())], False
 
 
-def png_base64(array: np.ndarray) -> str:
-    """An (H, W) or (H, W, 3) uint8 picture as base64 PNG, as the JSON answers carry it."""
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(array, np.uint8)).save(buf, "PNG")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
 def image_error(exc: ImageError) -> ApiError:
     if isinstance(exc, TooSmallError):
         return ApiError(422, "too_small", str(exc))

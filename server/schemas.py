@@ -1,10 +1,21 @@
-"""Response bodies, as the OpenAPI docs at /docs show them."""
+"""Response bodies, as the OpenAPI docs at /docs show them, and the pictures they carry."""
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Literal
 
+import numpy as np
+from PIL import Image
 from pydantic import BaseModel, Field
+
+
+def png_base64(array: np.ndarray) -> str:
+    """An (H, W) or (H, W, 3) uint8 picture as base64 PNG, as the JSON answers carry it."""
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(array, np.uint8)).save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 class Timings(BaseModel):
