@@ -26,11 +26,16 @@ def canvas_number(*digits: int) -> Image.Image:
     return rgba
 
 
-def test_number_mode_shows_each_digit_with_its_map_and_trust():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+def number_mode(*digits: int, timeout: int = 120) -> AppTest:
+    """The Draw page in number mode, run with `digits` on its wide pad (after a stroke)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     at.session_state["draw_what"] = "number"
-    at.session_state["number_pad"] = pad_state(canvas_number(7, 4, 1))
-    at.run()
+    at.session_state["number_pad"] = pad_state(canvas_number(*digits))
+    return at.run()
+
+
+def test_number_mode_shows_each_digit_with_its_map_and_trust():
+    at = number_mode(7, 4, 1)
     assert not at.exception, at.exception
     said = texts(at)
     assert ">741<" in said  # the number
@@ -58,10 +63,7 @@ def test_digit_mode_says_when_the_drawing_looks_like_several_digits():
 
 def test_number_mode_makes_one_digit_another():
     """ "Change one digit": the 4 of 741 chosen, then "Make the 4 a 9" edits it alone."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.session_state["draw_what"] = "number"
-    at.session_state["number_pad"] = pad_state(canvas_number(7, 4, 1))
-    at.run()
+    at = number_mode(7, 4, 1, timeout=300)
     assert not at.exception, at.exception
     at.segmented_control(key="number_cf_digit").set_value(1).run()
     assert not at.exception, at.exception
@@ -96,10 +98,7 @@ def test_upload_shows_several_numbers():
 def test_a_target_chosen_for_one_digit_is_not_searched_for_a_digit_already_it():
     """ "a 4" clicked for the 7 of 741, then the 4 chosen: no search for "make the 4 a 4"
     (the button loop once shadowed the digit's label, and the check never held)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-    at.session_state["draw_what"] = "number"
-    at.session_state["number_pad"] = pad_state(canvas_number(7, 4, 1))
-    at.run()
+    at = number_mode(7, 4, 1, timeout=300)
     at.segmented_control(key="number_cf_digit").set_value(0).run()
     at.button(key="number_cf_make_4").click().run()
     assert "**Your 7 as a 4**" in [m.value for m in at.markdown]
