@@ -93,7 +93,8 @@ def read_drawing() -> tuple[Drawing | None, str | None]:
 @st.fragment
 def draw_and_explain() -> None:
     """Pad, server answer and heatmaps: each stroke reruns only this fragment."""
-    if what_to_draw() == "number":  # a wider pad, each digit's answer and map under it
+    # (a number: a wider pad, each digit's answer and map under it)
+    if clf.reads_digits and what_to_draw() == "number":
         number_mode(clf, choice.method, choice.layer)
         return
     pad_col, answer_col = st.columns([34, 66], gap="medium")

@@ -49,7 +49,7 @@ log_scale = st.toggle(
     key="upload_log_scale",
     help="On a linear scale a 99.9 % answer hides every other class; the log scale shows them.",
 )
-read_numbers = clf.is_digit and st.toggle(
+read_numbers = clf.reads_digits and st.toggle(
     "Read numbers",
     value=True,
     key="upload_numbers",

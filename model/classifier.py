@@ -9,6 +9,10 @@ file lies beside it (the card records the `.keras` file's SHA-256), prediction
 runs on ONNX Runtime without importing TensorFlow; otherwise on one compiled
 `tf.function`. Never on `model.predict` (tens of ms a call). Quantized exports
 (`<name>.int8.onnx`, `<name>.fp16.onnx`) are chosen with `runtime=`.
+
+Kept as one file: it is the facade every front end reads first, and past the
+prediction path each method is a short door to its own room (`model.why`,
+`model.number`), where the work is.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ DIGIT_RECIPES = ("mnist", "fashion")
 PREPROCESSINGS = (*DIGIT_RECIPES, *SCALINGS, *KERAS_MODES)
 #: The input the digit recipes produce.
 DIGIT_SHAPE = (28, 28, 1)
+#: The classes of a model that reads digits (`Classifier.reads_digits`).
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
 #: The scaling of a non-digit model whose card states none and for which nobody chose one.
 DEFAULT_SCALING = "0-1"
 
@@ -147,6 +153,12 @@ class Classifier:
     def is_digit(self) -> bool:
         """Whether inputs go through the digit pipeline (ink, crop, centre) or are photos."""
         return self.preprocessing in DIGIT_RECIPES
+
+    @property
+    def reads_digits(self) -> bool:
+        """Whether the model's classes are the ten digits, in order (a digit pipeline can
+        also feed garments, fashion-cnn): what reading a written number needs."""
+        return self.is_digit and self.class_names == DIGIT_CLASSES
 
     @property
     def recipe(self) -> str:
@@ -304,7 +316,7 @@ class Classifier:
         tap: TooSmallError). Where the answer is not a plain digit because the image holds
         several, the reason says so (`model.number.several_digits`)."""
         prediction = self.predict_input(self.preprocess(image))
-        if prediction.verdict == "digit" or not self.is_digit:
+        if prediction.verdict == "digit" or not self.reads_digits:
             return prediction
         from model.number import several_digits
 

@@ -181,7 +181,7 @@ def read_number(
     call, and its probabilities are their average. A digit of a close call between those
     readings (`CLOSE_CALL`) or read weakly (`WEAK`) is marked unsure (`mark_doubts`).
     """
-    if not clf.is_digit:
+    if not clf.reads_digits:
         raise ImageError(f"{clf.name} does not read digits: it cannot read a number")
     t0 = time.perf_counter()
     groups = segment(image, max_pixels).groups

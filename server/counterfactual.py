@@ -124,7 +124,7 @@ async def counterfactual_image(
         if digit is None:
             stages = await preprocess_upload(request, clf, files[0][1])
         else:
-            if not clf.is_digit:
+            if not clf.reads_digits:
                 raise ApiError(422, "not_a_digit_model", f"{clf.name} does not read numbers")
             max_pixels = request.app.state.config.max_pixels
             reading = await run_in_threadpool(clf.read_number, files[0][1], max_pixels)

@@ -106,7 +106,7 @@ async def read_number(
     files, _ = await read_images(request)
     if len(files) != 1:
         raise ApiError(422, "one_image", f"read takes one image, got {len(files)}")
-    if not served.clf.is_digit:
+    if not served.clf.reads_digits:
         raise ApiError(422, "not_a_digit_model", f"{served.clf.name} does not read digits")
     if (method is not None or layer is not None) and not explain:
         raise ApiError(422, "explain_off", "method and layer go with explain=true")

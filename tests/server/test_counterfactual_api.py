@@ -92,3 +92,24 @@ def test_one_digit_of_a_number_made_another_alone(client):
 
 def test_the_target_is_required(client):
     assert ask(client).status_code == 422
+
+
+def test_a_model_whose_classes_are_not_digits_reads_no_number(client):
+    """fashion-cnn takes the digit pipeline, but its classes are garments: a "number" of
+    them ("SandalBag") is no answer. /v1/read and ?digit= refuse it in words, and its
+    single answer does not say "this looks like 2 digits"."""
+    from model import load_classifier
+
+    data = png(number(4, 7))
+    read = client.post(
+        "/v1/read",
+        content=data,
+        headers={"Content-Type": "image/png"},
+        params={"model": "fashion-cnn"},
+    )
+    edit = ask(client, data, target=1, digit=0, model="fashion-cnn")
+    for r in (read, edit):
+        assert r.status_code == 422 and r.json()["error"]["code"] == "not_a_digit_model", r.text
+    fashion = load_classifier("fashion-cnn")
+    assert fashion.is_digit and not fashion.reads_digits
+    assert "digits" not in (fashion.predict(number(4, 7)).reason or "")
