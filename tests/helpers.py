@@ -36,6 +36,7 @@ __all__ = [
     "tiny_digit_net",
     "wait_http",
     "write_idx",
+    "write_video",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,3 +183,25 @@ def digits_and_negatives(clf, data_dir: Path, n_digits: int, per_kind: int) -> l
             with contextlib.suppress(ImageError):
                 x.append(clf.preprocess(item))
     return x
+
+
+def write_video(path, digits, fps=10, seconds_each=1.0, start_s=0.0):
+    """An MPEG-4 clip showing each digit in turn, then a blank second; its first frame
+    at `start_s` (a stream that does not start at 0, as an MPEG program stream's)."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 280, 280, "yuv420p"
+        frames = [np.asarray(drawn_digit(d).convert("RGB")) for d in digits]
+        frames.append(np.zeros((280, 280, 3), np.uint8))
+        pts = round(start_s * fps)
+        for rgb in frames:
+            for _ in range(int(fps * seconds_each)):
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame.pts, frame.time_base = pts, Fraction(1, fps)
+                pts += 1
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode())

@@ -74,6 +74,22 @@ def collect(inputs: list[str]) -> tuple[list[Path], list[str], dict[Path, str]]:
     return files, errors, names
 
 
+class _Sampler:
+    """Which frames are sampled at `fps`: the first, then the first at or after each
+    1/fps step, counted from the first frame's time (a stream may start at 0.5 s)."""
+
+    def __init__(self, fps: float):
+        self.step, self.start, self.next = 1.0 / fps, None, 0.0
+
+    def take(self, t: float) -> bool:
+        if self.start is None:
+            self.start = t
+        if t - self.start + 1e-9 < self.next:
+            return False
+        self.next += self.step
+        return True
+
+
 def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarray]]:
     """(frame index, time in s, (H, W, 3) uint8) sampled at `fps` frames per second."""
     import av
@@ -82,27 +98,37 @@ def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarra
         if not container.streams.video:
             raise ValueError("the file holds no video stream")
         stream = container.streams.video[0]
-        next_t = 0.0
+        sampler = _Sampler(fps)
         for i, frame in enumerate(container.decode(stream)):
             t = (
                 float(frame.time)
                 if frame.time is not None
                 else i / float(stream.average_rate or 25)
             )
-            if t + 1e-9 >= next_t:
+            if sampler.take(t):
                 yield i, t, frame.to_ndarray(format="rgb24")
-                next_t += 1.0 / fps
 
 
 def count_samples(path: Path, fps: float) -> int | None:
-    """How many frames `video_frames` will yield, for the progress bar (None if unknown)."""
+    """How many frames `video_frames` will yield (None if unknown), without decoding: the
+    same sampling on the times of the stream's packets (one frame each), in display order;
+    from the stream's length where its packets carry no times."""
     import av
 
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            if stream.duration and stream.time_base:
-                return int(float(stream.duration * stream.time_base) * fps) + 1
+            base = stream.time_base
+            times = sorted(
+                float(p.pts * base)
+                for p in container.demux(stream)
+                if p.pts is not None and p.size and base
+            )
+            if times:
+                sampler = _Sampler(fps)
+                return sum(sampler.take(t) for t in times)
+            if stream.duration and base:
+                return int(float(stream.duration * base) * fps) + 1
             if container.duration:  # e.g. Matroska: only the container knows its length
                 return int(container.duration / av.time_base * fps) + 1
     except Exception:

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT, drawn_digit
+from tests.helpers import ROOT, drawn_digit, write_video
 
 
 def cli(*args):
@@ -21,22 +21,6 @@ def cli(*args):
         text=True,
         timeout=300,
     )
-
-
-def write_video(path, digits, fps=10, seconds_each=1.0):
-    """An MPEG-4 clip showing each digit in turn, then a blank second."""
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 280, 280, "yuv420p"
-        frames = [np.asarray(drawn_digit(d).convert("RGB")) for d in digits]
-        frames.append(np.zeros((280, 280, 3), np.uint8))
-        for rgb in frames:
-            for _ in range(int(fps * seconds_each)):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                container.mux(stream.encode(frame))
-        container.mux(stream.encode())
 
 
 @pytest.fixture(scope="module")
