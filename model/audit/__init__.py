@@ -25,7 +25,7 @@ import numpy as np
 
 from model.audit.batch import BATCH_SIZE, AuditBatch, AuditConfig
 from model.audit.engines import ENGINES, EngineError, run_local, run_ray
-from model.audit.inputs import DEFAULT_FPS, AuditInputError, list_inputs
+from model.audit.inputs import DEFAULT_FPS, UNKNOWN, AuditInputError, list_inputs
 
 PREDICTIONS = "predictions.parquet"
 REPORT = "report.html"
@@ -115,6 +115,29 @@ def read_audit(out: str | os.PathLike) -> dict[str, np.ndarray]:
     return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
 
 
+def _output_folder(out: str | os.PathLike) -> Path:
+    """`out`, made where missing; AuditInputError where it cannot hold the results."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, a file above it, no permission
+        raise AuditInputError(f"--out {out}: cannot make a folder there ({exc.strerror})") from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise AuditInputError(f"--out {out}: the folder is not writable")
+    return out
+
+
+def _check_labels(rows, class_names: tuple[str, ...]) -> None:
+    """Every given label is one of the model's classes (by its number)."""
+    bad = rows.true_label[(rows.true_label != UNKNOWN) & (rows.true_label >= len(class_names))]
+    if bad.size:
+        raise AuditInputError(
+            f"{bad.size} label(s) name no class of the model (e.g. {int(bad[0])}): its classes "
+            f"are 0 to {len(class_names) - 1} ({', '.join(class_names[:10])}"
+            f"{', ...' if len(class_names) > 10 else ''})"
+        )
+
+
 def audit(
     inputs: list[str],
     out: str | os.PathLike,
@@ -142,6 +165,9 @@ def audit(
     """
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if batch_size < 1:
+        raise AuditInputError(f"the batch size must be 1 or more, not {batch_size}")
+    out = _output_folder(out)  # before the work: a bad --out never costs a whole run
     config = AuditConfig(
         model=model,
         runtime=runtime,
@@ -154,6 +180,12 @@ def audit(
     # Fail on a bad model or method here, once, before any engine starts.
     local = AuditBatch(config)
     rows = list_inputs(inputs, fps, data_dir)
+    if not len(rows):
+        raise AuditInputError(
+            f"no inputs found in {', '.join(map(str, inputs))}: images, videos, IDX files or "
+            "Parquet/CSV lists of them (model.audit.inputs)"
+        )
+    _check_labels(rows, local.clf.class_names)
     t0 = time.perf_counter()
     if engine == "ray":
         columns = run_ray(rows, config, batch_size, ray_address, actors, progress=progress)
@@ -162,13 +194,8 @@ def audit(
     seconds = time.perf_counter() - t0
     if not rows.labelled:
         columns.pop("true_label", None)
-    if not columns:
-        columns = {"path": np.array([], dtype=object)}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     explaining = bool(explain)
-    if len(rows):
-        write_predictions(columns, out / PREDICTIONS, explaining)
+    write_predictions(columns, out / PREDICTIONS, explaining)
     from model.audit.report import render
 
     def model_input(path: str, frame: int) -> np.ndarray | None:
@@ -186,14 +213,13 @@ def audit(
         if explaining
         else "not asked (--explain METHOD)",
     }
-    if len(rows):
-        html = render(
-            columns,
-            meta,
-            list(local.clf.class_names),
-            model_input,
-            local.clf.input_shape[:2],
-            atlas=local.atlas,
-        )
-        (out / REPORT).write_text(html)
+    html = render(
+        columns,
+        meta,
+        list(local.clf.class_names),
+        model_input,
+        local.clf.input_shape[:2],
+        atlas=local.atlas,
+    )
+    (out / REPORT).write_text(html)
     return AuditResult(columns, out, seconds, engine)

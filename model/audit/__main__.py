@@ -11,6 +11,21 @@ from model.audit.engines import ENGINES, RAY_ADDRESS_ENV
 from model.audit.inputs import DEFAULT_FPS
 
 
+def _positive(kind):
+    """An argparse type: a number of `kind` above 0, else a usage error that says so."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0")
+        return value
+
+    return parse
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m model.audit",
@@ -43,13 +58,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--ray-address", help=f"a Ray cluster to join (default ${RAY_ADDRESS_ENV}, else local)"
     )
-    p.add_argument("--actors", type=int, help="Ray actors (default: one per CPU)")
-    p.add_argument("--workers", type=int, help="local engine processes (default: one per CPU)")
+    p.add_argument("--actors", type=_positive(int), help="Ray actors (default: one per CPU)")
+    p.add_argument(
+        "--workers", type=_positive(int), help="local engine processes (default: one per CPU)"
+    )
     p.add_argument("--runtime", default="auto", help="auto, onnx, onnx-int8, onnx-fp16 or keras")
-    p.add_argument("--fps", type=float, default=DEFAULT_FPS, help="frames sampled per video second")
-    p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    p.add_argument(
+        "--fps", type=_positive(float), default=DEFAULT_FPS, help="frames sampled per video second"
+    )
+    p.add_argument("--batch-size", type=_positive(int), default=BATCH_SIZE)
     p.add_argument("--data-dir", help="where mnist:test and the like are found")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.layer and not args.explain:
+        p.error("--layer goes with --explain METHOD (the layer that method reads)")
+    if args.engine == "local" and (args.actors or args.ray_address):
+        p.error("--actors and --ray-address go with --engine ray")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,30 +84,40 @@ def main(argv: list[str] | None = None) -> int:
     from model.audit.inputs import list_inputs
     from model.errors import DigitLensError
 
+    bar = None
+
+    def progress(n: int) -> None:  # the bar appears with the first batch: not before an error
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="input")
+        bar.update(n)
+
     try:
         total = len(list_inputs(args.inputs, args.fps, args.data_dir))
-        with tqdm(total=total, unit="input") as bar:
-            result = audit(
-                args.inputs,
-                args.out,
-                model=args.model,
-                explain=args.explain,
-                layer=args.layer,
-                engine=args.engine,
-                runtime=args.runtime,
-                fps=args.fps,
-                data_dir=args.data_dir,
-                batch_size=args.batch_size,
-                ray_address=args.ray_address,
-                actors=args.actors,
-                workers=args.workers,
-                evidence=args.evidence,
-                number=args.number,
-                progress=bar.update,
-            )
+        result = audit(
+            args.inputs,
+            args.out,
+            model=args.model,
+            explain=args.explain,
+            layer=args.layer,
+            engine=args.engine,
+            runtime=args.runtime,
+            fps=args.fps,
+            data_dir=args.data_dir,
+            batch_size=args.batch_size,
+            ray_address=args.ray_address,
+            actors=args.actors,
+            workers=args.workers,
+            evidence=args.evidence,
+            number=args.number,
+            progress=progress,
+        )
     except DigitLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if bar is not None:
+            bar.close()
     errors = sum(e is not None for e in result.columns.get("error", []))
     print(
         f"{len(result)} inputs ({errors} unreadable) in {result.seconds:.1f} s "

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.audit.inputs import IDX_SEPARATOR, UNKNOWN, is_uri, read_bytes
+from model.audit.inputs import UNKNOWN, AuditInputError, idx_reference, is_uri, read_bytes
 from model.errors import DigitLensError, ModelLoadError
 from model.input.decode import ImageInput, load_image
 from model.input.sources import video_frames
@@ -104,7 +104,7 @@ class AuditBatch:
         self.seconds = {"read": 0.0, "model": 0.0, "map": 0.0, "evidence": 0.0}
         if config.explain:
             self._prepare_explanations(config)
-        if config.number and not self.clf.is_digit:
+        if config.number and not self.clf.reads_digits:
             raise ModelLoadError(f"{self.clf.name} does not read digits: it cannot read numbers")
         self.atlas = None  # the model's Atlas when gathering evidence (for the report)
         if config.evidence:  # fails here, before any engine starts, when none is built
@@ -125,17 +125,24 @@ class AuditBatch:
             self.method, self.layer = check(self.clf, config.explain, config.layer)
 
     # ------------------------------------------------------------ reading
-    def _idx_image(self, ref: str) -> np.ndarray:
+    def _idx_image(self, file: Path, index: int) -> np.ndarray:
         from model.datasets import IMAGES_MAGIC, _read_idx
 
-        file, _, index = ref.rpartition(IDX_SEPARATOR)
-        if file not in self._idx:
-            self._idx[file] = _read_idx(Path(file), IMAGES_MAGIC)
-        return self._idx[file][int(index)]
+        key = str(file)
+        if key not in self._idx:
+            self._idx[key] = _read_idx(file, IMAGES_MAGIC)
+        images = self._idx[key]
+        if index >= len(images):
+            raise AuditInputError(f"{file} holds {len(images)} images: there is no image {index}")
+        return images[index]
 
     def _frame(self, path: str, k: int) -> np.ndarray:
         if self._video is None or self._video[0] != path:
-            self._video = (path, [f for _, _, f in video_frames(Path(path), self.config.fps)])
+            try:
+                frames = [f for _, _, f in video_frames(Path(path), self.config.fps)]
+            except Exception as exc:  # PyAV's own errors: an empty or broken file
+                raise AuditInputError(f"the video cannot be read ({exc})") from exc
+            self._video = (path, frames)
         frames = self._video[1]
         if k >= len(frames):
             raise ValueError(f"the video has {len(frames)} sampled frames, not {k + 1}")
@@ -143,8 +150,9 @@ class AuditBatch:
 
     def source(self, path: str, frame: int) -> ImageInput:
         """One row -> the image as read: a file's path, an object's bytes, or pixels."""
-        if IDX_SEPARATOR in path and not Path(path).exists():
-            return self._idx_image(path)
+        ref = idx_reference(path)
+        if ref is not None:
+            return self._idx_image(*ref)
         if frame != UNKNOWN:
             return self._frame(path, frame)
         if is_uri(path):
@@ -155,7 +163,7 @@ class AuditBatch:
         """One row -> its model-format input (raises an error that says why not).
         image: the row's image where it was already read (`source`)."""
         image = self.source(path, frame) if image is None else image
-        idx = IDX_SEPARATOR in path and isinstance(image, np.ndarray)
+        idx = isinstance(image, np.ndarray) and frame == UNKNOWN  # an IDX file's image
         if idx and self.clf.is_digit and self.clf.input_shape[:2] == image.shape:
             return image.astype(np.float32) / 255.0  # already in MNIST format
         return self.clf.preprocess(image)

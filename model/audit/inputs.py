@@ -63,15 +63,30 @@ def _idx_rows(images_file: Path) -> tuple[list[str], list[int], list[int]]:
     """`file#i` for every image of an IDX images file, with the labels file's labels."""
     from model.datasets import IMAGES_MAGIC, LABELS_MAGIC, _read_idx
 
-    images = _read_idx(images_file, IMAGES_MAGIC)
     labels_file = Path(str(images_file).replace("images-idx3", "labels-idx1"))
-    labels = (
-        _read_idx(labels_file, LABELS_MAGIC).astype(int).tolist()
-        if labels_file != images_file and labels_file.is_file()
-        else [UNKNOWN] * len(images)
-    )
+    try:
+        images = _read_idx(images_file, IMAGES_MAGIC)
+        labels = (
+            _read_idx(labels_file, LABELS_MAGIC).astype(int).tolist()
+            if labels_file != images_file and labels_file.is_file()
+            else [UNKNOWN] * len(images)
+        )
+    except DatasetError as exc:  # a truncated, uncompressed or mislabelled file
+        raise AuditInputError(str(exc)) from exc
+    if len(labels) != len(images):
+        raise AuditInputError(
+            f"{images_file}: {len(images)} images but {len(labels)} labels in {labels_file.name}"
+        )
     paths = [f"{images_file}{IDX_SEPARATOR}{i}" for i in range(len(images))]
     return paths, [UNKNOWN] * len(paths), labels
+
+
+def _is_dataset(spec: str) -> bool:
+    """`mnist:test`, `fashion-mnist:train`: a name and a split, no folder or glob (a folder
+    `run_10:00/` in a path is not one)."""
+    name, sep, _ = spec.partition(":")
+    plain = not any(ch in spec for ch in "/\\*?[")
+    return bool(sep and name and plain) and not Path(spec).exists() and not Path(spec).drive
 
 
 def _dataset_rows(spec: str, data_dir: str | None) -> tuple[list[str], list[int], list[int]]:
@@ -119,17 +134,41 @@ def _list_rows(path: Path | str) -> tuple[list[str], list[int], list[int]]:
     if "path" not in table.column_names:
         raise AuditInputError(f"{path}: needs a `path` column; it has {table.column_names}")
     base = text.rsplit("/", 1)[0] if is_uri(text) else str(Path(text).parent)
+    listed = table.column("path").to_pylist()
+    if None in listed or "" in listed:
+        row = next(i for i, p in enumerate(listed) if p in (None, ""))
+        raise AuditInputError(f"{path}: row {row + 1} has no path")
     paths = [
-        str(p) if is_uri(str(p)) or Path(str(p)).is_absolute() else f"{base}/{p}"
-        for p in table.column("path").to_pylist()
+        str(p) if is_uri(str(p)) or Path(str(p)).is_absolute() else f"{base}/{p}" for p in listed
     ]
     label_column = next((c for c in LABEL_COLUMNS if c in table.column_names), None)
     labels = (
-        [UNKNOWN if v is None else int(v) for v in table.column(label_column).to_pylist()]
+        _labels(table.column(label_column).to_pylist(), f"{path}: column `{label_column}`")
         if label_column
         else [UNKNOWN] * len(paths)
     )
     return paths, [UNKNOWN] * len(paths), labels
+
+
+def _labels(values: list, where: str) -> list[int]:
+    """A list's labels as class indices (UNKNOWN where empty); anything else is refused
+    in words: a class name, a fraction, a negative number."""
+    out = []
+    for i, v in enumerate(values):
+        if v is None or v == "" or (isinstance(v, float) and np.isnan(v)):
+            out.append(UNKNOWN)
+            continue
+        try:
+            k = float(v)
+        except (TypeError, ValueError):
+            k = float("nan")
+        if not (k.is_integer() and k >= 0):
+            raise AuditInputError(
+                f"{where}, row {i + 1}: {v!r} is not a class index (0, 1, 2, ...); "
+                "labels are the classes' numbers, as the model's outputs are"
+            )
+        out.append(int(k))
+    return out
 
 
 def _file_rows(files: list[Path], fps: float) -> tuple[list[str], list[int], list[int]]:
@@ -153,10 +192,23 @@ def _is_idx(path: Path) -> bool:
     return "idx3-ubyte" in path.name
 
 
+def idx_reference(path: str) -> tuple[Path, int] | None:
+    """`file#i` -> (the IDX images file, i); None for any other path (a file whose own
+    name holds a `#`). Raises AuditInputError for an index that is not a number."""
+    file, sep, index = path.rpartition(IDX_SEPARATOR)
+    if not sep or not _is_idx(Path(file)) or Path(path).exists():
+        return None
+    if not index.isdigit():
+        raise AuditInputError(f"{path}: after `#` comes an image's number (0, 1, 2, ...)")
+    return Path(file), int(index)
+
+
 def list_inputs(
     inputs: list[str], fps: float = DEFAULT_FPS, data_dir: str | os.PathLike | None = None
 ) -> Rows:
     """Every input of an audit as rows, in a stable order (inputs as given, files sorted)."""
+    if not fps > 0:
+        raise AuditInputError(f"fps must be above 0 (frames sampled per video second), not {fps}")
     paths: list[str] = []
     frames: list[int] = []
     labels: list[int] = []
@@ -167,7 +219,7 @@ def list_inputs(
             if not spec.lower().endswith((".parquet", ".csv")):
                 raise AuditInputError(f"{spec}: from object storage, give a Parquet/CSV list")
             found = _list_rows(spec)
-        elif ":" in spec and not path.exists() and not Path(spec).drive:
+        elif _is_dataset(spec):
             found = _dataset_rows(spec, None if data_dir is None else str(data_dir))
         elif path.is_file() and _is_idx(path):
             found = _idx_rows(path)
@@ -180,7 +232,7 @@ def list_inputs(
             found = _file_rows([path], fps)
         elif any(ch in spec for ch in "*?["):
             files = sorted(Path(p) for p in globbing.glob(spec, recursive=True))
-            found = _file_rows([p for p in files if p.is_file()], fps)
+            found = _file_rows([p for p in files if p.is_file() and p.suffix.lower() in media], fps)
         else:
             raise AuditInputError(f"{spec}: no such file, folder, glob match or data set")
         paths += found[0]

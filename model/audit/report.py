@@ -118,8 +118,13 @@ def _shares(verdicts: np.ndarray, n: int) -> str:
 
 
 def _pct(k: int, n: int) -> str:
-    """A share as people should read it: never "0.0 %" for 2 in 10,000 (model.prediction)."""
-    return format_probability(k / n) if n else "–"
+    """A count's share, HTML-escaped: exactly "0 %" and "100 %" where it is none or all
+    of them, and never "0.0 %" for 2 in 10,000 (model.prediction's rounding)."""
+    if not n:
+        return "–"
+    if k in (0, n):
+        return f"{100 * k // n} %"
+    return html.escape(format_probability(k / n))
 
 
 def _name(path: str, frame: int) -> str:
@@ -244,7 +249,7 @@ def render(
                 inputs,
                 map_shape,
                 lambda i: (
-                    f"read {t['class_name'][i]} ({prob[i]:.1%}), "
+                    f"read {t['class_name'][i]} ({format_probability(float(prob[i]))}), "
                     f"is {class_names[true[i]] if 0 <= true[i] < len(class_names) else true[i]}"
                 ),
             )

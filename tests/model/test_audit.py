@@ -16,7 +16,7 @@ from model.audit.engines import run_local
 from model.audit.inputs import AuditInputError, list_inputs
 from model.datasets import FILES, IMAGES_MAGIC, LABELS_MAGIC
 from model.input.samples import drawn_digit
-from tests.helpers import ROOT, write_idx
+from tests.helpers import ROOT, write_idx, write_video
 
 
 @pytest.fixture
@@ -209,3 +209,70 @@ def test_ray_blocks_are_whole_batches_a_few_per_actor():
     rows = block_rows(10_000, 2, 64)
     assert rows % 64 == 0 and -(-10_000 // rows) <= 2 * BLOCKS_PER_ACTOR
     assert block_rows(10**7, 2, 64) == 64 * MAX_BLOCK_BATCHES  # a retry redoes one block
+
+
+def test_what_cannot_be_audited_is_said_before_any_work(folder, tmp_path):
+    """A bad --out, an empty input, a broken IDX file and labels that name no class each
+    stop the audit in words before an input is read (an explained audit can take hours)."""
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(AuditInputError, match="cannot make a folder"):
+        audit([str(folder)], tmp_path / "a-file")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AuditInputError, match="no inputs found"):
+        audit([str(tmp_path / "empty")], tmp_path / "out")
+    assert not (tmp_path / "out" / PREDICTIONS).exists()  # nothing that looks like a result
+    images = np.zeros((3, 28, 28), np.uint8)
+    idx = write_idx(tmp_path / FILES["test_images"], images, IMAGES_MAGIC)
+    write_idx(tmp_path / FILES["test_labels"], np.array([1, 7], np.uint8), LABELS_MAGIC)
+    with pytest.raises(AuditInputError, match="3 images but 2 labels"):
+        list_inputs([str(idx)])
+    (tmp_path / "cut-images-idx3-ubyte.gz").write_bytes(idx.read_bytes()[:20])
+    with pytest.raises(AuditInputError, match="cut-images"):
+        list_inputs([str(tmp_path / "cut-images-idx3-ubyte.gz")])
+    drawn_digit(7).save(tmp_path / "a.png")
+    for label, why in (("seven", "'seven' is not a class index"), ("2.5", "2.5 is not")):
+        (tmp_path / "list.csv").write_text(f"path,label\na.png,{label}\n")
+        with pytest.raises(AuditInputError, match=why):
+            list_inputs([str(tmp_path / "list.csv")])
+    (tmp_path / "list.csv").write_text("path,label\na.png,12\n")
+    with pytest.raises(AuditInputError, match="name no class of the model"):
+        audit([str(tmp_path / "list.csv")], tmp_path / "out")
+
+
+def test_a_glob_through_a_timestamped_folder_and_an_idx_reference(tmp_path):
+    """A `:` in a folder's name is no data set (`mnist:test`); a glob keeps the files a
+    folder would; `file#i` past the end is that input's error, a `#` in a name is a file."""
+    run = tmp_path / "run_2026-12-05T10:00"
+    run.mkdir()
+    drawn_digit(7).save(run / "seven.png")
+    (run / "notes.csv").write_text("path\nseven.png\n")
+    rows = list_inputs([f"{run}/*"])
+    assert [p.rsplit("/", 1)[1] for p in rows.path] == ["seven.png"]
+    idx = write_idx(tmp_path / FILES["test_images"], np.zeros((2, 28, 28), np.uint8), IMAGES_MAGIC)
+    (tmp_path / "list.csv").write_text(f"path\n{idx}#1\n{idx}#2\ngone#3.png\n")
+    out = run_local(list_inputs([str(tmp_path / "list.csv")]), AuditConfig())
+    assert out["error"][0] is None
+    assert "holds 2 images: there is no image 2" in out["error"][1]
+    assert "no such file" in out["error"][2]
+
+
+def test_a_video_gives_one_row_per_sampled_frame(tmp_path):
+    """The rows listed ahead are the frames the batch samples: none missing, none made up,
+    also for a stream whose first frame is not at 0 s."""
+    for start in (0.0, 0.55):
+        clip = tmp_path / f"clip-{start}.mp4"
+        write_video(clip, [4, 7], start_s=start)  # 4, 7, then a blank second: 3 s at 10 fps
+        rows = list_inputs([str(clip)], fps=2.0)
+        out = run_local(rows, AuditConfig())
+        assert len(rows) == 6 and list(out["frame"]) == list(range(6))
+        assert list(out["label"][:4]) == [4, 4, 7, 7] and list(out["error"][:4]) == [None] * 4
+        assert all("blank" in e for e in out["error"][4:]), out["error"]
+    with pytest.raises(AuditInputError, match="fps must be above 0"):
+        list_inputs([str(clip)], fps=0)
+
+
+def test_the_report_says_none_and_all_exactly(tmp_path):
+    """Shares of a count are exact at the ends ("0 %", "100 %"); a probability never is."""
+    from model.audit.report import _pct
+
+    assert (_pct(0, 40), _pct(40, 40), _pct(2, 10_000)) == ("0 %", "100 %", "&lt; 0.1 %")
