@@ -119,8 +119,8 @@ def counterfactual_section(
     with left:
         whose = "Your drawing" if subject == "it" else f"Your {subject.removeprefix('the ')}"
         st.markdown(f"**{whose} as a {clf.class_names[target]}**")
-        if isinstance(cf, str):
-            st.info(cf)
+        if isinstance(cf, str):  # no prior: the twin beside needs none
+            st.info(f"{cf} The adversarial twin needs none: it is shown beside.")
         else:
             on_yours = edit_on_original(cf)  # None for a test-set image (no original)
             picture = edit_picture(cf, SIDE) if on_yours is None else on_yours

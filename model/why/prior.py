@@ -143,8 +143,7 @@ def prior_for(clf: Classifier) -> Prior:
         raise NoPriorError(
             f"{clf.name} has no generative prior for its data ({dataset}): realistic "
             "counterfactuals need one. Train it with `python -m training.prior --dataset "
-            f"{dataset}` (if that data set is supported), or ask for the adversarial twin, "
-            "which needs none."
+            f"{dataset}` (if that data set is supported)."
         )
     prior = load_prior(path)
     if tuple(prior.card.input_shape) != tuple(clf.input_shape) or len(
