@@ -257,12 +257,13 @@ def explain_digits(
 ) -> list[Report | None]:
     """Each digit's map with its trust (`model.why.report.report`, the one report every
     front end uses), drawn over that digit's own ink; None for a piece that was not read.
-    method/layer None: the model's measured default."""
+    The map explains the digit's answer (its pens' views averaged), even where its one
+    input alone would be read as another class. method/layer None: the model's default."""
     from model.why.report import report
 
     return [
         None
         if d.prediction is None or d.ink is None
-        else report(clf, digit_stages(clf, reading, i), method, layer)
+        else report(clf, digit_stages(clf, reading, i), method, layer, d.prediction.label)
         for i, d in enumerate(reading.digits)
     ]

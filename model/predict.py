@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from model.input.sources import VIDEO_SUFFIXES, Item, collect, count_samples, video_frames
+from model.number import several_digits
 from model.writers import stem, write_counterfactual, write_explanation
 
 BATCH = 64
@@ -175,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
                     tqdm.write(json.dumps({**record, "label": None, "blank": True}), sys.stdout)
                 continue
             pred = next(preds)
+            if pred.verdict != "digit" and item.frame is None and clf.reads_digits:
+                pred = several_digits(clf, item.image, pred)  # "this looks like 3 digits"
             record.update(pred.to_dict())
             record["top_k"] = [t.to_dict() for t in clf.top(pred, args.top_k)]
             if args.explain:

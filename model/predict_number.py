@@ -60,8 +60,15 @@ def run_numbers(args: argparse.Namespace) -> int:
         for i, d in enumerate(record["digits"]):
             if args.explain and reading.digits[i].prediction is not None:
                 stages = digit_stages(clf, reading, i)
-                d["explanation"] = write_explanation(
-                    clf, Item(path, path), f"{name}.d{i}", stages, method, args.layer, args.out
+                d["explanation"] = write_explanation(  # of the digit's answer, as /v1/read
+                    clf,
+                    Item(path, path),
+                    f"{name}.d{i}",
+                    stages,
+                    method,
+                    args.layer,
+                    args.out,
+                    target=reading.digits[i].prediction.label,
                 )
         if edits:
             record["digits"][args.digit].update(edits)

@@ -20,11 +20,10 @@ from model.errors import CounterfactualError, ImageError, NoPriorError, NoSuchDi
 from model.number import digit_stages
 from model.why.counterfactual import Counterfactual, adversarial, counterfactual
 from model.why.edit_pictures import change_picture, digit_picture, edit_on_original, edit_picture
-from server.errors import ApiError
+from server.errors import ApiError, image_error
 from server.routes import (
     ERRORS,
     MODEL_QUERY,
-    image_error,
     preprocess_upload,
     read_images,
     served_runtime,

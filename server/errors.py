@@ -9,6 +9,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from model.errors import (
+    BlankImageError,
+    EmptyImageError,
+    ImageError,
+    ImageTooLargeError,
+    TooSmallError,
+)
 from server import schemas
 
 log = logging.getLogger("digitlens.server")
@@ -22,6 +29,19 @@ class ApiError(Exception):
     @property
     def detail_model(self) -> schemas.ErrorDetail:
         return schemas.ErrorDetail(code=self.code, message=self.message)
+
+
+def image_error(exc: ImageError) -> ApiError:
+    """An input the engine cannot read, as the status and code every route answers."""
+    if isinstance(exc, TooSmallError):
+        return ApiError(422, "too_small", str(exc))
+    if isinstance(exc, BlankImageError):
+        return ApiError(422, "blank_image", str(exc))
+    if isinstance(exc, ImageTooLargeError):
+        return ApiError(413, "image_too_large", str(exc))
+    if isinstance(exc, EmptyImageError):
+        return ApiError(400, "empty_body", str(exc))
+    return ApiError(400, "not_an_image", str(exc))
 
 
 #: Routes of the Open Inference Protocol, whose errors are `{"error": "<message>"}`.

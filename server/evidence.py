@@ -18,12 +18,11 @@ from model.why.index import K
 from model.why.layers import activations_of, feature_grid
 from model.why.neighbours import neighbours_of
 from server import schemas
-from server.errors import ApiError
+from server.errors import ApiError, image_error
 from server.routes import (
     ERRORS,
     MODEL_QUERY,
     _prediction_body,
-    image_error,
     preprocess_upload,
     read_images,
     served_runtime,

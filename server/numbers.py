@@ -9,14 +9,13 @@ from pydantic import BaseModel, Field
 
 from model.errors import ExplanationError, ImageError
 from model.number import explain_digits
-from model.why.attribution import METHODS
+from model.why.attribution import METHODS, check
 from model.why.report import Report
 from server import schemas
-from server.errors import ApiError
+from server.errors import ApiError, image_error
 from server.routes import (
     ERRORS,
     MODEL_QUERY,
-    image_error,
     read_images,
     served_runtime,
 )
@@ -110,6 +109,11 @@ async def read_number(
         raise ApiError(422, "not_a_digit_model", f"{served.clf.name} does not read digits")
     if (method is not None or layer is not None) and not explain:
         raise ApiError(422, "explain_off", "method and layer go with explain=true")
+    if explain and (method is not None or layer is not None):
+        try:  # here, not per digit: a bad name is refused where no digit gets read too
+            await run_in_threadpool(check, served.clf, method, layer)
+        except ExplanationError as exc:
+            raise ApiError(422, "bad_explanation", str(exc)) from exc
     max_pixels = request.app.state.config.max_pixels
     try:
         reading = await run_in_threadpool(served.clf.read_number, files[0][1], max_pixels)

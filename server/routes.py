@@ -16,15 +16,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from model import Classifier, ModelLoadError, Prediction
-from model.errors import (
-    BlankImageError,
-    EmptyImageError,
-    ImageError,
-    ImageTooLargeError,
-    ModelNotFoundError,
-    TooSmallError,
-)
+from model.errors import ImageError, ModelNotFoundError
 from model.input.png import png_size
+from model.number import several_digits
 from model.prediction import TOP_K
 from model.runtime.applications import is_application
 from model.runtime.runtimes import RUNTIMES
@@ -33,7 +27,7 @@ from model.why.choice import why_default
 from model.why.faithfulness import faithfulness
 from model.why.report import report
 from server import schemas
-from server.errors import ApiError
+from server.errors import ApiError, image_error
 from server.models import Served
 
 router = APIRouter()
@@ -117,18 +111,6 @@ async def read_images(request: Request) -> tuple[list[tuple[str | None, bytes]],
     return [(None, await request.body())], False
 
 
-def image_error(exc: ImageError) -> ApiError:
-    if isinstance(exc, TooSmallError):
-        return ApiError(422, "too_small", str(exc))
-    if isinstance(exc, BlankImageError):
-        return ApiError(422, "blank_image", str(exc))
-    if isinstance(exc, ImageTooLargeError):
-        return ApiError(413, "image_too_large", str(exc))
-    if isinstance(exc, EmptyImageError):
-        return ApiError(400, "empty_body", str(exc))
-    return ApiError(400, "not_an_image", str(exc))
-
-
 def _small(data: bytes) -> bool:
     """Whether `data` is an image small enough to preprocess on the event loop: a
     drawing or a phone-sized crop takes about as long as a thread hand-off would."""
@@ -202,9 +184,12 @@ async def _predict_one(
     prep_ms = (time.perf_counter() - start) * 1e3
     result = await served.batcher.submit(stages.x)  # its verdict is decided in the batch
     metrics.images.labels(served.clf.name, "predicted").inc()
+    value = result.value
+    if value.verdict != "digit" and served.clf.reads_digits:  # "this looks like 3 digits"
+        value = await run_in_threadpool(several_digits, served.clf, data, value)
     return _prediction_body(
         served.clf,
-        result.value,
+        value,
         result.batch_size,
         filename,
         prep_ms,

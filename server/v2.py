@@ -32,9 +32,9 @@ from fastapi.responses import JSONResponse
 from model.errors import ImageError
 from model.runtime.applications import is_application
 from model.runtime.runtimes import RUNTIMES
-from server.errors import ApiError
+from server.errors import ApiError, image_error
 from server.models import Served
-from server.routes import image_error, preprocess_upload, served_runtime
+from server.routes import preprocess_upload, served_runtime
 
 router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (v2)"])
 

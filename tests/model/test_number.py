@@ -92,6 +92,15 @@ def test_the_command_line_reads_numbers(tmp_path):
     by_name = {rec["path"].rsplit("/", 1)[-1]: rec for rec in lines}
     assert by_name["47.png"]["text"] == "47"
     assert "not an image" in by_name["bad.png"]["error"]
+    # Without --number, the one-digit answer says what the image holds, as the app does.
+    one = subprocess.run(
+        [sys.executable, "-m", "model.predict", "--json", str(tmp_path / "47.png")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "this looks like 2 digits (47)" in json.loads(one.stdout)["reason"], one.stdout
 
 
 def test_the_read_route(mnist_cnn):
@@ -112,6 +121,10 @@ def test_the_read_route(mnist_cnn):
         same = client.post("/v1/predict", content=b"nope", headers={"content-type": "image/png"})
         assert bad.status_code == same.status_code == 400  # as every route answers it
         assert bad.json()["error"]["code"] == same.json()["error"]["code"]
+        one = client.post(
+            "/v1/predict", content=buf.getvalue(), headers={"content-type": "image/png"}
+        )
+        assert "this looks like 3 digits (741)" in one.json()["reason"]  # as the app says it
 
 
 def test_one_digit_answer_for_several_digits_says_why(mnist_cnn):
@@ -168,6 +181,14 @@ def test_each_digit_has_its_map_with_its_trust(mnist_cnn):
         assert r.explanation.label == d.prediction.label  # the map of this digit's answer
         assert r.trust is not None and r.trust.sentence
         assert r.overlay.ndim == 3 and r.overlay.dtype == np.uint8
+    # A digit whose pens' views averaged say 9 while its one input alone reads 4 (3 of
+    # 248 random numbers in a review): its map explains the 9 the reading answers.
+    from dataclasses import replace
+
+    first = reading.digits[0]
+    nine = replace(first, prediction=replace(first.prediction, label=9, class_name="9"))
+    other = replace(reading, digits=[nine, *reading.digits[1:]])
+    assert explain_digits(mnist_cnn, other)[0].explanation.label == 9
 
 
 def test_one_digit_of_a_number_is_edited_from_the_input_it_was_read_from(mnist_cnn):
@@ -225,6 +246,16 @@ def test_the_read_route_explains_each_digit_on_request(mnist_cnn):
         ):
             bad = client.post("/v1/read", content=data, headers=headers, params=params)
             assert bad.status_code == 422 and bad.json()["error"]["code"] == code, bad.text
+        # A bad name is refused where no digit gets read too (two hair-thin lines: marks
+        # read as no digit), not answered 200 with no map.
+        lines = np.zeros((100, 200), np.uint8)
+        lines[20:80, 50] = lines[20:80, 120] = 255
+        line = Image.fromarray(lines)
+        assert client.post("/v1/read", content=png(line), headers=headers).status_code == 200
+        bad = client.post(
+            "/v1/read", content=png(line), headers=headers, params={"explain": 1, "method": "x"}
+        )
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "bad_explanation"
 
 
 def test_the_command_line_explains_and_edits_one_digit(tmp_path):
