@@ -40,7 +40,14 @@ from pathlib import Path
 
 import numpy as np
 
-from model.input.sources import VIDEO_SUFFIXES, Item, collect, count_samples, video_frames
+from model.input.sources import (
+    DEFAULT_FPS,
+    VIDEO_SUFFIXES,
+    Item,
+    collect,
+    count_samples,
+    video_frames,
+)
 from model.number import several_digits
 from model.writers import stem, write_counterfactual, write_explanation
 
@@ -319,7 +326,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also give the K nearest training examples in the model's representation "
         "(their training-set positions and labels) and how many share the answer",
     )
-    p.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second")
+    p.add_argument("--fps", type=float, default=DEFAULT_FPS, help="video frames sampled per second")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--number",
@@ -343,6 +350,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "--target and --contrast explain one digit: each digit of a number is "
             "explained for its own answer"
         )
+    single = {
+        "--neighbours": args.neighbours is not None,
+        "--choose-default-on": args.choose_default_on is not None,
+        "--top-k": args.top_k != TOP_K,
+        "--fps": args.fps != DEFAULT_FPS,
+    }
+    if args.number and any(single.values()):
+        given = ", ".join(k for k, v in single.items() if v)
+        p.error(f"{given}: for single digits (and videos), not with --number")
     if args.explain and not args.out:
         p.error("--explain needs --out DIR")
     if args.counterfactual is not None and not args.out:

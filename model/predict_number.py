@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from model.input.sources import Item, collect
+from model.input.sources import VIDEO_SUFFIXES, Item, collect
 from model.predict import DEFAULT_EXPLAIN, load_model
 from model.writers import stem, write_counterfactual, write_explanation
 
@@ -32,12 +32,17 @@ def run_numbers(args: argparse.Namespace) -> int:
 
         check(clf, method, args.layer)
     files, errors, names = collect(args.inputs)
-    for e in errors:
+    for e in errors:  # (a missing path: stdout's JSON names every input too)
+        if args.json:
+            path, _, why = e.rpartition(": ")
+            print(json.dumps({"path": path, "error": why}))
         print(e, file=sys.stderr)
     failed = len(errors)
     for path in files:
         name = stem(Item(path, path), names)
         try:
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                raise ImageError("--number reads images, not videos (without it: each frame)")
             reading = clf.read_number(path)
             edits = (
                 write_counterfactual(

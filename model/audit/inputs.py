@@ -28,14 +28,12 @@ import numpy as np
 
 from model.datasets import FILES, DatasetError, locate
 from model.errors import DigitLensError
-from model.input.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES, count_samples
+from model.input.sources import DEFAULT_FPS, IMAGE_SUFFIXES, VIDEO_SUFFIXES, count_samples
 
 #: `path#index` names one image of an IDX file.
 IDX_SEPARATOR = "#"
 #: Column names accepted for the true label in a Parquet/CSV list.
 LABEL_COLUMNS = ("label", "true_label", "y", "class")
-#: Frames sampled per second of video, unless told.
-DEFAULT_FPS = 2.0
 UNKNOWN = -1  # no frame (an image) or no label
 
 

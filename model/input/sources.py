@@ -25,6 +25,8 @@ IMAGE_SUFFIXES = {
     ".pbm",
 }
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+#: Frames sampled per second of video, unless told (the CLI's and the audit's --fps).
+DEFAULT_FPS = 2.0
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from model.errors import BlankImageError, NoiseImageError
 from model.input.samples import drawn_digit
 from model.input.segment import segment
-from tests.helpers import ROOT, number, png
+from tests.helpers import ROOT, number, png, write_video
 
 
 def test_separate_digits_are_pieces_left_to_right():
@@ -80,8 +80,10 @@ def test_blank_and_noise_are_refused():
 def test_the_command_line_reads_numbers(tmp_path):
     number(4, 7).save(tmp_path / "47.png")
     (tmp_path / "bad.png").write_bytes(b"nope")
+    write_video(tmp_path / "clip.mp4", [4])
+    gone = str(tmp_path / "gone.png")
     done = subprocess.run(
-        [sys.executable, "-m", "model.predict", "--number", "--json", str(tmp_path)],
+        [sys.executable, "-m", "model.predict", "--number", "--json", str(tmp_path), gone],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -92,6 +94,16 @@ def test_the_command_line_reads_numbers(tmp_path):
     by_name = {rec["path"].rsplit("/", 1)[-1]: rec for rec in lines}
     assert by_name["47.png"]["text"] == "47"
     assert "not an image" in by_name["bad.png"]["error"]
+    assert "reads images, not videos" in by_name["clip.mp4"]["error"]
+    assert by_name["gone.png"]["error"] == "no such file or folder"  # stdout names every input
+    usage = subprocess.run(
+        [sys.executable, "-m", "model.predict", "--number", "--top-k", "3", gone],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert usage.returncode == 2 and "--top-k: for single digits" in usage.stderr
     # Without --number, the one-digit answer says what the image holds, as the app does.
     one = subprocess.run(
         [sys.executable, "-m", "model.predict", "--json", str(tmp_path / "47.png")],
