@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 DIGIT_RECIPES = ("mnist", "fashion")
 #: What `load_classifier(preprocessing=...)` accepts: a digit recipe, or an input scaling
 #: of `model.input.photo` (or a Keras `preprocess_input` mode).
-PREPROCESSINGS = (*DIGIT_RECIPES, *SCALINGS, *KERAS_MODES)
+PREPROCESSINGS = tuple(dict.fromkeys((*DIGIT_RECIPES, *SCALINGS, *KERAS_MODES)))  # (no repeats)
 #: The input the digit recipes produce.
 DIGIT_SHAPE = (28, 28, 1)
 #: The classes of a model that reads digits (`Classifier.reads_digits`).

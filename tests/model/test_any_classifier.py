@@ -216,8 +216,9 @@ def test_own_model_states_its_scaling_in_its_card_or_by_choice(tmp_path):
     chosen = load_classifier(tmp_path / "own.keras", preprocessing="caffe")
     stages = chosen.preprocess_stages(photo)
     np.testing.assert_allclose(stages.x, scale(stages.resized, "caffe"))
-    with pytest.raises(ModelLoadError, match="unknown preprocessing"):
+    with pytest.raises(ModelLoadError, match="unknown preprocessing") as refused:
         load_classifier(tmp_path / "own.keras", preprocessing="zscore")
+    assert str(refused.value).count("caffe") == 1  # each choice named once (they repeated)
     # The digit models keep their recipe: nothing about them changed.
     digits = load_classifier("mnist-cnn")
     assert digits.preprocessing == "mnist" and digits.perturbation == "zero"
