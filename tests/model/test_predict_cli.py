@@ -108,3 +108,16 @@ def test_output_names_follow_the_input_not_how_it_was_spelled(tmp_path):
         assert sorted(names.values()) == ["a__seven.png", "seven.png"]
     files, _, names = collect([str(scans), str(tmp_path / "other" / "seven.png")])
     assert [names[f] for f in files] == ["a__seven.png", "seven.png", "seven.png-2"]
+
+
+def test_a_reader_that_stops_early_ends_the_run_without_a_traceback(inputs):
+    """`python -m model.predict scans/ | head -1`: the pipe closes, the run stops quietly."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "model.predict", "--quiet", str(inputs)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # before the first answer: its write meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 1 and "Traceback" not in err, err
