@@ -184,7 +184,11 @@ def read_number(
     if not clf.reads_digits:
         raise ImageError(f"{clf.name} does not read digits: it cannot read a number")
     t0 = time.perf_counter()
-    groups = segment(image, max_pixels).groups
+    found = segment(image, max_pixels)
+    if found.lines > 1:  # rows of digits merged column by column would read as nonsense
+        why = f"this looks like {found.lines} lines of writing: read one line at a time"
+        return NumberReading([], None, why, time.perf_counter() - t0)
+    groups = found.groups
     # Every candidate piece, read in one batched call.
     pieces: list[Piece] = []
     for g in groups:

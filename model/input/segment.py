@@ -51,6 +51,8 @@ from model.input.refusals import NOISE_MESSAGE, is_noise
 
 #: Working copy of a number: wider than a digit's, so each digit keeps ~100 pixels.
 NUMBER_SIDE = 2 * WORKING_SIDE
+#: A band of rows is a line of writing from this share of the tallest component's height.
+LINE_TALL = 0.5
 #: Components under this share of the largest one are specks (dust, a pen's dot) ...
 SPECK_SHARE = SPECK_FRACTION  # as for one digit (`ink_mask`)
 #: ... unless a thin upright stroke at least this share of the tallest one's height (a thin
@@ -158,6 +160,7 @@ class Group:
 class Segmentation:
     groups: list[Group]  # left to right
     size: tuple[int, int]  # (width, height) of the original image
+    lines: int = 1  # lines of writing (`_lines`): a number is one
 
     @property
     def pieces(self) -> list[Piece]:
@@ -204,6 +207,35 @@ def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]
         x, y, w, h = stats[k, :4]
         out.append((int(x), int(y), int(x + w), int(y + h), labels == k))
     return out + found + loose
+
+
+def _lines(components: list) -> int:
+    """Lines of writing: bands of rows that no component crosses, counted where a band
+    holds components side by side ("12" written above "34") and is at least half as tall
+    as the tallest component (not a 7's bar broken into dashes above it); a broken digit's
+    arcs, one above the other, are no second line, nor are digits at uneven heights."""
+    if not components:
+        return 1
+    bands: list[list] = []
+    for c in sorted(components, key=lambda c: c[1]):
+        if bands and c[1] < max(b[3] for b in bands[-1]):
+            bands[-1].append(c)
+        else:
+            bands.append([c])
+    tall = LINE_TALL * max(c[3] - c[1] for c in components)
+    lines = [b for b in bands if max(c[3] for c in b) - min(c[1] for c in b) >= tall]
+    return max(sum(_side_by_side(b) for b in lines), 1)
+
+
+def _side_by_side(band: list) -> bool:
+    """Whether two of `band`'s components share no column."""
+    spans = sorted((c[0], c[2]) for c in band)
+    end = spans[0][1]
+    for x0, x1 in spans[1:]:
+        if x0 >= end:
+            return True
+        end = max(end, x1)
+    return False
 
 
 def _at_most_marks(count: int) -> None:
@@ -557,4 +589,4 @@ def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
             split = [piece(*p, False) for p in apart] if apart else None
             likely = apart is not None
         groups.append(Group(piece(*part, False), split, likely))
-    return Segmentation(groups, (img.width, img.height))
+    return Segmentation(groups, (img.width, img.height), _lines(components))

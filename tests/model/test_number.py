@@ -36,6 +36,26 @@ def test_a_digit_in_two_strokes_and_a_crossbar_stay_one_digit():
     assert len(segment(img).pieces) == 1
 
 
+def test_two_lines_of_digits_are_refused_not_merged(mnist_cnn):
+    """ "71" written above "47" is two lines: read column by column it became one wrong
+    number, answered `digit` ("53" for "12" over "34" in a review). A 7's bar in dashes
+    above the digits, or digits at uneven heights, stay one line."""
+    top, bottom = np.asarray(number(7, 1)), np.asarray(number(4, 7))
+    w = max(top.shape[1], bottom.shape[1])
+    rows = [np.pad(a, ((0, 0), (0, w - a.shape[1]))) for a in (top, bottom)]
+    two = Image.fromarray(np.vstack([rows[0], np.zeros((20, w), np.uint8), rows[1]]))
+    reading = mnist_cnn.read_number(two)
+    assert reading.text is None and reading.verdict == "not_a_digit"
+    assert "2 lines of writing" in reading.refusal
+    uneven = np.zeros((200, 300), np.uint8)
+    uneven[40:140, 20:120] = np.asarray(drawn_digit(4).resize((100, 100)))
+    uneven[80:180, 160:260] = np.asarray(drawn_digit(7).resize((100, 100)))
+    bar = Image.fromarray(uneven)
+    ImageDraw.Draw(bar).line([(140, 6), (175, 6)], fill=255, width=10)  # a bar in dashes
+    ImageDraw.Draw(bar).line([(190, 6), (225, 6)], fill=255, width=10)
+    assert segment(bar).lines == 1
+
+
 def test_touching_digits_are_offered_cut_apart(mnist_cnn):
     img = number(4, 4, touch=5)  # the two bars join: one stretch of ink
     seg = segment(img)
