@@ -44,24 +44,24 @@ def run_numbers(args: argparse.Namespace) -> int:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 raise ImageError("--number reads images, not videos (without it: each frame)")
             reading = clf.read_number(path)
-            edits = (
-                write_counterfactual(
-                    clf,
-                    f"{name}.d{args.digit}",
-                    digit_stages(clf, reading, args.digit),
-                    args.counterfactual,
-                    args.out,
-                )
-                if args.counterfactual is not None
-                else {}
-            )
-        except (ImageError, NoSuchDigitError) as exc:
+        except ImageError as exc:
             failed += 1
             if args.json:
                 print(json.dumps({"path": str(path), "error": str(exc)}))
             print(f"{path}: {exc}", file=sys.stderr)
             continue
+        edits, missing = {}, None
+        if args.counterfactual is not None:
+            try:
+                stages = digit_stages(clf, reading, args.digit)
+                name_i = f"{name}.d{args.digit}"
+                edits = write_counterfactual(clf, name_i, stages, args.counterfactual, args.out)
+            except NoSuchDigitError as exc:  # the number is still read and said
+                failed, missing = failed + 1, str(exc)
+                print(f"{path}: {exc}", file=sys.stderr)
         record = {"path": str(path), **reading.to_dict()}
+        if missing:
+            record["error"] = missing
         for i, d in enumerate(record["digits"]):
             if args.explain and reading.digits[i].prediction is not None:
                 stages = digit_stages(clf, reading, i)

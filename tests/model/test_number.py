@@ -321,4 +321,5 @@ def test_the_command_line_explains_and_edits_one_digit(tmp_path):
         timeout=300,
     )
     assert wrong.returncode == 1 and "the number has 2 digits" in wrong.stderr
+    assert "47.png: 47" in wrong.stdout  # the number is still read and said
     assert "Traceback" not in wrong.stderr
