@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.errors import ImageError, NoSuchDigitError
+from model.errors import BlankImageError, ImageError, NoSuchDigitError
 from model.input.decode import MAX_PIXELS, ImageInput
 from model.input.segment import Piece, segment
 from model.input.views import pen_views
@@ -200,7 +200,9 @@ def read_number(
             pre = clf.preprocess_stages(piece.image, piece=True)
         except ImageError as exc:  # a piece too small to read, for example
             xs.append(np.zeros((28, 28), np.float32))
-            errors.append(str(exc))
+            # (a mark was found: "the image looks blank" would say it was not)
+            blank = isinstance(exc, BlankImageError)
+            errors.append("too thin or faint" if blank else str(exc))
             continue
         xs.append(pre.x)
         errors.append(None)

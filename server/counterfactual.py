@@ -62,7 +62,9 @@ class Edit(BaseModel):
     edit_png_base64: str = Field(description="the user's strokes grey, added blue, removed orange")
     change_png_base64: str = Field(description="the change alone, magnified")
     drawing_png_base64: str = Field(
-        description="the edit over the image as sent, at its own size (added blue, removed orange)"
+        description="the edit over the image as sent, at its own size (added blue, removed "
+        "orange); with `digit`, over that digit's own piece: its ink with a margin, cut as "
+        "the reading cut it (not at `box`'s size)"
     )
 
 
