@@ -29,7 +29,7 @@ class ServerConfig:
     max_files: int = 64  # files in one multipart request
     batch_max_size: int = 64  # requests answered by one model call
     batch_max_wait_ms: float = 2.0  # how long the first request waits for company
-    decode_concurrency: int = 4  # images decoded at once (bounds memory under load)
+    decode_concurrency: int = 2  # images decoded at once (bounds memory: ~0.4 GB each at 50 MP)
     log_level: str = "info"
 
     @classmethod

@@ -24,6 +24,7 @@ from server.errors import ApiError, image_error
 from server.routes import (
     ERRORS,
     MODEL_QUERY,
+    decoding,
     preprocess_upload,
     read_images,
     served_runtime,
@@ -128,7 +129,7 @@ async def counterfactual_image(
             if not clf.reads_digits:
                 raise ApiError(422, "not_a_digit_model", f"{clf.name} does not read numbers")
             max_pixels = request.app.state.config.max_pixels
-            reading = await run_in_threadpool(clf.read_number, files[0][1], max_pixels)
+            reading = await decoding(request, clf.read_number, files[0][1], max_pixels)
             stages = await run_in_threadpool(digit_stages, clf, reading, digit)
             box, read = list(reading.digits[digit].box), reading.digits[digit].prediction
     except ImageError as exc:

@@ -16,6 +16,7 @@ from server.errors import ApiError, image_error
 from server.routes import (
     ERRORS,
     MODEL_QUERY,
+    decoding,
     read_images,
     served_runtime,
 )
@@ -116,7 +117,7 @@ async def read_number(
             raise ApiError(422, "bad_explanation", str(exc)) from exc
     max_pixels = request.app.state.config.max_pixels
     try:
-        reading = await run_in_threadpool(served.clf.read_number, files[0][1], max_pixels)
+        reading = await decoding(request, served.clf.read_number, files[0][1], max_pixels)
     except ImageError as exc:
         raise image_error(exc) from exc
     maps = [None] * len(reading.digits)

@@ -126,6 +126,13 @@ def _small(data: bytes) -> bool:
         return True
 
 
+async def decoding(request: Request, fn, *args):
+    """fn(*args) in a worker thread, as one of the `--decode-concurrency` decodes allowed at
+    once (a whole image read again: a number, a second look at a non-digit answer)."""
+    async with request.app.state.decode_slots:
+        return await run_in_threadpool(fn, *args)
+
+
 async def preprocess_upload(request: Request, clf: Classifier, data: bytes):
     """Decode and preprocess. Small images run right here: the work holds the GIL
     anyway, and handing it to a thread costs more CPU than it saves (and makes the
@@ -186,7 +193,7 @@ async def _predict_one(
     metrics.images.labels(served.clf.name, "predicted").inc()
     value = result.value
     if value.verdict != "digit" and served.clf.reads_digits:  # "this looks like 3 digits"
-        value = await run_in_threadpool(several_digits, served.clf, data, value)
+        value = await decoding(request, several_digits, served.clf, data, value)
     return _prediction_body(
         served.clf,
         value,

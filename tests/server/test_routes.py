@@ -346,3 +346,56 @@ def test_the_inline_rule_reads_a_pngs_size_from_its_header_as_pillow_does():
             assert _small(data) == (img.width * img.height <= INLINE_MAX_PIXELS), img
     assert _small(SEVEN[:40])  # a PNG cut short after its header: read inline, refused at once
     assert _small(b"not an image")
+
+
+def test_every_whole_image_read_takes_a_decode_slot(client):
+    """/v1/read, and the second look at a non-digit answer on /v1/predict, decode the whole
+    image again: each within `--decode-concurrency` (they ran outside it: 8 small requests
+    of a 49 MP PNG took a server to 3.3 GB)."""
+    from tests.helpers import number, png
+
+    class Counting:
+        entered = 0
+
+        async def __aenter__(self):
+            Counting.entered += 1
+
+        async def __aexit__(self, *exc):
+            return False
+
+    state = client.app.state
+    slots, state.decode_slots = state.decode_slots, Counting()
+    try:
+        headers = {"content-type": "image/png"}
+        assert client.post("/v1/read", content=png(number(4, 7)), headers=headers).is_success
+        assert Counting.entered == 1
+        several = client.post("/v1/predict", content=png(number(7, 4, 1)), headers=headers)
+        assert "this looks like 3 digits" in several.json()["reason"]
+        assert Counting.entered == 2  # (a small drawing preprocesses inline, without one)
+    finally:
+        state.decode_slots = slots
+
+
+def test_a_refused_image_is_not_kept_by_its_error():
+    """The ImageError's frames hold the decoded image; the answer made of it lets it go."""
+    import weakref
+
+    from model.errors import BlankImageError
+    from server.errors import image_error
+
+    class Pixels:
+        pass
+
+    alive = []
+
+    def decode():
+        pixels = Pixels()
+        alive.append(weakref.ref(pixels))
+        raise BlankImageError("the image looks blank")
+
+    try:
+        decode()
+    except BlankImageError as exc:
+        kept = exc  # as a reference cycle keeps it until a collection
+    assert image_error(kept).code == "blank_image"
+    assert alive[0]() is None
