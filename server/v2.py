@@ -161,16 +161,26 @@ async def _read_request(request: Request) -> tuple[dict[str, Any], bytes]:
         json_part, binary = body[: int(header)], body[int(header) :]
     try:
         doc = json.loads(json_part)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # (nested past the stack)
         raise V2Error(400, f"the request is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list):
         raise V2Error(400, "the request must be a JSON object with an 'inputs' list")
     return doc, binary
 
 
+def _params(obj: dict, where: str) -> dict:
+    """`obj`'s `parameters` (an object, or absent)."""
+    params = obj.get("parameters")
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise V2Error(400, f"{where}: 'parameters' must be an object")
+    return params
+
+
 def _shape(spec: dict) -> tuple[int, ...]:
     shape = spec.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise V2Error(400, f"input {spec.get('name')!r}: 'shape' must be a list of sizes")
     return tuple(shape)
 
@@ -197,7 +207,7 @@ def _parse_input(doc: dict, binary: bytes) -> Tensor:
         )
     spec = inputs[0]
     name, datatype, shape = str(spec.get("name", "")), spec.get("datatype"), _shape(spec)
-    size = (spec.get("parameters") or {}).get("binary_data_size")
+    size = _params(spec, f"input {name!r}").get("binary_data_size")
     if size is not None and (not isinstance(size, int) or size != len(binary)):
         raise V2Error(400, f"input {name!r}: binary_data_size does not match the body")
     if datatype == "FP32":
@@ -214,16 +224,19 @@ def _parse_input(doc: dict, binary: bytes) -> Tensor:
             x = np.frombuffer(binary, dtype="<f4")
         else:
             try:
-                x = np.asarray(spec.get("data"), dtype=np.float32).reshape(-1)
-            except (TypeError, ValueError) as exc:
+                x = np.asarray(spec.get("data"))
+            except (TypeError, ValueError) as exc:  # ragged lists
                 raise V2Error(400, f"input {name!r}: 'data' must be numbers") from exc
+            if x.dtype.kind not in "iuf":  # (not strings, booleans, null or nested objects)
+                raise V2Error(400, f"input {name!r}: 'data' must be numbers")
+            x = x.astype(np.float32).reshape(-1)
             if x.size != count:
                 raise V2Error(
                     400, f"input {name!r}: {x.size} values do not fill shape {list(shape)}"
                 )
         x = x.reshape(shape)
-        if not np.isfinite(x).all():
-            raise V2Error(400, f"input {name!r}: values must be finite")
+        if not (np.isfinite(x).all() and x.min(initial=0) >= 0 and x.max(initial=0) <= 1):
+            raise V2Error(400, f"input {name!r}: values must be finite, in 0..1 (model format)")
         return Tensor(name, datatype, shape, x)
     if datatype == "BYTES":
         if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
@@ -252,7 +265,7 @@ def _parse_input(doc: dict, binary: bytes) -> Tensor:
 
 def _requested_outputs(doc: dict) -> list[tuple[str, bool]]:
     """[(output name, as binary)], from `outputs` (default: all) and `binary_data_output`."""
-    default_binary = bool((doc.get("parameters") or {}).get("binary_data_output", False))
+    default_binary = bool(_params(doc, "the request").get("binary_data_output", False))
     wanted = doc.get("outputs")
     if not wanted:
         return [(n, default_binary) for n in OUTPUTS]
@@ -261,7 +274,8 @@ def _requested_outputs(doc: dict) -> list[tuple[str, bool]]:
         name = o.get("name") if isinstance(o, dict) else None
         if name not in OUTPUTS:
             raise V2Error(400, f"unknown output {name!r}; outputs: {', '.join(OUTPUTS)}")
-        out.append((name, bool((o.get("parameters") or {}).get("binary_data", default_binary))))
+        binary = _params(o, f"output {name!r}").get("binary_data", default_binary)
+        out.append((name, bool(binary)))
     return out
 
 

@@ -287,6 +287,19 @@ def fp32(shape, data=None, name="image"):
         ({"inputs": [fp32([1, 28, 28, 1])], "outputs": [{"name": "logits"}]}, 400, "output"),
         ({"inputs": "image"}, 400, "'inputs' list"),
         ({"inputs": [{"name": "image", "datatype": "FP32", "shape": "1x784"}]}, 400, "shape"),
+        # Malformed but plausible: each answered 500 before (AttributeError, TypeError).
+        ({"inputs": [{**fp32([1, 28, 28, 1]), "parameters": "x"}]}, 400, "'parameters'"),
+        ({"inputs": [fp32([1, 28, 28, 1])], "parameters": [1]}, 400, "'parameters'"),
+        (
+            {"inputs": [fp32([1, 28, 28, 1])], "outputs": [{"name": "label", "parameters": 1}]},
+            400,
+            "'parameters'",
+        ),
+        ({"inputs": [{**fp32([1, 28, 28, 1]), "shape": [True, 28, 28, 1]}]}, 400, "shape"),
+        # A finite value far outside model format overflowed into NaN probabilities, 200.
+        ({"inputs": [{**fp32([1, 28, 28, 1]), "data": [3e38] * 784}]}, 400, "0..1"),
+        ({"inputs": [{**fp32([1, 28, 28, 1]), "data": ["0.5"] * 784}]}, 400, "numbers"),
+        ({"inputs": [{**fp32([1, 28, 28, 1]), "data": None}]}, 400, "numbers"),
     ],
 )
 def test_v2_bad_requests_get_a_4xx_json_error(client, doc, status, message):
@@ -296,8 +309,9 @@ def test_v2_bad_requests_get_a_4xx_json_error(client, doc, status, message):
 
 
 def test_v2_bad_bodies_and_models(client):
-    r = client.post("/v2/models/mnist-cnn/infer", content=b"{not json")
-    assert r.status_code == 400 and "JSON" in r.json()["error"]
+    for body in (b"{not json", b"[" * 100_000):  # (the second: nested past the stack, a 500)
+        r = client.post("/v2/models/mnist-cnn/infer", content=body)
+        assert r.status_code == 400 and "JSON" in r.json()["error"]
     r = client.post("/v2/models/mnist-cnn/infer", content=b"{}", headers={HEADER_LENGTH: "99"})
     assert r.status_code == 400 and HEADER_LENGTH in r.json()["error"]
     r = client.post("/v2/models/nope/infer", json={"inputs": [fp32([1, 28, 28, 1])]})
