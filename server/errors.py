@@ -7,8 +7,9 @@ import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from model.errors import (
     BlankImageError,
@@ -51,15 +52,21 @@ def image_error(exc: ImageError) -> ApiError:
     return ApiError(400, "not_an_image", str(exc))
 
 
+#: The status recorded for a request whose client left before it was read (nginx's 499):
+#: not a server error in the metrics, and never sent (nobody is listening).
+CLIENT_CLOSED = 499
 #: Routes of the Open Inference Protocol, whose errors are `{"error": "<message>"}`.
 V2_PREFIX = "/v2"
 
 
-def error_response(status: int, code: str, message: str, path: str = "") -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, path: str = "", headers: dict | None = None
+) -> JSONResponse:
     """Our `/v1` error body, or the Open Inference Protocol's for `/v2` paths."""
     if path == V2_PREFIX or path.startswith(V2_PREFIX + "/"):
-        return JSONResponse({"error": message}, status_code=status)
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class BodyTooLarge(ApiError):
@@ -105,7 +112,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), request.url.path)
+        return error_response(  # (its headers too: a 405's Allow)
+            exc.status_code, code, str(exc.detail), request.url.path, exc.headers
+        )
+
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request: Request, exc: ClientDisconnect):
+        # The client left mid-upload: nobody to answer, and no fault of the server's.
+        log.info("client disconnected before its request was read: %s", request.url.path)
+        return Response(status_code=CLIENT_CLOSED)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

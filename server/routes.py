@@ -96,7 +96,8 @@ async def read_images(request: Request) -> tuple[list[tuple[str | None, bytes]],
         except ApiError:
             raise
         except Exception as exc:  # malformed multipart, too many files
-            raise ApiError(400, "bad_multipart", f"cannot read the form: {exc}") from exc
+            why = getattr(exc, "detail", exc)  # (Starlette's says "400: ..." as a string)
+            raise ApiError(400, "bad_multipart", f"cannot read the form: {why}") from exc
         files = [(v.filename, await v.read()) for _, v in form.multi_items() if hasattr(v, "read")]
         if not files:
             raise ApiError(422, "no_files", "the form holds no files; send images as file fields")

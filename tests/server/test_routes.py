@@ -413,3 +413,57 @@ def test_a_refused_image_is_not_kept_by_its_error():
         kept = exc  # as a reference cycle keeps it until a collection
     assert image_error(kept).code == "blank_image"
     assert alive[0]() is None
+
+
+def test_a_client_gone_mid_upload_is_no_server_error_and_a_405_says_what_is_allowed(client):
+    """A body cut off by the client was logged with a traceback and counted as a 5xx; a
+    405 lost its Allow header on the way through our error body."""
+    import asyncio
+    import threading
+
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/predict",
+        "raw_path": b"/v1/predict",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"image/png"), (b"content-length", b"5000")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "app": client.app,
+    }
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            asyncio.run(client.app(scope, receive, send))
+        except BaseException as exc:  # noqa: BLE001  (re-raised by the assertion below)
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(60)
+    assert not errors, errors
+    assert sent[0]["status"] == 499  # recorded as the client's leaving, not a 500
+    r = client.get("/v1/predict")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+
+
+def test_a_form_with_too_many_files_says_so_plainly(client):
+    limit = client.app.state.config.max_files
+    files = [("file", (f"{i}.png", b"x", "image/png")) for i in range(limit + 1)]
+    r = client.post("/v1/predict", files=files)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_multipart"
+    assert "form: Too many files" in r.json()["error"]["message"]  # (was "form: 400: Too...")
