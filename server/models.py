@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from model import Classifier, ModelLoadError, Prediction, load_classifier
 from model.errors import ModelNotFoundError
+from model.runtime.applications import is_application
 from model.runtime.artifacts import BUNDLED
 from model.runtime.runtimes import RUNTIMES, OnnxRuntime
 from server.batching import MicroBatcher
@@ -40,6 +42,28 @@ class Served:
     batcher: MicroBatcher[Prediction]
 
 
+#: Runtimes an allowed Keras Applications model can run on as asked.
+KERAS_RUNTIMES = ("auto", "keras")
+
+
+class LiveModels(Mapping):
+    """`app.state.models`: the pool's `default`, read at each use (an allowed model that
+    loads on its first request is listed from then on; a snapshot taken at start-up was
+    not)."""
+
+    def __init__(self, pool: ModelPool):
+        self.pool = pool
+
+    def __getitem__(self, name: str) -> Served:
+        return self.pool.default[name]
+
+    def __iter__(self):
+        return iter(self.pool.default)
+
+    def __len__(self) -> int:
+        return len(self.pool.default)
+
+
 @dataclass
 class ModelPool:
     """Every (model, runtime) this process serves; other runtimes load on first use."""
@@ -63,7 +87,8 @@ class ModelPool:
 
     @property
     def default(self) -> dict[str, Served]:
-        """name -> Served on the configured runtime (what `/v1/models` lists)."""
+        """name -> Served on the configured runtime (what `/v1/models` lists), with the
+        allowed models loaded since start-up."""
         rt = self.config.runtime
         return {name: s for (name, r), s in self.loaded.items() if r == rt}
 
@@ -93,7 +118,7 @@ class ModelPool:
         Raises ModelNotFoundError for a model this server does not serve, ModelLoadError
         for a runtime that does not exist or has no export for this model.
         """
-        runtime = runtime or self.config.runtime
+        asked, runtime = runtime, runtime or self.config.runtime
         if (name, runtime) in self.loaded:
             return self.loaded[(name, runtime)]
         if name not in self.served_names:
@@ -102,12 +127,17 @@ class ModelPool:
             )
         if runtime not in RUNTIMES:
             raise ModelLoadError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
+        # An allowed Keras Applications model has no ONNX export: asked for on the server's
+        # runtime (none named), it runs on Keras, listed as served on that runtime.
+        keras_only = asked is None and is_application(name) and runtime not in KERAS_RUNTIMES
         async with self._load_lock:
             if (name, runtime) not in self.loaded:
-                await self._load(self.sources.get(name, name), runtime)
+                source = self.sources.get(name, name)
+                await self._load(source, "auto" if keras_only else runtime, runtime)
         return self.loaded[(name, runtime)]
 
-    async def _load(self, source: str, runtime: str) -> None:
+    async def _load(self, source: str, runtime: str, served_as: str | None = None) -> None:
+        """Load `source` on `runtime`; it serves requests for `served_as` (default: that)."""
         preprocessing = None if source in BUNDLED else (self.config.preprocessing or None)
         clf = await run_in_threadpool(load_classifier, source, runtime, preprocessing)
         clf.predict_inputs(np.zeros((1, *clf.input_shape), np.float32))  # warm up
@@ -129,4 +159,4 @@ class ModelPool:
         )
         batcher.start()
         self.sources[clf.name] = source
-        self.loaded[(clf.name, runtime)] = Served(clf, batcher)
+        self.loaded[(clf.name, served_as or runtime)] = Served(clf, batcher)

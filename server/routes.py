@@ -72,7 +72,7 @@ async def served_runtime(request: Request, name: str | None, runtime: str | None
     except ModelNotFoundError as exc:
         raise ApiError(404, "unknown_model", str(exc)) from exc
     except ModelLoadError as exc:
-        log.warning("cannot load %s on runtime %s: %s", name, runtime, exc)
+        log.warning("cannot load %s on runtime %s: %s", name, runtime or "(default)", exc)
         if runtime is not None and runtime not in RUNTIMES:
             message = f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}"
             raise ApiError(422, "unknown_runtime", message) from exc

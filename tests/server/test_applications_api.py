@@ -93,6 +93,25 @@ def test_keras_application_by_name_predicts_top_k_and_explains(
     assert calls == []
 
 
+def test_an_allowed_application_runs_on_keras_under_an_onnx_server_and_is_listed(
+    random_weights, monkeypatch, tmp_path
+):
+    """`--runtime onnx-int8 --allow-model mobilenet_v2`: the model has no ONNX export, so
+    asked for without a runtime it runs on Keras (it was a 503 "is its weights file not
+    on this machine?" with the weights there), and /v1/models lists it once loaded."""
+    _offline(monkeypatch, tmp_path)
+    monkeypatch.setenv("DIGITLENS_WEIGHTS_MOBILENET_V2", random_weights)
+    cfg = ServerConfig(models=("mnist-cnn",), allow_models=("mobilenet_v2",), runtime="onnx-int8")
+    with TestClient(create_app(cfg)) as client:
+        headers = {"Content-Type": "image/png"}
+        params = {"model": "mobilenet_v2"}
+        r = client.post("/v1/predict", content=_png(), headers=headers, params=params)
+        assert r.status_code == 200, r.text
+        listed = {m["name"] for m in client.get("/v1/models").json()}
+        assert listed == {"mnist-cnn", "mobilenet_v2"}
+        assert client.get("/v1/models/mobilenet_v2").status_code == 200
+
+
 def test_offline_without_weights_is_a_503_with_the_message(monkeypatch, tmp_path):
     _offline(monkeypatch, tmp_path)
     monkeypatch.delenv("DIGITLENS_WEIGHTS_RESNET50", raising=False)
