@@ -103,18 +103,30 @@ class Trust:
 
     @property
     def sentence(self) -> str:
-        """The verdict, with the flip counts that back it, for a person."""
+        """The verdict, with the numbers it is judged on (the class's mean probability as
+        the map's top pixels go, against the reference it names and random), then how
+        many pixels change the answer: a map can lower the probability sooner overall
+        and still flip the answer later, so the flips never stand in for the verdict."""
 
         def n(v: int | None) -> str:
             return f"{v}" if v is not None else f"more than {self.max_pixels}"
 
         if self.empty:
             return "The map is empty, so there is nothing to check."
+        own = "ink" if self.perturbation == "zero" else "contrast"
+        by_ink = self.ink_auc <= self.edges_auc  # the reference the verdict compares with
+        ref = own if by_ink else "edges"
+        ref_auc, ref_flip = (
+            (self.ink_auc, self.ink_pixels_to_flip)
+            if by_ink
+            else (self.edges_auc, self.edges_pixels_to_flip)
+        )
         return (
-            f"{self.verdict[0].upper()}{self.verdict[1:]}: removing the pixels it ranks highest "
-            f"changes the answer after {n(self.pixels_to_flip)} pixels (the input's own "
-            f"{'ink' if self.perturbation == 'zero' else 'contrast'}: "
-            f"{n(self.ink_pixels_to_flip)}, random pixels: {n(self.random_pixels_to_flip)})."
+            f"{self.verdict[0].upper()}{self.verdict[1:]}: with the pixels it ranks highest "
+            f"removed, the answer's mean probability is {self.deletion_auc:.2f} (in the order "
+            f"of the input's own {ref}: {ref_auc:.2f}; in random order: {self.random_auc:.2f}; "
+            f"lower is better). The answer changes after {n(self.pixels_to_flip)} pixels "
+            f"({ref}: {n(ref_flip)}; random: {n(self.random_pixels_to_flip)})."
         )
 
     def to_dict(self) -> dict:

@@ -84,6 +84,12 @@ def test_verdicts_in_words():
     assert Trust(deletion_auc=0.95, **base).verdict == "no better than random"
     assert Trust(deletion_auc=0.9, empty=True, **base).verdict == "empty map: nothing to check"
     assert "more than 196" in Trust(deletion_auc=0.2, **base).sentence
+    # The sentence quotes what the verdict is judged on, against the reference it names
+    # (it said "Beats the edge map" beside the ink's flip count, fewer than the map's).
+    edges = Trust(**{**base, "deletion_auc": 0.2, "edges_auc": 0.3, "edges_pixels_to_flip": 12})
+    said = edges.sentence
+    assert said.startswith("Beats the edge map") and "own edges: 0.30" in said, said
+    assert "mean probability is 0.20" in said and "(edges: 12; random: more than 196)" in said
 
 
 def test_several_maps_share_their_references_and_score_as_alone(mnist_cnn):

@@ -175,7 +175,7 @@ def test_draw_page_shows_gradcam_beside_the_chosen_map(method):
     # Every map says how far to trust it: its trust sentence and its sanity check.
     maps = len({c.split(",")[0] for c in captions if "over your strokes" in c})
     said = texts(at)
-    assert said.count("changes the answer after") == maps, said
+    assert said.count("The answer changes after") == maps, said
     assert said.count("Sanity check:") == maps
 
 
