@@ -111,14 +111,14 @@ def draw_and_explain() -> None:
             "always answers each finished stroke with the heatmaps.",
         )
         drawing, error = read_drawing()
-        answer, server, pred = None, None, None
+        answer, server, pred, refused = None, None, None, None
         if drawing is not None and drawing.png is not None:
             t0 = time.perf_counter()
             try:
                 stages = clf.preprocess_stages(drawing.png)
                 answer = maps_for(clf, stages, choice)
-            except BlankImageError:
-                pass
+            except BlankImageError as exc:  # an empty pad keeps the prompt; a mark says why
+                refused = None if type(exc) is BlankImageError else str(exc)
             except ImageError as exc:
                 error = str(exc)
             ms = (time.perf_counter() - t0) * 1e3
@@ -135,6 +135,9 @@ def draw_and_explain() -> None:
     with answer_col:
         if error is not None:
             st.error(f"That drawing could not be read: {error}")
+            return
+        if refused is not None:  # a dot, a tick, a scribbled pad: the pad's words, here too
+            st.warning(f"Not read: {refused}", icon=":material/block:")
             return
         if answer is None or pred is None:
             st.info(

@@ -95,16 +95,24 @@ left.dataframe(
     },
 )
 base = alt.Chart(cm_df, height=320, title="confusion matrix (off-diagonal: errors)")
-heat = base.mark_rect().encode(
-    x=alt.X("predicted:N", sort=names),
-    y=alt.Y("true:N", sort=names),
-    color=alt.condition(
-        "datum.true == datum.predicted",
-        alt.value("#e6e9ee"),
-        alt.Color("count:Q", scale=alt.Scale(scheme="orangered"), legend=None),
-    ),
-    tooltip=["true", "predicted", "count"],
+cells = {"x": alt.X("predicted:N", sort=names), "y": alt.Y("true:N", sort=names)}
+right_cells = (
+    base.transform_filter("datum.true == datum.predicted")
+    .mark_rect(color="#e6e9ee")
+    .encode(**cells, tooltip=["true", "predicted", "count"])
 )
+# The errors on their own scale (the diagonal's thousands would wash every error out to
+# the palest shade); a cell with none stays blank.
+errors = (
+    base.transform_filter("datum.true != datum.predicted && datum.count > 0")
+    .mark_rect()
+    .encode(
+        **cells,
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="orangered"), legend=None),
+        tooltip=["true", "predicted", "count"],
+    )
+)
+heat = right_cells + errors
 text = base.mark_text(fontSize=9).encode(
     x=alt.X("predicted:N", sort=names), y=alt.Y("true:N", sort=names), text="count:Q"
 )
@@ -116,7 +124,7 @@ if not rel.empty:
     diag = (
         alt.Chart(pd.DataFrame({"c": [0, 1]}))
         .mark_line(strokeDash=[4, 4], color="gray")
-        .encode(x="c:Q", y="c:Q")
+        .encode(x=alt.X("c:Q", title="confidence"), y=alt.Y("c:Q", title="accuracy"))
     )
     pts = (
         alt.Chart(rel, height=300, title="calibration: accuracy against confidence")

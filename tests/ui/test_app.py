@@ -189,6 +189,22 @@ def test_draw_page_without_convolutions_says_why_there_is_no_gradcam():
     assert not any(c.startswith(METHODS["gradcam"].title) for c in figure_captions(at))
 
 
+def test_draw_page_says_why_a_dot_is_not_read_instead_of_asking_for_a_drawing():
+    """The pad said "too small to read" while the answer beside it said "Draw a digit"."""
+    dot = Image.new("RGBA", (280, 280), (255, 255, 255, 0))
+    ImageDraw.Draw(dot).ellipse((130, 130, 145, 145), fill=(255, 255, 255, 255))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["pad"] = pad_state(dot)
+    at.run()
+    assert not at.exception, at.exception
+    said = "\n".join(w.value for w in at.warning)
+    assert "Not read:" in said and "too small to read" in said, said
+    assert "Draw a digit on the black square" not in texts(at)
+    at.session_state["pad"] = pad_state(Image.new("RGBA", (280, 280), (255, 255, 255, 0)))
+    at.run()  # an empty pad still asks for a drawing
+    assert "Draw a digit on the black square" in texts(at) and not at.warning
+
+
 def test_draw_page_refuses_a_drawing_that_is_not_a_png():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["pad"] = {"drawing": {"png": "data:text/html,<b>x</b>", "seq": 1}}
