@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 import streamlit.components.v1 as components
 
-from model.audit import PREDICTIONS, REPORT, read_audit
+from model.audit import PREDICTIONS, REPORT, audit_model, read_audit
 
 #: Height of the embedded report (it scrolls inside).
 REPORT_HEIGHT = 900
@@ -29,6 +29,12 @@ def audit_section(model_name: str) -> None:
     if not (out / PREDICTIONS).is_file() or not (out / REPORT).is_file():
         st.warning(f"No audit in {folder}: it needs {PREDICTIONS} and {REPORT}.")
         return
+    made_with = audit_model(out)
+    if made_with is not None and made_with != model_name:
+        st.warning(
+            f"This audit was made with {made_with}, not {model_name}: its answers are "
+            f"{made_with}'s. Choose {made_with} in the sidebar to compare them with its card."
+        )
     rows = read_audit(out)
     n = len(rows["path"])
     unreadable = sum(e is not None for e in rows["error"])

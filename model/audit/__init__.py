@@ -30,7 +30,15 @@ from model.audit.inputs import DEFAULT_FPS, UNKNOWN, AuditInputError, list_input
 PREDICTIONS = "predictions.parquet"
 REPORT = "report.html"
 
-__all__ = ["ENGINES", "AuditInputError", "AuditResult", "EngineError", "audit", "read_audit"]
+__all__ = [
+    "ENGINES",
+    "AuditInputError",
+    "AuditResult",
+    "EngineError",
+    "audit",
+    "audit_model",
+    "read_audit",
+]
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,10 @@ def _schema(explaining: bool, labelled: bool, evidence: bool = False, number: bo
     return pa.schema(fields)
 
 
-def write_predictions(columns: dict[str, np.ndarray], path: Path, explaining: bool) -> None:
+def write_predictions(
+    columns: dict[str, np.ndarray], path: Path, explaining: bool, model: str | None = None
+) -> None:
+    """The rows as Parquet; `model` (its name) in the file's metadata (`audit_model`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -103,8 +114,20 @@ def write_predictions(columns: dict[str, np.ndarray], path: Path, explaining: bo
             return [None if x is None else np.frombuffer(x, "<f4").tolist() for x in v]
         return [None if x is None else x for x in v.tolist()]
 
+    if model is not None:
+        schema = schema.with_metadata({"digitlens.model": model})
     table = pa.table({f.name: pa.array(values(f.name), f.type) for f in schema}, schema=schema)
     pq.write_table(table, path)
+
+
+def audit_model(out: str | os.PathLike) -> str | None:
+    """The name of the model an audit was made with (None: an audit from before it was
+    recorded)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(Path(out) / PREDICTIONS).metadata or {}
+    name = meta.get(b"digitlens.model")
+    return name.decode() if name else None
 
 
 def read_audit(out: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -195,7 +218,7 @@ def audit(
     if not rows.labelled:
         columns.pop("true_label", None)
     explaining = bool(explain)
-    write_predictions(columns, out / PREDICTIONS, explaining)
+    write_predictions(columns, out / PREDICTIONS, explaining, local.clf.name)
     from model.audit.report import render
 
     def model_input(path: str, frame: int) -> np.ndarray | None:

@@ -250,6 +250,11 @@ def test_model_page_opens_an_audit_and_shows_its_report(tmp_path):
     assert not at.exception, at.exception
     labels = {m.label: m.value for m in at.metric}
     assert labels["Inputs"] == "2" and labels["Unreadable"] == "1"
+    assert not at.warning  # made with the model the page shows
+    at.sidebar.selectbox(key="model_name").set_value("mnist-mlp").run()
+    at.text_input(key="audit_folder").set_value(str(tmp_path / "audit")).run()
+    said = "\n".join(w.value for w in at.warning)
+    assert "This audit was made with mnist-cnn, not mnist-mlp" in said, said
 
 
 #: A probability rounded to a certainty it is not: "0.0%", "100.0 %", "0.00%" (issue #21).
