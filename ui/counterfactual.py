@@ -28,6 +28,13 @@ from ui.widgets import class_chart, inline_image
 
 #: Edits kept per session (each model x input x target is searched once).
 MAX_CACHED_EDITS = 128
+
+
+def article(name: str) -> str:
+    """ "a" or "an" before a class name ("an Ankle boot", "an 8", "a 7")."""
+    return "an" if name[:1].lower() in "aeiou8" or name in ("11", "18") else "a"
+
+
 #: Pages whose "Make it a …" buttons have the width to say it whole.
 WIDE_PAGES = frozenset({"explain"})
 #: The side of the pictures, in screen pixels.
@@ -90,10 +97,11 @@ def counterfactual_section(
     edited, in words ("the 4": one digit of a number).
     """
     st.subheader(f"What would make {subject} a …?")
+    kind = "handwritten digit" if clf.reads_digits else "picture of its kind"
     st.caption(
-        "The smallest edit that keeps it a handwritten digit (searched in a generative "
-        "model of digits) and, beside it, its adversarial twin: the smallest noise that "
-        "fools the model just as well, with no realism asked."
+        f"The smallest edit that keeps it a {kind} (searched in a generative model of "
+        "its data, where one is trained) and, beside it, its adversarial twin: the "
+        "smallest noise that fools the model just as well, with no realism asked."
     )
     key = f"_cf_target_{page}"
     others = [k for k in range(len(clf.class_names)) if k != label]
@@ -102,15 +110,17 @@ def counterfactual_section(
     for col, k in zip(cols, others, strict=True):
         # (nine buttons in a column of the Draw page: each ends the heading's sentence,
         # "… a 9", its tooltip says it whole; the Explain page has the width for it)
-        make = f"Make {subject} a {clf.class_names[k]}"
-        text = make if page in WIDE_PAGES else f"a {clf.class_names[k]}"
+        name = clf.class_names[k]
+        make = f"Make {subject} {article(name)} {name}"
+        text = make if page in WIDE_PAGES else f"{article(name)} {name}"
         if col.button(text, key=f"{prefix}cf_make_{k}", help=make):
             st.session_state[key] = k
     target = st.session_state.get(key)
     if target is None or target == label or target >= len(clf.class_names):
         return
     try:
-        with st.spinner(f"Searching for a {clf.class_names[target]} …"):
+        name = clf.class_names[target]
+        with st.spinner(f"Searching for {article(name)} {name} …"):
             cf, adv = _cached(clf, source, x, target)
     except CounterfactualError as exc:
         st.error(str(exc))
@@ -118,7 +128,7 @@ def counterfactual_section(
     left, mid, right = st.columns(3)
     with left:
         whose = "Your drawing" if subject == "it" else f"Your {subject.removeprefix('the ')}"
-        st.markdown(f"**{whose} as a {clf.class_names[target]}**")
+        st.markdown(f"**{whose} as {article(clf.class_names[target])} {clf.class_names[target]}**")
         if isinstance(cf, str):  # no prior: the twin beside needs none
             st.info(f"{cf} The adversarial twin needs none: it is shown beside.")
         else:

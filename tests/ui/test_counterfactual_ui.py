@@ -36,3 +36,12 @@ def test_draw_page_buttons_are_short_and_say_it_whole_in_their_tooltip():
     assert "What would make it a …?" in [h.value for h in at.subheader]
     button = at.button(key="draw_cf_make_1")
     assert button.label == "a 1" and button.help == "Make it a 1"
+    eight = at.button(key="draw_cf_make_8")  # (the article a person would say)
+    assert eight.label == "an 8" and eight.help == "Make it an 8"
+
+
+def test_the_article_fits_the_class_name():
+    from ui.counterfactual import article
+
+    said = {n: f"{article(n)} {n}" for n in ("7", "8", "Ankle boot", "Trouser", "11")}
+    assert list(said.values()) == ["a 7", "an 8", "an Ankle boot", "a Trouser", "an 11"]
