@@ -13,7 +13,7 @@ from PIL import Image
 from model import Prediction
 from model.input.preprocessing import Preprocessed
 from model.prediction import format_probability
-from model.why.attribution import Explanation
+from model.why.attribution import METHODS, Explanation
 from model.why.overlay import HEATMAP_CMAP, OVERLAY_FLOOR, OVERLAY_OPACITY, overlay
 
 
@@ -207,8 +207,9 @@ def colour_bar(
 
 def map_caption(e: Explanation) -> str:
     """What the map shows, at which resolution, in words."""
-    where = f" on {e.layer}" if e.layer else ""
-    return f"{e.question[0].upper()}{e.question[1:]} {e.method}{where} · {e.resolution}"
+    where = f" on {e.layer}" if e.layer else ""  # (the method's title, not its id)
+    title = METHODS[e.method].title if e.method in METHODS else e.method
+    return f"{e.question[0].upper()}{e.question[1:]} {title}{where} · {e.resolution}"
 
 
 def colour_legend(cmap: str = HEATMAP_CMAP) -> None:

@@ -315,3 +315,11 @@ def test_explain_maps_carry_text_alternatives_that_say_something():
     assert len(maps) >= len(METHODS) - 1  # every method's map (the MLP-only ones aside)
     assert all("strongest" in a or "empty map" in a for a in maps)
     assert any("Integrated Gradients for 7: strongest" in a for a in maps)
+
+
+def test_a_map_caption_names_its_method_as_people_do(mnist_cnn):
+    """ "Why 7? Integrated Gradients · 28x28 map", not the registry's id "integrated_gradients"."""
+    from ui.widgets import map_caption
+
+    e = mnist_cnn.explain(drawn_digit(7), "integrated_gradients")
+    assert map_caption(e) == f"Why {e.label}? Integrated Gradients · 28x28 map"
