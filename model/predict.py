@@ -46,7 +46,7 @@ from model.input.sources import (
     VIDEO_SUFFIXES,
     Item,
     collect,
-    count_samples,
+    stated_samples,
     video_frames,
 )
 from model.number import several_digits
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         if path.suffix.lower() not in VIDEO_SUFFIXES:
             yield Item(path, path)
             return
-        expected = count_samples(path, args.fps)
+        expected = stated_samples(path, args.fps)  # (what a file cut short falls below)
         read = 0
         try:
             frames = tqdm(

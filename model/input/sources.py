@@ -114,7 +114,7 @@ def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarra
 def count_samples(path: Path, fps: float) -> int | None:
     """How many frames `video_frames` will yield (None if unknown), without decoding: the
     same sampling on the times of the stream's packets (one frame each), in display order;
-    from the stream's length where its packets carry no times."""
+    `stated_samples` where its packets carry no times."""
     import av
 
     try:
@@ -126,11 +126,25 @@ def count_samples(path: Path, fps: float) -> int | None:
                 for p in container.demux(stream)
                 if p.pts is not None and p.size and base
             )
-            if times:
-                sampler = _Sampler(fps)
-                return sum(sampler.take(t) for t in times)
-            if stream.duration and base:
-                return int(float(stream.duration * base) * fps) + 1
+    except Exception:
+        return None
+    if not times:
+        return stated_samples(path, fps)
+    sampler = _Sampler(fps)
+    return sum(sampler.take(t) for t in times)
+
+
+def stated_samples(path: Path, fps: float) -> int | None:
+    """The frames a video's stated length promises at `fps` (None if it states none): a
+    file cut short holds fewer (`python -m model.predict` says so), and this may count
+    one frame more than `video_frames` yields."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            if stream.duration and stream.time_base:
+                return int(float(stream.duration * stream.time_base) * fps) + 1
             if container.duration:  # e.g. Matroska: only the container knows its length
                 return int(container.duration / av.time_base * fps) + 1
     except Exception:
