@@ -247,11 +247,18 @@ def to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return gray, alpha
 
 
-def display_rgb(img: Image.Image, alpha_bg: int = 0) -> np.ndarray:
-    """(H, W, 3) uint8 to show the user; transparency over black, like the canvas."""
+def display_rgb(img: Image.Image, alpha_bg: int | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 to show the user. Transparency over `alpha_bg`; by default over
+    black, like the canvas, unless the opaque ink is dark (black ink on a transparent
+    field showed as a black square): then over white."""
     if img.mode in ("I", "F"):
         gray, _ = to_float(img)
         return np.repeat((gray[..., None] * 255).astype(np.uint8), 3, axis=2)
     rgba = img.convert("RGBA")
+    if alpha_bg is None:
+        a = np.asarray(rgba)
+        ink = a[..., 3] >= 128
+        dark = ink.any() and a[..., :3][ink].mean() < 128
+        alpha_bg = 255 if dark and not ink.all() else 0
     bg = Image.new("RGBA", rgba.size, (alpha_bg, alpha_bg, alpha_bg, 255))
     return np.asarray(Image.alpha_composite(bg, rgba).convert("RGB"))

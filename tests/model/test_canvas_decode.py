@@ -368,3 +368,16 @@ def test_a_png_is_inflated_once(case, monkeypatch):
     assert len(calls) == 1
     _old_pipeline(monkeypatch)
     _same_outcome(new, _outcome(data))
+
+
+def test_transparency_is_shown_over_what_makes_the_ink_visible():
+    """Black ink on a transparent field showed as a black square (over black, as the
+    canvas's white strokes are shown); dark ink is now shown over white."""
+    from model.input.decode import display_rgb
+
+    field = np.zeros((50, 50, 4), np.uint8)
+    field[10:40, 20:25] = (0, 0, 0, 255)  # black ink
+    shown = display_rgb(Image.fromarray(field))
+    assert shown[0, 0].tolist() == [255, 255, 255] and shown[20, 22].tolist() == [0, 0, 0]
+    field[10:40, 20:25] = (255, 255, 255, 255)  # the canvas's white strokes
+    assert display_rgb(Image.fromarray(field))[0, 0].tolist() == [0, 0, 0]
