@@ -26,6 +26,7 @@ from server.routes import (
     preprocess_upload,
     read_images,
     served_runtime,
+    with_reason,
 )
 from server.schemas import png_base64
 
@@ -76,8 +77,9 @@ class ActivationsResponse(BaseModel):
     layers: list[LayerOutput]
 
 
-async def _one_input(request: Request, clf: Classifier) -> tuple[np.ndarray, str | None, float]:
-    """The model input of the one image in the request, its file name, and ms spent."""
+async def _one_input(request: Request, clf: Classifier):
+    """(the model input of the one image in the request, its file name, ms spent, its
+    bytes)."""
     files, _ = await read_images(request)
     if len(files) != 1:
         raise ApiError(422, "one_image", f"this route takes one image, got {len(files)}")
@@ -86,11 +88,13 @@ async def _one_input(request: Request, clf: Classifier) -> tuple[np.ndarray, str
         stages = await preprocess_upload(request, clf, files[0][1])
     except ImageError as exc:
         raise image_error(exc) from exc
-    return stages.x, files[0][0], (time.perf_counter() - start) * 1e3
+    return stages.x, files[0][0], (time.perf_counter() - start) * 1e3, files[0][1]
 
 
-def _prediction(clf: Classifier, x: np.ndarray, name, prep_ms: float, ms: float):
-    pred = clf.predict_input(x)
+async def _prediction(request: Request, clf: Classifier, x: np.ndarray, name, times, data):
+    """The answer, its reason as /v1/predict gives it; times: (preprocessing, work) ms."""
+    pred = await with_reason(request, clf, data, clf.predict_input(x))
+    prep_ms, ms = times
     return _prediction_body(clf, pred, 1, name, prep_ms, 0.0, ms, prep_ms + ms)
 
 
@@ -110,7 +114,7 @@ async def neighbours_route(
     the input lands on the model's atlas."""
     served = await served_runtime(request, model, None)
     clf = served.clf
-    x, name, prep_ms = await _one_input(request, clf)
+    x, name, prep_ms, data = await _one_input(request, clf)
     t = time.perf_counter()
     try:
         nb = await run_in_threadpool(neighbours_of, clf, x, k)
@@ -123,7 +127,7 @@ async def neighbours_route(
         atlas = None
     ms = (time.perf_counter() - t) * 1e3
     return NeighboursResponse(
-        prediction=_prediction(clf, x, name, prep_ms, ms),
+        prediction=await _prediction(request, clf, x, name, (prep_ms, ms), data),
         summary=nb.summary,
         agree=nb.agree,
         k=nb.k,
@@ -160,7 +164,7 @@ async def activations_route(
     layer as raw numbers with `?arrays=true`."""
     served = await served_runtime(request, model, None)
     clf = served.clf
-    x, name, prep_ms = await _one_input(request, clf)
+    x, name, prep_ms, data = await _one_input(request, clf)
     t = time.perf_counter()
     acts = await run_in_threadpool(activations_of, clf, x)
     unknown = sorted(set(layer or ()) - set(acts.names))
@@ -182,4 +186,5 @@ async def activations_route(
             )
         )
     ms = (time.perf_counter() - t) * 1e3
-    return ActivationsResponse(prediction=_prediction(clf, x, name, prep_ms, ms), layers=out)
+    answer = await _prediction(request, clf, x, name, (prep_ms, ms), data)
+    return ActivationsResponse(prediction=answer, layers=out)

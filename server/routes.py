@@ -134,6 +134,14 @@ async def decoding(request: Request, fn, *args):
         return await run_in_threadpool(fn, *args)
 
 
+async def with_reason(request: Request, clf: Classifier, data: bytes, pred: Prediction):
+    """`pred`, its reason saying so where a non-digit answer's image holds several digits
+    ("this looks like 3 digits"), as every route and the app answer it."""
+    if pred.verdict == "digit" or not clf.reads_digits:
+        return pred
+    return await decoding(request, several_digits, clf, data, pred)
+
+
 async def preprocess_upload(request: Request, clf: Classifier, data: bytes):
     """Decode and preprocess. Small images run right here: the work holds the GIL
     anyway, and handing it to a thread costs more CPU than it saves (and makes the
@@ -192,12 +200,9 @@ async def _predict_one(
     prep_ms = (time.perf_counter() - start) * 1e3
     result = await served.batcher.submit(stages.x)  # its verdict is decided in the batch
     metrics.images.labels(served.clf.name, "predicted").inc()
-    value = result.value
-    if value.verdict != "digit" and served.clf.reads_digits:  # "this looks like 3 digits"
-        value = await decoding(request, several_digits, served.clf, data, value)
     return _prediction_body(
         served.clf,
-        value,
+        await with_reason(request, served.clf, data, result.value),
         result.batch_size,
         filename,
         prep_ms,
@@ -310,7 +315,9 @@ async def explain_image(
     return schemas.Explanation(
         prediction=_prediction_body(
             served.clf,
-            served.clf.to_prediction(e.probabilities, e.x),
+            await with_reason(
+                request, served.clf, files[0][1], served.clf.to_prediction(e.probabilities, e.x)
+            ),
             1,
             files[0][0],
             prep_ms,

@@ -386,6 +386,9 @@ def test_every_whole_image_read_takes_a_decode_slot(client):
         several = client.post("/v1/predict", content=png(number(7, 4, 1)), headers=headers)
         assert "this looks like 3 digits" in several.json()["reason"]
         assert Counting.entered == 2  # (a small drawing preprocesses inline, without one)
+        # Every route that answers with a prediction gives it the same reason.
+        explained = client.post("/v1/explain", content=png(number(7, 4, 1)), headers=headers)
+        assert "this looks like 3 digits" in explained.json()["prediction"]["reason"]
     finally:
         state.decode_slots = slots
 
