@@ -119,9 +119,12 @@ def probability_chart(
             cls = "dl-bar dl-doubt"
         short = name if len(name) <= 6 else name[:5] + "."
         level = (np.log10(max(p, LOG_FLOOR)) - floor) / -floor if log else p
+        # A bar under 1 % on the linear scale goes unlabelled (its tooltip has it): nine
+        # "<1%" side by side ran into each other in a narrow column ("<1%98%").
+        label = format_probability(p, 0).replace(" ", "") if log or p >= 0.005 else ""
         bars.append(
             f"<div class='dl-col' title='{html.escape(name)}: {format_probability(p, 2)}'>"
-            f"<div class='dl-pct'>{format_probability(p, 0).replace(' ', '')}</div>"
+            f"<div class='dl-pct'>{html.escape(label)}</div>"
             f"<div class='dl-track'><div class='{cls}' style='height:{max(level * 100, 0.5):.1f}%'>"
             f"</div></div><div class='dl-name'>{html.escape(short)}</div></div>"
         )

@@ -323,3 +323,23 @@ def test_a_map_caption_names_its_method_as_people_do(mnist_cnn):
 
     e = mnist_cnn.explain(drawn_digit(7), "integrated_gradients")
     assert map_caption(e) == f"Why {e.label}? Integrated Gradients · 28x28 map"
+
+
+def test_bars_under_one_percent_go_unlabelled_on_the_linear_scale(monkeypatch):
+    """Nine "<1%" labels side by side ran into each other in a narrow column."""
+    import numpy as np
+    import streamlit as st
+
+    from model.prediction import Prediction
+    from ui.widgets import probability_chart
+
+    shown: list[str] = []
+    monkeypatch.setattr(st, "markdown", lambda body, **kw: shown.append(body))
+    probs = np.full(10, 0.002, np.float32)
+    probs[7] = 1 - probs[:7].sum() - probs[8:].sum()
+    pred = Prediction(7, float(probs[7]), probs, "7")
+    names = tuple(str(d) for d in range(10))
+    probability_chart(pred, names)
+    assert shown[-1].count("<div class='dl-pct'></div>") == 9 and "98%" in shown[-1]
+    probability_chart(pred, names, log=True)  # the log scale shows the small ones: labelled
+    assert shown[-1].count("&lt;1%") == 9
