@@ -55,7 +55,8 @@ def look_alikes_view(nb: Neighbours) -> None:
         for col, n in zip(cols, nb.neighbours[start : start + COLUMNS], strict=False):
             with col:
                 mark = "" if n.label == nb.answer else " ✗"
-                caption = f"#{n.index} · {n.label}{mark} · d {n.distance:.2f}"
+                name = nb.class_names[n.label] if n.label < len(nb.class_names) else n.label
+                caption = f"#{n.index} · {name}{mark} · d {n.distance:.2f}"  # ("Bag", not 8)
                 inline_image(enlarge(n.image, THUMB), caption, THUMB)
                 if st.button("Explain", key=f"lookalike_{n.index}", help=f"training #{n.index}"):
                     open_in_explain(n.index)

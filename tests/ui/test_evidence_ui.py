@@ -3,6 +3,7 @@ input placed, and each layer's feature maps with the training patches of its fil
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -53,6 +54,8 @@ def test_evidence_page_for_the_mlp_and_the_fashion_model():
     assert not at.exception, at.exception
     captions = "\n".join(c.value for c in at.caption)
     assert "fashion-mnist training set (10,000 examples" in captions
+    page = "\n".join(str(m.value) for m in at.markdown)  # look-alikes named, not numbered
+    assert re.search(r"#\d+ · [A-Z][A-Za-z/ -]+( ✗)? · d ", page), page[:2000]
     # Each newly loaded model warms its explanations up in a timer thread a few seconds
     # later (ui/resources.py); TensorFlow aborts the process if that runs during exit.
     for t in threading.enumerate():
