@@ -285,7 +285,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="input scaling (or digit recipe) instead of the one the model's card states",
     )
     p.add_argument("--weights", help="Keras Applications: a local ImageNet weights file")
-    p.add_argument("--top-k", type=int, default=TOP_K, help="classes in top_k (default 5)")
+    p.add_argument("--top-k", type=int, help=f"classes in top_k (default {TOP_K})")
     p.add_argument(
         "--runtime",
         choices=RUNTIMES,
@@ -327,7 +327,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also give the K nearest training examples in the model's representation "
         "(their training-set positions and labels) and how many share the answer",
     )
-    p.add_argument("--fps", type=float, default=DEFAULT_FPS, help="video frames sampled per second")
+    p.add_argument("--fps", type=float, help=f"video frames per second (default {DEFAULT_FPS:g})")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--number",
@@ -354,8 +354,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     single = {
         "--neighbours": args.neighbours is not None,
         "--choose-default-on": args.choose_default_on is not None,
-        "--top-k": args.top_k != TOP_K,
-        "--fps": args.fps != DEFAULT_FPS,
+        "--top-k": args.top_k is not None,
+        "--fps": args.fps is not None,
     }
     if args.number and any(single.values()):
         given = ", ".join(k for k, v in single.items() if v)
@@ -366,6 +366,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--counterfactual needs --out DIR")
     if (args.target is not None or args.contrast is not None) and not args.explain:
         p.error("--target and --contrast go with --explain")
+    args.top_k = TOP_K if args.top_k is None else args.top_k  # (given or not: said above)
+    args.fps = DEFAULT_FPS if args.fps is None else args.fps
     if args.top_k < 1:
         p.error("--top-k must be at least 1")
     if args.neighbours is not None and args.neighbours < 1:

@@ -117,13 +117,13 @@ def test_the_command_line_reads_numbers(tmp_path):
     assert "reads images, not videos" in by_name["clip.mp4"]["error"]
     assert by_name["gone.png"]["error"] == "no such file or folder"  # stdout names every input
     usage = subprocess.run(
-        [sys.executable, "-m", "model.predict", "--number", "--top-k", "3", gone],
+        [sys.executable, "-m", "model.predict", "--number", "--fps", "2", gone],  # (its default)
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert usage.returncode == 2 and "--top-k: for single digits" in usage.stderr
+    assert usage.returncode == 2 and "--fps: for single digits" in usage.stderr  # given, refused
     # Without --number, the one-digit answer says what the image holds, as the app does.
     one = subprocess.run(
         [sys.executable, "-m", "model.predict", "--json", str(tmp_path / "47.png")],
