@@ -5,7 +5,7 @@ training patches that excite each filter most.
     python -m training.evidence --model mnist-cnn --model mnist-mlp --data-dir DIR
     python -m training.evidence --model path/to/my.keras --data-dir DIR   # any model
 
-Writes beside the model's `.keras` file:
+Writes into that cache (`$DIGITLENS_CACHE`, else `~/.cache/digitlens`; per model file):
 - `<dataset>-train.npz`: the training images and labels, uint8, shared by every model
   trained on that set (the look-alikes' pixels);
 - `<name>.index.npz`: the training set embedded in the look-alike layer, PCA-reduced,
