@@ -77,7 +77,8 @@ class BodyTooLarge(ApiError):
 
 
 class BodyLimit:
-    """ASGI middleware: refuse bodies over `max_bytes`, by header or while streaming."""
+    """ASGI middleware: refuse bodies over `max_bytes`, by header or while streaming, and
+    compressed bodies (Content-Encoding), which no route reads."""
 
     def __init__(self, app, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
@@ -85,10 +86,16 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             err = BodyTooLarge(self.max_bytes)
             response = error_response(err.status, err.code, err.message, scope.get("path", ""))
+            return await response(scope, receive, send)
+        coding = headers.get(b"content-encoding", b"identity").decode("latin-1").strip().lower()
+        if coding not in ("", "identity"):  # (a gzip body was read as JSON: a misleading 400)
+            message = f"a body with Content-Encoding {coding!r} is not read: send it uncompressed"
+            response = error_response(415, "unsupported_encoding", message, scope.get("path", ""))
             return await response(scope, receive, send)
         seen = 0
 

@@ -62,9 +62,18 @@ def v2_error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _served(request: Request, name: str, runtime: str | None) -> Served:
+#: The one version each model is served as.
+VERSION = "1"
+
+
+async def _served(
+    request: Request, name: str, runtime: str | None, version: str | None = None
+) -> Served:
     """A served 28x28 digit model (the tensors below are [N, 28, 28, 1]); photo models
-    (Keras Applications, own RGB files) answer on /v1 only."""
+    (Keras Applications, own RGB files) answer on /v1 only. Each model has one version,
+    VERSION: any other is a 404 (versions 7 and "banana" were answered as version 1)."""
+    if version is not None and version != VERSION:
+        raise V2Error(404, f"{name!r} has version {VERSION} only, not {version!r}")
     only_v1 = f"{name!r} is not a 28x28 digit model; /v2 serves those only, use /v1/predict"
     if name not in request.app.state.models and is_application(name):
         raise V2Error(404, only_v1)  # not loaded just to be refused
@@ -107,12 +116,12 @@ async def model_metadata(
     request: Request, name: str, version: str | None = None, runtime: str | None = RUNTIME_QUERY
 ):
     try:
-        clf = (await _served(request, name, runtime)).clf
+        clf = (await _served(request, name, runtime, version)).clf
     except V2Error as exc:
         return v2_error(exc.status, exc.message)
     return {
         "name": clf.name,
-        "versions": ["1"],
+        "versions": [VERSION],
         "platform": "onnxruntime_onnx" if clf.runtime.name.startswith("onnx") else "tensorflow",
         "inputs": [{"name": INPUT_NAME, "datatype": "FP32", "shape": [-1, *INPUT_SHAPE]}],
         "outputs": [
@@ -129,7 +138,7 @@ async def model_ready(
     request: Request, name: str, version: str | None = None, runtime: str | None = RUNTIME_QUERY
 ):
     try:
-        served = await _served(request, name, runtime)
+        served = await _served(request, name, runtime, version)
     except V2Error as exc:
         return v2_error(exc.status, exc.message)
     ok = served.batcher.running
@@ -300,7 +309,7 @@ async def infer(
     request: Request, name: str, version: str | None = None, runtime: str | None = RUNTIME_QUERY
 ):
     try:
-        served = await _served(request, name, runtime)
+        served = await _served(request, name, runtime, version)
         doc, binary = await _read_request(request)
         tensor = _parse_input(doc, binary)
         outputs = _requested_outputs(doc)
@@ -320,7 +329,7 @@ def _response(
     doc: dict, served: Served, outputs: list[tuple[str, bool]], values: dict[str, np.ndarray]
 ) -> Response:
     """The inference response, as JSON, or JSON plus binary tensors where asked."""
-    body: dict[str, Any] = {"model_name": served.clf.name, "model_version": "1", "outputs": []}
+    body: dict[str, Any] = {"model_name": served.clf.name, "model_version": VERSION, "outputs": []}
     if "id" in doc:
         body["id"] = doc["id"]
     chunks = []

@@ -470,3 +470,21 @@ def test_a_form_with_too_many_files_says_so_plainly(client):
     r = client.post("/v1/predict", files=files)
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_multipart"
     assert "form: Too many files" in r.json()["error"]["message"]  # (was "form: 400: Too...")
+
+
+def test_v2_versions_and_compressed_bodies_are_refused_in_words(client):
+    """A model has version 1 only (7 and "banana" were answered as 1); a gzip body
+    (tritonclient's request compression) was parsed as JSON: a misleading 400."""
+    import gzip
+
+    for path in ("/versions/7/ready", "/versions/banana"):
+        r = client.get(f"/v2/models/mnist-cnn{path}")
+        assert r.status_code == 404 and "version 1 only" in r.json()["error"], r.text
+    assert client.get("/v2/models/mnist-cnn/versions/1/ready").status_code == 200
+    body = gzip.compress(b'{"inputs": []}')
+    r = client.post(
+        "/v2/models/mnist-cnn/infer", content=body, headers={"Content-Encoding": "gzip"}
+    )
+    assert r.status_code == 415 and "uncompressed" in r.json()["error"], r.text
+    r = client.post("/v1/predict", content=body, headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_encoding"
