@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,10 @@ ImageInput = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
 #: The one default for the library, the app and the server (`--max-pixels`,
 #: DIGITLENS_MAX_PIXELS): a 48 MP phone photo passes; decoding stays under ~200 MB.
 MAX_PIXELS = 50_000_000
+# Pillow warns about an image over its own cap (89 MP) as it reads the header; ours is
+# checked right after and refuses it in words, so its warning only printed noise beside
+# our message (`python -m model.audit --number` on a 100 MP file).
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 #: Ink analysis runs on a copy whose longest side is at most this (speed on phone photos).
 WORKING_SIDE = 448
 #: The copy kept for display and heatmap overlays: longest side at most this.
