@@ -18,7 +18,7 @@ from server import counterfactual, errors, evidence, v2
 from server.config import ServerConfig
 from server.docs import install_docs
 from server.metrics import Metrics
-from server.models import LiveModels, ModelPool
+from server.models import ModelPool
 from server.numbers import router as numbers_router
 from server.routes import router
 
@@ -62,7 +62,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         pool = ModelPool(cfg, metrics)
         await pool.start()
         app.state.pool = pool
-        app.state.models = LiveModels(pool)  # name -> Served on the default runtime
+        app.state.models = pool.default  # name -> Served on the default runtime (kept live)
         # Everything loaded so far (FastAPI, pydantic, ONNX Runtime, OpenCV: ~90,000
         # objects) lives as long as the process: move it out of the collector's sight.
         # A full collection over it takes ~19 ms, and it ran every few seconds under

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,24 +45,6 @@ class Served:
 KERAS_RUNTIMES = ("auto", "keras")
 
 
-class LiveModels(Mapping):
-    """`app.state.models`: the pool's `default`, read at each use (an allowed model that
-    loads on its first request is listed from then on; a snapshot taken at start-up was
-    not)."""
-
-    def __init__(self, pool: ModelPool):
-        self.pool = pool
-
-    def __getitem__(self, name: str) -> Served:
-        return self.pool.default[name]
-
-    def __iter__(self):
-        return iter(self.pool.default)
-
-    def __len__(self) -> int:
-        return len(self.pool.default)
-
-
 @dataclass
 class ModelPool:
     """Every (model, runtime) this process serves; other runtimes load on first use."""
@@ -71,6 +52,9 @@ class ModelPool:
     config: ServerConfig
     metrics: Metrics
     loaded: dict[tuple[str, str], Served] = field(default_factory=dict)
+    #: name -> Served on the configured runtime (`app.state.models`, what `/v1/models`
+    #: lists): kept as models load, so an allowed model is listed once it has loaded.
+    default: dict[str, Served] = field(default_factory=dict)
     #: Each served model's name (its card's, what clients see and send) -> what it was
     #: loaded from: a bundled or Applications name, or a `.keras` path that stays private.
     sources: dict[str, str] = field(default_factory=dict)
@@ -84,13 +68,6 @@ class ModelPool:
     def default_name(self) -> str:
         """The public name of the default model."""
         return self.public(self.config.default_model)
-
-    @property
-    def default(self) -> dict[str, Served]:
-        """name -> Served on the configured runtime (what `/v1/models` lists), with the
-        allowed models loaded since start-up."""
-        rt = self.config.runtime
-        return {name: s for (name, r), s in self.loaded.items() if r == rt}
 
     async def start(self) -> None:
         for name in dict.fromkeys((self.config.default_model, *self.config.models)):
@@ -159,4 +136,7 @@ class ModelPool:
         )
         batcher.start()
         self.sources[clf.name] = source
-        self.loaded[(clf.name, served_as or runtime)] = Served(clf, batcher)
+        key = served_as or runtime
+        self.loaded[(clf.name, key)] = Served(clf, batcher)
+        if key == cfg.runtime:
+            self.default[clf.name] = self.loaded[(clf.name, key)]
