@@ -31,6 +31,7 @@ __all__ = [
     "free_port",
     "make_idx_dataset",
     "png",
+    "predict_cli",
     "bar_digits",
     "serving",
     "tiny_digit_net",
@@ -205,3 +206,17 @@ def write_video(path, digits, fps=10, seconds_each=1.0, start_s=0.0):
                 pts += 1
                 container.mux(stream.encode(frame))
         container.mux(stream.encode())
+
+
+def predict_cli(*args) -> subprocess.CompletedProcess:
+    """`python -m model.predict ARGS...` run as a user runs it: its own process, from the
+    repository, TensorFlow's log quiet; output captured as text."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "model.predict", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

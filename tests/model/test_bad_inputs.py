@@ -133,18 +133,9 @@ def test_cli_says_a_truncated_video_was_cut_short(tmp_path, capsys, mnist_cnn):
 def test_a_huge_image_is_refused_in_our_words_alone(tmp_path):
     """Pillow's DecompressionBombWarning (its own 89 MP cap) was printed beside our refusal,
     as a user runs the command line (pytest's own warning filters would hide the point)."""
-    import subprocess
-    import sys
-
-    from tests.helpers import ROOT
+    from tests.helpers import predict_cli
 
     Image.new("L", (10_000, 10_000)).save(tmp_path / "huge.png")  # 100 MP, a few KB
-    done = subprocess.run(
-        [sys.executable, "-m", "model.predict", "--quiet", str(tmp_path / "huge.png")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = predict_cli("--quiet", str(tmp_path / "huge.png"))
     assert done.returncode == 1 and "too large" in done.stderr, done.stderr
     assert "DecompressionBomb" not in done.stderr, done.stderr

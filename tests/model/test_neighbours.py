@@ -172,16 +172,10 @@ def test_built_index_loads_offline_and_its_pixels_are_mnist_train(
 
 def test_cli_neighbours_flag(tmp_path, tiny_clf, bundled_evidence):
     import json
-    import os
-    import subprocess
-    import sys
 
-    from tests.helpers import ROOT
+    from tests.helpers import predict_cli
 
-    def cli(*args):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        cmd = [sys.executable, "-m", "model.predict", *map(str, args)]
-        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    cli = predict_cli
 
     drawn_digit(7).save(tmp_path / "seven.png")
     r = cli(tmp_path / "seven.png", "--json", "--neighbours", "3")

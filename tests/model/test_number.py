@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from PIL import Image, ImageDraw
 from model.errors import BlankImageError, NoiseImageError
 from model.input.samples import drawn_digit
 from model.input.segment import segment
-from tests.helpers import ROOT, number, png, write_video
+from tests.helpers import number, png, predict_cli, write_video
 
 
 def test_separate_digits_are_pieces_left_to_right():
@@ -102,13 +100,7 @@ def test_the_command_line_reads_numbers(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"nope")
     write_video(tmp_path / "clip.mp4", [4])
     gone = str(tmp_path / "gone.png")
-    done = subprocess.run(
-        [sys.executable, "-m", "model.predict", "--number", "--json", str(tmp_path), gone],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = predict_cli("--number", "--json", str(tmp_path), gone)
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert done.returncode == 1  # one input failed
     by_name = {rec["path"].rsplit("/", 1)[-1]: rec for rec in lines}
@@ -116,22 +108,10 @@ def test_the_command_line_reads_numbers(tmp_path):
     assert "not an image" in by_name["bad.png"]["error"]
     assert "reads images, not videos" in by_name["clip.mp4"]["error"]
     assert by_name["gone.png"]["error"] == "no such file or folder"  # stdout names every input
-    usage = subprocess.run(
-        [sys.executable, "-m", "model.predict", "--number", "--fps", "2", gone],  # (its default)
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    usage = predict_cli("--number", "--fps", "2", gone)  # (--fps at its default: given)
     assert usage.returncode == 2 and "--fps: for single digits" in usage.stderr  # given, refused
     # Without --number, the one-digit answer says what the image holds, as the app does.
-    one = subprocess.run(
-        [sys.executable, "-m", "model.predict", "--json", str(tmp_path / "47.png")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    one = predict_cli("--json", str(tmp_path / "47.png"))
     assert "this looks like 2 digits (47)" in json.loads(one.stdout)["reason"], one.stdout
 
 
@@ -296,13 +276,7 @@ def test_the_command_line_explains_and_edits_one_digit(tmp_path):
     number(4, 7).save(tmp_path / "47.png")
     out = tmp_path / "out"
     args = ["--number", "--json", "--explain", "--counterfactual", "9", "--digit", "0"]
-    done = subprocess.run(
-        [sys.executable, "-m", "model.predict", *args, "--out", str(out), str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = predict_cli(*args, "--out", str(out), str(tmp_path))
     assert done.returncode == 0, done.stderr
     (rec,) = [json.loads(line) for line in done.stdout.splitlines()]
     assert rec["text"] == "47"
@@ -314,13 +288,15 @@ def test_the_command_line_explains_and_edits_one_digit(tmp_path):
         assert np.load(e["map"]).shape == (28, 28)
     assert four["counterfactual"]["label"] == 9 and "counterfactual" not in seven
     assert (out / "47.png.d0.cf9.png").exists() and (out / "47.png.d0.adv9.npy").exists()
-    wrong = subprocess.run(
-        [sys.executable, "-m", "model.predict", "--number", "--counterfactual", "9"]
-        + ["--digit", "5", "--out", str(out), str(tmp_path / "47.png")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    wrong = predict_cli(
+        "--number",
+        "--counterfactual",
+        "9",
+        "--digit",
+        "5",
+        "--out",
+        str(out),
+        str(tmp_path / "47.png"),
     )
     assert wrong.returncode == 1 and "the number has 2 digits" in wrong.stderr
     assert "47.png: 47" in wrong.stdout  # the number is still read and said

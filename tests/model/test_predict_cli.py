@@ -9,18 +9,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import ROOT, drawn_digit, write_video
-
-
-def cli(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-m", "model.predict", *map(str, args)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.helpers import predict_cli as cli
 
 
 @pytest.fixture(scope="module")
