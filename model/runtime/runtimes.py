@@ -165,11 +165,19 @@ class OnnxRuntime:
         return max(1, min(self._threads, n, int(n * cost / SHARD_MIN_MS)))
 
     def settle(self, x: np.ndarray, probs: np.ndarray) -> np.ndarray:
-        """`probs` with every close call (top two classes nearer than the margin of
-        `close_calls`) answered by the float model, in one call for all of them."""
-        if self._referee is None or not len(probs):
+        """`probs` with each close call (top two classes nearer than the margin of
+        `close_calls`, as the export measured them) answered by the float model, in one
+        call for all; an int8 model's own answers made whole (its softmax comes out in
+        steps of 1/255: a confident digit's summed to 0.992)."""
+        if not len(probs):
             return probs
-        close = np.flatnonzero(close_call_rows(probs, self.close_calls[1]))
+        close = (
+            np.flatnonzero(close_call_rows(probs, self.close_calls[1]))
+            if self._referee is not None
+            else ()
+        )
+        if self.name == ONNX_NAMES["onnx-int8"]:
+            probs = probs / probs.sum(axis=1, keepdims=True)
         if len(close):
             probs[close] = self._referee(np.ascontiguousarray(x[close]))
         return probs
