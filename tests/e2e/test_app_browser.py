@@ -347,6 +347,36 @@ def test_undo_and_clear_by_mouse(page, streamlit_url):
     assert page.locator(".dl-label").count() == 0
 
 
+def test_a_drawing_is_still_there_after_visiting_another_page(page, streamlit_url):
+    """Draw a 7, open Upload from the sidebar, come back: the pad shows the 7 again and
+    the server answers it with its maps (Streamlit forgets a pad that is off the page)."""
+    page.goto(streamlit_url)
+    wait_ready(page)
+    mouse_stroke(page, STROKES[7], expect_live="7")
+    server_answer(page, "7")
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.get_by_text("Upload", exact=True).click()
+    page.locator("[data-testid='stFileUploader']").wait_for()
+    assert page.locator(".dl-canvas").count() == 0  # the pad is gone with its page
+    nav.get_by_text("Draw", exact=True).click()
+    wait_ready(page)
+    server_answer(page, "7")
+    wait_live(page, "7")  # the live reading read it again too
+    inked = page.locator(".dl-canvas").evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }"
+    )
+    assert inked > 500  # the strokes themselves, drawn again
+    page.locator(".dl-clear").click()  # and Clear still empties it for good
+    prompt_shown(page)
+    nav.get_by_text("Upload", exact=True).click()
+    page.locator("[data-testid='stFileUploader']").wait_for()
+    nav.get_by_text("Draw", exact=True).click()
+    wait_ready(page)
+    prompt_shown(page)
+    assert page.locator(".dl-label").count() == 0
+
+
 def test_explain_page_draws_on_the_same_pad(page, streamlit_url):
     """Explain, input "Draw": the Draw page's pad (live reading while the pen moves), and
     every method's map of the drawing once the stroke ends."""

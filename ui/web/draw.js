@@ -28,8 +28,9 @@
 //
 // data (from Python): {size, width, height, pen, penMin, penMax, mode, modelUrl, verdict,
 //                      tooSmall (the size rule), recipe, classes, staticUrl, command: {op, id},
-//                      server: {seq, label, probs, verdict, reason, ms[, text]}}
-// state (to Python):  drawing = {png: data URL or null, seq, final, strokes}
+//                      server: {seq, label, probs, verdict, reason, ms[, text]},
+//                      strokes: [{w, pts}] or null (a drawing to restore as the pad appears)}
+// state (to Python):  drawing = {png: data URL or null, seq, final, strokes, paths (final)}
 
 const app = new WeakMap();
 /** A server-mode read not answered within this long was lost (its run was dropped). */
@@ -287,7 +288,15 @@ function createPad(root) {
     const png = pad.strokes.length ? canvas.toDataURL("image/png") : null;
     pad.sentAt.set(seq, performance.now());
     pad.inflight = seq;
-    pad.setStateValue("drawing", { png, seq, final, strokes: pad.strokes.length });
+    const drawing = { png, seq, final, strokes: pad.strokes.length };
+    // A finished drawing's strokes too, which Python keeps for the pad's next mount
+    // (the page left and come back to): a tenth of a pixel is plenty.
+    if (final) drawing.paths = pad.strokes.map((s) => ({ w: s.w, pts: s.pts.map(tenths) }));
+    pad.setStateValue("drawing", drawing);
+  }
+
+  function tenths([x, y]) {
+    return [Math.round(x * 10) / 10, Math.round(y * 10) / 10];
   }
 
   // ---------------------------------------------------------------- live reading
@@ -456,6 +465,14 @@ function createPad(root) {
       pen.max = d.penMax;
       pen.value = d.pen;
       setPenUi();
+      // The drawing this pad held before its page was left, drawn again and sent, so
+      // Python answers it as it did (and the live reading reads it once the model is in).
+      if (Array.isArray(d.strokes) && d.strokes.length) {
+        pad.strokes = d.strokes.map((s) => ({ w: s.w, pts: s.pts.map(([x, y]) => [x, y]) }));
+        redraw();
+        setTimeout(() => send(true));
+        queueFrame();
+      }
     }
     box.dataset.mode = d.mode;
     // Commands from Python (undo / clear buttons there), each applied once.
