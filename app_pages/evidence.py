@@ -20,6 +20,7 @@ from ui.evidence import (
 )
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import current
+from ui.state import first_value
 from ui.widgets import enlarge, prediction_header
 
 choice = current()
@@ -48,7 +49,7 @@ elif source == "Test-set image":
     if test is None:
         st.info("Set DIGITLENS_DATA_DIR to the folder holding mnist/ to pick test digits.")
         st.stop()
-    i = st.number_input("Test digit #", 0, len(test) - 1, 0, key="evidence_test_index")
+    i = st.number_input("Test digit #", 0, len(test) - 1, key="evidence_test_index")
     image = test.images[int(i)]
 else:
     upload = st.file_uploader("An image", key="evidence_upload")
@@ -76,7 +77,8 @@ with right:
 looks, atlas_tab, layers_tab = st.tabs(["Look-alikes", "Atlas", "Layers"])
 
 with looks:
-    k = st.slider("Look-alikes", 4, 32, 8, step=4, key="evidence_k")
+    first_value("evidence_k", 8)
+    k = st.slider("Look-alikes", 4, 32, step=4, key="evidence_k")
     try:
         look_alikes_view(clf.neighbours(image, k=k))
     except EvidenceError as exc:

@@ -21,6 +21,7 @@ from ui.counterfactual import counterfactual_section
 from ui.evidence import FROM_EVIDENCE, TRAINING, TRAINING_INDEX, training_example
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
 from ui.sidebar import current
+from ui.state import first_value
 from ui.widgets import (
     colour_legend,
     enlarge,
@@ -96,7 +97,8 @@ x = stages = None
 label_note = ""
 try:
     if source == "Example drawing":
-        digit = st.select_slider("Example", EXAMPLES, value=7, key="explain_example")
+        first_value("explain_example", 7)
+        digit = st.select_slider("Example", EXAMPLES, key="explain_example")
         stages = clf.preprocess_stages(drawn_digit(digit))
     elif source == "Draw":
         stages = drawn_input()
@@ -200,7 +202,8 @@ with head_cols[1]:
         help="A contrastive map shows the evidence for the prediction against one other "
         "class (the difference of their scores); the runner-up is the natural question.",
     )
-    opacity = st.slider("Overlay opacity", 0.0, 1.0, OVERLAY_OPACITY, 0.05, key="explain_opacity")
+    first_value("explain_opacity", OVERLAY_OPACITY)
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key="explain_opacity")
     st.caption(
         "**Trust**: pixels are blacked out in the order the map ranks them; a map is "
         "trusted when the answer falls faster than when the input's own ink (or its edges) "

@@ -16,6 +16,7 @@ from model.why.attribution import explain
 from model.why.describe import describe_map
 from ui.number import show_reading
 from ui.sidebar import current
+from ui.state import first_value
 from ui.widgets import class_chart, heatmap_views, inline_image, prediction_header
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
@@ -49,9 +50,9 @@ log_scale = st.toggle(
     key="upload_log_scale",
     help="On a linear scale a 99.9 % answer hides every other class; the log scale shows them.",
 )
+first_value("upload_numbers", True)
 read_numbers = clf.reads_digits and st.toggle(
     "Read numbers",
-    value=True,
     key="upload_numbers",
     help="Where an image holds several digits side by side (a house number, a price), read "
     "them one by one as a number, each digit with its answer and map.",
