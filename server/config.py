@@ -25,6 +25,7 @@ class ServerConfig:
     #: Applications), instead of their card's: 0-1, 0-255, -1-1, caffe, torch ("": the card's).
     preprocessing: str = ""
     max_body_bytes: int = 8 * 2**20  # a request body above this gets 413
+    body_timeout_s: float = 30.0  # a body with nothing new for this long gets 408 (0: none)
     max_pixels: int = MAX_PIXELS  # an image above this gets 413; the library's one default
     max_files: int = 64  # files in one multipart request
     batch_max_size: int = 64  # requests answered by one model call

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 
@@ -76,12 +77,23 @@ class BodyTooLarge(ApiError):
         )
 
 
-class BodyLimit:
-    """ASGI middleware: refuse bodies over `max_bytes`, by header or while streaming, and
-    compressed bodies (Content-Encoding), which no route reads."""
+class BodyStalled(ApiError):
+    def __init__(self, seconds: float):
+        super().__init__(
+            408,
+            "request_timeout",
+            f"the request body stopped arriving: nothing for {seconds:g} s",
+        )
 
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over `max_bytes`, by header or while streaming,
+    compressed bodies (Content-Encoding), which no route reads, and bodies that stop
+    arriving for `timeout_s` (a client that sends a length and then nothing held its
+    request, and the memory of what it had sent, for as long as it kept the connection)."""
+
+    def __init__(self, app, max_bytes: int, timeout_s: float | None = None):
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -97,13 +109,21 @@ class BodyLimit:
             message = f"a body with Content-Encoding {coding!r} is not read: send it uncompressed"
             response = error_response(415, "unsupported_encoding", message, scope.get("path", ""))
             return await response(scope, receive, send)
-        seen = 0
+        seen, whole = 0, False
 
         async def limited():
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, whole
+            if whole or not self.timeout_s:  # (once the body is in, receive waits for the
+                message = await receive()  # client to leave: no deadline on that)
+            else:
+                try:
+                    async with asyncio.timeout(self.timeout_s):
+                        message = await receive()
+                except TimeoutError:
+                    raise BodyStalled(self.timeout_s) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                whole = not message.get("more_body", False)
                 if seen > self.max_bytes:
                     raise BodyTooLarge(self.max_bytes)  # chunked bodies with no length
             return message

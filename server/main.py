@@ -85,7 +85,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.models = {}
     app.state.pool = None
     errors.install(app)
-    app.add_middleware(errors.BodyLimit, max_bytes=cfg.max_body_bytes)
+    app.add_middleware(errors.BodyLimit, max_bytes=cfg.max_body_bytes, timeout_s=cfg.body_timeout_s)
 
     app.add_middleware(Observe, metrics=metrics)
     app.include_router(router)

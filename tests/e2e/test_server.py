@@ -4,8 +4,10 @@ import asyncio
 import concurrent.futures
 import contextlib
 import io
+import json
 import os
 import re
+import socket
 import time
 from pathlib import Path
 
@@ -23,6 +25,10 @@ MAX_BODY = 2_000_000
 MAX_PIXELS = 4_000_000
 
 
+#: The server's deadline for a body that stops arriving (30 s by default): short, for the test.
+BODY_TIMEOUT_S = 2
+
+
 @pytest.fixture(scope="module")
 def url():
     with serving(
@@ -36,6 +42,8 @@ def url():
             str(MAX_PIXELS),
             "--batch-max-wait-ms",
             "5",
+            "--body-timeout-s",
+            str(BODY_TIMEOUT_S),
         ],
         "/readyz",
         "server.log",
@@ -128,6 +136,47 @@ def test_chunked_body_over_the_limit(url):
         url + "/v1/predict", content=chunks(), headers={"Content-Type": "image/png"}, timeout=60
     )
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+
+
+def test_a_body_that_stops_arriving_gets_408_and_a_slow_steady_one_is_read(url):
+    """A client that states a length, sends a little and then nothing is answered 408 once
+    nothing has come for --body-timeout-s (it held its request for ever); a slow upload
+    whose pieces keep coming is read and answered."""
+    port = int(url.rsplit(":", 1)[1])
+    head = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(head + b"Content-Length: 5000\r\n\r\n" + b"\x89PNG" * 25)
+        t0 = time.perf_counter()
+        answer = read_response(s)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "request_timeout"
+    assert BODY_TIMEOUT_S <= time.perf_counter() - t0 < BODY_TIMEOUT_S + 10
+    body = encode(drawn_digit(7))
+    pieces = [body[i : i + len(body) // 4 + 1] for i in range(0, len(body), len(body) // 4 + 1)]
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(head + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
+        for piece in pieces:  # (3 s in all, each piece well within the deadline)
+            time.sleep(0.75 * BODY_TIMEOUT_S / 2)
+            s.sendall(piece)
+        answer = read_response(s)
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["label"] == 7
+
+
+def read_response(s: socket.socket) -> bytes:
+    """Everything the server sends until it closes or a whole JSON answer is in."""
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = [
+            int(line.split(b":")[1])
+            for line in head.lower().split(b"\r\n")
+            if line.startswith(b"content-length:")
+        ]
+        if length and len(body) >= length[0]:
+            break
+    return data
 
 
 @pytest.mark.parametrize(
