@@ -251,6 +251,9 @@ def test_model_page_opens_an_audit_and_shows_its_report(tmp_path):
     labels = {m.label: m.value for m in at.metric}
     assert labels["Inputs"] == "2" and labels["Unreadable"] == "1"
     assert not at.warning  # made with the model the page shows
+    (report,) = at.get("iframe")  # the report itself, embedded
+    assert "<title>DigitLens audit</title>" in report.proto.srcdoc
+    assert "broken.png" in report.proto.srcdoc  # its unreadable input, listed
     at.sidebar.selectbox(key="model_name").set_value("mnist-mlp").run()
     at.text_input(key="audit_folder").set_value(str(tmp_path / "audit")).run()
     said = "\n".join(w.value for w in at.warning)
