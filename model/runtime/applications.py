@@ -29,6 +29,7 @@ from typing import Any
 
 from model.errors import ModelLoadError
 from model.input.photo import canonical_scaling
+from model.runtime.backend import import_keras
 
 CLASS_NAMES_FILE = Path(__file__).resolve().parents[1] / "data" / "imagenet_classes.json"
 #: Scaling (Keras `preprocess_input` mode) of each keras.applications module.
@@ -93,7 +94,7 @@ def _key(name: str) -> str:
 @cache
 def _constructors() -> dict[str, tuple[str, str]]:
     """normalised name -> (constructor name, module name) for every keras.applications model."""
-    import keras
+    keras = import_keras()
 
     found = {}
     for attr in dir(keras.applications):
@@ -187,7 +188,7 @@ def build_application(
     input_shape: only with weights=None or a model that accepts it (tiny inputs in tests).
     download: False never touches the network; offline, a missing file is then an error.
     """
-    import keras
+    keras = import_keras()
 
     app = application(name)
     source = locate_weights(app, weights)

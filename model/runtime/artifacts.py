@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.errors import ModelLoadError, ModelNotFoundError
+from model.runtime.backend import import_keras
 from model.runtime.card import Card, card_path_for, read_card, write_card
 
 __all__ = [
@@ -159,6 +160,6 @@ def load_keras_model(path: str | os.PathLike):
             raise ModelLoadError(
                 f"cannot load {path.name}: a zip archive without config.json, not a Keras model"
             )
-    import keras  # heavy import, kept out of module import time
+    keras = import_keras()  # heavy import, kept out of module import time (and quiet)
 
     return keras.saving.load_model(path, compile=False, safe_mode=True)

@@ -213,7 +213,7 @@ def detector_net(detector: Path):
     global average pooling, dense layers), or an ensemble of such detectors
     (`training.ensemble`: the members' nodes prefixed `memberK/`, then the mean of their
     outputs). ValueError for anything else."""
-    import keras
+    keras = import_keras()
     import onnx
     from keras import layers
     from onnx import numpy_helper

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from model.errors import ModelLoadError
+from model.runtime.backend import import_keras
 from model.why.cache import evidence_path
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def compiled_outputs(net: Any, names: Sequence[str]):
         cached = _FNS.setdefault(net, {})
         if names in cached:
             return cached[names]
-        import keras
+        keras = import_keras()
         import tensorflow as tf
 
         # Deferred like TensorFlow: model.why.passes imports scipy, which plain ONNX

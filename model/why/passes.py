@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from model.runtime.backend import import_keras
 from model.runtime.graph import find_layer
 from model.runtime.loading import source_of
 from model.why.onnx_passes import OnnxPasses
@@ -142,7 +143,7 @@ def _head_of(net: Any) -> tuple[Any, str]:
     """The layer whose input is the logits, and how to read them (ReplaceToLinear):
     `dense` (a softmax Dense: logits recomputed from its input), `activation` (a softmax
     Activation: its input is the logits) or `probabilities` (log of the outputs)."""
-    import keras
+    keras = import_keras()
 
     out = net.layers[-1]
     while getattr(out, "layers", None):  # the head of a nested model (Sequential([base]))

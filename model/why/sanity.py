@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from model.runtime.backend import import_keras
 from model.why.attribution import METHODS, compute_maps
 
 #: A map passes when, with every layer randomised, its rank correlation with the trained
@@ -136,7 +137,7 @@ def sanity_check(
     photo: the "ink" correlation is read where the photo has detail (`detail_mask`), not
     where it is bright: a photo has no ink (digits: False, unchanged).
     """
-    import keras
+    keras = import_keras()
 
     x = np.asarray(x, np.float32)
     shape = tuple(int(d) for d in net.inputs[0].shape[1:])

@@ -119,6 +119,17 @@ def test_keras_runtime_prints_no_tensorflow_banner(tmp_path):
     assert "UserWarning" not in r.stderr, r.stderr
 
 
+def test_counterfactuals_print_no_tensorflow_banner(tmp_path):
+    """--counterfactual (TensorFlow imported on the ONNX runtime, first by the prior's
+    load) answers with a clean stderr: the banner was printed twice."""
+    seven = tmp_path / "seven.png"
+    drawn_digit(7).save(seven)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    r = python(env, "-m", "model.predict", str(seven), "--counterfactual", "1", "--out", tmp_path)
+    assert r.returncode == 0 and "counterfactual: The model reads 1" in r.stdout, r.stderr
+    assert "oneDNN" not in r.stderr and "absl" not in r.stderr, r.stderr
+
+
 def test_predicting_imports_neither_tensorflow_nor_scipy(tmp_path):
     """Every process that only predicts (a server worker, an audit's worker or Ray actor)
     starts without SciPy's 0.2 s import: it is needed only to place a map on the display."""
