@@ -42,6 +42,8 @@ class Digit:
     touching: bool  # cut out of ink shared with a neighbour
     error: str | None = None
     ink: np.ndarray | None = None  # (h, w) float32: this digit's ink alone (for its map)
+    #: A number of one digit: the single-digit path's stages it was read from (`_as_single`)
+    stages: Preprocessed | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -256,15 +258,16 @@ def _as_single(clf: Classifier, image: ImageInput, max_pixels: int, digit: Digit
     if digit.prediction is None:
         return digit
     try:
-        x = clf.preprocess_stages(image, max_pixels).x
+        stages = clf.preprocess_stages(image, max_pixels)
     except ImageError:
         return digit
-    return replace(digit, x=x, prediction=clf.predict_input(x))
+    return replace(digit, x=stages.x, prediction=clf.predict_input(stages.x), stages=stages)
 
 
 def digit_stages(clf: Classifier, reading: NumberReading, index: int) -> Preprocessed:
-    """The preprocessing of digit `index` (0: the leftmost) from its own ink: where its map
-    and its counterfactual ("make the 4 a 9") start. Raises NoSuchDigitError for a place
+    """The preprocessing of digit `index` (0: the leftmost) from its own ink (a number of
+    one digit: the single-digit path's): where its map and its counterfactual ("make the
+    4 a 9") start. Raises NoSuchDigitError for a place
     the number does not have, or a mark that was not read."""
     n = len(reading.digits)
     if not 0 <= index < n:
@@ -276,6 +279,8 @@ def digit_stages(clf: Classifier, reading: NumberReading, index: int) -> Preproc
     d = reading.digits[index]
     if d.prediction is None or d.ink is None:
         raise NoSuchDigitError(f"the {ordinal(index)} mark was not read as a digit ({d.error})")
+    if d.stages is not None:  # a lone digit: read as one digit alone, from the whole image
+        return d.stages
     return clf.preprocess_stages(d.ink, piece=True)
 
 

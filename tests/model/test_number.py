@@ -82,6 +82,7 @@ def test_a_number_of_one_digit_is_answered_as_that_digit_alone(mnist_cnn, real_d
     give the same image (they differed on 1-4 % of realistic digits, label or verdict)."""
     from model.datasets import load_split, locate
     from model.errors import ImageError
+    from model.number import digit_stages
     from training.renders import make_set
 
     test = load_split(locate("mnist", real_data_dir), "test")
@@ -98,6 +99,9 @@ def test_a_number_of_one_digit_is_answered_as_that_digit_alone(mnist_cnn, real_d
             got = reading.digits[0].prediction
             assert (got.label, got.verdict) == (single.label, single.verdict)
             np.testing.assert_allclose(got.probabilities, single.probabilities, atol=1e-6)
+            # ... and its map and counterfactual start from the input it was read from.
+            start = digit_stages(mnist_cnn, reading, 0).x
+            np.testing.assert_array_equal(start, mnist_cnn.preprocess(item))
             compared += 1
     assert compared > 180
 
