@@ -17,12 +17,16 @@ from server.config import ServerConfig
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
-    base = ServerConfig.from_env()
+    """The configuration; a setting no server can run with exits 2 with a message."""
     p = argparse.ArgumentParser(
         prog="python -m server",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    try:
+        base = ServerConfig.from_env()
+    except ValueError as exc:
+        p.error(str(exc))
     p.add_argument("--host", default=base.host, help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=base.port)
     p.add_argument("--workers", type=int, default=base.workers, help="processes")
@@ -60,7 +64,10 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     allowed = args.pop("allow_model")
     if allowed is not None:  # flags replace $DIGITLENS_ALLOW_MODELS
         args["allow_models"] = tuple(m for a in allowed for m in a.split(",") if m)
-    return dataclasses.replace(base, **args)
+    try:
+        return dataclasses.replace(base, **args)
+    except ValueError as exc:
+        p.error(str(exc))
 
 
 def main(argv: list[str] | None = None) -> int:

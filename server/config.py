@@ -3,6 +3,7 @@ and then by command-line flags. Nothing here does work at import."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields, replace
 
@@ -33,6 +34,27 @@ class ServerConfig:
     decode_concurrency: int = 2  # images decoded at once (bounds memory: ~0.4 GB each at 50 MP)
     log_level: str = "info"
 
+    def __post_init__(self) -> None:
+        """Refuse a setting no server can run with, in words (a negative or NaN deadline
+        refused every body that came in two pieces, or answered 500)."""
+        for name in (
+            "workers",
+            "max_body_bytes",
+            "max_pixels",
+            "max_files",
+            "batch_max_size",
+            "decode_concurrency",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{_setting(name)} must be a whole number >= 1, not {value!r}")
+        for name in ("batch_max_wait_ms", "body_timeout_s"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{_setting(name)} must be a number >= 0, not {value!r}")
+        if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ValueError(f"{_setting('port')} must be 0 to 65535, not {self.port!r}")
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
         """Defaults overridden by DIGITLENS_<FIELD> variables (e.g. DIGITLENS_PORT=9000)."""
@@ -46,5 +68,15 @@ class ServerConfig:
             if isinstance(default, tuple):
                 changes[f.name] = tuple(v.strip() for v in raw.split(",") if v.strip())
             else:
-                changes[f.name] = type(default)(raw)
+                try:
+                    changes[f.name] = type(default)(raw)
+                except ValueError:
+                    raise ValueError(
+                        f"DIGITLENS_{f.name.upper()}={raw!r} is not a number"
+                    ) from None
         return replace(cls(), **changes)
+
+
+def _setting(name: str) -> str:
+    """A setting as a person sets it: its flag and its variable."""
+    return f"--{name.replace('_', '-')} (DIGITLENS_{name.upper()})"

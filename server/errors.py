@@ -25,9 +25,10 @@ log = logging.getLogger("digitlens.server")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers
 
     @property
     def detail_model(self) -> schemas.ErrorDetail:
@@ -70,11 +71,16 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+#: An answer given before the body was read whole ends its connection: what is left of
+#: the body would be read as the next request, and a client that kept sending a byte now
+#: and then held the connection open for good (uvicorn's keep-alive timer stops).
+CLOSE = {"Connection": "close"}
+
+
 class BodyTooLarge(ApiError):
     def __init__(self, limit: int):
-        super().__init__(
-            413, "body_too_large", f"the request body is over the limit of {limit:,} bytes"
-        )
+        message = f"the request body is over the limit of {limit:,} bytes"
+        super().__init__(413, "body_too_large", message, CLOSE)
 
 
 class BodyStalled(ApiError):
@@ -83,6 +89,7 @@ class BodyStalled(ApiError):
             408,
             "request_timeout",
             f"the request body stopped arriving: nothing for {seconds:g} s",
+            CLOSE,
         )
 
 
@@ -102,7 +109,8 @@ class BodyLimit:
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             err = BodyTooLarge(self.max_bytes)
-            response = error_response(err.status, err.code, err.message, scope.get("path", ""))
+            path = scope.get("path", "")
+            response = error_response(err.status, err.code, err.message, path, err.headers)
             return await response(scope, receive, send)
         coding = headers.get(b"content-encoding", b"identity").decode("latin-1").strip().lower()
         if coding not in ("", "identity"):  # (a gzip body was read as JSON: a misleading 400)
@@ -134,7 +142,7 @@ class BodyLimit:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message, request.url.path)
+        return error_response(exc.status, exc.code, exc.message, request.url.path, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

@@ -148,7 +148,12 @@ def test_a_body_that_stops_arriving_gets_408_and_a_slow_steady_one_is_read(url):
         s.sendall(head + b"Content-Length: 5000\r\n\r\n" + b"\x89PNG" * 25)
         t0 = time.perf_counter()
         answer = read_response(s)
-    assert answer.startswith(b"HTTP/1.1 408")
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert b"connection: close" in answer.split(b"\r\n\r\n", 1)[0].lower()
+        # The connection ends with it: a byte sent now and then held it open for good.
+        s.sendall(b"x")
+        s.settimeout(BODY_TIMEOUT_S + 3)
+        assert s.recv(1) == b""
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "request_timeout"
     assert BODY_TIMEOUT_S <= time.perf_counter() - t0 < BODY_TIMEOUT_S + 10
     body = encode(drawn_digit(7))

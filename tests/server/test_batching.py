@@ -114,3 +114,31 @@ def test_config_from_environment_and_flags():
     assert cfg.host == "127.0.0.1"  # loopback unless asked
     flags = parse_args(["--port", "9100", "--max-body-bytes", "1000"])
     assert (flags.port, flags.max_body_bytes, flags.host) == (9100, 1000, "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "said"),
+    [
+        (["--body-timeout-s", "nan"], {}, "--body-timeout-s (DIGITLENS_BODY_TIMEOUT_S) must be"),
+        (["--body-timeout-s", "-1"], {}, "must be a number >= 0, not -1.0"),
+        (["--workers", "0"], {}, "--workers (DIGITLENS_WORKERS) must be a whole number >= 1"),
+        (["--port", "70000"], {}, "must be 0 to 65535"),
+        (
+            [],
+            {"DIGITLENS_BODY_TIMEOUT_S": "soon"},
+            "DIGITLENS_BODY_TIMEOUT_S='soon' is not a number",
+        ),
+        ([], {"DIGITLENS_BATCH_MAX_WAIT_MS": "inf"}, "--batch-max-wait-ms"),
+    ],
+)
+def test_settings_no_server_can_run_with_are_refused_in_words(
+    flags, env, said, monkeypatch, capsys
+):
+    """A NaN body deadline answered 500, a negative one refused every body sent in two
+    pieces: refused at start-up instead, as argparse refuses a bad flag (exit 2)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exited:
+        parse_args(flags)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
