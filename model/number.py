@@ -254,13 +254,16 @@ def _as_single(clf: Classifier, image: ImageInput, max_pixels: int, digit: Digit
     """A number of one digit, answered as the single-digit path answers the same image
     (`Classifier.predict`, `/v1/predict`, Draw's one-digit mode): the piece's reading,
     through other pens, differed from it on 1-2 % of realistic digits (label) and 2-4 %
-    (verdict). The piece's own answer stays where that path refuses the image."""
+    (verdict). Where that path refuses the image (a short stroke too small to read), so
+    does the number, for the same reason."""
     if digit.prediction is None:
         return digit
     try:
         stages = clf.preprocess_stages(image, max_pixels)
-    except ImageError:
-        return digit
+    except ImageError as exc:
+        # (a mark was found: "the image looks blank" would say it was not)
+        why = "too thin or faint" if type(exc) is BlankImageError else str(exc)
+        return replace(digit, prediction=None, error=why)
     return replace(digit, x=stages.x, prediction=clf.predict_input(stages.x), stages=stages)
 
 
