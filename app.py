@@ -10,7 +10,6 @@ import streamlit as st
 
 from ui.resources import keep_keras_state
 from ui.sidebar import sidebar
-from ui.state import keep_page_widgets
 from ui.widgets import style
 
 #: The tab icon, a local file: a `:material/...:` page icon is fetched from fonts.gstatic.com.
@@ -33,6 +32,5 @@ pages = [
     st.Page("app_pages/model_card.py", title="Model", icon=":material/account_tree:"),
 ]
 page = st.navigation(pages)
-keep_page_widgets()  # a page's inputs are as the person left them
 st.session_state["_choice"] = sidebar()
 page.run()

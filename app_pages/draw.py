@@ -23,7 +23,6 @@ from ui.canvas import (
 from ui.counterfactual import counterfactual_section
 from ui.number import number_mode, what_to_draw
 from ui.sidebar import Choice, current
-from ui.state import first_value
 from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
 
 #: The pad's key in session state (its drawing lives there).
@@ -101,17 +100,18 @@ def draw_and_explain() -> None:
     pad_col, answer_col = st.columns([34, 66], gap="medium")
     edge = live_reading(clf)[0] is not None
     with pad_col:
-        if not edge:  # (a mode kept from a model the page could read)
-            st.session_state["live_mode"] = "server"
-        first_value("live_mode", "browser" if edge else "server")
+        # The person's choice is kept (across pages too); a model the page cannot read
+        # shows "On the server" without overwriting it, for when they switch back.
         mode = st.segmented_control(
             "Live answer",
             list(WHERE),
             format_func=WHERE.get,
-            key="live_mode",
+            default="browser" if edge else "server",
+            key="live_mode" if edge else "live_mode_server_only",
             disabled=not edge,
             help="Where the model reads your drawing while the pen moves. The server "
             "always answers each finished stroke with the heatmaps.",
+            persist_state="session" if edge else None,
         )
         drawing, error = read_drawing()
         answer, server, pred, refused = None, None, None, None

@@ -20,7 +20,6 @@ from ui.evidence import (
 )
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import current
-from ui.state import first_value
 from ui.widgets import enlarge, prediction_header
 
 choice = current()
@@ -32,12 +31,12 @@ st.caption(
 )
 
 SOURCES = ["Example drawing", "Draw", "Test-set image"] if clf.is_digit else ["Upload"]
-source = st.radio("Input", SOURCES, horizontal=True, key="evidence_source")
+source = st.radio("Input", SOURCES, horizontal=True, key="evidence_source", persist_state="session")
 PAD = "evidence_pad"
 
 image = None
 if source == "Example drawing":
-    digit = st.selectbox("Example", EXAMPLES, key="evidence_example")
+    digit = st.selectbox("Example", EXAMPLES, key="evidence_example", persist_state="session")
     image = drawn_digit(digit)
 elif source == "Draw":
     drawing = drawing_from_state(st.session_state.get(PAD) or {})
@@ -49,7 +48,9 @@ elif source == "Test-set image":
     if test is None:
         st.info("Set DIGITLENS_DATA_DIR to the folder holding mnist/ to pick test digits.")
         st.stop()
-    i = st.number_input("Test digit #", 0, len(test) - 1, key="evidence_test_index")
+    i = st.number_input(
+        "Test digit #", 0, len(test) - 1, 0, key="evidence_test_index", persist_state="session"
+    )
     image = test.images[int(i)]
 else:
     upload = st.file_uploader("An image", key="evidence_upload")
@@ -77,8 +78,7 @@ with right:
 looks, atlas_tab, layers_tab = st.tabs(["Look-alikes", "Atlas", "Layers"])
 
 with looks:
-    first_value("evidence_k", 8)
-    k = st.slider("Look-alikes", 4, 32, step=4, key="evidence_k")
+    k = st.slider("Look-alikes", 4, 32, 8, step=4, key="evidence_k", persist_state="session")
     try:
         look_alikes_view(clf.neighbours(image, k=k))
     except EvidenceError as exc:
@@ -114,7 +114,9 @@ with layers_tab:
     names = list(acts.names)
     maps = list(acts.feature_maps)
     default = names.index(maps[0]) if maps else 0
-    layer = st.selectbox("Layer", names, index=default, key="evidence_layer")
+    layer = st.selectbox(
+        "Layer", names, index=default, key="evidence_layer", persist_state="session"
+    )
     layer_view(acts, layer)
     patches = load_patches(clf).get(layer)
     if patches is not None:

@@ -21,7 +21,6 @@ from ui.counterfactual import counterfactual_section
 from ui.evidence import FROM_EVIDENCE, TRAINING, TRAINING_INDEX, training_example
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
 from ui.sidebar import current
-from ui.state import first_value
 from ui.widgets import (
     colour_legend,
     enlarge,
@@ -44,7 +43,7 @@ if st.session_state.pop("_from_gallery", False):  # arrived from the Model page'
     st.session_state["explain_source"] = "Test-set image"
 if st.session_state.pop(FROM_EVIDENCE, False):  # a look-alike or an atlas point, opened here
     st.session_state["explain_source"] = TRAINING
-source = st.radio("Input", SOURCES, horizontal=True, key="explain_source")
+source = st.radio("Input", SOURCES, horizontal=True, key="explain_source", persist_state="session")
 
 #: This page's drawing pad (the Draw page's is "pad": each page keeps its own drawing).
 PAD = "explain_pad"
@@ -97,8 +96,9 @@ x = stages = None
 label_note = ""
 try:
     if source == "Example drawing":
-        first_value("explain_example", 7)
-        digit = st.select_slider("Example", EXAMPLES, key="explain_example")
+        digit = st.select_slider(
+            "Example", EXAMPLES, value=7, key="explain_example", persist_state="session"
+        )
         stages = clf.preprocess_stages(drawn_digit(digit))
     elif source == "Draw":
         stages = drawn_input()
@@ -120,7 +120,9 @@ try:
                 f"python -m training.evidence --model {clf.name} --data-dir DIR"
             )
             st.stop()
-        index = st.number_input("Training image #", 0, held[0] - 1, key=TRAINING_INDEX)
+        index = st.number_input(
+            "Training image #", 0, held[0] - 1, key=TRAINING_INDEX, persist_state="session"
+        )
         _, (image, label) = training_example(clf, int(index))
         x = image.astype(np.float32) / 255.0
         label_note = f"training digit #{int(index)}, labelled {clf.class_names[label]}"
@@ -133,7 +135,9 @@ try:
                 "folder with the IDX files."
             )
             st.stop()
-        index = st.number_input("Test image index", 0, len(split) - 1, key="explain_test_index")
+        index = st.number_input(
+            "Test image index", 0, len(split) - 1, key="explain_test_index", persist_state="session"
+        )
         x = split.images[int(index)].astype(np.float32) / 255.0
         label_note = f"true label: {clf.class_names[int(split.labels[int(index)])]}"
 except (TooSmallError, NoiseImageError) as exc:  # ink, but nothing to read in it
@@ -193,6 +197,8 @@ with head_cols[1]:
         "Why not …",
         [None, *ranked],
         index=1,  # the runner-up: "why 9 and not 4?"
+        key="explain_contrast",
+        persist_state="session",
         format_func=lambda c: (
             f"no contrast: all evidence for {pred.class_name}"
             if c is None
@@ -202,8 +208,15 @@ with head_cols[1]:
         help="A contrastive map shows the evidence for the prediction against one other "
         "class (the difference of their scores); the runner-up is the natural question.",
     )
-    first_value("explain_opacity", OVERLAY_OPACITY)
-    opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key="explain_opacity")
+    opacity = st.slider(
+        "Overlay opacity",
+        0.0,
+        1.0,
+        OVERLAY_OPACITY,
+        0.05,
+        key="explain_opacity",
+        persist_state="session",
+    )
     st.caption(
         "**Trust**: pixels are blacked out in the order the map ranks them; a map is "
         "trusted when the answer falls faster than when the input's own ink (or its edges) "
@@ -263,7 +276,7 @@ counterfactual_section(clf, source, x_in, pred.label)
 st.divider()
 st.subheader("Compare two models")
 others = [n for n in BUNDLED if n != clf.name] or list(BUNDLED)
-other_name = st.selectbox("Compare with", others, key="compare_with")
+other_name = st.selectbox("Compare with", others, key="compare_with", persist_state="session")
 other = bundled_classifier(other_name)
 st.caption(
     "Both models get the same 28x28 input; each map is on the same 0-1 colour scale. "

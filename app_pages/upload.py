@@ -16,7 +16,6 @@ from model.why.attribution import explain
 from model.why.describe import describe_map
 from ui.number import show_reading
 from ui.sidebar import current
-from ui.state import first_value
 from ui.widgets import class_chart, heatmap_views, inline_image, prediction_header
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
@@ -33,7 +32,7 @@ files = col_files.file_uploader(
     key="uploads",
 )
 with col_camera:
-    use_camera = st.toggle("Use the camera", key="camera_on")
+    use_camera = st.toggle("Use the camera", key="camera_on", persist_state="session")
     photo = st.camera_input("A photo of a digit on paper", key="camera") if use_camera else None
 
 inputs = [(f.name, f.getvalue()) for f in files or []]
@@ -48,12 +47,14 @@ if not inputs:
 log_scale = st.toggle(
     "Show small probabilities (log scale)",
     key="upload_log_scale",
+    persist_state="session",
     help="On a linear scale a 99.9 % answer hides every other class; the log scale shows them.",
 )
-first_value("upload_numbers", True)
 read_numbers = clf.reads_digits and st.toggle(
     "Read numbers",
+    value=True,
     key="upload_numbers",
+    persist_state="session",
     help="Where an image holds several digits side by side (a house number, a price), read "
     "them one by one as a number, each digit with its answer and map.",
 )

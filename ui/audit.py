@@ -21,7 +21,9 @@ def audit_section(model_name: str) -> None:
         "`--evidence` for where each input sits among the training digits, `--number` to read "
         "numbers, `--engine ray` to spread it over a Ray cluster), then open `DIR` here."
     )
-    folder = st.text_input("Audit folder", placeholder="runs/audit", key="audit_folder")
+    folder = st.text_input(
+        "Audit folder", placeholder="runs/audit", key="audit_folder", persist_state="session"
+    )
     if not folder:
         return
     out = Path(folder).expanduser()

@@ -264,9 +264,9 @@ def drawing_pad(
     strokes = kept_strokes(state)
     if strokes is not None:
         kept[key] = strokes
-    # A pad that holds no drawing (its page was left: Streamlit dropped its state) gets
-    # its last one back; it draws it and sends it, as if its last stroke had just ended.
-    held = isinstance(state, dict) and isinstance(state.get("drawing"), dict)
+    # A pad made anew (its page left and come back to, or the page's layout changed with
+    # the model) gets its last drawing back: it draws it and sends it, as if its last
+    # stroke had just ended. A pad already on the page ignores it.
     data = {
         "size": CANVAS_SIZE,
         "width": size[0],
@@ -283,7 +283,7 @@ def drawing_pad(
         "staticUrl": STATIC_URL,
         "server": server,
         "command": {"op": command[0], "id": command[1]} if command else None,
-        "strokes": None if held else kept.get(key) or None,
+        "strokes": kept.get(key) or None,
     }
     _component()(
         key=key,

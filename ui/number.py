@@ -18,7 +18,6 @@ from model.why.describe import describe_map
 from model.why.report import Report
 from ui.canvas import NUMBER_PAD_SIZE, drawing_from_state, drawing_pad, number_answer
 from ui.counterfactual import counterfactual_section
-from ui.state import first_value
 from ui.widgets import colour_legend, inline_image, prediction_header
 
 #: The number pad's key in session state (apart from the digit pad: each keeps its drawing).
@@ -33,12 +32,13 @@ MAP_SIDE = 150
 
 def what_to_draw() -> str:
     """The switch above the pad: "digit" or "number"."""
-    first_value("draw_what", "digit")
     what = st.segmented_control(
         "Write",
         list(WHAT),
         format_func=WHAT.get,
+        default="digit",
         key="draw_what",
+        persist_state="session",
         help="One digit, or a number of several digits read one by one, each with its "
         "answer and its map.",
     )

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from playwright.sync_api import expect
 
 from model import load_classifier
 from model.errors import TooSmallError
@@ -375,6 +376,68 @@ def test_a_drawing_is_still_there_after_visiting_another_page(page, streamlit_ur
     wait_ready(page)
     prompt_shown(page)
     assert page.locator(".dl-label").count() == 0
+
+
+def pick_model(page, name: str) -> None:
+    """Choose `name` in the sidebar's Model box."""
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name=name, exact=True).click()
+
+
+def test_choices_are_kept_across_pages_and_strokes_on_another(page, streamlit_url):
+    """Explain's example, chosen, then a stroke on Draw (a rerun of Draw's fragment only),
+    then Explain again: still the chosen example; so is Draw's number mode."""
+    page.goto(streamlit_url)
+    wait_ready(page)
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.get_by_text("Explain", exact=True).click()
+    example = page.get_by_role("slider").first
+    example.wait_for()
+    example.focus()
+    page.keyboard.press("Home")  # the first example, 0
+    expect(example).to_have_attribute("aria-valuetext", "0")
+    nav.get_by_text("Draw", exact=True).click()
+    wait_ready(page)
+    mouse_stroke(page, STROKES[1], expect_live="1")
+    server_answer(page, "1")
+    nav.get_by_text("Explain", exact=True).click()
+    example.wait_for()
+    page.get_by_text("SmoothGrad").first.wait_for(timeout=60_000)
+    expect(example).to_have_attribute("aria-valuetext", "0")
+    nav.get_by_text("Draw", exact=True).click()
+    page.get_by_text("A number", exact=True).click()
+    page.locator(".dl-pad.dl-wide").wait_for()
+    nav.get_by_text("Upload", exact=True).click()
+    page.locator("[data-testid='stFileUploader']").wait_for()
+    nav.get_by_text("Draw", exact=True).click()
+    page.locator(".dl-pad.dl-wide").wait_for(timeout=30_000)  # still the number pad
+
+
+def test_a_drawing_stays_and_is_read_again_when_the_model_changes(page, streamlit_url):
+    """A 7 on the pad, then fashion-cnn (the page's layout changes, the pad is made anew):
+    the strokes are still there and answered; on the server, mnist-mlp's reading replaces
+    mnist-cnn's live answer (it stayed mnist-cnn's)."""
+    page.goto(streamlit_url)
+    wait_ready(page)
+    page.get_by_text("On the server", exact=True).click()
+    mouse_stroke(page, STROKES[7])
+    server_answer(page, "7")
+    page.wait_for_function("() => window.digitlens.pad.shownServer")
+    before = page.evaluate("() => window.digitlens.pad.shownServer")
+    pick_model(page, "mnist-mlp")
+    page.wait_for_function(
+        "(b) => window.digitlens.pad.shownServer && window.digitlens.pad.shownServer !== b",
+        arg=before,
+        timeout=60_000,
+    )
+    pick_model(page, "fashion-cnn")
+    page.locator(".dl-label").first.wait_for(timeout=60_000)
+    inked = page.locator(".dl-canvas").evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }"
+    )
+    assert inked > 500  # the 7's strokes, on the pad made for fashion-cnn
+    assert page.locator("text=Traceback").count() == 0
 
 
 def test_explain_page_draws_on_the_same_pad(page, streamlit_url):

@@ -489,11 +489,19 @@ function createPad(root) {
       // Sends overtaken by a newer one are never answered (Streamlit drops their runs).
       for (const seq of pad.sentAt.keys()) if (seq <= srv.seq) pad.sentAt.delete(seq);
       if (pad.inflight === srv.seq) pad.inflight = null;
-      if (d.mode === "number" && srv.seq === pad.seq) showNumber(srv);
-      else if (d.mode === "server" && srv.seq === pad.seq && srv.probs) {
-        showAnswer(srv.label, srv.probs, "server", srv.verdict ?? null, srv.reason ?? null);
-      }
       if (d.mode === "server" && pad.drawing) queueFrame(); // the next read, if still drawing
+    }
+    // The answer to the drawing on the pad, shown when it is new: to a send, or the same
+    // drawing answered again by another model (the sidebar's), which no send asked for.
+    if (srv && srv.seq === pad.seq) {
+      const said = JSON.stringify([srv.seq, srv.label, srv.text, srv.probs, srv.verdict, d.mode]);
+      if (said !== pad.shownServer) {
+        pad.shownServer = said;
+        if (d.mode === "number") showNumber(srv);
+        else if (d.mode === "server" && srv.probs) {
+          showAnswer(srv.label, srv.probs, "server", srv.verdict ?? null, srv.reason ?? null);
+        }
+      }
     }
     if (d.modelUrl && d.modelUrl !== pad.modelUrl) {
       pad.modelUrl = d.modelUrl;
