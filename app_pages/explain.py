@@ -196,9 +196,7 @@ with head_cols[1]:
     contrast = st.selectbox(
         "Why not …",
         [None, *ranked],
-        index=1,  # the runner-up: "why 9 and not 4?"
-        key="explain_contrast",
-        persist_state="session",
+        index=1,  # the runner-up: "why 9 and not 4?" (each new input's own: no key)
         format_func=lambda c: (
             f"no contrast: all evidence for {pred.class_name}"
             if c is None

@@ -268,6 +268,7 @@ def drawing_pad(
     # the model) gets its last drawing back: it draws it and sends it, as if its last
     # stroke had just ended. A pad already on the page ignores it.
     data = {
+        "key": key,  # (the pad's own: the page keeps each pad's strokes by it)
         "size": CANVAS_SIZE,
         "width": size[0],
         "height": size[1],

@@ -368,6 +368,12 @@ def test_a_drawing_is_still_there_after_visiting_another_page(page, streamlit_ur
         " let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }"
     )
     assert inked > 500  # the strokes themselves, drawn again
+    mouse_stroke(page, [(60, 140), (220, 140)])  # a bar, and another page at once:
+    nav.get_by_text("Upload", exact=True).click()  # (its run may never reach Python)
+    page.locator("[data-testid='stFileUploader']").wait_for()
+    nav.get_by_text("Draw", exact=True).click()
+    wait_ready(page)
+    page.wait_for_function("() => window.digitlens.pad.strokes.length === 2", timeout=30_000)
     page.locator(".dl-clear").click()  # and Clear still empties it for good
     prompt_shown(page)
     nav.get_by_text("Upload", exact=True).click()

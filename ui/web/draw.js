@@ -48,6 +48,13 @@ export default function (component) {
   return pad.destroy;
 }
 
+/** Each pad's last finished strokes in this tab, by the pad's key (gone with a reload;
+ * not under window.digitlens, which edge.mjs makes anew with each model). */
+function keptHere() {
+  window.digitlensKept = window.digitlensKept || {};
+  return window.digitlensKept;
+}
+
 function el(parent, tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -289,9 +296,14 @@ function createPad(root) {
     pad.sentAt.set(seq, performance.now());
     pad.inflight = seq;
     const drawing = { png, seq, final, strokes: pad.strokes.length };
-    // A finished drawing's strokes too, which Python keeps for the pad's next mount
-    // (the page left and come back to): a tenth of a pixel is plenty.
-    if (final) drawing.paths = pad.strokes.map((s) => ({ w: s.w, pts: s.pts.map(tenths) }));
+    if (final) {
+      // A finished drawing's strokes, for the pad's next mount (its page left and come
+      // back to): kept in this tab at once (a page clicked right after a stroke drops the
+      // run that would tell Python), and sent to Python (a tenth of a pixel is plenty).
+      const paths = pad.strokes.map((s) => ({ w: s.w, pts: s.pts.map(tenths) }));
+      if (pad.data?.key) keptHere()[pad.data.key] = paths;
+      drawing.paths = paths;
+    }
     pad.setStateValue("drawing", drawing);
   }
 
@@ -466,9 +478,11 @@ function createPad(root) {
       pen.value = d.pen;
       setPenUi();
       // The drawing this pad held before its page was left, drawn again and sent, so
-      // Python answers it as it did (and the live reading reads it once the model is in).
-      if (Array.isArray(d.strokes) && d.strokes.length) {
-        pad.strokes = d.strokes.map((s) => ({ w: s.w, pts: s.pts.map(([x, y]) => [x, y]) }));
+      // Python answers it as it did (and the live reading reads it once the model is in):
+      // this tab's copy (the newest), else Python's.
+      const held = (d.key && keptHere()[d.key]) || d.strokes;
+      if (Array.isArray(held) && held.length) {
+        pad.strokes = held.map((s) => ({ w: s.w, pts: s.pts.map(([x, y]) => [x, y]) }));
         redraw();
         setTimeout(() => send(true));
         queueFrame();
