@@ -56,13 +56,6 @@ PEN_MAX = 40
 MAX_DRAWING_BYTES = 2_000_000
 PNG_PREFIX = "data:image/png;base64,"
 
-#: Where each pad's last finished strokes are kept (session state: pad key -> strokes), so
-#: a page left and come back to shows its drawing again (Streamlit forgets the state of a
-#: pad that is not on the page). A drawing bigger than the caps is not kept.
-KEPT = "_pad_strokes"
-MAX_KEPT_STROKES = 500
-MAX_KEPT_POINTS = 50_000
-
 #: The number pad (the Draw page's "A number"): as tall as the digit pad, 2.5 times as wide.
 NUMBER_PAD_SIZE = (700, CANVAS_SIZE)
 
@@ -188,30 +181,6 @@ def drawing_from_state(state: Any) -> Drawing | None:
     )
 
 
-def kept_strokes(value: Any) -> list[dict] | None:
-    """The strokes of a finished drawing the pad sent ({"w", "pts"} each, in canvas
-    pixels), checked; None where there are none to keep (a live read, a malformed or an
-    oversized drawing). [] after Clear."""
-    drawing = value.get("drawing") if isinstance(value, dict) else None
-    paths = drawing.get("paths") if isinstance(drawing, dict) else None
-    if not isinstance(paths, list) or len(paths) > MAX_KEPT_STROKES:
-        return None
-    points = 0
-    for stroke in paths:
-        if not isinstance(stroke, dict) or not isinstance(stroke.get("pts"), list):
-            return None
-        if not isinstance(stroke.get("w"), (int, float)) or not stroke["pts"]:
-            return None
-        points += len(stroke["pts"])
-        ok = all(
-            isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p)
-            for p in stroke["pts"]
-        )
-        if not ok or points > MAX_KEPT_POINTS:
-            return None
-    return [{"w": float(s["w"]), "pts": s["pts"]} for s in paths]
-
-
 def pad_answer(seq: int, pred: Prediction | None = None, ms: float = 0.0) -> dict[str, Any]:
     """Python's answer to the pad's send `seq`, for `drawing_pad(server=...)`: the
     prediction with its verdict, or no reading (nothing drawn, or nothing readable)."""
@@ -259,16 +228,12 @@ def drawing_pad(
     size: (width, height) in canvas pixels, fixed when the pad first appears.
     """
     url, rule = live_reading(clf)  # loaded in either mode, so switching is instant
-    kept = st.session_state.setdefault(KEPT, {})
-    state = st.session_state.get(key)
-    strokes = kept_strokes(state)
-    if strokes is not None:
-        kept[key] = strokes
-    # A pad made anew (its page left and come back to, or the page's layout changed with
-    # the model) gets its last drawing back: it draws it and sends it, as if its last
-    # stroke had just ended. A pad already on the page ignores it.
     data = {
-        "key": key,  # (the pad's own: the page keeps each pad's strokes by it)
+        # A pad made anew (its page left and come back to, or the page's layout changed
+        # with the model) draws its last strokes again, kept in the tab by this key, and
+        # sends them, as if its last stroke had just ended (Streamlit forgets the state
+        # of a pad that is not on the page).
+        "key": key,
         "size": CANVAS_SIZE,
         "width": size[0],
         "height": size[1],
@@ -284,7 +249,6 @@ def drawing_pad(
         "staticUrl": STATIC_URL,
         "server": server,
         "command": {"op": command[0], "id": command[1]} if command else None,
-        "strokes": kept.get(key) or None,
     }
     _component()(
         key=key,

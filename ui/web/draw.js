@@ -29,8 +29,8 @@
 // data (from Python): {size, width, height, pen, penMin, penMax, mode, modelUrl, verdict,
 //                      tooSmall (the size rule), recipe, classes, staticUrl, command: {op, id},
 //                      server: {seq, label, probs, verdict, reason, ms[, text]},
-//                      strokes: [{w, pts}] or null (a drawing to restore as the pad appears)}
-// state (to Python):  drawing = {png: data URL or null, seq, final, strokes, paths (final)}
+//                      key (the pad's: this tab keeps each pad's last strokes by it)}
+// state (to Python):  drawing = {png: data URL or null, seq, final, strokes}
 
 const app = new WeakMap();
 /** A server-mode read not answered within this long was lost (its run was dropped). */
@@ -53,6 +53,11 @@ export default function (component) {
 function keptHere() {
   window.digitlensKept = window.digitlensKept || {};
   return window.digitlensKept;
+}
+
+/** Strokes copied point by point (the pad goes on drawing into its own). */
+function copied(strokes) {
+  return strokes.map((s) => ({ w: s.w, pts: s.pts.map(([x, y]) => [x, y]) }));
 }
 
 function el(parent, tag, cls, text) {
@@ -295,20 +300,11 @@ function createPad(root) {
     const png = pad.strokes.length ? canvas.toDataURL("image/png") : null;
     pad.sentAt.set(seq, performance.now());
     pad.inflight = seq;
-    const drawing = { png, seq, final, strokes: pad.strokes.length };
-    if (final) {
-      // A finished drawing's strokes, for the pad's next mount (its page left and come
-      // back to): kept in this tab at once (a page clicked right after a stroke drops the
-      // run that would tell Python), and sent to Python (a tenth of a pixel is plenty).
-      const paths = pad.strokes.map((s) => ({ w: s.w, pts: s.pts.map(tenths) }));
-      if (pad.data?.key) keptHere()[pad.data.key] = paths;
-      drawing.paths = paths;
-    }
-    pad.setStateValue("drawing", drawing);
-  }
-
-  function tenths([x, y]) {
-    return [Math.round(x * 10) / 10, Math.round(y * 10) / 10];
+    // A finished drawing's strokes, for the pad's next mount (its page left and come back
+    // to, or made anew for another model): kept in this tab at once, as a page clicked
+    // right after a stroke drops the run that would tell Python.
+    if (final && pad.data?.key) keptHere()[pad.data.key] = copied(pad.strokes);
+    pad.setStateValue("drawing", { png, seq, final, strokes: pad.strokes.length });
   }
 
   // ---------------------------------------------------------------- live reading
@@ -478,11 +474,10 @@ function createPad(root) {
       pen.value = d.pen;
       setPenUi();
       // The drawing this pad held before its page was left, drawn again and sent, so
-      // Python answers it as it did (and the live reading reads it once the model is in):
-      // this tab's copy (the newest), else Python's.
-      const held = (d.key && keptHere()[d.key]) || d.strokes;
-      if (Array.isArray(held) && held.length) {
-        pad.strokes = held.map((s) => ({ w: s.w, pts: s.pts.map(([x, y]) => [x, y]) }));
+      // Python answers it as it did (and the live reading reads it once the model is in).
+      const held = d.key && keptHere()[d.key];
+      if (held && held.length) {
+        pad.strokes = copied(held);
         redraw();
         setTimeout(() => send(true));
         queueFrame();
