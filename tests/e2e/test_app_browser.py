@@ -411,6 +411,7 @@ def test_choices_are_kept_across_pages_and_strokes_on_another(page, streamlit_ur
     page.get_by_text("SmoothGrad").first.wait_for(timeout=60_000)
     expect(example).to_have_attribute("aria-valuetext", "0")
     nav.get_by_text("Draw", exact=True).click()
+    wait_ready(page)  # (a click before the page is in can be lost in its run)
     page.get_by_text("A number", exact=True).click()
     page.locator(".dl-pad.dl-wide").wait_for()
     nav.get_by_text("Upload", exact=True).click()
