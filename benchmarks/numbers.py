@@ -6,6 +6,8 @@ Numbers of 2-4 MNIST *test* digits written side by side (`training.renders`):
 - apart: random heights, baselines and gaps, none touching;
 - touching: 20 % of neighbours touch or overlap by a few pixels;
 - canvas / photo: the same numbers on the wide pad and photographed on paper;
+- plain: apart, each digit in its writer's own stroke, only scaled (the other rows draw
+  each digit again in a random pen width, from a thin pen to a marker);
 and realistic single digits (canvas and photo), which must stay one digit.
 """
 
@@ -27,7 +29,7 @@ from model.errors import ImageError
 from model.number import read_number
 from training.renders import SETS, make_set, number_on_canvas, number_photo, number_strokes
 
-KINDS = ("apart", "touching", "canvas", "photo")
+KINDS = ("apart", "touching", "canvas", "photo", "plain")  # (seed: --seed + index)
 
 
 def numbers(images, labels, n: int, kind: str, seed: int):
@@ -36,7 +38,9 @@ def numbers(images, labels, n: int, kind: str, seed: int):
     for _ in range(n):
         k = int(rng.integers(2, 5))
         idx = rng.choice(len(labels), k, replace=False)
-        strokes = number_strokes(list(images[idx]), rng, 0.2 if kind == "touching" else 0.0)
+        strokes = number_strokes(
+            list(images[idx]), rng, 0.2 if kind == "touching" else 0.0, pens=kind != "plain"
+        )
         if kind == "canvas":
             item = number_on_canvas(strokes, rng)
         elif kind == "photo":

@@ -27,8 +27,11 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 FONT_GLOBS = ("/usr/share/fonts/truetype/*/*.ttf",)
 
 
-def upscale(digit: np.ndarray, height: int, rng: np.random.Generator) -> Image.Image:
-    """A 28x28 MNIST digit as a smooth (height x height) stroke image ('L', ink bright)."""
+def upscale(
+    digit: np.ndarray, height: int, rng: np.random.Generator, pens: bool = True
+) -> Image.Image:
+    """A 28x28 MNIST digit as a smooth (height x height) stroke image ('L', ink bright),
+    in a random pen width (`pens`; otherwise the writer's own stroke, only scaled)."""
     img = Image.fromarray(digit).crop(Image.fromarray(digit).getbbox() or (0, 0, 28, 28))
     w, h = img.size
     s = height / h
@@ -36,6 +39,7 @@ def upscale(digit: np.ndarray, height: int, rng: np.random.Generator) -> Image.I
     img = img.filter(ImageFilter.GaussianBlur(s * 0.3))
     # Pen width: thicken with a max filter or thin with a min filter.
     pen = rng.choice(["thin", "normal", "thick", "very thick"], p=[0.2, 0.35, 0.3, 0.15])
+    pen = pen if pens else "normal"
     k = {"thin": -1, "normal": 0, "thick": 1, "very thick": 2}[pen] * max(int(s * 0.6), 1)
     if k > 0:
         img = img.filter(ImageFilter.MaxFilter(2 * k + 1))
@@ -209,22 +213,26 @@ def make_set(
     return [make(images[i], rng) for i in idx], labels[idx]
 
 
-def _visible(digit: np.ndarray, height: int, rng: np.random.Generator) -> Image.Image:
+def _visible(
+    digit: np.ndarray, height: int, rng: np.random.Generator, pens: bool = True
+) -> Image.Image:
     """`upscale`, drawn again where a thin pen erased the digit (a faint MNIST 1)."""
     for _ in range(8):
-        strokes = upscale(digit, height, rng)
+        strokes = upscale(digit, height, rng, pens)
         if (np.asarray(strokes) > 128).mean() > 0.02:
             return strokes
     return strokes
 
 
 def number_strokes(
-    digits: list[np.ndarray], rng: np.random.Generator, touching: float = 0.0
+    digits: list[np.ndarray], rng: np.random.Generator, touching: float = 0.0, pens: bool = True
 ) -> Image.Image:
     """MNIST digits written side by side as one number ('L', ink bright): random heights,
-    baselines and gaps; with probability `touching` a neighbour overlaps by a few pixels."""
+    baselines and gaps; with probability `touching` a neighbour overlaps by a few pixels.
+    Each digit in a random pen width (`upscale`), or, without `pens`, as its writer drew
+    it, only scaled."""
     height = int(rng.integers(70, 140))
-    parts = [_visible(d, int(height * rng.uniform(0.85, 1.1)), rng) for d in digits]
+    parts = [_visible(d, int(height * rng.uniform(0.85, 1.1)), rng, pens) for d in digits]
     xs, x = [], 8
     for i, part in enumerate(parts):
         if i:
