@@ -86,6 +86,14 @@ HOLLOW_MAX = 0.3
 NEAR_STROKE_DIV = 3
 #: Below this contrast (0..1) between ink and background there is nothing drawn.
 MIN_CONTRAST = 0.12
+#: The border's level says which side is paper, unless ink crosses more than this share
+#: of it (a digit that fills the frame, cut by its edges: a marker 0 round the whole
+#: image, whose border is mostly ink) ...
+FRAME_INK = 0.25
+#: ... then the ink is the darker or lighter side (of 0.5) that is thinner, by more than
+#: this factor, than the other, in its widest place (the largest disc inside it): a pen's
+#: stroke against the paper it leaves; the border's side stays the paper otherwise.
+THINNER = 2.0
 #: Ink stronger than this (0..1, after stretching) is kept as ink.
 INK_LEVEL = 0.2
 #: Stroke width is measured on the oversampled crop thresholded here (mid-edge of the
@@ -207,6 +215,10 @@ def ink_map(
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     border_level = median(border)
     dark_on_light = border_level > 0.5
+    if _ink_fills_frame(gray, border, dark_on_light):
+        dark_on_light = not dark_on_light
+        # The paper's level: the median of the border's paper side.
+        border_level = median(border[(border > 0.5) == dark_on_light])
     x = 1.0 - gray if dark_on_light else gray
     polarity = "dark-on-light" if dark_on_light else "light-on-dark"
 
@@ -249,6 +261,21 @@ def ink_map(
     floor = max(_otsu(positive) * 0.5, 0.25 * peak) if positive.size else peak
     ink = np.clip((ink - floor) / max(peak - floor, 1e-6), 0.0, 1.0)
     return ink.astype(np.float32), polarity
+
+
+def _ink_fills_frame(gray: np.ndarray, border: np.ndarray, dark_on_light: bool) -> bool:
+    """Whether the side of 0.5 that the border's level calls paper is really the ink: it
+    crosses more than `FRAME_INK` of the border and is more than `THINNER` times as thick
+    as the other side (the largest disc inside each, by a distance transform)."""
+    paper_side = border > 0.5 if dark_on_light else border <= 0.5
+    if np.count_nonzero(~paper_side) <= FRAME_INK * border.size:  # clearly paper
+        return False
+    light = (gray > 0.5).view(np.uint8)
+    widest = [
+        float(cv2.distanceTransform(side, cv2.DIST_L2, 3).max()) for side in (light, 1 - light)
+    ]
+    paper, ink = widest if dark_on_light else widest[::-1]
+    return paper < ink / THINNER
 
 
 def paper_unevenness(x: np.ndarray, background_level: float) -> float:

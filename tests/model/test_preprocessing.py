@@ -2,6 +2,7 @@
 
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -271,6 +272,19 @@ def test_thick_marker_cropped_tight_keeps_its_strokes(mnist_cnn, digit, width):
     y0, y1, x0, x1 = s.geometry.box
     assert s.mask[y0:y1, x0:x1].mean() > 0.5  # the strokes stay solid, not outlines
     assert mnist_cnn.predict_input(s.x).label == digit
+
+
+@pytest.mark.parametrize(("pen", "axes"), [(30, (140, 150)), (50, (135, 140)), (50, (140, 150))])
+@pytest.mark.parametrize("paper", [255, 0])
+def test_a_zero_that_fills_the_frame_is_read_not_refused(mnist_cnn, pen, axes, paper):
+    """A 0 cut by every edge of the image crosses more of the border than the paper
+    does: the border's level alone took the paper inside it for the ink, a blob refused
+    as "too small to read". The thinner side is the ink (`FRAME_INK`, `THINNER`)."""
+    a = np.full((280, 280), paper, np.uint8)
+    cv2.ellipse(a, (140, 140), axes, 0, 0, 360, 255 - paper, pen)
+    s = preprocess_stages(Image.fromarray(a))
+    assert s.polarity == ("dark-on-light" if paper else "light-on-dark")
+    assert mnist_cnn.predict_input(s.x).label == 0
 
 
 def test_a_tap_and_a_short_tick_are_too_small_to_read():
