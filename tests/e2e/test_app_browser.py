@@ -519,6 +519,9 @@ def test_switch_between_browser_and_server(page, streamlit_url):
     assert page.evaluate("() => window.digitlens.pad.timings.server.length") >= 1
     page.get_by_text("In the browser", exact=True).click()
     page.locator(".dl-pad[data-mode='browser']").wait_for()
+    # The drawing on the pad is read again where the page now reads it, with no new
+    # stroke (its answer stayed marked "server" until the next one).
+    page.locator(f"{LIVE}[data-source='browser']:text-is('4')").wait_for(timeout=10_000)
     page.locator(".dl-clear").click()
     prompt_shown(page)
     mouse_stroke(page, STROKES[7], expect_live="7")

@@ -483,7 +483,11 @@ function createPad(root) {
         queueFrame();
       }
     }
+    // A drawing on the pad when its reading moves into the browser is read there at once
+    // (its answer came from the server, and said so, until the next stroke).
+    const moved = box.dataset.mode && box.dataset.mode !== d.mode;
     box.dataset.mode = d.mode;
+    if (moved && d.mode === "browser" && pad.strokes.length) queueFrame();
     // Commands from Python (undo / clear buttons there), each applied once.
     const cmd = d.command;
     if (cmd && cmd.id !== pad.lastCommand) {
