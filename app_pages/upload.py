@@ -20,6 +20,20 @@ from ui.widgets import class_chart, heatmap_views, inline_image, prediction_head
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
+#: The uploaded files, kept for this session: Streamlit empties the uploader when its page
+#: is left, and the person comes back to find their images gone.
+KEPT = "uploads_kept"
+
+
+def keep_uploads() -> None:
+    """The uploader's files as the person left them (none, once they removed the last)."""
+    st.session_state[KEPT] = [(f.name, f.getvalue()) for f in st.session_state.uploads or []]
+
+
+def forget_uploads() -> None:
+    st.session_state[KEPT] = []
+
+
 choice = current()
 clf = choice.clf
 
@@ -30,12 +44,19 @@ files = col_files.file_uploader(
     type=TYPES,
     accept_multiple_files=True,
     key="uploads",
+    on_change=keep_uploads,  # (not called when a page visit empties it)
 )
 with col_camera:
     use_camera = st.toggle("Use the camera", key="camera_on", persist_state="session")
     photo = st.camera_input("A photo of a digit on paper", key="camera") if use_camera else None
 
 inputs = [(f.name, f.getvalue()) for f in files or []]
+if not inputs and st.session_state.get(KEPT):
+    inputs = list(st.session_state[KEPT])
+    with col_files:
+        names = ", ".join(name for name, _ in inputs)
+        st.caption(f"Your images from before you left this page: {names}.")
+        st.button("Forget them", on_click=forget_uploads, key="uploads_forget")
 if photo is not None:
     inputs.append(("camera photo", photo.getvalue()))
 if not inputs:

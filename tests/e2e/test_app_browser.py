@@ -877,6 +877,25 @@ def test_upload_an_image_file(page, streamlit_url, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "upload-zero.png"), full_page=True)
 
 
+def test_uploads_are_still_there_after_visiting_another_page(page, streamlit_url, tmp_path):
+    """Upload a 0, open Draw, come back: the 0 is read again (Streamlit empties the
+    uploader when its page is left); "Forget them" forgets it."""
+    path = tmp_path / "zero.png"
+    drawn_digit(0).save(path)
+    page.goto(streamlit_url + "/upload")
+    page.locator("input[type='file']").first.set_input_files(str(path))
+    page.locator(".dl-label:text-is('0')").wait_for(timeout=30_000)
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.get_by_text("Draw", exact=True).click()
+    wait_ready(page)
+    nav.get_by_text("Upload", exact=True).click()
+    page.get_by_text("Your images from before you left this page: zero.png.").wait_for()
+    page.locator(".dl-label:text-is('0')").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Forget them").click()
+    page.get_by_text("Choose one or more images").wait_for()
+    assert page.locator(".dl-label").count() == 0
+
+
 def test_bad_upload_gets_a_message_not_a_traceback(page, streamlit_url, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
