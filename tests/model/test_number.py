@@ -341,3 +341,39 @@ def test_the_command_line_explains_and_edits_one_digit(tmp_path):
     assert wrong.returncode == 1 and "the number has 2 digits" in wrong.stderr
     assert "47.png: 47" in wrong.stdout  # the number is still read and said
     assert "Traceback" not in wrong.stderr
+
+
+def test_the_search_window_finds_what_the_whole_image_gives(real_data_dir, monkeypatch):
+    """`segment` searches a window round the strong ink (`_window`), a quarter of a
+    photo's working copy: every group, box, cut and piece is the one the whole image
+    gives, on drawn, touching, canvas and photographed numbers."""
+    import model.input.segment as seg_module
+    from benchmarks.numbers import numbers
+    from model.datasets import load_split, locate
+
+    def readings(items) -> list:
+        out = []
+        for item in items:
+            s = seg_module.segment(item)
+            for g in s.groups:
+                for p in [g.whole, *(g.split or [])]:
+                    out.append((p.box, p.touching, g.likely_split, p.image.tobytes()))
+            out.append((s.lines, len(s.groups)))
+        return out
+
+    test = load_split(locate("mnist", real_data_dir), "test")
+    items = [
+        item
+        for j, kind in enumerate(("apart", "touching", "canvas", "photo"))
+        for item, _ in numbers(test.images, test.labels, 12, kind, 300 + j)
+    ]
+    # Two 1s in black on white, one with a faint grey tail past the black ink's box:
+    # faint ink joined to the strokes, which the window must hold too.
+    ones = np.full((200, 260), 255, np.uint8)
+    ones[40:140, 60:72] = ones[40:140, 170:182] = 0
+    ones[140:158, 170:182] = 180
+    items.append(Image.fromarray(ones))
+    windowed = readings(items)
+    assert segment(Image.fromarray(ones)).groups[1].whole.box[3] >= 155  # (the tail)
+    monkeypatch.setattr(seg_module, "_window", lambda strong: (0, 0, strong))
+    assert readings(items) == windowed
