@@ -397,7 +397,8 @@ def test_choices_are_kept_across_pages_and_strokes_on_another(page, streamlit_ur
     wait_ready(page)
     nav = page.locator("[data-testid='stSidebarNav']")
     nav.get_by_text("Explain", exact=True).click()
-    example = page.get_by_role("slider").first
+    # (by its name: the Draw page's pen-width slider can still be there as Explain comes in)
+    example = page.get_by_role("slider", name="Example")
     example.wait_for()
     example.focus()
     page.keyboard.press("Home")  # the first example, 0
