@@ -114,8 +114,8 @@ with layers_tab:
     names = list(acts.names)
     maps = list(acts.feature_maps)
     default = names.index(maps[0]) if maps else 0
-    layer = st.selectbox(
-        "Layer", names, index=default, key="evidence_layer", persist_state="session"
+    layer = st.selectbox(  # (a choice per model: another model's layers are others)
+        "Layer", names, index=default, key=f"evidence_layer_{clf.name}", persist_state="session"
     )
     layer_view(acts, layer)
     patches = load_patches(clf).get(layer)

@@ -31,13 +31,31 @@ def test_evidence_page_shows_look_alikes_atlas_and_layers():
         assert f"#{n.index} · {n.label}" in page
     assert len(at.get("vega_lite_chart")) == 1  # the atlas
     assert "red diamond" in "\n".join(c.value for c in at.caption)
-    at.selectbox(key="evidence_layer").set_value("conv3_1").run()
+    at.selectbox(key="evidence_layer_mnist-cnn").set_value("conv3_1").run()
     assert not at.exception, at.exception
     page = "\n".join(str(m.value) for m in at.markdown)
     assert "conv3_1: 64 maps of 7x7" in page and "**filter " in page
-    at.selectbox(key="evidence_layer").set_value("fc2").run()
+    at.selectbox(key="evidence_layer_mnist-cnn").set_value("fc2").run()
     page = "\n".join(str(m.value) for m in at.markdown)
     assert "fc2: 128 values" in page
+
+
+def test_each_model_keeps_its_own_layer():
+    """conv3_1 chosen for mnist-cnn is still chosen after a visit to mnist-mlp, whose
+    layers are others (one box for both fell back to the first layer)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("app_pages/evidence.py").run()
+    at.selectbox(key="evidence_layer_mnist-cnn").set_value("conv3_1").run()
+    at.sidebar.selectbox(key="model_name").set_value("mnist-mlp").run()
+    assert not at.exception, at.exception
+    at.sidebar.selectbox(key="model_name").set_value("mnist-cnn").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="evidence_layer_mnist-cnn").value == "conv3_1"
+    assert "conv3_1: 64 maps of 7x7" in "\n".join(str(m.value) for m in at.markdown)
+    for t in threading.enumerate():  # (as below: the new models' warm-up timers)
+        if isinstance(t, threading.Timer):
+            t.join(120)
 
 
 def test_evidence_page_for_the_mlp_and_the_fashion_model():
