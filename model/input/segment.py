@@ -386,7 +386,7 @@ def _apart(members, height: float):
         return None
     groups = [[t] for t in sorted(tall, key=lambda p: p[0])]
     for m in members:
-        if m in tall:
+        if any(m is t for t in tall):  # (by identity: `in` compares the masks of equal boxes)
             continue
         centre = (m[0] + m[2]) / 2
         nearest = min(groups, key=lambda g: abs((g[0][0] + g[0][2]) / 2 - centre))

@@ -377,3 +377,31 @@ def test_the_search_window_finds_what_the_whole_image_gives(real_data_dir, monke
     assert segment(Image.fromarray(ones)).groups[1].whole.box[3] >= 155  # (the tail)
     monkeypatch.setattr(seg_module, "_window", lambda strong: (0, 0, strong))
     assert readings(items) == windowed
+
+
+def test_strokes_with_the_same_box_are_told_apart_by_identity(mnist_cnn, real_data_dir):
+    """A dim photo whose noise leaves two stretches of ink with the same box: choosing
+    which stroke is tall compared their masks (`m in tall`) and raised ValueError from
+    `predict` and `read_number` (found by a review; a 500 on /v1/read)."""
+    from model.input.segment import _apart
+
+    mask = np.zeros((60, 60), bool)
+    mask[5:55, 5:15] = True
+    a, b = (5, 5, 15, 55, mask.copy()), (5, 5, 15, 55, mask.copy())
+    tall = (30, 5, 40, 55, np.roll(mask, 25, axis=1))
+    short = (5, 5, 15, 20, mask & (np.arange(60) < 20)[:, None])
+    assert len(_apart([a, b, tall, short], 50.0)) == 3
+
+    from model.datasets import load_split, locate
+
+    test = load_split(locate("mnist", real_data_dir), "test")
+    first_three = Image.fromarray(test.images[np.flatnonzero(test.labels == 3)[0]])
+    three = np.asarray(first_three.resize((200, 200), Image.BICUBIC), np.float32) / 255
+    yy, xx = np.mgrid[0:320, 0:320]
+    rng = np.random.default_rng(6)
+    paper = 0.58 * (1 - 0.25 * (np.hypot(yy - 160, xx - 160) / 226.0) ** 2)  # dark corners
+    paper[60:260, 60:260] *= 1 - 0.9 * three
+    photo = np.clip(paper + rng.normal(0, 0.05, paper.shape), 0, 1)
+    image = Image.fromarray((photo * 255).astype(np.uint8))
+    mnist_cnn.predict(image)  # an answer (whatever it is), not a ValueError
+    mnist_cnn.read_number(image)
