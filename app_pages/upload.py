@@ -20,18 +20,28 @@ from ui.widgets import class_chart, heatmap_views, inline_image, prediction_head
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
-#: The uploaded files, kept for this session: Streamlit empties the uploader when its page
-#: is left, and the person comes back to find their images gone.
+#: The uploaded images shown, kept for this session: Streamlit empties the uploader when
+#: its page is left, and the person came back to find their images gone ...
 KEPT = "uploads_kept"
+#: ... and those of them held from before the page was left (the uploader no longer
+#: holds them): shown with what is uploaded next, until "Forget them".
+HELD = "uploads_held"
+
+
+def uploaded() -> list[tuple[str, bytes]]:
+    return [(f.name, f.getvalue()) for f in st.session_state.get("uploads") or []]
 
 
 def keep_uploads() -> None:
-    """The uploader's files as the person left them (none, once they removed the last)."""
-    st.session_state[KEPT] = [(f.name, f.getvalue()) for f in st.session_state.uploads or []]
+    """The images as the person leaves them: those held, and the uploader's (none, once
+    they removed the last with no images held)."""
+    held = st.session_state.get(HELD, [])
+    st.session_state[KEPT] = held + [item for item in uploaded() if item not in held]
 
 
 def forget_uploads() -> None:
-    st.session_state[KEPT] = []
+    st.session_state[HELD] = []
+    st.session_state[KEPT] = uploaded()
 
 
 choice = current()
@@ -50,12 +60,14 @@ with col_camera:
     use_camera = st.toggle("Use the camera", key="camera_on", persist_state="session")
     photo = st.camera_input("A photo of a digit on paper", key="camera") if use_camera else None
 
-inputs = [(f.name, f.getvalue()) for f in files or []]
-if not inputs and st.session_state.get(KEPT):
-    inputs = list(st.session_state[KEPT])
+if not files:  # a page visit emptied the uploader (or its files were removed: `KEPT` says)
+    st.session_state[HELD] = list(st.session_state.get(KEPT, []))
+held = st.session_state.get(HELD, [])
+inputs = held + [item for item in ((f.name, f.getvalue()) for f in files or []) if item not in held]
+if held:
     with col_files:
-        names = ", ".join(name for name, _ in inputs)
-        st.caption(f"Your images from before you left this page: {names}.")
+        names = ", ".join(name for name, _ in held)
+        st.caption(f"Your images from before you left this page: {names} (new uploads join them).")
         st.button("Forget them", on_click=forget_uploads, key="uploads_forget")
 if photo is not None:
     inputs.append(("camera photo", photo.getvalue()))

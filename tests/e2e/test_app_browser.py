@@ -880,18 +880,30 @@ def test_upload_an_image_file(page, streamlit_url, tmp_path):
 
 def test_uploads_are_still_there_after_visiting_another_page(page, streamlit_url, tmp_path):
     """Upload a 0, open Draw, come back: the 0 is read again (Streamlit empties the
-    uploader when its page is left); "Forget them" forgets it."""
-    path = tmp_path / "zero.png"
-    drawn_digit(0).save(path)
+    uploader when its page is left); a 7 uploaded then joins it, both stay over another
+    visit, and "Forget them" forgets them."""
+    zero, seven = tmp_path / "zero.png", tmp_path / "seven.png"
+    drawn_digit(0).save(zero)
+    drawn_digit(7).save(seven)
     page.goto(streamlit_url + "/upload")
-    page.locator("input[type='file']").first.set_input_files(str(path))
+    page.locator("input[type='file']").first.set_input_files(str(zero))
     page.locator(".dl-label:text-is('0')").wait_for(timeout=30_000)
     nav = page.locator("[data-testid='stSidebarNav']")
-    nav.get_by_text("Draw", exact=True).click()
-    wait_ready(page)
-    nav.get_by_text("Upload", exact=True).click()
-    page.get_by_text("Your images from before you left this page: zero.png.").wait_for()
+
+    def visit_draw_and_return() -> None:
+        nav.get_by_text("Draw", exact=True).click()
+        wait_ready(page)
+        nav.get_by_text("Upload", exact=True).click()
+        page.locator("[data-testid='stFileUploader']").wait_for()
+
+    visit_draw_and_return()
+    page.get_by_text("Your images from before you left this page: zero.png").wait_for()
     page.locator(".dl-label:text-is('0')").wait_for(timeout=30_000)
+    page.locator("input[type='file']").first.set_input_files(str(seven))
+    page.locator(".dl-label:text-is('7')").wait_for(timeout=30_000)
+    assert page.locator(".dl-label:text-is('0')").count() == 1  # joined, not replaced
+    visit_draw_and_return()
+    page.get_by_text("this page: zero.png, seven.png").wait_for()
     page.get_by_role("button", name="Forget them").click()
     page.get_by_text("Choose one or more images").wait_for()
     assert page.locator(".dl-label").count() == 0
