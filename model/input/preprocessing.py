@@ -90,10 +90,16 @@ MIN_CONTRAST = 0.12
 #: of it (a digit that fills the frame, cut by its edges: a marker 0 round the whole
 #: image, whose border is mostly ink) ...
 FRAME_INK = 0.25
-#: ... then the ink is the darker or lighter side (of 0.5) that is thinner, by more than
-#: this factor, than the other, in its widest place (the largest disc inside it): a pen's
-#: stroke against the paper it leaves; the border's side stays the paper otherwise.
-THINNER = 2.0
+#: ... the two sides (of Otsu's level) differing there by at least this much (not paper
+#: that noise splits round its own level) ...
+FRAME_CONTRAST = 0.3
+#: ... then the ink is the darker or lighter side that is thinner, by more than this
+#: factor, than the other, in its widest place (the largest disc inside it, the image's
+#: edge a boundary, on a copy smoothed over 1/`FRAME_SMOOTH_DIV` of its side so that
+#: sensor noise does not break the paper into specks): a pen's stroke against the paper
+#: it leaves; the border's side stays the paper otherwise.
+THINNER = 3.0
+FRAME_SMOOTH_DIV = 150
 #: Ink stronger than this (0..1, after stretching) is kept as ink.
 INK_LEVEL = 0.2
 #: Stroke width is measured on the oversampled crop thresholded here (mid-edge of the
@@ -215,10 +221,11 @@ def ink_map(
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     border_level = median(border)
     dark_on_light = border_level > 0.5
-    if _ink_fills_frame(gray, border, dark_on_light):
+    level = _frame_filling_ink(gray, border, dark_on_light) if strokes else None
+    if level is not None:
         dark_on_light = not dark_on_light
         # The paper's level: the median of the border's paper side.
-        border_level = median(border[(border > 0.5) == dark_on_light])
+        border_level = median(border[(border > level) == dark_on_light])
     x = 1.0 - gray if dark_on_light else gray
     polarity = "dark-on-light" if dark_on_light else "light-on-dark"
 
@@ -263,19 +270,27 @@ def ink_map(
     return ink.astype(np.float32), polarity
 
 
-def _ink_fills_frame(gray: np.ndarray, border: np.ndarray, dark_on_light: bool) -> bool:
-    """Whether the side of 0.5 that the border's level calls paper is really the ink: it
-    crosses more than `FRAME_INK` of the border and is more than `THINNER` times as thick
-    as the other side (the largest disc inside each, by a distance transform)."""
-    paper_side = border > 0.5 if dark_on_light else border <= 0.5
-    if np.count_nonzero(~paper_side) <= FRAME_INK * border.size:  # clearly paper
-        return False
-    light = (gray > 0.5).view(np.uint8)
+def _frame_filling_ink(gray: np.ndarray, border: np.ndarray, dark_on_light: bool) -> float | None:
+    """Otsu's level of `gray` where the side of it that the border's level calls paper is
+    really the ink, else None: on the border (split at its own Otsu level: a cheap test,
+    as almost every image stops here) that side's other crosses more than `FRAME_INK` of
+    it and the two differ by `FRAME_CONTRAST`; and it is more than `THINNER` times as
+    thin as the other side (the largest disc inside each, by a distance transform)."""
+    light = border > _otsu(border)
+    if light.all() or not light.any():
+        return None  # one level all round (Otsu's split of a flat border)
+    if np.count_nonzero(~light if dark_on_light else light) <= FRAME_INK * border.size:
+        return None  # clearly paper
+    if median(border[light]) - median(border[~light]) < FRAME_CONTRAST:
+        return None  # paper that noise splits round its own level
+    level = _otsu(gray[::2, ::2].ravel())
+    smooth = gaussian(gray, sigma=max(gray.shape) / FRAME_SMOOTH_DIV, truncate=2.5)
     widest = [
-        float(cv2.distanceTransform(side, cv2.DIST_L2, 3).max()) for side in (light, 1 - light)
+        float(cv2.distanceTransform(side.view(np.uint8), cv2.DIST_L2, 3).max())
+        for side in (smooth > level, smooth <= level)
     ]
     paper, ink = widest if dark_on_light else widest[::-1]
-    return paper < ink / THINNER
+    return level if paper < ink / THINNER else None
 
 
 def paper_unevenness(x: np.ndarray, background_level: float) -> float:

