@@ -87,17 +87,13 @@ NEAR_STROKE_DIV = 3
 #: Below this contrast (0..1) between ink and background there is nothing drawn.
 MIN_CONTRAST = 0.12
 #: The border's level says which side is paper, unless ink crosses more than this share
-#: of it (a digit that fills the frame, cut by its edges: a marker 0 round the whole
-#: image, whose border is mostly ink) ...
+#: of it (a marker 0 filling the frame, cut by every edge: its border is mostly ink) ...
 FRAME_INK = 0.25
-#: ... the two sides (of Otsu's level) differing there by at least this much (not paper
-#: that noise splits round its own level) ...
+#: ... the border's two sides differing by this much (not paper split by its noise) ...
 FRAME_CONTRAST = 0.3
-#: ... then the ink is the darker or lighter side that is thinner, by more than this
-#: factor, than the other, in its widest place (the largest disc inside it, the image's
-#: edge a boundary, on a copy smoothed over 1/`FRAME_SMOOTH_DIV` of its side so that
-#: sensor noise does not break the paper into specks): a pen's stroke against the paper
-#: it leaves; the border's side stays the paper otherwise.
+#: ... then the ink is the side over this many times thinner than the other in its
+#: widest place (the largest disc inside it, on a copy smoothed over 1/`FRAME_SMOOTH_DIV`
+#: of its side, so that noise does not break paper into specks): a pen's stroke.
 THINNER = 3.0
 FRAME_SMOOTH_DIV = 150
 #: Ink stronger than this (0..1, after stretching) is kept as ink.
