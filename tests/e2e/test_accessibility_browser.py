@@ -227,7 +227,7 @@ def test_keyboard_only_pass_on_the_draw_page(tour, streamlit_url):
     assert during == before, "the status spoke while the pen was still down"
     said(page, "7, ")
     stroke(page, [(40, 140), (240, 140)])  # a bar across: two strokes
-    page.wait_for_function("() => window.digitlens.pad.strokes.length === 2")
+    page.wait_for_function("() => window.digitlens?.pad?.strokes.length === 2")
 
     # Undo with Enter on the button, then Ctrl+Z; Delete clears.
     tab_to(page, "Undo the last stroke")

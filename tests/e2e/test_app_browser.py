@@ -373,7 +373,7 @@ def test_a_drawing_is_still_there_after_visiting_another_page(page, streamlit_ur
     page.locator("[data-testid='stFileUploader']").wait_for()
     nav.get_by_text("Draw", exact=True).click()
     wait_ready(page)
-    page.wait_for_function("() => window.digitlens.pad.strokes.length === 2", timeout=30_000)
+    page.wait_for_function("() => window.digitlens?.pad?.strokes.length === 2", timeout=30_000)
     page.locator(".dl-clear").click()  # and Clear still empties it for good
     prompt_shown(page)
     nav.get_by_text("Upload", exact=True).click()
@@ -430,11 +430,11 @@ def test_a_drawing_stays_and_is_read_again_when_the_model_changes(page, streamli
     page.get_by_text("On the server", exact=True).click()
     mouse_stroke(page, STROKES[7])
     server_answer(page, "7")
-    page.wait_for_function("() => window.digitlens.pad.shownServer")
+    page.wait_for_function("() => window.digitlens?.pad?.shownServer")
     before = page.evaluate("() => window.digitlens.pad.shownServer")
     pick_model(page, "mnist-mlp")
     page.wait_for_function(
-        "(b) => window.digitlens.pad.shownServer && window.digitlens.pad.shownServer !== b",
+        "(b) => window.digitlens?.pad?.shownServer && window.digitlens.pad.shownServer !== b",
         arg=before,
         timeout=60_000,
     )
@@ -489,7 +489,7 @@ def test_touch_on_a_phone(phone, streamlit_url):
     page.screenshot(path=str(ARTIFACTS / "phone-seven.png"))
 
     touch.stroke(page, [(40, 140), (240, 140)])
-    page.wait_for_function("() => window.digitlens.pad.strokes.length === 2")
+    page.wait_for_function("() => window.digitlens?.pad?.strokes.length === 2")
     touch.tap(page, ".dl-undo")
     wait_live(page, "7")
     touch.tap(page, ".dl-clear")
