@@ -63,7 +63,7 @@ with col_camera:
 if not files:  # a page visit emptied the uploader (or its files were removed: `KEPT` says)
     st.session_state[HELD] = list(st.session_state.get(KEPT, []))
 held = st.session_state.get(HELD, [])
-inputs = held + [item for item in ((f.name, f.getvalue()) for f in files or []) if item not in held]
+inputs = list(st.session_state.get(KEPT, []))  # (`keep_uploads`: those held, then the uploader's)
 if held:
     with col_files:
         names = ", ".join(name for name, _ in held)
