@@ -82,3 +82,23 @@ def test_large_box_dilation_by_sums_is_opencvs():
         want = cv2.dilate(mask.view(np.uint8), footprint).astype(bool)
         assert np.array_equal(max_filter(mask, footprint), want), k
     assert tried == 60
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_percentile_of_many_values_is_one_partial_sort_away(dtype):
+    """Past SORT_MEDIAN_MAX values, `percentile` selects one kth and takes the next value
+    as the least above it: the two values `np.partition(v, (lo, hi))` gives, and so the
+    same percentile, for the levels a photo's ink map holds (ties included)."""
+    from model.input.filters import _neighbours, percentile
+
+    rng = np.random.default_rng(0)
+    for n in [SORT_MEDIAN_MAX + 1, SORT_MEDIAN_MAX + 2, 28_224, *rng.integers(3000, 120_000, 20)]:
+        for values in (rng.random(int(n)), (rng.integers(0, 256, int(n)) / 255)):
+            v = values.astype(dtype)
+            for q in (0.0, 2.0, 50.0, 98.0, 99.9, 100.0):
+                k = (v.size - 1) * q / 100.0
+                lo, hi = int(k), min(int(k) + 1, v.size - 1)
+                part = np.partition(v, (lo, hi))
+                assert _neighbours(v, lo, hi) == (part[lo], part[hi])
+                want = float(part[lo] + (part[hi] - part[lo]) * (k - lo))
+                assert percentile(v, q) == want
