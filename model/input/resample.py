@@ -7,7 +7,8 @@ shrinking, normalised to sum 1), stored as float32. Written as an (out, in) matr
 those same weights, a pass is one matrix product. For the maps a 28x28 MNIST digit
 makes (copied up to 64x64 for the lighting check, fitted to 80 and to 20 pixels) that is
 2-3x faster than a round trip through a Pillow image; larger maps, where a dense matrix
-does far more work than Pillow's few taps per pixel, go to Pillow.
+does far more work than Pillow's few taps per pixel, go to Pillow, or when enlarged by
+the tent (bilinear interpolation, the same map) to OpenCV.
 
 The two agree within one float32 rounding (6e-8 on maps in [0, 1]): the products sum
 in another order, and Pillow chooses which pass runs first by a rule of its own; here
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -59,6 +61,12 @@ def resize(a: np.ndarray, hw: tuple[int, int], box: bool) -> np.ndarray:
     h, w = hw
     a = np.asarray(a, np.float32)
     if dense_work(a.shape, hw) > MAX_DENSE_WORK:
+        if not box and h >= a.shape[0] and w >= a.shape[1]:
+            # Enlarging, the tent is plain bilinear interpolation between pixel centres
+            # (Pillow cuts it at the edges and renormalises: the edge pixel's value, as
+            # OpenCV's replicated border gives). The same map within one rounding, in
+            # 0.25-0.4x Pillow's time with its copies (a photo's lighting, 64 -> 448).
+            return cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
         return pillow_resize(a, hw, box)
     out = a
     if out.shape[1] != w:

@@ -52,6 +52,23 @@ def test_large_maps_go_to_pillow_unchanged():
     a = np.random.default_rng(1).random((300, 200), np.float32)
     assert dense_work(a.shape, (64, 43)) > MAX_DENSE_WORK
     np.testing.assert_array_equal(resize(a, (64, 43), True), pillow(a, (64, 43), True))
+    np.testing.assert_array_equal(resize(a, (150, 300), False), pillow(a, (150, 300), False))
+
+
+@pytest.mark.parametrize(
+    "shape,hw",
+    [((36, 64), (252, 448)), ((64, 64), (448, 448)), ((20, 30), (200, 300)), ((80, 40), (600, 40))],
+)
+def test_a_large_bilinear_enlargement_is_pillows_within_one_rounding(shape, hw):
+    """Enlarging a map by a tent is bilinear interpolation (OpenCV's, for large maps: a
+    photo's lighting estimate brought back to its working copy), edges included."""
+    rng = np.random.default_rng(2)
+    for a in (rng.random(shape, np.float32), np.kron(rng.random((4, 4)), np.ones(shape))):
+        a = np.ascontiguousarray(a[: shape[0], : shape[1]], np.float32)
+        assert dense_work(a.shape, hw) > MAX_DENSE_WORK
+        ours, theirs = resize(a, hw, False), pillow(a, hw, False)
+        assert ours.shape == theirs.shape == hw and ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=ULP)
 
 
 @pytest.mark.parametrize("n_in,n_out,box", [(28, 64, False), (64, 28, True), (17, 5, True)])
