@@ -42,9 +42,13 @@ def load_image(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Image.Image:
     return decode(image, max_pixels)
 
 
-def decode(image: ImageInput, max_pixels: int, fast_png: bool = True) -> Image.Image:
+def decode(
+    image: ImageInput, max_pixels: int, fast_png: bool = True, gray: bool = False
+) -> Image.Image:
     """Open any supported input as a PIL image, EXIF orientation applied. fast_png=False:
-    a PNG goes to Pillow straight away (the fast decoder already declined it)."""
+    a PNG goes to Pillow straight away (the fast decoder already declined it). gray: only
+    the luminance is needed, and a colour JPEG is decoded as its luma (mode L: the same
+    levels as Pillow's RGB -> L on the photo numbers measured, in under half the time)."""
     if isinstance(image, Image.Image):
         return image
     if isinstance(image, np.ndarray):
@@ -76,8 +80,11 @@ def decode(image: ImageInput, max_pixels: int, fast_png: bool = True) -> Image.I
             raise ImageTooLargeError(
                 f"the image is too large ({w}x{h} pixels; the limit is {max_pixels:,} pixels)"
             )
-        if img.format == "JPEG" and max(w, h) > 2 * DISPLAY_SIDE:
-            img.draft(img.mode, (DISPLAY_SIDE, DISPLAY_SIDE))  # decode at 1/2..1/8 scale
+        if img.format == "JPEG":
+            mode = "L" if gray and img.mode == "RGB" else img.mode
+            large = max(w, h) > 2 * DISPLAY_SIDE  # decode at 1/2..1/8 scale
+            if large or mode != img.mode:
+                img.draft(mode, (DISPLAY_SIDE, DISPLAY_SIDE) if large else (w, h))
         img.load()  # decode now, so corrupt data fails here
     except ImageError:
         raise
@@ -200,6 +207,40 @@ def from_array(a: np.ndarray) -> Image.Image:
             a = a / (65535.0 if a.max() > 255 else 255.0)
         a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
     return Image.fromarray(a)
+
+
+def small_gray_array(image: ImageInput, side: int) -> tuple[Image.Image, np.ndarray] | None:
+    """A (h, w) float array in [0, 1] of at most `side` pixels a side (a number's digit cut
+    out, `model.input.segment`) as (its Pillow image, its luminance (h, w) float32): bit for
+    bit what `from_array`, `normalise_mode` and `to_float` give, without the trip through
+    Pillow. None for any other input."""
+    if not (isinstance(image, np.ndarray) and image.ndim == 2 and image.dtype.kind == "f"):
+        return None
+    if min(image.shape) < 1 or max(image.shape) > side:
+        return None
+    a = image.astype(np.float64)
+    if not (a.max() <= 1.0 and a.min() > -np.inf):  # (NaN fails both)
+        return None  # (refused, or scaled from 0..255, by `from_array`)
+    np.maximum(a, 0.0, out=a)  # from_array's clip to [0, 1], in place
+    a *= 255
+    a += 0.5
+    levels = a.astype(np.uint8)
+    return Image.fromarray(levels), _unit(levels)
+
+
+def working_copy(
+    image: ImageInput, max_pixels: int
+) -> tuple[Image.Image, Image.Image, np.ndarray, np.ndarray | None]:
+    """(the image, its copy for display, the working copy's luminance and alpha) of any
+    input but a small PNG (`decode_small_png`), as the digit pipeline reads it."""
+    array = small_gray_array(image, WORKING_SIDE)  # a number's digit: no trip through Pillow
+    if array is not None:
+        return array[0], array[0], array[1], None
+    fast_png = not declined_small_png(image, WORKING_SIDE)  # (not read twice)
+    img = normalise_mode(decode(image, max_pixels, fast_png))
+    if min(img.size) < 1:
+        raise ImageError("the image has no pixels")
+    return img, shrink(img, DISPLAY_SIDE), *to_float(shrink(img, WORKING_SIDE))
 
 
 _NATIVE = ("L", "LA", "RGB", "RGBA", "I", "F")

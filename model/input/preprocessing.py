@@ -28,21 +28,18 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from model.errors import BlankImageError, ImageError, NoiseImageError
+from model.errors import BlankImageError, NoiseImageError
 from model.input.blocks import unblocked
 from model.input.decode import (
-    DISPLAY_SIDE,
     MAX_PIXELS,
     WORKING_SIDE,
     ImageInput,
     SmallPng,
-    declined_small_png,
     decode,
     decode_small_png,
     display_rgb,
     normalise_mode,
-    shrink,
-    to_float,
+    working_copy,
 )
 from model.input.filters import (
     SQUARE,
@@ -272,6 +269,8 @@ def _frame_filling_ink(gray: np.ndarray, border: np.ndarray, dark_on_light: bool
     as almost every image stops here) that side's other crosses more than `FRAME_INK` of
     it and the two differ by `FRAME_CONTRAST`; and it is more than `THINNER` times as
     thin as the other side (the largest disc inside each, by a distance transform)."""
+    if float(border.max()) - float(border.min()) < FRAME_CONTRAST:
+        return None  # no two levels that far apart (the test below, decided at once)
     light = border > _otsu(border)
     if light.all() or not light.any():
         return None  # one level all round (Otsu's split of a flat border)
@@ -520,12 +519,7 @@ def preprocess_stages(
             luminance = made()
             ink, polarity = ink_map(luminance, alpha, strokes=recipe == "mnist")
     else:
-        fast_png = not declined_small_png(image, WORKING_SIDE)  # (not read twice)
-        img = normalise_mode(decode(image, max_pixels, fast_png))
-        if min(img.size) < 1:
-            raise ImageError("the image has no pixels")
-        display = shrink(img, DISPLAY_SIDE)
-        luminance, alpha = to_float(shrink(img, WORKING_SIDE))
+        img, display, luminance, alpha = working_copy(image, max_pixels)
         work_hw = luminance.shape
         if is_noise(img, luminance, alpha):
             raise NoiseImageError(NOISE_MESSAGE)

@@ -123,7 +123,7 @@ def test_what_it_declines_is_left_to_the_old_path(case):
 
 def _old_pipeline(monkeypatch) -> None:
     monkeypatch.setattr(preprocessing_module, "decode_small_png", lambda *args: None)
-    monkeypatch.setattr(preprocessing_module, "declined_small_png", lambda *args: False)
+    monkeypatch.setattr(decode_module, "declined_small_png", lambda *args: False)
     monkeypatch.setattr(refusals, "too_dark_for_noise", lambda gray: False)
 
 
