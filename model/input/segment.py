@@ -25,9 +25,11 @@ threshold was tuned against the others on the same numbers (its comment says how
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from model.errors import BlankImageError, NoiseImageError
 from model.input.cut import alone, alone_gray
@@ -48,8 +50,12 @@ from model.input.preprocessing import (
 )
 from model.input.refusals import NOISE_MESSAGE, is_noise
 
-#: Working copy of a number: wider than a digit's, so each digit keeps ~100 pixels.
-NUMBER_SIDE = 2 * WORKING_SIDE
+#: A number's working copy: its longest side at most NUMBER_SIDE (the benchmark's photos
+#: keep digits 44-105 pixels tall), cut again at up to NUMBER_MAX_SIDE where a cut is in
+#: doubt (`_in_doubt`) or its digits are under DIGIT_MIN_PIXELS tall (then DIGIT_PIXELS):
+#: as one copy of up to 896 pixels read, 4-digit photos in ~10 ms, not 17.5 (numbers.md).
+NUMBER_SIDE, NUMBER_MAX_SIDE = WORKING_SIDE, 2 * WORKING_SIDE
+DIGIT_MIN_PIXELS, DIGIT_PIXELS = 48, 80
 #: A band of rows is a line of writing from this share of the tallest component's height.
 LINE_TALL = 0.5
 #: Components under this share of the largest one are specks (dust, a pen's dot) ...
@@ -100,10 +106,10 @@ STACKED = 0.25
 #: Margin around each piece when drawn alone, as a share of its longest side.
 PIECE_MARGIN = 0.15
 #: ... and when cut from paper (dark ink on light): more paper around the digit for its
-#: lighting correction. Photo numbers, whole number right, at 0.15 / 0.5: 88.6 / 89.8 % on
-#: the benchmark's seed, 89.0 / 89.4 % on another (each within noise, the same way on
-#: both); it costs ~14 % more CPU per number, so light ink on dark keeps PIECE_MARGIN.
-PAPER_MARGIN = 0.5
+#: lighting correction. Photo numbers, whole number right, 1,000 of seed 11 and the
+#: benchmark's 500, at 0.15 / 0.25 / 0.5: 91.4 / 92.3 / 92.5 % and - / 91.4 / 90.6 %;
+#: 0.25 reads ~10 % faster than 0.5. Light ink on dark keeps PIECE_MARGIN.
+PAPER_MARGIN = 0.25
 #: Fragments closer than this share of the tallest component's height are weighed
 #: together against the speck rule: a thin pen's digit broken into pieces, each a speck
 #: beside a marker's digit.
@@ -515,8 +521,30 @@ def _window(strong: np.ndarray) -> tuple[int, int, np.ndarray]:
 def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
     """The digits of a written number, left to right. Raises BlankImageError, NoiseImageError,
     ImageError (not an image)."""
-    img = normalise_mode(decode(image, max_pixels))
-    work = shrink(img, NUMBER_SIDE)
+    img = normalise_mode(decode(image, max_pixels, gray=True))
+    if img.mode == "RGB":  # only the luminance is read: one channel to shrink, not three
+        img = img.convert("L")
+    found, height, work = _segment(img, NUMBER_SIDE)
+    side = max(work.size)
+    if side < max(img.size) and _in_doubt(found.groups):
+        return _segment(img, NUMBER_MAX_SIDE)[0]
+    larger = min(round(side * DIGIT_PIXELS / max(height, 1)), NUMBER_MAX_SIDE)
+    if side < max(img.size) and height < DIGIT_MIN_PIXELS and larger > side:
+        return _segment(img, larger)[0]
+    return found
+
+
+def _in_doubt(groups: list[Group]) -> bool:
+    """Whether a larger copy may cut otherwise: ink read both as one digit and as several,
+    or neighbours sharing columns (a thin stroke joining them faded: a 6 read as 1, loop)."""
+    if any(g.split is not None for g in groups):
+        return True
+    return any(b.whole.box[0] < a.whole.box[2] for a, b in pairwise(groups))
+
+
+def _segment(img: Image.Image, side: int) -> tuple[Segmentation, int, Image.Image]:
+    """`segment` on a copy of at most `side` pixels; its digits' median height, the copy."""
+    work = shrink(img, side)
     gray, alpha = to_float(work)
     if is_noise(img, gray, alpha):
         raise NoiseImageError(NOISE_MESSAGE)
@@ -569,4 +597,4 @@ def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
             split = [piece(*p, False) for p in apart] if apart else None
             likely = apart is not None
         groups.append(Group(piece(*part, False), split, likely))
-    return Segmentation(groups, (img.width, img.height), _lines(components))
+    return Segmentation(groups, (img.width, img.height), _lines(components)), height, work

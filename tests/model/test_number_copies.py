@@ -1,0 +1,141 @@
+"""A number is cut from a 448-pixel copy first, and again from a larger one only where
+that copy is in doubt or its digits came out small (`model.input.segment.segment`); its
+pieces reach the per-digit preprocessing without a trip through Pillow."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import model.input.segment as seg_module
+from model.input import decode as decode_module
+from model.input.preprocessing import preprocess_stages
+from tests.helpers import number
+
+
+def on_paper(ink: Image.Image, size: tuple[int, int]) -> bytes:
+    """White-on-black strokes as dark ink on grey paper, lit unevenly, as a JPEG."""
+    w, h = size
+    field = np.zeros((h, w), np.float32)
+    a = np.asarray(ink, np.float32) / 255
+    y, x = (h - a.shape[0]) // 2, (w - a.shape[1]) // 2
+    field[y : y + a.shape[0], x : x + a.shape[1]] = a
+    light = 0.85 - 0.15 * np.linspace(0, 1, w)[None, :]
+    gray = light * (1 - field) + 0.15 * field
+    rgb = np.stack([gray, gray * 0.97, gray * 0.92], axis=-1)
+    buf = io.BytesIO()
+    Image.fromarray((rgb * 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def sides(monkeypatch) -> list[int]:
+    """The sides of the copies `segment` cuts, in order."""
+    seen: list[int] = []
+    inner = seg_module._segment
+
+    def spy(img, side):
+        seen.append(side)
+        return inner(img, side)
+
+    monkeypatch.setattr(seg_module, "_segment", spy)
+    return seen
+
+
+def test_a_number_that_fills_a_photo_is_cut_from_one_448_pixel_copy(mnist_cnn, sides):
+    photo = on_paper(number(4, 7), (640, 360))
+    assert mnist_cnn.read_number(photo).text == "47"
+    assert sides == [448]
+
+
+def test_a_number_small_in_a_large_photo_is_cut_where_its_digits_are_taller(mnist_cnn, sides):
+    small = number(4, 7).resize((150, 140), Image.Resampling.BOX)  # digits ~110 px tall
+    photo = on_paper(small, (1600, 900))  # 31 px tall on a 448-pixel copy
+    assert mnist_cnn.read_number(photo).text == "47"
+    assert sides[0] == 448 and len(sides) == 2
+    assert sides[1] == seg_module.NUMBER_MAX_SIDE  # (80 px would need 1,156: the cap)
+
+
+def test_a_cut_in_doubt_is_decided_on_the_larger_copy(sides):
+    touching = on_paper(number(4, 4, touch=5), (1000, 560))  # one stretch of ink, two 4s
+    found = seg_module.segment(touching)
+    assert sides == [448, seg_module.NUMBER_MAX_SIDE]
+    assert len(found.groups) == 1 and found.groups[0].split is not None
+
+
+def test_neighbours_sharing_columns_are_in_doubt():
+    """A thin stroke that joined a 6's stem to its loop can fade on the smaller copy:
+    the two parts then share columns, which two digits side by side do not."""
+
+    def group(x0: int, x1: int) -> seg_module.Group:
+        piece = seg_module.Piece((x0, 0, x1, 50), np.zeros((1, 1), np.float32), False)
+        return seg_module.Group(piece, None)
+
+    assert not seg_module._in_doubt([group(0, 40), group(50, 90), group(95, 130)])
+    assert seg_module._in_doubt([group(0, 40), group(35, 90)])
+    cut = seg_module.Group(group(0, 90).whole, [group(0, 40).whole, group(45, 90).whole])
+    assert seg_module._in_doubt([cut])
+
+
+def test_a_pieces_array_is_read_as_pillow_reads_it(monkeypatch):
+    """`small_gray_array` against `from_array` + `to_float`: every stage bit for bit, on
+    the pieces of a photographed number (their paper's level off the 8-bit grid too)."""
+    photo = on_paper(number(7, 1, 4), (640, 360))
+    pieces = [
+        p.image for g in seg_module.segment(photo).groups for p in [g.whole, *(g.split or [])]
+    ]
+    assert len(pieces) >= 3
+    # and a piece whose paper lies between two 8-bit levels (a median of an even count),
+    # nearer the upper one
+    off_grid = pieces[0].copy()
+    off_grid[off_grid > 0.5] = np.float32(200.6 / 255)
+    pieces.append(off_grid)
+    fast = [preprocess_stages(p, piece=True) for p in pieces]
+    monkeypatch.setattr(decode_module, "small_gray_array", lambda image, side: None)
+    for p, a in zip(pieces, fast, strict=True):
+        b = preprocess_stages(p, piece=True)
+        for field in ("gray", "ink", "mask", "cropped", "fitted", "x"):
+            assert np.array_equal(getattr(a, field), getattr(b, field)), field
+        assert a.geometry == b.geometry and a.polarity == b.polarity
+        assert np.array_equal(np.asarray(a.display), np.asarray(b.display))
+
+
+def test_only_plain_grey_arrays_skip_pillow():
+    small = decode_module.small_gray_array
+    assert small(np.full((20, 20), 0.5, np.float32), 448) is not None
+    assert small(np.full((20, 20), 0.5), 448) is not None  # float64
+    for refused in (
+        np.full((20, 20), 200.0, np.float32),  # 0..255 given as floats: from_array scales
+        np.full((20, 20), np.nan, np.float32),
+        np.full((20, 20), -np.inf, np.float32),
+        np.zeros((20, 20, 3), np.float32),
+        np.zeros((20, 20), np.uint8),
+        np.zeros((500, 20), np.float32),  # larger than the working copy
+    ):
+        assert small(refused, 448) is None
+
+
+def test_a_colour_jpeg_is_decoded_as_its_luma_where_only_luminance_is_read():
+    """The decoder's luma (no chroma decoded) is Pillow's RGB -> L of the decoded colours
+    on a photographed number; saturated colours differ a few levels (the RGB decode
+    clips and rounds), the image stays the same size, and a large JPEG is still decoded
+    at a scale."""
+    paper = on_paper(number(4, 7), (640, 360))
+    rng = np.random.default_rng(0)
+    colours = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (90, 160, 3), np.uint8)).resize((640, 360)).save(
+        colours, "JPEG", quality=85
+    )
+    for data, most in ((paper, 1), (colours.getvalue(), 12)):
+        luma = decode_module.decode(data, decode_module.MAX_PIXELS, gray=True)
+        full = decode_module.decode(data, decode_module.MAX_PIXELS)
+        assert luma.mode == "L" and full.mode == "RGB" and luma.size == full.size
+        diff = np.abs(np.asarray(luma, np.int16) - np.asarray(full.convert("L"), np.int16))
+        assert diff.max() <= most and diff.mean() < 0.5
+    big = io.BytesIO()
+    Image.new("RGB", (4000, 2250), (200, 180, 150)).save(big, "JPEG", quality=85)
+    drafted = decode_module.decode(big.getvalue(), decode_module.MAX_PIXELS, gray=True)
+    assert drafted.mode == "L" and max(drafted.size) < 4000
