@@ -265,13 +265,13 @@ def _with_faint(ink: np.ndarray, strong: np.ndarray) -> np.ndarray:
     areas = stats[1:, cv2.CC_STAT_AREA]
     big = np.zeros(n, bool)
     big[1:] = areas >= SPECK_SHARE * areas.max()
-    mine = strong & big[labels]
-    # Each big stretch lies whole in one stretch of faint-or-strong ink (a superset of it,
+    # Each stretch lies whole in one stretch of faint-or-strong ink (a superset of it,
     # labelled with the same connectivity): count the big stretches each of those holds.
+    held = weak[strong]
     holder = np.zeros(n, np.int64)
-    holder[labels[mine]] = weak[mine]
+    holder[labels[strong]] = held
     keep = np.bincount(holder[big], minlength=m) <= 1
-    keep &= np.bincount(weak[strong], minlength=m) > 0  # (faint ink alone is none)
+    keep &= np.bincount(held, minlength=m) > 0  # (faint ink alone is none)
     keep[0] = False
     return strong | keep[weak]
 
