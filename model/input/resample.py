@@ -61,11 +61,12 @@ def resize(a: np.ndarray, hw: tuple[int, int], box: bool) -> np.ndarray:
     h, w = hw
     a = np.asarray(a, np.float32)
     if dense_work(a.shape, hw) > MAX_DENSE_WORK:
-        if not box and h >= a.shape[0] and w >= a.shape[1]:
+        if not box and h >= a.shape[0] >= 2 and w >= a.shape[1] >= 2:
             # Enlarging, the tent is plain bilinear interpolation between pixel centres
             # (Pillow cuts it at the edges and renormalises: the edge pixel's value, as
             # OpenCV's replicated border gives). The same map within one rounding, in
             # 0.25-0.4x Pillow's time with its copies (a photo's lighting, 64 -> 448).
+            # (A map one pixel thick goes to Pillow: OpenCV's differs there by 1e-5.)
             return cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
         return pillow_resize(a, hw, box)
     out = a

@@ -57,7 +57,13 @@ def test_large_maps_go_to_pillow_unchanged():
 
 @pytest.mark.parametrize(
     "shape,hw",
-    [((36, 64), (252, 448)), ((64, 64), (448, 448)), ((20, 30), (200, 300)), ((80, 40), (600, 40))],
+    [
+        ((36, 64), (252, 448)),
+        ((64, 64), (448, 448)),
+        ((20, 30), (200, 300)),
+        ((80, 40), (600, 40)),
+        ((1, 300), (448, 448)),
+    ],
 )
 def test_a_large_bilinear_enlargement_is_pillows_within_one_rounding(shape, hw):
     """Enlarging a map by a tent is bilinear interpolation (OpenCV's, for large maps: a
