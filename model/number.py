@@ -176,6 +176,7 @@ def read_number(
     max_pixels: int = MAX_PIXELS,
     views: bool = True,
     lone: bool = True,
+    careful: bool = False,
 ) -> NumberReading:
     """Every digit of a written number, left to right, each judged on its own.
 
@@ -187,11 +188,13 @@ def read_number(
     call, and its probabilities are their average. A digit of a close call between those
     readings (`CLOSE_CALL`) or read weakly (`WEAK`) is marked unsure (`mark_doubts`).
     With `lone`, a number of one digit is answered as that digit alone (`_as_single`).
+    Where a mark is refused, the number is read again from `segment(careful=True)` (a
+    larger copy, more paper round each digit), which the quick settings may have cost.
     """
     if not clf.reads_digits:
         raise ImageError(f"{clf.name} does not read digits: it cannot read a number")
     t0 = time.perf_counter()
-    found = segment(image, max_pixels)
+    found = segment(image, max_pixels, careful)
     if found.lines > 1:  # rows of digits merged column by column would read as nonsense
         why = f"this looks like {found.lines} lines of writing: read one line at a time"
         return NumberReading([], None, why, time.perf_counter() - t0)
@@ -247,6 +250,9 @@ def read_number(
     if lone and len(digits) == 1:
         digits = [_as_single(clf, image, max_pixels, digits[0])]
     text, refusal = _text(digits)
+    if refusal is not None and found.quick:
+        again = read_number(clf, image, max_pixels, views, lone, careful=True)
+        return replace(again, seconds=time.perf_counter() - t0)
     return NumberReading(digits, text, refusal, time.perf_counter() - t0)
 
 

@@ -18,7 +18,8 @@ a single digit: reading the twice-processed ink map instead cost 0.7 points per 
 the benchmark's apart numbers (15 vs 22 wrong of 894, same numbers). A canvas whose
 transparency holds the strokes gives its ink map, white on black.
 
-Kept as one file: its steps run top to bottom in the order above, and each rule's
+Kept as one file (but the count of lines of writing, `model.input.lines`): its steps run
+top to bottom in the order above, and each rule's
 threshold was tuned against the others on the same numbers (its comment says how).
 """
 
@@ -42,6 +43,7 @@ from model.input.decode import (
     shrink,
     to_float,
 )
+from model.input.lines import count_lines
 from model.input.preprocessing import (
     FAINT_LEVEL,
     INK_LEVEL,
@@ -56,8 +58,6 @@ from model.input.refusals import NOISE_MESSAGE, is_noise
 #: as one copy of up to 896 pixels read, 4-digit photos in ~9.4 ms, not 17.5 (numbers.md).
 NUMBER_SIDE, NUMBER_MAX_SIDE = WORKING_SIDE, 2 * WORKING_SIDE
 DIGIT_MIN_PIXELS, DIGIT_PIXELS = 48, 80
-#: A band of rows is a line of writing from this share of the tallest component's height.
-LINE_TALL = 0.5
 #: Components under this share of the largest one are specks (dust, a pen's dot) ...
 SPECK_SHARE = SPECK_FRACTION  # as for one digit (`ink_mask`)
 #: ... unless a thin upright stroke at least this share of the tallest one's height (a thin
@@ -110,6 +110,9 @@ PIECE_MARGIN = 0.15
 #: benchmark's 500, at 0.15 / 0.25 / 0.5: 91.4 / 92.3 / 92.5 % and - / 91.4 / 90.6 %;
 #: 0.25 reads ~10 % faster than 0.5. Light ink on dark keeps PIECE_MARGIN.
 PAPER_MARGIN = 0.25
+#: ... and when a number is read again, carefully, where a mark was refused (`segment`):
+#: one copy of up to NUMBER_MAX_SIDE and this much paper, the reading before either.
+CAREFUL_MARGIN = 0.5
 #: Fragments closer than this share of the tallest component's height are weighed
 #: together against the speck rule: a thin pen's digit broken into pieces, each a speck
 #: beside a marker's digit.
@@ -164,6 +167,7 @@ class Segmentation:
     groups: list[Group]  # left to right
     size: tuple[int, int]  # (width, height) of the original image
     lines: int = 1  # lines of writing (`_lines`): a number is one
+    quick: bool = False  # cut by the quick settings, which `segment(careful=True)` does not use
 
     @property
     def pieces(self) -> list[Piece]:
@@ -210,35 +214,6 @@ def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]
         x, y, w, h = stats[k, :4]
         out.append((int(x), int(y), int(x + w), int(y + h), labels == k))
     return out + found + loose
-
-
-def _lines(components: list) -> int:
-    """Lines of writing: bands of rows that no component crosses, counted where a band
-    holds components side by side ("12" written above "34") and is at least half as tall
-    as the tallest component (not a 7's bar broken into dashes above it); a broken digit's
-    arcs, one above the other, are no second line, nor are digits at uneven heights."""
-    if not components:
-        return 1
-    bands: list[list] = []
-    for c in sorted(components, key=lambda c: c[1]):
-        if bands and c[1] < max(b[3] for b in bands[-1]):
-            bands[-1].append(c)
-        else:
-            bands.append([c])
-    tall = LINE_TALL * max(c[3] - c[1] for c in components)
-    lines = [b for b in bands if max(c[3] for c in b) - min(c[1] for c in b) >= tall]
-    return max(sum(_side_by_side(b) for b in lines), 1)
-
-
-def _side_by_side(band: list) -> bool:
-    """Whether two of `band`'s components share no column."""
-    spans = sorted((c[0], c[2]) for c in band)
-    end = spans[0][1]
-    for x0, x1 in spans[1:]:
-        if x0 >= end:
-            return True
-        end = max(end, x1)
-    return False
 
 
 def _at_most_marks(count: int) -> None:
@@ -518,19 +493,22 @@ def _window(strong: np.ndarray) -> tuple[int, int, np.ndarray]:
     return x0, y0, strong[y0:y1, x0:x1]
 
 
-def segment(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Segmentation:
+def segment(image: ImageInput, max_pixels: int = MAX_PIXELS, careful: bool = False) -> Segmentation:
     """The digits of a written number, left to right. Raises BlankImageError, NoiseImageError,
-    ImageError (not an image)."""
+    ImageError (not an image). careful: one copy of up to NUMBER_MAX_SIDE and CAREFUL_MARGIN
+    of paper (what `model.number.read_number` reads again where a mark was refused)."""
     img = normalise_mode(decode(image, max_pixels, gray=True))
     if img.mode == "RGB":  # only the luminance is read: one channel to shrink, not three
         img = img.convert("L")
-    found, height, work = _segment(img, NUMBER_SIDE)
+    if careful:
+        return _segment(img, NUMBER_MAX_SIDE, CAREFUL_MARGIN)[0]
+    found, height, work = _segment(img, NUMBER_SIDE, PAPER_MARGIN)
     side = max(work.size)
     if side < max(img.size) and _in_doubt(found.groups):
-        return _segment(img, NUMBER_MAX_SIDE)[0]
+        found = _segment(img, NUMBER_MAX_SIDE, PAPER_MARGIN)[0]
     larger = min(round(side * DIGIT_PIXELS / max(height, 1)), NUMBER_MAX_SIDE)
     if side < max(img.size) and height < DIGIT_MIN_PIXELS and larger > side:
-        return _segment(img, larger)[0]
+        found = _segment(img, larger, PAPER_MARGIN)[0]
     return found
 
 
@@ -542,7 +520,7 @@ def _in_doubt(groups: list[Group]) -> bool:
     return any(b.whole.box[0] < a.whole.box[2] for a, b in pairwise(groups))
 
 
-def _segment(img: Image.Image, side: int) -> tuple[Segmentation, int, Image.Image]:
+def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, int, Image.Image]:
     """`segment` on a copy of at most `side` pixels; its digits' median height, the copy."""
     work = shrink(img, side)
     gray, alpha = to_float(work)
@@ -552,7 +530,10 @@ def _segment(img: Image.Image, side: int) -> tuple[Segmentation, int, Image.Imag
     # A piece is cut from the image itself (the per-digit preprocessing then treats it as
     # it treats one digit); from the ink map where transparency holds the strokes.
     raw = polarity != "alpha"
-    margin = PAPER_MARGIN if polarity == "dark-on-light" else PIECE_MARGIN
+    margin = paper if polarity == "dark-on-light" else PIECE_MARGIN
+    # (what a careful reading does otherwise: a larger copy, more paper round a digit)
+    reduced = side < min(max(img.size), NUMBER_MAX_SIDE)
+    quick = reduced or (polarity == "dark-on-light" and paper != CAREFUL_MARGIN)
     mask = ink > INK_LEVEL  # its components are judged by `_components`, specks by height too
     # The search runs on the window round the ink that every step can reach (`_window`):
     # the same components at a fraction of the cost on a photo's paper.
@@ -597,4 +578,5 @@ def _segment(img: Image.Image, side: int) -> tuple[Segmentation, int, Image.Imag
             split = [piece(*p, False) for p in apart] if apart else None
             likely = apart is not None
         groups.append(Group(piece(*part, False), split, likely))
-    return Segmentation(groups, (img.width, img.height), _lines(components)), height, work
+    found = Segmentation(groups, (img.width, img.height), count_lines(components), quick)
+    return found, height, work

@@ -37,9 +37,9 @@ def sides(monkeypatch) -> list[int]:
     seen: list[int] = []
     inner = seg_module._segment
 
-    def spy(img, side):
+    def spy(img, side, paper):
         seen.append(side)
-        return inner(img, side)
+        return inner(img, side, paper)
 
     monkeypatch.setattr(seg_module, "_segment", spy)
     return seen
@@ -64,6 +64,37 @@ def test_a_cut_in_doubt_is_decided_on_the_larger_copy(sides):
     found = seg_module.segment(touching)
     assert sides == [448, seg_module.NUMBER_MAX_SIDE]
     assert len(found.groups) == 1 and found.groups[0].split is not None
+
+
+def test_a_refused_mark_is_read_again_carefully(mnist_cnn, sides, monkeypatch):
+    """Where a mark is refused, the number is read again from one copy of up to 896
+    pixels with more paper round each digit (the reading before the quick settings); a
+    reading those settings did not touch is not read twice."""
+    import model.number as number_module
+
+    text = number_module._text
+    refusals = iter([True])  # the first reading refuses a mark, the second does not
+
+    def refuse_once(digits):
+        if next(refusals, False):
+            return None, "the first mark does not look like a digit"
+        return text(digits)
+
+    monkeypatch.setattr(number_module, "_text", refuse_once)
+    photo = on_paper(number(4, 7), (640, 360))
+    reading = mnist_cnn.read_number(photo)
+    assert reading.text == "47" and reading.refusal is None
+    assert sides == [448, seg_module.NUMBER_MAX_SIDE]  # the quick copy, then the careful one
+    careful = seg_module.segment(photo, careful=True)
+    assert not careful.quick and seg_module.segment(photo).quick
+    assert (
+        careful.groups[0].whole.image.shape > seg_module.segment(photo).groups[0].whole.image.shape
+    )
+    sides.clear()
+    refusals = iter([True])
+    drawn = number(4, 7)  # light on dark, within 896 pixels: nothing quick about it
+    assert not seg_module.segment(drawn).quick
+    assert mnist_cnn.read_number(drawn).refusal is not None and len(sides) == 2
 
 
 def test_neighbours_sharing_columns_are_in_doubt():
