@@ -55,7 +55,7 @@ from model.input.refusals import NOISE_MESSAGE, is_noise
 #: A number's working copy: its longest side at most NUMBER_SIDE (the benchmark's photos
 #: keep digits 44-105 pixels tall), cut again at up to NUMBER_MAX_SIDE where a cut is in
 #: doubt (`_in_doubt`) or its digits are under DIGIT_MIN_PIXELS tall (then DIGIT_PIXELS):
-#: as one copy of up to 896 pixels read, 4-digit photos in ~9.4 ms, not 17.5 (numbers.md).
+#: as one copy of up to 896 pixels read, 4-digit photos in 0.55-0.6x the time (numbers.md).
 NUMBER_SIDE, NUMBER_MAX_SIDE = WORKING_SIDE, 2 * WORKING_SIDE
 DIGIT_MIN_PIXELS, DIGIT_PIXELS = 48, 80
 #: Components under this share of the largest one are specks (dust, a pen's dot) ...
