@@ -35,6 +35,8 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 WORKING_SIDE = 448
 #: The copy kept for display and heatmap overlays: longest side at most this.
 DISPLAY_SIDE = 1024
+#: `info` key of a JPEG decoded at a scale (`decode`): original pixels per decoded pixel.
+DRAFT_SCALE = "digitlens_draft_scale"
 
 
 def load_image(image: ImageInput, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -85,6 +87,8 @@ def decode(
             large = max(w, h) > 2 * DISPLAY_SIDE  # decode at 1/2..1/8 scale
             if large or mode != img.mode:
                 img.draft(mode, (DISPLAY_SIDE, DISPLAY_SIDE) if large else (w, h))
+                # original pixels per decoded pixel (Pillow's copies keep `info`)
+                img.info[DRAFT_SCALE] = w / img.size[0]
         img.load()  # decode now, so corrupt data fails here
     except ImageError:
         raise

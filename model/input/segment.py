@@ -35,6 +35,7 @@ from PIL import Image
 from model.errors import BlankImageError, NoiseImageError
 from model.input.cut import alone, alone_gray
 from model.input.decode import (
+    DRAFT_SCALE,
     MAX_PIXELS,
     WORKING_SIDE,
     ImageInput,
@@ -548,7 +549,9 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
     if not parts:
         raise BlankImageError("the image looks blank: no digit or drawing was found on it")
     height = int(np.median([p[3] - p[1] for p in parts]))
-    scale = img.width / work.width
+    # (in the original's pixels, where a large JPEG was decoded at a scale)
+    drafted = img.info.get(DRAFT_SCALE, 1.0)  # (a large JPEG decoded at a scale)
+    scale = img.width / work.width * drafted  # boxes in the original's pixels
 
     def piece(x0: int, y0: int, x1: int, y1: int, own: np.ndarray, touching: bool) -> Piece:
         picture = (
@@ -578,5 +581,6 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
             split = [piece(*p, False) for p in apart] if apart else None
             likely = apart is not None
         groups.append(Group(piece(*part, False), split, likely))
-    found = Segmentation(groups, (img.width, img.height), count_lines(components), quick)
+    size = round(img.width * drafted), round(img.height * drafted)
+    found = Segmentation(groups, size, count_lines(components), quick)
     return found, height, work

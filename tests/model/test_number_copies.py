@@ -170,3 +170,16 @@ def test_a_colour_jpeg_is_decoded_as_its_luma_where_only_luminance_is_read():
     Image.new("RGB", (4000, 2250), (200, 180, 150)).save(big, "JPEG", quality=85)
     drafted = decode_module.decode(big.getvalue(), decode_module.MAX_PIXELS, gray=True)
     assert drafted.mode == "L" and max(drafted.size) < 4000
+
+
+def test_a_large_jpegs_digits_are_boxed_in_its_own_pixels(mnist_cnn):
+    """A JPEG over 2,048 pixels is decoded at a scale; the boxes were in the decoded
+    image's pixels, half the original's (found by a review)."""
+    ink = number(4, 7).resize((900, 720))
+    photo = on_paper(ink, (4000, 2250))
+    reading = mnist_cnn.read_number(photo)
+    assert reading.text == "47"
+    left = (4000 - ink.width) // 2 + int(np.flatnonzero(np.asarray(ink).any(axis=0))[0])
+    assert abs(reading.digits[0].box[0] - left) < 40  # (the ink's left edge)
+    assert 2000 < reading.digits[-1].box[2] <= 4000
+    assert seg_module.segment(photo).size == (4000, 2250)
