@@ -506,10 +506,10 @@ def segment(image: ImageInput, max_pixels: int = MAX_PIXELS, careful: bool = Fal
     found, height, work = _segment(img, NUMBER_SIDE, PAPER_MARGIN)
     side = max(work.size)
     if side < max(img.size) and _in_doubt(found.groups):
-        found = _segment(img, NUMBER_MAX_SIDE, PAPER_MARGIN)[0]
+        return _segment(img, NUMBER_MAX_SIDE, PAPER_MARGIN)[0]
     larger = min(round(side * DIGIT_PIXELS / max(height, 1)), NUMBER_MAX_SIDE)
     if side < max(img.size) and height < DIGIT_MIN_PIXELS and larger > side:
-        found = _segment(img, larger, PAPER_MARGIN)[0]
+        return _segment(img, larger, PAPER_MARGIN)[0]
     return found
 
 
@@ -549,9 +549,9 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
     if not parts:
         raise BlankImageError("the image looks blank: no digit or drawing was found on it")
     height = int(np.median([p[3] - p[1] for p in parts]))
-    # (in the original's pixels, where a large JPEG was decoded at a scale)
-    drafted = img.info.get(DRAFT_SCALE, 1.0)  # (a large JPEG decoded at a scale)
-    scale = img.width / work.width * drafted  # boxes in the original's pixels
+    # Boxes in the original's pixels (a large JPEG was decoded at a scale).
+    drafted = img.info.get(DRAFT_SCALE, 1.0)
+    scale = img.width / work.width * drafted
 
     def piece(x0: int, y0: int, x1: int, y1: int, own: np.ndarray, touching: bool) -> Piece:
         picture = (

@@ -64,6 +64,11 @@ def test_a_cut_in_doubt_is_decided_on_the_larger_copy(sides):
     found = seg_module.segment(touching)
     assert sides == [448, seg_module.NUMBER_MAX_SIDE]
     assert len(found.groups) == 1 and found.groups[0].split is not None
+    # In doubt and small too: the larger copy once, not a third copy for the small digits.
+    sides.clear()
+    small = number(4, 4, touch=5).resize((170, 140), Image.Resampling.BOX)
+    seg_module.segment(on_paper(small, (1600, 900)))
+    assert sides == [448, seg_module.NUMBER_MAX_SIDE]
 
 
 def test_a_refused_mark_is_read_again_carefully(mnist_cnn, sides, monkeypatch):
