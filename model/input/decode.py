@@ -209,8 +209,17 @@ def from_array(a: np.ndarray) -> Image.Image:
             raise ImageError("the image array holds NaN or infinite values")
         if a.max() > 1.0:  # 0..255 (or 16-bit) values given as floats/ints
             a = a / (65535.0 if a.max() > 255 else 255.0)
-        a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+        a = _levels(a)
     return Image.fromarray(a)
+
+
+def _levels(a: np.ndarray) -> np.ndarray:
+    """A float64 array (a copy: changed in place) -> uint8 levels, clipped to [0, 1] and
+    rounded: `from_array`'s and `small_gray_array`'s (which must agree bit for bit)."""
+    np.clip(a, 0.0, 1.0, out=a)
+    a *= 255
+    a += 0.5
+    return a.astype(np.uint8)
 
 
 def small_gray_array(image: ImageInput, side: int) -> tuple[Image.Image, np.ndarray] | None:
@@ -225,10 +234,7 @@ def small_gray_array(image: ImageInput, side: int) -> tuple[Image.Image, np.ndar
     a = image.astype(np.float64)
     if not (a.max() <= 1.0 and a.min() > -np.inf):  # (NaN fails both)
         return None  # (refused, or scaled from 0..255, by `from_array`)
-    np.maximum(a, 0.0, out=a)  # from_array's clip to [0, 1], in place
-    a *= 255
-    a += 0.5
-    levels = a.astype(np.uint8)
+    levels = _levels(a)
     return Image.fromarray(levels), _unit(levels)
 
 
