@@ -13,8 +13,9 @@ so the UI can show them and explanations can be projected back onto the
 original image.
 
 Kept as one file: the pipeline reads top to bottom in the order its stages run.
-Decoding (`model.input.decode`), the filters (`model.input.filters`) and what is
-refused (`model.input.refusals`) live beside it.
+Decoding (`model.input.decode`), the filters (`model.input.filters`), what is
+refused (`model.input.refusals`) and the way back onto the image (`model.input.geometry`)
+live beside it.
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ from model.input.filters import (
     smooth_opening,
     stroke_width,
 )
+from model.input.geometry import Geometry, project_back
 from model.input.refusals import NOISE_MESSAGE, check_size, is_noise, small_png_is_noise
 from model.input.resample import resize
 
 Recipe = Literal["mnist", "fashion"]
+Polarity = Literal["dark-on-light", "light-on-dark", "alpha"]
 
 #: The lighting correction (a top-hat) runs on a copy whose longest side is this.
 TOPHAT_SIDE = 64
@@ -119,23 +122,6 @@ PIECE_ERODE_TO = 3.0
 
 
 @dataclass(frozen=True)
-class Geometry:
-    """How the 28x28 input maps back onto the (display copy of the) original image.
-
-    The ink was analysed on a working copy of `work_hw` pixels; `box` (y0, y1,
-    x0, x1) is the crop in working pixels; the crop was resized to `fitted_hw`
-    and pasted with its top-left corner at `offset` (row, col) in the 28x28
-    field. `display_hw` is the size of `Preprocessed.original`.
-    """
-
-    display_hw: tuple[int, int]
-    work_hw: tuple[int, int]
-    box: tuple[int, int, int, int]
-    fitted_hw: tuple[int, int]
-    offset: tuple[int, int]
-
-
-@dataclass(frozen=True)
 class Preprocessed:
     """Every stage, for inspection. All maps are float32 in [0, 1]."""
 
@@ -151,7 +137,7 @@ class Preprocessed:
     fitted: np.ndarray  # the crop resized to fit 20x20 (or 28x28 for fashion)
     x: np.ndarray  # (28, 28) the model input, MNIST format
     geometry: Geometry
-    polarity: Literal["dark-on-light", "light-on-dark", "alpha"]
+    polarity: Polarity
     recipe: Recipe
     # the crop oversampled, as its pen was measured (`oversampled`; MNIST's recipe only)
     oversampled: np.ndarray | None = None
@@ -462,32 +448,6 @@ def _centre_of_mass(a: np.ndarray) -> tuple[float, float]:
     return float((a * rows).sum() / total), float((a * cols).sum() / total)
 
 
-def project_back(heatmap: np.ndarray, g: Geometry) -> np.ndarray:
-    """Undo centring, fitting, cropping and scaling: (28, 28) -> display (H, W).
-
-    The whole 28x28 field is mapped back through the inverse of the pipeline's
-    affine steps, not just the part where the ink's box was pasted: evidence the
-    model found beside the strokes stays beside them. Where the field reaches past
-    the image it is clipped; display pixels outside the field get 0.
-    """
-    hm = np.asarray(heatmap, np.float32)
-    oy, ox = g.offset
-    fh, fw = g.fitted_hw
-    y0, y1, x0, x1 = g.box
-    sy, sx = (y1 - y0) / fh, (x1 - x0) / fw  # working pixels per field pixel
-    (dh, dw), (wh, ww) = g.display_hw, g.work_hw
-    # Pixel centres of the display, in working pixels, then in field pixels.
-    wy = (np.arange(dh, dtype=np.float64) + 0.5) * wh / dh
-    wx = (np.arange(dw, dtype=np.float64) + 0.5) * ww / dw
-    fy = (wy - y0) / sy + oy - 0.5
-    fx = (wx - x0) / sx + ox - 0.5
-    coords = np.meshgrid(fy, fx, indexing="ij")
-    from scipy import ndimage  # here, not at the top: 0.2 s of every process' start-up
-
-    out = ndimage.map_coordinates(hm, coords, order=1, mode="constant", cval=0.0)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
-
-
 # ---------------------------------------------------------------- pipeline
 
 
@@ -527,6 +487,22 @@ def preprocess_stages(
         if recipe == "mnist":
             luminance = unblocked(luminance)
         ink, polarity = ink_map(luminance, alpha, strokes=recipe == "mnist")
+    return stages_from_ink(ink, polarity, display, luminance, work_hw, recipe, piece)
+
+
+def stages_from_ink(
+    ink: np.ndarray,
+    polarity: Polarity,
+    display: Image.Image | SmallPng,
+    luminance: np.ndarray | Callable[[], np.ndarray],
+    work_hw: tuple[int, int],
+    recipe: Recipe = "mnist",
+    piece: bool = False,
+) -> Preprocessed:
+    """The pipeline from the ink map on (`preprocess_stages` after its lighting
+    correction): the ink kept, its crop, its pen, fitted and centred in 28x28. A number's
+    digits start here, each from its stretch of the number's own ink map
+    (`model.number.piece_stages`). Raises BlankImageError / TooSmallError."""
     mask, box = kept_ink(ink)
     if np.count_nonzero(mask) < 4:
         raise BlankImageError("the image looks blank: no digit or drawing was found on it")
