@@ -195,7 +195,14 @@ def ink_map(
     """
     if ink_is_alpha(alpha):
         return np.asarray(alpha, np.float32), "alpha"  # to_float's own array: no copy
+    lit, polarity = lit_ink(gray, strokes)
+    return stretched(lit), polarity
 
+
+def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarity]:
+    """(ink, polarity) with the paper's level and its uneven light taken off (`ink_map`
+    before its noise floor): (h, w) float32, about 0 on the paper, ink positive. A
+    number's digits share it (`model.input.segment`), each then `stretched` on its own."""
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     border_level = median(border)
@@ -234,19 +241,24 @@ def ink_map(
                 background = smooth_opening(small, big)
                 tophat = x - _resize(background, (h, w))
             ink = tophat
+    return ink, polarity
 
-    # Paper grain and sensor noise: a light blur, then everything below a noise
-    # floor goes to zero and the rest is stretched to full strength.
+
+def stretched(ink: np.ndarray) -> np.ndarray:
+    """`lit_ink`'s ink -> [0, 1] (`ink_map`'s last step): paper grain and sensor noise
+    taken off by a light blur, then everything below a noise floor goes to zero and the
+    rest is stretched to full strength."""
+    h, w = ink.shape
     ink = gaussian(ink, sigma=max(min(h, w) / 400, 0.5), truncate=2.5)
     # Statistics on every other pixel: the same levels at a quarter of the cost.
     sample = ink[::2, ::2]
     peak = percentile(sample, 99.9)
     if peak < MIN_CONTRAST:
-        return np.zeros_like(ink, dtype=np.float32), polarity
+        return np.zeros_like(ink, dtype=np.float32)
     positive = sample[sample > 0]
     floor = max(_otsu(positive) * 0.5, 0.25 * peak) if positive.size else peak
     ink = np.clip((ink - floor) / max(peak - floor, 1e-6), 0.0, 1.0)
-    return ink.astype(np.float32), polarity
+    return ink.astype(np.float32)
 
 
 def _frame_filling_ink(gray: np.ndarray, border: np.ndarray, dark_on_light: bool) -> float | None:
