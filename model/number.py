@@ -4,20 +4,25 @@
     reading.text            # "42", "4?2" (the 4 is unsure), or None with .refusal
     reading.digits[0].box   # where the first digit is in the image
 
-Segmentation is `model.input.segment`; each piece then goes through the same per-digit
-preprocessing, model and judge as a single digit (one batched call for all of them).
+Segmentation is `model.input.segment`, with the lighting corrected once, on the whole
+number; each piece then goes on from its stretch of that ink map through the per-digit
+pipeline, model and judge of a single digit (one batched call for all of them).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 from model.errors import BlankImageError, ImageError, NoSuchDigitError
-from model.input.decode import MAX_PIXELS, ImageInput
+from model.input.decode import MAX_PIXELS, WORKING_SIDE, ImageInput
+from model.input.preprocessing import stages_from_ink
 from model.input.segment import Piece, segment
 from model.input.views import pen_views
 from model.prediction import Prediction, format_probability
@@ -41,9 +46,16 @@ class Digit:
     prediction: Prediction | None  # None: the piece could not be read (`error` says why)
     touching: bool  # cut out of ink shared with a neighbour
     error: str | None = None
-    ink: np.ndarray | None = None  # (h, w) float32: this digit's ink alone (for its map)
-    #: A number of one digit: the single-digit path's stages it was read from (`_as_single`)
+    #: (h, w) float32: this digit alone as the image shows it, or how to make it (`ink`)
+    picture: np.ndarray | Callable[[], np.ndarray] | None = None
+    #: The stages it was read from (`piece_stages`; a number of one digit: the single-digit
+    #: path's, `_as_single`): where its map and its counterfactual start
     stages: Preprocessed | None = None
+
+    @cached_property
+    def ink(self) -> np.ndarray | None:
+        """This digit alone as the image shows it (`picture`, made on first use)."""
+        return self.picture() if callable(self.picture) else self.picture
 
     def to_dict(self) -> dict:
         return {
@@ -182,11 +194,12 @@ def read_number(
 
     Ink wider than a digit is read both as one digit and cut into several (the cuts of
     `model.input.segment`); the classifier's own confidence chooses (`SPLIT_MARGIN`).
-    Each piece goes through the per-digit preprocessing with a piece's settings
-    (`preprocess_stages(piece=True)`); with `views`, a piece whose pen was changed is
-    read through other pens as well (`model.input.views`), every view in the same model
-    call, and its probabilities are their average. A digit of a close call between those
-    readings (`CLOSE_CALL`) or read weakly (`WEAK`) is marked unsure (`mark_doubts`).
+    Each piece goes on from its stretch of the number's ink map through the per-digit
+    pipeline with a piece's settings (`piece_stages`); with `views`, a piece whose pen
+    was changed is read through other pens as well (`model.input.views`), every view in
+    the same model call, and its probabilities are their average. A digit of a close
+    call between those readings (`CLOSE_CALL`) or read weakly (`WEAK`) is marked unsure
+    (`mark_doubts`).
     With `lone`, a number of one digit is answered as that digit alone (`_as_single`).
     Where a mark is refused, the number is read again from `segment(careful=True)` (a
     larger copy, more paper round each digit), which the quick settings may have cost.
@@ -204,17 +217,20 @@ def read_number(
     for g in groups:
         pieces.append(g.whole)
         pieces.extend(g.split or [])
-    xs, errors, others, owner = [], [], [], []
+    xs, errors, others, owner, stages = [], [], [], [], []
     for i, piece in enumerate(pieces):
         try:
-            pre = clf.preprocess_stages(piece.image, piece=True)
+            pre = piece_stages(clf, piece)
         except ImageError as exc:  # a piece too small to read, for example
             xs.append(np.zeros((28, 28), np.float32))
-            # (a mark was found: "the image looks blank" would say it was not)
-            blank = isinstance(exc, BlankImageError)
+            stages.append(None)
+            # (a mark was found: "the image looks blank" would say it was not; a blob or
+            # a dot keeps its own reason, TooSmallError's)
+            blank = type(exc) is BlankImageError
             errors.append("too thin or faint" if blank else str(exc))
             continue
         xs.append(pre.x)
+        stages.append(pre)
         errors.append(None)
         if views:
             seen = pen_views(pre)
@@ -222,8 +238,8 @@ def read_number(
             owner.extend([i] * len(seen))
     answers = clf.predict_views(np.stack(xs), np.array(others).reshape(-1, 28, 28), owner)
     read = [
-        Digit(pc.box, x, None if err else p, pc.touching, err, pc.image)
-        for pc, x, p, err in zip(pieces, xs, answers, errors, strict=True)
+        Digit(pc.box, x, None if err else p, pc.touching, err, _picture(pc), pre)
+        for pc, x, p, err, pre in zip(pieces, xs, answers, errors, stages, strict=True)
     ]
     digits: list[Digit] = []
     doubts: dict[int, str] = {}  # digit -> why it is unsure (a close call between cuts)
@@ -256,6 +272,29 @@ def read_number(
     return NumberReading(digits, text, refusal, time.perf_counter() - t0)
 
 
+def piece_stages(clf: Classifier, piece: Piece) -> Preprocessed:
+    """A digit's stages, from its stretch of the number's ink map (`Piece.ink`) on: the
+    lighting is corrected once, on the whole number (`model.input.segment`), and each
+    digit goes on from its ink as a single digit does after its own correction
+    (`stages_from_ink`). A piece with no ink map, or larger than a working copy, is read
+    from its picture alone, as one digit. Raises ImageError / BlankImageError."""
+    ink = piece.ink
+    if ink is None or max(ink.shape) > WORKING_SIDE:
+        return clf.preprocess_stages(piece.image, piece=True)
+
+    def display() -> Image.Image:  # (its picture: shown, not read; made where shown)
+        return Image.fromarray((piece.image * 255 + 0.5).astype(np.uint8))
+
+    return stages_from_ink(
+        ink, piece.polarity, display, _picture(piece), ink.shape, clf.recipe, True
+    )
+
+
+def _picture(piece: Piece) -> Callable[[], np.ndarray]:
+    """How to get a piece's picture (made once, where it is first shown)."""
+    return lambda: piece.image
+
+
 def _as_single(clf: Classifier, image: ImageInput, max_pixels: int, digit: Digit) -> Digit:
     """A number of one digit, answered as the single-digit path answers the same image
     (`Classifier.predict`, `/v1/predict`, Draw's one-digit mode): the piece's reading,
@@ -274,10 +313,10 @@ def _as_single(clf: Classifier, image: ImageInput, max_pixels: int, digit: Digit
 
 
 def digit_stages(clf: Classifier, reading: NumberReading, index: int) -> Preprocessed:
-    """The preprocessing of digit `index` (0: the leftmost) from its own ink (a number of
-    one digit: the single-digit path's): where its map and its counterfactual ("make the
-    4 a 9") start. Raises NoSuchDigitError for a place
-    the number does not have, or a mark that was not read."""
+    """The stages digit `index` (0: the leftmost) was read from (`piece_stages`; a number
+    of one digit: the single-digit path's): where its map and its counterfactual ("make
+    the 4 a 9") start. Raises NoSuchDigitError for a place the number does not have, or a
+    mark that was not read. (`clf`: the classifier that read it.)"""
     n = len(reading.digits)
     if not 0 <= index < n:
         places = "0" if n == 1 else f"0 to {n - 1}"
@@ -286,11 +325,9 @@ def digit_stages(clf: Classifier, reading: NumberReading, index: int) -> Preproc
             f"(digits count from 0, the leftmost: {places})"
         )
     d = reading.digits[index]
-    if d.prediction is None or d.ink is None:
+    if d.prediction is None or d.stages is None:
         raise NoSuchDigitError(f"the {ordinal(index)} mark was not read as a digit ({d.error})")
-    if d.stages is not None:  # a lone digit: read as one digit alone, from the whole image
-        return d.stages
-    return clf.preprocess_stages(d.ink, piece=True)
+    return d.stages
 
 
 def explain_digits(
@@ -304,7 +341,7 @@ def explain_digits(
 
     return [
         None
-        if d.prediction is None or d.ink is None
+        if d.prediction is None or d.stages is None
         else report(clf, digit_stages(clf, reading, i), method, layer, d.prediction.label)
         for i, d in enumerate(reading.digits)
     ]

@@ -1,5 +1,6 @@
 """A number's digit cut out alone (`model.input.segment`): as the image shows it, its
-neighbours' ink painted over with the paper around it, or, where transparency holds the
+neighbours' ink painted over with the paper around it (what is shown; from the number's
+lit ink map the same way, what it is read from), or, where transparency holds the
 strokes, its own ink on black."""
 
 from __future__ import annotations
@@ -33,12 +34,15 @@ def alone_gray(
     mask: np.ndarray,
     margin: float,
     origin: tuple[int, int] = (0, 0),
+    paper: float | None = None,
 ) -> np.ndarray:
     """The piece as the image shows it (its paper, light and pen), every other piece's ink
-    painted over with the paper around it: what a photo of this digit alone would give
-    the per-digit preprocessing (its lighting correction and stroke rules run once, on
-    the digit, as for a single digit). `box`, `own` and `mask` are in the search window
-    at `origin` (x, y) of `gray` (`model.input.segment._window`)."""
+    painted over with the paper around it: what a photo of this digit alone would look
+    like, shown beside its answer and read alone where the piece is too large for a
+    working copy (`model.number.piece_stages`). `box`, `own` and `mask` are in the search
+    window at `origin` (x, y) of `gray` (`model.input.segment._window`). paper: its level
+    where known (0 on a map with the paper taken off, `lit_ink`); None: the median of the
+    crop away from any ink."""
     ox, oy = origin
     x0, y0, x1, y1 = box[0] + ox, box[1] + oy, box[2] + ox, box[3] + oy
     pad = max(int(margin * max(x1 - x0, y1 - y0)), 2)
@@ -47,7 +51,8 @@ def alone_gray(
     crop = gray[b0:b1, a0:a1].copy()
     area = (a0 - ox, b0 - oy, a1 - ox, b1 - oy)
     near = cv2.dilate(region(mask, area).view(np.uint8), OTHER_INK) > 0
-    paper = median(crop[~near]) if (~near).any() else median(crop)
+    if paper is None:
+        paper = median(crop[~near]) if (~near).any() else median(crop)
     mine = cv2.dilate(region(own, area).view(np.uint8), np.ones((3, 3), np.uint8)) > 0
     crop[near & ~mine] = paper
     # Margin where the crop met the image's edge, so the digit never touches the border.

@@ -126,8 +126,9 @@ class Preprocessed:
     """Every stage, for inspection. All maps are float32 in [0, 1]."""
 
     # the input, EXIF-rotated, longest side <= DISPLAY_SIDE: a Pillow image, or a small
-    # PNG's planes whose image `display` makes on first use
-    decoded: Image.Image | SmallPng
+    # PNG's planes whose image `display` makes on first use, or how to make it (a
+    # number's digit: the size of its working copy)
+    decoded: Image.Image | SmallPng | Callable[[], Image.Image]
     # (h, w) luminance of the working copy (`gray`), or how to make it: a canvas whose ink
     # is its alpha needs none for its answer
     luminance: np.ndarray | Callable[[], np.ndarray]
@@ -152,7 +153,7 @@ class Preprocessed:
     def display(self) -> Image.Image:
         """The input as a Pillow image, EXIF-rotated, longest side <= DISPLAY_SIDE."""
         d = self.decoded
-        return d.image if isinstance(d, SmallPng) else d
+        return d.image if isinstance(d, SmallPng) else d() if callable(d) else d
 
     @cached_property
     def original(self) -> np.ndarray:
@@ -505,7 +506,7 @@ def preprocess_stages(
 def stages_from_ink(
     ink: np.ndarray,
     polarity: Polarity,
-    display: Image.Image | SmallPng,
+    display: Image.Image | SmallPng | Callable[[], Image.Image],
     luminance: np.ndarray | Callable[[], np.ndarray],
     work_hw: tuple[int, int],
     recipe: Recipe = "mnist",
@@ -553,7 +554,8 @@ def stages_from_ink(
     if fitted.max() > 0:
         fitted = fitted / fitted.max()
     x, offset = _paste(fitted, centre_of_mass=recipe == "mnist")
-    geometry = Geometry(display.size[::-1], work_hw, box, fitted.shape, offset)
+    display_hw = work_hw if callable(display) else display.size[::-1]
+    geometry = Geometry(display_hw, work_hw, box, fitted.shape, offset)
     return Preprocessed(
         decoded=display,
         luminance=luminance,

@@ -1,6 +1,6 @@
 """A written number -> one piece of ink per digit, left to right.
 
-    decode ─ working copy ─ ink map & mask (the digit pipeline's lighting correction)
+    decode ─ working copy ─ ink map & mask (the digit pipeline's lighting correction, once)
            ─ connected components ─ merge the pieces of one digit ─ split touching ones
 
 The mask keeps the faint ink joined to the strong (hysteresis: a thin pen's strokes) where
@@ -12,20 +12,22 @@ above or below another (a 5's flag, a 7's crossbar, a 4 drawn in two strokes) be
 the same digit. Splitting: ink much wider than a digit is tall holds several digits; it is
 cut at the emptiest columns near where evenly spaced digits would meet (the projection
 profile), never through a loop's hole (a wide 0). Each piece is then cut from the
-image itself, its neighbours' ink painted over with the paper around it, so the per-digit
-preprocessing (lighting correction, stroke width) runs once, on that digit, as it does for
-a single digit: reading the twice-processed ink map instead cost 0.7 points per digit on
-the benchmark's apart numbers (15 vs 22 wrong of 894, same numbers). A canvas whose
-transparency holds the strokes gives its ink map, white on black.
+number's lit ink (its paper and uneven light taken off once, `lit_ink`), its neighbours'
+ink painted over, and stretched on its own (`stretched`: its noise floor, its peak), as
+the per-digit preprocessing treats a single digit after its lighting correction; the
+image itself is cut the same way, for display (docs/tutorial/numbers.md: what else was
+tried). A canvas whose transparency holds the strokes gives its ink map, white on black.
 
 Kept as one file (but the count of lines of writing, `model.input.lines`): its steps run
-top to bottom in the order above, and each rule's
-threshold was tuned against the others on the same numbers (its comment says how).
+top to bottom in the order above, and each rule's threshold was tuned against the others
+on the same numbers (its comment says how).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property, partial
 from itertools import pairwise
 
 import cv2
@@ -49,7 +51,10 @@ from model.input.preprocessing import (
     FAINT_LEVEL,
     INK_LEVEL,
     SPECK_FRACTION,
-    ink_map,
+    Polarity,
+    ink_is_alpha,
+    lit_ink,
+    stretched,
 )
 from model.input.refusals import NOISE_MESSAGE, is_noise
 
@@ -150,8 +155,18 @@ class Piece:
     """One digit's ink."""
 
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in the original image's pixels
-    image: np.ndarray  # (h, w) float32 in [0, 1]: this piece alone (`model.input.cut`)
+    #: (h, w) float32 in [0, 1]: this piece alone as the image shows it
+    #: (`model.input.cut`), or how to make it (made where it is first shown: `image`)
+    picture: np.ndarray | Callable[[], np.ndarray]
     touching: bool  # cut out of ink shared with a neighbour (less certain)
+    #: Its ink on `image`'s pixels, cut from the number's lit ink and stretched on its own
+    #: (what `model.number.piece_stages` reads); None: `image` is read alone.
+    ink: np.ndarray | None = None
+    polarity: Polarity = "dark-on-light"  # the number's, as `lit_ink` found it
+
+    @cached_property
+    def image(self) -> np.ndarray:  # `picture`, made on first use
+        return self.picture() if callable(self.picture) else self.picture
 
 
 @dataclass(frozen=True)
@@ -527,10 +542,8 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
     gray, alpha = to_float(work)
     if is_noise(img, gray, alpha):
         raise NoiseImageError(NOISE_MESSAGE)
-    ink, polarity = ink_map(gray, alpha)
-    # A piece is cut from the image itself (the per-digit preprocessing then treats it as
-    # it treats one digit); from the ink map where transparency holds the strokes.
-    raw = polarity != "alpha"
+    lit, polarity = (None, "alpha") if ink_is_alpha(alpha) else lit_ink(gray)  # (once)
+    ink = np.asarray(alpha, np.float32) if lit is None else stretched(lit)
     margin = paper if polarity == "dark-on-light" else PIECE_MARGIN
     # (what a careful reading does otherwise: a larger copy, more paper round a digit)
     reduced = side < min(max(img.size), NUMBER_MAX_SIDE)
@@ -554,14 +567,15 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
     scale = img.width / work.width * drafted
 
     def piece(x0: int, y0: int, x1: int, y1: int, own: np.ndarray, touching: bool) -> Piece:
-        picture = (
-            alone_gray(gray, (x0, y0, x1, y1), own, mask, margin, (ox, oy))
-            if raw
-            else alone(ink_w, (x0, y0, x1, y1), own, margin)
-        )
+        box = (x0, y0, x1, y1)
+        if lit is None:  # transparency holds the strokes: their ink is the picture
+            picture = ink_alone = alone(ink_w, box, own, margin)
+        else:  # (the picture, only shown: made where it is)
+            picture = partial(alone_gray, gray, box, own, mask, margin, (ox, oy))
+            ink_alone = stretched(alone_gray(lit, box, own, mask, margin, (ox, oy), 0.0))
         x0, y0, x1, y1 = x0 + ox, y0 + oy, x1 + ox, y1 + oy  # (in the working copy)
         box = (int(x0 * scale), int(y0 * scale), int(np.ceil(x1 * scale)), int(np.ceil(y1 * scale)))
-        return Piece(box, picture, touching)
+        return Piece(box, picture, touching, ink_alone, polarity)
 
     # Merged groups by their box, to offer their components apart as the other reading.
     by_box = {tuple(_join_all(g)[:4]): g for g in members if len(g) > 1}

@@ -298,14 +298,17 @@ def test_the_read_route_explains_each_digit_on_request(mnist_cnn):
         ):
             bad = client.post("/v1/read", content=data, headers=headers, params=params)
             assert bad.status_code == 422 and bad.json()["error"]["code"] == code, bad.text
-        # A bad name is refused where no digit gets read too (two hair-thin lines: marks
-        # read as no digit), not answered 200 with no map.
-        lines = np.zeros((100, 200), np.uint8)
-        lines[20:80, 50] = lines[20:80, 120] = 255
-        line = Image.fromarray(lines)
+        # A bad name is refused where no digit gets read too (two solid blocks: marks
+        # read as no digit, each a blob, as a single digit's path says), not answered 200
+        # with no map.
+        blocks = np.zeros((100, 200), np.uint8)
+        blocks[30:70, 30:70] = blocks[30:70, 120:160] = 255
+        line = Image.fromarray(blocks)
         marks = client.post("/v1/read", content=png(line), headers=headers)
-        assert marks.status_code == 200 and "too thin or faint" in marks.json()["refusal"]
-        assert "blank" not in marks.json()["refusal"]  # a mark was found: it is no blank image
+        refusal = marks.json()["refusal"]
+        assert marks.status_code == 200 and "cannot be read as a digit" in refusal
+        assert "too small to read" in refusal  # the piece's own reason, as for one digit
+        assert "blank" not in refusal  # a mark was found: it is no blank image
         bad = client.post(
             "/v1/read", content=png(line), headers=headers, params={"explain": 1, "method": "x"}
         )

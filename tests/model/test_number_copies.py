@@ -1,6 +1,7 @@
 """A number is cut from a 448-pixel copy first, and again from a larger one only where
 that copy is in doubt or its digits came out small (`model.input.segment.segment`); its
-pieces reach the per-digit preprocessing without a trip through Pillow."""
+pieces reach the per-digit preprocessing without a trip through Pillow, each from its own
+stretch of the number's ink map."""
 
 from __future__ import annotations
 
@@ -188,3 +189,36 @@ def test_a_large_jpegs_digits_are_boxed_in_its_own_pixels(mnist_cnn):
     assert abs(reading.digits[0].box[0] - left) < 40  # (the ink's left edge)
     assert 2000 < reading.digits[-1].box[2] <= 4000
     assert seg_module.segment(photo).size == (4000, 2250)
+
+
+def test_each_digit_goes_on_from_its_stretch_of_the_numbers_ink_map(mnist_cnn):
+    """The lighting is corrected once, on the whole number: a digit's stages start at its
+    own stretch of the number's ink map, and its map and its counterfactual start from the
+    very stages it was read from."""
+    from model.number import digit_stages, piece_stages
+
+    photo = on_paper(number(4, 7), (640, 360))
+    for g in seg_module.segment(photo).groups:
+        assert g.whole.ink.shape == g.whole.image.shape  # (on the picture's pixels)
+        np.testing.assert_array_equal(piece_stages(mnist_cnn, g.whole).ink, g.whole.ink)
+    reading = mnist_cnn.read_number(photo)
+    assert reading.text == "47"
+    for i, d in enumerate(reading.digits):
+        np.testing.assert_array_equal(digit_stages(mnist_cnn, reading, i).x, d.x)
+
+
+def test_the_light_is_corrected_once_and_each_digit_stretched_on_its_own(mnist_cnn):
+    """A faint digit beside a dark one, on unevenly lit paper: the number's lighting is
+    corrected once, but each digit's ink is stretched to full strength on its own, as a
+    photo of that digit alone would be (a stretch shared by the number would leave the
+    faint digit at a third of its strength)."""
+    a = np.asarray(number(4, 7), np.float32) / 255
+    half = a.shape[1] // 2
+    strength = np.where(np.arange(a.shape[1]) < half, 0.8, 0.45)[None, :]  # the 7: faint
+    light = 0.9 - 0.2 * np.linspace(0, 1, a.shape[1])[None, :]
+    photo = (light * (1 - a * strength) * 255).astype(np.uint8)
+    groups = seg_module.segment(photo).groups
+    assert len(groups) == 2
+    for g in groups:
+        assert g.whole.ink.max() == 1.0
+    assert mnist_cnn.read_number(photo).text.replace("?", "") == "47"

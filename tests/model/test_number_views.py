@@ -111,7 +111,7 @@ def test_a_number_reads_every_view_of_every_piece_in_one_call(mnist_cnn, monkeyp
     sizes = count_calls(mnist_cnn, monkeypatch)
     reading = read_number(mnist_cnn, img)
     assert len(sizes) == 1  # one model call
-    n_views = sum(len(pen_views(preprocess_stages(d.ink, piece=True))) for d in plain.digits)
+    n_views = sum(len(pen_views(d.stages)) for d in plain.digits)
     assert n_views == len(THICK_VIEWS) * 3 and sizes[0] == 3 + n_views
     assert [d.prediction.label for d in reading.digits] == [7, 4, 7]
     for d, p in zip(reading.digits, plain.digits, strict=True):
