@@ -10,17 +10,16 @@ from scipy import ndimage
 
 from model.errors import BlankImageError, ImageError, ImageTooLargeError
 from model.input.filters import gaussian, max_filter, percentile, smooth_opening, stroke_width
+from model.input.lighting import UNEVEN_LIGHT, paper_unevenness
 from model.input.preprocessing import (
     INK_LEVEL,
     SPECK_FRACTION,
     STROKE_LEVEL,
     STROKE_TARGET,
-    UNEVEN_LIGHT,
     _disk,
     ink_mask,
     naive_resize,
     normalise_stroke,
-    paper_unevenness,
     preprocess,
     preprocess_stages,
     unblocked,
@@ -312,7 +311,7 @@ def test_a_flat_border_is_paper_whatever_the_frame_rule(paper):
     """A border of one level all round (a canvas, a scan) never asks the frame rule:
     Otsu's split of it leaves one side empty (the first cheap version then took the
     median of nothing)."""
-    from model.input.preprocessing import _frame_filling_ink
+    from model.input.lighting import _frame_filling_ink
 
     gray = np.full((60, 60), paper, np.float32)
     gray[20:40, 28:32] = 1.0 - paper if paper != 0.5 else 1.0
