@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Literal
 
 import cv2
@@ -36,6 +36,7 @@ from model.input.decode import (
     WORKING_SIDE,
     ImageInput,
     SmallPng,
+    _unit,
     decode,
     decode_small_png,
     display_rgb,
@@ -94,7 +95,9 @@ class Preprocessed:
     # (h, w) luminance of the working copy (`gray`), or how to make it: a canvas whose ink
     # is its alpha needs none for its answer
     luminance: np.ndarray | Callable[[], np.ndarray]
-    ink: np.ndarray  # (h, w) ink strength, background removed, polarity fixed
+    # (h, w) ink strength, background removed, polarity fixed (`ink`), or how to make it
+    # (a canvas: its alpha, read from its bytes where the answer needs only a crop)
+    ink_source: np.ndarray | Callable[[], np.ndarray]
     mask: np.ndarray  # (h, w) bool, the ink that was kept (specks removed)
     cropped: np.ndarray  # ink inside the bounding box
     fitted: np.ndarray  # the crop resized to fit 20x20 (or 28x28 for fashion)
@@ -104,6 +107,12 @@ class Preprocessed:
     recipe: Recipe
     # the crop oversampled, as its pen was measured (`oversampled`; MNIST's recipe only)
     oversampled: np.ndarray | None = None
+
+    @cached_property
+    def ink(self) -> np.ndarray:
+        """(h, w) float32 ink strength in [0, 1] on the working copy."""
+        made = self.ink_source
+        return made() if callable(made) else made
 
     @cached_property
     def gray(self) -> np.ndarray:
@@ -130,10 +139,24 @@ class Preprocessed:
 # ---------------------------------------------------------------- ink
 
 
+def _byte_above(level: float) -> int:
+    """The largest byte b whose level b / 255 (as `to_float` makes it) is <= `level`: a
+    uint8 plane is above `level` exactly where it is above that byte."""
+    return int(np.count_nonzero(_unit(np.arange(256, dtype=np.uint8)[None]) <= level)) - 1
+
+
+#: A canvas's alpha bytes are ink above INK_BYTE and clear up to HALF_BYTE: exactly where
+#: their levels / 255 are above INK_LEVEL and under 0.5 (`kept_ink`, `ink_is_alpha`).
+INK_BYTE, HALF_BYTE = _byte_above(INK_LEVEL), _byte_above(float(np.nextafter(0.5, 0)))
+
+
 def ink_is_alpha(alpha: np.ndarray | None) -> bool:
     """Whether transparency marks the ink (`ink_map`): more than 5 % of the image is
     transparent (counted, not averaged: the same share, without a float pass)."""
-    return alpha is not None and np.count_nonzero(alpha < 0.5) / alpha.size > 0.05
+    if alpha is None:
+        return False
+    clear = alpha <= HALF_BYTE if alpha.dtype == np.uint8 else alpha < 0.5  # (uint8: levels)
+    return np.count_nonzero(clear) / alpha.size > 0.05
 
 
 def ink_map(
@@ -173,7 +196,7 @@ def kept_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | N
     """(`ink_mask(ink)`, its box (y0, y1, x0, x1) where already known: None when the mask is
     empty or specks were taken off it). The box of the strong pixels is found anyway, and
     with no speck taken off it is the mask's: one search of the image less."""
-    mask = ink > INK_LEVEL
+    mask = ink > (INK_BYTE if ink.dtype == np.uint8 else INK_LEVEL)  # (uint8: a canvas's levels)
     if not mask.any():
         return mask, None
     # Every component lies inside the ink's box: label that only (8-connected).
@@ -304,7 +327,7 @@ def preprocess_stages(
     small = decode_small_png(image, max_pixels, WORKING_SIDE)  # a canvas: no copies to make
     luminance: np.ndarray | Callable[[], np.ndarray]
     if small is not None:  # its planes are the working copy, each made when needed
-        display, alpha = small, small.alpha  # (its Pillow image is made where shown)
+        display = small  # (its Pillow image is made where shown)
         if small_png_is_noise(small):
             raise NoiseImageError(NOISE_MESSAGE)
         work_hw = small.size[::-1]
@@ -312,11 +335,13 @@ def preprocess_stages(
         def made() -> np.ndarray:
             return unblocked(small.gray, small.levels) if recipe == "mnist" else small.gray
 
-        if ink_is_alpha(alpha):  # a canvas: its alpha is its ink (as `ink_map` reads it)
-            luminance, ink, polarity = made, alpha, "alpha"  # (its colour: where shown)
-        else:
-            luminance = made()
-            ink, polarity = ink_map(luminance, alpha, strokes=recipe == "mnist")
+        levels = small.alpha_levels
+        if ink_is_alpha(levels):  # a canvas: its alpha is its ink (as `ink_map` reads it)
+            # Read from its bytes (the float plane: where shown): its colour is not needed.
+            ink = partial(getattr, small, "alpha")
+            return stages_from_ink(ink, "alpha", display, made, work_hw, recipe, piece, levels)
+        luminance = made()
+        ink, polarity = ink_map(luminance, small.alpha, strokes=recipe == "mnist")
     else:
         img, display, luminance, alpha = working_copy(image, max_pixels)
         work_hw = luminance.shape
@@ -330,23 +355,26 @@ def preprocess_stages(
 
 
 def stages_from_ink(
-    ink: np.ndarray,
+    ink: np.ndarray | Callable[[], np.ndarray],
     polarity: Polarity,
     display: Image.Image | SmallPng | Callable[[], Image.Image],
     luminance: np.ndarray | Callable[[], np.ndarray],
     work_hw: tuple[int, int],
     recipe: Recipe = "mnist",
     piece: bool = False,
+    levels: np.ndarray | None = None,
 ) -> Preprocessed:
     """The pipeline from the ink map on (`preprocess_stages` after its lighting
     correction): the ink kept, its crop, its pen, fitted and centred in 28x28. A number's
     digits start here, each from its stretch of the number's own ink map
-    (`model.number.piece_stages`). Raises BlankImageError / TooSmallError."""
-    mask, box = kept_ink(ink)
+    (`model.number.piece_stages`). Raises BlankImageError / TooSmallError. levels: a
+    canvas's alpha bytes, where `ink` (how to make its alpha, levels / 255) is read from
+    them: the same stages from a quarter of the bytes (the float plane: where shown)."""
+    mask, box = kept_ink(ink if levels is None else levels)
     if np.count_nonzero(mask) < 4:
         raise BlankImageError("the image looks blank: no digit or drawing was found on it")
     if piece and recipe == "mnist":
-        mask, box = with_faint(ink, mask), None
+        mask, box = with_faint(ink() if callable(ink) else ink, mask), None
     if box is None:
         box = _bbox(mask)
     y0, y1, x0, x1 = box
@@ -354,7 +382,10 @@ def stages_from_ink(
     # Soft ink inside the kept components (with a 1-pixel halo for antialiased edges).
     # (3x3 max filter on the box only: the same as a binary dilation, at a fraction of the cost)
     keep = max_filter(mask[y0:y1, x0:x1], SQUARE)
-    cropped = ink[y0:y1, x0:x1] * keep
+    if levels is not None:
+        cropped = _unit(levels[y0:y1, x0:x1]) * keep
+    else:
+        cropped = (ink() if callable(ink) else ink)[y0:y1, x0:x1] * keep
 
     side = 20 if recipe == "mnist" else 28
     fitted = None  # fitted from the crop unless the pen is changed
@@ -385,7 +416,7 @@ def stages_from_ink(
     return Preprocessed(
         decoded=display,
         luminance=luminance,
-        ink=ink,
+        ink_source=ink,
         mask=mask,
         cropped=cropped,
         fitted=fitted,

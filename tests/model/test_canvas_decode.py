@@ -260,6 +260,39 @@ def test_a_canvas_with_alpha_ink_reads_its_alpha_plane_alone():
     assert np.array_equal(gray, unblocked(ref))
 
 
+def test_a_canvas_is_read_from_its_alpha_bytes_as_from_their_floats():
+    """Where a canvas's alpha is its ink, the answer is read from the alpha's bytes (the
+    float plane is made only where shown): a byte is ink, and clear, exactly where its
+    level / 255 is; a canvas holding every level gives the stages the floats give."""
+    from model.input.decode import _unit
+    from model.input.preprocessing import (
+        HALF_BYTE,
+        INK_BYTE,
+        INK_LEVEL,
+        ink_is_alpha,
+        kept_ink,
+        stages_from_ink,
+    )
+
+    every = np.arange(256, dtype=np.uint8)[None]
+    assert np.array_equal(every > INK_BYTE, _unit(every) > INK_LEVEL)
+    assert np.array_equal(every <= HALF_BYTE, _unit(every) < 0.5)
+    rgba = canvas_pixels(3).copy()
+    rgba[..., 3] = np.where(
+        rgba[..., 3] > 0, np.arange(rgba[..., 3].size).reshape(rgba.shape[:2]) % 256, 0
+    )
+    data = encode_up(rgba)
+    pre = preprocess_stages(data)
+    assert callable(pre.ink_source)  # (not made for the answer)
+    alpha = _unit(np.ascontiguousarray(rgba[..., 3]))
+    assert ink_is_alpha(alpha) and np.array_equal(pre.ink, alpha)
+    assert np.array_equal(kept_ink(rgba[..., 3].copy())[0], kept_ink(alpha)[0])
+    floats = stages_from_ink(alpha, "alpha", pre.decoded, pre.gray, alpha.shape)
+    for stage in ("mask", "cropped", "fitted", "x"):
+        assert np.array_equal(getattr(pre, stage), getattr(floats, stage)), stage
+    assert pre.geometry == floats.geometry
+
+
 def test_the_kept_inks_box_is_the_masks():
     """kept_ink's box, where it gives one, is the box of its mask (specks taken off far
     from the strokes shrink it: then it gives none), and its mask is ink_mask's."""
