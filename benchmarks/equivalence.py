@@ -203,10 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             mock.patch.object(preprocessing, "kept_ink", boxless(preprocessing.kept_ink)),
             mock.patch("model.input.preprocessing._padded", np.pad),
             mock.patch("model.input.preprocessing._centre_of_mass", ndimage.center_of_mass),
-            mock.patch("model.input.preprocessing.median", lambda a: float(np.median(a))),
+            mock.patch("model.input.lighting.median", lambda a: float(np.median(a))),
             mock.patch("model.input.refusals.looks_like_noise", concatenated_noise),
             mock.patch("model.input.refusals.too_dark_for_noise", lambda gray: False),
-            mock.patch("model.input.preprocessing.resize", pillow_resize),  # every map
+            mock.patch("model.input.lighting.resize", pillow_resize),  # every map
         ):
             before = read_all(old, items)
         changed = sum(a[:3] != b[:3] for a, b in zip(fast, before, strict=True))

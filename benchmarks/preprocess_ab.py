@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 #: The modules of `model/input` read from the base revision, each after those it imports.
-BASE_MODULES = ("resample", "decode", "refusals", "preprocessing")
+BASE_MODULES = ("resample", "decode", "refusals", "geometry", "lighting", "preprocessing")
 
 
 def load_revision(base: str, tmp: Path):
@@ -41,8 +41,8 @@ def load_revision(base: str, tmp: Path):
         shown = subprocess.run(
             ["git", "show", f"{base}:model/input/{name}.py"], capture_output=True, text=True
         )
-        if shown.returncode and name == "resample":  # a revision before it: this tree's
-            continue
+        if shown.returncode and name in ("resample", "geometry", "lighting"):
+            continue  # a revision before the module: this tree's (unused by its preprocessing)
         shown.check_returncode()
         path = tmp / f"base_{name}.py"
         path.write_text(shown.stdout)
