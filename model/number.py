@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -281,18 +281,19 @@ def piece_stages(clf: Classifier, piece: Piece) -> Preprocessed:
     ink = piece.ink
     if ink is None or max(ink.shape) > WORKING_SIDE:
         return clf.preprocess_stages(piece.image, piece=True)
-
-    def display() -> Image.Image:  # (its picture: shown, not read; made where shown)
-        return Image.fromarray((piece.image * 255 + 0.5).astype(np.uint8))
-
+    display = partial(_display, piece)  # (its picture: shown, not read; made where shown)
     return stages_from_ink(
         ink, piece.polarity, display, _picture(piece), ink.shape, clf.recipe, True
     )
 
 
 def _picture(piece: Piece) -> Callable[[], np.ndarray]:
-    """How to get a piece's picture (made once, where it is first shown)."""
-    return lambda: piece.image
+    """How to get a piece's picture (made once, where it is first shown; it pickles)."""
+    return partial(getattr, piece, "image")
+
+
+def _display(piece: Piece) -> Image.Image:
+    return Image.fromarray((piece.image * 255 + 0.5).astype(np.uint8))
 
 
 def _as_single(clf: Classifier, image: ImageInput, max_pixels: int, digit: Digit) -> Digit:
@@ -316,7 +317,7 @@ def digit_stages(clf: Classifier, reading: NumberReading, index: int) -> Preproc
     """The stages digit `index` (0: the leftmost) was read from (`piece_stages`; a number
     of one digit: the single-digit path's): where its map and its counterfactual ("make
     the 4 a 9") start. Raises NoSuchDigitError for a place the number does not have, or a
-    mark that was not read. (`clf`: the classifier that read it.)"""
+    mark that was not read. (`clf` is kept for callers: the stages are the reading's.)"""
     n = len(reading.digits)
     if not 0 <= index < n:
         places = "0" if n == 1 else f"0 to {n - 1}"

@@ -5,6 +5,9 @@ strokes, its own ink on black."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import cv2
 import numpy as np
 
@@ -43,26 +46,64 @@ def alone_gray(
     window at `origin` (x, y) of `gray` (`model.input.segment._window`). paper: its level
     where known (0 on a map with the paper taken off, `lit_ink`); None: the median of the
     crop away from any ink."""
+    return _painted(*_area(gray, box, own, mask, margin, origin), paper)
+
+
+def alone_gray_later(
+    gray: np.ndarray,
+    box: tuple[int, int, int, int],
+    own: np.ndarray,
+    mask: np.ndarray,
+    margin: float,
+    origin: tuple[int, int] = (0, 0),
+) -> Callable[[], np.ndarray]:
+    """`alone_gray`, made when called (a picture that is only shown): it holds copies of
+    the piece's padded area and of the ink there, not the image and its masks (a reading
+    kept by a page would otherwise keep every working copy), and it pickles."""
+    crop, others, mine, at, shape = _area(gray, box, own, mask, margin, origin)
+    return partial(_painted, crop.copy(), others.copy(), mine.copy(), at, shape)
+
+
+def _area(
+    gray: np.ndarray,
+    box: tuple[int, int, int, int],
+    own: np.ndarray,
+    mask: np.ndarray,
+    margin: float,
+    origin: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int], tuple[int, int]]:
+    """The piece's padded area of `gray` (a view), the ink of every piece and its own
+    there, where the area sits in the picture (top, left) and the picture's shape."""
     ox, oy = origin
     x0, y0, x1, y1 = box[0] + ox, box[1] + oy, box[2] + ox, box[3] + oy
     pad = max(int(margin * max(x1 - x0, y1 - y0)), 2)
     h, w = gray.shape
     a0, b0, a1, b1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
-    crop = gray[b0:b1, a0:a1].copy()
     area = (a0 - ox, b0 - oy, a1 - ox, b1 - oy)
-    near = cv2.dilate(region(mask, area).view(np.uint8), OTHER_INK) > 0
-    if paper is None:
-        paper = median(crop[~near]) if (~near).any() else median(crop)
-    mine = cv2.dilate(region(own, area).view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    crop[near & ~mine] = paper
     # Margin where the crop met the image's edge, so the digit never touches the border.
     top, left = pad - (y0 - b0), pad - (x0 - a0)
+    shape = (b1 - b0 + top + y1 + pad - b1, a1 - a0 + left + x1 + pad - a1)
+    return gray[b0:b1, a0:a1], region(mask, area), region(own, area), (top, left), shape
+
+
+def _painted(
+    crop: np.ndarray,
+    others: np.ndarray,
+    mine: np.ndarray,
+    at: tuple[int, int],
+    shape: tuple[int, int],
+    paper: float | None = None,
+) -> np.ndarray:
+    """`_area`'s crop with the other pieces' ink painted over, on paper of `shape`."""
+    crop = crop.copy()
+    near = cv2.dilate(others.view(np.uint8), OTHER_INK) > 0
+    if paper is None:
+        paper = median(crop[~near]) if (~near).any() else median(crop)
+    own = cv2.dilate(mine.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    crop[near & ~own] = paper
     # (np.pad's result, the paper level cast as np.pad casts it, without its overhead)
-    out = np.full(
-        (crop.shape[0] + top + y1 + pad - b1, crop.shape[1] + left + x1 + pad - a1),
-        paper,
-        crop.dtype,
-    )
+    out = np.full(shape, paper, crop.dtype)
+    top, left = at
     out[top : top + crop.shape[0], left : left + crop.shape[1]] = crop
     return out.astype(np.float32, copy=False)
 

@@ -195,8 +195,9 @@ def ink_mask(ink: np.ndarray) -> np.ndarray:
 def kept_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
     """(`ink_mask(ink)`, its box (y0, y1, x0, x1) where already known: None when the mask is
     empty or specks were taken off it). The box of the strong pixels is found anyway, and
-    with no speck taken off it is the mask's: one search of the image less."""
-    mask = ink > (INK_BYTE if ink.dtype == np.uint8 else INK_LEVEL)  # (uint8: a canvas's levels)
+    with no speck taken off it is the mask's: one search of the image less. A uint8 `ink`
+    is read as levels (a canvas's alpha bytes, ink / 255: `INK_BYTE`)."""
+    mask = ink > (INK_BYTE if ink.dtype == np.uint8 else INK_LEVEL)
     if not mask.any():
         return mask, None
     # Every component lies inside the ink's box: label that only (8-connected).
@@ -370,6 +371,8 @@ def stages_from_ink(
     (`model.number.piece_stages`). Raises BlankImageError / TooSmallError. levels: a
     canvas's alpha bytes, where `ink` (how to make its alpha, levels / 255) is read from
     them: the same stages from a quarter of the bytes (the float plane: where shown)."""
+    if levels is None and callable(ink):
+        ink = ink()  # (made now: nothing to read it from)
     mask, box = kept_ink(ink if levels is None else levels)
     if np.count_nonzero(mask) < 4:
         raise BlankImageError("the image looks blank: no digit or drawing was found on it")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property
 from itertools import pairwise
 
 import cv2
@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from model.errors import BlankImageError, NoiseImageError
-from model.input.cut import alone, alone_gray
+from model.input.cut import alone, alone_gray, alone_gray_later
 from model.input.decode import (
     DRAFT_SCALE,
     MAX_PIXELS,
@@ -159,8 +159,8 @@ class Piece:
     #: (`model.input.cut`), or how to make it (made where it is first shown: `image`)
     picture: np.ndarray | Callable[[], np.ndarray]
     touching: bool  # cut out of ink shared with a neighbour (less certain)
-    #: Its ink on `image`'s pixels, cut from the number's lit ink and stretched on its own
-    #: (what `model.number.piece_stages` reads); None: `image` is read alone.
+    #: Its ink on `image`'s pixels, what `model.number.piece_stages` reads: cut from the
+    #: number's lit ink, stretched on its own (a canvas: its alpha); None: `image` alone.
     ink: np.ndarray | None = None
     polarity: Polarity = "dark-on-light"  # the number's, as `lit_ink` found it
 
@@ -571,7 +571,7 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
         if lit is None:  # transparency holds the strokes: their ink is the picture
             picture = ink_alone = alone(ink_w, box, own, margin)
         else:  # (the picture, only shown: made where it is)
-            picture = partial(alone_gray, gray, box, own, mask, margin, (ox, oy))
+            picture = alone_gray_later(gray, box, own, mask, margin, (ox, oy))
             ink_alone = stretched(alone_gray(lit, box, own, mask, margin, (ox, oy), 0.0))
         x0, y0, x1, y1 = x0 + ox, y0 + oy, x1 + ox, y1 + oy  # (in the working copy)
         box = (int(x0 * scale), int(y0 * scale), int(np.ceil(x1 * scale)), int(np.ceil(y1 * scale)))

@@ -222,3 +222,20 @@ def test_the_light_is_corrected_once_and_each_digit_stretched_on_its_own(mnist_c
     for g in groups:
         assert g.whole.ink.max() == 1.0
     assert mnist_cnn.read_number(photo).text.replace("?", "") == "47"
+
+
+def test_a_reading_pickles_and_its_pictures_hold_only_their_own_pixels(mnist_cnn):
+    """A digit's picture is made where it is shown; until then it holds copies of its own
+    padded area only, not the number's working copy (which a page keeping readings would
+    otherwise keep alive), and a reading pickles (a process pool, a cache)."""
+    import pickle
+
+    reading = mnist_cnn.read_number(on_paper(number(4, 7), (640, 360)))
+    for d in reading.digits:
+        piece = d.picture.args[0]  # (how the digit gets its picture: from its piece)
+        held = [a.size for a in piece.picture.args if isinstance(a, np.ndarray)]
+        assert held and max(held) <= d.ink.size  # (the picture, made now: its own size)
+    again = pickle.loads(pickle.dumps(reading))
+    assert again.text == reading.text == "47"
+    pairs = zip(again.digits, reading.digits, strict=True)
+    assert all(np.array_equal(a.ink, b.ink) for a, b in pairs)
