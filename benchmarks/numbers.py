@@ -8,6 +8,8 @@ Numbers of 2-4 MNIST *test* digits written side by side (`training.renders`):
 - canvas / photo: the same numbers on the wide pad and photographed on paper;
 - plain: apart, each digit in its writer's own stroke, only scaled (the other rows draw
   each digit again in a random pen width, from a thin pen to a marker);
+- pad: the canvas numbers as the Draw page's number pad posts them (an RGBA PNG whose
+  alpha is the ink);
 and realistic single digits (canvas and photo), which must stay one digit.
 """
 
@@ -27,9 +29,16 @@ from model import load_classifier
 from model.datasets import load_split, locate
 from model.errors import ImageError
 from model.number import read_number
-from training.renders import SETS, make_set, number_on_canvas, number_photo, number_strokes
+from training.renders import (
+    SETS,
+    make_set,
+    number_on_canvas,
+    number_on_pad,
+    number_photo,
+    number_strokes,
+)
 
-KINDS = ("apart", "touching", "canvas", "photo", "plain")  # (seed: --seed + index)
+KINDS = ("apart", "touching", "canvas", "photo", "plain", "pad")  # (seed: --seed + index)
 
 
 def numbers(images, labels, n: int, kind: str, seed: int):
@@ -45,6 +54,8 @@ def numbers(images, labels, n: int, kind: str, seed: int):
             item = number_on_canvas(strokes, rng)
         elif kind == "photo":
             item = number_photo(strokes, rng)
+        elif kind == "pad":
+            item = number_on_pad(strokes, rng)
         else:
             item = strokes
         out.append((item, "".join(str(int(labels[i])) for i in idx)))

@@ -262,6 +262,19 @@ def number_on_canvas(strokes: Image.Image, rng: np.random.Generator) -> Image.Im
     return Image.fromarray(ink if style == "white-on-black" else 255 - ink).convert("RGB")
 
 
+def number_on_pad(strokes: Image.Image, rng: np.random.Generator) -> bytes:
+    """A written number as the Draw page's number pad posts it: white strokes on a
+    transparent field, an RGBA PNG whose alpha is the ink (as draw.js exports it)."""
+    ink = np.asarray(number_on_canvas(strokes, rng).convert("L"))
+    ink = ink if ink[0, 0] < 128 else 255 - ink  # (white-on-black, whichever style came)
+    rgba = np.zeros((*ink.shape, 4), np.uint8)
+    rgba[..., :3] = np.where(ink[..., None] > 0, 255, 0)
+    rgba[..., 3] = ink
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, "PNG")
+    return buf.getvalue()
+
+
 def number_photo(strokes: Image.Image, rng: np.random.Generator) -> bytes:
     """A written number in dark ink on photographed paper (JPEG bytes)."""
     w = strokes.width + 80
