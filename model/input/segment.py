@@ -165,7 +165,7 @@ class Piece:
     polarity: Polarity = "dark-on-light"  # the number's, as `lit_ink` found it
 
     @cached_property
-    def image(self) -> np.ndarray:  # `picture`, made on first use
+    def image(self) -> np.ndarray:  # (`picture`, made on first use)
         return self.picture() if callable(self.picture) else self.picture
 
 
@@ -450,8 +450,8 @@ def _split(part, height: int) -> list[tuple[tuple[int, int, int, int, np.ndarray
     x0, y0, x1, y1, mask = part
     width = x1 - x0
     height = max(height, y1 - y0)
-    if width <= SPLIT_RATIO * height:
-        return [(part, False)]
+    if width <= SPLIT_RATIO * height or width > MAX_MARKS * DIGIT_WIDTH * height:
+        return [(part, False)]  # one digit wide, or a line (cut: hundreds of "digits")
     k = max(round(width / (DIGIT_WIDTH * height)), 2)
     columns = mask[y0:y1, x0:x1].sum(axis=0).astype(np.float64)
     # A cut through a loop's hole cuts one digit (a wide 0), not two apart.

@@ -265,3 +265,14 @@ def test_a_page_of_dots_is_refused_before_a_mask_is_made_for_each():
     for i in range(MAX_MARKS // 8):  # a few dozen dots are still read (and judged) as marks
         few[50:60, 10 + 12 * i : 18 + 12 * i] = 255
     segment(Image.fromarray(few))
+
+
+def test_a_long_thin_line_is_one_mark_not_hundreds_of_digits(mnist_cnn):
+    """A stroke one pixel high is far wider than a digit of its height, but no row of
+    hundreds of one-pixel digits (each read through the whole pipeline): one mark."""
+    line = np.zeros((100, 300), np.uint8)
+    line[50, 20:280] = 255
+    found = segment(line)
+    assert len(found.groups) == 1 and found.groups[0].split is None
+    reading = mnist_cnn.read_number(line)
+    assert len(reading.digits) == 1 and reading.text is None  # refused, as one mark
