@@ -385,10 +385,9 @@ def stages_from_ink(
     # Soft ink inside the kept components (with a 1-pixel halo for antialiased edges).
     # (3x3 max filter on the box only: the same as a binary dilation, at a fraction of the cost)
     keep = max_filter(mask[y0:y1, x0:x1], SQUARE)
-    if levels is not None:
-        cropped = _unit(levels[y0:y1, x0:x1]) * keep
-    else:
-        cropped = (ink() if callable(ink) else ink)[y0:y1, x0:x1] * keep
+    # (a canvas: its crop of alpha bytes made floats; any other ink was made above)
+    soft = ink[y0:y1, x0:x1] if levels is None else _unit(levels[y0:y1, x0:x1])
+    cropped = soft * keep
 
     side = 20 if recipe == "mnist" else 28
     fitted = None  # fitted from the crop unless the pen is changed
