@@ -80,6 +80,9 @@ TRAIN_NEGATIVES = {
 #: two more training-only negative families, drawn after the ones above (so those keep
 #: their seeds), and TRAIN_TYPED typed digits as positives.
 MORE_FAMILIES = {"joined letters": 3000, "bezier loops": 3000}
+#: Issue #21, fourth round (`--turned-digits`): MNIST training digits upside down, mirrored
+#: or flipped (`training.negatives.TURNS`), drawn after every family above.
+TURNED_DIGITS = {"turned digits": 4500}
 TRAIN_REALISTIC = 8000  # realistic renders of MNIST training digits
 TRAIN_MNIST = 12000  # MNIST training digits as they are
 TRAIN_OVAL_ZEROS = 1500  # plain drawn ovals, the 0 most people draw (training.handwriting)
@@ -123,7 +126,13 @@ def typed_digits(n: int, seed: int) -> np.ndarray:
     return model_inputs([font_digit(int(rng.integers(10)), rng, fonts) for _ in range(n)])[0]
 
 
-def training_data(data_dir: str | None, scale: float = 1.0, log=print, more_families: bool = False):
+def training_data(
+    data_dir: str | None,
+    scale: float = 1.0,
+    log=print,
+    more_families: bool = False,
+    turned_digits: bool = False,
+):
     """(x (N, 28, 28), y (N,) 1 = not a digit, weights (N,)) and the calibration inputs."""
     from training.data import load_dataset
 
@@ -147,7 +156,7 @@ def training_data(data_dir: str | None, scale: float = 1.0, log=print, more_fami
         parts_x.append(typed)
         parts_y.append(np.zeros(len(typed)))
     log(f"digits: {sum(len(p) for p in parts_x)} ({time.perf_counter() - t0:.0f} s)")
-    families = {**TRAIN_NEGATIVES, **(MORE_FAMILIES if more_families else {})}
+    families = _families(more_families, turned_digits)
     for k, (kind, count) in enumerate(families.items()):
         x, _ = model_inputs(negatives(kind, n(count), "train", SEED["train"] + 100 + k, data_dir))
         parts_x.append(x)
@@ -158,6 +167,14 @@ def training_data(data_dir: str | None, scale: float = 1.0, log=print, more_fami
     w = np.where(y == 1, (y == 0).sum() / max((y == 1).sum(), 1), 1.0)
     cal_items, cal_labels = calibration_items(ds, scale)
     return x, y, w, cal_items, cal_labels
+
+
+def _families(more_families: bool, turned_digits: bool) -> dict[str, int]:
+    return {
+        **TRAIN_NEGATIVES,
+        **(MORE_FAMILIES if more_families else {}),
+        **(TURNED_DIGITS if turned_digits else {}),
+    }
 
 
 def train_detector(x, y, w, epochs: int, log=print):
@@ -222,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         "(issue #21, third round: measured, not shipped)",
     )
     p.add_argument(
+        "--turned-digits",
+        action="store_true",
+        help="also train on digits turned upside down, mirrored or flipped (issue #21, fourth "
+        "round)",
+    )
+    p.add_argument(
         "--ensemble-with",
         metavar="ONNX",
         help="an earlier detector file: ship the mean of its log-odds and the new net's "
@@ -241,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         cal_items, _ = calibration_items(ds, args.scale)
     else:
         x, y, w, cal_items, _ = training_data(
-            args.data_dir, args.scale, more_families=args.more_families
+            args.data_dir,
+            args.scale,
+            more_families=args.more_families,
+            turned_digits=args.turned_digits,
         )
         net = train_detector(x, y, w, args.epochs)
     cal_x, cal_ok = model_inputs(cal_items)
@@ -264,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                 + (f" --scale {args.scale}" if args.scale != 1.0 else "")
                 + (" --ensemble-with EARLIER.ood.onnx" if args.ensemble_with else "")
                 + (" --more-families" if args.more_families else "")
+                + (" --turned-digits" if args.turned_digits else "")
                 + " --data-dir DIR",
                 "positives": {
                     "mnist_train": TRAIN_MNIST,
@@ -271,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                     "oval_zeros": TRAIN_OVAL_ZEROS,
                     **({"typed_stix": TRAIN_TYPED} if args.more_families else {}),
                 },
-                "negatives": {**TRAIN_NEGATIVES, **(MORE_FAMILIES if args.more_families else {})},
+                "negatives": _families(args.more_families, args.turned_digits),
                 "scale": args.scale,
                 "params": {**DETECTOR_PARAMS, "epochs": args.epochs},
             }

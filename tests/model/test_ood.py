@@ -345,3 +345,38 @@ def test_the_thresholds_are_read_from_the_detector_card(tmp_path, mnist_cnn):
         judge = load_judge(keras_path, mnist_cnn.class_names, mnist_cnn.card)
         assert judge.thresholds(True)[0] == unsure
         assert judge.verdict(float(judge.scores(x, probs)[0]), probs[0], True)[0] == expected
+
+
+def test_turned_digits_keep_only_the_classes_a_turn_makes_no_digit(monkeypatch):
+    """A turned training digit is one of the MNIST digits upside down, mirrored or flipped,
+    and only of a class that turn makes no digit: never a 0, 1 or 8 (one turned any way),
+    never a 6 or 9 upside down (the other) (issue #21, fourth round)."""
+    import types
+
+    import model.datasets
+    from training import negatives as gen
+
+    rng = np.random.default_rng(0)
+    images = (rng.random((60, 28, 28)) * 255).astype(np.uint8)
+    labels = np.arange(60) % 10
+    fake = types.SimpleNamespace(images=images, labels=labels)
+    monkeypatch.setattr(model.datasets, "locate", lambda name, data_dir=None: "here")
+    monkeypatch.setattr(model.datasets, "load_split", lambda where, split: fake)
+    seen = []
+    monkeypatch.setattr(gen, "GENERATORS", {"canvas": lambda a, rng: seen.append(a)})
+    gen.negatives("turned digits", 200, "train", 5)
+    turns_used = set()
+    for a in seen:
+        found = [
+            (name, int(labels[i]))
+            for name, (turn, _) in gen.TURNS.items()
+            for i in range(len(images))
+            if np.array_equal(turn(images[i]), a)
+        ]
+        assert len(found) == 1
+        name, label = found[0]
+        assert label in gen.TURNS[name][1], (name, label)
+        turns_used.add(name)
+    assert turns_used == set(gen.TURNS)
+    assert not any({0, 1, 8} & classes for _, classes in gen.TURNS.values())
+    assert not {6, 9} & gen.TURNS["upside down"][1]
