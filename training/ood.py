@@ -126,6 +126,26 @@ def typed_digits(n: int, seed: int) -> np.ndarray:
     return model_inputs([font_digit(int(rng.integers(10)), rng, fonts) for _ in range(n)])[0]
 
 
+def training_digits(ds, scale: float = 1.0, log=print, typed: bool = False) -> list[np.ndarray]:
+    """The detector's positives, (N, 28, 28) each: MNIST training digits as they are,
+    realistic renders of others, drawn ovals and (typed) typed STIX digits."""
+    rng = np.random.default_rng(SEED["train"])
+    n = lambda k: max(int(k * scale), 10)  # noqa: E731
+    parts = []
+    t0 = time.perf_counter()
+    idx = rng.choice(len(ds.train), size=n(TRAIN_MNIST), replace=False)
+    parts.append(ds.train.images[idx].astype(np.float32) / 255)
+    items, _ = realistic_digits(ds.train.images, ds.train.labels, n(TRAIN_REALISTIC), SEED["train"])
+    parts.append(model_inputs(items)[0])
+    parts.append(
+        model_inputs([present(oval_zero(rng), rng) for _ in range(n(TRAIN_OVAL_ZEROS))])[0]
+    )
+    if typed:
+        parts.append(typed_digits(n(TRAIN_TYPED), SEED["train"] + 1))
+    log(f"digits: {sum(len(p) for p in parts)} ({time.perf_counter() - t0:.0f} s)")
+    return parts
+
+
 def training_data(
     data_dir: str | None,
     scale: float = 1.0,
@@ -137,25 +157,10 @@ def training_data(
     from training.data import load_dataset
 
     ds = load_dataset("mnist", data_dir, val_fraction=0.1, seed=0)
-    rng = np.random.default_rng(SEED["train"])
     n = lambda k: max(int(k * scale), 10)  # noqa: E731
-    parts_x, parts_y = [], []
+    parts_x = training_digits(ds, scale, log, typed=more_families)
+    parts_y = [np.zeros(len(p)) for p in parts_x]
     t0 = time.perf_counter()
-    idx = rng.choice(len(ds.train), size=n(TRAIN_MNIST), replace=False)
-    parts_x.append(ds.train.images[idx].astype(np.float32) / 255)
-    parts_y.append(np.zeros(len(idx)))
-    items, _ = realistic_digits(ds.train.images, ds.train.labels, n(TRAIN_REALISTIC), SEED["train"])
-    x, _ = model_inputs(items)
-    parts_x.append(x)
-    parts_y.append(np.zeros(len(x)))
-    x, _ = model_inputs([present(oval_zero(rng), rng) for _ in range(n(TRAIN_OVAL_ZEROS))])
-    parts_x.append(x)
-    parts_y.append(np.zeros(len(x)))
-    typed = typed_digits(n(TRAIN_TYPED), SEED["train"] + 1) if more_families else []
-    if len(typed):
-        parts_x.append(typed)
-        parts_y.append(np.zeros(len(typed)))
-    log(f"digits: {sum(len(p) for p in parts_x)} ({time.perf_counter() - t0:.0f} s)")
     families = _families(more_families, turned_digits)
     for k, (kind, count) in enumerate(families.items()):
         x, _ = model_inputs(negatives(kind, n(count), "train", SEED["train"] + 100 + k, data_dir))
@@ -216,6 +221,31 @@ def export(net, out: Path) -> None:
         out.write_bytes(tmp_path.read_bytes())
 
 
+def reconstruction_term(data_dir: str | None, scale: float, cal_x: np.ndarray, log=print):
+    """(the autoencoder's weights, what the card records of it): trained on the
+    detector's positives (typed digits included), its error's median and spread
+    (interquartile range) measured on the calibration digits `cal_x`."""
+    from training import reconstruction as rec
+    from training.data import load_dataset
+
+    ds = load_dataset("mnist", data_dir, val_fraction=0.1, seed=0)
+    digits = np.concatenate(training_digits(ds, scale, log, typed=True))
+    weights = rec.layer_weights(rec.train_autoencoder(digits, log))
+    errors = rec.errors(weights, cal_x)
+    q1, median, q3 = (float(v) for v in np.quantile(errors, [0.25, 0.5, 0.75]))
+    info = {
+        "command": "python -m training.ood --model NAME --recalibrate --reconstruction "
+        "--data-dir DIR",
+        "widths": list(rec.WIDTHS),
+        "params": rec.PARAMS,
+        "digits": len(digits),
+        "weight": rec.WEIGHT,
+        "median": round(median, 6),
+        "spread": round(q3 - q1, 6),
+    }
+    return weights, info
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m training.ood",
@@ -245,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
         "round)",
     )
     p.add_argument(
+        "--reconstruction",
+        action="store_true",
+        help="add a digits-only autoencoder's reconstruction error to the detector's log-odds "
+        "(training.reconstruction; with --recalibrate: to the detector as it is)",
+    )
+    p.add_argument(
         "--ensemble-with",
         metavar="ONNX",
         help="an earlier detector file: ship the mean of its log-odds and the new net's "
@@ -271,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         net = train_detector(x, y, w, args.epochs)
     cal_x, cal_ok = model_inputs(cal_items)
+    term = reconstruction_term(args.data_dir, args.scale, cal_x) if args.reconstruction else None
     for name in models:
         clf = load_classifier(name)
         if clf.recipe != "mnist":
@@ -307,6 +344,14 @@ def main(argv: list[str] | None = None) -> int:
             if old is None or not out.is_file():
                 raise SystemExit(f"{name} has no detector to recalibrate; train one first")
             trained = old.trained
+        if term is not None:
+            from training.reconstruction import with_reconstruction
+
+            weights, info = term
+            out.write_bytes(
+                with_reconstruction(out.read_bytes(), weights, info["median"], info["spread"])
+            )
+            trained = {**trained, "reconstruction": info}
         probs = clf.probabilities(cal_x)
         card: OodCard = calibrate(
             Detector(out).scores(cal_x),

@@ -207,12 +207,17 @@ def faster(
 # ---------------------------------------------------------------- making the file
 
 
+#: Prefix of a reconstruction term's nodes and weights (`training.reconstruction`).
+RECONSTRUCTION = "reconstruction/"
+
+
 def detector_net(detector: Path):
     """The detector's ONNX graph rebuilt as a Keras model (NHWC), weight for weight: the
     layer kinds `training.ood` uses (3x3 'same' convolutions, ReLU, 2x2 max pooling,
     global average pooling, dense layers), or an ensemble of such detectors
     (`training.ensemble`: the members' nodes prefixed `memberK/`, then the mean of their
-    outputs). ValueError for anything else."""
+    outputs), either with a reconstruction term added (`training.reconstruction`, its
+    nodes and weights prefixed `reconstruction/`). ValueError for anything else."""
     keras = import_keras()
     import onnx
     from keras import layers
@@ -223,19 +228,53 @@ def detector_net(detector: Path):
     shape = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim][1:]
     inp = keras.Input(tuple(shape))
     members: dict[str, list] = {}
-    tail = []
+    tail, reconstruction = [], []
     for node in graph.node:
         prefix = node.name.split("/", 1)[0] if node.name.startswith("member") else ""
-        (members.setdefault(prefix, []) if prefix else tail).append(node)
+        if node.name.startswith(RECONSTRUCTION):
+            reconstruction.append(node)
+        else:
+            (members.setdefault(prefix, []) if prefix else tail).append(node)
     if not members:
-        return keras.Model(inp, _chain(tail, init, graph.input[0].name, shape, inp))
-    outs = [_chain(nodes, init, graph.input[0].name, shape, inp) for nodes in members.values()]
-    weight = init.get("ensemble/weight")
-    if [n.op_type for n in tail] != ["Sum", "Mul"] or weight is None:
-        raise ValueError("an ensemble ends in the mean of its members (Sum, then Mul)")
-    if not np.isclose(float(weight), 1 / len(outs)):
-        raise ValueError(f"the ensemble weighs its {len(outs)} members by {float(weight)}")
-    return keras.Model(inp, layers.Average()(outs))
+        out = _chain(tail, init, graph.input[0].name, shape, inp)
+    else:
+        outs = [_chain(nodes, init, graph.input[0].name, shape, inp) for nodes in members.values()]
+        weight = init.get("ensemble/weight")
+        if [n.op_type for n in tail] != ["Sum", "Mul"] or weight is None:
+            raise ValueError("an ensemble ends in the mean of its members (Sum, then Mul)")
+        if not np.isclose(float(weight), 1 / len(outs)):
+            raise ValueError(f"the ensemble weighs its {len(outs)} members by {float(weight)}")
+        out = layers.Average()(outs)
+    if reconstruction:
+        out = layers.Add()([out, _reconstruction_term(init, inp)])
+    return keras.Model(inp, out)
+
+
+def _reconstruction_term(init: dict, inp):
+    """`training.reconstruction`'s term as Keras layers: the autoencoder's dense layers,
+    the mean squared error (a dense layer of 1/784s) and its scaling (a dense layer)."""
+    from keras import layers
+
+    flat = layers.Flatten()(inp)
+    h, k = flat, 0
+    while f"{RECONSTRUCTION}w{k}" in init:
+        w, b = init[f"{RECONSTRUCTION}w{k}"], init[f"{RECONSTRUCTION}b{k}"]
+        last = f"{RECONSTRUCTION}w{k + 1}" not in init
+        dense = layers.Dense(w.shape[1], activation="sigmoid" if last else "relu")
+        h = dense(h)
+        dense.set_weights([w, b])
+        k += 1
+    diff = layers.Subtract()([h, flat])
+    square = layers.Multiply()([diff, diff])
+    mean = layers.Dense(1, use_bias=False)
+    error = mean(square)
+    mean.set_weights([np.full((square.shape[-1], 1), 1 / square.shape[-1], np.float32)])
+    scale = float(init[f"{RECONSTRUCTION}scale"])
+    affine = layers.Dense(1)
+    term = affine(error)
+    median = float(init[f"{RECONSTRUCTION}median"])
+    affine.set_weights([np.array([[scale]], np.float32), np.array([-median * scale], np.float32)])
+    return term
 
 
 def _chain(nodes: list, init: dict, source: str, shape: list[int], h):
