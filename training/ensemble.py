@@ -61,8 +61,19 @@ def ensemble(members: list[bytes]) -> bytes:
 
 
 def _members(model) -> list:
-    """The single detectors in `model`: itself, or an ensemble's members (their own graphs)."""
+    """The single detectors in `model`: itself, or an ensemble's members (their own graphs).
+    A detector with a reconstruction term is refused: the mean would weigh the term as a
+    member (ensemble the nets, then add the term: `training.ood --recalibrate
+    --reconstruction`)."""
     from onnx import shape_inference, utils
+
+    from training.reconstruction import has_reconstruction
+
+    if has_reconstruction(model):
+        raise ValueError(
+            "the detector holds a reconstruction term: ensemble the nets without it, then add "
+            "the term (python -m training.ood --recalibrate --reconstruction)"
+        )
 
     if model.graph.output[0].name != OUTPUT:
         return [model]

@@ -154,10 +154,10 @@ def fonts_for(half: str) -> list[str]:
 #: Digits turned so that they are no digit any more, with the pen and style of real ones:
 #: each turn keeps only the classes it does not make into a digit (a 0, 1 or 8 is one
 #: turned any way, a 6 or a 9 upside down is the other, a mirrored 2 is an S or a 5, a 3
-#: upside down is a 3). Issue #21, fourth round: the shipped detector answered `digit`
-#: for 49 % of digits turned upside down and 31 % of mirrored ones (all classes; 300
-#: realistic renders each of MNIST test digits, scratch check), as often as for the
-#: report's letters.
+#: flipped top to bottom is a 3). Issue #21, fourth round: the second round's detector
+#: answered `digit` for 49 % of digits turned upside down and 31 % of mirrored ones (all
+#: classes; 300 realistic renders each of MNIST test digits, scratch check), as often as
+#: for the report's letters.
 TURNS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], frozenset[int]]] = {
     "upside down": (lambda a: a[::-1, ::-1], frozenset({3, 4, 7})),
     "mirrored": (lambda a: a[:, ::-1], frozenset({3, 4, 6, 7, 9})),

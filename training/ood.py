@@ -221,7 +221,9 @@ def export(net, out: Path) -> None:
         out.write_bytes(tmp_path.read_bytes())
 
 
-def reconstruction_term(data_dir: str | None, scale: float, cal_x: np.ndarray, log=print):
+def reconstruction_term(
+    data_dir: str | None, scale: float, cal_x: np.ndarray, command: str, log=print
+):
     """(the autoencoder's weights, what the card records of it): trained on the
     detector's positives (typed digits included), its error's median and spread
     (interquartile range) measured on the calibration digits `cal_x`."""
@@ -234,8 +236,7 @@ def reconstruction_term(data_dir: str | None, scale: float, cal_x: np.ndarray, l
     errors = rec.errors(weights, cal_x)
     q1, median, q3 = (float(v) for v in np.quantile(errors, [0.25, 0.5, 0.75]))
     info = {
-        "command": "python -m training.ood --model NAME --recalibrate --reconstruction "
-        "--data-dir DIR",
+        "command": command,
         "widths": list(rec.WIDTHS),
         "params": rec.PARAMS,
         "digits": len(digits),
@@ -307,7 +308,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         net = train_detector(x, y, w, args.epochs)
     cal_x, cal_ok = model_inputs(cal_items)
-    term = reconstruction_term(args.data_dir, args.scale, cal_x) if args.reconstruction else None
+    term = None
+    if args.reconstruction:
+        command = "python -m training.ood --model NAME" + (
+            " --recalibrate" if args.recalibrate else ""
+        )
+        term = reconstruction_term(
+            args.data_dir, args.scale, cal_x, f"{command} --reconstruction --data-dir DIR"
+        )
     for name in models:
         clf = load_classifier(name)
         if clf.recipe != "mnist":
@@ -328,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                 + (" --ensemble-with EARLIER.ood.onnx" if args.ensemble_with else "")
                 + (" --more-families" if args.more_families else "")
                 + (" --turned-digits" if args.turned_digits else "")
+                + (" --reconstruction" if args.reconstruction else "")
                 + " --data-dir DIR",
                 "positives": {
                     "mnist_train": TRAIN_MNIST,

@@ -65,3 +65,26 @@ def test_errors_are_zero_only_where_the_input_is_redrawn():
     grey, black = np.full((1, 28, 28), 0.5, np.float32), np.zeros((1, 28, 28), np.float32)
     assert errors(w, grey)[0] == 0
     np.testing.assert_allclose(errors(w, black), [0.25])
+
+
+def test_a_detector_with_a_term_is_never_ensembled_or_given_a_second_term(tmp_path):
+    """An ensemble would weigh the term as a member (halving it), and a term nested in a
+    member would escape the check for one: both are refused."""
+    from training.ensemble import ensemble
+
+    weights = _weights(np.random.default_rng(1))
+    joined = with_reconstruction(_detector(), weights, 0.2, 0.05)
+    with pytest.raises(ValueError, match="reconstruction term"):
+        ensemble([joined, _detector()])
+    model = onnx.load_from_string(joined)
+    for node in model.graph.node:  # the term as it would sit inside a member
+        node.name = "member0/" + node.name
+    with pytest.raises(ValueError, match="already"):
+        with_reconstruction(model.SerializeToString(), weights, 0.2, 0.05)
+
+
+def test_an_opset_the_term_is_not_written_for_is_refused():
+    model = onnx.load_from_string(_detector())
+    model.opset_import[0].version = 18
+    with pytest.raises(ValueError, match="opsets below 18"):
+        with_reconstruction(model.SerializeToString(), _weights(np.random.default_rng(2)), 0, 1)
