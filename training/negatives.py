@@ -171,12 +171,15 @@ def turned_digits(n: int, half: str, seed: int, data_dir: str | None = None) -> 
     from model.datasets import load_split, locate
 
     split = load_split(locate("mnist", data_dir), "train" if half == "train" else "test")
+    # each turn's digits, found once: (turn, indices of the classes it keeps)
+    turns = [
+        (turn, np.flatnonzero(np.isin(split.labels, list(keep)))) for turn, keep in TURNS.values()
+    ]
     rng = np.random.default_rng(seed)
     kinds = list(GENERATORS)
     out = []
     for k in range(n):
-        turn, classes = TURNS[list(TURNS)[int(rng.integers(len(TURNS)))]]
-        pool = np.flatnonzero(np.isin(split.labels, list(classes)))
+        turn, pool = turns[int(rng.integers(len(turns)))]
         digit = np.ascontiguousarray(turn(split.images[int(rng.choice(pool))]))
         out.append(GENERATORS[kinds[k % len(kinds)]](digit, rng))
     return out
