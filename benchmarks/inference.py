@@ -69,11 +69,31 @@ def litert_runner(net, threads: int = 1) -> Callable[[np.ndarray], np.ndarray] |
     return run
 
 
+def folded_session(path) -> Callable | None:
+    """The classifier's ONNX file with its batch norms folded (`model.runtime.norm_fold`,
+    as the fused graph holds it), one thread; None where nothing folds."""
+    import onnx
+
+    from model.runtime.norm_fold import fold_norms
+    from model.runtime.runtimes import _session
+
+    model, steps = fold_norms(onnx.load(str(path)))
+    if not steps:
+        return None
+    session = _session(model.SerializeToString(), 1)
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})[0]
+
+
 #: Issue #22's goals: canvas bytes to answer and verdict (ms, and x the raw ONNX Runtime
 #: call), and `predict_input` against the fastest raw call of a runtime.
 CANVAS_GOAL_MS, CANVAS_GOAL_X, PREDICT_GOAL_X = 0.5, 4.0, 1.2
 #: The single-threaded raw classifier calls (rows of the table).
-RAW_SINGLE = ("ONNX Runtime, raw session call", "LiteRT float32, raw interpreter call")
+RAW_SINGLE = (
+    "ONNX Runtime, raw session call",
+    "ONNX Runtime, raw session call, batch norms folded",
+    "LiteRT float32, raw interpreter call",
+)
 
 
 def goals(out: Lines, cpu: dict[str, float]) -> None:
@@ -167,6 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     raw = timings_ms(lambda: clf.runtime(x), r)
     rows.append(("ONNX Runtime, raw session call", raw, "classifier only"))
+    folded = folded_session(clf.runtime.path)
+    if folded is not None:
+        rows.append(
+            (
+                "ONNX Runtime, raw session call, batch norms folded",
+                timings_ms(lambda: folded(x), r),
+                "classifier only, as the fused graph holds it (model.runtime.norm_fold)",
+            )
+        )
     lite = litert_runner(net)
     if lite:
         rows.append(

@@ -23,9 +23,12 @@ from model.input.preprocessing import preprocess_stages
 from model.judge.verdict import count_loops
 from tests.helpers import digits_and_negatives, drawn_digit, png
 
-#: Fused and separate sessions run the same nodes on the same thread count: equal to
-#: within float32 rounding of a changed kernel order, far below any threshold's width.
+#: Fused and separate sessions run the same detector nodes on the same thread count: equal
+#: to within float32 rounding of a changed kernel order, far below any threshold's width.
 FUSED_TOLERANCE = 1e-6
+#: ... and the classifier with its batch norms folded into its convolutions
+#: (`model.runtime.norm_fold`): exact in real arithmetic, float32 rounding apart.
+FOLDED_TOLERANCE = 1e-5
 
 
 def encode_png(pixels: np.ndarray, filters: list[int]) -> bytes:
@@ -225,7 +228,7 @@ def test_fused_graph_answers_as_the_two_separate_calls(mnist_cnn, real_data_dir)
     x = np.stack(digits_and_negatives(mnist_cnn, real_data_dir, 500, 50))[..., None]
     for batch in (x[:1], x[:3], x):  # the single-threaded and the batch session
         probs, logodds = mnist_cnn.runtime.predict_and_detect(batch)
-        np.testing.assert_allclose(probs, mnist_cnn.runtime(batch), atol=FUSED_TOLERANCE)
+        np.testing.assert_allclose(probs, mnist_cnn.runtime(batch), atol=FOLDED_TOLERANCE)
         separate = mnist_cnn.judge.detector.scores(batch)
         np.testing.assert_allclose(logodds, separate, atol=FUSED_TOLERANCE)
     fused = mnist_cnn.predict_inputs(x)
@@ -236,6 +239,28 @@ def test_fused_graph_answers_as_the_two_separate_calls(mnist_cnn, real_data_dir)
     np.testing.assert_allclose(
         [p.ood_score for p in fused], [p.ood_score for p in before], atol=1e-5
     )
+
+
+def test_the_fused_graph_holds_the_classifier_with_its_norms_folded():
+    """The classifier's post-ReLU batch norms (a Mul and an Add on each feature map) are
+    folded in the fused graph (`model.runtime.norm_fold`): no Mul is left, and each Add that
+    is left works on a pooled map (a quarter of the values) or went into fc1's bias."""
+    import onnx
+
+    from model.runtime.artifacts import resolve
+    from model.runtime.fused import fuse
+
+    path = resolve("mnist-cnn").keras_path.with_suffix(".onnx")
+    plain = onnx.load(str(path))
+    fused = onnx.load_from_string(fuse(path, path.with_name("mnist-cnn.ood.onnx")))
+
+    def norms(graph) -> list[tuple[str, str]]:
+        """(op, the op making its first input) of each batch-norm node."""
+        made_by = {out: n.op_type for n in graph.node for out in n.output}
+        return [(n.op_type, made_by.get(n.input[0], "")) for n in graph.node if "_bn" in n.name]
+
+    assert sorted(op for op, _ in norms(plain.graph)) == ["Add"] * 4 + ["Mul"] * 4
+    assert norms(fused.graph) == [("Add", "MaxPool")] * 3  # conv3's went into fc1's bias
 
 
 def test_fusion_declines_files_it_cannot_join(tmp_path):
