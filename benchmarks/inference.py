@@ -134,7 +134,7 @@ def goals(out: Lines, cpu: dict[str, float]) -> None:
             continue
         name, best = min(group, key=lambda kv: kv[1])
         out(
-            f"| `predict_input` vs {title}: {name} | {ours / best:.2f}x "
+            f"| `predict_input` vs {title}: {name} | {ours / best:.3f}x "
             f"| <= {PREDICT_GOAL_X}x | {mark(ours / best <= PREDICT_GOAL_X)} |"
         )
 
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         (
             "Grad-CAM map (our compiled pass)",
             timings_ms(lambda: compute_maps(net, x, "gradcam", "conv3", seven), r),
-            "one tf.function",
+            "its pass exported to ONNX (model.why.onnx_passes), else one tf.function",
         )
     )
 
