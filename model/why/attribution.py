@@ -311,7 +311,9 @@ def is_stages(source: Any) -> bool:
 
 def normalise(maps: np.ndarray) -> np.ndarray:
     """Scale each map to [0, 1]; an all-zero (or non-finite) map stays all zero."""
-    maps = np.nan_to_num(np.asarray(maps, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    maps = np.asarray(maps, np.float32)
+    if not np.isfinite(maps).all():  # (a check, where nan_to_num copies every map)
+        maps = np.nan_to_num(maps, nan=0.0, posinf=0.0, neginf=0.0)
     maps = np.maximum(maps, 0.0)
     peak = maps.reshape(len(maps), -1).max(axis=1).reshape(-1, *[1] * (maps.ndim - 1))
     return np.where(peak > 0, maps / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)

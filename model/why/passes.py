@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -124,6 +125,8 @@ class Passes:
             run(x[i : i + CHUNK], t[i : i + CHUNK], c[i : i + CHUNK])
             for i in range(0, len(x), CHUNK)
         ]
+        if len(parts) == 1:  # (one chunk, a map's usual call: no copy)
+            return tuple(parts[0])  # type: ignore[return-value]
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
 
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -192,12 +195,41 @@ def _recording(layer: Any, head: Any):
 # -------------------------------------------------------------------- helpers
 
 
+@lru_cache(maxsize=64)
+def _linear(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) float64: the weights of `scipy.ndimage.zoom`'s linear interpolation
+    along one axis (its ends on the input's ends: output pixel i at input position
+    i (n_in - 1) / (n_out - 1), between its two neighbours)."""
+    w = np.zeros((n_out, n_in))
+    if n_in == 1 or n_out == 1:
+        w[:, 0] = 1.0
+        return w
+    pos = np.arange(n_out) * ((n_in - 1) / (n_out - 1))
+    left = np.minimum(np.floor(pos).astype(np.intp), n_in - 2)
+    frac = pos - left
+    rows = np.arange(n_out)
+    w[rows, left] = 1.0 - frac
+    w[rows, left + 1] += frac
+    w.setflags(write=False)
+    return w
+
+
 def upsample(maps: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """(N, h, w) -> (N, H, W) by linear `scipy.ndimage.zoom`, as tf-keras-vis does."""
+    """(N, h, w) -> (N, H, W) by linear interpolation, as tf-keras-vis does with
+    `scipy.ndimage.zoom(order=1)`: the same numbers bit for bit, as two small matrix
+    products (a 7x7 map to 28x28 in 4 us against zoom's 57; tests/model/test_passes.py)."""
     maps = np.asarray(maps, np.float32)
     if maps.shape[1:] == tuple(hw):
         return maps
-    return ndimage.zoom(maps, (1, hw[0] / maps.shape[1], hw[1] / maps.shape[2]), order=1)
+    rows, cols = _linear(maps.shape[1], hw[0]), _linear(maps.shape[2], hw[1])
+    return (rows @ maps.astype(np.float64) @ cols.T).astype(np.float32)
+
+
+def upsample_channels(maps: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(N, h, w, k) -> (N, H, W, k): `upsample` on each channel (Score-CAM's masks)."""
+    n, h, w, k = maps.shape
+    flat = np.moveaxis(maps, 3, 1).reshape(n * k, h, w)
+    return np.moveaxis(upsample(flat, hw).reshape(n, k, *hw), 1, 3)
 
 
 def _hw(p: Passes) -> tuple[int, int]:
@@ -265,9 +297,7 @@ def scorecam(p: Passes, x, target, contrast, layer: str, max_n: int = 10) -> np.
     k = min(max_n, c) if max_n and max_n > 0 else c
     top = np.argsort(-a.reshape(n, h * w, c).std(axis=1), axis=1)[:, :k]  # (N, k)
     sel = np.take_along_axis(a, top[:, None, None, :], axis=3)  # (N, h, w, k)
-    up = ndimage.zoom(
-        sel, (1, p.input_shape[0] / h, p.input_shape[1] / w, 1), order=1, mode="nearest"
-    )
+    up = upsample_channels(sel, _hw(p))  # (N, H, W, k)
     lo, hi = up.min(axis=(1, 2), keepdims=True), up.max(axis=(1, 2), keepdims=True)
     masks = (up - lo) / (hi - lo + 1e-7)  # (N, H, W, k) in [0, 1]
     masked = x[:, None] * np.moveaxis(masks, -1, 1)[..., None]  # (N, k, H, W, C)

@@ -52,6 +52,42 @@ def test_every_method_gives_tensorflows_map_through_the_exported_passes(mnist_cn
         assert gap < MAP_TOLERANCE, f"{name}: {gap:.1e}"
 
 
+def test_one_input_runs_on_the_pass_with_its_batch_fixed(mnist_cnn, digits, tmp_path, monkeypatch):
+    """One map goes to the pass with its batch dimension fixed to 1 (`one_input_graph`):
+    the outputs of the file's own graph bit for bit, and the graph made once, then read
+    back from the cache."""
+    from model.runtime.artifacts import CACHE_ENV
+    from model.runtime.runtimes import _session
+    from model.why import onnx_passes
+    from model.why.attribution import passes_for
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    exported = OnnxPasses.for_file(passes_for(mnist_cnn.net).exported.keras_path)
+    x, labels = digits
+    contrast = np.full(1, -1, np.int32)
+    for layer in (None, "conv3"):
+        path = exported._files[layer or INPUT]
+        plain = _session(path, 1)
+        names = [i.name for i in plain.get_inputs()]
+        for k in range(len(x)):
+            feeds = (x[k : k + 1, ..., None], labels[k : k + 1].astype(np.int32), contrast)
+            want = plain.run(None, dict(zip(names, feeds, strict=True)))
+            got = exported.gradients(*feeds, layer)
+            for a, b in zip(got, want, strict=True):
+                np.testing.assert_array_equal(a, b)
+        session, _ = exported._session(layer or INPUT, 1)
+        assert [d for i in session.get_inputs() for d in i.shape[:1]] == [1, 1, 1]
+    assert len(list((tmp_path / "passes").glob("*.onnx"))) == 2
+
+    def refuse(path):
+        raise AssertionError("built again")
+
+    import onnx
+
+    monkeypatch.setattr(onnx, "load", refuse)
+    assert onnx_passes.one_input_graph(exported._files[INPUT]) is not None  # read back
+
+
 def test_a_copy_of_the_network_runs_on_tensorflow(mnist_cnn):
     """The sanity check randomises a clone: the file's passes must never explain it."""
     import keras
