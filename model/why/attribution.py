@@ -311,10 +311,9 @@ def is_stages(source: Any) -> bool:
 
 def normalise(maps: np.ndarray) -> np.ndarray:
     """Scale each map to [0, 1]; an all-zero (or non-finite) map stays all zero."""
-    maps = np.asarray(maps, np.float32)
-    if not np.isfinite(maps).all():  # (a check, where nan_to_num copies every map)
-        maps = np.nan_to_num(maps, nan=0.0, posinf=0.0, neginf=0.0)
-    maps = np.maximum(maps, 0.0)
+    maps = np.asarray(maps, np.float32)  # (nan_to_num copies every map: only where needed)
+    finite = maps if np.isfinite(maps).all() else np.nan_to_num(maps, posinf=0.0, neginf=0.0)
+    maps = np.maximum(finite, 0.0)
     peak = maps.reshape(len(maps), -1).max(axis=1).reshape(-1, *[1] * (maps.ndim - 1))
     return np.where(peak > 0, maps / np.where(peak > 0, peak, 1.0), 0.0).astype(np.float32)
 
@@ -328,11 +327,9 @@ def compute_maps(
     contrast: np.ndarray | None = None,
     **params: Any,
 ) -> np.ndarray:
-    """Maps for a batch: x (N, H, W[, C]) on `net` -> (N, H, W) float32 in [0, 1].
-
-    Runs on the Keras network itself (modified copies too: the sanity check's), or on
-    the passes its file exported to ONNX (`model.why.onnx_passes`, equal to 1e-4).
-    """
+    """Maps for a batch: x (N, H, W[, C]) on `net` -> (N, H, W) float32 in [0, 1]. Runs on
+    the Keras network itself (modified copies too: the sanity check's), or on the passes
+    its file exported to ONNX (`model.why.onnx_passes`, equal to 1e-4)."""
     m = METHODS[method]
     p = passes_for(net)
     x = np.asarray(x, np.float32).reshape(-1, *p.input_shape)
