@@ -21,6 +21,7 @@ the file.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -147,7 +148,8 @@ def choice_path(keras_path: Path) -> Path:
 
 def choice_key(keras_path: Path) -> dict:
     """What a remembered choice holds for: this machine (CPU model, cores), the two files
-    (the sidecar's hashes) and both runtimes' versions. Any change measures again."""
+    (the sidecar's hashes), the code that builds the fused graph and both runtimes'
+    versions. Any change measures again."""
     from importlib.metadata import PackageNotFoundError, version
 
     cpu = platform.processor() or platform.machine()
@@ -163,11 +165,19 @@ def choice_key(keras_path: Path) -> dict:
         except PackageNotFoundError:
             versions[package] = None
     record = json.loads(sidecar_path(keras_path).read_text())
+    # ONNX Runtime's side is the fused graph, which these modules build (the fold made it
+    # faster): a choice measured against another build is measured again.
+    from model.runtime import fused, norm_fold
+
+    code = hashlib.sha256()
+    for module in (fused, norm_fold):
+        code.update(Path(module.__file__).read_bytes())
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "keras_sha256": record.get("keras_sha256"),
         "detector_sha256": record.get("detector_sha256"),
+        "fused_code_sha256": code.hexdigest(),
         **versions,
     }
 

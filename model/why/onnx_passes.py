@@ -16,6 +16,7 @@ networks), a changed file or a layer without an export runs on TensorFlow as bef
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -40,26 +41,37 @@ INPUT_MAX_BATCH = 4
 SMALL = 4
 
 
+def _cache_file(path: Path) -> Path:
+    """Where `one_input_graph` keeps its graph: named by the SHA-256 of the pass and of
+    this module (another export, or another way of fixing the batch, never meets it)."""
+    key = hashlib.sha256()
+    for part in (Path(__file__), path):
+        key.update(hashlib.sha256(part.read_bytes()).digest())
+    return cache_dir() / "passes" / f"{key.hexdigest()}.onnx"
+
+
 def one_input_graph(path: Path) -> bytes | None:
     """The pass at `path` with its batch dimension fixed to 1, or None without the `onnx`
     package. The exported graph works out its shapes for a batch of any size (Shape,
     Slice, Concat, Cast: about half its 380 nodes); with the batch known, ONNX Runtime folds
     them when it opens the session. The same arithmetic on the same numbers (the same
-    outputs, bit for bit, tests/model/test_onnx_passes.py), 7-9 % faster for one map. Kept
-    in `<cache>/passes/` under the SHA-256 of the file and of this module, as
-    `model.runtime.fused` keeps its graph."""
-    key = hashlib.sha256()
-    for part in (Path(__file__), path):
-        key.update(hashlib.sha256(part.read_bytes()).digest())
-    cached = cache_dir() / "passes" / f"{key.hexdigest()}.onnx"
-    if cached.is_file():
+    outputs, bit for bit on this machine's ONNX Runtime; tests/model/test_onnx_passes.py),
+    7-9 % faster for one map. Kept in `<cache>/passes/`, as `model.runtime.fused` keeps its
+    graph."""
+    cached = _cache_file(path)
+    try:
         return cached.read_bytes()
+    except OSError:  # not made yet, or a cache that cannot be read: made here
+        pass
     try:
         import onnx
     except ImportError:
         return None
     model = onnx.load(str(path))
-    for value in [*model.graph.input, *model.graph.output]:
+    values = [*model.graph.input, *model.graph.output]
+    if any(not v.type.tensor_type.shape.dim for v in values):
+        return None  # a value without a batch dimension to fix
+    for value in values:
         batch = value.type.tensor_type.shape.dim[0]
         batch.ClearField("dim_param")
         batch.dim_value = 1
@@ -124,11 +136,22 @@ class OnnxPasses:
         size = "one" if n == 1 else "small" if n <= SMALL else "batch"
         with self._lock:
             if (key, size) not in self._sessions:
-                graph = one_input_graph(self._files[key]) if size == "one" else None
-                source = self._files[key] if graph is None else graph
-                s = _session(source, default_threads() if size == "batch" else 1)
+                threads = default_threads() if size == "batch" else 1
+                s = self._one_input_session(key) if size == "one" else None
+                s = s or _session(self._files[key], threads)
                 self._sessions[key, size] = (s, [i.name for i in s.get_inputs()])
             return self._sessions[key, size]
+
+    def _one_input_session(self, key: str) -> Any:
+        """A session on `one_input_graph`, or None where it cannot be made (the caller
+        uses the file's own graph): a damaged cache file is removed, to be made again."""
+        try:
+            graph = one_input_graph(self._files[key])
+            return _session(graph, 1) if graph is not None else None
+        except Exception:  # noqa: BLE001  (onnx's and ONNX Runtime's errors share no base)
+            with contextlib.suppress(OSError):
+                _cache_file(self._files[key]).unlink(missing_ok=True)
+            return None
 
     def gradients(
         self, x: np.ndarray, target: np.ndarray, contrast: np.ndarray, layer: str | None

@@ -263,6 +263,80 @@ def test_the_fused_graph_holds_the_classifier_with_its_norms_folded():
     assert norms(fused.graph) == [("Add", "MaxPool")] * 3  # conv3's went into fc1's bias
 
 
+def _tiny_classifier(shared_weights: bool):
+    """A (N, 28, 28, 1) -> (N, 10) ONNX classifier with a post-ReLU scale that norm_fold
+    misreads: two convolutions share one weight (it would scale it twice), or the weight
+    is made by a Constant node (it looks for an initializer)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+
+    def const(name, a):
+        return numpy_helper.from_array(np.asarray(a, np.float32), name)
+
+    w, b = rng.normal(size=(4, 1, 3, 3)), rng.normal(size=4)
+    inits = [numpy_helper.from_array(np.array([-1, 1, 28, 28], np.int64), "shape")]
+    inits += [
+        const("b", b),
+        const("s1", rng.random((1, 4, 1, 1)) + 0.5),
+        const("wd", rng.normal(size=(4, 10))),
+    ]
+    nodes = [helper.make_node("Reshape", ["image", "shape"], ["nchw"], "reshape")]
+    if shared_weights:
+        inits += [const("w", w), const("s2", rng.random((1, 4, 1, 1)) + 2)]
+        nodes += [helper.make_node("Neg", ["nchw"], ["neg"], "neg")]
+        for k, src in ((1, "nchw"), (2, "neg")):
+            nodes += [
+                helper.make_node("Conv", [src, "w", "b"], [f"z{k}"], f"conv{k}"),
+                helper.make_node("Relu", [f"z{k}"], [f"r{k}"], f"relu{k}"),
+                helper.make_node("Mul", [f"r{k}", f"s{k}"], [f"m{k}"], f"scale{k}"),
+            ]
+        nodes += [helper.make_node("Add", ["m1", "m2"], ["m"], "sum")]
+    else:
+        nodes += [
+            helper.make_node("Constant", [], ["w"], "weight", value=const("wv", w)),
+            helper.make_node("Conv", ["nchw", "w", "b"], ["z"], "conv"),
+            helper.make_node("Relu", ["z"], ["r"], "relu"),
+            helper.make_node("Mul", ["r", "s1"], ["m"], "scale"),
+        ]
+    nodes += [
+        helper.make_node("GlobalAveragePool", ["m"], ["gap"], "gap"),
+        helper.make_node("Flatten", ["gap"], ["flat"], "flat"),
+        helper.make_node("MatMul", ["flat", "wd"], ["logits"], "dense"),
+        helper.make_node("Softmax", ["logits"], ["probs"], "softmax", axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 28, 28, 1])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 10])],
+        inits,
+    )
+    opsets = [helper.make_opsetid("", 15), helper.make_opsetid("ai.onnx.ml", 2)]
+    return helper.make_model(graph, opset_imports=opsets, ir_version=8)
+
+
+@pytest.mark.parametrize("shared_weights", [True, False])
+def test_a_classifier_the_fold_misreads_is_fused_as_it_is(tmp_path, shared_weights):
+    """Where norm_fold would raise or change the answers, the fused graph keeps the
+    classifier unfolded: its probabilities are the file's own."""
+    import onnx
+
+    from model.runtime.artifacts import resolve
+    from model.runtime.fused import fuse
+    from model.runtime.runtimes import _session
+
+    path = tmp_path / "tiny.onnx"
+    onnx.save(_tiny_classifier(shared_weights), str(path))
+    detector = resolve("mnist-cnn").keras_path.with_name("mnist-cnn.ood.onnx")
+    graph = fuse(path, detector)
+    assert graph is not None
+    x = np.random.default_rng(1).random((16, 28, 28, 1), dtype=np.float32)
+    want = _session(path, 1).run(None, {"image": x})[0]
+    got = _session(graph, 1).run(None, {"image": x})[0]
+    np.testing.assert_allclose(got, want, rtol=0, atol=FUSED_TOLERANCE)
+
+
 def test_fusion_declines_files_it_cannot_join(tmp_path):
     import onnx
 

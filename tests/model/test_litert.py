@@ -80,6 +80,9 @@ def test_the_choice_is_remembered_and_reused_without_measuring(auto, monkeypatch
         clf.runtime.answer_single_with("litert")
     monkeypatch.undo()
     other = json.loads(path.read_text())
+    other["key"]["fused_code_sha256"] = "a fused graph built otherwise"  # measured again
+    path.write_text(json.dumps(other))
+    assert litert.remembered(keras_path, litert.choice_key(keras_path)) is None
     other["key"]["cores"] = -1  # another machine's choice: measured again
     path.write_text(json.dumps(other))
     assert litert.remembered(keras_path, litert.choice_key(keras_path)) is None
