@@ -72,5 +72,12 @@ def test_inference_goals_compare_with_the_fastest_call_of_each_kind():
     goals(slow, cpu)
     assert "| 3.95x raw ONNX Runtime (0.200 ms) | <= 4x | met |" in slow.markdown
     assert "absolute | 0.790 ms | <= 0.5 ms | not met |" in slow.markdown
-    assert "one LiteRT call | 1.20x | <= 1.2x | met |" in text  # the same work: LiteRT
-    assert "ONNX Runtime, raw session call | 1.50x | <= 1.2x | not met |" in text
+    assert "one LiteRT call | 1.200x | <= 1.2x | met |" in text  # the same work: LiteRT
+    assert "ONNX Runtime, raw session call | 1.500x | <= 1.2x | not met |" in text
+    # The folded classifier, where faster, is the classifier-only call to compare with;
+    # the canvas goal keeps dividing by the raw call on the file.
+    cpu["ONNX Runtime, raw session call, batch norms folded"] = 0.16
+    folded = Lines()
+    goals(folded, cpu)
+    assert "batch norms folded | 1.875x | <= 1.2x | not met |" in folded.markdown
+    assert "| 3.95x raw ONNX Runtime (0.200 ms) | <= 4x | met |" in folded.markdown
