@@ -35,6 +35,14 @@ from model.why.counterfactual import adversarial, counterfactual
 from model.why.latent_search import CHANGE_FLOOR, LATENT, P_VALID
 
 OUTPUT = Path("docs/benchmarks/generated/counterfactuals.md")
+
+
+def output_for(model: str) -> Path:
+    """The model's table: OUTPUT for mnist-cnn, `counterfactuals-<model>.md` for another
+    (a run on another model never overwrites mnist-cnn's)."""
+    return OUTPUT if model == "mnist-cnn" else OUTPUT.with_stem(f"{OUTPUT.stem}-{model}")
+
+
 #: The judge's seed and training: another architecture than every bundled model.
 JUDGE_SEED = 2024
 JUDGE_EPOCHS = 2
@@ -265,8 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--ablation", type=int, default=300, help="edits the search's variants run on (0: none)"
     )
-    p.add_argument("--output", default=str(OUTPUT), help="Markdown file, or - to print only")
+    p.add_argument(
+        "--output",
+        help="Markdown file, or - to print only (default: the model's table under "
+        "docs/benchmarks/generated, counterfactuals.md for mnist-cnn)",
+    )
     a = p.parse_args(argv)
+    if a.output is None:
+        a.output = str(
+            OUTPUT if a.model == "mnist-cnn" else OUTPUT.with_stem(f"{OUTPUT.stem}-{a.model}")
+        )
     command = "python -m benchmarks.counterfactuals " + shlex.join(neutral(argv))
     rows, ablation, meta = run(a.model, a.n, a.targets, a.data_dir, a.seed, a.ablation)
     text = markdown(rows, ablation, meta, command)

@@ -1,10 +1,12 @@
 """The goal lines of `benchmarks.inference` and `benchmarks.load_test` (issue #22) say
 "met" exactly when every number is within its goal, and give no verdict for a load test
-run with another set-up. Made-up numbers: nothing here times anything."""
+run with another set-up. Made-up numbers: nothing here times anything. And each model's
+counterfactual table has a file of its own."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +83,12 @@ def test_inference_goals_compare_with_the_fastest_call_of_each_kind():
     goals(folded, cpu)
     assert "batch norms folded | 1.875x | <= 1.2x | not met |" in folded.markdown
     assert "| 3.95x raw ONNX Runtime (0.200 ms) | <= 4x | met |" in folded.markdown
+
+
+def test_each_model_writes_its_own_counterfactual_table():
+    from benchmarks.counterfactuals import OUTPUT, output_for
+
+    assert output_for("mnist-cnn") == OUTPUT
+    assert output_for("mnist-mlp").name == "counterfactuals-mnist-mlp.md"
+    assert output_for("mnist-mlp").parent == OUTPUT.parent
+    assert (Path(__file__).parents[1] / output_for("mnist-mlp")).is_file()  # the one shipped
