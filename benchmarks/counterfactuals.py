@@ -280,9 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     a = p.parse_args(argv)
     if a.output is None:
-        a.output = str(
-            OUTPUT if a.model == "mnist-cnn" else OUTPUT.with_stem(f"{OUTPUT.stem}-{a.model}")
-        )
+        a.output = str(output_for(a.model))
     command = "python -m benchmarks.counterfactuals " + shlex.join(neutral(argv))
     rows, ablation, meta = run(a.model, a.n, a.targets, a.data_dir, a.seed, a.ablation)
     text = markdown(rows, ablation, meta, command)

@@ -23,6 +23,7 @@ __all__ = [
     "Artifact",
     "Card",
     "cache_dir",
+    "cache_file",
     "card_path_for",
     "file_sha256",
     "read_card",
@@ -43,6 +44,16 @@ CACHE_ENV = "DIGITLENS_CACHE"
 def cache_dir() -> Path:
     """$DIGITLENS_CACHE, else ~/.cache/digitlens."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "digitlens")
+
+
+def cache_file(folder: str, sources: tuple[Path, ...], suffix: str = ".onnx") -> Path:
+    """Where something built from `sources` is kept: `<cache>/<folder>/<key><suffix>`, the
+    key the SHA-256 of the sources' SHA-256s, in order (list the code that builds it among
+    them: changed code, or a changed file, never meets a stale copy)."""
+    key = hashlib.sha256()
+    for source in sources:
+        key.update(hashlib.sha256(Path(source).read_bytes()).digest())
+    return cache_dir() / folder / f"{key.hexdigest()}{suffix}"
 
 
 def store_in_cache(path: Path, data: bytes) -> bool:

@@ -24,12 +24,11 @@ called one after the other as before.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from model.runtime import norm_fold
-from model.runtime.artifacts import cache_dir, store_in_cache
+from model.runtime.artifacts import cache_file, store_in_cache
 
 #: Prefix of the detector's names inside the fused graph.
 PREFIX = "detector/"
@@ -37,10 +36,8 @@ PREFIX = "detector/"
 
 def fused_graph(classifier: str | os.PathLike, detector: str | os.PathLike) -> bytes | None:
     """`fuse`, remembered in the cache: the same bytes, built once per pair of files."""
-    key = hashlib.sha256()
-    for part in (Path(__file__), Path(norm_fold.__file__), Path(classifier), Path(detector)):
-        key.update(hashlib.sha256(part.read_bytes()).digest())
-    path = cache_dir() / "fused" / f"{key.hexdigest()}.onnx"
+    sources = (Path(__file__), Path(norm_fold.__file__), Path(classifier), Path(detector))
+    path = cache_file("fused", sources)
     if path.is_file():
         return path.read_bytes()
     graph = fuse(classifier, detector)

@@ -17,7 +17,6 @@ networks), a changed file or a layer without an export runs on TensorFlow as bef
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import threading
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from model.runtime.artifacts import cache_dir, store_in_cache
+from model.runtime.artifacts import cache_file, store_in_cache
 from model.runtime.runtimes import _session, default_threads, file_sha256
 
 #: The name of the input's pass (`layer=None`) in file names and the sidecar.
@@ -42,12 +41,9 @@ SMALL = 4
 
 
 def _cache_file(path: Path) -> Path:
-    """Where `one_input_graph` keeps its graph: named by the SHA-256 of the pass and of
-    this module (another export, or another way of fixing the batch, never meets it)."""
-    key = hashlib.sha256()
-    for part in (Path(__file__), path):
-        key.update(hashlib.sha256(part.read_bytes()).digest())
-    return cache_dir() / "passes" / f"{key.hexdigest()}.onnx"
+    """Where `one_input_graph` keeps its graph: named by the pass and this module (another
+    export, or another way of fixing the batch, never meets it)."""
+    return cache_file("passes", (Path(__file__), path))
 
 
 def one_input_graph(path: Path) -> bytes | None:
