@@ -89,10 +89,17 @@ class Passes:
                     logits = seen["head"]
                 else:
                     logits = tf.math.log(tf.maximum(probs, 1e-12))
-                score = tf.gather(logits, target, batch_dims=1)  # (N,)
-                other = tf.gather(logits, tf.maximum(contrast, 0), batch_dims=1)
-                score = score - tf.where(contrast >= 0, other, tf.zeros_like(other))
-            grads = tape.gradient(score, fmap)
+            # The score is logit[target] - logit[contrast]: its gradient with respect to the
+            # logits is +1 at the target and -1 at the contrast class (none for NO_CLASS),
+            # handed to the tape as theirs. (A score made by gathers gives the same
+            # gradients, but its backward exports to ONNX as some 40 nodes of shape and
+            # scatter plumbing: a map 5-7 % slower on ONNX Runtime. ONNX's OneHot counts
+            # -1 from the end where TensorFlow's gives zeros: hence the mask.)
+            k, dtype = int(logits.shape[-1]), logits.dtype
+            has_contrast = tf.cast(contrast >= 0, dtype)[:, None]
+            other = tf.one_hot(tf.maximum(contrast, 0), k, dtype=dtype) * has_contrast
+            upstream = tf.one_hot(target, k, dtype=dtype) - other
+            grads = tape.gradient(logits, fmap, output_gradients=upstream)
             return logits, fmap, grads
 
         with TRACE_LOCK:  # the wrapped `call`s exist only while this traces

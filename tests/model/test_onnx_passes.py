@@ -150,10 +150,16 @@ def test_the_exporter_converts_a_two_branch_cnn_for_any_batch(tmp_path):
     assert passes.exported is not None
     x = np.random.default_rng(1).random((5, 12, 12, 1), dtype=np.float32)
     target = np.array([0, 1, 2, 0, 1])
-    for layer in (None, "joined"):
-        got = passes.exported.gradients(x, target.astype(np.int32), np.full(5, -1, np.int32), layer)
-        passes_tf = Passes(net)
-        passes_tf.exported = None
-        want = passes_tf.gradients(x, target, None, layer)
-        for g, w in zip(got, want, strict=True):
-            np.testing.assert_allclose(g, w, atol=1e-5)
+    passes_tf = Passes(net)
+    passes_tf.exported = None
+    # No contrast (NO_CLASS), and contrasts: another class, or the target itself (zeros).
+    for contrast in (None, np.array([1, -1, 0, 2, 1])):
+        sent = np.full(5, -1) if contrast is None else contrast
+        for layer in (None, "joined"):
+            got = passes.exported.gradients(
+                x, target.astype(np.int32), sent.astype(np.int32), layer
+            )
+            want = passes_tf.gradients(x, target, contrast, layer)
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_allclose(g, w, atol=1e-5)
+    assert not want[2][4].any()  # logit 1 - logit 1: no gradient
