@@ -95,7 +95,8 @@ class Passes:
             # gradients, but its backward exports to ONNX as some 40 nodes of shape and
             # scatter plumbing: a map 5-7 % slower on ONNX Runtime. ONNX's OneHot counts
             # -1 from the end where TensorFlow's gives zeros: hence the mask.)
-            k, dtype = int(logits.shape[-1]), logits.dtype
+            k = logits.shape[-1] or tf.shape(logits)[-1]  # (classes known when traced, or not)
+            dtype = logits.dtype
             has_contrast = tf.cast(contrast >= 0, dtype)[:, None]
             other = tf.one_hot(tf.maximum(contrast, 0), k, dtype=dtype) * has_contrast
             upstream = tf.one_hot(target, k, dtype=dtype) - other
