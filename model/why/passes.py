@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
+from model.errors import ExplanationError
 from model.runtime.backend import import_keras
 from model.runtime.graph import find_layer
 from model.runtime.loading import source_of
 from model.why.onnx_passes import OnnxPasses
+from model.why.upsample import upsample, upsample_channels
 
 #: Inputs per compiled call: big batches (Integrated Gradients' N x steps) are chunked.
 CHUNK = 1024
@@ -92,8 +93,9 @@ class Passes:
             # The score is logit[target] - logit[contrast]: its gradient with respect to the
             # logits is +1 at the target and -1 at the contrast class (none for NO_CLASS),
             # handed to the tape as theirs. (A score made by gathers gives the same
-            # gradients, but its backward exports to ONNX as some 40 nodes of shape and
-            # scatter plumbing: a map 5-7 % slower on ONNX Runtime. ONNX's OneHot counts
+            # gradients, but its backward exports to ONNX with shape and scatter plumbing:
+            # 379 nodes against 241 for the CNN's input pass, whose map then took 5 % longer
+            # on ONNX Runtime (conv3's 19 %, the MLP's 80 %). ONNX's OneHot counts
             # -1 from the end where TensorFlow's gives zeros: hence the mask.)
             k = logits.shape[-1] or tf.shape(logits)[-1]  # (classes known when traced, or not)
             dtype = logits.dtype
@@ -123,6 +125,7 @@ class Passes:
             if contrast is None
             else np.asarray(contrast, np.int32).reshape(-1)
         )
+        self._check_classes(t, c)
         exported = self.exported
         if exported is not None and exported.serves(layer, min(len(x), CHUNK)):
             run = lambda xb, tb, cb: exported.gradients(xb, tb, cb, layer)  # noqa: E731
@@ -136,6 +139,25 @@ class Passes:
         if len(parts) == 1:  # (one chunk, a map's usual call: no copy)
             return tuple(parts[0])  # type: ignore[return-value]
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
+
+    def _check_classes(self, target: np.ndarray, contrast: np.ndarray) -> None:
+        """Raise ExplanationError for a class the network does not have: a one-hot of it
+        would be all zeros (a blank map that looks like an answer), and ONNX's OneHot would
+        read -1 as the last class where TensorFlow's gives zeros."""
+        k = self.net.outputs[0].shape[-1]
+        if k is None:  # (classes unknown until run: TensorFlow's one-hot decides)
+            return
+        bad = (
+            (target < 0)
+            | (target >= k)
+            | ((contrast != NO_CLASS) & ((contrast < 0) | (contrast >= k)))
+        )
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ExplanationError(
+                f"classes must be indices from 0 to {k - 1} (no contrast: {NO_CLASS}); "
+                f"got target {int(target[i])}, contrast {int(contrast[i])}"
+            )
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """x (N, H, W, C) -> logits (N, K)."""
@@ -201,48 +223,6 @@ def _recording(layer: Any, head: Any):
 
 
 # -------------------------------------------------------------------- helpers
-
-
-@lru_cache(maxsize=64)
-def _linear(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) float64: the weights of `scipy.ndimage.zoom`'s linear interpolation
-    along one axis (its ends on the input's ends: output pixel i at input position
-    i (n_in - 1) / (n_out - 1), between its two neighbours)."""
-    w = np.zeros((n_out, n_in))
-    if n_in == 1 or n_out == 1:
-        w[:, 0] = 1.0
-        return w
-    pos = np.arange(n_out) * ((n_in - 1) / (n_out - 1))
-    left = np.minimum(np.floor(pos).astype(np.intp), n_in - 2)
-    frac = pos - left
-    rows = np.arange(n_out)
-    w[rows, left] = 1.0 - frac
-    w[rows, left + 1] += frac
-    w.setflags(write=False)
-    return w
-
-
-def upsample(maps: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """(N, h, w) -> (N, H, W) by linear interpolation, as tf-keras-vis does with
-    `scipy.ndimage.zoom(order=1)`: the same weights as two small matrix products (a 7x7
-    map to 28x28 in 4 us against zoom's 57), equal to zoom's within one float32 rounding
-    (they sum in another order; tests/model/test_passes.py). A value that is not finite
-    counts as 0 (in a product it would spread over the whole map; zoom spreads it to its
-    neighbours, which `attribution.normalise` then zeroes)."""
-    maps = np.asarray(maps, np.float32)
-    if maps.shape[1:] == tuple(hw):
-        return maps
-    if not np.isfinite(maps).all():
-        maps = np.nan_to_num(maps, posinf=0.0, neginf=0.0)
-    rows, cols = _linear(maps.shape[1], hw[0]), _linear(maps.shape[2], hw[1])
-    return (rows @ maps.astype(np.float64) @ cols.T).astype(np.float32)
-
-
-def upsample_channels(maps: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """(N, h, w, k) -> (N, H, W, k): `upsample` on each channel (Score-CAM's masks)."""
-    n, h, w, k = maps.shape
-    flat = np.moveaxis(maps, 3, 1).reshape(n * k, h, w)
-    return np.moveaxis(upsample(flat, hw).reshape(n, k, *hw), 1, 3)
 
 
 def _hw(p: Passes) -> tuple[int, int]:

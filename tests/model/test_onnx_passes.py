@@ -126,8 +126,12 @@ def test_passes_of_another_file_are_never_used(mnist_cnn, tmp_path):
 def test_the_exporter_converts_a_two_branch_cnn_for_any_batch(tmp_path):
     """Concatenation (ConcatOffset), max-pooling (MaxPoolGrad), ReLU (ReluGrad) and a
     batch of any size (ShapeN, BroadcastGradientArgs): exported, checked against
-    TensorFlow by the exporter itself, then served for the file it was made from."""
+    TensorFlow by the exporter itself, then served for the file it was made from. Its
+    input gradients are those of logit[target] - logit[contrast] written out here with
+    a tape of our own (no contrast, another class, the target itself), on ONNX Runtime
+    and on TensorFlow."""
     import keras
+    import tensorflow as tf
 
     from model.runtime.loading import load_net
     from model.why.passes import Passes
@@ -139,7 +143,8 @@ def test_the_exporter_converts_a_two_branch_cnn_for_any_batch(tmp_path):
     b = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="b")(inp)
     joined = keras.layers.Concatenate(name="joined")([a, b])
     pooled = keras.layers.MaxPooling2D(name="pool")(joined)
-    out = keras.layers.Dense(3, activation="softmax", name="out")(keras.layers.Flatten()(pooled))
+    flat = keras.layers.Flatten(name="flat")(pooled)
+    out = keras.layers.Dense(3, activation="softmax", name="out")(flat)
     path = tmp_path / "tiny.keras"
     keras.Model(inp, out).save(path)
 
@@ -152,8 +157,22 @@ def test_the_exporter_converts_a_two_branch_cnn_for_any_batch(tmp_path):
     target = np.array([0, 1, 2, 0, 1])
     passes_tf = Passes(net)
     passes_tf.exported = None
-    # No contrast (NO_CLASS), and contrasts: another class, or the target itself (zeros).
-    for contrast in (None, np.array([1, -1, 0, 2, 1])):
+    features, head = keras.Model(net.inputs, net.get_layer("flat").output), net.get_layer("out")
+
+    def by_hand(contrast: np.ndarray) -> np.ndarray:
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            logits = tf.matmul(features(xt), head.kernel) + head.bias
+            score = tf.stack(
+                [
+                    logits[i, t] - (logits[i, c] if c >= 0 else 0.0)
+                    for i, (t, c) in enumerate(zip(target, contrast, strict=True))
+                ]
+            )
+        return tape.gradient(score, xt).numpy()
+
+    for contrast in (None, np.array([1, -1, 0, 2, 1])):  # (the last: its own target)
         sent = np.full(5, -1) if contrast is None else contrast
         for layer in (None, "joined"):
             got = passes.exported.gradients(
@@ -162,4 +181,28 @@ def test_the_exporter_converts_a_two_branch_cnn_for_any_batch(tmp_path):
             want = passes_tf.gradients(x, target, contrast, layer)
             for g, w in zip(got, want, strict=True):
                 np.testing.assert_allclose(g, w, atol=1e-5)
-    assert not want[2][4].any()  # logit 1 - logit 1: no gradient
+            if layer is None:
+                np.testing.assert_allclose(got[2], by_hand(sent), atol=1e-5)
+            if contrast is not None:
+                assert not got[2][4].any() and not want[2][4].any()  # logit 1 - logit 1
+
+
+def test_a_class_the_network_does_not_have_is_refused_not_mapped_blank(mnist_cnn, digits):
+    """A target or contrast outside 0..9 raises, on ONNX Runtime and on TensorFlow: a
+    one-hot of it would be all zeros (a blank map that reads as an answer), and ONNX's
+    OneHot would take -1 as the last class."""
+    from model.errors import ExplanationError
+    from model.why.attribution import compute_maps, passes_for
+
+    x = digits[0][:1]
+    p = passes_for(mnist_cnn.net)
+    exported = p.exported
+    try:
+        for engine in (exported, None):
+            p.exported = engine
+            for target, contrast in ((10, None), (-1, None), (3, 10), (3, -2)):
+                given = None if contrast is None else np.array([contrast])
+                with pytest.raises(ExplanationError, match="from 0 to 9"):
+                    compute_maps(mnist_cnn.net, x, "saliency", None, np.array([target]), given)
+    finally:
+        p.exported = exported

@@ -1,11 +1,11 @@
-"""The maps' upsampling (`model.why.passes.upsample`, `upsample_channels`) gives scipy's
+"""The maps' upsampling (`model.why.upsample.upsample`, `upsample_channels`) gives scipy's
 linear zoom, the reference tf-keras-vis uses, within one float32 rounding."""
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from model.why.passes import upsample
+from model.why.upsample import upsample
 
 #: One float32 rounding of the larger value, relative (the products sum in another order).
 ROUNDING = 3e-7
@@ -28,7 +28,7 @@ def test_a_value_that_is_not_finite_spoils_no_more_than_its_neighbours():
 
 def test_score_cams_masks_are_scipys_zoom_of_the_channels():
     """Score-CAM upsamples (N, h, w, k) channels: as one 4-D zoom, before."""
-    from model.why.passes import upsample_channels
+    from model.why.upsample import upsample_channels
 
     sel = np.random.default_rng(1).random((2, 7, 7, 10), np.float32)
     want = ndimage.zoom(sel, (1, 4, 4, 1), order=1, mode="nearest")
