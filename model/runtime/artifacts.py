@@ -27,6 +27,7 @@ __all__ = [
     "card_path_for",
     "file_sha256",
     "read_card",
+    "sources_sha256",
     "resolve",
     "store_in_cache",
     "write_card",
@@ -46,14 +47,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "digitlens")
 
 
-def cache_file(folder: str, sources: tuple[Path, ...], suffix: str = ".onnx") -> Path:
-    """Where something built from `sources` is kept: `<cache>/<folder>/<key><suffix>`, the
-    key the SHA-256 of the sources' SHA-256s, in order (list the code that builds it among
-    them: changed code, or a changed file, never meets a stale copy)."""
+def sources_sha256(sources: tuple[Path, ...]) -> str:
+    """The SHA-256 of the files' SHA-256s, in order: one key for a set of files."""
     key = hashlib.sha256()
     for source in sources:
         key.update(hashlib.sha256(Path(source).read_bytes()).digest())
-    return cache_dir() / folder / f"{key.hexdigest()}{suffix}"
+    return key.hexdigest()
+
+
+def cache_file(folder: str, sources: tuple[Path, ...], suffix: str = ".onnx") -> Path:
+    """Where something built from `sources` is kept: `<cache>/<folder>/<key><suffix>`, the
+    key `sources_sha256` (list the code that builds it among them: changed code, or a
+    changed file, never meets a stale copy)."""
+    return cache_dir() / folder / f"{sources_sha256(sources)}{suffix}"
 
 
 def store_in_cache(path: Path, data: bytes) -> bool:

@@ -32,12 +32,14 @@ from model.runtime.artifacts import cache_file, store_in_cache
 
 #: Prefix of the detector's names inside the fused graph.
 PREFIX = "detector/"
+#: The code that builds the graph: part of every key that must change with it (the cached
+#: graph's, and the LiteRT-or-ONNX Runtime choice measured on it, `model.runtime.litert`).
+CODE = (Path(__file__), Path(norm_fold.__file__))
 
 
 def fused_graph(classifier: str | os.PathLike, detector: str | os.PathLike) -> bytes | None:
     """`fuse`, remembered in the cache: the same bytes, built once per pair of files."""
-    sources = (Path(__file__), Path(norm_fold.__file__), Path(classifier), Path(detector))
-    path = cache_file("fused", sources)
+    path = cache_file("fused", (*CODE, Path(classifier), Path(detector)))
     if path.is_file():
         return path.read_bytes()
     graph = fuse(classifier, detector)

@@ -21,7 +21,6 @@ the file.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import platform
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.runtime.artifacts import cache_dir, file_sha256, store_in_cache
+from model.runtime.artifacts import cache_dir, file_sha256, sources_sha256, store_in_cache
 from model.runtime.backend import LITERT_NOISE, filtered_stderr, import_keras
 
 #: What ONNX Runtime's fused graph and the LiteRT file may differ by, on any input.
@@ -165,19 +164,16 @@ def choice_key(keras_path: Path) -> dict:
         except PackageNotFoundError:
             versions[package] = None
     record = json.loads(sidecar_path(keras_path).read_text())
-    # ONNX Runtime's side is the fused graph, which these modules build (the fold made it
+    # ONNX Runtime's side is the fused graph, which `fused.CODE` builds (the fold made it
     # faster): a choice measured against another build is measured again.
-    from model.runtime import fused, norm_fold
+    from model.runtime import fused
 
-    code = hashlib.sha256()
-    for module in (fused, norm_fold):
-        code.update(Path(module.__file__).read_bytes())
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "keras_sha256": record.get("keras_sha256"),
         "detector_sha256": record.get("detector_sha256"),
-        "fused_code_sha256": code.hexdigest(),
+        "fused_code_sha256": sources_sha256(fused.CODE),
         **versions,
     }
 
