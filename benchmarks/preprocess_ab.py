@@ -4,16 +4,16 @@ of the two medians means much).
 
     python -m benchmarks.preprocess_ab [--base main] [--n 500] [--repeats 4]
 
-The base revision's `model/input/preprocessing.py`, `model/input/refusals.py` and
-`model/input/resample.py` are read with `git show` and loaded as modules of their own
-(everything else they import comes from this tree). Inputs: the realistic canvas set of
-`training.renders` sent as Chromium's PNG bytes, and the browser canvas of
-`benchmarks.canvas` (RGBA, alpha ink). Both revisions must give every input the same model
-input and geometry, else it stops. Timing is the CPU time of this thread
-(`time.thread_time`), one call of each in turn. `--predict` also times `clf.predict` on the
-browser canvas end to end with either revision's preprocessing, and the raw ONNX Runtime
-call (classifier only) in the same loop, in CPU time of the process (`time.process_time`):
-issue #22's ratio.
+The base revision's modules of `model/input` that read and preprocess an image (PNG
+decoding, resampling, refusals, preprocessing: BASE_MODULES) are read with `git show` and
+loaded as modules of their own (everything else they import comes from this tree).
+Inputs: the realistic canvas set of `training.renders` sent as Chromium's PNG bytes, and the
+browser canvas of `benchmarks.canvas` (RGBA, alpha ink). Both revisions must give every
+input the same model input and geometry, else it stops. Timing is the CPU time of this
+thread (`time.thread_time`), one call of each in turn. `--predict` also times `clf.predict`
+on the browser canvas end to end with either revision's preprocessing, and the raw ONNX
+Runtime call (classifier only) in the same loop, in CPU time of the process
+(`time.process_time`): issue #22's ratio.
 """
 
 from __future__ import annotations
@@ -30,18 +30,18 @@ from pathlib import Path
 import numpy as np
 
 #: The modules of `model/input` read from the base revision, each after those it imports.
-BASE_MODULES = ("resample", "decode", "refusals", "geometry", "lighting", "preprocessing")
+BASE_MODULES = ("png", "resample", "decode", "refusals", "geometry", "lighting", "preprocessing")
 
 
 def load_revision(base: str, tmp: Path):
     """The base revision's preprocessing module, using its own modules of BASE_MODULES
-    (a revision without `resample.py` uses this tree's)."""
+    (a revision without `png.py`, `resample.py`, ... uses this tree's)."""
     modules = {}
     for name in BASE_MODULES:
         shown = subprocess.run(
             ["git", "show", f"{base}:model/input/{name}.py"], capture_output=True, text=True
         )
-        if shown.returncode and name in ("resample", "geometry", "lighting"):
+        if shown.returncode and name in ("png", "resample", "geometry", "lighting"):
             continue  # a revision before the module: this tree's (unused by its preprocessing)
         shown.check_returncode()
         path = tmp / f"base_{name}.py"

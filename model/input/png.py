@@ -172,9 +172,24 @@ def png_within(data: bytes, max_side: int) -> bool:
 def column_sums(plane: np.ndarray) -> np.ndarray:
     """(h, w) uint8 -> its running sums down every column, modulo 256 (uint8): PNG's Up
     filter undone, read off OpenCV's integral image (int32, so below INT32_SUMS samples
-    x 255; a 448x448 plane sums to at most 448 * 255 per column)."""
-    total = cv2.integral(plane)
-    return cv2.subtract(total[1:, 1:], total[1:, :-1]).astype(np.uint8)
+    x 255; a 448x448 plane sums to at most 448 * 255 per column).
+
+    Only the box of the plane's nonzero samples is summed (a canvas's strokes: a quarter
+    of it or less). Outside it the sums are 0 above and beside, and below it every row
+    repeats the box's last one (nothing changes under it). The same bytes as summing the
+    whole plane, with a fraction of the int32 images, which push the model's weights out
+    of the cache for the call that follows (docs/reference/runtimes.md)."""
+    plane = np.ascontiguousarray(plane)
+    x, y, w, h = cv2.boundingRect(plane)
+    out = np.zeros_like(plane)
+    if w == 0:
+        return out
+    total = cv2.integral(plane[y : y + h, x : x + w])
+    out[y : y + h, x : x + w] = cv2.subtract(total[1:, 1:], total[1:, :-1]).astype(np.uint8)
+    last = out[y + h - 1, x : x + w]
+    if last.any():  # (ink running to the bottom edge)
+        out[y + h :, x : x + w] = last
+    return out
 
 
 def _filtered_rows(

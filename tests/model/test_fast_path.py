@@ -18,7 +18,7 @@ from model.errors import ImageError
 from model.input import decode as decode_module
 from model.input import preprocessing as preprocessing_module
 from model.input.decode import MAX_PIXELS, decode
-from model.input.png import decode_png, encode_up
+from model.input.png import decode_planes, decode_png, encode_up
 from model.input.preprocessing import preprocess_stages
 from model.judge.verdict import count_loops
 from tests.helpers import digits_and_negatives, drawn_digit, png
@@ -113,6 +113,33 @@ def test_canvas_like_pngs_take_the_fast_path_and_match_pillow():
             assert fast is not None
             assert np.array_equal(np.asarray(fast), np.asarray(pillow(data)))
             assert np.array_equal(np.asarray(fast), pixels)
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["blank", "bottom edge", "top edge", "left and right edges", "corners", "one pixel", "full"],
+)
+def test_an_up_canvas_reads_exactly_wherever_its_ink_lies(where):
+    """The Up filter is undone only inside the box of the filtered samples that are not 0
+    (`column_sums`): ink running off any edge, or no ink at all, reads as it was drawn."""
+    pixels = np.zeros((40, 36, 4), np.uint8)
+    if where == "bottom edge":
+        pixels[25:, 10:14] = 255  # a stroke running off the bottom: rows repeat below
+        pixels[30:, 20] = 77
+    elif where == "top edge":
+        pixels[:6, 3:30] = 200
+    elif where == "left and right edges":
+        pixels[10:20, 0] = pixels[12:30, 35] = 255
+    elif where == "corners":
+        pixels[0, 0] = pixels[0, -1] = pixels[-1, 0] = pixels[-1, -1] = 255
+    elif where == "one pixel":
+        pixels[17, 9, 3] = 1
+    elif where == "full":
+        pixels[:] = np.random.default_rng(0).integers(0, 256, pixels.shape, dtype=np.uint8)
+    data = encode_up(pixels)
+    assert np.array_equal(np.asarray(decode_png(data, MAX_PIXELS)), pixels)
+    mode, planes = decode_planes(data, MAX_PIXELS, 448)
+    assert mode == "RGBA" and np.array_equal(np.dstack(planes), pixels)
 
 
 @pytest.mark.parametrize(
