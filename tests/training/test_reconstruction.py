@@ -88,3 +88,21 @@ def test_an_opset_the_term_is_not_written_for_is_refused():
     model.opset_import[0].version = 18
     with pytest.raises(ValueError, match="opsets below 18"):
         with_reconstruction(model.SerializeToString(), _weights(np.random.default_rng(2)), 0, 1)
+
+
+@pytest.mark.parametrize("more_families", [False, True])
+def test_the_autoencoder_learns_the_digits_the_detector_rendered_without_a_second_render(
+    real_data_dir, more_families
+):
+    """`training.ood --reconstruction` trains the autoencoder on the detector's positives
+    and the typed digits: taken from the detector's training set, they are the array a
+    render of their own gives (`training_digits(..., typed=True)`)."""
+    from training.data import load_dataset
+    from training.ood import reconstruction_digits, training_data, training_digits
+
+    scale, quiet = 0.001, lambda *_: None
+    x, y, *_ = training_data(real_data_dir, scale, quiet, more_families=more_families)
+    ds = load_dataset("mnist", real_data_dir, val_fraction=0.1, seed=0)
+    rendered = np.concatenate(training_digits(ds, scale, quiet, typed=True))
+    taken = reconstruction_digits(x, y, scale, typed=more_families, log=quiet)
+    assert taken.shape == rendered.shape and np.array_equal(taken, rendered)
