@@ -221,52 +221,6 @@ def export(net, out: Path) -> None:
         out.write_bytes(tmp_path.read_bytes())
 
 
-def reconstruction_term(
-    data_dir: str | None,
-    scale: float,
-    cal_x: np.ndarray,
-    command: str,
-    log=print,
-    digits: np.ndarray | None = None,
-):
-    """(the autoencoder's weights, what the card records of it): trained on the
-    detector's positives (typed digits included: `digits`, where the detector's training
-    already rendered them, `reconstruction_digits`), its error's median and spread
-    (interquartile range) measured on the calibration digits `cal_x`."""
-    from training import reconstruction as rec
-    from training.data import load_dataset
-
-    if digits is None:
-        ds = load_dataset("mnist", data_dir, val_fraction=0.1, seed=0)
-        digits = np.concatenate(training_digits(ds, scale, log, typed=True))
-    weights = rec.layer_weights(rec.train_autoencoder(digits, log))
-    errors = rec.errors(weights, cal_x)
-    q1, median, q3 = (float(v) for v in np.quantile(errors, [0.25, 0.5, 0.75]))
-    info = {
-        "command": command,
-        "widths": list(rec.WIDTHS),
-        "params": rec.PARAMS,
-        "digits": len(digits),
-        "weight": rec.WEIGHT,
-        "median": round(median, 6),
-        "spread": round(q3 - q1, 6),
-    }
-    return weights, info
-
-
-def reconstruction_digits(
-    x: np.ndarray, y: np.ndarray, scale: float, typed: bool, log=print
-) -> np.ndarray:
-    """The autoencoder's digits from the detector's training set (`training_data`): its
-    positives, in order, and the typed digits where they were not among them; the same
-    array as `training_digits(..., typed=True)` renders, without rendering it twice."""
-    digits = [x[y == 0]]
-    if not typed:
-        digits.append(typed_digits(max(int(TRAIN_TYPED * scale), 10), SEED["train"] + 1))
-        log(f"typed digits for the autoencoder: {len(digits[-1])}")
-    return np.concatenate(digits)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m training.ood",
@@ -333,14 +287,15 @@ def main(argv: list[str] | None = None) -> int:
         command = "python -m training.ood --model NAME" + (
             " --recalibrate" if args.recalibrate else ""
         )
-        term = reconstruction_term(
+        from training.reconstruction import detector_digits, trained_term
+
+        digits = None if net is None else detector_digits(x, y, args.scale, args.more_families)
+        term = trained_term(
             args.data_dir,
             args.scale,
             cal_x,
             f"{command} --reconstruction --data-dir DIR",
-            digits=None
-            if net is None
-            else reconstruction_digits(x, y, args.scale, args.more_families),
+            digits=digits,
         )
     for name in models:
         clf = load_classifier(name)

@@ -130,3 +130,52 @@ def with_reconstruction(
     graph.output.append(helper.make_tensor_value_info(OUTPUT, onnx.TensorProto.FLOAT, ["N", 1]))
     onnx.checker.check_model(model)
     return model.SerializeToString()
+
+
+def trained_term(
+    data_dir: str | None,
+    scale: float,
+    cal_x: np.ndarray,
+    command: str,
+    log=print,
+    digits: np.ndarray | None = None,
+):
+    """(the autoencoder's weights, what the card records of it) for `training.ood
+    --reconstruction`: trained on the detector's positives, typed digits included
+    (`digits`, where the detector's training already rendered them: `detector_digits`;
+    else rendered here), its error's median and spread (interquartile range) measured on
+    the calibration digits `cal_x`."""
+    if digits is None:
+        from training.data import load_dataset
+        from training.ood import training_digits
+
+        ds = load_dataset("mnist", data_dir, val_fraction=0.1, seed=0)
+        digits = np.concatenate(training_digits(ds, scale, log, typed=True))
+    weights = layer_weights(train_autoencoder(digits, log))
+    q1, median, q3 = (float(v) for v in np.quantile(errors(weights, cal_x), [0.25, 0.5, 0.75]))
+    info = {
+        "command": command,
+        "widths": list(WIDTHS),
+        "params": PARAMS,
+        "digits": len(digits),
+        "weight": WEIGHT,
+        "median": round(median, 6),
+        "spread": round(q3 - q1, 6),
+    }
+    return weights, info
+
+
+def detector_digits(
+    x: np.ndarray, y: np.ndarray, scale: float, typed: bool, log=print
+) -> np.ndarray:
+    """The autoencoder's digits from the detector's training set (`training.ood.
+    training_data`, y = 0 for a digit): its positives, in order, and the typed digits
+    where they were not among them (typed: they were); the same array as
+    `training_digits(..., typed=True)` renders, without rendering it twice."""
+    from training.ood import SEED, TRAIN_TYPED, typed_digits
+
+    digits = [x[y == 0]]
+    if not typed:
+        digits.append(typed_digits(max(int(TRAIN_TYPED * scale), 10), SEED["train"] + 1))
+        log(f"typed digits for the autoencoder: {len(digits[-1])}")
+    return np.concatenate(digits)

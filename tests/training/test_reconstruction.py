@@ -98,11 +98,12 @@ def test_the_autoencoder_learns_the_digits_the_detector_rendered_without_a_secon
     and the typed digits: taken from the detector's training set, they are the array a
     render of their own gives (`training_digits(..., typed=True)`)."""
     from training.data import load_dataset
-    from training.ood import reconstruction_digits, training_data, training_digits
+    from training.ood import training_data, training_digits
+    from training.reconstruction import detector_digits
 
     scale, quiet = 0.001, lambda *_: None
     x, y, *_ = training_data(real_data_dir, scale, quiet, more_families=more_families)
     ds = load_dataset("mnist", real_data_dir, val_fraction=0.1, seed=0)
     rendered = np.concatenate(training_digits(ds, scale, quiet, typed=True))
-    taken = reconstruction_digits(x, y, scale, typed=more_families, log=quiet)
+    taken = detector_digits(x, y, scale, typed=more_families, log=quiet)
     assert taken.shape == rendered.shape and np.array_equal(taken, rendered)
