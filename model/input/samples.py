@@ -1,11 +1,22 @@
-"""Example drawings made with pen strokes, as a user draws them on the canvas.
+"""Example drawings made with pen strokes, as a user draws them on the canvas, and the
+PNG a browser posts for one (`canvas_png`).
 
-Used by the tests, the benchmarks and the app's "try an example" buttons.
+Used by the tests, the benchmarks, the app's "try an example" buttons, and the runtime
+choice (`Classifier.fused`: a canvas's preprocessing between the calls it times).
 """
 
 from __future__ import annotations
 
+from functools import cache
+
+import numpy as np
 from PIL import Image, ImageDraw
+
+from model.input.png import encode_up
+
+#: Strokes are drawn at this multiple of the canvas and box-filtered down: antialiased
+#: edges like a browser's.
+OVERSAMPLE = 4
 
 
 def drawn_digit(
@@ -38,3 +49,25 @@ def drawn_digit(
 
 #: The digits `drawn_digit` knows how to draw.
 EXAMPLES = (0, 1, 4, 7)
+
+
+def canvas_rgba(digit: int, side: int = 280, width: int = 18) -> np.ndarray:
+    """(side, side, 4) uint8: the digit's strokes as the Draw page's canvas holds them,
+    white antialiased strokes on a transparent field (ui/web/draw.js)."""
+    big = drawn_digit(digit, size=side * OVERSAMPLE, width=width)  # width scales with size
+    alpha = np.asarray(big.resize((side, side), Image.Resampling.BOX))
+    out = np.zeros((side, side, 4), np.uint8)
+    out[..., :3] = np.where(alpha[..., None] > 0, 255, 0)  # un-premultiplied white
+    out[..., 3] = alpha
+    return out
+
+
+def canvas_png(digit: int) -> bytes:
+    """The PNG bytes a browser posts for one drawn digit (Chromium's row filter, Up)."""
+    return encode_up(canvas_rgba(digit))
+
+
+@cache
+def sample_canvas() -> bytes:
+    """One drawn 7 as a browser posts it, made once."""
+    return canvas_png(7)

@@ -10,8 +10,9 @@ fused graph (max abs difference < 1e-4). A sidecar `<name>.litert.json` records 
 SHA-256 of both sources, so a stale file is never used.
 
 With `runtime="auto"`, a single input goes to whichever of LiteRT and ONNX Runtime's
-fused graph answered faster on this machine (`faster`: both timed on the same input,
-interleaved, median thread CPU time), measured at the first prediction and remembered in
+fused graph answered faster on this machine (`faster`: both timed on the same input in
+alternating blocks, each call with the work a caller does between two calls after it,
+median thread CPU time), measured at the first prediction and remembered in
 `<cache>/runtimes/<name>.single.json` for this CPU, these files and these versions
 (delete it to measure again); batches always go to ONNX Runtime. `runtime="onnx"` never
 uses LiteRT. Needs `ai-edge-litert` at run time (no TensorFlow) and TensorFlow to make
@@ -37,8 +38,15 @@ from model.runtime.backend import LITERT_NOISE, filtered_stderr, import_keras
 
 #: What ONNX Runtime's fused graph and the LiteRT file may differ by, on any input.
 MAX_ABS_DIFF = 1e-4
-#: Calls of each candidate when choosing at load time (interleaved; ~0.1 s in all).
+#: Calls of each candidate when choosing at load time (~0.2 s in all with a canvas's
+#: preprocessing after each), in blocks of CHOICE_BLOCK in a row, the first
+#: CHOICE_WARMUP of each untimed.
 CHOICE_CALLS = 100
+CHOICE_BLOCK = 20
+CHOICE_WARMUP = 2
+#: How `faster` measures: part of the remembered choice's key (a choice measured
+#: otherwise is measured again).
+CHOICE_METHOD = "blocks; each call with the caller's work after it"
 
 Pair = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -108,14 +116,19 @@ def load_pair(keras_path: Path, detector: Path) -> LiteRtPair | None:
 
 
 def choose(
-    keras_path: Path, detector: Path, onnx: Pair, x: np.ndarray
+    keras_path: Path,
+    detector: Path,
+    onnx: Pair,
+    x: np.ndarray,
+    between: Callable[[], object] | None = None,
 ) -> tuple[str, dict[str, float], LiteRtPair | None]:
     """(who answers single inputs, the medians in ms that chose it, the LiteRT pair where
-    it was loaded). The choice is remembered per machine (`remembered`): later processes
-    reuse it, and never import LiteRT where ONNX Runtime won."""
+    it was loaded). between: what a caller does between two calls (`faster`). The choice
+    is remembered per machine (`remembered`): later processes reuse it, and never import
+    LiteRT where ONNX Runtime won."""
     if litert_path_for(keras_path, detector) is None:
         return "onnxruntime", {}, None
-    key = choice_key(keras_path)
+    key = choice_key(keras_path, between is not None)
     known = remembered(keras_path, key)
     if known is not None and known["single"] == "onnxruntime":
         return "onnxruntime", known["ms"], None
@@ -124,7 +137,7 @@ def choose(
         return "onnxruntime", {}, None
     if known is not None:
         return known["single"], known["ms"], pair
-    single, ms = faster({"onnxruntime": onnx, "litert": pair}, x)
+    single, ms = faster({"onnxruntime": onnx, "litert": pair}, x, between=between)
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record = {"key": key, "single": single, "ms": ms, "measured": when, "load": _load()}
     store_in_cache(choice_path(keras_path), (json.dumps(record, indent=2) + "\n").encode())
@@ -145,10 +158,11 @@ def choice_path(keras_path: Path) -> Path:
     return cache_dir() / "runtimes" / f"{keras_path.stem}.single.json"
 
 
-def choice_key(keras_path: Path) -> dict:
+def choice_key(keras_path: Path, between: bool = True) -> dict:
     """What a remembered choice holds for: this machine (CPU model, cores), the two files
-    (the sidecar's hashes), the code that builds the fused graph and both runtimes'
-    versions. Any change measures again."""
+    (the sidecar's hashes), the code that builds the fused graph, both runtimes' versions
+    and how it was measured (`CHOICE_METHOD`; between: with a caller's work between the
+    calls). Any change measures again."""
     from importlib.metadata import PackageNotFoundError, version
 
     cpu = platform.processor() or platform.machine()
@@ -175,6 +189,7 @@ def choice_key(keras_path: Path) -> dict:
         "detector_sha256": record.get("detector_sha256"),
         "fused_code_sha256": sources_sha256(fused.CODE),
         **versions,
+        "method": CHOICE_METHOD if between else "blocks; the calls alone",
     }
 
 
@@ -195,17 +210,36 @@ def faster(
     x: np.ndarray,
     calls: int = CHOICE_CALLS,
     clock: Callable[[], float] = time.thread_time,
+    between: Callable[[], object] | None = None,
+    block: int = CHOICE_BLOCK,
 ) -> tuple[str, dict[str, float]]:
     """(the name of the candidate with the lowest median time on `x`, each one's median
-    in ms). Calls are interleaved, so a change of load on the machine hits all alike."""
+    in ms).
+
+    Each candidate runs `block` calls in a row, as a process runs the one it chose, the
+    first CHOICE_WARMUP of them untimed; the blocks alternate, first one candidate first,
+    then the other, so a change of load on the machine hits all alike. `between` is the
+    work a caller does between two calls (the digit models: preprocessing a canvas), run
+    after each call and timed with it: a call that leaves more of the caches cold slows
+    what runs next. Alone, ONNX Runtime's fused call measured faster than LiteRT's here;
+    with a canvas's preprocessing after each, LiteRT did (docs/reference/runtimes.md)."""
     for fn in candidates.values():
         fn(x)  # the first call sets up buffers
+    block = max(1, min(block, calls))
+    warmup = min(CHOICE_WARMUP, block - 1)
+    rounds = max(2, -(-calls // (block - warmup)))
+    names = list(candidates)
     times: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(calls):
-        for name, fn in candidates.items():
-            start = clock()
-            fn(x)
-            times[name].append(clock() - start)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            fn = candidates[name]
+            for i in range(block):
+                start = clock()
+                fn(x)
+                if between is not None:
+                    between()
+                if i >= warmup:
+                    times[name].append(clock() - start)
     medians = {name: statistics.median(t) * 1e3 for name, t in times.items()}
     return min(medians, key=medians.__getitem__), medians
 

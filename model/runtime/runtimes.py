@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -182,10 +183,12 @@ class OnnxRuntime:
             probs[close] = self._referee(np.ascontiguousarray(x[close]))
         return probs
 
-    def attach_detector(self, detector: Path) -> bool:
+    def attach_detector(self, detector: Path, between: Callable[[], object] | None = None) -> bool:
         """Fuse a digit detector (`<name>.ood.onnx`) into this graph, so that
         `predict_and_detect` answers both in one call (`model.runtime.fused`).
-        False, and nothing changes, where the two files cannot be joined."""
+        False, and nothing changes, where the two files cannot be joined. between: what
+        a caller does between two single predictions, timed with each where LiteRT and
+        ONNX Runtime are measured for them (`model.runtime.litert.faster`)."""
         graph = fused_graph(self.path, detector)
         if graph is None:
             return False
@@ -195,10 +198,10 @@ class OnnxRuntime:
             return False  # a graph ONNX Runtime refuses: the two sessions serve as before
         self._fused = (small, small if self._threads == 1 else _session(graph, self._threads))
         if self._litert_from is not None:
-            self._choose_single(Path(detector))
+            self._choose_single(Path(detector), between)
         return True
 
-    def _choose_single(self, detector: Path) -> None:
+    def _choose_single(self, detector: Path, between: Callable[[], object] | None) -> None:
         """LiteRT or the fused session for single inputs, by measurement on this machine."""
         small = self._fused[0]
         shape = [d or 1 for d in self.input_shape]
@@ -208,7 +211,9 @@ class OnnxRuntime:
             return small.run(None, {self._input: a})
 
         self._detector = detector
-        self.single, self.single_ms, self._pair = choose(self._litert_from, detector, onnx, x)
+        self.single, self.single_ms, self._pair = choose(
+            self._litert_from, detector, onnx, x, between
+        )
         self._one = self._pair if self.single == "litert" else None
 
     def answer_single_with(self, name: str) -> None:

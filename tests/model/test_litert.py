@@ -111,6 +111,48 @@ def test_the_faster_candidate_wins_on_a_fake_clock():
     assert chosen == "fast" and ms == pytest.approx({"slow": 0.3, "fast": 0.1})
 
 
+def test_the_choice_counts_what_each_candidate_leaves_the_caller():
+    """With `between` (a caller's work after each call), the candidate whose own call is
+    faster but leaves the next work slower loses: each call is timed with that work, in
+    blocks of calls of one candidate, as a process runs the one it chose."""
+    now, last = [0.0], [None]
+    call_cost = {"fast alone": 1e-4, "lean": 2e-4}
+    work_after = {"fast alone": 5e-4, "lean": 1e-4}
+
+    def call(name):
+        def fn(x):
+            now[0] += call_cost[name]
+            last[0] = name
+
+        return fn
+
+    def between():
+        now[0] += work_after[last[0]]
+
+    candidates = {k: call(k) for k in call_cost}
+    alone, _ = faster(candidates, np.zeros(1), calls=9, clock=lambda: now[0])
+    chosen, ms = faster(candidates, np.zeros(1), calls=9, clock=lambda: now[0], between=between)
+    assert alone == "fast alone" and chosen == "lean"
+    assert ms == pytest.approx({"fast alone": 0.6, "lean": 0.3})
+
+
+def test_a_digit_model_times_the_runtimes_with_a_canvas_preprocessed_between(monkeypatch):
+    """`Classifier.fused` hands the choice a drawing's preprocessing to run between calls."""
+    from model.input import samples
+    from model.runtime import runtimes
+
+    seen = {}
+
+    def spy(keras_path, detector, onnx, x, between=None):
+        seen["between"] = between
+        return "onnxruntime", {}, None
+
+    monkeypatch.setattr(runtimes, "choose", spy)
+    clf = load_classifier("mnist-cnn")
+    assert clf.fused and seen["between"] is not None
+    assert np.array_equal(seen["between"](), clf.preprocess(samples.sample_canvas()))
+
+
 def _copy_model(tmp_path: Path) -> Path:
     from model.runtime.artifacts import resolve
 
