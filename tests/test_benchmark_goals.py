@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.inference import goals
+from benchmarks.inference_goals import goals
 from benchmarks.load_test import GOAL_CLIENTS, GOAL_RPS, GOAL_WORKERS, Result, goal_row
 from benchmarks.tables import Lines
 
@@ -58,7 +58,7 @@ def test_load_goal_gives_no_verdict_for_another_setup():
 def test_the_in_use_goal_compares_calls_that_each_follow_a_preprocessing():
     """The goal line for calls after a canvas's preprocessing divides our path's such row
     by the fastest such call, not by a call timed alone."""
-    from benchmarks.inference import AFTER
+    from benchmarks.inference_goals import AFTER
 
     fused, lite = (
         "classifier + detector, one fused session call",

@@ -135,8 +135,9 @@ def test_server_explain_answers_trust_sanity_and_contrast():
 
 
 def test_warm_up_builds_the_drawing_passes_and_skips_photo_models():
-    """After warm_up, the explainer cache holds Grad-CAM and the default; a photo model is
-    left alone (its Keras network is not even loaded)."""
+    """After warm_up, the explainer cache holds Grad-CAM and the default, and the
+    classifier and its detector are joined (the runtime for single inputs chosen); a
+    photo model is left alone (its Keras network is not even loaded)."""
     from model import load_classifier
     from model.why.attribution import default_method, passes_for
     from model.why.onnx_passes import INPUT
@@ -151,6 +152,7 @@ def test_warm_up_builds_the_drawing_passes_and_skips_photo_models():
     exported = passes.exported._sessions if passes.exported else {}
     warmed = set(passes._fns) | {None if key == INPUT else key for key, _ in exported}
     assert {"conv3", layer} <= warmed
+    assert "fused" in vars(clf) and clf.fused  # (a cached property, made at warm-up)
 
     photo = load_classifier("mobilenet_v2", weights=None, input_shape=(32, 32, 3))
     before = photo._net
