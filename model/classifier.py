@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from model.architecture import CONV_LAYERS, conv_layer_names, public_conv_layers
-from model.errors import ModelLoadError
+from model.errors import ImageError, ModelLoadError
 from model.input.decode import MAX_PIXELS, ImageInput
 from model.input.photo import KERAS_MODES, SCALINGS, PhotoInput, canonical_scaling, prepare_photo
 from model.input.preprocessing import Preprocessed, preprocess_stages
@@ -275,8 +275,11 @@ class Classifier:
         # with what every front end does between two: preprocessing a drawing.
         return bool(attach(detector.path, between=self._preprocess_sample))
 
-    def _preprocess_sample(self) -> np.ndarray:
-        return self.preprocess(sample_canvas())
+    def _preprocess_sample(self) -> np.ndarray | None:
+        try:
+            return self.preprocess(sample_canvas())
+        except ImageError:  # (a recipe that refuses the drawing: its attempt is the work)
+            return None
 
     def predict_inputs(self, x: np.ndarray) -> list[Prediction]:
         """Predict (N, H, W[, C]) inputs already in model format: one call for the model and

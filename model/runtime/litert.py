@@ -38,7 +38,7 @@ from model.runtime.backend import LITERT_NOISE, filtered_stderr, import_keras
 
 #: What ONNX Runtime's fused graph and the LiteRT file may differ by, on any input.
 MAX_ABS_DIFF = 1e-4
-#: Calls of each candidate when choosing at load time (~0.2 s in all with a canvas's
+#: Calls of each candidate when choosing at load time (~0.3 s in all with a canvas's
 #: preprocessing after each), in blocks of CHOICE_BLOCK in a row, the first
 #: CHOICE_WARMUP of each untimed.
 CHOICE_CALLS = 100

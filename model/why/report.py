@@ -159,8 +159,8 @@ def warm_up(clf: Classifier) -> None:
     """Trace the compiled passes a drawing needs: Grad-CAM on the last layer and the
     model's default map, on a sample digit (28x28 digit models only; others: nothing);
     and answer that digit once, which joins the classifier and its detector into one
-    graph and chooses the runtime for single inputs (`Classifier.fused`: ~0.5 s on a
-    machine that has not cached either).
+    graph and chooses the runtime for single inputs (`Classifier.fused`: ~0.3 s each
+    on a machine that has cached neither).
 
     The first trace costs seconds; run it once after loading (the app does so in a
     background thread) so that the first stroke does not pay for it.
@@ -170,6 +170,6 @@ def warm_up(clf: Classifier) -> None:
     from model.input.samples import drawn_digit
 
     stages = clf.preprocess_stages(drawn_digit(7))
-    clf.predict_input(stages.x)
     specs = [("gradcam", clf.conv_layers[-1])] if clf.conv_layers else []
     reports(clf, stages, [*specs, (None, None)])  # the explanations and the trust curves
+    clf.predict_input(stages.x)

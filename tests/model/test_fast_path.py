@@ -142,6 +142,29 @@ def test_an_up_canvas_reads_exactly_wherever_its_ink_lies(where):
     assert mode == "RGBA" and np.array_equal(np.dstack(planes), pixels)
 
 
+def test_column_sums_in_the_box_are_the_whole_planes():
+    """`column_sums` on random sparse planes (a box of strokes anywhere, a few stray bytes,
+    thin and wide shapes) against the running sums of the whole plane, modulo 256."""
+    import cv2
+
+    from model.input.png import column_sums
+
+    def whole(plane):
+        total = cv2.integral(plane)
+        return cv2.subtract(total[1:, 1:], total[1:, :-1]).astype(np.uint8)
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        h, w = rng.integers(1, 60, 2)
+        plane = np.zeros((h, w), np.uint8)
+        y0, x0 = rng.integers(0, h), rng.integers(0, w)
+        y1, x1 = rng.integers(y0, h + 1), rng.integers(x0, w + 1)
+        plane[y0:y1, x0:x1] = rng.integers(0, 256, (y1 - y0, x1 - x0), dtype=np.uint8)
+        plane[rng.integers(0, h, 2), rng.integers(0, w, 2)] = rng.integers(0, 256, 2)
+        plane *= rng.random((h, w)) < rng.random()  # sparse, or dense
+        assert np.array_equal(column_sums(plane), whole(plane))
+
+
 @pytest.mark.parametrize(
     "case",
     ["paeth", "palette", "16-bit", "transparency key", "bad crc", "truncated", "bomb", "exif"],

@@ -136,6 +136,28 @@ def test_the_choice_counts_what_each_candidate_leaves_the_caller():
     assert ms == pytest.approx({"fast alone": 0.6, "lean": 0.3})
 
 
+def test_each_candidate_is_timed_in_blocks_of_its_own_calls():
+    """A process runs the runtime it chose call after call: a candidate that is fast only
+    on its own warm caches wins in blocks (the first calls of each, untimed, pay for the
+    switch), and would lose if the calls alternated one by one."""
+    now, last = [0.0], [None]
+    warm = {"a": 1e-4, "b": 2e-4}
+    cold = {"a": 5e-4, "b": 2.2e-4}  # right after the other candidate's call
+
+    def call(name):
+        def fn(x):
+            now[0] += warm[name] if last[0] == name else cold[name]
+            last[0] = name
+
+        return fn
+
+    candidates = {k: call(k) for k in warm}
+    chosen, ms = faster(candidates, np.zeros(1), clock=lambda: now[0])
+    assert chosen == "a" and ms == pytest.approx({"a": 0.1, "b": 0.2})
+    alternating, _ = faster(candidates, np.zeros(1), clock=lambda: now[0], block=1)
+    assert alternating == "b"
+
+
 def test_a_digit_model_times_the_runtimes_with_a_canvas_preprocessed_between(monkeypatch):
     """`Classifier.fused` hands the choice a drawing's preprocessing to run between calls."""
     from model.input import samples
