@@ -275,6 +275,14 @@ class Classifier:
         # with what every front end does between two: preprocessing a drawing.
         return bool(attach(detector.path, between=self._preprocess_sample))
 
+    @property
+    def single_runtime(self) -> str:
+        """Who answers one input at a time: the runtime's own name, or the one it chose by
+        measurement for single inputs (`runtime="auto"`: LiteRT or ONNX Runtime's fused
+        graph, `model.runtime.litert`), once the detector is fused in."""
+        single = getattr(self.runtime, "single", None) if self.fused else None
+        return single or self.runtime.name
+
     def _preprocess_sample(self) -> np.ndarray | None:
         try:
             return self.preprocess(sample_canvas())

@@ -359,6 +359,7 @@ def _summary(clf: Classifier) -> schemas.ModelSummary:
         parameters=card.parameters,
         preprocessing=clf.preprocessing,
         runtime=clf.runtime.name,
+        single_input_runtime=clf.single_runtime,
         methods=available_methods(clf),
         layers=list(clf.conv_layers),
     )

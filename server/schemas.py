@@ -143,6 +143,10 @@ class ModelSummary(BaseModel):
     parameters: int | None
     preprocessing: str
     runtime: str
+    single_input_runtime: str = Field(
+        description="who answers one input at a time: `runtime`, or the runtime measured "
+        "faster for single inputs on this machine (runtime=auto: litert or onnxruntime)"
+    )
     methods: list[str]
     layers: list[str]
 

@@ -53,7 +53,15 @@ def card_line(clf: Classifier) -> str:
     if not clf.is_digit:
         h, w, c = clf.input_shape
         parts.append(f"{h}x{w}x{c} input, {clf.preprocessing} scaling")
-    parts.append(f"runs on {clf.runtime.name}")
+    single = clf.single_runtime
+    parts.append(
+        f"runs on {clf.runtime.name}"
+        + (
+            f" (one drawing at a time: {single}, measured faster here)"
+            if single != clf.runtime.name
+            else ""
+        )
+    )
     return " · ".join(parts)
 
 

@@ -346,3 +346,21 @@ def test_bars_under_one_percent_go_unlabelled_on_the_linear_scale(monkeypatch):
     assert shown[-1].count("<div class='dl-pct'></div>") == 9 and "98%" in shown[-1]
     probability_chart(pred, names, log=True)  # the log scale shows the small ones: labelled
     assert shown[-1].count("&lt;1%") == 9
+
+
+def test_the_card_line_says_who_answers_one_drawing_at_a_time():
+    """`runtime=auto` may answer single drawings with LiteRT (measured faster here) while
+    batches run on ONNX Runtime: the sidebar names both, and one where they agree."""
+    from model import load_classifier
+    from ui.sidebar import card_line
+
+    clf = load_classifier("mnist-cnn")
+    assert clf.fused
+    chosen = clf.runtime.single
+    try:
+        clf.runtime.answer_single_with("litert")
+        assert "runs on onnxruntime (one drawing at a time: litert" in card_line(clf)
+        clf.runtime.answer_single_with("onnxruntime")
+        assert card_line(clf).endswith("runs on onnxruntime")
+    finally:
+        clf.runtime.answer_single_with(chosen)
