@@ -190,7 +190,17 @@ def choice_key(keras_path: Path, between: bool = True) -> dict:
         "fused_code_sha256": sources_sha256(fused.CODE),
         **versions,
         "method": CHOICE_METHOD if between else "blocks; the calls alone",
+        # The work between the calls is the digit pipeline's (`Classifier.fused`): a
+        # changed preprocessing measures again.
+        **({"preprocessing_sha256": sources_sha256(_input_code())} if between else {}),
     }
+
+
+def _input_code() -> tuple[Path, ...]:
+    """The files of `model.input`, the preprocessing timed between the calls."""
+    import model.input
+
+    return tuple(sorted(Path(model.input.__file__).parent.glob("*.py")))
 
 
 def remembered(keras_path: Path, key: dict) -> dict | None:

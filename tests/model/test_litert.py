@@ -79,13 +79,25 @@ def test_the_choice_is_remembered_and_reused_without_measuring(auto, monkeypatch
         assert (clf.runtime._pair is None) == (single == "onnxruntime")
         clf.runtime.answer_single_with("litert")
     monkeypatch.undo()
-    other = json.loads(path.read_text())
-    other["key"]["fused_code_sha256"] = "a fused graph built otherwise"  # measured again
-    path.write_text(json.dumps(other))
-    assert litert.remembered(keras_path, litert.choice_key(keras_path)) is None
-    other["key"]["cores"] = -1  # another machine's choice: measured again
-    path.write_text(json.dumps(other))
-    assert litert.remembered(keras_path, litert.choice_key(keras_path)) is None
+    valid = json.loads(path.read_text())
+    assert litert.remembered(keras_path, litert.choice_key(keras_path)) is not None
+    # Each of these alone has the choice measured again: a fused graph built otherwise,
+    # another preprocessing timed between the calls, another way of timing, another machine.
+    for field, value in (
+        ("fused_code_sha256", "a fused graph built otherwise"),
+        ("preprocessing_sha256", "other preprocessing"),
+        ("method", "interleaved, the calls alone"),
+        ("cores", -1),
+    ):
+        other = json.loads(json.dumps(valid))
+        other["key"][field] = value
+        path.write_text(json.dumps(other))
+        assert litert.remembered(keras_path, litert.choice_key(keras_path)) is None, field
+    path.write_text(json.dumps(valid))
+    with monkeypatch.context() as m:  # the preprocessing's code changed: measured again
+        m.setattr(litert, "_input_code", lambda: (Path(litert.__file__),))
+        assert litert.remembered(keras_path, litert.choice_key(keras_path)) is None
+    path.write_text(json.dumps(other))  # (another machine's: the load measures again)
     clf = load_classifier("mnist-cnn")
     assert clf.fused and json.loads(path.read_text())["key"]["cores"] != -1
 
