@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from model.runtime.artifacts import BUNDLED, Artifact, read_card, resolve, write_card
-from model.runtime.litert import export_litert
+from model.runtime.litert_export import export_litert
 from model.runtime.norm_fold import fold_norms
 from model.runtime.runtimes import (
     ONNX_VARIANTS,

@@ -221,7 +221,7 @@ def test_a_stale_litert_file_is_never_used(tmp_path):
 def test_export_rebuilds_the_detector_and_writes_a_file_auto_uses(tmp_path):
     from model.judge.verdict import Detector
     from model.runtime.export import main
-    from model.runtime.litert import detector_net
+    from model.runtime.litert_export import detector_net
 
     keras_path = _copy_model(tmp_path)
     detector = tmp_path / "mnist-cnn.ood.onnx"
