@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     raw = timings_ms(lambda: clf.runtime(x), r)  # (timed again at the end: the lower holds)
+    raw_row = len(rows)  # (its row, filled in at the end)
     rows.append(("ONNX Runtime, raw session call", raw, "classifier only"))
     path = getattr(clf.runtime, "path", None)  # (a Keras runtime has no ONNX file)
     folded = folded_session(path) if path is not None and fused else None
@@ -181,17 +182,15 @@ def main(argv: list[str] | None = None) -> int:
                 "before the fusion",
             )
         )
-    if fused:
-        chosen_single = clf.runtime.single  # (where LiteRT answers one input, time the graph)
-        clf.runtime.answer_single_with("onnxruntime")
-        rows.append(
-            (
-                "classifier + detector, one fused session call",
-                timings_ms(lambda: clf.runtime.predict_and_detect(x), r),
-                "model.runtime.fused",
+    if fused:  # (where LiteRT answers one input, the graph is timed all the same)
+        with clf.runtime.answering_single_with("onnxruntime"):
+            rows.append(
+                (
+                    "classifier + detector, one fused session call",
+                    timings_ms(lambda: clf.runtime.predict_and_detect(x), r),
+                    "model.runtime.fused",
+                )
             )
-        )
-        clf.runtime.answer_single_with(chosen_single)
     pair = load_pair(clf.artifact.keras_path, detector.path) if detector is not None else None
     if pair is not None:
         rows.append(
@@ -239,26 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("preprocess the canvas PNG", timings_ms(lambda: clf.preprocess(canvas), r), ""))
     work = partial(clf.preprocess, canvas)
     if fused:
-        clf.runtime.answer_single_with("onnxruntime")  # (for the length of this row)
-        call = partial(clf.runtime.predict_and_detect, x)
-        name = "classifier + detector, one fused session call"
-        rows.append(
-            (
-                name + AFTER,
-                timings_ms(call, r, before=work),
-                UNTIMED,
-            )
-        )
-        clf.runtime.answer_single_with(single)
+        with clf.runtime.answering_single_with("onnxruntime"):
+            call = partial(clf.runtime.predict_and_detect, x)
+            name = "classifier + detector, one fused session call"
+            rows.append((name + AFTER, timings_ms(call, r, before=work), UNTIMED))
     if pair is not None:
         name = "classifier + detector, one LiteRT call"
-        rows.append(
-            (
-                name + AFTER,
-                timings_ms(partial(pair, x), r, before=work),
-                UNTIMED,
-            )
-        )
+        rows.append((name + AFTER, timings_ms(partial(pair, x), r, before=work), UNTIMED))
     rows.append(
         (
             f"our path `clf.predict_input(x28)`{AFTER}",
@@ -268,11 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     other = {"litert": "onnxruntime", "onnxruntime": "litert"}.get(single)
     if pair is not None and other is not None:  # the choice's other side, on both workloads
-        clf.runtime.answer_single_with(other)
-        for what, fn in (("canvas end to end", lambda: clf.predict(canvas)),
-                         ("our path", lambda: clf.predict_input(x28))):  # fmt: skip
-            rows.append((f"{what}, {other} answering instead", timings_ms(fn, r), "not chosen"))
-        clf.runtime.answer_single_with(single)
+        with clf.runtime.answering_single_with(other):
+            for what, fn in (("canvas end to end", lambda: clf.predict(canvas)),
+                             ("our path", lambda: clf.predict_input(x28))):  # fmt: skip
+                rows.append((f"{what}, {other} answering instead", timings_ms(fn, r), "not chosen"))
 
     seven = np.array([7])
     rows.append(
@@ -309,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     # Every ratio divides by the raw call: timed again last, its lower CPU median is kept,
     # so one disturbed row can only make the ratios larger (a shared machine's neighbours).
     raw = min(raw, timings_ms(lambda: clf.runtime(x), r), key=lambda t: t[1])
-    rows[[what for what, *_ in rows].index("ONNX Runtime, raw session call")] = (
+    rows[raw_row] = (
         "ONNX Runtime, raw session call",
         raw,
         "classifier only; timed first and last, the lower CPU median kept",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -226,6 +227,16 @@ class OnnxRuntime:
         if name not in ("litert", "onnxruntime"):
             raise ValueError(f"unknown single-input runtime {name!r}")
         self.single, self._one = name, self._pair if name == "litert" else None
+
+    @contextmanager
+    def answering_single_with(self, name: str) -> Iterator[None]:
+        """`answer_single_with(name)` for the length of a block, then the choice before."""
+        before = self.single
+        self.answer_single_with(name)
+        try:
+            yield
+        finally:
+            self.answer_single_with(before)
 
     @property
     def fused(self) -> bool:

@@ -102,6 +102,19 @@ def test_the_choice_is_remembered_and_reused_without_measuring(auto, monkeypatch
     assert clf.fused and json.loads(path.read_text())["key"]["cores"] != -1
 
 
+def test_a_block_answered_by_the_other_runtime_gives_the_choice_back():
+    clf = load_classifier("mnist-cnn")
+    assert clf.fused
+    chosen = clf.runtime.single
+    other = {"litert": "onnxruntime", "onnxruntime": "litert"}[chosen]
+    with clf.runtime.answering_single_with(other):
+        assert clf.runtime.single == other
+    assert clf.runtime.single == chosen
+    with pytest.raises(RuntimeError), clf.runtime.answering_single_with(other):
+        raise RuntimeError("a failing block")
+    assert clf.runtime.single == chosen
+
+
 def test_onnx_runtime_never_uses_litert():
     clf = load_classifier("mnist-cnn", runtime="onnx")
     assert clf.fused and clf.runtime.single == "onnxruntime" and not clf.runtime.single_ms

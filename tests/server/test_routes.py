@@ -136,14 +136,10 @@ def test_models_health_metrics_and_docs(client):
         assert m["single_input_runtime"] == clf.single_runtime
         assert m["single_input_runtime"] == getattr(clf.runtime, "single", m["runtime"])
     runtime = states["mnist-cnn"].clf.runtime
-    chosen = runtime.single
-    try:
-        for name in ("litert", "onnxruntime"):  # either side of the choice, as it stands
-            runtime.answer_single_with(name)
+    for name in ("litert", "onnxruntime"):  # either side of the choice, as it stands
+        with runtime.answering_single_with(name):
             listed = next(m for m in client.get("/v1/models").json() if m["name"] == "mnist-cnn")
-            assert (listed["runtime"], listed["single_input_runtime"]) == ("onnxruntime", name)
-    finally:
-        runtime.answer_single_with(chosen)
+        assert (listed["runtime"], listed["single_input_runtime"]) == ("onnxruntime", name)
     assert client.get("/v1/models/mnist-cnn").json()["name"] == "mnist-cnn"
     assert client.get("/v1/models/nope").status_code == 404
     assert client.get("/healthz").json() == {"status": "ok"}

@@ -356,11 +356,7 @@ def test_the_card_line_says_who_answers_one_drawing_at_a_time():
 
     clf = load_classifier("mnist-cnn")
     assert clf.fused
-    chosen = clf.runtime.single
-    try:
-        clf.runtime.answer_single_with("litert")
+    with clf.runtime.answering_single_with("litert"):
         assert "runs on onnxruntime (one drawing at a time: litert" in card_line(clf)
-        clf.runtime.answer_single_with("onnxruntime")
+    with clf.runtime.answering_single_with("onnxruntime"):
         assert card_line(clf).endswith("runs on onnxruntime")
-    finally:
-        clf.runtime.answer_single_with(chosen)
