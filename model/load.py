@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from model.classifier import Classifier, check_preprocessing
+from model.classifier import DIGIT_SHAPE, Classifier, check_preprocessing
 from model.errors import ModelLoadError
+from model.input.photo import SCALINGS
 from model.runtime.allocator import tune_allocator
 from model.runtime.artifacts import Artifact, resolve
 from model.runtime.backend import import_keras
@@ -74,7 +75,7 @@ def load_classifier(
                 close_calls=close_calls(artifact, onnx_runtime),
             )
             check_contract(rt.input_shape[1:], rt.output_shape[1:], path)
-            return Classifier(artifact, None, rt, preprocessing)
+            return _fitting(Classifier(artifact, None, rt, preprocessing))
         if runtime != "auto":
             raise ModelLoadError(
                 f"{artifact.name} has no {runtime} export matching its .keras file; "
@@ -82,7 +83,22 @@ def load_classifier(
                 + ("" if runtime == "onnx" else " --quantize")
             )
     net = load_net(artifact.keras_path)
-    return Classifier(artifact, net, KerasRuntime(net), preprocessing)
+    return _fitting(Classifier(artifact, net, KerasRuntime(net), preprocessing))
+
+
+def _fitting(clf: Classifier) -> Classifier:
+    """`clf`, where its preprocessing makes inputs of its shape: a digit recipe chosen
+    for a model that does not take 28x28 grey inputs is refused here, with what to do,
+    instead of failing at its first image with a reshape error."""
+    shape = clf.input_shape
+    if clf.is_digit and shape != DIGIT_SHAPE:
+        raise ModelLoadError(
+            f"preprocessing={clf.preprocessing!r} makes the 28x28 grey input of an MNIST-style "
+            f"model, but {clf.name} takes {'x'.join(map(str, shape))}: load it without "
+            f"preprocessing= (images are then scaled to its input) or choose a scaling "
+            f"({', '.join(SCALINGS)})"
+        )
+    return clf
 
 
 def _load_application(
@@ -116,4 +132,4 @@ def _load_application(
     )
     # No file: the network lives in memory; `keras_path` names where it came from.
     artifact = Artifact(app.name, Path(source), card)
-    return Classifier(artifact, net, KerasRuntime(net), preprocessing)
+    return _fitting(Classifier(artifact, net, KerasRuntime(net), preprocessing))

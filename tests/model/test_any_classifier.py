@@ -225,6 +225,24 @@ def test_own_model_states_its_scaling_in_its_card_or_by_choice(tmp_path):
     assert digits.preprocess(drawn_digit(7)).shape == (28, 28)  # (a noise photo: refused)
 
 
+def test_a_digit_recipe_for_a_model_of_another_shape_is_refused_at_load(tmp_path):
+    import keras
+
+    for shape in ((32, 32, 1), (28, 28, 3)):
+        net = keras.Sequential(
+            [keras.Input(shape), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+        )
+        path = tmp_path / f"own-{shape[0]}-{shape[2]}.keras"
+        net.save(path)
+        # (it failed at its first image: "cannot reshape array of size 784 into shape ...")
+        with pytest.raises(ModelLoadError, match="28x28 grey input") as refused:
+            load_classifier(path, preprocessing="mnist")
+        assert "x".join(map(str, shape)) in str(refused.value) and "0-1" in str(refused.value)
+        # Without the override the same file loads, on the photo path, at its own size.
+        assert load_classifier(path).preprocess(_photo()).shape == shape
+    assert load_classifier("mnist-cnn", preprocessing="fashion").preprocessing == "fashion"
+
+
 def test_offline_without_weights_is_a_clear_error_without_touching_the_network(
     tmp_path, monkeypatch
 ):
