@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,9 +34,10 @@ from model.input.preprocessing import Preprocessed, preprocess_stages
 from model.input.samples import sample_canvas
 from model.judge.verdict import Judge, load_judge
 from model.prediction import TOP_K, Prediction, Ranked, top_k
-from model.runtime.artifacts import Artifact, keras_layer_names
+from model.runtime.artifacts import Artifact, keras_layer_names, sources_sha256
 from model.runtime.card import Card, Preprocessing
 from model.runtime.graph import last_spatial_layer, spatial_layers
+from model.runtime.litert import Work
 from model.runtime.loading import load_net
 from model.runtime.runtimes import (
     Runtime,
@@ -273,7 +275,7 @@ class Classifier:
             return False
         # Where LiteRT and ONNX Runtime are timed for single inputs, each call is timed
         # with what every front end does between two: preprocessing a drawing.
-        return bool(attach(detector.path, between=self._preprocess_sample))
+        return bool(attach(detector.path, between=self._between_predictions()))
 
     @property
     def single_runtime(self) -> str:
@@ -283,11 +285,19 @@ class Classifier:
         single = getattr(self.runtime, "single", None) if self.fused else None
         return single or self.runtime.name
 
-    def _preprocess_sample(self) -> np.ndarray | None:
-        try:
-            return self.preprocess(sample_canvas())
-        except ImageError:  # (a recipe that refuses the drawing: its attempt is the work)
-            return None
+    def _between_predictions(self) -> Work:
+        """A drawing's preprocessing, as this model does it, and what identifies it: its
+        recipe and the code of `model.input` (either changed, the runtimes are timed again)."""
+
+        def preprocess_sample() -> np.ndarray | None:
+            try:
+                return self.preprocess(sample_canvas())
+            except ImageError:  # (a recipe that refuses the drawing: its attempt is the work)
+                return None
+
+        code = tuple(sorted((Path(__file__).parent / "input").glob("*.py")))  # model.input
+        key = {"preprocessing": self.preprocessing, "code_sha256": sources_sha256(code)}
+        return Work(preprocess_sample, key)
 
     def predict_inputs(self, x: np.ndarray) -> list[Prediction]:
         """Predict (N, H, W[, C]) inputs already in model format: one call for the model and

@@ -29,8 +29,9 @@ import platform
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,6 +49,16 @@ CHOICE_WARMUP = 2
 #: How `faster` measures: part of the remembered choice's key (a choice measured
 #: otherwise is measured again).
 CHOICE_METHOD = "blocks; each call with the caller's work after it"
+
+
+class Work(NamedTuple):
+    """What a caller does between two single predictions (`run`, timed with each call by
+    `faster`), and what identifies it (`key`: recorded with the remembered choice, which a
+    change of it measures again; e.g. which preprocessing and the hash of its code)."""
+
+    run: Callable[[], object]
+    key: Mapping[str, str]
+
 
 Pair = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -121,7 +132,7 @@ def choose(
     detector: Path,
     onnx: Pair,
     x: np.ndarray,
-    between: Callable[[], object] | None = None,
+    between: Work | None = None,
 ) -> tuple[str, dict[str, float], LiteRtPair | None]:
     """(who answers single inputs, the medians in ms that chose it, the LiteRT pair where
     it was loaded). between: what a caller does between two calls (`faster`). The choice
@@ -129,7 +140,7 @@ def choose(
     LiteRT where ONNX Runtime won."""
     if litert_path_for(keras_path, detector) is None:
         return "onnxruntime", {}, None
-    key = choice_key(keras_path, between is not None)
+    key = choice_key(keras_path, None if between is None else between.key)
     known = remembered(keras_path, key)
     if known is not None and known["single"] == "onnxruntime":
         return "onnxruntime", known["ms"], None
@@ -138,7 +149,8 @@ def choose(
         return "onnxruntime", {}, None
     if known is not None:
         return known["single"], known["ms"], pair
-    single, ms = faster({"onnxruntime": onnx, "litert": pair}, x, between=between)
+    run = None if between is None else between.run
+    single, ms = faster({"onnxruntime": onnx, "litert": pair}, x, between=run)
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record = {"key": key, "single": single, "ms": ms, "measured": when, "load": _load()}
     store_in_cache(choice_path(keras_path), (json.dumps(record, indent=2) + "\n").encode())
@@ -159,11 +171,11 @@ def choice_path(keras_path: Path) -> Path:
     return cache_dir() / "runtimes" / f"{keras_path.stem}.single.json"
 
 
-def choice_key(keras_path: Path, between: bool = True) -> dict:
+def choice_key(keras_path: Path, between: Mapping[str, str] | None = None) -> dict:
     """What a remembered choice holds for: this machine (CPU model, cores), the two files
-    (the sidecar's hashes), the code that builds the fused graph, both runtimes' versions
-    and how it was measured (`CHOICE_METHOD`; between: with a caller's work between the
-    calls). Any change measures again."""
+    (the sidecar's hashes), the code that builds the fused graph, both runtimes' versions,
+    how it was measured (`CHOICE_METHOD`) and the caller's work between the calls (its
+    `Work.key`, or None: the calls alone). Any change measures again."""
     from importlib.metadata import PackageNotFoundError, version
 
     cpu = platform.processor() or platform.machine()
@@ -190,18 +202,9 @@ def choice_key(keras_path: Path, between: bool = True) -> dict:
         "detector_sha256": record.get("detector_sha256"),
         "fused_code_sha256": sources_sha256(fused.CODE),
         **versions,
-        "method": CHOICE_METHOD if between else "blocks; the calls alone",
-        # The work between the calls is the digit pipeline's (`Classifier.fused`): a
-        # changed preprocessing measures again.
-        **({"preprocessing_sha256": sources_sha256(_input_code())} if between else {}),
+        "method": CHOICE_METHOD if between is not None else "blocks; the calls alone",
+        **({"between": dict(between)} if between is not None else {}),
     }
-
-
-def _input_code() -> tuple[Path, ...]:
-    """The files of `model.input`, the preprocessing timed between the calls."""
-    import model.input
-
-    return tuple(sorted(Path(model.input.__file__).parent.glob("*.py")))
 
 
 def remembered(keras_path: Path, key: dict) -> dict | None:

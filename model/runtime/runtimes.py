@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +21,7 @@ import numpy as np
 from model.runtime.artifacts import Artifact, file_sha256
 from model.runtime.backend import import_keras
 from model.runtime.fused import fused_graph
-from model.runtime.litert import choose, load_pair
+from model.runtime.litert import Work, choose, load_pair
 
 if TYPE_CHECKING:
     import keras
@@ -184,7 +184,7 @@ class OnnxRuntime:
             probs[close] = self._referee(np.ascontiguousarray(x[close]))
         return probs
 
-    def attach_detector(self, detector: Path, between: Callable[[], object] | None = None) -> bool:
+    def attach_detector(self, detector: Path, between: Work | None = None) -> bool:
         """Fuse a digit detector (`<name>.ood.onnx`) into this graph, so that
         `predict_and_detect` answers both in one call (`model.runtime.fused`).
         False, and nothing changes, where the two files cannot be joined. between: what
@@ -202,7 +202,7 @@ class OnnxRuntime:
             self._choose_single(Path(detector), between)
         return True
 
-    def _choose_single(self, detector: Path, between: Callable[[], object] | None) -> None:
+    def _choose_single(self, detector: Path, between: Work | None) -> None:
         """LiteRT or the fused session for single inputs, by measurement on this machine."""
         small = self._fused[0]
         shape = [d or 1 for d in self.input_shape]

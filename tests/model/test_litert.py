@@ -64,7 +64,8 @@ def test_the_choice_is_remembered_and_reused_without_measuring(auto, monkeypatch
     keras_path = resolve("mnist-cnn").keras_path
     path = litert.choice_path(keras_path)
     assert path.is_file()  # the fixture's load measured and wrote it
-    known = litert.remembered(keras_path, litert.choice_key(keras_path))
+    work = load_classifier("mnist-cnn")._between_predictions().key
+    known = litert.remembered(keras_path, litert.choice_key(keras_path, work))
     assert known is not None and known["single"] in ("litert", "onnxruntime")
 
     def no_timing(*args, **kwargs):
@@ -80,23 +81,25 @@ def test_the_choice_is_remembered_and_reused_without_measuring(auto, monkeypatch
         clf.runtime.answer_single_with("litert")
     monkeypatch.undo()
     valid = json.loads(path.read_text())
-    assert litert.remembered(keras_path, litert.choice_key(keras_path)) is not None
+    assert litert.remembered(keras_path, litert.choice_key(keras_path, work)) is not None
     # Each of these alone has the choice measured again: a fused graph built otherwise,
-    # another preprocessing timed between the calls, another way of timing, another machine.
+    # another way of timing, another machine, another recipe or preprocessing code timed
+    # between the calls (the caller's own description of its work), or none.
     for field, value in (
         ("fused_code_sha256", "a fused graph built otherwise"),
-        ("preprocessing_sha256", "other preprocessing"),
         ("method", "interleaved, the calls alone"),
         ("cores", -1),
+        ("between", {**work, "code_sha256": "other preprocessing code"}),
     ):
         other = json.loads(json.dumps(valid))
         other["key"][field] = value
         path.write_text(json.dumps(other))
-        assert litert.remembered(keras_path, litert.choice_key(keras_path)) is None, field
+        assert litert.remembered(keras_path, litert.choice_key(keras_path, work)) is None, field
     path.write_text(json.dumps(valid))
-    with monkeypatch.context() as m:  # the preprocessing's code changed: measured again
-        m.setattr(litert, "_input_code", lambda: (Path(litert.__file__),))
-        assert litert.remembered(keras_path, litert.choice_key(keras_path)) is None
+    fashion = load_classifier("mnist-cnn", preprocessing="fashion")
+    assert fashion._between_predictions().key["preprocessing"] == "fashion"
+    for key in (fashion._between_predictions().key, None):
+        assert litert.remembered(keras_path, litert.choice_key(keras_path, key)) is None
     path.write_text(json.dumps(other))  # (another machine's: the load measures again)
     clf = load_classifier("mnist-cnn")
     assert clf.fused and json.loads(path.read_text())["key"]["cores"] != -1
@@ -197,7 +200,8 @@ def test_a_digit_model_times_the_runtimes_with_a_canvas_preprocessed_between(mon
     monkeypatch.setattr(runtimes, "choose", spy)
     clf = load_classifier("mnist-cnn")
     assert clf.fused and seen["between"] is not None
-    assert np.array_equal(seen["between"](), clf.preprocess(samples.sample_canvas()))
+    assert np.array_equal(seen["between"].run(), clf.preprocess(samples.sample_canvas()))
+    assert seen["between"].key["preprocessing"] == "mnist"
 
 
 def _copy_model(tmp_path: Path) -> Path:
