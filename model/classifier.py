@@ -287,7 +287,8 @@ class Classifier:
 
     def _between_predictions(self) -> Work:
         """A drawing's preprocessing, as this model does it, and what identifies it: its
-        recipe and the code of `model.input` (either changed, the runtimes are timed again)."""
+        `preprocessing` (the card's recipe or the caller's choice) and the code of
+        `model.input` (either changed, the runtimes are timed again)."""
 
         def preprocess_sample() -> np.ndarray | None:
             try:

@@ -26,6 +26,10 @@ class ModelNotFoundError(ModelLoadError, LookupError):
     """No bundled model of that name, and no such file."""
 
 
+class PreprocessingMismatchError(ModelLoadError):
+    """The preprocessing chosen for a model makes inputs of another shape than it takes."""
+
+
 class ImageError(DigitLensError, ValueError):
     """The input cannot be used as an image; the message says why, for a person."""
 

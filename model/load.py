@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from model.classifier import DIGIT_SHAPE, Classifier, check_preprocessing
-from model.errors import ModelLoadError
+from model.errors import ModelLoadError, PreprocessingMismatchError
 from model.input.photo import SCALINGS
 from model.runtime.allocator import tune_allocator
 from model.runtime.artifacts import Artifact, resolve
@@ -44,7 +44,9 @@ def load_classifier(
     `onnx-int8` or `onnx-fp16` (fail if that export is missing or stale), or `keras`
     (one compiled tf.function). ONNX runtimes never import TensorFlow.
     Keras Applications always run on Keras.
-    preprocessing: overrides the card's (see `Classifier.preprocessing` and PREPROCESSINGS).
+    preprocessing: overrides the card's (see `Classifier.preprocessing` and PREPROCESSINGS);
+    a digit recipe for a model that does not take 28x28x1 inputs is refused
+    (`PreprocessingMismatchError`).
     weights, input_shape, download: Keras Applications only (`model.runtime.applications`):
     weights=None gives random weights (tests), download=False never touches the network.
     """
@@ -92,11 +94,10 @@ def _fitting(clf: Classifier) -> Classifier:
     instead of failing at its first image with a reshape error."""
     shape = clf.input_shape
     if clf.is_digit and shape != DIGIT_SHAPE:
-        raise ModelLoadError(
-            f"preprocessing={clf.preprocessing!r} makes the 28x28 grey input of an MNIST-style "
-            f"model, but {clf.name} takes {'x'.join(map(str, shape))}: load it without "
-            f"preprocessing= (images are then scaled to its input) or choose a scaling "
-            f"({', '.join(SCALINGS)})"
+        raise PreprocessingMismatchError(
+            f"the preprocessing {clf.preprocessing!r} makes the 28x28 grey input of an "
+            f"MNIST-style model, but {clf.name} takes {'x'.join(map(str, shape))}: choose "
+            f"none (images are then scaled to its input) or a scaling ({', '.join(SCALINGS)})"
         )
     return clf
 

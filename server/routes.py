@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from model import Classifier, ModelLoadError, Prediction
-from model.errors import ImageError, ModelNotFoundError
+from model.errors import ImageError, ModelNotFoundError, PreprocessingMismatchError
 from model.input.png import png_size
 from model.number import several_digits
 from model.prediction import TOP_K
@@ -71,6 +71,8 @@ async def served_runtime(request: Request, name: str | None, runtime: str | None
         return await pool.get(name, runtime)
     except ModelNotFoundError as exc:
         raise ApiError(404, "unknown_model", str(exc)) from exc
+    except PreprocessingMismatchError as exc:  # (names the model and its shape, no path)
+        raise ApiError(422, "preprocessing_mismatch", str(exc)) from exc
     except ModelLoadError as exc:
         log.warning("cannot load %s on runtime %s: %s", name, runtime or "(default)", exc)
         if runtime is not None and runtime not in RUNTIMES:

@@ -14,10 +14,10 @@ With `runtime="auto"`, a single input goes to whichever of LiteRT and ONNX Runti
 fused graph answered faster on this machine (`faster`: both timed on the same input in
 alternating blocks, each call with the work a caller does between two calls after it,
 median thread CPU time), measured at the first prediction and remembered in
-`<cache>/runtimes/<name>.single.json` for this CPU, these files and these versions
-(delete it to measure again); batches always go to ONNX Runtime. `runtime="onnx"` never
-uses LiteRT. Needs `ai-edge-litert` at run time (no TensorFlow) and TensorFlow to make
-the file.
+`<cache>/runtimes/<name>.single.json` for this CPU, these files, these versions and
+that work (`Work.key`; delete the file to measure again); batches always go to ONNX
+Runtime. `runtime="onnx"` never uses LiteRT. Needs `ai-edge-litert` at run time (no
+TensorFlow) and TensorFlow to make the file.
 """
 
 from __future__ import annotations
@@ -203,7 +203,8 @@ def choice_key(keras_path: Path, between: Mapping[str, str] | None = None) -> di
         "fused_code_sha256": sources_sha256(fused.CODE),
         **versions,
         "method": CHOICE_METHOD if between is not None else "blocks; the calls alone",
-        **({"between": dict(between)} if between is not None else {}),
+        # (as it reads back from the file: a key that changes on the way never matches)
+        **({"between": json.loads(json.dumps(dict(between)))} if between is not None else {}),
     }
 
 

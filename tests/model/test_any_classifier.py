@@ -18,6 +18,7 @@ from PIL import Image
 
 from benchmarks.any_classifier import shapes_on_noise
 from model import ModelLoadError, load_classifier
+from model.errors import PreprocessingMismatchError
 from model.input.photo import PhotoInput, scale
 from model.prediction import Prediction, top_k
 from model.why.attribution import METHODS, available_methods, default_method
@@ -235,12 +236,20 @@ def test_a_digit_recipe_for_a_model_of_another_shape_is_refused_at_load(tmp_path
         path = tmp_path / f"own-{shape[0]}-{shape[2]}.keras"
         net.save(path)
         # (it failed at its first image: "cannot reshape array of size 784 into shape ...")
-        with pytest.raises(ModelLoadError, match="28x28 grey input") as refused:
+        with pytest.raises(PreprocessingMismatchError, match="28x28 grey input") as refused:
             load_classifier(path, preprocessing="mnist")
         assert "x".join(map(str, shape)) in str(refused.value) and "0-1" in str(refused.value)
         # Without the override the same file loads, on the photo path, at its own size.
         assert load_classifier(path).preprocess(_photo()).shape == shape
     assert load_classifier("mnist-cnn", preprocessing="fashion").preprocessing == "fashion"
+    with pytest.raises(PreprocessingMismatchError, match="32x32x3"):  # a Keras Application
+        load_classifier(
+            "mobilenet_v2",
+            preprocessing="fashion",
+            weights=None,
+            input_shape=(32, 32, 3),
+            download=False,
+        )
 
 
 def test_offline_without_weights_is_a_clear_error_without_touching_the_network(

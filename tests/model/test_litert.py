@@ -14,7 +14,7 @@ import pytest
 
 from model import load_classifier
 from model.runtime import litert
-from model.runtime.artifacts import CACHE_ENV
+from model.runtime.artifacts import CACHE_ENV, sources_sha256
 from model.runtime.litert import MAX_ABS_DIFF, faster, litert_path_for, load_pair
 from tests.helpers import digits_and_negatives, drawn_digit
 
@@ -65,6 +65,8 @@ def test_the_choice_is_remembered_and_reused_without_measuring(auto, monkeypatch
     path = litert.choice_path(keras_path)
     assert path.is_file()  # the fixture's load measured and wrote it
     work = load_classifier("mnist-cnn")._between_predictions().key
+    code = sorted((Path(litert.__file__).parents[1] / "input").glob("*.py"))  # model/input
+    assert len(code) > 5 and work["code_sha256"] == sources_sha256(tuple(code))
     known = litert.remembered(keras_path, litert.choice_key(keras_path, work))
     assert known is not None and known["single"] in ("litert", "onnxruntime")
 

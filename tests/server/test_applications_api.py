@@ -139,3 +139,25 @@ def test_open_inference_protocol_refuses_photo_models_with_a_404(monkeypatch, tm
         assert r.status_code == 404 and "/v1" in r.json()["error"]
         assert client.get("/v2/models/mnist-cnn").status_code == 200
     assert calls == []  # refused before loading anything
+
+
+def test_a_digit_recipe_for_an_allowed_application_is_a_422_that_says_why(
+    random_weights, monkeypatch, tmp_path
+):
+    """`--preprocessing mnist` applies to every model not bundled: an allowed Keras
+    Application (224x224x3) cannot take it. The client hears why, not "is its weights
+    file not on this machine?" (what any load error said before)."""
+    _offline(monkeypatch, tmp_path)
+    monkeypatch.setenv("DIGITLENS_WEIGHTS_MOBILENET_V2", random_weights)
+    cfg = ServerConfig(models=("mnist-cnn",), allow_models=("mobilenet_v2",), preprocessing="mnist")
+    with TestClient(create_app(cfg)) as client:
+        r = client.post(
+            "/v1/predict",
+            content=_png(),
+            headers={"Content-Type": "image/png"},
+            params={"model": "mobilenet_v2"},
+        )
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["code"] == "preprocessing_mismatch" and "224x224x3" in error["message"]
+        assert str(tmp_path) not in error["message"] and random_weights not in error["message"]
