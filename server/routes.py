@@ -58,11 +58,9 @@ def _served(request: Request, name: str | None) -> Served:
 
 async def served_runtime(request: Request, name: str | None, runtime: str | None) -> Served:
     """The model on `runtime` (None: the default), loading that runtime, or an allowed
-    model (`--allow-model mobilenet_v2`), on first use.
-
-    The engine's load errors name files on this machine: they go to the server's log,
-    and the client gets a message made of model and runtime names only.
-    """
+    model (`--allow-model mobilenet_v2`), on first use. The engine's load errors name files
+    on this machine: they go to the server's log, and the client gets a message made of
+    model and runtime names only (the engine's own where it names no file)."""
     name = name or _default_name(request)
     if runtime is None and name in request.app.state.models:
         return _served(request, name)
