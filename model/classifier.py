@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,13 @@ DIGIT_SHAPE = (28, 28, 1)
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 #: The scaling of a non-digit model whose card states none and for which nobody chose one.
 DEFAULT_SCALING = "0-1"
+
+
+@cache
+def _input_code_sha256() -> str:
+    """The hash of `model.input`'s files, the preprocessing this process imported: read
+    once, not at every model's load."""
+    return sources_sha256(tuple(sorted((Path(__file__).parent / "input").glob("*.py"))))
 
 
 @dataclass(init=False, eq=False)
@@ -296,8 +303,7 @@ class Classifier:
             except ImageError:  # (a recipe that refuses the drawing: its attempt is the work)
                 return None
 
-        code = tuple(sorted((Path(__file__).parent / "input").glob("*.py")))  # model.input
-        key = {"preprocessing": self.preprocessing, "code_sha256": sources_sha256(code)}
+        key = {"preprocessing": self.preprocessing, "code_sha256": _input_code_sha256()}
         return Work(preprocess_sample, key)
 
     def predict_inputs(self, x: np.ndarray) -> list[Prediction]:
