@@ -36,6 +36,16 @@ def random_weights(tmp_path_factory) -> str:
     return str(path)
 
 
+def _predict(client: TestClient, model: str, **params):
+    """POST /v1/predict with the noise photo, as a PNG, for `model`."""
+    return client.post(
+        "/v1/predict",
+        content=_png(),
+        headers={"Content-Type": "image/png"},
+        params={"model": model, **params},
+    )
+
+
 def _offline(monkeypatch, tmp_path) -> list:
     """No weights in the Keras cache and no network: a download attempt fails at once."""
     from keras.src.utils import file_utils
@@ -59,21 +69,14 @@ def test_keras_application_by_name_predicts_top_k_and_explains(
     cfg = ServerConfig(models=("mnist-cnn",), allow_models=("mobilenet_v2",))
     with TestClient(create_app(cfg)) as client:
         headers = {"Content-Type": "image/png"}
-        r = client.post(
-            "/v1/predict", content=_png(), headers=headers, params={"model": "mobilenet_v2"}
-        )
+        r = _predict(client, "mobilenet_v2")
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["model"] == "mobilenet_v2" and len(body["probabilities"]) == 1000
         top = body["top_k"]
         assert len(top) == 5 and top[0]["label"] == body["label"]
         assert top[0]["class_name"] == body["class_name"]
-        r = client.post(
-            "/v1/predict",
-            content=_png(),
-            headers=headers,
-            params={"model": "mobilenet_v2", "top_k": 3},
-        )
+        r = _predict(client, "mobilenet_v2", top_k=3)
         assert len(r.json()["top_k"]) == 3
         r = client.post(
             "/v1/explain",
@@ -103,9 +106,7 @@ def test_an_allowed_application_runs_on_keras_under_an_onnx_server_and_is_listed
     monkeypatch.setenv("DIGITLENS_WEIGHTS_MOBILENET_V2", random_weights)
     cfg = ServerConfig(models=("mnist-cnn",), allow_models=("mobilenet_v2",), runtime="onnx-int8")
     with TestClient(create_app(cfg)) as client:
-        headers = {"Content-Type": "image/png"}
-        params = {"model": "mobilenet_v2"}
-        r = client.post("/v1/predict", content=_png(), headers=headers, params=params)
+        r = _predict(client, "mobilenet_v2")
         assert r.status_code == 200, r.text
         listed = {m["name"] for m in client.get("/v1/models").json()}
         assert listed == {"mnist-cnn", "mobilenet_v2"}
@@ -117,12 +118,7 @@ def test_offline_without_weights_is_a_503_with_the_message(monkeypatch, tmp_path
     monkeypatch.delenv("DIGITLENS_WEIGHTS_RESNET50", raising=False)
     cfg = ServerConfig(models=("mnist-cnn",), allow_models=("resnet50",))
     with TestClient(create_app(cfg)) as client:
-        r = client.post(
-            "/v1/predict",
-            content=_png(),
-            headers={"Content-Type": "image/png"},
-            params={"model": "resnet50"},
-        )
+        r = _predict(client, "resnet50")
         assert r.status_code == 503, r.text
         error = r.json()["error"]
         assert error["code"] == "model_unavailable"
@@ -151,12 +147,7 @@ def test_a_digit_recipe_for_an_allowed_application_is_a_422_that_says_why(
     monkeypatch.setenv("DIGITLENS_WEIGHTS_MOBILENET_V2", random_weights)
     cfg = ServerConfig(models=("mnist-cnn",), allow_models=("mobilenet_v2",), preprocessing="mnist")
     with TestClient(create_app(cfg)) as client:
-        r = client.post(
-            "/v1/predict",
-            content=_png(),
-            headers={"Content-Type": "image/png"},
-            params={"model": "mobilenet_v2"},
-        )
+        r = _predict(client, "mobilenet_v2")
         assert r.status_code == 422, r.text
         error = r.json()["error"]
         assert error["code"] == "preprocessing_mismatch" and "224x224x3" in error["message"]
