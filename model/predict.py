@@ -27,7 +27,9 @@ efficientnet_b0, any keras.applications model; ImageNet weights from the Keras c
 `--weights PATH` or a download) or a `.keras` file; `--preprocessing` overrides the
 input scaling its card states. An input that cannot be read gets a line on stderr and,
 with `--json`, a JSON object with an `error` field on stdout too; a video cut short says
-so the same way. The exit code is 1 if any input failed, else 0.
+so the same way. An input whose map cannot be made (`--contrast` naming the class it is
+read as) keeps its line, with `"explanation": {"error": ...}`. The exit code is 1 if any
+input failed, else 0.
 """
 
 from __future__ import annotations
@@ -44,13 +46,14 @@ import numpy as np
 from model.input.sources import (
     DEFAULT_FPS,
     VIDEO_SUFFIXES,
+    CutShort,
     Item,
     collect,
     stated_samples,
     video_frames,
 )
 from model.number import several_digits
-from model.writers import stem, write_counterfactual, write_explanation
+from model.writers import stem, top_line, write_counterfactual, write_explanation
 
 BATCH = 64
 #: `--explain` without a method: the model's measured default (its card).
@@ -67,23 +70,6 @@ def load_model(args: argparse.Namespace):
     )
 
 
-#: Models with more classes than this print their top-k in plain text.
-TOP_K_TEXT_ABOVE = 10
-
-
-def top_line(clf, pred, k: int) -> str:
-    """ "  top-5: tabby 41.0%, tiger cat 20.3%, ..." plus a newline, for models with many
-    classes; empty for the digit models (their one line says it all)."""
-    from model.prediction import format_probability
-
-    if len(clf.class_names) <= TOP_K_TEXT_ABOVE:
-        return ""
-    tops = ", ".join(
-        f"{t.class_name} {format_probability(t.probability)}" for t in clf.top(pred, k)
-    )
-    return f"  top-{k}: {tops}\n"
-
-
 def run(args: argparse.Namespace) -> int:
     if args.number:
         from model.predict_number import run_numbers
@@ -91,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return run_numbers(args)
     from tqdm import tqdm
 
-    from model.errors import BlankImageError, ImageError
+    from model.errors import BlankImageError, ExplanationError, ImageError
     from model.prediction import format_probability
     from model.why.attribution import check
 
@@ -169,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
             )
 
     batch: list[tuple[Item, object]] = []  # (item, its stages, or None for a blank frame)
+    unmapped: list[Item] = []  # answered, but its map could not be made
 
     def flush() -> None:
         """Predict the waiting inputs in one call; print every result in input order."""
@@ -189,17 +176,22 @@ def run(args: argparse.Namespace) -> int:
             record.update(pred.to_dict())
             record["top_k"] = [t.to_dict() for t in clf.top(pred, args.top_k)]
             if args.explain:
-                record["explanation"] = write_explanation(
-                    clf,
-                    item,
-                    stem(item, names),
-                    stages,
-                    method,
-                    args.layer,
-                    args.out,
-                    args.target,
-                    args.contrast,
-                )
+                try:
+                    record["explanation"] = write_explanation(
+                        clf,
+                        item,
+                        stem(item, names),
+                        stages,
+                        method,
+                        args.layer,
+                        args.out,
+                        args.target,
+                        args.contrast,
+                    )
+                except ExplanationError as exc:  # this input's map only (--contrast: its class)
+                    record["explanation"] = {"error": str(exc)}
+                    unmapped.append(item)
+                    tqdm.write(f"{item.path}: no map: {exc}", file=sys.stderr)
             nb = neighbours_of(clf, stages.x, args.neighbours) if args.neighbours else None
             if nb is not None:
                 record["neighbours"] = nb.to_dict()
@@ -255,11 +247,7 @@ def run(args: argparse.Namespace) -> int:
             flush()
     if batch:
         flush()
-    return 1 if failed else 0
-
-
-class CutShort(Exception):
-    """A video whose remaining frames could not be read (truncated or damaged)."""
+    return 1 if failed or unmapped else 0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,5 +1,6 @@
 """What the command line writes beside each input: maps and overlays (`--explain`), and
-the counterfactual's and its adversarial twin's pictures (`--counterfactual K`)."""
+the counterfactual's and its adversarial twin's pictures (`--counterfactual K`), and the
+top-k line of models with many classes."""
 
 from __future__ import annotations
 
@@ -61,3 +62,20 @@ def write_counterfactual(clf, name: str, stages, target: int, out: Path) -> dict
         Image.fromarray(picture).save(png)
         record[r.kind] = {**r.to_dict(), "x": str(npy), "picture": str(png)}
     return record
+
+
+#: Models with more classes than this print their top-k in plain text.
+TOP_K_TEXT_ABOVE = 10
+
+
+def top_line(clf, pred, k: int) -> str:
+    """ "  top-5: tabby 41.0%, tiger cat 20.3%, ..." plus a newline, for models with many
+    classes; empty for the digit models (their one line says it all)."""
+    from model.prediction import format_probability
+
+    if len(clf.class_names) <= TOP_K_TEXT_ABOVE:
+        return ""
+    tops = ", ".join(
+        f"{t.class_name} {format_probability(t.probability)}" for t in clf.top(pred, k)
+    )
+    return f"  top-{k}: {tops}\n"

@@ -39,6 +39,10 @@ class Item:
     time_s: float | None = None
 
 
+class CutShort(Exception):
+    """A video whose remaining frames could not be read (truncated or damaged)."""
+
+
 def collect(inputs: list[str]) -> tuple[list[Path], list[str], dict[Path, str]]:
     """Expand folders recursively into supported files.
 
@@ -66,9 +70,12 @@ def collect(inputs: list[str]) -> tuple[list[Path], list[str], dict[Path, str]]:
     for text in inputs:
         path = Path(text)
         if path.is_dir():
+            found = len(files)
             for p in sorted(path.rglob("*")):
                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
                     add(p, p.relative_to(path))
+            if len(files) == found:  # (it printed nothing and exited 0)
+                errors.append(f"{path}: no images or videos in this folder or below it")
         elif path.is_file():
             add(path, Path(path.name))
         else:

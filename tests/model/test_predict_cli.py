@@ -71,6 +71,40 @@ def test_explain_writes_overlays_and_maps(inputs, tmp_path):
     assert m.shape == (28, 28) and m.min() >= 0 and m.max() <= 1
 
 
+def test_a_map_that_cannot_be_made_for_one_input_does_not_stop_the_run(inputs, tmp_path):
+    """`--contrast 7` on a folder stopped the whole run (exit 2) at the first input read as
+    a 7, and the inputs after it got no line."""
+    out = cli(
+        inputs / "seven.png",
+        inputs / "nested" / "one.jpg",
+        "--json",
+        "--explain",
+        "gradcam",
+        "--contrast",
+        "7",
+        "--out",
+        tmp_path,
+    )
+    assert out.returncode == 1, out.stderr
+    records = {os.path.basename(r["path"]): r for r in map(json.loads, out.stdout.splitlines())}
+    assert set(records) == {"seven.png", "one.jpg"}
+    assert records["seven.png"]["label"] == 7
+    assert "same class" in records["seven.png"]["explanation"]["error"]
+    assert records["one.jpg"]["explanation"]["contrast"] == 7  # the next input was mapped
+    assert "seven.png: no map:" in out.stderr
+
+
+def test_a_folder_without_images_is_a_failed_input(tmp_path):
+    """An empty folder (or one of text files only) printed nothing and exited 0."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "a.txt").write_text("no image")
+    for folder in ("empty", "texts"):
+        out = cli(tmp_path / folder)
+        assert out.returncode == 1, out.stderr
+        assert f"{folder}: no images or videos in this folder" in out.stderr
+
+
 def test_usage_errors(inputs, tmp_path):
     assert cli(inputs / "seven.png", "--explain", "gradcam").returncode == 2  # no --out
     bad = cli(
