@@ -13,7 +13,7 @@ import sys
 
 from model.runtime.backend import quiet_tensorflow
 from model.runtime.runtimes import RUNTIMES, THREADS_ENV
-from server.config import ServerConfig
+from server.config import LOG_LEVELS, ServerConfig
 
 
 def parse_args(argv: list[str] | None = None) -> ServerConfig:
@@ -30,8 +30,16 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--host", default=base.host, help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=base.port)
     p.add_argument("--workers", type=int, default=base.workers, help="processes")
-    p.add_argument("--default-model", default=base.default_model)
-    p.add_argument("--models", default=",".join(base.models), help="comma-separated to load")
+    p.add_argument(
+        "--default-model",
+        default=os.environ.get("DIGITLENS_DEFAULT_MODEL", ""),
+        help="the model of a request that names none (default: the first of --models)",
+    )
+    p.add_argument(
+        "--models",
+        default=",".join(base.models),
+        help="comma-separated, loaded at start-up (default: the bundled ones)",
+    )
     p.add_argument(
         "--allow-model",
         action="append",
@@ -58,16 +66,36 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--batch-max-size", type=int, default=base.batch_max_size)
     p.add_argument("--batch-max-wait-ms", type=float, default=base.batch_max_wait_ms)
     p.add_argument("--decode-concurrency", type=int, default=base.decode_concurrency)
-    p.add_argument("--log-level", default=base.log_level)
+    p.add_argument("--log-level", default=base.log_level, type=str.lower, choices=LOG_LEVELS)
     args = vars(p.parse_args(argv))
     args["models"] = tuple(m for m in args["models"].split(",") if m)
     allowed = args.pop("allow_model")
     if allowed is not None:  # flags replace $DIGITLENS_ALLOW_MODELS
         args["allow_models"] = tuple(m for a in allowed for m in a.split(",") if m)
     try:
-        return dataclasses.replace(base, **args)
+        cfg = dataclasses.replace(base, **args)
     except ValueError as exc:
         p.error(str(exc))
+    for name in dict.fromkeys((cfg.default_model, *cfg.models)):
+        problem = unknown_model(name)
+        if problem:
+            p.error(f"--models / --default-model: {problem}")
+    return cfg
+
+
+def unknown_model(name: str) -> str | None:
+    """Why `name` names no model this server could load, or None (a bundled name, an
+    existing `.keras` file, or a Keras Applications name): a typo stops the start-up,
+    where it was a line in the log and a server without the model."""
+    from model.errors import ModelNotFoundError
+    from model.runtime.applications import is_application
+    from model.runtime.artifacts import resolve
+
+    try:
+        resolve(name)
+    except ModelNotFoundError as exc:
+        return None if is_application(name) else str(exc)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "factory": True,
         "host": cfg.host,
         "port": cfg.port,
-        "log_level": cfg.log_level,
+        "log_level": cfg.log_level.lower(),
         "access_log": False,
         "http": OneWriteHttpToolsProtocol,  # each response in one write (server/protocol.py)
     }

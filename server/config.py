@@ -10,13 +10,18 @@ from dataclasses import dataclass, fields, replace
 from model.input.decode import MAX_PIXELS
 from model.runtime.artifacts import BUNDLED
 
+#: uvicorn's log levels.
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
 
 @dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"  # loopback only unless asked otherwise
     port: int = 8000
     workers: int = 1
-    default_model: str = "mnist-cnn"
+    #: What a request that names no model gets ("": the first of `models`); served
+    #: besides `models` where it is not one of them.
+    default_model: str = ""
     models: tuple[str, ...] = BUNDLED  # loaded at start-up
     #: Models loaded on first request (`?model=mobilenet_v2`), besides `models`: a server
     #: serves only what its operator named, never whatever a request asks for.
@@ -54,6 +59,15 @@ class ServerConfig:
                 raise ValueError(f"{_setting(name)} must be a number >= 0, not {value!r}")
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ValueError(f"{_setting('port')} must be 0 to 65535, not {self.port!r}")
+        if not self.models and not self.default_model:
+            raise ValueError(f"{_setting('models')} names no model")
+        if not self.default_model:  # (frozen: set once, here)
+            object.__setattr__(self, "default_model", self.models[0])
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise ValueError(
+                f"{_setting('log_level')} must be one of {', '.join(LOG_LEVELS)}, "
+                f"not {self.log_level!r}"
+            )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:

@@ -12,7 +12,7 @@ its I-th digit (0: the leftmost) is edited on its own: "make the 4 of 42 a 9".
 from __future__ import annotations
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -20,7 +20,7 @@ from model.errors import CounterfactualError, ImageError, NoPriorError, NoSuchDi
 from model.number import digit_stages
 from model.why.counterfactual import Counterfactual, adversarial, counterfactual
 from model.why.edit_pictures import change_picture, digit_picture, edit_on_original, edit_picture
-from server.errors import ApiError, image_error
+from server.errors import ApiError, image_error, known_parameters
 from server.routes import (
     ERRORS,
     MODEL_QUERY,
@@ -31,7 +31,7 @@ from server.routes import (
 )
 from server.schemas import png_base64
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(known_parameters)])
 
 #: The side of every PNG in the answer (each model pixel a 10x10 square).
 PICTURE_SIDE = 280

@@ -54,6 +54,32 @@ def image_error(exc: ImageError) -> ApiError:
     return ApiError(400, "not_an_image", str(exc))
 
 
+def known_parameters(request: Request) -> None:
+    """Refuse a query parameter the route does not take (a router dependency of every
+    `/v1` route): `/v1/explain?runtime=onnx-int8` was answered on the default runtime, as
+    if the client had been heard, because FastAPI drops parameters it does not know."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None or not request.query_params or not request.url.path.startswith("/v1/"):
+        return  # (probes and scrapers may add their own)
+    known = list(dict.fromkeys(_query_names(dependant)))
+    unknown = [k for k in dict.fromkeys(request.query_params) if k not in known]
+    if unknown:
+        takes = f"it takes: {', '.join(known)}" if known else "it takes none"
+        raise ApiError(
+            422,
+            "unknown_parameter",
+            f"{request.url.path} has no parameter {', '.join(map(repr, unknown))}; {takes}",
+        )
+
+
+def _query_names(dependant) -> list[str]:
+    """The query parameters a route's function and its dependencies declare."""
+    names = [p.alias for p in dependant.query_params]
+    for sub in dependant.dependencies:
+        names += _query_names(sub)
+    return names
+
+
 #: The status recorded for a request whose client left before it was read (nginx's 499):
 #: not a server error in the metrics, and never sent (nobody is listening).
 CLIENT_CLOSED = 499

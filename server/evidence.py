@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
@@ -18,7 +18,7 @@ from model.why.index import K
 from model.why.layers import activations_of, feature_grid
 from model.why.neighbours import neighbours_of
 from server import schemas
-from server.errors import ApiError, image_error
+from server.errors import ApiError, image_error, known_parameters
 from server.routes import (
     ERRORS,
     MODEL_QUERY,
@@ -30,7 +30,7 @@ from server.routes import (
 )
 from server.schemas import png_base64
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(known_parameters)])
 
 #: The most look-alikes one request may ask for.
 MAX_K = 64

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from server import counterfactual, errors, evidence, v2
+from server import counterfactual, errors, evidence, health, v2
 from server.config import ServerConfig
 from server.docs import install_docs
 from server.metrics import Metrics
@@ -47,9 +47,21 @@ class Observe:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
+            path = getattr(scope.get("route") or _route_of(scope), "path", "unmatched")
             self.metrics.requests.labels(path, scope["method"], str(status)).inc()
             self.metrics.latency.labels(path).observe(time.perf_counter() - start)
+
+
+def _route_of(scope):
+    """The route a request refused before routing (413, 415 and 408 from `BodyLimit`) was
+    for, so that /metrics counts it there; None for a path no route serves."""
+    from starlette.routing import Match
+
+    state = getattr(scope.get("app"), "state", None)
+    for route in getattr(state, "routes", ()):
+        if route.matches(scope)[0] is Match.FULL:
+            return route
+    return None
 
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
@@ -88,10 +100,16 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.add_middleware(errors.BodyLimit, max_bytes=cfg.max_body_bytes, timeout_s=cfg.body_timeout_s)
 
     app.add_middleware(Observe, metrics=metrics)
-    app.include_router(router)
-    app.include_router(numbers_router)
-    app.include_router(v2.router)
-    app.include_router(evidence.router)
-    app.include_router(counterfactual.router)
+    routers = (
+        router,
+        health.router,
+        numbers_router,
+        v2.router,
+        evidence.router,
+        counterfactual.router,
+    )
+    for r in routers:
+        app.include_router(r)
+    app.state.routes = [route for r in routers for route in r.routes]  # for _route_of
     install_docs(app)
     return app

@@ -70,13 +70,14 @@ class ModelPool:
         return self.public(self.config.default_model)
 
     async def start(self) -> None:
+        """Load every model the server was started with; one that cannot load stops the
+        start-up (a server never runs without a model its operator named)."""
         for name in dict.fromkeys((self.config.default_model, *self.config.models)):
             try:
                 await self._load(name, self.config.runtime)
             except ModelLoadError as exc:
-                if name == self.config.default_model:
-                    raise  # nothing sensible to serve
-                log.error("skipping model %s: %s", name, exc)
+                log.error("cannot serve model %s: %s", name, exc)
+                raise
 
     async def stop(self) -> None:
         for s in self.loaded.values():

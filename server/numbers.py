@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -12,7 +12,7 @@ from model.number import explain_digits
 from model.why.attribution import METHODS, check
 from model.why.report import Report
 from server import schemas
-from server.errors import ApiError, image_error
+from server.errors import ApiError, image_error, known_parameters
 from server.routes import (
     ERRORS,
     MODEL_QUERY,
@@ -22,7 +22,7 @@ from server.routes import (
 )
 from server.schemas import png_base64
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(known_parameters)])
 
 
 class DigitMap(BaseModel):

@@ -1,4 +1,4 @@
-"""The HTTP API: predict, explain, models, health and metrics."""
+"""The HTTP API: predict, explain and models (health and metrics: server/health.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import logging
 import time
 
 import numpy as np
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from PIL import Image
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from model import Classifier, ModelLoadError, Prediction
@@ -27,10 +26,10 @@ from model.why.choice import why_default
 from model.why.faithfulness import faithfulness
 from model.why.report import report
 from server import schemas
-from server.errors import ApiError, image_error
+from server.errors import ApiError, image_error, known_parameters
 from server.models import Served
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(known_parameters)])
 log = logging.getLogger("digitlens.server")
 
 IMAGE_TYPES = ("image/", "application/octet-stream")
@@ -373,28 +372,3 @@ async def models(request: Request):
 @router.get("/v1/models/{name}", summary="A model's full card", responses=ERRORS)
 async def model_card(request: Request, name: str) -> dict:
     return _served(request, name).clf.card.to_dict()
-
-
-@router.get("/healthz", response_model=schemas.Health, summary="Liveness")
-async def healthz():
-    return schemas.Health(status="ok")
-
-
-@router.get(
-    "/readyz",
-    response_model=schemas.Health,
-    summary="Readiness",
-    responses={503: {"model": schemas.ErrorResponse}},
-)
-async def readyz(request: Request):
-    served = getattr(request.app.state, "models", {})
-    if not served or not all(s.batcher.running for s in served.values()):
-        raise ApiError(503, "not_ready", "models are still loading")
-    return schemas.Health(status="ready")
-
-
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request):
-    return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )

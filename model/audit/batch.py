@@ -116,13 +116,11 @@ class AuditBatch:
             self.atlas = load_atlas(self.clf)
 
     def _prepare_explanations(self, config: AuditConfig) -> None:
-        from model.why.attribution import check, default_method
+        from model.why.attribution import check
 
         _keras_threads(config.threads)
-        if config.explain == "default":
-            self.method, self.layer = default_method(self.clf)
-        else:
-            self.method, self.layer = check(self.clf, config.explain, config.layer)
+        method = None if config.explain == "default" else config.explain
+        self.method, self.layer = check(self.clf, method, config.layer)
 
     # ------------------------------------------------------------ reading
     def _idx_image(self, file: Path, index: int) -> np.ndarray:

@@ -25,6 +25,7 @@ from model.input.preprocessing import Preprocessed
 from model.runtime.graph import find_layer, output_shape
 from model.why import passes as attr
 from model.why.defaults import measured
+from model.why.explanation import Explanation
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
@@ -148,69 +149,6 @@ METHODS: Mapping[str, Method] = _entries(
 )
 
 
-@dataclass(frozen=True)
-class Explanation:
-    """A map on the model input, and where possible on the original image."""
-
-    method: str
-    layer: str | None  # None for the input-gradient methods
-    label: int  # the class explained (the prediction unless a target was given)
-    class_name: str
-    probability: float  # of `label`
-    probabilities: np.ndarray  # (K,)
-    heatmap: np.ndarray  # (H, W) float32 in [0, 1] on the model input; all zero when `empty`
-    x: np.ndarray  # (H, W) or (H, W, C): the model input that was explained
-    stages: Preprocessed | PhotoInput | None = None  # None: a model-format input
-    contrast: int | None = None  # the class the map argues against ("why 9 and not 4?")
-    contrast_name: str | None = None
-    empty: bool = False  # no positive evidence anywhere: the map is all zero
-    native_hw: tuple[int, int] = (28, 28)  # the map's own resolution before upsampling
-
-    @property
-    def heatmap_original(self) -> np.ndarray | None:
-        """(H, W) float32 in [0, 1]: the map projected back onto the original image."""
-        return None if self.stages is None else self.stages.project_back(self.heatmap)
-
-    @property
-    def where(self) -> str:
-        return f"at {self.layer}" if self.layer else "in the input pixels"
-
-    @property
-    def question(self) -> str:
-        """What the map answers, in words: "why 9?" or "why 9 and not 4?"."""
-        base = f"why {self.class_name}"
-        return f"{base} and not {self.contrast_name}?" if self.contrast is not None else f"{base}?"
-
-    @property
-    def summary(self) -> str:
-        """One sentence for a person; says so when the map is empty."""
-        against = f" against {self.contrast_name}" if self.contrast is not None else ""
-        if self.empty:
-            return f"no positive evidence for {self.class_name}{against} {self.where}"
-        return f"evidence for {self.class_name}{against} {self.where}"
-
-    @property
-    def resolution(self) -> str:
-        """ "7x7 map, upsampled" or "28x28 map"."""
-        h, w = self.native_hw
-        full = self.heatmap.shape
-        return f"{h}x{w} map" + (", upsampled" if (h, w) != tuple(full) else "")
-
-    def to_dict(self) -> dict:
-        return {
-            "method": self.method,
-            "layer": self.layer,
-            "label": self.label,
-            "class_name": self.class_name,
-            "probability": self.probability,
-            "contrast": self.contrast,
-            "contrast_name": self.contrast_name,
-            "empty": self.empty,
-            "summary": self.summary,
-            "resolution": self.resolution,
-        }
-
-
 # -------------------------------------------------------------------- the cache
 
 _PASSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -259,9 +197,9 @@ def default_method(clf: Classifier) -> tuple[str, str | None]:
 def check(clf: Classifier, method: str | None, layer: str | None) -> tuple[str, str | None]:
     """Validate method and layer for this model; return (method, layer to use).
 
-    A named layer must be one of the model's spatial layers whatever the method: a
-    method that reads no layer (or a default that reads none) would otherwise ignore
-    a misspelt one and answer a map that was not asked for.
+    A named layer must be one of the model's spatial layers, and the method (or the
+    model's default) one that reads a layer: otherwise the layer would be ignored and
+    the answer a map that was not asked for.
     """
     if method is not None and method not in METHODS:
         raise ExplanationError(
@@ -271,8 +209,12 @@ def check(clf: Classifier, method: str | None, layer: str | None) -> tuple[str, 
         raise ExplanationError(unknown_layer(clf, layer))
     if method is None:
         dm, dl = default_method(clf)
-        return dm, (layer if layer is not None and METHODS[dm].needs_conv else dl)
+        if layer is not None and not METHODS[dm].needs_conv:
+            raise ExplanationError(reads_no_layer(clf, dm, f" (the default for {clf.name})"))
+        return dm, layer or dl
     if not METHODS[method].needs_conv:
+        if layer is not None:
+            raise ExplanationError(reads_no_layer(clf, method))
         return method, None
     if not clf.conv_layers:
         raise ExplanationError(
@@ -280,6 +222,13 @@ def check(clf: Classifier, method: str | None, layer: str | None) -> tuple[str, 
             f"use one of: {', '.join(available_methods(clf))}"
         )
     return method, layer or default_cam_layer(clf)
+
+
+def reads_no_layer(clf: Classifier, method: str, which: str = "") -> str:
+    """The message for a layer named with a method that reads none (the map would not be
+    of that layer): it names the methods that read one."""
+    readers = [m for m in available_methods(clf) if METHODS[m].needs_conv]
+    return f"{METHODS[method].title}{which} reads no layer; a layer goes with {', '.join(readers)}"
 
 
 def unknown_layer(clf: Classifier, layer: str) -> str:

@@ -41,3 +41,20 @@ def test_create_app_uses_the_offline_docs():
 
     routes = {getattr(r, "path", None) for r in create_app().routes}
     assert "/docs" in routes and ASSETS_URL in routes
+
+
+def test_every_route_that_reads_an_image_says_so_in_its_schema():
+    """The image routes read their body themselves, so FastAPI's schema had no request
+    body for them and /docs had no way to send an image."""
+    from server.config import ServerConfig
+    from server.docs import IMAGE_ROUTES
+    from server.main import create_app
+
+    with TestClient(create_app(ServerConfig(models=("mnist-mlp",)))) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+    v1_posts = {p for p, ops in paths.items() if p.startswith("/v1/") and "post" in ops}
+    assert v1_posts == set(IMAGE_ROUTES)
+    for path in IMAGE_ROUTES:
+        content = paths[path]["post"]["requestBody"]["content"]
+        assert content["image/png"]["schema"]["format"] == "binary", path
+        assert "files" in content["multipart/form-data"]["schema"]["properties"], path

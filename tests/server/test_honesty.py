@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from model.why.attribution import METHODS
+from model.why.attribution import METHODS, default_method
 from server.config import ServerConfig
 from server.main import create_app
 from tests.helpers import drawn_digit
@@ -71,6 +71,48 @@ def test_a_known_layer_still_explains(client):
     assert r.json()["layer"] == layer
 
 
+@pytest.mark.parametrize("method", [None, *(m for m in METHODS if not METHODS[m].needs_conv)])
+def test_a_layer_with_a_method_that_reads_none_is_a_422_naming_those_that_do(client, method):
+    """`?method=saliency&layer=conv1` (and `?layer=conv1` where the default reads no
+    layer) used to answer 200 with a map of no layer, `"layer": null`."""
+    layer = _layers(client, "mnist-cnn")[0]
+    params = {"layer": layer} | ({"method": method} if method else {})
+    r = client.post("/v1/explain", content=SEVEN, headers=HEADERS, params=params)
+    default, _ = default_method(client.app.state.models["mnist-cnn"].clf)
+    if method is None and METHODS[default].needs_conv:
+        assert r.status_code == 200 and r.json()["layer"] == layer, r.text[:300]
+        return
+    assert r.status_code == 422, r.text[:300]
+    message = r.json()["error"]["message"]
+    assert "reads no layer" in message and "gradcam" in message, message
+
+
+@pytest.mark.parametrize(
+    ("route", "params"),
+    [
+        ("/v1/explain", {"runtime": "onnx-int8"}),
+        ("/v1/explain", {"top_k": "2"}),
+        ("/v1/predict", {"methd": "saliency"}),
+        ("/v1/read", {"runtime": "onnx", "modle": "mnist-cnn"}),
+    ],
+)
+def test_a_parameter_a_route_does_not_take_is_a_422_naming_those_it_takes(client, route, params):
+    """FastAPI drops query parameters it does not know: `/v1/explain?runtime=onnx-int8`
+    was answered on the default runtime as if the client had been heard."""
+    r = client.post(route, content=SEVEN, headers=HEADERS, params=params)
+    assert r.status_code == 422, r.text[:300]
+    error = r.json()["error"]
+    assert error["code"] == "unknown_parameter"
+    assert all(repr(k) in error["message"] for k in params if k in ("runtime", "top_k"))
+    assert "model" in error["message"], error["message"]  # what it takes
+
+
+def test_probes_and_the_scraper_take_any_parameter_and_head(client):
+    assert client.get("/metrics", params={"name[]": "x"}).status_code == 200
+    assert client.head("/healthz").status_code == 200
+    assert client.head("/readyz").status_code == 200
+
+
 def test_a_model_the_server_was_not_started_with_is_a_404_listing_the_served_ones(client):
     """A digit server used to load any Keras Applications model a request named."""
     loaded = set(client.app.state.pool.loaded)
@@ -83,6 +125,44 @@ def test_a_model_the_server_was_not_started_with_is_a_404_listing_the_served_one
         r = client.post("/v1/explain", content=SEVEN, headers=HEADERS, params={"model": name})
         assert r.status_code == 404, r.text[:300]
     assert set(client.app.state.pool.loaded) == loaded  # nothing was loaded
+
+
+def test_a_server_serves_the_models_it_was_started_with_and_no_other():
+    """`--models mnist-mlp` used to serve mnist-cnn too, as the default."""
+    with TestClient(create_app(ServerConfig(models=("mnist-mlp",)))) as c:
+        assert [m["name"] for m in c.get("/v1/models").json()] == ["mnist-mlp"]
+        r = c.post("/v1/predict", content=SEVEN, headers=HEADERS)
+        assert r.status_code == 200 and r.json()["model"] == "mnist-mlp", r.text[:300]
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--models", "nope"], "'nope' is neither a bundled model"),
+        (["--models", "mnist-cnn,mnist-mpl"], "'mnist-mpl'"),
+        (["--default-model", "/no/such.keras"], "model file not found"),
+        (["--log-level", "bogus"], "invalid choice: 'bogus'"),
+    ],
+)
+def test_a_model_or_log_level_no_server_can_start_with_stops_it_in_words(flags, said, capsys):
+    """A typo in --models was a line in the log and a server without the model; a bad
+    --log-level a traceback from uvicorn."""
+    from server.__main__ import parse_args
+
+    with pytest.raises(SystemExit) as exited:
+        parse_args(flags)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_the_default_model_is_the_first_of_the_models_unless_named():
+    from server.__main__ import parse_args
+
+    assert parse_args([]).default_model == "mnist-cnn"
+    assert parse_args(["--models", "mnist-mlp,mnist-cnn"]).default_model == "mnist-mlp"
+    named = parse_args(["--models", "mnist-mlp", "--default-model", "fashion-cnn"])
+    assert named.default_model == "fashion-cnn"
+    assert parse_args(["--log-level", "DEBUG"]).log_level == "debug"
 
 
 def test_allow_model_is_a_flag_and_a_variable():

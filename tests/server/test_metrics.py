@@ -32,6 +32,28 @@ def test_apps_in_one_process_keep_their_own_metrics():
     assert b"digitlens_images_total{" not in generate_latest(b.registry)
 
 
+def test_requests_refused_before_routing_are_counted_under_their_route():
+    """A 413 or 415 from the body checks (before routing) was counted as route="unmatched";
+    a path no route serves still is."""
+    from fastapi.testclient import TestClient
+
+    from server.config import ServerConfig
+    from server.main import create_app
+
+    cfg = ServerConfig(models=("mnist-mlp",), max_body_bytes=1000)
+    with TestClient(create_app(cfg)) as c:
+        big = {"Content-Type": "image/png"}
+        assert c.post("/v1/read", content=b"0" * 2000, headers=big).status_code == 413
+        zipped = big | {"Content-Encoding": "gzip"}
+        assert c.post("/v1/predict", content=b"0", headers=zipped).status_code == 415
+        assert c.post("/v1/nowhere", content=b"0", headers=big).status_code == 404
+        text = c.get("/metrics").text
+    assert 'route="/v1/read",status="413"' in text
+    assert 'route="/v1/predict",status="415"' in text
+    assert 'route="unmatched",status="404"' in text
+    assert 'route="unmatched",status="413"' not in text
+
+
 def test_shared_metrics_dir_is_private_and_goes_even_on_error(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.delenv(MULTIPROC_DIR_ENV, raising=False)
