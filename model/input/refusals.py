@@ -161,8 +161,16 @@ def is_short_straight_stroke(kept: np.ndarray, width: float, fraction: float) ->
     return fraction < SHORT_STROKE_FRACTION and straight_spread(kept, width) < STRAIGHT_SPREAD
 
 
+#: A large mark as wide as it is long (ink filled in, a scribbled-over area).
+BLOB_MESSAGE = (
+    "the mark is a filled area, not pen strokes: there is no digit's shape in it to read; "
+    "draw the digit as a line"
+)
+
+
 def check_size(kept: np.ndarray, work_hw: tuple[int, int]) -> None:
-    """Raise TooSmallError for a dot, a tap or a short tick: nothing there to read.
+    """Raise TooSmallError for a dot, a tap or a short tick: nothing there to read; and
+    for a large filled area (`BLOB_MESSAGE`), no strokes to read either.
 
     kept: (h, w) bool, the kept ink inside its bounding box (working pixels).
     """
@@ -170,6 +178,9 @@ def check_size(kept: np.ndarray, work_hw: tuple[int, int]) -> None:
     width = stroke_width(kept)
     strokes = extent / max(width, 1.0)  # length in stroke widths
     fraction = extent / float(max(work_hw))
+    if strokes < MIN_EXTENT_STROKES and fraction >= SHORT_MARK_FRACTION:
+        # (as wide as it is long, and large: a filled area, not a dot; it was called one)
+        raise TooSmallError(BLOB_MESSAGE)
     if (
         strokes < MIN_EXTENT_STROKES
         or fraction < MIN_EXTENT_FRACTION

@@ -246,7 +246,9 @@ export function keepComponents(mask, h, w, largestOnly = false) {
 /** What `toModelInput` returns for a mark Python refuses as too small to read. */
 export class TooSmall {
   constructor(kind) {
-    this.kind = kind; // "dot" (a dot, a tap or a short tick) or "stroke" (one short stroke)
+    // "dot" (a dot, a tap or a short tick), "stroke" (one short stroke) or "blob" (a
+    // large filled area: no strokes to read either)
+    this.kind = kind;
   }
 }
 
@@ -254,7 +256,7 @@ export class TooSmall {
  * Is the kept ink too small to read? A port of model/input/preprocessing.py `_check_size`,
  * with its constants from Python (`rule`, ui/canvas.py `size_rule`): mask is the
  * (h*w) 0/1 kept ink, box its [y0, y1, x0, x1) bounding box, side the image's
- * longest side. Returns "dot", "stroke" or null.
+ * longest side. Returns "dot", "stroke", "blob" (a large filled area) or null.
  */
 export function tooSmall(mask, w, box, side, rule) {
   const [y0, y1, x0, x1] = box;
@@ -279,6 +281,7 @@ export function tooSmall(mask, w, box, side, rule) {
   const width = (2 * area) / Math.max(boundary, 1); // `stroke_width`
   const strokes = extent / Math.max(width, 1);
   const fraction = extent / side;
+  if (strokes < rule.min_extent_strokes && fraction >= rule.short_mark_fraction) return "blob";
   if (
     strokes < rule.min_extent_strokes ||
     fraction < rule.min_extent_fraction ||

@@ -744,6 +744,8 @@ def test_browser_refuses_what_python_refuses_as_too_small(page, streamlit_url):
     for length in (20, 30, 40, 45, 50, 60, 80, 120):
         inks.append(np.asarray(_render([(140, 140 - length / 2), (140, 140 + length / 2)])))
     inks += [np.asarray(drawn_digit(d, width=w)) for d in (0, 1, 4, 7) for w in (10, 20, 30)]
+    # A zigzag filling the pad (a helper session's): a filled area, once called a dot.
+    inks.append(np.asarray(_render([(30 + 10 * i, 30 if i % 2 else 250) for i in range(23)])))
     page.goto(streamlit_url)
     wait_ready(page)
     py, js = [], []
@@ -758,13 +760,14 @@ def test_browser_refuses_what_python_refuses_as_too_small(page, streamlit_url):
             preprocess(Image.fromarray(np.dstack([white, ink])))
             py.append("read")
         except TooSmallError as exc:
-            py.append("stroke" if "short stroke" in str(exc) else "dot")
+            said = str(exc)
+            py.append("stroke" if "short stroke" in said else "blob" if "filled" in said else "dot")
     print(
         f"\ntoo small to read, browser vs Python on {len(inks)} canvas marks: Python refuses "
         f"{sum(p != 'read' for p in py)}, the browser {sum(j != 'read' for j in js)}, "
         f"{sum(p == j for p, j in zip(py, js, strict=True))} agree"
     )
-    assert {"dot", "stroke", "read"} <= set(py)  # both refusals and reads are exercised
+    assert {"dot", "stroke", "blob", "read"} <= set(py)  # every refusal and reads exercised
     assert js == py
 
 

@@ -332,6 +332,19 @@ def test_a_tap_and_a_short_tick_are_too_small_to_read():
             preprocess(img)
 
 
+def test_a_large_filled_area_is_refused_as_one_not_as_a_dot():
+    """A zigzag scribbled over the whole pad was refused as "too small to read (a dot or
+    a short tick)": as wide as it is long, like a dot, but a dot is small."""
+    from model.errors import TooSmallError
+
+    zigzag = Image.new("L", (280, 280))
+    points = [(30 + 10 * i, 30 if i % 2 else 250) for i in range(23)]
+    ImageDraw.Draw(zigzag).line(points, fill=255, width=24, joint="curve")
+    with pytest.raises(TooSmallError, match="filled area") as refused:
+        preprocess(zigzag)
+    assert "too small" not in str(refused.value)
+
+
 @pytest.mark.parametrize("angle", [90, 75, 45, 0])
 def test_a_single_short_straight_stroke_is_too_small_to_read(angle):
     """Issue #9: a short stroke is never a digit. 40 pixels and a 10-pixel pen on the

@@ -112,7 +112,8 @@ function createCamera(root) {
     const x = cam.edge.fromFrame(frame, undefined, cam.data.tooSmall);
     if (!x || x instanceof cam.edge.TooSmall) {
       showInput(null);
-      showNothing(x ? "too small to read" : "no digit in view", x ? "too_small" : null);
+      const said = x?.kind === "blob" ? "a filled area, not strokes" : "too small to read";
+      showNothing(x ? said : "no digit in view", x ? "too_small" : null);
       return;
     }
     showInput(x);

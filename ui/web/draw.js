@@ -251,16 +251,18 @@ function createPad(root) {
     if (!pad.strokes.length) announce("the pad is empty");
   }
 
-  /** A tap or a short tick: Python refuses it (TooSmallError), so no answer here either. */
+  /** A tap, a short tick or a filled area: Python refuses it (TooSmallError), so no answer
+   * here either. */
   function showTooSmall(kind) {
     showBlank();
-    sure.textContent = "too small to read · browser";
-    live.title =
-      kind === "stroke"
-        ? "The mark is a single short stroke, too small to read; if it is a 1, write it larger."
-        : "The mark is too small to read (a dot or a short tick); draw the whole digit, larger.";
+    const said = kind === "blob" ? "a filled area, not strokes" : "too small to read";
+    sure.textContent = `${said} · browser`;
+    live.title = {
+      stroke: "The mark is a single short stroke, too small to read; if it is a 1, write it larger.",
+      blob: "The mark is a filled area, not pen strokes: no digit's shape to read; draw the digit as a line.",
+    }[kind] ?? "The mark is too small to read (a dot or a short tick); draw the whole digit, larger.";
     live.dataset.verdict = "too_small";
-    announce("too small to read");
+    announce(said);
   }
 
   function setPenUi() {
