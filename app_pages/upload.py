@@ -10,7 +10,6 @@ import streamlit as st
 from PIL import Image
 
 from model import BlankImageError, ImageError
-from model.errors import TooSmallError
 from model.prediction import format_probability
 from model.why.attribution import explain
 from model.why.describe import describe_map
@@ -143,14 +142,14 @@ for i, ((name, _), s) in enumerate(zip(inputs, stages, strict=True)):
         )
         continue
     if isinstance(s, ImageError):
-        kind = (
-            "is too small to read"
-            if isinstance(s, TooSmallError)
-            else "looks blank"
+        # A blank, noisy or too small image's error says so in words of its own ("the image
+        # looks blank: ..."): a prefix of ours repeated it ("white.png looks blank: the
+        # image looks blank").
+        st.error(
+            f"**{name}**: {s}"
             if isinstance(s, BlankImageError)
-            else "cannot be used"
+            else f"**{name}** cannot be used: {s}"
         )
-        st.error(f"**{name}** {kind}: {s}")
         rows.append(
             {
                 "file": name,

@@ -35,6 +35,7 @@ def test_upload_shows_verdicts_in_words_and_no_certain_percentages():
             ("seven.png", png(drawn_digit(7)), "image/png"),
             ("x.png", png(pen_x()), "image/png"),
             ("dot.png", png(dot), "image/png"),
+            ("white.png", png(Image.new("L", (280, 280), 255)), "image/png"),
         ]
     ).run()
     assert not at.exception, at.exception
@@ -44,6 +45,9 @@ def test_upload_shows_verdicts_in_words_and_no_certain_percentages():
     assert "100.0 %" not in page and "100%" not in page.replace("width:100%", "")
     errors = "\n".join(e.value for e in at.error)
     assert "dot.png" in errors and "too small to read" in errors
+    # each refusal said once ("white.png looks blank: the image looks blank" said it twice)
+    assert "**white.png**: the image looks blank" in errors, errors
+    assert errors.count("looks blank") == 1 and errors.count("too small to read") == 1, errors
     table = at.dataframe[0].value
     assert list(table["verdict"][:2]) == ["digit", "not_a_digit"]
     at.toggle(key="upload_log_scale").set_value(True).run()
