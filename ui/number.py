@@ -25,7 +25,7 @@ NUMBER_PAD = "number_pad"
 #: The Draw page's switch between one digit and a number.
 WHAT = {"digit": "A digit", "number": "A number"}
 #: Digits shown side by side; a longer number wraps onto further rows.
-PER_ROW = 6
+PER_ROW = 4  # (6 squeezed "> 99.9 % sure" onto four lines at 1280 px)
 #: Side of each digit's map, in pixels.
 MAP_SIDE = 150
 
@@ -80,7 +80,12 @@ def number_mode(clf: Classifier, method: str | None, layer: str | None) -> None:
 def edit_a_digit(clf: Classifier, reading: NumberReading) -> None:
     """ "Make the 4 a 9": one digit chosen, then the counterfactual section on its own
     input (`model.number.digit_stages`), the other digits untouched."""
-    readable = [i for i, d in enumerate(reading.digits) if d.prediction is not None]
+    # (a mark judged not a digit is not offered: "second (4)" read as if it were a 4)
+    readable = [
+        i
+        for i, d in enumerate(reading.digits)
+        if d.prediction is not None and d.prediction.verdict != "not_a_digit"
+    ]
     if not readable:
         return
 
@@ -125,7 +130,8 @@ def show_reading(
             f"<div class='dl-answer dl-number'><span class='dl-number-text' "
             "style='font-size:3.6rem; font-weight:700; line-height:1; letter-spacing:0.08em'>"
             f"{html.escape(reading.text)}</span><span class='dl-prob'>"
-            f"{len(reading.digits)} digits{unsure}</span></div>",
+            f"{len(reading.digits)} digit{'s' if len(reading.digits) != 1 else ''}{unsure}"
+            "</span></div>",
             unsafe_allow_html=True,
         )
     else:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from model.input.samples import drawn_digit
@@ -12,9 +12,19 @@ from tests.helpers import ROOT, png
 from tests.ui.test_app import pad_state, texts
 
 
-def canvas_number(*digits: int) -> Image.Image:
+def _ink(mark: int | str) -> np.ndarray:
+    """A digit `drawn_digit` draws, or "x": the letter X in two pen strokes."""
+    if mark != "x":
+        return np.asarray(drawn_digit(mark).convert("L"))
+    img = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(img).line([(80, 60), (200, 220)], fill=255, width=18)
+    ImageDraw.Draw(img).line([(200, 60), (80, 220)], fill=255, width=18)
+    return np.asarray(img)
+
+
+def canvas_number(*digits: int | str) -> Image.Image:
     """Digits side by side as the pad sends them: white strokes on a transparent field."""
-    inks = [np.asarray(drawn_digit(d).convert("L")) for d in digits]
+    inks = [_ink(d) for d in digits]
     inks = [a[:, a.max(axis=0) > 0] for a in inks]
     field = np.zeros((280, sum(a.shape[1] for a in inks) + 30 * (len(inks) + 1)), np.uint8)
     x = 30
@@ -26,7 +36,7 @@ def canvas_number(*digits: int) -> Image.Image:
     return rgba
 
 
-def number_mode(*digits: int, timeout: int = 120) -> AppTest:
+def number_mode(*digits: int | str, timeout: int = 120) -> AppTest:
     """The Draw page in number mode, run with `digits` on its wide pad (after a stroke)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     at.session_state["draw_what"] = "number"
@@ -76,6 +86,17 @@ def test_number_mode_makes_one_digit_another():
     successes = [s.value for s in at.success]
     assert any(s.startswith("The model reads 9 ") for s in successes), successes
     assert "**Your 4 as a 9**" in [m.value for m in at.markdown]
+
+
+def test_a_mark_that_is_not_a_digit_is_not_offered_to_change_and_one_digit_is_singular():
+    """4, X, 7: the X, judged not a digit, was offered as "second (4)" to edit."""
+    at = number_mode(4, "x", 7, timeout=300)
+    assert not at.exception, at.exception
+    assert "Not a digit" in texts(at)
+    offered = at.segmented_control(key="number_cf_digit").options
+    assert len(offered) == 2 and not any("second" in o for o in offered), offered
+    at = number_mode(7)
+    assert "1 digit<" in texts(at) and "1 digits" not in texts(at)
 
 
 def test_upload_shows_several_numbers():
