@@ -22,6 +22,16 @@ class ModelLoadError(DigitLensError, ValueError):
     """The model file cannot be loaded or does not fit DigitLens' contract."""
 
 
+class WeightsUnavailableError(ModelLoadError):
+    """A Keras Applications model's ImageNet weights are not on this machine, and could
+    not be downloaded (offline): `model`, the file's place in Keras' cache (`where`) and
+    the environment variable that may name it instead (`env`), for a front end's words."""
+
+    def __init__(self, message: str, model: str, where: str, env: str):
+        super().__init__(message)
+        self.model, self.where, self.env = model, where, env
+
+
 class ModelNotFoundError(ModelLoadError, LookupError):
     """No bundled model of that name, and no such file."""
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from model import Classifier, ModelLoadError
 from model.classifier import DIGIT_RECIPES
+from model.errors import WeightsUnavailableError
 from model.input.photo import SCALINGS
 from model.runtime.applications import NAMED
 from model.why.attribution import METHODS, available_methods, default_cam_layer, default_method
@@ -78,10 +79,16 @@ def model_picker() -> Classifier:
     if name in KERAS_APPS:
         try:
             return application_classifier(name)
+        except WeightsUnavailableError as exc:  # (its own words are for the command line)
+            st.sidebar.error(
+                f"The ImageNet weights of {exc.model} are not on this computer, and they "
+                f"could not be downloaded. Put the file at `{exc.where}` (or name it with "
+                f"`{exc.env}`), then reload the page."
+            )
         except ModelLoadError as exc:
             st.sidebar.error(str(exc))
-            st.sidebar.info("Until then, mnist-cnn answers.")
-            return bundled_classifier(DEFAULT_MODEL, DEFAULT_RUNTIME)
+        st.sidebar.info("Until then, mnist-cnn answers.")
+        return bundled_classifier(DEFAULT_MODEL, DEFAULT_RUNTIME)
     if name == OWN_MODEL:
         upload = st.sidebar.file_uploader(
             "A .keras file (loaded in safe mode)", type=["keras"], key="own_model"

@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from model.errors import ModelLoadError
+from model.errors import ModelLoadError, WeightsUnavailableError
 from model.input.photo import canonical_scaling
 from model.runtime.backend import import_keras
 
@@ -193,25 +193,27 @@ def build_application(
     app = application(name)
     source = locate_weights(app, weights)
     if source == "imagenet" and not download:
-        raise ModelLoadError(_missing_message(app))
+        raise _missing(app)
     kwargs: dict[str, Any] = {"weights": source}
     if input_shape is not None:
         kwargs["input_shape"] = tuple(input_shape)
     try:
         net = getattr(keras.applications, app.constructor)(**kwargs)
     except Exception as exc:  # offline download, a corrupt or mismatched weights file
-        if source == "imagenet":
-            raise ModelLoadError(_missing_message(app) + f" (the download failed: {exc})") from exc
+        if source == "imagenet":  # (the download's own words, first line only)
+            failed = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else repr(exc)
+            raise _missing(app, f" (the download failed: {failed})") from exc
         raise ModelLoadError(f"cannot build {app.name} with weights {source}: {exc}") from exc
     return net, app
 
 
-def _missing_message(app: Application) -> str:
+def _missing(app: Application, why: str = "") -> WeightsUnavailableError:
     where = keras_cache_dir() / (app.weights_file or f"<the {app.constructor} ImageNet .h5 file>")
-    return (
+    message = (
         f"the ImageNet weights of {app.name} are not on this machine: put the file at {where}, "
-        f"or name it with --weights PATH or ${weights_env(app)}"
+        f"or name it with --weights PATH or ${weights_env(app)}{why}"
     )
+    return WeightsUnavailableError(message, app.name, str(where), weights_env(app))
 
 
 @cache

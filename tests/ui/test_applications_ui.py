@@ -85,5 +85,8 @@ def test_offline_without_weights_the_sidebar_says_where_to_put_them(offline, mon
     at.sidebar.selectbox(key="model_name").set_value("resnet50").run()
     assert not at.exception, at.exception
     errors = "\n".join(e.value for e in at.sidebar.error)
-    assert "not on this machine" in errors and str(offline) in errors
+    assert "not on this computer" in errors and str(offline) in errors
+    assert "DIGITLENS_WEIGHTS_RESNET50" in errors and "reload the page" in errors
+    # the command line's flag and the download's own error are not the app's words
+    assert "--weights" not in errors and "no network here" not in errors, errors
     assert "mnist-cnn answers" in "\n".join(i.value for i in at.sidebar.info)
