@@ -876,10 +876,27 @@ def test_camera_reads_a_fake_video(browser, streamlit_url, tmp_path):
             pred = clf.to_prediction(clf.probabilities(x[None])[0], x)
             assert pred.verdict == want and abs(pred.ood_score - look["score"]) < SCORE_ATOL
         assert count_loops(np.asarray(other["x"], np.float32).reshape(28, 28)) > MAX_DIGIT_LOOPS
+        # Stopped, the camera keeps no reading of a frame that is gone (its verdict, crop
+        # and rate stayed beside "camera off").
+        page.locator(".dl-cam button:text-is('Stop')").click()
+        page.locator(".dl-cam .dl-live-sure:text-is('camera off')").wait_for()
+        assert page.locator(".dl-cam .dl-live-digit").text_content() == "–"
+        assert page.locator(".dl-stats").text_content() == ""
+        assert page.evaluate(STATS)["verdict"] is None
         context.close()
         assert not page.foreign, page.foreign
     finally:
         b.close()
+
+
+def test_camera_without_a_camera_says_so_in_words(page, streamlit_url):
+    """No camera on the machine (this browser has none): it said "no camera: NotFoundError"."""
+    page.goto(streamlit_url + "/camera")
+    sure = page.locator(".dl-cam .dl-live-sure")
+    expect(sure).not_to_have_text("starting the camera…", timeout=30_000)
+    said = sure.text_content()
+    assert "Error" not in said and said.endswith("."), said
+    assert page.locator(".dl-cam button").text_content() == "Try again"
 
 
 def test_upload_an_image_file(page, streamlit_url, tmp_path):

@@ -191,7 +191,16 @@ function createCamera(root) {
         audio: false,
       });
     } catch (e) {
-      sure.textContent = `no camera: ${e.name || e}`;
+      // In words, not the browser's error name ("no camera: NotFoundError"); Start tries again.
+      const why = {
+        NotFoundError: "No camera was found on this device.",
+        NotAllowedError: "The browser was not allowed to use the camera (see its site settings).",
+        NotReadableError: "The camera is in use by another program.",
+        SecurityError: "The camera needs a secure page (https, or localhost).",
+      }[e?.name];
+      showNothing(why || `The camera could not be started (${e?.name || e}).`, null);
+      video.srcObject = null;
+      toggle.textContent = "Try again";
       return;
     }
     video.srcObject = cam.stream;
@@ -207,7 +216,10 @@ function createCamera(root) {
     cam.stream?.getTracks().forEach((t) => t.stop());
     cam.stream = null;
     toggle.textContent = "Start";
-    sure.textContent = "camera off";
+    // No reading of a frame that is gone: the last answer, its input and its rate go too.
+    showNothing("camera off", null);
+    showInput(null);
+    stats.textContent = "";
   }
 
   toggle.addEventListener("click", () => (cam.running ? stop() : start()));
