@@ -218,7 +218,9 @@ with head_cols[1]:
     st.caption(
         "**Trust**: pixels are blacked out in the order the map ranks them; a map is "
         "trusted when the answer falls faster than when the input's own ink (or its edges) "
-        "is removed: 0 is as good as the input itself, −1 as bad as random. **Sanity**: does "
+        "is removed: 0 is as good as the input itself; below 0, worse, down to −1, where the "
+        "score stops (as bad as random, or far worse than the input: the words under each "
+        "map say which). **Sanity**: does "
         "the map change when the model's weights are randomised (it should)?"
     )
 

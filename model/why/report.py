@@ -47,9 +47,16 @@ class Report:
         if s is None:
             return "sanity check: not run for this model (python -m training.sanity)"
         verdict = "pass" if s["pass"] else "FAIL"
+
+        def r(v: float) -> str:  # (+ 0.0: a -0.001 is "+0.00", not "-0.00")
+            return f"{round(float(v), 2) + 0.0:+.2f}"
+
+        # Measured once per model and method (its card), not on this input: said so, as
+        # the same figures under every drawing read like a result of each.
         return (
-            f"sanity check: {verdict} (rank r with the randomised model: "
-            f"{s['rank_r_all']:+.2f} over all pixels, {s['rank_r_ink']:+.2f} on the ink)"
+            f"sanity check: {verdict} (of this method on this model, measured once: rank r "
+            f"with the randomised model {r(s['rank_r_all'])} over all pixels, "
+            f"{r(s['rank_r_ink'])} on the ink)"
         )
 
     def to_dict(self) -> dict:

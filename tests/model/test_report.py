@@ -54,6 +54,7 @@ def test_report_carries_trust_and_sanity(mnist_cnn):
         "rank_r_ink": d["sanity"]["rank_r_ink"],
     }
     assert "sanity check: pass" in r.sanity_text
+    assert "measured once" in r.sanity_text  # the card's, not this input's (it read as one)
     assert r.overlay.shape == (280, 280, 3)
     json.dumps(d)  # JSON-ready
 
@@ -158,3 +159,10 @@ def test_warm_up_builds_the_drawing_passes_and_skips_photo_models():
     before = photo._net
     warm_up(photo)
     assert photo._net is before
+
+
+def test_the_sanity_text_never_says_minus_zero():
+    from model.why.report import Report
+
+    r = Report(None, None, None, {"pass": True, "rank_r_all": -0.001, "rank_r_ink": -0.004})
+    assert "-0.00" not in r.sanity_text and "+0.00 over all pixels" in r.sanity_text
