@@ -238,7 +238,8 @@ def _parse_input(doc: dict, binary: bytes) -> Tensor:
                 raise V2Error(400, f"input {name!r}: 'data' must be numbers") from exc
             if x.dtype.kind not in "iuf":  # (not strings, booleans, null or nested objects)
                 raise V2Error(400, f"input {name!r}: 'data' must be numbers")
-            x = x.astype(np.float32).reshape(-1)
+            with np.errstate(over="ignore"):  # (1e39 becomes inf, refused below: no warning)
+                x = x.astype(np.float32).reshape(-1)
             if x.size != count:
                 raise V2Error(
                     400, f"input {name!r}: {x.size} values do not fill shape {list(shape)}"

@@ -195,7 +195,9 @@ def _result(
     p_t = float(pred.probabilities[target])
     ok = p_t >= P_VALID and pred.label == target
     name, shown = clf.class_names[target], format_probability(p_t, 0)
-    if ok:
+    if ok and np.array_equal(edited, x):  # (no edit: it was read as the target already)
+        message = f"The model already reads {name} ({shown}): no {kind} is needed."
+    elif ok:
         what = "edit" if kind == "counterfactual" else "perturbation"
         size = f"L-inf budget {budget:g}" if budget is not None else f"L2 {_l2(edited, x):.2f}"
         message = (

@@ -89,6 +89,8 @@ def test_shapes_and_types_follow_the_models_input(stuck, seven):
 def test_the_target_already_read_needs_no_edit(stuck, seven):
     r = stuck.counterfactual(seven, target=0)
     assert r.succeeded and r.label == 0 and r.l1 == 0 and r.added.max() == 0
+    # said as such ("succeeded after this edit (L2 0.00)" read as if something was edited)
+    assert "already reads 0" in r.message and "no counterfactual is needed" in r.message
 
 
 @pytest.mark.parametrize("target", [10, -1, "7", 2.0, True])

@@ -319,6 +319,15 @@ def test_v2_bad_requests_get_a_4xx_json_error(client, doc, status, message):
     assert message in r.json()["error"], r.json()
 
 
+def test_v2_a_value_beyond_float32_is_refused_without_a_warning(client, recwarn):
+    """1e39 overflowed in the cast: a 400, and a RuntimeWarning naming a file of the server
+    in its log."""
+    doc = {"inputs": [{**fp32([1, 28, 28, 1]), "data": [1e39] * 784}]}
+    r = client.post("/v2/models/mnist-cnn/infer", json=doc)
+    assert r.status_code == 400 and "finite" in r.json()["error"], r.text
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)], recwarn.list
+
+
 def test_v2_bad_bodies_and_models(client):
     for body in (b"{not json", b"[" * 100_000):  # (the second: nested past the stack, a 500)
         r = client.post("/v2/models/mnist-cnn/infer", content=body)
