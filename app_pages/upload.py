@@ -193,8 +193,18 @@ for i, ((name, _), s) in enumerate(zip(inputs, stages, strict=True)):
 
 st.subheader("Results")
 table = pd.DataFrame(rows)
+# On screen, the verdict in words for what this model reads (a Sandal was "digit") and no
+# grey "None" where a row has nothing to say; the downloads keep the API's values.
+words = (
+    {"digit": "digit", "unsure": "unsure", "not_a_digit": "not a digit"}
+    if clf.reads_digits
+    else {"digit": "sure", "unsure": "unsure", "not_a_digit": "not one it knows"}
+)
+shown = table.assign(verdict=table["verdict"].map(lambda v: words.get(v, v)))
+text = ["class", "sure", "verdict", "reason", "error"]
+shown[text] = shown[text].astype(object).where(shown[text].notna(), "")
 st.dataframe(
-    table,
+    shown,
     hide_index=True,
     width="stretch",
     column_config={

@@ -49,6 +49,21 @@ def test_upload_shows_verdicts_in_words_and_no_certain_percentages():
     assert "**white.png**: the image looks blank" in errors, errors
     assert errors.count("looks blank") == 1 and errors.count("too small to read") == 1, errors
     table = at.dataframe[0].value
-    assert list(table["verdict"][:2]) == ["digit", "not_a_digit"]
+    assert list(table["verdict"][:2]) == ["digit", "not a digit"]
+    assert table["reason"][0] == "" and table["error"][0] == ""  # no grey "None" shown
     at.toggle(key="upload_log_scale").set_value(True).run()
     assert "log scale" in "\n".join(str(m.value) for m in at.markdown)
+
+
+def test_upload_words_a_fashion_models_verdict_as_its_own():
+    """A Sandal's row said verdict "digit"."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.sidebar.selectbox(key="model_name").set_value("fashion-cnn").run()
+    at.switch_page("app_pages/upload.py").run()
+    at.file_uploader(key="uploads").set_value(
+        [("seven.png", png(drawn_digit(7)), "image/png")]
+    ).run()
+    assert not at.exception, at.exception
+    verdicts = list(at.dataframe[0].value["verdict"])
+    assert verdicts and not {"digit", "not a digit", "not_a_digit"} & set(verdicts), verdicts
