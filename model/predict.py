@@ -166,9 +166,13 @@ def run(args: argparse.Namespace) -> int:
             record: dict = {"path": str(item.path)}
             if item.frame is not None:
                 record.update(frame=item.frame, time_s=item.time_s)
-            if stages is None:  # a blank video frame
-                if args.json:
-                    tqdm.write(json.dumps({**record, "label": None, "blank": True}), sys.stdout)
+            if stages is None:  # a blank video frame: said in text too (it was left out)
+                blank = (
+                    json.dumps({**record, "label": None, "blank": True})
+                    if args.json
+                    else f"{item.path} frame {item.frame} ({item.time_s:.2f}s): blank"
+                )
+                tqdm.write(blank, file=sys.stdout)
                 continue
             pred = next(preds)
             if pred.verdict != "digit" and item.frame is None and clf.reads_digits:

@@ -53,6 +53,8 @@ def test_video_frames(inputs):
     assert labels[:2] == [4, 4] and labels[2:4] == [7, 7]
     assert all(r.get("blank") for r in records[4:])  # the blank last second
     assert [r["frame"] for r in records[:3]] == [0, 5, 10]
+    text = cli(inputs / "clip.mp4", "--fps", "2").stdout.splitlines()
+    assert len(text) == len(records) and text[-1].endswith("): blank"), text  # (left out)
 
 
 def test_explain_writes_overlays_and_maps(inputs, tmp_path):
