@@ -10,6 +10,7 @@ import streamlit as st
 from PIL import Image
 
 from model import BlankImageError, ImageError
+from model.input.decode import frame_count
 from model.prediction import format_probability
 from model.why.attribution import explain
 from model.why.describe import describe_map
@@ -110,6 +111,10 @@ for i, (_, data) in enumerate(inputs):
     if progress:
         progress.progress((i + 1) / len(inputs), text=f"Explained {i + 1} of {len(inputs)}")
 explanations = iter(explanations)
+for name, data in inputs:  # (an animated GIF's later frames were dropped without a word)
+    frames = frame_count(data)
+    if frames > 1:
+        st.info(f"**{name}** holds {frames} frames or pages: only the first is read.")
 if progress:
     progress.empty()
 

@@ -108,6 +108,23 @@ def decode(
         return img
 
 
+def frame_count(image: ImageInput) -> int:
+    """How many frames (an animated GIF, WebP or PNG) or pages (a TIFF) an image file holds;
+    1 for anything else, or a file Pillow cannot open. Only the first is ever read."""
+    if isinstance(image, (bytes, bytearray)):
+        source = io.BytesIO(image)
+    elif isinstance(image, (str, os.PathLike)):
+        source = image
+    else:
+        return 1
+    try:
+        with warnings.catch_warnings(), Image.open(source) as img:
+            warnings.simplefilter("ignore")  # (a decompression-bomb warning: said elsewhere)
+            return max(int(getattr(img, "n_frames", 1)), 1)
+    except Exception:  # noqa: BLE001  (not an image, or a broken one: its reading says why)
+        return 1
+
+
 def _unit(levels: np.ndarray) -> np.ndarray:
     """(h, w) uint8 -> levels / 255 in float32, what to_float's float32 division gives
     (OpenCV's division: the same numbers for every byte, in 0.6x the time)."""

@@ -67,3 +67,19 @@ def test_upload_words_a_fashion_models_verdict_as_its_own():
     assert not at.exception, at.exception
     verdicts = list(at.dataframe[0].value["verdict"])
     assert verdicts and not {"digit", "not a digit", "not_a_digit"} & set(verdicts), verdicts
+
+
+def test_upload_says_when_only_the_first_frame_of_an_animation_is_read():
+    """An animated GIF (a 1, then a 7) was read as its first frame without a word."""
+    import io
+
+    one, seven = drawn_digit(1).convert("P"), drawn_digit(7).convert("P")
+    buf = io.BytesIO()
+    one.save(buf, "GIF", save_all=True, append_images=[seven], duration=200)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/upload.py").run()
+    at.file_uploader(key="uploads").set_value([("anim.gif", buf.getvalue(), "image/gif")]).run()
+    assert not at.exception, at.exception
+    notes = "\n".join(i.value for i in at.info)
+    assert "**anim.gif** holds 2 frames or pages: only the first is read." in notes, notes
