@@ -35,7 +35,7 @@ GRADCAM = "gradcam"
 choice = current()
 clf = choice.clf
 
-st.header("Draw a digit")
+st.header("Draw a digit" if clf.reads_digits or not clf.is_digit else f"Draw {clf.judge.thing}")
 if not clf.is_digit:
     h, w, _ = clf.input_shape
     st.info(
@@ -172,7 +172,8 @@ def draw_and_explain() -> None:
         question = (
             f"**Why {pred.class_name}?**"
             if pred.verdict == "digit"
-            else f"**What pushed it towards {pred.class_name}?** (it is not sure this is a digit)"
+            else f"**What pushed it towards {pred.class_name}?** (it is not sure this is "
+            f"{clf.judge.thing})"
         )
         st.markdown(
             f"{question} Warm colours mark where the evidence for *{pred.class_name}* lies. "

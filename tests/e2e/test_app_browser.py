@@ -453,6 +453,14 @@ def test_a_drawing_stays_and_is_read_again_when_the_model_changes(page, streamli
     )
     assert inked > 500  # the 7's strokes, on the pad made for fashion-cnn
     assert page.locator("text=Traceback").count() == 0
+    # The page and the live bars name the model's own classes (they said "Draw a digit"
+    # and 0-9 over a fashion model's bars).
+    page.get_by_role("heading", name="Draw a Fashion-MNIST item").wait_for()
+    shown = page.locator(".dl-live-hist").filter(has_text="T-shi.")
+    shown.wait_for(timeout=30_000)
+    names = shown.locator(".dl-live-name").all_text_contents()
+    cut = [c if len(c) <= 6 else c[:5] + "." for c in load_classifier("fashion-cnn").class_names]
+    assert names == cut, names
 
 
 def test_explain_page_draws_on_the_same_pad(page, streamlit_url):

@@ -105,11 +105,12 @@ function createPad(root) {
   const sure = el(side, "div", "dl-live-sure", "draw a digit");
   const hist = el(side, "div", "dl-live-hist");
   const bars = [];
+  const names = [];
   for (let i = 0; i < 10; i++) {
     const col = el(hist, "div", "dl-live-col");
     const track = el(col, "div", "dl-live-track");
     bars.push(el(track, "div", "dl-live-bar"));
-    el(col, "div", "dl-live-name", String(i));
+    names.push(el(col, "div", "dl-live-name", String(i)));
   }
   const surface = el(box, "div", "dl-surface");
   const canvas = el(surface, "canvas", "dl-canvas");
@@ -459,6 +460,12 @@ function createPad(root) {
   pad.update = (d) => {
     const first = !pad.data;
     pad.data = d;
+    // The model's own class names under the bars (a fashion model's were 0-9), cut as the
+    // Upload page's chart cuts them.
+    (d.classes || []).slice(0, 10).forEach((c, i) => {
+      names[i].textContent = c.length <= 6 ? c : `${c.slice(0, 5)}.`;
+      names[i].title = c;
+    });
     if (first) {
       canvas.width = d.width || d.size;
       canvas.height = d.height || d.size;
