@@ -10,6 +10,7 @@ import streamlit as st
 from model import BlankImageError, ImageError, NoiseImageError, TooSmallError
 from model.input.preprocessing import Preprocessed
 from model.input.samples import EXAMPLES, drawn_digit
+from model.number import several_digits
 from model.prediction import format_probability
 from model.why.attribution import METHODS, available_methods, default_method, explain
 from model.why.choice import observe, why_default
@@ -92,7 +93,7 @@ def drawn_input() -> Preprocessed:
     return clf.preprocess_stages(last)  # mid-stroke: the last finished drawing
 
 
-x = stages = None
+x = stages = uploaded = None
 label_note = ""
 try:
     if source == "Example drawing":
@@ -111,7 +112,8 @@ try:
         if f is None:
             st.info("Choose an image to explain.")
             st.stop()
-        stages = clf.preprocess_stages(f.getvalue())
+        uploaded = f.getvalue()
+        stages = clf.preprocess_stages(uploaded)
     elif source == TRAINING:
         held = training_example(clf, 0)
         if held is None:
@@ -158,6 +160,17 @@ x_in = stages.x if stages is not None else x
 source = stages if stages is not None else x
 probs = clf.probabilities(x_in[None])[0]
 pred = clf.to_prediction(probs, x_in)
+# An image of several digits ("42") was answered "not a digit, closest: 2" with no word
+# that it is a number: said as the other pages say it, with where to read it.
+if uploaded is not None and pred.verdict != "digit" and clf.reads_digits:
+    pred = several_digits(clf, uploaded, pred)
+    if pred.reason and pred.reason.startswith("this looks like"):
+        st.info(
+            f"{pred.reason[0].upper()}{pred.reason[1:].split(':')[0]}: the Upload page "
+            "(Read numbers) and the Draw page ('A number') read it digit by digit; the "
+            "maps here explain it as one digit.",
+            icon=":material/pin:",
+        )
 ranked = [int(c) for c in np.argsort(-probs) if int(c) != pred.label]
 #: Contrast classes offered: every class of a digit model, the likeliest of ImageNet's 1,000.
 MAX_CONTRASTS = 20

@@ -83,3 +83,20 @@ def test_upload_says_when_only_the_first_frame_of_an_animation_is_read():
     assert not at.exception, at.exception
     notes = "\n".join(i.value for i in at.info)
     assert "**anim.gif** holds 2 frames or pages: only the first is read." in notes, notes
+
+
+def test_explain_says_an_uploaded_number_is_one_and_where_to_read_it():
+    """An upload of "741" on the Explain page was "not a digit, closest: ..." with no word
+    that it holds a number (the Upload page said so)."""
+    from tests.ui.test_number_ui import canvas_number
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/explain.py").run()
+    at.radio(key="explain_source").set_value("Upload").run()
+    at.file_uploader(key="explain_upload").set_value(
+        [("741.png", png(canvas_number(7, 4, 1)), "image/png")]
+    ).run()
+    assert not at.exception, at.exception
+    notes = "\n".join(i.value for i in at.info)
+    assert "This looks like 3 digits (741)" in notes and "Read numbers" in notes, notes
