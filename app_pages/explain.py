@@ -3,6 +3,7 @@ sanity check, and two models compared. Results are cached per input."""
 
 import hashlib
 import time
+from dataclasses import replace
 
 import numpy as np
 import streamlit as st
@@ -163,7 +164,13 @@ pred = clf.to_prediction(probs, x_in)
 # An image of several digits ("42") was answered "not a digit, closest: 2" with no word
 # that it is a number: said as the other pages say it, with where to read it.
 if uploaded is not None and pred.verdict != "digit" and clf.reads_digits:
-    pred = several_digits(clf, uploaded, pred)
+    # (read once per image and model: a rerun, a slider moved, reads the whole number again)
+    seen = st.session_state.setdefault("explain_several", {})
+    key = (clf.name, hashlib.sha256(uploaded).hexdigest())
+    if key not in seen:
+        seen.clear()
+        seen[key] = several_digits(clf, uploaded, pred).reason
+    pred = replace(pred, reason=seen[key])
     if pred.reason and pred.reason.startswith("this looks like"):
         st.info(
             f"{pred.reason[0].upper()}{pred.reason[1:].split(':')[0]}: the Upload page "

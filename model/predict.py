@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     from model.errors import BlankImageError, ExplanationError, ImageError
     from model.prediction import format_probability
-    from model.why.attribution import check
+    from model.why.attribution import check, check_classes
 
     clf = load_model(args)
     method = None if args.explain == DEFAULT_EXPLAIN else args.explain
@@ -92,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"default map: {chosen.method} ({chosen.reason})", file=sys.stderr)
-    if args.explain:
+    if args.explain:  # (wrong for every input: said once, exit 2, before any is read)
         check(clf, method, args.layer)
+        check_classes(clf, args.target, args.contrast)
     if args.neighbours:
         from model.why.neighbours import load_index, neighbours_of
 

@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         cfg = dataclasses.replace(base, **args)
     except ValueError as exc:
         p.error(str(exc))
-    for name in dict.fromkeys((cfg.default_model, *cfg.models)):
+    for name in dict.fromkeys((cfg.default_name, *cfg.models)):
         problem = unknown_model(name)
         if problem:
             p.error(f"--models / --default-model: {problem}")
@@ -87,7 +87,7 @@ def unknown_model(name: str) -> str | None:
     """Why `name` names no model this server could load, or None (a bundled name, an
     existing `.keras` file, or a Keras Applications name): a typo stops the start-up,
     where it was a line in the log and a server without the model."""
-    from model.errors import ModelNotFoundError
+    from model.errors import ModelLoadError, ModelNotFoundError
     from model.runtime.applications import is_application
     from model.runtime.artifacts import resolve
 
@@ -95,6 +95,8 @@ def unknown_model(name: str) -> str | None:
         resolve(name)
     except ModelNotFoundError as exc:
         return None if is_application(name) else str(exc)
+    except ModelLoadError as exc:  # a .keras file whose card is broken, say
+        return str(exc)
     return None
 
 

@@ -61,13 +61,17 @@ class ServerConfig:
             raise ValueError(f"{_setting('port')} must be 0 to 65535, not {self.port!r}")
         if not self.models and not self.default_model:
             raise ValueError(f"{_setting('models')} names no model")
-        if not self.default_model:  # (frozen: set once, here)
-            object.__setattr__(self, "default_model", self.models[0])
         if self.log_level.lower() not in LOG_LEVELS:
             raise ValueError(
                 f"{_setting('log_level')} must be one of {', '.join(LOG_LEVELS)}, "
                 f"not {self.log_level!r}"
             )
+
+    @property
+    def default_name(self) -> str:
+        """The model a request that names none gets: `default_model`, else the first of
+        `models` (resolved here, not stored: a copy with other `models` follows them)."""
+        return self.default_model or self.models[0]
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:

@@ -67,12 +67,12 @@ class ModelPool:
     @property
     def default_name(self) -> str:
         """The public name of the default model."""
-        return self.public(self.config.default_model)
+        return self.public(self.config.default_name)
 
     async def start(self) -> None:
         """Load every model the server was started with; one that cannot load stops the
         start-up (a server never runs without a model its operator named)."""
-        for name in dict.fromkeys((self.config.default_model, *self.config.models)):
+        for name in dict.fromkeys((self.config.default_name, *self.config.models)):
             try:
                 await self._load(name, self.config.runtime)
             except ModelLoadError as exc:

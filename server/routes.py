@@ -43,7 +43,7 @@ INLINE_MAX_PIXELS = 512 * 512
 def _default_name(request: Request) -> str:
     """The default model's public name (its card's, never the path it was loaded from)."""
     pool = request.app.state.pool
-    return pool.default_name if pool is not None else request.app.state.config.default_model
+    return pool.default_name if pool is not None else request.app.state.config.default_name
 
 
 def _served(request: Request, name: str | None) -> Served:

@@ -238,6 +238,15 @@ def unknown_layer(clf: Classifier, layer: str) -> str:
     return f"unknown layer {layer!r} for {clf.name}; choose from {', '.join(clf.conv_layers)}"
 
 
+def check_classes(clf: Classifier, target: int | None, contrast: int | None) -> None:
+    """Refuse a target or contrast that is wrong for every input: outside the classes,
+    or the same class twice (a run over many inputs checks them once, up front)."""
+    k = len(clf.class_names)
+    target, contrast = _check_class(target, k, "target"), _check_class(contrast, k, "contrast")
+    if target is not None and target == contrast:
+        raise ExplanationError(f"contrast and target are the same class ({target})")
+
+
 def _check_class(value: int | None, n: int, what: str) -> int | None:
     if value is None:
         return None

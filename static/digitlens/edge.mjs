@@ -5,8 +5,9 @@
 // Everything is served by the app itself (Streamlit static serving, /app/static/):
 // nothing comes from a CDN. Differences from the Python pipeline (documented in the
 // README): no Gaussian pre-blur or top-hat (the canvas path in Python takes the alpha
-// channel as ink and skips both too). A pen far outside MNIST's stroke width is thinned
-// or thickened as Python does (`restroked`).
+// channel as ink and skips both too). On the canvas, a pen far outside MNIST's stroke
+// width is thinned or thickened as Python does (`restroked`); the camera path keeps the
+// pen as seen (`fromFrame`).
 // The "too small to read" rule (a tap, a short tick) is ported with Python's
 // constants (`tooSmall`); the verdict beside each answer lives in verdict.mjs.
 
@@ -570,8 +571,9 @@ export function fromFrame(imageData, minContrast = 0.12, sizeRule = null) {
   for (let i = 0; i < w * h; i++) {
     ink[i] = Math.min(Math.max((ink[i] - floor) / Math.max(peak - floor, 1e-6), 0), 1);
   }
-  // The pen as seen: re-stroked, a thin pen's small loops close up (a three-loop scribble
-  // on paper was read as an 8, as Python's photo path reads it; as seen, "not a digit").
+  // The pen as seen, not re-stroked: thickened, a thin pen's small loops close up (a
+  // three-loop scribble on paper was read as an 8, as Python's photo path reads it; as
+  // seen, it is "not a digit").
   return toModelInput(ink, h, w, "mnist", true, sizeRule, false);
 }
 
@@ -588,7 +590,7 @@ export function exposeHook(url) {
     },
     /**
      * The canvas path on an alpha channel given as base64 bytes (h*w): the input, null
-     * (blank) or, with `sizeRule`, {tooSmall: "dot" | "stroke"}.
+     * (blank) or, with `sizeRule`, {tooSmall: "dot" | "stroke" | "blob"}.
      */
     preprocessAlpha(b64, w, h, recipe = "mnist", sizeRule = null) {
       const alpha = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));

@@ -107,6 +107,21 @@ def test_a_folder_without_images_is_a_failed_input(tmp_path):
         assert f"{folder}: no images or videos in this folder" in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--target", "42"], "class index from 0 to 9"),
+        (["--target", "3", "--contrast", "3"], "same"),
+    ],
+)
+def test_a_target_wrong_for_every_input_stops_the_run_once(inputs, tmp_path, flags, said):
+    """Since a map that cannot be made for one input no longer stops the run, `--target 42`
+    was said once per input (and the run exited 1 after doing all the work)."""
+    out = cli(inputs / "nested", "--explain", "saliency", "--out", tmp_path, *flags)
+    assert out.returncode == 2 and out.stderr.count(said) == 1, out.stderr
+    assert out.stdout == ""
+
+
 def test_usage_errors(inputs, tmp_path):
     assert cli(inputs / "seven.png", "--explain", "gradcam").returncode == 2  # no --out
     bad = cli(

@@ -129,7 +129,7 @@ def test_a_model_the_server_was_not_started_with_is_a_404_listing_the_served_one
 
 def test_a_server_serves_the_models_it_was_started_with_and_no_other():
     """`--models mnist-mlp` used to serve mnist-cnn too, as the default."""
-    with TestClient(create_app(ServerConfig(models=("mnist-mlp",)))) as c:
+    with TestClient(create_app(ServerConfig.from_env({"DIGITLENS_MODELS": "mnist-mlp"}))) as c:
         assert [m["name"] for m in c.get("/v1/models").json()] == ["mnist-mlp"]
         r = c.post("/v1/predict", content=SEVEN, headers=HEADERS)
         assert r.status_code == 200 and r.json()["model"] == "mnist-mlp", r.text[:300]
@@ -155,13 +155,35 @@ def test_a_model_or_log_level_no_server_can_start_with_stops_it_in_words(flags, 
     assert said in capsys.readouterr().err
 
 
+def test_a_keras_file_with_a_broken_card_stops_the_start_up_in_words(tmp_path, capsys):
+    """It raised out of the start-up check as a traceback."""
+    import shutil
+
+    from model.runtime.artifacts import WEIGHTS_DIR
+    from server.__main__ import parse_args
+
+    own = tmp_path / "own.keras"
+    shutil.copy(WEIGHTS_DIR / "mnist-mlp.keras", own)
+    own.with_suffix(".json").write_text("{ not json")
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--models", str(own)])
+    assert exited.value.code == 2 and "--models" in capsys.readouterr().err
+
+
 def test_the_default_model_is_the_first_of_the_models_unless_named():
     from server.__main__ import parse_args
 
-    assert parse_args([]).default_model == "mnist-cnn"
-    assert parse_args(["--models", "mnist-mlp,mnist-cnn"]).default_model == "mnist-mlp"
+    assert parse_args([]).default_name == "mnist-cnn"
+    assert parse_args(["--models", "mnist-mlp,mnist-cnn"]).default_name == "mnist-mlp"
     named = parse_args(["--models", "mnist-mlp", "--default-model", "fashion-cnn"])
-    assert named.default_model == "fashion-cnn"
+    assert named.default_name == "fashion-cnn"
+    # from the environment alone too (the factory form, uvicorn --factory): it kept
+    # mnist-cnn, resolved before the variable's models replaced the defaults
+    env = ServerConfig.from_env({"DIGITLENS_MODELS": "mnist-mlp"})
+    assert env.default_name == "mnist-mlp"
+    assert ServerConfig.from_env({"DIGITLENS_DEFAULT_MODEL": "mnist-mlp"}).default_name == (
+        "mnist-mlp"
+    )
     assert parse_args(["--log-level", "DEBUG"]).log_level == "debug"
 
 

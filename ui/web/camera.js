@@ -120,6 +120,7 @@ function createCamera(root) {
     // The judge reads the very input the model reads: the verdict Python gives it.
     const [probs] = await cam.model.probabilities(x);
     const [score] = await cam.judge.scores(x, [probs]);
+    if (!cam.running) return; // stopped while it read: no reading of a frame that is gone
     const classes = cam.data.classes || [];
     const { verdict, reason } = cam.judge.verdict(score, probs, classes);
     const { big, line } = cam.verdicts.describe(verdict, probs, classes, cam.data.verdict);
@@ -175,7 +176,7 @@ function createCamera(root) {
         while (t.length && now - t[0] > 1000) t.shift();
         cam.stats.read++;
         cam.stats.fps = t.length;
-        showStats();
+        if (cam.running) showStats(); // (Stop cleared the rate: a late read keeps it clear)
       });
   }
 
