@@ -48,6 +48,10 @@ def test_number_mode_reads_42_digit_by_digit_with_maps(page, streamlit_url):
     box = pad.locator(".dl-canvas").bounding_box()
     assert box["width"] > 2 * box["height"], box  # the wide pad, not the square one
     page.get_by_text("Write a number on the wide pad").wait_for()
+    # before a stroke the pad asks for a number and times no round trip yet (it said
+    # "draw a digit" and "server – ms round trip")
+    assert pad.locator(".dl-live-sure").text_content() == "write a number"
+    assert "round trip" not in pad.locator(".dl-stats").text_content()
 
     stroke(page, FOUR)
     digit(page, 0).locator(".dl-label:text-is('4')").wait_for(timeout=30_000)

@@ -167,7 +167,7 @@ function createPad(root) {
           : "browser: loading the model…",
       );
     } else parts.push("browser: no ONNX export for this model");
-    parts.push(`server ${s === null ? "–" : s.toFixed(0)} ms round trip`);
+    if (s !== null) parts.push(`server ${s.toFixed(0)} ms round trip`); // (none yet: nothing)
     stats.textContent = parts.join(" · ");
   }
 
@@ -477,6 +477,7 @@ function createPad(root) {
           "drawing pad: write a number, its digits side by side, with a mouse, pen or finger. " +
             "Ctrl+Z undoes the last stroke, Delete clears",
         );
+        sure.textContent = "write a number"; // (it said "draw a digit")
       }
       pen.min = d.penMin;
       pen.max = d.penMax;
