@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--workers", type=int, default=base.workers, help="processes")
     p.add_argument(
         "--default-model",
-        default=os.environ.get("DIGITLENS_DEFAULT_MODEL", ""),
+        default=base.default_model,
         help="the model of a request that names none (default: the first of --models)",
     )
     p.add_argument(

@@ -59,8 +59,8 @@ def known_parameters(request: Request) -> None:
     `/v1` route): `/v1/explain?runtime=onnx-int8` was answered on the default runtime, as
     if the client had been heard, because FastAPI drops parameters it does not know."""
     dependant = getattr(request.scope.get("route"), "dependant", None)
-    if dependant is None or not request.query_params or not request.url.path.startswith("/v1/"):
-        return  # (probes and scrapers may add their own)
+    if dependant is None or not request.query_params:
+        return
     known = list(dict.fromkeys(_query_names(dependant)))
     unknown = [k for k in dict.fromkeys(request.query_params) if k not in known]
     if unknown:

@@ -36,6 +36,7 @@ from model.input.refusals import (
 )
 from model.number import NumberReading
 from model.runtime.runtimes import onnx_path_for
+from ui.widgets import short_name
 
 WEB = Path(__file__).with_name("web")
 #: The app's static folder (Streamlit serves it at /app/static/ with enableStaticServing).
@@ -246,6 +247,7 @@ def drawing_pad(
         "tooSmall": size_rule(),
         "recipe": clf.recipe,
         "classes": list(clf.class_names),
+        "shortClasses": [short_name(c) for c in clf.class_names],  # under the live bars
         "staticUrl": STATIC_URL,
         "server": server,
         "command": {"op": command[0], "id": command[1]} if command else None,

@@ -66,6 +66,11 @@ LOG_FLOOR = 1e-12
 VERDICT_TITLES = {"unsure": "Not sure", "not_a_digit": "Not a digit"}
 
 
+def short_name(name: str) -> str:
+    """A class name cut to fit under a bar: "T-shirt/top" -> "T-shi."."""
+    return name if len(name) <= 6 else name[:5] + "."
+
+
 def prediction_header(pred: Prediction, class_names: tuple[str, ...] | None = None) -> None:
     """The answer: a large label only for a plain `digit` verdict, else the verdict in words.
 
@@ -117,7 +122,7 @@ def probability_chart(
         cls = "dl-bar dl-win" if i == pred.label else "dl-bar"
         if pred.verdict != "digit" and i == pred.label:
             cls = "dl-bar dl-doubt"
-        short = name if len(name) <= 6 else name[:5] + "."
+        short = short_name(name)
         level = (np.log10(max(p, LOG_FLOOR)) - floor) / -floor if log else p
         # A bar under 1 % on the linear scale goes unlabelled (its tooltip has it): nine
         # "<1%" side by side ran into each other in a narrow column ("<1%98%").

@@ -238,13 +238,16 @@ def unknown_layer(clf: Classifier, layer: str) -> str:
     return f"unknown layer {layer!r} for {clf.name}; choose from {', '.join(clf.conv_layers)}"
 
 
-def check_classes(clf: Classifier, target: int | None, contrast: int | None) -> None:
-    """Refuse a target or contrast that is wrong for every input: outside the classes,
-    or the same class twice (a run over many inputs checks them once, up front)."""
+def check_classes(
+    clf: Classifier, target: int | None, contrast: int | None
+) -> tuple[int | None, int | None]:
+    """(target, contrast) as ints; refuses one outside the classes, or the same class
+    twice: wrong for every input (a run over many inputs checks them once, up front)."""
     k = len(clf.class_names)
     target, contrast = _check_class(target, k, "target"), _check_class(contrast, k, "contrast")
     if target is not None and target == contrast:
         raise ExplanationError(f"contrast and target are the same class ({target})")
+    return target, contrast
 
 
 def _check_class(value: int | None, n: int, what: str) -> int | None:
@@ -318,9 +321,7 @@ def explain(
     against, which maps logit[target] - logit[contrast].
     """
     method, layer = check(clf, method, layer)
-    k = len(clf.class_names)
-    target = _check_class(target, k, "target")
-    contrast = _check_class(contrast, k, "contrast")
+    target, contrast = check_classes(clf, target, contrast)
     stages = source if is_stages(source) else None
     p = passes_for(clf.net)
     shape = p.input_shape

@@ -265,21 +265,8 @@ export function tooSmall(mask, w, box, side, rule) {
   const bw = x1 - x0;
   // scipy's binary_erosion on the box: 4 neighbours, outside the box counts as empty.
   const at = (y, x) => y >= 0 && y < bh && x >= 0 && x < bw && mask[(y0 + y) * w + x0 + x] === 1;
-  let area = 0, boundary = 0, sy = 0, sx = 0, syy = 0, sxx = 0, sxy = 0;
-  for (let y = 0; y < bh; y++) {
-    for (let x = 0; x < bw; x++) {
-      if (!at(y, x)) continue;
-      area++;
-      if (!(at(y - 1, x) && at(y + 1, x) && at(y, x - 1) && at(y, x + 1))) boundary++;
-      sy += y;
-      sx += x;
-      syy += y * y;
-      sxx += x * x;
-      sxy += x * y;
-    }
-  }
+  const { area, width } = strokeWidth(bh, bw, at);
   const extent = Math.max(bh, bw);
-  const width = (2 * area) / Math.max(boundary, 1); // `stroke_width`
   const strokes = extent / Math.max(width, 1);
   const fraction = extent / side;
   if (strokes < rule.min_extent_strokes && fraction >= rule.short_mark_fraction) return "blob";
@@ -295,6 +282,17 @@ export function tooSmall(mask, w, box, side, rule) {
   // (the smaller eigenvalue of the pixel positions' covariance, ddof = 1; 0 under 3 pixels).
   let spread = 0;
   if (area >= 3) {
+    let sy = 0, sx = 0, syy = 0, sxx = 0, sxy = 0;
+    for (let y = 0; y < bh; y++) {
+      for (let x = 0; x < bw; x++) {
+        if (!at(y, x)) continue;
+        sy += y;
+        sx += x;
+        syy += y * y;
+        sxx += x * x;
+        sxy += x * y;
+      }
+    }
     const vy = (syy - (sy * sy) / area) / (area - 1);
     const vx = (sxx - (sx * sx) / area) / (area - 1);
     const c = (sxy - (sx * sy) / area) / (area - 1);
@@ -302,6 +300,23 @@ export function tooSmall(mask, w, box, side, rule) {
     spread = Math.sqrt(Math.max(minor, 0)) / Math.max(width, 1);
   }
   return spread < rule.straight_spread ? "stroke" : null;
+}
+
+/**
+ * `stroke_width`: the mean stroke width of the ink `inked(y, x)` marks in an h x w field,
+ * 2 * area / boundary, the boundary what a 4-neighbour erosion takes off (`inked` says
+ * nothing is beyond the edges). {area, width}.
+ */
+function strokeWidth(h, w, inked) {
+  let area = 0, boundary = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (!inked(y, x)) continue;
+      area++;
+      if (!(inked(y - 1, x) && inked(y + 1, x) && inked(y, x - 1) && inked(y, x + 1))) boundary++;
+    }
+  }
+  return { area, width: (2 * area) / Math.max(boundary, 1) };
 }
 
 /**
@@ -428,20 +443,11 @@ export function restroked(crop, ch, cw, side) {
   for (let y = 0; y < bh; y++) {
     for (let x = 0; x < bw; x++) pen[(y + pad) * w + x + pad] = big[y * bw + x] / norm;
   }
-  // `stroke_width`: 2 * area / boundary of the pen, the boundary what a 4-neighbour
-  // erosion (nothing beyond the edges) takes off.
   const inked = (y, x) => y >= 0 && y < h && x >= 0 && x < w && pen[y * w + x] > STROKE_LEVEL32;
-  let area = 0, boundary = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      if (!inked(y, x)) continue;
-      area++;
-      if (!(inked(y - 1, x) && inked(y + 1, x) && inked(y, x - 1) && inked(y, x + 1))) boundary++;
-    }
-  }
-  if (!area) return null;
+  const measured = strokeWidth(h, w, inked);
+  if (!measured.area) return null;
   const perPx = side / over;
-  const width = ((2.0 * area) / Math.max(boundary, 1)) * perPx;
+  const width = measured.width * perPx;
   if (width >= STROKE_BAND[0] && width <= STROKE_BAND[1]) return null;
   const radius = roundHalfEven(Math.abs(STROKE_TARGET - width) / perPx / 2);
   if (radius < 1) return null;

@@ -9,6 +9,7 @@ random values, named by $DIGITLENS_WEIGHTS_MOBILENET_V2 (the mechanics, not accu
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -61,13 +62,22 @@ def _offline(monkeypatch, tmp_path) -> list:
     return calls
 
 
+@contextmanager
+def _serving_mobilenet(monkeypatch, tmp_path, weights: str, **settings):
+    """A client of a digit server started to allow mobilenet_v2 (its weights: the random
+    file), offline; `settings`: the server's other settings. Yields (client, calls), the
+    download attempts."""
+    calls = _offline(monkeypatch, tmp_path)
+    monkeypatch.setenv("DIGITLENS_WEIGHTS_MOBILENET_V2", weights)
+    cfg = ServerConfig(models=("mnist-cnn",), allow_models=("mobilenet_v2",), **settings)
+    with TestClient(create_app(cfg)) as client:
+        yield client, calls
+
+
 def test_keras_application_by_name_predicts_top_k_and_explains(
     random_weights, monkeypatch, tmp_path
 ):
-    calls = _offline(monkeypatch, tmp_path)
-    monkeypatch.setenv("DIGITLENS_WEIGHTS_MOBILENET_V2", random_weights)
-    cfg = ServerConfig(models=("mnist-cnn",), allow_models=("mobilenet_v2",))
-    with TestClient(create_app(cfg)) as client:
+    with _serving_mobilenet(monkeypatch, tmp_path, random_weights) as (client, calls):
         headers = {"Content-Type": "image/png"}
         r = _predict(client, "mobilenet_v2")
         assert r.status_code == 200, r.text
@@ -102,10 +112,10 @@ def test_an_allowed_application_runs_on_keras_under_an_onnx_server_and_is_listed
     """`--runtime onnx-int8 --allow-model mobilenet_v2`: the model has no ONNX export, so
     asked for without a runtime it runs on Keras (it was a 503 "is its weights file not
     on this machine?" with the weights there), and /v1/models lists it once loaded."""
-    _offline(monkeypatch, tmp_path)
-    monkeypatch.setenv("DIGITLENS_WEIGHTS_MOBILENET_V2", random_weights)
-    cfg = ServerConfig(models=("mnist-cnn",), allow_models=("mobilenet_v2",), runtime="onnx-int8")
-    with TestClient(create_app(cfg)) as client:
+    with _serving_mobilenet(monkeypatch, tmp_path, random_weights, runtime="onnx-int8") as (
+        client,
+        _,
+    ):
         r = _predict(client, "mobilenet_v2")
         assert r.status_code == 200, r.text
         listed = {m["name"] for m in client.get("/v1/models").json()}
@@ -143,10 +153,10 @@ def test_a_digit_recipe_for_an_allowed_application_is_a_422_that_says_why(
     """`--preprocessing mnist` applies to every model not bundled: an allowed Keras
     Application (224x224x3) cannot take it. The client hears why, not "is its weights
     file not on this machine?" (what any load error said before)."""
-    _offline(monkeypatch, tmp_path)
-    monkeypatch.setenv("DIGITLENS_WEIGHTS_MOBILENET_V2", random_weights)
-    cfg = ServerConfig(models=("mnist-cnn",), allow_models=("mobilenet_v2",), preprocessing="mnist")
-    with TestClient(create_app(cfg)) as client:
+    with _serving_mobilenet(monkeypatch, tmp_path, random_weights, preprocessing="mnist") as (
+        client,
+        _,
+    ):
         r = _predict(client, "mobilenet_v2")
         assert r.status_code == 422, r.text
         error = r.json()["error"]

@@ -460,11 +460,11 @@ function createPad(root) {
   pad.update = (d) => {
     const first = !pad.data;
     pad.data = d;
-    // The model's own class names under the bars (a fashion model's were 0-9), cut as the
-    // Upload page's chart cuts them.
-    (d.classes || []).slice(0, 10).forEach((c, i) => {
-      names[i].textContent = c.length <= 6 ? c : `${c.slice(0, 5)}.`;
-      names[i].title = c;
+    // The model's own class names under the bars (a fashion model's were 0-9), cut by
+    // Python as the Upload page's chart cuts them (ui/widgets.py `short_name`).
+    (d.shortClasses || []).slice(0, 10).forEach((c, i) => {
+      names[i].textContent = c;
+      names[i].title = d.classes[i];
     });
     if (first) {
       canvas.width = d.width || d.size;
