@@ -33,7 +33,7 @@ from training.handwriting import (
     scrawl_path,
     word,
 )
-from training.renders import GENERATORS, fonts_available, on_canvas, paper
+from training.renders import FONT_ROOT, GENERATORS, fonts_available, on_canvas, paper
 from training.shapes import (
     SCRIBBLES,
     SHAPES,
@@ -61,6 +61,23 @@ REPORT_FONTS = ("DejaVuSerif", "DejaVuSansMono")
 #: typewriter), which matplotlib ships; neither half of training uses them.
 OTHER_FONTS = ("cmr10", "cmti10", "cmss10", "cmtt10", "cmb10")
 SEED = {"train": 11, "calibrate": 23}
+#: Handwriting fonts Debian packages (`apt-get install` these), for `training.ood
+#: --hand-fonts` (issue #21, tenth round; training only: no report set uses them). Each is a
+#: folder under /usr/share/fonts.
+HAND_FONT_PACKAGES = {
+    "fonts-dkg-handwriting": "truetype/fifthhorseman",
+    "fonts-breip": "truetype/breip",
+    "fonts-femkeklaver": "truetype/femkeklaver",
+    "fonts-rufscript": "truetype/rufscript",
+    "fonts-bwht": "opentype/bwht",
+    "fonts-dancingscript": "opentype/dancingscript",
+    "fonts-ecolier-court": "truetype/ecolier-court",
+    "fonts-humor-sans": "truetype/humor-sans",
+    "fonts-kaushanscript": "opentype/kaushanscript",
+    "fonts-comic-neue": "opentype/comic-neue",
+}
+#: Faces whose capitals are decorative outlines, not pen strokes: their lower case only.
+LOWER_CASE_ONLY = ("Ecolier", "femkeklaver")
 
 
 # ---------------------------------------------------------------- drawing helpers
@@ -151,6 +168,29 @@ def fonts_for(half: str) -> list[str]:
     return [f for f in found if Path(f).name.startswith(prefixes)]
 
 
+def hand_fonts(root: str | Path = FONT_ROOT) -> list[str]:
+    """The handwriting font files of `HAND_FONT_PACKAGES` installed under `root`."""
+    folders = [Path(root) / d for d in HAND_FONT_PACKAGES.values()]
+    return sorted(str(f) for d in folders for f in d.glob("*.[ot]tf"))
+
+
+def hand_font_glyph(chars: str, rng: np.random.Generator, fonts: list[str]) -> Image.Image:
+    """One of `chars` in one of the handwriting `fonts`, drawn as `letter` draws it."""
+    font = str(rng.choice(fonts))
+    if Path(font).name.startswith(LOWER_CASE_ONLY):
+        chars = "".join(c for c in chars if not c.isupper())
+    return letter(str(rng.choice(list(chars))), rng, [font])
+
+
+def hand_font_digits(n: int, seed: int) -> np.ndarray:
+    """(N, 28, 28) digits in the handwriting fonts, drawn as their letters are."""
+    rng = np.random.default_rng(seed)
+    fonts = hand_fonts()
+    return model_inputs(
+        [present(hand_font_glyph("0123456789", rng, fonts), rng) for _ in range(n)]
+    )[0]
+
+
 #: Digits turned so that they are no digit any more, with the pen and style of real ones:
 #: each turn keeps only the classes it does not make into a digit (a 0, 1 or 8 is one
 #: turned any way, a 6 or a 9 upside down is the other, a mirrored 2 is an S or a 5, a 3
@@ -204,6 +244,13 @@ def negatives(kind: str, n: int, half: str, seed: int, data_dir: str | None = No
             chars = [c for c in LETTERS if c not in MORE_PEN_FONTS[face]]
             out.append(present(pen_letter(str(rng.choice(chars)), rng, (face,)), rng))
         return out
+    if kind == "hand-font letters":  # handwriting fonts (training only)
+        fonts = hand_fonts()
+        if not fonts:
+            raise RuntimeError(
+                "no handwriting fonts: apt-get install " + " ".join(HAND_FONT_PACKAGES)
+            )
+        return [present(hand_font_glyph(LETTERS, rng, fonts), rng) for _ in range(n)]
     if kind == "scratches":  # a pen turning sharply back at random (training only)
         return [present(scratch(rng), rng) for _ in range(n)]
     if kind == "shapes":

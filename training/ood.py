@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from training.handwriting import oval_zero
-from training.negatives import SEED, model_inputs, negatives, present, realistic_digits
+from training.negatives import (
+    SEED,
+    hand_font_digits,
+    model_inputs,
+    negatives,
+    present,
+    realistic_digits,
+)
 
 DETECTOR_PARAMS = {"epochs": 12, "batch_size": 128, "learning_rate": 2e-3}
 #: The verdict's score adds this many times the classifier's -ln(max probability) to the
@@ -83,6 +90,12 @@ MORE_FAMILIES = {"joined letters": 3000, "bezier loops": 3000}
 #: Issue #21, fourth round (`--turned-digits`): MNIST training digits upside down, mirrored
 #: or flipped (`training.negatives.TURNS`), drawn after every family above.
 TURNED_DIGITS = {"turned digits": 4500}
+#: Issue #21, tenth round (`--hand-fonts`): letters in Debian's handwriting fonts
+#: (`training.negatives.HAND_FONT_PACKAGES`), drawn after every family above ...
+HAND_FONT_LETTERS = {"hand-font letters": 4500}
+#: ... and digits in the same fonts as positives, so that a handwriting style is not by
+#: itself a sign of "not a digit".
+TRAIN_HAND_DIGITS = 3000
 TRAIN_REALISTIC = 8000  # realistic renders of MNIST training digits
 TRAIN_MNIST = 12000  # MNIST training digits as they are
 TRAIN_OVAL_ZEROS = 1500  # plain drawn ovals, the 0 most people draw (training.handwriting)
@@ -126,9 +139,12 @@ def typed_digits(n: int, seed: int) -> np.ndarray:
     return model_inputs([font_digit(int(rng.integers(10)), rng, fonts) for _ in range(n)])[0]
 
 
-def training_digits(ds, scale: float = 1.0, log=print, typed: bool = False) -> list[np.ndarray]:
+def training_digits(
+    ds, scale: float = 1.0, log=print, typed: bool = False, hand: bool = False
+) -> list[np.ndarray]:
     """The detector's positives, (N, 28, 28) each: MNIST training digits as they are,
-    realistic renders of others, drawn ovals and (typed) typed STIX digits."""
+    realistic renders of others, drawn ovals, (typed) typed STIX digits and (hand) digits
+    in handwriting fonts, last."""
     rng = np.random.default_rng(SEED["train"])
     n = lambda k: max(int(k * scale), 10)  # noqa: E731
     parts = []
@@ -142,6 +158,8 @@ def training_digits(ds, scale: float = 1.0, log=print, typed: bool = False) -> l
     )
     if typed:
         parts.append(typed_digits(n(TRAIN_TYPED), SEED["train"] + 1))
+    if hand:
+        parts.append(hand_font_digits(n(TRAIN_HAND_DIGITS), SEED["train"] + 2))
     log(f"digits: {sum(len(p) for p in parts)} ({time.perf_counter() - t0:.0f} s)")
     return parts
 
@@ -152,16 +170,17 @@ def training_data(
     log=print,
     more_families: bool = False,
     turned_digits: bool = False,
+    hand_fonts: bool = False,
 ):
     """(x (N, 28, 28), y (N,) 1 = not a digit, weights (N,)) and the calibration inputs."""
     from training.data import load_dataset
 
     ds = load_dataset("mnist", data_dir, val_fraction=0.1, seed=0)
     n = lambda k: max(int(k * scale), 10)  # noqa: E731
-    parts_x = training_digits(ds, scale, log, typed=more_families)
+    parts_x = training_digits(ds, scale, log, typed=more_families, hand=hand_fonts)
     parts_y = [np.zeros(len(p)) for p in parts_x]
     t0 = time.perf_counter()
-    families = _families(more_families, turned_digits)
+    families = _families(more_families, turned_digits, hand_fonts)
     for k, (kind, count) in enumerate(families.items()):
         x, _ = model_inputs(negatives(kind, n(count), "train", SEED["train"] + 100 + k, data_dir))
         parts_x.append(x)
@@ -174,11 +193,12 @@ def training_data(
     return x, y, w, cal_items, cal_labels
 
 
-def _families(more_families: bool, turned_digits: bool) -> dict[str, int]:
+def _families(more_families: bool, turned_digits: bool, hand_fonts: bool) -> dict[str, int]:
     return {
         **TRAIN_NEGATIVES,
         **(MORE_FAMILIES if more_families else {}),
         **(TURNED_DIGITS if turned_digits else {}),
+        **(HAND_FONT_LETTERS if hand_fonts else {}),
     }
 
 
@@ -250,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         "round)",
     )
     p.add_argument(
+        "--hand-fonts",
+        action="store_true",
+        help="also train on letters (negatives) and digits (positives) in Debian's handwriting "
+        "fonts (issue #21, tenth round)",
+    )
+    p.add_argument(
         "--reconstruction",
         action="store_true",
         help="add a digits-only autoencoder's reconstruction error to the detector's log-odds "
@@ -279,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             args.scale,
             more_families=args.more_families,
             turned_digits=args.turned_digits,
+            hand_fonts=args.hand_fonts,
         )
         net = train_detector(x, y, w, args.epochs)
     cal_x, cal_ok = model_inputs(cal_items)
@@ -289,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         from training.reconstruction import detector_digits, trained_term
 
-        digits = None if net is None else detector_digits(x, y, args.scale, args.more_families)
+        digits = None
+        if net is not None:  # the autoencoder's digits are the shipped term's, without hand fonts
+            hand = max(int(TRAIN_HAND_DIGITS * args.scale), 10) if args.hand_fonts else 0
+            digits = detector_digits(x, y, args.scale, args.more_families, drop_last=hand)
         term = trained_term(
             args.data_dir,
             args.scale,
@@ -317,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                 + (" --ensemble-with EARLIER.ood.onnx" if args.ensemble_with else "")
                 + (" --more-families" if args.more_families else "")
                 + (" --turned-digits" if args.turned_digits else "")
+                + (" --hand-fonts" if args.hand_fonts else "")
                 + (" --reconstruction" if args.reconstruction else "")
                 + " --data-dir DIR",
                 "positives": {
@@ -324,8 +355,9 @@ def main(argv: list[str] | None = None) -> int:
                     "realistic_train": TRAIN_REALISTIC,
                     "oval_zeros": TRAIN_OVAL_ZEROS,
                     **({"typed_stix": TRAIN_TYPED} if args.more_families else {}),
+                    **({"hand_font_digits": TRAIN_HAND_DIGITS} if args.hand_fonts else {}),
                 },
-                "negatives": _families(args.more_families, args.turned_digits),
+                "negatives": _families(args.more_families, args.turned_digits, args.hand_fonts),
                 "scale": args.scale,
                 "params": {**DETECTOR_PARAMS, "epochs": args.epochs},
             }

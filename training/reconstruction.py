@@ -166,15 +166,17 @@ def trained_term(
 
 
 def detector_digits(
-    x: np.ndarray, y: np.ndarray, scale: float, typed: bool, log=print
+    x: np.ndarray, y: np.ndarray, scale: float, typed: bool, log=print, drop_last: int = 0
 ) -> np.ndarray:
     """The autoencoder's digits from the detector's training set (`training.ood.
     training_data`, y = 0 for a digit): its positives, in order, and the typed digits
-    where they were not among them (typed: they were); the same array as
+    where they were not among them (typed: they were), less the last `drop_last` (the
+    handwriting fonts' digits, which the shipped term never saw); the same array as
     `training_digits(..., typed=True)` renders, without rendering it twice."""
     from training.ood import SEED, TRAIN_TYPED, typed_digits
 
-    digits = [x[y == 0]]
+    positives = x[y == 0]
+    digits = [positives[: len(positives) - drop_last]]
     if not typed:
         digits.append(typed_digits(max(int(TRAIN_TYPED * scale), 10), SEED["train"] + 1))
         log(f"typed digits for the autoencoder: {len(digits[-1])}")

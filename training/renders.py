@@ -24,7 +24,11 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-FONT_GLOBS = ("/usr/share/fonts/truetype/*/*.ttf",)
+FONT_ROOT = "/usr/share/fonts"
+#: The typed digits' fonts: DejaVu only (Debian's `fonts-dejavu-core`, which CI installs). Any
+#: other font a machine happens to have (a handwriting font installed for
+#: `training.ood --hand-fonts`, say) would change the `font` sets and the calibration digits.
+FONT_GLOBS = ("truetype/dejavu/DejaVu*.ttf",)
 
 
 def upscale(
@@ -195,8 +199,9 @@ GENERATORS: dict[str, Callable] = {
 SETS = {"canvas": 0, "photo": 1, "font": 2, "tight-marker": 3, "lowres": 4}
 
 
-def fonts_available() -> list[str]:
-    return sorted(f for g in FONT_GLOBS for f in glob.glob(g))
+def fonts_available(root: str = FONT_ROOT) -> list[str]:
+    """The typed digits' font files (`FONT_GLOBS`) installed under `root`."""
+    return sorted(f for g in FONT_GLOBS for f in glob.glob(f"{root}/{g}"))
 
 
 def make_set(

@@ -218,9 +218,9 @@ def test_benchmark_sets_are_disjoint_from_training_sets():
     assert not set(gen.SCRIBBLES["train"]) & set(gen.SCRIBBLES["report"])
     assert not set(gen.LETTERS) & set(gen.AMBIGUOUS)  # digit-like letters never negatives
     from benchmarks.ood import SEED
-    from training.ood import MORE_FAMILIES, TRAIN_NEGATIVES
+    from training.ood import _families
 
-    families = len(TRAIN_NEGATIVES) + len(MORE_FAMILIES)
+    families = len(_families(True, True, True))
     train_seeds = {gen.SEED["train"] + 100 + k for k in range(families)}
     used = set(gen.SEED.values()) | train_seeds
     assert not used & {SEED + 1000 + k for k in range(10)}
