@@ -98,11 +98,13 @@ def model_url(clf: Classifier) -> str | None:
     return _published(str(source))
 
 
-def size_rule() -> dict[str, float]:
+def size_rule(pen: bool = True) -> dict[str, Any]:
     """The constants of model/input/refusals.py's "too small to read" rule (`check_size`),
     for its port in the page (static/digitlens/edge.mjs `tooSmall`): a tap or a short
-    tick is refused there as it is in Python, never read as a digit."""
+    tick is refused there as it is in Python, never read as a digit. pen: the model reads
+    pen strokes (the digit recipe), as `check_size`'s."""
     return {
+        "pen": pen,
         "min_extent_strokes": MIN_EXTENT_STROKES,
         "min_extent_fraction": MIN_EXTENT_FRACTION,
         "short_mark_fraction": SHORT_MARK_FRACTION,
@@ -244,7 +246,7 @@ def drawing_pad(
         "mode": mode if url or mode == "number" else "server",
         "modelUrl": url,
         "verdict": rule,
-        "tooSmall": size_rule(),
+        "tooSmall": size_rule(pen=clf.recipe == "mnist"),
         "recipe": clf.recipe,
         "classes": list(clf.class_names),
         "shortClasses": [short_name(c) for c in clf.class_names],  # under the live bars

@@ -267,7 +267,8 @@ export function tooSmall(mask, w, box, side, rule) {
   const at = (y, x) => y >= 0 && y < bh && x >= 0 && x < bw && mask[(y0 + y) * w + x0 + x] === 1;
   const { area, width } = strokeWidth(bh, bw, at);
   const extent = Math.max(bh, bw);
-  const strokes = extent / Math.max(width, 1);
+  // (a model of filled things, `rule.pen` false, is not held to a length in stroke widths)
+  const strokes = rule.pen === false ? Infinity : extent / Math.max(width, 1);
   const fraction = extent / side;
   if (strokes < rule.min_extent_strokes && fraction >= rule.short_mark_fraction) return "blob";
   if (

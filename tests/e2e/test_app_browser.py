@@ -756,27 +756,38 @@ def test_browser_refuses_what_python_refuses_as_too_small(page, streamlit_url):
     inks.append(np.asarray(_render([(30 + 10 * i, 30 if i % 2 else 250) for i in range(23)])))
     page.goto(streamlit_url)
     wait_ready(page)
-    py, js = [], []
-    for ink in inks:
-        got = page.evaluate(
-            "([b, w, h, rule]) => window.digitlens.preprocessAlpha(b, w, h, 'mnist', rule)",
-            [base64.b64encode(ink.tobytes()).decode(), 280, 280, size_rule()],
+    # The digit recipe's rule, and a model of filled things' (fashion-cnn: no blob rule).
+    for recipe in ("mnist", "fashion"):
+        py, js = [], []
+        for ink in inks:
+            got = page.evaluate(
+                "([b, w, h, recipe, rule]) => "
+                "window.digitlens.preprocessAlpha(b, w, h, recipe, rule)",
+                [
+                    base64.b64encode(ink.tobytes()).decode(),
+                    *(280, 280, recipe, size_rule(pen=recipe == "mnist")),
+                ],
+            )
+            js.append(got["tooSmall"] if isinstance(got, dict) else "read")
+            white = np.full(ink.shape + (3,), 255, np.uint8)
+            try:
+                preprocess(Image.fromarray(np.dstack([white, ink])), recipe)
+                py.append("read")
+            except TooSmallError as exc:
+                said = str(exc)
+                py.append(
+                    "stroke" if "short stroke" in said else "blob" if "filled" in said else "dot"
+                )
+        print(
+            f"\ntoo small to read ({recipe}), browser vs Python on {len(inks)} canvas marks: "
+            f"Python refuses {sum(p != 'read' for p in py)}, the browser "
+            f"{sum(j != 'read' for j in js)}, "
+            f"{sum(p == j for p, j in zip(py, js, strict=True))} agree"
         )
-        js.append(got["tooSmall"] if isinstance(got, dict) else "read")
-        white = np.full(ink.shape + (3,), 255, np.uint8)
-        try:
-            preprocess(Image.fromarray(np.dstack([white, ink])))
-            py.append("read")
-        except TooSmallError as exc:
-            said = str(exc)
-            py.append("stroke" if "short stroke" in said else "blob" if "filled" in said else "dot")
-    print(
-        f"\ntoo small to read, browser vs Python on {len(inks)} canvas marks: Python refuses "
-        f"{sum(p != 'read' for p in py)}, the browser {sum(j != 'read' for j in js)}, "
-        f"{sum(p == j for p, j in zip(py, js, strict=True))} agree"
-    )
-    assert {"dot", "stroke", "blob", "read"} <= set(py)  # every refusal and reads exercised
-    assert js == py
+        exercised = {"dot", "stroke", "blob", "read"} - ({"blob"} if recipe == "fashion" else set())
+        assert exercised <= set(py)  # every refusal and reads exercised
+        assert recipe == "mnist" or "blob" not in py
+        assert js == py
 
 
 def _on_paper(ink: Image.Image, size=(320, 240)) -> Image.Image:
