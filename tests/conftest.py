@@ -41,6 +41,21 @@ def mnist_cnn():
     return load_classifier("mnist-cnn")
 
 
+@pytest.fixture(scope="session")
+def undetected(tmp_path_factory):
+    """fashion-cnn as a user's own `.keras` file with its card and ONNX export but no
+    detector beside it: a model whose verdict is the max-softmax judge."""
+    import shutil
+
+    from model import load_classifier
+    from model.runtime.artifacts import WEIGHTS_DIR
+
+    folder = tmp_path_factory.mktemp("undetected")
+    for suffix in (".keras", ".json", ".onnx"):
+        shutil.copy(WEIGHTS_DIR / f"fashion-cnn{suffix}", folder / f"fashion-cnn{suffix}")
+    return load_classifier(folder / "fashion-cnn.keras")
+
+
 #: The evidence the bundled models' look-alikes, atlas and top patches are read from:
 #: built from the training sets (never kept in the repository), as a user builds it.
 #: (models, other flags) of each build: fashion-cnn's covers its first 10,000 examples.

@@ -15,8 +15,10 @@ Two judges, chosen per model:
   set on held-out realistic and typed digits: below `unsure` for 95 % of them (the band above
   it is `unsure`), above `reject` for at most 0.5 %. An input with more closed loops
   than any digit has (three or more, counted on the 28x28 input) is `not_a_digit`
-  whatever the net says.
-- **Post-hoc** (any model without a detector, e.g. fashion-cnn or a user's
+  whatever the net says. fashion-cnn has one of its own (`python -m training.ood_items`:
+  Fashion-MNIST against digits, letters, shapes and scribbles; no softmax term, and its
+  card's `loop_penalty` is 0: the loop rule is a digit's).
+- **Post-hoc** (any model without a detector, e.g. a user's
   `.keras`): `ood_score = -ln(max probability)`, the max-softmax baseline
   (Hendrycks & Gimpel, 2017). It is weaker (AUROC 0.85-0.97 on the report sets of
   benchmarks/ood.py for mnist-cnn, against 0.92-1.0 with the detector), so it only
@@ -72,6 +74,9 @@ class OodCard:
     reject: float  # score at or above this: `not_a_digit`
     p_unsure: float = P_UNSURE
     softmax_weight: float = 0.0  # score = detector log-odds + this * -ln(max probability)
+    #: added to the score of an input with more loops than a digit has: a digit detector's
+    #: rule (its cards predate the field); 0 for any other model's (a sandal has many)
+    loop_penalty: float = LOOP_PENALTY
     calibration: dict[str, Any] = field(default_factory=dict)  # what the thresholds let through
     trained: dict[str, Any] = field(default_factory=dict)  # command, data, parameters
 
@@ -160,10 +165,12 @@ def more_loops_than_a_digit(x: np.ndarray) -> bool:
     return regions > MAX_DIGIT_LOOPS and count_loops(x) > MAX_DIGIT_LOOPS
 
 
-def loop_penalties(x: np.ndarray) -> np.ndarray:
-    """(N,) LOOP_PENALTY for each (N, 28, 28) input with more loops than a digit has, else 0."""
+def loop_penalties(x: np.ndarray, penalty: float = LOOP_PENALTY) -> np.ndarray:
+    """(N,) `penalty` for each (N, 28, 28) input with more loops than a digit has, else 0."""
     x = np.asarray(x, np.float32).reshape(-1, 28, 28)
-    return np.array([LOOP_PENALTY if more_loops_than_a_digit(a) else 0.0 for a in x], np.float32)
+    if not penalty:
+        return np.zeros(len(x), np.float32)
+    return np.array([penalty if more_loops_than_a_digit(a) else 0.0 for a in x], np.float32)
 
 
 def combined_scores(detector: np.ndarray, probs: np.ndarray, weight: float) -> np.ndarray:
@@ -179,6 +186,11 @@ class Judge:
     thing: str  # what the model reads, for sentences: "a digit", "a Fashion-MNIST item"
     card: OodCard | None = None
     detector: Detector | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def unlike(self) -> str:
+        """What a detector's `not_a_digit` says the input looks like instead."""
+        return UNLIKE.get(self.thing, "a digit, a letter, a shape or a scribble")
 
     @property
     def method(self) -> str:
@@ -197,7 +209,7 @@ class Judge:
             if len(probs) == 1:  # one input (a request, a drawing): scalars, no array calls
                 return np.array([self._score_one(x, probs, logodds)], np.float32)
             score = combined_scores(logodds, probs, self.card.softmax_weight)
-            return (score + loop_penalties(x)).astype(np.float32)
+            return (score + loop_penalties(x, self.card.loop_penalty)).astype(np.float32)
         return posthoc_scores(probs)
 
     def _score_one(self, x: np.ndarray, probs: np.ndarray, logodds: np.ndarray) -> np.float32:
@@ -208,7 +220,8 @@ class Judge:
         posthoc = np.float32(-np.log(min(max(p_max, 1e-12), 1.0)))
         weight = np.float32(self.card.softmax_weight)  # a weak Python float in the array code
         score = np.float32(np.asarray(logodds).reshape(-1)[0]) + weight * posthoc
-        penalty = LOOP_PENALTY if more_loops_than_a_digit(x) else 0.0
+        loops = self.card.loop_penalty
+        penalty = loops if loops and more_loops_than_a_digit(x) else 0.0
         return score + np.float32(penalty)
 
     def rule(self) -> dict[str, Any]:
@@ -227,6 +240,7 @@ class Judge:
             "reject": reject,
             "p_unsure": p_unsure,
             "thing": self.thing,
+            "unlike": self.unlike,
         }
         if card is not None:
             rule.update(
@@ -234,7 +248,7 @@ class Judge:
                 max_digit_loops=MAX_DIGIT_LOOPS,
                 loop_ink=LOOP_INK,
                 loop_min_area=LOOP_MIN_AREA,
-                loop_penalty=LOOP_PENALTY,
+                loop_penalty=card.loop_penalty,
             )
         return rule
 
@@ -256,8 +270,7 @@ class Judge:
         if score >= reject:
             if detector_score:
                 return "not_a_digit", (
-                    f"This does not look like {self.thing}: more like a letter, a shape, "
-                    "a scribble or a picture."
+                    f"This does not look like {self.thing}: more like {self.unlike}."
                 )
             return "not_a_digit", (
                 f"The model finds no class that fits: this may not be {self.thing} at all "
@@ -277,6 +290,8 @@ class Judge:
 
 #: How sentences name what a model of each data set reads.
 THINGS = {"mnist": "a digit", "fashion-mnist": "a Fashion-MNIST item"}
+#: What the input looks like instead, by what the model reads (`Judge.unlike`).
+UNLIKE = {"a digit": "a letter, a shape, a scribble or a picture"}
 
 
 def thing_for(card: Card) -> str:
@@ -302,6 +317,7 @@ def calibrate(
     reject_fpr: float,
     trained: dict[str, Any],
     softmax_weight: float = 0.0,
+    loop_penalty: float = LOOP_PENALTY,
 ) -> OodCard:
     """Thresholds from held-out realistic digits' detector log-odds (N,) and probabilities (N, C).
 
@@ -319,6 +335,7 @@ def calibrate(
         reject=round(reject, 4),
         p_unsure=P_UNSURE,
         softmax_weight=softmax_weight,
+        loop_penalty=loop_penalty,
         calibration={
             "n": len(scores),
             "answered_digit": round(answered_digit, 4),

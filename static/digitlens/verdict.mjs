@@ -7,7 +7,7 @@
 // `verdict_rule`), and the detector is the model's `<name>.ood.onnx`, published
 // under its content hash beside the model's own ONNX export.
 //
-// rule: {method: "detector" | "max-softmax", unsure, reject, p_unsure, thing,
+// rule: {method: "detector" | "max-softmax", unsure, reject, p_unsure, thing, unlike,
 //        softmax_weight, max_digit_loops, loop_ink, loop_min_area, loop_penalty,
 //        detectorUrl}   (the last six only for "detector")
 
@@ -118,8 +118,7 @@ export class EdgeJudge {
       return {
         verdict: "not_a_digit",
         reason: this.detector
-          ? `This does not look like ${r.thing}: more like a letter, a shape, ` +
-            "a scribble or a picture."
+          ? `This does not look like ${r.thing}: more like ${r.unlike}.`
           : `The model finds no class that fits: this may not be ${r.thing} at all ` +
             `(its best guess, ${first}, has only ${pct(probs[a])}).`,
       };
@@ -160,8 +159,11 @@ export function describe(verdict, probs, classes, rule) {
     return { big: `${name(a)}?`, line: `unsure: ${why}` };
   }
   if (verdict === "not_a_digit") {
-    const what = detector ? "a letter, shape or scribble?" : "no class fits it";
-    return { big: "not a digit?", line: what };
+    // (a digit model's words; any other model's as Python's header says them)
+    const digits = rule.thing === "a digit";
+    const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter or scribble?";
+    const what = detector ? unlike : "no class fits it";
+    return { big: digits ? "not a digit?" : "not one it knows?", line: what };
   }
   const p = probs[a] * 100;
   return { big: name(a), line: `${p > 99.9 ? "> 99.9" : p.toFixed(1)}%` };

@@ -157,10 +157,8 @@ def test_batch_and_single_verdicts_agree(mnist_cnn):
     assert d["verdict"] in VERDICTS and isinstance(d["ood_score"], float) and d["reason"]
 
 
-def test_a_model_without_detector_falls_back_to_max_softmax():
-    from model import load_classifier
-
-    clf = load_classifier("fashion-cnn")
+def test_a_model_without_detector_falls_back_to_max_softmax(undetected):
+    clf = undetected
     assert clf.judge.method == "max-softmax"
     flat = np.full(10, 0.1, np.float32)
     p = clf.to_prediction(flat)

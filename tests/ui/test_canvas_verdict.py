@@ -46,8 +46,8 @@ def test_the_page_gets_the_detector_and_the_thresholds_python_uses(static, mnist
     assert json.loads(json.dumps(rule)) == rule  # crosses to the page as JSON
 
 
-def test_a_model_without_a_detector_gets_the_post_hoc_rule(static):
-    rule = canvas.verdict_rule(load_classifier("fashion-cnn"))
+def test_a_model_without_a_detector_gets_the_post_hoc_rule(static, undetected):
+    rule = canvas.verdict_rule(undetected)
     assert rule is not None and rule["method"] == "max-softmax"
     assert (rule["unsure"], rule["reject"]) == (POSTHOC_UNSURE, POSTHOC_REJECT)
     assert "detectorUrl" not in rule and "softmax_weight" not in rule
@@ -87,3 +87,15 @@ def test_no_live_camera_without_a_verdict(static, monkeypatch, mnist_cnn):
     monkeypatch.setattr(canvas, "verdict_rule", lambda clf: None)
     ok, data = _camera_data(monkeypatch, mnist_cnn)
     assert not ok and data["modelUrl"] is None and data["verdict"] is None
+
+
+def test_a_fashion_pad_gets_its_detector_and_no_pen_rules(static, monkeypatch):
+    """fashion-cnn's pad: its own detector (no loop rule; "more like a digit, ..."), and a
+    size rule without the pen's length-in-widths tests, as Python reads it."""
+    sent: dict = {}
+    monkeypatch.setattr(canvas, "_component", lambda: lambda **kw: sent.update(kw["data"]))
+    canvas.drawing_pad("pad", load_classifier("fashion-cnn"))
+    assert sent["recipe"] == "fashion" and sent["tooSmall"]["pen"] is False
+    rule = sent["verdict"]
+    assert rule["method"] == "detector" and rule["detectorUrl"].endswith(".onnx")
+    assert rule["loop_penalty"] == 0.0 and rule["unlike"].startswith("a digit")

@@ -190,7 +190,10 @@ function createPad(root) {
       return [`${label}?`, `unsure: ${line}`];
     }
     if (verdict === "not_a_digit") {
-      return ["not a digit?", detector ? "a letter, shape or scribble?" : "no class fits it"];
+      // (a digit model's words; any other model's as Python's header says them)
+      const digits = (pad.data?.recipe ?? "mnist") === "mnist";
+      const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter or scribble?";
+      return [digits ? "not a digit?" : "not one it knows?", detector ? unlike : "no class fits it"];
     }
     return [label, `${pct}%`]; // "digit", or an answer that came without a verdict
   }
