@@ -278,7 +278,7 @@ export function tooSmall(mask, w, box, side, rule) {
   ) {
     return "dot";
   }
-  if (fraction >= rule.short_stroke_fraction) return null;
+  if (rule.pen === false || fraction >= rule.short_stroke_fraction) return null;
   // `straight_spread`: the ink's spread across its principal axis, in stroke widths
   // (the smaller eigenvalue of the pixel positions' covariance, ddof = 1; 0 under 3 pixels).
   let spread = 0;

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from model.errors import BlankImageError, ImageError, ImageTooLargeError
+from model.errors import BlankImageError, ImageError, ImageTooLargeError, TooSmallError
 from model.input.filters import gaussian, max_filter, percentile, smooth_opening, stroke_width
 from model.input.lighting import UNEVEN_LIGHT, paper_unevenness
 from model.input.preprocessing import (
@@ -355,6 +355,18 @@ def test_a_model_of_filled_things_reads_a_filled_area():
     bag = Image.new("L", (28, 28))
     ImageDraw.Draw(bag).rectangle((4, 8, 23, 25), fill=200)
     assert preprocess(bag, "fashion").max() > 0.5
+    # a dark item with one bright streak (Fashion-MNIST test #1731, a T-shirt) is no short
+    # pen stroke; only a speck under 5 % of the image is too small, said in its words
+    streak = Image.new("L", (280, 280))
+    ImageDraw.Draw(streak).line([(140, 120), (144, 160)], fill=220, width=10)
+    assert preprocess(streak, "fashion").max() > 0.5
+    with pytest.raises(TooSmallError, match="short stroke"):
+        preprocess(streak)
+    speck = Image.new("L", (280, 280))
+    ImageDraw.Draw(speck).ellipse((140, 140, 150, 150), fill=255)
+    with pytest.raises(TooSmallError, match="show the whole thing") as refused:
+        preprocess(speck, "fashion")
+    assert "digit" not in str(refused.value)
 
 
 @pytest.mark.parametrize("angle", [90, 75, 45, 0])
