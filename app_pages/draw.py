@@ -44,6 +44,12 @@ if not clf.is_digit:
         icon=":material/photo_camera:",
     )
     st.stop()
+if not clf.reads_digits:  # a model of other things (fashion-cnn): what a drawing is to it
+    st.caption(
+        f"{clf.name} learnt from small pictures, not from drawings: a drawn outline, even "
+        f"of one of its classes, is often not {clf.judge.thing} to it. The Upload page "
+        "reads its own kind of image."
+    )
 
 
 def maps_for(clf: Classifier, stages: Preprocessed, choice: Choice) -> tuple[Report | None, Report]:
@@ -144,8 +150,9 @@ def draw_and_explain() -> None:
             return
         if answer is None or pred is None:
             st.info(
-                "Draw a digit on the black square: the answer follows your pen, and the "
-                "heatmaps appear as soon as you lift it.",
+                f"Draw {'a digit' if clf.reads_digits else clf.judge.thing} on the black "
+                "square: the answer follows your pen, and the heatmaps appear as soon as "
+                "you lift it.",
                 icon=":material/draw:",
             )
             return

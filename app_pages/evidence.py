@@ -31,6 +31,11 @@ st.caption(
 )
 
 SOURCES = ["Example drawing", "Draw", "Test-set image"] if clf.is_digit else ["Upload"]
+if clf.is_digit and not clf.reads_digits:  # fashion-cnn: its own images first
+    SOURCES = ["Test-set image", "Draw", "Example drawing"]
+if st.session_state.get("evidence_source") not in SOURCES:
+    st.session_state.pop("evidence_source", None)
+WHAT = "a digit" if clf.reads_digits else clf.judge.thing  # for the words below
 source = st.radio("Input", SOURCES, horizontal=True, key="evidence_source", persist_state="session")
 PAD = "evidence_pad"
 
@@ -46,10 +51,11 @@ elif source == "Test-set image":
     data_dir = default_data_dir()
     test = test_split(clf.card.dataset or "mnist", data_dir) if data_dir else None
     if test is None:
-        st.info("Set DIGITLENS_DATA_DIR to the folder holding mnist/ to pick test digits.")
+        folder = clf.card.dataset or "mnist"
+        st.info(f"Set DIGITLENS_DATA_DIR to the folder holding {folder}/ to pick test images.")
         st.stop()
     i = st.number_input(
-        "Test digit #", 0, len(test) - 1, 0, key="evidence_test_index", persist_state="session"
+        "Test image #", 0, len(test) - 1, 0, key="evidence_test_index", persist_state="session"
     )
     image = test.images[int(i)]
 else:
@@ -57,7 +63,7 @@ else:
     image = upload.getvalue() if upload is not None else None
 
 if image is None:
-    st.info("Draw a digit (or pick an example) to see its evidence.")
+    st.info(f"Draw {WHAT} (or pick an example) to see its evidence.")
     st.stop()
 try:
     x = clf.preprocess(image)

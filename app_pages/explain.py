@@ -39,6 +39,8 @@ st.title("Explain")
 SOURCES = ["Example drawing", "Draw", "Upload", "Test-set image", TRAINING]
 if not clf.is_digit:  # a photo model: no canvas and no MNIST test set
     SOURCES = ["Upload", "Example drawing"]
+elif not clf.reads_digits:  # fashion-cnn: its own images first (a drawn digit is none)
+    SOURCES = ["Test-set image", "Upload", "Draw", "Example drawing", TRAINING]
 if st.session_state.get("explain_source") not in SOURCES:
     st.session_state.pop("explain_source", None)
 if st.session_state.pop("_from_gallery", False):  # arrived from the Model page's gallery
@@ -149,7 +151,7 @@ except (TooSmallError, NoiseImageError) as exc:  # ink, but nothing to read in i
     st.stop()
 except BlankImageError as exc:
     if source == "Draw":
-        st.info("Draw a digit to explain it.")
+        st.info(f"Draw {'a digit' if clf.reads_digits else clf.judge.thing} to explain it.")
     else:
         st.error(f"That image cannot be used: {exc}")
     st.stop()

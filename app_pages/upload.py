@@ -11,6 +11,7 @@ from PIL import Image
 
 from model import BlankImageError, ImageError
 from model.input.decode import frame_count
+from model.judge.verdict import VERDICT_WORDS
 from model.prediction import format_probability
 from model.why.attribution import explain
 from model.why.describe import describe_map
@@ -50,7 +51,9 @@ clf = choice.clf
 st.title("Upload images")
 col_files, col_camera = st.columns([2, 1])
 files = col_files.file_uploader(
-    "Images of digits: drawings, scans, photos of paper",
+    "Images of digits: drawings, scans, photos of paper"
+    if clf.reads_digits
+    else f"Images for {clf.name} ({clf.judge.thing.removeprefix('a ')}s and anything else)",
     type=TYPES,
     accept_multiple_files=True,
     key="uploads",
@@ -58,7 +61,8 @@ files = col_files.file_uploader(
 )
 with col_camera:
     use_camera = st.toggle("Use the camera", key="camera_on", persist_state="session")
-    photo = st.camera_input("A photo of a digit on paper", key="camera") if use_camera else None
+    shot = "A photo of a digit on paper" if clf.reads_digits else "A photo"
+    photo = st.camera_input(shot, key="camera") if use_camera else None
 
 if not files:  # a page visit emptied the uploader (or its files were removed: `KEPT` says)
     st.session_state[HELD] = list(st.session_state.get(KEPT, []))
@@ -200,11 +204,7 @@ st.subheader("Results")
 table = pd.DataFrame(rows)
 # On screen, the verdict in words for what this model reads (a Sandal was "digit") and no
 # grey "None" where a row has nothing to say; the downloads keep the API's values.
-words = (
-    {"digit": "digit", "unsure": "unsure", "not_a_digit": "not a digit"}
-    if clf.reads_digits
-    else {"digit": "sure", "unsure": "unsure", "not_a_digit": "not one it knows"}
-)
+words = VERDICT_WORDS[clf.reads_digits]
 shown = table.assign(verdict=table["verdict"].map(lambda v: words.get(v, v)))
 text = ["class", "sure", "verdict", "reason", "error"]
 shown[text] = shown[text].astype(object).where(shown[text].notna(), "")

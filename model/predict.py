@@ -52,6 +52,7 @@ from model.input.sources import (
     stated_samples,
     video_frames,
 )
+from model.judge.verdict import VERDICT_WORDS
 from model.number import several_digits
 from model.writers import stem, top_line, write_counterfactual, write_explanation
 
@@ -211,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
                 where = "" if item.frame is None else f" frame {item.frame} ({item.time_s:.2f}s)"
                 answer = f"{pred.class_name} ({format_probability(pred.probability)})"
                 if pred.verdict != "digit":
-                    answer = f"{pred.verdict.replace('_', ' ')}: {pred.reason} [{answer}]"
+                    said = VERDICT_WORDS[clf.reads_digits][pred.verdict]
+                    answer = f"{said}: {pred.reason} [{answer}]"
                 tqdm.write(f"{item.path}{where}: {answer}", file=sys.stdout)
                 top = top_line(clf, pred, args.top_k)
                 if top:

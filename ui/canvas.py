@@ -248,6 +248,7 @@ def drawing_pad(
         "verdict": rule,
         "tooSmall": size_rule(pen=clf.recipe == "mnist"),
         "recipe": clf.recipe,
+        "thing": clf.judge.thing,  # what the model reads, for the pad's words
         "classes": list(clf.class_names),
         "shortClasses": [short_name(c) for c in clf.class_names],  # under the live bars
         "staticUrl": STATIC_URL,

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.audit.figures import atlas_plot, plot, png, to_display
+from model.classifier import DIGIT_CLASSES
+from model.judge.verdict import VERDICT_WORDS
 from model.prediction import format_probability
 from model.why.index import K
 from model.why.overlay import overlay
@@ -202,6 +204,7 @@ def render(
     failed = np.array([e is not None for e in t["error"]], bool)
     read = ~failed
     verdicts = np.array([str(v) for v in t["verdict"]], dtype=object)
+    digits = tuple(class_names) == DIGIT_CLASSES  # a model of digits: its words
     parts = [f"<h1>DigitLens audit: {html.escape(meta.get('model', ''))}</h1>"]
     facts = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta.items()
@@ -216,10 +219,11 @@ def render(
     prob = np.asarray(t["probability"], np.float64)
     ood = np.asarray(t["ood_score"], np.float64)
     if read.any():
+        like = "a digit" if digits else "its training data"
         parts.append(
             f'<p><img src="{plot(prob[read], "probability of the answer")}" '
             'alt="histogram of the probability of each answer"> '
-            f'<img src="{plot(ood[read], "ood score (higher: less like a digit)")}" '
+            f'<img src="{plot(ood[read], "ood score (higher: less like " + like + ")")}" '
             'alt="histogram of the out-of-distribution score"></p>'
         )
     label = np.asarray(t["label"], np.int64)
@@ -274,14 +278,15 @@ def render(
         parts.append(_evidence(t, read, wrong, verdicts, class_names, inputs, map_shape, atlas))
     refused = np.flatnonzero(verdicts == "not_a_digit")
     refused = refused[np.argsort(-ood[refused], kind="stable")]
+    said = VERDICT_WORDS[digits]["not_a_digit"]
     parts.append(
         _gallery(
-            "Judged not a digit",
+            f"Judged {said}",
             refused,
             t,
             inputs,
             map_shape,
-            lambda i: f"not a digit (ood {ood[i]:.2f}); would read {t['class_name'][i]}",
+            lambda i: f"{said} (ood {ood[i]:.2f}); would read {t['class_name'][i]}",
         )
     )
     errors = np.flatnonzero(failed)

@@ -290,6 +290,12 @@ class Judge:
 
 #: How sentences name what a model of each data set reads.
 THINGS = {"mnist": "a digit", "fashion-mnist": "a Fashion-MNIST item"}
+#: The verdicts in words for people, for a model of digits (True) or of anything else
+#: (False: a Sandal is not "digit"); the API and the files keep the values themselves.
+VERDICT_WORDS = {
+    True: {"digit": "digit", "unsure": "unsure", "not_a_digit": "not a digit"},
+    False: {"digit": "sure", "unsure": "unsure", "not_a_digit": "not one it knows"},
+}
 #: What the input looks like instead, by what the model reads (`Judge.unlike`).
 UNLIKE = {"a digit": "a letter, a shape, a scribble or a picture"}
 

@@ -161,7 +161,7 @@ export function describe(verdict, probs, classes, rule) {
   if (verdict === "not_a_digit") {
     // (a digit model's words; any other model's as Python's header says them)
     const digits = rule.thing === "a digit";
-    const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter or scribble?";
+    const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter, shape or scribble?";
     const what = detector ? unlike : "no class fits it";
     return { big: digits ? "not a digit?" : "not one it knows?", line: what };
   }

@@ -460,6 +460,8 @@ def test_a_drawing_stays_and_is_read_again_when_the_model_changes(page, streamli
     # model's words, not a digit model's ("not a digit?").
     page.locator(f"{LIVE}:text-is('not one it knows?')").wait_for(timeout=30_000)
     page.get_by_text("Not something this model knows").wait_for()
+    aria = page.locator(".dl-canvas").get_attribute("aria-label")
+    assert aria.startswith("drawing pad: draw a Fashion-MNIST item"), aria  # not "a digit"
     shown = page.locator(".dl-live-hist").filter(has_text="T-shi.")
     shown.wait_for(timeout=30_000)
     names = shown.locator(".dl-live-name").all_text_contents()

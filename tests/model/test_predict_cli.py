@@ -161,3 +161,13 @@ def test_a_reader_that_stops_early_ends_the_run_without_a_traceback(inputs):
     proc.stdout.close()  # before the first answer: its write meets a closed pipe
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=300) == 1 and "Traceback" not in err, err
+
+
+def test_a_fashion_models_refusal_is_worded_as_its_own(inputs):
+    """fashion-cnn's line for a drawn 7 says "not one it knows", as the app does; it said
+    "not a digit: ..." of a digit (found by a helper session)."""
+    out = cli(inputs / "seven.png", "--model", "fashion-cnn")
+    assert out.returncode == 0, out.stderr
+    line = out.stdout.splitlines()[0]
+    assert "seven.png: not one it knows: This does not look like a Fashion-MNIST item" in line
+    assert "not a digit" not in out.stdout

@@ -100,3 +100,23 @@ def test_explain_says_an_uploaded_number_is_one_and_where_to_read_it():
     assert not at.exception, at.exception
     notes = "\n".join(i.value for i in at.info)
     assert "This looks like 3 digits (741)" in notes and "Read numbers" in notes, notes
+
+
+def test_a_fashion_model_is_never_asked_for_a_digit(monkeypatch, real_data_dir):
+    """With fashion-cnn, the pages ask for its own kind of image (a helper session found
+    "Draw a digit", "Test digit #", a digit example opening Explain and Evidence, and the
+    Draw page inviting a drawing it would not know)."""
+    monkeypatch.setenv("DIGITLENS_DATA_DIR", str(real_data_dir))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.sidebar.selectbox(key="model_name").set_value("fashion-cnn").run()
+    said = lambda: " ".join(  # noqa: E731
+        str(e.value) for kind in (at.info, at.caption, at.markdown) for e in kind
+    )
+    assert "not from drawings" in said() and "Draw a Fashion-MNIST item on" in said()
+    for page, key in (("explain", "explain_source"), ("evidence", "evidence_source")):
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, at.exception
+        assert at.radio(key=key).value == "Test-set image"  # its own images first
+        assert "digit" not in " ".join(str(e.value) for e in at.info), page
+    assert at.number_input[0].label == "Test image #"

@@ -192,7 +192,7 @@ function createPad(root) {
     if (verdict === "not_a_digit") {
       // (a digit model's words; any other model's as Python's header says them)
       const digits = (pad.data?.recipe ?? "mnist") === "mnist";
-      const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter or scribble?";
+      const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter, shape or scribble?";
       return [digits ? "not a digit?" : "not one it knows?", detector ? unlike : "no class fits it"];
     }
     return [label, `${pct}%`]; // "digit", or an answer that came without a verdict
@@ -242,7 +242,8 @@ function createPad(root) {
 
   function showBlank() {
     digit.textContent = "–";
-    sure.textContent = pad.data?.mode === "number" ? "draw a number" : "draw a digit";
+    sure.textContent =
+      pad.data?.mode === "number" ? "draw a number" : `draw ${pad.data?.thing ?? "a digit"}`;
     live.title = "";
     delete live.dataset.verdict;
     bars.forEach((b) => {
@@ -264,7 +265,11 @@ function createPad(root) {
     live.title = {
       stroke: "The mark is a single short stroke, too small to read; if it is a 1, write it larger.",
       blob: "The mark is a filled area, not pen strokes: no digit's shape to read; draw the digit as a line.",
-    }[kind] ?? "The mark is too small to read (a dot or a short tick); draw the whole digit, larger.";
+    }[kind] ??
+      "The mark is too small to read (a dot or a short tick); " +
+        ((pad.data?.recipe ?? "mnist") === "mnist"
+          ? "draw the whole digit, larger."
+          : "show the whole thing, larger.");
     live.dataset.verdict = "too_small";
     announce(said);
   }
@@ -481,6 +486,14 @@ function createPad(root) {
             "Ctrl+Z undoes the last stroke, Delete clears",
         );
         sure.textContent = "write a number"; // (it said "draw a digit")
+      } else if (d.thing && d.thing !== "a digit") {
+        // a model of other things (fashion-cnn): its own words, never "digit"
+        canvas.setAttribute(
+          "aria-label",
+          `drawing pad: draw ${d.thing} with a mouse, pen or finger. ` +
+            "Ctrl+Z undoes the last stroke, Delete clears",
+        );
+        sure.textContent = `draw ${d.thing}`;
       }
       pen.min = d.penMin;
       pen.max = d.penMax;
