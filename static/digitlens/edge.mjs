@@ -267,18 +267,21 @@ export function tooSmall(mask, w, box, side, rule) {
   const at = (y, x) => y >= 0 && y < bh && x >= 0 && x < bw && mask[(y0 + y) * w + x0 + x] === 1;
   const { area, width } = strokeWidth(bh, bw, at);
   const extent = Math.max(bh, bw);
-  // (a model of filled things, `rule.pen` false, is not held to a length in stroke widths)
-  const strokes = rule.pen === false ? Infinity : extent / Math.max(width, 1);
+  const strokes = extent / Math.max(width, 1);
   const fraction = extent / side;
-  if (strokes < rule.min_extent_strokes && fraction >= rule.short_mark_fraction) return "blob";
+  // (a model of filled things, `rule.pen` false, reads a large filled area)
+  const pen = rule.pen !== false;
+  if (pen && strokes < rule.min_extent_strokes && fraction >= rule.short_mark_fraction) {
+    return "blob";
+  }
   if (
-    strokes < rule.min_extent_strokes ||
+    (pen && strokes < rule.min_extent_strokes) ||
     fraction < rule.min_extent_fraction ||
     (fraction < rule.short_mark_fraction && strokes < rule.short_mark_strokes)
   ) {
     return "dot";
   }
-  if (rule.pen === false || fraction >= rule.short_stroke_fraction) return null;
+  if (fraction >= rule.short_stroke_fraction) return null;
   // `straight_spread`: the ink's spread across its principal axis, in stroke widths
   // (the smaller eigenvalue of the pixel positions' covariance, ddof = 1; 0 under 3 pixels).
   let spread = 0;

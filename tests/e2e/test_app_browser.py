@@ -790,7 +790,7 @@ def test_browser_refuses_what_python_refuses_as_too_small(page, streamlit_url):
             f"{sum(j != 'read' for j in js)}, "
             f"{sum(p == j for p, j in zip(py, js, strict=True))} agree"
         )
-        pen_only = {"blob", "stroke"} if recipe == "fashion" else set()  # a pen's refusals
+        pen_only = {"blob"} if recipe == "fashion" else set()  # a pen's refusal
         assert {"dot", "stroke", "blob", "read"} - pen_only <= set(py)  # each one exercised
         assert not pen_only & set(py)
         assert js == py
