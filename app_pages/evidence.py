@@ -106,11 +106,12 @@ with atlas_tab:
         picked = picked_training_digit(event)
         if picked is not None:  # a click on a training digit: explain it
             open_in_explain(picked)
+        noun = "digit" if clf.reads_digits else "image"
         st.caption(
-            "Click a point to explain that training digit. "
-            f"{len(atlas.rows):,} training digits mapped by {atlas.method} "
+            f"Click a point to explain that training {noun}. "
+            f"{len(atlas.rows):,} training {noun}s mapped by {atlas.method} "
             f"(trustworthiness {atlas.trustworthiness:.3f}); black crosses: the "
-            f"{len(atlas.misread_test)} test digits the model misreads; red diamond: this "
+            f"{len(atlas.misread_test)} test {noun}s the model misreads; red diamond: this "
             f"input (read as {clf.class_names[here.label]}, nearest the "
             f"{clf.class_names[here.nearest_class]} cluster)."
         )

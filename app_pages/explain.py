@@ -130,7 +130,8 @@ try:
         )
         _, (image, label) = training_example(clf, int(index))
         x = image.astype(np.float32) / 255.0
-        label_note = f"training digit #{int(index)}, labelled {clf.class_names[label]}"
+        noun = "digit" if clf.reads_digits else "image"
+        label_note = f"training {noun} #{int(index)}, labelled {clf.class_names[label]}"
     else:
         data_dir = default_data_dir()
         split = test_split(clf.card.dataset_or_default, data_dir) if data_dir else None

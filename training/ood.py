@@ -172,13 +172,16 @@ def training_data(
     turned_digits: bool = False,
     hand_fonts: bool = False,
 ):
-    """(x (N, 28, 28), y (N,) 1 = not a digit, weights (N,)) and the calibration inputs."""
+    """(x (N, 28, 28), y (N,) 1 = not a digit, weights (N,)), the calibration inputs and
+    their labels, and how many of the positives are the handwriting fonts' digits (the
+    last ones; those read of TRAIN_HAND_DIGITS)."""
     from training.data import load_dataset
 
     ds = load_dataset("mnist", data_dir, val_fraction=0.1, seed=0)
     n = lambda k: max(int(k * scale), 10)  # noqa: E731
     parts_x = training_digits(ds, scale, log, typed=more_families, hand=hand_fonts)
     parts_y = [np.zeros(len(p)) for p in parts_x]
+    hand = len(parts_x[-1]) if hand_fonts else 0
     t0 = time.perf_counter()
     families = _families(more_families, turned_digits, hand_fonts)
     for k, (kind, count) in enumerate(families.items()):
@@ -190,7 +193,7 @@ def training_data(
     # Balance: digits and non-digits weigh the same in total.
     w = np.where(y == 1, (y == 0).sum() / max((y == 1).sum(), 1), 1.0)
     cal_items, cal_labels = calibration_items(ds, scale)
-    return x, y, w, cal_items, cal_labels
+    return x, y, w, cal_items, cal_labels, hand
 
 
 def _families(more_families: bool, turned_digits: bool, hand_fonts: bool) -> dict[str, int]:
@@ -300,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         ds = load_dataset("mnist", args.data_dir, val_fraction=0.1, seed=0)
         cal_items, _ = calibration_items(ds, args.scale)
     else:
-        x, y, w, cal_items, _ = training_data(
+        x, y, w, cal_items, _, hand = training_data(
             args.data_dir,
             args.scale,
             more_families=args.more_families,
@@ -318,7 +321,6 @@ def main(argv: list[str] | None = None) -> int:
 
         digits = None
         if net is not None:  # the autoencoder's digits are the shipped term's, without hand fonts
-            hand = max(int(TRAIN_HAND_DIGITS * args.scale), 10) if args.hand_fonts else 0
             digits = detector_digits(x, y, args.scale, args.more_families, drop_last=hand)
         term = trained_term(
             args.data_dir,

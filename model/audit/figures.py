@@ -75,6 +75,9 @@ def atlas_plot(
     answer, mistakes as black crosses and inputs judged not a digit as hollow triangles."""
     import matplotlib
 
+    from model.classifier import DIGIT_CLASSES
+    from model.judge.verdict import VERDICT_WORDS
+
     matplotlib.use("Agg")
     import matplotlib.patheffects as pe
     import matplotlib.pyplot as plt
@@ -93,7 +96,7 @@ def atlas_plot(
         facecolors="none",
         edgecolors="black",
         marker="^",
-        label="judged not a digit",
+        label=f"judged {VERDICT_WORDS[tuple(names) == DIGIT_CLASSES]['not_a_digit']}",
     )
     halo = [pe.withStroke(linewidth=3, foreground="white")]
     for c, (cx, cy) in enumerate(atlas.centres()):

@@ -52,7 +52,8 @@ def _evidence(
     agree = np.asarray(t["lookalikes_agree"], np.float64)
     xy = np.stack([np.asarray(t["atlas_x"], np.float64), np.asarray(t["atlas_y"], np.float64)], 1)
     placed = read & np.isfinite(agree)
-    parts = ["<h2>Among the training digits</h2>"]
+    digits = tuple(class_names) == DIGIT_CLASSES
+    parts = [f"<h2>Among the training {'digits' if digits else 'images'}</h2>"]
     if atlas is not None and placed.any():
         refused = verdicts == "not_a_digit"
         label = np.asarray(t["label"], np.int64)[placed]
@@ -60,7 +61,7 @@ def _evidence(
         alt = (
             f"{int(placed.sum())} inputs placed on the atlas of the training set; "
             f"{int((wrong & placed).sum())} read wrong, {int((refused & placed).sum())} "
-            "judged not a digit"
+            f"judged {VERDICT_WORDS[digits]['not_a_digit']}"
         )
         parts.append(f'<p><img src="{src}" alt="{html.escape(alt)}"></p>')
     low = placed & (agree < 0.5)
@@ -110,11 +111,13 @@ def _numbers(t: dict[str, np.ndarray], read: np.ndarray) -> str:
     )
 
 
-def _shares(verdicts: np.ndarray, n: int) -> str:
-    """Table rows: each verdict, how many of `verdicts` it is, and its share of n."""
+def _shares(verdicts: np.ndarray, n: int, digits: bool = True) -> str:
+    """Table rows: each verdict, how many of `verdicts` it is, and its share of n; for a
+    model of other things (not `digits`) in its words (`VERDICT_WORDS`)."""
     counts = [(v, int((verdicts == v).sum())) for v in ("digit", "unsure", "not_a_digit")]
+    said = {v: v if digits else VERDICT_WORDS[False][v] for v, _ in counts}
     return "".join(
-        f"<tr><td>{v}</td><td class='num'>{k}</td><td class='num'>{_pct(k, n)}</td></tr>"
+        f"<tr><td>{said[v]}</td><td class='num'>{k}</td><td class='num'>{_pct(k, n)}</td></tr>"
         for v, k in counts
     )
 
@@ -210,7 +213,7 @@ def render(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta.items()
     )
     parts.append(f"<table>{facts}</table>")
-    shares = _shares(verdicts, n)
+    shares = _shares(verdicts, n, digits)
     parts.append(
         "<h2>Answers</h2><table><tr><th>verdict</th><th>inputs</th><th>share</th></tr>"
         f"{shares}<tr><td>unreadable</td><td class='num'>{int(failed.sum())}</td>"

@@ -71,6 +71,12 @@ function ranked(probs) {
 
 const pct = (p) => `${Math.round(p * 100)}%`;
 
+/** Whether a model's classes are the ten digits, in order (Python's `Classifier.reads_digits`
+ * and `DIGIT_CLASSES`): whose words a verdict is said in. */
+export function readsDigits(classes) {
+  return classes.length === 10 && classes.every((c, i) => c === String(i));
+}
+
 export class EdgeJudge {
   /** rule: as above; detector: an EdgeModel for rule.detectorUrl, or null (max-softmax). */
   constructor(rule, detector) {
@@ -160,7 +166,7 @@ export function describe(verdict, probs, classes, rule) {
   }
   if (verdict === "not_a_digit") {
     // (a digit model's words; any other model's as Python's header says them)
-    const digits = rule.thing === "a digit";
+    const digits = readsDigits(classes);
     const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter, shape or scribble?";
     const what = detector ? unlike : "no class fits it";
     return { big: digits ? "not a digit?" : "not one it knows?", line: what };

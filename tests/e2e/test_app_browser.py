@@ -674,6 +674,28 @@ def test_browser_verdicts_match_python(page, streamlit_url):
             assert count_loops(x[scribble][0]) > MAX_DIGIT_LOOPS
             assert want[scribble][0] == "not_a_digit"
             assert float(scores[scribble][0]) - LOOP_PENALTY < rule["unsure"]
+    # fashion-cnn's detector, published as its pad gets it: its card's rule (no softmax
+    # term, no loop penalty) on the same inputs, with the page model's probabilities.
+    from ui.canvas import verdict_rule
+
+    fashion = load_classifier("fashion-cnn").judge
+    rule = verdict_rule(load_classifier("fashion-cnn"))
+    got = page.evaluate(
+        "([xs, rule]) => window.digitlens.verdicts(xs, rule)",
+        [x.reshape(len(x), -1).tolist(), rule],
+    )
+    probs = clf.probabilities(x)
+    scores = fashion.scores(x, probs)
+    js = np.array([g["score"] for g in got], np.float64)
+    near = np.abs(scores - rule["unsure"]) < SCORE_ATOL
+    near |= np.abs(scores - rule["reject"]) < SCORE_ATOL
+    want = [fashion.verdict(float(sc), p, True)[0] for sc, p in zip(scores, probs, strict=True)]
+    print(f"fashion-cnn's detector: max |score diff| {float(np.abs(js - scores).max()):.1e}")
+    assert float(np.abs(js - scores).max()) <= SCORE_ATOL
+    assert [g["verdict"] for g, n in zip(got, near, strict=True) if not n] == [
+        w for w, n in zip(want, near, strict=True) if not n
+    ]
+    assert float(scores[scribble][0]) < LOOP_PENALTY / 2  # three loops, no penalty
 
 
 def _small_drawing(digit: int, scale: float, pen: int, at: tuple[int, int]) -> np.ndarray:

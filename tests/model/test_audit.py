@@ -278,16 +278,17 @@ def test_the_report_says_none_and_all_exactly(tmp_path):
     assert (_pct(0, 40), _pct(40, 40), _pct(2, 10_000)) == ("0 %", "100 %", "&lt; 0.1 %")
 
 
-def test_a_fashion_models_report_words_its_refusals_as_its_own(tmp_path):
-    """fashion-cnn's audit calls a drawn 7 "not one it knows", not "not a digit" (a
-    helper session found the report saying "not a digit" of a digit); a digit model's
-    report keeps its words."""
+def test_a_fashion_models_report_words_its_refusals_as_its_own(tmp_path, bundled_evidence):
+    """fashion-cnn's audit calls a drawn 7 "not one it knows", not "not a digit", and its
+    atlas holds training images, not digits (a helper session and a review found the
+    report saying "not a digit" of a digit); a digit model's report keeps its words."""
     drawn_digit(7).save(tmp_path / "seven.png")
     for model, said in (("fashion-cnn", "not one it knows"), ("mnist-cnn", None)):
-        audit([str(tmp_path / "seven.png")], tmp_path / model, model=model)
+        audit([str(tmp_path / "seven.png")], tmp_path / model, model=model, evidence=True)
         page = (tmp_path / model / REPORT).read_text()
         if said:
             assert f"<h2>Judged {said}</h2>" in page and f"{said} (ood" in page
-            assert "not a digit" not in page
+            assert "Among the training images" in page and f"1 judged {said}" in page
+            assert "digit" not in page.replace("digitlens", "").replace("DigitLens", "")
         else:
             assert "<h2>Judged not a digit</h2><p>None.</p>" in page

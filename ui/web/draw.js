@@ -191,7 +191,9 @@ function createPad(root) {
     }
     if (verdict === "not_a_digit") {
       // (a digit model's words; any other model's as Python's header says them)
-      const digits = (pad.data?.recipe ?? "mnist") === "mnist";
+      // (the ten digits in order: Python's `Classifier.reads_digits`, verdict.mjs `readsDigits`)
+      const digits =
+        !classes.length || (classes.length === 10 && classes.every((c, i) => c === String(i)));
       const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter, shape or scribble?";
       return [digits ? "not a digit?" : "not one it knows?", detector ? unlike : "no class fits it"];
     }
