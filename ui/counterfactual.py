@@ -37,6 +37,8 @@ def article(name: str) -> str:
 
 #: Pages whose "Make it a …" buttons have the width to say it whole.
 WIDE_PAGES = frozenset({"explain"})
+#: Buttons a row for classes named in words, where the page is narrow.
+ROW_OF_NAMES = 3
 #: The side of the pictures, in screen pixels.
 SIDE = 196
 
@@ -105,9 +107,13 @@ def counterfactual_section(
     )
     key = f"_cf_target_{page}"
     others = [k for k in range(len(clf.class_names)) if k != label]
-    cols = st.columns(len(others))
+    # One row of nine for a digit; class names need the width of three a row (in one row
+    # the Draw page cut Sandal, Shirt and Sneaker all to "a S…").
+    wide = page in WIDE_PAGES or clf.reads_digits
+    cols = st.columns(len(others) if wide else ROW_OF_NAMES)
     prefix = "" if page == "explain" else f"{page}_"
-    for col, k in zip(cols, others, strict=True):
+    for i, k in enumerate(others):
+        col = cols[i % len(cols)]
         # (nine buttons in a column of the Draw page: each ends the heading's sentence,
         # "… a 9", its tooltip says it whole; the Explain page has the width for it)
         name = clf.class_names[k]

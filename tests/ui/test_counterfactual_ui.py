@@ -45,3 +45,30 @@ def test_the_article_fits_the_class_name():
 
     said = {n: f"{article(n)} {n}" for n in ("7", "8", "Ankle boot", "Trouser", "11")}
     assert list(said.values()) == ["a 7", "an 8", "an Ankle boot", "a Trouser", "an 11"]
+
+
+def _button_columns(at, prefix: str) -> list[list[str]]:
+    """The keys of the "Make it a …" buttons in each innermost column that holds some."""
+
+    def keys(node) -> list[str]:
+        own = [str(node.key)] if str(getattr(node, "key", "")).startswith(prefix) else []
+        return own + [k for c in getattr(node, "children", {}).values() for k in keys(c)]
+
+    held = [keys(c) for c in at.columns]
+    every = max(held, key=len)
+    return [k for k in held if k and len(k) < len(every)]
+
+
+def test_class_names_get_three_buttons_a_row_on_the_draw_page():
+    """fashion-cnn's nine class names in one row of the Draw page were cut to "a T…",
+    "a S…", "a S…", "a S…" (Sandal, Shirt, Sneaker; a helper session); digits keep one row."""
+    from tests.ui.test_app import canvas_image, pad_state
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["pad"] = pad_state(canvas_image(7))
+    at.run()
+    assert [len(c) for c in _button_columns(at, "draw_cf_make_")] == [1] * 9
+    at.sidebar.selectbox(key="model_name").set_value("fashion-cnn").run()
+    assert not at.exception, at.exception
+    assert [len(c) for c in _button_columns(at, "draw_cf_make_")] == [3, 3, 3]
+    assert at.button(key="draw_cf_make_7").label == "a Sneaker"
