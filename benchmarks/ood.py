@@ -133,13 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     out = Lines()
     clf = load_classifier(args.model)
-    name = "ood" if args.model == "mnist-cnn" else f"ood-{slug(args.model)}"
+    table = "ood" if args.model == "mnist-cnn" else f"ood-{slug(args.model)}"
     if clf.recipe != "mnist":  # not a digit model: its own images against the rest
         from benchmarks.ood_items import report
 
         lines = report(clf, args.data_dir, args.n, args.seed)
         lines(f"\n({time.perf_counter() - t0:.0f} s)")
-        write_table(name, lines.markdown, command_line("python -m benchmarks.ood", argv))
+        write_table(table, lines.markdown, command_line("python -m benchmarks.ood", argv))
         return 0
     test = load_split(locate("mnist", args.data_dir), "test")
     x_test = test.images.astype(np.float32) / 255
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{MAX_HOLES} holes, benchmarks/scribbles.py)"
     )
     out(f"\n({time.perf_counter() - t0:.0f} s)")
-    write_table(name, out.markdown, command_line("python -m benchmarks.ood", argv))
+    write_table(table, out.markdown, command_line("python -m benchmarks.ood", argv))
     return 0
 
 

@@ -378,3 +378,17 @@ def test_turned_digits_keep_only_the_classes_a_turn_makes_no_digit(monkeypatch):
     assert turns_used == set(gen.TURNS)
     assert not any({0, 1, 8} & classes for _, classes in gen.TURNS.values())
     assert not {6, 9} & gen.TURNS["upside down"][1]
+
+
+@pytest.mark.parametrize("model", ["mnist-cnn", "fashion-cnn"])
+def test_the_ood_benchmark_runs_to_its_table(model, real_data_dir, monkeypatch):
+    """`python -m benchmarks.ood` end to end on tiny sets (its table captured, not written):
+    the digit path once died at the end, its table's name shadowed by a loop variable."""
+    from benchmarks import ood
+
+    written = {}
+    monkeypatch.setattr(ood, "write_table", lambda name, text, _: written.update({name: text}))
+    assert ood.main(["--model", model, "--n", "4", "--data-dir", str(real_data_dir)]) == 0
+    ((name, text),) = written.items()
+    assert name == ("ood" if model == "mnist-cnn" else "ood-fashion-cnn")
+    assert "| handwritten letters | 4 |" in text and "| short stroke | 4 |" in text
