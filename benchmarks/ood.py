@@ -112,6 +112,21 @@ def shares(verdict: np.ndarray) -> dict[str, float]:
     return {v: float((verdict == v).mean()) for v in ("digit", "unsure", "not_a_digit", "refused")}
 
 
+def negative_row(
+    name: str, r: dict[str, np.ndarray], pos: np.ndarray, pos_b: np.ndarray, cut: float
+) -> str:
+    """One table row for a set of negatives `r` (`evaluate`'s) against the positives' scores
+    `pos` and baseline scores `pos_b`: AUROC of both, the share scored under `cut` (95 % of
+    the positives), and the share of each verdict."""
+    s = shares(r["verdict"])
+    return (
+        f"| {name} | {len(r['score'])} | {auroc(pos, r['score']):.3f} | "
+        f"{auroc(pos_b, r['baseline']):.3f} | {float((r['score'] < cut).mean()):.1%} | "
+        f"{s['digit']:.1%} | {s['unsure']:.1%} | {s['not_a_digit']:.1%} | "
+        f"{s['refused']:.1%} |"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.ood",
@@ -192,13 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     out("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
     def row(name: str, r: dict[str, np.ndarray]) -> None:
-        s = shares(r["verdict"])
-        out(
-            f"| {name} | {len(r['score'])} | {auroc(pos, r['score']):.3f} | "
-            f"{auroc(pos_b, r['baseline']):.3f} | {float((r['score'] < tpr95).mean()):.1%} | "
-            f"{s['digit']:.1%} | {s['unsure']:.1%} | {s['not_a_digit']:.1%} | "
-            f"{s['refused']:.1%} |"
-        )
+        out(negative_row(name, r, pos, pos_b, tpr95))
 
     composition = []
     for k, kind in enumerate(NEGATIVE_SETS):

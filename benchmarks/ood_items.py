@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.ood import SEED, auroc, evaluate, shares
+from benchmarks.ood import SEED, evaluate, negative_row, shares
 from benchmarks.tables import Lines
 
 #: The positives: this many of the data set's test images.
@@ -78,12 +78,5 @@ def report(clf, data_dir: str | None, n: int, seed: int = SEED) -> Lines:
             name = f"digits, {kind}"
         else:
             items, name = negatives(kind, n, "report", seed + 1000 + k, data_dir), kind
-        q = evaluate(clf, items)
-        s = shares(q["verdict"])
-        out(
-            f"| {name} | {len(items)} | {auroc(pos, q['score']):.3f} | "
-            f"{auroc(pos_b, q['baseline']):.3f} | {float((q['score'] < cut).mean()):.1%} | "
-            f"{s['digit']:.1%} | {s['unsure']:.1%} | {s['not_a_digit']:.1%} | "
-            f"{s['refused']:.1%} |"
-        )
+        out(negative_row(name, evaluate(clf, items), pos, pos_b, cut))
     return out
