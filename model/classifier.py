@@ -62,6 +62,14 @@ PREPROCESSINGS = tuple(dict.fromkeys((*DIGIT_RECIPES, *SCALINGS, *KERAS_MODES)))
 DIGIT_SHAPE = (28, 28, 1)
 #: The classes of a model that reads digits (`Classifier.reads_digits`).
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
+
+
+def are_digits(class_names: Sequence[str]) -> bool:
+    """Whether class names are the ten digits, in order: the model's verdicts are said in
+    a digit model's words (`VERDICT_WORDS`), where only the names are at hand."""
+    return tuple(class_names) == DIGIT_CLASSES
+
+
 #: The scaling of a non-digit model whose card states none and for which nobody chose one.
 DEFAULT_SCALING = "0-1"
 
@@ -168,7 +176,7 @@ class Classifier:
     def reads_digits(self) -> bool:
         """Whether the model's classes are the ten digits, in order (a digit pipeline can
         also feed garments, fashion-cnn): what reading a written number needs."""
-        return self.is_digit and self.class_names == DIGIT_CLASSES
+        return self.is_digit and are_digits(self.class_names)
 
     @property
     def recipe(self) -> str:

@@ -75,7 +75,7 @@ def atlas_plot(
     answer, mistakes as black crosses and inputs judged not a digit as hollow triangles."""
     import matplotlib
 
-    from model.classifier import DIGIT_CLASSES
+    from model.classifier import are_digits
     from model.judge.verdict import VERDICT_WORDS
 
     matplotlib.use("Agg")
@@ -96,7 +96,7 @@ def atlas_plot(
         facecolors="none",
         edgecolors="black",
         marker="^",
-        label=f"judged {VERDICT_WORDS[tuple(names) == DIGIT_CLASSES]['not_a_digit']}",
+        label=f"judged {VERDICT_WORDS[are_digits(names)]['not_a_digit']}",
     )
     halo = [pe.withStroke(linewidth=3, foreground="white")]
     for c, (cx, cy) in enumerate(atlas.centres()):

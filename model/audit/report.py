@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.audit.figures import atlas_plot, plot, png, to_display
-from model.classifier import DIGIT_CLASSES
+from model.classifier import are_digits
 from model.judge.verdict import VERDICT_WORDS
 from model.prediction import format_probability
 from model.why.index import K
@@ -52,7 +52,7 @@ def _evidence(
     agree = np.asarray(t["lookalikes_agree"], np.float64)
     xy = np.stack([np.asarray(t["atlas_x"], np.float64), np.asarray(t["atlas_y"], np.float64)], 1)
     placed = read & np.isfinite(agree)
-    digits = tuple(class_names) == DIGIT_CLASSES
+    digits = are_digits(class_names)
     parts = [f"<h2>Among the training {'digits' if digits else 'images'}</h2>"]
     if atlas is not None and placed.any():
         refused = verdicts == "not_a_digit"
@@ -207,7 +207,7 @@ def render(
     failed = np.array([e is not None for e in t["error"]], bool)
     read = ~failed
     verdicts = np.array([str(v) for v in t["verdict"]], dtype=object)
-    digits = tuple(class_names) == DIGIT_CLASSES  # a model of digits: its words
+    digits = are_digits(class_names)  # a model of digits: its words
     parts = [f"<h1>DigitLens audit: {html.escape(meta.get('model', ''))}</h1>"]
     facts = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in meta.items()
