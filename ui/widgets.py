@@ -86,8 +86,11 @@ def prediction_header(pred: Prediction, class_names: tuple[str, ...] | None = No
         else ""
     )
     if pred.verdict == "digit":
+        # A class name ("Ankle boot") in smaller type than a digit: at a digit's size it
+        # took two lines and pushed the line beside it over the chart.
+        label = "dl-label" if len(pred.class_name) <= 2 else "dl-label dl-word"
         st.markdown(
-            f"<div class='dl-answer'><span class='dl-label'>{html.escape(pred.class_name)}</span>"
+            f"<div class='dl-answer'><span class='{label}'>{html.escape(pred.class_name)}</span>"
             f"<span class='dl-prob'>{format_probability(pred.probability)} sure</span>"
             f"{runner_up}</div>",
             unsafe_allow_html=True,
@@ -273,8 +276,11 @@ def inspector(s: Preprocessed, size: int = 110) -> None:
 
 CSS = """
 <style>
-.dl-answer {display:flex; align-items:baseline; gap:1rem; margin:0.2rem 0 0.4rem 0;}
+.dl-answer {display:flex; flex-wrap:wrap; align-items:baseline; column-gap:1rem; row-gap:0.3rem;
+            margin:0.2rem 0 0.4rem 0;}
+.dl-answer > span {min-width:0; overflow-wrap:anywhere;}
 .dl-label {font-size:4.2rem; font-weight:700; line-height:1;}
+.dl-label.dl-word {font-size:2.2rem; line-height:1.1;}
 .dl-prob {font-size:1.3rem; color:#52606d;}
 .dl-runner {font-size:0.95rem; color:#6b7280;}
 .dl-verdict {font-size:2rem; font-weight:700; line-height:1.1;}

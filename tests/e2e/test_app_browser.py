@@ -467,6 +467,11 @@ def test_a_drawing_stays_and_is_read_again_when_the_model_changes(page, streamli
     names = shown.locator(".dl-live-name").all_text_contents()
     cut = [c if len(c) <= 6 else c[:5] + "." for c in load_classifier("fashion-cnn").class_names]
     assert names == cut, names
+    # Ten names and the answer fit the pad's column: the bars ran under the next column.
+    pad = page.locator(".dl-pad").bounding_box()
+    last = shown.locator(".dl-live-col").last.bounding_box()
+    assert last["x"] + last["width"] <= pad["x"] + pad["width"] + 0.5, (last, pad)
+    assert all(n.bounding_box()["width"] < 16 for n in shown.locator(".dl-live-name").all())
 
 
 def test_explain_page_draws_on_the_same_pad(page, streamlit_url):
@@ -955,6 +960,27 @@ def test_upload_an_image_file(page, streamlit_url, tmp_path):
     page.get_by_text("Results").wait_for()
     page.locator("[data-testid='stDataFrame'] canvas").first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "upload-zero.png"), full_page=True)
+
+
+def test_a_long_class_name_stays_in_its_column(page, streamlit_url, tmp_path, real_data_dir):
+    """fashion-cnn's "Ankle boot": its answer, how sure and the runner-up stay beside the
+    picture (a digit's 4.2 rem took two lines and pushed the rest over the chart)."""
+    from model.datasets import load_split, locate
+
+    test = load_split(locate("fashion-mnist", real_data_dir), "test")
+    boot = tmp_path / "boot.png"
+    Image.fromarray(test.images[0]).resize((280, 280)).save(boot)  # an Ankle boot
+    page.goto(streamlit_url + "/upload")
+    pick_model(page, "fashion-cnn")
+    page.get_by_text("Images for fashion-cnn").wait_for()
+    page.locator("input[type='file']").first.set_input_files(str(boot))
+    label = page.locator(".dl-label:text-is('Ankle boot')")
+    label.wait_for(timeout=30_000)
+    answer = page.locator(".dl-answer").first
+    spill = answer.evaluate("a => a.scrollWidth - a.clientWidth")
+    assert spill <= 0, f"the answer runs {spill} px past its column"
+    assert label.bounding_box()["height"] < 60  # one line
+    page.screenshot(path=str(ARTIFACTS / "upload-fashion.png"), full_page=True)
 
 
 def test_uploads_are_still_there_after_visiting_another_page(page, streamlit_url, tmp_path):

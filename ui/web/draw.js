@@ -476,6 +476,10 @@ function createPad(root) {
       names[i].textContent = c;
       names[i].title = d.classes[i];
     });
+    // Names, not digits, under the bars: set upright, and the answer in smaller type, so
+    // that "Trouser" and its ten names fit the pad's column (they ran under the next one).
+    const classes = d.classes || [];
+    box.classList.toggle("dl-words", !classes.every((c, i) => c === String(i)));
     if (first) {
       canvas.width = d.width || d.size;
       canvas.height = d.height || d.size;
