@@ -6,7 +6,7 @@ and fourth rounds). An autoencoder trained on digits alone needs no negatives: a
 cannot redraw is unlike every digit it saw, whatever family it comes from. Alone it is a
 weak detector (it redraws a Fashion-MNIST shirt's blob well); added to the nets' log-odds
 it lowered every family no net trained on at the same share of digits (scribbles 6.3 ->
-2.4 %, scrawls 6.4 -> 3.9 %, handwritten letters 7.7 -> 6.3 %: the verdict page).
+2.4 %, scrawls 6.4 -> 3.9 %, handwritten letters 7.7 -> 6.3 %: docs/reference/verdict-rounds.md).
 
 The term added to the detector's log-odds is `weight x (error - median) / spread`, error
 being the mean squared difference between the (28, 28) input and its reconstruction,
@@ -23,8 +23,8 @@ import numpy as np
 #: so its ONNX form is a few MatMuls that every runtime here (and the LiteRT rebuild) reads.
 WIDTHS = (128, 32, 128)
 PARAMS = {"epochs": 10, "batch_size": 128, "learning_rate": 2e-3, "seed": 3}
-#: Weight of the term (chosen on training families held out of the detector, see the
-#: verdict page: 0.5, 1, 2 and 4 tried).
+#: Weight of the term (chosen on training families held out of the detector, see
+#: docs/reference/verdict-rounds.md: 0.5, 1, 2 and 4 tried).
 WEIGHT = 1.0
 PREFIX = "reconstruction/"
 OUTPUT = "ood_logit_reconstructed"
