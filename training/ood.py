@@ -45,8 +45,7 @@ SOFTMAX_WEIGHT = 4.0
 #: pass more often than this: at 0.95 about 96 % of them are answered `digit` (the
 #: issue's floor is 95 %), and the band above is `unsure` (issue #21: at 0.975 too many
 #: letters, scribbles and Fashion-MNIST items were answered `digit`). Chosen after
-#: looking at benchmarks.ood's sets (0.965 and 0.94 were tried too): see
-#: docs/reference/verdict-rounds.md.
+#: looking at benchmarks.ood's sets (0.965, 0.94 tried too; docs/reference/verdict-rounds.md).
 DIGIT_TPR = 0.95
 #: ... and that may be called `not_a_digit` at most.
 REJECT_FPR = 0.005
@@ -84,8 +83,7 @@ TRAIN_NEGATIVES = {
     "noise": 1500,
     "fashion-mnist": 12000,
 }
-#: Issue #21, third round (`--more-families`; measured, not shipped: see
-#: docs/reference/verdict-rounds.md):
+#: Issue #21, third round (`--more-families`; not shipped: docs/reference/verdict-rounds.md):
 #: two more training-only negative families, drawn after the ones above (so those keep
 #: their seeds), and TRAIN_TYPED typed digits as positives.
 MORE_FAMILIES = {"joined letters": 3000, "bezier loops": 3000}
@@ -110,8 +108,7 @@ CALIBRATE_REALISTIC = 1500  # renders of held-out (validation) digits, for the t
 #: ... and typed digits photographed on paper (training.renders.font_digit), seed
 #: SEED["calibrate"] + 1: a kind of input the app takes that the detector never trains on
 #: as a digit. Added in issue #21's second round, after benchmarks.ood showed the retrained
-#: ensemble answering typed digits `digit` less often (98 % -> 91 %); see
-#: docs/reference/verdict-rounds.md.
+#: ensemble answering typed digits `digit` less often (98 % -> 91 %; verdict-rounds.md).
 CALIBRATE_FONT = 300
 
 
