@@ -55,13 +55,7 @@ from model.input.lighting import (
     lit_ink,
     stretched,
 )
-from model.input.refusals import (
-    NOISE_MESSAGE,
-    check_size,
-    is_noise,
-    small_png_is_noise,
-    textured_thing,
-)
+from model.input.refusals import NOISE_MESSAGE, check_size, is_noise, small_png_is_noise
 
 Recipe = Literal["mnist", "fashion"]
 
@@ -335,7 +329,7 @@ def preprocess_stages(
     luminance: np.ndarray | Callable[[], np.ndarray]
     if small is not None:  # its planes are the working copy, each made when needed
         display = small  # (its Pillow image is made where shown)
-        if small_png_is_noise(small) and not textured_thing(small.gray, small.alpha, recipe):
+        if small_png_is_noise(small):
             raise NoiseImageError(NOISE_MESSAGE)
         work_hw = small.size[::-1]
 
@@ -352,7 +346,7 @@ def preprocess_stages(
     else:
         img, display, luminance, alpha = working_copy(image, max_pixels)
         work_hw = luminance.shape
-        if is_noise(img, luminance, alpha) and not textured_thing(luminance, alpha, recipe):
+        if is_noise(img, luminance, alpha):
             raise NoiseImageError(NOISE_MESSAGE)
         del img  # a large original need not outlive this call
         if recipe == "mnist":

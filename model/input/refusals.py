@@ -51,15 +51,6 @@ NOISE_TEXTURE = 0.08
 #: Side of that native-resolution window: the working side, so a large image costs one
 #: more working-copy-sized count (~0.2 ms), and an image that needs no shrinking none.
 NOISE_WINDOW = WORKING_SIDE
-#: A picture of a thing (a recipe other than the pen's: fashion-cnn) may be textured all
-#: over: 72 of Fashion-MNIST's 10,000 test images (checks, prints, knits) measure as
-#: noise above. What noise lacks is structure larger than a pixel: averaged over a
-#: STRUCTURE_GRID x STRUCTURE_GRID grid of blocks, noise keeps at most 0.21 of its
-#: pixels' spread (766 images of `training.negatives`' noise that the rule refuses:
-#: uniform, Gaussian, salt and pepper, blurred, 28-300 pixels a side), a garment on its
-#: ground at least 0.44 (`structure`; tests/model/test_textured_things.py).
-STRUCTURE_GRID = 7
-MIN_STRUCTURE = 0.3
 #: What a noise refusal says (single digits and numbers alike).
 NOISE_MESSAGE = "the image looks like random noise: no strokes were found on it"
 
@@ -117,26 +108,6 @@ def small_png_is_noise(small: SmallPng) -> bool:
     if too_dark_for_noise(bound):
         return False
     return looks_like_noise(_opaque(small.gray, small.alpha))
-
-
-def structure(gray: np.ndarray) -> float:
-    """How much of an image's spread survives averaging over a STRUCTURE_GRID-sided grid
-    of blocks: the standard deviation of the block means over that of the pixels. About
-    1 / (block side) for noise, whose pixels average out; near 1 for a thing on its
-    ground. 0 for a flat image, or one too small for the grid (the noise rule as before)."""
-    spread = float(gray.std())
-    if spread == 0.0 or min(gray.shape) < 2 * STRUCTURE_GRID:
-        return 0.0
-    grid = (STRUCTURE_GRID, STRUCTURE_GRID)
-    means = cv2.resize(np.asarray(gray, np.float32), grid, interpolation=cv2.INTER_AREA)
-    return float(means.std()) / spread
-
-
-def textured_thing(gray: np.ndarray, alpha: np.ndarray | None, recipe: str) -> bool:
-    """Whether an image the noise rule refuses is a textured picture of a thing instead:
-    for a recipe of things (not the pen's digits, whose rule is unchanged), where its
-    structure seen over black is MIN_STRUCTURE or more. (gray, alpha): the working copy."""
-    return recipe != "mnist" and structure(_opaque(gray, alpha)) >= MIN_STRUCTURE
 
 
 def too_dark_for_noise(gray: np.ndarray) -> bool:
