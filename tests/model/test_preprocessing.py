@@ -498,6 +498,34 @@ def test_noise_larger_than_the_working_copy_is_refused_as_noise(colour):
         preprocess_stages(noise)
 
 
+def _noise_variants():
+    """Noise a fashion-cnn exemption once let through (6ee3356, reverted): small squares,
+    framed, with a dark strip, with a transparent border."""
+    rng = np.random.default_rng(6)
+    small = [(rng.random((s, s)) * 255).astype(np.uint8) for s in (14, 16, 20, 27)]
+    framed = []
+    for level in (0, 255):
+        a = np.full((280, 280), level, np.uint8)
+        a[14:-14, 14:-14] = rng.random((252, 252)) * 255
+        framed.append(a)
+    strip = (rng.random((280, 280)) * 255).astype(np.uint8)
+    strip[:, :112] = 0
+    rgba = (rng.random((200, 200, 4)) * 255).astype(np.uint8)
+    rgba[..., 3] = 255
+    rgba[:20, :, 3] = rgba[-20:, :, 3] = 0
+    return [*small, *framed, strip, rgba]
+
+
+@pytest.mark.parametrize("recipe", ["mnist", "fashion"])
+def test_noise_is_refused_whatever_its_size_frame_or_recipe(recipe):
+    from model.errors import NoiseImageError
+
+    for i, a in enumerate(_noise_variants()):
+        with pytest.raises(NoiseImageError, match="random noise"):
+            preprocess_stages(Image.fromarray(a), recipe)
+            pytest.fail(f"variant {i} ({a.shape}) was read")
+
+
 def test_a_large_photo_of_a_digit_is_not_taken_for_noise():
     """A 2400x1800 photo of a 7 with heavy per-pixel sensor noise (sigma 0.05: a texture of
     0.05 in the noise check's window, 0.01 on the working copy) and uneven light still reads."""
