@@ -171,6 +171,12 @@ function createPad(root) {
     stats.textContent = parts.join(" · ");
   }
 
+  /** Whether the model reads the ten digits (its classes "0".."9" in order, or none sent):
+   * Python's `Classifier.reads_digits`, verdict.mjs `readsDigits` (not loaded in server mode). */
+  function readsDigits(classes) {
+    return !classes.length || (classes.length === 10 && classes.every((c, i) => c === String(i)));
+  }
+
   /**
    * What the pad says for a verdict: [the digit slot, the line beside it]. The words
    * follow model/judge/verdict.py's reasons: `unsure` is torn between two classes (top
@@ -191,9 +197,7 @@ function createPad(root) {
     }
     if (verdict === "not_a_digit") {
       // (a digit model's words; any other model's as Python's header says them)
-      // (the ten digits in order: Python's `Classifier.reads_digits`, verdict.mjs `readsDigits`)
-      const digits =
-        !classes.length || (classes.length === 10 && classes.every((c, i) => c === String(i)));
+      const digits = readsDigits(classes);
       const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter, shape or scribble?";
       return [digits ? "not a digit?" : "not one it knows?", detector ? unlike : "no class fits it"];
     }
@@ -478,8 +482,7 @@ function createPad(root) {
     });
     // Names, not digits, under the bars: set upright, and the answer in smaller type, so
     // that "Trouser" and its ten names fit the pad's column (they ran under the next one).
-    const classes = d.classes || [];
-    box.classList.toggle("dl-words", !classes.every((c, i) => c === String(i)));
+    box.classList.toggle("dl-words", !readsDigits(d.classes || []));
     if (first) {
       canvas.width = d.width || d.size;
       canvas.height = d.height || d.size;
