@@ -58,3 +58,28 @@ def test_every_overlay_uses_the_scale():
     top = (np.array(colormaps[HEATMAP_CMAP](1.0)[:3]) * 255).round()
     shown = overlay(image, heat, alpha=1.0).reshape(-1, 3)
     assert np.abs(shown - top).max() <= 1
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., :3].astype(float) @ np.array([0.299, 0.587, 0.114])
+
+
+@pytest.mark.parametrize("paper", [255, 235, 200])
+def test_the_strongest_evidence_shows_most_on_paper(paper):
+    """On a light image (dark ink on paper) the peak of a map stands out from the paper at
+    least as much as half of it does: inferno's pale yellow peak vanished on white paper
+    (5 levels of luminance) while half the peak showed 45 levels darker."""
+    image = np.full((4, 30), paper, np.uint8)
+    heat = np.zeros((4, 30), np.float32)
+    heat[:, 10:20], heat[:, 20:] = 0.5, 1.0
+    lum = _luminance(overlay(image, heat))
+    half, peak = (abs(lum[:, i].mean() - lum[:, 0].mean()) for i in (15, 25))
+    assert peak >= 40 and peak >= half, (peak, half)
+
+
+def test_a_dark_image_is_shown_as_it_is():
+    """The canvas (white strokes on black) keeps its look: no dimming under the map."""
+    image = np.zeros((8, 8), np.uint8)
+    image[:, 3:5] = 255
+    shown = overlay(image, np.zeros((8, 8), np.float32))
+    assert (shown[..., 0] == image).all()
