@@ -35,7 +35,13 @@ GRADCAM = "gradcam"
 choice = current()
 clf = choice.clf
 
-st.header("Draw a digit" if clf.reads_digits or not clf.is_digit else f"Draw {clf.judge.thing}")
+#: What the header asked for at this run ("number" in number mode: it said "Draw a digit").
+HEADING = "draw_heading"
+st.session_state[HEADING] = st.session_state.get("draw_what") if clf.reads_digits else None
+if st.session_state[HEADING] == "number":
+    st.header("Draw a number")
+else:
+    st.header("Draw a digit" if clf.reads_digits or not clf.is_digit else f"Draw {clf.judge.thing}")
 if not clf.is_digit:
     h, w, _ = clf.input_shape
     st.info(
@@ -100,7 +106,10 @@ def read_drawing() -> tuple[Drawing | None, str | None]:
 def draw_and_explain() -> None:
     """Pad, server answer and heatmaps: each stroke reruns only this fragment."""
     # (a number: a wider pad, each digit's answer and map under it)
-    if clf.reads_digits and what_to_draw() == "number":
+    what = what_to_draw() if clf.reads_digits else None
+    if clf.reads_digits and (what == "number") != (st.session_state.get(HEADING) == "number"):
+        st.rerun(scope="app")  # the switch changed what to draw: the header above says so too
+    if what == "number":
         number_mode(clf, choice.method, choice.layer)
         return
     pad_col, answer_col = st.columns([34, 66], gap="medium")

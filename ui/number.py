@@ -30,6 +30,14 @@ PER_ROW = 4  # (6 squeezed "> 99.9 % sure" onto four lines at 1280 px)
 MAP_SIDE = 150
 
 
+def fitted_width(shape: tuple[int, ...], side: int) -> int:
+    """The width that fits an image of `shape` (h, w, ...) in a `side` square: a tall digit
+    (a 1) as tall as the others, not `side` wide and twice as tall (its map sat lower than
+    its neighbours', its caption far below theirs)."""
+    h, w = shape[:2]
+    return max(1, round(side * min(1.0, w / h))) if h and w else side
+
+
 def what_to_draw() -> str:
     """The switch above the pad: "digit" or "number"."""
     what = st.segmented_control(
@@ -151,7 +159,7 @@ def show_reading(
                 inline_image(
                     r.overlay,
                     _title(r),
-                    MAP_SIDE,
+                    fitted_width(r.overlay.shape, MAP_SIDE),
                     fmt="JPEG",
                     alt=describe_map(e, clf.class_names),
                 )

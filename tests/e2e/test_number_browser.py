@@ -69,6 +69,14 @@ def test_number_mode_reads_42_digit_by_digit_with_maps(page, streamlit_url):
         text = block.text_content()
         assert "sure" in text and "Trust:" in text  # its probability, its map's trust
     assert digit(page, 2).count() == 0  # two digits, no more
+    # The page says what is drawn ("Draw a digit" stayed over a number) and the pad's line
+    # says a number was read ("digit · server"); each map fits one square, so a tall
+    # digit's sits level with the others (a 1 was drawn twice as tall, its caption lower).
+    page.get_by_role("heading", name="Draw a number").wait_for()
+    assert pad.locator(".dl-live-sure").text_content().startswith(("read", "unsure"))
+    for i in range(2):
+        shown = digit(page, i).locator("figure.dl-fig img").bounding_box()
+        assert shown["height"] <= 151 and shown["width"] <= 151, shown
     # "Make the 4 a 9": the first digit is the one chosen to change; its edit alone
     page.get_by_role("button", name="a 9", exact=True).click()
     page.get_by_text("The model reads 9 ").first.wait_for(timeout=120_000)

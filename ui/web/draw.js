@@ -238,12 +238,14 @@ function createPad(root) {
   function showNumber(srv) {
     showBlank();
     digit.textContent = srv.text ?? (srv.verdict ? "no number" : "–");
-    sure.textContent = srv.verdict ? `${srv.verdict.replace(/_/g, " ")} · server` : "draw a number";
+    // A number's verdict in a number's words (it said "digit · server" of a number read).
+    const said = { digit: "read", unsure: "unsure", not_a_digit: "not a number" }[srv.verdict];
+    sure.textContent = srv.verdict ? `${said ?? srv.verdict} · server` : "draw a number";
     live.title = srv.reason || "";
     if (srv.verdict) live.dataset.verdict = srv.verdict;
     digit.dataset.source = "server";
-    const verdict = (srv.verdict || "").replace(/_/g, " ");
-    if (srv.verdict) announce(srv.text ? `the number ${srv.text}, ${verdict}` : "no number");
+    const how = srv.verdict === "unsure" ? ", unsure" : "";
+    if (srv.verdict) announce(srv.text ? `the number ${srv.text}${how}` : "no number");
   }
 
   function showBlank() {
