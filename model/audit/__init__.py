@@ -178,6 +178,7 @@ def audit(
     evidence: bool = False,
     number: bool = False,
     progress=None,
+    limit: int | None = None,
 ) -> AuditResult:
     """Audit every input; write `predictions.parquet` and `report.html` into `out`.
 
@@ -185,6 +186,7 @@ def audit(
     evidence: also each input's representation, atlas position and look-alike agreement
     (the model's evidence must be built: `python -m training.evidence`).
     number: also read each input as a written number (`model.number`).
+    limit: audit only the first `limit` inputs, in the order listed (a quick look).
     """
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
@@ -202,7 +204,10 @@ def audit(
     )
     # Fail on a bad model or method here, once, before any engine starts.
     local = AuditBatch(config)
-    rows = list_inputs(inputs, fps, data_dir)
+    if limit is not None and limit < 1:
+        raise AuditInputError(f"the limit must be 1 or more inputs, not {limit}")
+    found = list_inputs(inputs, fps, data_dir)
+    rows = found.head(limit)
     if not len(rows):
         raise AuditInputError(
             f"no inputs found in {', '.join(map(str, inputs))}: images, videos, IDX files or "
@@ -229,7 +234,8 @@ def audit(
 
     meta = {
         "model": local.clf.name,
-        "inputs": str(len(rows)),
+        "inputs": str(len(rows))
+        + (f" (the first of {len(found)})" if len(rows) < len(found) else ""),
         "engine": engine,
         "seconds": f"{seconds:.1f}",
         "map": f"{local.method}" + (f" on {local.layer}" if local.layer else "")

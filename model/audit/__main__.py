@@ -68,6 +68,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--batch-size", type=_positive(int), default=BATCH_SIZE)
     p.add_argument("--data-dir", help="where mnist:test and the like are found")
+    p.add_argument(
+        "--limit",
+        type=_positive(int),
+        help="audit only the first N inputs, in the order listed (a quick look at a large set)",
+    )
     args = p.parse_args(argv)
     if args.layer and not args.explain:
         p.error("--layer goes with --explain METHOD (the layer that method reads)")
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         bar.update(n)
 
     try:
-        total = len(list_inputs(args.inputs, args.fps, args.data_dir))
+        total = len(list_inputs(args.inputs, args.fps, args.data_dir).head(args.limit))
         result = audit(
             args.inputs,
             args.out,
@@ -111,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             evidence=args.evidence,
             number=args.number,
             progress=progress,
+            limit=args.limit,
         )
     except DigitLensError as exc:
         print(f"error: {exc}", file=sys.stderr)

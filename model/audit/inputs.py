@@ -56,6 +56,14 @@ class Rows:
     def columns(self) -> dict[str, np.ndarray]:
         return {"path": self.path, "frame": self.frame, "true_label": self.true_label}
 
+    def head(self, n: int | None) -> Rows:
+        """The first `n` rows (all of them for None): a slice of a large set to look at
+        first. `labelled` stays the whole list's, so a slice without labels keeps the
+        column."""
+        if n is None:
+            return self
+        return Rows(self.path[:n], self.frame[:n], self.true_label[:n], self.labelled)
+
 
 def _idx_rows(images_file: Path) -> tuple[list[str], list[int], list[int]]:
     """`file#i` for every image of an IDX images file, with the labels file's labels."""
