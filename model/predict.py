@@ -221,6 +221,10 @@ def run(args: argparse.Namespace) -> int:
                 if nb is not None:
                     alike = ", ".join(f"#{n.index} ({n.label})" for n in nb)
                     tqdm.write(f"  {nb.summary}: training {alike}", file=sys.stdout)
+                mapped = record.get("explanation")
+                if mapped and "overlay" in mapped:  # where the map went, and how far to trust it
+                    trust = mapped["trust"]["verdict"] if mapped.get("trust") else "no trust score"
+                    tqdm.write(f"  map: {mapped['overlay']} ({trust})", file=sys.stdout)
                 for edit in (record.get("counterfactual"), record.get("adversarial")):
                     if edit is not None:
                         tqdm.write(f"  {edit['kind']}: {edit['message']}", file=sys.stdout)

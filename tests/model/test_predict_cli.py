@@ -71,6 +71,13 @@ def test_explain_writes_overlays_and_maps(inputs, tmp_path):
     assert len(maps) == 2 and len(list(tmp_path.glob("*.png"))) == 2
     m = np.load(maps[0])
     assert m.shape == (28, 28) and m.min() >= 0 and m.max() <= 1
+    # the text lines say where each map went and how far to trust it (they said nothing)
+    said = [line for line in out.stdout.splitlines() if line.startswith("  map: ")]
+    assert len(said) == 2, out.stdout
+    for line in said:
+        path, trust = line.removeprefix("  map: ").split(" (", 1)
+        assert os.path.isfile(path) and path.endswith(".gradcam.png"), line
+        assert trust.rstrip(")") and "None" not in trust, line
 
 
 def test_a_map_that_cannot_be_made_for_one_input_does_not_stop_the_run(inputs, tmp_path):
