@@ -208,12 +208,17 @@ words = VERDICT_WORDS[clf.reads_digits]
 shown = table.assign(verdict=table["verdict"].map(lambda v: words.get(v, v)))
 text = ["class", "sure", "verdict", "reason", "error"]
 shown[text] = shown[text].astype(object).where(shown[text].notna(), "")
+# (a row without a label made the column floats: "7.0", and "None" for the row)
+shown["label"] = [int(v) if pd.notna(v) else "" for v in table["label"]]
 st.dataframe(
     shown,
     hide_index=True,
     width="stretch",
     column_config={
         "thumbnail": st.column_config.ImageColumn("heatmap", width="small"),
+        # (the reason and the error are sentences: they were cut after a few words)
+        "reason": st.column_config.TextColumn(width="large"),
+        "error": st.column_config.TextColumn(width="large"),
     },
     # The exact probability goes into the downloads; on screen, "> 99.9 %" and never a
     # rounded "100%".
