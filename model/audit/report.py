@@ -88,21 +88,30 @@ def _evidence(
 
 
 def _numbers(t: dict[str, np.ndarray], read: np.ndarray) -> str:
-    """How the inputs read as written numbers: the share of each verdict, and the numbers
-    that are not sure (an unsure digit is marked "?"), with the reason for a refusal."""
+    """How the inputs read as written numbers: the share of each verdict, then what each
+    input read (an unsure digit is marked "?"), the numbers not sure first, with the
+    reason for a refusal (the list showed only those: never what was read)."""
     verdict = np.array([str(v) for v in t["number_verdict"]], dtype=object)
     n = int(read.sum())
     shares = _shares(verdict[read], n)
-    doubtful = np.flatnonzero(read & (verdict != "digit"))
+    shown = np.flatnonzero(read)
+    shown = shown[np.argsort(verdict[shown] == "digit", kind="stable")]  # not sure first
+
+    def why(i: int) -> str:
+        if verdict[i] == "digit":
+            return "sure of every digit"
+        return str(t["number_refusal"][i] or "a digit is unsure")
+
     rows = "".join(
         f"<tr><td>{html.escape(_name(str(t['path'][i]), int(t['frame'][i])))}</td>"
         f"<td>{html.escape(str(t['number'][i] or '–'))}</td>"
-        f"<td>{html.escape(str(t['number_refusal'][i] or 'a digit is unsure'))}</td></tr>"
-        for i in doubtful[:ERRORS_LISTED]
+        f"<td>{html.escape(why(i))}</td></tr>"
+        for i in shown[:ERRORS_LISTED]
     )
+    more = f"<p>… and {len(shown) - ERRORS_LISTED} more.</p>" if len(shown) > ERRORS_LISTED else ""
     listed = (
-        f"<table><tr><th>input</th><th>number</th><th>why not sure</th></tr>{rows}</table>"
-        if len(doubtful)
+        f"<table><tr><th>input</th><th>number</th><th>how sure</th></tr>{rows}</table>{more}"
+        if len(shown)
         else ""
     )
     return (
@@ -279,7 +288,11 @@ def render(
         parts.append(_numbers(t, read))
     if "lookalikes_agree" in t:
         parts.append(_evidence(t, read, wrong, verdicts, class_names, inputs, map_shape, atlas))
-    refused = np.flatnonzero(verdicts == "not_a_digit")
+    refused = verdicts == "not_a_digit"
+    if "number" in t:  # (several digits are no single digit: they are read as numbers above)
+        several = np.array([sum(c.isdigit() for c in str(x or "")) > 1 for x in t["number"]])
+        refused &= ~several
+    refused = np.flatnonzero(refused)
     refused = refused[np.argsort(-ood[refused], kind="stable")]
     said = VERDICT_WORDS[digits]["not_a_digit"]
     parts.append(
@@ -290,6 +303,22 @@ def render(
             inputs,
             map_shape,
             lambda i: f"{said} (ood {ood[i]:.2f}); would read {t['class_name'][i]}",
+        )
+    )
+    # The inputs it would not answer outright, least sure first (the report counted them
+    # and never showed one).
+    doubted = np.flatnonzero(verdicts == "unsure")
+    doubted = doubted[np.argsort(prob[doubted], kind="stable")]
+    parts.append(
+        _gallery(
+            "Unsure",
+            doubted,
+            t,
+            inputs,
+            map_shape,
+            lambda i: (
+                f"unsure: most like {t['class_name'][i]} ({format_probability(float(prob[i]))})"
+            ),
         )
     )
     errors = np.flatnonzero(failed)

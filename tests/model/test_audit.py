@@ -227,7 +227,14 @@ def test_number_reads_each_input_as_a_written_number(tmp_path):
     t = read_audit(tmp_path / "out")
     got = dict(zip([p.rsplit("/", 1)[1] for p in t["path"]], t["number"], strict=True))
     assert got == {"47.png": "47", "7.png": "7", "broken.png": None}
-    assert "Read as numbers" in result.path(REPORT).read_text()
+    page = result.path(REPORT).read_text()
+    assert "Read as numbers" in page
+    # what each input read, not only the numbers not sure (a user test: the list was
+    # empty where all were sure), and a number is not "judged not a digit" as one digit
+    listed = page[page.index("<h2>Read as numbers</h2>") :]
+    assert "<td>47</td>" in listed and "<td>7</td>" in listed
+    judged = page[page.index("<h2>Judged not a digit</h2>") :]
+    assert "47.png" not in judged[: judged.index("<h2>", 5)]
 
 
 def test_ray_blocks_are_whole_batches_a_few_per_actor():
@@ -297,6 +304,26 @@ def test_a_video_gives_one_row_per_sampled_frame(tmp_path):
         assert all("blank" in e for e in out["error"][4:]), out["error"]
     with pytest.raises(AuditInputError, match="fps must be above 0"):
         list_inputs([str(clip)], fps=0)
+
+
+def test_the_report_shows_the_unsure_inputs_least_sure_first():
+    """The report counted the `unsure` inputs and never showed one (a user test)."""
+    from model.audit.report import render
+
+    t = {
+        "path": np.array(["a.png", "b.png", "c.png"], dtype=object),
+        "frame": np.array([-1, -1, -1]),
+        "error": [None, None, None],
+        "verdict": np.array(["unsure", "digit", "unsure"], dtype=object),
+        "probability": np.array([0.7, 0.99, 0.55]),
+        "ood_score": np.array([0.5, -1.0, 0.8]),
+        "label": np.array([3, 7, 5]),
+        "class_name": np.array(["3", "7", "5"], dtype=object),
+    }
+    page = render(t, {"model": "m"}, [str(d) for d in range(10)], lambda p, f: None, (28, 28))
+    shown = page[page.index("<h2>Unsure</h2>") :]
+    assert shown.index("most like 5 (55.0 %)") < shown.index("most like 3 (70.0 %)")
+    assert "most like 7" not in shown
 
 
 def test_the_report_says_none_and_all_exactly(tmp_path):
