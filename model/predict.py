@@ -50,6 +50,7 @@ from model.input.sources import (
     Item,
     collect,
     stated_samples,
+    video_error,
     video_frames,
 )
 from model.judge.verdict import VERDICT_WORDS
@@ -241,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
             fail(item.path, str(item.image))
             continue
         if isinstance(item.image, Exception):
-            fail(item.path, f"cannot read the video ({item.image})")
+            fail(item.path, f"cannot read the video ({video_error(item.image)})")
             continue
         try:
             batch.append((item, clf.preprocess_stages(item.image)))

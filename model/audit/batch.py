@@ -19,7 +19,7 @@ import numpy as np
 from model.audit.inputs import UNKNOWN, AuditInputError, idx_reference, is_uri, read_bytes
 from model.errors import DigitLensError, ModelLoadError
 from model.input.decode import ImageInput, load_image
-from model.input.sources import video_frames
+from model.input.sources import video_error, video_frames
 from model.runtime.runtimes import THREADS_ENV
 
 #: Rows per batch: one model call (and one map/trust call) each.
@@ -139,7 +139,7 @@ class AuditBatch:
             try:
                 frames = [f for _, _, f in video_frames(Path(path), self.config.fps)]
             except Exception as exc:  # PyAV's own errors: an empty or broken file
-                raise AuditInputError(f"the video cannot be read ({exc})") from exc
+                raise AuditInputError(f"the video cannot be read ({video_error(exc)})") from exc
             self._video = (path, frames)
         frames = self._video[1]
         if k >= len(frames):

@@ -99,6 +99,14 @@ class _Sampler:
         return True
 
 
+def video_error(exc: BaseException) -> str:
+    """A video library's error in words: PyAV's own ("[Errno 1094995529] Invalid data found
+    when processing input: 'clip.mp4'") without its error number and the path, which the
+    line already names: "invalid data found when processing input"."""
+    said = getattr(exc, "strerror", None) or str(exc)
+    return said[:1].lower() + said[1:]
+
+
 def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarray]]:
     """(frame index, time in s, (H, W, 3) uint8) sampled at `fps` frames per second."""
     import av

@@ -103,6 +103,17 @@ def test_a_map_that_cannot_be_made_for_one_input_does_not_stop_the_run(inputs, t
     assert "seven.png: no map:" in out.stderr
 
 
+def test_a_broken_video_is_said_in_words(tmp_path):
+    """PyAV's error came through raw: "([Errno 1094995529] Invalid data found when
+    processing input: '/path/clip.mp4')"."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(np.random.default_rng(0).bytes(3000))
+    out = cli(clip)
+    assert out.returncode == 1
+    assert "cannot read the video (invalid data found when processing input)" in out.stderr
+    assert "Errno" not in out.stderr and "Errno" not in out.stdout
+
+
 def test_a_folder_without_images_is_a_failed_input(tmp_path):
     """An empty folder (or one of text files only) printed nothing and exited 0."""
     (tmp_path / "empty").mkdir()
