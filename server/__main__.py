@@ -54,15 +54,30 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         default=base.preprocessing,
         help="input scaling for non-bundled models instead of their card's (0-1, caffe, ...)",
     )
-    p.add_argument("--max-body-bytes", type=int, default=base.max_body_bytes)
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=base.max_body_bytes,
+        help="a request body over this many bytes gets 413",
+    )
     p.add_argument(
         "--body-timeout-s",
         type=float,
         default=base.body_timeout_s,
         help="a request body that stops arriving for this long gets 408 (0: wait forever)",
     )
-    p.add_argument("--max-pixels", type=int, default=base.max_pixels)
-    p.add_argument("--max-files", type=int, default=base.max_files)
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=base.max_pixels,
+        help="an image of more pixels gets 413 (decompression bombs)",
+    )
+    p.add_argument(
+        "--max-files",
+        type=int,
+        default=base.max_files,
+        help="files one multipart request may hold (more: 400 bad_multipart)",
+    )
     p.add_argument("--batch-max-size", type=int, default=base.batch_max_size)
     p.add_argument("--batch-max-wait-ms", type=float, default=base.batch_max_wait_ms)
     p.add_argument("--decode-concurrency", type=int, default=base.decode_concurrency)
