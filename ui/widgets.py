@@ -297,6 +297,9 @@ CSS = """
 .dl-bar {width:100%; background:#9aa5b1; border-radius:3px 3px 0 0;}
 .dl-win {background:#b93c16;}
 .dl-fig {margin:0;} .dl-fig img {display:block; image-rendering:pixelated; border-radius:2px;}
+/* (Streamlit scales a markdown image down only: one smaller than its box sat in the middle
+   of it, a 200-pixel map in a 330-pixel square, a 28-pixel upload at 28 pixels) */
+figure.dl-fig img {object-fit:contain;}
 .dl-fig figcaption {font-size:0.85rem; color:#6b7280; margin-top:0.3rem;}
 .dl-name {font-size:0.8rem; margin-top:3px; white-space:nowrap;}
 .dl-topk {display:flex; flex-direction:column; gap:4px; margin-top:0.4rem;}

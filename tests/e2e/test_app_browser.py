@@ -1032,6 +1032,14 @@ def test_other_pages_render_and_load_nothing_from_elsewhere(page, streamlit_url)
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(ARTIFACTS / f"page{route.replace('/', '-')}.png"), full_page=True)
         assert page.locator("text=Traceback").count() == 0
+        if route == "/explain":  # each map fills its column (Streamlit only scales down:
+            # a 200-pixel map sat in the middle of a 330-pixel square, blank above and below)
+            fit = (
+                page.locator("figure.dl-fig img")
+                .nth(1)
+                .evaluate("i => [getComputedStyle(i).objectFit, i.width, i.naturalWidth]")
+            )
+            assert fit[0] == "contain" and fit[1] > fit[2], fit
 
 
 @pytest.mark.parametrize("launcher", ["digitlens app", "streamlit run"])
