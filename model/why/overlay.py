@@ -19,13 +19,13 @@ HEATMAP_CMAP = "inferno"
 OVERLAY_FLOOR = 0.15
 #: How strongly the strongest evidence covers the image (0: invisible, 1: opaque).
 OVERLAY_OPACITY = 0.45
-#: A light image (paper: its mean level over LIGHT_IMAGE) is shown at PAPER_DIM of its
-#: brightness under the map: inferno's strongest, pale yellow, vanished on white paper
-#: (its peak blended to (254, 255, 222), 5 levels of luminance from the paper, where half
-#: the peak showed 45 levels darker), and the strongest evidence must be the most visible
-#: (dimmed: 58 levels lighter at the peak). The ink stays darker than the paper (every
-#: level scaled alike). A dark image (the canvas, white strokes on black; MNIST) is shown
-#: as it is (tests/model/test_colour_scale.py).
+#: A light image (paper: its mean level over LIGHT_IMAGE) is darkened where the map
+#: covers it, in proportion to its cover, down to PAPER_DIM of its brightness under the
+#: strongest evidence: inferno's strongest, pale yellow, vanished on white paper (its peak
+#: blended to (254, 255, 214), 5 levels of luminance from the paper, where half the peak
+#: showed 45 levels darker). Darkened, the peak shows 81 levels darker and half of it 108.
+#: Where the map is not drawn (and at opacity 0) the image is as it was; a dark image (the
+#: canvas, white strokes on black; MNIST) is never darkened (tests/model/test_colour_scale.py).
 LIGHT_IMAGE = 0.5
 PAPER_DIM = 0.45
 
@@ -40,8 +40,9 @@ def overlay(
     """Blend a [0, 1] heatmap over an image: (H, W) or (H, W, 3) -> (H, W, 3) uint8 RGB.
 
     The heatmap is resized to the image; evidence under `floor` x the peak is not
-    drawn and the rest increasingly, so the strokes underneath stay visible. A light
-    image (paper) is dimmed to PAPER_DIM first, so the strongest evidence shows on it.
+    drawn and the rest increasingly, so the strokes underneath stay visible. On a light
+    image (paper) the map darkens what it covers (PAPER_DIM), so its strongest evidence,
+    pale yellow, shows.
     """
     from matplotlib import colormaps
     from PIL import Image
@@ -52,8 +53,7 @@ def overlay(
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     img = img[..., :3]
-    if img.size and img.mean() > LIGHT_IMAGE * 255:
-        img = img * np.float32(PAPER_DIM)
+    light = bool(img.size) and img.mean() > LIGHT_IMAGE * 255
     h, w = img.shape[:2]
     hm = np.asarray(heatmap, np.float32)
     if hm.shape != (h, w):
@@ -61,4 +61,5 @@ def overlay(
     hm = np.clip(np.nan_to_num(hm), 0, 1)
     colour = colormaps[cmap](hm)[..., :3] * 255  # (H, W, 3)
     a = alpha * np.sqrt(np.clip((hm - floor) / (1 - floor), 0, 1))[..., None]
-    return (img * (1 - a) + colour * a).round().astype(np.uint8)
+    base = img * (1 - (1 - PAPER_DIM) * a / OVERLAY_OPACITY) if light else img
+    return (np.clip(base, 0, 255) * (1 - a) + colour * a).round().astype(np.uint8)

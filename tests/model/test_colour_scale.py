@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib import colormaps
 
-from model.why.overlay import HEATMAP_CMAP, overlay
+from model.why.overlay import HEATMAP_CMAP, OVERLAY_OPACITY, overlay
 
 colorspacious = pytest.importorskip("colorspacious")
 
@@ -65,21 +65,28 @@ def _luminance(rgb: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("paper", [255, 235, 200])
-def test_the_strongest_evidence_shows_most_on_paper(paper):
-    """On a light image (dark ink on paper) the peak of a map stands out from the paper at
-    least as much as half of it does: inferno's pale yellow peak vanished on white paper
-    (5 levels of luminance) while half the peak showed 45 levels darker."""
+def test_the_strongest_evidence_shows_on_paper(paper):
+    """On a light image (dark ink on paper) the peak of a map stands out from the paper
+    as half of it does: inferno's pale yellow peak vanished on white paper (5 levels of
+    luminance) while half the peak showed 45 levels darker. Where there is no map, the
+    paper is as it was."""
     image = np.full((4, 30), paper, np.uint8)
     heat = np.zeros((4, 30), np.float32)
     heat[:, 10:20], heat[:, 20:] = 0.5, 1.0
-    lum = _luminance(overlay(image, heat))
-    half, peak = (abs(lum[:, i].mean() - lum[:, 0].mean()) for i in (15, 25))
-    assert peak >= 40 and peak >= half, (peak, half)
+    shown = overlay(image, heat)
+    lum = _luminance(shown)
+    half, peak = (abs(lum[:, i].mean() - paper) for i in (15, 25))
+    assert peak >= 40 and half >= 40, (peak, half)
+    assert (shown[:, :10] == paper).all()
 
 
-def test_a_dark_image_is_shown_as_it_is():
-    """The canvas (white strokes on black) keeps its look: no dimming under the map."""
+def test_a_dark_image_is_never_darkened():
+    """The canvas (white strokes on black) keeps its look under the map: a stroke under
+    the peak is blended with the scale as before, not darkened first."""
     image = np.zeros((8, 8), np.uint8)
     image[:, 3:5] = 255
-    shown = overlay(image, np.zeros((8, 8), np.float32))
-    assert (shown[..., 0] == image).all()
+    heat = np.ones((8, 8), np.float32)
+    top = np.array(colormaps[HEATMAP_CMAP](1.0)[:3]) * 255
+    shown = overlay(image, heat).astype(float)
+    expected = 255 * (1 - OVERLAY_OPACITY) + top * OVERLAY_OPACITY
+    assert np.abs(shown[0, 3] - expected).max() <= 1
