@@ -209,7 +209,7 @@ shown = table.assign(verdict=table["verdict"].map(lambda v: words.get(v, v)))
 text = ["class", "sure", "verdict", "reason", "error"]
 shown[text] = shown[text].astype(object).where(shown[text].notna(), "")
 # (a row without a label made the column floats: "7.0", and "None" for the row)
-shown["label"] = [int(v) if pd.notna(v) else "" for v in table["label"]]
+shown["label"] = [str(int(v)) if pd.notna(v) else "" for v in table["label"]]  # (text: one type)
 st.dataframe(
     shown,
     hide_index=True,

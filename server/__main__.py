@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         "--max-files",
         type=int,
         default=base.max_files,
-        help="files one multipart request may hold (more: 400 bad_multipart)",
+        help="files (and as many other fields) one multipart request may hold; more: 400",
     )
     p.add_argument("--batch-max-size", type=int, default=base.batch_max_size)
     p.add_argument("--batch-max-wait-ms", type=float, default=base.batch_max_wait_ms)

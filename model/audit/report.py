@@ -289,8 +289,10 @@ def render(
     if "lookalikes_agree" in t:
         parts.append(_evidence(t, read, wrong, verdicts, class_names, inputs, map_shape, atlas))
     refused = verdicts == "not_a_digit"
+    numbers = 0
     if "number" in t:  # (several digits are no single digit: they are read as numbers above)
         several = np.array([sum(c.isdigit() for c in str(x or "")) > 1 for x in t["number"]])
+        numbers = int((refused & several).sum())
         refused &= ~several
     refused = np.flatnonzero(refused)
     refused = refused[np.argsort(-ood[refused], kind="stable")]
@@ -305,6 +307,11 @@ def render(
             lambda i: f"{said} (ood {ood[i]:.2f}); would read {t['class_name'][i]}",
         )
     )
+    if numbers:  # (counted in the answers above as single digits)
+        parts.append(
+            f"<p>{numbers} more input{'s' * (numbers != 1)} judged {said} as one digit "
+            "read as a number of several digits: see <i>Read as numbers</i>.</p>"
+        )
     # The inputs it would not answer outright, least sure first (the report counted them
     # and never showed one).
     doubted = np.flatnonzero(verdicts == "unsure")

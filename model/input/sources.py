@@ -104,7 +104,7 @@ def video_error(exc: BaseException) -> str:
     when processing input: 'clip.mp4'") without its error number and the path, which the
     line already names: "invalid data found when processing input"."""
     said = getattr(exc, "strerror", None) or str(exc)
-    return said[:1].lower() + said[1:]
+    return said[:1].lower() + said[1:] if said[1:2].islower() else said  # (not "MOOV": "mOOV")
 
 
 def video_frames(path: Path, fps: float) -> Iterator[tuple[int, float, np.ndarray]]:

@@ -235,6 +235,7 @@ def test_number_reads_each_input_as_a_written_number(tmp_path):
     assert "<td>47</td>" in listed and "<td>7</td>" in listed
     judged = page[page.index("<h2>Judged not a digit</h2>") :]
     assert "47.png" not in judged[: judged.index("<h2>", 5)]
+    assert "1 more input judged not a digit as one digit read as a number" in judged
 
 
 def test_ray_blocks_are_whole_batches_a_few_per_actor():
