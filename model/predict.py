@@ -146,10 +146,8 @@ def run(args: argparse.Namespace) -> int:
             if read == 0:
                 yield Item(path, exc)
             else:
-                yield Item(
-                    path,
-                    CutShort(f"the video was cut short after {read} frames ({video_error(exc)})"),
-                )
+                why = video_error(exc)
+                yield Item(path, CutShort(f"the video was cut short after {read} frames ({why})"))
             return
         if expected is not None and read < expected - 1:  # decoding stopped early, silently
             yield Item(
