@@ -55,7 +55,7 @@ from model.input.sources import (
 )
 from model.judge.verdict import VERDICT_WORDS
 from model.number import several_digits
-from model.writers import stem, top_line, write_counterfactual, write_explanation
+from model.writers import map_line, stem, top_line, write_counterfactual, write_explanation
 
 BATCH = 64
 #: `--explain` without a method: the model's measured default (its card).
@@ -223,10 +223,8 @@ def run(args: argparse.Namespace) -> int:
                 if nb is not None:
                     alike = ", ".join(f"#{n.index} ({n.label})" for n in nb)
                     tqdm.write(f"  {nb.summary}: training {alike}", file=sys.stdout)
-                mapped = record.get("explanation")
-                if mapped and "overlay" in mapped:  # where the map went, and how far to trust it
-                    trust = mapped["trust"]["verdict"] if mapped.get("trust") else "no trust score"
-                    tqdm.write(f"  map: {mapped['overlay']} ({trust})", file=sys.stdout)
+                if mapped := map_line(record.get("explanation")):  # where it went, how trusted
+                    tqdm.write(f"  {mapped}", file=sys.stdout)
                 for edit in (record.get("counterfactual"), record.get("adversarial")):
                     if edit is not None:
                         tqdm.write(f"  {edit['kind']}: {edit['message']}", file=sys.stdout)

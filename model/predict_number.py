@@ -15,7 +15,7 @@ import sys
 
 from model.input.sources import VIDEO_SUFFIXES, Item, collect
 from model.predict import DEFAULT_EXPLAIN, load_model
-from model.writers import stem, write_counterfactual, write_explanation
+from model.writers import map_line, stem, write_counterfactual, write_explanation
 
 
 def run_numbers(args: argparse.Namespace) -> int:
@@ -85,6 +85,9 @@ def run_numbers(args: argparse.Namespace) -> int:
         else:
             unsure = " (? marks a digit it is unsure of)" if reading.verdict == "unsure" else ""
             print(f"{path}: {reading.text}{unsure}")
+        for i, d in enumerate(record["digits"]):  # each digit's map, as a single digit's
+            if said := map_line(d.get("explanation")):
+                print(f"  digit {i} {said}")
         for edit in edits.values():
             print(f"  digit {args.digit}, {edit['kind']}: {edit['message']}")
     return 1 if failed else 0

@@ -44,6 +44,15 @@ def write_explanation(
     return {**r.to_dict(), "map": str(npy), "overlay": str(png)}
 
 
+def map_line(written: dict | None) -> str | None:
+    """What the text output says of a map `write_explanation` wrote: "map: PATH (how far
+    to trust it)"; None where no map was written (none asked, or it could not be made)."""
+    if not written or "overlay" not in written:
+        return None
+    trust = written["trust"]["verdict"] if written.get("trust") else "no trust score"
+    return f"map: {written['overlay']} ({trust})"
+
+
 def write_counterfactual(clf, name: str, stages, target: int, out: Path) -> dict:
     """Write `<name>.cf<K>.png` / `.npy` (the edit) and `<name>.adv<K>.png` / `.npy` (the
     adversarial twin's change, magnified); describe both."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -153,6 +154,12 @@ def test_the_command_line_reads_numbers(tmp_path):
     # Without --number, the one-digit answer says what the image holds, as the app does.
     one = predict_cli("--json", str(tmp_path / "47.png"))
     assert "this looks like 2 digits (47)" in json.loads(one.stdout)["reason"], one.stdout
+    # In text, each digit's map: where it went and how far to trust it, as for one digit.
+    maps = tmp_path / "maps"
+    text = predict_cli("--number", "--explain", "--out", str(maps), str(tmp_path / "47.png"))
+    said = [line for line in text.stdout.splitlines() if line.startswith("  digit ")]
+    assert [line.split(" map: ")[0] for line in said] == ["  digit 0", "  digit 1"], text.stdout
+    assert all(os.path.isfile(line.split(" map: ")[1].split(" (")[0]) for line in said)
 
 
 def test_the_read_route(mnist_cnn):
