@@ -129,20 +129,22 @@ def run(args: argparse.Namespace) -> int:
             return
         expected = stated_samples(path, args.fps)  # (what a file cut short falls below)
         read = 0
+        frames = tqdm(  # (shown after half a second: a file that fails at once leaves no bar)
+            video_frames(path, args.fps),
+            total=expected,
+            desc=path.name,
+            unit="frame",
+            disable=args.quiet,
+            leave=False,
+            file=sys.stderr,
+            delay=0.5,
+        )
         try:
-            frames = tqdm(
-                video_frames(path, args.fps),
-                total=expected,
-                desc=path.name,
-                unit="frame",
-                disable=args.quiet,
-                leave=False,
-                file=sys.stderr,
-            )
             for i, t, rgb in frames:
                 read += 1
                 yield Item(path, rgb, i, round(t, 3))
         except Exception as exc:  # PyAV raises its own error types
+            frames.close()
             if read == 0:
                 yield Item(path, exc)
             else:

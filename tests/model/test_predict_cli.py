@@ -112,6 +112,7 @@ def test_a_broken_video_is_said_in_words(tmp_path):
     assert out.returncode == 1
     assert "cannot read the video (invalid data found when processing input)" in out.stderr
     assert "Errno" not in out.stderr and "Errno" not in out.stdout
+    assert "frame/s" not in out.stderr  # no progress bar left behind ("0frame [00:00, ?frame/s]")
 
 
 def test_a_folder_without_images_is_a_failed_input(tmp_path):
