@@ -108,7 +108,7 @@ def _numbers(t: dict[str, np.ndarray], read: np.ndarray) -> str:
         f"<td>{html.escape(why(i))}</td></tr>"
         for i in shown[:ERRORS_LISTED]
     )
-    more = f"<p>… and {len(shown) - ERRORS_LISTED} more.</p>" if len(shown) > ERRORS_LISTED else ""
+    more = _more_than_listed(len(shown))
     listed = (
         f"<table><tr><th>input</th><th>number</th><th>how sure</th></tr>{rows}</table>{more}"
         if len(shown)
@@ -129,6 +129,11 @@ def _shares(verdicts: np.ndarray, n: int, digits: bool = True) -> str:
         f"<tr><td>{said[v]}</td><td class='num'>{k}</td><td class='num'>{_pct(k, n)}</td></tr>"
         for v, k in counts
     )
+
+
+def _more_than_listed(n: int) -> str:
+    """What a list cut at ERRORS_LISTED rows says under it: how many more there are."""
+    return f"<p>… and {n - ERRORS_LISTED} more.</p>" if n > ERRORS_LISTED else ""
 
 
 def _pct(k: int, n: int) -> str:
@@ -335,7 +340,7 @@ def render(
             f"<td>{html.escape(str(t['error'][i]))}</td></tr>"
             for i in errors[:ERRORS_LISTED]
         )
-        more = f"<p>… and {len(errors) - ERRORS_LISTED} more.</p>" if len(errors) > 50 else ""
+        more = _more_than_listed(len(errors))
         parts.append(
             f"<h2>Unreadable inputs ({len(errors)})</h2><table><tr><th>input</th>"
             f"<th>why</th></tr>{rows}</table>{more}"

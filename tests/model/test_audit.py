@@ -19,6 +19,17 @@ from model.input.samples import drawn_digit
 from tests.helpers import ROOT, write_idx, write_video
 
 
+def audit_cli(command: str, *args) -> subprocess.CompletedProcess:
+    """`python -m COMMAND ARGS` (the audit's two spellings), run as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", *command.split(), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 @pytest.fixture
 def folder(tmp_path):
     """Two digits (one in a sub-folder), a corrupt file, random noise and a text file."""
@@ -119,23 +130,11 @@ def test_one_batch_object_serves_every_engine_and_keeps_row_order(folder):
 
 def test_the_command_writes_both_files(folder, tmp_path):
     out = tmp_path / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "digitlens", "audit", str(folder), "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = audit_cli("digitlens audit", folder, "--out", out)
     assert done.returncode == 0, done.stderr
     assert "4 inputs (2 unreadable)" in done.stdout
     assert (out / PREDICTIONS).is_file() and (out / REPORT).is_file()
-    bad = subprocess.run(
-        [sys.executable, "-m", "model.audit", str(folder), "--out", str(out), "--explain", "nope"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = audit_cli("model.audit", folder, "--out", out, "--explain", "nope")
     assert bad.returncode == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -144,26 +143,13 @@ def test_limit_audits_the_first_inputs_and_says_of_how_many(folder, tmp_path):
     explained, took 8 minutes); its rows are the first N of the listed order."""
     whole = list_inputs([str(folder)])
     out = tmp_path / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "digitlens", "audit", str(folder), "--out", str(out)]
-        + ["--limit", "2"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = audit_cli("digitlens audit", folder, "--out", out, "--limit", 2)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("2 inputs"), done.stdout
     rows = read_audit(out)
     assert list(rows["path"]) == list(whole.path[:2])
     assert "2 (the first of 4)" in (out / REPORT).read_text()
-    bad = subprocess.run(
-        [sys.executable, "-m", "model.audit", str(folder), "--out", str(out), "--limit", "0"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = audit_cli("model.audit", folder, "--out", out, "--limit", 0)
     assert bad.returncode == 2 and "'0': give a number above 0" in bad.stderr
 
 
