@@ -9,7 +9,11 @@ server. A model takes one input, either
   which our preprocessing turns into model format first. With the binary tensor
   extension the elements are the raw file bytes; in plain JSON, base64 strings,
 
-and answers `probabilities` (FP32 `[N, 10]`) and `label` (INT64 `[N]`). The
+and answers `probabilities` (FP32 `[N, 10]`), `label` (INT64 `[N]`), and `verdict` and
+`reason` (BYTES `[N]`: whether to believe each answer, as `/v1` says it). One image that
+cannot be read is a 4xx error; in a batch of encoded images, each such element is answered
+in its place (`verdict` "error", `reason` the message, `label` -1, `probabilities` zeros)
+and the others are read, as `/v1`'s multipart forms answer per file. The
 binary tensor extension (`Inference-Header-Content-Length`) works both ways, as
 tritonclient uses it by default. Errors are `{"error": "..."}` with a 4xx status,
 as the protocol says. `?runtime=onnx-int8` picks a runtime, as on `/v1`.
@@ -23,18 +27,20 @@ import binascii
 import json
 import struct
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from model import Prediction
 from model.errors import ImageError
 from model.runtime.applications import is_application
 from model.runtime.runtimes import RUNTIMES
 from server.errors import ApiError, image_error
 from server.models import Served
-from server.routes import preprocess_upload, served_runtime
+from server.routes import preprocess_upload, served_runtime, with_reason
 
 router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (v2)"])
 
@@ -42,7 +48,9 @@ router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (v2)"])
 HEADER_LENGTH = "Inference-Header-Content-Length"
 INPUT_NAME = "image"
 INPUT_SHAPE = (28, 28, 1)  # per instance
-OUTPUTS = {"probabilities": "FP32", "label": "INT64"}
+OUTPUTS = {"probabilities": "FP32", "label": "INT64", "verdict": "BYTES", "reason": "BYTES"}
+#: An element of a batch that could not be read: its verdict, and its label.
+UNREAD, NO_LABEL = "error", -1
 #: Instances in one request (FP32: 1024 x 3 KB; the body limit also applies).
 MAX_BATCH = 1024
 DTYPES = {"FP32": np.float32, "INT64": np.int64}
@@ -127,6 +135,8 @@ async def model_metadata(
         "outputs": [
             {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(clf.class_names)]},
             {"name": "label", "datatype": "INT64", "shape": [-1]},
+            {"name": "verdict", "datatype": "BYTES", "shape": [-1]},
+            {"name": "reason", "datatype": "BYTES", "shape": [-1]},
         ],
         "parameters": {"class_names": list(clf.class_names), "runtime": clf.runtime.name},
     }
@@ -289,19 +299,31 @@ def _requested_outputs(doc: dict) -> list[tuple[str, bool]]:
     return out
 
 
-async def _model_inputs(request: Request, served: Served, t: Tensor) -> np.ndarray:
-    """(N, 28, 28) model-format inputs; BYTES elements are decoded and preprocessed."""
+async def _read_all(request: Request, served: Served, t: Tensor) -> list[Prediction | str]:
+    """Each instance's Prediction, or, for an encoded image that cannot be read in a batch of
+    several, its error message (one image alone: the V2Error itself, a 4xx). Every input is
+    made first and submitted at once: they share the batcher's calls."""
     if t.datatype == "FP32":
-        return np.asarray(t.data, np.float32).reshape(-1, 28, 28)
+        x = np.asarray(t.data, np.float32).reshape(-1, 28, 28)
+        return [r.value for r in await asyncio.gather(*map(served.batcher.submit, x))]
 
-    async def one(i: int, data: bytes) -> np.ndarray:
+    async def made(i: int, data: bytes) -> np.ndarray | str:
         try:
             return (await preprocess_upload(request, served.clf, data)).x
         except ImageError as exc:
             err = image_error(exc)
-            raise V2Error(err.status, f"input {t.name!r}, element {i}: {exc}") from exc
+            if len(t.data) == 1:
+                raise V2Error(err.status, f"input {t.name!r}, element {i}: {exc}") from exc
+            return f"{err.code}: {exc}"
 
-    return np.stack(await asyncio.gather(*(one(i, d) for i, d in enumerate(t.data))))
+    async def answer(data: bytes, x: np.ndarray | str) -> Prediction | str:
+        if isinstance(x, str):
+            return x
+        pred = (await served.batcher.submit(x)).value  # its verdict is decided in the batch
+        return await with_reason(request, served.clf, data, pred)
+
+    xs = await asyncio.gather(*(made(i, d) for i, d in enumerate(t.data)))
+    return list(await asyncio.gather(*map(answer, t.data, xs)))
 
 
 @router.post("/models/{name}/infer", summary="Inference (v2)")
@@ -317,13 +339,32 @@ async def infer(
         n = tensor.shape[0]
         if n == 0 or n > MAX_BATCH:
             raise V2Error(400, f"send 1 to {MAX_BATCH} instances, not {n}")
-        x = await _model_inputs(request, served, tensor)
+        answers = await _read_all(request, served, tensor)
     except V2Error as exc:
         return v2_error(exc.status, exc.message)
-    results = await asyncio.gather(*(served.batcher.submit(row) for row in x))
-    probs = np.stack([r.value.probabilities for r in results]).astype(np.float32)  # (N, 10)
-    values = {"probabilities": probs, "label": probs.argmax(axis=1).astype(np.int64)}
-    return _response(doc, served, outputs, values)
+    return _response(doc, served, outputs, _values(answers, len(served.clf.class_names)))
+
+
+def _values(answers: list[Prediction | str], classes: int) -> dict[str, np.ndarray]:
+    """The output tensors of N answers (an unread element: zeros, NO_LABEL, UNREAD)."""
+    probs = np.zeros((len(answers), classes), np.float32)
+    label = np.full(len(answers), NO_LABEL, np.int64)
+    verdict, reason = [], []
+    for i, a in enumerate(answers):
+        if isinstance(a, str):
+            verdict.append(UNREAD)
+            reason.append(a)
+            continue
+        probs[i], label[i] = a.probabilities, a.label
+        verdict.append(a.verdict)
+        reason.append(a.reason or "")
+    as_bytes = partial(np.array, dtype=np.object_)
+    return {
+        "probabilities": probs,
+        "label": label,
+        "verdict": as_bytes([v.encode() for v in verdict]),
+        "reason": as_bytes([r.encode() for r in reason]),
+    }
 
 
 def _response(
@@ -338,9 +379,11 @@ def _response(
         v = values[name]
         out: dict[str, Any] = {"name": name, "datatype": OUTPUTS[name], "shape": list(v.shape)}
         if binary:
-            raw = v.astype(np.dtype(DTYPES[OUTPUTS[name]]).newbyteorder("<")).tobytes()
+            raw = _raw(v, OUTPUTS[name])
             out["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)
+        elif OUTPUTS[name] == "BYTES":
+            out["data"] = [b.decode() for b in v]  # (UTF-8 text: JSON strings as they are)
         else:
             out["data"] = v.reshape(-1).tolist()
         body["outputs"].append(out)
@@ -352,3 +395,11 @@ def _response(
         media_type="application/octet-stream",
         headers={HEADER_LENGTH: str(len(header))},
     )
+
+
+def _raw(v: np.ndarray, datatype: str) -> bytes:
+    """A tensor in the binary extension: little-endian numbers, or for BYTES each element
+    as its 4-byte little-endian length, then its bytes."""
+    if datatype == "BYTES":
+        return b"".join(struct.pack("<I", len(b)) + b for b in v)
+    return v.astype(np.dtype(DTYPES[datatype]).newbyteorder("<")).tobytes()

@@ -18,6 +18,7 @@ from PIL import Image
 
 from model.why.attribution import METHODS
 from server.config import ServerConfig
+from server.v2 import OUTPUTS
 from tests.helpers import drawn_digit, serving
 
 pytestmark = pytest.mark.e2e
@@ -343,7 +344,39 @@ def test_v2_encoded_images_as_bytes_with_tritonclient(triton_client):
     inp.set_data_from_numpy(np.array(images, dtype=np.object_))
     result = triton_client.infer("mnist-cnn", [inp])
     assert result.as_numpy("label").tolist() == [4, 7]
+    assert result.as_numpy("verdict").tolist() == [b"digit", b"digit"]
     assert result.get_response()["model_name"] == "mnist-cnn"
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_v2_a_batch_answers_each_image_in_its_place(url, triton_client, binary):
+    """One blank image and one that is not an image among drawings: each is answered where
+    it stands ("error", the message, label -1), the drawings are read (tritonclient, the
+    real server), its answers in binary or JSON. The whole batch was a 422 before."""
+    import tritonclient.http as triton
+
+    blank = encode(Image.new("L", (280, 280)))
+    images = [encode(drawn_digit(7)), blank, b"not an image", encode(drawn_digit(4))]
+    inp = triton.InferInput("images", [4], "BYTES")
+    inp.set_data_from_numpy(np.array(images, dtype=np.object_))  # (JSON: UTF-8 text only)
+    result = triton_client.infer(
+        "mnist-cnn",
+        [inp],
+        outputs=[triton.InferRequestedOutput(n, binary_data=binary) for n in OUTPUTS],
+    )
+
+    def text(name):  # (tritonclient gives BYTES as bytes from binary data, str from JSON)
+        return [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy(name)]
+
+    assert result.as_numpy("label").tolist() == [7, -1, -1, 4]
+    assert text("verdict") == ["digit", "error", "error", "digit"]
+    reasons = text("reason")
+    assert reasons[1].startswith("blank_image: ") and reasons[2].startswith("not_an_image: ")
+    probs = result.as_numpy("probabilities")
+    assert probs[[1, 2]].sum() == 0 and np.allclose(probs[[0, 3]].sum(axis=1), 1, atol=1e-5)
+    v1 = post(url, "/v1/predict", encode(drawn_digit(7))).json()
+    np.testing.assert_allclose(probs[0], v1["probabilities"], atol=1e-5)
+    assert reasons[0] == (v1["reason"] or "")
 
 
 @pytest.mark.parametrize(

@@ -176,7 +176,7 @@ def test_v2_health_and_metadata(client):
     assert server["name"] == "digitlens" and "binary_tensor_data" in server["extensions"]
     meta = client.get("/v2/models/mnist-cnn").json()
     assert meta["inputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, 28, 28, 1]}]
-    assert [o["name"] for o in meta["outputs"]] == ["probabilities", "label"]
+    assert [o["name"] for o in meta["outputs"]] == ["probabilities", "label", "verdict", "reason"]
     assert client.get("/v2/models/mnist-cnn/versions/1").status_code == 200
     assert client.get("/v2/models/mnist-cnn/ready").json()["ready"] is True
     r = client.get("/v2/models/nope/ready")
@@ -245,6 +245,34 @@ def test_v2_bytes_images_binary_and_base64(client):
     }
     r = client.post("/v2/models/mnist-cnn/infer", json=doc)
     assert r.status_code == 200 and r.json()["outputs"][1]["data"] == [7]
+
+
+def test_v2_answers_the_verdict_as_v1_does(client):
+    """Each answer's verdict and reason, beside its label, in JSON and binary: v2 clients
+    could not tell a digit from a refused scribble."""
+    scribble = png(Image.fromarray(np.tril(np.ones((280, 280), np.uint8) * 255)))
+    items = [SEVEN, scribble]
+    doc = {
+        "inputs": [
+            {"name": "x", "shape": [2], "datatype": "BYTES"}
+            | {"data": [base64.b64encode(i).decode() for i in items]}
+        ]
+    }
+    r = client.post("/v2/models/mnist-cnn/infer", json=doc)
+    assert r.status_code == 200, r.text
+    outs = {o["name"]: o for o in r.json()["outputs"]}
+    v1 = [post_image(client, "/v1/predict", i).json() for i in items]
+    assert outs["verdict"]["data"] == [a["verdict"] for a in v1]
+    assert outs["reason"]["data"] == [a["reason"] or "" for a in v1]
+    assert outs["verdict"] == {"name": "verdict", "datatype": "BYTES", "shape": [2]} | {
+        "data": outs["verdict"]["data"]
+    }
+    assert "not_a_digit" in outs["verdict"]["data"] or "unsure" in outs["verdict"]["data"]
+    x = model_format()
+    inp = triton.InferInput("image", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x)
+    result = infer_binary(client, [inp], [triton.InferRequestedOutput("verdict")])
+    assert result.as_numpy("verdict").tolist() == [b"digit", b"digit"]
 
 
 def fp32(shape, data=None, name="image"):
