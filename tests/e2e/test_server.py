@@ -18,7 +18,7 @@ from PIL import Image
 
 from model.why.attribution import METHODS
 from server.config import ServerConfig
-from server.v2 import OUTPUTS
+from server.v2_tensors import OUTPUTS
 from tests.helpers import drawn_digit, serving
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from PIL import Image
 
 from server.config import ServerConfig
 from server.main import create_app
-from server.v2 import HEADER_LENGTH
+from server.v2_tensors import HEADER_LENGTH
 from tests.helpers import drawn_digit
 
 MAX_BODY = 2_000_000
