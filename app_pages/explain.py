@@ -243,7 +243,10 @@ with head_cols[1]:
         "trusted when the answer falls faster than when the input's own ink (or its edges) "
         "is removed: 0 is as good as the input itself; below 0, worse, down to −1, where the "
         "score stops (as bad as random, or far worse than the input: the words under each "
-        "map say which). **Sanity**: does "
+        "map say which). Expect most maps below 0 on a clean drawing: blacking out a "
+        "digit's own ink changes the answer within a few dozen pixels, so the ink is a hard "
+        "map to beat (Grad-CAM's 7 × 7 map seldom does; the default is the method that beats "
+        "it most often: the docs' trust page has the figures). **Sanity**: does "
         "the map change when the model's weights are randomised (it should)?"
     )
 
@@ -268,6 +271,9 @@ if stages is not None:  # the measured default map over the user's own image, wh
     )
 methods = available_methods(clf)
 PER_ROW = 3
+#: Each method's map on the model input: 10 screen pixels per input pixel, every one the
+#: same size (200 pixels stretched to a 330-pixel column made them 11 and 12 wide by turns).
+GRID_MAP_PX = 280
 for start in range(0, len(methods), PER_ROW):
     row = methods[start : start + PER_ROW]
     for col, method in zip(st.columns(PER_ROW), row, strict=False):
@@ -281,9 +287,9 @@ for start in range(0, len(methods), PER_ROW):
                 st.info(f"The map is empty: {e.summary}.")
             else:
                 inline_image(
-                    heatmap_views(e, 200, opacity)[1],
+                    heatmap_views(e, GRID_MAP_PX, opacity)[1],
                     map_caption(e),
-                    "100%",
+                    GRID_MAP_PX,
                     alt=describe(r, clf.class_names),
                 )
             st.metric("trust", f"{tr.score:+.2f}", help=tr.sentence)

@@ -1032,14 +1032,15 @@ def test_other_pages_render_and_load_nothing_from_elsewhere(page, streamlit_url)
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(ARTIFACTS / f"page{route.replace('/', '-')}.png"), full_page=True)
         assert page.locator("text=Traceback").count() == 0
-        if route == "/explain":  # each map fills its column (Streamlit only scales down:
-            # a 200-pixel map sat in the middle of a 330-pixel square, blank above and below)
-            fit = (
-                page.locator("figure.dl-fig img")
-                .nth(1)
-                .evaluate("i => [getComputedStyle(i).objectFit, i.width, i.naturalWidth]")
+        if route == "/explain":  # each method's map at its own size, 10 screen pixels to
+            # an input pixel (a 200-pixel map stretched to its 330-pixel column showed them
+            # 11 and 12 wide by turns), in a box that fits it (no blank above and below)
+            fits = page.locator("figure.dl-fig img").evaluate_all(
+                "imgs => imgs.slice(1, 10).map(i => [getComputedStyle(i).objectFit,"
+                " i.width, i.height, i.naturalWidth, i.naturalHeight])"
             )
-            assert fit[0] == "contain" and fit[1] > fit[2], fit
+            assert len(fits) == 9 and all(f[0] == "contain" for f in fits), fits  # 9 methods
+            assert all(f[1:3] == [280, 280] and f[3:] == [280, 280] for f in fits), str(fits)
 
 
 @pytest.mark.parametrize("launcher", ["digitlens app", "streamlit run"])
