@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from model.runtime.graph import layer_edges, layer_table
+from model.runtime.graph import folded_graph, layer_edges, layer_table
 from ui.audit import audit_section
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import card_line, current
@@ -37,16 +37,29 @@ rows = [
 ]
 with st.expander("Layer table", expanded=False):
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-edges = [f'"{src}" -> "{dst}"' for src, dst in layer_edges(clf.net)]
-highlight = " ".join(f'"{n}" [style=filled fillcolor="#fde2d8"]' for n in clf.conv_layers)
+kinds = {r.name: r.kind for r in layer_table(clf.net)}
+boxes, edges = folded_graph(layer_edges(clf.net), kinds)
+
+
+def box(name: str, folded: list[str]) -> str:
+    """A graphviz node: the layer, the layers drawn inside it in smaller type beneath."""
+    under = f'<BR/><FONT POINT-SIZE="10">{", ".join(folded)}</FONT>' if folded else ""
+    fill = ' style=filled fillcolor="#fde2d8"' if name in clf.conv_layers else ""
+    return f'"{name}" [label=<{name}{under}>{fill}]'
+
+
 st.graphviz_chart(
-    "digraph { rankdir=LR; nodesep=0.15; ranksep=0.25; "
-    "node [shape=box fontsize=11 height=0.3 margin=0.05]; "
-    + highlight
-    + " "
-    + "; ".join(edges)
+    "digraph { rankdir=LR; nodesep=0.2; ranksep=0.35; "
+    'node [shape=box fontsize=14 fontname="sans-serif" margin="0.1,0.05"]; '
+    + "; ".join(box(n, folded) for n, folded in boxes.items())
+    + "; "
+    + "; ".join(f'"{a}" -> "{b}"' for a, b in edges)
     + " }",
     width="stretch",
+)
+st.caption(
+    "Each box is a layer that computes; the smaller names under it are the layers that "
+    "normalise, pool, flatten or drop out what it made. Shaded: the layers a map can explain."
 )
 
 audit_section(clf.name)
@@ -113,10 +126,37 @@ errors = (
     )
 )
 heat = right_cells + errors
-text = base.mark_text(fontSize=9).encode(
-    x=alt.X("predicted:N", sort=names), y=alt.Y("true:N", sort=names), text="count:Q"
+# Counts in dark type, white on the darker half of the error scale; no "0" in the empty
+# cells, so that the errors stand out.
+most = int(
+    max((cm[i, j] for i in range(len(names)) for j in range(len(names)) if i != j), default=0)
 )
-right.altair_chart(heat + text, width="stretch")
+text = (
+    base.transform_filter("datum.count > 0")
+    .mark_text(fontSize=11)
+    .encode(
+        **cells,
+        text="count:Q",
+        color=alt.condition(
+            f"datum.true != datum.predicted && datum.count > {most / 2}",
+            alt.value("white"),
+            alt.value("#1f2430"),
+        ),
+    )
+)
+right.altair_chart(
+    (heat + text)
+    .configure_axis(
+        labelFontSize=13,
+        titleFontSize=13,
+        labelColor="#1f2430",
+        titleColor="#1f2430",
+        labelOverlap=False,  # (Vega hid every other class's name at this size)
+    )
+    .configure_axisY(labelAngle=0)
+    .configure_axisX(labelAngle=0 if max(map(len, names)) <= 2 else -40),  # (names: slanted)
+    width="stretch",
+)
 
 left, right = st.columns(2)
 rel = pd.DataFrame(metrics.reliability or [])

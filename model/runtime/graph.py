@@ -61,6 +61,51 @@ def layer_edges(net: Any) -> list[tuple[str, str]]:
     return edges
 
 
+#: Layers that normalise, pool, reshape or regularise what the layer before them made:
+#: drawn inside that layer's box (`folded_graph`), so the boxes are the layers that compute.
+FOLDED_KINDS = frozenset(
+    {
+        "Activation",
+        "AveragePooling2D",
+        "BatchNormalization",
+        "Dropout",
+        "Flatten",
+        "GaussianNoise",
+        "LayerNormalization",
+        "MaxPooling2D",
+        "ReLU",
+        "Reshape",
+        "SpatialDropout2D",
+    }
+)
+
+
+def folded_graph(
+    edges: list[tuple[str, str]], kinds: dict[str, str]
+) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """The graph with each FOLDED_KINDS layer drawn inside the box before it: ({box: the
+    layers folded into it, in order}, the edges between boxes). A layer folds only where
+    the layer before it feeds nothing else and it has no other input, so every branch and
+    join stays drawn. The bundled CNN's 21 layers become 10 boxes."""
+    into: dict[str, list[str]] = {}
+    outs: dict[str, list[str]] = {}
+    ins: dict[str, list[str]] = {}
+    for src, dst in edges:
+        outs.setdefault(src, []).append(dst)
+        ins.setdefault(dst, []).append(src)
+    names = list(dict.fromkeys(n for edge in edges for n in edge))
+    box = {n: n for n in names}  # layer -> the box it is drawn in
+    for n in names:  # (in the config's order: a layer's source is placed before it)
+        sources = ins.get(n, [])
+        src = sources[0] if len(sources) == 1 else None
+        if src is not None and kinds.get(n) in FOLDED_KINDS and outs[src] == [n]:
+            box[n] = box[src]
+            into.setdefault(box[src], []).append(n)
+    boxes = {n: into.get(n, []) for n in names if box[n] == n}
+    drawn = [(box[a], box[b]) for a, b in edges if box[a] != box[b]]
+    return boxes, list(dict.fromkeys(drawn))
+
+
 # ---------------------------------------------------------------- spatial layers
 # Keras 3 cannot build `Model(outer.inputs, inner_layer.output)` when the layer lives in a
 # nested model (a backbone inside a classifier), so explanations never need that: they find

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from model.runtime.graph import layer_edges, layer_table
+from model.runtime.graph import folded_graph, layer_edges, layer_table
 
 
 def _branching() -> keras.Model:
@@ -48,3 +48,33 @@ def test_layer_table_has_shapes_and_parameters():
 def test_bundled_cnn_graph_has_both_branches(mnist_cnn):
     edges = set(layer_edges(mnist_cnn.net))
     assert {("conv3_1", "conv3"), ("conv3_2", "conv3")} <= edges
+
+
+def test_folded_graph_draws_the_computing_layers_with_the_rest_inside(mnist_cnn):
+    kinds = {r.name: r.kind for r in layer_table(mnist_cnn.net)}
+    boxes, edges = folded_graph(layer_edges(mnist_cnn.net), kinds)
+    assert boxes == {
+        "image": [],
+        "conv1": ["conv1_bn", "pool1"],
+        "conv2_1": ["conv2_1_bn", "pool2_1"],
+        "conv2_2": ["conv2_2_bn", "pool2_2"],
+        "conv3_1": [],
+        "conv3_2": [],
+        "conv3": ["conv3_bn", "pool3", "flatten", "dropout1"],
+        "fc1": ["dropout2"],
+        "fc2": [],
+        "output": [],
+    }
+    assert {("conv1", "conv2_1"), ("conv1", "conv2_2"), ("conv3_1", "conv3")} <= set(edges)
+    assert ("conv3", "fc1") in edges and len(edges) == 10
+
+
+def test_folding_keeps_every_branch_and_join():
+    """A layer that feeds two others keeps its normalisation out of its box (the branch
+    would vanish); a pooling after a join folds into the join's box."""
+    edges = [("x", "conv"), ("conv", "bn"), ("conv", "side"), ("bn", "add"), ("side", "add")]
+    edges += [("add", "pool")]
+    kinds = {"conv": "Conv2D", "bn": "BatchNormalization", "side": "Conv2D", "add": "Add"}
+    boxes, drawn = folded_graph(edges, kinds | {"pool": "MaxPooling2D", "x": "InputLayer"})
+    assert boxes == {"x": [], "conv": [], "bn": [], "side": [], "add": ["pool"]}
+    assert drawn == edges[:-1]
