@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -154,6 +155,26 @@ def block_rows(rows: int, actors: int, batch_size: int) -> int:
     return batch_size * max(1, min(per_block, MAX_BLOCK_BATCHES))
 
 
+#: Ray Data's notes on every run, off while it runs (its own progress bars are off, we
+#: show ours; "execution finished in 2.9 s": the command says what it did). Its warnings
+#: and errors still show.
+RAY_DATA_LEVELS = {"ray.data": logging.WARNING, "ray.data._internal.progress": logging.ERROR}
+
+
+@contextmanager
+def _levels(levels: dict[str, int]) -> Iterator[None]:
+    """These loggers at these levels, and as they were again afterwards."""
+    loggers = {logging.getLogger(name): level for name, level in levels.items()}
+    before = {lg: lg.level for lg in loggers}
+    try:
+        for lg, level in loggers.items():
+            lg.setLevel(level)
+        yield
+    finally:
+        for lg, level in before.items():
+            lg.setLevel(level)
+
+
 def start_ray(address: str | None = None, **kwargs) -> None:
     """ray.init: join the cluster at `address`, or start a local Ray whose workers preload
     Ray Data and DigitLens (`PRELOAD_MODULES`); usage statistics never posted. kwargs go
@@ -171,7 +192,10 @@ def start_ray(address: str | None = None, **kwargs) -> None:
             os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
     options = {"include_dashboard": False, "log_to_driver": False}
     try:
-        ray.init(address=address, logging_level=logging.WARNING, **{**options, **kwargs})
+        # (Ray 2.60 turns token authentication on for a local cluster and warns that it
+        # did, on every start; setting RAY_AUTH_MODE=token instead fails to start it.)
+        with _levels({"ray._private.authentication": logging.ERROR}):
+            ray.init(address=address, logging_level=logging.WARNING, **{**options, **kwargs})
     except Exception as exc:  # ConnectionError and Ray's own: say where it looked
         raise EngineError(f"cannot start or join {address or 'a local Ray'}: {exc}") from exc
 
@@ -213,7 +237,9 @@ def run_ray(
         size = actors or max(cpus // cpus_per_actor, 1)
         run = replace(config, threads=cpus_per_actor)
         ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
+        ctx.enable_progress_bars = False  # (ours: `progress`)
+        ctx.print_on_execution_start = False  # (its plan and log folder, at INFO)
+        ctx.enable_auto_log_stats = False
         columns = {**rows.columns(), "row": np.arange(len(rows), dtype=np.int64)}
         table = pa.table({k: pa.array(list(v)) for k, v in columns.items()})
         # Blocks made here, on the driver, with their metadata: `from_blocks` (a developer
@@ -243,10 +269,11 @@ def run_ray(
                 max_task_retries=ACTOR_RETRIES,
             )
         tables = []
-        for part in out.iter_batches(batch_size=None, batch_format="pyarrow"):
-            tables.append(part)
-            if progress:
-                progress(part.num_rows)
+        with _levels(RAY_DATA_LEVELS):
+            for part in out.iter_batches(batch_size=None, batch_format="pyarrow"):
+                tables.append(part)
+                if progress:
+                    progress(part.num_rows)
         tables = [t for t in tables if t.num_rows]
         merged = pa.concat_tables(tables, promote_options="permissive") if tables else None
     finally:

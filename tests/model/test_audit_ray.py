@@ -68,6 +68,20 @@ def test_ray_gives_the_local_rows(local_ray, inputs):
     assert "cannot be read" in local["error"][0]
 
 
+def test_ray_data_says_nothing_of_its_own_on_a_run(local_ray, inputs, capfd):
+    """The audit shows its own progress and summary: Ray Data's plan, log folder, "progress
+    bars disabled" and "execution finished" lines were printed around it on every run (a
+    user test). Its levels are as they were afterwards."""
+    import logging
+
+    before = logging.getLogger("ray.data").level
+    run_ray(list_inputs(inputs), AuditConfig(), batch_size=32, actors=2)
+    err = capfd.readouterr().err
+    for note in ("Starting execution", "Execution plan", "execution finished", "Progress bars"):
+        assert note not in err, err
+    assert logging.getLogger("ray.data").level == before
+
+
 def test_the_ray_engine_writes_the_same_file(local_ray, inputs, tmp_path):
     audit(inputs, tmp_path / "local", engine="local")
     audit(inputs, tmp_path / "ray", engine="ray", actors=2)
