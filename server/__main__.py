@@ -82,6 +82,13 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--batch-max-wait-ms", type=float, default=base.batch_max_wait_ms)
     p.add_argument("--decode-concurrency", type=int, default=base.decode_concurrency)
     p.add_argument("--log-level", default=base.log_level, type=str.lower, choices=LOG_LEVELS)
+    p.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=base.access_log,
+        help="log a line per request: client, method, path, status (default: off; "
+        "/metrics counts requests by route and status either way)",
+    )
     args = vars(p.parse_args(argv))
     args["models"] = tuple(m for m in args["models"].split(",") if m)
     allowed = args.pop("allow_model")
@@ -136,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "host": cfg.host,
         "port": cfg.port,
         "log_level": cfg.log_level.lower(),
-        "access_log": False,
+        "access_log": cfg.access_log,
         "http": OneWriteHttpToolsProtocol,  # each response in one write (server/protocol.py)
     }
     if cfg.workers > 1:

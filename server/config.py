@@ -38,6 +38,7 @@ class ServerConfig:
     batch_max_wait_ms: float = 2.0  # how long the first request waits for company
     decode_concurrency: int = 2  # images decoded at once (bounds memory: ~0.4 GB each at 50 MP)
     log_level: str = "info"
+    access_log: bool = False  # a line per request (uvicorn's); /metrics counts them either way
 
     def __post_init__(self) -> None:
         """Refuse a setting no server can run with, in words (a negative or NaN deadline
@@ -83,7 +84,13 @@ class ServerConfig:
             if raw is None:
                 continue
             default = getattr(cls, f.name)
-            if isinstance(default, tuple):
+            if isinstance(default, bool):
+                if raw.strip().lower() not in TRUTH:
+                    raise ValueError(
+                        f"DIGITLENS_{f.name.upper()}={raw!r} is not one of {', '.join(TRUTH)}"
+                    )
+                changes[f.name] = TRUTH[raw.strip().lower()]
+            elif isinstance(default, tuple):
                 changes[f.name] = tuple(v.strip() for v in raw.split(",") if v.strip())
             else:
                 try:
@@ -93,6 +100,11 @@ class ServerConfig:
                         f"DIGITLENS_{f.name.upper()}={raw!r} is not a number"
                     ) from None
         return replace(cls(), **changes)
+
+
+#: How a yes/no setting may be written in the environment.
+TRUTH = {"1": True, "true": True, "yes": True, "on": True}
+TRUTH |= {"0": False, "false": False, "no": False, "off": False}
 
 
 def _setting(name: str) -> str:

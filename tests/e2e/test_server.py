@@ -19,7 +19,7 @@ from PIL import Image
 from model.why.attribution import METHODS
 from server.config import ServerConfig
 from server.v2_tensors import OUTPUTS
-from tests.helpers import drawn_digit, serving
+from tests.helpers import ARTIFACTS, drawn_digit, serving
 
 pytestmark = pytest.mark.e2e
 MAX_BODY = 2_000_000
@@ -479,7 +479,7 @@ def test_several_workers_share_the_port_and_answer_identically(url):
     images = [encode(drawn_digit(d, offset=(k * 5, k * 3))) for d in (0, 1, 4, 7) for k in range(6)]
     expected = [post(url, "/v1/predict", im).json() for im in images]
     with serving(
-        ["server", "--port", "{port}", "--workers", "2", "--models", "mnist-cnn"],
+        ["server", "--port", "{port}", "--workers", "2", "--models", "mnist-cnn", "--access-log"],
         "/readyz",
         "server-workers.log",
     ) as multi:
@@ -532,6 +532,10 @@ def test_several_workers_share_the_port_and_answer_identically(url):
             with httpx.Client(timeout=60) as c:
                 scrapes.append(c.get(multi + "/metrics").text)
     assert len(workers) >= 2 and len(busy) >= 2, (workers, busy)
+    # --access-log: a line per request, from every worker (the module's server runs without)
+    access = (ARTIFACTS / "server-workers.log").read_text().count('"POST /v1/predict HTTP/1.1" 200')
+    assert access == len(got) + CONNECTIONS, access
+    assert '"POST /v1/predict HTTP/1.1"' not in (ARTIFACTS / "server.log").read_text()
     # Binomial(64, 1/2) below 16 has odds of 3e-5 with the kernel's hash.
     # Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads
     # new connections over them; with one shared socket (uvicorn's workers) whichever

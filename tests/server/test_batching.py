@@ -114,6 +114,14 @@ def test_config_from_environment_and_flags():
     assert cfg.host == "127.0.0.1"  # loopback unless asked
     flags = parse_args(["--port", "9100", "--max-body-bytes", "1000"])
     assert (flags.port, flags.max_body_bytes, flags.host) == (9100, 1000, "127.0.0.1")
+    assert not flags.access_log and parse_args(["--access-log"]).access_log
+    on = ServerConfig.from_env({"DIGITLENS_ACCESS_LOG": "Yes"})
+    assert on.access_log is True and ServerConfig.from_env({"DIGITLENS_ACCESS_LOG": "0"}) == (
+        ServerConfig()
+    )
+    assert ServerConfig.from_env(  # (as `main` hands it to its workers)
+        {"DIGITLENS_ACCESS_LOG": str(True)}
+    ).access_log
 
 
 @pytest.mark.parametrize(
@@ -129,6 +137,8 @@ def test_config_from_environment_and_flags():
             "DIGITLENS_BODY_TIMEOUT_S='soon' is not a number",
         ),
         ([], {"DIGITLENS_BATCH_MAX_WAIT_MS": "inf"}, "--batch-max-wait-ms"),
+        # bool("0") is True: "0" turned the access log on
+        ([], {"DIGITLENS_ACCESS_LOG": "maybe"}, "DIGITLENS_ACCESS_LOG='maybe' is not one of"),
     ],
 )
 def test_settings_no_server_can_run_with_are_refused_in_words(
