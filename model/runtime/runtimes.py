@@ -169,8 +169,9 @@ class OnnxRuntime:
     def settle(self, x: np.ndarray, probs: np.ndarray) -> np.ndarray:
         """`probs` with each close call (top two classes nearer than the margin of
         `close_calls`, as the export measured them) answered by the float model, in one
-        call for all; an int8 model's own answers made whole (its softmax comes out in
-        steps of 1/255: a confident digit's summed to 0.992)."""
+        call for all; an int8 model's own answers made whole (an export whose softmax was
+        quantized gives steps of 1/255: a confident digit's summed to 0.992; ours keep
+        the softmax float, `model.runtime.export`)."""
         if not len(probs):
             return probs
         close = (
