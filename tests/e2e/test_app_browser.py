@@ -920,6 +920,14 @@ def test_camera_reads_a_fake_video(browser, streamlit_url, tmp_path):
             f"({other['px']:.0f} px), score {other['score']:.1f}"
         )
         assert digit["label"] == "7" and digit["text"] == "7" and digit["px"] >= 48, digit
+        # A class name ("Ankle boot", fashion-cnn) is set smaller than a digit's 72 px.
+        side = page.locator(".dl-cam-side")
+        assert side.get_attribute("data-words") is None
+        px = side.evaluate(  # (in one call: no reading can come between)
+            "s => { s.dataset.verdict = 'digit'; s.setAttribute('data-words', '');"
+            " return getComputedStyle(s.querySelector('.dl-live-digit')).fontSize; }"
+        )
+        assert px == "32px", px
         assert other["text"] == "not a digit?" and other["px"] < digit["px"] / 2, other
         assert "%" not in other["line"], other
         # The page judged what it read as Python judges the same 28x28 input.

@@ -125,6 +125,8 @@ function createCamera(root) {
     const { verdict, reason } = cam.judge.verdict(score, probs, classes);
     const { big, line } = cam.verdicts.describe(verdict, probs, classes, cam.data.verdict);
     digit.textContent = big;
+    // A class name answered ("Ankle boot", fashion-cnn): smaller than a digit's 72 px.
+    panel.toggleAttribute("data-words", verdict === "digit" && [...big].length > 2);
     sure.textContent = verdict === "digit" ? `${line} sure` : line;
     announce(verdict === "digit" ? big : `${big} ${line}`); // no percentage: it moves each read
     panel.title = reason || "";
@@ -139,6 +141,7 @@ function createCamera(root) {
     sure.textContent = words;
     announce(words);
     panel.title = "";
+    panel.removeAttribute("data-words");
     if (verdict) panel.dataset.verdict = verdict;
     else delete panel.dataset.verdict;
     Object.assign(cam.stats, { label: null, verdict, score: null, x: null });
