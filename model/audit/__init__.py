@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,6 +180,7 @@ def audit(
     number: bool = False,
     progress=None,
     limit: int | None = None,
+    listed: Callable[[int], None] | None = None,
 ) -> AuditResult:
     """Audit every input; write `predictions.parquet` and `report.html` into `out`.
 
@@ -187,6 +189,8 @@ def audit(
     (the model's evidence must be built: `python -m training.evidence`).
     number: also read each input as a written number (`model.number`).
     limit: audit only the first `limit` inputs, in the order listed (a quick look).
+    progress: called with the number of inputs each finished batch held; listed: with the
+    number of inputs to audit, once they are listed (a progress bar's total).
     """
     if engine not in ENGINES:
         raise EngineError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
@@ -214,6 +218,8 @@ def audit(
             "Parquet/CSV lists of them (model.audit.inputs)"
         )
     _check_labels(rows, local.clf.class_names)
+    if listed is not None:
+        listed(len(rows))
     t0 = time.perf_counter()
     if engine == "ray":
         columns = run_ray(rows, config, batch_size, ray_address, actors, progress=progress)

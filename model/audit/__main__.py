@@ -86,10 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from model.audit import audit
-    from model.audit.inputs import list_inputs
     from model.errors import DigitLensError
 
-    bar = None
+    bar, total = None, None
+
+    def listed(n: int) -> None:
+        nonlocal total
+        total = n
 
     def progress(n: int) -> None:  # the bar appears with the first batch: not before an error
         nonlocal bar
@@ -98,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
         bar.update(n)
 
     try:
-        total = len(list_inputs(args.inputs, args.fps, args.data_dir).head(args.limit))
         result = audit(
             args.inputs,
             args.out,
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             number=args.number,
             progress=progress,
             limit=args.limit,
+            listed=listed,
         )
     except DigitLensError as exc:
         print(f"error: {exc}", file=sys.stderr)

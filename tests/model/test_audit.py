@@ -138,6 +138,26 @@ def test_the_command_writes_both_files(folder, tmp_path):
     assert bad.returncode == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_the_command_lists_its_inputs_once_and_counts_them_all(folder, tmp_path, monkeypatch):
+    """The progress bar's total comes from the audit's own listing: the command listed
+    every input a second time for it (a glob over a bucket: twice the listing)."""
+    import model.audit
+    from model.audit.__main__ import main
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return list_inputs(*args, **kwargs)
+
+    monkeypatch.setattr(model.audit, "list_inputs", counted)
+    monkeypatch.setattr("model.audit.inputs.list_inputs", counted)
+    got = []
+    assert main([str(folder), "--out", str(tmp_path / "out"), "--limit", "3"]) == 0
+    assert len(calls) == 1, calls
+    assert audit([str(folder)], tmp_path / "again", listed=got.append, limit=3) and got == [3]
+
+
 def test_limit_audits_the_first_inputs_and_says_of_how_many(folder, tmp_path):
     """--limit N: a quick look at a large set (a user found none: the whole of mnist:test,
     explained, took 8 minutes); its rows are the first N of the listed order."""
