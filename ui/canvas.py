@@ -77,11 +77,13 @@ class Drawing:
 
 @functools.cache
 def _component() -> Any:
-    """Register the component once per process (inline HTML/CSS/JS)."""
+    """Register the component once per process (inline HTML/CSS/JS). The pad's words
+    (`describe`) are static/digitlens/words.mjs, set before draw.js in the same module:
+    the Camera page's words, there in every mode, also where the page loads no model."""
     return st.components.v2.component(
         "digitlens.drawing_pad",
         css=(WEB / "draw.css").read_text(),
-        js=(WEB / "draw.js").read_text(),
+        js=(STATIC / "digitlens" / "words.mjs").read_text() + (WEB / "draw.js").read_text(),
     )
 
 
@@ -250,6 +252,7 @@ def drawing_pad(
         "recipe": clf.recipe,
         "thing": clf.judge.thing,  # what the model reads, for the pad's words
         "classes": list(clf.class_names),
+        "readsDigits": clf.reads_digits,  # digits or names under the bars, and in the words
         "shortClasses": [short_name(c) for c in clf.class_names],  # under the live bars
         "staticUrl": STATIC_URL,
         "server": server,

@@ -12,6 +12,9 @@
 //        detectorUrl}   (the last six only for "detector")
 
 import { SIDE, model } from "./edge.mjs";
+import { ranked } from "./words.mjs";
+
+export { describe, readsDigits } from "./words.mjs";
 
 const PIXELS = SIDE * SIDE;
 const f32 = Math.fround;
@@ -64,18 +67,7 @@ export function posthocScore(probs) {
   return f32(-Math.log(Math.min(Math.max(top, 1e-12), 1.0)));
 }
 
-/** Classes by falling probability (ties: the lower index first). */
-function ranked(probs) {
-  return Array.from(probs, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b);
-}
-
 const pct = (p) => `${Math.round(p * 100)}%`;
-
-/** Whether a model's classes are the ten digits, in order (Python's `Classifier.reads_digits`
- * and `DIGIT_CLASSES`): whose words a verdict is said in. */
-export function readsDigits(classes) {
-  return classes.length === 10 && classes.every((c, i) => c === String(i));
-}
 
 export class EdgeJudge {
   /** rule: as above; detector: an EdgeModel for rule.detectorUrl, or null (max-softmax). */
@@ -145,34 +137,6 @@ export class EdgeJudge {
     }
     return { verdict: "digit", reason: null };
   }
-}
-
-/**
- * What a live reading says for a verdict, as the Draw pad shows it: {big, line}, the
- * text of the digit slot and of the line beside it. Only a `digit` gets its label (and
- * its probability, never "100.0%": "> 99.9%"); `unsure` is "7?" with why, torn between
- * two classes ("unsure: 7 or 1?": post-hoc doubt, or the top probability under
- * p_unsure) or unusual for a digit ("unsure: most like 7"); `not_a_digit` is words.
- * probs: (10,) probabilities; rule: the page's rule (for its method and p_unsure).
- */
-export function describe(verdict, probs, classes, rule) {
-  const [a, b] = ranked(probs);
-  const name = (i) => classes[i] ?? String(i);
-  const detector = rule.method === "detector";
-  if (verdict === "unsure") {
-    const torn = !detector || probs[a] < rule.p_unsure;
-    const why = torn ? `${name(a)} or ${name(b)}?` : `most like ${name(a)}`;
-    return { big: `${name(a)}?`, line: `unsure: ${why}` };
-  }
-  if (verdict === "not_a_digit") {
-    // (a digit model's words; any other model's as Python's header says them)
-    const digits = readsDigits(classes);
-    const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter, shape or scribble?";
-    const what = detector ? unlike : "no class fits it";
-    return { big: digits ? "not a digit?" : "not one it knows?", line: what };
-  }
-  const p = probs[a] * 100;
-  return { big: name(a), line: `${p > 99.9 ? "> 99.9" : p.toFixed(1)}%` };
 }
 
 /** The judge for a rule: loads its detector (relative URLs against `base`) if it has one. */

@@ -322,7 +322,7 @@ def test_each_verdict_has_its_own_look(page, streamlit_url):
     assert looks["unsure", 1.0]["line"].startswith("unsure: most like 7")
     assert looks["not_a_digit", 1.0]["text"] == "not a digit?"
     assert "%" not in looks["not_a_digit", 1.0]["line"]
-    # The Camera page words its readings with verdict.mjs `describe`: the pad's words.
+    # The Camera page imports the same words (words.mjs `describe`, through verdict.mjs).
     for (verdict, p7), look in looks.items():
         probs = sure if p7 == 1.0 else torn
         said = page.evaluate(

@@ -11,7 +11,9 @@
 // Every live answer carries its verdict (issue #9): in the page, the model's detector
 // and Python's rule (static/digitlens/verdict.mjs) judge the same input the model
 // reads; from the server, Python's own. Only a `digit` is shown as a large digit;
-// `unsure` is small and grey with "unsure", `not_a_digit` is words, no digit.
+// `unsure` is small and grey with "unsure", `not_a_digit` is words, no digit. Those words
+// are `describe`, from static/digitlens/words.mjs: ui/canvas.py sets that file before this
+// one in the component's module, so the pad and the Camera page say a verdict alike.
 //
 // A tap or a short tick is "too small to read", as Python refuses it (the size rule
 // of model/input/preprocessing.py, ported in edge.mjs).
@@ -27,7 +29,8 @@
 // and nothing here ever moves the focus.
 //
 // data (from Python): {size, width, height, pen, penMin, penMax, mode, modelUrl, verdict,
-//                      tooSmall (the size rule), recipe, classes, staticUrl, command: {op, id},
+//                      tooSmall (the size rule), recipe, classes, readsDigits, staticUrl,
+//                      command: {op, id},
 //                      server: {seq, label, probs, verdict, reason, ms[, text]},
 //                      key (the pad's: this tab keeps each pad's last strokes by it)}
 // state (to Python):  drawing = {png: data URL or null, seq, final, strokes}
@@ -171,39 +174,6 @@ function createPad(root) {
     stats.textContent = parts.join(" · ");
   }
 
-  /** Whether the model reads the ten digits (its classes "0".."9" in order, or none sent):
-   * Python's `Classifier.reads_digits`, verdict.mjs `readsDigits` (not loaded in server mode). */
-  function readsDigits(classes) {
-    return !classes.length || (classes.length === 10 && classes.every((c, i) => c === String(i)));
-  }
-
-  /**
-   * What the pad says for a verdict: [the digit slot, the line beside it]. The words
-   * follow model/judge/verdict.py's reasons: `unsure` is torn between two classes (top
-   * probability under p_unsure, or any post-hoc doubt) or unusual for a digit.
-   */
-  function words(verdict, label, probs, best, pct) {
-    const classes = pad.data?.classes || [];
-    const name = (i) => classes[i] ?? String(i);
-    const detector = (pad.data?.verdict || {}).method === "detector";
-    if (verdict === "unsure") {
-      let second = best === 0 ? 1 : 0;
-      probs.forEach((p, i) => {
-        if (i !== best && p > probs[second]) second = i;
-      });
-      const torn = !detector || probs[best] < pad.data.verdict.p_unsure;
-      const line = torn ? `${label} or ${name(second)}?` : `most like ${label}`;
-      return [`${label}?`, `unsure: ${line}`];
-    }
-    if (verdict === "not_a_digit") {
-      // (a digit model's words; any other model's as Python's header says them)
-      const digits = readsDigits(classes);
-      const unlike = digits ? "a letter, shape or scribble?" : "a digit, letter, shape or scribble?";
-      return [digits ? "not a digit?" : "not one it knows?", detector ? unlike : "no class fits it"];
-    }
-    return [label, `${pct}%`]; // "digit", or an answer that came without a verdict
-  }
-
   /** Say `text` through the status region, if the pen is up and it is news. */
   function announce(text) {
     if (!pad.drawing && said.textContent !== text) said.textContent = text;
@@ -214,9 +184,10 @@ function createPad(root) {
     probs.forEach((p, i) => {
       if (p > probs[best]) best = i;
     });
-    // Never "100.0%": a rounded certainty is a claim the model cannot make (issue #9).
-    const p = probs[best] * 100;
-    const [big, line] = words(verdict, label, probs, best, p > 99.9 ? "> 99.9" : p.toFixed(1));
+    // The slot and the line (words.mjs `describe`, as the Camera page says them; never
+    // "100.0%": a rounded certainty is a claim the model cannot make, issue #9).
+    const rule = pad.data?.verdict || {};
+    const { big, line } = describe(verdict, probs, pad.data?.classes || [], rule);
     digit.textContent = big;
     sure.textContent = `${line} · ${source}`;
     live.title = reason || "";
@@ -484,7 +455,7 @@ function createPad(root) {
     });
     // Names, not digits, under the bars: set upright, and the answer in smaller type, so
     // that "Trouser" and its ten names fit the pad's column (they ran under the next one).
-    box.classList.toggle("dl-words", !readsDigits(d.classes || []));
+    box.classList.toggle("dl-words", d.readsDigits === false); // (Python's reads_digits)
     if (first) {
       canvas.width = d.width || d.size;
       canvas.height = d.height || d.size;
