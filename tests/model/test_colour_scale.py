@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib import colormaps
 
-from model.why.overlay import HEATMAP_CMAP, OVERLAY_OPACITY, overlay
+from model.why.overlay import HEATMAP_CMAP, OVERLAY_OPACITY, darkens, overlay
 
 colorspacious = pytest.importorskip("colorspacious")
 
@@ -90,3 +90,17 @@ def test_a_dark_image_is_never_darkened():
     shown = overlay(image, heat).astype(float)
     expected = 255 * (1 - OVERLAY_OPACITY) + top * OVERLAY_OPACITY
     assert np.abs(shown[0, 3] - expected).max() <= 1
+
+
+@pytest.mark.parametrize("paper", [160, 130, 100])
+def test_grey_paper_keeps_its_plain_blend(paper):
+    """Paper darkened under the map only where that shows the peak better: on grey paper
+    (a dim photo) the plain pale yellow stands 38-65 levels lighter than the paper, and
+    darkened it came within 12 of it (the rule was any image whose mean passed 0.5)."""
+    image = np.full((4, 30), paper, np.uint8)
+    image[:, ::7] = 20  # some ink: the paper's level is its median, not its mean
+    heat = np.zeros((4, 30), np.float32)
+    heat[:, 20:] = 1.0
+    lum = _luminance(overlay(image, heat))
+    assert lum[:, 22:27].mean() - paper >= 35
+    assert not darkens(paper) and darkens(200) and darkens(255) and not darkens(0)
