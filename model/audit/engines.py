@@ -155,10 +155,15 @@ def block_rows(rows: int, actors: int, batch_size: int) -> int:
     return batch_size * max(1, min(per_block, MAX_BLOCK_BATCHES))
 
 
-#: Ray Data's notes on every run, off while it runs (its own progress bars are off, we
-#: show ours; "execution finished in 2.9 s": the command says what it did). Its warnings
-#: and errors still show.
-RAY_DATA_LEVELS = {"ray.data": logging.WARNING, "ray.data._internal.progress": logging.ERROR}
+#: Ray Data's notes on every run (its plan, its log folder, "progress bars disabled",
+#: "execution finished in 2.9 s") are kept off the terminal while an audit runs, which
+#: shows its own progress and says what it did; its warnings and errors still show, and its
+#: log file (`ray-data.log`) keeps everything. Its DataContext flags are set back after.
+QUIET_DATA_CONTEXT = {
+    "enable_progress_bars": False,
+    "print_on_execution_start": False,
+    "enable_auto_log_stats": False,
+}
 
 
 @contextmanager
@@ -173,6 +178,31 @@ def _levels(levels: dict[str, int]) -> Iterator[None]:
     finally:
         for lg, level in before.items():
             lg.setLevel(level)
+
+
+@contextmanager
+def _quiet_ray_data(ctx) -> Iterator[None]:
+    """Ray Data's DataContext flags (QUIET_DATA_CONTEXT) and its terminal handlers at
+    WARNING, its "progress bars disabled" warning off; all as they were afterwards."""
+    flags = {name: getattr(ctx, name) for name in QUIET_DATA_CONTEXT}
+    terminal = [
+        h
+        for h in logging.getLogger("ray.data").handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
+    levels = {h: h.level for h in terminal}
+    try:
+        for name, value in QUIET_DATA_CONTEXT.items():
+            setattr(ctx, name, value)
+        for h in terminal:
+            h.setLevel(max(h.level, logging.WARNING))
+        with _levels({"ray.data._internal.progress": logging.ERROR}):
+            yield
+    finally:
+        for name, value in flags.items():
+            setattr(ctx, name, value)
+        for h, level in levels.items():
+            h.setLevel(level)
 
 
 def start_ray(address: str | None = None, **kwargs) -> None:
@@ -226,7 +256,6 @@ def run_ray(
         raise EngineError(
             'the Ray engine needs Ray Data: pip install "ray[data]" (see requirements.txt)'
         ) from exc
-    import pyarrow as pa
 
     address = address or os.environ.get(RAY_ADDRESS_ENV) or None
     started_here = not ray.is_initialized()
@@ -236,46 +265,8 @@ def run_ray(
         cpus = int(ray.cluster_resources().get("CPU", 1))
         size = actors or max(cpus // cpus_per_actor, 1)
         run = replace(config, threads=cpus_per_actor)
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False  # (ours: `progress`)
-        ctx.print_on_execution_start = False  # (its plan and log folder, at INFO)
-        ctx.enable_auto_log_stats = False
-        columns = {**rows.columns(), "row": np.arange(len(rows), dtype=np.int64)}
-        table = pa.table({k: pa.array(list(v)) for k, v in columns.items()})
-        # Blocks made here, on the driver, with their metadata: `from_blocks` (a developer
-        # API, kept by the pin) measures them in this process, where `from_arrow` asks a
-        # Ray task for each block's (a worker process started just for that: ~2 s of a
-        # small run). Arrow, not `from_items`' Python dicts: 10 M paths stay compact. No
-        # repartition: it would be a stage of its own that needs a CPU the actors already
-        # hold (it waits forever on a small cluster). A block is one task of an actor, cut
-        # into batches there: BLOCKS_PER_ACTOR of them per actor, so a task's scheduling is
-        # paid on hundreds of rows, and a lost actor's retry redoes one block.
-        rows_per_block = block_rows(len(rows), size, batch_size)
-        ds = ray.data.from_blocks(
-            [table.slice(s, rows_per_block) for s in range(0, max(len(rows), 1), rows_per_block)]
-        )
-        with warnings.catch_warnings():
-            # Restarts have no named parameter in Ray 2.60 (pinned): the generic remote
-            # arguments are the supported way, flagged for a later Ray.
-            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
-            out = ds.map_batches(
-                work or RowAuditBatch,
-                fn_constructor_args=(run,),
-                batch_size=batch_size,
-                batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=size),
-                num_cpus=cpus_per_actor,
-                max_restarts=ACTOR_RETRIES,
-                max_task_retries=ACTOR_RETRIES,
-            )
-        tables = []
-        with _levels(RAY_DATA_LEVELS):
-            for part in out.iter_batches(batch_size=None, batch_format="pyarrow"):
-                tables.append(part)
-                if progress:
-                    progress(part.num_rows)
-        tables = [t for t in tables if t.num_rows]
-        merged = pa.concat_tables(tables, promote_options="permissive") if tables else None
+        with _quiet_ray_data(ray.data.DataContext.get_current()):
+            merged = _map_on_ray(rows, run, batch_size, size, cpus_per_actor, progress, work)
     finally:
         if started_here:
             ray.shutdown()
@@ -284,3 +275,53 @@ def run_ray(
     return _in_row_order(
         {name: merged.column(name).to_numpy(zero_copy_only=False) for name in merged.column_names}
     )
+
+
+def _map_on_ray(
+    rows: Rows,
+    config: AuditConfig,
+    batch_size: int,
+    size: int,
+    cpus_per_actor: int,
+    progress: Callable[[int], None] | None,
+    work: type[AuditBatch] | None,
+):
+    """The rows through `size` actors of `work` (a pyarrow Table, None for no rows)."""
+    import pyarrow as pa
+    import ray.data
+
+    columns = {**rows.columns(), "row": np.arange(len(rows), dtype=np.int64)}
+    table = pa.table({k: pa.array(list(v)) for k, v in columns.items()})
+    # Blocks made here, on the driver, with their metadata: `from_blocks` (a developer
+    # API, kept by the pin) measures them in this process, where `from_arrow` asks a
+    # Ray task for each block's (a worker process started just for that: ~2 s of a
+    # small run). Arrow, not `from_items`' Python dicts: 10 M paths stay compact. No
+    # repartition: it would be a stage of its own that needs a CPU the actors already
+    # hold (it waits forever on a small cluster). A block is one task of an actor, cut
+    # into batches there: BLOCKS_PER_ACTOR of them per actor, so a task's scheduling is
+    # paid on hundreds of rows, and a lost actor's retry redoes one block.
+    rows_per_block = block_rows(len(rows), size, batch_size)
+    ds = ray.data.from_blocks(
+        [table.slice(s, rows_per_block) for s in range(0, max(len(rows), 1), rows_per_block)]
+    )
+    with warnings.catch_warnings():
+        # Restarts have no named parameter in Ray 2.60 (pinned): the generic remote
+        # arguments are the supported way, flagged for a later Ray.
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+        out = ds.map_batches(
+            work or RowAuditBatch,
+            fn_constructor_args=(config,),
+            batch_size=batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=size),
+            num_cpus=cpus_per_actor,
+            max_restarts=ACTOR_RETRIES,
+            max_task_retries=ACTOR_RETRIES,
+        )
+    tables = []
+    for part in out.iter_batches(batch_size=None, batch_format="pyarrow"):
+        tables.append(part)
+        if progress:
+            progress(part.num_rows)
+    tables = [t for t in tables if t.num_rows]
+    return pa.concat_tables(tables, promote_options="permissive") if tables else None

@@ -13,7 +13,13 @@ import pytest
 
 from model.audit import audit, read_audit
 from model.audit.batch import AuditConfig
-from model.audit.engines import RowAuditBatch, run_local, run_ray, start_ray
+from model.audit.engines import (
+    QUIET_DATA_CONTEXT,
+    RowAuditBatch,
+    run_local,
+    run_ray,
+    start_ray,
+)
 from model.audit.inputs import list_inputs
 from model.datasets import FILES, IMAGES_MAGIC, LABELS_MAGIC
 from model.input.samples import drawn_digit
@@ -68,18 +74,36 @@ def test_ray_gives_the_local_rows(local_ray, inputs):
     assert "cannot be read" in local["error"][0]
 
 
-def test_ray_data_says_nothing_of_its_own_on_a_run(local_ray, inputs, capfd):
-    """The audit shows its own progress and summary: Ray Data's plan, log folder, "progress
-    bars disabled" and "execution finished" lines were printed around it on every run (a
-    user test). Its levels are as they were afterwards."""
+def test_the_command_on_ray_shows_its_own_progress_and_summary_only(inputs, tmp_path):
+    """`digitlens audit --engine ray`, run as a user runs it (a Ray of its own): Ray Data's
+    plan, log folder, "progress bars disabled" and "execution finished" lines, and Ray's
+    token-authentication warning, were printed around the audit's own bar and summary."""
+    done = subprocess.run(
+        [sys.executable, "-m", "digitlens", "audit", *inputs, "--engine", "ray"]
+        + ["--out", str(tmp_path / "out"), "--limit", "40"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("40 inputs") and "on ray" in done.stdout, done.stdout
+    for note in ("Starting execution", "Execution plan", "execution finished", "Progress bars"):
+        assert note not in done.stderr, done.stderr
+    assert "Token authentication" not in done.stderr, done.stderr
+
+
+def test_ray_data_is_as_it_was_after_an_audit(local_ray, inputs):
+    """Its DataContext flags and its terminal handlers' levels are set back (a program
+    that audits in-process and uses Ray Data afterwards gets its own settings)."""
     import logging
 
-    before = logging.getLogger("ray.data").level
+    ctx = ray.data.DataContext.get_current()
+    flags = {name: getattr(ctx, name) for name in QUIET_DATA_CONTEXT}
+    levels = [h.level for h in logging.getLogger("ray.data").handlers]
     run_ray(list_inputs(inputs), AuditConfig(), batch_size=32, actors=2)
-    err = capfd.readouterr().err
-    for note in ("Starting execution", "Execution plan", "execution finished", "Progress bars"):
-        assert note not in err, err
-    assert logging.getLogger("ray.data").level == before
+    assert {name: getattr(ctx, name) for name in QUIET_DATA_CONTEXT} == flags
+    assert [h.level for h in logging.getLogger("ray.data").handlers] == levels
 
 
 def test_the_ray_engine_writes_the_same_file(local_ray, inputs, tmp_path):
