@@ -8,6 +8,7 @@ import streamlit as st
 
 from model.runtime.graph import folded_graph, layer_edges, layer_table
 from ui.audit import audit_section
+from ui.network import network_dot
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import card_line, current
 from ui.widgets import curves_alt, enlarge
@@ -39,24 +40,7 @@ with st.expander("Layer table", expanded=False):
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 kinds = {r.name: r.kind for r in layer_table(clf.net)}
 boxes, edges = folded_graph(layer_edges(clf.net), kinds)
-
-
-def box(name: str, folded: list[str]) -> str:
-    """A graphviz node: the layer, the layers drawn inside it in smaller type beneath."""
-    under = f'<BR/><FONT POINT-SIZE="10">{", ".join(folded)}</FONT>' if folded else ""
-    fill = ' style=filled fillcolor="#fde2d8"' if name in clf.conv_layers else ""
-    return f'"{name}" [label=<{name}{under}>{fill}]'
-
-
-st.graphviz_chart(
-    "digraph { rankdir=LR; nodesep=0.2; ranksep=0.35; "
-    'node [shape=box fontsize=14 fontname="sans-serif" margin="0.1,0.05"]; '
-    + "; ".join(box(n, folded) for n, folded in boxes.items())
-    + "; "
-    + "; ".join(f'"{a}" -> "{b}"' for a, b in edges)
-    + " }",
-    width="stretch",
-)
+st.graphviz_chart(network_dot(boxes, edges, clf.conv_layers), width="stretch")
 st.caption(
     "Each box is a layer that computes; the smaller names under it are the layers that "
     "normalise, pool, flatten or drop out what it made. Shaded: the layers a map can explain."

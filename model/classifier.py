@@ -32,7 +32,7 @@ from model.input.decode import MAX_PIXELS, ImageInput
 from model.input.photo import KERAS_MODES, SCALINGS, PhotoInput, canonical_scaling, prepare_photo
 from model.input.preprocessing import Preprocessed, preprocess_stages
 from model.input.samples import sample_canvas
-from model.judge.verdict import Judge, load_judge
+from model.judge.verdict import BLANK_REASON, Judge, load_judge
 from model.prediction import TOP_K, Prediction, Ranked, top_k
 from model.runtime.artifacts import Artifact, keras_layer_names, sources_sha256
 from model.runtime.card import Card, Preprocessing
@@ -274,9 +274,12 @@ class Classifier:
         scores = judge.scores(x, probs, detector).tolist()  # Python floats, as float() gives
         detector = judge.detector is not None and x is not None
         labels = probs.argmax(axis=1).tolist() if len(probs) else []
+        blank = judge.blank(x).tolist() if x is not None and self.is_digit else [False] * len(probs)
         out = []
-        for p, label, score in zip(probs, labels, scores, strict=True):
-            verdict, reason = judge.verdict(score, p, detector)
+        for p, label, score, empty in zip(probs, labels, scores, blank, strict=True):
+            verdict, reason = (
+                ("not_a_digit", BLANK_REASON) if empty else judge.verdict(score, p, detector)
+            )
             out.append(Prediction(label, float(p[label]), p, names[label], verdict, score, reason))
         return out
 

@@ -86,7 +86,8 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         "--access-log",
         action=argparse.BooleanOptionalAction,
         default=base.access_log,
-        help="log a line per request: client, method, path, status (default: off; "
+        help="log a line per request: client, method, path, status, at --log-level info "
+        "or debug (default: off; "
         "/metrics counts requests by route and status either way)",
     )
     args = vars(p.parse_args(argv))

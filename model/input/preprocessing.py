@@ -61,6 +61,8 @@ Recipe = Literal["mnist", "fashion"]
 
 #: Ink stronger than this (0..1, after stretching) is kept as ink.
 INK_LEVEL = 0.2
+#: An image with fewer pixels of ink than this is blank: nothing to read.
+MIN_INK_PIXELS = 4
 #: Stroke width is measured on the oversampled crop thresholded here (mid-edge of the
 #: antialiased stroke, so a pen's width is not inflated by its soft rim).
 STROKE_LEVEL = 0.35
@@ -374,7 +376,7 @@ def stages_from_ink(
     if levels is None and callable(ink):
         ink = ink()  # (made now: nothing to read it from)
     mask, box = kept_ink(ink if levels is None else levels)
-    if np.count_nonzero(mask) < 4:
+    if np.count_nonzero(mask) < MIN_INK_PIXELS:
         raise BlankImageError("the image looks blank: no digit or drawing was found on it")
     if piece and recipe == "mnist":
         mask, box = with_faint(ink() if callable(ink) else ink, mask), None

@@ -40,6 +40,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from model.input.preprocessing import INK_LEVEL, MIN_INK_PIXELS
 from model.runtime.card import Card
 
 Verdict = Literal["digit", "unsure", "not_a_digit"]
@@ -55,6 +56,10 @@ MAX_DIGIT_LOOPS = 2
 LOOP_INK = 0.5
 LOOP_MIN_AREA = 4
 LOOP_PENALTY = 100.0
+#: An input already in model format (a v2 tensor, a row of an IDX file) with less ink
+#: than an image needs to be read (`model.input.preprocessing`: MIN_INK_PIXELS above
+#: INK_LEVEL) is not a digit: the network answered a blank 28x28 with "1, 99.98 %".
+BLANK_REASON = "There is nothing to read: the input has no ink."
 VERDICTS: tuple[Verdict, ...] = ("digit", "unsure", "not_a_digit")
 
 #: Below this top probability the classifier itself is torn between classes.
@@ -251,6 +256,12 @@ class Judge:
                 loop_penalty=card.loop_penalty,
             )
         return rule
+
+    @staticmethod
+    def blank(x: np.ndarray) -> np.ndarray:
+        """(N,) whether each (N, 28, 28[, 1]) model-format input is blank (BLANK_REASON)."""
+        ink = np.asarray(x).reshape(len(x), -1) > INK_LEVEL
+        return np.count_nonzero(ink, axis=1) < MIN_INK_PIXELS
 
     def thresholds(self, detector_score: bool) -> tuple[float, float, float]:
         """(unsure, reject, p_unsure) for the kind of score at hand."""

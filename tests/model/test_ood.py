@@ -7,7 +7,13 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from model.errors import NoiseImageError, TooSmallError
-from model.judge.verdict import VERDICTS, count_loops, posthoc_scores, read_ood_card
+from model.judge.verdict import (
+    BLANK_REASON,
+    VERDICTS,
+    count_loops,
+    posthoc_scores,
+    read_ood_card,
+)
 from model.prediction import format_probability
 from tests.helpers import drawn_digit
 
@@ -87,6 +93,23 @@ def test_noise_as_a_model_input_is_not_a_digit(mnist_cnn):
     x = np.random.default_rng(4).random((28, 28)).astype(np.float32)
     p = mnist_cnn.predict_input(x)
     assert p.verdict == "not_a_digit", (p.verdict, p.ood_score)
+
+
+@pytest.mark.parametrize("name", ["mnist-cnn", "mnist-mlp", "fashion-cnn"])
+def test_a_blank_model_input_is_not_a_digit(name):
+    """A model-format input with no ink (a v2 FP32 tensor of zeros, an empty IDX row) was
+    answered "1, 99.98 %, digit": preprocessing refuses a blank image before the model
+    sees it, an input in model format came without that check. Batched and alone."""
+    from model import load_classifier
+
+    clf = load_classifier(name)
+    seven = clf.preprocess(drawn_digit(7))
+    faint = np.full((28, 28), 0.15, np.float32)  # under the ink level everywhere
+    got = clf.predict_inputs(np.stack([np.zeros((28, 28), np.float32), seven, faint]))
+    assert [p.verdict for p in got][::2] == ["not_a_digit", "not_a_digit"]
+    assert got[0].reason == got[2].reason == BLANK_REASON
+    assert got[1].reason != BLANK_REASON
+    assert clf.predict_input(np.zeros((28, 28))).reason == BLANK_REASON
 
 
 def stacked_loops(n: int, width: int = 14) -> Image.Image:

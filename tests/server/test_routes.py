@@ -275,6 +275,34 @@ def test_v2_answers_the_verdict_as_v1_does(client):
     assert result.as_numpy("verdict").tolist() == [b"digit", b"digit"]
 
 
+def test_v2_looks_again_at_a_non_digit_only_for_a_reason_asked_for(client, monkeypatch):
+    """A non-digit's reason reads its image again, for a number: a batch of 64 scribbles
+    that asked for labels only took 5x as long. A blank FP32 tensor is not a digit."""
+    import server.v2
+
+    looked = []
+
+    async def counted(request, clf, data, pred):
+        looked.append(pred.verdict)
+        return pred
+
+    monkeypatch.setattr(server.v2, "with_reason", counted)
+    scribble = png(Image.fromarray(np.tril(np.ones((280, 280), np.uint8) * 255)))
+    element = {"name": "x", "shape": [1], "datatype": "BYTES"}
+    element["data"] = [base64.b64encode(scribble).decode()]
+    for outputs, calls in (([{"name": "label"}], 0), (None, 1)):
+        doc = {"inputs": [element]} | ({"outputs": outputs} if outputs else {})
+        r = client.post("/v2/models/mnist-cnn/infer", json=doc)
+        assert r.status_code == 200 and len(looked) == calls, (r.text, looked)
+    zeros = {"inputs": [fp32([1, 28, 28, 1])]}
+    outs = {
+        o["name"]: o
+        for o in client.post("/v2/models/mnist-cnn/infer", json=zeros).json()["outputs"]
+    }
+    assert outs["verdict"]["data"] == ["not_a_digit"], outs
+    assert "nothing to read" in outs["reason"]["data"][0]
+
+
 def fp32(shape, data=None, name="image"):
     n = int(np.prod(shape))
     return {"name": name, "datatype": "FP32", "shape": shape, "data": data or [0.0] * n}
