@@ -2,7 +2,6 @@
 
 import base64
 import io
-import json
 from contextlib import suppress
 
 import pandas as pd
@@ -16,6 +15,7 @@ from model.prediction import format_probability
 from model.why.attribution import explain
 from model.why.describe import describe_map
 from ui.number import show_reading
+from ui.results import results_csv, results_json
 from ui.sidebar import current
 from ui.widgets import class_chart, heatmap_views, inline_image, prediction_header
 
@@ -208,6 +208,9 @@ words = VERDICT_WORDS[clf.reads_digits]
 shown = table.assign(verdict=table["verdict"].map(lambda v: words.get(v, v)))
 text = ["class", "sure", "verdict", "reason", "error"]
 shown[text] = shown[text].astype(object).where(shown[text].notna(), "")
+# One column of sentences: a row has a verdict's reason or an error, never both (the error
+# sat past a wide empty reason column, off the right edge).
+shown["why"] = [e or r for e, r in zip(shown["error"], shown["reason"], strict=True)]
 # (a row without a label made the column floats: "7.0", and "None" for the row)
 shown["label"] = [str(int(v)) if pd.notna(v) else "" for v in table["label"]]  # (text: one type)
 st.dataframe(
@@ -216,20 +219,13 @@ st.dataframe(
     width="stretch",
     column_config={
         "thumbnail": st.column_config.ImageColumn("heatmap", width="small"),
-        # (the reason and the error are sentences: they were cut after a few words)
-        "reason": st.column_config.TextColumn(width="large"),
-        "error": st.column_config.TextColumn(width="large"),
+        # (the reason or the error: a sentence, cut after a few words in a narrow column)
+        "why": st.column_config.TextColumn(width="large"),
     },
     # The exact probability goes into the downloads; on screen, "> 99.9 %" and never a
-    # rounded "100%".
-    column_order=[c for c in table.columns if c != "probability"],
+    # rounded "100%". The downloads keep the reason and the error apart.
+    column_order=["file", "thumbnail", "label", "class", "sure", "verdict", "why"],
 )
-plain = table.drop(columns=["thumbnail", "sure"])
 d1, d2, _ = st.columns([1, 1, 4])
-d1.download_button("Download CSV", plain.to_csv(index=False), "digitlens.csv", "text/csv")
-d2.download_button(
-    "Download JSON",
-    json.dumps(plain.to_dict("records"), indent=2),
-    "digitlens.json",
-    "application/json",
-)
+d1.download_button("Download CSV", results_csv(rows), "digitlens.csv", "text/csv")
+d2.download_button("Download JSON", results_json(rows), "digitlens.json", "application/json")
