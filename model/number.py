@@ -319,6 +319,8 @@ def digit_stages(clf: Classifier, reading: NumberReading, index: int) -> Preproc
     the 4 a 9") start. Raises NoSuchDigitError for a place the number does not have, or a
     mark that was not read. (`clf` is kept for callers: the stages are the reading's.)"""
     n = len(reading.digits)
+    if n == 0 and reading.refusal:  # (no digits: the number's own refusal says why)
+        raise NoSuchDigitError(f"there is no number to take digit {index} of: {reading.refusal}")
     if not 0 <= index < n:
         places = "0" if n == 1 else f"0 to {n - 1}"
         raise NoSuchDigitError(

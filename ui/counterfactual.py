@@ -149,8 +149,9 @@ def counterfactual_section(
             )
     with mid:
         if not isinstance(cf, str):
-            st.markdown("**The edited digit**")
-            inline_image(digit_picture(cf.x, SIDE), "the edited digit", SIDE)
+            shown = "the edited digit" if cf.succeeded else "the closest attempt, not read so"
+            st.markdown(f"**{shown[0].upper()}{shown[1:]}**")
+            inline_image(digit_picture(cf.x, SIDE), shown, SIDE)
             (st.success if cf.succeeded else st.warning)(cf.message)
             st.markdown(f"The model {_answer(cf)}", help=cf.reason)
             class_chart(_as_prediction(cf), clf.class_names, height=140)

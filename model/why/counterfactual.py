@@ -38,7 +38,7 @@ import numpy as np
 
 from model.errors import BlankImageError, CounterfactualError
 from model.input.preprocessing import Preprocessed
-from model.judge.verdict import Verdict
+from model.judge.verdict import VERDICT_WORDS, Verdict
 from model.prediction import format_probability
 from model.why.latent_search import (
     CHANGE_FLOOR,
@@ -200,12 +200,15 @@ def _result(
     elif ok:
         what = "edit" if kind == "counterfactual" else "perturbation"
         size = f"L-inf budget {budget:g}" if budget is not None else f"L2 {_l2(edited, x):.2f}"
+        verdict = VERDICT_WORDS[clf.reads_digits][pred.verdict]  # (words, not the API's value)
         message = (
             f"The model reads {name} ({shown}) after this {what} ({size}); "
-            f"the verdict on it: {pred.verdict}."
+            f"the verdict on it: {verdict}."
         )
     else:
-        message = f"No {kind} found: {failure} The closest attempt gives {name} {shown}."
+        message = (
+            f"No {kind} found: {failure} The closest attempt gives {name} a probability of {shown}."
+        )
     delta = (edited - x).reshape(out_shape if len(out_shape) == 2 else (*out_shape,))
     plane = delta if delta.ndim == 2 else delta.mean(-1)
     return Counterfactual(
@@ -264,9 +267,11 @@ def counterfactual(
     if _already(clf, x, target):
         return _result(clf, "counterfactual", "latent-shift", target, x, x, stages, start, "")
     protos = prior.prototypes[target]  # (k, D)
+    name = clf.class_names[target]
+    after = f", and {cfg.steps} steps after it," if cfg.steps else ""
     failure = (
-        f"within {cfg.steps} steps of the {prior.card.dataset} prior no digit-like edit "
-        f"reached {P_VALID:.0%} for {clf.class_names[target]}."
+        f"no edit on the walk towards the {prior.card.dataset} prior's typical {name}s{after} "
+        f"reached {P_VALID:.0%} for {name}."
     )
 
     def found(aim: float) -> Counterfactual:

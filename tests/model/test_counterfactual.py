@@ -70,6 +70,9 @@ def test_a_model_that_cannot_be_moved_fails_in_words_never_silently(stuck, seven
         assert not r.succeeded
         assert r.label == 0 and r.probabilities[3] < P_VALID
         assert r.message.startswith(f"No {r.kind} found") and "3" in r.message
+        # Said in words a person reads: "within 0 steps" (the walk has none) and "gives 3
+        # < 1 %" read as garbled.
+        assert "within 0 steps" not in r.message and "a probability of" in r.message, r.message
 
 
 def test_shapes_and_types_follow_the_models_input(stuck, seven):
@@ -173,6 +176,7 @@ def test_a_drawn_seven_becomes_a_one_that_still_looks_like_a_digit(name, seven):
     assert r.succeeded, r.message
     assert r.label == 1 and r.probabilities[1] >= P_VALID
     assert r.verdict == "digit", r.reason
+    assert r.message.endswith("the verdict on it: digit."), r.message  # (words, not codes)
     assert r.removed.sum() > 0  # a 7 loses its bar on the way to a 1
     twin = clf.adversarial(seven, target=1)
     assert twin.kind == "adversarial" and twin.budget is not None

@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -270,6 +271,11 @@ def test_one_digit_of_a_number_is_edited_from_the_input_it_was_read_from(mnist_c
     for place in (2, -1):
         with pytest.raises(NoSuchDigitError, match="the number has 2 digits.*0 to 1"):
             digit_stages(mnist_cnn, reading, place)
+    # A refused number has no digit to take: its refusal says why (it said "the number
+    # has 0 digits ... 0 to -1" of two lines of writing).
+    two_lines = replace(reading, digits=(), text=None, refusal="this looks like 2 lines")
+    with pytest.raises(NoSuchDigitError, match="no number to take digit 0 of: this looks like"):
+        digit_stages(mnist_cnn, two_lines, 0)
 
 
 def test_the_read_route_explains_each_digit_on_request(mnist_cnn):
