@@ -9,6 +9,7 @@ from model.errors import EvidenceError
 from model.input.samples import EXAMPLES, drawn_digit
 from model.why.atlas import load_atlas
 from model.why.layers import load_patches
+from model.why.neighbours import model_arg
 from ui.canvas import drawing_from_state, drawing_pad
 from ui.evidence import (
     atlas_chart,
@@ -125,7 +126,8 @@ with layers_tab:
         "Layer", names, index=default, key=f"evidence_layer_{clf.name}", persist_state="session"
     )
     layer_view(acts, layer)
-    patches = load_patches(clf).get(layer)
+    built = load_patches(clf)
+    patches = built.get(layer)
     if patches is not None:
         st.markdown(
             "**The training patches that excite a filter most**, for the filters this "
@@ -133,5 +135,13 @@ with layers_tab:
         )
         out = acts[layer]
         patches_view(patches, out.reshape(-1, out.shape[-1]).max(0).astype(np.float32))
+    elif built:  # (made for the convolutions: a dense layer has no patch of the input)
+        st.caption(
+            f"The training patches that excite a filter most are shown for the convolution "
+            f"layers: {', '.join(built)}."
+        )
     elif maps:
-        st.caption("Top training patches are built for the bundled CNN's convolutions only.")
+        st.caption(
+            "No training patches for this model yet: make them once from its training set "
+            f"with `python -m training.evidence --model {model_arg(clf)} --data-dir DIR`."
+        )

@@ -61,7 +61,8 @@ class NeighboursResponse(BaseModel):
     layer: str
     source: str
     neighbours: list[Neighbour]
-    atlas: AtlasPosition | None  # None when the model has no atlas
+    atlas: AtlasPosition | None  # None when the model has no atlas: `atlas_missing` says why
+    atlas_missing: str | None = None
 
 
 class LayerOutput(BaseModel):
@@ -120,11 +121,12 @@ async def neighbours_route(
         nb = await run_in_threadpool(neighbours_of, clf, x, k)
     except EvidenceError as exc:
         raise ApiError(422, "no_evidence", str(exc)) from exc
+    missing = None
     try:
         pos = await run_in_threadpool(place_input, clf, x)
         atlas = AtlasPosition(**pos.to_dict())
-    except EvidenceError:
-        atlas = None
+    except EvidenceError as exc:
+        atlas, missing = None, str(exc)
     ms = (time.perf_counter() - t) * 1e3
     return NeighboursResponse(
         prediction=await _prediction(request, clf, x, name, (prep_ms, ms), data),
@@ -145,6 +147,7 @@ async def neighbours_route(
             for n in nb
         ],
         atlas=atlas,
+        atlas_missing=missing,
     )
 
 

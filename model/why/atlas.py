@@ -26,7 +26,7 @@ from model.errors import EvidenceError
 from model.why.cache import evidence_path
 from model.why.index import Index
 from model.why.layers import features
-from model.why.neighbours import load_index
+from model.why.neighbours import load_index, model_arg
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
@@ -135,8 +135,9 @@ def load_atlas(clf: Classifier) -> Atlas:
             path = atlas_path(clf.artifact.keras_path)
             if not path.is_file():
                 raise EvidenceError(
-                    f"{clf.name} has no atlas ({path.name}); make one with "
-                    f"python -m training.evidence --model {clf.artifact.keras_path}"
+                    f"{clf.name} has no atlas yet ({path.name}); make it once from its "
+                    f"training set: python -m training.evidence --model {model_arg(clf)} "
+                    "--data-dir DIR"
                 )
             _ATLASES[clf] = read_atlas(path)
         return _ATLASES[clf]

@@ -145,7 +145,7 @@ def load_index(clf: Classifier) -> Index:
             if not path.is_file():
                 raise EvidenceError(
                     f"{clf.name} has no look-alike index yet ({path.name}); build it once from "
-                    f"its training set: python -m training.evidence --model {_model_arg(clf)} "
+                    f"its training set: python -m training.evidence --model {model_arg(clf)} "
                     "--data-dir DIR, or point it at a data set: clf.neighbours(image, "
                     "index=FOLDER) (FOLDER/<class>/*.png)"
                 )
@@ -154,7 +154,7 @@ def load_index(clf: Classifier) -> Index:
         return _INDICES[clf]
 
 
-def _model_arg(clf: Classifier) -> str:
+def model_arg(clf: Classifier) -> str:
     """How `--model` names this model: its bundled name, else its file."""
     from model.runtime.artifacts import BUNDLED
 

@@ -72,8 +72,10 @@ def test_atlas_round_trips_without_pickles(tiny, tmp_path):
 
 def test_a_model_without_an_atlas_says_how_to_make_one(tiny):
     clf = tiny[0]
-    with pytest.raises(EvidenceError, match="training.evidence"):
+    with pytest.raises(EvidenceError, match="training.evidence") as err:
         load_atlas(clf)
+    # with its data (the look-alikes' command said --data-dir, the atlas's did not)
+    assert "--data-dir DIR" in str(err.value)
 
 
 @pytest.mark.data

@@ -55,6 +55,7 @@ def test_neighbours_route_answers_the_engines_look_alikes(client, model):
         assert np.array_equal(decode(n["image_png_base64"]), index.images[n["index"]])
         assert n["label"] == index.labels[n["index"]]
     assert body["atlas"] is not None and body["atlas"]["label"] == 7
+    assert body["atlas_missing"] is None
 
 
 def test_neighbours_route_errors(client):

@@ -38,6 +38,10 @@ def test_evidence_page_shows_look_alikes_atlas_and_layers():
     at.selectbox(key="evidence_layer_mnist-cnn").set_value("fc2").run()
     page = "\n".join(str(m.value) for m in at.markdown)
     assert "fc2: 128 values" in page
+    # A dense layer has no patches: the caption names the layers that do (it said they
+    # were "built for the bundled CNN's convolutions only", on the bundled CNN).
+    captions = "\n".join(c.value for c in at.caption)
+    assert "shown for the convolution layers: conv1, " in captions, captions
 
 
 def test_each_model_keeps_its_own_layer():
