@@ -35,9 +35,7 @@ def article(name: str) -> str:
     return "an" if name[:1].lower() in "aeiou8" or name in ("11", "18") else "a"
 
 
-#: Pages whose "Make it a …" buttons have the width to say it whole.
-WIDE_PAGES = frozenset({"explain"})
-#: Buttons a row for classes named in words, where the page is narrow.
+#: Buttons a row for classes named in words (a digit model: one row of nine).
 ROW_OF_NAMES = 3
 #: The side of the pictures, in screen pixels.
 SIDE = 196
@@ -108,18 +106,17 @@ def counterfactual_section(
     key = f"_cf_target_{page}"
     others = [k for k in range(len(clf.class_names)) if k != label]
     # One row of nine for a digit; class names need the width of three a row (in one row
-    # the Draw page cut Sandal, Shirt and Sneaker all to "a S…").
-    wide = page in WIDE_PAGES or clf.reads_digits
-    cols = st.columns(len(others) if wide else ROW_OF_NAMES)
+    # the Draw page cut Sandal, Shirt and Sneaker all to "a S…", and the Explain page, at
+    # 1280 px, every one of them to "Make it …").
+    cols = st.columns(len(others) if clf.reads_digits else ROW_OF_NAMES)
     prefix = "" if page == "explain" else f"{page}_"
     for i, k in enumerate(others):
         col = cols[i % len(cols)]
-        # (nine buttons in a column of the Draw page: each ends the heading's sentence,
-        # "… a 9", its tooltip says it whole; the Explain page has the width for it)
+        # (each button ends the heading's sentence, "… a 9", and its tooltip says it
+        # whole: "Make it an 8" was cut to "Make it …" in a ninth of the Explain page)
         name = clf.class_names[k]
         make = f"Make {subject} {article(name)} {name}"
-        text = make if page in WIDE_PAGES else f"{article(name)} {name}"
-        if col.button(text, key=f"{prefix}cf_make_{k}", help=make):
+        if col.button(f"{article(name)} {name}", key=f"{prefix}cf_make_{k}", help=make):
             st.session_state[key] = k
     target = st.session_state.get(key)
     if target is None or target == label or target >= len(clf.class_names):

@@ -20,7 +20,7 @@ def test_a_drawn_seven_made_a_one_on_the_explain_page(page, streamlit_url):
     wait_ready(page)
     mouse_stroke(page, STROKES[7], expect_live="7")
     main.locator(".dl-label:text-is('7')").wait_for(timeout=60_000)
-    main.get_by_role("button", name="Make it a 1", exact=True).click()
+    main.get_by_role("button", name="a 1", exact=True).click()  # (its tooltip: Make it a 1)
     answer = main.get_by_text("The model reads 1 (", exact=False).first
     answer.wait_for(timeout=120_000)
     assert "after this edit" in answer.text_content()
