@@ -46,7 +46,7 @@ st.caption(
     "normalise, pool, flatten or drop out what it made. Shaded: the layers a map can explain."
 )
 
-audit_section(clf.name)
+audit_section(clf.name, clf.reads_digits)
 
 if not clf.is_digit:
     st.info(

@@ -12,14 +12,17 @@ from model.audit import PREDICTIONS, REPORT, audit_model, read_audit
 REPORT_HEIGHT = 900
 
 
-def audit_section(model_name: str) -> None:
-    """A folder field; for an audit folder, its numbers and its report.html."""
+def audit_section(model_name: str, reads_digits: bool = True) -> None:
+    """A folder field; for an audit folder, its numbers and its report.html. reads_digits:
+    the model reads digits (its training set is digits, and it can read numbers)."""
     st.subheader("Audit a whole data set")
+    among = "the training digits" if reads_digits else "its training set"
+    numbers = "`--number` to read numbers, " if reads_digits else ""
     st.markdown(
         "Run `python -m digitlens audit INPUT --model "
         f"{model_name} --out DIR` (add `--explain default` for maps and their trust, "
-        "`--evidence` for where each input sits among the training digits, `--number` to read "
-        "numbers, `--engine ray` to spread it over a Ray cluster), then open `DIR` here."
+        f"`--evidence` for where each input sits among {among}, {numbers}"
+        "`--engine ray` to spread it over a Ray cluster), then open `DIR` here."
     )
     folder = st.text_input(
         "Audit folder", placeholder="runs/audit", key="audit_folder", persist_state="session"
