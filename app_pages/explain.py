@@ -11,6 +11,7 @@ import streamlit as st
 from model import BlankImageError, ImageError, NoiseImageError, TooSmallError
 from model.input.preprocessing import Preprocessed
 from model.input.samples import EXAMPLES, drawn_digit
+from model.judge.verdict import VERDICT_WORDS
 from model.number import several_digits
 from model.prediction import format_probability
 from model.why.attribution import METHODS, available_methods, default_method, explain
@@ -325,9 +326,13 @@ for col, model in zip(pair, (clf, other), strict=True):
     e = explain(model, x_in, method=method, layer=layer)
     p = model.to_prediction(e.probabilities, e.x)
     with col:
+        # With its verdict: fashion-cnn "read" a drawn 7 as a Sandal (99.8 %) with no word
+        # that it does not know digits.
+        verdict = VERDICT_WORDS[model.reads_digits][p.verdict]
         st.markdown(
-            f"**{model.name}** reads **{p.class_name}** ({format_probability(p.probability)}) "
-            f"· {METHODS[method].title}" + (f" on {e.layer}" if e.layer else "")
+            f"**{model.name}** reads **{p.class_name}** ({format_probability(p.probability)}"
+            f", {verdict}) · {METHODS[method].title}" + (f" on {e.layer}" if e.layer else ""),
+            help=p.reason,
         )
         if e.empty:
             st.info(f"The map is empty: {e.summary}.")

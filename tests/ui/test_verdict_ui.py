@@ -120,3 +120,19 @@ def test_a_fashion_model_is_never_asked_for_a_digit(monkeypatch, real_data_dir):
         assert at.radio(key=key).value == "Test-set image"  # its own images first
         assert "digit" not in " ".join(str(e.value) for e in at.info), page
     assert at.number_input[0].label == "Test image #"
+
+
+def test_compare_two_models_says_each_models_verdict():
+    """Explain's comparison: fashion-cnn "read" the example 7 as a Sandal (99.8 %) with no
+    word that it does not know digits; each model's line now carries its verdict."""
+    import re
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("app_pages/explain.py").run()
+    at.selectbox(key="compare_with").set_value("fashion-cnn").run()
+    assert not at.exception, at.exception
+    page = "\n".join(str(m.value) for m in at.markdown)
+    words = "sure|unsure|not one it knows"
+    assert re.search(rf"\*\*fashion-cnn\*\* reads \*\*[^*]+\*\* \([^)]*%, ({words})\)", page)
+    assert re.search(r"\*\*mnist-cnn\*\* reads \*\*7\*\* \([^)]*%, digit\)", page), page[-3000:]
