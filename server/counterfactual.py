@@ -11,7 +11,6 @@ its I-th digit (0: the leftmost) is edited on its own: "make the 4 of 42 a 9".
 
 from __future__ import annotations
 
-import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -78,6 +77,8 @@ class CounterfactualAnswer(BaseModel):
     label: int = Field(description="what the model reads in the image as sent (or its digit)")
     class_name: str
     probabilities: list[float]
+    verdict: str = Field(description="digit, unsure or not_a_digit: on the image as sent")
+    reason: str | None = Field(description="the verdict's sentence, none for a plain digit")
     counterfactual: Edit
     adversarial: Edit | None
 
@@ -144,15 +145,16 @@ async def counterfactual_image(
     except CounterfactualError as exc:
         raise ApiError(422, "bad_counterfactual", str(exc)) from exc
     # (a digit's answer is the reading's: its pens' views averaged, as /v1/read gives it)
-    probs = clf.probabilities(stages.x[None])[0] if read is None else read.probabilities
-    label = int(np.argmax(probs))
+    said = clf.predict_input(stages.x) if read is None else read
     return CounterfactualAnswer(
         model=clf.name,
         digit=digit,
         box=box,
-        label=label,
-        class_name=clf.class_names[label],
-        probabilities=[float(p) for p in probs],
+        label=said.label,
+        class_name=said.class_name,
+        probabilities=[float(p) for p in said.probabilities],
+        verdict=said.verdict,
+        reason=said.reason,
         counterfactual=_edit(cf),
         adversarial=None if adv is None else _edit(adv),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -37,6 +38,8 @@ def test_a_seven_made_a_one_with_its_adversarial_twin(client):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["label"] == 7 and body["model"] == "mnist-cnn"
+    # the image's own verdict, as /v1/predict says it (a letter A came back as a bare "4")
+    assert (body["verdict"], body["reason"]) == ("digit", None)
     cf, adv = body["counterfactual"], body["adversarial"]
     assert cf["succeeded"] and cf["label"] == 1 and cf["probability"] >= 0.9
     assert cf["verdict"] == "digit" and cf["kind"] == "counterfactual"
@@ -52,6 +55,13 @@ def test_a_seven_made_a_one_with_its_adversarial_twin(client):
 def test_the_twin_can_be_left_out(client):
     body = ask(client, target=3, adversarial="false").json()
     assert body["adversarial"] is None and body["counterfactual"]["target"] == 3
+    # A triangle is no digit: said beside what the model reads in it.
+    tri = Image.fromarray(np.tril(np.ones((280, 280), np.uint8) * 255))
+    body = ask(client, png(tri), target=3, adversarial="false").json()
+    predicted = client.post(
+        "/v1/predict", content=png(tri), headers={"Content-Type": "image/png"}
+    ).json()
+    assert body["verdict"] == predicted["verdict"] != "digit" and body["reason"]
 
 
 @pytest.mark.parametrize(
