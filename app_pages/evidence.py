@@ -117,16 +117,22 @@ with atlas_tab:
             f"{clf.class_names[here.nearest_class]} cluster)."
         )
 
+#: The smallest training patch (pixels a side) worth showing first on the Layers tab.
+READABLE_PATCH = 8
+
 with layers_tab:
     acts = clf.activations(image)
     names = list(acts.names)
     maps = list(acts.feature_maps)
-    default = names.index(maps[0]) if maps else 0
+    built = load_patches(clf)
+    # First shown: the first layer whose training patches a person can read (conv1's are
+    # 3x3 pixels: meaningless corners), else the first feature maps.
+    readable = [n for n, p in built.items() if p.images.shape[-1] >= READABLE_PATCH and n in names]
+    default = names.index(readable[0] if readable else maps[0]) if maps else 0
     layer = st.selectbox(  # (a choice per model: another model's layers are others)
         "Layer", names, index=default, key=f"evidence_layer_{clf.name}", persist_state="session"
     )
-    layer_view(acts, layer)
-    built = load_patches(clf)
+    layer_view(acts, layer, names=clf.class_names if layer == names[-1] else None)
     patches = built.get(layer)
     if patches is not None:
         st.markdown(

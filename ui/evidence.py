@@ -3,6 +3,8 @@ only; every number comes from `model.why.neighbours`, `model.why.atlas` and `mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -123,31 +125,59 @@ def atlas_chart(atlas: Atlas, here: Placement | None, names: tuple[str, ...]) ->
     return alt.layer(*layers).properties(height=520)
 
 
+#: The grey of the cells past a vector's end (feature_grid's gap grey): not a value.
+PAD_GREY = 64
+#: Vectors of at most this many values are drawn as bars, one per value.
+MAX_BARS = 32
+
+
 def vector_image(v: np.ndarray) -> np.ndarray:
-    """A (d,) layer output as a near-square uint8 tile (0 = black, its max = white)."""
+    """A (d,) layer output as a near-square uint8 tile (0 = black, its max = white; the
+    cells past its end PAD_GREY: they looked like zeros)."""
     v = np.asarray(v, np.float32).ravel()
     side = int(np.ceil(np.sqrt(len(v))))
-    tile = np.zeros(side * side, np.float32)
-    tile[: len(v)] = v
-    peak = tile.max()
-    return (
-        np.round(255 * np.clip(tile / peak if peak > 0 else tile, 0, 1))
-        .astype(np.uint8)
-        .reshape(side, side)
-    )
+    peak = v.max(initial=0)
+    tile = np.full(side * side, PAD_GREY, np.uint8)
+    tile[: len(v)] = np.round(255 * np.clip(v / peak if peak > 0 else v, 0, 1))
+    return tile.reshape(side, side)
 
 
-def layer_view(acts: Activations, layer: str, size: int = 520) -> None:
-    """One layer's output: its feature maps tiled, or a vector as a square of cells."""
+def layer_view(
+    acts: Activations, layer: str, size: int = 520, names: Sequence[str] | None = None
+) -> None:
+    """One layer's output: its feature maps tiled, a short vector as bars (named by
+    `names` where they are its classes), a long one as a square of cells."""
     out = acts[layer]
     if out.ndim == 3:
         grid = feature_grid(out)
         h, w, c = out.shape
         caption = f"{layer}: {c} maps of {h}x{w}, each scaled to its own peak"
         inline_image(enlarge(grid, size), caption, size)
+    elif out.size <= MAX_BARS:  # (ten class scores as a 4x4 grid said nothing)
+        v = np.asarray(out, np.float32).ravel()
+        named = names is not None and len(names) == len(v)
+        cells = pd.DataFrame({"unit": list(names) if named else list(range(len(v))), "value": v})
+        chart = (
+            alt.Chart(cells, height=180, width=min(size, 40 * len(v)))
+            .mark_bar()
+            .encode(
+                x=alt.X(
+                    "unit:N",
+                    sort=None,
+                    title="class" if named else "unit",
+                    axis=alt.Axis(
+                        labelAngle=0 if max(map(len, map(str, cells.unit))) <= 2 else -40
+                    ),
+                ),
+                y=alt.Y("value:Q", title="value"),
+                tooltip=["unit", "value"],
+            )
+        )
+        st.altair_chart(chart, width="content")
+        st.caption(f"{layer}: {out.size} values" + (", one per class" if named else ""))
     else:
         side = min(size, 300)
-        caption = f"{layer}: {out.size} values, brightest = largest"
+        caption = f"{layer}: {out.size} values, brightest = largest (grey: past the last)"
         inline_image(enlarge(vector_image(out), side), caption, side)
 
 
@@ -160,5 +190,6 @@ def patches_view(patches: Patches, active: np.ndarray | None, top_filters: int =
         cols = st.columns([1.2] + [1] * patches.images.shape[1])
         cols[0].markdown(f"**filter {f}**" + ("" if active is None else f"  \n{active[f]:.2f}"))
         for col, crop, idx in zip(cols[1:], patches.images[f], patches.index[f], strict=True):
-            with col:
-                inline_image(enlarge(crop, 64), f"#{idx}", 64)
+            with col:  # (framed: a white patch on the white page had no edge)
+                framed = np.pad(np.asarray(enlarge(crop, 60)), 2, constant_values=PAD_GREY)
+                inline_image(framed, f"#{idx}", 64)

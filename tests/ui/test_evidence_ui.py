@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -24,6 +25,8 @@ def test_evidence_page_shows_look_alikes_atlas_and_layers():
     assert not at.exception, at.exception
     at.selectbox(key="evidence_example").set_value(7).run()
     assert not at.exception, at.exception
+    # The Layers tab opens on the first layer with readable patches (conv1's are 3x3)
+    assert at.selectbox(key="evidence_layer_mnist-cnn").value == "conv2_1"
     page = "\n".join(str(m.value) for m in at.markdown)
     want = load_classifier("mnist-cnn").neighbours(drawn_digit(7), k=8)
     assert want.summary in page
@@ -42,6 +45,12 @@ def test_evidence_page_shows_look_alikes_atlas_and_layers():
     # were "built for the bundled CNN's convolutions only", on the bundled CNN).
     captions = "\n".join(c.value for c in at.caption)
     assert "shown for the convolution layers: conv1, " in captions, captions
+    # The output layer: one bar per class, named (ten scores drawn as a 4x4 grid of cells,
+    # six of them padding that looked like zeros).
+    charts = len(at.get("vega_lite_chart"))
+    at.selectbox(key="evidence_layer_mnist-cnn").set_value("output").run()
+    assert len(at.get("vega_lite_chart")) == charts + 1
+    assert "output: 10 values, one per class" in "\n".join(c.value for c in at.caption)
 
 
 def test_each_model_keeps_its_own_layer():
@@ -83,3 +92,10 @@ def test_evidence_page_for_the_mlp_and_the_fashion_model():
     for t in threading.enumerate():
         if isinstance(t, threading.Timer):
             t.join(120)
+
+
+def test_a_long_vector_marks_the_cells_past_its_end():
+    from ui.evidence import PAD_GREY, vector_image
+
+    tile = vector_image(np.array([0.0, 1.0, 0.5], np.float32))  # a 2x2 tile, one past the end
+    assert tile.ravel().tolist() == [0, 255, 128, PAD_GREY]
