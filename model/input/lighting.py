@@ -43,6 +43,9 @@ HOLLOW_MAX = 0.3
 NEAR_STROKE_DIV = 3
 #: Below this contrast (0..1) between ink and background there is nothing drawn.
 MIN_CONTRAST = 0.12
+#: The share (percent) of an image's darkest and lightest pixels that says which side
+#: of the paper its ink is (`_paper_is_light`).
+TAIL_SHARE = 1.0
 #: The border's level says which side is paper, unless ink crosses more than this share
 #: of it (a marker 0 filling the frame, cut by every edge: its border is mostly ink) ...
 FRAME_INK = 0.25
@@ -69,7 +72,7 @@ def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarit
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     border_level = median(border)
-    dark_on_light = border_level > 0.5
+    dark_on_light = _paper_is_light(gray, border, border_level)
     level = _frame_filling_ink(gray, border, dark_on_light) if strokes else None
     if level is not None:
         dark_on_light = not dark_on_light
@@ -105,6 +108,23 @@ def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarit
                 tophat = x - _resize(background, (h, w))
             ink = tophat
     return ink, polarity
+
+
+def _paper_is_light(gray: np.ndarray, border: np.ndarray, border_level: float) -> bool:
+    """Whether the ink is darker than the paper: where the border is all paper (its
+    levels within MIN_CONTRAST) and the image strays from its level much further on one
+    side than the other (TAIL_SHARE of its pixels at each end), that side is the ink,
+    whatever the paper's own level (grey paper in a dim photo, at 0.39, was taken for a
+    dark ground and its black 7 for nothing); else the border's level decides (over
+    half: paper; ink that crosses the border is `_frame_filling_ink`'s to find)."""
+    if percentile(border, 90) - percentile(border, 10) > MIN_CONTRAST:
+        return border_level > 0.5
+    sample = gray[::2, ::2]
+    darker = border_level - percentile(sample, TAIL_SHARE)
+    lighter = percentile(sample, 100 - TAIL_SHARE) - border_level
+    if abs(darker - lighter) > MIN_CONTRAST:
+        return darker > lighter
+    return border_level > 0.5
 
 
 def stretched(ink: np.ndarray) -> np.ndarray:
