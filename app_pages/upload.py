@@ -11,6 +11,7 @@ from PIL import Image
 from model import BlankImageError, ImageError
 from model.input.decode import frame_count
 from model.judge.verdict import VERDICT_WORDS
+from model.number import several_digits
 from model.prediction import format_probability
 from model.why.attribution import explain
 from model.why.describe import describe_map
@@ -130,7 +131,7 @@ def thumbnail(e) -> str:
 
 
 rows = []
-for i, ((name, _), s) in enumerate(zip(inputs, stages, strict=True)):
+for i, ((name, data), s) in enumerate(zip(inputs, stages, strict=True)):
     if i in numbers:
         reading = numbers[i]
         with st.container(border=True):
@@ -175,6 +176,8 @@ for i, ((name, _), s) in enumerate(zip(inputs, stages, strict=True)):
         continue
     e = next(explanations)
     pred = clf.to_prediction(e.probabilities, e.x)
+    if pred.verdict != "digit" and clf.reads_digits:  # (as /v1/predict and the CLI say it)
+        pred = several_digits(clf, data, pred)  # "this looks like 2 lines of writing", ...
     rows.append(
         {
             "file": name,

@@ -72,6 +72,7 @@ class NumberReading:
     text: str | None  # the number, an unsure digit followed by "?"; None when refused
     refusal: str | None  # why there is no number, in words
     seconds: float
+    lines: int = 1  # lines of writing found (more than one: refused, `refusal` says so)
 
     @property
     def several(self) -> bool:
@@ -167,11 +168,14 @@ def _confidence(predictions: list[Prediction | None]) -> float:
 
 def several_digits(clf: Classifier, image: ImageInput, prediction: Prediction) -> Prediction:
     """A single-digit answer that is not `digit`, with its reason saying so where the
-    image holds several digits ("this looks like 3 digits: read it as a number")."""
+    image holds several digits ("this looks like 3 digits: read it as a number") or
+    several lines of writing ("... read one line at a time")."""
     try:
         reading = read_number(clf, image, lone=False)  # (only the count matters here)
     except ImageError:
         return prediction
+    if reading.lines > 1:  # (it said "more like a letter, a shape, a scribble" of "12 / 34")
+        return replace(prediction, reason=reading.refusal)
     n = len(reading.digits)
     if n < 2 or reading.refusal is not None:
         return prediction
@@ -210,7 +214,7 @@ def read_number(
     found = segment(image, max_pixels, careful)
     if found.lines > 1:  # rows of digits merged column by column would read as nonsense
         why = f"this looks like {found.lines} lines of writing: read one line at a time"
-        return NumberReading([], None, why, time.perf_counter() - t0)
+        return NumberReading([], None, why, time.perf_counter() - t0, found.lines)
     groups = found.groups
     # Every candidate piece, read in one batched call.
     pieces: list[Piece] = []
