@@ -50,7 +50,10 @@ def look_alikes_view(nb: Neighbours) -> None:
     """The credibility line, then the look-alikes nearest first, each with its training
     position, label and distance."""
     share = nb.credibility
-    icon = "✅" if share >= 0.75 else ("⚠️" if share >= 0.5 else "❗")
+    # (text marks, not emoji: a machine without an emoji font drew an empty box)
+    icon = (
+        ":green[**✓**]" if share >= 0.75 else (":orange[**!**]" if share >= 0.5 else ":red[**✗**]")
+    )
     st.markdown(f"{icon} **{nb.summary}** (nearest first, in the model's `{nb.layer}` layer)")
     for start in range(0, nb.k, COLUMNS):
         cols = st.columns(COLUMNS)
