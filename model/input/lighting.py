@@ -111,18 +111,18 @@ def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarit
 
 
 def _paper_is_light(gray: np.ndarray, border: np.ndarray, border_level: float) -> bool:
-    """Whether the ink is darker than the paper: where the border is all paper (its
-    levels within MIN_CONTRAST) and the image strays from its level much further on one
-    side than the other (TAIL_SHARE of its pixels at each end), that side is the ink,
-    whatever the paper's own level (grey paper in a dim photo, at 0.39, was taken for a
-    dark ground and its black 7 for nothing); else the border's level decides (over
-    half: paper; ink that crosses the border is `_frame_filling_ink`'s to find)."""
-    if percentile(border, 90) - percentile(border, 10) > MIN_CONTRAST:
-        return border_level > 0.5
+    """Whether the ink is darker than the paper: where the image strays from the
+    border's level much further on one side than the other (TAIL_SHARE of its pixels at
+    each end; by more than MIN_CONTRAST, and by more than the border's own spread, which
+    a lighting gradient widens and ink crossing the border widens further), that side is
+    the ink, whatever the paper's own level (grey paper in a dim photo, at 0.39, was taken
+    for a dark ground and its black 7 for nothing); else the border's level decides
+    (over half: paper; ink that crosses the border is `_frame_filling_ink`'s to find)."""
+    spread = percentile(border, 90) - percentile(border, 10)
     sample = gray[::2, ::2]
     darker = border_level - percentile(sample, TAIL_SHARE)
     lighter = percentile(sample, 100 - TAIL_SHARE) - border_level
-    if abs(darker - lighter) > MIN_CONTRAST:
+    if abs(darker - lighter) > max(MIN_CONTRAST, spread):
         return darker > lighter
     return border_level > 0.5
 
