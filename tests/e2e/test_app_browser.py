@@ -472,6 +472,11 @@ def test_a_drawing_stays_and_is_read_again_when_the_model_changes(page, streamli
     last = shown.locator(".dl-live-col").last.bounding_box()
     assert last["x"] + last["width"] <= pad["x"] + pad["width"] + 0.5, (last, pad)
     assert all(n.bounding_box()["width"] < 16 for n in shown.locator(".dl-live-name").all())
+    # Every name, and the line beside the answer, whole: "T-shi", "Trous", "Pullo" and "a
+    # digit, letter, shape or scribbl…" were cut (a user test).
+    cut_off = "e => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1"
+    assert not any(n.evaluate(cut_off) for n in shown.locator(".dl-live-name").all())
+    assert not page.locator(".dl-live-sure").first.evaluate(cut_off)
 
 
 def test_explain_page_draws_on_the_same_pad(page, streamlit_url):
