@@ -60,6 +60,7 @@ LOOP_PENALTY = 100.0
 #: than an image needs to be read (`model.input.preprocessing`: MIN_INK_PIXELS above
 #: INK_LEVEL) is not a digit: the network answered a blank 28x28 with "1, 99.98 %".
 BLANK_REASON = "There is nothing to read: the input has no ink."
+_INK = np.float32(INK_LEVEL)  # (compared with float32 inputs without a cast)
 VERDICTS: tuple[Verdict, ...] = ("digit", "unsure", "not_a_digit")
 
 #: Below this top probability the classifier itself is torn between classes.
@@ -260,7 +261,9 @@ class Judge:
     @staticmethod
     def blank(x: np.ndarray) -> np.ndarray:
         """(N,) whether each (N, 28, 28[, 1]) model-format input is blank (BLANK_REASON)."""
-        ink = np.asarray(x).reshape(len(x), -1) > INK_LEVEL
+        if len(x) == 1:  # (one drawing: a third of the general call's time, on the hot path)
+            return np.array([np.count_nonzero(x > _INK) < MIN_INK_PIXELS])
+        ink = np.asarray(x).reshape(len(x), -1) > _INK
         return np.count_nonzero(ink, axis=1) < MIN_INK_PIXELS
 
     def thresholds(self, detector_score: bool) -> tuple[float, float, float]:
