@@ -46,6 +46,9 @@ MIN_CONTRAST = 0.12
 #: The share (percent) of an image's darkest and lightest pixels that says which side
 #: of the paper its ink is (`_paper_is_light`).
 TAIL_SHARE = 1.0
+#: ... among about this many of its pixels, taken on a regular grid (a quarter of a
+#: 448-pixel photo's pixels cost 1.7 ms; a stroke still crosses the grid many times).
+TAIL_SAMPLE = 2048
 #: The border's level says which side is paper, unless ink crosses more than this share
 #: of it (a marker 0 filling the frame, cut by every edge: its border is mostly ink) ...
 FRAME_INK = 0.25
@@ -118,13 +121,23 @@ def _paper_is_light(gray: np.ndarray, border: np.ndarray, border_level: float) -
     the ink, whatever the paper's own level (grey paper in a dim photo, at 0.39, was taken
     for a dark ground and its black 7 for nothing); else the border's level decides
     (over half: paper; ink that crosses the border is `_frame_filling_ink`'s to find)."""
-    spread = percentile(border, 90) - percentile(border, 10)
-    sample = gray[::2, ::2]
-    darker = border_level - percentile(sample, TAIL_SHARE)
-    lighter = percentile(sample, 100 - TAIL_SHARE) - border_level
+    edge = np.sort(border)
+    spread = _sorted_percentile(edge, 90) - _sorted_percentile(edge, 10)
+    step = max(1, int(np.ceil((gray.size / TAIL_SAMPLE) ** 0.5)))
+    sample = np.sort(gray[::step, ::step], axis=None)
+    darker = border_level - _sorted_percentile(sample, TAIL_SHARE)
+    lighter = _sorted_percentile(sample, 100 - TAIL_SHARE) - border_level
     if abs(darker - lighter) > max(MIN_CONTRAST, spread):
         return darker > lighter
     return border_level > 0.5
+
+
+def _sorted_percentile(s: np.ndarray, q: float) -> float:
+    """np.percentile (linear interpolation) of an already sorted 1-D array."""
+    k = (s.size - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, s.size - 1)
+    return float(s[lo] + (s[hi] - s[lo]) * (k - lo))
 
 
 def stretched(ink: np.ndarray) -> np.ndarray:
