@@ -114,22 +114,23 @@ def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarit
 
 
 def _paper_is_light(gray: np.ndarray, border: np.ndarray, border_level: float) -> bool:
-    """Whether the ink is darker than the paper: where the image strays from the
-    border's level much further on one side than the other (TAIL_SHARE of its pixels at
-    each end; by more than MIN_CONTRAST, and by more than the border's own spread, which
-    a lighting gradient widens and ink crossing the border widens further), that side is
-    the ink, whatever the paper's own level (grey paper in a dim photo, at 0.39, was taken
-    for a dark ground and its black 7 for nothing); else the border's level decides
-    (over half: paper; ink that crosses the border is `_frame_filling_ink`'s to find)."""
+    """Whether the ink is darker than the paper. A border over half is paper (the ink of a
+    phone photo is often under 1 % of it: its darkest pixels are paper too, so nothing
+    else is trusted there). A darker border is taken for paper all the same where the
+    image strays from its level much further below than above (TAIL_SHARE of its pixels
+    at each end; by more than MIN_CONTRAST and by more than the border's own spread,
+    which a lighting gradient widens and ink crossing the border widens further): grey
+    paper in a dim photo, at 0.39, was taken for a dark ground and its black 7 for
+    nothing. Ink that crosses the border is `_frame_filling_ink`'s to find."""
+    if border_level > 0.5:
+        return True
     edge = np.sort(border)
     spread = _sorted_percentile(edge, 90) - _sorted_percentile(edge, 10)
     step = max(1, int(np.ceil((gray.size / TAIL_SAMPLE) ** 0.5)))
     sample = np.sort(gray[::step, ::step], axis=None)
     darker = border_level - _sorted_percentile(sample, TAIL_SHARE)
     lighter = _sorted_percentile(sample, 100 - TAIL_SHARE) - border_level
-    if abs(darker - lighter) > max(MIN_CONTRAST, spread):
-        return darker > lighter
-    return border_level > 0.5
+    return darker - lighter > max(MIN_CONTRAST, spread)
 
 
 def _sorted_percentile(s: np.ndarray, q: float) -> float:
