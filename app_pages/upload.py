@@ -97,12 +97,14 @@ read_numbers = clf.reads_digits and st.toggle(
     "them one by one as a number, each digit with its answer and map.",
 )
 progress = st.progress(0.0, text="Reading the images...") if len(inputs) > 3 else None
-stages, explanations, numbers = [], [], {}
+stages, explanations, numbers, readings = [], [], {}, {}
 for i, (_, data) in enumerate(inputs):
     reading = None
     if read_numbers:
         with suppress(ImageError):  # the single-digit reading below says why
             reading = clf.read_number(data)
+    if reading is not None:
+        readings[i] = reading  # (read once: its count words a non-digit answer below)
     if reading is not None and reading.several:
         numbers[i] = reading
         stages.append(None)
@@ -177,7 +179,7 @@ for i, ((name, data), s) in enumerate(zip(inputs, stages, strict=True)):
     e = next(explanations)
     pred = clf.to_prediction(e.probabilities, e.x)
     if pred.verdict != "digit" and clf.reads_digits:  # (as /v1/predict and the CLI say it)
-        pred = several_digits(clf, data, pred)  # "this looks like 2 lines of writing", ...
+        pred = several_digits(clf, data, pred, readings.get(i))  # "... like 3 digits"
     rows.append(
         {
             "file": name,

@@ -166,16 +166,18 @@ def _confidence(predictions: list[Prediction | None]) -> float:
     return min(p.probability * (1.0 if p.verdict == "digit" else 0.5) for p in predictions)
 
 
-def several_digits(clf: Classifier, image: ImageInput, prediction: Prediction) -> Prediction:
+def several_digits(
+    clf: Classifier, image: ImageInput, prediction: Prediction, reading: NumberReading | None = None
+) -> Prediction:
     """A single-digit answer that is not `digit`, with its reason saying so where the
-    image holds several digits ("this looks like 3 digits: read it as a number") or
-    several lines of writing ("... read one line at a time")."""
-    try:
-        reading = read_number(clf, image, lone=False)  # (only the count matters here)
-    except ImageError:
-        return prediction
-    if reading.lines > 1:  # (it said "more like a letter, a shape, a scribble" of "12 / 34")
-        return replace(prediction, reason=reading.refusal)
+    image holds several digits ("this looks like 3 digits: read it as a number").
+    reading: the image read as a number already (else it is read here). Several lines of
+    writing are not said here: a T-shirt's ink splits into "3 lines" as readily."""
+    if reading is None:
+        try:
+            reading = read_number(clf, image, lone=False)  # (only the count matters here)
+        except ImageError:
+            return prediction
     n = len(reading.digits)
     if n < 2 or reading.refusal is not None:
         return prediction
