@@ -27,6 +27,7 @@ from server.routes import (
     preprocess_upload,
     read_images,
     served_runtime,
+    with_reason,
 )
 from server.schemas import png_base64
 
@@ -145,7 +146,10 @@ async def counterfactual_image(
     except CounterfactualError as exc:
         raise ApiError(422, "bad_counterfactual", str(exc)) from exc
     # (a digit's answer is the reading's: its pens' views averaged, as /v1/read gives it)
-    said = clf.predict_input(stages.x) if read is None else read
+    if read is None:  # (worded as /v1/predict words it: "this looks like 2 digits", ...)
+        said = await with_reason(request, clf, files[0][1], clf.predict_input(stages.x))
+    else:
+        said = read
     return CounterfactualAnswer(
         model=clf.name,
         digit=digit,

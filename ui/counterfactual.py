@@ -146,7 +146,7 @@ def counterfactual_section(
             )
     with mid:
         if not isinstance(cf, str):
-            shown = "the edited digit" if cf.succeeded else "the closest attempt, not read so"
+            shown = "the edited digit" if cf.succeeded else "the closest attempt"
             st.markdown(f"**{shown[0].upper()}{shown[1:]}**")
             inline_image(digit_picture(cf.x, SIDE), shown, SIDE)
             (st.success if cf.succeeded else st.warning)(cf.message)

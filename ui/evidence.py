@@ -128,21 +128,24 @@ def atlas_chart(atlas: Atlas, here: Placement | None, names: tuple[str, ...]) ->
     return alt.layer(*layers).properties(height=520)
 
 
-#: The grey of the cells past a vector's end (feature_grid's gap grey): not a value.
+#: The colour of the cells past a vector's end: not a value (a grey read as one).
+PAD_RGB = (70, 100, 170)
+#: The frame of a training patch (feature_grid's gap grey).
 PAD_GREY = 64
 #: Vectors of at most this many values are drawn as bars, one per value.
 MAX_BARS = 32
 
 
 def vector_image(v: np.ndarray) -> np.ndarray:
-    """A (d,) layer output as a near-square uint8 tile (0 = black, its max = white; the
-    cells past its end PAD_GREY: they looked like zeros)."""
+    """A (d,) layer output as a near-square (side, side, 3) uint8 tile (0 = black, its max
+    = white; the cells past its end PAD_RGB, a colour no value has: grey ones looked like
+    zeros, then like a quarter of the peak)."""
     v = np.asarray(v, np.float32).ravel()
     side = int(np.ceil(np.sqrt(len(v))))
     peak = v.max(initial=0)
-    tile = np.full(side * side, PAD_GREY, np.uint8)
-    tile[: len(v)] = np.round(255 * np.clip(v / peak if peak > 0 else v, 0, 1))
-    return tile.reshape(side, side)
+    tile = np.tile(np.array(PAD_RGB, np.uint8), (side * side, 1))
+    tile[: len(v)] = np.round(255 * np.clip(v / peak if peak > 0 else v, 0, 1))[:, None]
+    return tile.reshape(side, side, 3)
 
 
 def layer_view(
@@ -180,7 +183,7 @@ def layer_view(
         st.caption(f"{layer}: {out.size} values" + (", one per class" if named else ""))
     else:
         side = min(size, 300)
-        caption = f"{layer}: {out.size} values, brightest = largest (grey: past the last)"
+        caption = f"{layer}: {out.size} values, brightest = largest (blue: past the last)"
         inline_image(enlarge(vector_image(out), side), caption, side)
 
 

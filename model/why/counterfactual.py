@@ -270,7 +270,7 @@ def counterfactual(
     name = clf.class_names[target]
     after = f", and {cfg.steps} steps after it," if cfg.steps else ""
     failure = (
-        f"no edit on the walk towards the {prior.card.dataset} prior's typical {name}s{after} "
+        f"no edit on the walk towards the {prior.card.dataset} prior's typical {name}{after} "
         f"reached {P_VALID:.0%} for {name}."
     )
 

@@ -62,6 +62,12 @@ def test_the_twin_can_be_left_out(client):
         "/v1/predict", content=png(tri), headers={"Content-Type": "image/png"}
     ).json()
     assert body["verdict"] == predicted["verdict"] != "digit" and body["reason"]
+    # Two digits side by side: worded as /v1/predict words it ("this looks like 2 digits")
+    pair = np.hstack([np.asarray(drawn_digit(d)) for d in (1, 7)])
+    data = png(Image.fromarray(pair))
+    body = ask(client, data, target=3, adversarial="false").json()
+    predicted = client.post("/v1/predict", content=data, headers={"Content-Type": "image/png"})
+    assert body["reason"] == predicted.json()["reason"] and "2 digits" in body["reason"]
 
 
 @pytest.mark.parametrize(

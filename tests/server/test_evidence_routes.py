@@ -58,6 +58,21 @@ def test_neighbours_route_answers_the_engines_look_alikes(client, model):
     assert body["atlas_missing"] is None
 
 
+def test_a_model_without_an_atlas_says_why(client, monkeypatch):
+    """The look-alikes still come; the atlas is null and `atlas_missing` says why (it was
+    null with no reason)."""
+    import server.evidence
+    from model.errors import EvidenceError
+
+    def missing(clf, x):
+        raise EvidenceError("mnist-cnn has no atlas yet (mnist-cnn.atlas.npz); make it once")
+
+    monkeypatch.setattr(server.evidence, "place_input", missing)
+    body = post(client, "/v1/neighbours", model="mnist-cnn", k=3).json()
+    assert body["atlas"] is None and len(body["neighbours"]) == 3
+    assert body["atlas_missing"].startswith("mnist-cnn has no atlas yet")
+
+
 def test_neighbours_route_errors(client):
     assert post(client, "/v1/neighbours", k=0).status_code == 422
     assert post(client, "/v1/neighbours", data=b"junk").status_code == 400

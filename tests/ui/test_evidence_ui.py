@@ -95,7 +95,7 @@ def test_evidence_page_for_the_mlp_and_the_fashion_model():
 
 
 def test_a_long_vector_marks_the_cells_past_its_end():
-    from ui.evidence import PAD_GREY, vector_image
+    from ui.evidence import PAD_RGB, vector_image
 
-    tile = vector_image(np.array([0.0, 1.0, 0.5], np.float32))  # a 2x2 tile, one past the end
-    assert tile.ravel().tolist() == [0, 255, 128, PAD_GREY]
+    tile = vector_image(np.array([0.0, 1.0, 0.25], np.float32))  # 2x2, one past the end
+    assert tile.reshape(4, 3).tolist() == [[0] * 3, [255] * 3, [64] * 3, list(PAD_RGB)]
