@@ -72,7 +72,6 @@ class NumberReading:
     text: str | None  # the number, an unsure digit followed by "?"; None when refused
     refusal: str | None  # why there is no number, in words
     seconds: float
-    lines: int = 1  # lines of writing found (more than one: refused, `refusal` says so)
 
     @property
     def several(self) -> bool:
@@ -216,7 +215,7 @@ def read_number(
     found = segment(image, max_pixels, careful)
     if found.lines > 1:  # rows of digits merged column by column would read as nonsense
         why = f"this looks like {found.lines} lines of writing: read one line at a time"
-        return NumberReading([], None, why, time.perf_counter() - t0, found.lines)
+        return NumberReading([], None, why, time.perf_counter() - t0)
     groups = found.groups
     # Every candidate piece, read in one batched call.
     pieces: list[Piece] = []
