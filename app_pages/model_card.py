@@ -11,7 +11,7 @@ from ui.audit import audit_section
 from ui.network import network_dot
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import card_line, current
-from ui.widgets import curves_alt, enlarge
+from ui.widgets import curves_alt, enlarge, label_angle
 
 GALLERY = 24
 
@@ -138,7 +138,7 @@ right.altair_chart(
         labelOverlap=False,  # (Vega hid every other class's name at this size)
     )
     .configure_axisY(labelAngle=0)
-    .configure_axisX(labelAngle=0 if max(map(len, names)) <= 2 else -40),  # (names: slanted)
+    .configure_axisX(labelAngle=label_angle(names)),
     width="stretch",
 )
 

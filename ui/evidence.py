@@ -14,7 +14,7 @@ from model.errors import EvidenceError
 from model.why.atlas import Atlas, Placement
 from model.why.layers import Activations, Patches, feature_grid
 from model.why.neighbours import Neighbours, load_index
-from ui.widgets import enlarge, inline_image
+from ui.widgets import enlarge, inline_image, label_angle
 
 #: Look-alikes per row of the gallery.
 COLUMNS = 8
@@ -171,9 +171,7 @@ def layer_view(
                     "unit:N",
                     sort=None,
                     title="class" if named else "unit",
-                    axis=alt.Axis(
-                        labelAngle=0 if max(map(len, map(str, cells.unit))) <= 2 else -40
-                    ),
+                    axis=alt.Axis(labelAngle=label_angle(cells.unit)),
                 ),
                 y=alt.Y("value:Q", title="value"),
                 tooltip=["unit", "value"],

@@ -66,6 +66,12 @@ LOG_FLOOR = 1e-12
 VERDICT_TITLES = {"unsure": "Not sure", "not_a_digit": "Not a digit"}
 
 
+def label_angle(labels) -> int:
+    """The angle of a chart's axis labels: upright for digits, slanted for class names
+    ("Ankle boot" upright ran into its neighbours)."""
+    return 0 if max(map(len, map(str, labels)), default=0) <= 2 else -40
+
+
 def short_name(name: str) -> str:
     """A class name cut to fit under a bar: "T-shirt/top" -> "T-shi."."""
     return name if len(name) <= 6 else name[:5] + "."
