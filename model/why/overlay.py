@@ -36,15 +36,20 @@ LUMA = np.array([0.299, 0.587, 0.114])
 MEDIAN_PIXELS = 65536
 
 
+def _dimmed(cover):
+    """What of the paper's brightness stays under a map drawn with this cover (0: all of
+    it; OVERLAY_OPACITY: PAPER_DIM; never below 0)."""
+    return np.maximum(1 - (1 - PAPER_DIM) * cover / OVERLAY_OPACITY, 0.0)
+
+
 def darkens(paper: float, alpha: float = OVERLAY_OPACITY, cmap: str = HEATMAP_CMAP) -> bool:
     """Whether darkening paper of luminance `paper` (0-255) sets the map's strongest
     evidence further from it than blending alone: true for light paper only."""
     from matplotlib import colormaps
 
     peak = float(np.asarray(colormaps[cmap](1.0)[:3]) * 255 @ LUMA)
-    dim = max(1 - (1 - PAPER_DIM) * alpha / OVERLAY_OPACITY, 0.0)
     plain = alpha * (peak - paper)
-    darkened = paper * dim * (1 - alpha) + alpha * peak - paper
+    darkened = paper * float(_dimmed(alpha)) * (1 - alpha) + alpha * peak - paper
     return abs(darkened) > abs(plain)
 
 
@@ -80,5 +85,5 @@ def overlay(
     hm = np.clip(np.nan_to_num(hm), 0, 1)
     colour = colormaps[cmap](hm)[..., :3] * 255  # (H, W, 3)
     a = alpha * np.sqrt(np.clip((hm - floor) / (1 - floor), 0, 1))[..., None]
-    base = img * (1 - (1 - PAPER_DIM) * a / OVERLAY_OPACITY) if light else img
+    base = img * _dimmed(a) if light else img
     return (np.clip(base, 0, 255) * (1 - a) + colour * a).round().astype(np.uint8)
