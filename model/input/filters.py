@@ -61,6 +61,15 @@ def percentile(a: np.ndarray, q: float) -> float:
     return float(low + (high - low) * (k - lo))
 
 
+def sorted_percentile(s: np.ndarray, q: float) -> float:
+    """np.percentile(s, q) of an already sorted 1-D array: several percentiles of one
+    array from one sort (`percentile` partitions it again for each)."""
+    k = (s.size - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, s.size - 1)
+    return float(s[lo] + (s[hi] - s[lo]) * (k - lo))
+
+
 def _neighbours(v: np.ndarray, lo: int, hi: int) -> tuple[np.floating, np.floating]:
     """The lo-th and hi-th smallest of `v` (hi = lo or lo + 1): the lo-th by one partial
     sort, the next as the least of those above it. The same values as

@@ -11,7 +11,15 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from model.input.filters import gaussian, histogram, max_filter, median, percentile, smooth_opening
+from model.input.filters import (
+    gaussian,
+    histogram,
+    max_filter,
+    median,
+    percentile,
+    smooth_opening,
+    sorted_percentile,
+)
 from model.input.resample import resize
 
 Polarity = Literal["dark-on-light", "light-on-dark", "alpha"]
@@ -125,20 +133,12 @@ def _paper_is_light(gray: np.ndarray, border: np.ndarray, border_level: float) -
     if border_level > 0.5:
         return True
     edge = np.sort(border)
-    spread = _sorted_percentile(edge, 90) - _sorted_percentile(edge, 10)
+    spread = sorted_percentile(edge, 90) - sorted_percentile(edge, 10)
     step = max(1, int(np.ceil((gray.size / TAIL_SAMPLE) ** 0.5)))
     sample = np.sort(gray[::step, ::step], axis=None)
-    darker = border_level - _sorted_percentile(sample, TAIL_SHARE)
-    lighter = _sorted_percentile(sample, 100 - TAIL_SHARE) - border_level
+    darker = border_level - sorted_percentile(sample, TAIL_SHARE)
+    lighter = sorted_percentile(sample, 100 - TAIL_SHARE) - border_level
     return darker - lighter > max(MIN_CONTRAST, spread)
-
-
-def _sorted_percentile(s: np.ndarray, q: float) -> float:
-    """np.percentile (linear interpolation) of an already sorted 1-D array."""
-    k = (s.size - 1) * q / 100.0
-    lo = int(k)
-    hi = min(lo + 1, s.size - 1)
-    return float(s[lo] + (s[hi] - s[lo]) * (k - lo))
 
 
 def stretched(ink: np.ndarray) -> np.ndarray:
