@@ -23,6 +23,7 @@ from importlib import import_module
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PROG = "python -m digitlens"
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,10 @@ class Command:
     module: str
     summary: str
 
-    def run(self, argv: list[str]) -> int:
-        main: Callable[[list[str]], int] = import_module(self.module).main
-        return int(main(argv) or 0)
+    def run(self, name: str, argv: list[str]) -> int:
+        """The module's `main`, its --help and errors naming `python -m digitlens NAME`."""
+        main: Callable[..., int] = import_module(self.module).main
+        return int(main(argv, prog=f"{PROG} {name}") or 0)
 
 
 def run_app(argv: list[str]) -> int:
@@ -76,7 +78,7 @@ COMMANDS: dict[str, Command] = {
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m digitlens",
+        prog=PROG,
         description="See why a neural network reads a digit the way it does.",
         epilog="python -m digitlens CMD --help shows the options of CMD.",
     )
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         p.parse_args([name])  # prints argparse's "invalid choice" and exits 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return COMMANDS[name].run(rest)
+    return COMMANDS[name].run(name, rest)
 
 
 if __name__ == "__main__":

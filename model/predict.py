@@ -39,37 +39,36 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from model.input.sources import (
-    DEFAULT_FPS,
+    STDIN,
     VIDEO_SUFFIXES,
     CutShort,
     Item,
+    Unread,
     collect,
     stated_samples,
+    stdin_image,
     video_error,
     video_frames,
 )
 from model.judge.verdict import VERDICT_WORDS
 from model.number import several_digits
+from model.predict_options import DEFAULT_EXPLAIN, PROG, load_model, parse_args
 from model.writers import map_line, stem, top_line, write_counterfactual, write_explanation
 
 BATCH = 64
-#: `--explain` without a method: the model's measured default (its card).
-DEFAULT_EXPLAIN = "default"
 
 
-def load_model(args: argparse.Namespace):
-    """The classifier the command line names (any family; see `load_classifier`)."""
-    from model import load_classifier
+@dataclass(frozen=True)
+class Failed:
+    """An input that could not be answered, waiting in the batch to be said in its place."""
 
-    weights = "imagenet" if args.weights is None else args.weights
-    return load_classifier(
-        args.model, runtime=args.runtime, preprocessing=args.preprocessing, weights=weights
-    )
+    message: str
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,12 +104,20 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
 
     def fail(path: Path | str, message: str, frame: int | None = None) -> None:
-        """One failed input: a line on stderr and, with --json, a JSON line on stdout too
+        """One failed input, said in its place: after the inputs before it, which may
+        still wait in the batch (it then waits with them)."""
+        nonlocal failed
+        failed += 1
+        if batch:
+            batch.append((Item(Path(path), None, frame), Failed(message)))
+        else:
+            say_failed(path, message, frame)
+
+    def say_failed(path: Path | str, message: str, frame: int | None) -> None:
+        """A failed input's line on stderr and, with --json, a JSON line on stdout too
         (so a program reading stdout sees every input). Lines go through tqdm.write so
         they never break a progress bar.
         """
-        nonlocal failed
-        failed += 1
         if args.json:
             record: dict = {"path": str(path)}
             if frame is not None:
@@ -119,11 +126,17 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         tqdm.write(f"{path}: {message}", file=sys.stderr)
 
+    unread: dict[int, list[Unread]] = {}  # said in their place among the inputs
     for e in errors:
-        path, _, message = e.partition(": ")
-        fail(path, message)
+        unread.setdefault(e.before, []).append(e)
 
     def items(path: Path) -> Iterator[Item]:
+        if path == STDIN:
+            try:
+                yield Item(path, stdin_image())
+            except ImageError as exc:
+                yield Item(path, exc)
+            return
         if path.suffix.lower() not in VIDEO_SUFFIXES:
             yield Item(path, path)
             return
@@ -160,15 +173,19 @@ def run(args: argparse.Namespace) -> int:
                 ),
             )
 
-    batch: list[tuple[Item, object]] = []  # (item, its stages, or None for a blank frame)
+    batch: list[tuple[Item, object]] = []  # (item, its stages, None for a blank frame,
+    # or Failed: an input that failed after the ones waiting, said after their answers)
     unmapped: list[Item] = []  # answered, but its map could not be made
 
     def flush() -> None:
         """Predict the waiting inputs in one call; print every result in input order."""
-        ready = [s for _, s in batch if s is not None]
+        ready = [s for _, s in batch if s is not None and not isinstance(s, Failed)]
         x = np.stack([s.x for s in ready]) if ready else np.zeros((0, 28, 28), np.float32)
         preds = iter(clf.to_predictions(clf.probabilities(x), x) if ready else [])
         for item, stages in batch:
+            if isinstance(stages, Failed):
+                say_failed(item.path, stages.message, item.frame)
+                continue
             record: dict = {"path": str(item.path)}
             if item.frame is not None:
                 record.update(frame=item.frame, time_s=item.time_s)
@@ -236,150 +253,41 @@ def run(args: argparse.Namespace) -> int:
     progress = tqdm(
         files, desc="inputs", unit="file", disable=args.quiet or len(files) < 2, file=sys.stderr
     )
-    for item in (item for path in progress for item in items(path)):
-        if isinstance(item.image, CutShort):
-            if batch:
-                flush()  # the frames that were read come first
-            fail(item.path, str(item.image))
-            continue
-        if isinstance(item.image, Exception):
-            fail(item.path, f"cannot read the video ({video_error(item.image)})")
-            continue
-        try:
-            batch.append((item, clf.preprocess_stages(item.image)))
-        except BlankImageError as exc:
-            if item.frame is None:  # a blank frame in a video is normal, a blank file is not
-                fail(item.path, str(exc))
-            else:
-                batch.append((item, None))
-            continue
-        except ImageError as exc:
-            fail(item.path, str(exc), item.frame)
-            continue
-        if len(batch) >= BATCH:
-            flush()
+    for i, path in enumerate(progress):
+        for e in unread.get(i, ()):
+            fail(e.path, e.message)
+        for item in items(path):
+            if isinstance(item.image, CutShort):  # (after the frames that were read)
+                fail(item.path, str(item.image))
+                continue
+            if isinstance(item.image, ImageError):  # (standard input with nothing piped)
+                fail(item.path, str(item.image))
+                continue
+            if isinstance(item.image, Exception):
+                fail(item.path, f"cannot read the video ({video_error(item.image)})")
+                continue
+            try:
+                batch.append((item, clf.preprocess_stages(item.image)))
+            except BlankImageError as exc:
+                if item.frame is None:  # a blank frame in a video is normal, a blank file not
+                    fail(item.path, str(exc))
+                else:
+                    batch.append((item, None))
+                continue
+            except ImageError as exc:
+                fail(item.path, str(exc), item.frame)
+                continue
+            if len(batch) >= BATCH:
+                flush()
+    for e in unread.get(len(files), ()):
+        fail(e.path, e.message)
     if batch:
         flush()
     return 1 if failed or unmapped else 0
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from model.classifier import PREPROCESSINGS
-    from model.prediction import TOP_K
-    from model.runtime.runtimes import RUNTIMES
-    from model.why.attribution import METHODS
-
-    p = argparse.ArgumentParser(
-        prog="python -m model.predict",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("inputs", nargs="+", help="image files, folders and videos")
-    p.add_argument(
-        "--model",
-        default="mnist-cnn",
-        help="bundled name, Keras Applications name (resnet50, mobilenet_v2, ...) or .keras file",
-    )
-    p.add_argument(
-        "--preprocessing",
-        choices=PREPROCESSINGS,
-        help="input scaling (or digit recipe) instead of the one the model's card states",
-    )
-    p.add_argument("--weights", help="Keras Applications: a local ImageNet weights file")
-    p.add_argument("--top-k", type=int, help=f"classes in top_k (default {TOP_K})")
-    p.add_argument(
-        "--runtime",
-        choices=RUNTIMES,
-        default="auto",
-        help="auto: float ONNX where exported, else Keras; onnx-int8/onnx-fp16: quantized",
-    )
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument(
-        "--explain",
-        nargs="?",
-        const=DEFAULT_EXPLAIN,
-        choices=[DEFAULT_EXPLAIN, *METHODS],
-        metavar="METHOD",
-        help="also write heatmaps, with their trust score (needs --out); without METHOD the "
-        f"model's measured default; one of: {', '.join(METHODS)}",
-    )
-    p.add_argument(
-        "--choose-default-on",
-        type=Path,
-        metavar="FOLDER",
-        help="a model without a measured default map: choose it by the trust score on the "
-        "images in FOLDER (default: on the first inputs it explains)",
-    )
-    p.add_argument("--layer", help="layer for class-activation methods (default conv3)")
-    p.add_argument("--target", type=int, help="class to explain (default: the prediction)")
-    p.add_argument("--contrast", type=int, help="explain 'target and not this class'")
-    p.add_argument(
-        "--counterfactual",
-        type=int,
-        metavar="K",
-        help="also write the smallest realistic edit read as class K and its adversarial "
-        "twin (needs --out)",
-    )
-    p.add_argument("--out", type=Path, help="folder for overlays (.png) and maps (.npy)")
-    p.add_argument(
-        "--neighbours",
-        type=int,
-        metavar="K",
-        help="also give the K nearest training examples in the model's representation "
-        "(their training-set positions and labels) and how many share the answer",
-    )
-    p.add_argument("--fps", type=float, help=f"video frames per second (default {DEFAULT_FPS:g})")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument(
-        "--number",
-        action="store_true",
-        help="read each image as a written number, digit by digit (e.g. 42, 2026); with "
-        "--explain each digit's map, with --counterfactual K --digit I the edit of one digit",
-    )
-    p.add_argument(
-        "--digit",
-        type=int,
-        metavar="I",
-        help="with --number --counterfactual K: the digit to edit (0: the leftmost)",
-    )
-    args = p.parse_args(argv)
-    if args.digit is not None and not (args.number and args.counterfactual is not None):
-        p.error("--digit goes with --number and --counterfactual")
-    if args.number and args.counterfactual is not None and args.digit is None:
-        p.error("--number --counterfactual K needs --digit I: the digit to edit (0: leftmost)")
-    if args.number and (args.target is not None or args.contrast is not None):
-        p.error(
-            "--target and --contrast explain one digit: each digit of a number is "
-            "explained for its own answer"
-        )
-    single = {
-        "--neighbours": args.neighbours is not None,
-        "--choose-default-on": args.choose_default_on is not None,
-        "--top-k": args.top_k is not None,
-        "--fps": args.fps is not None,
-    }
-    if args.number and any(single.values()):
-        given = ", ".join(k for k, v in single.items() if v)
-        p.error(f"{given}: for single digits (and videos), not with --number")
-    if args.explain and not args.out:
-        p.error("--explain needs --out DIR")
-    if args.counterfactual is not None and not args.out:
-        p.error("--counterfactual needs --out DIR")
-    if (args.target is not None or args.contrast is not None) and not args.explain:
-        p.error("--target and --contrast go with --explain")
-    args.top_k = TOP_K if args.top_k is None else args.top_k  # (given or not: said above)
-    args.fps = DEFAULT_FPS if args.fps is None else args.fps
-    if args.top_k < 1:
-        p.error("--top-k must be at least 1")
-    if args.neighbours is not None and args.neighbours < 1:
-        p.error("--neighbours must be at least 1")
-    if args.fps <= 0:
-        p.error("--fps must be positive")
-    return args
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    args = parse_args(argv, prog, __doc__)
     from model.errors import DigitLensError
 
     try:

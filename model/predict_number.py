@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from model.input.sources import VIDEO_SUFFIXES, Item, collect
-from model.predict import DEFAULT_EXPLAIN, load_model
+from model.input.sources import STDIN, VIDEO_SUFFIXES, Item, collect, stdin_image
+from model.predict_options import DEFAULT_EXPLAIN, load_model
 from model.writers import map_line, stem, write_counterfactual, write_explanation
 
 
@@ -32,23 +33,29 @@ def run_numbers(args: argparse.Namespace) -> int:
 
         check(clf, method, args.layer)
     files, errors, names = collect(args.inputs)
-    for e in errors:  # (a missing path: stdout's JSON names every input too)
+    failed = 0
+
+    def fail(path: Path, message: str) -> None:
+        """An input not read: stdout's JSON names every input too, in their order."""
+        nonlocal failed
+        failed += 1
         if args.json:
-            path, _, why = e.rpartition(": ")
-            print(json.dumps({"path": path, "error": why}))
-        print(e, file=sys.stderr)
-    failed = len(errors)
-    for path in files:
+            print(json.dumps({"path": str(path), "error": message}))
+        print(f"{path}: {message}", file=sys.stderr)
+
+    for i, path in enumerate([*files, None]):
+        for e in (e for e in errors if e.before == i):
+            fail(e.path, e.message)
+        if path is None:
+            break
         name = stem(Item(path, path), names)
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:
                 raise ImageError("--number reads images, not videos (without it: each frame)")
-            reading = clf.read_number(path)
+            image = stdin_image() if path == STDIN else path
+            reading = clf.read_number(image)
         except ImageError as exc:
-            failed += 1
-            if args.json:
-                print(json.dumps({"path": str(path), "error": str(exc)}))
-            print(f"{path}: {exc}", file=sys.stderr)
+            fail(path, str(exc))
             continue
         edits, missing = {}, None
         if args.counterfactual is not None:

@@ -15,11 +15,14 @@ from model.runtime.backend import quiet_tensorflow
 from model.runtime.runtimes import RUNTIMES, THREADS_ENV
 from server.config import LOG_LEVELS, ServerConfig
 
+#: The program named in --help and in errors (`python -m digitlens` passes its own).
+PROG = "python -m server"
 
-def parse_args(argv: list[str] | None = None) -> ServerConfig:
+
+def parse_args(argv: list[str] | None = None, prog: str = PROG) -> ServerConfig:
     """The configuration; a setting no server can run with exits 2 with a message."""
     p = argparse.ArgumentParser(
-        prog="python -m server",
+        prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -123,12 +126,12 @@ def unknown_model(name: str) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     import uvicorn
 
     from server.protocol import OneWriteHttpToolsProtocol
 
-    cfg = parse_args(argv)
+    cfg = parse_args(argv, prog)
     # Workers are separate processes: they read the configuration from the environment.
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)

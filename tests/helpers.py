@@ -208,14 +208,16 @@ def write_video(path, digits, fps=10, seconds_each=1.0, start_s=0.0):
         container.mux(stream.encode())
 
 
-def predict_cli(*args) -> subprocess.CompletedProcess:
+def predict_cli(*args, stdin=None) -> subprocess.CompletedProcess:
     """`python -m model.predict ARGS...` run as a user runs it: its own process, from the
-    repository, TensorFlow's log quiet; output captured as text."""
+    repository, TensorFlow's log quiet; output captured as text. stdin: a file (or
+    subprocess.DEVNULL) to read standard input from."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
         [sys.executable, "-m", "model.predict", *map(str, args)],
         cwd=ROOT,
         env=env,
+        stdin=stdin,
         capture_output=True,
         text=True,
         timeout=300,

@@ -1,46 +1,18 @@
 """On-the-fly augmentation that mimics how people actually draw.
 
 Every transform is vectorised over a batch and driven by stateless random ops
-with an explicit seed, so a seeded run sees exactly the same augmented stream.
+with an explicit seed, so a seeded run sees exactly the same augmented stream. The ranges
+(`AugmentConfig` and its presets) are part of each model's recipe, `training.recipes`,
+which loads no TensorFlow: `python -m training.train --help` answers at once.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import tensorflow as tf
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Ranges of the random transforms; each is sampled uniformly in [-r, r] (or [lo, hi])."""
-
-    rotation_deg: float = 0.0
-    shear: float = 0.0  # x-shear factor
-    zoom: tuple[float, float] = (1.0, 1.0)
-    shift_px: float = 0.0
-    stroke: tuple[float, float] = (0.0, 0.0)  # <0 thins the pen, >0 thickens it
-    hflip: bool = False
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def is_identity(self) -> bool:
-        return self == AugmentConfig()
-
-
-#: Handwritten digits: pens, slants and placements vary; mirror images do not occur.
-HANDWRITING = AugmentConfig(
-    rotation_deg=12.0, shear=0.25, zoom=(0.85, 1.12), shift_px=2.5, stroke=(-0.6, 1.0)
-)
-#: A gentler version for the dense baseline, which has no translation invariance to lean on.
-HANDWRITING_MILD = AugmentConfig(
-    rotation_deg=8.0, shear=0.1, zoom=(0.92, 1.05), shift_px=1.0, stroke=(-0.3, 0.5)
-)
-#: Fashion-MNIST items are upright and centred; left-right mirroring is natural.
-FASHION = AugmentConfig(zoom=(0.95, 1.05), shift_px=2.0, hflip=True)
+from training.recipes import AugmentConfig
 
 
 def _uniform(shape, lo, hi, seed) -> tf.Tensor:

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from training.augment import AugmentConfig, training_dataset
+from training.augment import training_dataset
+from training.recipes import AugmentConfig
 
 KINDS = ("none", "mirrored", "multiworker")
 

@@ -2,10 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from model.architecture import CNNConfig, MLPConfig
-from training.augment import FASHION, HANDWRITING, HANDWRITING_MILD, AugmentConfig
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges of the random transforms; each is sampled uniformly in [-r, r] (or [lo, hi])."""
+
+    rotation_deg: float = 0.0
+    shear: float = 0.0  # x-shear factor
+    zoom: tuple[float, float] = (1.0, 1.0)
+    shift_px: float = 0.0
+    stroke: tuple[float, float] = (0.0, 0.0)  # <0 thins the pen, >0 thickens it
+    hflip: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def is_identity(self) -> bool:
+        return self == AugmentConfig()
+
+
+#: Handwritten digits: pens, slants and placements vary; mirror images do not occur.
+HANDWRITING = AugmentConfig(
+    rotation_deg=12.0, shear=0.25, zoom=(0.85, 1.12), shift_px=2.5, stroke=(-0.6, 1.0)
+)
+#: A gentler version for the dense baseline, which has no translation invariance to lean on.
+HANDWRITING_MILD = AugmentConfig(
+    rotation_deg=8.0, shear=0.1, zoom=(0.92, 1.05), shift_px=1.0, stroke=(-0.3, 0.5)
+)
+#: Fashion-MNIST items are upright and centred; left-right mirroring is natural.
+FASHION = AugmentConfig(zoom=(0.95, 1.05), shift_px=2.0, hflip=True)
 
 
 @dataclass(frozen=True)

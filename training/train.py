@@ -27,6 +27,9 @@ from model.runtime.artifacts import WEIGHTS_DIR
 from model.runtime.card import Card, Preprocessing, read_card, write_card
 from training.recipes import RECIPES
 
+#: The program named in --help and in errors (`python -m digitlens` passes its own).
+PROG = "python -m training.train"
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -383,9 +386,9 @@ def _export_fast_runtime(output: Path) -> None:
         )
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
+def parse_args(argv: list[str] | None = None, prog: str = PROG) -> TrainConfig:
     p = argparse.ArgumentParser(
-        prog="python -m training.train",
+        prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -411,8 +414,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     return replace(TrainConfig(), **vars(p.parse_args(argv)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    cfg = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    cfg = parse_args(argv, prog)
     from model.datasets import DatasetError
     from training.distribute import CLUSTER_ERROR_EXIT, ClusterError
 

@@ -10,6 +10,9 @@ from model.audit.batch import BATCH_SIZE
 from model.audit.engines import ENGINES, RAY_ADDRESS_ENV
 from model.audit.inputs import DEFAULT_FPS
 
+#: The program named in --help and in errors (`python -m digitlens` passes its own).
+PROG = "python -m model.audit"
+
 
 def _positive(kind):
     """An argparse type: a number of `kind` above 0, else a usage error that says so."""
@@ -26,9 +29,9 @@ def _positive(kind):
     return parse
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m model.audit",
+        prog=prog,
         description="Audit a whole data set: every input's answer, verdict and (with "
         "--explain) map and trust score, in DIR/predictions.parquet and DIR/report.html.",
         epilog="INPUT: a folder (recursive), an image or video file, a glob, an IDX images "
@@ -81,8 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    args = parse_args(argv, prog)
     from tqdm import tqdm
 
     from model.audit import audit

@@ -5,11 +5,14 @@ Shared by the command line (`model.predict`) and whole-data-set runs.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from model.errors import ImageError
 
 IMAGE_SUFFIXES = {
     ".png",
@@ -27,6 +30,8 @@ IMAGE_SUFFIXES = {
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 #: Frames sampled per second of video, unless told (the CLI's and the audit's --fps).
 DEFAULT_FPS = 2.0
+#: The input `-`: one image read from standard input (`... predict - < seven.png`).
+STDIN = Path("-")
 
 
 @dataclass(frozen=True)
@@ -43,17 +48,31 @@ class CutShort(Exception):
     """A video whose remaining frames could not be read (truncated or damaged)."""
 
 
-def collect(inputs: list[str]) -> tuple[list[Path], list[str], dict[Path, str]]:
+@dataclass(frozen=True)
+class Unread:
+    """An input that names nothing to read (a missing path, an empty folder), kept in its
+    place among the others: it comes before `files[before]`."""
+
+    path: Path
+    message: str
+    before: int
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def collect(inputs: list[str]) -> tuple[list[Path], list[Unread], dict[Path, str]]:
     """Expand folders recursively into supported files.
 
-    Returns (files, errors, output names). A file's output name is its path relative to
-    the folder it was found in (or its own name when given directly), folders joined by
-    `__`, suffix kept: `scans/` holding `a/seven.png` gives `a__seven.png`, however the
-    folder was spelled (relative, absolute, with `..`). Names that would collide get
-    `-2`, `-3`, ... so no output overwrites another.
+    Returns (files, unread inputs, output names). A file's output name is its path
+    relative to the folder it was found in (or its own name when given directly), folders
+    joined by `__`, suffix kept: `scans/` holding `a/seven.png` gives `a__seven.png`,
+    however the folder was spelled (relative, absolute, with `..`). Names that would
+    collide get `-2`, `-3`, ... so no output overwrites another. `-` is standard input
+    (`STDIN`, named `stdin`; `stdin_image` reads it), once.
     """
     files: list[Path] = []
-    errors: list[str] = []
+    errors: list[Unread] = []
     names: dict[Path, str] = {}
     taken: set[str] = set()
 
@@ -67,20 +86,39 @@ def collect(inputs: list[str]) -> tuple[list[Path], list[str], dict[Path, str]]:
         files.append(path)
         names[path] = unique
 
+    def unread(path: Path, message: str) -> None:
+        errors.append(Unread(path, message, len(files)))
+
     for text in inputs:
         path = Path(text)
-        if path.is_dir():
+        if text == "-":
+            if STDIN in names:
+                unread(path, "standard input is read once: name `-` once")
+            else:
+                add(STDIN, Path("stdin"))
+        elif path.is_dir():
             found = len(files)
             for p in sorted(path.rglob("*")):
                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
                     add(p, p.relative_to(path))
             if len(files) == found:  # (it printed nothing and exited 0)
-                errors.append(f"{path}: no images or videos in this folder or below it")
+                unread(path, "no images or videos in this folder or below it")
         elif path.is_file():
             add(path, Path(path.name))
         else:
-            errors.append(f"{path}: no such file or folder")
+            unread(path, "no such file or folder")
     return files, errors, names
+
+
+def stdin_image() -> bytes:
+    """The bytes piped into standard input (`-`). Raises ImageError where nothing is piped
+    (a terminal would wait for an image typed in)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise ImageError("`-` reads an image piped in, e.g. `... predict - < seven.png`")
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise ImageError("nothing was piped into standard input")
+    return data
 
 
 class _Sampler:

@@ -49,6 +49,9 @@ from model.runtime.runtimes import (
     variant_path,
 )
 
+#: The program named in --help and in errors (`python -m digitlens` passes its own).
+PROG = "python -m model.runtime.export"
+
 MAX_ABS_DIFF = 1e-4
 QUANTIZED = tuple(r for r in ONNX_VARIANTS if r != "onnx")  # onnx-int8, onnx-fp16
 #: A quantized variant must give the float model's label on at least this share of
@@ -298,9 +301,9 @@ def export_litert_pair(keras_path: Path) -> Path:
     return export_litert(keras_path, detector, reference.predict_and_detect)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m model.runtime.export",
+        prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -150,6 +150,9 @@ def test_the_command_line_reads_numbers(tmp_path):
     assert "not an image" in by_name["bad.png"]["error"]
     assert "reads images, not videos" in by_name["clip.mp4"]["error"]
     assert by_name["gone.png"]["error"] == "no such file or folder"  # stdout names every input
+    assert list(by_name) == ["47.png", "bad.png", "clip.mp4", "gone.png"]  # as named
+    with open(tmp_path / "47.png", "rb") as piped:  # `-`: an image piped in
+        assert predict_cli("--number", "-", stdin=piped).stdout == "-: 47\n"
     usage = predict_cli("--number", "--fps", "2", gone)  # (--fps at its default: given)
     assert usage.returncode == 2 and "--fps: for single digits" in usage.stderr  # given, refused
     # Without --number, the one-digit answer says what the image holds, as the app does.

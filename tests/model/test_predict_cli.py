@@ -151,6 +151,36 @@ def test_usage_errors(inputs, tmp_path):
     assert missing.returncode == 1 and "no such file" in missing.stderr
 
 
+def test_every_line_comes_in_the_order_the_inputs_were_named(inputs, tmp_path):
+    """A missing path, or a file that cannot be read, named after a good one is said after
+    that one's answer (both were said before any answer, their batch still waiting)."""
+    named = [
+        inputs / "seven.png",
+        tmp_path / "gone.png",
+        inputs / "nested" / "broken.png",
+        inputs / "nested" / "one.jpg",
+        tmp_path / "empty",
+    ]
+    (tmp_path / "empty").mkdir()
+    out = cli(*named, "--json")
+    said = [os.path.basename(json.loads(line)["path"]) for line in out.stdout.splitlines()]
+    assert said == ["seven.png", "gone.png", "broken.png", "one.jpg", "empty"], out.stdout
+    assert out.returncode == 1
+
+
+def test_a_dash_reads_one_image_piped_in(inputs):
+    """`... predict - < seven.png`: standard input is an input like a file (named `-`, its
+    outputs `stdin`); with nothing piped in, or named twice, it is said in words."""
+    with open(inputs / "seven.png", "rb") as piped:
+        out = cli("-", inputs / "nested" / "one.jpg", "-", stdin=piped)
+    (first, _), (second, answer) = (line.split(": ", 1) for line in out.stdout.splitlines())
+    assert first == "-" and second.endswith("one.jpg") and answer.startswith("1 ("), out.stdout
+    assert "-: standard input is read once" in out.stderr and out.returncode == 1
+    empty = cli("-", stdin=subprocess.DEVNULL)
+    assert "-: nothing was piped into standard input" in empty.stderr
+    assert empty.returncode == 1 and "Traceback" not in empty.stderr
+
+
 def test_output_names_follow_the_input_not_how_it_was_spelled(tmp_path):
     """A folder's files are named by their path inside it; equal names never overwrite."""
     from model.input.sources import collect

@@ -1,7 +1,8 @@
 import numpy as np
 import tensorflow as tf
 
-from training.augment import FASHION, HANDWRITING, AugmentConfig, augment_batch, change_stroke
+from training.augment import augment_batch, change_stroke
+from training.recipes import FASHION, HANDWRITING, AugmentConfig
 
 
 def _digit_batch(n=16):
