@@ -216,6 +216,12 @@ def read_number(
     if found.lines > 1:  # rows of digits merged column by column would read as nonsense
         why = f"this looks like {found.lines} lines of writing: read one line at a time"
         return NumberReading([], None, why, time.perf_counter() - t0)
+    if found.points:  # "3.50" read as 350 would be a hundred times too much
+        why = (
+            "a small mark low between the digits looks like a decimal point or a comma: "
+            "only whole numbers are read (read the digits on either side of it apart)"
+        )
+        return NumberReading([], None, why, time.perf_counter() - t0)
     groups = found.groups
     # Every candidate piece, read in one batched call.
     pieces: list[Piece] = []

@@ -57,6 +57,7 @@ from model.input.preprocessing import (
     stretched,
 )
 from model.input.refusals import NOISE_MESSAGE, is_noise
+from model.input.separators import separators
 
 #: A number's working copy: its longest side at most NUMBER_SIDE (the benchmark's photos
 #: keep digits 44-105 pixels tall), cut again at up to NUMBER_MAX_SIDE where a cut is in
@@ -183,6 +184,7 @@ class Segmentation:
     groups: list[Group]  # left to right
     size: tuple[int, int]  # (width, height) of the original image
     lines: int = 1  # lines of writing (`_lines`): a number is one
+    points: int = 0  # marks that look like a decimal point or a comma (`separators`)
     quick: bool = False  # cut by the quick settings, which `segment(careful=True)` does not use
 
     @property
@@ -204,9 +206,10 @@ def _labels(mask: np.ndarray):
     return cv2.connectedComponentsWithAlgorithm(mask.view(np.uint8), 8, cv2.CV_32S, cv2.CCL_GRANA)
 
 
-def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]:
-    """(x0, y0, x1, y1, own mask) of each 8-connected component that is not a speck."""
-    n, labels, stats, _ = _stats(mask)
+def _components(mask: np.ndarray, labelled) -> list[tuple[int, int, int, int, np.ndarray]]:
+    """(x0, y0, x1, y1, own mask) of each 8-connected component that is not a speck;
+    labelled: the mask's `_stats`."""
+    n, labels, stats, _ = labelled
     if n <= 1:
         return []
     areas = stats[1:, cv2.CC_STAT_AREA]
@@ -554,7 +557,9 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
     ox, oy, mask = _window(mask)
     ink_w = ink[oy : oy + mask.shape[0], ox : ox + mask.shape[1]]
     mask = _with_faint(ink_w, mask)  # a thin pen's faint strokes join its bits
-    components = _components(mask)
+    labelled = _stats(mask)
+    points = separators(labelled[2])  # (before specks are dropped: a point is one)
+    components = _components(mask, labelled)
     # The ink kept (no specks): a neighbour's is painted over, a digit's own fragments stay.
     mask = np.logical_or.reduce([c[4] for c in components]) if components else mask
     merged, members = _merge(components)
@@ -596,5 +601,5 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
             likely = apart is not None
         groups.append(Group(piece(*part, False), split, likely))
     size = round(img.width * drafted), round(img.height * drafted)
-    found = Segmentation(groups, size, count_lines(components), quick)
+    found = Segmentation(groups, size, count_lines(components), points, quick)
     return found, height, work

@@ -36,6 +36,34 @@ def test_a_digit_in_two_strokes_and_a_crossbar_stay_one_digit():
     assert len(segment(img).pieces) == 1
 
 
+def _with_dot(img: Image.Image, where: str) -> Image.Image:
+    """`img` (a number of two digits 60 px apart) with a pen's dot in the gap: at the
+    digits' foot (a decimal point), at their top, or under the first digit."""
+    a = np.asarray(img)
+    cols = np.flatnonzero(a.any(axis=0))
+    gap = cols[np.flatnonzero(np.diff(cols) > 1)[0]] + 30  # (the middle of the gap)
+    rows = np.flatnonzero(a.any(axis=1))
+    x = {"foot": gap, "top": gap, "under": cols[0] + 20}[where]
+    y = {"foot": rows[-1] - 12, "top": rows[0] + 12, "under": rows[-1] + 20}[where]
+    out = Image.fromarray(np.pad(a, ((0, 40), (0, 0))))
+    ImageDraw.Draw(out).ellipse([x - 12, y - 12, x + 12, y + 12], fill=255)
+    return out
+
+
+def test_a_decimal_point_is_refused_in_words_not_dropped(mnist_cnn):
+    """ "4.7" was read as 47, with full confidence (a price a hundred times too big, found
+    by a user test): a dot low between two digits is said; one above the line, or under a
+    digit, is a speck as before."""
+    from model.number import read_number
+
+    plain = read_number(mnist_cnn, number(4, 7, gap=60))
+    assert plain.text == "47"
+    point = read_number(mnist_cnn, _with_dot(number(4, 7, gap=60), "foot"))
+    assert point.text is None and "decimal point or a comma" in point.refusal
+    for where in ("top", "under"):
+        assert read_number(mnist_cnn, _with_dot(number(4, 7, gap=60), where)).text == "47"
+
+
 def test_two_lines_of_digits_are_refused_not_merged(mnist_cnn):
     """ "71" written above "47" is two lines: read column by column it became one wrong
     number, answered `digit` ("53" for "12" over "34" in a review). A 7's bar in dashes
