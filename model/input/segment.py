@@ -67,17 +67,15 @@ NUMBER_SIDE, NUMBER_MAX_SIDE = WORKING_SIDE, 2 * WORKING_SIDE
 DIGIT_MIN_PIXELS, DIGIT_PIXELS = 48, 80
 #: Components under this share of the largest one are specks (dust, a pen's dot) ...
 SPECK_SHARE = SPECK_FRACTION  # as for one digit (`ink_mask`)
-#: ... unless a thin upright stroke at least this share of the tallest one's height (a thin
-#: 1 beside a thick 8;
-#: the single-digit mask, `ink_mask`, drops it as a speck: 4 of 500 apart numbers lost one).
+#: ... unless a thin upright stroke at least this share of the tallest one's height (a thin 1
+#: beside a thick 8; the single-digit `ink_mask` drops it: 4 of 500 apart numbers lost one).
 THIN_TALL = 0.5
 #: Two components are one digit when their column ranges overlap by this share of the
 #: narrower one (a 7's crossbar over its stem; a 4 drawn in two strokes).
 MERGE_OVERLAP = 0.5
 #: ... unless both are as tall as a digit (this share of the median height): then only
 #: when one covers this share of the narrower one's columns.
-TALL = 0.6
-COVER = 0.85
+TALL, COVER = 0.6, 0.85
 #: ... or when they share this share of the wider one's columns (two digits side by side
 #: never do: a slanted 1 leans over part of its neighbour, not over most of it).
 SHARE_WIDER = 0.6
@@ -130,8 +128,7 @@ FRAGMENT_GAP = 0.08
 #: and at least `LOOSE_TALL` of the tallest height (dust is neither). Tuning seeds 11-13,
 #: whole numbers right of 1,500 each: apart 1,426 -> 1,431 (too few digits 6 -> 2),
 #: touching 1,356 -> 1,357, canvas 1,427 -> 1,427, photo 1,374 -> 1,378.
-LOOSE_GAP = 0.24
-LOOSE_TALL = 0.5
+LOOSE_GAP, LOOSE_TALL = 0.24, 0.5
 #: A kept stretch shorter than `LOOSE_TALL` (a thin pen's 5 flag, half of a broken 3) is
 #: weighed with those fragments as well, instead of joining its neighbour (`_attach_small`);
 #: and the ink weighed holds the faint ink joined to the mask (`_with_faint`, as a piece
@@ -207,8 +204,7 @@ def _labels(mask: np.ndarray):
 
 
 def _components(mask: np.ndarray, labelled) -> list[tuple[int, int, int, int, np.ndarray]]:
-    """(x0, y0, x1, y1, own mask) of each 8-connected component that is not a speck;
-    labelled: the mask's `_stats`."""
+    """(x0, y0, x1, y1, own mask) of each component (`_stats(mask)`) that is not a speck."""
     n, labels, stats, _ = labelled
     if n <= 1:
         return []
@@ -557,8 +553,7 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
     ox, oy, mask = _window(mask)
     ink_w = ink[oy : oy + mask.shape[0], ox : ox + mask.shape[1]]
     mask = _with_faint(ink_w, mask)  # a thin pen's faint strokes join its bits
-    labelled = _stats(mask)
-    points = separators(labelled[2])  # (before specks are dropped: a point is one)
+    labelled = _stats(mask)  # (a decimal point, a speck here, is counted from it: `separators`)
     components = _components(mask, labelled)
     # The ink kept (no specks): a neighbour's is painted over, a digit's own fragments stay.
     mask = np.logical_or.reduce([c[4] for c in components]) if components else mask
@@ -601,5 +596,5 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
             likely = apart is not None
         groups.append(Group(piece(*part, False), split, likely))
     size = round(img.width * drafted), round(img.height * drafted)
-    found = Segmentation(groups, size, count_lines(components), points, quick)
+    found = Segmentation(groups, size, count_lines(components), separators(labelled[2]), quick)
     return found, height, work
