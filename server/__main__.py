@@ -11,6 +11,7 @@ import dataclasses
 import os
 import sys
 
+from model.classifier import PREPROCESSINGS
 from model.runtime.backend import quiet_tensorflow
 from model.runtime.runtimes import RUNTIMES, THREADS_ENV
 from server.config import LOG_LEVELS, ServerConfig
@@ -55,7 +56,8 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> ServerConfig:
     p.add_argument(
         "--preprocessing",
         default=base.preprocessing,
-        help="input scaling for non-bundled models instead of their card's (0-1, caffe, ...)",
+        help="input scaling for non-bundled models instead of their card's: "
+        + ", ".join(PREPROCESSINGS),
     )
     p.add_argument(
         "--max-body-bytes",
@@ -106,6 +108,15 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> ServerConfig:
         problem = unknown_model(name)
         if problem:
             p.error(f"--models / --default-model: {problem}")
+    for name in cfg.allow_models:  # (they load later, on a request: a typo is said now)
+        problem = unknown_model(name)
+        if problem:
+            p.error(f"--allow-model: {problem}")
+    if cfg.preprocessing and cfg.preprocessing not in PREPROCESSINGS:
+        p.error(
+            f"--preprocessing: unknown preprocessing {cfg.preprocessing!r}; "
+            f"one of {', '.join(PREPROCESSINGS)}"
+        )
     return cfg
 
 

@@ -64,9 +64,24 @@ def _route_of(scope):
     return None
 
 
+def log_like_uvicorn() -> None:
+    """The server's own lines through uvicorn's handler, at its level (`--log-level`),
+    where uvicorn runs it: they went to Python's last-resort handler, bare ("Expected
+    boundary character 45, ..."), and nothing under WARNING was written at all."""
+    # A malformed multipart body is the client's, answered 400 (`server.errors`); its
+    # parser's warning was a bare line in the log for each.
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
+    handlers = logging.getLogger("uvicorn").handlers
+    if handlers and not log.handlers:
+        log.handlers = list(handlers)
+        log.setLevel(logging.getLogger("uvicorn.error").getEffectiveLevel())
+        log.propagate = False
+
+
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     cfg = config or ServerConfig.from_env()
     metrics = Metrics.create()
+    log_like_uvicorn()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -78,6 +78,14 @@ class ModelPool:
             except ModelLoadError as exc:
                 log.error("cannot serve model %s: %s", name, exc)
                 raise
+        allowed = ", ".join(self.config.allow_models) or "none"
+        log.info(
+            "serving %s (default %s, runtime %s; loaded on a first request: %s)",
+            ", ".join(self.default),
+            self.default_name,
+            self.config.runtime,
+            allowed,
+        )
 
     async def stop(self) -> None:
         for s in self.loaded.values():

@@ -71,10 +71,10 @@ async def served_runtime(request: Request, name: str | None, runtime: str | None
     except PreprocessingMismatchError as exc:  # (names the model and its shape, no path)
         raise ApiError(422, "preprocessing_mismatch", str(exc)) from exc
     except ModelLoadError as exc:
-        log.warning("cannot load %s on runtime %s: %s", name, runtime or "(default)", exc)
-        if runtime is not None and runtime not in RUNTIMES:
+        if runtime is not None and runtime not in RUNTIMES:  # (the client's slip: not logged)
             message = f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}"
             raise ApiError(422, "unknown_runtime", message) from exc
+        log.warning("cannot load %s on runtime %s: %s", name, runtime or "(default)", exc)
         if is_application(name) and (runtime or "auto") in ("auto", "keras"):
             # e.g. offline without its ImageNet weights: where to put them is in the log
             message = f"{name} cannot be loaded here now (is its weights file not on this "

@@ -142,6 +142,9 @@ def test_a_server_serves_the_models_it_was_started_with_and_no_other():
         (["--models", "mnist-cnn,mnist-mpl"], "'mnist-mpl'"),
         (["--default-model", "/no/such.keras"], "model file not found"),
         (["--log-level", "bogus"], "invalid choice: 'bogus'"),
+        # (these two started a server: a request then got a 422 naming neither; user test)
+        (["--allow-model", "mobilenet_v2,nosuchnet"], "--allow-model: 'nosuchnet'"),
+        (["--preprocessing", "bogus"], "unknown preprocessing 'bogus'; one of mnist"),
     ],
 )
 def test_a_model_or_log_level_no_server_can_start_with_stops_it_in_words(flags, said, capsys):
