@@ -77,7 +77,14 @@ class ExplanationError(DigitLensError, ValueError):
 
 class EvidenceError(DigitLensError, ValueError):
     """Look-alikes, the atlas or the layer view cannot be given for this model (no index,
-    a stale one, a data folder without images); the message says how to make one."""
+    a stale one, a data folder without images); the message says how to make one.
+
+    `fact` is what is missing, `remedy` (where there is one) the command that makes it,
+    which may name the model's file: a server says `fact` and keeps its paths."""
+
+    def __init__(self, fact: str, remedy: str | None = None):
+        super().__init__(fact if remedy is None else f"{fact}; {remedy}")
+        self.fact, self.remedy = fact, remedy
 
 
 class NoSuchDigitError(DigitLensError, ValueError):

@@ -99,6 +99,14 @@ async def _prediction(request: Request, clf: Classifier, x: np.ndarray, name, ti
     return _prediction_body(clf, pred, 1, name, prep_ms, 0.0, ms, prep_ms + ms)
 
 
+def _said(exc: EvidenceError) -> str:
+    """What a client is told: what is missing, and that this server's operator makes it (the
+    command that does may name the model's file on this machine, and the Python API)."""
+    if exc.remedy is None:
+        return exc.fact
+    return f"{exc.fact}; this server's operator can make it (python -m training.evidence)"
+
+
 @router.post(
     "/v1/neighbours",
     response_model=NeighboursResponse,
@@ -120,13 +128,13 @@ async def neighbours_route(
     try:
         nb = await run_in_threadpool(neighbours_of, clf, x, k)
     except EvidenceError as exc:
-        raise ApiError(422, "no_evidence", str(exc)) from exc
+        raise ApiError(422, "no_evidence", _said(exc)) from exc
     missing = None
     try:
         pos = await run_in_threadpool(place_input, clf, x)
         atlas = AtlasPosition(**pos.to_dict())
     except EvidenceError as exc:
-        atlas, missing = None, str(exc)
+        atlas, missing = None, _said(exc)
     ms = (time.perf_counter() - t) * 1e3
     return NeighboursResponse(
         prediction=await _prediction(request, clf, x, name, (prep_ms, ms), data),

@@ -135,9 +135,9 @@ def load_atlas(clf: Classifier) -> Atlas:
             path = atlas_path(clf.artifact.keras_path)
             if not path.is_file():
                 raise EvidenceError(
-                    f"{clf.name} has no atlas yet ({path.name}); make it once from its "
-                    f"training set: python -m training.evidence --model {model_arg(clf)} "
-                    "--data-dir DIR"
+                    f"{clf.name} has no atlas yet ({path.name})",
+                    "make it once from its training set: python -m training.evidence "
+                    f"--model {model_arg(clf)} --data-dir DIR",
                 )
             _ATLASES[clf] = read_atlas(path)
         return _ATLASES[clf]

@@ -144,10 +144,10 @@ def load_index(clf: Classifier) -> Index:
             path = index_path(clf.artifact.keras_path)
             if not path.is_file():
                 raise EvidenceError(
-                    f"{clf.name} has no look-alike index yet ({path.name}); build it once from "
-                    f"its training set: python -m training.evidence --model {model_arg(clf)} "
-                    "--data-dir DIR, or point it at a data set: clf.neighbours(image, "
-                    "index=FOLDER) (FOLDER/<class>/*.png)"
+                    f"{clf.name} has no look-alike index yet ({path.name})",
+                    "build it once from its training set: python -m training.evidence "
+                    f"--model {model_arg(clf)} --data-dir DIR, or point it at a data set: "
+                    "clf.neighbours(image, index=FOLDER) (FOLDER/<class>/*.png)",
                 )
             _check_fresh(clf.artifact.keras_path)
             _INDICES[clf] = read_index(path)
@@ -170,8 +170,8 @@ def _check_fresh(keras_path: Path) -> None:
     made_from = json.loads(info_path.read_text()).get("keras_sha256")
     if made_from and made_from != hashlib.sha256(keras_path.read_bytes()).hexdigest():
         raise EvidenceError(
-            f"the look-alike index of {keras_path.name} was made from another version of "
-            f"the model; rebuild it: python -m training.evidence --model {keras_path}"
+            f"the look-alike index of {keras_path.name} was made from another version of the model",
+            f"rebuild it: python -m training.evidence --model {keras_path}",
         )
 
 

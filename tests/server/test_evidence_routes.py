@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -71,6 +72,32 @@ def test_a_model_without_an_atlas_says_why(client, monkeypatch):
     body = post(client, "/v1/neighbours", model="mnist-cnn", k=3).json()
     assert body["atlas"] is None and len(body["neighbours"]) == 3
     assert body["atlas_missing"].startswith("mnist-cnn has no atlas yet")
+
+
+def test_a_missing_index_is_said_without_the_servers_paths(client, monkeypatch, tmp_path):
+    """The engine's advice names the model's file and the Python API ("python -m
+    training.evidence --model /srv/models/own.keras ..., clf.neighbours(...)"): a client
+    is told what is missing and that the server's operator makes it (a user test)."""
+    import server.evidence
+    from model.errors import EvidenceError
+    from model.why.neighbours import load_index
+
+    own = tmp_path / "models" / "own.keras"
+    clf = load_classifier("mnist-cnn")
+    monkeypatch.setattr(clf, "artifact", replace(clf.artifact, name="own", keras_path=own))
+    with pytest.raises(EvidenceError) as raised:
+        load_index(clf)  # (the engine's own error, for a model whose index is not built)
+    assert str(own) in str(raised.value) and str(own) not in raised.value.fact
+
+    def missing(clf, x, k):
+        raise raised.value
+
+    monkeypatch.setattr(server.evidence, "neighbours_of", missing)
+    r = post(client, "/v1/neighbours", model="mnist-cnn", k=3)
+    said = r.json()["error"]["message"]
+    assert r.status_code == 422 and said.startswith("own has no look-alike index yet")
+    assert str(tmp_path) not in said and "clf.neighbours" not in said, said
+    assert "this server's operator can make it" in said
 
 
 def test_neighbours_route_errors(client):
