@@ -23,10 +23,12 @@ def run_numbers(args: argparse.Namespace) -> int:
     """--number: each image read as a number; one line (or JSON object) per image. With
     --explain each digit's map (`<name>.d<I>.<method>.png/.npy`), with --counterfactual K
     the edit of digit --digit I (`<name>.d<I>.cf<K>...`), both from that digit alone."""
-    from model.errors import ImageError, NoSuchDigitError
+    from model.errors import DigitLensError, ImageError, NoSuchDigitError
     from model.number import digit_stages
 
     clf = load_model(args)
+    if not clf.reads_digits:  # (wrong for every input: said once, exit 2, as other misuses)
+        raise DigitLensError(f"--number: {clf.name} does not read digits: it cannot read a number")
     method = None if args.explain == DEFAULT_EXPLAIN else args.explain
     if args.explain:
         from model.why.attribution import check

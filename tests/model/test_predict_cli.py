@@ -141,6 +141,14 @@ def test_a_target_wrong_for_every_input_stops_the_run_once(inputs, tmp_path, fla
     assert out.stdout == ""
 
 
+def test_numbers_with_a_model_that_reads_no_digits_stop_the_run_once(inputs):
+    """`--number --model fashion-cnn` said so for every input and exited 1 (a user test)."""
+    out = cli(inputs / "nested", "--number", "--model", "fashion-cnn")
+    said = "--number: fashion-cnn does not read digits"
+    assert out.returncode == 2 and out.stderr.count(said) == 1, out.stderr
+    assert out.stdout == ""
+
+
 def test_usage_errors(inputs, tmp_path):
     assert cli(inputs / "seven.png", "--explain", "gradcam").returncode == 2  # no --out
     bad = cli(
