@@ -32,7 +32,7 @@ from model.input.decode import MAX_PIXELS, ImageInput
 from model.input.photo import KERAS_MODES, SCALINGS, PhotoInput, canonical_scaling, prepare_photo
 from model.input.preprocessing import Preprocessed, preprocess_stages
 from model.input.samples import sample_canvas
-from model.judge.verdict import BLANK_REASON, Judge, load_judge
+from model.judge.verdict import BLANK_REASON, DIGIT_CLASSES, Judge, load_judge
 from model.prediction import TOP_K, Prediction, Ranked, top_k
 from model.runtime.artifacts import Artifact, keras_layer_names, sources_sha256
 from model.runtime.card import Card, Preprocessing
@@ -60,8 +60,6 @@ DIGIT_RECIPES = ("mnist", "fashion")
 PREPROCESSINGS = tuple(dict.fromkeys((*DIGIT_RECIPES, *SCALINGS, *KERAS_MODES)))  # (no repeats)
 #: The input the digit recipes produce.
 DIGIT_SHAPE = (28, 28, 1)
-#: The classes of a model that reads digits (`Classifier.reads_digits`).
-DIGIT_CLASSES = tuple(str(d) for d in range(10))
 
 
 def are_digits(class_names: Sequence[str]) -> bool:

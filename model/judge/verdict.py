@@ -304,6 +304,9 @@ class Judge:
 
 #: How sentences name what a model of each data set reads.
 THINGS = {"mnist": "a digit", "fashion-mnist": "a Fashion-MNIST item"}
+OTHER_THING = "something this model knows"
+#: The classes of a model that reads digits (`Classifier.reads_digits`).
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
 #: The verdicts in words for people, for a model of digits (True) or of anything else
 #: (False: a Sandal is not "digit"); the API and the files keep the values themselves.
 VERDICT_WORDS = {
@@ -314,9 +317,13 @@ VERDICT_WORDS = {
 UNLIKE = {"a digit": "a letter, a shape, a scribble or a picture"}
 
 
-def thing_for(card: Card) -> str:
-    """How sentences name what a model reads, from its card's data set."""
-    return THINGS.get(card.dataset_or_default, "something this model knows")
+def thing_for(card: Card, class_names: tuple[str, ...]) -> str:
+    """How sentences name what a model reads, from its card's data set; a card that names
+    none (a user's model) reads digits only where its classes are the ten digits (a
+    three-class model of shapes was told "this may not be a digit at all")."""
+    if card.dataset is None and tuple(class_names) != DIGIT_CLASSES:
+        return OTHER_THING
+    return THINGS.get(card.dataset_or_default, OTHER_THING)
 
 
 def load_judge(keras_path: Path, class_names: tuple[str, ...], card: Card) -> Judge:
@@ -325,8 +332,8 @@ def load_judge(keras_path: Path, class_names: tuple[str, ...], card: Card) -> Ju
     if ood is not None:
         path = keras_path.with_name(ood.file)
         if path.is_file():
-            return Judge(class_names, thing_for(card), ood, Detector(path))
-    return Judge(class_names, thing_for(card))
+            return Judge(class_names, thing_for(card, class_names), ood, Detector(path))
+    return Judge(class_names, thing_for(card, class_names))
 
 
 def calibrate(

@@ -415,3 +415,20 @@ def test_the_ood_benchmark_runs_to_its_table(model, real_data_dir, monkeypatch):
     ((name, text),) = written.items()
     assert name == ("ood" if model == "mnist-cnn" else "ood-fashion-cnn")
     assert "| handwritten letters | 4 |" in text and "| short stroke | 4 |" in text
+
+
+def test_a_model_without_a_data_set_is_a_digit_model_only_if_its_classes_are_digits():
+    """A user's three-class model with no card was told "this may not be a digit at all"
+    (a user test): a card that names no data set falls back to MNIST's words only for
+    the ten digits."""
+    from model.judge.verdict import Judge, thing_for
+    from model.runtime.card import Card
+
+    shapes = ("circle", "square", "star")
+    assert thing_for(Card(), shapes) == "something this model knows"
+    assert thing_for(Card(), tuple("0123456789")) == "a digit"
+    assert thing_for(Card(dataset="mnist"), tuple("0123456789")) == "a digit"
+    spread = np.array([0.34, 0.33, 0.33], np.float32)
+    judge = Judge(shapes, thing_for(Card(), shapes))
+    _, reason = judge.verdict(float(-np.log(0.34)), spread, detector_score=False)
+    assert "digit" not in reason, reason
