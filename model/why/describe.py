@@ -1,7 +1,7 @@
 """A map in words, for people who cannot see it (text alternatives, screen readers).
 
     describe(report, class_names)
-    # "Integrated Gradients for 7: strongest at the top; beats the input itself"
+    # "Integrated Gradients for 7: strongest at the top; beats the ink map"
 
 Where: the centre of mass of the map's strongest evidence (at least STRONG x its peak),
 named on a 3 x 3 grid of the model input ("the top", "the lower left", "the centre").
@@ -65,6 +65,6 @@ def _preposition(where: str) -> str:
 
 
 def describe(report: Report, class_names: Sequence[str]) -> str:
-    """The map in words, with how far to trust it ("...; beats the input itself")."""
+    """The map in words, with how far to trust it ("...; beats the ink map")."""
     words = describe_map(report.explanation, class_names)
     return words if report.trust is None else f"{words}; {report.trust.verdict}"
