@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import textwrap
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -201,7 +202,8 @@ def build_application(
         net = getattr(keras.applications, app.constructor)(**kwargs)
     except Exception as exc:  # offline download, a corrupt or mismatched weights file
         if source == "imagenet":  # (the download's own words, first line only)
-            failed = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else repr(exc)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            failed = textwrap.shorten(first, 160, placeholder=" ...")  # (at a word's end)
             raise _missing(app, f" (the download failed: {failed})") from exc
         raise ModelLoadError(f"cannot build {app.name} with weights {source}: {exc}") from exc
     return net, app
@@ -211,7 +213,7 @@ def _missing(app: Application, why: str = "") -> WeightsUnavailableError:
     where = keras_cache_dir() / (app.weights_file or f"<the {app.constructor} ImageNet .h5 file>")
     message = (
         f"the ImageNet weights of {app.name} are not on this machine: put the file at {where}, "
-        f"or name it with --weights PATH or ${weights_env(app)}{why}"
+        f"or name it in ${weights_env(app)} (the command line's --weights PATH){why}"
     )
     return WeightsUnavailableError(message, app.name, str(where), weights_env(app))
 

@@ -268,6 +268,27 @@ def test_offline_without_weights_is_a_clear_error_without_touching_the_network(
         load_classifier("resnet50", runtime="onnx")
 
 
+def test_a_failed_download_is_said_in_whole_words(tmp_path, monkeypatch):
+    """The download's own words were cut at 160 characters, mid-word ("[Errno -2] Name)");
+    the advice named --weights, which the server does not have (a user test)."""
+    from keras.src.utils import file_utils
+
+    words = "URL fetch failure on https://example.org/x.h5: None -- [Errno -2] Name or service "
+    words += "not known " * 20
+
+    def offline(*args, **kwargs):
+        raise OSError(words)
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(ModelLoadError) as err:
+        load_classifier("mobilenet_v2", download=True)
+    said = str(err.value)
+    assert "(the download failed: URL fetch failure on" in said and said.endswith(" ...)")
+    assert said.removesuffix(" ...)").split()[-1] in ("not", "known")  # (whole words)
+    assert "$DIGITLENS_WEIGHTS_MOBILENET_V2 (the command line's --weights PATH)" in said
+
+
 def test_cli_reads_any_model_with_its_scaling_and_top_k(tmp_path, capsys):
     import keras
 
