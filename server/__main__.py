@@ -20,20 +20,29 @@ from server.config import LOG_LEVELS, ServerConfig
 PROG = "python -m server"
 
 
+class WithDefaults(argparse.RawDescriptionHelpFormatter):
+    """Each option's help ends with its default (its $DIGITLENS_* value where set), unless
+    the help says its default in words already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        said = action.help or ""
+        if "default" in said.lower() or action.default in (None, "", argparse.SUPPRESS):
+            return said
+        return f"{said} (default: %(default)s)"
+
+
 def parse_args(argv: list[str] | None = None, prog: str = PROG) -> ServerConfig:
     """The configuration; a setting no server can run with exits 2 with a message."""
-    p = argparse.ArgumentParser(
-        prog=prog,
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=WithDefaults)
     try:
         base = ServerConfig.from_env()
     except ValueError as exc:
         p.error(str(exc))
     p.add_argument("--host", default=base.host, help="bind address (default: loopback only)")
-    p.add_argument("--port", type=int, default=base.port)
-    p.add_argument("--workers", type=int, default=base.workers, help="processes")
+    p.add_argument("--port", type=int, default=base.port, help="the port to listen on")
+    p.add_argument(
+        "--workers", type=int, default=base.workers, help="processes, each with its own models"
+    )
     p.add_argument(
         "--default-model",
         default=base.default_model,
@@ -52,7 +61,12 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> ServerConfig:
         help="a model to load on its first request (a Keras Applications name such as "
         "mobilenet_v2); repeat or comma-separate. Default: only the --models",
     )
-    p.add_argument("--runtime", default=base.runtime, choices=RUNTIMES, help="the default runtime")
+    p.add_argument(
+        "--runtime",
+        default=base.runtime,
+        choices=RUNTIMES,
+        help="the runtime of a request that names none",
+    )
     p.add_argument(
         "--preprocessing",
         default=base.preprocessing,
@@ -83,10 +97,31 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> ServerConfig:
         default=base.max_files,
         help="files (and as many other fields) one multipart request may hold; more: 400",
     )
-    p.add_argument("--batch-max-size", type=int, default=base.batch_max_size)
-    p.add_argument("--batch-max-wait-ms", type=float, default=base.batch_max_wait_ms)
-    p.add_argument("--decode-concurrency", type=int, default=base.decode_concurrency)
-    p.add_argument("--log-level", default=base.log_level, type=str.lower, choices=LOG_LEVELS)
+    p.add_argument(
+        "--batch-max-size",
+        type=int,
+        default=base.batch_max_size,
+        help="the most requests one model call answers together",
+    )
+    p.add_argument(
+        "--batch-max-wait-ms",
+        type=float,
+        default=base.batch_max_wait_ms,
+        help="how long a request waits for others to share its model call",
+    )
+    p.add_argument(
+        "--decode-concurrency",
+        type=int,
+        default=base.decode_concurrency,
+        help="images each worker decodes at once",
+    )
+    p.add_argument(
+        "--log-level",
+        default=base.log_level,
+        type=str.lower,
+        choices=LOG_LEVELS,
+        help="uvicorn's and the server's",
+    )
     p.add_argument(
         "--access-log",
         action=argparse.BooleanOptionalAction,

@@ -266,3 +266,21 @@ def test_a_model_served_from_a_file_is_known_by_its_name_not_its_path(tmp_path):
         assert r.status_code == 200, r.text[:300]  # another runtime loads from the same file
     for answer in (missing, r):
         assert str(folder) not in answer.text and "secret-folder" not in answer.text
+
+
+def test_the_help_gives_each_options_default(capsys):
+    """`python -m server --help` showed no default (a user test): port, limits, batching."""
+    from server.__main__ import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    for option in (
+        "--port PORT the port to listen on (default: 8000)",
+        "gets 413 (default: 8388608)",
+        "--runtime {auto,onnx,onnx-int8,onnx-fp16,keras} the runtime of a request that names "
+        "none (default: auto)",
+        "(default: loopback only)",  # (said in words: not said twice)
+    ):
+        assert option in said, said
+    assert "(default: loopback only) (default" not in said
