@@ -59,7 +59,14 @@ from model.input.sources import (
 from model.judge.verdict import VERDICT_WORDS
 from model.number import several_digits
 from model.predict_options import DEFAULT_EXPLAIN, PROG, load_model, parse_args
-from model.writers import map_line, stem, top_line, write_counterfactual, write_explanation
+from model.writers import (
+    edit_line,
+    map_line,
+    stem,
+    top_line,
+    write_counterfactual,
+    write_explanation,
+)
 
 BATCH = 64
 
@@ -246,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
                     tqdm.write(f"  {mapped}", file=sys.stdout)
                 for edit in (record.get("counterfactual"), record.get("adversarial")):
                     if edit is not None:
-                        tqdm.write(f"  {edit['kind']}: {edit['message']}", file=sys.stdout)
+                        tqdm.write(f"  {edit_line(edit)}", file=sys.stdout)
         sys.stdout.flush()
         batch.clear()
 

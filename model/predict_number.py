@@ -16,7 +16,7 @@ from pathlib import Path
 
 from model.input.sources import STDIN, VIDEO_SUFFIXES, Item, collect, stdin_image
 from model.predict_options import DEFAULT_EXPLAIN, load_model
-from model.writers import map_line, stem, write_counterfactual, write_explanation
+from model.writers import edit_line, map_line, stem, write_counterfactual, write_explanation
 
 
 def run_numbers(args: argparse.Namespace) -> int:
@@ -98,5 +98,5 @@ def run_numbers(args: argparse.Namespace) -> int:
             if said := map_line(d.get("explanation")):
                 print(f"  digit {i} {said}")
         for edit in edits.values():
-            print(f"  digit {args.digit}, {edit['kind']}: {edit['message']}")
+            print(f"  digit {args.digit}, {edit_line(edit)}")
     return 1 if failed else 0

@@ -53,6 +53,12 @@ def map_line(written: dict | None) -> str | None:
     return f"map: {written['overlay']} ({trust})"
 
 
+def edit_line(edit: dict) -> str:
+    """What the text output says of an edit `write_counterfactual` wrote: its kind, its
+    message and the picture it went to, as a map's line names its overlay."""
+    return f"{edit['kind']}: {edit['message']} ({edit['picture']})"
+
+
 def write_counterfactual(clf, name: str, stages, target: int, out: Path) -> dict:
     """Write `<name>.cf<K>.png` / `.npy` (the edit) and `<name>.adv<K>.png` / `.npy` (the
     adversarial twin's change, magnified); describe both."""

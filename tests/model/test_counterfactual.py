@@ -237,6 +237,15 @@ def test_cli_writes_the_edit_and_its_twin_like_maps(tmp_path, capsys, seven):
         "seven.png.cf1.png",
     ]
     assert np.load(out / "seven.png.cf1.npy").shape == (28, 28)
+    # In text, each edit's line names its picture, as a map's line names its overlay.
+    assert main([str(tmp_path / "seven.png"), "--counterfactual", "1", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("  counterfactual: ") and lines[1].endswith(
+        f"({out}/seven.png.cf1.png)"
+    )
+    assert lines[2].startswith("  adversarial: ") and lines[2].endswith(
+        f"({out}/seven.png.adv1.png)"
+    )
 
 
 def test_one_compiled_search_per_model_whatever_the_input_and_target(mnist_cnn):
