@@ -77,6 +77,7 @@ class CounterfactualAnswer(BaseModel):
     )
     label: int = Field(description="what the model reads in the image as sent (or its digit)")
     class_name: str
+    probability: float = Field(description="the probability of `label`, as /v1/predict gives it")
     probabilities: list[float]
     verdict: str = Field(description="digit, unsure or not_a_digit: on the image as sent")
     reason: str | None = Field(description="the verdict's sentence, none for a plain digit")
@@ -156,6 +157,7 @@ async def counterfactual_image(
         box=box,
         label=said.label,
         class_name=said.class_name,
+        probability=float(said.probability),
         probabilities=[float(p) for p in said.probabilities],
         verdict=said.verdict,
         reason=said.reason,

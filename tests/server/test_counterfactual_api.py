@@ -38,6 +38,7 @@ def test_a_seven_made_a_one_with_its_adversarial_twin(client):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["label"] == 7 and body["model"] == "mnist-cnn"
+    assert body["probability"] == max(body["probabilities"]) > 0.9  # as /v1/predict gives it
     # the image's own verdict, as /v1/predict says it (a letter A came back as a bare "4")
     assert (body["verdict"], body["reason"]) == ("digit", None)
     cf, adv = body["counterfactual"], body["adversarial"]
