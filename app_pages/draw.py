@@ -14,6 +14,8 @@ from model.why.describe import describe_map
 from model.why.report import Report, judge, reports
 from ui.canvas import (
     CANVAS_SIZE,
+    DRAW_PAD,
+    DRAWN,
     Drawing,
     drawing_from_state,
     drawing_pad,
@@ -25,8 +27,6 @@ from ui.number import number_mode, what_to_draw
 from ui.sidebar import Choice, current
 from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
 
-#: The pad's key in session state (its drawing lives there).
-PAD = "pad"
 #: The live-answer switch: where the prediction runs while the pen moves.
 WHERE = {"browser": "In the browser", "server": "On the server"}
 #: Grad-CAM always reads the last convolution (it joins both branches of the CNN).
@@ -97,7 +97,7 @@ def title(e: Explanation) -> str:
 def read_drawing() -> tuple[Drawing | None, str | None]:
     """(the pad's last drawing or None, a message when what arrived cannot be read)."""
     try:
-        return drawing_from_state(st.session_state.get(PAD) or {}), None
+        return drawing_from_state(st.session_state.get(DRAW_PAD) or {}), None
     except ImageError as exc:
         return None, str(exc)
 
@@ -129,6 +129,8 @@ def draw_and_explain() -> None:
             persist_state="session" if edge else None,
         )
         drawing, error = read_drawing()
+        if drawing is not None and drawing.final:  # (the Explain and Evidence pages open on it)
+            st.session_state[DRAWN] = True if drawing.strokes else None
         answer, server, pred, refused = None, None, None, None
         if drawing is not None and drawing.png is not None:
             t0 = time.perf_counter()
@@ -148,7 +150,7 @@ def draw_and_explain() -> None:
                 server = pad_answer(drawing.seq, pred, ms)
         if drawing is not None and server is None:
             server = pad_answer(drawing.seq)
-        drawing_pad(PAD, clf, mode=mode or "browser", server=server)
+        drawing_pad(DRAW_PAD, clf, mode=mode or "browser", server=server)
 
     with answer_col:
         if error is not None:

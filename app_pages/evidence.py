@@ -10,7 +10,7 @@ from model.input.samples import EXAMPLES, drawn_digit
 from model.why.atlas import load_atlas
 from model.why.layers import load_patches
 from model.why.neighbours import model_arg
-from ui.canvas import drawing_from_state, drawing_pad
+from ui.canvas import DRAW_PAD, drawing_from_state, drawing_pad, opens_on_drawing
 from ui.evidence import (
     atlas_chart,
     layer_view,
@@ -37,8 +37,10 @@ if clf.is_digit and not clf.reads_digits:  # fashion-cnn: its own images first
 if st.session_state.get("evidence_source") not in SOURCES:
     st.session_state.pop("evidence_source", None)
 WHAT = "a digit" if clf.reads_digits else clf.judge.thing  # for the words below
+if "Draw" in SOURCES and opens_on_drawing("evidence_source"):  # drawn before coming here
+    st.session_state["evidence_source"] = "Draw"
 source = st.radio("Input", SOURCES, horizontal=True, key="evidence_source", persist_state="session")
-PAD = "evidence_pad"
+PAD = "evidence_pad"  # (it keeps the Draw page's drawing: one drawing for both pages)
 
 image = None
 if source == "Example drawing":
@@ -46,7 +48,7 @@ if source == "Example drawing":
     image = drawn_digit(digit)
 elif source == "Draw":
     drawing = drawing_from_state(st.session_state.get(PAD) or {})
-    drawing_pad(PAD, clf, mode="browser")
+    drawing_pad(PAD, clf, mode="browser", kept_as=DRAW_PAD)
     image = drawing.png if drawing is not None else None
 elif source == "Test-set image":
     data_dir = default_data_dir()

@@ -19,7 +19,7 @@ from model.why.choice import observe, why_default
 from model.why.describe import describe, describe_map
 from model.why.overlay import OVERLAY_OPACITY
 from model.why.report import Report, report
-from ui.canvas import drawing_from_state, drawing_pad, pad_answer
+from ui.canvas import DRAW_PAD, drawing_from_state, drawing_pad, opens_on_drawing, pad_answer
 from ui.counterfactual import counterfactual_section
 from ui.evidence import FROM_EVIDENCE, TRAINING, TRAINING_INDEX, training_example
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
@@ -46,11 +46,14 @@ if st.session_state.get("explain_source") not in SOURCES:
     st.session_state.pop("explain_source", None)
 if st.session_state.pop("_from_gallery", False):  # arrived from the Model page's gallery
     st.session_state["explain_source"] = "Test-set image"
-if st.session_state.pop(FROM_EVIDENCE, False):  # a look-alike or an atlas point, opened here
+elif st.session_state.pop(FROM_EVIDENCE, False):  # a look-alike or an atlas point, opened here
     st.session_state["explain_source"] = TRAINING
+elif "Draw" in SOURCES and opens_on_drawing("explain_source"):  # drawn before coming here
+    st.session_state["explain_source"] = "Draw"
 source = st.radio("Input", SOURCES, horizontal=True, key="explain_source", persist_state="session")
 
-#: This page's drawing pad (the Draw page's is "pad": each page keeps its own drawing).
+#: This page's drawing pad: it keeps the Draw page's drawing (`DRAW_PAD`), one drawing
+#: for both pages.
 PAD = "explain_pad"
 #: The PNG of the pad's last finished drawing: the one explained while a server-mode live
 #: read (sent mid-stroke) is answered.
@@ -68,7 +71,7 @@ def drawn_input() -> Preprocessed:
     try:
         drawing = drawing_from_state(st.session_state.get(PAD) or {})
     except ImageError:  # not a PNG, or too large: the page says so under the pad
-        drawing_pad(PAD, clf)
+        drawing_pad(PAD, clf, kept_as=DRAW_PAD)
         raise
     server, stages, error = None, None, None
     if drawing is not None:
@@ -83,7 +86,7 @@ def drawn_input() -> Preprocessed:
                 error = exc
             server = pad_answer(drawing.seq, pred, (time.perf_counter() - t0) * 1e3)
     # The model reads in the page; drawing_pad falls back to the server without an ONNX export.
-    drawing_pad(PAD, clf, mode="browser", server=server)
+    drawing_pad(PAD, clf, mode="browser", server=server, kept_as=DRAW_PAD)
     if drawing is None or drawing.final:  # a stroke ended (or Undo, Clear): explain it
         st.session_state[LAST_DRAWN] = drawing.png if drawing else None
         if error is not None:

@@ -173,6 +173,22 @@ def decode_png(url: str | None) -> bytes | None:
         raise ImageError(f"the drawing could not be decoded ({exc})") from exc
 
 
+#: The Draw page's pad: its key in session state (its drawing lives there), and the name
+#: the Explain and Evidence pads keep their strokes by, so that they show its drawing.
+DRAW_PAD = "pad"
+#: Whether the Draw page holds a drawing (True; None when cleared), kept while that page
+#: is not shown: the Explain and Evidence pages open on it (`opens_on_drawing`).
+DRAWN = "_drawn_on_pad"
+
+
+def opens_on_drawing(source_key: str) -> bool:
+    """Whether a page whose input is chosen by the radio `source_key` opens on the Draw
+    page's drawing ("compare them all on the Explain page"; it opened on its example):
+    there is one, and the page was not opened before in this session (after that, the
+    input chosen there stays, as every choice does across pages)."""
+    return source_key not in st.session_state and st.session_state.get(DRAWN) is not None
+
+
 def drawing_from_state(state: Any) -> Drawing | None:
     """The pad's last drawing from its session state (None before the first stroke)."""
     value = state.get("drawing") if hasattr(state, "get") else None
@@ -224,13 +240,17 @@ def drawing_pad(
     server: dict | None = None,
     command: tuple[str, int] | None = None,
     size: tuple[int, int] = (CANVAS_SIZE, CANVAS_SIZE),
+    kept_as: str | None = None,
 ) -> None:
     """Draw the pad. Its drawing is read with `drawing_from_state(st.session_state[key])`.
 
     server: the server's answer to the pad's latest send ({seq, label, probs, verdict, ms}),
     shown live in server mode and used to measure the round trip; command:
     ("undo" | "clear", id) applies once per new id, so Python can drive the pad;
-    size: (width, height) in canvas pixels, fixed when the pad first appears.
+    size: (width, height) in canvas pixels, fixed when the pad first appears; kept_as:
+    the name its strokes are kept by in the tab (default `key`): pads of one name share
+    one drawing, which each draws again when it appears (the Explain and Evidence pads
+    keep the Draw page's, `DRAW_PAD`).
     """
     url, rule = live_reading(clf)  # loaded in either mode, so switching is instant
     data = {
@@ -238,7 +258,7 @@ def drawing_pad(
         # with the model) draws its last strokes again, kept in the tab by this key, and
         # sends them, as if its last stroke had just ended (Streamlit forgets the state
         # of a pad that is not on the page).
-        "key": key,
+        "key": kept_as or key,
         "size": CANVAS_SIZE,
         "width": size[0],
         "height": size[1],

@@ -74,5 +74,8 @@ def test_class_names_get_three_buttons_a_row_on_the_draw_page():
     # The Explain page alike: at 1280 px its nine "Make it a …" were each cut to "Make it …"
     at.switch_page("app_pages/explain.py").run()
     assert not at.exception, at.exception
+    # (it opens on the Draw page's drawing, which only a browser's pad draws again)
+    assert at.radio(key="explain_source").value == "Draw"
+    at.radio(key="explain_source").set_value("Test-set image").run()
     assert [len(c) for c in _button_columns(at, "cf_make_")] == [3, 3, 3]
     assert at.button(key="cf_make_7").label == "a Sneaker"
