@@ -218,12 +218,15 @@ shown[text] = shown[text].astype(object).where(shown[text].notna(), "")
 shown["why"] = [e or r for e, r in zip(shown["error"], shown["reason"], strict=True)]
 # (a row without a label made the column floats: "7.0", and "None" for the row)
 shown["label"] = [str(int(v)) if pd.notna(v) else "" for v in table["label"]]  # (text: one type)
+shown["thumbnail"] = shown["thumbnail"].fillna("")  # (a row without a map read "None" there)
 st.dataframe(
     shown,
     hide_index=True,
     width="stretch",
     column_config={
         "thumbnail": st.column_config.ImageColumn("heatmap", width="small"),
+        # (sized to its longest word, "not one it knows": it was cut to "not a digi")
+        "verdict": st.column_config.TextColumn(width=120),
         # (the reason or the error: a sentence, cut after a few words in a narrow column)
         "why": st.column_config.TextColumn(width="large"),
     },

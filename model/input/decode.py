@@ -98,8 +98,9 @@ def decode(
         ) from exc
     except UnidentifiedImageError as exc:
         raise ImageError("not an image, or a format that cannot be read") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"the image is corrupt or truncated ({exc})") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # (Pillow's words: its own,
+        # "image file is truncated (24 bytes not processed)", kept on the cause, not said)
+        raise ImageError("the image is corrupt or truncated: part of it cannot be read") from exc
     if getattr(img, "n_frames", 1) > 1:
         img.seek(0)  # animated GIF/WebP, multi-page TIFF: the first frame
     try:

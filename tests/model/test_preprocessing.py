@@ -171,6 +171,15 @@ def test_bad_bytes_give_a_clear_error(data, message):
         preprocess(data)
 
 
+def test_a_truncated_jpeg_is_said_in_one_plain_sentence():
+    """Pillow's own words were nested in the message: "... truncated (image file is
+    truncated (24 bytes not processed))" (a user test)."""
+    data = _encoded(draw_seven().convert("RGB"), "JPEG")
+    with pytest.raises(ImageError) as raised:
+        preprocess(data[: len(data) // 3])
+    assert str(raised.value) == "the image is corrupt or truncated: part of it cannot be read"
+
+
 def test_decompression_bomb_is_refused():
     data = _encoded(Image.new("L", (4000, 3000)), "PNG")  # 12 MP of zeros: a few KB
     with pytest.raises(ImageTooLargeError, match="too large"):
