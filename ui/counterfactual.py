@@ -151,7 +151,7 @@ def counterfactual_section(
             inline_image(digit_picture(cf.x, SIDE), shown, SIDE)
             (st.success if cf.succeeded else st.warning)(cf.message)
             st.markdown(f"The model {_answer(cf)}", help=cf.reason)
-            class_chart(_as_prediction(cf), clf.class_names, height=140)
+            class_chart(_as_prediction(cf), clf.class_names, height=140, narrow=True)
     with right:
         st.markdown("**Its adversarial twin**")
         change, gain = change_picture(adv, SIDE)
@@ -163,4 +163,4 @@ def counterfactual_section(
         )
         (st.success if adv.succeeded else st.warning)(adv.message)
         st.markdown(f"The model {_answer(adv)}", help=adv.reason)
-        class_chart(_as_prediction(adv), clf.class_names, height=140)
+        class_chart(_as_prediction(adv), clf.class_names, height=140, narrow=True)

@@ -194,7 +194,7 @@ def _result(
     pred = clf.predict_input(edited)
     p_t = float(pred.probabilities[target])
     ok = p_t >= P_VALID and pred.label == target
-    name, shown = clf.class_names[target], format_probability(p_t, 0)
+    name, shown = clf.class_names[target], format_probability(p_t)  # (as every answer is said)
     if ok and np.array_equal(edited, x):  # (no edit: it was read as the target already)
         message = f"The model already reads {name} ({shown}): no {kind} is needed."
     elif ok:
