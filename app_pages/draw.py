@@ -190,8 +190,13 @@ def draw_and_explain() -> None:
         question = (
             f"**Why {pred.class_name}?**"
             if pred.verdict == "digit"
-            else f"**What pushed it towards {pred.class_name}?** (it is not sure this is "
-            f"{clf.judge.thing})"
+            else f"**What pushed it towards {pred.class_name}?** ("
+            + (
+                "it is not sure this is"
+                if pred.verdict == "unsure"
+                else "it does not take this for"
+            )
+            + f" {clf.judge.thing})"
         )
         st.markdown(
             f"{question} Warm colours mark where the evidence for *{pred.class_name}* lies. "

@@ -342,7 +342,7 @@ for col, model in zip(pair, (clf, other), strict=True):
         else:
             inline_image(
                 heatmap_views(e, 260, opacity)[1],
-                f"{METHODS[method].title} on {model.name}'s input",
+                f"{METHODS[method].title} of {model.name}, on the input both read",
                 260,
                 alt=describe_map(e, model.class_names),
             )

@@ -168,13 +168,19 @@ if card.curves and curves.is_file():
         width="stretch",
         alt=curves_alt(card.history or {}),
     )
+
+
+def replicas(n: int) -> str:
+    """ "1 replica", "2 replicas" (the card said "1 replica(s)")."""
+    return f"{n} replica" + ("" if n == 1 else "s")
+
+
 training = card.training or {}
 if training:
     st.caption(
         f"Trained with `{training.get('command')}` · seed {training.get('seed')} · "
         f"{training.get('epochs_run')} epochs (best {training.get('best_epoch')}) · "
-        f"{training.get('seconds', 0) / 60:.0f} min on {training.get('replicas', 1)} "
-        f"replica(s)"
+        f"{training.get('seconds', 0) / 60:.0f} min on {replicas(training.get('replicas', 1))}"
     )
 
 # ---------------------------------------------------------------- gallery

@@ -55,13 +55,10 @@ def card_line(clf: Classifier) -> str:
         h, w, c = clf.input_shape
         parts.append(f"{h}x{w}x{c} input, {clf.preprocessing} scaling")
     single = clf.single_runtime
-    parts.append(
+    parts.append(  # (it named two runtimes in one breath: which one runs? a user test)
         f"runs on {clf.runtime.name}"
-        + (
-            f" (one drawing at a time: {single}, measured faster here)"
-            if single != clf.runtime.name
-            else ""
-        )
+        if single == clf.runtime.name
+        else f"reads a drawing on {single} (measured faster here), a batch on {clf.runtime.name}"
     )
     return " · ".join(parts)
 

@@ -179,6 +179,20 @@ def test_draw_page_shows_gradcam_beside_the_chosen_map(method):
     assert said.count("Sanity check:") == maps
 
 
+def test_draw_page_asks_why_in_the_words_of_the_verdict():
+    """Under "Not a digit" it said "(it is not sure this is a digit)" (a user test)."""
+    loops = Image.new("RGBA", (280, 280), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(loops)
+    for x in (40, 100, 160):  # three rings in a row: no digit has three loops
+        draw.ellipse((x, 100, x + 70, 170), outline=(255, 255, 255, 255), width=12)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["pad"] = pad_state(loops)
+    at.run()
+    assert not at.exception, at.exception
+    said = texts(at)
+    assert "(it does not take this for a digit)" in said and "not sure this is" not in said
+
+
 def test_draw_page_without_convolutions_says_why_there_is_no_gradcam():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["pad"] = pad_state(canvas_image(1))
@@ -362,6 +376,8 @@ def test_the_card_line_says_who_answers_one_drawing_at_a_time():
     clf = load_classifier("mnist-cnn")
     assert clf.fused
     with clf.runtime.answering_single_with("litert"):
-        assert "runs on onnxruntime (one drawing at a time: litert" in card_line(clf)
+        assert card_line(clf).endswith(
+            "reads a drawing on litert (measured faster here), a batch on onnxruntime"
+        )
     with clf.runtime.answering_single_with("onnxruntime"):
         assert card_line(clf).endswith("runs on onnxruntime")

@@ -165,7 +165,7 @@ function createPad(root) {
     else if (d.modelUrl) {
       parts.push(
         pad.model
-          ? `browser ${b === null ? "–" : b.toFixed(1)} ms/read` +
+          ? (b === null ? "browser: ready" : `browser ${b.toFixed(1)} ms/read`) +
               (p === null ? "" : `, pen→screen ${p.toFixed(0)} ms`)
           : "browser: loading the model…",
       );
