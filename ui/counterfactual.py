@@ -108,7 +108,10 @@ def counterfactual_section(
     # One row of nine for a digit; class names need the width of three a row (in one row
     # the Draw page cut Sandal, Shirt and Sneaker all to "a S…", and the Explain page, at
     # 1280 px, every one of them to "Make it …").
-    cols = st.columns(len(others) if clf.reads_digits else ROW_OF_NAMES)
+    # (keyed: on a phone, where Streamlit stacks columns one a row, the CSS of
+    # `ui.widgets` wraps these, as many a row as fit: nine rows were ~900 px of scrolling)
+    row = st.container(key=f"dl-targets-{page}")
+    cols = row.columns(len(others) if clf.reads_digits else ROW_OF_NAMES)
     prefix = "" if page == "explain" else f"{page}_"
     for i, k in enumerate(others):
         col = cols[i % len(cols)]

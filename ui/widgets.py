@@ -333,6 +333,14 @@ figure.dl-fig img {object-fit:contain;}
    match :focus-visible on a mouse click too, and Streamlit marks them with their border. */
 :is(a, button, summary, input[type="range"], [tabindex]:not(input)):focus-visible
   {outline:2px solid #b93c16 !important; outline-offset:2px;}
+/* The "What would make it a ...?" buttons wrap on a phone, where Streamlit stacks columns
+   one a row, instead of stacking (a user test: nine rows, ~900 px to scroll). */
+@media (max-width: 640px) {
+  [class*="st-key-dl-targets"] [data-testid="stHorizontalBlock"]
+    {flex-direction:row !important; flex-wrap:wrap !important; gap:0.4rem !important;}
+  [class*="st-key-dl-targets"] [data-testid="stColumn"]
+    {flex:1 1 4.5rem !important; min-width:4.5rem !important; width:auto !important;}
+}
 @media (prefers-reduced-motion: reduce) {
   *, *::before, *::after {animation-duration:0.01ms !important;
     animation-iteration-count:1 !important; transition-duration:0.01ms !important;

@@ -36,3 +36,16 @@ def test_a_drawn_seven_made_a_one_on_the_explain_page(page, streamlit_url):
     assert len(pictures) == 3 and all(pictures), pictures
     assert page.locator("text=Traceback").count() == 0
     page.screenshot(path=str(ARTIFACTS / "explain-seven-made-a-one.png"), full_page=True)
+
+
+def test_the_targets_wrap_on_a_phone(phone, streamlit_url):
+    """On a 390-pixel screen Streamlit stacks columns one a row: the nine "a 0 ... a 9"
+    buttons took nine rows, ~900 px of scrolling (a user test). They wrap: three rows."""
+    phone.goto(streamlit_url + "/explain")
+    phone.get_by_text("What would make it").first.wait_for(timeout=90_000)
+    row = phone.locator("[class*='st-key-dl-targets']").first
+    buttons = row.get_by_role("button")
+    assert buttons.count() == 9
+    tall = buttons.first.bounding_box()["height"]
+    assert row.bounding_box()["height"] < 4 * tall + 30, row.bounding_box()
+    phone.screenshot(path=str(ARTIFACTS / "targets-on-a-phone.png"), full_page=True)
