@@ -199,7 +199,13 @@ def _result(
         message = f"The model already reads {name} ({shown}): no {kind} is needed."
     elif ok:
         what = "edit" if kind == "counterfactual" else "perturbation"
-        size = f"L-inf budget {budget:g}" if budget is not None else f"L2 {_l2(edited, x):.2f}"
+        # (in words a learner reads, the norm's name after: "PGD", "L-inf" and "L2" alone
+        # were jargon to a user test's teacher)
+        size = (
+            f"no pixel changed by more than {budget:g} of full ink: its L-inf budget"
+            if budget is not None
+            else f"the change's size: {_l2(edited, x):.2f}, its L2 norm"
+        )
         verdict = VERDICT_WORDS[clf.reads_digits][pred.verdict]  # (words, not the API's value)
         message = (
             f"The model reads {name} ({shown}) after this {what} ({size}); "
@@ -314,8 +320,8 @@ def adversarial(
         i = int(np.argmax(top_p.numpy()))
         edited, budget = top_x.numpy()[i], float(atk.epsilons[i])
     failure = (
-        f"targeted PGD ({atk.steps} steps) up to an L-inf budget of {atk.epsilons[-1]} "
-        "did not work."
+        f"{atk.steps} steps of noise aimed at it (targeted PGD), no pixel changed by more "
+        f"than {atk.epsilons[-1]} of full ink, did not work."
     )
     return _result(
         clf, "adversarial", "pgd-linf", target, x, edited, stages, start, failure, budget
