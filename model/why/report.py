@@ -53,9 +53,17 @@ class Report:
 
         # Measured once per model and method (its card), not on this input: said so, as
         # the same figures under every drawing read like a result of each.
+        # What it asks, in words: beside "worse than the input itself" a bare "pass" read as
+        # a contradiction (a user test); the two ask different questions.
+        what = (
+            "the map changes when the model's weights are randomised: it shows the model"
+            if s["pass"]
+            else "the map stays alike when the model's weights are randomised: it may show "
+            "the input more than the model"
+        )
         return (
-            f"sanity check: {verdict} (of this method on this model, measured once: rank r "
-            f"with the randomised model {r(s['rank_r_all'])} over all pixels, "
+            f"sanity check: {verdict}, {what} (of this method on this model, measured once: "
+            f"rank r with the randomised model {r(s['rank_r_all'])} over all pixels, "
             f"{r(s['rank_r_ink'])} on the ink)"
         )
 

@@ -53,7 +53,7 @@ def test_report_carries_trust_and_sanity(mnist_cnn):
         "rank_r_all": d["sanity"]["rank_r_all"],
         "rank_r_ink": d["sanity"]["rank_r_ink"],
     }
-    assert "sanity check: pass" in r.sanity_text
+    assert "sanity check: pass, the map changes when the model's weights" in r.sanity_text
     assert "measured once" in r.sanity_text  # the card's, not this input's (it read as one)
     assert r.overlay.shape == (280, 280, 3)
     json.dumps(d)  # JSON-ready
