@@ -64,6 +64,29 @@ def test_a_decimal_point_is_refused_in_words_not_dropped(mnist_cnn):
         assert read_number(mnist_cnn, _with_dot(number(4, 7, gap=60), where)).text == "47"
 
 
+def test_a_tap_of_the_pads_pen_is_a_point_and_an_eight_in_two_loops_is_no_point(mnist_cnn):
+    """A review: a tap of the pad's default pen (20 px) between digits 225 px tall was a
+    speck (the mark's least area grew with the digits' height, not with their pen); and
+    an 8 drawn as two loops that do not touch lost "484" (its lower loop, low and round
+    between two 4s, counted as a point)."""
+    from model.number import read_number
+
+    tap = Image.new("L", (700, 280), 0)
+    d = ImageDraw.Draw(tap)
+    d.line([(150, 255), (150, 30), (60, 176), (180, 176)], fill=255, width=20, joint="curve")
+    d.line([(300, 30), (400, 30), (330, 255)], fill=255, width=20, joint="curve")
+    assert read_number(mnist_cnn, tap).text == "47"
+    d.ellipse((230, 235, 250, 255), fill=255)  # the tap, at the digits' foot
+    assert "decimal point" in (read_number(mnist_cnn, tap).refusal or "")
+    eight = Image.new("L", (800, 320), 0)
+    d = ImageDraw.Draw(eight)
+    for x in (40, 420):
+        d.line([(x + 90, 250), (x + 90, 60), (x, 180), (x + 120, 180)], fill=255, width=18)
+    d.ellipse((250, 60, 330, 150), outline=255, width=18)  # an 8 in two loops, apart
+    d.ellipse((240, 165, 340, 250), outline=255, width=18)
+    assert read_number(mnist_cnn, eight).refusal is None
+
+
 def test_two_lines_of_digits_are_refused_not_merged(mnist_cnn):
     """ "71" written above "47" is two lines: read column by column it became one wrong
     number, answered `digit` ("53" for "12" over "34" in a review). A 7's bar in dashes
