@@ -11,7 +11,8 @@ import dataclasses
 import os
 import sys
 
-from model.classifier import PREPROCESSINGS
+from model.classifier import PREPROCESSINGS, check_preprocessing
+from model.errors import ModelLoadError
 from model.runtime.backend import quiet_tensorflow
 from model.runtime.runtimes import RUNTIMES, THREADS_ENV
 from server.config import LOG_LEVELS, ServerConfig
@@ -21,11 +22,15 @@ PROG = "python -m server"
 
 
 class WithDefaults(argparse.RawDescriptionHelpFormatter):
-    """Each option's help ends with its default (its $DIGITLENS_* value where set), unless
-    the help says its default in words already."""
+    """Each option's help ends with its default, unless the help says its default in
+    words already; an option set by its $DIGITLENS_* variable says that value (`from_env`)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         said = action.help or ""
+        dest = action.dest
+        variable = f"DIGITLENS_{'ALLOW_MODELS' if dest == 'allow_model' else dest.upper()}"
+        if action.option_strings and variable in os.environ:  # (the words say the built-in)
+            return f"{said} (now ${variable}: {os.environ[variable]})"
         if "default" in said.lower() or action.default in (None, "", argparse.SUPPRESS):
             return said
         return f"{said} (default: %(default)s)"
@@ -147,11 +152,10 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> ServerConfig:
         problem = unknown_model(name)
         if problem:
             p.error(f"--allow-model: {problem}")
-    if cfg.preprocessing and cfg.preprocessing not in PREPROCESSINGS:
-        p.error(
-            f"--preprocessing: unknown preprocessing {cfg.preprocessing!r}; "
-            f"one of {', '.join(PREPROCESSINGS)}"
-        )
+    try:  # (the loader's own check: it takes "Caffe" and "TF" too)
+        check_preprocessing(cfg.preprocessing or None)
+    except ModelLoadError as exc:
+        p.error(f"--preprocessing: {exc}")
     return cfg
 
 

@@ -71,11 +71,12 @@ def log_like_uvicorn() -> None:
     # A malformed multipart body is the client's, answered 400 (`server.errors`); its
     # parser's warning was a bare line in the log for each.
     logging.getLogger("python_multipart").setLevel(logging.ERROR)
+    # Each app takes the uvicorn it runs under as it is now (a process may configure it
+    # again: tests do, at another level); its lines still reach the root's handlers too.
     handlers = logging.getLogger("uvicorn").handlers
-    if handlers and not log.handlers:
+    if handlers:
         log.handlers = list(handlers)
         log.setLevel(logging.getLogger("uvicorn.error").getEffectiveLevel())
-        log.propagate = False
 
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:

@@ -144,7 +144,7 @@ def test_a_server_serves_the_models_it_was_started_with_and_no_other():
         (["--log-level", "bogus"], "invalid choice: 'bogus'"),
         # (these two started a server: a request then got a 422 naming neither; user test)
         (["--allow-model", "mobilenet_v2,nosuchnet"], "--allow-model: 'nosuchnet'"),
-        (["--preprocessing", "bogus"], "unknown preprocessing 'bogus'; one of mnist"),
+        (["--preprocessing", "bogus"], "unknown preprocessing 'bogus'; choose from mnist"),
     ],
 )
 def test_a_model_or_log_level_no_server_can_start_with_stops_it_in_words(flags, said, capsys):
@@ -284,3 +284,25 @@ def test_the_help_gives_each_options_default(capsys):
     ):
         assert option in said, said
     assert "(default: loopback only) (default" not in said
+
+
+def test_the_help_says_a_value_set_by_its_variable(capsys, monkeypatch):
+    """With DIGITLENS_HOST=0.0.0.0 the help said "(default: loopback only)" while the server
+    bound every interface (a review)."""
+    from server.__main__ import parse_args
+
+    monkeypatch.setenv("DIGITLENS_HOST", "0.0.0.0")
+    monkeypatch.setenv("DIGITLENS_ALLOW_MODELS", "resnet50")
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "(now $DIGITLENS_HOST: 0.0.0.0)" in said
+    assert "(now $DIGITLENS_ALLOW_MODELS: resnet50)" in said
+
+
+def test_a_preprocessing_the_loader_takes_starts_the_server():
+    """The start-up check took only the canonical names: "Caffe", which the loader reads
+    as caffe, stopped the server (a review)."""
+    from server.__main__ import parse_args
+
+    assert parse_args(["--preprocessing", "Caffe"]).preprocessing == "Caffe"

@@ -27,5 +27,5 @@ def test_the_log_says_what_is_served_and_leaves_clients_slips_out():
         assert _post(base + "/v1/predict?runtime=bogus", b"\x89PNG", "image/png") == 422
     log = (ARTIFACTS / "server-log-test.log").read_text()
     said = "INFO:     serving mnist-mlp (default mnist-mlp, runtime auto; loaded on a first "
-    assert said + "request: mnist-cnn)" in log, log
+    assert said + "request: mnist-cnn)" in log and log.count("serving mnist-mlp") == 1, log
     assert "Expected boundary" not in log and "bogus" not in log, log
