@@ -115,9 +115,12 @@ def run(args: argparse.Namespace) -> int:
         still wait in the batch (it then waits with them)."""
         nonlocal failed
         failed += 1
-        if batch:
+        if any(not isinstance(s, Failed) and s is not None for _, s in batch):
             batch.append((Item(Path(path), None, frame), Failed(message)))
-        else:
+            if len(batch) >= BATCH:  # (a run of failures waits a batch at most)
+                flush()
+        else:  # (nothing waits for the model: what waits is said now, then this)
+            flush()
             say_failed(path, message, frame)
 
     def say_failed(path: Path | str, message: str, frame: int | None) -> None:

@@ -103,8 +103,8 @@ def collect(inputs: list[str]) -> tuple[list[Path], list[Unread], dict[Path, str
                     add(p, p.relative_to(path))
             if len(files) == found:  # (it printed nothing and exited 0)
                 unread(path, "no images or videos in this folder or below it")
-        elif path.is_file():
-            add(path, Path(path.name))
+        elif path.is_file():  # (a file named "-", given as ./-, is a file: never stdin)
+            add(path.absolute() if path == STDIN else path, Path(path.name))
         else:
             unread(path, "no such file or folder")
     return files, errors, names

@@ -228,3 +228,14 @@ def test_a_fashion_models_refusal_is_worded_as_its_own(inputs):
     line = out.stdout.splitlines()[0]
     assert "seven.png: not one it knows: This does not look like a Fashion-MNIST item" in line
     assert "not a digit" not in out.stdout
+
+
+def test_a_file_named_dash_is_a_file_not_standard_input(tmp_path, monkeypatch):
+    """`predict ./-` read standard input (Path("./-") == Path("-"); a review)."""
+    from model.input.sources import STDIN, collect
+
+    drawn_digit(7).save(tmp_path / "-", "PNG")
+    monkeypatch.chdir(tmp_path)
+    files, errors, names = collect(["./-", "-"])
+    assert files == [tmp_path / "-", STDIN] and not errors
+    assert [names[f] for f in files] == ["-", "stdin"]
