@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import weakref
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,8 +109,9 @@ def read_atlas(path: Path) -> Atlas:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             arrays = {k: z[k] for k in z.files if k != "meta"}
-    except (OSError, KeyError, ValueError) as exc:
-        raise EvidenceError(f"cannot read the atlas {Path(path).name}: {exc}") from exc
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise EvidenceError(f"cannot read the atlas {Path(path).name}: {why}") from exc
     i64 = np.int64
     return Atlas(
         arrays["rows"].astype(i64),

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import threading
+import zipfile
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -242,8 +243,9 @@ def read_index(path: Path) -> Index:
             emb, labels = z["embeddings"].astype(np.float32), z["labels"].astype(np.int64)
             mean, basis = z["mean"], z["components"]
             images = z["images"] if "images" in z.files else None
-    except (OSError, KeyError, ValueError) as exc:
-        raise EvidenceError(f"cannot read the look-alike index {path.name}: {exc}") from exc
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise EvidenceError(f"cannot read the look-alike index {path.name}: {why}") from exc
     if images is None:
         pixel_file = path.parent / meta["pixels"]
         if not pixel_file.is_file():

@@ -188,3 +188,18 @@ def test_cli_neighbours_flag(tmp_path, tiny_clf, bundled_evidence):
     assert plain.returncode == 0 and "of 2 look-alikes are 7s: training #" in plain.stdout
     none = cli(tmp_path / "seven.png", "--model", tiny_clf.artifact.keras_path, "--neighbours", "2")
     assert none.returncode == 2 and "training.evidence" in none.stderr
+
+
+def test_an_index_that_cannot_be_read_is_said_without_its_folder(tmp_path):
+    """A review: reading failures quoted the OSError, which names the whole path (a server
+    passes the sentence on to its clients), and a corrupt file raised BadZipFile, past the
+    EvidenceError a server answers as a 4xx."""
+    from model.why.atlas import read_atlas
+
+    folder = tmp_path / "private-folder"
+    (folder / "own.index.npz").mkdir(parents=True)  # (not a file: the OSError names it)
+    (folder / "own.atlas.npz").write_bytes(b"PK\x03\x04garbage")
+    for read, name in ((read_index, "own.index.npz"), (read_atlas, "own.atlas.npz")):
+        with pytest.raises(EvidenceError) as raised:
+            read(folder / name)
+        assert name in str(raised.value) and "private-folder" not in str(raised.value)
