@@ -44,9 +44,11 @@ elif not clf.reads_digits:  # fashion-cnn: its own images first (a drawn digit i
     SOURCES = ["Test-set image", "Upload", "Draw", "Example drawing", TRAINING]
 if st.session_state.get("explain_source") not in SOURCES:
     st.session_state.pop("explain_source", None)
-if st.session_state.pop("_from_gallery", False):  # arrived from the Model page's gallery
+from_gallery = st.session_state.pop("_from_gallery", False)  # the Model page's gallery
+from_evidence = st.session_state.pop(FROM_EVIDENCE, False)  # a look-alike or an atlas point
+if from_gallery:
     st.session_state["explain_source"] = "Test-set image"
-elif st.session_state.pop(FROM_EVIDENCE, False):  # a look-alike or an atlas point, opened here
+elif from_evidence:
     st.session_state["explain_source"] = TRAINING
 elif "Draw" in SOURCES and opens_on_drawing("explain_source"):  # drawn before coming here
     st.session_state["explain_source"] = "Draw"
