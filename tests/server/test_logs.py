@@ -29,3 +29,25 @@ def test_the_log_says_what_is_served_and_leaves_clients_slips_out():
     said = "INFO:     serving mnist-mlp (default mnist-mlp, runtime auto; loaded on a first "
     assert said + "request: mnist-cnn)" in log and log.count("serving mnist-mlp") == 1, log
     assert "Expected boundary" not in log and "bogus" not in log, log
+
+
+def test_each_app_takes_uvicorns_level_as_it_is_when_made():
+    """A review: the first app's uvicorn settings stayed for the process (tests configure
+    uvicorn again, at another level), and its lines stopped reaching the root's handlers.
+    In a process of its own: uvicorn's logging is the process's."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    code = (
+        "import logging, uvicorn\n"
+        "from server.main import create_app, log\n"
+        "uvicorn.Config('x:y', log_level='error'); create_app(); first = log.level\n"
+        "uvicorn.Config('x:y', log_level='debug'); create_app()\n"
+        "print(first == logging.ERROR, log.level == logging.DEBUG, log.propagate)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "True True True", done.stderr[-500:]
