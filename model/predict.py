@@ -51,6 +51,7 @@ from model.input.sources import (
     Item,
     Unread,
     collect,
+    in_order,
     stated_samples,
     stdin_image,
     video_error,
@@ -135,10 +136,6 @@ def run(args: argparse.Namespace) -> int:
             tqdm.write(json.dumps({**record, "error": message}), file=sys.stdout)
             sys.stdout.flush()
         tqdm.write(f"{path}: {message}", file=sys.stderr)
-
-    unread: dict[int, list[Unread]] = {}  # said in their place among the inputs
-    for e in errors:
-        unread.setdefault(e.before, []).append(e)
 
     def items(path: Path) -> Iterator[Item]:
         if path == STDIN:
@@ -263,9 +260,10 @@ def run(args: argparse.Namespace) -> int:
     progress = tqdm(
         files, desc="inputs", unit="file", disable=args.quiet or len(files) < 2, file=sys.stderr
     )
-    for i, path in enumerate(progress):
-        for e in unread.get(i, ()):
-            fail(e.path, e.message)
+    for path in in_order(progress, errors):
+        if isinstance(path, Unread):
+            fail(path.path, path.message)
+            continue
         for item in items(path):
             if isinstance(item.image, CutShort):  # (after the frames that were read)
                 fail(item.path, str(item.image))
@@ -289,8 +287,6 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if len(batch) >= BATCH:
                 flush()
-    for e in unread.get(len(files), ()):
-        fail(e.path, e.message)
     if batch:
         flush()
     return 1 if failed or unmapped else 0

@@ -14,7 +14,15 @@ import json
 import sys
 from pathlib import Path
 
-from model.input.sources import STDIN, VIDEO_SUFFIXES, Item, collect, stdin_image
+from model.input.sources import (
+    STDIN,
+    VIDEO_SUFFIXES,
+    Item,
+    Unread,
+    collect,
+    in_order,
+    stdin_image,
+)
 from model.predict_options import DEFAULT_EXPLAIN, load_model
 from model.writers import edit_line, map_line, stem, write_counterfactual, write_explanation
 
@@ -45,11 +53,10 @@ def run_numbers(args: argparse.Namespace) -> int:
             print(json.dumps({"path": str(path), "error": message}))
         print(f"{path}: {message}", file=sys.stderr)
 
-    for i, path in enumerate([*files, None]):
-        for e in (e for e in errors if e.before == i):
-            fail(e.path, e.message)
-        if path is None:
-            break
+    for path in in_order(files, errors):
+        if isinstance(path, Unread):
+            fail(path.path, path.message)
+            continue
         name = stem(Item(path, path), names)
         try:
             if path.suffix.lower() in VIDEO_SUFFIXES:

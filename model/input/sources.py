@@ -6,7 +6,7 @@ Shared by the command line (`model.predict`) and whole-data-set runs.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +108,18 @@ def collect(inputs: list[str]) -> tuple[list[Path], list[Unread], dict[Path, str
         else:
             unread(path, "no such file or folder")
     return files, errors, names
+
+
+def in_order(files: Iterable[Path], unread: list[Unread]) -> Iterator[Path | Unread]:
+    """`collect`'s files with its unread inputs in their places among them: the inputs in
+    the order they were named (`files` may be a progress bar over them)."""
+    at = 0
+    for i, path in enumerate(files):
+        while at < len(unread) and unread[at].before == i:
+            yield unread[at]
+            at += 1
+        yield path
+    yield from unread[at:]
 
 
 def stdin_image() -> bytes:
