@@ -86,6 +86,13 @@ class EvidenceError(DigitLensError, ValueError):
         super().__init__(fact if remedy is None else f"{fact}; {remedy}")
         self.fact, self.remedy = fact, remedy
 
+    @classmethod
+    def unreadable(cls, what: str, name: str, exc: Exception) -> EvidenceError:
+        """`what` (`name`) could not be read, said without its folder: an OSError's own
+        words name the whole path, which a server passes on to its clients."""
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return cls(f"cannot read {what} {name}: {why}")
+
 
 class NoSuchDigitError(DigitLensError, ValueError):
     """A written number has no digit at the place asked for, or that mark was not read as

@@ -110,8 +110,7 @@ def read_atlas(path: Path) -> Atlas:
             meta = json.loads(str(z["meta"]))
             arrays = {k: z[k] for k in z.files if k != "meta"}
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise EvidenceError(f"cannot read the atlas {Path(path).name}: {why}") from exc
+        raise EvidenceError.unreadable("the atlas", Path(path).name, exc) from exc
     i64 = np.int64
     return Atlas(
         arrays["rows"].astype(i64),

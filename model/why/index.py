@@ -244,8 +244,7 @@ def read_index(path: Path) -> Index:
             mean, basis = z["mean"], z["components"]
             images = z["images"] if "images" in z.files else None
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise EvidenceError(f"cannot read the look-alike index {path.name}: {why}") from exc
+        raise EvidenceError.unreadable("the look-alike index", path.name, exc) from exc
     if images is None:
         pixel_file = path.parent / meta["pixels"]
         if not pixel_file.is_file():
