@@ -208,6 +208,19 @@ def write_video(path, digits, fps=10, seconds_each=1.0, start_s=0.0):
         container.mux(stream.encode())
 
 
+def run_python(code: str, timeout: float = 120, env=None) -> subprocess.CompletedProcess:
+    """`python -c CODE` in a process of its own, from the repository (what it imports, the
+    logging it configures, are its own); output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def predict_cli(*args, stdin=None) -> subprocess.CompletedProcess:
     """`python -m model.predict ARGS...` run as a user runs it: its own process, from the
     repository, TensorFlow's log quiet; output captured as text. stdin: a file (or

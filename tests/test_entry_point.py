@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from digitlens.__main__ import COMMANDS
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_python
 
 
 def digitlens(*args: str) -> subprocess.CompletedProcess:
@@ -51,7 +51,5 @@ def test_training_help_loads_no_tensorflow():
         "    t.main(['--help'])\n"
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = run_python(code)
     assert done.stdout.strip() == "False False", done.stderr[-500:]

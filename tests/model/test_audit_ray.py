@@ -23,7 +23,7 @@ from model.audit.engines import (
 from model.audit.inputs import list_inputs
 from model.datasets import FILES, IMAGES_MAGIC, LABELS_MAGIC
 from model.input.samples import drawn_digit
-from tests.helpers import ROOT, write_idx
+from tests.helpers import ROOT, run_python, write_idx
 
 ray = pytest.importorskip("ray")
 
@@ -147,8 +147,6 @@ def test_the_local_engine_never_imports_ray(inputs, tmp_path):
         f"audit({inputs!r}, {str(tmp_path / 'out')!r}); "
         "print('ray' in sys.modules)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+    done = run_python(code, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("False")

@@ -35,10 +35,7 @@ def test_each_app_takes_uvicorns_level_as_it_is_when_made():
     """A review: the first app's uvicorn settings stayed for the process (tests configure
     uvicorn again, at another level), and its lines stopped reaching the root's handlers.
     In a process of its own: uvicorn's logging is the process's."""
-    import subprocess
-    import sys
-
-    from tests.helpers import ROOT
+    from tests.helpers import run_python
 
     code = (
         "import logging, uvicorn\n"
@@ -47,7 +44,5 @@ def test_each_app_takes_uvicorns_level_as_it_is_when_made():
         "uvicorn.Config('x:y', log_level='debug'); create_app()\n"
         "print(first == logging.ERROR, log.level == logging.DEBUG, log.propagate)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = run_python(code)
     assert done.stdout.strip() == "True True True", done.stderr[-500:]

@@ -2,15 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import run_python
 from training.train import TrainConfig, parse_args, train
 
 
@@ -114,13 +112,6 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, fake_data_dir):
         print(json.dumps(json.load(open(path.with_suffix(".json")))["training"]["replicas"]))
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = run_python(script, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "2"
