@@ -36,7 +36,6 @@ from model.input.refusals import (
 )
 from model.number import NumberReading
 from model.runtime.runtimes import onnx_path_for
-from ui.widgets import short_name
 
 WEB = Path(__file__).with_name("web")
 #: The app's static folder (Streamlit serves it at /app/static/ with enableStaticServing).
@@ -273,7 +272,6 @@ def drawing_pad(
         "thing": clf.judge.thing,  # what the model reads, for the pad's words
         "classes": list(clf.class_names),
         "readsDigits": clf.reads_digits,  # digits or names under the bars, and in the words
-        "shortClasses": [short_name(c) for c in clf.class_names],  # under the live bars
         "staticUrl": STATIC_URL,
         "server": server,
         "command": {"op": command[0], "id": command[1]} if command else None,

@@ -447,11 +447,11 @@ function createPad(root) {
   pad.update = (d) => {
     const first = !pad.data;
     pad.data = d;
-    // The model's own class names under the bars (a fashion model's were 0-9), cut by
-    // Python as the Upload page's chart cuts them (ui/widgets.py `short_name`).
-    (d.shortClasses || []).slice(0, 10).forEach((c, i) => {
+    // The model's own class names under the bars (a fashion model's were 0-9), whole:
+    // set upright (.dl-words), "T-shirt/top" fits; cut to "T-shi." it was a riddle.
+    (d.classes || []).slice(0, 10).forEach((c, i) => {
       names[i].textContent = c;
-      names[i].title = d.classes[i];
+      names[i].title = c;
     });
     // Names, not digits, under the bars: set upright, and the answer in smaller type, so
     // that "Trouser" and its ten names fit the pad's column (they ran under the next one).
