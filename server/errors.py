@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from types import UnionType
+from typing import Union, get_args, get_origin
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -55,14 +57,16 @@ def image_error(exc: ImageError) -> ApiError:
 
 
 def known_parameters(request: Request) -> None:
-    """Refuse a query parameter the route does not take (a router dependency of every
-    `/v1` route): `/v1/explain?runtime=onnx-int8` was answered on the default runtime, as
-    if the client had been heard, because FastAPI drops parameters it does not know."""
+    """Refuse a query parameter the route does not take, or one given twice (a router
+    dependency of every `/v1` and `/v2` route): `/v1/explain?runtime=onnx-int8` was
+    answered on the default runtime, as if the client had been heard, because FastAPI
+    drops parameters it does not know; `?model=a&model=b` was answered by b alone."""
     dependant = getattr(request.scope.get("route"), "dependant", None)
     if dependant is None or not request.query_params:
         return
     known = list(dict.fromkeys(_query_names(dependant)))
-    unknown = [k for k in dict.fromkeys(request.query_params) if k not in known]
+    named = list(dict.fromkeys(request.query_params))
+    unknown = [k for k in named if k not in known]
     if unknown:
         takes = f"it takes: {', '.join(known)}" if known else "it takes none"
         raise ApiError(
@@ -70,14 +74,32 @@ def known_parameters(request: Request) -> None:
             "unknown_parameter",
             f"{request.url.path} has no parameter {', '.join(map(repr, unknown))}; {takes}",
         )
+    many = set(_query_names(dependant, lists=True))  # (`?layer=a&layer=b`: a list)
+    twice = [k for k in named if k not in many and len(request.query_params.getlist(k)) > 1]
+    if twice:
+        raise ApiError(
+            422,
+            "repeated_parameter",
+            f"{', '.join(map(repr, twice))} given more than once; give each parameter once",
+        )
 
 
-def _query_names(dependant) -> list[str]:
-    """The query parameters a route's function and its dependencies declare."""
-    names = [p.alias for p in dependant.query_params]
+def _query_names(dependant, lists: bool = False) -> list[str]:
+    """The query parameters a route's function and its dependencies declare (`lists`:
+    only those that take a list, given once per item)."""
+    names = [
+        p.alias for p in dependant.query_params if not lists or _takes_list(p.field_info.annotation)
+    ]
     for sub in dependant.dependencies:
-        names += _query_names(sub)
+        names += _query_names(sub, lists)
     return names
+
+
+def _takes_list(annotation) -> bool:
+    """Whether a parameter's annotation is a list (or a list or None)."""
+    if get_origin(annotation) in (Union, UnionType):
+        return any(map(_takes_list, get_args(annotation)))
+    return get_origin(annotation) in (list, tuple, set) or annotation in (list, tuple, set)
 
 
 #: The status recorded for a request whose client left before it was read (nginx's 499):

@@ -25,14 +25,14 @@ import asyncio
 from functools import partial
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from model import Prediction
 from model.errors import ImageError
 from model.runtime.applications import is_application
 from model.runtime.runtimes import RUNTIMES
-from server.errors import ApiError, image_error
+from server.errors import ApiError, image_error, known_parameters
 from server.models import Served
 from server.routes import preprocess_upload, served_runtime, with_reason
 from server.v2_tensors import (
@@ -50,7 +50,11 @@ from server.v2_tensors import (
     v2_error,
 )
 
-router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (v2)"])
+router = APIRouter(
+    prefix="/v2",
+    tags=["Open Inference Protocol (v2)"],
+    dependencies=[Depends(known_parameters)],
+)
 
 #: Instances in one request (FP32: 1024 x 3 KB; the body limit also applies).
 MAX_BATCH = 1024

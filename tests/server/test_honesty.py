@@ -107,6 +107,40 @@ def test_a_parameter_a_route_does_not_take_is_a_422_naming_those_it_takes(client
     assert "model" in error["message"], error["message"]  # what it takes
 
 
+def test_the_inference_protocol_refuses_a_parameter_it_does_not_take_in_its_own_words(client):
+    """`/v2/...?runtme=onnx` was answered on the default runtime, as `/v1` once was."""
+    doc = {"inputs": [{"name": "input", "shape": [1, 28, 28, 1], "datatype": "FP32"}]}
+    doc["inputs"][0]["data"] = [0.0] * 784
+    r = client.post("/v2/models/mnist-cnn/infer", json=doc, params={"runtme": "onnx"})
+    assert r.status_code == 422, r.text[:300]
+    message = r.json()["error"]  # (the protocol's error body: one string)
+    assert "'runtme'" in message and "runtime" in message, message
+    assert client.post("/v2/models/mnist-cnn/infer", json=doc).status_code == 200
+    assert client.get("/v2/models/mnist-cnn", params={"verbose": "1"}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("route", "query"),
+    [
+        ("/v1/predict", "model=mnist-mlp&model=mnist-cnn"),
+        ("/v1/explain", "method=saliency&method=gradcam"),
+        ("/v2/models/mnist-cnn/infer", "runtime=onnx&runtime=litert"),
+    ],
+)
+def test_a_parameter_given_twice_is_a_422_not_the_last_one_silently(client, route, query):
+    """`?model=mnist-mlp&model=mnist-cnn` was answered by mnist-cnn alone."""
+    if route.startswith("/v2"):
+        doc = {"inputs": [{"name": "input", "shape": [1, 28, 28, 1], "datatype": "FP32"}]}
+        doc["inputs"][0]["data"] = [0.0] * 784
+        r = client.post(f"{route}?{query}", json=doc)
+    else:
+        r = client.post(f"{route}?{query}", content=SEVEN, headers=HEADERS)
+    assert r.status_code == 422, r.text[:300]
+    body = r.json()["error"]
+    message = body if route.startswith("/v2") else body["message"]
+    assert repr(query.split("=")[0]) in message and "more than once" in message, message
+
+
 def test_probes_and_the_scraper_take_any_parameter_and_head(client):
     assert client.get("/metrics", params={"name[]": "x"}).status_code == 200
     assert client.head("/healthz").status_code == 200
