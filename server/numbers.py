@@ -16,6 +16,7 @@ from server.errors import ApiError, image_error, known_parameters
 from server.routes import (
     ERRORS,
     MODEL_QUERY,
+    RUNTIME_QUERY,
     decoding,
     read_images,
     served_runtime,
@@ -90,6 +91,7 @@ def _map(r: Report | None) -> DigitMap | None:
 async def read_number(
     request: Request,
     model: str | None = MODEL_QUERY,
+    runtime: str | None = RUNTIME_QUERY,
     explain: bool = Query(False, description="also each digit's map and its trust score"),
     method: str | None = Query(
         None,
@@ -102,7 +104,7 @@ async def read_number(
     or a drawing of "42". Each digit is read like a single digit, with its own verdict;
     with `explain=true` each also gets its map, drawn over its own ink, and the map's
     trust score, as /v1/explain gives for one digit."""
-    served = await served_runtime(request, model, None)
+    served = await served_runtime(request, model, runtime)
     files, _ = await read_images(request)
     if len(files) != 1:
         raise ApiError(422, "one_image", f"read takes one image, got {len(files)}")

@@ -231,6 +231,24 @@ def test_the_read_route(mnist_cnn):
         body = r.json()
         assert body["text"] == "741" and len(body["digits"]) == 3
         assert body["digits"][0]["verdict"] == "digit"
+        # ?runtime= as /v1/predict takes it (it was a 422: "no parameter 'runtime'")
+        pool = client.app.state.pool
+        assert ("mnist-cnn", "onnx") not in pool.loaded
+        on = client.post(
+            "/v1/read",
+            content=buf.getvalue(),
+            headers={"content-type": "image/png"},
+            params={"runtime": "onnx"},
+        )
+        assert on.status_code == 200, on.text
+        assert on.json()["text"] == "741" and ("mnist-cnn", "onnx") in pool.loaded
+        unknown = client.post(
+            "/v1/read",
+            content=buf.getvalue(),
+            params={"runtime": "tpu"},
+            headers=on.request.headers,
+        )
+        assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_runtime"
         bad = client.post("/v1/read", content=b"nope", headers={"content-type": "image/png"})
         same = client.post("/v1/predict", content=b"nope", headers={"content-type": "image/png"})
         assert bad.status_code == same.status_code == 400  # as every route answers it

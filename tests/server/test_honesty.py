@@ -93,7 +93,7 @@ def test_a_layer_with_a_method_that_reads_none_is_a_422_naming_those_that_do(cli
         ("/v1/explain", {"runtime": "onnx-int8"}),
         ("/v1/explain", {"top_k": "2"}),
         ("/v1/predict", {"methd": "saliency"}),
-        ("/v1/read", {"runtime": "onnx", "modle": "mnist-cnn"}),
+        ("/v1/read", {"top_k": "2", "modle": "mnist-cnn"}),
     ],
 )
 def test_a_parameter_a_route_does_not_take_is_a_422_naming_those_it_takes(client, route, params):
