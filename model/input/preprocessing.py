@@ -56,6 +56,7 @@ from model.input.lighting import (
     stretched,
 )
 from model.input.refusals import NOISE_MESSAGE, check_size, is_noise, small_png_is_noise
+from model.input.transparency import opaque_picture
 
 Recipe = Literal["mnist", "fashion"]
 
@@ -167,17 +168,32 @@ def ink_map(
     """(ink (h, w) float32 in [0, 1], polarity): how strongly each pixel is ink.
 
     Transparency, where the image has any, marks the ink (the canvas draws
-    opaque strokes on a transparent field). Otherwise the background's
+    opaque strokes on a transparent field), unless the opaque pixels hold ink enclosed
+    by paper (`opaque_picture`: a scan whose paper was made transparent). Otherwise the background's
     brightness sets the polarity, and a white top-hat (the image minus its
     morphological opening, larger than any stroke) removes uneven lighting
     and paper shading, leaving only thin, locally contrasting marks. With
     `strokes=False` (filled objects such as garments) only the background level
     is subtracted, so large solid shapes survive.
     """
-    if ink_is_alpha(alpha):
+    lit, polarity = lit_or_alpha(gray, alpha, strokes)
+    if lit is None:
         return np.asarray(alpha, np.float32), "alpha"  # to_float's own array: no copy
-    lit, polarity = lit_ink(gray, strokes)
     return stretched(lit), polarity
+
+
+def lit_or_alpha(
+    gray: np.ndarray, alpha: np.ndarray | None, strokes: bool = True
+) -> tuple[np.ndarray | None, Polarity]:
+    """`ink_map` before its stretch: (None, "alpha") where the alpha is the ink, else
+    `lit_ink` of the luminance; of a picture whose paper was made transparent, of its
+    luminance with that paper filled in (`model.input.transparency`)."""
+    if ink_is_alpha(alpha):
+        picture = opaque_picture(gray, alpha)  # (None: a pen's strokes, the usual case)
+        if picture is None:
+            return None, "alpha"
+        gray = picture
+    return lit_ink(gray, strokes)
 
 
 def with_faint(ink: np.ndarray, mask: np.ndarray, level: float = FAINT_LEVEL) -> np.ndarray:

@@ -52,8 +52,7 @@ from model.input.preprocessing import (
     INK_LEVEL,
     SPECK_FRACTION,
     Polarity,
-    ink_is_alpha,
-    lit_ink,
+    lit_or_alpha,
     stretched,
 )
 from model.input.refusals import NOISE_MESSAGE, is_noise
@@ -541,7 +540,7 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
     gray, alpha = to_float(work)
     if is_noise(img, gray, alpha):
         raise NoiseImageError(NOISE_MESSAGE)
-    lit, polarity = (None, "alpha") if ink_is_alpha(alpha) else lit_ink(gray)  # (once)
+    lit, polarity = lit_or_alpha(gray, alpha)  # (once; None: the alpha is the ink)
     ink = np.asarray(alpha, np.float32) if lit is None else stretched(lit)
     margin = paper if polarity == "dark-on-light" else PIECE_MARGIN
     # (what a careful reading does otherwise: a larger copy, more paper round a digit)
