@@ -40,7 +40,10 @@ with st.expander("Layer table", expanded=False):
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 kinds = {r.name: r.kind for r in layer_table(clf.net)}
 boxes, edges = folded_graph(layer_edges(clf.net), kinds)
-st.graphviz_chart(network_dot(boxes, edges, clf.conv_layers), width="stretch")
+# Left to right, or top to bottom on a phone (ui/widgets.py's CSS shows one of the two)
+for where, direction in (("wide", "LR"), ("narrow", "TB")):
+    with st.container(key=f"dl-graph-{where}"):
+        st.graphviz_chart(network_dot(boxes, edges, clf.conv_layers, direction), width="stretch")
 st.caption(
     "Each box is a layer that computes; the smaller names under it are the layers that "
     "normalise, pool, flatten or drop out what it made. Shaded: the layers a map can explain."

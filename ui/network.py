@@ -25,11 +25,16 @@ def box(name: str, folded: list[str], shaded: bool) -> str:
 
 
 def network_dot(
-    boxes: dict[str, list[str]], edges: list[tuple[str, str]], shaded: Collection[str] = ()
+    boxes: dict[str, list[str]],
+    edges: list[tuple[str, str]],
+    shaded: Collection[str] = (),
+    direction: str = "LR",
 ) -> str:
-    """The DOT of a folded graph, left to right; `shaded`: the layers a map can explain."""
+    """The DOT of a folded graph, left to right (`direction` "LR") or top to bottom ("TB":
+    a phone's column, where the row was shrunk until it could not be read); `shaded`: the
+    layers a map can explain."""
     return (
-        "digraph { rankdir=LR; nodesep=0.2; ranksep=0.35; "
+        f"digraph {{ rankdir={direction}; nodesep=0.2; ranksep=0.35; "
         'node [shape=box fontsize=14 fontname="sans-serif" margin="0.1,0.05"]; '
         + "; ".join(box(n, folded, n in shaded) for n, folded in boxes.items())
         + "; "

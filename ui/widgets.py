@@ -335,7 +335,12 @@ figure.dl-fig img {object-fit:contain;}
   {outline:2px solid #b93c16 !important; outline-offset:2px;}
 /* The "What would make it a ...?" buttons wrap on a phone, where Streamlit stacks columns
    one a row, instead of stacking (a user test: nine rows, ~900 px to scroll). */
+/* The network's graph runs top to bottom on a phone: left to right it was shrunk to a
+   third of its size, its names unreadable (a user test). */
+.st-key-dl-graph-narrow {display:none !important;}
 @media (max-width: 640px) {
+  .st-key-dl-graph-wide {display:none !important;}
+  .st-key-dl-graph-narrow {display:flex !important;}
   [class*="st-key-dl-targets"] [data-testid="stHorizontalBlock"]
     {flex-direction:row !important; flex-wrap:wrap !important; gap:0.4rem !important;}
   [class*="st-key-dl-targets"] [data-testid="stColumn"]

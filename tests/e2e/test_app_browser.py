@@ -1118,3 +1118,16 @@ def test_first_stroke_after_a_fresh_start_gets_its_maps(browser, launcher):
         f"{ready - healthy:.1f} s later; mouse-up to heatmap on screen: first stroke "
         f"{first * 1e3:.0f} ms, second {second * 1e3:.0f} ms"
     )
+
+
+def test_the_network_graph_can_be_read_on_a_phone_and_a_desktop(phone, page, streamlit_url):
+    """Left to right on a 390-pixel screen, the graph was shrunk to a third: its names
+    ~5 px high (a user test). A phone shows it top to bottom, a desktop left to right."""
+    for p, shown, hidden in ((phone, "narrow", "wide"), (page, "wide", "narrow")):
+        p.goto(streamlit_url + "/model_card")
+        graph = p.locator(f".st-key-dl-graph-{shown} svg").filter(has_text="conv1").first
+        graph.wait_for(timeout=90_000)
+        assert not p.locator(f".st-key-dl-graph-{hidden}").is_visible()
+        name = graph.locator("text", has_text="conv1").first
+        assert name.bounding_box()["height"] >= 11, name.bounding_box()  # (14 pt, as drawn)
+        p.screenshot(path=str(ARTIFACTS / f"model-graph-{shown}.png"), full_page=True)
