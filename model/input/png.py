@@ -88,6 +88,11 @@ class Planes:
         return self._samples.shape[:2]
 
     @property
+    def every_row_up(self) -> bool:
+        """Whether every row is Up-filtered: a browser canvas's export."""
+        return self._up
+
+    @property
     def channels(self) -> int:
         return self._samples.shape[2]
 

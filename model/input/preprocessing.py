@@ -355,8 +355,11 @@ def preprocess_stages(
             return unblocked(small.gray, small.levels) if recipe == "mnist" else small.gray
 
         levels = small.alpha_levels
-        if ink_is_alpha(levels):  # a canvas: its alpha is its ink (as `ink_map` reads it)
-            # Read from its bytes (the float plane: where shown): its colour is not needed.
+        if ink_is_alpha(levels) and small.source.every_row_up:
+            # A browser canvas (every row Up-filtered): its alpha is its ink, read from its
+            # bytes (the float plane: where shown); its colour is not needed. Any other
+            # encoder's transparent PNG may be a picture whose paper was made transparent
+            # (`ink_map` tells them apart: its colours cost ~0.1 ms more than a canvas).
             ink = partial(getattr, small, "alpha")
             return stages_from_ink(ink, "alpha", display, made, work_hw, recipe, piece, levels)
         luminance = made()

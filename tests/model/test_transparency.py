@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from model.input.decode import to_float
+from model.input.png import encode_up
 from model.input.preprocessing import ink_is_alpha, preprocess_stages
 from model.input.samples import drawn_digit
 from model.input.transparency import opaque_picture
@@ -85,6 +86,40 @@ def test_a_cut_out_scan_reads_as_its_digit(mnist_cnn, digit, percentile):
     assert stages.polarity == "dark-on-light"
     p = mnist_cnn.predict(data)
     assert (p.label, p.verdict) == (digit, "digit"), (p.label, p.verdict, p.reason)
+
+
+def textured(digit: int, colour: tuple[int, int, int], grain: float, seed: int = 0) -> Image.Image:
+    """A pencil's or a crayon's stroke: its colour varies from pixel to pixel by `grain`."""
+    alpha = np.asarray(drawn_digit(digit, width=45))
+    noise = np.random.default_rng(seed).normal(0, grain, alpha.shape).astype(np.float32)
+    rgb = np.clip(
+        np.array(colour, np.float32) + 2 * cv2.GaussianBlur(noise, (0, 0), 1)[..., None], 0, 255
+    )
+    return Image.fromarray(np.dstack([rgb, alpha]).astype(np.uint8), "RGBA")
+
+
+@pytest.mark.parametrize(("colour", "grain"), [((100, 100, 100), 45), ((200, 40, 40), 90)])
+@pytest.mark.parametrize("digit", DIGITS)
+def test_a_textured_pen_is_strokes_not_a_picture(mnist_cnn, digit, colour, grain):
+    """A pencil's grain lies on both sides of its colour: its darker and lighter specks
+    were taken for ink enclosed by paper, and a grey 7 read "unsure 9" (a review)."""
+    img = textured(digit, colour, grain, seed=digit)
+    assert opaque_picture(*to_float(img)) is None
+    p = mnist_cnn.predict(png(img))
+    assert (p.label, p.verdict) == (digit, "digit"), (p.label, p.verdict, p.reason)
+
+
+@pytest.mark.parametrize("digit", DIGITS)
+def test_the_same_cut_out_reads_the_same_from_any_encoder_but_a_canvas(mnist_cnn, digit):
+    """OpenCV's PNG (Sub rows) took the canvas fast path, which reads alpha as ink: the
+    cut-out Pillow's PNG read as 4 read as "7, not a digit" (a review). A browser canvas's
+    export (every row Up) is still read from its alpha alone: what a canvas means."""
+    rgba = np.array(cut_out(scan(digit, seed=digit), 80))
+    written = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))[1].tobytes()
+    for data in (png(Image.fromarray(rgba)), written):
+        p = mnist_cnn.predict(data)
+        assert (p.label, p.verdict) == (digit, "digit"), (p.label, p.verdict, p.reason)
+    assert preprocess_stages(encode_up(np.array(pen(digit, (0, 0, 0))))).polarity == "alpha"
 
 
 @pytest.mark.parametrize("digit", DIGITS)
