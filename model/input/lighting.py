@@ -21,6 +21,7 @@ from model.input.filters import (
     sorted_percentile,
 )
 from model.input.resample import resize
+from model.input.sheet import on_sheet
 
 Polarity = Literal["dark-on-light", "light-on-dark", "alpha"]
 
@@ -85,6 +86,10 @@ def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarit
     border_level = median(border)
     dark_on_light = _paper_is_light(gray, border, border_level)
     level = _frame_filling_ink(gray, border, dark_on_light) if strokes else None
+    if strokes and not dark_on_light and level is None:
+        page = on_sheet(gray, _otsu(gray[::2, ::2].ravel()))  # a light sheet on a dark desk
+        if page is not None:
+            return lit_ink(page, strokes)  # (its border is the sheet's: read once more)
     if level is not None:
         dark_on_light = not dark_on_light
         # The paper's level: the median of the border's paper side.

@@ -1,0 +1,92 @@
+"""A light sheet on a darker surface: a photo of a page on a desk.
+
+`lighting.lit_ink` takes the paper's side from the image's border. A photo of a sheet
+lying on a dark table has the table all round it: the border says "light ink on a dark
+ground", and the whole sheet was read as one stroke, the digit on it as a hole in it (a
+sheet with a 7 on a grey table: right 11 times in 100, "not a digit" 84 times).
+
+`on_sheet` finds such a sheet (one large, nearly rectangular light region, clearly lighter
+than the border, holding a few darker marks) and gives the image back with everything
+round the sheet painted in the sheet's own level: a page of paper, read as one.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from model.input.filters import median, sorted_percentile
+
+#: The sheet covers at least this share of the image ...
+MIN_AREA = 0.1
+#: ... is lighter than the border by at least this much (0..1) ...
+MIN_CONTRAST = 0.25
+#: ... fills this share of its smallest enclosing rectangle at least (a slanted or
+#: foreshortened page 0.85-1; an ellipse, a drawn "0" with its hole filled, 0.79) ...
+MIN_RECTANGULAR = 0.85
+#: ... and its darker marks (the ink, the holes inside it) are at most this share of it
+#: (a page: a few percent; a thick drawn ring filled in: its hole, far more) ...
+MAX_MARKS = 0.3
+#: ... and at least this share (a blank page has nothing to read).
+MIN_MARKS = 0.001
+#: Its paper is even: its 5th to 95th percentiles at most this far apart (photographed
+#: paper 0.02-0.15; a garment's folds and prints, which it would take for ink, more) ...
+MAX_PAPER_SPREAD = 0.25
+#: ... and wider than its marks, this many times at least in their widest places (the
+#: largest disc inside each): ink is strokes on a page, the hole of a thick ring is not.
+WIDER = 3.0
+#: A sheet on a desk reaches at most this many of the image's four sides (a corner of
+#: the page cut off by the frame); a thick ring cropped tight reaches all four.
+MAX_SIDES = 2
+NEAR_SIDE = 0.02
+#: Its outline is a few straight edges: at most this many corners once bends shallower
+#: than `STRAIGHT` of its perimeter are straightened (a page: 4, 5-6 cut by the frame; a
+#: ring drawn with a marker, a garment: more).
+MAX_CORNERS = 6
+STRAIGHT = 0.02
+#: The sheet's edge (its shadow, its curl) is left out: this share of its smaller side.
+EDGE = 0.03
+
+
+def on_sheet(gray: np.ndarray, level: float) -> np.ndarray | None:
+    """gray (h, w) float32 in [0, 1] whose border is darker than its paper would be, and
+    `level`: Otsu's threshold of it -> the image with everything outside the largest
+    light region painted in that region's level, where that region is a sheet holding
+    marks; else None."""
+    light = (gray > level).view(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(light, connectivity=8)
+    if n < 2:
+        return None
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    region = (labels == biggest).view(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outline = max(contours, key=cv2.contourArea)
+    sheet = np.zeros_like(region)
+    cv2.drawContours(sheet, [outline], -1, 1, thickness=cv2.FILLED)
+    corners = cv2.approxPolyDP(outline, STRAIGHT * cv2.arcLength(outline, True), True)
+    if len(corners) > MAX_CORNERS:
+        return None
+    b = max(2, round(NEAR_SIDE * max(gray.shape)))  # (within a few pixels of a side)
+    sides = (sheet[:b].any(), sheet[-b:].any(), sheet[:, :b].any(), sheet[:, -b:].any())
+    if sum(sides) > MAX_SIDES:
+        return None
+    area = np.count_nonzero(sheet)
+    (_, _), (rw, rh), _ = cv2.minAreaRect(outline)
+    if area < MIN_AREA * gray.size or area < MIN_RECTANGULAR * rw * rh:
+        return None
+    marks = cv2.subtract(sheet, light)  # (a loop's inside is light: paper, not a mark)
+    if not MIN_MARKS * area <= np.count_nonzero(marks) <= MAX_MARKS * area:
+        return None
+    levels = np.sort(gray[region.view(bool)])
+    paper = sorted_percentile(levels, 50)
+    if sorted_percentile(levels, 95) - sorted_percentile(levels, 5) > MAX_PAPER_SPREAD:
+        return None
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if paper - median(border) < MIN_CONTRAST:
+        return None
+    widest = [float(cv2.distanceTransform(m, cv2.DIST_L2, 3).max()) for m in (region, marks)]
+    if widest[0] < WIDER * widest[1]:
+        return None
+    r = max(int(EDGE * min(rw, rh)), 1)
+    inside = cv2.erode(sheet, np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
+    return np.where(inside, gray, np.float32(paper)).astype(np.float32)
