@@ -34,6 +34,7 @@ LITERT_NOISE = (re.compile(r"^INFO: Created TensorFlow Lite XNNPACK delegate for
 KERAS_NOISE = r"The structure of `inputs` doesn't match the expected structure"
 
 _lock = threading.Lock()
+_imported = threading.Event()  # set once `import_keras` has finished its import
 
 
 @contextlib.contextmanager
@@ -68,14 +69,22 @@ def quiet_tensorflow() -> None:
 
 
 def import_keras() -> ModuleType:
-    """`keras`, importing TensorFlow on the first call with its start-up noise filtered."""
+    """`keras`, importing TensorFlow on the first call with its start-up noise filtered.
+
+    Only a finished import is returned: while one thread imports Keras (seconds), both
+    "keras" and "tensorflow" are in `sys.modules` half made, and a page that found them
+    there got "partially initialized module 'keras' has no attribute 'saving'" (the app's
+    warm-up thread and an Upload page's first map, a user test); it waits for the lock."""
     quiet_tensorflow()
-    if "keras" in sys.modules and "tensorflow" in sys.modules:
+    if _imported.is_set():
         return sys.modules["keras"]
-    with _lock, filtered_stderr(IMPORT_NOISE):
-        import keras
-        import tensorflow  # noqa: F401  (Keras' backend; imported here, quietly)
-    return keras
+    with _lock:
+        if not _imported.is_set():
+            with filtered_stderr(IMPORT_NOISE):
+                import keras  # noqa: F401  (read from sys.modules below)
+                import tensorflow  # noqa: F401  (Keras' backend; imported here, quietly)
+            _imported.set()
+    return sys.modules["keras"]
 
 
 def tensorflow_loaded() -> bool:
