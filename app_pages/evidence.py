@@ -89,7 +89,7 @@ looks, atlas_tab, layers_tab = st.tabs(["Look-alikes", "Atlas", "Layers"])
 with looks:
     k = st.slider("Look-alikes", 4, 32, 8, step=4, key="evidence_k", persist_state="session")
     try:
-        look_alikes_view(clf.neighbours(image, k=k))
+        look_alikes_view(clf.neighbours(image, k=k), pred.verdict, clf.judge.thing)
     except EvidenceError as exc:
         st.info(str(exc))
 

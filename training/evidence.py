@@ -255,7 +255,7 @@ def equip(name: str, data_dir: str | None, cfg: EvidenceConfig, log=print) -> di
         np.savez_compressed(pixel_path, images=images, labels=labels)
     log(f"{name}: pixels {pixels} ({pixel_path.stat().st_size / 1e6:.1f} MB)")
 
-    source = f"{dataset} training set ({n:,} examples; .index = position in it)"
+    source = f"{dataset} training set ({n:,} examples; #N: its N-th, counted from 0)"
     index = build_index(
         clf, to_model_input(images), labels, images=images, dims=cfg.dims, source=source
     )

@@ -14,6 +14,7 @@ import streamlit as st
 from model.classifier import Classifier
 from model.errors import CounterfactualError, NoPriorError
 from model.input.preprocessing import Preprocessed
+from model.judge.verdict import VERDICT_WORDS
 from model.prediction import Prediction, format_probability
 from model.why.counterfactual import Counterfactual, adversarial, counterfactual
 from model.why.edit_pictures import (
@@ -73,10 +74,18 @@ def _as_prediction(r: Counterfactual) -> Prediction:
     )
 
 
-def _answer(r: Counterfactual) -> str:
-    """What the model reads in the edited input, in one line."""
-    verdict = "" if r.verdict == "digit" else f" · verdict: {r.verdict.replace('_', ' ')}"
-    return f"reads **{r.class_name}** ({format_probability(r.probabilities[r.label])}){verdict}"
+def _answer(clf: Classifier, r: Counterfactual) -> None:
+    """What the model reads in the edited input, under its message: in one line where the
+    search failed (the message names the target only), else the verdict's reason alone
+    (the message says what it reads: "The model reads 1 (98.8 %)" came twice)."""
+    if r.succeeded:
+        if r.verdict != "digit" and r.reason:
+            st.caption(r.reason)
+        return
+    words = VERDICT_WORDS[clf.reads_digits][r.verdict]  # ("not one it knows": fashion-cnn)
+    verdict = "" if r.verdict == "digit" else f" · verdict: {words}"
+    said = f"reads **{r.class_name}** ({format_probability(r.probabilities[r.label])}){verdict}"
+    st.markdown(f"The model {said}", help=r.reason)
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
@@ -110,11 +119,15 @@ def counterfactual_section(
     # 1280 px, every one of them to "Make it …").
     # (keyed: on a phone, where Streamlit stacks columns one a row, the CSS of
     # `ui.widgets` wraps these, as many a row as fit: nine rows were ~900 px of scrolling)
+    # (a row of columns for each row of buttons: the keyboard's order, and a screen
+    # reader's, is the rows', not down each column: T-shirt/top, Dress, Sneaker, ...)
     row = st.container(key=f"dl-targets-{page}")
-    cols = row.columns(len(others) if clf.reads_digits else ROW_OF_NAMES)
+    per_row = len(others) if clf.reads_digits else ROW_OF_NAMES
     prefix = "" if page == "explain" else f"{page}_"
     for i, k in enumerate(others):
-        col = cols[i % len(cols)]
+        if i % per_row == 0:
+            cols = row.columns(per_row)
+        col = cols[i % per_row]
         # (each button ends the heading's sentence, "… a 9", and its tooltip says it
         # whole: "Make it an 8" was cut to "Make it …" in a ninth of the Explain page)
         name = clf.class_names[k]
@@ -153,7 +166,7 @@ def counterfactual_section(
             st.markdown(f"**{shown[0].upper()}{shown[1:]}**")
             inline_image(digit_picture(cf.x, SIDE), shown, SIDE)
             (st.success if cf.succeeded else st.warning)(cf.message)
-            st.markdown(f"The model {_answer(cf)}", help=cf.reason)
+            _answer(clf, cf)
             class_chart(_as_prediction(cf), clf.class_names, height=140, narrow=True)
     with right:
         st.markdown("**Its adversarial twin**")
@@ -165,5 +178,5 @@ def counterfactual_section(
             "100%",
         )
         (st.success if adv.succeeded else st.warning)(adv.message)
-        st.markdown(f"The model {_answer(adv)}", help=adv.reason)
+        _answer(clf, adv)
         class_chart(_as_prediction(adv), clf.class_names, height=140, narrow=True)

@@ -46,15 +46,27 @@ def open_in_explain(index: int) -> None:
     st.switch_page("app_pages/explain.py")
 
 
-def look_alikes_view(nb: Neighbours) -> None:
+def look_alikes_view(nb: Neighbours, verdict: str = "digit", thing: str = "a digit") -> None:
     """The credibility line, then the look-alikes nearest first, each with its training
-    position, label and distance."""
+    position, label and distance. verdict: the answer's; where it is not a plain one the
+    look-alikes' agreement is no approval (a fashion model's "not one it knows" got a
+    green ✓ for "6 of 8 look-alikes are Pullovers", a user test): every input has its
+    nearest training images, however far."""
     share = nb.credibility
     # (text marks, not emoji: a machine without an emoji font drew an empty box)
     icon = (
         ":green[**✓**]" if share >= 0.75 else (":orange[**!**]" if share >= 0.5 else ":red[**✗**]")
     )
-    st.markdown(f"{icon} **{nb.summary}** (nearest first, in the model's `{nb.layer}` layer)")
+    doubt = ""
+    if verdict != "digit":
+        icon = ":orange[**!**]" if share >= 0.5 else icon
+        doubt = (
+            f". The model does not take the input for {thing}: these are the nearest "
+            "training images all the same, however far (their distances say how far)"
+        )
+    st.markdown(
+        f"{icon} **{nb.summary}** (nearest first, in the model's `{nb.layer}` layer){doubt}"
+    )
     for start in range(0, nb.k, COLUMNS):
         cols = st.columns(COLUMNS)
         for col, n in zip(cols, nb.neighbours[start : start + COLUMNS], strict=False):

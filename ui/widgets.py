@@ -72,11 +72,6 @@ def label_angle(labels) -> int:
     return 0 if max(map(len, map(str, labels)), default=0) <= 2 else -40
 
 
-def short_name(name: str) -> str:
-    """A class name cut to fit under a bar: "T-shirt/top" -> "T-shi."."""
-    return name if len(name) <= 6 else name[:5] + "."
-
-
 def prediction_header(pred: Prediction, class_names: tuple[str, ...] | None = None) -> None:
     """The answer: a large label only for a plain `digit` verdict, else the verdict in words.
 
@@ -137,7 +132,6 @@ def probability_chart(
         cls = "dl-bar dl-win" if i == pred.label else "dl-bar"
         if pred.verdict != "digit" and i == pred.label:
             cls = "dl-bar dl-doubt"
-        short = short_name(name)
         level = (np.log10(max(p, LOG_FLOOR)) - floor) / -floor if log else p
         # A bar under 1 % on the linear scale goes unlabelled (its tooltip has it): nine
         # "<1%" side by side ran into each other in a narrow column ("<1%98%").
@@ -147,17 +141,24 @@ def probability_chart(
             f"<div class='dl-col' title='{html.escape(name)}: {format_probability(p, 2)}'>"
             f"<div class='dl-pct'>{html.escape(label)}</div>"
             f"<div class='dl-track'><div class='{cls}' style='height:{max(level * 100, 0.5):.1f}%'>"
-            f"</div></div><div class='dl-name'>{html.escape(short)}</div></div>"
+            f"</div></div><div class='dl-name'>{html.escape(name)}</div></div>"
         )
     scale = "log scale, 10<sup>-12</sup> to 1" if log else ""
+    # Names, not digits, under the bars: whole and upright, the bars shorter by as much
+    # (cut to "T-shi." and "Trous." they were riddles, a user test).
+    words = label_angle(class_names) != 0
+    hist = "dl-hist dl-hist-words" if words else "dl-hist"
+    height += NAMES_HEIGHT if words else 0
     st.markdown(
-        f"<div class='dl-hist' style='height:{height}px' role='img' "
+        f"<div class='{hist}' style='height:{height}px' role='img' "
         f"aria-label='class probabilities{', log scale' if log else ''}'>{''.join(bars)}</div>"
         + (f"<div class='dl-scale'>{scale}</div>" if log else ""),
         unsafe_allow_html=True,
     )
 
 
+#: The height of a chart's upright class names ("T-shirt/top", "Ankle boot"), in pixels.
+NAMES_HEIGHT = 80
 #: Models with more classes than this show their top-k as a list of bars.
 TOP_K_CHART_ABOVE = 10
 
@@ -319,6 +320,8 @@ CSS = """
 figure.dl-fig img {object-fit:contain;}
 .dl-fig figcaption {font-size:0.85rem; color:#6b7280; margin-top:0.3rem;}
 .dl-name {font-size:0.8rem; margin-top:3px; white-space:nowrap;}
+.dl-hist-words .dl-name {writing-mode:vertical-rl; transform:rotate(180deg); height:76px;
+                    text-align:end; font-size:0.75rem; overflow:hidden; text-overflow:ellipsis;}
 .dl-topk {display:flex; flex-direction:column; gap:4px; margin-top:0.4rem;}
 .dl-row {display:flex; align-items:center; gap:8px;}
 .dl-rname {width:40%; font-size:0.85rem; overflow:hidden; text-overflow:ellipsis;

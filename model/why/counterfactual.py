@@ -211,6 +211,11 @@ def _result(
             f"The model reads {name} ({shown}) after this {what} ({size}); "
             f"the verdict on it: {verdict}."
         )
+    elif pred.label == target:  # (read as the target, but under the bar: say which bar)
+        message = (
+            f"No {kind} found: {failure} The closest attempt is read as {name}, at {shown}: "
+            f"under the {P_VALID:.0%} asked of it."
+        )
     else:
         message = (
             f"No {kind} found: {failure} The closest attempt gives {name} a probability of {shown}."

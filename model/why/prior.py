@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from model.datasets import MIRRORS
 from model.errors import NoPriorError
 
 if TYPE_CHECKING:
@@ -141,9 +142,13 @@ def prior_for(clf: Classifier) -> Prior:
     path = prior_path_for(clf)
     if path is None or not clf.is_digit:
         raise NoPriorError(
-            f"{clf.name} has no generative prior for its data ({dataset}): realistic "
-            "counterfactuals need one. Train it with `python -m training.prior --dataset "
-            f"{dataset}` (if that data set is supported)."
+            f"{clf.name} has no generative prior for its data ({dataset}), and realistic "
+            "edits are searched in one. "
+            + (
+                f"One can be trained: `python -m training.prior --dataset {dataset}`."
+                if dataset in MIRRORS
+                else "DigitLens trains priors for MNIST and Fashion-MNIST only."
+            )
         )
     prior = load_prior(path)
     if tuple(prior.card.input_shape) != tuple(clf.input_shape) or len(

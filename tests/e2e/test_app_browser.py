@@ -1017,6 +1017,12 @@ def test_a_long_class_name_stays_in_its_column(page, streamlit_url, tmp_path, re
     spill = answer.evaluate("a => a.scrollWidth - a.clientWidth")
     assert spill <= 0, f"the answer runs {spill} px past its column"
     assert label.bounding_box()["height"] < 60  # one line
+    # The bars name the classes whole ("T-shi.", "Ankle." were riddles), none cut off.
+    names = page.locator(".dl-hist-words .dl-name")
+    names.first.wait_for()
+    assert names.all_text_contents()[:10] == list(load_classifier("fashion-cnn").class_names)
+    cut_off = "e => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1"
+    assert not any(n.evaluate(cut_off) for n in names.all()[:10])
     page.screenshot(path=str(ARTIFACTS / "upload-fashion.png"), full_page=True)
 
 

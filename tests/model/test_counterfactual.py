@@ -259,3 +259,26 @@ def test_one_compiled_search_per_model_whatever_the_input_and_target(mnist_cnn):
     search = search_for(mnist_cnn.net, prior_for(mnist_cnn))
     assert search.latent.experimental_get_tracing_count() == 1
     assert search_for(mnist_cnn.net, None).pgd.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize(("read", "said"), [(1, "is read as 1, at"), (3, "gives 1 a probability")])
+def test_a_failed_search_says_which_bar_its_closest_attempt_missed(read, said):
+    """"No adversarial found ... did not work" above "The model reads 1 (78.6 %)" read as a
+    contradiction (a user test): an attempt read as the target is under the bar asked."""
+    from types import SimpleNamespace
+
+    from model.prediction import Prediction
+    from model.why.counterfactual import P_VALID, _result
+
+    p = np.full(10, 0.02, np.float32)
+    p[read] = 0.786 if read == 1 else 0.5
+    p[1] = max(p[1], 0.3)
+    clf = SimpleNamespace(
+        class_names=tuple(map(str, range(10))),
+        reads_digits=True,
+        predict_input=lambda x: Prediction(read, float(p[read]), p, str(read), "unsure", 0, None),
+    )
+    x = np.zeros((28, 28, 1), np.float32)
+    r = _result(clf, "adversarial", "pgd-linf", 1, x, x + 0.1, None, 0.0, "It did not work.")
+    assert not r.succeeded and said in r.message, r.message
+    assert (f"under the {P_VALID:.0%}" in r.message) == (read == 1), r.message

@@ -87,6 +87,11 @@ def test_evidence_page_for_the_mlp_and_the_fashion_model():
     assert "fashion-mnist training set (10,000 examples" in captions
     page = "\n".join(str(m.value) for m in at.markdown)  # look-alikes named, not numbered
     assert re.search(r"#\d+ · [A-Z][A-Za-z/ -]+( ✗)? · d ", page), page[:2000]
+    # The example is a digit, which fashion-cnn does not know: its look-alikes' agreement
+    # is no approval (a green ✓ said "6 of 8 look-alikes are Pullovers", a user test).
+    assert "Not something this model knows" in page
+    line = next(m.value for m in at.markdown if "look-alikes are" in str(m.value))
+    assert "✓" not in line and "does not take the input for a Fashion-MNIST item" in line, line
     # Each newly loaded model warms its explanations up in a timer thread a few seconds
     # later (ui/resources.py); TensorFlow aborts the process if that runs during exit.
     for t in threading.enumerate():

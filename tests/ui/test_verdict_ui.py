@@ -136,3 +136,26 @@ def test_compare_two_models_says_each_models_verdict():
     words = "sure|unsure|not one it knows"
     assert re.search(rf"\*\*fashion-cnn\*\* reads \*\*[^*]+\*\* \([^)]*%, ({words})\)", page)
     assert re.search(r"\*\*mnist-cnn\*\* reads \*\*7\*\* \([^)]*%, digit\)", page), page[-3000:]
+
+
+def test_a_chart_names_a_models_classes_whole(monkeypatch):
+    """The Upload page's and the counterfactual's bars cut fashion-cnn's names to "T-shi.",
+    "Trous.", "Ankle." (a user test): they are whole, set upright in a taller chart."""
+    import numpy as np
+
+    import ui.widgets as widgets
+    from model.prediction import Prediction
+
+    shown: list[str] = []
+    monkeypatch.setattr(widgets.st, "markdown", lambda body, **_: shown.append(body))
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+             "Sneaker", "Bag", "Ankle boot")  # fmt: skip
+    p = np.full(10, 0.01, np.float32)
+    p[9] = 0.91
+    pred = Prediction(9, 0.91, p, "Ankle boot", "digit", 0.0, None)
+    widgets.probability_chart(pred, names, height=180)
+    html = shown[-1]
+    assert all(f"<div class='dl-name'>{n}</div>" in html for n in names), html
+    assert "dl-hist-words" in html and f"height:{180 + widgets.NAMES_HEIGHT}px" in html
+    widgets.probability_chart(pred, tuple(map(str, range(10))), height=180)
+    assert "dl-hist-words" not in shown[-1] and "height:180px" in shown[-1]  # digits: as before
