@@ -62,6 +62,13 @@ PROTOCOL_EXTENSIONS = ["binary_tensor_data"]
 RUNTIME_QUERY = Query(None, description=f"one of: {', '.join(RUNTIMES)}")
 
 
+def _version(request: Request) -> str | None:
+    """The `/versions/{version}` of a route's path, None on the routes without it (a
+    parameter of the function, it was a query parameter there: `?version=2` was taken,
+    and a typo was told "it takes: version, runtime")."""
+    return request.path_params.get("version")
+
+
 async def _served(
     request: Request, name: str, runtime: str | None, version: str | None = None
 ) -> Served:
@@ -108,11 +115,9 @@ async def server_metadata(request: Request):
 
 @router.get("/models/{name}", summary="Model metadata (v2)")
 @router.get("/models/{name}/versions/{version}", include_in_schema=False)
-async def model_metadata(
-    request: Request, name: str, version: str | None = None, runtime: str | None = RUNTIME_QUERY
-):
+async def model_metadata(request: Request, name: str, runtime: str | None = RUNTIME_QUERY):
     try:
-        clf = (await _served(request, name, runtime, version)).clf
+        clf = (await _served(request, name, runtime, _version(request))).clf
     except V2Error as exc:
         return v2_error(exc.status, exc.message)
     return {
@@ -132,11 +137,9 @@ async def model_metadata(
 
 @router.get("/models/{name}/ready", summary="Model readiness (v2)")
 @router.get("/models/{name}/versions/{version}/ready", include_in_schema=False)
-async def model_ready(
-    request: Request, name: str, version: str | None = None, runtime: str | None = RUNTIME_QUERY
-):
+async def model_ready(request: Request, name: str, runtime: str | None = RUNTIME_QUERY):
     try:
-        served = await _served(request, name, runtime, version)
+        served = await _served(request, name, runtime, _version(request))
     except V2Error as exc:
         return v2_error(exc.status, exc.message)
     ok = served.batcher.running
@@ -179,11 +182,9 @@ async def _read_all(
 
 @router.post("/models/{name}/infer", summary="Inference (v2)")
 @router.post("/models/{name}/versions/{version}/infer", include_in_schema=False)
-async def infer(
-    request: Request, name: str, version: str | None = None, runtime: str | None = RUNTIME_QUERY
-):
+async def infer(request: Request, name: str, runtime: str | None = RUNTIME_QUERY):
     try:
-        served = await _served(request, name, runtime, version)
+        served = await _served(request, name, runtime, _version(request))
         doc, binary = await read_request(request)
         tensor = parse_input(doc, binary)
         outputs = requested_outputs(doc)

@@ -115,8 +115,12 @@ def test_the_inference_protocol_refuses_a_parameter_it_does_not_take_in_its_own_
     assert r.status_code == 422, r.text[:300]
     message = r.json()["error"]  # (the protocol's error body: one string)
     assert "'runtme'" in message and "runtime" in message, message
+    assert "version" not in message, message  # (a path's, not a query parameter)
     assert client.post("/v2/models/mnist-cnn/infer", json=doc).status_code == 200
     assert client.get("/v2/models/mnist-cnn", params={"verbose": "1"}).status_code == 422
+    assert client.get("/v2/models/mnist-cnn", params={"version": "2"}).status_code == 422
+    assert client.get("/v2/models/mnist-cnn/versions/1").status_code == 200
+    assert client.get("/v2/models/mnist-cnn/versions/2").status_code == 404
 
 
 @pytest.mark.parametrize(
