@@ -114,7 +114,7 @@ with atlas_tab:
             f"Click a point to explain that training {noun}. "
             f"{len(atlas.rows):,} training {noun}s mapped by {atlas.method} "
             f"(trustworthiness {atlas.trustworthiness:.3f}); black crosses: the "
-            f"{len(atlas.misread_test)} test {noun}s the model misreads; red diamond: this "
+            f"{len(atlas.misread_test)} test {noun}s the model misreads; black diamond: this "
             f"input (read as {clf.class_names[here.label]}, nearest the "
             f"{clf.class_names[here.nearest_class]} cluster)."
         )

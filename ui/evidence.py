@@ -94,7 +94,8 @@ def picked_training_digit(event) -> int | None:
 
 
 def atlas_chart(atlas: Atlas, here: Placement | None, names: tuple[str, ...]) -> alt.Chart:
-    """The map coloured by class, misread test digits as crosses, the input as a star."""
+    """The map coloured by class, misread test digits as crosses, the input as a large
+    black diamond (red, it was lost among class 3's red dots: category10 has no black)."""
     points = pd.DataFrame(
         {
             "x": atlas.xy[:, 0],
@@ -134,7 +135,9 @@ def atlas_chart(atlas: Atlas, here: Placement | None, names: tuple[str, ...]) ->
         me = pd.DataFrame({"x": [here.x], "y": [here.y], "read as": [names[here.label]]})
         layers.append(
             alt.Chart(me)
-            .mark_point(shape="diamond", size=400, color="red", filled=True, stroke="white")
+            .mark_point(
+                shape="diamond", size=400, color="black", filled=True, stroke="white", strokeWidth=2
+            )
             .encode(x="x", y="y", tooltip=["read as"])
         )
     return alt.layer(*layers).properties(height=520)
@@ -169,7 +172,11 @@ def layer_view(
     if out.ndim == 3:
         grid = feature_grid(out)
         h, w, c = out.shape
-        caption = f"{layer}: {c} maps of {h}x{w}, each scaled to its own peak"
+        cols = int(np.ceil(np.sqrt(c)))  # (as feature_grid tiles them)
+        caption = (
+            f"{layer}: {c} maps of {h}x{w}, each scaled to its own peak; {cols} a row, "
+            f"filter 0 first: filter k is in row k // {cols}, column k % {cols} (from 0)"
+        )
         inline_image(enlarge(grid, size), caption, size)
     elif out.size <= MAX_BARS:  # (ten class scores as a 4x4 grid said nothing)
         v = np.asarray(out, np.float32).ravel()
@@ -193,7 +200,10 @@ def layer_view(
         st.caption(f"{layer}: {out.size} values" + (", one per class" if named else ""))
     else:
         side = min(size, 300)
-        caption = f"{layer}: {out.size} values, brightest = largest (blue: past the last)"
+        caption = (
+            f"{layer}: {out.size} values row by row, brightest = largest; the blue cells "
+            "after the last value fill the square, and are no values"
+        )
         inline_image(enlarge(vector_image(out), side), caption, side)
 
 

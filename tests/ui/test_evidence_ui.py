@@ -33,7 +33,7 @@ def test_evidence_page_shows_look_alikes_atlas_and_layers():
     for n in want:  # each look-alike's caption: training position and label
         assert f"#{n.index} · {n.label}" in page
     assert len(at.get("vega_lite_chart")) == 1  # the atlas
-    assert "red diamond" in "\n".join(c.value for c in at.caption)
+    assert "black diamond" in "\n".join(c.value for c in at.caption)
     at.selectbox(key="evidence_layer_mnist-cnn").set_value("conv3_1").run()
     assert not at.exception, at.exception
     page = "\n".join(str(m.value) for m in at.markdown)
