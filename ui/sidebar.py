@@ -63,8 +63,16 @@ def card_line(clf: Classifier) -> str:
     return " · ".join(parts)
 
 
+#: The address's `?model=NAME` (a bundled or a Keras Applications model): a link that
+#: opens the app on that model, as a teacher shares it; kept in step with the picker.
+MODEL_QUERY = "model"
+
+
 def model_picker() -> Classifier:
     options = [*BUNDLED, *KERAS_APPS, OWN_MODEL]
+    linked = st.query_params.get(MODEL_QUERY)
+    if "model_name" not in st.session_state and linked in options[:-1]:
+        st.session_state["model_name"] = linked  # (a session's first run: the link's model)
     name = st.sidebar.selectbox(
         "Model",
         options,
@@ -73,6 +81,10 @@ def model_picker() -> Classifier:
         help="The digit models ship with DigitLens; the ImageNet models are Keras "
         "Applications (weights from your Keras cache); or use your own.",
     )
+    if name in (OWN_MODEL, DEFAULT_MODEL):
+        st.query_params.pop(MODEL_QUERY, None)
+    else:
+        st.query_params[MODEL_QUERY] = name  # (the address names it: a link to share)
     if name in KERAS_APPS:
         try:
             return application_classifier(name)

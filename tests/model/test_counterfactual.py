@@ -263,7 +263,7 @@ def test_one_compiled_search_per_model_whatever_the_input_and_target(mnist_cnn):
 
 @pytest.mark.parametrize(("read", "said"), [(1, "is read as 1, at"), (3, "gives 1 a probability")])
 def test_a_failed_search_says_which_bar_its_closest_attempt_missed(read, said):
-    """"No adversarial found ... did not work" above "The model reads 1 (78.6 %)" read as a
+    """ "No adversarial found ... did not work" above "The model reads 1 (78.6 %)" read as a
     contradiction (a user test): an attempt read as the target is under the bar asked."""
     from types import SimpleNamespace
 

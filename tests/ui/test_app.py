@@ -381,3 +381,21 @@ def test_the_card_line_says_who_answers_one_drawing_at_a_time():
         )
     with clf.runtime.answering_single_with("onnxruntime"):
         assert card_line(clf).endswith("runs on onnxruntime")
+
+
+def test_a_link_with_a_model_opens_the_app_on_it_and_the_address_follows_the_picker():
+    """`/explain` always opened on mnist-cnn: a teacher could not share a link to the
+    fashion model (a user test). `?model=fashion-cnn` picks it; the picker writes it back."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["model"] = "fashion-cnn"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="model_name").value == "fashion-cnn"
+    at.sidebar.selectbox(key="model_name").set_value("mnist-mlp").run()
+    assert at.query_params["model"] == "mnist-mlp"
+    at.sidebar.selectbox(key="model_name").set_value("mnist-cnn").run()
+    assert "model" not in at.query_params  # (the default: a plain address)
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    other.query_params["model"] = "no-such-model"
+    other.run()
+    assert not other.exception and other.sidebar.selectbox(key="model_name").value == "mnist-cnn"
