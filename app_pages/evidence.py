@@ -10,7 +10,13 @@ from model.input.samples import EXAMPLES, drawn_digit
 from model.why.atlas import load_atlas
 from model.why.layers import load_patches
 from model.why.neighbours import model_arg
-from ui.canvas import DRAW_PAD, drawing_from_state, drawing_pad, opens_on_drawing
+from ui.canvas import (
+    DRAW_PAD,
+    drawing_from_state,
+    drawing_pad,
+    follows_the_model,
+    opens_on_drawing,
+)
 from ui.evidence import (
     atlas_chart,
     layer_view,
@@ -36,6 +42,7 @@ if clf.is_digit and not clf.reads_digits:  # fashion-cnn: its own images first
     SOURCES = ["Test-set image", "Draw", "Example drawing"]
 if st.session_state.get("evidence_source") not in SOURCES:
     st.session_state.pop("evidence_source", None)
+follows_the_model("evidence_source", clf.reads_digits, clf.name, SOURCES[0])
 WHAT = "a digit" if clf.reads_digits else clf.judge.thing  # for the words below
 if "Draw" in SOURCES and opens_on_drawing("evidence_source"):  # drawn before coming here
     st.session_state["evidence_source"] = "Draw"

@@ -19,7 +19,14 @@ from model.why.choice import observe, why_default
 from model.why.describe import describe, describe_map
 from model.why.overlay import OVERLAY_OPACITY
 from model.why.report import Report, report
-from ui.canvas import DRAW_PAD, drawing_from_state, drawing_pad, opens_on_drawing, pad_answer
+from ui.canvas import (
+    DRAW_PAD,
+    drawing_from_state,
+    drawing_pad,
+    follows_the_model,
+    opens_on_drawing,
+    pad_answer,
+)
 from ui.counterfactual import counterfactual_section
 from ui.evidence import FROM_EVIDENCE, TRAINING, TRAINING_INDEX, training_example
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
@@ -44,6 +51,7 @@ elif not clf.reads_digits:  # fashion-cnn: its own images first (a drawn digit i
     SOURCES = ["Test-set image", "Upload", "Draw", "Example drawing", TRAINING]
 if st.session_state.get("explain_source") not in SOURCES:
     st.session_state.pop("explain_source", None)
+follows_the_model("explain_source", clf.reads_digits, clf.name, SOURCES[0])
 from_gallery = st.session_state.pop("_from_gallery", False)  # the Model page's gallery
 from_evidence = st.session_state.pop(FROM_EVIDENCE, False)  # a look-alike or an atlas point
 if from_gallery:

@@ -399,3 +399,20 @@ def test_a_link_with_a_model_opens_the_app_on_it_and_the_address_follows_the_pic
     other.query_params["model"] = "no-such-model"
     other.run()
     assert not other.exception and other.sidebar.selectbox(key="model_name").value == "mnist-cnn"
+
+
+def test_a_switch_to_the_fashion_model_leaves_the_digit_example_for_its_own_images():
+    """Explain stayed on the MNIST 7 after a switch to fashion-cnn, which reads it as no
+    item it knows (a user test); a digit model keeps the example."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/explain.py").run()
+    assert at.radio(key="explain_source").value == "Example drawing"
+    at.sidebar.selectbox(key="model_name").set_value("mnist-mlp").run()
+    assert at.radio(key="explain_source").value == "Example drawing"
+    at.sidebar.selectbox(key="model_name").set_value("fashion-cnn").run()
+    assert not at.exception, at.exception
+    assert at.radio(key="explain_source").value == "Test-set image"
+    at.radio(key="explain_source").set_value("Example drawing").run()  # (a choice stays)
+    at.run()
+    assert at.radio(key="explain_source").value == "Example drawing"

@@ -83,6 +83,9 @@ def test_evidence_page_for_the_mlp_and_the_fashion_model():
     assert "look-alikes are" in page and "**filter " not in page
     at.sidebar.selectbox(key="model_name").set_value("fashion-cnn").run()
     assert not at.exception, at.exception
+    # Its own test images first: the digit example it showed is no item it knows.
+    assert at.radio(key="evidence_source").value == "Test-set image"
+    at.radio(key="evidence_source").set_value("Example drawing").run()
     captions = "\n".join(c.value for c in at.caption)
     assert "fashion-mnist training set (10,000 examples" in captions
     page = "\n".join(str(m.value) for m in at.markdown)  # look-alikes named, not numbered
