@@ -89,7 +89,7 @@ class Planes:
 
     @property
     def every_row_up(self) -> bool:
-        """Whether every row is Up-filtered: a browser canvas's export."""
+        """Whether every row is Up-filtered, as Chromium's canvas writes its export."""
         return self._up
 
     @property

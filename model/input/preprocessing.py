@@ -187,9 +187,11 @@ def lit_or_alpha(
 ) -> tuple[np.ndarray | None, Polarity]:
     """`ink_map` before its stretch: (None, "alpha") where the alpha is the ink, else
     `lit_ink` of the luminance; of a picture whose paper was made transparent, of its
-    luminance with that paper filled in (`model.input.transparency`)."""
+    luminance with that paper filled in (`model.input.transparency`). Filled shapes
+    (`strokes=False`: a garment cut out of its photo) are their alpha: a print on a
+    garment was taken for ink on paper, the garment for the paper (a review)."""
     if ink_is_alpha(alpha):
-        picture = opaque_picture(gray, alpha)  # (None: a pen's strokes, the usual case)
+        picture = opaque_picture(gray, alpha) if strokes else None  # (None: a pen's strokes)
         if picture is None:
             return None, "alpha"
         gray = picture
@@ -356,7 +358,7 @@ def preprocess_stages(
 
         levels = small.alpha_levels
         if ink_is_alpha(levels) and small.source.every_row_up:
-            # A browser canvas (every row Up-filtered): its alpha is its ink, read from its
+            # A canvas as Chromium exports it (every row Up): its alpha is its ink, from its
             # bytes (the float plane: where shown); its colour is not needed. Any other
             # encoder's transparent PNG may be a picture whose paper was made transparent
             # (`ink_map` tells them apart: its colours cost ~0.1 ms more than a canvas).
