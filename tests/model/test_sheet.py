@@ -69,3 +69,16 @@ def test_a_photo_of_a_page_on_a_desk_reads_as_its_digit(mnist_cnn, digit, corner
     stroke, the digit as a hole in it (11 right in 100 such photos, scratch `sheet.py`)."""
     p = mnist_cnn.predict(sheet_photo(digit, seed=digit, corner=corner))
     assert (p.label, p.verdict) == (digit, "digit"), (p.label, p.verdict, p.reason)
+
+
+def test_a_bold_glyph_drawn_flat_is_no_sheet():
+    """A white block "8" on black, its two slots narrow: the glyph passed every test of a
+    sheet, and its slots were read as ink, "5, digit" (a review). Drawn, it is flat:
+    photographed paper has grain."""
+    gray = np.zeros((320, 320), np.float32)
+    gray[70:250, 110:210] = 1.0
+    gray[110:126, 150:170] = 0.0
+    gray[166:182, 150:170] = 0.0
+    gray = cv2.GaussianBlur(gray, (0, 0), 1.0)
+    assert on_sheet(gray, 0.5) is None
+    assert lit_ink(gray)[1] == "light-on-dark"
