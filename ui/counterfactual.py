@@ -76,9 +76,9 @@ def _as_prediction(r: Counterfactual) -> Prediction:
 
 def _answer(clf: Classifier, r: Counterfactual) -> None:
     """What the model reads in the edited input, under its message: in one line where the
-    search failed (the message names the target only), else the verdict's reason alone
-    (the message says what it reads: "The model reads 1 (98.8 %)" came twice)."""
-    if r.succeeded:
+    message does not say it (a failed search read as another class), else the verdict's
+    reason alone (the message says what it reads: "The model reads 1 (98.8 %)" came twice)."""
+    if r.succeeded or r.label == r.target:
         if r.verdict != "digit" and r.reason:
             st.caption(r.reason)
         return

@@ -48,7 +48,7 @@ def open_in_explain(index: int) -> None:
 
 def look_alikes_view(nb: Neighbours, verdict: str = "digit", thing: str = "a digit") -> None:
     """The credibility line, then the look-alikes nearest first, each with its training
-    position, label and distance. verdict: the answer's; where it is not a plain one the
+    position, label and distance. verdict: the answer's; where it is `not_a_digit` the
     look-alikes' agreement is no approval (a fashion model's "not one it knows" got a
     green ✓ for "6 of 8 look-alikes are Pullovers", a user test): every input has its
     nearest training images, however far."""
@@ -58,7 +58,7 @@ def look_alikes_view(nb: Neighbours, verdict: str = "digit", thing: str = "a dig
         ":green[**✓**]" if share >= 0.75 else (":orange[**!**]" if share >= 0.5 else ":red[**✗**]")
     )
     doubt = ""
-    if verdict != "digit":
+    if verdict == "not_a_digit":  # ("unsure" is one of its kind, which one in doubt)
         icon = ":orange[**!**]" if share >= 0.5 else icon
         doubt = (
             f". The model does not take the input for {thing}: these are the nearest "

@@ -30,6 +30,7 @@ signature, cached here. A model without a prior for its data raises
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -212,9 +213,11 @@ def _result(
             f"the verdict on it: {verdict}."
         )
     elif pred.label == target:  # (read as the target, but under the bar: say which bar)
+        # (cut, not rounded: 0.89996 was said "90.0 %: under the 90 % asked", a review)
+        close = f"{math.floor(p_t * 1e4) / 100:.2f} %"
         message = (
-            f"No {kind} found: {failure} The closest attempt is read as {name}, at {shown}: "
-            f"under the {P_VALID:.0%} asked of it."
+            f"No {kind} found: {failure} The closest attempt is read as {name}, at {close}: "
+            f"under the {format_probability(P_VALID)} asked of it."
         )
     else:
         message = (
