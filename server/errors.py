@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from collections import abc
 from types import UnionType
 from typing import Union, get_args, get_origin
 
@@ -96,10 +97,13 @@ def _query_names(dependant, lists: bool = False) -> list[str]:
 
 
 def _takes_list(annotation) -> bool:
-    """Whether a parameter's annotation is a list (or a list or None)."""
+    """Whether a parameter's annotation is a list of values (or that or None): list,
+    tuple, set, frozenset, or a Sequence (but a str)."""
     if get_origin(annotation) in (Union, UnionType):
         return any(map(_takes_list, get_args(annotation)))
-    return get_origin(annotation) in (list, tuple, set) or annotation in (list, tuple, set)
+    kind = get_origin(annotation) or annotation
+    many = (list, tuple, set, frozenset, abc.Sequence, abc.Set)
+    return isinstance(kind, type) and issubclass(kind, many) and not issubclass(kind, str | bytes)
 
 
 #: The status recorded for a request whose client left before it was read (nginx's 499):

@@ -50,11 +50,10 @@ from server.v2_tensors import (
     v2_error,
 )
 
-router = APIRouter(
-    prefix="/v2",
-    tags=["Open Inference Protocol (v2)"],
-    dependencies=[Depends(known_parameters)],
-)
+router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (v2)"])
+#: The model routes refuse a query parameter they do not take, as /v1's do; the health
+#: probes and the server's metadata take any (a prober's cache-busting `?x=1`).
+STRICT = [Depends(known_parameters)]
 
 #: Instances in one request (FP32: 1024 x 3 KB; the body limit also applies).
 MAX_BATCH = 1024
@@ -113,8 +112,8 @@ async def server_metadata(request: Request):
     }
 
 
-@router.get("/models/{name}", summary="Model metadata (v2)")
-@router.get("/models/{name}/versions/{version}", include_in_schema=False)
+@router.get("/models/{name}", summary="Model metadata (v2)", dependencies=STRICT)
+@router.get("/models/{name}/versions/{version}", include_in_schema=False, dependencies=STRICT)
 async def model_metadata(request: Request, name: str, runtime: str | None = RUNTIME_QUERY):
     try:
         clf = (await _served(request, name, runtime, _version(request))).clf
@@ -135,8 +134,8 @@ async def model_metadata(request: Request, name: str, runtime: str | None = RUNT
     }
 
 
-@router.get("/models/{name}/ready", summary="Model readiness (v2)")
-@router.get("/models/{name}/versions/{version}/ready", include_in_schema=False)
+@router.get("/models/{name}/ready", summary="Model readiness (v2)", dependencies=STRICT)
+@router.get("/models/{name}/versions/{version}/ready", include_in_schema=False, dependencies=STRICT)
 async def model_ready(request: Request, name: str, runtime: str | None = RUNTIME_QUERY):
     try:
         served = await _served(request, name, runtime, _version(request))
@@ -180,8 +179,10 @@ async def _read_all(
     return list(await asyncio.gather(*map(answer, t.data, xs)))
 
 
-@router.post("/models/{name}/infer", summary="Inference (v2)")
-@router.post("/models/{name}/versions/{version}/infer", include_in_schema=False)
+@router.post("/models/{name}/infer", summary="Inference (v2)", dependencies=STRICT)
+@router.post(
+    "/models/{name}/versions/{version}/infer", include_in_schema=False, dependencies=STRICT
+)
 async def infer(request: Request, name: str, runtime: str | None = RUNTIME_QUERY):
     try:
         served = await _served(request, name, runtime, _version(request))

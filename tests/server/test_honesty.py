@@ -147,6 +147,8 @@ def test_a_parameter_given_twice_is_a_422_not_the_last_one_silently(client, rout
 
 def test_probes_and_the_scraper_take_any_parameter_and_head(client):
     assert client.get("/metrics", params={"name[]": "x"}).status_code == 200
+    for probe in ("/v2/health/live", "/v2/health/ready", "/v2"):  # (a prober's `?x=1`)
+        assert client.get(probe, params={"x": "1"}).status_code == 200, probe
     assert client.head("/healthz").status_code == 200
     assert client.head("/readyz").status_code == 200
 
