@@ -14,7 +14,6 @@ from ui.canvas import (
     DRAW_PAD,
     drawing_from_state,
     drawing_pad,
-    follows_the_model,
     opens_on_drawing,
 )
 from ui.evidence import (
@@ -24,6 +23,13 @@ from ui.evidence import (
     open_in_explain,
     patches_view,
     picked_training_digit,
+)
+from ui.inputs import (
+    DRAW_SOURCE,
+    EXAMPLE_SOURCE,
+    TEST_SOURCE,
+    UPLOAD_SOURCE,
+    follows_the_model,
 )
 from ui.resources import default_data_dir, test_split
 from ui.sidebar import current
@@ -37,27 +43,27 @@ st.caption(
     "of the training set, and what each layer sees."
 )
 
-SOURCES = ["Example drawing", "Draw", "Test-set image"] if clf.is_digit else ["Upload"]
+SOURCES = [EXAMPLE_SOURCE, DRAW_SOURCE, TEST_SOURCE] if clf.is_digit else [UPLOAD_SOURCE]
 if clf.is_digit and not clf.reads_digits:  # fashion-cnn: its own images first
-    SOURCES = ["Test-set image", "Draw", "Example drawing"]
+    SOURCES = [TEST_SOURCE, DRAW_SOURCE, EXAMPLE_SOURCE]
 if st.session_state.get("evidence_source") not in SOURCES:
     st.session_state.pop("evidence_source", None)
 follows_the_model("evidence_source", clf.reads_digits, clf.name, SOURCES[0])
 WHAT = "a digit" if clf.reads_digits else clf.judge.thing  # for the words below
-if "Draw" in SOURCES and opens_on_drawing("evidence_source"):  # drawn before coming here
-    st.session_state["evidence_source"] = "Draw"
+if DRAW_SOURCE in SOURCES and opens_on_drawing("evidence_source"):  # drawn before coming here
+    st.session_state["evidence_source"] = DRAW_SOURCE
 source = st.radio("Input", SOURCES, horizontal=True, key="evidence_source", persist_state="session")
 PAD = "evidence_pad"  # (it keeps the Draw page's drawing: one drawing for both pages)
 
 image = None
-if source == "Example drawing":
+if source == EXAMPLE_SOURCE:
     digit = st.selectbox("Example", EXAMPLES, key="evidence_example", persist_state="session")
     image = drawn_digit(digit)
-elif source == "Draw":
+elif source == DRAW_SOURCE:
     drawing = drawing_from_state(st.session_state.get(PAD) or {})
     drawing_pad(PAD, clf, mode="browser", kept_as=DRAW_PAD)
     image = drawing.png if drawing is not None else None
-elif source == "Test-set image":
+elif source == TEST_SOURCE:
     data_dir = default_data_dir()
     test = test_split(clf.card.dataset or "mnist", data_dir) if data_dir else None
     if test is None:

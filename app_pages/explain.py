@@ -23,12 +23,18 @@ from ui.canvas import (
     DRAW_PAD,
     drawing_from_state,
     drawing_pad,
-    follows_the_model,
     opens_on_drawing,
     pad_answer,
 )
 from ui.counterfactual import counterfactual_section
 from ui.evidence import FROM_EVIDENCE, TRAINING, TRAINING_INDEX, training_example
+from ui.inputs import (
+    DRAW_SOURCE,
+    EXAMPLE_SOURCE,
+    TEST_SOURCE,
+    UPLOAD_SOURCE,
+    follows_the_model,
+)
 from ui.resources import BUNDLED, bundled_classifier, default_data_dir, test_split
 from ui.sidebar import current
 from ui.widgets import (
@@ -44,22 +50,22 @@ choice = current()
 clf = choice.clf
 st.title("Explain")
 
-SOURCES = ["Example drawing", "Draw", "Upload", "Test-set image", TRAINING]
+SOURCES = [EXAMPLE_SOURCE, DRAW_SOURCE, UPLOAD_SOURCE, TEST_SOURCE, TRAINING]
 if not clf.is_digit:  # a photo model: no canvas and no MNIST test set
-    SOURCES = ["Upload", "Example drawing"]
+    SOURCES = [UPLOAD_SOURCE, EXAMPLE_SOURCE]
 elif not clf.reads_digits:  # fashion-cnn: its own images first (a drawn digit is none)
-    SOURCES = ["Test-set image", "Upload", "Draw", "Example drawing", TRAINING]
+    SOURCES = [TEST_SOURCE, UPLOAD_SOURCE, DRAW_SOURCE, EXAMPLE_SOURCE, TRAINING]
 if st.session_state.get("explain_source") not in SOURCES:
     st.session_state.pop("explain_source", None)
 follows_the_model("explain_source", clf.reads_digits, clf.name, SOURCES[0])
 from_gallery = st.session_state.pop("_from_gallery", False)  # the Model page's gallery
 from_evidence = st.session_state.pop(FROM_EVIDENCE, False)  # a look-alike or an atlas point
 if from_gallery:
-    st.session_state["explain_source"] = "Test-set image"
+    st.session_state["explain_source"] = TEST_SOURCE
 elif from_evidence:
     st.session_state["explain_source"] = TRAINING
-elif "Draw" in SOURCES and opens_on_drawing("explain_source"):  # drawn before coming here
-    st.session_state["explain_source"] = "Draw"
+elif DRAW_SOURCE in SOURCES and opens_on_drawing("explain_source"):  # drawn before coming here
+    st.session_state["explain_source"] = DRAW_SOURCE
 source = st.radio("Input", SOURCES, horizontal=True, key="explain_source", persist_state="session")
 
 #: This page's drawing pad: it keeps the Draw page's drawing (`DRAW_PAD`), one drawing
@@ -113,14 +119,14 @@ def drawn_input() -> Preprocessed:
 x = stages = uploaded = None
 label_note = ""
 try:
-    if source == "Example drawing":
+    if source == EXAMPLE_SOURCE:
         digit = st.select_slider(
             "Example", EXAMPLES, value=7, key="explain_example", persist_state="session"
         )
         stages = clf.preprocess_stages(drawn_digit(digit))
-    elif source == "Draw":
+    elif source == DRAW_SOURCE:
         stages = drawn_input()
-    elif source == "Upload":
+    elif source == UPLOAD_SOURCE:
         f = st.file_uploader(
             "An image",
             type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"],
@@ -161,11 +167,11 @@ try:
         x = split.images[int(index)].astype(np.float32) / 255.0
         label_note = f"true label: {clf.class_names[int(split.labels[int(index)])]}"
 except (TooSmallError, NoiseImageError) as exc:  # ink, but nothing to read in it
-    what = "drawing" if source == "Draw" else "image"
+    what = "drawing" if source == DRAW_SOURCE else "image"
     st.warning(f"That {what} cannot be explained: {exc}.")
     st.stop()
 except BlankImageError as exc:
-    if source == "Draw":
+    if source == DRAW_SOURCE:
         st.info(f"Draw {'a digit' if clf.reads_digits else clf.judge.thing} to explain it.")
     else:
         st.error(f"That image cannot be used: {exc}")

@@ -188,21 +188,6 @@ def opens_on_drawing(source_key: str) -> bool:
     return source_key not in st.session_state and st.session_state.get(DRAWN) is not None
 
 
-#: A page's input that shows a digit example, which a model of other things reads as none.
-EXAMPLE_SOURCE = "Example drawing"
-
-
-def follows_the_model(source_key: str, reads_digits: bool, name: str, first: str) -> None:
-    """After a switch to a model that does not read digits, a page showing its digit
-    example (the radio `source_key`) shows that model's `first` input instead: the MNIST
-    7 stayed, which fashion-cnn calls no item it knows (a user test)."""
-    seen = f"_{source_key}_model"
-    before, st.session_state[seen] = st.session_state.get(seen), name
-    switched = before is not None and before != name
-    if switched and not reads_digits and st.session_state.get(source_key) == EXAMPLE_SOURCE:
-        st.session_state[source_key] = first
-
-
 def drawing_from_state(state: Any) -> Drawing | None:
     """The pad's last drawing from its session state (None before the first stroke)."""
     value = state.get("drawing") if hasattr(state, "get") else None

@@ -144,7 +144,7 @@ def probability_chart(
             f"</div></div><div class='dl-name'>{html.escape(name)}</div></div>"
         )
     scale = "log scale, 10<sup>-12</sup> to 1" if log else ""
-    # Names, not digits, under the bars: whole and upright, the bars shorter by as much
+    # Names, not digits, under the bars: whole and upright, the chart taller by as much
     # (cut to "T-shi." and "Trous." they were riddles, a user test).
     words = label_angle(class_names) != 0
     hist = "dl-hist dl-hist-words" if words else "dl-hist"
@@ -157,7 +157,8 @@ def probability_chart(
     )
 
 
-#: The height of a chart's upright class names ("T-shirt/top", "Ankle boot"), in pixels.
+#: The height of a chart's upright class names ("T-shirt/top", "Ankle boot"), in pixels
+#: (CSS's `.dl-hist-words .dl-name` is 4 less, its margin).
 NAMES_HEIGHT = 80
 #: Models with more classes than this show their top-k as a list of bars.
 TOP_K_CHART_ABOVE = 10
