@@ -153,13 +153,28 @@ def _byte_above(level: float) -> int:
 INK_BYTE, HALF_BYTE = _byte_above(INK_LEVEL), _byte_above(float(np.nextafter(0.5, 0)))
 
 
+def clear_share(alpha: np.ndarray | None) -> float:
+    """The share of the image that is transparent (alpha under 0.5; counted, not averaged:
+    the same share, without a float pass); 0 without an alpha."""
+    if alpha is None:
+        return 0.0
+    clear = alpha <= HALF_BYTE if alpha.dtype == np.uint8 else alpha < 0.5  # (uint8: levels)
+    return np.count_nonzero(clear) / alpha.size
+
+
 def ink_is_alpha(alpha: np.ndarray | None) -> bool:
     """Whether transparency marks the ink (`ink_map`): more than 5 % of the image is
-    transparent (counted, not averaged: the same share, without a float pass)."""
-    if alpha is None:
-        return False
-    clear = alpha <= HALF_BYTE if alpha.dtype == np.uint8 else alpha < 0.5  # (uint8: levels)
-    return np.count_nonzero(clear) / alpha.size > 0.05
+    transparent."""
+    return clear_share(alpha) > ALPHA_INK
+
+
+#: Transparency marks the ink where more than this share of the image is transparent ...
+ALPHA_INK = 0.05
+#: ... and a canvas's export is read from its alpha alone where at least this share is:
+#: strokes on a field (a drawing covers a few percent to a third of its canvas). Where
+#: more is opaque, its colours are read, as any transparent PNG's: a cut-out page with
+#: paper left round the ink, exported through a canvas, read "7, not a digit" for a 4.
+CANVAS_CLEAR = 0.6
 
 
 def ink_map(
@@ -357,11 +372,11 @@ def preprocess_stages(
             return unblocked(small.gray, small.levels) if recipe == "mnist" else small.gray
 
         levels = small.alpha_levels
-        if ink_is_alpha(levels) and small.source.every_row_up:
-            # A canvas as Chromium exports it (every row Up): its alpha is its ink, from its
-            # bytes (the float plane: where shown); its colour is not needed. Any other
-            # encoder's transparent PNG may be a picture whose paper was made transparent
-            # (`ink_map` tells them apart: its colours cost ~0.1 ms more than a canvas).
+        if clear_share(levels) >= CANVAS_CLEAR and small.source.every_row_up:
+            # A canvas as Chromium exports it (every row Up), mostly transparent: its alpha
+            # is its ink, from its bytes (the float plane: where shown); its colour is not
+            # needed. Any other transparent PNG may be a picture whose paper was made
+            # transparent (`ink_map` tells them apart: its colours cost ~0.1 ms more).
             ink = partial(getattr, small, "alpha")
             return stages_from_ink(ink, "alpha", display, made, work_hw, recipe, piece, levels)
         luminance = made()
