@@ -261,3 +261,28 @@ def test_a_cache_that_cannot_be_written_still_loads_and_chooses(tmp_path, monkey
     assert clf.fused and set(clf.runtime.single_ms) == {"onnxruntime", "litert"}
     assert clf.predict(drawn_digit(7)).label == 7
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+
+
+def test_a_tie_within_the_margin_keeps_the_first_candidate():
+    """Two runtimes 1-2 % apart swapped from one load to the next (LiteRT was chosen as
+    often as not on a tie): the first, ONNX Runtime, is kept unless another is faster by
+    more than CHOICE_MARGIN."""
+    from model.runtime.litert import CHOICE_MARGIN
+
+    now = [0.0]
+
+    def candidates(second: float) -> dict:
+        cost = {"first": 1e-4, "second": second}
+
+        def call(name):
+            def fn(x):
+                now[0] += cost[name]
+
+            return fn
+
+        return {k: call(k) for k in cost}
+
+    near = 1e-4 * (1 - CHOICE_MARGIN / 2)
+    assert faster(candidates(near), np.zeros(1), calls=9, clock=lambda: now[0])[0] == "first"
+    far = 1e-4 * (1 - 2 * CHOICE_MARGIN)
+    assert faster(candidates(far), np.zeros(1), calls=9, clock=lambda: now[0])[0] == "second"
