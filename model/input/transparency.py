@@ -44,7 +44,10 @@ def opaque_picture(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
     rim = opaque & near_clear  # the opaque pixels on the transparent field's edge
     if not rim.any():
         return None
-    paper = float(np.median(gray[rim]))
+    # The paper: the lighter of the pixels on that edge and all the opaque ones (a page cut
+    # out of its photo has an edge blurred into the desk, darker than the page: filled
+    # with it, the field read as slabs of ink, a 1 as "5", a review).
+    paper = max(float(np.median(gray[rim])), float(np.median(gray[opaque])))
     darker, lighter = opaque & (gray < paper - INK_CONTRAST), opaque & (gray > paper + INK_CONTRAST)
     n_dark, n_light = np.count_nonzero(darker), np.count_nonzero(lighter)
     if min(n_dark, n_light) > ONE_SIDE * (n_dark + n_light):
