@@ -21,9 +21,12 @@ from model.input.filters import median, sorted_percentile
 MIN_AREA = 0.1
 #: ... is lighter than the border by at least this much (0..1) ...
 MIN_CONTRAST = 0.25
-#: ... fills this share of its smallest enclosing rectangle at least (a slanted or
-#: foreshortened page 0.85-1; an ellipse, a drawn "0" with its hole filled, 0.79) ...
-MIN_RECTANGULAR = 0.85
+#: ... fills this share of its smallest enclosing rectangle at least (a page in strong
+#: perspective, a trapezoid: 0.75-0.85; 0.85 turned away most of them, a helper's test) ...
+MIN_RECTANGULAR = 0.7
+#: ... and this share of its convex hull: it is convex (a page, a trapezoid: ~1; the
+#: corners below turn away an ellipse, a drawn "0" with its hole filled) ...
+MIN_CONVEX = 0.95
 #: ... and its darker marks (the ink, the holes inside it) are at most this share of it
 #: (a page: a few percent; a thick drawn ring filled in: its hole, far more) ...
 MAX_MARKS = 0.3
@@ -94,7 +97,8 @@ def on_sheet(gray: np.ndarray, level: float) -> np.ndarray | None:
     cv2.drawContours(sheet, [outline], -1, 1, thickness=cv2.FILLED)
     area = np.count_nonzero(sheet)
     (_, _), (rw, rh), _ = cv2.minAreaRect(outline)
-    if area < MIN_AREA * gray.size or area < MIN_RECTANGULAR * rw * rh:
+    hull = cv2.contourArea(cv2.convexHull(outline))
+    if area < max(MIN_AREA * gray.size, MIN_RECTANGULAR * rw * rh, MIN_CONVEX * hull):
         return None
     marks = cv2.subtract(sheet, light)  # (a loop's inside is light: paper, not a mark)
     if not MIN_MARKS * area <= np.count_nonzero(marks) <= MAX_MARKS * area:
