@@ -3,8 +3,6 @@ a pen's strokes on a transparent field as their alpha (the canvas)."""
 
 from __future__ import annotations
 
-import io
-
 import cv2
 import numpy as np
 import pytest
@@ -20,6 +18,7 @@ from model.input.preprocessing import (
 )
 from model.input.samples import drawn_digit
 from model.input.transparency import opaque_picture
+from tests.helpers import png  # (Pillow's own filters: read by Pillow, not the fast path)
 
 DIGITS = (0, 1, 4, 7)
 
@@ -46,12 +45,6 @@ def pen(digit: int, colour: tuple[int, int, int], width: int = 18) -> Image.Imag
     alpha = np.asarray(drawn_digit(digit, width=width))
     rgb = np.where(alpha[..., None] > 0, np.array(colour, np.uint8), 0)
     return Image.fromarray(np.dstack([rgb, alpha]).astype(np.uint8), "RGBA")
-
-
-def png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "PNG")  # (Pillow's own filters: read by Pillow, not the canvas fast path)
-    return buf.getvalue()
 
 
 @pytest.mark.parametrize("colour", [(255, 255, 255), (0, 0, 0), (185, 60, 22), (250, 230, 40)])
