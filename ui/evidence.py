@@ -12,7 +12,7 @@ import streamlit as st
 
 from model.errors import EvidenceError
 from model.why.atlas import Atlas, Placement
-from model.why.layers import Activations, Patches, feature_grid
+from model.why.layers import Activations, Patches, feature_grid, grid_columns
 from model.why.neighbours import Neighbours, load_index
 from ui.widgets import enlarge, inline_image, label_angle
 
@@ -172,7 +172,7 @@ def layer_view(
     if out.ndim == 3:
         grid = feature_grid(out)
         h, w, c = out.shape
-        cols = int(np.ceil(np.sqrt(c)))  # (as feature_grid tiles them)
+        cols = grid_columns(c)
         caption = (
             f"{layer}: {c} maps of {h}x{w}, each scaled to its own peak; {cols} a row, "
             f"filter 0 first: filter k is in row k // {cols}, column k % {cols} (from 0)"

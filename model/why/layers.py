@@ -168,6 +168,11 @@ def load_patches(clf: Classifier) -> dict[str, Patches]:
     return out
 
 
+def grid_columns(maps: int) -> int:
+    """How many maps a row of `feature_grid` holds: ceil(sqrt(maps))."""
+    return int(np.ceil(np.sqrt(maps)))
+
+
 def feature_grid(maps: np.ndarray, gap: int = 1) -> np.ndarray:
     """(h, w, c) feature maps -> one (rows*(h+gap)-gap, cols*(w+gap)-gap) uint8 image: the
     c maps tiled row by row (cols = ceil(sqrt(c))), each scaled to its own 0..max (a map
@@ -176,7 +181,7 @@ def feature_grid(maps: np.ndarray, gap: int = 1) -> np.ndarray:
     if maps.ndim != 3:
         raise ValueError(f"feature maps are (h, w, c), not {maps.shape}")
     h, w, c = maps.shape
-    cols = int(np.ceil(np.sqrt(c)))
+    cols = grid_columns(c)
     rows = int(np.ceil(c / cols))
     grid = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), 64, np.uint8)
     peak = maps.reshape(-1, c).max(0)
