@@ -268,6 +268,8 @@ class Classifier:
         """(N, 10) probabilities and the (N, 28, 28) inputs -> N Predictions (one detector
         call, none where `detector` already holds its (N,) log-odds on `x`)."""
         probs = np.asarray(probs, np.float32)
+        if len(probs) == 1 and x is not None:
+            return [self._prediction_of_one(probs, x, detector)]
         judge, names = self.judge, self.class_names
         scores = judge.scores(x, probs, detector).tolist()  # Python floats, as float() gives
         detector = judge.detector is not None and x is not None
@@ -280,6 +282,27 @@ class Classifier:
             )
             out.append(Prediction(label, float(p[label]), p, names[label], verdict, score, reason))
         return out
+
+    def _prediction_of_one(
+        self, probs: np.ndarray, x: np.ndarray, detector: np.ndarray | None
+    ) -> Prediction:
+        """`to_predictions` for one input (a drawing, a request): the same numbers, read
+        from the (1, K) row as Python floats, without a numpy call per step."""
+        judge, row = self.judge, probs[0]
+        values = row.tolist()  # float32 -> the Python floats float() gives
+        p_max = max(values)
+        if p_max != p_max:  # NaN: numpy's argmax takes the NaN, max() may not
+            label = int(row.argmax())
+            p_max = values[label]
+        else:
+            label = values.index(p_max)  # the first of equal maxima, as argmax
+        score = judge.score_one(x, p_max, detector)
+        if self.is_digit and judge.blank_one(x):
+            verdict, reason = "not_a_digit", BLANK_REASON
+        else:
+            has_detector = judge.detector is not None
+            verdict, reason = judge.verdict(score, row, has_detector, p_max=p_max)
+        return Prediction(label, p_max, row, self.class_names[label], verdict, score, reason)
 
     @cached_property
     def fused(self) -> bool:

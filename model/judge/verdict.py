@@ -213,22 +213,27 @@ class Judge:
         if self.detector is not None and x is not None and self.card is not None:
             logodds = self.detector.scores(x) if detector is None else detector
             if len(probs) == 1:  # one input (a request, a drawing): scalars, no array calls
-                return np.array([self._score_one(x, probs, logodds)], np.float32)
+                p_max = float(np.asarray(probs).max())
+                return np.array([self.score_one(x, p_max, logodds)], np.float32)
             score = combined_scores(logodds, probs, self.card.softmax_weight)
             return (score + loop_penalties(x, self.card.loop_penalty)).astype(np.float32)
         return posthoc_scores(probs)
 
-    def _score_one(self, x: np.ndarray, probs: np.ndarray, logodds: np.ndarray) -> np.float32:
-        """`scores` for one input with the detector, in float32 scalars: the same
-        operations on the same numbers as the array code (posthoc_scores, combined_scores,
-        loop_penalties), without a dozen calls on arrays of one element."""
-        p_max = float(np.asarray(probs).max())  # float32 -> float64, as posthoc_scores
-        posthoc = np.float32(-np.log(min(max(p_max, 1e-12), 1.0)))
+    def score_one(self, x: np.ndarray | None, p_max: float, logodds: np.ndarray | None) -> float:
+        """`scores` for one input whose largest probability is `p_max` (a float32's value),
+        in float32 scalars: the same operations on the same numbers as the array code
+        (posthoc_scores, combined_scores, loop_penalties), without a dozen calls on arrays
+        of one element. logodds: the detector's, where the fused graph computed them."""
+        posthoc = np.float32(-np.log(min(max(p_max, 1e-12), 1.0)))  # float64, as the arrays
+        if self.detector is None or x is None or self.card is None:
+            return float(posthoc)
+        if logodds is None:
+            logodds = self.detector.scores(x)
         weight = np.float32(self.card.softmax_weight)  # a weak Python float in the array code
-        score = np.float32(np.asarray(logodds).reshape(-1)[0]) + weight * posthoc
+        score = np.float32(logodds.reshape(-1)[0]) + weight * posthoc
         loops = self.card.loop_penalty
         penalty = loops if loops and more_loops_than_a_digit(x) else 0.0
-        return score + np.float32(penalty)
+        return float(score + np.float32(penalty))
 
     def rule(self) -> dict[str, Any]:
         """The verdict rule as plain numbers, for a port of `scores` and `verdict` (the Draw
@@ -262,9 +267,14 @@ class Judge:
     def blank(x: np.ndarray) -> np.ndarray:
         """(N,) whether each (N, 28, 28[, 1]) model-format input is blank (BLANK_REASON)."""
         if len(x) == 1:  # (one drawing: a third of the general call's time, on the hot path)
-            return np.array([np.count_nonzero(x > _INK) < MIN_INK_PIXELS])
+            return np.array([Judge.blank_one(x)])
         ink = np.asarray(x).reshape(len(x), -1) > _INK
         return np.count_nonzero(ink, axis=1) < MIN_INK_PIXELS
+
+    @staticmethod
+    def blank_one(x: np.ndarray) -> bool:
+        """Whether one model-format input is blank (`blank` for a batch)."""
+        return np.count_nonzero(x > _INK) < MIN_INK_PIXELS
 
     def thresholds(self, detector_score: bool) -> tuple[float, float, float]:
         """(unsure, reject, p_unsure) for the kind of score at hand."""
@@ -273,11 +283,13 @@ class Judge:
         return POSTHOC_UNSURE, POSTHOC_REJECT, P_UNSURE
 
     def verdict(
-        self, score: float, probs: np.ndarray, detector_score: bool
+        self, score: float, probs: np.ndarray, detector_score: bool, p_max: float | None = None
     ) -> tuple[Verdict, str | None]:
-        """(verdict, reason) for one input."""
+        """(verdict, reason) for one input; p_max: `float(probs.max())`, where known."""
         unsure, reject, p_unsure = self.thresholds(detector_score)
-        if score < unsure and score < reject and float(probs.max()) >= p_unsure:
+        if p_max is None:
+            p_max = float(probs.max())
+        if score < unsure and score < reject and p_max >= p_unsure:
             return "digit", None  # the common answer: no ranking of the classes needed
         order = np.argsort(probs)[::-1]
         first, second = self.class_names[order[0]], self.class_names[order[1]]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks.equivalence import array_scores, ranked_verdict, scipy_loops
-from model.judge.verdict import MAX_DIGIT_LOOPS, more_loops_than_a_digit
+from model.judge.verdict import BLANK_REASON, MAX_DIGIT_LOOPS, more_loops_than_a_digit
 from tests.helpers import digits_and_negatives
 
 
@@ -58,3 +58,25 @@ def test_the_verdict_ranks_classes_only_when_needed_and_says_the_same(mnist_cnn,
     answers = [judge.verdict(*case) for case in cases]
     assert answers == [ranked_verdict(judge, *case) for case in cases]
     assert {v for v, _ in answers} == {"digit", "unsure", "not_a_digit"}
+
+
+def test_one_inputs_prediction_is_the_batch_paths(mnist_cnn, inputs):
+    """A single input's Prediction, read from its row as Python floats, is the one the
+    batch path makes with numpy: label, probability, verdict, score and reason."""
+    probs, logodds = mnist_cnn.runtime.predict_and_detect(inputs)
+    # and two more: equal maxima, and a blank input
+    probs = np.concatenate([probs, np.full((1, 10), 0.1, np.float32), probs[:1]])
+    x = np.concatenate([inputs, inputs[:1], np.zeros_like(inputs[:1])])
+    logodds = np.concatenate([logodds, logodds[:1], logodds[:1]])
+    batch = mnist_cnn.to_predictions(probs, x, logodds)
+    one = [
+        mnist_cnn.to_predictions(probs[i : i + 1], x[i : i + 1], logodds[i : i + 1])[0]
+        for i in range(len(x))
+    ]
+    fields = ("label", "probability", "class_name", "verdict", "ood_score", "reason")
+    assert [[getattr(p, f) for f in fields] for p in one] == [
+        [getattr(p, f) for f in fields] for p in batch
+    ]
+    assert {p.verdict for p in one} == {"digit", "unsure", "not_a_digit"}
+    assert one[-2].label == 0  # the first of equal maxima, as numpy's argmax
+    assert one[-1].reason == BLANK_REASON
