@@ -7,7 +7,8 @@ The old path: Pillow decodes every PNG (`model.input.png` declines all, and no P
 luminance and alpha are read off its planes: `decode_small_png`), the classifier
 and the detector are two session calls (no fused graph), loops are counted with scipy's
 labelling on every input, the OOD score is computed on arrays for every input and the
-verdict ranks the classes before any rule (`array_scores`, `ranked_verdict`), the
+verdict ranks the classes before any rule, one input going through the batch code
+(`array_scores`, `ranked_verdict`, `batch_prediction_of_one`), the
 preprocessing's box (searched for again after the specks: `boxless`), padding, centre of
 mass and border median are numpy's and scipy's general functions again (`numpy_bbox`,
 `np.pad`, `ndimage.center_of_mass`, `np.median`),
@@ -80,8 +81,14 @@ def array_scores(judge, x, probs, detector=None) -> np.ndarray:
     return posthoc
 
 
-def ranked_verdict(judge, score: float, probs: np.ndarray, detector_score: bool):
-    """`Judge.verdict` as it was: the classes ranked before any rule, for the old path."""
+def batch_prediction_of_one(clf, probs: np.ndarray, x: np.ndarray, detector=None):
+    """`Classifier._prediction_of_one` as it was: one input through the batch code."""
+    return clf._predictions_of(probs, x, detector)[0]
+
+
+def ranked_verdict(judge, score: float, probs: np.ndarray, detector_score: bool, p_max=None):
+    """`Judge.verdict` as it was: the classes ranked before any rule, for the old path
+    (p_max, which the fast path passes, unused)."""
     unsure, reject, p_unsure = judge.thresholds(detector_score)
     order = np.argsort(probs)[::-1]
     first, second = judge.class_names[order[0]], judge.class_names[order[1]]
@@ -153,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.ood import NEGATIVE_SETS, SEED
     from model import load_classifier
+    from model.classifier import Classifier
     from model.datasets import load_split, locate
     from model.input import preprocessing
     from model.input.png import encode_up
@@ -199,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             mock.patch("model.judge.verdict.count_loops", scipy_loops),
             mock.patch.object(Judge, "scores", array_scores),
             mock.patch.object(Judge, "verdict", ranked_verdict),
+            mock.patch.object(Classifier, "_prediction_of_one", batch_prediction_of_one),
             mock.patch("model.input.preprocessing._bbox", numpy_bbox),
             mock.patch.object(preprocessing, "kept_ink", boxless(preprocessing.kept_ink)),
             mock.patch("model.input.preprocessing._padded", np.pad),

@@ -270,6 +270,12 @@ class Classifier:
         probs = np.asarray(probs, np.float32)
         if len(probs) == 1 and x is not None:
             return [self._prediction_of_one(probs, x, detector)]
+        return self._predictions_of(probs, x, detector)
+
+    def _predictions_of(
+        self, probs: np.ndarray, x: np.ndarray | None, detector: np.ndarray | None
+    ) -> list[Prediction]:
+        """`to_predictions` on arrays: any number of inputs."""
         judge, names = self.judge, self.class_names
         scores = judge.scores(x, probs, detector).tolist()  # Python floats, as float() gives
         detector = judge.detector is not None and x is not None
