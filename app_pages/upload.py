@@ -216,8 +216,6 @@ shown[text] = shown[text].astype(object).where(shown[text].notna(), "")
 # One column of sentences: a row has a verdict's reason or an error, never both (the error
 # sat past a wide empty reason column, off the right edge).
 shown["why"] = [e or r for e, r in zip(shown["error"], shown["reason"], strict=True)]
-# (a row without a label made the column floats: "7.0", and "None" for the row)
-shown["label"] = [str(int(v)) if pd.notna(v) else "" for v in table["label"]]  # (text: one type)
 shown["thumbnail"] = shown["thumbnail"].fillna("")  # (a row without a map read "None" there)
 st.dataframe(
     shown,
@@ -229,10 +227,14 @@ st.dataframe(
         "verdict": st.column_config.TextColumn(width=120),
         # (the reason or the error: a sentence, cut after a few words in a narrow column)
         "why": st.column_config.TextColumn(width="large"),
+        # (the class's name, or the number read: "label" beside it said 7 twice for a
+        # digit, and 9 beside "Ankle boot")
+        "class": st.column_config.TextColumn("answer"),
     },
-    # The exact probability goes into the downloads; on screen, "> 99.9 %" and never a
-    # rounded "100%". The downloads keep the reason and the error apart.
-    column_order=["file", "thumbnail", "label", "class", "sure", "verdict", "why"],
+    # The exact probability and the class index go into the downloads; on screen,
+    # "> 99.9 %" and never a rounded "100%". The downloads keep the reason and the error
+    # apart.
+    column_order=["file", "thumbnail", "class", "sure", "verdict", "why"],
 )
 d1, d2, _ = st.columns([1, 1, 4])
 d1.download_button("Download CSV", results_csv(rows), "digitlens.csv", "text/csv")
