@@ -50,12 +50,6 @@ if not clf.is_digit:
         icon=":material/photo_camera:",
     )
     st.stop()
-if not clf.reads_digits:  # a model of other things (fashion-cnn): what a drawing is to it
-    st.caption(
-        f"{clf.name} learnt from small pictures, not from drawings: a drawn outline, even "
-        f"of one of its classes, is often not {clf.judge.thing} to it. The Upload page "
-        "reads its own kind of image."
-    )
 
 
 def maps_for(clf: Classifier, stages: Preprocessed, choice: Choice) -> tuple[Report | None, Report]:
@@ -151,6 +145,13 @@ def draw_and_explain() -> None:
         if drawing is not None and server is None:
             server = pad_answer(drawing.seq)
         drawing_pad(DRAW_PAD, clf, mode=mode or "browser", server=server)
+        if not clf.reads_digits:  # a model of other things (fashion-cnn): what a drawing is
+            # to it; under the pad: above it, it pushed Undo and Clear off a phone's screen
+            st.caption(
+                f"{clf.name} learnt from small pictures, not from drawings: a drawn outline, "
+                f"even of one of its classes, is often not {clf.judge.thing} to it. The "
+                "Upload page reads its own kind of image."
+            )
 
     with answer_col:
         if error is not None:

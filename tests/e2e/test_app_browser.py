@@ -563,6 +563,19 @@ def test_touch_on_a_phone(phone, streamlit_url):
     page.screenshot(path=str(ARTIFACTS / "phone-sidebar.png"))
 
 
+def test_a_fashion_models_pad_fits_a_phones_first_screen(phone, streamlit_url):
+    """fashion-cnn's taller live row (its names upright) and its note on drawings pushed
+    Undo and Clear below a 390x844 phone's first screen (bottom at 877 px); the note now
+    sits under the pad."""
+    phone.goto(streamlit_url + "/?model=fashion-cnn")
+    phone.locator(".dl-pad.dl-words[data-ready='1']").wait_for(timeout=60_000)
+    assert phone.evaluate("() => window.scrollY") == 0
+    for button in (".dl-undo", ".dl-clear"):
+        box = phone.locator(button).bounding_box()
+        assert box["y"] + box["height"] <= 844, f"{button} is below the first screen: {box}"
+    phone.get_by_text("learnt from small pictures").wait_for()  # (still said, under it)
+
+
 def test_switch_between_browser_and_server(page, streamlit_url):
     page.goto(streamlit_url)
     wait_ready(page)
