@@ -21,7 +21,7 @@ from model.input.filters import (
     sorted_percentile,
 )
 from model.input.resample import resize
-from model.input.sheet import on_sheet
+from model.input.sheet import may_hold_a_sheet, on_sheet
 
 Polarity = Literal["dark-on-light", "light-on-dark", "alpha"]
 
@@ -86,8 +86,9 @@ def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarit
     border_level = median(border)
     dark_on_light = _paper_is_light(gray, border, border_level)
     level = _frame_filling_ink(gray, border, dark_on_light) if strokes else None
-    if strokes and not dark_on_light and level is None:
-        page = on_sheet(gray, _otsu(gray[::2, ::2].ravel()))  # a light sheet on a dark desk
+    # A light sheet on a darker desk, or on a light desk darker than its paper
+    if strokes and level is None and (not dark_on_light or may_hold_a_sheet(gray, border_level)):
+        page = on_sheet(gray, _otsu(gray[::2, ::2].ravel()))
         if page is not None:
             return lit_ink(page, strokes)  # (its border is the sheet's: read once more)
     if level is not None:
