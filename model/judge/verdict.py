@@ -230,7 +230,7 @@ class Judge:
         if logodds is None:
             logodds = self.detector.scores(x)
         weight = np.float32(self.card.softmax_weight)  # a weak Python float in the array code
-        score = np.float32(logodds.reshape(-1)[0]) + weight * posthoc
+        score = np.float32(np.asarray(logodds).reshape(-1)[0]) + weight * posthoc
         loops = self.card.loop_penalty
         penalty = loops if loops and more_loops_than_a_digit(x) else 0.0
         return float(score + np.float32(penalty))
