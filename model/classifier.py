@@ -17,6 +17,7 @@ prediction path each method is a short door to its own room (`model.why`,
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from model.architecture import CONV_LAYERS, conv_layer_names, public_conv_layers
-from model.errors import ImageError, ModelLoadError
+from model.errors import ImageError, ModelInputError, ModelLoadError
 from model.input.decode import MAX_PIXELS, ImageInput
 from model.input.photo import KERAS_MODES, SCALINGS, PhotoInput, canonical_scaling, prepare_photo
 from model.input.preprocessing import Preprocessed, preprocess_stages
@@ -77,6 +78,11 @@ def _input_code_sha256() -> str:
     """The hash of `model.input`'s files, the preprocessing this process imported: read
     once, not at every model's load."""
     return sources_sha256(tuple(sorted((Path(__file__).parent / "input").glob("*.py"))))
+
+
+#: How far past 0..1 a digit model's input may stray by float rounding (a map resized,
+#: an edit added) before `Classifier.model_inputs` refuses it.
+INPUT_SLACK = 1e-3
 
 
 @dataclass(init=False, eq=False)
@@ -346,7 +352,36 @@ class Classifier:
 
     def predict_inputs(self, x: np.ndarray) -> list[Prediction]:
         """Predict (N, H, W[, C]) inputs already in model format: one call for the model and
-        its detector, fused (what the server's micro-batcher runs), or one call each."""
+        its detector, fused (what the server's micro-batcher runs), or one call each.
+        Raises ModelInputError for NaN or infinite values, and for a digit model's values
+        outside 0..1 (`model_inputs`)."""
+        return self._predict_inputs(self.model_inputs(x))
+
+    def model_inputs(self, x: np.ndarray) -> np.ndarray:
+        """`x` as (N, H, W[, C]) float32 model inputs, checked: finite, and in 0..1 for a
+        digit model (its preprocessing's range; a photo model's scaling has its own)."""
+        x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, *self.input_shape)
+        if x.size:
+            lo, hi = float(x.min()), float(x.max())  # (NaN anywhere: both NaN)
+            fits = (
+                lo >= -INPUT_SLACK and hi <= 1.0 + INPUT_SLACK
+                if self.is_digit
+                else math.isfinite(lo) and math.isfinite(hi)
+            )
+            if not fits:
+                raise ModelInputError(
+                    "the model's inputs must be finite numbers"
+                    + (
+                        " in 0..1 (an image's 0..255 levels divided by 255)"
+                        if self.is_digit
+                        else ""
+                    )
+                    + f"; these run from {lo:g} to {hi:g}"
+                )
+        return x
+
+    def _predict_inputs(self, x: np.ndarray) -> list[Prediction]:
+        """`predict_inputs` for inputs that are model inputs already (our preprocessing's)."""
         x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, *self.input_shape)
         # (a runtime swapped for a plain callable, as tests do, has no fused graph)
         if self.fused and getattr(self.runtime, "fused", False) and len(x):
@@ -387,7 +422,7 @@ class Classifier:
         """Preprocess and predict one image. Raises ImageError / BlankImageError (a dot or a
         tap: TooSmallError). Where the answer is not a plain digit because the image holds
         several, the reason says so (`model.number.several_digits`)."""
-        prediction = self.predict_input(self.preprocess(image))
+        prediction = self._predict_inputs(self.preprocess(image))[0]
         if prediction.verdict == "digit" or not self.reads_digits:
             return prediction
         from model.number import several_digits
@@ -398,7 +433,7 @@ class Classifier:
         """Preprocess each image, then predict all of them in one batched call."""
         if len(images) == 0:
             return []
-        return self.predict_inputs(np.stack([self.preprocess(img) for img in images]))
+        return self._predict_inputs(np.stack([self.preprocess(img) for img in images]))
 
     # -------------------------------------------------------------- explanations
     def explain(

@@ -2,7 +2,8 @@
 
     DigitLensError
     ├── ModelLoadError       a model cannot be found or used (ModelNotFoundError below it)
-    ├── ImageError           an input cannot be read (BlankImageError, TooSmallError, ...)
+    ├── ImageError           an input cannot be read (BlankImageError, TooSmallError,
+    │                        ModelInputError for an array the model cannot take, ...)
     ├── ExplanationError     a method or layer does not fit this model
     │   └── CounterfactualError   a counterfactual cannot be asked for (NoPriorError below it)
     └── EvidenceError        no look-alike index or atlas for this model
@@ -69,6 +70,13 @@ class ImageTooLargeError(ImageError):
 
 class EmptyImageError(ImageError):
     """The input has no bytes at all."""
+
+
+class ModelInputError(ImageError):
+    """An array handed to the model as it is (`Classifier.predict_inputs`) cannot be
+    one of its inputs: NaN or infinite values, or a digit model's values outside 0..1
+    (an image's 0..255 levels not yet scaled). It was read all the same: a NaN pixel
+    came back as "0, digit"."""
 
 
 class ExplanationError(DigitLensError, ValueError):

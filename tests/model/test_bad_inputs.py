@@ -139,3 +139,29 @@ def test_a_huge_image_is_refused_in_our_words_alone(tmp_path):
     done = predict_cli("--quiet", str(tmp_path / "huge.png"))
     assert done.returncode == 1 and "too large" in done.stderr, done.stderr
     assert "DecompressionBomb" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("what", "x"),
+    [
+        ("a NaN pixel", np.where(np.eye(28, dtype=bool), np.nan, 0.5)),
+        ("an infinite pixel", np.where(np.eye(28, dtype=bool), np.inf, 0.5)),
+        ("0..255 levels", np.full((28, 28), 255.0)),
+        ("negative values", np.full((28, 28), -0.5)),
+    ],
+)
+def test_a_model_input_the_model_cannot_take_is_refused(mnist_cnn, what, x):
+    """A NaN pixel came back "0, digit" with a NaN probability, and a test image's 0..255
+    levels "7, not a digit" with a score of 663,951 (a user test); /v2 refused both."""
+    from model.errors import ModelInputError
+
+    with pytest.raises(ModelInputError, match="finite numbers in 0..1"):
+        mnist_cnn.predict_input(x)
+    with pytest.raises(ModelInputError):
+        mnist_cnn.predict_inputs(np.stack([np.zeros((28, 28)), x]))
+
+
+def test_model_inputs_at_the_ends_of_their_range_are_read(mnist_cnn):
+    x = np.zeros((28, 28), np.float32)
+    x[4:24, 12:16] = 1.0 + 1e-6  # (a float's rounding past 1 is no reason to refuse)
+    assert mnist_cnn.predict_input(x).label == 1
