@@ -90,7 +90,7 @@ def ranked_verdict(judge, score: float, probs: np.ndarray, detector_score: bool,
     """`Judge.verdict` as it was: the classes ranked before any rule, for the old path
     (p_max, which the fast path passes, unused)."""
     unsure, reject, p_unsure = judge.thresholds(detector_score)
-    order = np.argsort(probs)[::-1]
+    order = np.argsort(-probs, kind="stable")  # (ties as the verdict ranks them now)
     first, second = judge.class_names[order[0]], judge.class_names[order[1]]
     top, runner_up = float(probs[order[0]]), float(probs[order[1]])
     if score >= reject:

@@ -291,7 +291,7 @@ class Judge:
             p_max = float(probs.max())
         if score < unsure and score < reject and p_max >= p_unsure:
             return "digit", None  # the common answer: no ranking of the classes needed
-        order = np.argsort(probs)[::-1]
+        order = np.argsort(-probs, kind="stable")  # (ties: the lower class first, as argmax)
         first, second = self.class_names[order[0]], self.class_names[order[1]]
         if score >= reject:
             if detector_score:

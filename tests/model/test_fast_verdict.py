@@ -80,3 +80,13 @@ def test_one_inputs_prediction_is_the_batch_paths(mnist_cnn, inputs):
     assert {p.verdict for p in one} == {"digit", "unsure", "not_a_digit"}
     assert one[-2].label == 0  # the first of equal maxima, as numpy's argmax
     assert one[-1].reason == BLANK_REASON
+
+
+def test_a_tie_names_the_class_the_label_names(mnist_cnn):
+    """Ten equal probabilities: the label is 0 (numpy's argmax, the first), and the
+    reason named 9 as "its best guess" (the ranking took the last; a user test)."""
+    flat = np.full(10, 0.1, np.float32)
+    pred = mnist_cnn.to_prediction(flat, np.zeros((28, 28), np.float32) + 0.5)
+    assert pred.label == 0
+    verdict, reason = mnist_cnn.judge.verdict(5.0, flat, False)
+    assert "its best guess, 0," in reason, reason
