@@ -186,7 +186,7 @@ for i, ((name, data), s) in enumerate(zip(inputs, stages, strict=True)):
             "thumbnail": thumbnail(e),
             "label": pred.label,
             "class": pred.class_name,
-            "probability": round(pred.probability, 6),
+            "probability": pred.probability,
             "sure": format_probability(pred.probability),
             "verdict": pred.verdict,
             "reason": pred.reason,

@@ -5,6 +5,7 @@ import html
 import io
 import re
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
@@ -80,6 +81,9 @@ def test_upload_predicts_each_file_and_reports_bad_ones():
     assert "blank.png" in errors and "blank" in errors
     table = at.dataframe[0].value
     assert list(table["class"]) == ["7", "1", "", ""]  # no "None"
+    # the downloads' probability is the model's float32, not rounded to 6 places (the
+    # docs promise the exact one: 0.99999988 was written 1.0)
+    assert all(p == float(np.float32(p)) for p in table["probability"][:2])
     shown = list(at.dataframe[0].proto.column_order)
     assert "class" in shown and "label" not in shown  # (7 beside 7 said it twice)
     assert len(at.get("download_button")) == 2
