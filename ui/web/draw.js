@@ -130,7 +130,7 @@ function createPad(root) {
   const clear = el(tools, "button", "dl-btn dl-clear", "✕ Clear");
   undo.setAttribute("aria-label", "Undo the last stroke");
   undo.setAttribute("aria-keyshortcuts", "Control+Z");
-  undo.title = "Undo the last stroke (Ctrl+Z)";
+  undo.title = "Undo the last stroke, or a clear (Ctrl+Z)";
   clear.setAttribute("aria-label", "Clear the pad");
   clear.setAttribute("aria-keyshortcuts", "Delete");
   clear.title = "Clear the pad (Delete)";
@@ -377,6 +377,7 @@ function createPad(root) {
     canvas.setPointerCapture?.(e.pointerId);
     pad.drawing = { id: e.pointerId };
     const s = { w: Number(pen.value), pts: [point(e)] };
+    pad.cleared = null;
     pad.strokes.push(s);
     drawStroke(s);
     pad.moveAt = performance.now();
@@ -414,6 +415,15 @@ function createPad(root) {
   canvas.addEventListener("touchmove", noScroll, { passive: false });
 
   function doUndo() {
+    if (!pad.strokes.length && pad.cleared) {
+      // Undo after Clear brings the drawing back (it did nothing: a user test)
+      pad.strokes = pad.cleared;
+      pad.cleared = null;
+      redraw();
+      send(true);
+      queueFrame();
+      return;
+    }
     if (!pad.strokes.length) return;
     pad.strokes.pop();
     redraw();
@@ -422,6 +432,7 @@ function createPad(root) {
     else showBlank();
   }
   function doClear() {
+    if (pad.strokes.length) pad.cleared = pad.strokes; // (for Undo, until the next stroke)
     pad.strokes = [];
     redraw();
     send(true);
