@@ -21,7 +21,7 @@ from model.input.filters import (
     sorted_percentile,
 )
 from model.input.resample import resize
-from model.input.sheet import may_hold_a_sheet, on_sheet
+from model.input.sheet import desk_at_an_edge, may_hold_a_sheet, on_sheet
 
 Polarity = Literal["dark-on-light", "light-on-dark", "alpha"]
 
@@ -86,9 +86,16 @@ def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarit
     border_level = median(border)
     dark_on_light = _paper_is_light(gray, border, border_level)
     level = _frame_filling_ink(gray, border, dark_on_light) if strokes else None
-    # A light sheet on a darker desk, or on a light desk darker than its paper
-    if strokes and level is None and (not dark_on_light or may_hold_a_sheet(gray, border_level)):
-        page = on_sheet(gray, _otsu(gray[::2, ::2].ravel()))
+    # A light sheet on a darker desk, on a light desk darker than its paper, or filling
+    # the frame but for a strip of desk along an edge
+    if strokes and level is None:
+        page, otsu = None, None
+        if not dark_on_light or may_hold_a_sheet(gray, border_level):
+            otsu = _otsu(gray[::2, ::2].ravel())
+            page = on_sheet(gray, otsu)
+        if page is None and desk_at_an_edge(gray, border):
+            otsu = _otsu(gray[::2, ::2].ravel()) if otsu is None else otsu
+            page = on_sheet(gray, otsu, at_edge=True)
         if page is not None:
             return lit_ink(page, strokes)  # (its border is the sheet's: read once more)
     if level is not None:

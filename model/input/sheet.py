@@ -56,6 +56,11 @@ FLAT = 0.5 / 255
 SAMPLE = 4096
 #: The sheet's edge (its shadow, its curl) is left out: this share of its smaller side.
 EDGE = 0.03
+#: A page filling the frame but for a strip of desk: its edge is a step, the levels in
+#: bands of this share of the image's side on either side of it this share of its
+#: contrast with the desk apart at least.
+RING = 0.01
+SHARP = 0.5
 
 
 def may_hold_a_sheet(gray: np.ndarray, border_level: float) -> bool:
@@ -70,12 +75,33 @@ def may_hold_a_sheet(gray: np.ndarray, border_level: float) -> bool:
     return np.count_nonzero(sample > border_level + MIN_CONTRAST) >= MIN_AREA * sample.size
 
 
-def on_sheet(gray: np.ndarray, level: float) -> np.ndarray | None:
+def sides_levels(gray: np.ndarray) -> tuple[float, float, float, float]:
+    """The median level of the image's top, bottom, left and right edges."""
+    return (median(gray[0]), median(gray[-1]), median(gray[:, 0]), median(gray[:, -1]))
+
+
+def desk_at_an_edge(gray: np.ndarray, border: np.ndarray) -> bool:
+    """Whether one edge of the frame is darker than another by `MIN_CONTRAST`: a page
+    filling the photo but for a strip of desk along an edge (its border, mostly paper,
+    passed for paper, and the strip was read as a stroke: "1, 100 %", two helpers' tests).
+    `on_sheet(..., at_edge=True)` decides."""
+    if float(border.max()) - float(border.min()) < MIN_CONTRAST:
+        return False  # (one level all round: most photos and drawings stop here)
+    levels = sides_levels(gray)
+    return max(levels) - min(levels) >= MIN_CONTRAST
+
+
+def on_sheet(gray: np.ndarray, level: float, at_edge: bool = False) -> np.ndarray | None:
     """gray (h, w) float32 in [0, 1] whose border is darker than its paper would be, and
     `level`: Otsu's threshold of it -> the image with everything outside the largest
     light region painted in that region's level, where that region is a sheet holding
     marks; else None. The cheap tests come first: most images asked are light strokes
-    drawn on a dark ground, refused by their flat fill before any component is made."""
+    drawn on a dark ground, refused by their flat fill before any component is made.
+
+    at_edge: the page fills the frame but for a strip of desk along an edge or two
+    (`desk_at_an_edge`): it may reach every side, the darkest edge is the desk, and the
+    page must end in a sharp step down to it (`SHARP`: a gradient of light across a page
+    has an edge as straight, and the ink beyond it would be painted over)."""
     light = (gray > level).view(np.uint8)
     lit = gray[light.view(bool)]
     lit = np.sort(lit[:: max(1, lit.size // SAMPLE)])  # (its levels on a sample: cheap)
@@ -89,7 +115,7 @@ def on_sheet(gray: np.ndarray, level: float) -> np.ndarray | None:
     b = max(2, round(NEAR_SIDE * max(gray.shape)))  # (within a few pixels of a side)
     H, W = gray.shape
     sides = (y < b, y + h > H - b, x < b, x + w > W - b)
-    if sum(sides) > MAX_SIDES or w * h < MIN_AREA * gray.size:
+    if sum(sides) > (4 if at_edge else MAX_SIDES) or w * h < MIN_AREA * gray.size:
         return None
     region = (labels == biggest).view(np.uint8)
     levels = np.sort(gray[region.view(bool)])
@@ -98,8 +124,11 @@ def on_sheet(gray: np.ndarray, level: float) -> np.ndarray | None:
         return None  # (the largest light region alone: flat too)
     if sorted_percentile(levels, 95) - sorted_percentile(levels, 5) > MAX_PAPER_SPREAD:
         return None
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if paper - median(border) < MIN_CONTRAST:
+    if at_edge:
+        desk = min(sides_levels(gray))
+    else:
+        desk = median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
+    if paper - desk < MIN_CONTRAST:
         return None
     contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     outline = max(contours, key=cv2.contourArea)
@@ -119,6 +148,24 @@ def on_sheet(gray: np.ndarray, level: float) -> np.ndarray | None:
     widest = [float(cv2.distanceTransform(m, cv2.DIST_L2, 3).max()) for m in (region, marks)]
     if widest[0] < WIDER * widest[1]:
         return None
+    if at_edge and not sharp_edge(gray, sheet, paper - desk):
+        return None
     r = max(int(EDGE * min(rw, rh)), 1)
     inside = cv2.erode(sheet, np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
     return np.where(inside, gray, np.float32(paper)).astype(np.float32)
+
+
+def sharp_edge(gray: np.ndarray, sheet: np.ndarray, contrast: float) -> bool:
+    """Whether the sheet's edge inside the frame is a step: the levels just inside it and
+    just outside it (a band of `RING` of the image's side each) differ by `SHARP` of the
+    sheet's contrast with the desk at least. A page's edge on a desk does (~1); the line
+    where a gradient of light crosses Otsu's level does not (a few percent)."""
+    r = max(2, round(RING * max(gray.shape)))
+    kernel = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+    # (erosion and dilation treat the frame's outside as neither: no ring along it)
+    grown = cv2.dilate(sheet, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    shrunk = cv2.erode(sheet, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1)
+    outside, inside = cv2.subtract(grown, sheet).view(bool), cv2.subtract(sheet, shrunk)
+    if not outside.any() or not inside.any():
+        return False
+    return median(gray[inside.view(bool)]) - median(gray[outside]) >= SHARP * contrast
