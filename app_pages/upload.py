@@ -148,7 +148,7 @@ for i, ((name, data), s) in enumerate(zip(inputs, stages, strict=True)):
                 "probability": None,
                 "sure": None,
                 "verdict": reading.verdict,
-                "reason": reading.refusal,
+                "reason": reading.reason,  # (an unsure number's said nothing: a user test)
                 "error": None,
             }
         )

@@ -85,6 +85,27 @@ class NumberReading:
             return "not_a_digit"
         return "unsure" if UNSURE_MARK in (self.text or "") else "digit"
 
+    @property
+    def reason(self) -> str | None:
+        """Why the number is not a plain answer, in words: the refusal, or for an unsure
+        number which of its digits are unsure and why; None for a plain number."""
+        if self.refusal:
+            return self.refusal
+        unsure = [
+            (k, d.prediction)
+            for k, d in enumerate(self.digits, 1)
+            if d.prediction is not None and d.prediction.verdict == "unsure"
+        ]
+        if not unsure:
+            return None
+        said = [
+            f"digit {k} of {len(self.digits)}, "
+            + (p.reason or "")[:1].lower()
+            + (p.reason or "")[1:]
+            for k, p in unsure
+        ]
+        return "Unsure of " + "; ".join(said)
+
     def to_dict(self) -> dict:
         return {
             "text": self.text,

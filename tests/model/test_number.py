@@ -493,3 +493,21 @@ def test_strokes_with_the_same_box_are_told_apart_by_identity(mnist_cnn, real_da
     image = Image.fromarray((photo * 255).astype(np.uint8))
     mnist_cnn.predict(image)  # an answer (whatever it is), not a ValueError
     mnist_cnn.read_number(image)
+
+
+def test_an_unsure_number_says_which_digit_and_why():
+    """Upload's table had an empty "why" for "6?798" (a user test)."""
+    from model.number import Digit, NumberReading
+    from model.prediction import Prediction
+
+    def digit(label: int, verdict: str = "digit", reason: str | None = None) -> Digit:
+        p = Prediction(label, 0.6, np.full(10, 0.04, np.float32), str(label), verdict, 0.0, reason)
+        return Digit((0, 0, 1, 1), np.zeros((28, 28), np.float32), p, False)
+
+    why = "It could be 6 or 5: the model cannot tell them apart (55% against 40%)."
+    unsure = NumberReading([digit(6, "unsure", why), digit(7), digit(9)], "6?79", None, 0.1)
+    assert unsure.verdict == "unsure"
+    assert unsure.reason == "Unsure of digit 1 of 3, it" + why[2:]
+    assert NumberReading([digit(6), digit(7)], "67", None, 0.1).reason is None
+    refused = NumberReading([], None, "no digits were found", 0.1)
+    assert refused.reason == "no digits were found"
