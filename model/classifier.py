@@ -430,10 +430,26 @@ class Classifier:
         return several_digits(self, image, prediction)
 
     def predict_batch(self, images: Sequence[ImageInput]) -> list[Prediction]:
-        """Preprocess each image, then predict all of them in one batched call."""
+        """Preprocess each image, then predict all of them in one batched call; each answer
+        as `predict` gives it (an image of several digits says so). An image that cannot
+        be read raises its error, which names the image by its place in the batch."""
         if len(images) == 0:
             return []
-        return self._predict_inputs(np.stack([self.preprocess(img) for img in images]))
+        inputs = []
+        for i, image in enumerate(images):
+            try:
+                inputs.append(self.preprocess(image))
+            except ImageError as exc:  # (the same type, so callers catch what they did)
+                raise type(exc)(f"image {i} of {len(images)}: {exc}") from exc
+        predictions = self._predict_inputs(np.stack(inputs))
+        if not self.reads_digits:
+            return predictions
+        from model.number import several_digits
+
+        return [
+            p if p.verdict == "digit" else several_digits(self, image, p)
+            for image, p in zip(images, predictions, strict=True)
+        ]
 
     # -------------------------------------------------------------- explanations
     def explain(

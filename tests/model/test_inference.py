@@ -177,3 +177,18 @@ def test_onnx_matches_keras_on_the_test_set(name, real_data_dir):
         for i in range(0, len(x), 2000)
     ]
     assert max(diffs) < 1e-4
+
+
+def test_a_batch_answers_as_predict_and_names_the_image_it_cannot_read(mnist_cnn):
+    """predict_batch said "This does not look like a digit" where predict said "this
+    looks like 3 digits (147)", and a blank image failed the batch without saying which
+    one (a user test)."""
+    from tests.helpers import number
+
+    images = [drawn_digit(7), number(1, 4, 7)]
+    assert [p.reason for p in mnist_cnn.predict_batch(images)] == [
+        mnist_cnn.predict(im).reason for im in images
+    ]
+    assert "3 digits" in mnist_cnn.predict_batch(images)[1].reason
+    with pytest.raises(BlankImageError, match="image 2 of 3: the image looks blank"):
+        mnist_cnn.predict_batch([drawn_digit(1), drawn_digit(7), Image.new("L", (280, 280))])
