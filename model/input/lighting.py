@@ -68,6 +68,9 @@ FRAME_CONTRAST = 0.3
 #: of its side, so that noise does not break paper into specks): a pen's stroke.
 THINNER = 3.0
 FRAME_SMOOTH_DIV = 150
+#: A sheet found is read again, its desk painted over, and may hold another sheet: at
+#: most this many are looked for (each paints the rest flat, so one more is rare).
+MAX_SHEETS = 3
 
 
 def _resize(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -77,7 +80,9 @@ def _resize(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return resize(a, hw, box=hw[0] < a.shape[0] or hw[1] < a.shape[1])
 
 
-def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarity]:
+def lit_ink(
+    gray: np.ndarray, strokes: bool = True, _sheets: int = MAX_SHEETS
+) -> tuple[np.ndarray, Polarity]:
     """(ink, polarity) with the paper's level and its uneven light taken off (`ink_map`
     before its noise floor): (h, w) float32, about 0 on the paper, ink positive. A
     number's digits share it (`model.input.segment`), each then `stretched` on its own."""
@@ -88,7 +93,7 @@ def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarit
     level = _frame_filling_ink(gray, border, dark_on_light) if strokes else None
     # A light sheet on a darker desk, on a light desk darker than its paper, or filling
     # the frame but for a strip of desk along an edge
-    if strokes and level is None:
+    if strokes and level is None and _sheets > 0:
         page, otsu = None, None
         if not dark_on_light or may_hold_a_sheet(gray, border_level):
             otsu = _otsu(gray[::2, ::2].ravel())
@@ -97,7 +102,8 @@ def lit_ink(gray: np.ndarray, strokes: bool = True) -> tuple[np.ndarray, Polarit
             otsu = _otsu(gray[::2, ::2].ravel()) if otsu is None else otsu
             page = on_sheet(gray, otsu, at_edge=True)
         if page is not None:
-            return lit_ink(page, strokes)  # (its border is the sheet's: read once more)
+            # (its border is the sheet's: read once more)
+            return lit_ink(page, strokes, _sheets - 1)
     if level is not None:
         dark_on_light = not dark_on_light
         # The paper's level: the median of the border's paper side.

@@ -187,3 +187,14 @@ def test_a_small_note_on_a_desk_reads_as_its_digit(mnist_cnn, digit):
     Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
     p = mnist_cnn.predict(buf.getvalue())
     assert (p.label, p.verdict) == (digit, "digit"), (p.label, p.verdict, p.reason)
+
+
+def test_sheets_found_in_sheets_end(monkeypatch):
+    """Each sheet found is read once more; a sheet search that kept finding one (it should
+    not: painting the desk flat leaves no step) would recurse without end: a 500."""
+    import model.input.lighting as lighting
+
+    monkeypatch.setattr(lighting, "on_sheet", lambda gray, level, at_edge=False: gray.copy())
+    gray = gray_of(sheet_photo(7))
+    ink, polarity = lighting.lit_ink(gray)
+    assert ink.shape == gray.shape
