@@ -6,7 +6,7 @@ its digits on its own (`model.input.segment`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import cv2
 import numpy as np
@@ -80,12 +80,20 @@ def _resize(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return resize(a, hw, box=hw[0] < a.shape[0] or hw[1] < a.shape[1])
 
 
-def lit_ink(
-    gray: np.ndarray, strokes: bool = True, _sheets: int = MAX_SHEETS
-) -> tuple[np.ndarray, Polarity]:
-    """(ink, polarity) with the paper's level and its uneven light taken off (`ink_map`
-    before its noise floor): (h, w) float32, about 0 on the paper, ink positive. A
-    number's digits share it (`model.input.segment`), each then `stretched` on its own."""
+class Lit(NamedTuple):
+    """`lit_ink`'s answer: the ink, its polarity, and the longest side in pixels of the
+    sheet it lies on where a sheet was found in the photo (`model.input.sheet`), else None
+    (the paper is the whole image)."""
+
+    ink: np.ndarray
+    polarity: Polarity
+    paper_side: int | None = None
+
+
+def lit_ink(gray: np.ndarray, strokes: bool = True, _sheets: int = MAX_SHEETS) -> Lit:
+    """(ink, polarity, paper_side) with the paper's level and its uneven light taken off
+    (`ink_map` before its noise floor): (h, w) float32, about 0 on the paper, ink positive.
+    A number's digits share it (`model.input.segment`), each then `stretched` on its own."""
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     border_level = median(border)
@@ -94,16 +102,17 @@ def lit_ink(
     # A light sheet on a darker desk, on a light desk darker than its paper, or filling
     # the frame but for a strip of desk along an edge
     if strokes and level is None and _sheets > 0:
-        page, otsu = None, None
+        sheet, otsu = None, None
         if not dark_on_light or may_hold_a_sheet(gray, border_level):
             otsu = _otsu(gray[::2, ::2].ravel())
-            page = on_sheet(gray, otsu)
-        if page is None and desk_at_an_edge(gray, border):
+            sheet = on_sheet(gray, otsu)
+        if sheet is None and desk_at_an_edge(gray, border):
             otsu = _otsu(gray[::2, ::2].ravel()) if otsu is None else otsu
-            page = on_sheet(gray, otsu, at_edge=True)
-        if page is not None:
+            sheet = on_sheet(gray, otsu, at_edge=True)
+        if sheet is not None:
             # (its border is the sheet's: read once more)
-            return lit_ink(page, strokes, _sheets - 1)
+            lit = lit_ink(sheet.page, strokes, _sheets - 1)
+            return lit if lit.paper_side is not None else lit._replace(paper_side=sheet.side)
     if level is not None:
         dark_on_light = not dark_on_light
         # The paper's level: the median of the border's paper side.
@@ -137,7 +146,7 @@ def lit_ink(
                 background = smooth_opening(small, big)
                 tophat = x - _resize(background, (h, w))
             ink = tophat
-    return ink, polarity
+    return Lit(ink, polarity)
 
 
 def _paper_is_light(gray: np.ndarray, border: np.ndarray, border_level: float) -> bool:

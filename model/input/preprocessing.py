@@ -191,26 +191,36 @@ def ink_map(
     `strokes=False` (filled objects such as garments) only the background level
     is subtracted, so large solid shapes survive.
     """
-    lit, polarity = lit_or_alpha(gray, alpha, strokes)
+    ink, polarity, _ = _ink_map(gray, alpha, strokes)
+    return ink, polarity
+
+
+def _ink_map(
+    gray: np.ndarray, alpha: np.ndarray | None, strokes: bool = True
+) -> tuple[np.ndarray, str, int | None]:
+    """`ink_map`, and the longest side of the sheet the ink lies on where a sheet was
+    found in the photo (`model.input.sheet`; marks are sized against it), else None."""
+    lit, polarity, paper_side = lit_or_alpha(gray, alpha, strokes)
     if lit is None:
-        return np.asarray(alpha, np.float32), "alpha"  # to_float's own array: no copy
-    return stretched(lit), polarity
+        return np.asarray(alpha, np.float32), "alpha", None  # to_float's own array: no copy
+    return stretched(lit), polarity, paper_side
 
 
 def lit_or_alpha(
     gray: np.ndarray, alpha: np.ndarray | None, strokes: bool = True
-) -> tuple[np.ndarray | None, Polarity]:
-    """`ink_map` before its stretch: (None, "alpha") where the alpha is the ink, else
-    `lit_ink` of the luminance; of a picture whose paper was made transparent, of its
+) -> tuple[np.ndarray | None, Polarity, int | None]:
+    """`ink_map` before its stretch, with the sheet's side (`lit_ink`): (None, "alpha",
+    None) where the alpha is the ink, else `lit_ink` of the luminance; of a picture whose
+    paper was made transparent, of its
     luminance with that paper filled in (`model.input.transparency`). Filled shapes
     (`strokes=False`: a garment cut out of its photo) are their alpha: a print on a
     garment was taken for ink on paper, the garment for the paper (a review)."""
     if ink_is_alpha(alpha):
         picture = opaque_picture(gray, alpha) if strokes else None  # (None: a pen's strokes)
         if picture is None:
-            return None, "alpha"
+            return None, "alpha", None
         gray = picture
-    return lit_ink(gray, strokes)
+    return tuple(lit_ink(gray, strokes))
 
 
 def with_faint(ink: np.ndarray, mask: np.ndarray, level: float = FAINT_LEVEL) -> np.ndarray:
@@ -380,7 +390,7 @@ def preprocess_stages(
             ink = partial(getattr, small, "alpha")
             return stages_from_ink(ink, "alpha", display, made, work_hw, recipe, piece, levels)
         luminance = made()
-        ink, polarity = ink_map(luminance, small.alpha, strokes=recipe == "mnist")
+        ink, polarity, paper_side = _ink_map(luminance, small.alpha, strokes=recipe == "mnist")
     else:
         img, display, luminance, alpha = working_copy(image, max_pixels)
         work_hw = luminance.shape
@@ -389,8 +399,10 @@ def preprocess_stages(
         del img  # a large original need not outlive this call
         if recipe == "mnist":
             luminance = unblocked(luminance)
-        ink, polarity = ink_map(luminance, alpha, strokes=recipe == "mnist")
-    return stages_from_ink(ink, polarity, display, luminance, work_hw, recipe, piece)
+        ink, polarity, paper_side = _ink_map(luminance, alpha, strokes=recipe == "mnist")
+    return stages_from_ink(
+        ink, polarity, display, luminance, work_hw, recipe, piece, paper_side=paper_side
+    )
 
 
 def stages_from_ink(
@@ -402,13 +414,16 @@ def stages_from_ink(
     recipe: Recipe = "mnist",
     piece: bool = False,
     levels: np.ndarray | None = None,
+    paper_side: int | None = None,
 ) -> Preprocessed:
     """The pipeline from the ink map on (`preprocess_stages` after its lighting
     correction): the ink kept, its crop, its pen, fitted and centred in 28x28. A number's
     digits start here, each from its stretch of the number's own ink map
     (`model.number.piece_stages`). Raises BlankImageError / TooSmallError. levels: a
     canvas's alpha bytes, where `ink` (how to make its alpha, levels / 255) is read from
-    them: the same stages from a quarter of the bytes (the float plane: where shown)."""
+    them: the same stages from a quarter of the bytes (the float plane: where shown).
+    paper_side: the side of the sheet the ink lies on, where a photo's sheet was found: the
+    size of a mark is measured against it instead of the image's side (`check_size`)."""
     if levels is None and callable(ink):
         ink = ink()  # (made now: nothing to read it from)
     mask, box = kept_ink(ink if levels is None else levels)
@@ -419,7 +434,7 @@ def stages_from_ink(
     if box is None:
         box = _bbox(mask)
     y0, y1, x0, x1 = box
-    check_size(mask[y0:y1, x0:x1], work_hw, pen=recipe == "mnist")
+    check_size(mask[y0:y1, x0:x1], work_hw, pen=recipe == "mnist", paper_side=paper_side)
     # Soft ink inside the kept components (with a 1-pixel halo for antialiased edges).
     # (3x3 max filter on the box only: the same as a binary dilation, at a fraction of the cost)
     keep = max_filter(mask[y0:y1, x0:x1], SQUARE)

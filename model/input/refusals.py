@@ -168,7 +168,9 @@ BLOB_MESSAGE = (
 )
 
 
-def check_size(kept: np.ndarray, work_hw: tuple[int, int], pen: bool = True) -> None:
+def check_size(
+    kept: np.ndarray, work_hw: tuple[int, int], pen: bool = True, paper_side: int | None = None
+) -> None:
     """Raise TooSmallError for a dot, a tap or a short tick: nothing there to read; and
     for a large filled area (`BLOB_MESSAGE`), no strokes to read either.
 
@@ -180,11 +182,15 @@ def check_size(kept: np.ndarray, work_hw: tuple[int, int], pen: bool = True) -> 
     long" had refused 105 of Fashion-MNIST's 10,000 test images as a filled area or as too
     small; without the small-mark rules, its detector answered 11 % of short strokes as
     clothing (it never trained on them).
+    paper_side: the longest side of the sheet the ink lies on, where a photo's sheet was
+    found (`model.input.sheet`): sizes are measured against the page, not the photo (a
+    written 1 a third of its page was refused as a short stroke in a photo of the page
+    on a desk: 87 of 89 such 1s, a user test).
     """
     extent = float(max(kept.shape))
     width = stroke_width(kept)
     strokes = extent / max(width, 1.0)  # length in stroke widths
-    fraction = extent / float(max(work_hw))
+    fraction = extent / float(paper_side or max(work_hw))  # (a sheet's: a mark on the page)
     if pen and strokes < MIN_EXTENT_STROKES and fraction >= SHORT_MARK_FRACTION:
         # (as wide as it is long, and large: a filled area, not a dot; it was called one)
         raise TooSmallError(BLOB_MESSAGE)

@@ -540,7 +540,7 @@ def _segment(img: Image.Image, side: int, paper: float) -> tuple[Segmentation, i
     gray, alpha = to_float(work)
     if is_noise(img, gray, alpha):
         raise NoiseImageError(NOISE_MESSAGE)
-    lit, polarity = lit_or_alpha(gray, alpha)  # (once; None: the alpha is the ink)
+    lit, polarity, _ = lit_or_alpha(gray, alpha)  # (once; None: the alpha is the ink)
     ink = np.asarray(alpha, np.float32) if lit is None else stretched(lit)
     margin = paper if polarity == "dark-on-light" else PIECE_MARGIN
     # (what a careful reading does otherwise: a larger copy, more paper round a digit)

@@ -12,6 +12,8 @@ round the sheet painted in the sheet's own level: a page of paper, read as one.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -76,6 +78,14 @@ def may_hold_a_sheet(gray: np.ndarray, border_level: float) -> bool:
     return np.count_nonzero(sample > border_level + MIN_CONTRAST) >= MIN_AREA * sample.size
 
 
+class Sheet(NamedTuple):
+    """A sheet found in a photo: the image with its desk painted in the paper's level, and
+    the sheet's longest side in pixels (what the size of a mark on it is measured by)."""
+
+    page: np.ndarray
+    side: int
+
+
 def sides_levels(gray: np.ndarray) -> tuple[float, float, float, float]:
     """The median level of the image's top, bottom, left and right edges."""
     return (median(gray[0]), median(gray[-1]), median(gray[:, 0]), median(gray[:, -1]))
@@ -92,12 +102,13 @@ def desk_at_an_edge(gray: np.ndarray, border: np.ndarray) -> bool:
     return max(levels) - min(levels) >= MIN_CONTRAST
 
 
-def on_sheet(gray: np.ndarray, level: float, at_edge: bool = False) -> np.ndarray | None:
+def on_sheet(gray: np.ndarray, level: float, at_edge: bool = False) -> Sheet | None:
     """gray (h, w) float32 in [0, 1] whose border is darker than its paper would be, and
     `level`: Otsu's threshold of it -> the image with everything outside the largest
-    light region painted in that region's level, where that region is a sheet holding
-    marks; else None. The cheap tests come first: most images asked are light strokes
-    drawn on a dark ground, refused by their flat fill before any component is made.
+    light region painted in that region's level, and that region's longest side, where it
+    is a sheet holding marks; else None. The cheap tests come first: most images asked
+    are light strokes drawn on a dark ground, refused by their flat fill before any
+    component is made.
 
     at_edge: the page fills the frame but for a strip of desk along an edge or two
     (`desk_at_an_edge`): it may reach every side, the darkest edge is the desk, and the
@@ -153,7 +164,8 @@ def on_sheet(gray: np.ndarray, level: float, at_edge: bool = False) -> np.ndarra
         return None
     r = max(int(EDGE * min(rw, rh)), 1)
     inside = cv2.erode(sheet, np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
-    return np.where(inside, gray, np.float32(paper)).astype(np.float32)
+    page = np.where(inside, gray, np.float32(paper)).astype(np.float32)
+    return Sheet(page, max(w, h))
 
 
 def sharp_edge(gray: np.ndarray, sheet: np.ndarray, contrast: float) -> bool:
