@@ -105,10 +105,11 @@ def lit_ink(gray: np.ndarray, strokes: bool = True, _sheets: int = MAX_SHEETS) -
         sheet, otsu = None, None
         if not dark_on_light or may_hold_a_sheet(gray, border_level):
             otsu = _otsu(gray[::2, ::2].ravel())
-            sheet = on_sheet(gray, otsu)
-        if sheet is None and desk_at_an_edge(gray, border):
+            sheet = on_sheet(gray, otsu, border_level)
+        desk = desk_at_an_edge(gray, border) if sheet is None else None
+        if desk is not None:
             otsu = _otsu(gray[::2, ::2].ravel()) if otsu is None else otsu
-            sheet = on_sheet(gray, otsu, at_edge=True)
+            sheet = on_sheet(gray, otsu, desk, at_edge=True)
         if sheet is not None:
             # (its border is the sheet's: read once more)
             lit = lit_ink(sheet.page, strokes, _sheets - 1)

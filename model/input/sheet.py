@@ -91,24 +91,27 @@ def sides_levels(gray: np.ndarray) -> tuple[float, float, float, float]:
     return (median(gray[0]), median(gray[-1]), median(gray[:, 0]), median(gray[:, -1]))
 
 
-def desk_at_an_edge(gray: np.ndarray, border: np.ndarray) -> bool:
-    """Whether one edge of the frame is darker than another by `MIN_CONTRAST`: a page
-    filling the photo but for a strip of desk along an edge (its border, mostly paper,
-    passed for paper, and the strip was read as a stroke: "1, 100 %", two helpers' tests).
-    `on_sheet(..., at_edge=True)` decides."""
+def desk_at_an_edge(gray: np.ndarray, border: np.ndarray) -> float | None:
+    """The level of the darkest edge of the frame where it is darker than another edge by
+    `MIN_CONTRAST`, else None: a page filling the photo but for a strip of desk along an
+    edge (its border, mostly paper, passed for paper, and the strip was read as a stroke:
+    "1, 100 %", two helpers' tests). `on_sheet(..., desk=that, at_edge=True)` decides."""
     if float(border.max()) - float(border.min()) < MIN_CONTRAST:
-        return False  # (one level all round: most photos and drawings stop here)
+        return None  # (one level all round: most photos and drawings stop here)
     levels = sides_levels(gray)
-    return max(levels) - min(levels) >= MIN_CONTRAST
+    return min(levels) if max(levels) - min(levels) >= MIN_CONTRAST else None
 
 
-def on_sheet(gray: np.ndarray, level: float, at_edge: bool = False) -> Sheet | None:
+def on_sheet(
+    gray: np.ndarray, level: float, desk: float | None = None, at_edge: bool = False
+) -> Sheet | None:
     """gray (h, w) float32 in [0, 1] whose border is darker than its paper would be, and
     `level`: Otsu's threshold of it -> the image with everything outside the largest
     light region painted in that region's level, and that region's longest side, where it
     is a sheet holding marks; else None. The cheap tests come first: most images asked
     are light strokes drawn on a dark ground, refused by their flat fill before any
-    component is made.
+    component is made. desk: the level the sheet must stand out from, where the caller
+    has it (None: the border's median, or at an edge the darkest edge's level).
 
     at_edge: the page fills the frame but for a strip of desk along an edge or two
     (`desk_at_an_edge`): it may reach every side, the darkest edge is the desk, and the
@@ -136,10 +139,9 @@ def on_sheet(gray: np.ndarray, level: float, at_edge: bool = False) -> Sheet | N
         return None  # (the largest light region alone: flat too)
     if sorted_percentile(levels, 95) - sorted_percentile(levels, 5) > MAX_PAPER_SPREAD:
         return None
-    if at_edge:
-        desk = min(sides_levels(gray))
-    else:
-        desk = median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
+    if desk is None:
+        border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+        desk = min(sides_levels(gray)) if at_edge else median(border)
     if paper - desk < MIN_CONTRAST:
         return None
     contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
