@@ -99,6 +99,13 @@ def median(a: np.ndarray) -> float:
     return float(np.mean(np.array([low, high])))
 
 
+def grid_sample(a: np.ndarray, n: int) -> np.ndarray:
+    """About `n` pixels of a (h, w) map, every k-th row and column (k >= 1): its levels'
+    statistics at a fraction of the cost (a stroke still crosses the grid many times)."""
+    step = max(1, int(np.ceil((a.size / n) ** 0.5)))
+    return a[::step, ::step]
+
+
 #: From this side on, a dilation by a full rectangle is counted on an integral image (a
 #: cost per pixel that does not grow with the rectangle) instead of OpenCV's dilation
 #: (which does): on a 360x640 mask, 161 -> 0.49 vs 0.30 ms, 213 -> 0.63 vs 0.35 ms, even

@@ -13,6 +13,7 @@ import numpy as np
 
 from model.input.filters import (
     gaussian,
+    grid_sample,
     histogram,
     max_filter,
     median,
@@ -163,8 +164,7 @@ def _paper_is_light(gray: np.ndarray, border: np.ndarray, border_level: float) -
         return True
     edge = np.sort(border)
     spread = sorted_percentile(edge, 90) - sorted_percentile(edge, 10)
-    step = max(1, int(np.ceil((gray.size / TAIL_SAMPLE) ** 0.5)))
-    sample = np.sort(gray[::step, ::step], axis=None)
+    sample = np.sort(grid_sample(gray, TAIL_SAMPLE), axis=None)
     darker = border_level - sorted_percentile(sample, TAIL_SHARE)
     lighter = sorted_percentile(sample, 100 - TAIL_SHARE) - border_level
     return darker - lighter > max(MIN_CONTRAST, spread)

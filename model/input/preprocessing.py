@@ -220,7 +220,7 @@ def lit_or_alpha(
         if picture is None:
             return None, "alpha", None
         gray = picture
-    return tuple(lit_ink(gray, strokes))
+    return lit_ink(gray, strokes)  # (a Lit: ink, polarity, paper_side)
 
 
 def with_faint(ink: np.ndarray, mask: np.ndarray, level: float = FAINT_LEVEL) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from model.input.filters import median, sorted_percentile
+from model.input.filters import grid_sample, median, sorted_percentile
 
 #: The sheet covers at least this share of the image (a sticky note in a photo: 5-10 %;
 #: at 0.1 they were no sheet, a user test) ...
@@ -73,8 +73,7 @@ def may_hold_a_sheet(gray: np.ndarray, border_level: float) -> bool:
     strokes). Most photos stop here: their border is their paper."""
     if border_level > 1.0 - MIN_CONTRAST:
         return False
-    step = max(1, int(np.ceil((gray.size / SAMPLE) ** 0.5)))
-    sample = gray[::step, ::step]
+    sample = grid_sample(gray, SAMPLE)
     return np.count_nonzero(sample > border_level + MIN_CONTRAST) >= MIN_AREA * sample.size
 
 
