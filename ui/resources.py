@@ -20,6 +20,7 @@ import streamlit as st
 
 from model import Classifier, load_classifier
 from model.runtime.artifacts import BUNDLED
+from model.why import counterfactual
 from model.why.report import warm_up
 
 #: Streamlit versions whose script runner was read and found to call
@@ -80,16 +81,42 @@ def start_warm_up(clf: Classifier) -> threading.Thread:
     """Trace `clf`'s explanation passes in a background thread, started once per
     classifier; returns that thread. It imports TensorFlow (~4 s), loads the Keras net and
     runs Grad-CAM and the default map once (`model.why.report.warm_up`), so that the
-    first stroke's maps do not wait for any of it."""
+    first stroke's maps do not wait for any of it. Then, in a thread of its own that
+    nothing waits for, it traces the counterfactual searches (~2 s more): the first "what
+    would make it a 1?" took that long after the maps' warm-up."""
     with _warm_ups_lock:
         thread = _warm_ups.get(clf)
         if thread is None:
             thread = threading.Thread(
-                target=warm_up, args=(clf,), name="digitlens-warm-up", daemon=True
+                target=_warm_maps_then_edits, args=(clf,), name="digitlens-warm-up", daemon=True
             )
             _warm_ups[clf] = thread
             thread.start()
     return thread
+
+
+def _warm_maps_then_edits(clf: Classifier) -> None:
+    warm_up(clf)
+    # Not a daemon (a thread started by one is one, unless told): TensorFlow aborts a
+    # process that exits in the middle of a trace, so an exit waits for it (seconds).
+    threading.Thread(
+        target=_warm_edits, args=(clf,), name=EDITS_WARM_UP_THREAD, daemon=False
+    ).start()
+
+
+#: The thread that traces the counterfactual searches after the maps' warm-up.
+EDITS_WARM_UP_THREAD = "digitlens-warm-up-edits"
+
+
+def _warm_edits(clf: Classifier) -> None:
+    """`counterfactual.warm_up`, which only saves time: where it fails (a model of the
+    user's that edits cannot take), the edit itself will say why when asked for."""
+    try:
+        counterfactual.warm_up(clf)
+    except Exception as exc:  # noqa: BLE001  (a warm-up never stops the app)
+        logging.getLogger(__name__).warning(
+            "the counterfactual warm-up of %s failed: %s", clf.name, exc
+        )
 
 
 @st.cache_resource(show_spinner="Loading the model...")

@@ -290,3 +290,36 @@ def test_a_failed_search_says_which_bar_its_closest_attempt_missed(read, p_read,
     assert not r.succeeded and said in r.message, r.message
     assert ("under the" in r.message) == (read == 1), r.message
     assert P_VALID == 0.9  # (the bar the words above say)
+
+
+def test_the_warm_up_traces_every_search_a_first_edit_needs():
+    """The app and `python -m server --warm-up` call it so that the first edit does not
+    wait seconds for the traces: after it, a counterfactual that has to aim for a more
+    typical digit too (both aims) and its twin trace nothing new."""
+    from model.why.counterfactual import warm_up
+    from model.why.latent_search import PGD, search_for
+    from model.why.prior import prior_for
+
+    clf = load_classifier("mnist-cnn")  # its own network: no search traced for it yet
+    warm_up(clf)
+    prior = prior_for(clf)
+    searches = [
+        search_for(clf.net, prior, cfg=replace(LATENT, aim=a)).latent
+        for a in (LATENT.aim, LATENT.typical_aim)
+    ]
+    searches.append(search_for(clf.net, None, atk=PGD).pgd)
+    assert [s.experimental_get_tracing_count() for s in searches] == [1, 1, 1]
+    for digit, target in ((4, 9), (0, 6), (7, 1)):
+        stages = clf.preprocess_stages(drawn_digit(digit))
+        counterfactual(clf, stages, target)
+        adversarial(clf, stages, target)
+    assert [s.experimental_get_tracing_count() for s in searches] == [1, 1, 1]
+
+
+def test_the_warm_up_of_a_model_without_a_prior_traces_its_twin_only():
+    from model.why.counterfactual import warm_up
+    from model.why.latent_search import search_for
+
+    fashion = load_classifier("fashion-cnn")
+    warm_up(fashion)
+    assert search_for(fashion.net, None).pgd.experimental_get_tracing_count() == 1

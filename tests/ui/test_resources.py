@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import types
 
 import streamlit as st
@@ -71,6 +72,15 @@ def test_warm_start_fills_the_cache_the_pages_read_and_warms_it_once():
     assert not warming.is_alive()  # warm_start's thread ended with the warm-up
     assert resources.start_warm_up(clf) is warming  # warmed once, not on every page
     assert resources.bundled_classifier(name, resources.DEFAULT_RUNTIME) is clf
+    # Then the counterfactual searches, in a thread of their own that no page waits for:
+    # the first "what would make it a 1?" took ~2 s more after the maps' warm-up.
+    from model.why.latent_search import search_for
+    from model.why.prior import prior_for
+
+    for t in threading.enumerate():
+        if t.name == resources.EDITS_WARM_UP_THREAD:
+            t.join(timeout=600)
+    assert search_for(clf.net, prior_for(clf)).latent.experimental_get_tracing_count() == 1
 
 
 def test_the_sidebar_opens_on_the_model_warm_start_loads():
