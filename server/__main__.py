@@ -135,6 +135,14 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> ServerConfig:
         "or debug (default: off; "
         "/metrics counts requests by route and status either way)",
     )
+    p.add_argument(
+        "--warm-up",
+        action=argparse.BooleanOptionalAction,
+        default=base.warm_up,
+        help="trace the maps and counterfactual searches before the server is ready: the "
+        "first /v1/explain and /v1/counterfactual answer at once instead of after ~5 s, "
+        "at the cost of TensorFlow's memory in every worker (~1 GB; default: off)",
+    )
     args = vars(p.parse_args(argv))
     args["models"] = tuple(m for m in args["models"].split(",") if m)
     allowed = args.pop("allow_model")

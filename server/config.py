@@ -39,6 +39,9 @@ class ServerConfig:
     decode_concurrency: int = 2  # images decoded at once (bounds memory: ~0.4 GB each at 50 MP)
     log_level: str = "info"
     access_log: bool = False  # a line per request (uvicorn's); /metrics counts them either way
+    #: Trace the digit models' maps and counterfactual searches before the server is
+    #: ready, so no first request waits seconds for them (server.models.warm_up).
+    warm_up: bool = False
 
     def __post_init__(self) -> None:
         """Refuse a setting no server can run with, in words (a negative or NaN deadline

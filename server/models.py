@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,20 @@ INLINE_MAX_INPUT = 32 * 32 * 3
 def runs_inline(clf: Classifier) -> bool:
     """Whether `clf`'s batches are cheap enough to run on the event loop."""
     return isinstance(clf.runtime, OnnxRuntime) and math.prod(clf.input_shape) <= INLINE_MAX_INPUT
+
+
+def warm_up(name: str, clf: Classifier) -> None:
+    """`--warm-up`: trace a model's default map, Grad-CAM and counterfactual searches now,
+    so that the first /v1/explain and /v1/counterfactual answer in a fraction of a second
+    (~3 s and ~2 s more before, with TensorFlow's import: scratch timing on this machine).
+    It costs each worker TensorFlow's memory whether or not they are asked for (the three
+    bundled models warmed: 1.23 GB RSS against 0.21 GB without)."""
+    from model.why import counterfactual, report
+
+    start = time.perf_counter()
+    report.warm_up(clf)
+    counterfactual.warm_up(clf)
+    log.info("%s: maps and counterfactuals warmed up in %.1f s", name, time.perf_counter() - start)
 
 
 @dataclass
@@ -86,6 +101,9 @@ class ModelPool:
             self.config.runtime,
             allowed,
         )
+        if self.config.warm_up:
+            for name, served in self.default.items():
+                await run_in_threadpool(warm_up, name, served.clf)
 
     async def stop(self) -> None:
         for s in self.loaded.values():
