@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.resources import keep_keras_state
+from ui.resources import keep_keras_state, note_activity
 from ui.sidebar import sidebar
 from ui.widgets import style
 
@@ -21,6 +21,7 @@ mimetypes.add_type("text/javascript", ".mjs")
 
 st.set_page_config(page_title="DigitLens", page_icon=str(ICON), layout="wide")
 keep_keras_state()
+note_activity()
 style()
 
 pages = [

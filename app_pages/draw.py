@@ -24,6 +24,7 @@ from ui.canvas import (
 )
 from ui.counterfactual import counterfactual_section
 from ui.number import number_mode, what_to_draw
+from ui.resources import note_activity
 from ui.sidebar import Choice, current
 from ui.widgets import colour_legend, heatmap_views, inline_image, inspector, prediction_header
 
@@ -99,6 +100,7 @@ def read_drawing() -> tuple[Drawing | None, str | None]:
 @st.fragment
 def draw_and_explain() -> None:
     """Pad, server answer and heatmaps: each stroke reruns only this fragment."""
+    note_activity()
     # (a number: a wider pad, each digit's answer and map under it)
     what = what_to_draw() if clf.reads_digits else None
     if clf.reads_digits and (what == "number") != (st.session_state.get(HEADING) == "number"):

@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import warnings
 import weakref
 from pathlib import Path
@@ -97,11 +98,25 @@ def start_warm_up(clf: Classifier) -> threading.Thread:
 
 def _warm_maps_then_edits(clf: Classifier) -> None:
     warm_up(clf)
+    note_activity()  # (a page waiting for these runs on now, and its first strokes follow)
     # Not a daemon (a thread started by one is one, unless told): TensorFlow aborts a
     # process that exits in the middle of a trace, so an exit waits for it (seconds).
     threading.Thread(
         target=_warm_edits, args=(clf,), name=EDITS_WARM_UP_THREAD, daemon=False
     ).start()
+
+
+#: The edits' warm-up starts once no page has run for this long (seconds).
+QUIET_S = 3.0
+_last_activity = 0.0  # time.monotonic() of the last `note_activity`
+
+
+def note_activity() -> None:
+    """The app is busy (a page runs, the Draw page's fragment on each stroke, or a page is
+    about to show once the maps' warm-up ends): background work that can wait, waits
+    (`QUIET_S`)."""
+    global _last_activity
+    _last_activity = time.monotonic()
 
 
 #: The thread that traces the counterfactual searches after the maps' warm-up.
@@ -111,6 +126,11 @@ EDITS_WARM_UP_THREAD = "digitlens-warm-up-edits"
 def _warm_edits(clf: Classifier) -> None:
     """`counterfactual.warm_up`, which only saves time: where it fails (a model of the
     user's that edits cannot take), the edit itself will say why when asked for."""
+    # Its traces hold the GIL: strokes drawn while it ran had their maps in 195-287 ms,
+    # against 114-175 ms (the e2e first-stroke test's second stroke, 6 runs each), so it
+    # waits until the pages have been quiet for a moment.
+    while time.monotonic() - _last_activity < QUIET_S:
+        time.sleep(QUIET_S / 4)
     try:
         counterfactual.warm_up(clf)
     except Exception as exc:  # noqa: BLE001  (a warm-up never stops the app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import types
 
 import streamlit as st
@@ -100,3 +101,23 @@ def test_a_page_gets_its_model_only_once_its_maps_are_traced():
     clf = resources.bundled_classifier(name, resources.DEFAULT_RUNTIME)
     assert tensorflow_loaded()
     assert not resources.start_warm_up(clf).is_alive()
+
+
+def test_the_edits_warm_up_waits_for_the_pages_to_be_quiet(monkeypatch):
+    """Its traces hold the GIL, and strokes drawn while it ran got their maps ~100 ms
+    later: it starts only once no page has run for QUIET_S."""
+    started = []
+    monkeypatch.setattr(resources, "QUIET_S", 0.4)
+    monkeypatch.setattr(
+        resources.counterfactual, "warm_up", lambda clf: started.append(time.monotonic())
+    )
+    resources.note_activity()
+    warming = threading.Thread(target=resources._warm_edits, args=(None,))
+    warming.start()
+    for _ in range(6):  # a page runs every 0.2 s for 1.2 s: never quiet for 0.4 s
+        time.sleep(0.2)
+        resources.note_activity()
+        assert not started
+    last = time.monotonic()
+    warming.join(timeout=10)
+    assert len(started) == 1 and started[0] - last >= 0.4 - 0.05
