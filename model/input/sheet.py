@@ -7,7 +7,9 @@ sheet with a 7 on a grey table: right 11 times in 100, "not a digit" 84 times).
 
 `on_sheet` finds such a sheet (one large, nearly rectangular light region, clearly lighter
 than the border, holding a few darker marks) and gives the image back with everything
-round the sheet painted in the sheet's own level: a page of paper, read as one.
+round the sheet painted in the sheet's own level: a page of paper, read as one. A rounded
+or unevenly lit light surface (a digit written on a palm, a paper cup, a page under a
+phone's flash) is read the same way where its marks are clearly pen strokes.
 """
 
 from __future__ import annotations
@@ -42,13 +44,24 @@ MAX_PAPER_SPREAD = 0.25
 #: ... and wider than its marks, this many times at least in their widest places (the
 #: largest disc inside each): ink is strokes on a page, the hole of a thick ring is not.
 WIDER = 3.0
+#: A rounded light surface (a palm, a paper cup, a phone flash's hotspot on a page: its
+#: outline has more corners than a page, or its light spreads beyond MAX_PAPER_SPREAD) is
+#: read as a page too, its lighter rim and its surroundings painted in its level, where
+#: its marks are pen strokes: far thinner than it, this many times at least (a helper's
+#: palms and hotspots: 6-17; the narrow counter of a heavy white glyph photographed on
+#: black, 3.2-4.0: read as a page, a bold 0 was "1, digit") ...
+SURFACE_WIDER = 6.0
+#: ... covering this share of it at least (a speck on a blob is no digit) ...
+SURFACE_MIN_MARKS = 0.005
+#: ... with its light spread at most this far (a flash's fall-off: 0.26-0.39).
+SURFACE_SPREAD = 0.4
 #: A sheet on a desk reaches at most this many of the image's four sides (a corner of
 #: the page cut off by the frame); a thick ring cropped tight reaches all four.
 MAX_SIDES = 2
 NEAR_SIDE = 0.02
 #: Its outline is a few straight edges: at most this many corners once bends shallower
 #: than `STRAIGHT` of its perimeter are straightened (a page: 4, 5-6 cut by the frame; a
-#: ring drawn with a marker, a garment: more).
+#: ring drawn with a marker, a garment, a palm: more, and judged as a surface above).
 MAX_CORNERS = 6
 STRAIGHT = 0.02
 #: Photographed paper has grain: its middle half of levels spans at least this (a level
@@ -136,7 +149,8 @@ def on_sheet(
     paper = sorted_percentile(levels, 50)
     if sorted_percentile(levels, 75) - sorted_percentile(levels, 25) < FLAT:
         return None  # (the largest light region alone: flat too)
-    if sorted_percentile(levels, 95) - sorted_percentile(levels, 5) > MAX_PAPER_SPREAD:
+    spread = sorted_percentile(levels, 95) - sorted_percentile(levels, 5)
+    if spread > SURFACE_SPREAD:
         return None
     if desk is None:
         border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
@@ -146,7 +160,8 @@ def on_sheet(
     contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     outline = max(contours, key=cv2.contourArea)
     corners = cv2.approxPolyDP(outline, STRAIGHT * cv2.arcLength(outline, True), True)
-    if len(corners) > MAX_CORNERS:
+    surface = len(corners) > MAX_CORNERS or spread > MAX_PAPER_SPREAD  # (rounded, uneven)
+    if surface and at_edge:
         return None
     sheet = np.zeros_like(region)
     cv2.drawContours(sheet, [outline], -1, 1, thickness=cv2.FILLED)
@@ -156,10 +171,11 @@ def on_sheet(
     if area < max(MIN_AREA * gray.size, MIN_RECTANGULAR * rw * rh, MIN_CONVEX * hull):
         return None
     marks = cv2.subtract(sheet, light)  # (a loop's inside is light: paper, not a mark)
-    if not MIN_MARKS * area <= np.count_nonzero(marks) <= MAX_MARKS * area:
+    fewest = SURFACE_MIN_MARKS if surface else MIN_MARKS
+    if not fewest * area <= np.count_nonzero(marks) <= MAX_MARKS * area:
         return None
     widest = [float(cv2.distanceTransform(m, cv2.DIST_L2, 3).max()) for m in (region, marks)]
-    if widest[0] < WIDER * widest[1]:
+    if widest[0] < (SURFACE_WIDER if surface else WIDER) * widest[1]:
         return None
     if at_edge and not sharp_edge(gray, sheet, paper - desk):
         return None
