@@ -21,9 +21,9 @@ import numpy as np
 
 from model.input.filters import grid_sample, median, sorted_percentile
 
-#: The sheet covers at least this share of the image (a sticky note in a photo: 5-10 %;
-#: at 0.1 they were no sheet, a user test) ...
-MIN_AREA = 0.05
+#: The sheet covers at least this share of the image (a sticky note in a photo: 2-10 %;
+#: at 0.1, then at 0.05, notes were no sheet: two user tests) ...
+MIN_AREA = 0.02
 #: ... is lighter than the border by at least this much (0..1: a page on a light grey
 #: desk, 0.15-0.3; 0.25 turned a third of them away, a helper's photos) ...
 MIN_CONTRAST = 0.15
