@@ -233,8 +233,10 @@ st.dataframe(
     },
     # The exact probability and the class index go into the downloads; on screen,
     # "> 99.9 %" and never a rounded "100%". The downloads keep the reason and the error
-    # apart.
-    column_order=["file", "thumbnail", "class", "sure", "verdict", "why"],
+    # apart. The answer and its verdict first after the file: on a 390-pixel phone the
+    # verdict sat past the table's right edge behind the heatmap (a user test); the
+    # heatmap is on each file's card above too.
+    column_order=["file", "class", "verdict", "sure", "why", "thumbnail"],
 )
 d1, d2, _ = st.columns([1, 1, 4])
 d1.download_button("Download CSV", results_csv(rows), "digitlens.csv", "text/csv")
