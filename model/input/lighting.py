@@ -22,7 +22,7 @@ from model.input.filters import (
     sorted_percentile,
 )
 from model.input.resample import resize
-from model.input.sheet import desk_at_an_edge, may_hold_a_sheet, on_sheet
+from model.input.sheet import border_pixels, desk_at_an_edge, may_hold_a_sheet, on_sheet
 
 Polarity = Literal["dark-on-light", "light-on-dark", "alpha"]
 
@@ -96,7 +96,7 @@ def lit_ink(gray: np.ndarray, strokes: bool = True, _sheets: int = MAX_SHEETS) -
     (`ink_map` before its noise floor): (h, w) float32, about 0 on the paper, ink positive.
     A number's digits share it (`model.input.segment`), each then `stretched` on its own."""
     h, w = gray.shape
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    border = border_pixels(gray)
     border_level = median(border)
     dark_on_light = _paper_is_light(gray, border, border_level)
     level = _frame_filling_ink(gray, border, dark_on_light) if strokes else None

@@ -98,6 +98,11 @@ class Sheet(NamedTuple):
     side: int
 
 
+def border_pixels(gray: np.ndarray) -> np.ndarray:
+    """The (h, w) image's outermost rows and columns, one after the other (1-D)."""
+    return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+
+
 def sides_levels(gray: np.ndarray) -> tuple[float, float, float, float]:
     """The median level of the image's top, bottom, left and right edges."""
     return (median(gray[0]), median(gray[-1]), median(gray[:, 0]), median(gray[:, -1]))
@@ -153,8 +158,7 @@ def on_sheet(
     if spread > SURFACE_SPREAD:
         return None
     if desk is None:
-        border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-        desk = min(sides_levels(gray)) if at_edge else median(border)
+        desk = min(sides_levels(gray)) if at_edge else median(border_pixels(gray))
     if paper - desk < MIN_CONTRAST:
         return None
     contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

@@ -321,10 +321,11 @@ def test_a_flat_border_is_paper_whatever_the_frame_rule(paper):
     Otsu's split of it leaves one side empty (the first cheap version then took the
     median of nothing)."""
     from model.input.lighting import _frame_filling_ink
+    from model.input.sheet import border_pixels
 
     gray = np.full((60, 60), paper, np.float32)
     gray[20:40, 28:32] = 1.0 - paper if paper != 0.5 else 1.0
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    border = border_pixels(gray)
     for dark_on_light in (True, False):
         assert _frame_filling_ink(gray, border, dark_on_light) is None
 

@@ -12,7 +12,7 @@ from PIL import Image
 from model.input.decode import working_copy
 from model.input.lighting import _otsu, lit_ink
 from model.input.samples import drawn_digit
-from model.input.sheet import Sheet, desk_at_an_edge, may_hold_a_sheet, on_sheet
+from model.input.sheet import Sheet, border_pixels, desk_at_an_edge, may_hold_a_sheet, on_sheet
 
 DIGITS = (0, 1, 4, 7)
 
@@ -170,8 +170,9 @@ def test_light_falling_across_a_page_is_no_edge_of_desk():
     """A gradient of light has an edge where Otsu's level crosses it, as straight as a
     page's: it is no step, and the ink on the darker side is not painted over."""
     gray = gray_of(closeup_photo(7, strip="", gradient=True))
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    assert desk_at_an_edge(gray, border) is not None  # (its left and right edges differ)
+    assert (
+        desk_at_an_edge(gray, border_pixels(gray)) is not None
+    )  # (its left and right edges differ)
     assert on_sheet(gray, _otsu(gray.ravel()), at_edge=True) is None
     assert on_sheet(gray_of(closeup_photo(7)), _otsu(gray.ravel()), at_edge=True) is not None
 
