@@ -211,10 +211,10 @@ def lit_or_alpha(
 ) -> tuple[np.ndarray | None, Polarity, int | None]:
     """`ink_map` before its stretch, with the sheet's side (`lit_ink`): (None, "alpha",
     None) where the alpha is the ink, else `lit_ink` of the luminance; of a picture whose
-    paper was made transparent, of its
-    luminance with that paper filled in (`model.input.transparency`). Filled shapes
-    (`strokes=False`: a garment cut out of its photo) are their alpha: a print on a
-    garment was taken for ink on paper, the garment for the paper (a review)."""
+    paper was made transparent, of its luminance with that paper filled in
+    (`model.input.transparency`). Filled shapes (`strokes=False`: a garment cut out of its
+    photo) are their alpha: a print on a garment was taken for ink on paper, the garment
+    for the paper (a review)."""
     if ink_is_alpha(alpha):
         picture = opaque_picture(gray, alpha) if strokes else None  # (None: a pen's strokes)
         if picture is None:

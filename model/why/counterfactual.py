@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from model.errors import BlankImageError, CounterfactualError
+from model.errors import BlankImageError, CounterfactualError, NoPriorError
 from model.input.preprocessing import Preprocessed
 from model.judge.verdict import VERDICT_WORDS, Verdict
 from model.prediction import format_probability
@@ -345,7 +345,6 @@ def warm_up(clf: Classifier, cfg: SearchConfig = LATENT, atk: AttackConfig = PGD
     """
     if not clf.is_digit:
         return
-    from model.errors import NoPriorError
     from model.input.samples import drawn_digit
 
     x, _ = _model_input(clf, clf.preprocess_stages(drawn_digit(7)))
