@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,8 +28,31 @@ def source_of(net: object) -> Path | None:
         return None
 
 
+#: The networks `load_net` made, by their file as it was then (path, mtime, size): every
+#: classifier of one file (its runtimes: auto, onnx-int8, ...) shares one network, and with
+#: it the compiled passes and searches cached by network. Switching the app's runtime
+#: loaded the file again and traced every map and edit again (2-3 s a first click, a
+#: user test). Held only while a classifier holds the network.
+_NETS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_NETS_LOCK = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple[str, int, int] | None:
+    try:
+        st = path.stat()
+        return str(path.resolve()), st.st_mtime_ns, st.st_size
+    except OSError:
+        return None  # (load_keras_model says what is wrong with it)
+
+
 def load_net(path: Path) -> keras.Model:
-    """The Keras network of a `.keras` file (safe mode), checked against our contract."""
+    """The Keras network of a `.keras` file (safe mode), checked against our contract; the
+    same object for the same file, unchanged since, while one is in use (`_NETS`)."""
+    key = _file_key(Path(path))
+    with _NETS_LOCK:
+        shared = _NETS.get(key) if key is not None else None
+    if shared is not None:
+        return shared
     import_keras()
     try:
         net = load_keras_model(path)
@@ -42,6 +66,9 @@ def load_net(path: Path) -> keras.Model:
     out_shape = tuple(net.outputs[0].shape[1:]) if getattr(net, "outputs", None) else None
     check_contract(in_shape, out_shape, path)
     _SOURCES[net] = Path(path)
+    if key is not None:
+        with _NETS_LOCK:
+            net = _NETS.setdefault(key, net)  # (a second thread's load of it: the first's)
     return net
 
 
