@@ -22,7 +22,7 @@ from ui.canvas import (
     live_reading,
     pad_answer,
 )
-from ui.counterfactual import counterfactual_section
+from ui.counterfactual import counterfactual_section, forget_target
 from ui.number import number_mode, what_to_draw
 from ui.resources import note_activity
 from ui.sidebar import Choice, current
@@ -127,6 +127,8 @@ def draw_and_explain() -> None:
         drawing, error = read_drawing()
         if drawing is not None and drawing.final:  # (the Explain and Evidence pages open on it)
             st.session_state[DRAWN] = True if drawing.strokes else None
+        if drawing is None or not drawing.strokes:  # (cleared: the next drawing is another)
+            forget_target("draw")
         answer, server, pred, refused = None, None, None, None
         if drawing is not None and drawing.png is not None:
             t0 = time.perf_counter()

@@ -92,3 +92,51 @@ def test_class_names_get_three_buttons_a_row_on_the_draw_page():
     at.radio(key="explain_source").set_value("Test-set image").run()
     assert [len(r) for r in _button_rows(at, "cf_make_")] == [3, 3, 3]
     assert at.button(key="cf_make_7").label == "a Sneaker"
+
+
+def _kinds(at) -> dict[int, str]:
+    """Each Draw-page target button's kind, by class: "primary" (chosen) or "secondary"."""
+    return {
+        int(b.key.rsplit("_", 1)[1]): b.proto.type
+        for b in at.button
+        if b.key.startswith("draw_cf_make_")
+    }
+
+
+def _shown_as(at) -> list[str]:
+    """The edits' headings on the page ("**Your drawing as a 1**")."""
+    return [str(m.value) for m in at.markdown if str(m.value).startswith("**Your drawing as")]
+
+
+def test_the_chosen_class_stands_out_and_belongs_to_its_model_and_drawing():
+    """A user test: the class chosen for a 7 ("a 1") looked like the other eight buttons,
+    outlived Clear (the next drawing was shown "as a 3" unasked) and a switch to
+    fashion-cnn, whose class 1 is a Trouser ("Your drawing as a Trouser", unasked)."""
+    from tests.ui.test_app import canvas_image, pad_state
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["pad"] = pad_state(canvas_image(7))
+    at.run()
+    assert set(_kinds(at).values()) == {"secondary"}
+    at.button(key="draw_cf_make_1").click().run()
+    assert not at.exception, at.exception
+    assert _kinds(at)[1] == "primary" and _kinds(at)[3] == "secondary"
+    assert _shown_as(at) == ["**Your drawing as a 1**"]
+    at.button(key="draw_cf_make_1").click().run()  # a second click lets it go
+    assert _kinds(at)[1] == "secondary" and not _shown_as(at)
+
+    at.button(key="draw_cf_make_3").click().run()
+    assert _shown_as(at) == ["**Your drawing as a 3**"]
+    at.session_state["pad"] = {"drawing": {"png": None, "seq": 2, "final": True, "strokes": 0}}
+    at.run()  # Clear
+    at.session_state["pad"] = pad_state(canvas_image(7), seq=3)
+    at.run()
+    assert not at.exception, at.exception
+    assert not _shown_as(at)
+    assert set(_kinds(at).values()) == {"secondary"}
+
+    at.button(key="draw_cf_make_1").click().run()
+    at.sidebar.selectbox(key="model_name").set_value("fashion-cnn").run()
+    assert not at.exception, at.exception
+    assert not _shown_as(at), _shown_as(at)
+    assert set(_kinds(at).values()) == {"secondary"}
