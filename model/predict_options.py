@@ -5,9 +5,11 @@ model they name."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from model.input.sources import DEFAULT_FPS
+from model.why.index import MAX_K
 
 #: The program named in --help and in errors (`python -m digitlens` passes its own).
 PROG = "python -m model.predict"
@@ -94,7 +96,7 @@ def parse_args(
         type=int,
         metavar="K",
         help="also give the K nearest training examples in the model's representation "
-        "(their training-set positions and labels) and how many share the answer",
+        f"(their training-set positions and labels) and how many share the answer; K <= {MAX_K}",
     )
     p.add_argument("--fps", type=float, help=f"video frames per second (default {DEFAULT_FPS:g})")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -139,8 +141,16 @@ def parse_args(
     args.fps = DEFAULT_FPS if args.fps is None else args.fps
     if args.top_k < 1:
         p.error("--top-k must be at least 1")
-    if args.neighbours is not None and args.neighbours < 1:
-        p.error("--neighbours must be at least 1")
+    if args.neighbours is not None and not 1 <= args.neighbours <= MAX_K:
+        p.error(f"--neighbours must be from 1 to {MAX_K}")
     if args.fps <= 0:
         p.error("--fps must be positive")
+    if args.out is not None and (args.explain or args.counterfactual is not None):
+        # (before any work: a file of that name crashed the run after its first answer)
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file of that name, a file above it, no permission
+            p.error(f"--out {args.out}: cannot make a folder there ({exc.strerror})")
+        if not os.access(args.out, os.W_OK | os.X_OK):
+            p.error(f"--out {args.out}: the folder is not writable")
     return args

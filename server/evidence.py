@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from model import Classifier
 from model.errors import EvidenceError, ImageError
 from model.why.atlas import place_input
-from model.why.index import K
+from model.why.index import MAX_K, K
 from model.why.layers import activations_of, feature_grid
 from model.why.neighbours import neighbours_of
 from server import schemas
@@ -32,8 +32,6 @@ from server.schemas import png_base64
 
 router = APIRouter(dependencies=[Depends(known_parameters)])
 
-#: The most look-alikes one request may ask for.
-MAX_K = 64
 LAYERS_QUERY = Query(None, description="only these layers, repeatable (default: all)")
 
 

@@ -200,14 +200,19 @@ def count_samples(path: Path, fps: float) -> int | None:
 
 
 def stated_samples(path: Path, fps: float) -> int | None:
-    """The frames a video's stated length promises at `fps` (None if it states none): a
-    file cut short holds fewer (`python -m model.predict` says so), and this may count
-    one frame more than `video_frames` yields."""
+    """The frames a video's stated length promises at `fps`, or at its own frame rate where
+    that is lower (None if it states no length): a file cut short holds fewer (`python -m
+    model.predict` says so), and this may count one frame more than `video_frames` yields."""
     import av
 
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
+            # (no more than the video holds: at --fps 11, a 10 fps clip of 30 frames was
+            # said "cut short: 30 of the 34 frames expected", and the run failed)
+            rate = stream.average_rate or stream.guessed_rate
+            if rate:
+                fps = min(fps, float(rate))
             if stream.duration and stream.time_base:
                 return int(float(stream.duration * stream.time_base) * fps) + 1
             if container.duration:  # e.g. Matroska: only the container knows its length

@@ -30,8 +30,11 @@ from model.why.layers import BATCH, features, layer_names
 if TYPE_CHECKING:
     from model.classifier import Classifier
 
-#: Look-alikes shown unless told (the benchmark's and the issue's k).
+#: Look-alikes shown unless told (the benchmark's and the issue's k) ...
 K = 8
+#: ... and the most one question may ask for (the server's and the CLI's bound: the CLI
+#: took 100000, and gave "6265 of 60000 look-alikes are 7s").
+MAX_K = 64
 
 #: Queries of at most this many points search on one BLAS thread: waking OpenBLAS' pool
 #: for a (1, 32) x (32, 60,000) product costs a median 16 ms (p90 69 ms) on the shared

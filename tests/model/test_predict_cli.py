@@ -57,6 +57,17 @@ def test_video_frames(inputs):
     assert len(text) == len(records) and text[-1].endswith("): blank"), text  # (left out)
 
 
+@pytest.mark.parametrize("fps", ["11", "1000"])
+def test_a_rate_above_the_videos_own_reads_every_frame_and_is_no_error(inputs, fps):
+    """`--fps` above the clip's 10 fps: each of its 30 frames once, exit 0 (a user test:
+    "the video was cut short: 30 of the 34 frames expected at 11 fps", exit 1)."""
+    out = cli(inputs / "clip.mp4", "--json", "--fps", fps)
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["frame"] for r in records] == list(range(30))
+    assert "cut short" not in out.stderr + out.stdout
+
+
 def test_explain_writes_overlays_and_maps(inputs, tmp_path):
     out = cli(
         inputs / "seven.png",
@@ -239,3 +250,28 @@ def test_a_file_named_dash_is_a_file_not_standard_input(tmp_path, monkeypatch):
     files, errors, names = collect(["./-", "-"])
     assert files == [tmp_path / "-", STDIN] and not errors
     assert [names[f] for f in files] == ["-", "stdin"]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--explain"], ["--counterfactual", "1"], ["--number", "--explain"]],
+)
+def test_an_out_that_cannot_be_a_folder_is_a_usage_error_before_any_work(inputs, tmp_path, flags):
+    """A file where the folder should go: exit 2 with the reason, as the audit says it (a
+    user test: a traceback ending in FileExistsError, after the first answer)."""
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    for out in (taken, taken / "below"):
+        got = cli(inputs / "seven.png", *flags, "--out", out)
+        assert got.returncode == 2, got.stderr
+        assert f"--out {out}: cannot make a folder there" in got.stderr
+        assert "Traceback" not in got.stderr and not got.stdout
+
+
+def test_look_alikes_are_asked_for_within_the_servers_bound(inputs):
+    """`--neighbours 100000` took 60000 ("6265 of 60000 look-alikes are 7s"); the server
+    refuses more than 64."""
+    from model.why.index import MAX_K
+
+    got = cli(inputs / "seven.png", "--neighbours", str(MAX_K + 1))
+    assert got.returncode == 2 and f"--neighbours must be from 1 to {MAX_K}" in got.stderr
