@@ -194,6 +194,15 @@ def check_size(
     if pen and strokes < MIN_EXTENT_STROKES and fraction >= SHORT_MARK_FRACTION:
         # (as wide as it is long, and large: a filled area, not a dot; it was called one)
         raise TooSmallError(BLOB_MESSAGE)
+    if fraction < MIN_EXTENT_FRACTION and strokes >= SHORT_MARK_STROKES:
+        # (strokes, but a speck of a wide picture: a clear 7 in a 4000x280 strip was told to
+        # be drawn larger, when the picture wanted cropping, a user test)
+        raise TooSmallError(
+            "the mark is too small to read for the size of the picture (under "
+            f"{MIN_EXTENT_FRACTION:.0%} of its longest side): "
+            + ("write it larger" if pen else "show it larger")
+            + ", or crop the picture closer to it"
+        )
     if (
         (pen and strokes < MIN_EXTENT_STROKES)
         or fraction < MIN_EXTENT_FRACTION

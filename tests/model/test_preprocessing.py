@@ -342,6 +342,23 @@ def test_a_tap_and_a_short_tick_are_too_small_to_read():
             preprocess(img)
 
 
+def test_a_clear_digit_in_a_very_wide_picture_is_told_to_be_cropped_not_drawn_larger():
+    """A 7 200 pixels tall in a 4000x280 strip is under 5 % of its longest side: refused,
+    as before, but "draw or write the whole digit, larger" told its writer nothing useful
+    (a user test). A dot in the same strip is still a dot."""
+    from model.errors import TooSmallError
+
+    strip = Image.new("L", (4000, 280))
+    strip.paste(draw_seven(scale=0.8, width=14), (1800, 0))
+    with pytest.raises(TooSmallError, match="crop the picture closer to it") as said:
+        preprocess(strip)
+    assert "too small to read for the size of the picture (under 5% of its" in str(said.value)
+    dot = Image.new("L", (4000, 280))
+    ImageDraw.Draw(dot).ellipse((1990, 130, 2010, 150), fill=255)
+    with pytest.raises(TooSmallError, match="a dot or a short tick"):
+        preprocess(dot)
+
+
 def test_a_large_filled_area_is_refused_as_one_not_as_a_dot():
     """A zigzag scribbled over the whole pad was refused as "too small to read (a dot or
     a short tick)": as wide as it is long, like a dot, but a dot is small."""
