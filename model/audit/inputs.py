@@ -28,7 +28,13 @@ import numpy as np
 
 from model.datasets import FILES, DatasetError, locate
 from model.errors import DigitLensError
-from model.input.sources import DEFAULT_FPS, IMAGE_SUFFIXES, VIDEO_SUFFIXES, count_samples
+from model.input.sources import (
+    DEFAULT_FPS,
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    count_samples,
+    is_media,
+)
 
 #: `path#index` names one image of an IDX file.
 IDX_SEPARATOR = "#"
@@ -232,7 +238,7 @@ def list_inputs(
         elif path.is_file() and path.suffix.lower() in (".parquet", ".csv"):
             found = _list_rows(path)
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in media)
+            files = sorted(p for p in path.rglob("*") if is_media(p))  # (a dead link: a row)
             found = _file_rows(files, fps)
         elif path.is_file():
             found = _file_rows([path], fps)

@@ -61,6 +61,18 @@ class Unread:
         return f"{self.path}: {self.message}"
 
 
+#: What is said of a link whose file is not there.
+LINK_TO_NOTHING = "a link to a file that is not there"
+
+
+def is_media(path: Path) -> bool:
+    """Whether a folder's entry is to be read: an image or a video by its suffix, a file or
+    a link (a link to nothing is said to be one, not left out)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES and (
+        path.is_file() or (path.is_symlink() and not path.exists())
+    )
+
+
 def collect(inputs: list[str]) -> tuple[list[Path], list[Unread], dict[Path, str]]:
     """Expand folders recursively into supported files.
 
@@ -99,12 +111,20 @@ def collect(inputs: list[str]) -> tuple[list[Path], list[Unread], dict[Path, str
         elif path.is_dir():
             found = len(files)
             for p in sorted(path.rglob("*")):
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+                if not is_media(p):
+                    continue
+                if p.is_file():
                     add(p, p.relative_to(path))
-            if len(files) == found:  # (it printed nothing and exited 0)
+                else:  # (it was left out without a word, a user test)
+                    unread(p, LINK_TO_NOTHING)
+            if len(files) == found and not any(e.path.is_relative_to(path) for e in errors):
                 unread(path, "no images or videos in this folder or below it")
         elif path.is_file():  # (a file named "-", given as ./-, is a file: never stdin)
             add(path.absolute() if path == STDIN else path, Path(path.name))
+        elif path.is_symlink() and not path.exists():
+            unread(path, LINK_TO_NOTHING)
+        elif path.exists():  # (a pipe was "no such file or folder", a user test)
+            unread(path, "not a file: a pipe, a device or a socket cannot be read as an image")
         else:
             unread(path, "no such file or folder")
     return files, errors, names

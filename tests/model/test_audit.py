@@ -354,3 +354,14 @@ def test_a_fashion_models_report_words_its_refusals_as_its_own(tmp_path, bundled
             assert "digit" not in page.replace("digitlens", "").replace("DigitLens", "")
         else:
             assert "<h2>Judged not a digit</h2><p>None.</p>" in page
+
+
+def test_a_link_to_nothing_in_a_folder_is_an_unreadable_row(folder, tmp_path):
+    """A dangling link among a folder's images was left out without a word (a user test);
+    every other unreadable file gets its row and its reason."""
+    (folder / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    audit([str(folder)], tmp_path / "out")
+    rows = read_audit(tmp_path / "out")
+    names = [p.rsplit("/", 1)[-1] for p in rows["path"]]
+    assert "gone.png" in names
+    assert "no such file" in rows["error"][names.index("gone.png")]

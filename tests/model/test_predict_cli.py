@@ -275,3 +275,19 @@ def test_look_alikes_are_asked_for_within_the_servers_bound(inputs):
 
     got = cli(inputs / "seven.png", "--neighbours", str(MAX_K + 1))
     assert got.returncode == 2 and f"--neighbours must be from 1 to {MAX_K}" in got.stderr
+
+
+def test_a_link_to_nothing_and_a_pipe_are_said_what_they_are(tmp_path):
+    """A dangling link in a folder was left out without a word, and a pipe named on the
+    command line was "no such file or folder" (a user test)."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    drawn_digit(7).save(folder / "seven.png")
+    (folder / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    out = cli(folder, pipe)
+    assert out.returncode == 1
+    assert "seven.png: 7 (" in out.stdout
+    assert f"{folder / 'gone.png'}: a link to a file that is not there" in out.stderr
+    assert f"{pipe}: not a file: a pipe" in out.stderr
