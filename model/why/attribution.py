@@ -202,8 +202,15 @@ def check(clf: Classifier, method: str | None, layer: str | None) -> tuple[str, 
     the answer a map that was not asked for.
     """
     if method is not None and method not in METHODS:
+        # (a URL's unencoded "+" arrives as a space: "gradcam  ", a user test)
+        plus = method.replace(" ", "+")
+        hint = (
+            f" (in a URL, write {plus!r} as {plus.replace('+', '%2B')!r}: a bare + is a space)"
+            if plus in METHODS
+            else ""
+        )
         raise ExplanationError(
-            f"unknown explanation method {method!r}; choose from {', '.join(METHODS)}"
+            f"unknown explanation method {method!r}; choose from {', '.join(METHODS)}{hint}"
         )
     if layer is not None and layer not in clf.conv_layers:
         raise ExplanationError(unknown_layer(clf, layer))

@@ -193,6 +193,8 @@ def read_response(s: socket.socket) -> bytes:
     ("params", "message"),
     [
         ({"method": "magic"}, "unknown explanation method"),
+        # (?method=gradcam++ unencoded: its + signs arrive as spaces)
+        ({"method": "gradcam  "}, "write 'gradcam++' as 'gradcam%2B%2B'"),
         ({"method": "gradcam", "layer": "fc1"}, "unknown layer"),
         ({"model": "mnist-mlp", "method": "gradcam"}, "has none"),
     ],
