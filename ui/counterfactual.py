@@ -187,7 +187,11 @@ def counterfactual_section(
     except CounterfactualError as exc:
         st.error(str(exc))
         return
-    left, mid, right = st.columns(3)
+    if isinstance(cf, str):  # no prior: its note takes the edit's two columns (the middle
+        left, right = st.columns([2, 1])  # one was left empty, a user test)
+        mid = None
+    else:
+        left, mid, right = st.columns(3)
     with left:
         whose = "Your drawing" if subject == "it" else f"Your {subject.removeprefix('the ')}"
         st.markdown(f"**{whose} as {article(clf.class_names[target])} {clf.class_names[target]}**")
@@ -203,8 +207,8 @@ def counterfactual_section(
                 "strokes" + (" (grey, as the model sees them)" if on_yours is None else ""),
                 unsafe_allow_html=True,
             )
-    with mid:
-        if not isinstance(cf, str):
+    if mid is not None and not isinstance(cf, str):
+        with mid:
             shown = "the edited digit" if cf.succeeded else "the closest attempt"
             st.markdown(f"**{shown[0].upper()}{shown[1:]}**")
             inline_image(digit_picture(cf.x, SIDE), shown, SIDE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import ROOT
@@ -140,3 +141,18 @@ def test_the_chosen_class_stands_out_and_belongs_to_its_model_and_drawing():
     assert not at.exception, at.exception
     assert not _shown_as(at), _shown_as(at)
     assert set(_kinds(at).values()) == {"secondary"}
+
+
+def test_without_a_prior_the_note_takes_the_edits_place_beside_the_twin():
+    """fashion-cnn has no generative prior: its note sat in the first of three columns and
+    the middle one was left empty (a user test); the note now spans two of three."""
+    from tests.ui.test_app import canvas_image, pad_state
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["pad"] = pad_state(canvas_image(7))
+    at.run()
+    at.sidebar.selectbox(key="model_name").set_value("fashion-cnn").run()
+    at.button(key="draw_cf_make_1").click().run()
+    assert not at.exception, at.exception
+    holding = [c for c in at.columns if any("generative prior" in i.value for i in c.info)]
+    assert holding and holding[-1].weight == pytest.approx(2 / 3), [c.weight for c in holding]
