@@ -4,7 +4,7 @@ Starts N `python -m training.train --distribute multiworker ARGS` processes, eac
 with its own `TF_CONFIG` (a cluster of free loopback ports, and its index in it),
 prints their output line by line as `[worker i] ...`, stops the others as soon
 as one fails, and exits with the chief's (worker 0's) status. On several machines
-or on Kubernetes, set `TF_CONFIG` yourself (see the README); this is the same
+or on Kubernetes, set `TF_CONFIG` yourself (see docs/tutorial/train.md); this is the same
 cluster on one host, for trying it out and for the tests.
 """
 
