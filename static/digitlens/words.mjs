@@ -13,10 +13,19 @@ export function readsDigits(classes) {
   return !classes.length || (classes.length === 10 && classes.every((c, i) => c === String(i)));
 }
 
+/** A probability as Python's `format_probability` says it, in the same words: "87.3 %",
+ * never "100.0 %" or "0.0 %" ("> 99.9 %", "< 0.1 %"). The pad's "99.6%" stood beside the
+ * server's "99.6 % sure" (a user test). */
+export function percent(p) {
+  if (p >= 0.9995) return "> 99.9 %";
+  if (p < 0.0005) return "< 0.1 %";
+  return `${(p * 100).toFixed(1)} %`;
+}
+
 /**
  * What a live reading says for a verdict, as the Draw pad shows it: {big, line}, the
  * text of the digit slot and of the line beside it. Only a `digit` gets its label (and
- * its probability, never "100.0%": "> 99.9%"); `unsure` is "7?" with why, torn between
+ * its probability, as `percent` says it); `unsure` is "7?" with why, torn between
  * two classes ("unsure: 7 or 1?": post-hoc doubt, or the top probability under
  * p_unsure) or unusual for a digit ("unsure: most like 7"); `not_a_digit` is words.
  * probs: (10,) probabilities; rule: the page's rule (for its method and p_unsure).
@@ -37,6 +46,5 @@ export function describe(verdict, probs, classes, rule) {
     const what = detector ? unlike : "no class fits it";
     return { big: digits ? "not a digit?" : "not one it knows?", line: what };
   }
-  const p = probs[a] * 100;
-  return { big: name(a), line: `${p > 99.9 ? "> 99.9" : p.toFixed(1)}%` };
+  return { big: name(a), line: percent(probs[a]) };
 }

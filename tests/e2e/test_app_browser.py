@@ -313,7 +313,7 @@ def test_each_verdict_has_its_own_look(page, streamlit_url):
         )
     print(f"\n{looks}")
     big = looks["digit", 1.0]
-    assert big["text"] == "7" and big["line"].startswith("> 99.9%") and big["px"] >= 48
+    assert big["text"] == "7" and big["line"].startswith("> 99.9 %") and big["px"] >= 48
     for key, look in looks.items():
         if key[0] != "digit":
             assert look["px"] < big["px"] / 2 and look["title"] == "why", (key, look)
@@ -332,6 +332,16 @@ def test_each_verdict_has_its_own_look(page, streamlit_url):
             [verdict, probs],
         )
         assert (said["big"], f"{said['line']} · browser") == (look["text"], look["line"]), said
+    # A probability in the same words as Python's (the pad said "99.6%", the server "99.6 %")
+    from model.prediction import format_probability
+
+    ps = [1.0, 0.99996, 0.9995, 0.9994, 0.996, 0.5, 0.0006, 0.0004, 0.0]
+    said = page.evaluate(
+        "async (ps) => { const w = await import(new URL('app/static/digitlens/words.mjs',"
+        " document.baseURI).href); return ps.map(w.percent); }",
+        ps,
+    )
+    assert said == [format_probability(p) for p in ps], said
 
 
 def test_undo_and_clear_by_mouse(page, streamlit_url):
