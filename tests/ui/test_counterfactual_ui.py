@@ -67,10 +67,14 @@ def _button_rows(at, prefix: str) -> list[list[str]]:
     return [flat[i : i + per_row] for i in range(0, len(flat), per_row)]
 
 
-def test_class_names_get_three_buttons_a_row_on_the_draw_page():
+def test_class_names_get_three_buttons_a_row_on_the_draw_page(monkeypatch, real_data_dir):
     """fashion-cnn's nine class names in one row of the Draw page were cut to "a T…",
-    "a S…", "a S…", "a S…" (Sandal, Shirt, Sneaker; a helper session); digits keep one row."""
+    "a S…", "a S…", "a S…" (Sandal, Shirt, Sneaker; a helper session); digits keep one row.
+    (Its Explain page reads a test-set image: the real data, or the test is skipped; without
+    them it failed, with no button to find.)"""
     from tests.ui.test_app import canvas_image, pad_state
+
+    monkeypatch.setenv("DIGITLENS_DATA_DIR", str(real_data_dir))
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.session_state["pad"] = pad_state(canvas_image(7))
