@@ -6,9 +6,9 @@ grey pictures).
   the model as corners: found by where the picture steps.
 - Scaled up by linear interpolation (bilinear: what most viewers and `resize` calls do),
   the picture runs straight from one cell's centre to the next and bends only there:
-  found by where it bends. Its thin strokes reach the model as ramps with flat tops;
-  the same cells scaled up bicubic are read better (sklearn's 8x8 scans: 94.1 % against
-  95.2 %).
+  found by where it bends. Its thin strokes reached the model as ramps with flat tops
+  (sklearn's 8x8 scans: 94.1 %, against 95.2 % for the same cells scaled up bicubic);
+  its cells, read at their centres and scaled up bicubic, are read as those (95.3 %).
 """
 
 from __future__ import annotations
