@@ -58,6 +58,11 @@ class Served:
 
 #: Runtimes an allowed Keras Applications model can run on as asked.
 KERAS_RUNTIMES = ("auto", "keras")
+#: A model or runtime that failed to load (an allowed Keras Application offline, without
+#: its weights) is not tried again for this long (seconds): each request tried, and
+#: failed, to download its weights again (~0.6 s each, a user test). Where the weights
+#: are put in place, the next request after this loads it.
+LOAD_RETRY_S = 60.0
 
 
 @dataclass
@@ -73,6 +78,9 @@ class ModelPool:
     #: Each served model's name (its card's, what clients see and send) -> what it was
     #: loaded from: a bundled or Applications name, or a `.keras` path that stays private.
     sources: dict[str, str] = field(default_factory=dict)
+    #: (name, runtime) -> (time.monotonic() of a failed load, its error): a load that failed
+    #: is not tried again for LOAD_RETRY_S (`get`).
+    failed: dict[tuple[str, str], tuple[float, ModelLoadError]] = field(default_factory=dict)
     _load_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def public(self, name: str) -> str:
@@ -134,11 +142,19 @@ class ModelPool:
         # An allowed Keras Applications model has no ONNX export: asked for on the server's
         # runtime (none named), it runs on Keras, listed as served on that runtime.
         keras_only = asked is None and is_application(name) and runtime not in KERAS_RUNTIMES
+        key = (name, runtime)
+        if key in self.failed and time.monotonic() - self.failed[key][0] < LOAD_RETRY_S:
+            raise self.failed[key][1].with_traceback(None)  # (the same error, said again)
         async with self._load_lock:
-            if (name, runtime) not in self.loaded:
+            if key not in self.loaded:
                 source = self.sources.get(name, name)
-                await self._load(source, "auto" if keras_only else runtime, runtime)
-        return self.loaded[(name, runtime)]
+                try:
+                    await self._load(source, "auto" if keras_only else runtime, runtime)
+                except ModelLoadError as exc:
+                    self.failed[key] = (time.monotonic(), exc)
+                    raise
+                self.failed.pop(key, None)
+        return self.loaded[key]
 
     async def _load(self, source: str, runtime: str, served_as: str | None = None) -> None:
         """Load `source` on `runtime`; it serves requests for `served_as` (default: that)."""

@@ -124,16 +124,24 @@ def test_an_allowed_application_runs_on_keras_under_an_onnx_server_and_is_listed
 
 
 def test_offline_without_weights_is_a_503_with_the_message(monkeypatch, tmp_path):
-    _offline(monkeypatch, tmp_path)
+    """... and tried once a minute, not on every request: each one tried to download the
+    weights again (~0.6 s each, a user test)."""
+    import server.models
+
+    calls = _offline(monkeypatch, tmp_path)
     monkeypatch.delenv("DIGITLENS_WEIGHTS_RESNET50", raising=False)
     cfg = ServerConfig(models=("mnist-cnn",), allow_models=("resnet50",))
     with TestClient(create_app(cfg)) as client:
-        r = _predict(client, "resnet50")
-        assert r.status_code == 503, r.text
-        error = r.json()["error"]
-        assert error["code"] == "model_unavailable"
-        assert "not on this machine" in error["message"]
-        assert str(tmp_path) not in error["message"]  # the server's disk stays private
+        for _ in range(3):
+            r = _predict(client, "resnet50")
+            assert r.status_code == 503, r.text
+            error = r.json()["error"]
+            assert error["code"] == "model_unavailable"
+            assert "not on this machine" in error["message"]
+            assert str(tmp_path) not in error["message"]  # the server's disk stays private
+        assert len(calls) == 1
+        monkeypatch.setattr(server.models, "LOAD_RETRY_S", 0.0)  # (a minute later)
+        assert _predict(client, "resnet50").status_code == 503 and len(calls) == 2
         r = client.post("/v1/predict", content=_png(), params={"model": "resnet-51"})
         assert r.status_code == 404
 
