@@ -62,7 +62,13 @@ async def read_request(request: Request) -> tuple[dict[str, Any], bytes]:
         json_part, binary = body[: int(header)], body[int(header) :]
     try:
         doc = json.loads(json_part)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # (nested past the stack)
+    except UnicodeDecodeError as exc:  # (before ValueError, which it is: Python's codec words)
+        raise V2Error(
+            400, "the request is not valid JSON: its text cannot be decoded (send UTF-8)"
+        ) from exc
+    except RecursionError as exc:  # (Python's words: "maximum recursion depth exceeded ...")
+        raise V2Error(400, "the request is not valid JSON we read: nested too deeply") from exc
+    except ValueError as exc:  # (json's words say where: "Expecting value: line 1 column 2")
         raise V2Error(400, f"the request is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list):
         raise V2Error(400, "the request must be a JSON object with an 'inputs' list")

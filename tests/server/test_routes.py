@@ -385,9 +385,14 @@ def test_v2_a_value_beyond_float32_is_refused_without_a_warning(client, recwarn)
 
 
 def test_v2_bad_bodies_and_models(client):
-    for body in (b"{not json", b"[" * 100_000):  # (the second: nested past the stack, a 500)
+    for body, said in (
+        (b"{not json", "Expecting property name"),
+        (b"[" * 100_000, "nested too deeply"),  # (nested past the stack: it was a 500)
+        (b"\xff\xfe}", "cannot be decoded (send UTF-8)"),  # (it quoted the utf-16-le codec)
+    ):
         r = client.post("/v2/models/mnist-cnn/infer", content=body)
-        assert r.status_code == 400 and "JSON" in r.json()["error"]
+        assert r.status_code == 400 and "not valid JSON" in r.json()["error"], r.text
+        assert said in r.json()["error"] and "recursion" not in r.json()["error"], r.text
     r = client.post("/v2/models/mnist-cnn/infer", content=b"{}", headers={HEADER_LENGTH: "99"})
     assert r.status_code == 400 and HEADER_LENGTH in r.json()["error"]
     r = client.post("/v2/models/nope/infer", json={"inputs": [fp32([1, 28, 28, 1])]})
