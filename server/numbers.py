@@ -110,6 +110,7 @@ async def read_number(
         raise ApiError(422, "one_image", f"read takes one image, got {len(files)}")
     if not served.clf.reads_digits:
         raise ApiError(422, "not_a_digit_model", f"{served.clf.name} does not read digits")
+    method, layer = method or None, layer or None  # (empty: the default, as ?model= is)
     if (method is not None or layer is not None) and not explain:
         raise ApiError(422, "explain_off", "method and layer go with explain=true")
     if explain and (method is not None or layer is not None):

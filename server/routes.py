@@ -282,6 +282,7 @@ async def explain_image(
 ):
     """The map, its overlay, its trust score (against the ink map, its edges and random)
     and the model card's sanity check for this method and layer."""
+    method, layer = method or None, layer or None  # (empty: the default, as ?model= is)
     served = await served_runtime(request, model, None)
     files, _ = await read_images(request)
     if len(files) != 1:

@@ -569,3 +569,16 @@ def test_v2_versions_and_compressed_bodies_are_refused_in_words(client):
     assert r.status_code == 415 and "uncompressed" in r.json()["error"], r.text
     r = client.post("/v1/predict", content=body, headers={"Content-Encoding": "gzip"})
     assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_encoding"
+
+
+def test_an_empty_method_or_layer_is_the_default_as_an_empty_model_is(client):
+    """`?method=&layer=` (a form's empty fields) were a 422 "unknown explanation method ''"
+    while an empty `?model=` or `?runtime=` is the default (a user test)."""
+    body = SEVEN
+    headers = {"Content-Type": "image/png"}
+    want = client.post("/v1/explain", content=body, headers=headers).json()
+    got = client.post(
+        "/v1/explain", content=body, headers=headers, params={"method": "", "layer": ""}
+    )
+    assert got.status_code == 200, got.text
+    assert (got.json()["method"], got.json()["layer"]) == (want["method"], want["layer"])
