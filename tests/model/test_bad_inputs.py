@@ -165,3 +165,22 @@ def test_model_inputs_at_the_ends_of_their_range_are_read(mnist_cnn):
     x = np.zeros((28, 28), np.float32)
     x[4:24, 12:16] = 1.0 + 1e-6  # (a float's rounding past 1 is no reason to refuse)
     assert mnist_cnn.predict_input(x).label == 1
+
+
+def test_a_png_with_huge_text_metadata_is_refused_for_it_not_called_corrupt():
+    """A 7 whose PNG carries 3 MB of text (compressed: 4 KB) passes Pillow's 1 MB cap on a
+    text chunk: refused, as a bomb would be, but it was "corrupt or truncated" (a user
+    test). A small text chunk is read as ever."""
+    from PIL import PngImagePlugin
+
+    for size, refused in ((3_000_000, True), (1_000, False)):
+        info = PngImagePlugin.PngInfo()
+        info.add_text("comment", "x" * size, zip=True)
+        buf = io.BytesIO()
+        drawn_digit(7).save(buf, "PNG", pnginfo=info)
+        if refused:
+            with pytest.raises(ImageError, match="text metadata is too large") as said:
+                preprocess(buf.getvalue())
+            assert "corrupt" not in str(said.value)
+        else:
+            assert preprocess(buf.getvalue()).shape == (28, 28)
