@@ -82,7 +82,8 @@ class Faithfulness(BaseModel):
 
 class Trust(BaseModel):
     verdict: str = Field(
-        description="the map against maps that ignore the model: 'beats the ink map', "
+        description="the map against maps that ignore the model: 'beats the ink map' (or "
+        "the edge map, or for a photo model the contrast map), "
         "'no better than the input itself', 'worse than the input itself', "
         "'no better than random', or 'empty map: nothing to check'"
     )

@@ -79,6 +79,10 @@ def test_verdicts_in_words():
         max_pixels=196,
     )
     assert Trust(deletion_auc=0.2, **base).verdict == "beats the ink map"
+    # A photo model's reference is the input's local contrast, and it is named so (it was
+    # "beats the ink map" beside a sentence that said "contrast", a user test).
+    photo = Trust(deletion_auc=0.2, perturbation="mean", **base)
+    assert photo.verdict == "beats the contrast map" and "contrast" in photo.sentence
     assert Trust(deletion_auc=0.41, **base).verdict == "no better than the input itself"
     assert Trust(deletion_auc=0.7, **base).verdict == "worse than the input itself"
     assert Trust(deletion_auc=0.95, **base).verdict == "no better than random"
