@@ -62,14 +62,63 @@ def load_net(path: Path) -> keras.Model:
         raise ModelLoadError(
             f"cannot load {path.name} as a Keras model in safe mode: {exc}"
         ) from exc
-    in_shape = tuple(net.inputs[0].shape[1:]) if getattr(net, "inputs", None) else None
-    out_shape = tuple(net.outputs[0].shape[1:]) if getattr(net, "outputs", None) else None
+    inputs, outputs = getattr(net, "inputs", None) or [], getattr(net, "outputs", None) or []
+    if len(inputs) > 1 or len(outputs) > 1:  # (accepted, it failed at its first image with
+        # Keras' "expects 2 named input(s)" and a traceback, a user test)
+        raise ModelLoadError(
+            f"{Path(path).name} takes {len(inputs)} inputs and returns {len(outputs)} "
+            "outputs; DigitLens needs a model of one image in and one set of class "
+            "probabilities out"
+        )
+    in_shape = tuple(inputs[0].shape[1:]) if inputs else None
+    out_shape = tuple(outputs[0].shape[1:]) if outputs else None
     check_contract(in_shape, out_shape, path)
+    check_probabilities(net, Path(path))
     _SOURCES[net] = Path(path)
     if key is not None:
         with _NETS_LOCK:
             net = _NETS.setdefault(key, net)  # (a second thread's load of it: the first's)
     return net
+
+
+#: A model's outputs are probabilities where, on a probe, each is in [0, 1] and each row
+#: sums to 1 within this (float16 softmaxes included).
+PROBABILITY_SUM_TOLERANCE = 1e-2
+
+
+def check_probabilities(net: keras.Model, path: Path) -> None:
+    """Raise ModelLoadError where the network's outputs are not class probabilities (a
+    model that ends in logits): read as probabilities, its logits were reported as
+    "7 (> 99.9 %)", its probability 4.21, and its verdict `digit` (a user test). Probed
+    on a black, a white and a random input of its shape (one call)."""
+    import numpy as np
+
+    shape = tuple(int(d) for d in net.inputs[0].shape[1:])
+    probe = np.stack(
+        [
+            np.zeros(shape, np.float32),
+            np.ones(shape, np.float32),
+            np.random.default_rng(0).random(shape, dtype=np.float32),
+        ]
+    )
+    try:
+        out = np.asarray(net(probe, training=False), np.float64)
+    except Exception as exc:  # (a model that cannot run on images of its own shape)
+        raise ModelLoadError(f"{path.name} cannot run on an image of its shape: {exc}") from exc
+    sums = out.sum(axis=1)
+    if (
+        np.isfinite(out).all()
+        and out.min() >= -1e-6
+        and out.max() <= 1 + 1e-6
+        and np.abs(sums - 1).max() <= PROBABILITY_SUM_TOLERANCE
+    ):
+        return
+    raise ModelLoadError(
+        f"{path.name} returns {out.shape[1]} numbers that are not class probabilities (on "
+        f"a probe they run from {out.min():.3g} to {out.max():.3g} and sum to "
+        f"{sums.min():.3g}-{sums.max():.3g}); a model that ends in logits needs a softmax "
+        "as its last layer: outputs = keras.layers.Softmax()(logits), saved again"
+    )
 
 
 def check_contract(in_shape: tuple | None, out_shape: tuple | None, path: Path) -> None:

@@ -352,3 +352,40 @@ def test_one_file_is_one_network_for_every_runtime_until_it_changes(tmp_path):
     c = load_classifier(str(path))
     assert c.net is not a.net
     assert any(not np.array_equal(w, v) for w, v in zip(weights, c.net.get_weights(), strict=True))
+
+
+def _logits_and_two_inputs(tmp_path):
+    """Two models DigitLens cannot answer with: one that ends in logits, one that takes
+    an image and a vector."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((28, 28, 1))
+    x = layers.Flatten()(layers.Conv2D(4, 3, activation="relu", name="feat")(inp))
+    logits = tmp_path / "logits.keras"
+    keras.Model(inp, layers.Dense(10, name="logits")(x)).save(logits)
+    vec = keras.Input((4,))
+    joined = layers.Concatenate()([x, vec])
+    two = tmp_path / "two_inputs.keras"
+    keras.Model([inp, vec], layers.Dense(10, activation="softmax")(joined)).save(two)
+    return logits, two
+
+
+def test_a_model_of_logits_or_of_two_inputs_is_refused_at_load_in_words(tmp_path):
+    """A user test: logits were reported as probabilities ("7 (> 99.9 %)", probability
+    4.21, verdict `digit`), and a model of two inputs loaded, then failed at its first image
+    with Keras' traceback. Both are now refused at load, saying what to do; the same
+    layers ending in a softmax load."""
+    import keras
+
+    logits, two = _logits_and_two_inputs(tmp_path)
+    with pytest.raises(ModelLoadError, match="not class probabilities") as said:
+        load_classifier(str(logits))
+    assert "keras.layers.Softmax()" in str(said.value) and str(tmp_path) not in str(said.value)
+    with pytest.raises(ModelLoadError, match="takes 2 inputs and returns 1 outputs"):
+        load_classifier(str(two))
+    net = keras.models.load_model(logits)
+    fixed = tmp_path / "fixed.keras"
+    keras.Model(net.inputs, keras.layers.Softmax()(net.outputs[0])).save(fixed)
+    assert load_classifier(str(fixed)).predict(drawn_digit(7)).probability <= 1.0
