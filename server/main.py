@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from model.errors import ModelLoadError
 from server import counterfactual, errors, evidence, health, v2
 from server.config import ServerConfig
 from server.docs import install_docs
@@ -79,6 +80,30 @@ def log_like_uvicorn() -> None:
         log.setLevel(logging.getLogger("uvicorn.error").getEffectiveLevel())
 
 
+class QuietStartupRefusal:
+    """A model that cannot load stops the start-up with one line in the log (`ModelPool.
+    start`'s "cannot serve model ..."), and uvicorn's "Application startup failed": the
+    traceback Starlette hands uvicorn to print with it (24 frames of the lifespan) is left
+    out, as a bad `--log-level` gets a message and no traceback (a user test). Any other
+    start-up failure, a bug, keeps its traceback."""
+
+    def __init__(self, app, state) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "lifespan":
+            return await self.app(scope, receive, send)
+
+        async def send_quietly(message):
+            if message["type"] == "lifespan.startup.failed" and getattr(
+                self.state, "refused_at_start", False
+            ):
+                message = {**message, "message": ""}
+            await send(message)
+
+        return await self.app(scope, receive, send_quietly)
+
+
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     cfg = config or ServerConfig.from_env()
     metrics = Metrics.create()
@@ -88,7 +113,11 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.decode_slots = asyncio.Semaphore(cfg.decode_concurrency)
         pool = ModelPool(cfg, metrics)
-        await pool.start()
+        try:
+            await pool.start()
+        except ModelLoadError:  # (said in the log by pool.start, in one line)
+            app.state.refused_at_start = True
+            raise
         app.state.pool = pool
         app.state.models = pool.default  # name -> Served on the default runtime (kept live)
         # Everything loaded so far (FastAPI, pydantic, ONNX Runtime, OpenCV: ~90,000
@@ -116,6 +145,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.add_middleware(errors.BodyLimit, max_bytes=cfg.max_body_bytes, timeout_s=cfg.body_timeout_s)
 
     app.add_middleware(Observe, metrics=metrics)
+    app.add_middleware(QuietStartupRefusal, state=app.state)
     routers = (
         router,
         health.router,

@@ -561,3 +561,36 @@ def test_several_workers_share_the_port_and_answer_identically(url):
         assert counts == (sent, sent), counts
         batches = metric(text, "digitlens_batch_size_count", **model)
         assert sent / BATCH_MAX_SIZE <= batches <= sent, batches
+
+
+def test_a_model_that_cannot_be_served_stops_the_start_up_in_one_line(tmp_path):
+    """`python -m server --models FILE` for a model DigitLens cannot answer with (a
+    tabular one, one that ends in logits): exit 3 with the reason in one log line, and no
+    traceback (24 frames of Starlette's lifespan followed the line, a user test)."""
+    import subprocess
+    import sys
+
+    import keras
+    from keras import layers
+
+    from tests.helpers import ROOT, free_port
+
+    row = keras.Input((20,))
+    keras.Model(row, layers.Dense(3, activation="softmax")(row)).save(tmp_path / "rows.keras")
+    image = keras.Input((28, 28, 1))
+    logits = layers.Dense(10)(layers.Flatten()(image))
+    keras.Model(image, logits).save(tmp_path / "logits.keras")
+    for name, said in (("rows", "takes (20,)"), ("logits", "not class probabilities")):
+        run = subprocess.run(
+            [sys.executable, "-m", "server", "--models", str(tmp_path / f"{name}.keras")]
+            + ["--port", str(free_port())],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+        out = run.stdout + run.stderr
+        assert run.returncode == 3, out
+        assert f"cannot serve model {tmp_path / name}.keras: {name}.keras" in out, out
+        assert said in out and "Traceback" not in out, out
