@@ -97,7 +97,8 @@ def _fitting(clf: Classifier) -> Classifier:
         raise PreprocessingMismatchError(
             f"the preprocessing {clf.preprocessing!r} makes the 28x28 grey input of an "
             f"MNIST-style model, but {clf.name} takes {'x'.join(map(str, shape))}: choose "
-            f"none (images are then scaled to its input) or a scaling ({', '.join(SCALINGS)})"
+            f"none (resized to its input, RGB 0-255 as they are) or a scaling "
+            f"({', '.join(SCALINGS)})"
         )
     return clf
 

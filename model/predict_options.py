@@ -80,7 +80,11 @@ def parse_args(
         help="a model without a measured default map: choose it by the trust score on the "
         "images in FOLDER (default: on the first inputs it explains)",
     )
-    p.add_argument("--layer", help="layer for class-activation methods (default conv3)")
+    p.add_argument(
+        "--layer",
+        help="layer for class-activation methods (default: the model's own, conv3 for the "
+        "bundled CNNs, else its last spatial layer)",
+    )
     p.add_argument("--target", type=int, help="class to explain (default: the prediction)")
     p.add_argument("--contrast", type=int, help="explain 'target and not this class'")
     p.add_argument(

@@ -130,8 +130,15 @@ def resolve(name_or_path: str | os.PathLike) -> Artifact:
     else:
         path = Path(text).expanduser()
         if path.suffix != ".keras":
+            if path.is_file():  # (an .h5 file was "neither a bundled model nor a .keras
+                # file", as if it were not there, a user test)
+                raise ModelLoadError(
+                    f"cannot load {path.name}: it is {_what_is(path)}, and DigitLens loads "
+                    f"only Keras 3 .keras files: in Keras 3, model.save('{path.stem}.keras')"
+                )
             raise ModelNotFoundError(
-                f"{text!r} is neither a bundled model ({', '.join(BUNDLED)}) nor a .keras file"
+                f"{text!r} is neither a bundled model ({', '.join(BUNDLED)}), a Keras "
+                "Applications name (mobilenet_v2, resnet50, ...) nor a .keras file"
             )
     if not path.is_file():
         raise ModelNotFoundError(f"model file not found: {path}")

@@ -73,6 +73,22 @@ def test_a_non_zip_keras_file_says_what_it_is(tmp_path, content, what):
     assert str(tmp_path) not in message and "File not found" not in message
 
 
+@pytest.mark.parametrize("suffix", [".h5", ".pkl"])
+def test_a_model_file_of_another_format_says_what_it_is_not_that_it_is_missing(tmp_path, suffix):
+    """An .h5 file was "'legacy.h5' is neither a bundled model ... nor a .keras file", as
+    if it were not there (a user test); it is now what it is, and how to save it again."""
+    from model import load_classifier
+
+    path = tmp_path / f"legacy{suffix}"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(200) if suffix == ".h5" else pickle.dumps(1))
+    with pytest.raises(ModelLoadError) as info:
+        load_classifier(path)
+    message = str(info.value)
+    assert ("an HDF5 file" if suffix == ".h5" else "a Python pickle") in message
+    assert "model.save('legacy.keras')" in message and str(tmp_path) not in message
+    assert "neither a bundled model" not in message
+
+
 def cli(capsys, *args) -> tuple[int, list[str], str]:
     from model.predict import main
 
