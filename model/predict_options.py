@@ -5,11 +5,11 @@ model they name."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from model.input.sources import DEFAULT_FPS
 from model.why.index import MAX_K
+from model.writers import output_folder_problem
 
 #: The program named in --help and in errors (`python -m digitlens` passes its own).
 PROG = "python -m model.predict"
@@ -151,10 +151,7 @@ def parse_args(
         p.error("--fps must be positive")
     if args.out is not None and (args.explain or args.counterfactual is not None):
         # (before any work: a file of that name crashed the run after its first answer)
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # a file of that name, a file above it, no permission
-            p.error(f"--out {args.out}: cannot make a folder there ({exc.strerror})")
-        if not os.access(args.out, os.W_OK | os.X_OK):
-            p.error(f"--out {args.out}: the folder is not writable")
+        problem = output_folder_problem(args.out)
+        if problem:
+            p.error(f"--out {args.out}: {problem}")
     return args

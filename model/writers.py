@@ -4,11 +4,25 @@ top-k line of models with many classes."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from model.input.sources import Item
+
+
+def output_folder_problem(out: Path) -> str | None:
+    """Make the folder `out` where missing; why it cannot hold what is written there (a
+    file of that name, a file above it, no permission), or None. The CLI's `--out` and the
+    audit's say the same."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot make a folder there ({exc.strerror})"
+    if not os.access(out, os.W_OK | os.X_OK):
+        return "the folder is not writable"
+    return None
 
 
 def stem(item: Item, names: dict[Path, str]) -> str:

@@ -42,15 +42,14 @@ ROW_OF_NAMES = 3
 SIDE = 196
 
 
+def _model_of(clf: Classifier) -> tuple[str, str]:
+    return clf.name, str(clf.artifact.keras_path)
+
+
 def _cached(clf: Classifier, source: Preprocessed | np.ndarray, x: np.ndarray, target: int):
     """(counterfactual or the NoPriorError's message, adversarial twin), once per session."""
     cache = st.session_state.setdefault("_counterfactuals", {})
-    key = (
-        clf.name,
-        str(clf.artifact.keras_path),
-        hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest(),
-        target,
-    )
+    key = (*_model_of(clf), hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest(), target)
     if key not in cache:
         if len(cache) >= MAX_CACHED_EDITS:
             cache.clear()
@@ -64,10 +63,6 @@ def _cached(clf: Classifier, source: Preprocessed | np.ndarray, x: np.ndarray, t
 
 def _target_key(page: str) -> str:
     return f"_cf_target_{page}"
-
-
-def _model_of(clf: Classifier) -> tuple[str, str]:
-    return clf.name, str(clf.artifact.keras_path)
 
 
 def chosen_target(clf: Classifier, page: str) -> int | None:

@@ -27,6 +27,7 @@ import numpy as np
 from model.audit.batch import BATCH_SIZE, AuditBatch, AuditConfig
 from model.audit.engines import ENGINES, EngineError, run_local, run_ray
 from model.audit.inputs import DEFAULT_FPS, UNKNOWN, AuditInputError, list_inputs
+from model.writers import output_folder_problem
 
 PREDICTIONS = "predictions.parquet"
 REPORT = "report.html"
@@ -142,12 +143,9 @@ def read_audit(out: str | os.PathLike) -> dict[str, np.ndarray]:
 def _output_folder(out: str | os.PathLike) -> Path:
     """`out`, made where missing; AuditInputError where it cannot hold the results."""
     out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # a file of that name, a file above it, no permission
-        raise AuditInputError(f"--out {out}: cannot make a folder there ({exc.strerror})") from exc
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise AuditInputError(f"--out {out}: the folder is not writable")
+    problem = output_folder_problem(out)
+    if problem:
+        raise AuditInputError(f"--out {out}: {problem}")
     return out
 
 

@@ -146,9 +146,8 @@ def unblocked(gray: np.ndarray, levels: np.ndarray | None = None) -> np.ndarray:
     h, w = gray.shape
     cx = _cell(_steps(steps, axis=1))
     cy = _cell(_steps(steps, axis=0)) if cx else None
-    picture = np.ascontiguousarray(gray, np.float32)
     if cx is not None and cy is not None:
-        small = Image.fromarray(picture, mode="F").resize(
+        small = Image.fromarray(np.ascontiguousarray(gray, np.float32), mode="F").resize(
             (max(round(w / cx), 1), max(round(h / cy), 1)), Image.Resampling.BOX
         )
     else:
@@ -163,6 +162,7 @@ def unblocked(gray: np.ndarray, levels: np.ndarray | None = None) -> np.ndarray:
             my = _cells_across(by, h, round(h * mx / w))
         if mx is None or my is None:
             return gray
+        picture = np.ascontiguousarray(gray, np.float32)
         small = Image.fromarray(_centres(_centres(picture, mx, axis=1), my, axis=0))
     up = small.resize((w, h), Image.Resampling.BICUBIC)
     return np.clip(np.asarray(up, np.float32), 0.0, 1.0)

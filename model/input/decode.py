@@ -98,19 +98,17 @@ def decode(
         ) from exc
     except UnidentifiedImageError as exc:
         raise ImageError("not an image, or a format that cannot be read") from exc
-    except ValueError as exc:
-        if "MAX_TEXT_CHUNK" not in str(exc) and "MAX_TEXT_MEMORY" not in str(exc):
-            raise ImageError(
-                "the image is corrupt or truncated: part of it cannot be read"
-            ) from exc
-        # (a text chunk that inflates past Pillow's cap, 1 MB: a bomb's way in, so refused,
-        # but it is no corrupt picture, which is what a user test was told)
-        raise ImageError(
-            "the image's text metadata is too large to read safely: save the picture again "
-            "without its metadata"
-        ) from exc
-    except (OSError, SyntaxError, EOFError) as exc:  # (Pillow's words: its own,
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # (Pillow's words: its own,
         # "image file is truncated (24 bytes not processed)", kept on the cause, not said)
+        if isinstance(exc, ValueError) and (
+            "MAX_TEXT_CHUNK" in str(exc) or "MAX_TEXT_MEMORY" in str(exc)
+        ):
+            # (a text chunk that inflates past Pillow's cap, 1 MB: a bomb's way in, so
+            # refused, but it is no corrupt picture, which is what a user test was told)
+            raise ImageError(
+                "the image's text metadata is too large to read safely: save the picture "
+                "again without its metadata"
+            ) from exc
         raise ImageError("the image is corrupt or truncated: part of it cannot be read") from exc
     if getattr(img, "n_frames", 1) > 1:
         img.seek(0)  # animated GIF/WebP, multi-page TIFF: the first frame

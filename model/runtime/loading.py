@@ -48,7 +48,8 @@ def _file_key(path: Path) -> tuple[str, int, int] | None:
 def load_net(path: Path) -> keras.Model:
     """The Keras network of a `.keras` file (safe mode), checked against our contract; the
     same object for the same file, unchanged since, while one is in use (`_NETS`)."""
-    key = _file_key(Path(path))
+    path = Path(path)
+    key = _file_key(path)
     with _NETS_LOCK:
         shared = _NETS.get(key) if key is not None else None
     if shared is not None:
@@ -66,15 +67,15 @@ def load_net(path: Path) -> keras.Model:
     if len(inputs) > 1 or len(outputs) > 1:  # (accepted, it failed at its first image with
         # Keras' "expects 2 named input(s)" and a traceback, a user test)
         raise ModelLoadError(
-            f"{Path(path).name} takes {len(inputs)} inputs and returns {len(outputs)} "
+            f"{path.name} takes {len(inputs)} inputs and returns {len(outputs)} "
             "outputs; DigitLens needs a model of one image in and one set of class "
             "probabilities out"
         )
     in_shape = tuple(inputs[0].shape[1:]) if inputs else None
     out_shape = tuple(outputs[0].shape[1:]) if outputs else None
     check_contract(in_shape, out_shape, path)
-    check_probabilities(net, Path(path))
-    _SOURCES[net] = Path(path)
+    check_probabilities(net, path)
+    _SOURCES[net] = path
     if key is not None:
         with _NETS_LOCK:
             net = _NETS.setdefault(key, net)  # (a second thread's load of it: the first's)
