@@ -82,6 +82,7 @@ def run(model: str, data_dir: str | None, n: int, repeat: int, log) -> list[str]
     from model.datasets import load_split, locate
     from model.errors import ImageError
     from model.why.atlas import load_atlas, nearest_class, place_input, place_points
+    from model.why.cache import EVIDENCE_SUFFIX, evidence_file
     from model.why.layers import activations_of, feature_grid
     from model.why.neighbours import load_index, nearest, neighbours_of
 
@@ -209,7 +210,7 @@ def run(model: str, data_dir: str | None, n: int, repeat: int, log) -> list[str]
             f"{auroc(ood, ood_n):.3f} / {auroc(1 - cred, 1 - cred_n):.3f} / "
             f"{auroc(mixed[:cut], mixed[cut:]):.3f}")  # fmt: skip
 
-    info_path = clf.artifact.keras_path.with_name(clf.name + ".evidence.json")
+    info_path = evidence_file(clf.artifact.keras_path, EVIDENCE_SUFFIX)
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     tried = info.get("atlas", {}).get("trustworthiness_k10_5000", {})
     for method, t in tried.items():

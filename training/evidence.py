@@ -5,17 +5,21 @@ training patches that excite each filter most.
     python -m training.evidence --model mnist-cnn --model mnist-mlp --data-dir DIR
     python -m training.evidence --model path/to/my.keras --data-dir DIR   # any model
 
-Writes into that cache (`$DIGITLENS_CACHE`, else `~/.cache/digitlens`; per model file):
-- `<dataset>-train.npz`: the training images and labels, uint8, shared by every model
-  trained on that set (the look-alikes' pixels);
-- `<name>.index.npz`: the training set embedded in the look-alike layer, PCA-reduced,
-  float16 (`model.why.neighbours`);
-- `<name>.atlas.npz`: a 2-D map of ATLAS_POINTS training digits, the method with the
-  higher trustworthiness (t-SNE or PCA), and the test digits the model misreads placed on
-  it (`model.why.atlas`);
-- `<name>.patches.npz`: for each filter of each Conv2D layer, the TOP_PATCHES training
-  digits' receptive-field crops where it responds most (`model.why.layers`);
-- `<name>.evidence.json`: what each file holds, how it was made and what it measured.
+Writes into that cache's `evidence/` folder (`$DIGITLENS_CACHE`, else
+`~/.cache/digitlens`), per model file, named `<stem>-<key>`: the file's name and the first
+16 hex digits of its SHA-256 (two models of one name in different folders keep their own
+evidence; a byte-identical copy shares it):
+- `<dataset>-train-<N>-<digest>.npz`: the training images and labels, uint8, shared by
+  every model trained on those examples (the look-alikes' pixels);
+- `<stem>-<key>.index.npz`: the training set embedded in the look-alike layer,
+  PCA-reduced, float16 (`model.why.neighbours`);
+- `<stem>-<key>.atlas.npz`: a 2-D map of ATLAS_POINTS training digits, the method with
+  the higher trustworthiness (t-SNE or PCA), and the test digits the model misreads placed
+  on it (`model.why.atlas`);
+- `<stem>-<key>.patches.npz`: for each filter of each Conv2D layer, the TOP_PATCHES
+  training digits' receptive-field crops where it responds most (`model.why.layers`);
+- `<stem>-<key>.evidence.json`: what each file holds, how it was made and what it
+  measured.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ from model.classifier import Classifier
 from model.datasets import CLASS_NAMES, load_split, locate, to_model_input
 from model.load import load_classifier
 from model.why.atlas import Atlas, Placer, atlas_path, save_atlas
-from model.why.cache import evidence_path
-from model.why.index import DIMS, EVIDENCE_SUFFIX, K, build_index, index_path, save_index
+from model.why.cache import EVIDENCE_SUFFIX, evidence_dir, evidence_path
+from model.why.index import DIMS, K, build_index, index_path, save_index
 from model.why.layers import BATCH, layer_names, layer_outputs, patches_path
 from model.why.neighbours import nearest
 
@@ -241,7 +245,7 @@ def equip(name: str, data_dir: str | None, cfg: EvidenceConfig, log=print) -> di
     train, test = load_split(folder, "train"), load_split(folder, "test")
     n = len(train) if cfg.limit is None else min(cfg.limit, len(train))
     images, labels = train.images[:n], train.labels[:n]
-    weights = evidence_path(clf.artifact.keras_path, "").parent
+    weights = evidence_dir()
     weights.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 

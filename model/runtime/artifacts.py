@@ -24,6 +24,7 @@ __all__ = [
     "Card",
     "cache_dir",
     "cache_file",
+    "cached_file_sha256",
     "card_path_for",
     "file_sha256",
     "read_card",
@@ -83,6 +84,32 @@ def store_in_cache(path: Path, data: bytes) -> bool:
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file: what every export records of the file it was made from."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+#: `cached_file_sha256`'s memory: a version of a file -> its SHA-256.
+_SHA256: dict[tuple[int, ...], str] = {}
+#: Versions remembered before the memory starts again (a process meets a few models).
+_SHA256_KEPT = 256
+
+
+def cached_file_sha256(path: Path) -> str:
+    """`file_sha256`, read once per version of the file: remembered by its device, inode,
+    size and modification and change times (a rewrite changes them), so a caller on every
+    request costs one `stat`, not a read of the whole model. OSError where it is missing."""
+    version = _version(path)
+    digest = _SHA256.get(version)
+    if digest is None:
+        digest = file_sha256(path)
+        if _version(path) == version:  # (not rewritten while it was read)
+            if len(_SHA256) >= _SHA256_KEPT:
+                _SHA256.clear()
+            _SHA256[version] = digest  # (two threads at once compute the same answer)
+    return digest
+
+
+def _version(path: Path) -> tuple[int, ...]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @dataclass(frozen=True)

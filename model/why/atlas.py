@@ -6,9 +6,10 @@ a new input lands on it.
 
 The map is made once by `python -m training.evidence` (t-SNE of the look-alike index's
 embeddings, chosen by trustworthiness: docs/why/atlas.md) into the evidence cache as
-`<name>.atlas.npz`. A new input is placed by its nearest atlas points in the same
-representation: the distance-weighted mean of their map positions (no t-SNE at query
-time: ~1 ms instead of seconds).
+`<stem>-<key>.atlas.npz` (the key: the model file's content, `model.why.cache`). A new
+input is placed by its nearest atlas points in the same representation: the
+distance-weighted mean of their map positions (no t-SNE at query time: ~1 ms instead of
+seconds).
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from model.errors import EvidenceError
 from model.why.cache import evidence_path
 from model.why.index import Index
 from model.why.layers import features
-from model.why.neighbours import load_index, model_arg
+from model.why.neighbours import built_evidence, load_index, model_arg
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
     from model.input.decode import ImageInput
 
-#: The file beside `<name>.keras` holding its atlas.
+#: The evidence file holding a model's atlas (`evidence_path`).
 ATLAS_SUFFIX = ".atlas.npz"
 #: Atlas points a placement averages over (their map positions, weighted by 1/distance).
 PLACE_K = 10
@@ -83,6 +84,7 @@ class Placement:
 
 
 def atlas_path(keras_path: Path) -> Path:
+    """Where `python -m training.evidence` writes the model's atlas (`evidence_path`)."""
     return evidence_path(keras_path, ATLAS_SUFFIX)
 
 
@@ -133,7 +135,7 @@ def load_atlas(clf: Classifier) -> Atlas:
     """The model's atlas in the evidence cache, read once per Classifier."""
     with _LOCK:
         if clf not in _ATLASES:
-            path = atlas_path(clf.artifact.keras_path)
+            path = built_evidence(clf, ATLAS_SUFFIX, "the atlas")
             if not path.is_file():
                 raise EvidenceError(
                     f"{clf.name} has no atlas yet ({path.name})",

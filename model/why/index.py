@@ -1,11 +1,11 @@
 """A look-alike index: a model's representation of a data set, reduced and stored.
 
-A model's index is `<name>.index.npz` (never a pickle) in the evidence cache
-(`evidence_path`), its pixels in one shared file of the training images
-(`mnist-train.npz`); `python -m training.evidence` makes them from the data set. For
-any other model,
-`build_index` embeds a data set (arrays, or a folder of images via `index_for_folder`,
-cached) with a progress bar. Searching it is `model.why.neighbours`.
+A model's index is `<stem>-<key>.index.npz` (never a pickle; the key: the model file's
+content, `evidence_path`) in the evidence cache, its pixels in one shared file of the
+training images (`mnist-train-<N>-<digest>.npz`); `python -m training.evidence` makes
+them from the data set. For any other model, `build_index` embeds a data set (arrays, or
+a folder of images via `index_for_folder`, cached) with a progress bar. Searching it is
+`model.why.neighbours`.
 """
 
 from __future__ import annotations
@@ -64,10 +64,8 @@ def blas_threads(n: int | None):
 #: PCA dimensions kept in a model's index: kNN accuracy on MNIST test is unchanged from
 #: the full 128-d fc2 at 32 (docs/why/look-alikes.md), at a quarter of the bytes.
 DIMS = 32
-#: The file beside `<name>.keras` holding its index.
+#: The evidence file holding a model's index (`evidence_path`).
 INDEX_SUFFIX = ".index.npz"
-#: The JSON beside `<name>.keras` describing its evidence files (training.evidence).
-EVIDENCE_SUFFIX = ".evidence.json"
 #: Layers skipped when looking back from the output for the representation: they do not
 #: change it at inference time.
 PASS_THROUGH = ("Dropout", "Activation", "Softmax", "GaussianNoise", "SpatialDropout2D")
@@ -202,6 +200,7 @@ def build_index(
 
 # ---------------------------------------------------------------- files
 def index_path(keras_path: Path) -> Path:
+    """Where `python -m training.evidence` writes the model's index (`evidence_path`)."""
     return evidence_path(keras_path, INDEX_SUFFIX)
 
 

@@ -8,7 +8,7 @@ patches that excite each filter of a bundled model most.
 Works for any Keras classifier: the outputs of the network's own (top-level) layers
 are read by one compiled sub-model; a nested backbone counts as one layer. The
 patches are made by `python -m training.evidence` into the evidence cache as
-`<name>.patches.npz`.
+`<stem>-<key>.patches.npz` (the key: the model file's content, `model.why.cache`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from model.errors import ModelLoadError
 from model.runtime.backend import import_keras
-from model.why.cache import evidence_path
+from model.why.cache import evidence_file, evidence_path
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 #: Inputs per compiled call when whole data sets are embedded.
 BATCH = 1000
-#: The file beside `<name>.keras` holding each filter's top training patches.
+#: The evidence file holding each filter's top training patches (`evidence_path`).
 PATCHES_SUFFIX = ".patches.npz"
 
 _LOCK = threading.Lock()
@@ -151,12 +151,14 @@ class Patches:
 
 
 def patches_path(keras_path: Path) -> Path:
+    """Where `python -m training.evidence` writes the model's patches (`evidence_path`)."""
     return evidence_path(keras_path, PATCHES_SUFFIX)
 
 
 def load_patches(clf: Classifier) -> dict[str, Patches]:
-    """The top patches of each conv layer, by layer; empty when none were built."""
-    path = patches_path(clf.artifact.keras_path)
+    """The top patches of each conv layer, by layer; empty when none were built for this
+    model file (`evidence_file`: another version's are not shown)."""
+    path = evidence_file(clf.artifact.keras_path, PATCHES_SUFFIX)
     if not path.is_file():
         return {}
     out = {}

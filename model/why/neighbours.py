@@ -11,17 +11,15 @@ exactly (Euclidean distance, brute force: 60,000 x 32 numbers take ~1 ms).
 The agreement of the k look-alikes with the answer is deep kNN's credibility
 (Papernot & McDaniel 2018): "5 of 8 look-alikes are 9s".
 
-An index is an `.npz` file (never a pickle): `<name>.index.npz` in the evidence cache
-(`model.why.cache`), its pixels in one shared file of the training images, built once
-from the data set by `python -m training.evidence`.
+An index is an `.npz` file (never a pickle): `<stem>-<key>.index.npz` in the evidence
+cache (`model.why.cache`; the key: the model file's content), its pixels in one shared
+file of the training images, built once from the data set by `python -m training.evidence`.
 For any other model, `build_index` embeds a data set (arrays, or a folder of images via
 `index_for_folder`, cached) with a progress bar.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import threading
 import weakref
@@ -32,8 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.errors import EvidenceError
-from model.why.cache import evidence_path
-from model.why.index import EVIDENCE_SUFFIX, Index, K, build_folder_index, index_path, read_index
+from model.why.cache import evidence_file, other_version
+from model.why.index import INDEX_SUFFIX, Index, K, build_folder_index, read_index
 from model.why.layers import features
 
 if TYPE_CHECKING:
@@ -141,7 +139,7 @@ def load_index(clf: Classifier) -> Index:
     Classifier; built from the training set by `python -m training.evidence`."""
     with _INDEX_LOCK:
         if clf not in _INDICES:
-            path = index_path(clf.artifact.keras_path)
+            path = built_evidence(clf, INDEX_SUFFIX, "the look-alike index")
             if not path.is_file():
                 raise EvidenceError(
                     f"{clf.name} has no look-alike index yet ({path.name})",
@@ -149,7 +147,6 @@ def load_index(clf: Classifier) -> Index:
                     f"--model {model_arg(clf)} --data-dir DIR, or point it at a data set: "
                     "clf.neighbours(image, index=FOLDER) (FOLDER/<class>/*.png)",
                 )
-            _check_fresh(clf.artifact.keras_path)
             _INDICES[clf] = read_index(path)
         return _INDICES[clf]
 
@@ -161,18 +158,19 @@ def model_arg(clf: Classifier) -> str:
     return clf.name if clf.name in BUNDLED else str(clf.artifact.keras_path)
 
 
-def _check_fresh(keras_path: Path) -> None:
-    """Refuse evidence made from another version of the model: `<name>.evidence.json`
-    records the SHA-256 of the `.keras` file it was made from."""
-    info_path = evidence_path(keras_path, EVIDENCE_SUFFIX)
-    if not info_path.is_file():
-        return
-    made_from = json.loads(info_path.read_text()).get("keras_sha256")
-    if made_from and made_from != hashlib.sha256(keras_path.read_bytes()).hexdigest():
+def built_evidence(clf: Classifier, suffix: str, what: str) -> Path:
+    """The model's evidence file of one kind (`evidence_file`: named by the model file's
+    content), which may be missing; refused when the cache holds only one made from
+    another file of the same name (another version of the model), with the command that
+    rebuilds it. `what` names it: "the look-alike index"."""
+    keras_path = Path(clf.artifact.keras_path)
+    path = evidence_file(keras_path, suffix)
+    if not path.is_file() and other_version(keras_path, suffix) is not None:
         raise EvidenceError(
-            f"the look-alike index of {keras_path.name} was made from another version of the model",
-            f"rebuild it: python -m training.evidence --model {keras_path}",
+            f"{what} of {keras_path.name} was made from another version of the model",
+            f"rebuild it: python -m training.evidence --model {model_arg(clf)} --data-dir DIR",
         )
+    return path
 
 
 def resolve_index(clf: Classifier, index: Index | str | os.PathLike | None) -> Index:

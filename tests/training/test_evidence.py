@@ -10,8 +10,9 @@ import pytest
 
 from model import load_classifier
 from model.datasets import load_split, to_model_input
+from model.runtime.artifacts import file_sha256
 from model.why.atlas import load_atlas
-from model.why.cache import CACHE_ENV, evidence_path
+from model.why.cache import CACHE_ENV, evidence_dir
 from model.why.layers import layer_outputs, load_patches
 from model.why.neighbours import load_index
 from tests.helpers import drawn_digit, tiny_digit_net
@@ -34,14 +35,18 @@ def equipped(tmp_path_factory):
         assert main(argv) == 0
         train = load_split(root / "data" / "mnist", "train")
         test = load_split(root / "data" / "mnist", "test")
-        yield load_classifier(path), train, test, evidence_path(path, "").parent
+        yield load_classifier(path), train, test, evidence_dir()
 
 
 def test_every_file_is_written_and_described(equipped):
     clf, train, _, root = equipped
     names = {p.name for p in root.iterdir()}
-    assert {"tiny.index.npz", "tiny.atlas.npz", "tiny.patches.npz", "tiny.evidence.json"} <= names
-    info = json.loads((root / "tiny.evidence.json").read_text())
+    stem = f"tiny-{file_sha256(clf.artifact.keras_path)[:16]}"  # its name and its content
+    kinds = (".index.npz", ".atlas.npz", ".patches.npz", ".evidence.json")
+    assert {stem + kind for kind in kinds} <= names
+    info = json.loads((root / f"{stem}.evidence.json").read_text())
+    assert info["keras_sha256"] == file_sha256(clf.artifact.keras_path)
+    assert info["index"]["file"] == f"{stem}.index.npz"
     assert info["pixels"]["file"] in names and info["pixels"]["file"].startswith("mnist-train-")
     assert info["index"]["layer"] == "fc" and info["index"]["dims"] == 8
     assert info["pixels"]["examples"] == len(train)
@@ -92,3 +97,56 @@ def test_evidence_of_another_version_of_the_model_is_refused(equipped, tmp_path)
     tiny_digit_net(seed=1).save(tmp_path / "tiny.keras")  # retrained: new weights
     with pytest.raises(EvidenceError, match="another version"):
         load_classifier(tmp_path / "tiny.keras").neighbours(test.images[0], k=2)
+
+
+def test_two_models_of_one_name_in_two_folders_keep_their_own_evidence(tmp_path, monkeypatch):
+    """`my_digits.keras` in two folders, two different models: building the second's
+    evidence once overwrote the first's (one name, `<cache>/evidence/my_digits.*`), and the
+    first was then refused as "made from another version of the model"."""
+    from tests.helpers import make_idx_dataset
+
+    make_idx_dataset(tmp_path / "data" / "mnist", n_train=60, n_test=20)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    paths = [tmp_path / folder / "my_digits.keras" for folder in ("a", "b")]
+    for seed, path in enumerate(paths):
+        path.parent.mkdir()
+        tiny_digit_net(seed=seed).save(path)
+    assert file_sha256(paths[0]) != file_sha256(paths[1])
+    models = [arg for path in paths for arg in ("--model", str(path))]
+    argv = [*models, "--data-dir", str(tmp_path / "data"), "--dims", "4",
+            "--atlas-points", "30", "--atlas-method", "pca", "--top-patches", "2"]  # fmt: skip
+    assert main(argv) == 0  # a's evidence first, then b's
+    cards = (tmp_path / "cache" / "evidence").glob("*.evidence.json")
+    made_from = {json.loads(card.read_text())["keras_sha256"] for card in cards}
+    assert made_from == {file_sha256(path) for path in paths}
+    for path in paths:
+        clf = load_classifier(path)
+        assert clf.neighbours(drawn_digit(7), k=3).k == 3
+        assert clf.place(drawn_digit(7)) is not None and set(load_patches(clf)) == {"conv1"}
+
+
+def test_a_cache_made_before_names_carried_the_key(equipped, tmp_path, monkeypatch):
+    """Evidence named `<stem><suffix>` (no key) is still read where its card records this
+    very file's SHA-256, and refused as another version's where it does not."""
+    import shutil
+
+    from model.errors import EvidenceError
+
+    clf, _, test, root = equipped
+    key = f"-{file_sha256(clf.artifact.keras_path)[:16]}"
+    old = tmp_path / "cache" / "evidence"
+    old.mkdir(parents=True)
+    for f in root.iterdir():
+        if f.name.startswith("mnist-train-") or f.name.startswith(f"tiny{key}."):
+            shutil.copy(f, old / f.name.replace(key, ""))  # tiny-<key>.index.npz -> tiny.index.npz
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    shutil.copy(clf.artifact.keras_path, tmp_path / "tiny.keras")
+    copy = load_classifier(tmp_path / "tiny.keras")
+    assert copy.neighbours(test.images[0], k=2).k == 2 and set(load_patches(copy)) == {"conv1"}
+    tiny_digit_net(seed=1).save(tmp_path / "tiny.keras")  # retrained: new weights
+    retrained = load_classifier(tmp_path / "tiny.keras")
+    with pytest.raises(EvidenceError, match="another version"):
+        retrained.neighbours(test.images[0], k=2)
+    with pytest.raises(EvidenceError, match="atlas of tiny.keras was made from another version"):
+        load_atlas(retrained)
+    assert load_patches(retrained) == {}  # another version's patches are not shown
