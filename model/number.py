@@ -333,9 +333,8 @@ def _as_single(clf: Classifier, image: ImageInput, max_pixels: int, digit: Digit
     (`Classifier.predict`, `/v1/predict`, Draw's one-digit mode): the piece's reading,
     through other pens, differed from it on 1-2 % of realistic digits (label) and 2-4 %
     (verdict). Where that path refuses the image (a short stroke too small to read), so
-    does the number, for the same reason."""
-    if digit.prediction is None:
-        return digit
+    does the number, for the same reason; a mark the piece's path refused is tried
+    there too (a lone dot is told what a single digit's dot is told)."""
     try:
         stages = clf.preprocess_stages(image, max_pixels)
     except ImageError as exc:

@@ -93,6 +93,10 @@ def run_numbers(args: argparse.Namespace) -> int:
                 )
         if edits:
             record["digits"][args.digit].update(edits)
+        # A mark that could not be read at all fails the image, as `predict` fails an
+        # image too small to read (exit 1); a mark read as not a digit is an answer.
+        if reading.text is None and any(d.prediction is None for d in reading.digits):
+            failed += 1
         if args.json:
             print(json.dumps(record))
             continue

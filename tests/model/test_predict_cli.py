@@ -160,6 +160,27 @@ def test_numbers_with_a_model_that_reads_no_digits_stop_the_run_once(inputs):
     assert out.stdout == ""
 
 
+def test_a_number_of_one_unreadable_mark_fails_as_one_digit_does(inputs, tmp_path):
+    """A lone dot: `--number` said "not a number: ... a filled area, not pen strokes" and
+    exited 0, where the same image alone is "too small to read" and exit 1 (a user
+    test). A lone mark is now tried as a single digit, and a mark that cannot be read
+    fails the image; a number that reads stays exit 0."""
+    from PIL import Image, ImageDraw
+
+    dot = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(dot).ellipse((140, 140, 146, 146), fill=0)
+    dot.save(tmp_path / "dot.png")
+    single = cli(tmp_path / "dot.png")
+    number = cli(tmp_path / "dot.png", "--number")
+    said = "too small to read (a dot or a short tick)"
+    assert single.returncode == 1 and said in single.stderr, single.stderr
+    assert number.returncode == 1 and said in number.stdout, number.stdout
+    as_json = cli(tmp_path / "dot.png", "--number", "--json")
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["text"] is None
+    read = cli(inputs / "seven.png", "--number")
+    assert read.returncode == 0 and read.stdout.strip().endswith(": 7"), read.stdout
+
+
 def test_usage_errors(inputs, tmp_path):
     assert cli(inputs / "seven.png", "--explain", "gradcam").returncode == 2  # no --out
     bad = cli(
