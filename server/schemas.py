@@ -91,7 +91,12 @@ class Trust(BaseModel):
         description="0: as good as the better input-only map (the ink or its edges), "
         "-1: as bad as random, above 0: better (1: perfect); an input-only map scores <= 0"
     )
-    beats_ink: bool
+    beats_ink: bool = Field(
+        description="the raw comparison with the input's own ink (its contrast, for a "
+        "photo model): the map's deletion AUC lower than the ink map's by any amount. The "
+        "verdict asks for more (a tenth of the gap to random), so a map can beat the ink "
+        "here and still be 'no better than the input itself'"
+    )
     sentence: str
     deletion_auc: float = Field(description="mean class probability while pixels are blacked out")
     ink_auc: float

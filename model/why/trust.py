@@ -86,6 +86,8 @@ class Trust:
 
     @property
     def beats_ink(self) -> bool:
+        """The raw comparison with the ink map (the contrast map, for photos), without the
+        verdict's TRUST_MARGIN: what the benchmarks count ("beats the ink on 80 %")."""
         return self.deletion_auc < self.ink_auc
 
     @property
