@@ -105,6 +105,9 @@ class Classifier:
     ):
         """preprocessing: a digit recipe or an input scaling that overrides the card's."""
         self.artifact, self.runtime, self._net = artifact, runtime, net
+        #: How its input was fitted to the preprocessing, in words, where it was
+        #: (`model.runtime.loading.unit_input_net`); shown beside the card.
+        self.input_note: str | None = None
         self._net_lock = threading.Lock()
         self._preprocessing = check_preprocessing(preprocessing)
 

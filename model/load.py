@@ -15,7 +15,7 @@ from model.runtime.allocator import tune_allocator
 from model.runtime.artifacts import Artifact, resolve
 from model.runtime.backend import import_keras
 from model.runtime.card import Card, Preprocessing
-from model.runtime.loading import check_contract, load_net
+from model.runtime.loading import check_contract, leading_rescaling, load_net, unit_input_net
 from model.runtime.runtimes import (
     ONNX_NAMES,
     RUNTIMES,
@@ -85,7 +85,19 @@ def load_classifier(
                 + ("" if runtime == "onnx" else " --quantize")
             )
     net = load_net(artifact.keras_path)
-    return _fitting(Classifier(artifact, net, KerasRuntime(net), preprocessing))
+    clf = Classifier(artifact, net, KerasRuntime(net), preprocessing)
+    if clf.is_digit and (unit := unit_input_net(net)) is not None:
+        # (its first layer rescales 0..255: a digit recipe's 0..1 go in scaled by 255)
+        clf = Classifier(artifact, unit, KerasRuntime(unit), preprocessing)
+        clf.input_note = RESCALED_NOTE.format(*leading_rescaling(net))
+    return _fitting(clf)
+
+
+#: What a digit model that rescales 0..255 inside is told at load (`unit_input_net`).
+RESCALED_NOTE = (
+    "its first layer, Rescaling(scale={:.6g}, offset={:g}), takes 0..255 levels: the "
+    "digit recipe's 0..1 go in as 0..255"
+)
 
 
 def _fitting(clf: Classifier) -> Classifier:

@@ -54,6 +54,8 @@ def card_line(clf: Classifier) -> str:
     if not clf.is_digit:
         h, w, c = clf.input_shape
         parts.append(f"{h}x{w}x{c} input, {clf.preprocessing} scaling")
+    if clf.input_note:
+        parts.append(clf.input_note)
     single = clf.single_runtime
     parts.append(  # (it named two runtimes in one breath: which one runs? a user test)
         f"runs on {clf.runtime.name}"

@@ -82,6 +82,59 @@ def load_net(path: Path) -> keras.Model:
     return net
 
 
+#: A first layer `Rescaling(scale, offset)` says the model was trained on 0..255 levels
+#: where 255 * scale is about 1 (to 0..1) or 2 (to -1..1, offset -1).
+RESCALING_SPANS = ((0.99, 1.01), (1.98, 2.02))
+#: The networks `unit_input_net` made, by the network they were made from.
+_UNIT_NETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def leading_rescaling(net: keras.Model) -> tuple[float, float] | None:
+    """(scale, offset) of a network's first layer where it is a `Rescaling` that takes
+    0..255 levels (RESCALING_SPANS: 1/255, or 1/127.5 with offset -1), else None."""
+    import keras
+
+    layers = [layer for layer in net.layers if not isinstance(layer, keras.layers.InputLayer)]
+    first = layers[0] if layers else None
+    if not isinstance(first, keras.layers.Rescaling):
+        return None
+    try:
+        scale, offset = float(first.scale), float(first.offset)
+    except (TypeError, ValueError):  # (a scale per channel: not a level range to guess)
+        return None
+    if any(lo <= 255 * scale <= hi for lo, hi in RESCALING_SPANS):
+        return scale, offset
+    return None
+
+
+def unit_input_net(net: keras.Model) -> keras.Model | None:
+    """For a network that rescales 0..255 levels in its first layer (`leading_rescaling`),
+    the same network taking 0..1 (what a digit recipe makes): that layer scaled by 255,
+    every other layer the very same object (its weights shared). None for any other
+    network. One per network, while it lives.
+
+    A digit model trained on 0..255 with `Rescaling(1/255)` inside read the recipe's
+    0..1 as nearly black: a clear 7 was "1 (19.6 %)" (a user test)."""
+    if net in _UNIT_NETS:
+        return _UNIT_NETS[net]
+    found = leading_rescaling(net)
+    if found is None:
+        return None
+    import keras
+
+    scale, offset = found
+    first = next(lyr for lyr in net.layers if not isinstance(lyr, keras.layers.InputLayer))
+
+    def same_but_first(layer):
+        if layer is first:
+            return keras.layers.Rescaling(255 * scale, offset=offset, name=layer.name)
+        return layer
+
+    unit = keras.models.clone_model(net, clone_function=same_but_first)
+    _UNIT_NETS[net] = unit
+    return unit
+
+
 #: A model's outputs are probabilities where, on a probe, each is in [0, 1] and each row
 #: sums to 1 within this (float16 softmaxes included).
 PROBABILITY_SUM_TOLERANCE = 1e-2

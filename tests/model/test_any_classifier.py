@@ -389,3 +389,34 @@ def test_a_model_of_logits_or_of_two_inputs_is_refused_at_load_in_words(tmp_path
     fixed = tmp_path / "fixed.keras"
     keras.Model(net.inputs, keras.layers.Softmax()(net.outputs[0])).save(fixed)
     assert load_classifier(str(fixed)).predict(drawn_digit(7)).probability <= 1.0
+
+
+def test_a_digit_model_that_rescales_0_255_inside_reads_the_digit_recipe(tmp_path):
+    """A digit model trained on 0..255 with `Rescaling(1/255)` as its first layer read the
+    digit recipe's 0..1 as nearly black: a clear 7 was "1 (19.6 %)" (a user test). Its
+    first layer now takes the recipe's 0..1 scaled by 255, and says so; its maps work; a
+    photo scaling chosen by hand is left as it is. Made here from the bundled network
+    behind a Rescaling, so it must read exactly as the bundled model does."""
+    import keras
+
+    from model.runtime.artifacts import load_keras_model
+    from model.runtime.artifacts import resolve as resolve_model
+
+    base = load_keras_model(resolve_model("mnist-cnn").keras_path)
+    inp = keras.Input((28, 28, 1))
+    keras.Model(inp, base(keras.layers.Rescaling(1 / 255)(inp))).save(tmp_path / "d255.keras")
+    clf = load_classifier(tmp_path / "d255.keras")
+    bundled = load_classifier("mnist-cnn", runtime="keras")
+    for digit in (7, 4, 0):
+        image = drawn_digit(digit)
+        got, want = clf.predict(image), bundled.predict(image)
+        assert got.label == want.label == digit
+        np.testing.assert_allclose(got.probabilities, want.probabilities, atol=1e-5)
+    assert "Rescaling(scale=0.00392157" in clf.input_note and "0..255" in clf.input_note
+    seven = drawn_digit(7)
+    got = report(clf, clf.preprocess_stages(seven), method="gradcam").explanation
+    want = report(bundled, bundled.preprocess_stages(seven), method="gradcam").explanation
+    assert got.label == 7 and got.heatmap.max() > 0
+    np.testing.assert_allclose(got.heatmap, want.heatmap, atol=1e-4)
+    photo = load_classifier(tmp_path / "d255.keras", preprocessing="0-255")
+    assert photo.input_note is None and not photo.is_digit
