@@ -16,8 +16,10 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from types import ModuleType
+from typing import Any
 
 #: TensorFlow's C++ log level: 2 hides INFO and WARNING lines, keeps ERROR and FATAL.
 TF_LOG_LEVEL = "2"
@@ -90,3 +92,16 @@ def import_keras() -> ModuleType:
 def tensorflow_loaded() -> bool:
     """Whether this process has imported TensorFlow (the predict path never does)."""
     return "tensorflow" in sys.modules
+
+
+def compiled(fn: Callable, input_signature: list) -> Any:
+    """`tf.function(fn, input_signature=...)`, its traces counted as its own.
+
+    TensorFlow counts traces by the code of the function it wraps, so the same lambda or
+    nested `def` compiled once per network (or per layer) read as one function traced
+    again and again: "5 out of the last 5 calls to <function ...> triggered
+    tf.function retracing" in the app's and the server's logs, after a few layers or
+    models, each traced once. A `partial` has no code object: it is its own key."""
+    import tensorflow as tf
+
+    return tf.function(partial(fn), input_signature=input_signature)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from model.runtime.artifacts import Artifact, file_sha256
-from model.runtime.backend import import_keras
+from model.runtime.backend import compiled, import_keras
 from model.runtime.fused import fused_graph
 from model.runtime.litert import Work, choose, load_pair
 
@@ -71,7 +71,7 @@ class KerasRuntime:
         import tensorflow as tf
 
         shape = [int(d) for d in net.inputs[0].shape[1:]]  # (H, W, C), the model's own
-        self._fn = tf.function(
+        self._fn = compiled(
             lambda x: net(x, training=False),
             input_signature=[tf.TensorSpec([None, *shape], tf.float32)],
         )

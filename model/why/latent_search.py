@@ -12,7 +12,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from model.runtime.backend import import_keras
+from model.runtime.backend import compiled, import_keras
 from model.why.prior import Prior
 
 # -------------------------------------------------------------------- numbers
@@ -108,12 +108,14 @@ class _Search:
         x_spec = tf.TensorSpec(self.shape, tf.float32)
         t_spec = tf.TensorSpec([], tf.int32)
         self._net, self._prior, self.cfg, self.atk = net, prior, cfg, atk
-        self.pgd = tf.function(
-            self._pgd, input_signature=[x_spec, t_spec, tf.TensorSpec([None], tf.float32)]
+        # (`compiled`: one trace per network is not "retracing" in the logs)
+        self.pgd = compiled(
+            self._pgd,
+            input_signature=[x_spec, t_spec, tf.TensorSpec([None], tf.float32)],
         )
         if prior is not None:
             d = prior.card.latent_dim
-            self.latent = tf.function(
+            self.latent = compiled(
                 self._latent,
                 input_signature=[x_spec, t_spec, tf.TensorSpec([None, d], tf.float32)],
             )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from model.errors import ModelLoadError
-from model.runtime.backend import import_keras
+from model.runtime.backend import compiled, import_keras
 from model.why.cache import evidence_file, evidence_path
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def compiled_outputs(net: Any, names: Sequence[str]):
             raise ModelLoadError(f"cannot read layer outputs of {net.name}: {exc}") from exc
         sub = keras.Model(net.inputs, outs)
         shape = [int(d) for d in net.inputs[0].shape[1:]]
-        fn = tf.function(
+        fn = compiled(
             lambda x: sub(x, training=False),
             input_signature=[tf.TensorSpec([None, *shape], tf.float32)],
         )

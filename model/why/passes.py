@@ -25,7 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from model.errors import ExplanationError
-from model.runtime.backend import import_keras
+from model.runtime.backend import compiled, import_keras
 from model.runtime.graph import find_layer
 from model.runtime.loading import source_of
 from model.why.onnx_passes import OnnxPasses
@@ -69,13 +69,6 @@ class Passes:
         net, head, kind = self.net, self._head, self._head_kind
         target_layer = None if layer is None else find_layer(net, layer)
 
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec([None, *self.input_shape], tf.float32),
-                tf.TensorSpec([None], tf.int32),
-                tf.TensorSpec([None], tf.int32),
-            ]
-        )
         def run(x, target, contrast):
             with tf.GradientTape() as tape:
                 # Watching the input records every op after it, so there are gradients
@@ -104,6 +97,15 @@ class Passes:
             upstream = tf.one_hot(target, k, dtype=dtype) - other
             grads = tape.gradient(logits, fmap, output_gradients=upstream)
             return logits, fmap, grads
+
+        run = compiled(  # (one per network and layer: not "retracing" in the logs)
+            run,
+            [
+                tf.TensorSpec([None, *self.input_shape], tf.float32),
+                tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None], tf.int32),
+            ],
+        )
 
         with TRACE_LOCK:  # the wrapped `call`s exist only while this traces
             run.get_concrete_function()

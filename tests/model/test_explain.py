@@ -233,3 +233,34 @@ def test_heatmap_follows_the_drawing_when_it_moves(mnist_cnn):
     here = mnist_cnn.explain(drawn_digit(7), "gradcam").heatmap_original
     moved = mnist_cnn.explain(drawn_digit(7, offset=(60, 30)), "gradcam").heatmap_original
     assert pearson(np.roll(here, (30, 60), axis=(0, 1)), moved) > 0.95
+
+
+def test_maps_of_every_layer_and_of_several_networks_log_no_retracing():
+    """Each layer's pass (and each network's Keras runtime) is traced once, yet TF's log
+    said "5 out of the last 5 calls to <function ...run> triggered tf.function
+    retracing" after a few of them: it counts traces by the wrapped function's code,
+    shared by every network and layer (`model.runtime.backend.compiled`)."""
+    import io
+    import logging
+
+    import keras
+    import tensorflow as tf
+
+    from model.runtime.runtimes import KerasRuntime
+    from model.why.report import report
+
+    said = io.StringIO()
+    handler = logging.StreamHandler(said)
+    tf.get_logger().addHandler(handler)
+    try:
+        clf = load_classifier("mnist-cnn", runtime="keras")
+        stages = clf.preprocess_stages(drawn_digit(7))
+        for layer in ("conv1", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3"):
+            assert report(clf, stages, method="gradcam", layer=layer).explanation.label == 7
+        for _ in range(6):
+            net = keras.models.clone_model(clf.net)
+            net.set_weights(clf.net.get_weights())
+            assert KerasRuntime(net)(stages.x.reshape(1, 28, 28, 1)).argmax() == 7
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert "retracing" not in said.getvalue(), said.getvalue()[:300]
