@@ -39,7 +39,7 @@ from model.runtime.artifacts import Artifact, keras_layer_names, sources_sha256
 from model.runtime.card import Card, Preprocessing
 from model.runtime.graph import last_spatial_layer, spatial_layers
 from model.runtime.litert import Work
-from model.runtime.loading import load_net
+from model.runtime.loading import load_net, unit_input_net
 from model.runtime.runtimes import (
     Runtime,
 )
@@ -117,7 +117,11 @@ class Classifier:
         if self._net is None:
             with self._net_lock:
                 if self._net is None:
-                    self._net = load_net(self.artifact.keras_path)
+                    net = load_net(self.artifact.keras_path)
+                    # (as its runtime takes it: an export of a digit model that rescales
+                    # 0..255 inside takes 0..1, model.runtime.export)
+                    unit = unit_input_net(net) if self.is_digit else None
+                    self._net = net if unit is None else unit
         return self._net
 
     # -------------------------------------------------------------- facts

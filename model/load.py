@@ -15,7 +15,7 @@ from model.runtime.allocator import tune_allocator
 from model.runtime.artifacts import Artifact, resolve
 from model.runtime.backend import import_keras
 from model.runtime.card import Card, Preprocessing
-from model.runtime.loading import check_contract, leading_rescaling, load_net, unit_input_net
+from model.runtime.loading import check_contract, load_net, rescaled_note, unit_input_net
 from model.runtime.runtimes import (
     ONNX_NAMES,
     RUNTIMES,
@@ -23,6 +23,7 @@ from model.runtime.runtimes import (
     OnnxRuntime,
     close_calls,
     onnx_path_for,
+    variant_info,
 )
 
 
@@ -77,7 +78,10 @@ def load_classifier(
                 close_calls=close_calls(artifact, onnx_runtime),
             )
             check_contract(rt.input_shape[1:], rt.output_shape[1:], path)
-            return _fitting(Classifier(artifact, None, rt, preprocessing))
+            clf = Classifier(artifact, None, rt, preprocessing)
+            if clf.is_digit:  # (quantized variants are made from the float export)
+                clf.input_note = (variant_info(artifact, "onnx") or {}).get("input_note")
+            return _fitting(clf)
         if runtime != "auto":
             raise ModelLoadError(
                 f"{artifact.name} has no {runtime} export matching its .keras file; "
@@ -89,15 +93,8 @@ def load_classifier(
     if clf.is_digit and (unit := unit_input_net(net)) is not None:
         # (its first layer rescales 0..255: a digit recipe's 0..1 go in scaled by 255)
         clf = Classifier(artifact, unit, KerasRuntime(unit), preprocessing)
-        clf.input_note = RESCALED_NOTE.format(*leading_rescaling(net))
+        clf.input_note = rescaled_note(net)
     return _fitting(clf)
-
-
-#: What a digit model that rescales 0..255 inside is told at load (`unit_input_net`).
-RESCALED_NOTE = (
-    "its first layer, Rescaling(scale={:.6g}, offset={:g}), takes 0..255 levels: the "
-    "digit recipe's 0..1 go in as 0..255"
-)
 
 
 def _fitting(clf: Classifier) -> Classifier:

@@ -39,6 +39,7 @@ import numpy as np
 
 from model.runtime.artifacts import BUNDLED, Artifact, read_card, resolve, write_card
 from model.runtime.litert_export import export_litert
+from model.runtime.loading import rescaled_note, unit_input_net
 from model.runtime.norm_fold import fold_norms
 from model.runtime.runtimes import (
     ONNX_VARIANTS,
@@ -79,6 +80,14 @@ def export_onnx(keras_path: Path, out: Path | None = None) -> Path:
 
     keras = import_keras()
     net = load_keras_model(keras_path)
+    card = read_card(keras_path)
+    rescaled = None
+    if not (card.preprocessing and card.preprocessing.scaling):  # a digit recipe's 0..1
+        # A model that rescales 0..255 in its first layer is exported as the Keras runtime
+        # runs it (`unit_input_net`): exported as it was, it read a 7 as "1 (> 99.9 %)".
+        unit = unit_input_net(net)
+        if unit is not None:
+            rescaled, net = rescaled_note(net), unit
     probe = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
     expected = np.asarray(net(probe))  # also builds the model, which export needs
     out = out or keras_path.with_suffix(".onnx")
@@ -96,7 +105,9 @@ def export_onnx(keras_path: Path, out: Path | None = None) -> Path:
         "max_abs_diff_random": diff,
         "exported_with": {"keras": keras.__version__},
     }
-    write_card(keras_path, read_card(keras_path).with_runtime("onnx", record))
+    if rescaled:
+        record["input_note"] = rescaled
+    write_card(keras_path, card.with_runtime("onnx", record))
     return out
 
 

@@ -107,6 +107,19 @@ def leading_rescaling(net: keras.Model) -> tuple[float, float] | None:
     return None
 
 
+#: What a digit model that rescales 0..255 inside is told (`unit_input_net`).
+RESCALED_NOTE = (
+    "its first layer, Rescaling(scale={:.6g}, offset={:g}), takes 0..255 levels: the "
+    "digit recipe's 0..1 go in as 0..255"
+)
+
+
+def rescaled_note(net: keras.Model) -> str | None:
+    """RESCALED_NOTE for a network `unit_input_net` adapts, else None."""
+    found = leading_rescaling(net)
+    return None if found is None else RESCALED_NOTE.format(*found)
+
+
 def unit_input_net(net: keras.Model) -> keras.Model | None:
     """For a network that rescales 0..255 levels in its first layer (`leading_rescaling`),
     the same network taking 0..1 (what a digit recipe makes): that layer scaled by 255,
