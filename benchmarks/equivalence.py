@@ -32,6 +32,7 @@ from unittest import mock
 import numpy as np
 
 from benchmarks.tables import Lines, command_line, write_table
+from model.prediction import format_probability
 
 
 def scipy_loops(x: np.ndarray) -> int:
@@ -101,7 +102,7 @@ def ranked_verdict(judge, score: float, probs: np.ndarray, detector_score: bool,
             )
         return "not_a_digit", (
             f"The model finds no class that fits: this may not be {judge.thing} at all "
-            f"(its best guess, {first}, has only {top:.0%})."
+            f"(its best guess, {first}, has only {format_probability(top, 0)})."
         )
     if detector_score and score >= unsure:
         return "unsure", (
@@ -110,7 +111,7 @@ def ranked_verdict(judge, score: float, probs: np.ndarray, detector_score: bool,
     if score >= unsure or top < p_unsure:
         return "unsure", (
             f"It could be {first} or {second}: the model cannot tell them apart "
-            f"({top:.0%} against {runner_up:.0%})."
+            f"({format_probability(top, 0)} against {format_probability(runner_up, 0)})."
         )
     return "digit", None
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.judge.percent import format_probability  # noqa: F401  (its home before)
 from model.judge.verdict import Verdict
 
 #: How many classes `Classifier.top` returns unless told.
@@ -63,17 +64,3 @@ def top_k(
     order = np.argsort(-p, kind="stable")[: min(k, len(p))]
     names = class_names if class_names is not None and len(class_names) == len(p) else None
     return [Ranked(int(i), names[i] if names else str(int(i)), float(p[i])) for i in order]
-
-
-def format_probability(p: float, decimals: int = 1) -> str:
-    """A probability as people should read it: never "100.0 %" or "0.0 %" when it is not.
-
-    0.99996 -> "> 99.9 %", 0.00004 -> "< 0.1 %", 0.873 -> "87.3 %". A softmax is never
-    exactly 1 or 0, even where float32 rounds it there.
-    """
-    step = 10.0 ** -(decimals + 2)  # the smallest change shown, as a probability
-    if p >= 1 - step / 2:
-        return f"> {100 - 100 * step:.{decimals}f} %"
-    if p < step / 2:
-        return f"< {100 * step:.{decimals}f} %"
-    return f"{100 * p:.{decimals}f} %"

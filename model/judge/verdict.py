@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from model.input.preprocessing import INK_LEVEL, MIN_INK_PIXELS
+from model.judge.percent import format_probability
 from model.runtime.card import Card
 
 Verdict = Literal["digit", "unsure", "not_a_digit"]
@@ -300,7 +301,7 @@ class Judge:
                 )
             return "not_a_digit", (
                 f"The model finds no class that fits: this may not be {self.thing} at all "
-                f"(its best guess, {first}, has only {float(probs[order[0]]):.0%})."
+                f"(its best guess, {first}, has only {_whole(probs[order[0]])})."
             )
         if detector_score and score >= unsure:
             return "unsure", (
@@ -309,9 +310,15 @@ class Judge:
         if score >= unsure or float(probs[order[0]]) < p_unsure:
             return "unsure", (
                 f"It could be {first} or {second}: the model cannot tell them apart "
-                f"({float(probs[order[0]]):.0%} against {float(probs[order[1]]):.0%})."
+                f"({_whole(probs[order[0]])} against {_whole(probs[order[1]])})."
             )
         return "digit", None
+
+
+def _whole(p: float) -> str:
+    """A probability in whole percents, as the reasons say it ("72 %", "< 1 %", "> 99 %";
+    never "0%"); static/digitlens/verdict.mjs `pct` says it the same way."""
+    return format_probability(float(p), 0)
 
 
 #: How sentences name what a model of each data set reads.

@@ -67,7 +67,9 @@ export function posthocScore(probs) {
   return f32(-Math.log(Math.min(Math.max(top, 1e-12), 1.0)));
 }
 
-const pct = (p) => `${Math.round(p * 100)}%`;
+/** A probability in whole percents, as model/judge/verdict.py `_whole` says it: "72 %",
+ * "< 1 %", "> 99 %" (never "0%"; toFixed rounds as Python's format does, bar exact ties). */
+const pct = (p) => (p >= 0.995 ? "> 99 %" : p < 0.005 ? "< 1 %" : `${(p * 100).toFixed(0)} %`);
 
 export class EdgeJudge {
   /** rule: as above; detector: an EdgeModel for rule.detectorUrl, or null (max-softmax). */

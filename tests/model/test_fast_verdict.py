@@ -90,3 +90,20 @@ def test_a_tie_names_the_class_the_label_names(mnist_cnn):
     assert pred.label == 0
     verdict, reason = mnist_cnn.judge.verdict(5.0, flat, False)
     assert "its best guess, 0," in reason, reason
+
+
+def test_reasons_say_whole_percents_in_words_never_zero():
+    """A reason said "(72% against 10%)" beside "9 (71.8 %)", and could say "0%" for a
+    runner-up under half a percent (a person never sees 0 % for a softmax). Whole
+    percents now follow format_probability: "> 99 %", "< 1 %", "72 %"."""
+    from model.judge.verdict import POSTHOC_REJECT, POSTHOC_UNSURE, Judge
+
+    judge = Judge(tuple("0123456789"), "a digit")
+    probs = np.array([0.996, 0.003] + [1e-4] * 8, np.float32)
+    middle = (POSTHOC_UNSURE + POSTHOC_REJECT) / 2
+    verdict, why = judge.verdict(middle, probs, detector_score=False)
+    assert verdict == "unsure" and "(> 99 % against < 1 %)" in why, why
+    probs = np.array([0.72, 0.10] + [0.0225] * 8, np.float32)
+    assert "(72 % against 10 %)" in judge.verdict(middle, probs, detector_score=False)[1]
+    _, why = judge.verdict(POSTHOC_REJECT + 1, probs, detector_score=False)
+    assert "has only 72 %" in why and "0%" not in why

@@ -504,7 +504,7 @@ def test_an_unsure_number_says_which_digit_and_why():
         p = Prediction(label, 0.6, np.full(10, 0.04, np.float32), str(label), verdict, 0.0, reason)
         return Digit((0, 0, 1, 1), np.zeros((28, 28), np.float32), p, False)
 
-    why = "It could be 6 or 5: the model cannot tell them apart (55% against 40%)."
+    why = "It could be 6 or 5: the model cannot tell them apart (55 % against 40 %)."
     unsure = NumberReading([digit(6, "unsure", why), digit(7), digit(9)], "6?79", None, 0.1)
     assert unsure.verdict == "unsure"
     assert unsure.reason == "Unsure of digit 1 of 3, it" + why[2:]
