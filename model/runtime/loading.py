@@ -123,8 +123,10 @@ def rescaled_note(net: keras.Model) -> str | None:
 def unit_input_net(net: keras.Model) -> keras.Model | None:
     """For a network that rescales 0..255 levels in its first layer (`leading_rescaling`),
     the same network taking 0..1 (what a digit recipe makes): that layer scaled by 255,
-    every other layer the very same object (its weights shared). None for any other
-    network. One per network, while it lives.
+    every other layer a copy with the same weights (a copy, not the same object: a
+    layer called in two graphs has two outputs, and a sub-model of the layers' outputs,
+    `model.why.layers`, failed with "the name input_layer is used 2 times"). None for
+    any other network. One per network, while it lives.
 
     A digit model trained on 0..255 with `Rescaling(1/255)` inside read the recipe's
     0..1 as nearly black: a clear 7 was "1 (19.6 %)" (a user test)."""
@@ -138,12 +140,13 @@ def unit_input_net(net: keras.Model) -> keras.Model | None:
     scale, offset = found
     first = next(lyr for lyr in net.layers if not isinstance(lyr, keras.layers.InputLayer))
 
-    def same_but_first(layer):
+    def copy_but_first(layer):
         if layer is first:
             return keras.layers.Rescaling(255 * scale, offset=offset, name=layer.name)
-        return layer
+        return layer.__class__.from_config(layer.get_config())
 
-    unit = keras.models.clone_model(net, clone_function=same_but_first)
+    unit = keras.models.clone_model(net, clone_function=copy_but_first)
+    unit.set_weights(net.get_weights())  # (the Rescaling has none: the same list)
     _UNIT_NETS[net] = unit
     return unit
 

@@ -433,3 +433,34 @@ def test_a_digit_model_that_rescales_0_255_inside_reads_the_digit_recipe(tmp_pat
     np.testing.assert_allclose(got.probabilities, bundled.predict(seven).probabilities, atol=1e-5)
     onnx_map = report(fast, fast.preprocess_stages(seven), method="gradcam").explanation
     np.testing.assert_allclose(onnx_map.heatmap, want.heatmap, atol=1e-4)  # (its lazy net)
+
+
+def test_a_rescaling_sequential_models_layers_are_read_as_they_are_answered(tmp_path):
+    """The adapted network of a Sequential 0..255 model shared its layers with the loaded
+    one, so a layer's output belonged to two graphs: every layer's output (the Layers
+    view, the look-alike features, `python -m training.evidence`) failed with "The name
+    input_layer is used 2 times in the model" (a user test). Its layers are copies."""
+    import keras
+
+    from model.why.layers import activations
+
+    keras.utils.set_random_seed(0)
+    keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Rescaling(1 / 127.5, offset=-1),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax", name="out"),
+        ]
+    ).save(tmp_path / "seq255.keras")
+    raw = keras.models.load_model(tmp_path / "seq255.keras", safe_mode=True)
+    clf = load_classifier(tmp_path / "seq255.keras")
+    x = clf.preprocess(drawn_digit(4))
+    np.testing.assert_allclose(
+        clf.predict_input(x).probabilities, np.asarray(raw(x[None] * 255))[0], atol=1e-6
+    )
+    seen = activations(clf, drawn_digit(4))
+    assert seen.names[1] == "conv" and np.isfinite(seen.outputs[1]).all()
+    np.testing.assert_allclose(seen.outputs[-1], clf.predict_input(x).probabilities, atol=1e-6)
