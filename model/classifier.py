@@ -187,7 +187,9 @@ class Classifier:
     def reads_digits(self) -> bool:
         """Whether the model's classes are the ten digits, in order (a digit pipeline can
         also feed garments, fashion-cnn): what reading a written number needs."""
-        return self.is_digit and are_digits(self.class_names)
+        # (the fashion recipe is clothes' even where a card-less model's classes are
+        # named 0-9: "this looks like 2 digits ... read it as a number", a user test)
+        return self.preprocessing == "mnist" and are_digits(self.class_names)
 
     @property
     def recipe(self) -> str:
@@ -215,7 +217,12 @@ class Classifier:
     @cached_property
     def judge(self) -> Judge:
         """Decides each prediction's verdict: the model's detector, else a post-hoc score."""
-        return load_judge(self.artifact.keras_path, self.class_names, self.card)
+        return load_judge(
+            self.artifact.keras_path,
+            self.class_names,
+            self.card,
+            digits=self.preprocessing not in DIGIT_RECIPES or self.preprocessing == "mnist",
+        )
 
     @cached_property
     def conv_layers(self) -> tuple[str, ...]:

@@ -336,23 +336,29 @@ VERDICT_WORDS = {
 UNLIKE = {"a digit": "a letter, a shape, a scribble or a picture"}
 
 
-def thing_for(card: Card, class_names: tuple[str, ...]) -> str:
+def thing_for(card: Card, class_names: tuple[str, ...], digits: bool = True) -> str:
     """How sentences name what a model reads, from its card's data set; a card that names
     none (a user's model) reads digits only where its classes are the ten digits (a
-    three-class model of shapes was told "this may not be a digit at all")."""
-    if card.dataset is None and tuple(class_names) != DIGIT_CLASSES:
+    three-class model of shapes was told "this may not be a digit at all") and `digits`
+    (its preprocessing is not another recipe's: a clothes model fed the fashion recipe,
+    classes named 0-9, was told "this may not be a digit at all")."""
+    if card.dataset is None and (tuple(class_names) != DIGIT_CLASSES or not digits):
         return OTHER_THING
     return THINGS.get(card.dataset_or_default, OTHER_THING)
 
 
-def load_judge(keras_path: Path, class_names: tuple[str, ...], card: Card) -> Judge:
-    """The detector beside the model if it has one, else the post-hoc judge."""
+def load_judge(
+    keras_path: Path, class_names: tuple[str, ...], card: Card, digits: bool = True
+) -> Judge:
+    """The detector beside the model if it has one, else the post-hoc judge (`digits`:
+    `thing_for`'s)."""
     ood = read_ood_card(keras_path)
     if ood is not None:
         path = keras_path.with_name(ood.file)
         if path.is_file():
-            return Judge(class_names, thing_for(card, class_names), ood, Detector(path))
-    return Judge(class_names, thing_for(card, class_names))
+            thing = thing_for(card, class_names, digits)
+            return Judge(class_names, thing, ood, Detector(path))
+    return Judge(class_names, thing_for(card, class_names, digits))
 
 
 def calibrate(

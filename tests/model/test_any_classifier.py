@@ -464,3 +464,19 @@ def test_a_rescaling_sequential_models_layers_are_read_as_they_are_answered(tmp_
     seen = activations(clf, drawn_digit(4))
     assert seen.names[1] == "conv" and np.isfinite(seen.outputs[1]).all()
     np.testing.assert_allclose(seen.outputs[-1], clf.predict_input(x).probabilities, atol=1e-6)
+
+
+def test_a_clothes_model_fed_the_fashion_recipe_is_not_told_of_digits(tmp_path):
+    """A card-less 28x28 model of clothes (classes named 0-9) with `--preprocessing
+    fashion` was answered "not a digit: this looks like 2 digits ... read it as a
+    number" and "this may not be a digit at all" (a user test): the fashion recipe
+    reads no digits, and its sentences say "something this model knows"."""
+    import keras
+
+    keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+    ).save(tmp_path / "clothes.keras")
+    clf = load_classifier(tmp_path / "clothes.keras", preprocessing="fashion")
+    assert not clf.reads_digits and clf.judge.thing == "something this model knows"
+    digits = load_classifier(tmp_path / "clothes.keras")  # (no choice: the MNIST recipe)
+    assert digits.reads_digits and digits.judge.thing == "a digit"
