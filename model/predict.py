@@ -91,8 +91,6 @@ def run(args: argparse.Namespace) -> int:
     from model.why.attribution import check, check_classes
 
     clf = load_model(args)
-    if clf.input_note and not args.quiet:  # (how its input was fitted: said once)
-        print(f"{clf.name}: {clf.input_note}", file=sys.stderr)
     method = None if args.explain == DEFAULT_EXPLAIN else args.explain
     if args.choose_default_on is not None:
         from model.why.choice import choose_on_folder

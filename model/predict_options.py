@@ -5,6 +5,7 @@ model they name."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from model.input.sources import DEFAULT_FPS
@@ -23,9 +24,12 @@ def load_model(args: argparse.Namespace):
     from model import load_classifier
 
     weights = "imagenet" if args.weights is None else args.weights
-    return load_classifier(
+    clf = load_classifier(
         args.model, runtime=args.runtime, preprocessing=args.preprocessing, weights=weights
     )
+    if clf.input_note and not args.quiet:  # (how its input was fitted: said once)
+        print(f"{clf.name}: {clf.input_note}", file=sys.stderr)
+    return clf
 
 
 def parse_args(

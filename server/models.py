@@ -161,6 +161,8 @@ class ModelPool:
         preprocessing = None if source in BUNDLED else (self.config.preprocessing or None)
         clf = await run_in_threadpool(load_classifier, source, runtime, preprocessing)
         clf.predict_inputs(np.zeros((1, *clf.input_shape), np.float32))  # warm up
+        if clf.input_note:
+            log.info("%s: %s", clf.name, clf.input_note)
         metrics = self.metrics
 
         def record(n: int, seconds: float, model: str = clf.name) -> None:

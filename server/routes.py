@@ -358,6 +358,7 @@ def _summary(clf: Classifier) -> schemas.ModelSummary:
         accuracy=card.accuracy,
         parameters=card.parameters,
         preprocessing=clf.preprocessing,
+        input_note=clf.input_note,
         runtime=clf.runtime.name,
         single_input_runtime=clf.single_runtime,
         methods=available_methods(clf),

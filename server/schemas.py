@@ -148,6 +148,11 @@ class ModelSummary(BaseModel):
     accuracy: float | None
     parameters: int | None
     preprocessing: str
+    input_note: str | None = Field(
+        default=None,
+        description="how the model's input was fitted to its preprocessing, where it was "
+        "(a digit model whose first layer rescales 0..255 gets the recipe's 0..1 as 0..255)",
+    )
     runtime: str
     single_input_runtime: str = Field(
         description="who answers one input at a time: `runtime`, or the runtime measured "

@@ -346,3 +346,26 @@ def test_a_preprocessing_the_loader_takes_starts_the_server():
     from server.__main__ import parse_args
 
     assert parse_args(["--preprocessing", "Caffe"]).preprocessing == "Caffe"
+
+
+def test_a_model_that_rescales_0_255_inside_is_served_right_and_says_so(tmp_path):
+    """A digit model with Rescaling(1/255) first answered the digit recipe's 0..1 as
+    nearly black; it is adapted at load (model.runtime.loading.unit_input_net), and the
+    server now says so in /v1/models, as the CLI and the app do (a user test)."""
+    import keras
+
+    from model.runtime.artifacts import load_keras_model, resolve
+
+    base = load_keras_model(resolve("mnist-cnn").keras_path)
+    inp = keras.Input((28, 28, 1))
+    own = tmp_path / "d255.keras"
+    keras.Model(inp, base(keras.layers.Rescaling(1 / 255)(inp))).save(own)
+    with TestClient(create_app(ServerConfig(models=(str(own),)))) as client:
+        listed = {m["name"]: m for m in client.get("/v1/models").json()}
+        assert "0..255" in listed["d255"]["input_note"]
+        buf = io.BytesIO()
+        drawn_digit(7).save(buf, "PNG")
+        got = client.post(
+            "/v1/predict", content=buf.getvalue(), headers={"Content-Type": "image/png"}
+        )
+        assert got.status_code == 200 and got.json()["label"] == 7, got.text
