@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from model.classifier import DIGIT_SHAPE, Classifier, check_preprocessing
 from model.errors import ModelLoadError, PreprocessingMismatchError
@@ -15,7 +16,13 @@ from model.runtime.allocator import tune_allocator
 from model.runtime.artifacts import Artifact, resolve
 from model.runtime.backend import import_keras
 from model.runtime.card import Card, Preprocessing
-from model.runtime.loading import check_contract, load_net, rescaled_note, unit_input_net
+from model.runtime.loading import (
+    check_contract,
+    leading_rescaling,
+    load_net,
+    rescaled_note,
+    unit_input_net,
+)
 from model.runtime.runtimes import (
     ONNX_NAMES,
     RUNTIMES,
@@ -94,7 +101,26 @@ def load_classifier(
         # (its first layer rescales 0..255: a digit recipe's 0..1 go in scaled by 255)
         clf = Classifier(artifact, unit, KerasRuntime(unit), preprocessing)
         clf.input_note = rescaled_note(net)
+    elif not clf.is_digit and (rescaling := leading_rescaling(net)) is not None:
+        clf = _levels_for_rescaling(clf, net, preprocessing, rescaling)
     return _fitting(clf)
+
+
+def _levels_for_rescaling(
+    clf: Classifier, net: Any, preprocessing: str | None, rescaling: tuple[float, float]
+) -> Classifier:
+    """A photo model whose first layer is a `Rescaling` of 0..255 levels (Keras' image
+    classification tutorial writes one) gets them: 0-255, where neither its card nor the
+    caller chose a scaling. It got 0-1 and saw every photo nearly black. A scaling chosen
+    by hand stays, and where it is not 0-255 the note says what the layer expects."""
+    layer = "its first layer, Rescaling(scale={:.6g}, offset={:g}), takes 0..255 levels"
+    layer = layer.format(*rescaling)
+    if preprocessing is None and not (clf.card.preprocessing and clf.card.preprocessing.scaling):
+        clf = Classifier(clf.artifact, net, clf.runtime, "0-255")
+        clf.input_note = f"{layer}: it gets the 0-255 scaling"
+    elif clf.preprocessing != "0-255":
+        clf.input_note = f"{layer}, not the {clf.preprocessing} scaling chosen: choose 0-255"
+    return clf
 
 
 def _fitting(clf: Classifier) -> Classifier:

@@ -26,8 +26,9 @@ from ui.resources import (
 OWN_MODEL = "Your own .keras file"
 #: The Keras Applications models the picker lists (ImageNet, 1,000 classes).
 KERAS_APPS = tuple(NAMED)
-#: The own model's input scaling: the card's (or 0-1 RGB), or a choice.
-CARD_SCALING = "as its card says (else 0-1)"
+#: The own model's input scaling: the card's, else the file's own (a 28x28 grey model the
+#: digit recipe, a first Rescaling of 0..255 levels 0-255, else 0-1), or a choice.
+CARD_SCALING = "automatic: its card's, else from its shape and first layer"
 SCALING_CHOICES = (CARD_SCALING, *SCALINGS, *DIGIT_RECIPES)
 #: Runtimes offered for bundled models (`auto` is the float ONNX export).
 APP_RUNTIMES = (DEFAULT_RUNTIME, "onnx-int8", "onnx-fp16")
@@ -110,7 +111,9 @@ def model_picker() -> Classifier:
             key="own_scaling",
             help="How your model was trained to see pixels: 0-1 (RGB / 255), 0-255, -1-1, "
             "caffe (BGR minus the ImageNet mean), torch (ImageNet mean/std), or the MNIST "
-            "digit recipe for 28x28 grey models.",
+            "digit recipe for 28x28 grey models. Automatic: the scaling its card states; "
+            "else the digit recipe for a 28x28 grey model, 0-255 for a model whose first "
+            "layer is a Rescaling of 0..255 levels, 0-1 for any other.",
         )
         if upload is not None:
             try:

@@ -480,3 +480,34 @@ def test_a_clothes_model_fed_the_fashion_recipe_is_not_told_of_digits(tmp_path):
     assert not clf.reads_digits and clf.judge.thing == "something this model knows"
     digits = load_classifier(tmp_path / "clothes.keras")  # (no choice: the MNIST recipe)
     assert digits.reads_digits and digits.judge.thing == "a digit"
+
+
+def test_a_photo_model_that_rescales_0_255_inside_gets_0_255(tmp_path):
+    """Keras' image-classification tutorial starts its model with Rescaling(1/255) and
+    feeds 0..255 levels; without a card it got the 0-1 scaling and saw every photo
+    nearly black. It now gets 0-255 and says why; a scaling chosen by hand stays, with
+    a note that the layer expects 0..255."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    ).save(tmp_path / "flowers.keras")
+    clf = load_classifier(tmp_path / "flowers.keras")
+    assert clf.preprocessing == "0-255" and "it gets the 0-255 scaling" in clf.input_note
+    raw = keras.models.load_model(tmp_path / "flowers.keras", safe_mode=True)
+    stages = clf.preprocess_stages(_photo())
+    np.testing.assert_allclose(stages.x, stages.resized.astype(np.float32))  # 0..255 as is
+    np.testing.assert_allclose(
+        clf.predict(_photo()).probabilities, np.asarray(raw(stages.x[None]))[0], atol=1e-6
+    )
+    chosen = load_classifier(tmp_path / "flowers.keras", preprocessing="0-1")
+    assert chosen.preprocessing == "0-1" and "choose 0-255" in chosen.input_note
+    right = load_classifier(tmp_path / "flowers.keras", preprocessing="0-255")
+    assert right.input_note is None
