@@ -36,6 +36,7 @@ import numpy as np
 
 from model.classifier import Classifier
 from model.datasets import CLASS_NAMES, load_split, locate, to_model_input
+from model.errors import DigitLensError, EvidenceError
 from model.load import load_classifier
 from model.why.atlas import Atlas, Placer, atlas_path, save_atlas
 from model.why.cache import EVIDENCE_SUFFIX, evidence_dir, evidence_path
@@ -237,10 +238,30 @@ def knn_accuracy(clf: Classifier, index, x: np.ndarray, y: np.ndarray, k: int = 
     return float((majority == y).mean())
 
 
-def equip(name: str, data_dir: str | None, cfg: EvidenceConfig, log=print) -> dict:
-    """Make and write every evidence file of one model; returns its description."""
+#: The data sets evidence is built from: 28x28 grey training images, read as model inputs.
+EVIDENCE_DATASETS = ("mnist", "fashion-mnist")
+
+
+def equip(
+    name: str,
+    data_dir: str | None,
+    cfg: EvidenceConfig,
+    log=print,
+    dataset: str | None = None,
+) -> dict:
+    """Make and write every evidence file of one model; returns its description.
+    dataset: the training set to index (its card's, else MNIST). Raises EvidenceError for
+    a model that does not take 28x28 grey inputs (its look-alikes come from a folder)."""
     clf = load_classifier(name)
-    dataset = clf.card.dataset or "mnist"
+    if clf.input_shape != (28, 28, 1):
+        h, w, c = clf.input_shape
+        raise EvidenceError(
+            f"{clf.name} takes {h}x{w}x{c} inputs: its evidence cannot be built from "
+            f"{' or '.join(EVIDENCE_DATASETS)} (28x28 grey); index a folder of your own "
+            "images instead: clf.neighbours(image, index=FOLDER) (FOLDER/<class>/*.png)"
+        )
+    dataset = dataset or clf.card.dataset or "mnist"
+    log(f"{name}: from the {dataset} training set (--dataset to choose another)")
     folder = locate(dataset, data_dir)
     train, test = load_split(folder, "train"), load_split(folder, "test")
     n = len(train) if cfg.limit is None else min(cfg.limit, len(train))
@@ -334,12 +355,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--atlas-method", choices=("auto", "tsne", "pca"), default="auto")
     p.add_argument("--top-patches", type=int, default=TOP_PATCHES)
     p.add_argument("--limit", type=int, help="index only the first N training examples")
+    p.add_argument(
+        "--dataset",
+        choices=EVIDENCE_DATASETS,
+        help="the training set to index (default: the model card's, else mnist)",
+    )
     args = p.parse_args(argv)
     cfg = EvidenceConfig(
         args.dims, args.atlas_points, args.atlas_method, args.top_patches, args.limit
     )
     for name in args.model or ["mnist-cnn"]:
-        equip(name, args.data_dir, cfg, lambda m: print(m, flush=True))
+        try:
+            equip(name, args.data_dir, cfg, lambda m: print(m, flush=True), args.dataset)
+        except DigitLensError as exc:  # (a model it cannot serve, a data set not found)
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

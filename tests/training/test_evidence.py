@@ -150,3 +150,36 @@ def test_a_cache_made_before_names_carried_the_key(equipped, tmp_path, monkeypat
     with pytest.raises(EvidenceError, match="atlas of tiny.keras was made from another version"):
         load_atlas(retrained)
     assert load_patches(retrained) == {}  # another version's patches are not shown
+
+
+def test_the_data_set_is_chosen_and_a_model_of_other_inputs_is_refused(
+    tmp_path, monkeypatch, capsys
+):
+    """A card-less clothes model's look-alikes were built from MNIST digits without a
+    word (no way to choose), and a 32x32 RGB model's build died with numpy's "cannot
+    reshape array of size 392000" (a user test). --dataset chooses, the log names the
+    set, and a model of other inputs is told, exit 2, to index a folder instead."""
+    import keras
+
+    from tests.helpers import make_idx_dataset
+
+    make_idx_dataset(tmp_path / "data" / "fashion-mnist", n_train=120, n_test=20)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    clothes = tmp_path / "clothes.keras"
+    tiny_digit_net().save(clothes)
+    argv = ["--model", str(clothes), "--data-dir", str(tmp_path / "data"), "--dims", "4",
+            "--atlas-points", "50", "--atlas-method", "pca", "--top-patches", "2"]  # fmt: skip
+    assert main([*argv, "--dataset", "fashion-mnist"]) == 0
+    assert "from the fashion-mnist training set" in capsys.readouterr().out
+    stem = f"clothes-{file_sha256(clothes)[:16]}"
+    info = json.loads((evidence_dir() / f"{stem}.evidence.json").read_text())
+    assert info["dataset"] == "fashion-mnist"
+    assert info["pixels"]["file"].startswith("fashion-mnist-train-")
+
+    rgb = tmp_path / "rgb.keras"
+    keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(3, "softmax")]
+    ).save(rgb)
+    assert main(["--model", str(rgb), "--data-dir", str(tmp_path / "data")]) == 2
+    said = capsys.readouterr().err
+    assert "takes 32x32x3 inputs" in said and "index=FOLDER" in said, said
