@@ -81,6 +81,10 @@ def show_map(r: Report):
 
 def show_trust(slot, r: Report) -> None:
     e = r.explanation
+    if e.empty:  # (no map: "sanity check: pass ... it shows the model" beside it read as
+        # a contradiction, a user test; the check is of the method, not of this input)
+        slot.caption(f"{e.resolution}. {r.trust.sentence}")
+        return
     sanity = r.sanity_text[0].upper() + r.sanity_text[1:]
     slot.caption(f"{e.resolution}. {r.trust.sentence} {sanity}.")
 

@@ -286,9 +286,10 @@ if stages is not None:  # the measured default map over the user's own image, wh
                 280,
                 alt=describe(r, clf.class_names),
             )
-    note.markdown(
-        f"**Trust:** {r.trust.sentence}  \n**{r.sanity_text[0].upper()}{r.sanity_text[1:]}.**"
+    sanity = (
+        "" if r.explanation.empty else f"  \n**{r.sanity_text[0].upper()}{r.sanity_text[1:]}.**"
     )
+    note.markdown(f"**Trust:** {r.trust.sentence}{sanity}")
 methods = available_methods(clf)
 PER_ROW = 3
 #: Each method's map on the model input: 10 screen pixels per input pixel, every one the
@@ -312,8 +313,10 @@ for start in range(0, len(methods), PER_ROW):
                     GRID_MAP_PX,
                     alt=describe(r, clf.class_names),
                 )
-            st.metric("trust", f"{tr.score:+.2f}", help=tr.sentence)
-            st.caption(f"{tr.verdict}; {r.sanity_text}")
+            # (an empty map has no trust to score: "-1.00", the worst, beside "nothing to
+            # check" and a sanity "pass" read as a contradiction, a user test)
+            st.metric("trust", "none" if e.empty else f"{tr.score:+.2f}", help=tr.sentence)
+            st.caption(tr.verdict if e.empty else f"{tr.verdict}; {r.sanity_text}")
             st.caption(
                 f"{METHODS[method].description} Cost: {METHODS[method].cost}; {ms:.0f} ms here."
             )

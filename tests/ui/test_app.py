@@ -424,3 +424,19 @@ def test_a_switch_to_the_fashion_model_leaves_the_digit_example_for_its_own_imag
     at.radio(key="explain_source").set_value("Example drawing").run()  # (a choice stays)
     at.run()
     assert at.radio(key="explain_source").value == "Example drawing"
+
+
+def test_an_empty_map_is_not_given_a_sanity_pass_or_a_trust_score():
+    """A 9 whose Grad-CAM map is empty showed "The map is empty, so there is nothing to
+    check. Sanity check: pass, the map changes when ... it shows the model" (a user
+    test; the Explain page's grid, which gave such a map a trust of "-1.00", follows the
+    same rule, not covered here). An empty map now says only that it is empty."""
+    nine = Image.open(ROOT / "examples" / "nine.png")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["pad"] = pad_state(nine)
+    at.run()
+    assert not at.exception, at.exception
+    said = texts(at)
+    assert "no positive evidence for 9" in said, said  # the Grad-CAM map is empty here
+    empty = said.index("The map is empty, so there is nothing to check.")
+    assert not said[empty:].split("\n")[0].count("Sanity check"), said[empty : empty + 300]
