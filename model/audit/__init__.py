@@ -169,6 +169,7 @@ def audit(
     engine: str = "local",
     runtime: str = "auto",
     fps: float = DEFAULT_FPS,
+    preprocessing: str | None = None,
     data_dir: str | os.PathLike | None = None,
     batch_size: int = BATCH_SIZE,
     ray_address: str | None = None,
@@ -187,6 +188,7 @@ def audit(
     (the model's evidence must be built: `python -m training.evidence`).
     number: also read each input as a written number (`model.number`).
     limit: audit only the first `limit` inputs, in the order listed (a quick look).
+    preprocessing: a scaling or digit recipe instead of the model card's (as the CLI's).
     progress: called with the number of inputs each finished batch held; listed: with the
     number of inputs to audit, once they are listed (a progress bar's total).
     """
@@ -198,6 +200,7 @@ def audit(
     config = AuditConfig(
         model=model,
         runtime=runtime,
+        preprocessing=preprocessing,
         explain=explain,
         layer=layer,
         fps=fps,

@@ -30,6 +30,8 @@ def _positive(kind):
 
 
 def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Namespace:
+    from model.classifier import PREPROCESSINGS
+
     p = argparse.ArgumentParser(
         prog=prog,
         description="Audit a whole data set: every input's answer, verdict and (with "
@@ -66,6 +68,12 @@ def parse_args(argv: list[str] | None = None, prog: str = PROG) -> argparse.Name
         "--workers", type=_positive(int), help="local engine processes (default: one per CPU)"
     )
     p.add_argument("--runtime", default="auto", help="auto, onnx, onnx-int8, onnx-fp16 or keras")
+    p.add_argument(
+        "--preprocessing",
+        choices=PREPROCESSINGS,
+        help="your model's input scaling or digit recipe, where its card does not say it "
+        "(as python -m model.predict's; default: the card's, else from the model)",
+    )
     p.add_argument(
         "--fps", type=_positive(float), default=DEFAULT_FPS, help="frames sampled per video second"
     )
@@ -112,6 +120,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
             layer=args.layer,
             engine=args.engine,
             runtime=args.runtime,
+            preprocessing=args.preprocessing,
             fps=args.fps,
             data_dir=args.data_dir,
             batch_size=args.batch_size,

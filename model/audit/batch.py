@@ -54,6 +54,7 @@ class AuditConfig:
 
     model: str = "mnist-cnn"
     runtime: str = "auto"
+    preprocessing: str | None = None  # a scaling or digit recipe instead of the card's
     explain: str | None = None  # a method of model.why.attribution.METHODS, or "default"
     layer: str | None = None
     top_k: int = 3
@@ -94,7 +95,9 @@ class AuditBatch:
         from model.load import load_classifier
 
         self.config = config
-        self.clf = load_classifier(config.model, runtime=config.runtime)
+        self.clf = load_classifier(
+            config.model, runtime=config.runtime, preprocessing=config.preprocessing
+        )
         self._idx: dict[str, np.ndarray] = {}  # IDX file -> (N, 28, 28) uint8
         self._video: tuple[str, list[np.ndarray]] | None = None  # the last video's frames
         self.method: str | None = None

@@ -365,3 +365,20 @@ def test_a_link_to_nothing_in_a_folder_is_an_unreadable_row(folder, tmp_path):
     names = [p.rsplit("/", 1)[-1] for p in rows["path"]]
     assert "gone.png" in names
     assert "no such file" in rows["error"][names.index("gone.png")]
+
+
+def test_the_preprocessing_is_chosen_as_the_cli_chooses_it(folder, tmp_path):
+    """The audit had no --preprocessing: an own model that needs -1-1, caffe or the
+    fashion recipe could not be audited with the scaling it needs (a user test). It is
+    now passed to every worker, as the CLI's and the server's."""
+    from model.audit.__main__ import parse_args
+    from model.load import load_classifier
+
+    audit([str(folder / "sub")], tmp_path / "card")
+    audit([str(folder / "sub")], tmp_path / "chosen", preprocessing="0-1")
+    card, chosen = read_audit(tmp_path / "card"), read_audit(tmp_path / "chosen")
+    assert card["label"][0] == 7
+    assert card["probability"][0] != chosen["probability"][0]  # another input
+    want = load_classifier("mnist-cnn", preprocessing="0-1").predict(drawn_digit(7))
+    assert abs(chosen["probability"][0] - want.probability) < 1e-6  # as the CLI reads it
+    assert parse_args(["x", "--out", "o", "--preprocessing", "0-1"]).preprocessing == "0-1"
