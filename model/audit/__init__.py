@@ -19,8 +19,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from model.audit.batch import BATCH_SIZE, AuditBatch, AuditConfig
 from model.audit.engines import ENGINES, EngineError, run_local, run_ray
 from model.audit.inputs import DEFAULT_FPS, UNKNOWN, AuditInputError, list_inputs
 from model.writers import output_folder_problem
+
+if TYPE_CHECKING:
+    from model.why.choice import MeasuredDefault
 
 PREDICTIONS = "predictions.parquet"
 REPORT = "report.html"
@@ -160,6 +164,30 @@ def _check_labels(rows, class_names: tuple[str, ...]) -> None:
         )
 
 
+def _measured_default(local: AuditBatch, rows) -> MeasuredDefault | None:
+    """For a model whose default map is measured on its own inputs (a card-less file,
+    `model.why.choice`): the methods ranked by trust on the first FOLDER_INPUTS inputs
+    it can read, in the order listed. None for any other model, or none readable. (The
+    workers each fell back to the fixed default, Grad-CAM, where the CLI and the server
+    chose by measurement: three front ends, three maps, a user test.)"""
+    from model.errors import DigitLensError
+    from model.why.choice import FOLDER_INPUTS, choose_on, measures_its_own_default
+
+    if not measures_its_own_default(local.clf):
+        return None
+    xs = []
+    for path, frame in zip(rows.path, rows.frame, strict=True):
+        if len(xs) == FOLDER_INPUTS:
+            break
+        try:
+            xs.append(local.model_input(str(path), int(frame)))
+        except (DigitLensError, OSError, ValueError):
+            continue
+    if not xs:
+        return None
+    return choose_on(local.clf, np.stack(xs), f"the first {len(xs)} inputs of the audit")
+
+
 def audit(
     inputs: list[str],
     out: str | os.PathLike,
@@ -219,6 +247,12 @@ def audit(
             "Parquet/CSV lists of them (model.audit.inputs)"
         )
     _check_labels(rows, local.clf.class_names)
+    chosen = None
+    if explain == "default" and layer is None:
+        chosen = _measured_default(local, rows)
+        if chosen is not None:  # every worker explains with the one method chosen here
+            config = replace(config, explain=chosen.method, layer=chosen.layer)
+            local.method, local.layer = chosen.method, chosen.layer
     if listed is not None:
         listed(len(rows))
     t0 = time.perf_counter()
@@ -245,7 +279,9 @@ def audit(
         + (f" (the first of {len(found)})" if len(rows) < len(found) else ""),
         "engine": engine,
         "seconds": f"{seconds:.1f}",
-        "map": f"{local.method}" + (f" on {local.layer}" if local.layer else "")
+        "map": f"{local.method}"
+        + (f" on {local.layer}" if local.layer else "")
+        + (f" ({chosen.reason})" if chosen is not None else "")
         if explaining
         else "not asked (--explain METHOD)",
     }

@@ -382,3 +382,34 @@ def test_the_preprocessing_is_chosen_as_the_cli_chooses_it(folder, tmp_path):
     want = load_classifier("mnist-cnn", preprocessing="0-1").predict(drawn_digit(7))
     assert abs(chosen["probability"][0] - want.probability) < 1e-6  # as the CLI reads it
     assert parse_args(["x", "--out", "o", "--preprocessing", "0-1"]).preprocessing == "0-1"
+
+
+def test_a_card_less_models_default_map_is_measured_once_for_every_row(folder, tmp_path):
+    """Without a card the CLI and the server choose the default map by measurement,
+    but the audit's workers each fell back to Grad-CAM (a user test). The audit now
+    ranks the methods once, on its first inputs, and every row uses the winner; the
+    report says how it was chosen."""
+    from model.why.choice import FOLDER_INPUTS, rank
+    from tests.helpers import tiny_digit_net
+
+    own = tmp_path / "own.keras"
+    tiny_digit_net().save(own)
+    for d, digit in enumerate((0, 1, 4, 7)):
+        drawn_digit(digit).save(folder / f"d{d}.png")
+    audit([str(folder)], tmp_path / "out", model=str(own), explain="default")
+    rows = read_audit(tmp_path / "out")
+    methods = {m for m, e in zip(rows["method"], rows["error"], strict=True) if e is None}
+    assert len(methods) == 1, methods
+    from model.load import load_classifier
+
+    clf = load_classifier(own)
+    readable = sorted(p for p in folder.rglob("*.png") if p.name not in ("broken.png",))
+    xs = []
+    for p in readable:
+        try:
+            xs.append(clf.preprocess(p))
+        except Exception:  # noqa: BLE001  (noise is refused: the audit skips it too)
+            continue
+    assert methods == {rank(clf, np.stack(xs[:FOLDER_INPUTS]))[0][0]}
+    page = (tmp_path / "out" / REPORT).read_text()
+    assert f"chosen on {len(xs)} inputs" in page
