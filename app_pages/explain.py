@@ -235,11 +235,22 @@ with head_cols[0]:
     prediction_header(pred, clf.class_names)
     if label_note:
         st.caption(label_note)
+#: The contrast menu's key: one widget for every input, so a new stroke updates it in
+#: place. Without a key its identity was its options' text, new with every stroke's
+#: probabilities, and for 1-3 s the page showed two menus, the old one greyed (a user
+#: test). A new input (or model) starts again from its runner-up.
+WHY_NOT, WHY_NOT_INPUT = "why_not", "_why_not_input"
+this_input = (clf.name, hashlib.sha1(np.ascontiguousarray(x_in).tobytes()).hexdigest())
+if st.session_state.get(WHY_NOT_INPUT) != this_input or (
+    st.session_state.get(WHY_NOT) not in (None, *ranked)
+):
+    st.session_state[WHY_NOT_INPUT] = this_input
+    st.session_state[WHY_NOT] = ranked[0] if ranked else None  # "why 9 and not 4?"
 with head_cols[1]:
     contrast = st.selectbox(
         "Why not …",
         [None, *ranked],
-        index=1,  # the runner-up: "why 9 and not 4?" (each new input's own: no key)
+        key=WHY_NOT,
         format_func=lambda c: (
             f"no contrast: all evidence for {pred.class_name}"
             if c is None

@@ -440,3 +440,29 @@ def test_an_empty_map_is_not_given_a_sanity_pass_or_a_trust_score():
     assert "no positive evidence for 9" in said, said  # the Grad-CAM map is empty here
     empty = said.index("The map is empty, so there is nothing to check.")
     assert not said[empty:].split("\n")[0].count("Sanity check"), said[empty : empty + 300]
+
+
+def test_the_why_not_menu_is_one_widget_that_follows_each_new_input():
+    """Unkeyed, the menu's identity was its options' text, new with every stroke, and
+    the page showed two menus for 1-3 s (a user test). Keyed, it is one widget: a
+    choice stays while the input does, and a new reading (here another model's) starts
+    from its runner-up."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("app_pages/explain.py")
+    at.session_state["explain_pad"] = pad_state(canvas_image(7))
+    at.run()
+    assert not at.exception, at.exception
+
+    def menu():
+        return next(b for b in at.selectbox if b.label == "Why not …")
+
+    first = menu().value
+    assert menu().key == "why_not" and first is not None and first != 7  # the runner-up
+    assert menu().options[1].startswith(f"why 7 and not {first}?")
+    menu().set_value(None)
+    at.run()
+    assert menu().value is None  # "no contrast": kept while the input stays
+    at.sidebar.selectbox(key="model_name").set_value("mnist-mlp").run()
+    assert not at.exception, at.exception
+    runner_up = menu().value  # another model's reading: its own runner-up again
+    assert runner_up is not None and menu().options[1].startswith(f"why 7 and not {runner_up}?")
