@@ -139,16 +139,22 @@ for i, ((name, data), s) in enumerate(zip(inputs, stages, strict=True)):
         with st.container(border=True):
             st.markdown(f"**{name}**: a number")
             show_reading(clf, reading, choice.method, choice.layer, key=f"dl-upload-{i}-digit")
+        # A number is as sure as its least sure digit; where the reading has nothing to
+        # say, its digits' answers do (the row's "sure" and "why" were blank, a user test).
+        read = [d.prediction for d in reading.digits if d.prediction is not None]
+        weakest = min((p.probability for p in read), default=None) if reading.text else None
+        each = ", ".join(f"{p.class_name} ({format_probability(p.probability)})" for p in read)
         rows.append(
             {
                 "file": name,
                 "thumbnail": None,
                 "label": None,
                 "class": reading.text,
-                "probability": None,
-                "sure": None,
+                "probability": weakest,
+                "sure": None if weakest is None else format_probability(weakest),
                 "verdict": reading.verdict,
-                "reason": reading.reason,  # (an unsure number's said nothing: a user test)
+                # (an unsure number's said nothing: a user test)
+                "reason": reading.reason or (f"{len(read)} digits: {each}" if each else None),
                 "error": None,
             }
         )

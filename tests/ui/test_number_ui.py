@@ -114,6 +114,12 @@ def test_upload_shows_several_numbers():
     said = texts(at)
     assert ">741<" in said and ">47<" in said
     assert said.count("Trust: ") == 5  # each digit of both numbers has its map
+    # The results row of a number: as sure as its least sure digit, and its digits'
+    # answers where the reading has nothing else to say (both were blank, a user test).
+    table = at.dataframe[0].value
+    row = table[table["file"] == "741.png"].iloc[0]
+    assert row["class"] == "741" and row["sure"].endswith("%"), row.to_dict()
+    assert row["why"].startswith("3 digits: 7 ("), row.to_dict()
 
 
 def test_a_target_chosen_for_one_digit_is_not_searched_for_a_digit_already_it():
