@@ -301,6 +301,9 @@ def _map_on_ray(
     # into batches there: BLOCKS_PER_ACTOR of them per actor, so a task's scheduling is
     # paid on hundreds of rows, and a lost actor's retry redoes one block.
     rows_per_block = block_rows(len(rows), size, batch_size)
+    # No more actors than blocks: an actor with no block to read cost its start (a model
+    # loaded, seconds) and Ray warned that "the operator only received 1 input(s)".
+    size = max(1, min(size, -(-len(rows) // rows_per_block)))
     ds = ray.data.from_blocks(
         [table.slice(s, rows_per_block) for s in range(0, max(len(rows), 1), rows_per_block)]
     )

@@ -91,6 +91,9 @@ def test_the_command_on_ray_shows_its_own_progress_and_summary_only(inputs, tmp_
     for note in ("Starting execution", "Execution plan", "execution finished", "Progress bars"):
         assert note not in done.stderr, done.stderr
     assert "Token authentication" not in done.stderr, done.stderr
+    # 40 inputs are one block: no second actor started for nothing (and Ray's "The
+    # minimum number of concurrent actors ... only received 1 input(s)", a user test)
+    assert "concurrent actors" not in done.stderr, done.stderr
 
 
 def test_ray_data_is_as_it_was_after_an_audit(local_ray, inputs):
