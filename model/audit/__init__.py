@@ -274,7 +274,8 @@ def audit(
             return None
 
     meta = {
-        "model": local.clf.name,
+        # (how its input was fitted, where it was: the CLI and the server say it too)
+        "model": local.clf.name + (f" ({local.clf.input_note})" if local.clf.input_note else ""),
         "inputs": str(len(rows))
         + (f" (the first of {len(found)})" if len(rows) < len(found) else ""),
         "engine": engine,

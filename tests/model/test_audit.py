@@ -413,3 +413,23 @@ def test_a_card_less_models_default_map_is_measured_once_for_every_row(folder, t
     assert methods == {rank(clf, np.stack(xs[:FOLDER_INPUTS]))[0][0]}
     page = (tmp_path / "out" / REPORT).read_text()
     assert f"chosen on {len(xs)} inputs" in page
+
+
+def test_the_report_says_how_a_0_255_models_input_was_fitted(folder, tmp_path):
+    """The CLI, the app and the server say that a digit model's first Rescaling of
+    0..255 gets the recipe's 0..1 as 0..255; the audit's report said nothing (a user
+    test). Its model line now says it."""
+    import keras
+
+    own = tmp_path / "d255.keras"
+    keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    ).save(own)
+    audit([str(folder / "sub")], tmp_path / "out", model=str(own))
+    page = (tmp_path / "out" / REPORT).read_text()
+    assert "d255 (its first layer, Rescaling(scale=0.00392157" in page
