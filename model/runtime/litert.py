@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from model.runtime.artifacts import cache_dir, file_sha256, sources_sha256, store_in_cache
+from model.runtime.artifacts import cache_dir, cached_file_sha256, sources_sha256, store_in_cache
 from model.runtime.backend import LITERT_NOISE, filtered_stderr
 
 #: What ONNX Runtime's fused graph and the LiteRT file may differ by, on any input.
@@ -81,9 +81,9 @@ def litert_path_for(keras_path: Path, detector: Path) -> Path | None:
     path = keras_path.parent / info.get("file", "")
     if not path.is_file() or not Path(detector).is_file():
         return None
-    if info.get("keras_sha256") != file_sha256(keras_path):
+    if info.get("keras_sha256") != cached_file_sha256(keras_path):
         return None
-    if info.get("detector_sha256") != file_sha256(detector):
+    if info.get("detector_sha256") != cached_file_sha256(detector):
         return None
     return path
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from model.runtime.artifacts import Artifact, file_sha256
+from model.runtime.artifacts import Artifact, cached_file_sha256, file_sha256  # noqa: F401  (re-exported: training.passes)
 from model.runtime.backend import compiled, import_keras
 from model.runtime.fused import fused_graph
 from model.runtime.litert import Work, choose, load_pair
@@ -296,7 +296,7 @@ def onnx_path_for(artifact: Artifact, runtime: str = "onnx") -> Path | None:
     if not info:
         return None
     path = artifact.keras_path.parent / info["file"]
-    if not path.is_file() or info.get("keras_sha256") != file_sha256(artifact.keras_path):
+    if not path.is_file() or info.get("keras_sha256") != cached_file_sha256(artifact.keras_path):
         return None
     return path
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from model.runtime.artifacts import cache_file, store_in_cache
-from model.runtime.runtimes import _session, default_threads, file_sha256
+from model.runtime.artifacts import cache_file, cached_file_sha256, store_in_cache
+from model.runtime.runtimes import _session, default_threads
 
 #: The name of the input's pass (`layer=None`) in file names and the sidecar.
 INPUT = "input"
@@ -108,7 +108,7 @@ class OnnxPasses:
         if not sidecar.is_file():
             return None
         record = json.loads(sidecar.read_text())
-        if record.get("keras_sha256") != file_sha256(keras_path):
+        if record.get("keras_sha256") != cached_file_sha256(keras_path):
             return None  # the .keras file changed since the export: never a stale map
         layers = {
             name: keras_path.with_name(info["file"])
