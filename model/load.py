@@ -21,6 +21,7 @@ from model.runtime.loading import (
     leading_rescaling,
     load_net,
     rescaled_note,
+    rescaling_words,
     unit_input_net,
 )
 from model.runtime.runtimes import (
@@ -113,8 +114,7 @@ def _levels_for_rescaling(
     classification tutorial writes one) gets them: 0-255, where neither its card nor the
     caller chose a scaling. It got 0-1 and saw every photo nearly black. A scaling chosen
     by hand stays, and where it is not 0-255 the note says what the layer expects."""
-    layer = "its first layer, Rescaling(scale={:.6g}, offset={:g}), takes 0..255 levels"
-    layer = layer.format(*rescaling)
+    layer = rescaling_words(rescaling)
     if preprocessing is None and not (clf.card.preprocessing and clf.card.preprocessing.scaling):
         clf = Classifier(clf.artifact, net, clf.runtime, "0-255")
         clf.input_note = f"{layer}: it gets the 0-255 scaling"

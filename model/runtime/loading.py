@@ -89,13 +89,19 @@ RESCALING_SPANS = ((0.99, 1.01), (1.98, 2.02))
 _UNIT_NETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _first_layer(net: keras.Model):
+    """The network's first layer after its input, or None."""
+    import keras
+
+    return next((x for x in net.layers if not isinstance(x, keras.layers.InputLayer)), None)
+
+
 def leading_rescaling(net: keras.Model) -> tuple[float, float] | None:
     """(scale, offset) of a network's first layer where it is a `Rescaling` that takes
     0..255 levels (RESCALING_SPANS: 1/255, or 1/127.5 with offset -1), else None."""
     import keras
 
-    layers = [layer for layer in net.layers if not isinstance(layer, keras.layers.InputLayer)]
-    first = layers[0] if layers else None
+    first = _first_layer(net)
     if not isinstance(first, keras.layers.Rescaling):
         return None
     try:
@@ -107,17 +113,21 @@ def leading_rescaling(net: keras.Model) -> tuple[float, float] | None:
     return None
 
 
-#: What a digit model that rescales 0..255 inside is told (`unit_input_net`).
-RESCALED_NOTE = (
-    "its first layer, Rescaling(scale={:.6g}, offset={:g}), takes 0..255 levels: the "
-    "digit recipe's 0..1 go in as 0..255"
-)
+def rescaling_words(rescaling: tuple[float, float]) -> str:
+    """A first layer's `leading_rescaling` in words, the start of every note about it."""
+    return "its first layer, Rescaling(scale={:.6g}, offset={:g}), takes 0..255 levels".format(
+        *rescaling
+    )
 
 
 def rescaled_note(net: keras.Model) -> str | None:
-    """RESCALED_NOTE for a network `unit_input_net` adapts, else None."""
+    """What a digit model `unit_input_net` adapts is told, else None."""
     found = leading_rescaling(net)
-    return None if found is None else RESCALED_NOTE.format(*found)
+    return (
+        None
+        if found is None
+        else f"{rescaling_words(found)}: the digit recipe's 0..1 go in as 0..255"
+    )
 
 
 def unit_input_net(net: keras.Model) -> keras.Model | None:
@@ -138,7 +148,7 @@ def unit_input_net(net: keras.Model) -> keras.Model | None:
     import keras
 
     scale, offset = found
-    first = next(lyr for lyr in net.layers if not isinstance(lyr, keras.layers.InputLayer))
+    first = _first_layer(net)
 
     def copy_but_first(layer):
         if layer is first:
