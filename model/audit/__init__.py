@@ -171,18 +171,21 @@ def _measured_default(local: AuditBatch, rows) -> MeasuredDefault | None:
     workers each fell back to the fixed default, Grad-CAM, where the CLI and the server
     chose by measurement: three front ends, three maps, a user test.)"""
     from model.errors import DigitLensError
-    from model.why.choice import FOLDER_INPUTS, choose_on, measures_its_own_default
+    from model.why.choice import (
+        FOLDER_INPUTS,
+        choose_on,
+        first_readable,
+        measures_its_own_default,
+    )
 
     if not measures_its_own_default(local.clf):
         return None
-    xs = []
-    for path, frame in zip(rows.path, rows.frame, strict=True):
-        if len(xs) == FOLDER_INPUTS:
-            break
-        try:
-            xs.append(local.model_input(str(path), int(frame)))
-        except (DigitLensError, OSError, ValueError):
-            continue
+    xs = first_readable(
+        lambda row: local.model_input(str(row[0]), int(row[1])),
+        zip(rows.path, rows.frame, strict=True),
+        FOLDER_INPUTS,
+        (DigitLensError, OSError, ValueError),
+    )
     if not xs:
         return None
     return choose_on(local.clf, np.stack(xs), f"the first {len(xs)} inputs of the audit")

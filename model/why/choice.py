@@ -20,9 +20,10 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -30,6 +31,8 @@ from model.errors import ExplanationError
 from model.why.attribution import METHODS, available_methods, compute_maps, default_cam_layer
 from model.why.defaults import MeasuredDefault, measured, remember
 from model.why.trust import trust_batch
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from model.classifier import Classifier
@@ -116,17 +119,29 @@ def choose_on_folder(
 
     folder = Path(folder)
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    xs = []
-    for p in paths:
-        if len(xs) == limit:
-            break
-        try:
-            xs.append(clf.preprocess(p))
-        except ImageError:
-            continue
+    xs = first_readable(clf.preprocess, paths, limit, (ImageError,))
     if not xs:
         raise ValueError(f"no image in {folder.name} that {clf.name} can read")
     return choose_on(clf, np.stack(xs), f"the images in {folder.name}", final=True)
+
+
+def first_readable(
+    read: Callable[[T], np.ndarray],
+    items: Iterable[T],
+    limit: int,
+    unreadable: tuple[type[BaseException], ...],
+) -> list[np.ndarray]:
+    """The model inputs `read` makes of the first `limit` items it can read, in order;
+    an item that raises one of `unreadable` is skipped."""
+    xs: list[np.ndarray] = []
+    for item in items:
+        if len(xs) == limit:
+            break
+        try:
+            xs.append(read(item))
+        except unreadable:
+            continue
+    return xs
 
 
 @dataclass
