@@ -210,13 +210,17 @@ ranked = ranked[:MAX_CONTRASTS]
 MAX_CACHED_REPORTS = 256
 
 
+#: The input's digest: the key of its reports and of its contrast menu's reading.
+x_digest = hashlib.sha1(np.ascontiguousarray(x_in).tobytes()).hexdigest()
+
+
 def cached_report(method: str, layer: str | None, contrast: int | None) -> tuple[Report, float]:
     """report() for this input, computed once per session; (report, ms it took)."""
     cache = st.session_state.setdefault("_explain_reports", {})
     key = (
         clf.name,
         str(clf.artifact.keras_path),
-        hashlib.sha1(np.ascontiguousarray(x_in).tobytes()).hexdigest(),
+        x_digest,
         method,
         layer,
         contrast,
@@ -240,7 +244,7 @@ with head_cols[0]:
 #: probabilities, and for 1-3 s the page showed two menus, the old one greyed (a user
 #: test). A new input (or model) starts again from its runner-up.
 WHY_NOT, WHY_NOT_INPUT = "why_not", "_why_not_input"
-this_input = (clf.name, hashlib.sha1(np.ascontiguousarray(x_in).tobytes()).hexdigest())
+this_input = (clf.name, x_digest)
 if st.session_state.get(WHY_NOT_INPUT) != this_input or (
     st.session_state.get(WHY_NOT) not in (None, *ranked)
 ):

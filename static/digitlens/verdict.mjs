@@ -12,7 +12,7 @@
 //        detectorUrl}   (the last six only for "detector")
 
 import { SIDE, model } from "./edge.mjs";
-import { ranked } from "./words.mjs";
+import { percentTo, ranked } from "./words.mjs";
 
 export { describe, readsDigits } from "./words.mjs";
 
@@ -69,7 +69,7 @@ export function posthocScore(probs) {
 
 /** A probability in whole percents, as model/judge/verdict.py `_whole` says it: "72 %",
  * "< 1 %", "> 99 %" (never "0%"; toFixed rounds as Python's format does, bar exact ties). */
-const pct = (p) => (p >= 0.995 ? "> 99 %" : p < 0.005 ? "< 1 %" : `${(p * 100).toFixed(0)} %`);
+const pct = (p) => percentTo(p, 0);
 
 export class EdgeJudge {
   /** rule: as above; detector: an EdgeModel for rule.detectorUrl, or null (max-softmax). */

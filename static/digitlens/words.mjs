@@ -13,13 +13,20 @@ export function readsDigits(classes) {
   return !classes.length || (classes.length === 10 && classes.every((c, i) => c === String(i)));
 }
 
-/** A probability as Python's `format_probability` says it, in the same words: "87.3 %",
- * never "100.0 %" or "0.0 %" ("> 99.9 %", "< 0.1 %"). The pad's "99.6%" stood beside the
- * server's "99.6 % sure" (a user test). */
+/** A probability as model/judge/percent.py `format_probability(p, decimals)` says it, in
+ * the same words and by the same rule: "87.3 %", never "100.0 %" or "0.0 %" ("> 99.9 %",
+ * "< 0.1 %"; in whole percents "> 99 %", "< 1 %"). */
+export function percentTo(p, decimals) {
+  const step = 10 ** -(decimals + 2); // the smallest change shown, as a probability
+  if (p >= 1 - step / 2) return `> ${(100 - 100 * step).toFixed(decimals)} %`;
+  if (p < step / 2) return `< ${(100 * step).toFixed(decimals)} %`;
+  return `${(100 * p).toFixed(decimals)} %`;
+}
+
+/** `percentTo(p, 1)`. The pad's "99.6%" stood beside the server's "99.6 % sure" (a user
+ * test). */
 export function percent(p) {
-  if (p >= 0.9995) return "> 99.9 %";
-  if (p < 0.0005) return "< 0.1 %";
-  return `${(p * 100).toFixed(1)} %`;
+  return percentTo(p, 1);
 }
 
 /**
