@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from model.runtime.artifacts import file_sha256
 from model.runtime.export import model_data
-from model.runtime.runtimes import _session, file_sha256
+from model.runtime.runtimes import _session
 from model.why.onnx_passes import INPUT, pass_path, sidecar_path
 
 #: A pass is written only where it matches TensorFlow to this (absolute, on gradients and

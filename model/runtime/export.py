@@ -37,7 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
-from model.runtime.artifacts import BUNDLED, Artifact, read_card, resolve, write_card
+from model.runtime.artifacts import (
+    BUNDLED,
+    Artifact,
+    file_sha256,
+    read_card,
+    resolve,
+    write_card,
+)
 from model.runtime.litert_export import export_litert
 from model.runtime.loading import rescaled_note, unit_input_net
 from model.runtime.norm_fold import fold_norms
@@ -45,7 +52,6 @@ from model.runtime.runtimes import (
     ONNX_VARIANTS,
     OnnxRuntime,
     close_call_rows,
-    file_sha256,
     onnx_path_for,
     variant_path,
 )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from model.runtime.artifacts import Artifact, cached_file_sha256, file_sha256  # noqa: F401  (re-exported: training.passes)
+from model.runtime.artifacts import Artifact, cached_file_sha256
 from model.runtime.backend import compiled, import_keras
 from model.runtime.fused import fused_graph
 from model.runtime.litert import Work, choose, load_pair

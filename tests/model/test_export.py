@@ -8,8 +8,8 @@ import pytest
 
 from model.architecture import CNNConfig, build_cnn
 from model.load import load_classifier
+from model.runtime.artifacts import file_sha256
 from model.runtime.export import export_onnx, export_quantized, export_savedmodel, main
-from model.runtime.runtimes import file_sha256
 
 TINY = CNNConfig(conv1_filters=4, conv2_filters=4, conv3_filters=4, fc1_units=8, fc2_units=8)
 
