@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.judge.percent import format_probability  # noqa: F401  (its home before)
+from model.judge.percent import format_probability  # noqa: F401  (its documented name)
 from model.judge.verdict import Verdict
 
 #: How many classes `Classifier.top` returns unless told.
