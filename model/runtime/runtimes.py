@@ -47,6 +47,9 @@ ONNX_NAMES = {
 #: (int8 most of all), while handing a shard to a thread costs tens of microseconds,
 #: more than a tiny model (mnist-mlp) spends on a small batch (docs/reference/runtimes.md).
 SHARD_MIN_MS = 1.0
+#: The fewest inputs per session call within a shard (`OnnxRuntime.piece_size`): fewer
+#: cost more in calls than the cache saves (mnist-cnn: 1 input a call 1.2x slower than 8).
+PIECE_MIN = 8
 
 
 def default_threads() -> int:
@@ -137,25 +140,47 @@ class OnnxRuntime:
 
     def _run(self, small, batch, x: np.ndarray) -> list[np.ndarray]:
         """Every output of one session pair for `x`: small inputs on the single-threaded
-        session, a batch on the multi-threaded one (timed, the first time) or in shards."""
+        session, a batch on the multi-threaded one (timed, the first time), or in shards
+        (one per thread) of pieces (`piece_size`) on the single-threaded one."""
         n = len(x)
         if n <= self.SMALL:
             return small.run(None, {self._input: x})
+        cost = self._cost.get(id(small))
         k = self.shard_count(id(small), n)
-        if k <= 1:
+        if cost is None or (k <= 1 and (self._threads > 1 or n <= self.piece_size(cost))):
             start = time.perf_counter()
             out = batch.run(None, {self._input: x})
             # (wall time on every thread: a cost per input no higher than one thread's)
             self._cost.setdefault(id(small), (time.perf_counter() - start) * 1e3 / n)
             return out
+        size = self.piece_size(cost)
+        cuts = np.linspace(0, n, k + 1).astype(int)
+        parts = [x[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+        if k == 1:
+            return self._in_pieces(small, parts[0], size)
         if self._shards is None or self._shards_pid != os.getpid():  # (a fork has no threads)
             self._shards = ThreadPoolExecutor(self._threads - 1, "onnx-shard")
             self._shards_pid = os.getpid()
-        cuts = np.linspace(0, n, k + 1).astype(int)
-        parts = [x[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-        rest = [self._shards.submit(small.run, None, {self._input: p}) for p in parts[1:]]
-        first = small.run(None, {self._input: parts[0]})
+        rest = [self._shards.submit(self._in_pieces, small, p, size) for p in parts[1:]]
+        first = self._in_pieces(small, parts[0], size)
         return [np.concatenate(o) for o in zip(first, *(f.result() for f in rest), strict=True)]
+
+    def _in_pieces(self, session, x: np.ndarray, size: int) -> list[np.ndarray]:
+        """Every output of `session` for `x`, run `size` inputs at a time."""
+        if len(x) <= size:
+            return session.run(None, {self._input: x})
+        outs = [session.run(None, {self._input: x[i : i + size]}) for i in range(0, len(x), size)]
+        return [np.concatenate(o) for o in zip(*outs, strict=True)]
+
+    @staticmethod
+    def piece_size(cost: float) -> int:
+        """Inputs per session call within a shard, for a model that costs `cost` ms an
+        input: about SHARD_MIN_MS of work. A whole batch's layers pass it on from one
+        to the next as tensors larger than the cache: a float CNN on 28x28 digits read
+        1,024 inputs 1.45x as fast in calls of 4-8 as in one call, on one thread; a
+        tiny model (mnist-mlp, ~5 us an input) keeps calls of hundreds, where the call's
+        own cost would show; never under PIECE_MIN (docs/reference/runtimes.md)."""
+        return max(PIECE_MIN, int(SHARD_MIN_MS / max(cost, 1e-9)))
 
     def shard_count(self, session: int, n: int) -> int:
         """Shards for a batch of `n` on the session pair `session` (the single-threaded

@@ -6,7 +6,7 @@ import pytest
 
 from model import load_classifier
 from model.runtime.artifacts import WEIGHTS_DIR
-from model.runtime.runtimes import SHARD_MIN_MS, THREADS_ENV, OnnxRuntime
+from model.runtime.runtimes import PIECE_MIN, SHARD_MIN_MS, THREADS_ENV, OnnxRuntime
 
 
 def batch(n: int, seed: int = 0) -> np.ndarray:
@@ -80,3 +80,42 @@ def test_a_forked_process_starts_shard_threads_of_its_own():
         child.kill()
     assert not hung, "the forked process waited for shard threads it does not have"
     np.testing.assert_array_equal(queue.get(timeout=5), whole)
+
+
+class CountingSession:
+    """A session that records the batch size of every call it answers."""
+
+    def __init__(self, session) -> None:
+        self.session, self.sizes = session, []
+
+    def run(self, names, feeds):
+        (x,) = feeds.values()
+        self.sizes.append(len(x))
+        return self.session.run(names, feeds)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_large_batch_is_read_in_pieces_that_answer_as_one_call(threads):
+    """Within a shard a batch is read a few inputs a call (`piece_size`): a whole batch's
+    tensors outgrow the cache. Bit for bit what one call gives, one thread or two."""
+    rt = OnnxRuntime(WEIGHTS_DIR / "mnist-cnn.onnx", threads=threads)
+    x = batch(100, seed=2)
+    whole = rt(x)  # the first batch: one call, timed
+    counted = CountingSession(rt._small)
+    rt._small = counted
+    rt._cost[id(counted)] = SHARD_MIN_MS / 10  # 10 inputs are worth a call
+    assert rt.piece_size(SHARD_MIN_MS / 10) == 10
+    np.testing.assert_array_equal(rt(x), whole)
+    assert sorted(counted.sizes) == [10] * 10, counted.sizes
+    assert rt.piece_size(SHARD_MIN_MS) == PIECE_MIN  # never fewer than PIECE_MIN a call
+
+
+def test_a_tiny_models_small_batch_stays_one_call():
+    rt = OnnxRuntime(WEIGHTS_DIR / "mnist-mlp.onnx", threads=1)
+    x = batch(100, seed=3)
+    whole = rt(x)
+    counted = CountingSession(rt._small)
+    rt._small = rt._batch = counted  # (one thread: one session)
+    rt._cost[id(counted)] = SHARD_MIN_MS / 200  # 200 inputs to a call
+    np.testing.assert_array_equal(rt(x), whole)
+    assert counted.sizes == [100] and rt.piece_size(SHARD_MIN_MS / 200) == 200
