@@ -117,6 +117,20 @@ def test_explain_page_shows_every_method_with_trust_and_sanity():
     # The runner-up is the default contrast: "why 7 and not <runner-up>?"
     why_not = next(b for b in at.selectbox if b.label == "Why not …")
     assert why_not.index == 1 and why_not.options[1].startswith(f"why 7 and not {why_not.value}?")
+    # The grid's maps are judged in one batched call (shared references): each trust
+    # is the one its map gets judged alone.
+    from model.input.samples import drawn_digit
+    from model.why.report import report
+
+    clf = load_classifier(BUNDLED[0])
+    stages = clf.preprocess_stages(drawn_digit(7))
+    layer = clf.conv_layers[-1]
+    alone = [
+        report(clf, stages, m, layer if METHODS[m].needs_conv else None, None, why_not.value)
+        for m in methods
+    ]
+    shown_trust = [m.value for m in at.metric if m.label == "trust"]
+    assert shown_trust == [f"{r.trust.score:+.2f}" for r in alone]
 
 
 def test_mlp_offers_input_gradient_methods_only():
