@@ -161,7 +161,9 @@ def draw_and_explain() -> None:
                 "Upload page reads its own kind of image."
             )
 
-    with answer_col:
+    # (keyed: after Clear its old answer, stale until the rerun ends, is hidden at once,
+    # `ui/web/draw.js` doClear; it showed for 0.4-1 s, a user test)
+    with answer_col, st.container(key="dl-draw-answer"):
         if error is not None:
             st.error(f"That drawing could not be read: {error}")
             return

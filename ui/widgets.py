@@ -357,6 +357,13 @@ figure.dl-fig img {object-fit:contain;}
   [class*="st-key-dl-targets"] [data-testid="stColumn"]
     {flex:1 1 4.5rem !important; min-width:4.5rem !important; width:auto !important;}
 }
+/* After Clear (the pad marks the page, ui/web/draw.js) the Draw page's answer box shows
+   only its prompt: the old drawing's answer and maps stayed, greyed, until the rerun ended
+   (0.4-1 s, a user test). Opacity too: the pictures inside set their own visibility; no
+   transition: Streamlit fades stale elements after a delay. */
+html[data-dl-cleared] .st-key-dl-draw-answer
+  [data-testid="stElementContainer"]:not(:has([data-testid="stAlert"]))
+  {opacity:0 !important; visibility:hidden; transition:none !important; pointer-events:none;}
 @media (prefers-reduced-motion: reduce) {
   *, *::before, *::after {animation-duration:0.01ms !important;
     animation-iteration-count:1 !important; transition-duration:0.01ms !important;

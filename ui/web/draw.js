@@ -378,6 +378,7 @@ function createPad(root) {
     pad.drawing = { id: e.pointerId };
     const s = { w: Number(pen.value), pts: [point(e)] };
     pad.cleared = null;
+    markCleared(false);
     pad.strokes.push(s);
     drawStroke(s);
     pad.moveAt = performance.now();
@@ -419,6 +420,7 @@ function createPad(root) {
       // Undo after Clear brings the drawing back (it did nothing: a user test)
       pad.strokes = pad.cleared;
       pad.cleared = null;
+      markCleared(false);
       redraw();
       send(true);
       queueFrame();
@@ -431,7 +433,13 @@ function createPad(root) {
     if (pad.strokes.length) queueFrame();
     else showBlank();
   }
+  // After Clear the page hides the answer to the old drawing while it is stale (CSS in
+  // ui/widgets.py), until the next stroke or an Undo brings a drawing back.
+  function markCleared(on) {
+    document.documentElement.toggleAttribute("data-dl-cleared", on);
+  }
   function doClear() {
+    markCleared(true);
     if (pad.strokes.length) pad.cleared = pad.strokes; // (for Undo, until the next stroke)
     pad.strokes = [];
     redraw();
