@@ -75,6 +75,18 @@ def chosen_target(clf: Classifier, page: str) -> int | None:
     return chosen[1] if chosen[1] < len(clf.class_names) else None
 
 
+#: How the chosen target's button looks: as Streamlit draws a primary button (the theme's
+#: accent; white on it is 5.6:1), hovered too (a secondary button's text turns the accent).
+CHOSEN_STYLE = (
+    "background:#b93c16 !important; border-color:#b93c16 !important; color:#fff !important;"
+)
+
+
+def chosen_key(page: str, k: int) -> str:
+    """The key of the button that makes it class k on `page` ("cf_make_1" on Explain)."""
+    return f"{'' if page == 'explain' else f'{page}_'}cf_make_{k}"
+
+
 def forget_target(page: str) -> None:
     """Drop the class chosen on `page` (its pad was cleared: the next drawing is another)."""
     st.session_state.pop(_target_key(page), None)
@@ -148,7 +160,6 @@ def counterfactual_section(
     # reader's, is the rows', not down each column: T-shirt/top, Dress, Sneaker, ...)
     row = st.container(key=f"dl-targets-{page}")
     per_row = len(others) if clf.reads_digits else ROW_OF_NAMES
-    prefix = "" if page == "explain" else f"{page}_"
     for i, k in enumerate(others):
         if i % per_row == 0:
             cols = row.columns(per_row)
@@ -159,16 +170,19 @@ def counterfactual_section(
         make = f"Make {subject} {article(name)} {name}"
         col.button(
             f"{article(name)} {name}",
-            key=f"{prefix}cf_make_{k}",
+            key=chosen_key(page, k),
             # (the chosen one stands out, and a second click lets it go: all nine looked
             # alike, and a choice made for an earlier drawing was not to be seen)
             help=f"{make} (chosen: click again to close it)" if k == target else make,
-            type="primary" if k == target else "secondary",
             on_click=_choose,
             args=(page, _model_of(clf), k),
         )
     if target is None:
         return
+    # The chosen one stands out by a style of its own, not as a "primary" button: a button
+    # whose type changes is made anew, and the keyboard's focus fell to the page with it
+    # (a user test). (Style-only HTML takes no room on the page.)
+    st.html(f"<style>.st-key-{chosen_key(page, target)} button {{{CHOSEN_STYLE}}}</style>")
     if target == label:  # (chosen for an earlier drawing: this one reads as it already)
         name = clf.class_names[target]
         st.caption(

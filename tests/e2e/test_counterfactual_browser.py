@@ -50,3 +50,32 @@ def test_the_targets_wrap_on_a_phone(phone, streamlit_url):
     tall = buttons.first.bounding_box()["height"]
     assert row.bounding_box()["height"] < 4 * tall + 30, row.bounding_box()
     phone.screenshot(path=str(ARTIFACTS / "targets-on-a-phone.png"), full_page=True)
+
+
+#: The element that has the keyboard's focus, through shadow roots: (tag, its text).
+FOCUSED = """() => { let e = document.activeElement;
+  while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
+  return e ? [e.tagName, (e.innerText || "").trim()] : null; }"""
+
+
+def test_a_target_chosen_by_keyboard_keeps_the_focus_and_stands_out(page, streamlit_url):
+    """Enter on "a 1" shows the edit, the button stands out, and the focus stays on it:
+    it fell to the page when the chosen button was redrawn as another kind (a user test).
+    Enter again lets the choice go, the focus still there."""
+    page.goto(streamlit_url + "/explain")
+    main = page.locator("[data-testid='stMain']")
+    button = main.get_by_role("button", name="a 1", exact=True)
+    button.wait_for(timeout=120_000)  # the example 7's page
+    colour = "(b) => getComputedStyle(b).backgroundColor"
+    plain = button.evaluate(colour)
+    button.focus()
+    page.keyboard.press("Enter")
+    main.get_by_text("The model reads 1 (", exact=False).first.wait_for(timeout=120_000)
+    chosen = "document.querySelector('.st-key-cf_make_1 button')"
+    page.wait_for_function(f"() => ({colour})({chosen}) === 'rgb(185, 60, 22)'")
+    assert page.evaluate(FOCUSED) == ["BUTTON", "a 1"]
+    assert main.get_by_role("button", name="a 2", exact=True).evaluate(colour) == plain
+    page.keyboard.press("Enter")  # (the focus is still on it) let it go
+    main.get_by_text("The model reads 1 (", exact=False).first.wait_for(state="detached")
+    page.wait_for_function(f"() => ({colour})({chosen}) !== 'rgb(185, 60, 22)'")
+    assert page.evaluate(FOCUSED) == ["BUTTON", "a 1"]

@@ -100,9 +100,13 @@ def test_class_names_get_three_buttons_a_row_on_the_draw_page(monkeypatch, real_
 
 
 def _kinds(at) -> dict[int, str]:
-    """Each Draw-page target button's kind, by class: "primary" (chosen) or "secondary"."""
+    """Each Draw-page target button's look, by class: "chosen" (styled as the page's one
+    chosen target) or "plain". Every button stays a "secondary" one: a button whose type
+    changed was made anew, and the keyboard's focus fell to the page (a user test)."""
+    styles = " ".join(h.proto.body for h in at.get("html"))
+    assert {b.proto.type for b in at.button if b.key.startswith("draw_cf_make_")} == {"secondary"}
     return {
-        int(b.key.rsplit("_", 1)[1]): b.proto.type
+        int(b.key.rsplit("_", 1)[1]): "chosen" if f".st-key-{b.key} button" in styles else "plain"
         for b in at.button
         if b.key.startswith("draw_cf_make_")
     }
@@ -122,13 +126,13 @@ def test_the_chosen_class_stands_out_and_belongs_to_its_model_and_drawing():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.session_state["pad"] = pad_state(canvas_image(7))
     at.run()
-    assert set(_kinds(at).values()) == {"secondary"}
+    assert set(_kinds(at).values()) == {"plain"}
     at.button(key="draw_cf_make_1").click().run()
     assert not at.exception, at.exception
-    assert _kinds(at)[1] == "primary" and _kinds(at)[3] == "secondary"
+    assert _kinds(at)[1] == "chosen" and _kinds(at)[3] == "plain"
     assert _shown_as(at) == ["**Your drawing as a 1**"]
     at.button(key="draw_cf_make_1").click().run()  # a second click lets it go
-    assert _kinds(at)[1] == "secondary" and not _shown_as(at)
+    assert _kinds(at)[1] == "plain" and not _shown_as(at)
 
     at.button(key="draw_cf_make_3").click().run()
     assert _shown_as(at) == ["**Your drawing as a 3**"]
@@ -138,13 +142,13 @@ def test_the_chosen_class_stands_out_and_belongs_to_its_model_and_drawing():
     at.run()
     assert not at.exception, at.exception
     assert not _shown_as(at)
-    assert set(_kinds(at).values()) == {"secondary"}
+    assert set(_kinds(at).values()) == {"plain"}
 
     at.button(key="draw_cf_make_1").click().run()
     at.sidebar.selectbox(key="model_name").set_value("fashion-cnn").run()
     assert not at.exception, at.exception
     assert not _shown_as(at), _shown_as(at)
-    assert set(_kinds(at).values()) == {"secondary"}
+    assert set(_kinds(at).values()) == {"plain"}
 
 
 def test_without_a_prior_the_note_takes_the_edits_place_beside_the_twin():
