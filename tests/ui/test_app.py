@@ -480,3 +480,23 @@ def test_the_why_not_menu_is_one_widget_that_follows_each_new_input():
     assert not at.exception, at.exception
     runner_up = menu().value  # another model's reading: its own runner-up again
     assert runner_up is not None and menu().options[1].startswith(f"why 7 and not {runner_up}?")
+
+
+def test_an_empty_map_in_the_explain_grid_has_no_trust_score():
+    """The Explain page's grid gave an empty map "trust -1.00" (the worst score) beside
+    "empty map: nothing to check" and a sanity check (a user test). The same 9, with no
+    contrast: its Grad-CAM map is empty, its trust "none", its caption without sanity."""
+    nine = Image.open(ROOT / "examples" / "nine.png")
+    at = explain_drawing(pad_state(nine))
+    next(b for b in at.selectbox if b.label == "Why not …").set_value(None).run()
+    assert not at.exception, at.exception
+    trusts = [m.value for m in at.metric if m.label == "trust"]
+    methods = [t for t in (METHODS[m].title for m in METHODS) if f"**{t}**" in texts(at)]
+    gradcam = methods.index(METHODS["gradcam"].title)
+    assert trusts[gradcam] == "none", trusts
+    assert sum(t == "none" for t in trusts) < len(trusts)  # the other maps are scored
+    said = texts(at)
+    assert "The map is empty: no positive evidence for 9" in said, said
+    captions = [c.value for c in at.caption]
+    empty = next(c for c in captions if c.startswith("empty map"))
+    assert "sanity" not in empty, empty
