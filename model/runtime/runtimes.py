@@ -121,8 +121,10 @@ class OnnxRuntime:
         self._detector: Path | None = None  # the detector attached (auto only)
         self._pair = None  # the LiteRT pair found beside the model, if loaded
         self._one = None  # ... where it answers single inputs
-        #: Who answers one input with its detector, and the times that chose it (ms).
-        self.single: str = "onnxruntime"
+        #: Who answers one input with its detector, and the times that chose it (ms): this
+        #: runtime's own fused session (an int8 or fp16 file's too) unless LiteRT measured
+        #: faster (`auto`).
+        self.single: str = name
         self.single_ms: dict[str, float] = {}
         #: Milliseconds per input of each session pair's batches (by its single-threaded
         #: session's id), measured on its first batch; the shards' threads, once needed.
@@ -250,9 +252,10 @@ class OnnxRuntime:
             self._pair = load_pair(self._litert_from, self._detector)  # ONNX Runtime had won
         if name == "litert" and self._pair is None:
             raise ValueError("no LiteRT file was found for this model (runtime='auto' only)")
-        if name not in ("litert", "onnxruntime"):
+        if name not in ("litert", "onnxruntime", self.name):
             raise ValueError(f"unknown single-input runtime {name!r}")
-        self.single, self._one = name, self._pair if name == "litert" else None
+        single = "litert" if name == "litert" else self.name  # (its own session, whatever file)
+        self.single, self._one = single, self._pair if single == "litert" else None
 
     @contextmanager
     def answering_single_with(self, name: str) -> Iterator[None]:

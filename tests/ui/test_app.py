@@ -403,6 +403,13 @@ def test_the_card_line_says_who_answers_one_drawing_at_a_time():
         )
     with clf.runtime.answering_single_with("onnxruntime"):
         assert card_line(clf).endswith("runs on onnxruntime")
+    # A variant chosen by name reads a drawing on its own fused graph, and says so: the
+    # fp16 choice read "reads a drawing on onnxruntime (measured faster here)", measured
+    # nowhere and read as overridden (a user test).
+    fp16 = load_classifier("mnist-cnn", runtime="onnx-fp16")
+    fp16.predict(drawn_digit(7))
+    assert fp16.fused and fp16.single_runtime == "onnxruntime-fp16"  # (its own fused graph)
+    assert card_line(fp16).endswith("runs on onnxruntime-fp16")
 
 
 def test_a_link_with_a_model_opens_the_app_on_it_and_the_address_follows_the_picker():
