@@ -33,7 +33,8 @@ from model.input.decode import MAX_PIXELS, ImageInput
 from model.input.photo import KERAS_MODES, SCALINGS, PhotoInput, canonical_scaling, prepare_photo
 from model.input.preprocessing import Preprocessed, preprocess_stages
 from model.input.samples import sample_canvas
-from model.judge.verdict import BLANK_REASON, DIGIT_CLASSES, Judge, load_judge
+from model.judge.verdict import BLANK_REASON, DIGIT_CLASSES, Judge
+from model.judge.which import borrowed_judge, load_judge
 from model.prediction import TOP_K, Prediction, Ranked, top_k
 from model.runtime.artifacts import Artifact, keras_layer_names, sources_sha256
 from model.runtime.card import Card, Preprocessing
@@ -216,13 +217,18 @@ class Classifier:
 
     @cached_property
     def judge(self) -> Judge:
-        """Decides each prediction's verdict: the model's detector, else a post-hoc score."""
-        return load_judge(
+        """Decides each prediction's verdict: the model's detector; for a digit model
+        without one (a user's 28x28 MNIST model), the bundled digit detector, which judges
+        the input alone (`model.judge.which.borrowed_judge`); else a post-hoc score."""
+        judge = load_judge(
             self.artifact.keras_path,
             self.class_names,
             self.card,
             digits=self.preprocessing not in DIGIT_RECIPES or self.preprocessing == "mnist",
         )
+        if judge.detector is None and self.reads_digits and self.input_shape == DIGIT_SHAPE:
+            return borrowed_judge(self.class_names, self.card) or judge
+        return judge
 
     @cached_property
     def conv_layers(self) -> tuple[str, ...]:

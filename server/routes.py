@@ -361,6 +361,7 @@ def _summary(clf: Classifier) -> schemas.ModelSummary:
         input_note=clf.input_note,
         runtime=clf.runtime.name,
         single_input_runtime=clf.single_runtime,
+        verdict_by=clf.judge.method,
         methods=available_methods(clf),
         layers=list(clf.conv_layers),
     )

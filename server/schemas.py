@@ -158,6 +158,11 @@ class ModelSummary(BaseModel):
         description="who answers one input at a time: `runtime`, or the runtime measured "
         "faster for single inputs on this machine (runtime=auto: litert or onnxruntime)"
     )
+    verdict_by: str = Field(
+        description="what decides the verdict: `detector` (the model's own), "
+        "`mnist-cnn's detector` (lent to a digit model without one: it judges the input) "
+        "or `max-softmax` (the model's confidence alone)"
+    )
     methods: list[str]
     layers: list[str]
 

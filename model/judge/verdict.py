@@ -4,7 +4,7 @@ Every `Prediction` carries `verdict` (`digit`, `unsure` or `not_a_digit`), `ood_
 (higher = less like the training data) and `reason` (a sentence for a person, or
 None when the answer is a plain `digit`).
 
-Two judges, chosen per model:
+Three judges, chosen per model (`model.judge.which`):
 - **Detector** (the digit models): small CNNs trained by `python -m training.ood`
   on digits against generated letters, shapes, scribbles, noise and Fashion-MNIST,
   run on ONNX Runtime (~0.03 ms an image each here; no TensorFlow); the bundled file
@@ -18,7 +18,10 @@ Two judges, chosen per model:
   whatever the net says. fashion-cnn has one of its own (`python -m training.ood_items`:
   Fashion-MNIST against digits, letters, shapes and scribbles; no softmax term, and its
   card's `loop_penalty` is 0: the loop rule is a digit's).
-- **Post-hoc** (any model without a detector, e.g. a user's
+- **Borrowed** (a user's 28x28 model of the ten digits, MNIST recipe, without a detector
+  of its own): mnist-cnn's detector and thresholds (`borrowed_judge`). The detector judges
+  the input; the score's softmax term is the user's model's.
+- **Post-hoc** (any other model without a detector, e.g. a user's clothes or photo
   `.keras`): `ood_score = -ln(max probability)`, the max-softmax baseline
   (Hendrycks & Gimpel, 2017). It is weaker (AUROC 0.85-0.97 on the report sets of
   benchmarks/ood.py for mnist-cnn, against 0.92-1.0 with the detector), so it only
@@ -193,6 +196,8 @@ class Judge:
     thing: str  # what the model reads, for sentences: "a digit", "a Fashion-MNIST item"
     card: OodCard | None = None
     detector: Detector | None = field(default=None, compare=False, repr=False)
+    #: The bundled model whose detector this judge borrowed (`borrowed_judge`), or None.
+    lent: str | None = None
 
     @property
     def unlike(self) -> str:
@@ -201,7 +206,9 @@ class Judge:
 
     @property
     def method(self) -> str:
-        return "detector" if self.detector is not None else "max-softmax"
+        if self.detector is None:
+            return "max-softmax"
+        return f"{self.lent}'s detector" if self.lent else "detector"
 
     def scores(
         self, x: np.ndarray | None, probs: np.ndarray, detector: np.ndarray | None = None
@@ -345,20 +352,6 @@ def thing_for(card: Card, class_names: tuple[str, ...], digits: bool = True) -> 
     if card.dataset is None and (tuple(class_names) != DIGIT_CLASSES or not digits):
         return OTHER_THING
     return THINGS.get(card.dataset_or_default, OTHER_THING)
-
-
-def load_judge(
-    keras_path: Path, class_names: tuple[str, ...], card: Card, digits: bool = True
-) -> Judge:
-    """The detector beside the model if it has one, else the post-hoc judge (`digits`:
-    `thing_for`'s)."""
-    ood = read_ood_card(keras_path)
-    if ood is not None:
-        path = keras_path.with_name(ood.file)
-        if path.is_file():
-            thing = thing_for(card, class_names, digits)
-            return Judge(class_names, thing, ood, Detector(path))
-    return Judge(class_names, thing_for(card, class_names, digits))
 
 
 def calibrate(

@@ -511,3 +511,33 @@ def test_a_photo_model_that_rescales_0_255_inside_gets_0_255(tmp_path):
     assert chosen.preprocessing == "0-1" and "choose 0-255" in chosen.input_note
     right = load_classifier(tmp_path / "flowers.keras", preprocessing="0-255")
     assert right.input_note is None
+
+
+def test_a_users_digit_model_borrows_the_bundled_digit_detector(tmp_path):
+    """A user's 28x28 digit model has no detector of its own, and max-softmax alone said
+    "4, sure" of the written word "hello" (a user test). It borrows mnist-cnn's, which
+    judges the input: made here from the bundled network with no card, it must give
+    mnist-cnn's own verdicts, and call the word not a digit."""
+    import keras
+    from PIL import ImageDraw, ImageFont
+
+    from model.runtime.artifacts import load_keras_model
+    from model.runtime.artifacts import resolve as resolve_model
+
+    base = load_keras_model(resolve_model("mnist-cnn").keras_path)
+    inp = keras.Input((28, 28, 1))
+    keras.Model(inp, base(inp)).save(tmp_path / "mine.keras")
+    mine = load_classifier(tmp_path / "mine.keras")
+    assert mine.judge.lent == "mnist-cnn" and mine.judge.method == "mnist-cnn's detector"
+    word = Image.new("L", (280, 120), 255)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 60)
+    ImageDraw.Draw(word).text((10, 20), "hello", fill=0, font=font)
+    bundled = load_classifier("mnist-cnn")
+    for image in (word, drawn_digit(7), drawn_digit(4)):
+        got, want = mine.predict(image), bundled.predict(image)
+        assert (got.label, got.verdict) == (want.label, want.verdict)
+        assert got.ood_score == pytest.approx(want.ood_score, abs=1e-3)
+    assert mine.predict(word).verdict == "not_a_digit"
+    assert mine.predict(drawn_digit(7)).verdict == "digit"
+    # A model of other classes keeps max-softmax: the detector knows digits only.
+    assert load_classifier(tmp_path / "mine.keras", preprocessing="fashion").judge.lent is None

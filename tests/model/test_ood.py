@@ -351,7 +351,8 @@ def test_the_thresholds_are_read_from_the_detector_card(tmp_path, mnist_cnn):
     import dataclasses
     import shutil
 
-    from model.judge.verdict import load_judge, write_ood_card
+    from model.judge.verdict import write_ood_card
+    from model.judge.which import load_judge
 
     bundled = mnist_cnn.artifact.keras_path
     card = read_ood_card(bundled)

@@ -135,6 +135,9 @@ def test_models_health_metrics_and_docs(client):
         clf = states[m["name"]].clf
         assert m["single_input_runtime"] == clf.single_runtime
         assert m["single_input_runtime"] == getattr(clf.runtime, "single", m["runtime"])
+    # What decides each verdict: the bundled models' own detectors (a user's digit model
+    # would read "mnist-cnn's detector").
+    assert {m["name"]: m["verdict_by"] for m in models} == {n: "detector" for n in MODELS}
     runtime = states["mnist-cnn"].clf.runtime
     for name in ("litert", "onnxruntime"):  # either side of the choice, as it stands
         with runtime.answering_single_with(name):

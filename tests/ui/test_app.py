@@ -507,3 +507,21 @@ def test_an_empty_map_in_the_explain_grid_has_no_trust_score():
     captions = [c.value for c in at.caption]
     empty = next(c for c in captions if c.startswith("empty map"))
     assert "sanity" not in empty, empty
+
+
+def test_the_card_line_says_a_users_digit_model_is_judged_by_the_lent_detector(tmp_path):
+    """A user's digit model without a detector borrows mnist-cnn's: the model line says so
+    (its verdicts are not its own confidence's)."""
+    import keras
+
+    from model import load_classifier
+    from model.runtime.artifacts import load_keras_model, resolve
+    from ui.sidebar import card_line
+
+    base = load_keras_model(resolve("mnist-cnn").keras_path)
+    inp = keras.Input((28, 28, 1))
+    keras.Model(inp, base(inp)).save(tmp_path / "mine.keras")
+    assert "verdicts by mnist-cnn's digit detector" in card_line(
+        load_classifier(tmp_path / "mine.keras")
+    )
+    assert "detector" not in card_line(load_classifier("mnist-cnn"))  # (its own: nothing to say)
