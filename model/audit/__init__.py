@@ -279,6 +279,7 @@ def audit(
     meta = {
         # (how its input was fitted, where it was: the CLI and the server say it too)
         "model": local.clf.name + (f" ({local.clf.input_note})" if local.clf.input_note else ""),
+        "verdicts by": local.clf.judge.method,  # (mnist-cnn's detector, lent to a user's model)
         "inputs": str(len(rows))
         + (f" (the first of {len(found)})" if len(rows) < len(found) else ""),
         "engine": engine,

@@ -17,6 +17,7 @@ from model.audit.inputs import AuditInputError, list_inputs
 from model.datasets import FILES, IMAGES_MAGIC, LABELS_MAGIC
 from model.input.samples import drawn_digit
 from tests.helpers import ROOT, write_idx, write_video
+from tests.helpers import predict_cli as cli
 
 
 def audit_cli(command: str, *args) -> subprocess.CompletedProcess:
@@ -433,3 +434,9 @@ def test_the_report_says_how_a_0_255_models_input_was_fitted(folder, tmp_path):
     audit([str(folder / "sub")], tmp_path / "out", model=str(own))
     page = (tmp_path / "out" / REPORT).read_text()
     assert "d255 (its first layer, Rescaling(scale=0.00392157" in page
+    # ... and what decides its verdicts: mnist-cnn's detector, lent to a digit model
+    # without one (model.judge.which), as the CLI says on stderr.
+    assert "<th>verdicts by</th><td>mnist-cnn&#x27;s detector</td>" in page
+    said = cli(str(folder / "sub"), "--model", str(own))
+    assert said.returncode == 0, said.stderr
+    assert "d255: verdicts by mnist-cnn's digit detector" in said.stderr
