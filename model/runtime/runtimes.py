@@ -156,10 +156,10 @@ class OnnxRuntime:
             self._cost.setdefault(id(small), (time.perf_counter() - start) * 1e3 / n)
             return out
         size = self.piece_size(cost)
+        if k == 1:  # (one thread)
+            return self._in_pieces(small, x, size)
         cuts = np.linspace(0, n, k + 1).astype(int)
         parts = [x[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-        if k == 1:
-            return self._in_pieces(small, parts[0], size)
         if self._shards is None or self._shards_pid != os.getpid():  # (a fork has no threads)
             self._shards = ThreadPoolExecutor(self._threads - 1, "onnx-shard")
             self._shards_pid = os.getpid()
