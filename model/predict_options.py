@@ -29,8 +29,8 @@ def load_model(args: argparse.Namespace):
     )
     if clf.input_note and not args.quiet:  # (how its input was fitted: said once)
         print(f"{clf.name}: {clf.input_note}", file=sys.stderr)
-    if clf.judge.lent and not args.quiet:  # (its "not a digit" is not its own confidence's)
-        print(f"{clf.name}: verdicts by {clf.judge.lent}'s digit detector", file=sys.stderr)
+    if clf.judge.lent_note and not args.quiet:  # (its "not a digit" is not its own model's)
+        print(f"{clf.name}: {clf.judge.lent_note}", file=sys.stderr)
     return clf
 
 

@@ -163,8 +163,8 @@ class ModelPool:
         clf.predict_inputs(np.zeros((1, *clf.input_shape), np.float32))  # warm up
         if clf.input_note:
             log.info("%s: %s", clf.name, clf.input_note)
-        if clf.judge.lent:
-            log.info("%s: verdicts by %s's digit detector", clf.name, clf.judge.lent)
+        if clf.judge.lent_note:
+            log.info("%s: %s", clf.name, clf.judge.lent_note)
         metrics = self.metrics
 
         def record(n: int, seconds: float, model: str = clf.name) -> None:

@@ -57,8 +57,8 @@ def card_line(clf: Classifier) -> str:
         parts.append(f"{h}x{w}x{c} input, {clf.preprocessing} scaling")
     if clf.input_note:
         parts.append(clf.input_note)
-    if clf.judge.lent:  # (a user's digit model: "not a digit" is the bundled detector's)
-        parts.append(f"verdicts by {clf.judge.lent}'s digit detector")
+    if clf.judge.lent_note:  # (a user's digit model: "not a digit" is the bundled detector's)
+        parts.append(clf.judge.lent_note)
     single = clf.single_runtime
     parts.append(  # (it named two runtimes in one breath: which one runs? a user test)
         f"runs on {clf.runtime.name}"

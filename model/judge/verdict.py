@@ -210,6 +210,11 @@ class Judge:
             return "max-softmax"
         return f"{self.lent}'s detector" if self.lent else "detector"
 
+    @property
+    def lent_note(self) -> str | None:
+        """What the front ends say where the verdicts are a lent detector's, else None."""
+        return f"verdicts by {self.lent}'s digit detector" if self.lent else None
+
     def scores(
         self, x: np.ndarray | None, probs: np.ndarray, detector: np.ndarray | None = None
     ) -> np.ndarray:
