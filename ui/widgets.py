@@ -360,9 +360,10 @@ figure.dl-fig img {object-fit:contain;}
 /* After Clear (the pad marks the page, ui/web/draw.js) the Draw page's answer box shows
    only its prompt: the old drawing's answer and maps stayed, greyed, until the rerun ended
    (0.4-1 s, a user test). Opacity too: the pictures inside set their own visibility; no
-   transition: Streamlit fades stale elements after a delay. */
-html[data-dl-cleared] .st-key-dl-draw-answer
-  [data-testid="stElementContainer"]:not(:has([data-testid="stAlert"]))
+   transition: Streamlit fades stale elements after a delay. An expander (the preprocessing
+   inspector) is a block, not an element container: it is named too. */
+html[data-dl-cleared] .st-key-dl-draw-answer :is([data-testid="stElementContainer"],
+  [data-testid="stExpander"]):not(:has([data-testid="stAlert"]))
   {opacity:0 !important; visibility:hidden; transition:none !important; pointer-events:none;}
 @media (prefers-reduced-motion: reduce) {
   *, *::before, *::after {animation-duration:0.01ms !important;

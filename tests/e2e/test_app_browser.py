@@ -363,7 +363,7 @@ def test_undo_and_clear_by_mouse(page, streamlit_url):
 
 
 #: Counts, each animation frame after a click on Clear, the frames in which the Draw
-#: page's answer box still shows a picture or an answer (the old drawing's).
+#: page's answer box still shows a picture, an answer or an expander (the old drawing's).
 WATCH_OLD_ANSWER = """() => {
   const seen = (window.dlOld = { frames: 0, shown: 0, armed: false, stop: false });
   document.addEventListener("click", (e) => {
@@ -376,7 +376,8 @@ WATCH_OLD_ANSWER = """() => {
     if (seen.armed) {
       const box = document.querySelector(".st-key-dl-draw-answer");
       seen.frames++;
-      if (box && [...box.querySelectorAll("img, .dl-label")].some(visible)) seen.shown++;
+      const old = box?.querySelectorAll("img, .dl-label, [data-testid='stExpander']");
+      if (old && [...old].some(visible)) seen.shown++;
     }
     if (!seen.stop) requestAnimationFrame(tick);
   };
