@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -79,8 +80,9 @@ CLOSE_CALL_AGREEMENT = 0.9995
 HELD_OUT = 5000
 
 
-def export_onnx(keras_path: Path, out: Path | None = None) -> Path:
+def export_onnx(keras_path: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
     """Write the ONNX export of `keras_path`, verify it, and record it in the card."""
+    keras_path, out = Path(keras_path), (None if out is None else Path(out))
     from model.runtime.artifacts import load_keras_model
     from model.runtime.backend import import_keras
 
@@ -117,8 +119,9 @@ def export_onnx(keras_path: Path, out: Path | None = None) -> Path:
     return out
 
 
-def export_savedmodel(keras_path: Path, out: Path) -> Path:
+def export_savedmodel(keras_path: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Write a SavedModel with a `serving_default` signature and check it reloads equal."""
+    keras_path, out = Path(keras_path), Path(out)
     from model.runtime.artifacts import load_keras_model
     from model.runtime.backend import import_keras
 
@@ -250,9 +253,12 @@ def _to_fp16_weights(src: Path, out: Path) -> dict:
     return {"method": "float16 weights, float32 arithmetic", "calibration": None}
 
 
-def export_quantized(keras_path: Path, runtime: str, data_dir: str | None = None) -> Path:
+def export_quantized(
+    keras_path: str | os.PathLike, runtime: str, data_dir: str | None = None
+) -> Path:
     """Write the `runtime` (`onnx-int8` or `onnx-fp16`) variant of the float ONNX export,
     check it against the float model on test images, and write its sidecar JSON."""
+    keras_path = Path(keras_path)
     artifact = resolve(keras_path)
     src = onnx_path_for(artifact, "onnx") or export_onnx(keras_path)
     out = variant_path(keras_path, runtime)
@@ -305,9 +311,10 @@ def export_quantized(keras_path: Path, runtime: str, data_dir: str | None = None
     return out
 
 
-def export_litert_pair(keras_path: Path) -> Path:
+def export_litert_pair(keras_path: str | os.PathLike) -> Path:
     """`<name>.tflite`: the classifier and its detector on LiteRT (`model.runtime.litert`),
     checked against ONNX Runtime's fused graph of the same two files."""
+    keras_path = Path(keras_path)
     detector = keras_path.with_name(f"{keras_path.stem}.ood.onnx")
     path = onnx_path_for(Artifact(keras_path.stem, keras_path, read_card(keras_path)))
     if path is None or not detector.is_file():

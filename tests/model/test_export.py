@@ -22,7 +22,7 @@ def tiny_model(tmp_path):
 
 
 def test_onnx_export_matches_and_is_recorded(tiny_model):
-    out = export_onnx(tiny_model)
+    out = export_onnx(str(tiny_model))  # (a path as a string too, as a user passes it)
     card = json.loads(tiny_model.with_suffix(".json").read_text())
     assert card["runtimes"]["onnx"]["keras_sha256"] == file_sha256(tiny_model)
     assert card["runtimes"]["onnx"]["max_abs_diff_random"] < 1e-4
@@ -35,7 +35,7 @@ def test_onnx_export_matches_and_is_recorded(tiny_model):
 def test_savedmodel_has_a_serving_signature(tiny_model, tmp_path):
     import tensorflow as tf
 
-    out = export_savedmodel(tiny_model, tmp_path / "serving" / "tiny" / "1")
+    out = export_savedmodel(str(tiny_model), str(tmp_path / "serving" / "tiny" / "1"))
     loaded = tf.saved_model.load(str(out))
     fn = loaded.signatures["serving_default"]
     spec = fn.structured_input_signature[1]["image"]
