@@ -99,7 +99,8 @@ class AuditBatch:
             config.model, runtime=config.runtime, preprocessing=config.preprocessing
         )
         self._idx: dict[str, np.ndarray] = {}  # IDX file -> (N, 28, 28) uint8
-        self._video: tuple[str, list[np.ndarray]] | None = None  # the last video's frames
+        # the last video's frames, and why its decoding stopped early (None: it did not)
+        self._video: tuple[str, list[np.ndarray], str | None] | None = None
         self.method: str | None = None
         self.layer: str | None = None
         #: Seconds spent so far reading (decode + preprocessing), in the model (answer
@@ -138,16 +139,26 @@ class AuditBatch:
         return images[index]
 
     def _frame(self, path: str, k: int) -> np.ndarray:
+        """Sampled frame k of a video, each video decoded once. A video that stops early
+        (a file cut short) keeps the frames read before the decoder failed; the rows after
+        them, or every row where none was read, say why."""
         if self._video is None or self._video[0] != path:
+            frames: list[np.ndarray] = []
+            error = None
             try:
-                frames = [f for _, _, f in video_frames(Path(path), self.config.fps)]
-            except Exception as exc:  # PyAV's own errors: an empty or broken file
-                raise AuditInputError(f"the video cannot be read ({video_error(exc)})") from exc
-            self._video = (path, frames)
-        frames = self._video[1]
-        if k >= len(frames):
-            raise ValueError(f"the video has {len(frames)} sampled frames, not {k + 1}")
-        return frames[k]
+                for _, _, rgb in video_frames(Path(path), self.config.fps):
+                    frames.append(rgb)
+            except Exception as exc:  # noqa: BLE001  (PyAV's own errors: an empty or broken file)
+                error = video_error(exc)
+            self._video = (path, frames, error)
+        _, frames, error = self._video
+        if k < len(frames):
+            return frames[k]
+        if error is not None and not frames:
+            raise AuditInputError(f"the video cannot be read ({error})")
+        if error is not None:
+            raise AuditInputError(f"the video was cut short after {len(frames)} frames ({error})")
+        raise ValueError(f"the video has {len(frames)} sampled frames, not {k + 1}")
 
     def source(self, path: str, frame: int) -> ImageInput:
         """One row -> the image as read: a file's path, an object's bytes, or pixels."""

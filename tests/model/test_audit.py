@@ -314,6 +314,30 @@ def test_a_video_gives_one_row_per_sampled_frame(tmp_path):
         list_inputs([str(clip)], fps=0)
 
 
+def test_a_video_cut_short_keeps_the_frames_read_before_it_stops(tmp_path):
+    """A video whose decoder fails halfway keeps the answers of the frames read before
+    (every row was "the video cannot be read": a user test); the rows after say why."""
+    import cv2
+
+    whole = tmp_path / "clip.avi"  # (Motion JPEG in AVI, as OpenCV writes it: cut in half,
+    # its decoder raises where the data stops)
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"MJPG"), 5, (280, 280))
+    for d in (7, 1, 4, 0, 7, 1):
+        bgr = np.ascontiguousarray(np.asarray(drawn_digit(d).convert("RGB"))[:, :, ::-1])
+        for _ in range(5):
+            writer.write(bgr)
+    writer.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    rows = list_inputs([str(cut)], fps=2.0)
+    out = run_local(rows, AuditConfig())
+    read = [i for i, e in enumerate(out["error"]) if e is None]
+    assert read and read == list(range(len(read))), out["error"]
+    assert out["label"][0] == 7
+    rest = out["error"][len(read) :]
+    assert all(f"cut short after {len(read)} frames" in e for e in rest), rest
+
+
 def test_the_report_shows_the_unsure_inputs_least_sure_first():
     """The report counted the `unsure` inputs and never showed one (a user test)."""
     from model.audit.report import render
