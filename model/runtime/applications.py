@@ -19,9 +19,11 @@ Offline without the file, `ModelLoadError` says which file to put where.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import sys
 import textwrap
 from dataclasses import dataclass
 from functools import cache
@@ -199,7 +201,10 @@ def build_application(
     if input_shape is not None:
         kwargs["input_shape"] = tuple(input_shape)
     try:
-        net = getattr(keras.applications, app.constructor)(**kwargs)
+        # Keras says "Downloading data from ..." and draws its progress on stdout, where
+        # `predict --json` writes one JSON object a line: both go to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            net = getattr(keras.applications, app.constructor)(**kwargs)
     except Exception as exc:  # offline download, a corrupt or mismatched weights file
         if source == "imagenet":  # (the download's own words, first line only)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)

@@ -289,6 +289,23 @@ def test_a_failed_download_is_said_in_whole_words(tmp_path, monkeypatch):
     assert "$DIGITLENS_WEIGHTS_MOBILENET_V2 (the command line's --weights PATH)" in said
 
 
+def test_a_download_says_so_on_stderr_not_stdout(tmp_path, monkeypatch, capsys):
+    """Keras' "Downloading data from ..." landed on stdout, in `predict --json`'s lines
+    (a user test): it goes to stderr."""
+    from keras.src.utils import file_utils, io_utils
+
+    def download(fname, origin, *args, **kwargs):
+        io_utils.print_msg(f"Downloading data from {origin}")  # (Keras' own words and call)
+        raise OSError("URL fetch failure: offline")
+
+    monkeypatch.setattr(file_utils, "get_file", download)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(ModelLoadError, match="download failed"):
+        load_classifier("mobilenet_v2", download=True)
+    out, err = capsys.readouterr()
+    assert "Downloading data from" not in out and "Downloading data from" in err
+
+
 def test_cli_reads_any_model_with_its_scaling_and_top_k(tmp_path, capsys):
     import keras
 
