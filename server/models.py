@@ -144,7 +144,9 @@ class ModelPool:
         keras_only = asked is None and is_application(name) and runtime not in KERAS_RUNTIMES
         key = (name, runtime)
         if key in self.failed and time.monotonic() - self.failed[key][0] < LOAD_RETRY_S:
-            raise self.failed[key][1].with_traceback(None)  # (the same error, said again)
+            said = self.failed[key][1]
+            said.repeated = True  # (the same error, said again: the log has it once)
+            raise said.with_traceback(None)
         async with self._load_lock:
             if key not in self.loaded:
                 source = self.sources.get(name, name)

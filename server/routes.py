@@ -74,7 +74,8 @@ async def served_runtime(request: Request, name: str | None, runtime: str | None
         if runtime is not None and runtime not in RUNTIMES:  # (the client's slip: not logged)
             message = f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}"
             raise ApiError(422, "unknown_runtime", message) from exc
-        log.warning("cannot load %s on runtime %s: %s", name, runtime or "(default)", exc)
+        if not getattr(exc, "repeated", False):  # (once a try, not once a request)
+            log.warning("cannot load %s on runtime %s: %s", name, runtime or "(default)", exc)
         if is_application(name) and (runtime or "auto") in ("auto", "keras"):
             # e.g. offline without its ImageNet weights: where to put them is in the log
             message = f"{name} cannot be loaded here now (is its weights file not on this "
@@ -374,4 +375,10 @@ async def models(request: Request):
 
 @router.get("/v1/models/{name}", summary="A model's full card", responses=ERRORS)
 async def model_card(request: Request, name: str) -> dict:
-    return _served(request, name).clf.card.to_dict()
+    """Its card; a model without one (a `.keras` file with no `<name>.json` beside it)
+    answers its `/v1/models` summary and `"card": null` (it was an empty object). An
+    allowed model (`--allow-model`) is loaded as a prediction would load it, and where it
+    cannot be, answers as a prediction would (a 503, where it was a 404 "no model")."""
+    clf = (await served_runtime(request, name, None)).clf
+    card = clf.card.to_dict()
+    return card if card else {**_summary(clf).model_dump(), "card": None}

@@ -123,9 +123,10 @@ def test_an_allowed_application_runs_on_keras_under_an_onnx_server_and_is_listed
         assert client.get("/v1/models/mobilenet_v2").status_code == 200
 
 
-def test_offline_without_weights_is_a_503_with_the_message(monkeypatch, tmp_path):
+def test_offline_without_weights_is_a_503_with_the_message(monkeypatch, tmp_path, caplog):
     """... and tried once a minute, not on every request: each one tried to download the
-    weights again (~0.6 s each, a user test)."""
+    weights again (~0.6 s each, a user test); the log says so once a try, not once a
+    request (the same long warning on each: a user test)."""
     import server.models
 
     calls = _offline(monkeypatch, tmp_path)
@@ -140,6 +141,10 @@ def test_offline_without_weights_is_a_503_with_the_message(monkeypatch, tmp_path
             assert "not on this machine" in error["message"]
             assert str(tmp_path) not in error["message"]  # the server's disk stays private
         assert len(calls) == 1
+        said = [r for r in caplog.records if r.getMessage().startswith("cannot load resnet50")]
+        assert len(said) == 1, [r.getMessage()[:60] for r in said]
+        card = client.get("/v1/models/resnet50")  # (as a prediction: it was a 404 "no model")
+        assert card.status_code == 503 and card.json()["error"]["code"] == "model_unavailable"
         monkeypatch.setattr(server.models, "LOAD_RETRY_S", 0.0)  # (a minute later)
         assert _predict(client, "resnet50").status_code == 503 and len(calls) == 2
         r = client.post("/v1/predict", content=_png(), params={"model": "resnet-51"})

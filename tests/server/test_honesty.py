@@ -291,7 +291,10 @@ def test_a_model_served_from_a_file_is_known_by_its_name_not_its_path(tmp_path):
     tiny_model((16, 16, 3)).save(path)
     photo = _png(Image.fromarray(np.random.default_rng(2).integers(0, 256, (40, 50, 3), np.uint8)))
     with TestClient(create_app(ServerConfig(models=("mnist-cnn", str(path))))) as client:
-        assert [m["name"] for m in client.get("/v1/models").json()] == ["mnist-cnn", "own"]
+        listed = client.get("/v1/models").json()
+        assert [m["name"] for m in listed] == ["mnist-cnn", "own"]
+        # its "full card": it has none, so its summary (it was {}: a user test)
+        assert client.get("/v1/models/own").json() == {**listed[1], "card": None}
         missing = client.post("/v1/predict", content=SEVEN, headers=HEADERS, params={"model": "x"})
         assert missing.status_code == 404 and "own" in missing.json()["error"]["message"]
         r = client.post("/v1/explain", content=photo, headers=HEADERS, params={"model": "own"})
