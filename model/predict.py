@@ -257,8 +257,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         batch.clear()
 
-    progress = tqdm(
-        files, desc="inputs", unit="file", disable=args.quiet or len(files) < 2, file=sys.stderr
+    progress = tqdm(  # (after half a second, as a video's: two quick files draw no bar)
+        files,
+        desc="inputs",
+        unit="file",
+        disable=args.quiet or len(files) < 2,
+        file=sys.stderr,
+        delay=0.5,
     )
     for path in in_order(progress, errors):
         if isinstance(path, Unread):

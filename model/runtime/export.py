@@ -34,6 +34,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,9 @@ def export_onnx(keras_path: str | os.PathLike, out: str | os.PathLike | None = N
     out = out or keras_path.with_suffix(".onnx")
     with tempfile.TemporaryDirectory() as tmp:  # write, verify, then move into place
         tmp_path = Path(tmp) / out.name
-        net.export(str(tmp_path), format="onnx", verbose=False)
+        with warnings.catch_warnings():  # (Keras' tf2onnx asks numpy for np.object)
+            warnings.filterwarnings("ignore", "In the future `np.object`", FutureWarning)
+            net.export(str(tmp_path), format="onnx", verbose=False)
         got = OnnxRuntime(tmp_path, threads=1)(probe)
         diff = float(np.abs(got - expected).max())
         if diff > MAX_ABS_DIFF:

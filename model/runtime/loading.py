@@ -13,6 +13,7 @@ from model.runtime.backend import import_keras
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
 
 
 #: The file each network `load_net` made was loaded from (a copy of it has none).
@@ -196,9 +197,15 @@ def check_probabilities(net: keras.Model, path: Path) -> None:
     raise ModelLoadError(
         f"{path.name} returns {out.shape[1]} numbers that are not class probabilities (on "
         f"a probe they run from {out.min():.3g} to {out.max():.3g} and sum to "
-        f"{sums.min():.3g}-{sums.max():.3g}); a model that ends in logits needs a softmax "
+        f"{_span(sums)}); a model that ends in logits needs a softmax "
         "as its last layer: outputs = keras.layers.Softmax()(logits), saved again"
     )
+
+
+def _span(values: np.ndarray) -> str:
+    """ "0.837", or "from -0.5 to 0.2" for a span ("0-0.837" read as a negative number)."""
+    lo, hi = float(values.min()), float(values.max())
+    return f"{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"from {lo:.3g} to {hi:.3g}"
 
 
 def check_contract(in_shape: tuple | None, out_shape: tuple | None, path: Path) -> None:

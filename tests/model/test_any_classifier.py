@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -400,6 +401,9 @@ def test_a_model_of_logits_or_of_two_inputs_is_refused_at_load_in_words(tmp_path
     with pytest.raises(ModelLoadError, match="not class probabilities") as said:
         load_classifier(str(logits))
     assert "keras.layers.Softmax()" in str(said.value) and str(tmp_path) not in str(said.value)
+    # the sums' span in words: "sum to 0-0.837" read as a subtraction (a user test)
+    number = r"-?\d+(\.\d+)?(e[+-]?\d+)?"
+    assert re.search(rf"sum to ({number}|from {number} to {number})\)", str(said.value))
     with pytest.raises(ModelLoadError, match="takes 2 inputs and returns 1 outputs"):
         load_classifier(str(two))
     net = keras.models.load_model(logits)

@@ -21,6 +21,7 @@ def tiny_model(tmp_path):
     return path
 
 
+@pytest.mark.filterwarnings("error::FutureWarning")  # (Keras' np.object notice: not shown)
 def test_onnx_export_matches_and_is_recorded(tiny_model):
     out = export_onnx(str(tiny_model))  # (a path as a string too, as a user passes it)
     card = json.loads(tiny_model.with_suffix(".json").read_text())
