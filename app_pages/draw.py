@@ -8,7 +8,7 @@ import streamlit as st
 
 from model import BlankImageError, Classifier, ImageError
 from model.input.preprocessing import Preprocessed
-from model.number import several_digits
+from model.number import READ_AS_NUMBER, several_digits
 from model.why.attribution import METHODS, Explanation
 from model.why.describe import describe_map
 from model.why.report import Report, judge, reports
@@ -148,7 +148,7 @@ def draw_and_explain() -> None:
                 e = answer[1].explanation
                 pred = clf.to_prediction(e.probabilities, e.x)  # the pad shows its verdict too
                 if pred.verdict != "digit":  # several digits? the reason says so
-                    pred = several_digits(clf, drawing.png, pred)
+                    pred = several_digits(clf, drawing.png, pred, how=READ_AS_NUMBER["draw"])
                 server = pad_answer(drawing.seq, pred, ms)
         if drawing is not None and server is None:
             server = pad_answer(drawing.seq)

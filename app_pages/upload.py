@@ -11,7 +11,7 @@ from PIL import Image
 from model import BlankImageError, ImageError
 from model.input.decode import frame_count
 from model.judge.verdict import VERDICT_WORDS
-from model.number import several_digits
+from model.number import READ_AS_NUMBER, several_digits
 from model.prediction import format_probability
 from model.why.attribution import explain
 from model.why.describe import describe_map
@@ -185,7 +185,9 @@ for i, ((name, data), s) in enumerate(zip(inputs, stages, strict=True)):
     e = next(explanations)
     pred = clf.to_prediction(e.probabilities, e.x)
     if pred.verdict != "digit" and clf.reads_digits:  # (as /v1/predict and the CLI say it)
-        pred = several_digits(clf, data, pred, readings.get(i))  # "... like 3 digits"
+        pred = several_digits(
+            clf, data, pred, readings.get(i), READ_AS_NUMBER["upload"]
+        )  # "... like 3 digits"
     rows.append(
         {
             "file": name,

@@ -186,13 +186,30 @@ def _confidence(predictions: list[Prediction | None]) -> float:
     return min(p.probability * (1.0 if p.verdict == "digit" else 0.5) for p in predictions)
 
 
+#: How to read an image as a number, as each front end says it (`several_digits`' how):
+#: a page names its own control, the CLI its flag, the server its route (the Upload page
+#: said "--number; /v1/read" beside its own switch: a user test).
+READ_AS_NUMBER = {
+    "any": "(Draw: 'A number'; --number; /v1/read)",
+    "cli": "(--number)",
+    "server": "(/v1/read)",
+    "draw": "(choose 'A number' above the pad)",
+    "upload": "(turn on 'Read numbers' above)",
+}
+
+
 def several_digits(
-    clf: Classifier, image: ImageInput, prediction: Prediction, reading: NumberReading | None = None
+    clf: Classifier,
+    image: ImageInput,
+    prediction: Prediction,
+    reading: NumberReading | None = None,
+    how: str = READ_AS_NUMBER["any"],
 ) -> Prediction:
     """A single-digit answer that is not `digit`, with its reason saying so where the
     image holds several digits ("this looks like 3 digits: read it as a number").
-    reading: the image read as a number already (else it is read here). Several lines of
-    writing are not said here: a T-shirt's ink splits into "3 lines" as readily."""
+    reading: the image read as a number already (else it is read here). how: where to do
+    that, in the caller's words (READ_AS_NUMBER). Several lines of writing are not said
+    here: a T-shirt's ink splits into "3 lines" as readily."""
     if reading is None:
         try:
             reading = read_number(clf, image, lone=False)  # (only the count matters here)
@@ -203,8 +220,7 @@ def several_digits(
         return prediction
     return replace(
         prediction,
-        reason=f"this looks like {n} digits ({reading.text}): read it as a number "
-        "(Draw: 'A number'; --number; /v1/read)",
+        reason=f"this looks like {n} digits ({reading.text}): read it as a number {how}",
     )
 
 

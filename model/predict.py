@@ -58,7 +58,7 @@ from model.input.sources import (
     video_frames,
 )
 from model.judge.verdict import VERDICT_WORDS
-from model.number import several_digits
+from model.number import READ_AS_NUMBER, several_digits
 from model.predict_options import DEFAULT_EXPLAIN, PROG, load_model, parse_args
 from model.writers import (
     edit_line,
@@ -206,7 +206,9 @@ def run(args: argparse.Namespace) -> int:
                 continue
             pred = next(preds)
             if pred.verdict != "digit" and item.frame is None and clf.reads_digits:
-                pred = several_digits(clf, item.image, pred)  # "this looks like 3 digits"
+                pred = several_digits(
+                    clf, item.image, pred, how=READ_AS_NUMBER["cli"]
+                )  # "this looks like 3 digits"
             record.update(pred.to_dict())
             record["top_k"] = [t.to_dict() for t in clf.top(pred, args.top_k)]
             if args.explain:

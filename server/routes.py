@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from model import Classifier, ModelLoadError, Prediction
 from model.errors import ImageError, ModelNotFoundError, PreprocessingMismatchError
 from model.input.png import png_size
-from model.number import several_digits
+from model.number import READ_AS_NUMBER, several_digits
 from model.prediction import TOP_K
 from model.runtime.applications import is_application
 from model.runtime.runtimes import RUNTIMES
@@ -139,7 +139,7 @@ async def with_reason(request: Request, clf: Classifier, data: bytes, pred: Pred
     ("this looks like 3 digits"), as every route and the app answer it."""
     if pred.verdict == "digit" or not clf.reads_digits:
         return pred
-    return await decoding(request, several_digits, clf, data, pred)
+    return await decoding(request, several_digits, clf, data, pred, None, READ_AS_NUMBER["server"])
 
 
 async def preprocess_upload(request: Request, clf: Classifier, data: bytes):

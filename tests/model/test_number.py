@@ -208,7 +208,8 @@ def test_the_command_line_reads_numbers(tmp_path):
     assert usage.returncode == 2 and "--fps: for single digits" in usage.stderr  # given, refused
     # Without --number, the one-digit answer says what the image holds, as the app does.
     one = predict_cli("--json", str(tmp_path / "47.png"))
-    assert "this looks like 2 digits (47)" in json.loads(one.stdout)["reason"], one.stdout
+    reason = json.loads(one.stdout)["reason"]
+    assert "this looks like 2 digits (47): read it as a number (--number)" in reason, reason
     # In text, each digit's map: where it went and how far to trust it, as for one digit.
     maps = tmp_path / "maps"
     text = predict_cli("--number", "--explain", "--out", str(maps), str(tmp_path / "47.png"))
@@ -256,7 +257,8 @@ def test_the_read_route(mnist_cnn):
         one = client.post(
             "/v1/predict", content=buf.getvalue(), headers={"content-type": "image/png"}
         )
-        assert "this looks like 3 digits (741)" in one.json()["reason"]  # as the app says it
+        said = one.json()["reason"]  # as the app says it, with the route that reads it
+        assert "this looks like 3 digits (741): read it as a number (/v1/read)" in said, said
 
 
 def test_one_digit_answer_for_several_digits_says_why(mnist_cnn):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
@@ -68,7 +70,28 @@ def test_digit_mode_says_when_the_drawing_looks_like_several_digits():
     at.session_state["pad"] = pad_state(canvas_number(7, 4, 1))
     at.run()
     assert not at.exception, at.exception
-    assert "this looks like 3 digits (741)" in texts(at)
+    said = html.unescape(texts(at))
+    assert "this looks like 3 digits (741)" in said
+    # where to read it, in this page's words (the Upload page named CLI flags: a user test)
+    assert "read it as a number (choose 'A number' above the pad)" in said
+    assert "--number" not in said and "/v1/read" not in said
+
+
+def test_upload_with_numbers_off_names_its_own_switch():
+    """'Read numbers' off, an upload of 47 said: read it as a number "(Draw: 'A number';
+    --number; /v1/read)" beside the switch that does it (a user test)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("app_pages/upload.py").run()
+    at.file_uploader(key="uploads").set_value([("47.png", png(canvas_number(4, 7)), "image/png")])
+    at.run()
+    at.toggle(key="upload_numbers").set_value(False).run()
+    assert not at.exception, at.exception
+    said = html.unescape(texts(at))
+    assert "this looks like 2 digits (47): read it as a number (turn on 'Read numbers' above)" in (
+        said
+    ), said
+    assert "--number" not in said and "/v1/read" not in said
 
 
 def test_number_mode_makes_one_digit_another():
