@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from model.judge.percent import format_probability as pct
+
 #
 # Deletion/insertion (`model.why.faithfulness`) can be won by a map that ignores the
 # model: on MNIST, deleting the ink in any order kills the prediction, so the input image itself
@@ -129,8 +131,8 @@ class Trust:
         )
         return (
             f"{self.verdict[0].upper()}{self.verdict[1:]}: with the pixels it ranks highest "
-            f"removed, the answer's mean probability is {self.deletion_auc:.2f} (in the order "
-            f"of the input's own {ref}: {ref_auc:.2f}; in random order: {self.random_auc:.2f}; "
+            f"removed, the answer's mean probability is {pct(self.deletion_auc)} (in the order "
+            f"of the input's own {ref}: {pct(ref_auc)}; in random order: {pct(self.random_auc)}; "
             f"lower is better). The answer changes after {n(self.pixels_to_flip)} pixels "
             f"({ref}: {n(ref_flip)}; random: {n(self.random_pixels_to_flip)})."
         )

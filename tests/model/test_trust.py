@@ -92,8 +92,11 @@ def test_verdicts_in_words():
     # (it said "Beats the edge map" beside the ink's flip count, fewer than the map's).
     edges = Trust(**{**base, "deletion_auc": 0.2, "edges_auc": 0.3, "edges_pixels_to_flip": 12})
     said = edges.sentence
-    assert said.startswith("Beats the edge map") and "own edges: 0.30" in said, said
-    assert "mean probability is 0.20" in said and "(edges: 12; random: more than 196)" in said
+    assert said.startswith("Beats the edge map") and "own edges: 30.0 %" in said, said
+    assert "mean probability is 20.0 %" in said and "(edges: 12; random: more than 196)" in said
+    # a probability in the project's words: "1.00" read as certainty (a user test)
+    sure = Trust(**{**base, "deletion_auc": 0.99996, "random_auc": 0.99999}).sentence
+    assert "mean probability is > 99.9 %" in sure and "random order: > 99.9 %" in sure, sure
 
 
 def test_several_maps_share_their_references_and_score_as_alone(mnist_cnn):
