@@ -24,6 +24,7 @@ from ui.evidence import (
     patches_view,
     picked_training_digit,
 )
+from ui.evidence_build import missing_evidence
 from ui.inputs import (
     DRAW_SOURCE,
     EXAMPLE_SOURCE,
@@ -104,14 +105,14 @@ with looks:
     try:
         look_alikes_view(clf.neighbours(image, k=k), pred.verdict, clf.judge.thing)
     except EvidenceError as exc:
-        st.info(str(exc))
+        missing_evidence(clf, str(exc), "looks")
 
 with atlas_tab:
     try:
         atlas = load_atlas(clf)
         here = clf.place(image)
     except EvidenceError as exc:
-        st.info(str(exc))
+        missing_evidence(clf, str(exc), "atlas")
     else:
         event = st.altair_chart(
             atlas_chart(atlas, here, clf.class_names),
@@ -162,7 +163,9 @@ with layers_tab:
             f"layers: {', '.join(built)}."
         )
     elif maps:
-        st.caption(
+        missing_evidence(
+            clf,
             "No training patches for this model yet: make them once from its training set "
-            f"with `python -m training.evidence --model {model_arg(clf)} --data-dir DIR`."
+            f"with `python -m training.evidence --model {model_arg(clf)} --data-dir DIR`.",
+            "layers",
         )

@@ -17,6 +17,7 @@ from model.prediction import format_probability
 from model.why.attribution import METHODS, available_methods, default_method, explain
 from model.why.choice import observe, why_default
 from model.why.describe import describe, describe_map
+from model.why.neighbours import model_arg
 from model.why.overlay import OVERLAY_OPACITY
 from model.why.report import Report, judge, reports
 from ui.canvas import (
@@ -28,6 +29,7 @@ from ui.canvas import (
 )
 from ui.counterfactual import counterfactual_section
 from ui.evidence import FROM_EVIDENCE, TRAINING, TRAINING_INDEX, training_example
+from ui.evidence_build import missing_evidence
 from ui.inputs import (
     DRAW_SOURCE,
     EXAMPLE_SOURCE,
@@ -140,10 +142,8 @@ try:
     elif source == TRAINING:
         held = training_example(clf, 0)
         if held is None:
-            st.info(
-                f"{clf.name} has no training examples built yet: "
-                f"python -m training.evidence --model {clf.name} --data-dir DIR"
-            )
+            built_by = f"python -m training.evidence --model {model_arg(clf)} --data-dir DIR"
+            missing_evidence(clf, f"{clf.name} has no training examples yet: {built_by}", "x")
             st.stop()
         index = st.number_input(
             "Training image #", 0, held[0] - 1, key=TRAINING_INDEX, persist_state="session"
