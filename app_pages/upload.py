@@ -78,7 +78,8 @@ if photo is not None:
     inputs.append(("camera photo", photo.getvalue()))
 if not inputs:
     st.info(
-        "Choose one or more images (PNG, JPEG, GIF, BMP, WebP, TIFF), or take a photo.", icon="📤"
+        "Choose one or more images (PNG, JPEG, GIF, BMP, WebP, TIFF), or take a photo.",
+        icon=":material/upload:",
     )
     st.stop()
 

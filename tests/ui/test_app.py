@@ -525,3 +525,16 @@ def test_the_card_line_says_a_users_digit_model_is_judged_by_the_lent_detector(t
         load_classifier(tmp_path / "mine.keras")
     )
     assert "detector" not in card_line(load_classifier("mnist-cnn"))  # (its own: nothing to say)
+
+
+def test_every_icon_is_a_material_icon_not_an_emoji():
+    """An emoji icon (the Upload prompt's 📤) drew an empty box in a browser without an
+    emoji font (a user test); Streamlit's Material icons ship with it."""
+    import re
+
+    found = {}
+    for path in [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]:
+        for icon in re.findall(r"icon=[\"']([^\"']*)[\"']", path.read_text()):
+            found.setdefault(icon, path.name)
+    assert found, "no icons found: the pattern no longer matches the code"
+    assert all(icon.startswith(":material/") for icon in found), found

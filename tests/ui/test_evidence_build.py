@@ -11,9 +11,7 @@ from streamlit.testing.v1 import AppTest
 from tests.helpers import ROOT
 
 
-def test_the_evidence_page_builds_missing_evidence_on_a_click(
-    tmp_path, monkeypatch, real_data_dir
-):
+def test_the_evidence_page_builds_missing_evidence_on_a_click(tmp_path, monkeypatch, real_data_dir):
     monkeypatch.setenv("DIGITLENS_CACHE", str(tmp_path / "cache"))  # (nothing built there)
     monkeypatch.setenv("DIGITLENS_DATA_DIR", str(real_data_dir))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
