@@ -233,6 +233,8 @@ def counterfactual_section(
             f"the twin, and its change magnified ×{gain:.0f}",
             "100%",
         )
-        (st.success if adv.succeeded else st.warning)(adv.message)
+        # (no green box: a twin that fools the model is a warning about the model, not a
+        # success of the user's; it sat in one beside an "unsure" twin, a user test)
+        (st.info if adv.succeeded else st.warning)(adv.message, icon=":material/bug_report:")
         _answer(clf, adv)
         class_chart(_as_prediction(adv), clf.class_names, height=140, narrow=True)

@@ -20,6 +20,9 @@ def test_explain_page_makes_the_example_seven_a_one_beside_its_adversarial_twin(
     assert not at.exception, at.exception
     successes = [s.value for s in at.success]
     assert any(s.startswith("The model reads 1 ") and "edit" in s for s in successes), successes
+    # the adversarial twin's message is no success of the user's: never in a green box
+    twin = [i.value for i in at.info if "after this perturbation" in i.value]
+    assert len(successes) == 1 and twin, (successes, [i.value for i in at.info])
     page = "\n".join(str(m.value) for m in at.markdown)
     assert "The edited digit" in page and "Its adversarial twin" in page
     # (said once, in the message: "The model reads **1** (98.8 %)" below it said it twice)
