@@ -70,11 +70,9 @@ elif DRAW_SOURCE in SOURCES and opens_on_drawing("explain_source"):  # drawn bef
     st.session_state["explain_source"] = DRAW_SOURCE
 source = st.radio("Input", SOURCES, horizontal=True, key="explain_source", persist_state="session")
 
-#: This page's drawing pad: it keeps the Draw page's drawing (`DRAW_PAD`), one drawing
-#: for both pages.
+#: This page's drawing pad: it keeps the Draw page's drawing (`DRAW_PAD`) for both pages.
 PAD = "explain_pad"
-#: The PNG of the pad's last finished drawing: the one explained while a server-mode live
-#: read (sent mid-stroke) is answered.
+#: The pad's last finished drawing (PNG): explained while a mid-stroke read is answered.
 LAST_DRAWN = "_explain_drawn"
 
 
@@ -122,8 +120,13 @@ x = stages = uploaded = None
 label_note = ""
 try:
     if source == EXAMPLE_SOURCE:
-        digit = st.select_slider(
-            "Example", EXAMPLES, value=7, key="explain_example", persist_state="session"
+        digit = st.radio(  # (a slider of four stops read as a range 0-7: a user test)
+            "Example",
+            EXAMPLES,
+            EXAMPLES.index(7),
+            key="explain_example",
+            horizontal=True,
+            persist_state="session",
         )
         stages = clf.preprocess_stages(drawn_digit(digit))
     elif source == DRAW_SOURCE:

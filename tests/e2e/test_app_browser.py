@@ -454,12 +454,12 @@ def test_choices_are_kept_across_pages_and_strokes_on_another(page, streamlit_ur
     wait_ready(page)
     nav = page.locator("[data-testid='stSidebarNav']")
     nav.get_by_text("Explain", exact=True).click()
-    # (by its name: the Draw page's pen-width slider can still be there as Explain comes in)
-    example = page.get_by_role("slider", name="Example")
+    # (four choices, by their group's name: it was a slider, read as a range 0-7)
+    example = page.get_by_role("radiogroup", name="Example")
     example.wait_for()
-    example.focus()
-    page.keyboard.press("Home")  # the first example, 0
-    expect(example).to_have_attribute("aria-valuetext", "0")
+    example.get_by_text("0", exact=True).click()  # the first example, 0
+    zero = example.get_by_role("radio", name="0")
+    expect(zero).to_be_checked()
     # The page ran with it (the 0's own question): a click on the nav before that run
     # reaches the server can leave with the choice unsent (CI saw it once).
     page.get_by_text("why 0 and not", exact=False).first.wait_for(timeout=60_000)
@@ -470,7 +470,7 @@ def test_choices_are_kept_across_pages_and_strokes_on_another(page, streamlit_ur
     nav.get_by_text("Explain", exact=True).click()
     example.wait_for()
     page.get_by_text("SmoothGrad").first.wait_for(timeout=60_000)
-    expect(example).to_have_attribute("aria-valuetext", "0")
+    expect(zero).to_be_checked()
     nav.get_by_text("Draw", exact=True).click()
     wait_ready(page)  # (a click before the page is in can be lost in its run)
     page.get_by_text("A number", exact=True).click()

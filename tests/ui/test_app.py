@@ -538,3 +538,17 @@ def test_every_icon_is_a_material_icon_not_an_emoji():
             found.setdefault(icon, path.name)
     assert found, "no icons found: the pattern no longer matches the code"
     assert all(icon.startswith(":material/") for icon in found), found
+
+
+def test_explain_offers_its_examples_as_choices_not_a_range():
+    """Explain's example was a slider of four stops labelled 0 and 7 at its ends: read as
+    a range 0-7 (a user test). Four choices, the 7 first shown."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("app_pages/explain.py").run()
+    assert not at.exception, at.exception
+    example = at.radio(key="explain_example")
+    assert list(example.options) == ["0", "1", "4", "7"] and example.value == 7
+    example.set_value(1).run()
+    assert not at.exception, at.exception
+    assert at.radio(key="explain_example").value == 1
