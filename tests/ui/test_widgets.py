@@ -12,9 +12,16 @@ def test_each_preprocessing_stage_is_framed_apart_from_the_page():
 
     crop = np.zeros((30, 20), np.float32)
     crop[0, :] = 1.0  # a 7's bar along the top edge
-    picture = np.asarray(stage_picture(crop, 100))
+    square = np.asarray(stage_picture(crop, 100))
     f = STAGE_FRAME
-    assert picture.shape == (100 + 2 * f, 67 + 2 * f, 3)  # (the longest side 100)
+    # Every stage the same square (a 1's tall crop was shown three times as tall as the
+    # others, a user test): the picture centred, the rest transparent.
+    assert square.shape == (100 + 2 * f, 100 + 2 * f, 4)
+    seen = np.flatnonzero(square[0, :, 3])
+    left = (100 + 2 * f - (67 + 2 * f)) // 2
+    assert (seen == np.arange(left, left + 67 + 2 * f)).all()  # (the longest side 100)
+    assert (square[:, :left, 3] == 0).all() and (square[:, left + 67 + 2 * f :, 3] == 0).all()
+    picture = square[:, left : left + 67 + 2 * f, :3]
     for edge in (picture[:f], picture[-f:], picture[:, :f], picture[:, -f:]):
         assert (edge == STAGE_FRAME_RGB).all()
     assert (picture[f, f:-f] == 255).all()  # the bar, inside the frame
