@@ -163,8 +163,40 @@ if not rel.empty:
         )
     )
     left.altair_chart(diag + pts, width="stretch")
+
+
+def curves_charts(history: dict[str, list[float]]) -> list[alt.Chart]:
+    """Loss and accuracy per epoch, training and validation, as charts that fit their
+    column: the training script's PNG shrank to a phone's width, its text ~4 px (a user
+    test). One chart a measure found in the history, its lines by split."""
+    charts = []
+    for measure in ("loss", "accuracy"):
+        splits = {"training": measure, "validation": f"val_{measure}"}
+        rows = [
+            {"epoch": e + 1, "split": split, measure: v}
+            for split, key in splits.items()
+            for e, v in enumerate(history.get(key) or [])
+        ]
+        if rows:
+            charts.append(
+                alt.Chart(pd.DataFrame(rows), height=180, title=f"training curves: {measure}")
+                .mark_line(point=True)
+                .encode(
+                    x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+                    y=alt.Y(f"{measure}:Q", scale=alt.Scale(zero=False)),
+                    color=alt.Color("split:N", legend=alt.Legend(orient="bottom", title=None)),
+                    tooltip=["epoch", "split", alt.Tooltip(f"{measure}:Q", format=".4f")],
+                )
+            )
+    return charts
+
+
 curves = clf.artifact.keras_path.parent / (card.curves or "")
-if card.curves and curves.is_file():
+if card.history and (charts := curves_charts(card.history)):
+    for chart in charts:
+        right.altair_chart(chart, width="stretch")
+    right.caption(curves_alt(card.history).capitalize() + ".")
+elif card.curves and curves.is_file():
     right.image(
         str(curves),
         caption="training curves",

@@ -3,6 +3,7 @@
 import base64
 import html
 import io
+import json
 import re
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
+from model import load_classifier
 from model.runtime.artifacts import BUNDLED, resolve
 from model.why.attribution import METHODS
 from tests.helpers import ROOT, drawn_digit
@@ -147,6 +149,16 @@ def test_model_page_shows_the_card():
     labels = {m.label: m.value for m in at.metric}
     assert labels["accuracy"].endswith("%")
     assert "calibration error (ECE)" in labels
+    # The training curves as charts that fit the column (a PNG's text was ~4 px on a
+    # phone, a user test), each epoch of the card's history a point of each split.
+    import pyarrow as pa
+
+    charts = {json.loads(c.proto.spec).get("title"): c.proto for c in at.get("vega_lite_chart")}
+    assert {"training curves: loss", "training curves: accuracy"} <= set(charts), list(charts)
+    history = load_classifier("mnist-cnn").card.history
+    (points,) = charts["training curves: loss"].datasets
+    rows = pa.ipc.open_stream(points.data.data).read_all().num_rows
+    assert rows == len(history["loss"]) + len(history["val_loss"])
 
 
 @pytest.mark.data
