@@ -30,7 +30,9 @@ pages = [
     st.Page("app_pages/camera.py", title="Camera", icon=":material/videocam:"),
     st.Page("app_pages/explain.py", title="Explain", icon=":material/biotech:"),
     st.Page("app_pages/evidence.py", title="Evidence", icon=":material/scatter_plot:"),
-    st.Page("app_pages/model_card.py", title="Model", icon=":material/account_tree:"),
+    st.Page(  # (at /model, its title: /model opened the Draw page, a user test)
+        "app_pages/model_card.py", title="Model", icon=":material/account_tree:", url_path="model"
+    ),
 ]
 page = st.navigation(pages)
 st.session_state["_choice"] = sidebar()

@@ -129,7 +129,7 @@ def show_evidence(page, base: str) -> None:
 
 
 def show_model(page, base: str) -> None:
-    page.goto(base + "/model_card")
+    page.goto(base + "/model")
     page.get_by_text("What it gets wrong").first.wait_for()
 
 
@@ -268,7 +268,7 @@ def test_keyboard_only_pass_on_the_draw_page(tour, streamlit_url):
 def test_motion_is_reduced_on_request(tour, streamlit_url):
     """With prefers-reduced-motion, transitions and animations are (next to) instant."""
     page = tour
-    page.goto(streamlit_url + "/model_card")
+    page.goto(streamlit_url + "/model")
     page.get_by_text("What it gets wrong").first.wait_for()
     probe = """() => { const d = document.createElement('div');
       d.style.transition = 'opacity 2s'; d.style.animation = 'none 3s infinite';

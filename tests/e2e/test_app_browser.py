@@ -1139,7 +1139,7 @@ def test_bad_upload_gets_a_message_not_a_traceback(page, streamlit_url, tmp_path
 
 def test_other_pages_render_and_load_nothing_from_elsewhere(page, streamlit_url):
     """Every page; the `page` fixture fails the test on any request to another host."""
-    for route, text in (("/explain", "SmoothGrad"), ("/model_card", "What it gets wrong")):
+    for route, text in (("/explain", "SmoothGrad"), ("/model", "What it gets wrong")):
         page.goto(streamlit_url + route)
         page.get_by_text(text).first.wait_for()
         page.wait_for_load_state("networkidle")
@@ -1148,6 +1148,10 @@ def test_other_pages_render_and_load_nothing_from_elsewhere(page, streamlit_url)
         if route == "/explain":  # each method's map at its own size, 10 screen pixels to
             # an input pixel (a 200-pixel map stretched to its 330-pixel column showed them
             # 11 and 12 wide by turns), in a box that fits it (no blank above and below)
+            page.wait_for_function(  # (every map in: "SmoothGrad" shows before the last)
+                "() => document.querySelectorAll('figure.dl-fig img').length >= 10",
+                timeout=60_000,
+            )
             fits = page.locator("figure.dl-fig img").evaluate_all(
                 "imgs => imgs.slice(1, 10).map(i => [getComputedStyle(i).objectFit,"
                 " i.width, i.height, i.naturalWidth, i.naturalHeight])"
@@ -1200,7 +1204,7 @@ def test_the_network_graph_can_be_read_on_a_phone_and_a_desktop(phone, page, str
     """Left to right on a 390-pixel screen, the graph was shrunk to a third: its names
     ~5 px high (a user test). A phone shows it top to bottom, a desktop left to right."""
     for p, shown, hidden in ((phone, "narrow", "wide"), (page, "wide", "narrow")):
-        p.goto(streamlit_url + "/model_card")
+        p.goto(streamlit_url + "/model")
         graph = p.locator(f".st-key-dl-graph-{shown} svg").filter(has_text="conv1").first
         graph.wait_for(timeout=90_000)
         assert not p.locator(f".st-key-dl-graph-{hidden}").is_visible()
