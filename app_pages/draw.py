@@ -67,7 +67,7 @@ def show_map(r: Report):
     where `show_trust` writes how far to trust it."""
     e = r.explanation
     if e.empty:
-        st.info(f"{title(e)}: {e.summary}.", icon=":material/visibility_off:")
+        st.info(f"{title(e)}: {e.summary}. {e.why_empty}", icon=":material/visibility_off:")
     else:
         inline_image(
             r.overlay,

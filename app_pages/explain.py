@@ -303,7 +303,7 @@ if stages is not None:  # the measured default map over the user's own image, wh
     [(r, _)] = cached_reports([(dm, dl)], contrast)
     big, note = st.columns([2, 3])
     if r.explanation.empty:
-        big.info(f"The default map is empty: {r.explanation.summary}.")
+        big.info(f"The default map is empty: {r.explanation.summary}. {r.explanation.why_empty}")
     else:
         with big:
             inline_image(
@@ -333,7 +333,7 @@ for start in range(0, len(grid), PER_ROW):
             is_default = method == dm and (layer or None) == dl
             st.markdown(f"**{METHODS[method].title}**" + (" · default" if is_default else ""))
             if e.empty:
-                st.info(f"The map is empty: {e.summary}.")
+                st.info(f"The map is empty: {e.summary}. {e.why_empty}")
             else:
                 inline_image(
                     heatmap_views(e, GRID_MAP_PX, opacity)[1],
@@ -386,7 +386,7 @@ for col, model in zip(pair, (clf, other), strict=True):
             help=p.reason,
         )
         if e.empty:
-            st.info(f"The map is empty: {e.summary}.")
+            st.info(f"The map is empty: {e.summary}. {e.why_empty}")
         else:
             inline_image(
                 heatmap_views(e, 260, opacity)[1],

@@ -56,6 +56,26 @@ class Explanation:
         return f"evidence for {self.class_name}{against} {self.where}"
 
     @property
+    def why_empty(self) -> str:
+        """Why an empty map is empty, for a learner ("" for a map that is not): it showed
+        "no positive evidence for 4 at conv3" beside a 4 read > 99.9 % sure, with no word
+        of how both can be (a user test)."""
+        if not self.empty:
+            return ""
+        if self.layer:
+            return (
+                f"A map on a layer keeps only the places where {self.layer}'s channels, each "
+                "weighted by how much it raises the answer, add up to more than zero; here "
+                "they add up to zero or less everywhere. A sure answer can rest on evidence "
+                "that this weighting cancels out: a map on the input pixels (Integrated "
+                "Gradients, Saliency) shows where it lies."
+            )
+        return (
+            "This map keeps only the pixels that raise the answer, and here none does on its "
+            "own: another method (Integrated Gradients) weighs them together."
+        )
+
+    @property
     def resolution(self) -> str:
         """ "7x7 map, upsampled" or "28x28 map"."""
         h, w = self.native_hw

@@ -200,6 +200,10 @@ def test_an_empty_map_is_said_in_words(mnist_cnn):
     e = empty[0]
     assert (e.heatmap == 0).all()
     assert e.summary == f"no positive evidence for {e.class_name} at conv3"
+    # how a sure answer can have none: said for a learner (a user test), of its own layer
+    assert e.why_empty.startswith("A map on a layer keeps only the places where conv3's")
+    full = mnist_cnn.explain_input(x, "gradcam", "conv3", target=0)
+    assert not full.empty and full.why_empty == ""
 
 
 def test_unknown_method_and_layer(mnist_cnn):

@@ -471,6 +471,8 @@ def test_an_empty_map_is_not_given_a_sanity_pass_or_a_trust_score():
     assert not at.exception, at.exception
     said = texts(at)
     assert "no positive evidence for 9" in said, said  # the Grad-CAM map is empty here
+    # ... and why that can be, beside a sure answer (it had no word of it: a user test)
+    assert "here they add up to zero or less everywhere" in said, said
     empty = said.index("The map is empty, so there is nothing to check.")
     assert not said[empty:].split("\n")[0].count("Sanity check"), said[empty : empty + 300]
 
@@ -516,6 +518,7 @@ def test_an_empty_map_in_the_explain_grid_has_no_trust_score():
     assert sum(t == "none" for t in trusts) < len(trusts)  # the other maps are scored
     said = texts(at)
     assert "The map is empty: no positive evidence for 9" in said, said
+    assert "conv3's channels, each weighted by how much it raises the answer" in said, said
     captions = [c.value for c in at.caption]
     empty = next(c for c in captions if c.startswith("empty map"))
     assert "sanity" not in empty, empty
