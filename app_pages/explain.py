@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from model import BlankImageError, ImageError, NoiseImageError, TooSmallError
+from model.errors import EvidenceError
 from model.input.preprocessing import Preprocessed
 from model.input.samples import EXAMPLES, drawn_digit
 from model.judge.verdict import VERDICT_WORDS
@@ -17,7 +18,6 @@ from model.prediction import format_probability
 from model.why.attribution import METHODS, available_methods, default_method, explain
 from model.why.choice import observe, why_default
 from model.why.describe import describe, describe_map
-from model.why.neighbours import model_arg
 from model.why.overlay import OVERLAY_OPACITY
 from model.why.report import Report, judge, reports
 from ui.canvas import (
@@ -143,10 +143,10 @@ try:
         uploaded = f.getvalue()
         stages = clf.preprocess_stages(uploaded)
     elif source == TRAINING:
-        held = training_example(clf, 0)
-        if held is None:
-            built_by = f"python -m training.evidence --model {model_arg(clf)} --data-dir DIR"
-            missing_evidence(clf, f"{clf.name} has no training examples yet: {built_by}", "x")
+        try:
+            held = training_example(clf, 0)
+        except EvidenceError as exc:  # (its words name the command that builds the index)
+            missing_evidence(clf, str(exc), "explain")
             st.stop()
         index = st.number_input(
             "Training image #", 0, held[0] - 1, key=TRAINING_INDEX, persist_state="session"

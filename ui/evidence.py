@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from model.errors import EvidenceError
 from model.why.atlas import Atlas, Placement
 from model.why.layers import Activations, Patches, feature_grid, grid_columns
 from model.why.neighbours import Neighbours, load_index
@@ -28,13 +27,11 @@ TRAINING_INDEX = "explain_train_index"
 FROM_EVIDENCE = "_from_evidence"
 
 
-def training_example(clf, index: int) -> tuple[int, tuple[np.ndarray, int]] | None:
+def training_example(clf, index: int) -> tuple[int, tuple[np.ndarray, int]]:
     """(examples held, (image (28, 28) uint8, label)) of the training set the model's
-    look-alike index holds, or None when it has none."""
-    try:
-        index_ = load_index(clf)
-    except EvidenceError:
-        return None
+    look-alike index holds. Raises EvidenceError (what is missing, and the command that
+    makes it) where it has none."""
+    index_ = load_index(clf)
     i = min(max(int(index), 0), len(index_) - 1)
     return len(index_), (index_.images[i], int(index_.labels[i]))
 

@@ -32,3 +32,20 @@ def test_the_evidence_page_builds_missing_evidence_on_a_click(tmp_path, monkeypa
     for t in threading.enumerate():  # (the app's warm-up timers: TensorFlow and exit)
         if isinstance(t, threading.Timer):
             t.join(120)
+
+
+def test_explain_says_what_is_missing_in_the_index_own_words_and_offers_the_build(
+    tmp_path, monkeypatch
+):
+    """Explain's training image wrote its own command beside the index's: it now shows
+    the index's words (what is missing, the command that makes it) and the same offer."""
+    monkeypatch.setenv("DIGITLENS_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("app_pages/explain.py").run()
+    at.radio(key="explain_source").set_value("Training image").run()
+    assert not at.exception, at.exception
+    said = "\n".join(i.value for i in at.info)
+    assert "mnist-cnn has no look-alike index yet" in said, said
+    assert "python -m training.evidence --model mnist-cnn" in said, said
+    assert at.button(key="build_evidence_explain").label.startswith("Build it now")
