@@ -186,9 +186,8 @@ for i, ((name, data), s) in enumerate(zip(inputs, stages, strict=True)):
     e = next(explanations)
     pred = clf.to_prediction(e.probabilities, e.x)
     if pred.verdict != "digit" and clf.reads_digits:  # (as /v1/predict and the CLI say it)
-        pred = several_digits(
-            clf, data, pred, readings.get(i), READ_AS_NUMBER["upload"]
-        )  # "... like 3 digits"
+        how = READ_AS_NUMBER["upload"]  # ("... like 3 digits: ... turn on 'Read numbers'")
+        pred = several_digits(clf, data, pred, readings.get(i), how)
     rows.append(
         {
             "file": name,

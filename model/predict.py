@@ -206,9 +206,8 @@ def run(args: argparse.Namespace) -> int:
                 continue
             pred = next(preds)
             if pred.verdict != "digit" and item.frame is None and clf.reads_digits:
-                pred = several_digits(
-                    clf, item.image, pred, how=READ_AS_NUMBER["cli"]
-                )  # "this looks like 3 digits"
+                # "this looks like 3 digits: read it as a number (--number)"
+                pred = several_digits(clf, item.image, pred, how=READ_AS_NUMBER["cli"])
             record.update(pred.to_dict())
             record["top_k"] = [t.to_dict() for t in clf.top(pred, args.top_k)]
             if args.explain:

@@ -7,6 +7,7 @@ import base64
 import io
 import logging
 import time
+from functools import partial
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -139,7 +140,8 @@ async def with_reason(request: Request, clf: Classifier, data: bytes, pred: Pred
     ("this looks like 3 digits"), as every route and the app answer it."""
     if pred.verdict == "digit" or not clf.reads_digits:
         return pred
-    return await decoding(request, several_digits, clf, data, pred, None, READ_AS_NUMBER["server"])
+    said_here = partial(several_digits, how=READ_AS_NUMBER["server"])  # ("... (/v1/read)")
+    return await decoding(request, said_here, clf, data, pred)
 
 
 async def preprocess_upload(request: Request, clf: Classifier, data: bytes):
