@@ -179,12 +179,14 @@ def curves_charts(history: dict[str, list[float]]) -> list[alt.Chart]:
         ]
         if rows:
             charts.append(
-                alt.Chart(pd.DataFrame(rows), height=180, title=f"training curves: {measure}")
+                # (the height is the whole chart's: at 180 its title, legend and axes left
+                # the plot no height at all, its lines flat; the legend sits inside it)
+                alt.Chart(pd.DataFrame(rows), height=240, title=f"training curves: {measure}")
                 .mark_line(point=True)
                 .encode(
                     x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
                     y=alt.Y(f"{measure}:Q", scale=alt.Scale(zero=False)),
-                    color=alt.Color("split:N", legend=alt.Legend(orient="bottom", title=None)),
+                    color=alt.Color("split:N", legend=alt.Legend(orient="top-right", title=None)),
                     tooltip=["epoch", "split", alt.Tooltip(f"{measure}:Q", format=".4f")],
                 )
             )
